@@ -1,0 +1,1 @@
+"""regdesk front ends (Textual console, typer CLI), settings and wiring."""

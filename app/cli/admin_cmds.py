@@ -1,0 +1,246 @@
+"""Master data, administration and the store: customers, templates, roles, operators, outbox,
+audit, db, demo."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from app.cli import output
+from app.cli.root import JsonOption, app, obj
+
+customers_app = typer.Typer(help="Customers (master data).", no_args_is_help=True)
+templates_app = typer.Typer(help="Customer account templates.", no_args_is_help=True)
+roles_app = typer.Typer(help="Portal user roles.", no_args_is_help=True)
+operators_app = typer.Typer(help="Operators: the staff who use regdesk, and their roles.", no_args_is_help=True)
+outbox_app = typer.Typer(help="E-mail waiting to be sent, sent, or dead.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
+db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
+for sub, name in ((customers_app, "customers"), (templates_app, "templates"), (roles_app, "roles"),
+                  (operators_app, "operators"), (outbox_app, "outbox"), (audit_app, "audit"), (db_app, "db")):
+    app.add_typer(sub, name=name)
+
+
+# ------------------------------------------------------------------ customers
+
+
+@customers_app.command("list")
+def customers_list(ctx: typer.Context, search: Optional[str] = typer.Option(None, "--search"),
+                   limit: int = typer.Option(50, "--limit", min=1, max=1000), as_json: bool = JsonOption) -> None:
+    """List customers by account."""
+    from services import customers
+
+    rows = obj(ctx).call(customers.list_customers, search=search, limit=limit)
+    if as_json:
+        return output.emit_json(rows)
+    output.table(rows, [("account", "Account"), ("name", "Name"), ("party_type", "Type"), ("customer_group", "Group"),
+                        ("city", "City"), ("country", "Country"), ("email", "E-mail"), ("blocked", "Blocked")])
+
+
+@customers_app.command("show")
+def customers_show(ctx: typer.Context, account: str, as_json: bool = JsonOption) -> None:
+    """A customer with its contacts and history."""
+    from services import customers
+
+    detail = obj(ctx).call(customers.show_customer, account)
+    if as_json:
+        return output.emit_json(detail)
+    output.record(detail.customer, title=f"Customer {detail.customer.account}")
+    output.table(detail.contacts, [("first_name", "First name"), ("last_name", "Last name"), ("email", "E-mail"),
+                                   ("phone", "Phone"), ("is_admin", "Admin")], title="Contacts")
+    output.table(detail.history, [("at", "When"), ("operator", "Who"), ("action", "What"), ("comment", "Comment")], title="History")
+
+
+# ------------------------------------------------------------------ templates, roles
+
+
+@templates_app.command("list")
+def templates_list(ctx: typer.Context, as_json: bool = JsonOption) -> None:
+    """Customer account templates and the values they copy."""
+    from services import customers
+
+    rows = obj(ctx).call(customers.list_templates)
+    if as_json:
+        return output.emit_json(rows)
+    output.table([{"name": t.name, "description": t.description,
+                   "values": ", ".join(f"{k}={v}" for k, v in t.values.items())} for t in rows],
+                 [("name", "Template"), ("description", "Description"), ("values", "Values")])
+
+
+@roles_app.command("list")
+def roles_list(ctx: typer.Context, as_json: bool = JsonOption) -> None:
+    """Portal user roles."""
+    from services import customers
+
+    rows = obj(ctx).call(customers.list_roles)
+    if as_json:
+        return output.emit_json(rows)
+    output.table(rows, [("name", "Role"), ("description", "Description")])
+
+
+# ------------------------------------------------------------------ operators
+
+
+def _operator_rows(ops):
+    return [{"user_name": o.user_name, "display_name": o.display_name, "roles": o.roles, "profile": o.profile or "",
+             "sales_rep": o.sales_rep, "active": o.active} for o in ops]
+
+
+@operators_app.command("list")
+def operators_list(ctx: typer.Context, as_json: bool = JsonOption) -> None:
+    """Operators with their roles."""
+    from services import operators
+
+    rows = _operator_rows(obj(ctx).call(operators.list_operators))
+    if as_json:
+        return output.emit_json(rows)
+    output.table(rows, [("user_name", "User name"), ("display_name", "Name"), ("roles", "Roles"), ("profile", "Profile"),
+                        ("sales_rep", "Sales rep"), ("active", "Active")])
+
+
+@operators_app.command("add")
+def operators_add(
+    ctx: typer.Context, user_name: str, display_name: str = typer.Option(..., "--name"),
+    roles: str = typer.Option(..., "--roles", help="Comma-separated: support, approver, admin."),
+    email: Optional[str] = typer.Option(None, "--email"),
+    profile: Optional[str] = typer.Option(None, "--profile", help="Sales, Customer Service or Supply Chain & Production."),
+    sales_rep: bool = typer.Option(False, "--sales-rep"), as_json: bool = JsonOption,
+) -> None:
+    """Add an operator (admins only)."""
+    from services import operators
+
+    op = obj(ctx).call(operators.add_operator, user_name, display_name, roles, email=email, profile=profile, sales_rep=sales_rep)
+    if as_json:
+        return output.emit_json(_operator_rows([op])[0])
+    output.message(f"operator {op.user_name} added ({op.roles})")
+
+
+def _set_active(ctx: typer.Context, user_name: str, active: bool, as_json: bool) -> None:
+    from services import operators
+
+    op = obj(ctx).call(operators.set_active, user_name, active)
+    if as_json:
+        return output.emit_json(_operator_rows([op])[0])
+    output.message(f"operator {op.user_name} {'enabled' if active else 'disabled'}")
+
+
+@operators_app.command("disable")
+def operators_disable(ctx: typer.Context, user_name: str, as_json: bool = JsonOption) -> None:
+    """Disable an operator: they can no longer act (admins only)."""
+    _set_active(ctx, user_name, False, as_json)
+
+
+@operators_app.command("enable")
+def operators_enable(ctx: typer.Context, user_name: str, as_json: bool = JsonOption) -> None:
+    """Enable a disabled operator again (admins only)."""
+    _set_active(ctx, user_name, True, as_json)
+
+
+# ------------------------------------------------------------------ outbox, audit
+
+
+@outbox_app.command("list")
+def outbox_list(ctx: typer.Context, status: Optional[str] = typer.Option(None, "--status", help="pending, sent or dead."),
+                entity: Optional[str] = typer.Option(None, "--entity", help="Only mail about this record."),
+                limit: int = typer.Option(50, "--limit", min=1, max=10000), as_json: bool = JsonOption) -> None:
+    """E-mail in the outbox: recipient, subject, body, status."""
+    from services import mail
+
+    rows = obj(ctx).call(mail.list_outbox, status=status, entity=entity, limit=limit)
+    data = [{"id": m.id, "created_at": m.created_at, "recipient": m.recipient, "subject": m.subject, "body": m.body,
+             "status": m.status, "attempts": m.attempts, "last_error": m.last_error, "message_id": m.message_id}
+            for m in rows]
+    if as_json:
+        return output.emit_json(data)
+    output.table(data, [("id", "Id"), ("created_at", "Queued"), ("status", "Status"), ("recipient", "To"),
+                        ("subject", "Subject"), ("body", "Body")])
+
+
+@audit_app.command("list")
+def audit_list(ctx: typer.Context, entity: Optional[str] = typer.Option(None, "--entity", metavar="NUMBER"),
+               limit: int = typer.Option(100, "--limit", min=1, max=10000), as_json: bool = JsonOption) -> None:
+    """Audit events, newest first."""
+    from services import audit
+
+    rows = obj(ctx).call(audit.list_events, entity=entity, limit=limit)
+    if as_json:
+        return output.emit_json(rows)
+    output.table([{**r.model_dump(), "change": _change(r.before, r.after)} for r in rows],
+                 [("at", "When"), ("operator", "Who"), ("entity_type", "Type"), ("entity_key", "Record"),
+                  ("action", "What"), ("change", "Before -> after"), ("comment", "Comment")])
+
+
+def _change(before, after) -> str:
+    keys = list(dict.fromkeys([*(before or {}), *(after or {})]))
+    return "; ".join(f"{k}: {(before or {}).get(k, '')} -> {(after or {}).get(k, '')}" for k in keys[:6])
+
+
+# ------------------------------------------------------------------ db, demo
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Create or upgrade the schema to this version of regdesk (Alembic migrations)."""
+    from services.schema import upgrade
+    from services.sequences import ensure_defaults
+    from services.store import Store
+
+    c = obj(ctx)
+    store = Store(c.settings.database_url, upgrade=False)
+    try:
+        revision = upgrade(store.engine)
+        with store.write() as s:
+            ensure_defaults(s)
+    finally:
+        store.dispose()
+    output.message(f"database at revision {revision}")
+
+
+@db_app.command("current")
+def db_current(ctx: typer.Context) -> None:
+    """Print the schema revision the database is at, and where it is."""
+    from models.migrations import SCHEMA_HEAD
+    from services.schema import current_revision
+    from services.store import Store
+
+    c = obj(ctx)
+    store = Store(c.settings.database_url, upgrade=False)
+    try:
+        rev = current_revision(store.engine)
+    finally:
+        store.dispose()
+    output.message(f"{store.engine.url.render_as_string(hide_password=True)}: revision {rev or 'none'} "
+                   f"(this regdesk needs {SCHEMA_HEAD})")
+
+
+@app.command("demo")
+def demo(
+    ctx: typer.Context,
+    requests: int = typer.Option(0, "--requests", min=0, max=5_000_000, metavar="N", help="Add N synthetic requests."),
+    open_console: bool = typer.Option(False, "--open", help="Then open the console as approver1."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Load the demo set (templates, roles, operators, requests in every status) into the database."""
+    import time
+
+    from seed.demo import add_synthetic, load_base
+
+    c = obj(ctx)
+    start = time.perf_counter()
+    result = load_base(c.store)
+    if requests:
+        result["synthetic_requests"] = add_synthetic(c.store, requests)
+    result["seconds"] = round(time.perf_counter() - start, 2)
+    if as_json:
+        output.emit_json(result)
+    else:
+        state = "loaded" if result["loaded"] else "already there"
+        output.message(f"demo set {state}" + (f"; {requests} synthetic requests added" if requests else "")
+                       + f" in {result['seconds']} s")
+    if open_console:
+        from app.console import run_console
+
+        c.operator = c.operator or "approver1"
+        c._actor = None
+        run_console(c)

@@ -1,0 +1,88 @@
+"""Printing for the CLI: tables and records as data (never markup), or JSON with --json."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Iterable, Sequence
+
+from pydantic import BaseModel
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from services.text import strip_controls
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def plain(value: Any) -> Any:
+    """Models, dataclasses, decimals and datetimes to JSON-able data."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    return value
+
+
+def emit_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(plain(value), indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def text(value: Any) -> Text:
+    """Any value as literal text: control characters out, brackets shown as they are."""
+    if value is None:
+        return Text("")
+    if isinstance(value, bool):
+        return Text("yes" if value else "no")
+    if isinstance(value, datetime):
+        return Text(f"{value:%Y-%m-%d %H:%M}")
+    return Text(strip_controls(str(value), multiline=True))
+
+
+def table(rows: Iterable[Any], columns: Sequence[tuple[str, str]], *, title: str | None = None) -> None:
+    """``columns`` are (attribute or key, heading)."""
+    t = Table(title=Text(title) if title else None, show_lines=False, header_style="bold")
+    for _, heading in columns:
+        t.add_column(Text(heading))
+    count = 0
+    for row in rows:
+        count += 1
+        get = row.get if isinstance(row, dict) else lambda k, r=row: getattr(r, k, "")
+        t.add_row(*[text(get(key)) for key, _ in columns])
+    out.print(t)
+    if count == 0:
+        out.print(Text("(none)"))
+
+
+def record(value: BaseModel | dict[str, Any], *, title: str | None = None, skip: Sequence[str] = ()) -> None:
+    data = value.model_dump() if isinstance(value, BaseModel) else value
+    t = Table.grid(padding=(0, 2))
+    t.add_column(style="bold")
+    t.add_column()
+    if title:
+        out.print(Text(title, style="bold underline"))
+    for key, val in data.items():
+        if key in skip or isinstance(val, (list, dict)):
+            continue
+        t.add_row(Text(key.replace("_", " ")), text(val))
+    out.print(t)
+
+
+def message(msg: str) -> None:
+    out.print(Text(strip_controls(msg, multiline=True)))
+
+
+def error(msg: str) -> None:
+    err.print(Text("error: ", style="bold red") + Text(strip_controls(msg, multiline=True)))

@@ -1,0 +1,99 @@
+"""Customer self-service sign-up requests and the user requests they lead to (AX 2012)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, Index, Text
+from sqlmodel import Field, SQLModel
+
+from models.base import LabeledEnum
+
+
+class SignupStatus(LabeledEnum):
+    """AX ECPCustSignUpStatus, plus Rejected (kept with its reason instead of deleted)."""
+
+    REQUESTED = "Requested"
+    VERIFIED = "Verified by user"
+    APPROVED = "Approved"
+    CREATED = "Created"
+    REJECTED = "Rejected"
+
+
+class SignupRequest(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=20, unique=True, index=True)
+    created_at: datetime
+    status: str = Field(default=SignupStatus.REQUESTED, max_length=20)
+    user_name: str = Field(max_length=64)
+    email: str = Field(max_length=254)
+    email_normalized: str = Field(max_length=254, index=True)
+    company: str = Field(max_length=200)
+    company_normalized: str = Field(max_length=200, index=True)
+    first_name: str = Field(max_length=80)
+    last_name: str = Field(max_length=80)
+    phone: str = Field(default="", max_length=40)
+    fax: str = Field(default="", max_length=40)
+    street: str = Field(default="", max_length=200)
+    city: str = Field(default="", max_length=80)
+    zip: str = Field(default="", max_length=20)
+    state: str = Field(default="", max_length=40)
+    county: str = Field(default="", max_length=40)
+    country: str = Field(default="", max_length=3)
+    language: str = Field(default="en-us", max_length=10)
+    customer_account: str = Field(default="", max_length=20)  # existing customer, if any
+    customer_created: bool = Field(default=False)
+    created_customer_account: str = Field(default="", max_length=20)
+    submitted_by: str = Field(default="portal", max_length=64)
+    verified_at: datetime | None = None
+    approved_by: str | None = Field(default=None, max_length=64)
+    approved_at: datetime | None = None
+    rejected_by: str | None = Field(default=None, max_length=64)
+    rejected_at: datetime | None = None
+    reject_reason: str | None = Field(default=None, sa_column=Column(Text))
+    created_by: str | None = Field(default=None, max_length=64)
+    updated_at: datetime
+    version: int = Field(default=1)
+
+
+# Keyset paging of the Registration list: filter by status, order by any sort key then id.
+Index("ix_signuprequest_status_id", SignupRequest.status, SignupRequest.id)
+Index("ix_signuprequest_status_created", SignupRequest.status, SignupRequest.created_at, SignupRequest.id)
+Index("ix_signuprequest_created_id", SignupRequest.created_at, SignupRequest.id)
+
+
+class RequestType(LabeledEnum):
+    CUSTOMER = "Customer"
+    VENDOR = "Vendor"
+    PROSPECTIVE_VENDOR = "Prospective vendor"
+    WORKER = "Worker"
+
+
+class UserRequestStatus(LabeledEnum):
+    """AX UserRequestStatus."""
+
+    DRAFT = "Draft"
+    SUBMITTED = "Submitted"
+    PENDING_APPROVAL = "Pending approval"
+    APPROVED = "Approved"
+    PENDING_COMPLETION = "Pending completion"
+    COMPLETED = "Completed"
+    REJECTED = "Rejected"
+    CANCELED = "Canceled"
+
+
+class UserRequest(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=20, unique=True, index=True)
+    request_type: str = Field(default=RequestType.CUSTOMER, max_length=24)
+    status: str = Field(default=UserRequestStatus.SUBMITTED, max_length=24, index=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    contact_id: int = Field(foreign_key="contactperson.id")
+    role_id: int = Field(foreign_key="portalrole.id")
+    signup_request_id: int | None = Field(default=None, foreign_key="signuprequest.id")
+    user_name: str = Field(max_length=64)
+    email: str = Field(max_length=254)
+    created_at: datetime
+    created_by: str = Field(max_length=64)
+    updated_at: datetime
+    version: int = Field(default=1)

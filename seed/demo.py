@@ -1,0 +1,175 @@
+"""The demo set: operators, templates, roles, customers, and sign-up requests in every status.
+
+Everything but the synthetic bulk requests goes through services, so the demo data has the
+same audit trail, e-mails and numbers as real use. Loading twice adds nothing twice.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from typing import Any, Callable
+
+from sqlalchemy import insert
+from sqlmodel import Session, select
+
+from models.core import Operator
+from models.signup import SignupRequest, SignupStatus
+from services import customers, operators, sequences, signup, tokens
+from services.mail import OutboxEmail
+from services.permissions import PORTAL, SYSTEM
+from services.store import Store, now
+from services.text import normalize_company, normalize_email
+
+OPERATORS = [
+    ("approver1", "Alice Approver", "approver", None, False),
+    ("approver2", "Bob Approver", "approver", None, False),
+    ("support1", "Sam Support", "support", "Customer Service", False),
+    ("admin1", "Ada Admin", "admin", None, False),
+    ("sales1", "Sally Sales", "support", "Sales", True),
+]
+
+TEMPLATES = {
+    "DOMESTIC": ("Domestic wholesale, net 30", {
+        "customer_group": "10", "currency": "USD", "terms_of_payment": "Net30", "method_of_payment": "CHECK",
+        "tax_group": "TAXABLE", "credit_limit": "10000.00", "mandatory_credit_limit": False, "credit_rating": "B"}),
+    "EXPORT": ("Export customers, wire transfer", {
+        "customer_group": "20", "currency": "EUR", "terms_of_payment": "Net45", "method_of_payment": "WIRE",
+        "tax_group": "EXEMPT", "credit_limit": "50000.00", "mandatory_credit_limit": True, "credit_rating": "A"}),
+    "RETAIL": ("Retail, cash on delivery", {
+        "customer_group": "30", "currency": "USD", "terms_of_payment": "COD", "method_of_payment": "CASH",
+        "tax_group": "TAXABLE", "credit_limit": "0.00", "mandatory_credit_limit": True}),
+}
+
+ROLES = [
+    ("Customer self-service user", "Places orders and sees invoices on the portal"),
+    ("Customer administrator", "Manages the company's portal users"),
+    ("Read-only viewer", "Sees orders and invoices only"),
+]
+
+CUSTOMERS = [
+    {"name": "Fabrikam, Inc.", "email": "orders@fabrikam.example", "city": "Seattle", "country": "US", "customer_group": "10"},
+    {"name": "Contoso Retail Ltd", "email": "ap@contoso-retail.example", "city": "London", "country": "GB", "customer_group": "30"},
+    {"name": "Adventure Works", "email": "buying@adventure-works.example", "city": "Bothell", "country": "US", "customer_group": "10"},
+    {"name": "Northwind Traders", "email": "purchasing@northwind.example", "city": "Hamburg", "country": "DE", "customer_group": "20", "currency": "EUR"},
+]
+
+# (company, first, last, email, user, city, country, final status)
+REQUESTS = [
+    ("Tailspin Toys", "Mia", "Nguyen", "mia.nguyen@tailspin.example", "mnguyen", "Portland", "US", "Requested"),
+    ("Wide World Importers", "Luis", "Garcia", "luis@wideworld.example", "lgarcia", "Madrid", "ES", "Requested"),
+    ("Litware, Inc.", "Grace", "Kim", "grace.kim@litware.example", "gkim", "Boston", "US", "Verified by user"),
+    ("Proseware GmbH", "Jonas", "Weber", "j.weber@proseware.example", "jweber", "Munich", "DE", "Verified by user"),
+    ("Fabrikam Inc", "Ravi", "Patel", "ravi.patel@fabrikam.example", "rpatel", "Seattle", "US", "Verified by user"),
+    ("Blue Yonder Airlines", "Emma", "Brown", "emma@blueyonder.example", "ebrown", "Dallas", "US", "Approved"),
+    ("Coho Winery", "Noah", "Lee", "noah@cohowinery.example", "nlee", "Napa", "US", "Approved"),
+    ("Alpine Ski House", "Olga", "Svensson", "olga@alpineski.example", "osvensson", "Zermatt", "CH", "Created"),
+    ("Margie's Travel", "Margie", "Shoop", "margie@margiestravel.example", "mshoop", "Miami", "US", "Rejected"),
+    ("Trey Research", "Trey", "Hall", "orders@fabrikam.example", "thall", "Seattle", "US", "Verified by user"),
+    ("[b]Bracket[/b] & Co [/x]", "Eve", "[@click=app.quit]q[/]", "eve@hostile.example", "eve.h", "Nowhere", "US", "Requested"),
+]
+
+
+def _token_from_outbox(session: Session, number: str) -> str:
+    body = session.exec(select(OutboxEmail.body).where(OutboxEmail.entity_key == number,
+                                                       OutboxEmail.template == "signup_verify")
+                        .order_by(OutboxEmail.id.desc())).first()  # type: ignore[union-attr]
+    match = tokens.TOKEN_PATTERN.search(body or "")
+    assert match, f"no verification link for {number}"
+    return match.group(0)
+
+
+def is_loaded(store: Store) -> bool:
+    with store.read() as s:
+        return s.exec(select(Operator.id).where(Operator.user_name == "approver1")).first() is not None
+
+
+def load_base(store: Store) -> dict[str, Any]:
+    """Load the fixed demo set unless it is there already. Returns what was added."""
+    if is_loaded(store):
+        return {"loaded": False}
+    with store.write() as s:
+        sequences.ensure_defaults(s)
+        for user, name, roles, profile, sales_rep in OPERATORS:
+            operators.create_operator(s, SYSTEM, user, name, roles, email=f"{user}@regdesk.example",
+                                      profile=profile, sales_rep=sales_rep)
+    for name, (description, values) in TEMPLATES.items():
+        store.call(customers.save_template, SYSTEM, name, values, description)
+    for name, description in ROLES:
+        store.call(customers.save_role, SYSTEM, name, description)
+    with store.write() as s:
+        for values in CUSTOMERS:
+            customers.new_customer(s, SYSTEM, customers.validate_values(s, {"party_type": "Organization", **values}))
+    approver = operators_actor(store, "approver1")
+    for company, first, last, email, user, city, country, final in REQUESTS:
+        data = {"company": company, "first_name": first, "last_name": last, "email": email, "user_name": user,
+                "phone": "+1 555 0100", "fax": "", "street": "1 Main Street", "city": city, "zip": "10001",
+                "state": "", "county": "", "country": country, "language": "en-us"}
+        number = store.call(signup.submit, PORTAL, data).number
+        if final == "Requested":
+            continue
+        with store.read() as s:
+            raw = _token_from_outbox(s, number)
+        store.call(signup.verify, raw)
+        if final == "Rejected":
+            store.call(signup.reject, approver, number, "Travel agencies are served through our partner network.")
+            continue
+        if final == "Verified by user":
+            continue
+        store.call(signup.approve, approver, number)
+        if final == "Created":
+            store.call(signup.create_customer, approver, number, mode="new", template="EXPORT",
+                       role="Customer self-service user")
+    return {"loaded": True, "operators": len(OPERATORS), "templates": len(TEMPLATES), "roles": len(ROLES),
+            "customers": len(CUSTOMERS), "requests": len(REQUESTS)}
+
+
+def operators_actor(store: Store, user_name: str):
+    with store.read() as s:
+        return operators.resolve_actor(s, user_name)
+
+
+_FIRST = ["Ana", "Ben", "Chloe", "Dev", "Elif", "Finn", "Gita", "Hugo", "Ines", "Jack", "Kira", "Liam", "Mona", "Nils"]
+_LAST = ["Smith", "Jones", "Garcia", "Muller", "Rossi", "Dubois", "Tanaka", "Kowalski", "Silva", "Novak", "Olsen"]
+_WORDS = ["North", "Blue", "Summit", "River", "Cedar", "Atlas", "Nova", "Pioneer", "Harbor", "Vertex", "Maple", "Iron"]
+_KINDS = ["Traders", "Supply", "Foods", "Logistics", "Systems", "Retail", "Works", "Partners", "Labs", "Outfitters"]
+_STATUSES = [s.value for s in SignupStatus]
+
+
+def add_synthetic(store: Store, count: int, *, seed: int = 7, progress: Callable[[int], None] | None = None) -> int:
+    """Bulk-insert ``count`` plausible requests across every status (benchmarks, load tests)."""
+    rng = random.Random(seed)
+    chunk = 10_000
+    done = 0
+    while done < count:
+        n = min(chunk, count - done)
+        with store.write() as s:
+            sequences.ensure_defaults(s)
+            prefix, width, first = sequences.reserve_block(s, "signup", n)
+            base = now(s)
+            rows = []
+            for i in range(n):
+                value = first + i
+                company = f"{rng.choice(_WORDS)} {rng.choice(_WORDS)} {rng.choice(_KINDS)} {value}"
+                fn, ln = rng.choice(_FIRST), rng.choice(_LAST)
+                email = f"{fn}.{ln}.{value}@example.com".lower()
+                status = rng.choices(_STATUSES, weights=[30, 25, 15, 20, 10])[0]
+                created = base - timedelta(minutes=rng.randint(0, 60 * 24 * 365))
+                rows.append({
+                    "number": sequences.format_number(prefix, width, value), "created_at": created,
+                    "updated_at": created, "status": status, "user_name": f"{fn}{ln}{value}".lower(),
+                    "email": email, "email_normalized": email, "company": company,
+                    "company_normalized": normalize_company(company), "first_name": fn, "last_name": ln,
+                    "phone": "+1 555 0101", "fax": "", "street": f"{value} Market St", "city": "Springfield",
+                    "zip": "12345", "state": "", "county": "", "country": rng.choice(["US", "DE", "GB", "FR"]),
+                    "language": "en-us", "customer_account": "", "customer_created": status == "Created",
+                    "created_customer_account": "", "submitted_by": "portal", "version": 1,
+                })
+            s.execute(insert(SignupRequest), rows)
+        done += n
+        if progress:
+            progress(done)
+    return done
+
+
+__all__ = ["load_base", "add_synthetic", "is_loaded", "normalize_email"]

@@ -1,0 +1,135 @@
+"""E-mail texts and the outbox.
+
+A message is rendered from a template and added to the outbox in the caller's transaction,
+so it exists exactly when the state change that causes it is committed. Delivery (SMTP)
+reads the outbox later. Templates have built-in defaults; an admin's version is kept as the
+parameter ``mail.template.<key>`` and wins.
+
+Template placeholders are ``$name`` (string.Template): customer text is substituted as data,
+never evaluated.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from string import Template
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from models.core import OutboxEmail, OutboxStatus, Parameter
+from services import params
+from services.errors import NotFound, ValidationFailed
+from services.permissions import Actor, require
+from services.store import now
+from services.text import strip_controls
+
+DEFAULT_TEMPLATES: dict[str, tuple[str, str]] = {
+    "signup_verify": (
+        "Confirm your sign-up request $number",
+        "Dear $first_name $last_name,\n\n"
+        "we received a request to register $company for the $our_company customer portal.\n"
+        "Please confirm your e-mail address by opening this link (valid until $expires):\n\n"
+        "  $link\n\n"
+        "or enter this code on the sign-up page: $token\n\n"
+        "If you did not ask for this, ignore this e-mail.\n",
+    ),
+    "signup_declined": (
+        "Your sign-up request $number",
+        "Dear $first_name $last_name,\n\n"
+        "thank you for your interest in $our_company. We are unable to accept the sign-up "
+        "request for $company.\n\nReason: $reason\n",
+    ),
+    "portal_logon": (
+        "Your logon to the $our_company customer portal",
+        "Dear $first_name $last_name,\n\n"
+        "a portal user has been created for you.\n\n"
+        "  User name: $user_name\n  Portal:    $portal_url\n\n"
+        "Set your password with this single-use link (valid until $expires):\n\n  $link\n",
+    ),
+}
+
+
+def template_keys() -> list[str]:
+    return sorted(DEFAULT_TEMPLATES)
+
+
+def get_template(session: Session, key: str) -> tuple[str, str]:
+    if key not in DEFAULT_TEMPLATES:
+        raise NotFound(f"no e-mail template {key!r} (one of: {', '.join(template_keys())})")
+    row = session.get(Parameter, f"mail.template.{key}")
+    if row is None:
+        return DEFAULT_TEMPLATES[key]
+    stored = json.loads(row.value)
+    return stored["subject"], stored["body"]
+
+
+def set_template(session: Session, actor: Actor, key: str, subject: str, body: str) -> None:
+    require(actor, "admin.parameters")
+    old_subject, old_body = get_template(session, key)
+    errors = {}
+    for name, text in (("subject", subject), ("body", body)):
+        try:
+            Template(text).substitute({k: "" for k in Template(text).get_identifiers()})
+        except (ValueError, KeyError) as exc:
+            errors[name] = f"bad placeholder: {exc}"
+    if not subject.strip() or "\n" in subject:
+        errors["subject"] = "one non-empty line"
+    if errors:
+        raise ValidationFailed(errors)
+    from services import audit
+
+    row = session.get(Parameter, f"mail.template.{key}") or Parameter(key=f"mail.template.{key}", value="", updated_at=now(session))
+    row.value = json.dumps({"subject": subject, "body": body})
+    row.updated_at = now(session)
+    row.updated_by = actor.user_name
+    session.add(row)
+    audit.record(session, actor, "mail_template", key, "changed",
+                 before={"subject": old_subject, "body": old_body}, after={"subject": subject, "body": body})
+
+
+def render(session: Session, key: str, context: dict[str, Any]) -> tuple[str, str]:
+    subject, body = get_template(session, key)
+    values = {"our_company": params.get(session, "company.name"), **{k: "" if v is None else str(v) for k, v in context.items()}}
+    subject = strip_controls(Template(subject).safe_substitute(values))
+    return subject, Template(body).safe_substitute(values)
+
+
+def enqueue(
+    session: Session,
+    recipient: str,
+    template: str,
+    context: dict[str, Any],
+    *,
+    entity_type: str = "",
+    entity_key: str = "",
+) -> OutboxEmail:
+    subject, body = render(session, template, context)
+    message = OutboxEmail(
+        created_at=now(session),
+        recipient=recipient,
+        subject=subject[:300],
+        body=body,
+        template=template,
+        entity_type=entity_type,
+        entity_key=entity_key,
+        status=OutboxStatus.PENDING,
+        message_id=f"<{uuid.uuid4().hex}@regdesk>",
+        next_attempt_at=now(session),
+    )
+    session.add(message)
+    return message
+
+
+def list_outbox(session: Session, actor: Actor, *, status: str | None = None, entity: str | None = None, limit: int = 200) -> list[OutboxEmail]:
+    require(actor, "outbox.view")
+    query = select(OutboxEmail)
+    if status:
+        try:
+            query = query.where(OutboxEmail.status == OutboxStatus.parse(status).value)
+        except ValueError as exc:
+            raise ValidationFailed({"status": str(exc)}) from None
+    if entity:
+        query = query.where(OutboxEmail.entity_key == entity)
+    return list(session.exec(query.order_by(col(OutboxEmail.id).desc()).limit(max(1, min(limit, 10_000)))).all())

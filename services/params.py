@@ -1,0 +1,114 @@
+"""Parameters (self-service, workflow, customer approval, mail...): declared here, stored as JSON.
+
+Every parameter is declared once with its type, default and meaning; reading one that was
+never set gives the default, and setting one validates it and writes an audit event.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session, select
+
+from models.core import Parameter
+from services import audit
+from services.errors import NotFound, ValidationFailed
+from services.permissions import Actor, require
+from services.store import now
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    key: str
+    default: Any
+    kind: type  # bool, int, str
+    description: str
+    minimum: int | None = None
+    maximum: int | None = None
+    choices: tuple[str, ...] | None = None
+
+
+SPECS: dict[str, ParamSpec] = {}
+
+
+def declare(spec: ParamSpec) -> ParamSpec:
+    SPECS[spec.key] = spec
+    return spec
+
+
+# Customer self-service parameters (AX: Customer self-service parameters form)
+declare(ParamSpec("signup.verification_ttl_hours", 72, int, "Hours a sign-up verification link stays valid", 1, 24 * 90))
+declare(ParamSpec("portal.url", "https://portal.example.com", str, "Address of the customer self-service portal"))
+declare(ParamSpec("portal.activation_ttl_hours", 72, int, "Hours a portal activation link stays valid", 1, 24 * 90))
+declare(ParamSpec("mail.from", "regdesk <no-reply@example.com>", str, "Sender of every e-mail"))
+declare(ParamSpec("company.name", "Contoso Entertainment", str, "Our company's name in e-mails"))
+# Workflow (issue 3)
+declare(ParamSpec("workflow.disallow_submitter_approval", True, bool, "Refuse approval of a document by its submitter"))
+
+
+def _coerce(spec: ParamSpec, value: Any) -> Any:
+    if spec.kind is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in {"1", "true", "yes", "on", "y"}:
+            return True
+        if text in {"0", "false", "no", "off", "n"}:
+            return False
+        raise ValueError("expected on/off (yes/no, true/false)")
+    if spec.kind is int:
+        if isinstance(value, bool):
+            raise ValueError("expected a whole number")
+        number = int(str(value).strip())
+        if spec.minimum is not None and number < spec.minimum:
+            raise ValueError(f"at least {spec.minimum}")
+        if spec.maximum is not None and number > spec.maximum:
+            raise ValueError(f"at most {spec.maximum}")
+        return number
+    text = str(value).strip()
+    if spec.choices is not None and text not in spec.choices:
+        raise ValueError("one of: " + ", ".join(spec.choices))
+    if len(text) > 2000:
+        raise ValueError("at most 2000 characters")
+    return text
+
+
+def spec_of(key: str) -> ParamSpec:
+    try:
+        return SPECS[key]
+    except KeyError:
+        raise NotFound(f"no parameter {key!r}") from None
+
+
+def get(session: Session, key: str) -> Any:
+    spec = spec_of(key)
+    row = session.get(Parameter, key)
+    return spec.default if row is None else json.loads(row.value)
+
+
+def get_many(session: Session, prefix: str = "") -> dict[str, Any]:
+    values = {k: s.default for k, s in SPECS.items() if k.startswith(prefix)}
+    for row in session.exec(select(Parameter)).all():
+        if row.key in values:
+            values[row.key] = json.loads(row.value)
+    return values
+
+
+def set_value(session: Session, actor: Actor, key: str, value: Any, *, permission: str = "admin.parameters") -> Any:
+    require(actor, permission)
+    spec = spec_of(key)
+    try:
+        coerced = _coerce(spec, value)
+    except (TypeError, ValueError) as exc:
+        raise ValidationFailed({key: str(exc)}) from None
+    before = get(session, key)
+    row = session.get(Parameter, key) or Parameter(key=key, value="null", updated_at=now(session))
+    row.value = json.dumps(coerced)
+    row.updated_at = now(session)
+    row.updated_by = actor.user_name
+    session.add(row)
+    if before != coerced:
+        audit.record(session, actor, "parameter", key, "set", before={"value": before}, after={"value": coerced})
+    return coerced

@@ -1,0 +1,78 @@
+"""Gap-free number sequences (registration numbers, customer accounts, user requests...).
+
+A number is taken by an UPDATE of the sequence row inside the transaction that stores the
+record: the row stays locked until that transaction ends (PostgreSQL row lock; the SQLite
+write lock), and a rollback gives the number back, so no number is skipped or used twice.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlmodel import Session
+
+from models.core import NumberSequence
+from services.errors import NotFound, ValidationFailed
+
+DEFAULT_SEQUENCES: dict[str, tuple[str, int, str]] = {
+    "signup": ("REG-", 6, "Customer sign-up requests (registration numbers)"),
+    "customer": ("C-", 6, "Customer accounts"),
+    "userrequest": ("UR-", 6, "User requests"),
+}
+
+
+def ensure_defaults(session: Session, extra: dict[str, tuple[str, int, str]] | None = None) -> None:
+    for code, (prefix, width, description) in {**DEFAULT_SEQUENCES, **(extra or {})}.items():
+        if session.get(NumberSequence, code) is None:
+            session.add(NumberSequence(code=code, prefix=prefix, width=width, next_value=1, description=description))
+    session.flush()
+
+
+def format_number(prefix: str, width: int, value: int) -> str:
+    return f"{prefix}{value:0{width}d}"
+
+
+def next_number(session: Session, code: str) -> str:
+    row = session.execute(
+        text(
+            "UPDATE numbersequence SET next_value = next_value + 1 WHERE code = :code "
+            "RETURNING prefix, width, next_value - 1"
+        ),
+        {"code": code},
+    ).first()
+    if row is None:
+        raise NotFound(f"number sequence {code!r} is not set up (run 'regdesk db upgrade' or 'regdesk demo')")
+    prefix, width, value = row
+    return format_number(prefix, width, value)
+
+
+def reserve_block(session: Session, code: str, count: int) -> tuple[str, int, int]:
+    """Take ``count`` consecutive numbers at once (bulk loads): (prefix, width, first)."""
+    row = session.execute(
+        text(
+            "UPDATE numbersequence SET next_value = next_value + :n WHERE code = :code "
+            "RETURNING prefix, width, next_value - :n"
+        ),
+        {"code": code, "n": count},
+    ).first()
+    if row is None:
+        raise NotFound(f"number sequence {code!r} is not set up")
+    return row[0], row[1], row[2]
+
+
+def configure(session: Session, code: str, *, prefix: str | None = None, width: int | None = None) -> NumberSequence:
+    seq = session.get(NumberSequence, code)
+    if seq is None:
+        raise NotFound(f"no number sequence {code!r}")
+    errors = {}
+    if prefix is not None and (len(prefix) > 20 or not prefix.isprintable()):
+        errors["prefix"] = "at most 20 printable characters"
+    if width is not None and not 1 <= width <= 12:
+        errors["width"] = "between 1 and 12 digits"
+    if errors:
+        raise ValidationFailed(errors)
+    if prefix is not None:
+        seq.prefix = prefix
+    if width is not None:
+        seq.width = width
+    session.add(seq)
+    return seq

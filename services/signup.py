@@ -1,0 +1,602 @@
+"""Customer self-service sign-up (seeds 000/001): submit, verify, approve, reject, create.
+
+The process, in one table (``TRANSITIONS``)::
+
+    Requested --verify--> Verified by user --approve--> Approved --create--> Created
+        \\________________________\\______________________\\--reject--> Rejected
+
+Every transition is a conditional UPDATE (``WHERE id = :id AND status IN (...)``) whose row
+count is checked, so when two approvers act on one request exactly one wins and the other
+is told who was first; nothing else in the transaction (customer, contact, user request)
+survives for the loser.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import and_, func, or_, tuple_, update
+from sqlmodel import Session, col, select
+
+from models.customer import ContactPerson, Customer
+from models.schemas import SignupIn
+from models.signup import RequestType, SignupRequest, SignupStatus, UserRequest, UserRequestStatus
+from services import audit, customers, mail, params, sequences, tokens, user_requests
+from services.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
+from services.permissions import PORTAL, Actor, require
+from services.store import now, writes
+from services.text import clean, normalize_company, normalize_email
+
+S = SignupStatus
+
+
+@dataclass(frozen=True)
+class Transition:
+    sources: frozenset[SignupStatus]
+    target: SignupStatus
+    permission: str | None  # None: the portal (the customer) does it
+    label: str
+
+
+TRANSITIONS: dict[str, Transition] = {
+    "verify": Transition(frozenset({S.REQUESTED}), S.VERIFIED, None, "verify"),
+    "resend": Transition(frozenset({S.REQUESTED}), S.REQUESTED, "signup.resend", "resend the verification link of"),
+    "approve": Transition(frozenset({S.VERIFIED}), S.APPROVED, "signup.approve", "approve"),
+    "reject": Transition(frozenset({S.REQUESTED, S.VERIFIED, S.APPROVED}), S.REJECTED, "signup.reject", "reject"),
+    "create": Transition(frozenset({S.APPROVED}), S.CREATED, "signup.create", "create a customer from"),
+}
+OPEN_STATUSES = (S.REQUESTED.value, S.VERIFIED.value, S.APPROVED.value)
+FILTERS = ["All", *[s.value for s in SignupStatus]]
+ENTITY = "signup"
+
+
+def allowed_actions(actor: Actor, status: str) -> list[str]:
+    return [
+        name
+        for name, t in TRANSITIONS.items()
+        if t.permission is not None and status in t.sources and actor.can(t.permission)
+    ]
+
+
+def _explain(req: SignupRequest, action: str) -> str:
+    """Why ``action`` is not possible on ``req`` in its current state, in the user's words."""
+    n, st = req.number, req.status
+    at = lambda t: f"{t:%Y-%m-%d %H:%M}" if t else "?"  # noqa: E731
+    if st == S.REJECTED:
+        return f"{n} was rejected by {req.rejected_by} on {at(req.rejected_at)}: {req.reject_reason}"
+    if st == S.CREATED:
+        return f"{n} is done already: customer {req.created_customer_account} was created by {req.created_by}"
+    if action == "approve":
+        if st == S.REQUESTED:
+            return (f"{n} cannot be approved: the customer has not verified the request yet "
+                    "(status Requested); send the activation URL again if the link was lost")
+        if st == S.APPROVED:
+            return f"{n} was already approved by {req.approved_by} on {at(req.approved_at)}"
+    if action == "create" and st in (S.REQUESTED, S.VERIFIED):
+        return f"{n} must be approved before a customer is created (status {st})"
+    if action == "resend":
+        return f"{n} is verified already (status {st}): no new link is needed"
+    if action == "verify":
+        return f"{n} is verified already (status {st})"
+    return f"{n} is {st}: cannot {TRANSITIONS[action].label} it"
+
+
+def _transition(session: Session, req: SignupRequest, action: str, **values: Any) -> None:
+    """Move ``req`` by ``action`` only if nobody moved it first; else refuse with who did."""
+    t = TRANSITIONS[action]
+    if req.status not in t.sources:
+        raise InvalidTransition(_explain(req, action))
+    result = session.execute(
+        update(SignupRequest)
+        .where(SignupRequest.id == req.id, col(SignupRequest.status).in_([s.value for s in t.sources]),
+               SignupRequest.version == req.version)
+        .values(status=t.target.value, version=req.version + 1, updated_at=now(session), **values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        session.expire(req)
+        fresh = session.get(SignupRequest, req.id)
+        if fresh is None:
+            raise NotFound(f"{req.number} no longer exists")
+        if fresh.status in t.sources:
+            raise Conflict(f"{req.number} was changed by someone else meanwhile: reread and try again")
+        raise Conflict(_explain(fresh, action))
+    session.expire(req)
+
+
+def _get(session: Session, number: str) -> SignupRequest:
+    key = clean(number).upper()
+    req = session.exec(select(SignupRequest).where(SignupRequest.number == key)).first()
+    if req is None:
+        raise NotFound(f"no sign-up request {number!r}")
+    return req
+
+
+def _snapshot(req: SignupRequest) -> dict[str, Any]:
+    return {"status": req.status}
+
+
+# ------------------------------------------------------------------------- submit / verify
+
+
+class SubmitResult(BaseModel):
+    number: str
+    status: str
+    email: str
+    duplicates: int
+
+
+def validate_input(data: Any) -> SignupIn:
+    """The sign-up JSON to a clean SignupIn, or ValidationFailed naming each bad field."""
+    if not isinstance(data, dict):
+        raise ValidationFailed({"request": "expected a JSON object with the sign-up fields"})
+    errors: dict[str, str] = {}
+    try:
+        parsed = SignupIn.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            field = str(err["loc"][0]) if err["loc"] else "request"
+            if err["type"] == "extra_forbidden":
+                errors[field] = "unknown field (see 'regdesk signup schema')"
+            elif err["type"] == "missing":
+                errors[field] = "required"
+            elif err["type"] == "string_too_short" and not str(err.get("input", "")).strip():
+                errors[field] = "required"
+            elif err["type"] == "string_pattern_mismatch":
+                errors[field] = _PATTERN_HINTS.get(field, "has characters that are not allowed")
+            elif err["type"] == "string_type":
+                errors[field] = "must be text"
+            else:
+                errors[field] = err["msg"][0].lower() + err["msg"][1:]
+        parsed = None
+    email = data.get("email") if isinstance(data.get("email"), str) else None
+    if "email" not in errors and email is not None:
+        from email_validator import EmailNotValidError, validate_email
+
+        try:
+            normalized = validate_email(clean(email), check_deliverability=False).normalized
+            if parsed is not None:
+                parsed.email = normalized
+        except EmailNotValidError as exc:
+            errors["email"] = str(exc)
+    if errors or parsed is None:
+        raise ValidationFailed(errors)
+    parsed.country = parsed.country.upper()
+    parsed.language = parsed.language.lower()
+    parsed.customer_account = parsed.customer_account.upper()
+    return parsed
+
+
+_PATTERN_HINTS = {
+    "user_name": "letters, digits and . _ @ - only, starting with a letter or digit",
+    "phone": "digits, spaces and + ( ) . / - only",
+    "fax": "digits, spaces and + ( ) . / - only",
+    "zip": "letters, digits, spaces and - only",
+    "country": "an ISO country/region code, e.g. US or DEU",
+    "language": "a language code, e.g. en-us",
+}
+
+
+@writes
+def submit(session: Session, actor: Actor, data: Any) -> SubmitResult:
+    """Store a sign-up request (status Requested) and queue its verification e-mail."""
+    if actor is not PORTAL:
+        require(actor, "signup.submit")
+    parsed = validate_input(data)
+    current = now(session)
+    number = sequences.next_number(session, "signup")
+    req = SignupRequest(
+        number=number,
+        created_at=current,
+        updated_at=current,
+        status=S.REQUESTED,
+        email_normalized=normalize_email(parsed.email),
+        company_normalized=normalize_company(parsed.company),
+        submitted_by=actor.user_name,
+        **parsed.model_dump(),
+    )
+    session.add(req)
+    session.flush()
+    audit.record(session, actor, ENTITY, number, "submitted", after={"status": S.REQUESTED.value, **parsed.model_dump()},
+                 comment=None if actor is PORTAL else "taken on behalf of the customer")
+    _send_verification(session, req)
+    hints = len(find_duplicates(session, req))
+    return SubmitResult(number=number, status=req.status, email=req.email, duplicates=hints)
+
+
+def _send_verification(session: Session, req: SignupRequest) -> None:
+    ttl = params.get(session, "signup.verification_ttl_hours")
+    raw = tokens.issue(session, "signup-verify", ENTITY, req.number, ttl)
+    portal = params.get(session, "portal.url").rstrip("/")
+    expires = now(session) + timedelta(hours=ttl)
+    mail.enqueue(
+        session, req.email, "signup_verify",
+        {"number": req.number, "first_name": req.first_name, "last_name": req.last_name, "company": req.company,
+         "link": f"{portal}/signup/verify?token={raw}", "token": raw, "expires": f"{expires:%Y-%m-%d %H:%M} UTC"},
+        entity_type=ENTITY, entity_key=req.number,
+    )
+
+
+class VerifyResult(BaseModel):
+    number: str
+    status: str
+
+
+@writes
+def verify(session: Session, raw_token: str) -> VerifyResult:
+    """What the link in the verification e-mail calls: Requested -> Verified by user."""
+    token = tokens.consume(session, "signup-verify", raw_token, what="verification link")
+    req = _get(session, token.entity_key)
+    _transition(session, req, "verify", verified_at=now(session))
+    audit.record(session, PORTAL, ENTITY, req.number, "verified", before={"status": S.REQUESTED.value},
+                 after={"status": S.VERIFIED.value})
+    return VerifyResult(number=req.number, status=S.VERIFIED.value)
+
+
+@writes
+def resend(session: Session, actor: Actor, number: str) -> VerifyResult:
+    """Activation URL: a new verification link; the old one stops working."""
+    require(actor, "signup.resend")
+    req = _get(session, number)
+    _transition(session, req, "resend")
+    _send_verification(session, req)
+    audit.record(session, actor, ENTITY, req.number, "activation URL sent", comment=f"new link sent to {req.email}")
+    return VerifyResult(number=req.number, status=req.status)
+
+
+# ------------------------------------------------------------------------- approve / reject
+
+
+@writes
+def approve(session: Session, actor: Actor, number: str, comment: str | None = None) -> VerifyResult:
+    require(actor, "signup.approve")
+    req = _get(session, number)
+    current = now(session)
+    _transition(session, req, "approve", approved_by=actor.user_name, approved_at=current)
+    audit.record(session, actor, ENTITY, req.number, "approved", before={"status": S.VERIFIED.value},
+                 after={"status": S.APPROVED.value}, comment=clean(comment, multiline=True) or None)
+    return VerifyResult(number=req.number, status=S.APPROVED.value)
+
+
+@writes
+def reject(session: Session, actor: Actor, number: str, reason: str) -> VerifyResult:
+    require(actor, "signup.reject")
+    reason = clean(reason, multiline=True)
+    if not reason:
+        raise ValidationFailed({"reason": "a reason is required to reject a request"})
+    if len(reason) > 1000:
+        raise ValidationFailed({"reason": "at most 1000 characters"})
+    req = _get(session, number)
+    before = req.status
+    _transition(session, req, "reject", rejected_by=actor.user_name, rejected_at=now(session), reject_reason=reason)
+    tokens.void(session, "signup-verify", ENTITY, req.number)
+    mail.enqueue(session, req.email, "signup_declined",
+                 {"number": req.number, "first_name": req.first_name, "last_name": req.last_name,
+                  "company": req.company, "reason": reason}, entity_type=ENTITY, entity_key=req.number)
+    audit.record(session, actor, ENTITY, req.number, "rejected", before={"status": before},
+                 after={"status": S.REJECTED.value}, comment=reason)
+    return VerifyResult(number=req.number, status=S.REJECTED.value)
+
+
+# ------------------------------------------------------------------------- duplicates
+
+
+class DuplicateHint(BaseModel):
+    kind: Literal["request", "contact", "customer"]
+    key: str  # registration number or customer account
+    label: str
+    reason: str
+
+
+def find_duplicates(session: Session, req: SignupRequest, limit: int = 20) -> list[DuplicateHint]:
+    """Open requests, contacts and customers with the same e-mail; customers with the same name."""
+    hints: list[DuplicateHint] = []
+    email = req.email_normalized
+    for other in session.exec(
+        select(SignupRequest).where(SignupRequest.email_normalized == email, SignupRequest.id != req.id,
+                                    col(SignupRequest.status).in_(OPEN_STATUSES)).limit(limit)
+    ).all():
+        hints.append(DuplicateHint(kind="request", key=other.number, label=f"{other.company} ({other.status})", reason="same e-mail"))
+    for contact, account, cname in session.exec(
+        select(ContactPerson, Customer.account, Customer.name).join(Customer, ContactPerson.customer_id == Customer.id)
+        .where(ContactPerson.email_normalized == email).limit(limit)
+    ).all():
+        hints.append(DuplicateHint(kind="contact", key=account, label=f"{contact.first_name} {contact.last_name} at {cname}", reason="same e-mail"))
+    seen: set[str] = set()
+    for c in session.exec(
+        select(Customer).where(or_(Customer.email_normalized == email, Customer.name_normalized == req.company_normalized)).limit(limit)
+    ).all():
+        reasons = []
+        if c.name_normalized == req.company_normalized and req.company_normalized:
+            reasons.append("same company name")
+        if c.email_normalized == email:
+            reasons.append("same e-mail")
+        seen.add(c.account)
+        hints.append(DuplicateHint(kind="customer", key=c.account, label=c.name, reason=" and ".join(reasons)))
+    if req.customer_account and req.customer_account not in seen:
+        c = session.exec(select(Customer).where(Customer.account == req.customer_account)).first()
+        if c is None:
+            hints.append(DuplicateHint(kind="customer", key=req.customer_account, label="(no such customer)", reason="account given by the requester does not exist"))
+        else:
+            hints.append(DuplicateHint(kind="customer", key=c.account, label=c.name, reason="account given by the requester"))
+    return hints
+
+
+# ------------------------------------------------------------------------- list / show
+
+
+SORTS = {
+    "number": SignupRequest.id,  # numbers come from a gap-free sequence: same order as id
+    "created": SignupRequest.created_at,
+    "company": SignupRequest.company,
+    "status": SignupRequest.status,
+    "email": SignupRequest.email_normalized,
+    "name": SignupRequest.last_name,
+}
+
+
+class RequestRow(BaseModel):
+    id: int
+    number: str
+    created_at: datetime
+    status: str
+    company: str
+    contact: str
+    email: str
+    user_name: str
+    country: str
+
+
+class RequestPage(BaseModel):
+    rows: list[RequestRow]
+    after: tuple[Any, int] | None  # keyset cursor of the next page, None at the end
+
+
+def _filtered(query, status: str | None, search: str | None):
+    if status and status != "All":
+        try:
+            query = query.where(SignupRequest.status == SignupStatus.parse(status).value)
+        except ValueError as exc:
+            raise ValidationFailed({"status": str(exc)}) from None
+    if search and clean(search):
+        term = clean(search)
+        like = f"%{term.casefold()}%"
+        query = query.where(or_(
+            SignupRequest.number == term.upper(),
+            SignupRequest.email_normalized.like(like),
+            SignupRequest.company_normalized.like(f"%{normalize_company(term)}%") if normalize_company(term) else False,
+            func.lower(SignupRequest.last_name).like(like),
+            func.lower(SignupRequest.first_name).like(like),
+            func.lower(SignupRequest.user_name).like(like),
+        ))
+    return query
+
+
+def list_requests(
+    session: Session,
+    actor: Actor,
+    *,
+    status: str | None = None,
+    search: str | None = None,
+    sort: str = "number",
+    descending: bool = False,
+    after: tuple[Any, int] | list | None = None,
+    limit: int = 50,
+) -> RequestPage:
+    """One page of the Registration list, filtered, sorted and paged in SQL (keyset)."""
+    require(actor, "signup.view")
+    if sort not in SORTS:
+        raise ValidationFailed({"sort": "one of: " + ", ".join(SORTS)})
+    limit = max(1, min(int(limit), 5000))
+    key = SORTS[sort]
+    columns = [SignupRequest.id, SignupRequest.number, SignupRequest.created_at, SignupRequest.status,
+               SignupRequest.company, SignupRequest.first_name, SignupRequest.last_name, SignupRequest.email,
+               SignupRequest.user_name, SignupRequest.country]
+    sort_col = key if key is not SignupRequest.id else None
+    query = _filtered(select(*columns, *( [sort_col] if sort_col is not None else [])), status, search)
+    if after is not None:
+        value, last_id = after
+        if sort_col is None:
+            query = query.where(SignupRequest.id < last_id if descending else SignupRequest.id > last_id)
+        else:
+            if sort == "created" and isinstance(value, str):
+                value = datetime.fromisoformat(value)
+            pair = tuple_(sort_col, SignupRequest.id)
+            query = query.where(pair < (value, last_id) if descending else pair > (value, last_id))
+    order = [sort_col, SignupRequest.id] if sort_col is not None else [SignupRequest.id]
+    query = query.order_by(*[c.desc() if descending else c.asc() for c in order]).limit(limit + 1)
+    raw = session.execute(query).all()
+    rows = [
+        RequestRow(id=r[0], number=r[1], created_at=r[2], status=r[3], company=r[4], contact=f"{r[5]} {r[6]}",
+                   email=r[7], user_name=r[8], country=r[9])
+        for r in raw[:limit]
+    ]
+    cursor = None
+    if len(raw) > limit:
+        last = raw[limit - 1]
+        cursor = ((last[10] if sort_col is not None else last[0]), last[0])
+    return RequestPage(rows=rows, after=cursor)
+
+
+def count_by_status(session: Session, actor: Actor, *, search: str | None = None) -> dict[str, int]:
+    require(actor, "signup.view")
+    query = _filtered(select(SignupRequest.status, func.count()).group_by(SignupRequest.status), None, search)
+    counts = {s.value: 0 for s in SignupStatus}
+    for status, n in session.execute(query).all():
+        counts[status] = n
+    return {"All": sum(counts.values()), **counts}
+
+
+class RequestDetail(BaseModel):
+    number: str
+    created_at: datetime
+    status: str
+    user_name: str
+    email: str
+    company: str
+    first_name: str
+    last_name: str
+    phone: str
+    fax: str
+    street: str
+    city: str
+    zip: str
+    state: str
+    county: str
+    country: str
+    language: str
+    customer_account: str
+    customer_created: bool
+    created_customer_account: str
+    submitted_by: str
+    verified_at: datetime | None
+    approved_by: str | None
+    approved_at: datetime | None
+    rejected_by: str | None
+    rejected_at: datetime | None
+    reject_reason: str | None
+    user_request: str | None
+    version: int
+    duplicates: list[DuplicateHint]
+    history: list[audit.AuditView]
+    actions: list[str]
+
+
+def show_request(session: Session, actor: Actor, number: str) -> RequestDetail:
+    require(actor, "signup.view")
+    req = _get(session, number)
+    ur = session.exec(select(UserRequest.number).where(UserRequest.signup_request_id == req.id)).first()
+    data = {name: getattr(req, name) for name in RequestDetail.model_fields if hasattr(req, name)}
+    return RequestDetail(
+        **data,
+        user_request=ur,
+        duplicates=find_duplicates(session, req),
+        history=audit.history(session, ENTITY, req.number),
+        actions=allowed_actions(actor, req.status),
+    )
+
+
+# ------------------------------------------------------------------------- create
+
+
+class CreatePreview(BaseModel):
+    mode: Literal["new", "existing"]
+    account: str | None  # the existing account, or None: a new number is taken on OK
+    values: dict[str, Any]  # the customer that will be created (or the existing one)
+    contact: dict[str, str]
+    role: str | None
+    errors: dict[str, str]
+
+
+def _contact_fields(req: SignupRequest) -> dict[str, str]:
+    return {"first_name": req.first_name, "last_name": req.last_name, "email": req.email, "phone": req.phone}
+
+
+def _new_customer_values(session: Session, req: SignupRequest, template: str | None, overrides: dict[str, Any] | None) -> dict[str, Any]:
+    base: dict[str, Any] = {}
+    if template:
+        base.update(customers.template_values(session, template))
+    base.update({
+        "name": req.company, "email": req.email, "phone": req.phone, "street": req.street, "city": req.city,
+        "zip": req.zip, "state": req.state, "county": req.county, "country": req.country, "language": req.language,
+        "party_type": base.get("party_type") or "Organization",
+    })
+    base.update(overrides or {})
+    return base
+
+
+def preview_create(
+    session: Session, actor: Actor, number: str, *, mode: Literal["new", "existing"] = "new",
+    template: str | None = None, role: str | None = None, values: dict[str, Any] | None = None,
+    existing_account: str | None = None,
+) -> CreatePreview:
+    """What OK in the Create new customer dialog would create, with every problem named (no writes)."""
+    require(actor, "signup.view")
+    req = _get(session, number)
+    errors: dict[str, str] = {}
+    if req.status != S.APPROVED:
+        errors["status"] = _explain(req, "create")
+    if role:
+        try:
+            customers.get_role(session, role)
+        except NotFound as exc:
+            errors["role"] = exc.message
+    else:
+        errors["role"] = "choose the user role the portal user gets"
+    result: dict[str, Any] = {}
+    account = None
+    if mode == "existing":
+        try:
+            c = customers.get_customer(session, existing_account or "")
+            account = c.account
+            result = customers.customer_values(c)
+            if c.blocked:
+                errors["existing_account"] = f"customer {c.account} is blocked"
+        except NotFound as exc:
+            errors["existing_account"] = exc.message if existing_account else "choose the existing customer account"
+    else:
+        try:
+            raw = _new_customer_values(session, req, template, values)
+        except NotFound as exc:
+            errors["template"] = exc.message
+            raw = _new_customer_values(session, req, None, values)
+        try:
+            result = customers.validate_values(session, raw)
+        except ValidationFailed as exc:
+            errors.update(exc.errors)
+            result = raw
+    return CreatePreview(mode=mode, account=account, values=result, contact=_contact_fields(req), role=role, errors=errors)
+
+
+class CreateResult(BaseModel):
+    number: str
+    status: str
+    customer_account: str
+    new_customer: bool
+    contact_id: int
+    user_request: str
+    user_request_status: str
+
+
+@writes
+def create_customer(
+    session: Session, actor: Actor, number: str, *, mode: Literal["new", "existing"] = "new",
+    template: str | None = None, role: str, values: dict[str, Any] | None = None,
+    existing_account: str | None = None,
+) -> CreateResult:
+    """Approved -> Created: the customer (or a contact on an existing one) and a user request, at once."""
+    require(actor, "signup.create")
+    if mode not in ("new", "existing"):
+        raise ValidationFailed({"mode": "new or existing"})
+    req = _get(session, number)
+    if req.status != S.APPROVED:
+        raise InvalidTransition(_explain(req, "create"))
+    preview = preview_create(session, actor, number, mode=mode, template=template, role=role, values=values,
+                             existing_account=existing_account)
+    if preview.errors:
+        raise ValidationFailed(preview.errors)
+    portal_role = customers.get_role(session, role)
+    # take the request first: of two approvers only one gets past this line
+    _transition(session, req, "create", customer_created=True, created_by=actor.user_name)
+    if mode == "new":
+        customer = customers.new_customer(session, actor, preview.values)
+    else:
+        customer = customers.get_customer(session, preview.account or "")
+    contact = customers.add_contact(session, actor, customer, first_name=req.first_name, last_name=req.last_name,
+                                    email=req.email, phone=req.phone, signup_request_id=req.id)
+    session.execute(update(SignupRequest).where(SignupRequest.id == req.id)
+                    .values(created_customer_account=customer.account).execution_options(synchronize_session=False))
+    ur = user_requests.create_for_contact(
+        session, actor, customer=customer, contact=contact, role=portal_role, user_name=req.user_name,
+        email=req.email, signup_request_id=req.id, request_type=RequestType.CUSTOMER,
+    )
+    audit.record(session, actor, ENTITY, req.number, "created", before={"status": S.APPROVED.value},
+                 after={"status": S.CREATED.value, "customer": customer.account, "new_customer": mode == "new",
+                        "template": template if mode == "new" else None, "role": portal_role.name,
+                        "user_request": ur.number})
+    return CreateResult(number=req.number, status=S.CREATED.value, customer_account=customer.account,
+                        new_customer=mode == "new", contact_id=contact.id or 0, user_request=ur.number,
+                        user_request_status=ur.status)
