@@ -84,10 +84,8 @@ def is_loaded(store: Store) -> bool:
         return s.exec(select(Operator.id).where(Operator.user_name == "approver1")).first() is not None
 
 
-def load_base(store: Store) -> dict[str, Any]:
-    """Load the fixed demo set unless it is there already. Returns what was added."""
-    if is_loaded(store):
-        return {"loaded": False}
+def load_reference(store: Store) -> None:
+    """Operators, templates, roles and a few customers: what every demo (and test) starts from."""
     with store.write() as s:
         sequences.ensure_defaults(s)
         for user, name, roles, profile, sales_rep in OPERATORS:
@@ -100,6 +98,13 @@ def load_base(store: Store) -> dict[str, Any]:
     with store.write() as s:
         for values in CUSTOMERS:
             customers.new_customer(s, SYSTEM, customers.validate_values(s, {"party_type": "Organization", **values}))
+
+
+def load_base(store: Store) -> dict[str, Any]:
+    """Load the fixed demo set unless it is there already. Returns what was added."""
+    if is_loaded(store):
+        return {"loaded": False}
+    load_reference(store)
     approver = operators_actor(store, "approver1")
     for company, first, last, email, user, city, country, final in REQUESTS:
         data = {"company": company, "first_name": first, "last_name": last, "email": email, "user_name": user,

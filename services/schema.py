@@ -7,17 +7,22 @@ from pathlib import Path
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
-from models.migrations import SCHEMA_HEAD
+from models.migrations import SCHEMA_HEADS
 from services.errors import SchemaOutOfDate
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "models" / "migrations"
 
 
-def current_revision(engine: Engine) -> str | None:
+def current_revisions(engine: Engine) -> frozenset[str]:
     with engine.connect() as conn:
         if not inspect(conn).has_table("alembic_version"):
-            return None
-        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            return frozenset()
+        return frozenset(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
+
+
+def current_revision(engine: Engine) -> str | None:
+    revs = current_revisions(engine)
+    return ",".join(sorted(revs)) or None
 
 
 def _alembic_config(connection):
@@ -29,7 +34,7 @@ def _alembic_config(connection):
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> str | None:
+def upgrade(engine: Engine, revision: str = "heads") -> str | None:
     """Apply every migration up to ``revision``; returns the revision the database is at."""
     from alembic import command
 
@@ -39,21 +44,22 @@ def upgrade(engine: Engine, revision: str = "head") -> str | None:
     return current_revision(engine)
 
 
-def script_head() -> str:
+def script_heads() -> frozenset[str]:
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+    return frozenset(ScriptDirectory(str(MIGRATIONS_DIR)).get_heads())
 
 
 def ensure_schema(engine: Engine) -> None:
     """SQLite files are upgraded on open; a PostgreSQL database must be upgraded by an admin."""
-    revision = current_revision(engine)
-    if revision == SCHEMA_HEAD:
+    revisions = current_revisions(engine)
+    if revisions == SCHEMA_HEADS:
         return
     if engine.dialect.name == "sqlite":
         upgrade(engine)
         return
     raise SchemaOutOfDate(
-        f"the database schema is at {revision or 'nothing'}, this regdesk needs {SCHEMA_HEAD}: "
+        f"the database schema is at {','.join(sorted(revisions)) or 'nothing'}, "
+        f"this regdesk needs {','.join(sorted(SCHEMA_HEADS))}: "
         "run 'regdesk db upgrade'"
     )

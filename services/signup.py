@@ -88,7 +88,9 @@ def _transition(session: Session, req: SignupRequest, action: str, **values: Any
     """Move ``req`` by ``action`` only if nobody moved it first; else refuse with who did."""
     t = TRANSITIONS[action]
     if req.status not in t.sources:
-        raise InvalidTransition(_explain(req, action))
+        # somebody already took it further (or closed it): a conflict; otherwise too early
+        done = req.status == t.target or req.status in (S.REJECTED, S.CREATED)
+        raise (Conflict if done else InvalidTransition)(_explain(req, action))
     result = session.execute(
         update(SignupRequest)
         .where(SignupRequest.id == req.id, col(SignupRequest.status).in_([s.value for s in t.sources]),

@@ -96,11 +96,9 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
+        # closing (not rolling back) ends the read transaction and leaves loaded objects usable
         with self._session(self.engine) as session:
-            try:
-                yield session
-            finally:
-                session.rollback()
+            yield session
 
     @contextmanager
     def write(self) -> Iterator[Session]:

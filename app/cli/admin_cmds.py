@@ -200,7 +200,7 @@ def db_upgrade(ctx: typer.Context) -> None:
 @db_app.command("current")
 def db_current(ctx: typer.Context) -> None:
     """Print the schema revision the database is at, and where it is."""
-    from models.migrations import SCHEMA_HEAD
+    from models.migrations import SCHEMA_HEADS
     from services.schema import current_revision
     from services.store import Store
 
@@ -211,7 +211,7 @@ def db_current(ctx: typer.Context) -> None:
     finally:
         store.dispose()
     output.message(f"{store.engine.url.render_as_string(hide_password=True)}: revision {rev or 'none'} "
-                   f"(this regdesk needs {SCHEMA_HEAD})")
+                   f"(this regdesk needs {','.join(sorted(SCHEMA_HEADS))})")
 
 
 @app.command("demo")

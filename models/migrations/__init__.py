@@ -1,7 +1,7 @@
 """Alembic migrations of the regdesk schema (``regdesk db upgrade``).
 
-SCHEMA_HEAD names the newest revision so that opening a database can tell whether it is
-current without importing Alembic (a test checks it against the scripts).
+SCHEMA_HEADS names the newest revision(s) so that opening a database can tell whether it is
+current without importing Alembic (tests/test_schema.py checks it against the scripts).
 """
 
-SCHEMA_HEAD = "0001"
+SCHEMA_HEADS: frozenset[str] = frozenset({"0001"})
