@@ -84,13 +84,18 @@ def _explain(req: SignupRequest, action: str) -> str:
     return f"{n} is {st}: cannot {TRANSITIONS[action].label} it"
 
 
+def _refuse(req: SignupRequest, action: str) -> None:
+    """Somebody already took the request further (or closed it): a conflict; else too early."""
+    t = TRANSITIONS[action]
+    done = req.status == t.target or req.status in (S.REJECTED, S.CREATED)
+    raise (Conflict if done else InvalidTransition)(_explain(req, action))
+
+
 def _transition(session: Session, req: SignupRequest, action: str, **values: Any) -> None:
     """Move ``req`` by ``action`` only if nobody moved it first; else refuse with who did."""
     t = TRANSITIONS[action]
     if req.status not in t.sources:
-        # somebody already took it further (or closed it): a conflict; otherwise too early
-        done = req.status == t.target or req.status in (S.REJECTED, S.CREATED)
-        raise (Conflict if done else InvalidTransition)(_explain(req, action))
+        _refuse(req, action)
     result = session.execute(
         update(SignupRequest)
         .where(SignupRequest.id == req.id, col(SignupRequest.status).in_([s.value for s in t.sources]),
@@ -575,7 +580,7 @@ def create_customer(
         raise ValidationFailed({"mode": "new or existing"})
     req = _get(session, number)
     if req.status != S.APPROVED:
-        raise InvalidTransition(_explain(req, "create"))
+        _refuse(req, "create")
     preview = preview_create(session, actor, number, mode=mode, template=template, role=role, values=values,
                              existing_account=existing_account)
     if preview.errors:

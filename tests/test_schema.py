@@ -1,0 +1,67 @@
+"""The schema comes from the migrations, and the migrations match the models."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+import models
+from models.migrations import SCHEMA_HEADS
+from services.schema import current_revisions, script_heads, upgrade
+from services.store import Store
+
+
+def test_schema_heads_constant_matches_the_scripts():
+    assert SCHEMA_HEADS == script_heads()
+
+
+def _diff(engine):
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": False})
+        return [d for d in compare_metadata(ctx, models.metadata)]
+
+
+def test_migrated_sqlite_matches_models(store):
+    assert current_revisions(store.engine) == SCHEMA_HEADS
+    assert _diff(store.engine) == []
+
+
+@pytest.mark.postgres
+def test_migrated_postgres_matches_models(pg_store):
+    assert current_revisions(pg_store.engine) == SCHEMA_HEADS
+    assert _diff(pg_store.engine) == []
+
+
+def test_new_sqlite_file_is_migrated_on_open(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'fresh' / 'r.db'}")
+    assert current_revisions(store.engine) == SCHEMA_HEADS
+    upgrade(store.engine)  # idempotent
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+    store.dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_behind_schema_is_refused(pg_database_url):
+    import psycopg
+
+    from services.errors import SchemaOutOfDate
+    from services.store import make_engine
+
+    base = pg_database_url.rsplit("/", 1)[0]
+    name = "regdesk_test_empty_" + __import__("uuid").uuid4().hex[:6]
+    with psycopg.connect(pg_database_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        with pytest.raises(SchemaOutOfDate, match="regdesk db upgrade"):
+            Store(f"{base}/{name}")
+        engine = make_engine(f"{base}/{name}")
+        upgrade(engine)
+        assert current_revisions(engine) == SCHEMA_HEADS
+        engine.dispose()
+    finally:
+        with psycopg.connect(pg_database_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
