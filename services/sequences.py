@@ -8,15 +8,23 @@ write lock), and a rollback gives the number back, so no number is skipped or us
 from __future__ import annotations
 
 from sqlalchemy import text
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from models.core import NumberSequence
+from services import audit
 from services.errors import NotFound, ValidationFailed
+from services.permissions import Actor, require
+from services.store import writes
 
 DEFAULT_SEQUENCES: dict[str, tuple[str, int, str]] = {
     "signup": ("REG-", 6, "Customer sign-up requests (registration numbers)"),
     "customer": ("C-", 6, "Customer accounts"),
     "userrequest": ("UR-", 6, "User requests"),
+    "case": ("CASE-", 6, "Customer request cases"),
+    "sample": ("SMP-", 6, "Sample requests on cases"),
+    "prospect": ("PRO-", 6, "B2B partner prospects"),
+    "lead": ("LEAD-", 6, "Leads from B2B prospects"),
+    "opportunity": ("OPP-", 6, "Opportunities from qualified leads"),
 }
 
 
@@ -59,7 +67,16 @@ def reserve_block(session: Session, code: str, count: int) -> tuple[str, int, in
     return row[0], row[1], row[2]
 
 
-def configure(session: Session, code: str, *, prefix: str | None = None, width: int | None = None) -> NumberSequence:
+def list_sequences(session: Session, actor: Actor) -> list[NumberSequence]:
+    require(actor, "signup.view")
+    return list(session.exec(select(NumberSequence).order_by(NumberSequence.code)).all())
+
+
+@writes
+def configure(session: Session, actor: Actor, code: str, *, prefix: str | None = None,
+              width: int | None = None) -> NumberSequence:
+    """Change the prefix or width of the numbers still to come (admins; audited)."""
+    require(actor, "admin.parameters")
     seq = session.get(NumberSequence, code)
     if seq is None:
         raise NotFound(f"no number sequence {code!r}")
@@ -70,9 +87,12 @@ def configure(session: Session, code: str, *, prefix: str | None = None, width: 
         errors["width"] = "between 1 and 12 digits"
     if errors:
         raise ValidationFailed(errors)
+    before = {"prefix": seq.prefix, "width": seq.width}
     if prefix is not None:
         seq.prefix = prefix
     if width is not None:
         seq.width = width
     session.add(seq)
+    audit.record(session, actor, "sequence", code, "configured", before=before,
+                 after={"prefix": seq.prefix, "width": seq.width})
     return seq

@@ -168,3 +168,15 @@ def test_demo_loads_once_and_adds_synthetic_requests(cli, tmp_path, monkeypatch)
     for status in ("Requested", "Verified by user", "Approved", "Created", "Rejected"):
         counts[status] = len(cli("requests", "list", "--status", status, "--limit", "5000", "--json", as_="approver1").json())
     assert all(counts.values()) and sum(counts.values()) == 511
+
+
+def test_sequence_prefix_and_width_are_configurable(cli):
+    r = cli("sequences", "set", "signup", "--prefix", "WEB-", "--width", "4", as_="approver1")
+    assert r.code == 3 and "needs role admin" in r.err
+    r = cli("sequences", "set", "signup", "--width", "40", as_="admin1")
+    assert r.code == 2 and "width" in r.err
+    assert cli("sequences", "set", "signup", "--prefix", "WEB-", "--width", "4", as_="admin1").code == 0
+    assert submit(cli) == "WEB-0001"
+    rows = {r["code"]: r for r in cli("sequences", "list", "--json", as_="support1").json()}
+    assert rows["signup"]["next"] == "WEB-0002"
+    assert cli("audit", "list", "--entity", "signup", "--json", as_="admin1").json()[0]["after"] == {"prefix": "WEB-", "width": 4}

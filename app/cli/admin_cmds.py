@@ -17,8 +17,10 @@ operators_app = typer.Typer(help="Operators: the staff who use regdesk, and thei
 outbox_app = typer.Typer(help="E-mail waiting to be sent, sent, or dead.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
+sequences_app = typer.Typer(help="Number sequences (registration numbers, accounts...).", no_args_is_help=True)
 for sub, name in ((customers_app, "customers"), (templates_app, "templates"), (roles_app, "roles"),
-                  (operators_app, "operators"), (outbox_app, "outbox"), (audit_app, "audit"), (db_app, "db")):
+                  (operators_app, "operators"), (outbox_app, "outbox"), (audit_app, "audit"), (db_app, "db"),
+                  (sequences_app, "sequences")):
     app.add_typer(sub, name=name)
 
 
@@ -174,6 +176,41 @@ def audit_list(ctx: typer.Context, entity: Optional[str] = typer.Option(None, "-
 def _change(before, after) -> str:
     keys = list(dict.fromkeys([*(before or {}), *(after or {})]))
     return "; ".join(f"{k}: {(before or {}).get(k, '')} -> {(after or {}).get(k, '')}" for k in keys[:6])
+
+
+# ------------------------------------------------------------------ sequences
+
+
+def _sequence_rows(seqs):
+    from services.sequences import format_number
+
+    return [{"code": q.code, "prefix": q.prefix, "width": q.width, "next": format_number(q.prefix, q.width, q.next_value),
+             "description": q.description} for q in seqs]
+
+
+@sequences_app.command("list")
+def sequences_list(ctx: typer.Context, as_json: bool = JsonOption) -> None:
+    """Number sequences and the next number each will give."""
+    from services import sequences
+
+    rows = _sequence_rows(obj(ctx).call(sequences.list_sequences))
+    if as_json:
+        return output.emit_json(rows)
+    output.table(rows, [("code", "Code"), ("prefix", "Prefix"), ("width", "Width"), ("next", "Next number"),
+                        ("description", "Used for")])
+
+
+@sequences_app.command("set")
+def sequences_set(ctx: typer.Context, code: str, prefix: Optional[str] = typer.Option(None, "--prefix"),
+                  width: Optional[int] = typer.Option(None, "--width", help="Digits (1-12)."),
+                  as_json: bool = JsonOption) -> None:
+    """Change a sequence's prefix or width for the numbers still to come (admins only)."""
+    from services import sequences
+
+    row = _sequence_rows([obj(ctx).call(sequences.configure, code, prefix=prefix, width=width)])[0]
+    if as_json:
+        return output.emit_json(row)
+    output.message(f"sequence {row['code']}: next number {row['next']}")
 
 
 # ------------------------------------------------------------------ db, demo
