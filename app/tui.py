@@ -2,18 +2,27 @@
 
 Areas are registered in ``AREAS`` (mode name, key, title, "module:Screen class"); their
 screens are imported only when first shown, so start-up pays only for the first area.
+Each area gets its key (shown in the help), a "Go to <area>" command in the palette, and
+its title in the header. A screen's own bindings with a tooltip become palette commands
+too, and its ``HELP`` is shown with F1.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from functools import partial
+from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeVar
 
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.content import Content
 
-from services.permissions import Actor
+if TYPE_CHECKING:  # importing the models costs start-up time; the store has them loaded anyway
+    from textual.screen import Screen
+
+    from services.permissions import Actor
 
 T = TypeVar("T")
 
@@ -28,6 +37,15 @@ class Area:
 
 AREAS: list[Area] = [
     Area("registration", "f2", "Registration", "screens.registration:RegistrationScreen"),
+    Area("mywork", "f3", "My work", "screens.my_work:MyWorkScreen"),
+    Area("userrequests", "f4", "User requests", "screens.user_requests:UserRequestsScreen"),
+    Area("outbox", "f8", "Outbox", "screens.outbox:OutboxScreen"),
+    Area("cases", "f7", "Cases", "screens.cases:CasesScreen"),
+    Area("prospects", "f11", "Prospects", "screens.prospects:ProspectsScreen"),
+    Area("workflows", "f9", "Workflows", "screens.workflows:WorkflowsScreen"),
+    Area("customers", "f6", "Customers", "screens.customers:CustomersScreen"),
+    Area("changes", "f10", "Changes", "screens.changes:ChangesScreen"),
+    Area("settings", "f12", "Settings", "screens.settings:SettingsScreen"),
 ]
 
 
@@ -47,9 +65,14 @@ class RegdeskApp(App):
     MODES = {area.mode: _loader(area.screen) for area in AREAS}
     DEFAULT_MODE = "registration"
     BINDINGS = [
-        Binding(area.key, f"switch_mode('{area.mode}')", area.title, id=f"area.{area.mode}",
-                tooltip=f"Go to {area.title}", show=False)
-        for area in AREAS
+        *[
+            Binding(area.key, f"area('{area.mode}')", area.title, id=f"area.{area.mode}",
+                    tooltip=f"Go to {area.title}", show=False)
+            for area in AREAS
+        ],
+        Binding("f1", "help", "Help", id="app.help", tooltip="Help for this screen"),
+        Binding("question_mark", "help", "Help", id="app.help2", tooltip="Help for this screen", show=False),
+        Binding("ctrl+q", "quit", "Quit", id="app.quit", tooltip="Leave regdesk", priority=True),
     ]
 
     def __init__(self, store: Any, actor: Actor, **kwargs: Any) -> None:
@@ -61,6 +84,75 @@ class RegdeskApp(App):
     def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a service as the acting operator, in its own session (call from a thread worker)."""
         return self.store.call(fn, self.actor, *args, **kwargs)
+
+    # ------------------------------------------------------------------ areas
+
+    def format_title(self, title: str, sub_title: str) -> Content:
+        """"regdesk › Area — operator": the area is the screen's title."""
+        parts: list[Any] = [("regdesk", "bold")]
+        if title and title != self.title:
+            parts += [" › ", (title, "bold")]
+        if sub_title:
+            parts += [("  —  ", "dim"), (sub_title, "dim")]
+        return Content.assemble(*parts)
+
+    def action_area(self, mode: str) -> None:
+        if mode == self.current_mode:
+            return
+        try:
+            self.switch_mode(mode)
+        except Exception as exc:  # a screen that fails to load: a message, not a crash
+            self.notify(f"cannot open {mode}: {exc.__class__.__name__}: {exc}", severity="error", markup=False)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for area in AREAS:
+            yield SystemCommand(f"Go to {area.title}", f"Open the {area.title} area ({area.key})",
+                                partial(self.action_area, area.mode))
+        seen: set[str] = set()
+        for binding in _screen_bindings(screen):
+            if not binding.tooltip or binding.action in seen:
+                continue
+            seen.add(binding.action)
+            key = binding.key_display or binding.key.split(",")[0]
+            yield SystemCommand(f"{binding.description}", f"{binding.tooltip} ({key})",
+                                partial(self.run_action, binding.action, screen))
+        yield SystemCommand("Help", "Help for this screen (F1)", self.action_help)
+
+    # ------------------------------------------------------------------ help
+
+    def action_help(self) -> None:
+        from screens.dialogs import HelpDialog
+
+        screen = self.screen
+        if isinstance(screen, HelpDialog):
+            return
+        keys: list[tuple[str, str]] = []
+        seen: set[str] = set()
+        for binding in [*_screen_bindings(screen), *self.BINDINGS]:
+            if not isinstance(binding, Binding) or binding.action in seen:
+                continue
+            seen.add(binding.action)
+            keys.append((binding.key.replace("question_mark", "?").replace("slash", "/"),
+                         binding.tooltip or binding.description))
+        areas = "\n".join(f"* **{a.key}** {a.title}" for a in AREAS)
+        text = (getattr(screen, "HELP", None) or "No help for this screen.") + f"\n\n### Areas\n{areas}\n"
+        self.push_screen(HelpDialog(screen.title or self.title, text, keys))
+
+    # ------------------------------------------------------------------ start-up benchmark hook
+
+    def on_first_list_painted(self) -> None:
+        target = os.environ.get("REGDESK_BENCH_PAINTED")
+        if target:
+            import time
+
+            with open(target, "w", encoding="utf-8") as fh:
+                fh.write(repr(time.time()))
+            self.exit()
+
+
+def _screen_bindings(screen: Any) -> list[Binding]:
+    return [b for b in getattr(screen, "BINDINGS", []) if isinstance(b, Binding)]
 
 
 def make_app(store: Any, actor: Actor) -> RegdeskApp:

@@ -1,0 +1,461 @@
+"""Dialogs: typed results (``ModalScreen[Result | None]``), Escape dismisses with ``None``.
+
+Service calls run in thread workers; a ``ValidationFailed`` becomes an inline error under
+each named field, any other refusal a notification. Values from customers are shown as data.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Select, Static
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from screens.widgets import data, error_text, labelled
+from services.text import strip_controls
+
+if TYPE_CHECKING:
+    from services.signup import CreatePreview, CreateResult, RequestDetail, SubmitResult
+
+
+def _field_id(name: str) -> str:
+    return f"f-{name.replace('_', '-')}"
+
+
+class FieldError(Static):
+    """An inline error under one field (data: the message may quote customer input)."""
+
+    def show(self, message: str | None) -> None:
+        self.update(data(message or ""))
+        self.set_class(bool(message), "-visible")
+
+
+class Dialog(ModalScreen):
+    """Base: Escape cancels; failed workers report refusals without a traceback."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="dialog.cancel", tooltip="Close without doing anything"),
+    ]
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            self.show_error(event.worker.error)
+
+    def show_error(self, exc: BaseException) -> None:
+        from services.errors import ValidationFailed
+
+        if isinstance(exc, ValidationFailed) and self.show_field_errors(exc.errors):
+            return
+        self.app.notify(error_text(exc), title="Refused", severity="warning", markup=False, timeout=8)
+
+    def show_field_errors(self, errors: dict[str, str]) -> bool:
+        """Put each error under its field; False when none of them has a field here."""
+        shown = False
+        for err in self.query(FieldError):
+            name = (err.id or "").removeprefix("e-").replace("-", "_")
+            message = errors.get(name)
+            err.show(message)
+            shown = shown or bool(message)
+        return shown
+
+
+# --------------------------------------------------------------------------- reject
+
+
+class RejectDialog(Dialog):
+    """Reject asks for the reason (required). Returns the reason, or None."""
+
+    AUTO_FOCUS = "#f-reason"
+    BINDINGS = [Binding("ctrl+s", "ok", "Reject", id="reject.ok", tooltip="Reject the request with this reason")]
+
+    def __init__(self, number: str, company: str) -> None:
+        super().__init__()
+        self.number, self.company = number, company
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="reject-dialog"):
+            yield Static(Content.assemble(("Reject ", "bold"), (self.number, "bold"), " — ", strip_controls(self.company)),
+                         classes="dialog-title")
+            yield Label("Reason (the customer is told):")
+            yield Input(id="f-reason", placeholder="why the request is declined", max_length=1000)
+            yield FieldError(id="e-reason", classes="field-error")
+            with Horizontal(classes="buttons"):
+                yield Button("Reject", id="ok", variant="error")
+                yield Button("Cancel", id="cancel")
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#ok")
+    def action_ok(self) -> None:
+        reason = self.query_one("#f-reason", Input).value.strip()
+        if not reason:
+            self.query_one("#e-reason", FieldError).show("a reason is required to reject a request")
+            return
+        self.dismiss(reason)
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self) -> None:
+        self.dismiss(None)
+
+
+# --------------------------------------------------------------------------- new request
+
+SIGNUP_FIELDS: list[tuple[str, str, str]] = [
+    ("company", "Company", "company name"),
+    ("first_name", "First name", ""),
+    ("last_name", "Last name", ""),
+    ("email", "E-mail", "name@example.com"),
+    ("user_name", "User name", "preferred portal logon"),
+    ("phone", "Phone", ""),
+    ("fax", "Fax", ""),
+    ("street", "Street", ""),
+    ("city", "City", ""),
+    ("zip", "ZIP/postal code", ""),
+    ("state", "State", ""),
+    ("county", "County", ""),
+    ("country", "Country/region", "ISO code, e.g. US"),
+    ("language", "Language", "en-us"),
+    ("customer_account", "Customer account", "if already a customer"),
+]
+
+
+class NewRequestDialog(Dialog):
+    """Support staff take a sign-up request on the phone; submitted as the acting operator."""
+
+    AUTO_FOCUS = "#f-company"
+    BINDINGS = [Binding("ctrl+s", "submit", "Submit", id="new.submit", tooltip="Submit the request (status Requested)")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide", id="new-request-dialog"):
+            yield Static("New sign-up request (taken on behalf of the customer)", classes="dialog-title")
+            with VerticalScroll(classes="form"):
+                for name, label, placeholder in SIGNUP_FIELDS:
+                    with Horizontal(classes="field"):
+                        yield Label(label, classes="field-label")
+                        with Vertical(classes="field-input"):
+                            yield Input(id=_field_id(name), placeholder=placeholder,
+                                        value="en-us" if name == "language" else "")
+                            yield FieldError(id=f"e-{name.replace('_', '-')}", classes="field-error")
+            yield FieldError(id="e-request", classes="field-error")
+            with Horizontal(classes="buttons"):
+                yield Button("Submit", id="ok", variant="primary")
+                yield Button("Cancel", id="cancel")
+
+    def values(self) -> dict[str, str]:
+        return {name: self.query_one(f"#{_field_id(name)}", Input).value for name, _, _ in SIGNUP_FIELDS}
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#ok")
+    def action_submit(self) -> None:
+        self._submit(self.values())
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self) -> None:
+        self.dismiss(None)
+
+    @work(thread=True, exclusive=True, group="submit", exit_on_error=False)
+    def _submit(self, values: dict[str, str]) -> None:
+        from services import signup
+
+        result = self.app.call(signup.submit, values)
+        self.app.call_from_thread(self.dismiss, result)
+
+
+# --------------------------------------------------------------------------- create customer
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
+    return "" if value is None else str(value)
+
+
+class CreateCustomerDialog(Dialog):
+    """Create new customer (AX form): new vs existing account, template, role, editable values, preview."""
+
+    AUTO_FOCUS = "#mode"
+    BINDINGS = [Binding("ctrl+s", "ok", "Create", id="create.ok", tooltip="Create the customer, contact and user request")]
+    DEBOUNCE = 0.25
+
+    def __init__(self, detail: RequestDetail) -> None:
+        super().__init__()
+        self.detail = detail
+        self.number = detail.number
+        self._filled: dict[str, str] = {}  # what we put in each field (to tell user edits apart)
+        self._edited: dict[str, str] = {}
+        self._timer = None
+        self._ready = False
+        self.preview: CreatePreview | None = None
+
+    def _candidates(self) -> list[tuple[str, str]]:
+        seen: dict[str, str] = {}
+        if self.detail.customer_account:
+            seen[self.detail.customer_account] = "given by the requester"
+        for hint in self.detail.duplicates:
+            if hint.kind in ("customer", "contact") and hint.key not in seen:
+                seen[hint.key] = f"{hint.label} ({hint.reason})"
+        return list(seen.items())
+
+    def compose(self) -> ComposeResult:
+        from services.customers import FIELDS
+
+        d = self.detail
+        candidates = self._candidates()
+        with Vertical(classes="dialog wide", id="create-dialog"):
+            who = strip_controls(f"{d.company} ({d.first_name} {d.last_name})")
+            yield Static(Content.assemble(("Create customer from ", "bold"), (d.number, "bold"), " — ", who),
+                         classes="dialog-title")
+            with Horizontal(id="create-body"):
+                with VerticalScroll(classes="form", id="create-form"):
+                    with RadioSet(id="mode"):
+                        yield RadioButton("Create new customer", value=not candidates or not d.customer_account, id="mode-new")
+                        yield RadioButton("Existing customer account (new contact)", value=bool(candidates and d.customer_account),
+                                          id="mode-existing")
+                    yield FieldError(id="e-mode", classes="field-error")
+                    with Horizontal(classes="field", id="existing-row"):
+                        yield Label("Existing account", classes="field-label")
+                        with Vertical(classes="field-input"):
+                            yield Input(id="f-existing-account", value=candidates[0][0] if candidates else "",
+                                        placeholder="customer account")
+                            if candidates:
+                                yield Static(labelled([(k, v) for k, v in candidates], width=12), classes="hint")
+                            yield FieldError(id="e-existing-account", classes="field-error")
+                    with Horizontal(classes="field"):
+                        yield Label("Template", classes="field-label")
+                        with Vertical(classes="field-input"):
+                            yield Select([], id="f-template", prompt="(no template)")
+                            yield FieldError(id="e-template", classes="field-error")
+                    with Horizontal(classes="field"):
+                        yield Label("User role", classes="field-label")
+                        with Vertical(classes="field-input"):
+                            yield Select([], id="f-role", prompt="(choose a role)")
+                            yield FieldError(id="e-role", classes="field-error")
+                    yield Static("Customer values (from the request and the template; editable)", classes="section-title",
+                                 id="values-title")
+                    with Vertical(id="values"):
+                        for spec in FIELDS.values():
+                            with Horizontal(classes="field"):
+                                yield Label(spec.label, classes="field-label")
+                                with Vertical(classes="field-input"):
+                                    yield Input(id=_field_id(spec.name), placeholder="yes/no" if spec.kind == "bool" else "")
+                                    yield FieldError(id=f"e-{spec.name.replace('_', '-')}", classes="field-error")
+                with VerticalScroll(id="preview", classes="preview"):
+                    yield Static("Preview", classes="section-title")
+                    yield Static("loading…", id="preview-body")
+            yield FieldError(id="e-status", classes="field-error")
+            with Horizontal(classes="buttons"):
+                yield Button("OK", id="ok", variant="primary")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self._sync_mode()
+        self._load_choices()
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def mode(self) -> str:
+        return "existing" if self.query_one("#mode-existing", RadioButton).value else "new"
+
+    def _sync_mode(self) -> None:
+        existing = self.mode == "existing"
+        self.query_one("#existing-row").display = existing
+        self.query_one("#values").display = not existing
+        self.query_one("#values-title").display = not existing
+        self.query_one("#f-template", Select).disabled = existing
+
+    def request_args(self) -> dict[str, Any]:
+        template = self.query_one("#f-template", Select).value
+        role = self.query_one("#f-role", Select).value
+        return {
+            "mode": self.mode,
+            "template": template if isinstance(template, str) else None,
+            "role": role if isinstance(role, str) else None,
+            "values": dict(self._edited) if self.mode == "new" else None,
+            "existing_account": self.query_one("#f-existing-account", Input).value.strip() or None,
+        }
+
+    # ------------------------------------------------------------------ workers
+
+    @work(thread=True, exclusive=True, group="choices", exit_on_error=False)
+    def _load_choices(self) -> None:
+        from services import customers
+
+        templates = self.app.call(customers.list_templates)
+        roles = self.app.call(customers.list_roles)
+        self.app.call_from_thread(self._show_choices, templates, roles)
+
+    def _show_choices(self, templates, roles) -> None:
+        tsel = self.query_one("#f-template", Select)
+        tsel.set_options([(Text.assemble((t.name, "bold"), " ", data(t.description)), t.name) for t in templates])
+        rsel = self.query_one("#f-role", Select)
+        rsel.set_options([(Text.assemble((r.name, "bold"), " ", data(r.description)), r.name) for r in roles])
+        if roles:
+            rsel.value = roles[0].name
+        self._ready = True
+        self._schedule_preview(0)
+
+    def _schedule_preview(self, delay: float | None = None) -> None:
+        if not self._ready:
+            return
+        if self._timer is not None:
+            self._timer.stop()
+        self._timer = self.set_timer(self.DEBOUNCE if delay is None else delay, self._preview)
+
+    def _preview(self) -> None:
+        self._timer = None
+        self._run_preview(self.request_args())
+
+    @work(thread=True, exclusive=True, group="preview", exit_on_error=False)
+    def _run_preview(self, args: dict[str, Any]) -> None:
+        from services import signup
+
+        preview = self.app.call(signup.preview_create, self.number, **args)
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._show_preview, preview)
+
+    def _show_preview(self, preview: CreatePreview) -> None:
+        self.preview = preview
+        if preview.mode == "new":
+            for name, value in preview.values.items():
+                if name in self._edited:
+                    continue
+                try:
+                    field = self.query_one(f"#{_field_id(name)}", Input)
+                except Exception:
+                    continue
+                text = _shown(value)
+                self._filled[name] = text
+                if field.value != text:
+                    field.value = text
+        self.show_field_errors(preview.errors)
+        self.query_one("#preview-body", Static).update(self._preview_text(preview))
+
+    def _preview_text(self, p: CreatePreview) -> Text:
+        v = p.values
+        head = Text()
+        if p.mode == "new":
+            head.append("A new customer", style="bold")
+            head.append(" (account number assigned on OK)\n")
+        else:
+            head.append("A new contact on customer ", style="bold")
+            head.append_text(data(p.account or "?", style="bold"))
+            head.append("\n")
+        rows = [("Name", v.get("name")), ("Party type", v.get("party_type")), ("Group", v.get("customer_group")),
+                ("Currency", v.get("currency")), ("Terms", v.get("terms_of_payment")),
+                ("Payment", v.get("method_of_payment")), ("Credit limit", _shown(v.get("credit_limit"))),
+                ("Tax group", v.get("tax_group")), ("E-mail", v.get("email")), ("Phone", v.get("phone")),
+                ("Address", " ".join(str(x) for x in (v.get("street"), v.get("zip"), v.get("city"), v.get("country")) if x))]
+        head.append_text(labelled(rows, width=14))
+        head.append("\n\nContact person\n", style="bold")
+        c = p.contact
+        head.append_text(labelled([("Name", f"{c.get('first_name', '')} {c.get('last_name', '')}"), ("E-mail", c.get("email")),
+                                   ("Phone", c.get("phone"))], width=14))
+        head.append("\n\nPortal user\n", style="bold")
+        head.append_text(labelled([("User name", self.detail.user_name), ("Role", p.role)], width=14))
+        if p.errors:
+            head.append("\n\nTo fix before OK\n", style="bold red")
+            for name, message in p.errors.items():
+                head.append(f"• {name}: ", style="red")
+                head.append_text(data(message))
+                head.append("\n")
+        else:
+            head.append("\n\nReady: OK creates it.", style="bold green")
+        return head
+
+    @work(thread=True, exclusive=True, group="create", exit_on_error=False)
+    def _create(self, args: dict[str, Any]) -> None:
+        from services import signup
+
+        role = args.pop("role") or ""
+        result = self.app.call(signup.create_customer, self.number, role=role, **args)
+        self.app.call_from_thread(self.dismiss, result)
+
+    # ------------------------------------------------------------------ events
+
+    @on(RadioSet.Changed, "#mode")
+    def _mode_changed(self) -> None:
+        self._sync_mode()
+        self._schedule_preview()
+
+    @on(Select.Changed)
+    def _select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "f-template":
+            # a new template: its values replace the template fields the user has not typed over
+            from services.customers import TEMPLATE_FIELDS
+
+            for name in TEMPLATE_FIELDS:
+                if self._edited.get(name) == self._filled.get(name):
+                    self._edited.pop(name, None)
+        self._schedule_preview()
+
+    @on(Input.Changed)
+    def _input_changed(self, event: Input.Changed) -> None:
+        input_id = event.input.id or ""
+        if input_id == "f-existing-account":
+            self._schedule_preview()
+            return
+        name = input_id.removeprefix("f-").replace("-", "_")
+        if self._filled.get(name) == event.value and name not in self._edited:
+            return  # our own fill
+        self._edited[name] = event.value
+        self._schedule_preview()
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#ok")
+    def action_ok(self) -> None:
+        args = self.request_args()
+        if not args["role"]:
+            self.query_one("#e-role", FieldError).show("choose the user role the portal user gets")
+            return
+        self._create(args)
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self) -> None:
+        self.dismiss(None)
+
+
+# --------------------------------------------------------------------------- help
+
+
+class HelpDialog(ModalScreen[None]):
+    """The help of one screen: what it is for and its keys."""
+
+    BINDINGS = [
+        Binding("escape,f1,q", "close", "Close", id="help.close", tooltip="Close the help"),
+    ]
+
+    def __init__(self, title: str, help_text: str, keys: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.help_title, self.help_text, self.keys = title, help_text, keys
+
+    def compose(self) -> ComposeResult:
+        from textual.widgets import Markdown
+
+        with Vertical(classes="dialog wide", id="help-dialog"):
+            yield Static(f"Help — {self.help_title}", classes="dialog-title", markup=False)
+            with VerticalScroll():
+                yield Markdown(self.help_text)
+                yield Static("Keys", classes="section-title")
+                yield Static(labelled(self.keys, width=14))
+            with Horizontal(classes="buttons"):
+                yield Button("Close", id="close")
+
+    @on(Button.Pressed, "#close")
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+__all__ = ["RejectDialog", "NewRequestDialog", "CreateCustomerDialog", "HelpDialog", "FieldError"]
