@@ -113,3 +113,6 @@ class OutboxEmail(SQLModel, table=True):
     sent_at: datetime | None = None
     # secrets (tokens) embedded in the body, scrubbed once delivered
     secrets_scrubbed: bool = Field(default=False)
+    # a sender's claim on the row while it sends (services/delivery.py): due again after lease_until
+    lease_id: str | None = Field(default=None, max_length=32)
+    lease_until: datetime | None = None
