@@ -13,13 +13,12 @@ from typing import Any, Callable
 from sqlalchemy import insert
 from sqlmodel import Session, select
 
-from models.core import Operator
 from models.signup import SignupRequest, SignupStatus
 from services import customers, operators, sequences, signup, tokens
-from services.mail import OutboxEmail
+from models.core import Operator, OutboxEmail
 from services.permissions import PORTAL, SYSTEM
 from services.store import Store, now
-from services.text import normalize_company, normalize_email
+from services.text import normalize_company
 
 OPERATORS = [
     ("approver1", "Alice Approver", "approver", None, False),
@@ -105,6 +104,10 @@ def load_base(store: Store) -> dict[str, Any]:
     if is_loaded(store):
         return {"loaded": False}
     load_reference(store)
+    from seed.workflows import load_default_workflows
+
+    # before the requests, so the demo's created customer's user request enters the workflow
+    load_default_workflows(store)
     approver = operators_actor(store, "approver1")
     for company, first, last, email, user, city, country, final in REQUESTS:
         data = {"company": company, "first_name": first, "last_name": last, "email": email, "user_name": user,
@@ -125,6 +128,9 @@ def load_base(store: Store) -> dict[str, Any]:
         if final == "Created":
             store.call(signup.create_customer, approver, number, mode="new", template="EXPORT",
                        role="Customer self-service user")
+    from seed.demo_b2b import load_cases_and_prospects
+
+    load_cases_and_prospects(store)
     return {"loaded": True, "operators": len(OPERATORS), "templates": len(TEMPLATES), "roles": len(ROLES),
             "customers": len(CUSTOMERS), "requests": len(REQUESTS)}
 
@@ -176,5 +182,3 @@ def add_synthetic(store: Store, count: int, *, seed: int = 7, progress: Callable
             progress(done)
     return done
 
-
-__all__ = ["load_base", "add_synthetic", "is_loaded", "normalize_email"]

@@ -48,6 +48,35 @@ DEFAULT_TEMPLATES: dict[str, tuple[str, str]] = {
         "  User name: $user_name\n  Portal:    $portal_url\n\n"
         "Set your password with this single-use link (valid until $expires):\n\n  $link\n",
     ),
+    # B2B partner onboarding (issue 5): the approval e-mail may use first name, last name,
+    # company, e-mail, ZIP, comments, store name and store URL; the decline e-mail only
+    # first name, last name and company (DOMAIN.md section 3)
+    "prospect_approved": (
+        "Welcome to the $our_company B2B partner program",
+        "Dear $first_name $last_name,\n\n"
+        "your request to become a business partner of $our_company for $company has been approved.\n\n"
+        "  Company:    $company\n  E-mail:     $email\n  ZIP:        $zip\n"
+        "  Store:      $store_name $store_url\n\n"
+        "Your comments: $comments\n\n"
+        "You will receive a separate e-mail to sign in to the B2B site as your company's administrator.\n",
+    ),
+    "prospect_declined": (
+        "Your B2B partner request",
+        "Dear $first_name $last_name,\n\n"
+        "thank you for your interest in $our_company. We are unable to accept $company as a "
+        "business partner at this time.\n",
+    ),
+    # workflow engine (issue 3): a work item assigned by delegation or escalation, and reminders
+    "workflow_assigned": (
+        "$document: your decision is needed ($step)",
+        "Dear $name,\n\n$document is now assigned to you in step \"$step\" ($reason).\n"
+        "Work item: $item\nDecide by: $due\n\nOpen My work in regdesk (F3) or run: regdesk work list --mine\n",
+    ),
+    "workflow_reminder": (
+        "Reminder: $document waits for your decision ($step)",
+        "Dear $name,\n\n$document waits for your decision in step \"$step\". $note\n"
+        "Work item: $item\nDecide by: $due\n\nOpen My work in regdesk (F3) or run: regdesk work list --mine\n",
+    ),
 }
 
 

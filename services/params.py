@@ -43,9 +43,26 @@ declare(ParamSpec("signup.verification_ttl_hours", 72, int, "Hours a sign-up ver
 declare(ParamSpec("portal.url", "https://portal.example.com", str, "Address of the customer self-service portal"))
 declare(ParamSpec("portal.activation_ttl_hours", 72, int, "Hours a portal activation link stays valid", 1, 24 * 90))
 declare(ParamSpec("mail.from", "regdesk <no-reply@example.com>", str, "Sender of every e-mail"))
+declare(ParamSpec("mail.max_attempts", 8, int, "Delivery attempts an e-mail the server refuses gets before it is dead", 1, 100))
 declare(ParamSpec("company.name", "Contoso Entertainment", str, "Our company's name in e-mails"))
 # Workflow (issue 3)
 declare(ParamSpec("workflow.disallow_submitter_approval", True, bool, "Refuse approval of a document by its submitter"))
+# Customer approval (issue 4; D365 Accounts receivable parameters > Customer approval)
+CUSTOMER_APPROVAL_FIELDS: tuple[tuple[str, str], ...] = (
+    ("name", "Name"), ("credit_limit", "Credit limit"), ("tax_group", "Tax group"),
+    ("method_of_payment", "Method of payment"), ("payment_specification", "Payment specification"),
+    ("customer_group", "Customer group"), ("tax_exempt_number", "Tax exempt number"), ("bank_account", "Bank account"),
+    ("cash_discount", "Cash discount"), ("credit_rating", "Credit rating"), ("terms_of_payment", "Terms of payment"),
+    ("mandatory_credit_limit", "Mandatory credit limit"), ("cash_discount_base_days", "Cash discount base days"),
+    ("exclude_interest_charges", "Exclude interest charges"), ("exclude_collection_fees", "Exclude collection fees"),
+    ("invoice_account", "Invoice account"),
+)
+declare(ParamSpec("customer_approval.enabled", False, bool, "Enable customer approvals"))
+declare(ParamSpec("customer_approval.entity_behavior", "allow", str,
+                  "Data entity behavior of imports: allow (changes without approval), reject (changes), "
+                  "propose (create change proposals)", choices=("allow", "reject", "propose")))
+for _field, _label in CUSTOMER_APPROVAL_FIELDS:
+    declare(ParamSpec(f"customer_approval.field.{_field}", False, bool, f"{_label}: changes need approval"))
 
 
 def _coerce(spec: ParamSpec, value: Any) -> Any:

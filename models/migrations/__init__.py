@@ -4,4 +4,4 @@ SCHEMA_HEADS names the newest revision(s) so that opening a database can tell wh
 current without importing Alembic (tests/test_schema.py checks it against the scripts).
 """
 
-SCHEMA_HEADS: frozenset[str] = frozenset({"0001"})
+SCHEMA_HEADS: frozenset[str] = frozenset({"0005"})
