@@ -84,7 +84,7 @@ class EmailChoiceDialog(ModalScreen[tuple[str, str] | None]):
             yield Static(data(self.message))
             with Horizontal():
                 if self.person:
-                    yield Button(f"Link {self.person}", id="ec-link", variant="primary")
+                    yield Button(Content(f"Link {self.person}"), id="ec-link", variant="primary")
                 yield Button("Allow shared e-mail", id="ec-shared", variant="warning")
                 yield Button("Another e-mail…", id="ec-email")
                 yield Button("Cancel", id="ec-cancel")

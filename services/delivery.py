@@ -399,7 +399,7 @@ def _outbox_view(m: OutboxEmail, current: datetime) -> OutboxView:
 
 
 def list_messages(session: Session, actor: Actor, *, status: str | None = None, limit: int = 200,
-                  before_id: int | None = None) -> list[OutboxView]:
+                  before_id: int | None = None, entity: str | None = None) -> list[OutboxView]:
     """Newest first, links masked (the console and CLI show bodies to staff, never working tokens)."""
     require(actor, "outbox.view")
     query = select(OutboxEmail)
@@ -410,6 +410,8 @@ def list_messages(session: Session, actor: Actor, *, status: str | None = None, 
             raise ValidationFailed({"status": str(exc)}) from None
     if before_id is not None:
         query = query.where(OutboxEmail.id < before_id)
+    if entity:
+        query = query.where(OutboxEmail.entity_key == entity.strip())
     rows = session.exec(query.order_by(col(OutboxEmail.id).desc()).limit(max(1, min(limit, 10_000)))).all()
     current = now(session)
     return [_outbox_view(m, current) for m in rows]

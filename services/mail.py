@@ -16,7 +16,7 @@ import uuid
 from string import Template
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from models.core import OutboxEmail, OutboxStatus, Parameter
 from services import params
@@ -149,16 +149,3 @@ def enqueue(
     )
     session.add(message)
     return message
-
-
-def list_outbox(session: Session, actor: Actor, *, status: str | None = None, entity: str | None = None, limit: int = 200) -> list[OutboxEmail]:
-    require(actor, "outbox.view")
-    query = select(OutboxEmail)
-    if status:
-        try:
-            query = query.where(OutboxEmail.status == OutboxStatus.parse(status).value)
-        except ValueError as exc:
-            raise ValidationFailed({"status": str(exc)}) from None
-    if entity:
-        query = query.where(OutboxEmail.entity_key == entity)
-    return list(session.exec(query.order_by(col(OutboxEmail.id).desc()).limit(max(1, min(limit, 10_000)))).all())

@@ -146,10 +146,10 @@ def operators_enable(ctx: typer.Context, user_name: str, as_json: bool = JsonOpt
 def outbox_list(ctx: typer.Context, status: Optional[str] = typer.Option(None, "--status", help="pending, sent or dead."),
                 entity: Optional[str] = typer.Option(None, "--entity", help="Only mail about this record."),
                 limit: int = typer.Option(50, "--limit", min=1, max=10000), as_json: bool = JsonOption) -> None:
-    """E-mail in the outbox: recipient, subject, body, status."""
-    from services import mail
+    """E-mail in the outbox: recipient, subject, body (links masked), status."""
+    from services import delivery
 
-    rows = obj(ctx).call(mail.list_outbox, status=status, entity=entity, limit=limit)
+    rows = obj(ctx).call(delivery.list_messages, status=status, entity=entity, limit=limit)
     data = [{"id": m.id, "created_at": m.created_at, "recipient": m.recipient, "subject": m.subject, "body": m.body,
              "status": m.status, "attempts": m.attempts, "last_error": m.last_error, "message_id": m.message_id}
             for m in rows]
