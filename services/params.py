@@ -10,13 +10,14 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel
 from sqlmodel import Session, select
 
 from models.core import Parameter
 from services import audit
 from services.errors import NotFound, ValidationFailed
 from services.permissions import Actor, require
-from services.store import now
+from services.store import now, writes
 
 
 @dataclass(frozen=True)
@@ -129,3 +130,26 @@ def set_value(session: Session, actor: Actor, key: str, value: Any, *, permissio
     if before != coerced:
         audit.record(session, actor, "parameter", key, "set", before={"value": before}, after={"value": coerced})
     return coerced
+
+
+class ParamView(BaseModel):
+    key: str
+    value: Any
+    default: Any
+    description: str
+
+
+def list_params(session: Session, actor: Actor, prefix: str = "") -> list[ParamView]:
+    """Every declared parameter (but e-mail texts: see mail templates) with its current value."""
+    require(actor, "signup.view")
+    values = get_many(session, prefix)
+    return [ParamView(key=k, value=values[k], default=SPECS[k].default, description=SPECS[k].description)
+            for k in sorted(values)]
+
+
+@writes
+def set_param(session: Session, actor: Actor, key: str, value: Any) -> ParamView:
+    """Set one declared parameter (admins; validated and audited)."""
+    coerced = set_value(session, actor, key.strip(), value)
+    spec = SPECS[key.strip()]
+    return ParamView(key=spec.key, value=coerced, default=spec.default, description=spec.description)

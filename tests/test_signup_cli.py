@@ -190,3 +190,19 @@ def test_sequence_prefix_and_width_are_configurable(cli):
     rows = {r["code"]: r for r in cli("sequences", "list", "--json", as_="support1").json()}
     assert rows["signup"]["next"] == "WEB-0002"
     assert cli("audit", "list", "--entity", "signup", "--json", as_="admin1").json()[0]["after"] == {"prefix": "WEB-", "width": 4}
+
+
+def test_any_parameter_is_listed_and_set_by_admins_only(cli):
+    rows = {r["key"]: r for r in cli("params", "list", "--json", as_="support1").json()}
+    assert rows["workflow.disallow_submitter_approval"]["value"] is True
+    assert rows["signup.verification_ttl_hours"]["default"] == 72
+    r = cli("params", "set", "signup.verification_ttl_hours", "5", as_="approver1")
+    assert r.code == 3 and "needs role admin" in r.err
+    r = cli("params", "set", "signup.verification_ttl_hours", "lots", as_="admin1")
+    assert r.code == 2 and "signup.verification_ttl_hours" in r.err
+    assert cli("params", "set", "workflow.disallow_submitter_approval", "off", as_="admin1").code == 0
+    assert cli("params", "set", "signup.verification_ttl_hours", "5", "--json", as_="admin1").json()["value"] == 5
+    rows = {r["key"]: r for r in cli("params", "list", "--json", as_="support1").json()}
+    assert rows["workflow.disallow_submitter_approval"]["value"] is False and rows["signup.verification_ttl_hours"]["value"] == 5
+    events = cli("audit", "list", "--entity", "signup.verification_ttl_hours", "--json", as_="admin1").json()
+    assert events[0]["before"] == {"value": 72} and events[0]["after"] == {"value": 5}

@@ -12,7 +12,8 @@ from app.cli import output
 from app.cli.admin_cmds import customers_app
 from app.cli.root import JsonOption, app, obj
 
-params_app = typer.Typer(help="Customer approval parameters (admins change them).", no_args_is_help=True)
+params_app = typer.Typer(help="Parameters: customer approval, self-service, workflow, mail (admins change them).",
+                         no_args_is_help=True)
 changes_app = typer.Typer(help="Proposed customer changes: review, submit, approve, reject.", no_args_is_help=True)
 app.add_typer(params_app, name="params")
 app.add_typer(changes_app, name="changes")
@@ -53,24 +54,42 @@ def params_show(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 
 @params_app.command("set")
 def params_set(ctx: typer.Context,
-               name: str = typer.Argument(..., metavar="approvals|entity-behavior"),
-               value: str = typer.Argument(..., metavar="on|off|allow|reject|propose"),
+               name: str = typer.Argument(..., metavar="approvals|entity-behavior|KEY"),
+               value: str = typer.Argument(..., metavar="VALUE"),
                as_json: bool = JsonOption) -> None:
-    """Set 'approvals on|off' or 'entity-behavior allow|reject|propose' (admins)."""
-    from services import changes
+    """Set 'approvals on|off', 'entity-behavior allow|reject|propose', or any KEY of 'params list' (admins)."""
+    from services import changes, params
     from services.errors import ValidationFailed
 
+    if name.strip() in params.SPECS:
+        view = obj(ctx).call(params.set_param, name.strip(), value)
+        if as_json:
+            return output.emit_json(view)
+        return output.message(f"{view.key} = {view.value}")
     key = name.strip().lower().replace("_", "-")
     if key in ("approvals", "enabled", "customer-approvals"):
         settings = obj(ctx).call(changes.set_approvals, value)
     elif key in ("entity-behavior", "behavior", "data-entity-behavior"):
         settings = obj(ctx).call(changes.set_entity_behavior, value)
     else:
-        raise ValidationFailed({"name": "approvals or entity-behavior (fields: 'regdesk params field NAME on|off')"})
+        raise ValidationFailed({"name": "approvals, entity-behavior or a key of 'regdesk params list' "
+                                        "(fields: 'regdesk params field NAME on|off')"})
     if as_json:
         return output.emit_json(settings)
     output.message(f"customer approvals {'on' if settings.enabled else 'off'}; data entity behavior: "
                    f"{settings.entity_behavior_label}")
+
+
+@params_app.command("list")
+def params_list(ctx: typer.Context, prefix: str = typer.Option("", "--prefix", help="Only keys starting with this."),
+                as_json: bool = JsonOption) -> None:
+    """Every parameter with its value, default and meaning (self-service, workflow, mail...)."""
+    from services import params
+
+    rows = obj(ctx).call(params.list_params, prefix)
+    if as_json:
+        return output.emit_json(rows)
+    output.table(rows, [("key", "Key"), ("value", "Value"), ("default", "Default"), ("description", "Meaning")])
 
 
 @params_app.command("field")
