@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import getpass
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +46,8 @@ def load_config(path: Path | None = None) -> dict[str, Any]:
     path = path or config_path()
     if not path.exists():
         return {}
+    import tomllib  # only when there is a file to read (start-up time)
+
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import threading
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeVar
@@ -18,11 +19,13 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeVar
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.content import Content
+from textual.message import Message
 
 if TYPE_CHECKING:  # importing the models costs start-up time; the store has them loaded anyway
     from textual.screen import Screen
 
     from services.permissions import Actor
+    from services.quick import LightView
 
 T = TypeVar("T")
 
@@ -47,6 +50,14 @@ AREAS: list[Area] = [
     Area("changes", "f10", "Changes", "screens.changes:ChangesScreen"),
     Area("settings", "f12", "Settings", "screens.settings:SettingsScreen"),
 ]
+
+
+class StoreOpened(Message):
+    """Fast start: the background worker has opened the store (``ok``) or failed (``app.startup_error``)."""
+
+    def __init__(self, ok: bool) -> None:
+        super().__init__()
+        self.ok = ok
 
 
 def _loader(path: str) -> Callable[[], Any]:
@@ -75,15 +86,81 @@ class RegdeskApp(App):
         Binding("ctrl+q", "quit", "Quit", id="app.quit", tooltip="Leave regdesk", priority=True),
     ]
 
-    def __init__(self, store: Any, actor: Actor, **kwargs: Any) -> None:
+    def __init__(self, store: Any, actor: Actor, *, view: LightView | None = None,
+                 open_store: Callable[[], tuple[Any, Actor]] | None = None, **kwargs: Any) -> None:
+        """``store`` and ``actor`` as resolved; or (fast start) ``store=None``, the actor read by
+        ``services.quick``, its prefetched first ``view``, and ``open_store`` returning the real
+        store and actor, called in a thread worker once the list is painted."""
         super().__init__(**kwargs)
+        if store is None and open_store is None:
+            raise ValueError("make_app needs a store or open_store")
         self.store = store
         self.actor = actor
-        self.sub_title = f"{actor.display_name} ({', '.join(sorted(actor.roles))})"
+        self.first_view = view
+        self.startup_error: BaseException | None = None  # open_store failed: run_console reports it
+        self._open_store = open_store if store is None else None
+        self._store_ready = threading.Event()
+        if store is not None:
+            self._store_ready.set()
+        self.sub_title = _operator_label(actor)
 
     def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run a service as the acting operator, in its own session (call from a thread worker)."""
+        """Run a service as the acting operator, in its own session (call from a thread worker).
+
+        On a fast start the store is still being opened: this waits for it (thread workers only)."""
+        self._store_ready.wait()
+        if self.store is None:
+            from services.errors import RegdeskError
+
+            raise RegdeskError("the database could not be opened; the console is closing")
         return self.store.call(fn, self.actor, *args, **kwargs)
+
+    def wait_for_store(self) -> bool:
+        """Block until the store is open (True) or will not be (False: it failed, or the app closed
+        first); call from a thread worker only."""
+        self._store_ready.wait()
+        return self.store is not None
+
+    def take_first_view(self) -> LightView | None:
+        """The prefetched first view of the Registration list, once (None: load it through the services)."""
+        view, self.first_view = self.first_view, None
+        return view
+
+    # ------------------------------------------------------------------ fast start: the store in the background
+
+    def on_mount(self) -> None:
+        if self._open_store is not None:
+            # normally opened as soon as the list is painted; this is the fallback
+            self.set_timer(1.0, self._start_opening_store)
+
+    def _start_opening_store(self) -> None:
+        opener, self._open_store = self._open_store, None
+        if opener is not None:
+            self.run_worker(partial(self._open_store_in_thread, opener), name="open store", group="app.store",
+                            thread=True, exit_on_error=False)
+
+    def _open_store_in_thread(self, opener: Callable[[], tuple[Any, Actor]]) -> None:
+        try:
+            store, actor = opener()
+        except Exception as exc:  # refused (schema, operator disabled meanwhile...) or the database failed
+            self.startup_error = exc
+            self._store_ready.set()
+            self.post_message(StoreOpened(ok=False))  # thread-safe, never blocks (even while exiting)
+            return
+        self.store, self.actor = store, actor
+        self._store_ready.set()
+        self.post_message(StoreOpened(ok=True))
+
+    def on_unmount(self) -> None:
+        # closing before the store was opened (its worker cancelled, or never started):
+        # release the thread workers waiting in ``call`` so the app can finish
+        self._store_ready.set()
+
+    def on_store_opened(self, event: StoreOpened) -> None:
+        if event.ok:
+            self.sub_title = _operator_label(self.actor)
+        else:
+            self.exit(return_code=1)  # run_console raises startup_error: the CLI prints it with its exit code
 
     # ------------------------------------------------------------------ areas
 
@@ -142,6 +219,7 @@ class RegdeskApp(App):
     # ------------------------------------------------------------------ start-up benchmark hook
 
     def on_first_list_painted(self) -> None:
+        self._start_opening_store()
         target = os.environ.get("REGDESK_BENCH_PAINTED")
         if target:
             import time
@@ -155,5 +233,10 @@ def _screen_bindings(screen: Any) -> list[Binding]:
     return [b for b in getattr(screen, "BINDINGS", []) if isinstance(b, Binding)]
 
 
-def make_app(store: Any, actor: Actor) -> RegdeskApp:
-    return RegdeskApp(store, actor)
+def _operator_label(actor: Actor) -> str:
+    return f"{actor.display_name} ({', '.join(sorted(actor.roles))})"
+
+
+def make_app(store: Any, actor: Actor, *, view: LightView | None = None,
+             open_store: Callable[[], tuple[Any, Actor]] | None = None) -> RegdeskApp:
+    return RegdeskApp(store, actor, view=view, open_store=open_store)

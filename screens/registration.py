@@ -24,6 +24,7 @@ from textual.worker import get_current_worker
 from screens.widgets import ReportsWorkerErrors, RequestTable, data, labelled
 
 if TYPE_CHECKING:
+    from services.quick import LightPage
     from services.signup import RequestDetail, RequestPage
 
 FILTERS = ["All", "Requested", "Verified by user", "Approved", "Created", "Rejected"]
@@ -58,7 +59,7 @@ class ListQuery:
 
 
 class PageLoaded(Message):
-    def __init__(self, generation: int, page: RequestPage, first: bool, keep: str | None) -> None:
+    def __init__(self, generation: int, page: RequestPage | LightPage, first: bool, keep: str | None) -> None:
         super().__init__()
         self.generation, self.page, self.first, self.keep = generation, page, first, keep
 
@@ -163,7 +164,16 @@ portal user request. A request can be **rejected** (with a reason) until it is c
             widget.display = False
         self._update_headers()
         self.query_one(RequestTable).focus()
-        self.reload()
+        take_first_view = getattr(self.app, "take_first_view", None)
+        view = take_first_view() if take_first_view is not None else None
+        if view is not None and self.query_state == ListQuery(status="All", search="", sort="number", descending=False):
+            # fast start: the first page and the counts were read before the app started
+            # (services.quick); show them now, everything after that goes through the services
+            self.generation += 1
+            self._counts_loaded(CountsLoaded(view.counts))
+            self._page_loaded(PageLoaded(self.generation, view.page, True, None))
+        else:
+            self.reload()
 
     # ------------------------------------------------------------------ loading
 
@@ -208,6 +218,10 @@ portal user request. A request can be **rejected** (with a reason) until it is c
 
     @work(thread=True, exclusive=True, group="registration.detail", exit_on_error=False)
     def _fetch_detail(self, number: str) -> None:
+        # fast start: the first row's detail waits for the store before importing the services,
+        # so the import does not compete with the first paint
+        if not getattr(self.app, "wait_for_store", lambda: True)():
+            return  # the console is closing
         from services import signup
         from services.errors import NotFound
 

@@ -1,13 +1,17 @@
-"""Who may do what. The one permission matrix; the CLI and the console both go through it."""
+"""Who may do what. The one permission matrix; the CLI and the console both go through it.
+
+Standard library only (no models): ``services.quick`` uses it before SQLModel is loaded.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from models.core import Role
 from services.errors import PermissionDenied
 
-SUPPORT, APPROVER, ADMIN = Role.SUPPORT.value, Role.APPROVER.value, Role.ADMIN.value
+# The role names (models.core.Role values; a test checks they agree). Plain strings so that
+# this module stays standard-library only: the console's quick start imports it.
+SUPPORT, APPROVER, ADMIN = "support", "approver", "admin"
 STAFF = frozenset({SUPPORT, APPROVER, ADMIN})
 
 # action -> roles allowed to do it, and how to say it in a refusal
