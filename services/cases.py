@@ -58,7 +58,7 @@ from models.cases import (
     CLOSED_CASE_STATUSES, Case, CaseCategory, CaseIn, CasePriority, CaseStatus, SampleIn, SampleRequest, SampleStatus,
 )
 from models.customer import Customer
-from services import audit, params, sequences
+from services import audit, params, sequences, transitions
 from services.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from services.permissions import Actor, require
 from services.store import now, writes
@@ -190,16 +190,9 @@ def _transition(session: Session, case: Case, action: str, *, version: int | Non
     before = case.status
     if case.status not in t.sources:
         raise (Conflict if _done_already(case.status, action) else InvalidTransition)(_explain(case, action))
-    expected = case.version if version is None else version
-    result = session.execute(
-        update(Case)
-        .where(Case.id == case.id, col(Case.status).in_([s.value for s in t.sources]), Case.version == expected)
-        .values(status=t.target.value, version=expected + 1, updated_at=now(session), **values)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    won, _ = transitions.claim(session, case, t.sources, version=version, status=t.target.value, **values)
+    if not won:
         _lost_race(session, case, action)
-    session.expire(case)
     return before
 
 

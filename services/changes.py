@@ -39,7 +39,7 @@ from sqlmodel import Session, col, select
 from models.changes import OPEN_STATES, ChangeLine, ChangeProposal, LineDecision, ProposalState
 from models.core import AuditEvent, NumberSequence
 from models.customer import Customer
-from services import audit, customers, params, sequences
+from services import audit, customers, params, sequences, transitions
 from services.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from services.permissions import Actor, require
 from services.store import now, writes
@@ -422,16 +422,8 @@ def _transition(session: Session, p: ChangeProposal, action: str, target: Propos
     if p.state not in t.sources:
         done = p.state in (P.APPROVED, P.PARTIALLY_APPROVED, P.REJECTED, P.DISCARDED) or p.state in t.targets
         raise (Conflict if done else InvalidTransition)(_explain(p, action))
-    result = session.execute(
-        update(ChangeProposal)
-        .where(ChangeProposal.id == p.id, col(ChangeProposal.state).in_([s.value for s in t.sources]),
-               ChangeProposal.version == p.version)
-        .values(state=target.value, version=p.version + 1, updated_at=now(session), **values)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        session.expire(p)
-        fresh = session.get(ChangeProposal, p.id)
+    won, fresh = transitions.claim(session, p, t.sources, field="state", state=target.value, **values)
+    if not won:
         if fresh is None or fresh.state in t.sources:
             raise Conflict(f"{p.number} was changed by someone else meanwhile: reread and try again")
         raise Conflict(_explain(fresh, action))

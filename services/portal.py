@@ -25,14 +25,14 @@ from typing import Any
 from pydantic import BaseModel
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
-from sqlalchemy import func, update
+from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from models.customer import ContactPerson, Customer, PortalRole
 from models.portal import PortalUser, PortalUserStatus
 from models.signup import UserRequest
-from services import audit, mail, params, tokens
+from services import audit, mail, params, tokens, transitions
 from services.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from services.permissions import PORTAL, Actor, require
 from services.store import now, writes
@@ -247,19 +247,10 @@ def _move(session: Session, user: PortalUser, action: str, target: PortalUserSta
     t = TRANSITIONS[action]
     if user.status not in t.sources:
         raise InvalidTransition(f"portal user {user.user_name} is {user.status}: cannot {t.label} it")
-    result = session.execute(
-        update(PortalUser)
-        .where(PortalUser.id == user.id, col(PortalUser.status).in_([s.value for s in t.sources]),
-               PortalUser.version == user.version)
-        .values(status=target.value, version=user.version + 1, **values)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        session.expire(user)
-        fresh = session.get(PortalUser, user.id)
+    won, fresh = transitions.claim(session, user, t.sources, status=target.value, **values)
+    if not won:
         raise Conflict(f"portal user {user.user_name} was changed meanwhile (now {fresh.status if fresh else 'gone'}): "
                        "reread and try again")
-    session.expire(user)
 
 
 # ------------------------------------------------------------------ activation (the portal)

@@ -58,7 +58,7 @@ from models.prospects import (
     B2B_LEADS_VIEW, Lead, LeadStatus, Opportunity, OpportunityStatus, Prospect, ProspectIn, ProspectStatus,
 )
 from models.signup import RequestType, UserRequest
-from services import audit, customers, mail, sequences, user_requests
+from services import audit, customers, mail, sequences, transitions, user_requests
 from services.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from services.permissions import PORTAL, Actor, require
 from services.store import now, writes
@@ -161,22 +161,13 @@ def _move(session: Session, row: SQLModel, sources: frozenset[str], target: str,
     before = row.status  # type: ignore[attr-defined]
     if before not in sources:
         raise (Conflict if before == target else InvalidTransition)(explain(row))
-    result = session.execute(
-        update(model)
-        .where(model.id == row.id, col(model.status).in_(sorted(sources)),  # type: ignore[attr-defined]
-               model.version == row.version)  # type: ignore[attr-defined]
-        .values(status=target, version=row.version + 1, updated_at=now(session), **values)  # type: ignore[attr-defined]
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        session.expire(row)
-        fresh = session.get(model, row.id)  # type: ignore[attr-defined]
+    won, fresh = transitions.claim(session, row, sources, status=target, **values)
+    if not won:
         if fresh is None:
             raise NotFound(f"{row.number} no longer exists")  # type: ignore[attr-defined]
         if fresh.status in sources:
             raise Conflict(f"{fresh.number} was changed by someone else meanwhile: reread and try again")
         raise Conflict(explain(fresh))
-    session.expire(row)
     return before
 
 

@@ -18,13 +18,13 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import and_, func, or_, tuple_, update
+from sqlalchemy import func, or_, tuple_, update
 from sqlmodel import Session, col, select
 
 from models.customer import ContactPerson, Customer
 from models.schemas import SignupIn
-from models.signup import RequestType, SignupRequest, SignupStatus, UserRequest, UserRequestStatus
-from services import audit, customers, mail, params, sequences, tokens, user_requests
+from models.signup import RequestType, SignupRequest, SignupStatus, UserRequest
+from services import audit, customers, mail, params, sequences, tokens, transitions, user_requests
 from services.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from services.permissions import PORTAL, Actor, require
 from services.store import now, writes
@@ -96,22 +96,13 @@ def _transition(session: Session, req: SignupRequest, action: str, **values: Any
     t = TRANSITIONS[action]
     if req.status not in t.sources:
         _refuse(req, action)
-    result = session.execute(
-        update(SignupRequest)
-        .where(SignupRequest.id == req.id, col(SignupRequest.status).in_([s.value for s in t.sources]),
-               SignupRequest.version == req.version)
-        .values(status=t.target.value, version=req.version + 1, updated_at=now(session), **values)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        session.expire(req)
-        fresh = session.get(SignupRequest, req.id)
+    won, fresh = transitions.claim(session, req, t.sources, status=t.target.value, **values)
+    if not won:
         if fresh is None:
             raise NotFound(f"{req.number} no longer exists")
         if fresh.status in t.sources:
             raise Conflict(f"{req.number} was changed by someone else meanwhile: reread and try again")
         raise Conflict(_explain(fresh, action))
-    session.expire(req)
 
 
 def _get(session: Session, number: str) -> SignupRequest:

@@ -42,7 +42,7 @@ from sqlmodel import Session, col, select
 from models.core import OutboxEmail
 from models.customer import ContactPerson, Customer, PortalRole
 from models.signup import RequestType, SignupRequest, UserRequest, UserRequestStatus
-from services import audit, params, portal, sequences
+from services import audit, params, portal, sequences, transitions
 from services.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from services.permissions import Actor, require
 from services.store import now, writes
@@ -123,20 +123,11 @@ def _transition(session: Session, ur: UserRequest, action: str, **values: Any) -
     before = ur.status
     if before not in t.sources:
         raise InvalidTransition(_explain(session, ur, action))
-    result = session.execute(
-        update(UserRequest)
-        .where(UserRequest.id == ur.id, col(UserRequest.status).in_([s.value for s in t.sources]),
-               UserRequest.version == ur.version)
-        .values(status=t.target.value, version=ur.version + 1, updated_at=now(session), **values)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        session.expire(ur)
-        fresh = session.get(UserRequest, ur.id)
+    won, fresh = transitions.claim(session, ur, t.sources, status=t.target.value, **values)
+    if not won:
         if fresh is None:
             raise NotFound(f"{ur.number} no longer exists")
         raise Conflict(f"{ur.number} was changed by someone else meanwhile (now {fresh.status}): reread and try again")
-    session.expire(ur)
     session.refresh(ur)
     return before
 

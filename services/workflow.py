@@ -55,7 +55,7 @@ from models.workflow import (
     CompletionPolicy, FinalAction, InstanceStatus, ItemStatus, StepKind, WorkflowDefinition, WorkflowInstance,
     WorkflowStep, WorkItem,
 )
-from services import audit, conditions, mail, params
+from services import audit, conditions, mail, params, transitions
 from services.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, RegdeskError, ValidationFailed
 from services.permissions import STAFF, SYSTEM, Actor, require
 from services.store import now, writes
@@ -221,16 +221,8 @@ def _move_instance(session: Session, inst: WorkflowInstance, action: str, **valu
             f"cannot {t.label} {_doc_label(inst)}: " + _explain_instance(session, inst))
     if t.target is not None:
         values["status"] = t.target
-    result = session.execute(
-        update(WorkflowInstance)
-        .where(WorkflowInstance.id == inst.id, WorkflowInstance.version == inst.version,
-               col(WorkflowInstance.status).in_(list(t.sources)))
-        .values(version=inst.version + 1, updated_at=now(session), **values)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        session.expire(inst)
-        fresh = session.get(WorkflowInstance, inst.id)
+    won, fresh = transitions.claim(session, inst, t.sources, **values)
+    if not won:
         raise Conflict(_explain_instance(session, fresh) if fresh else f"workflow instance {inst.id} no longer exists")
     session.refresh(inst)
 
@@ -239,15 +231,8 @@ def _move_item(session: Session, item: WorkItem, action: str, **values: Any) -> 
     t = ITEM_TRANSITIONS[action]
     if item.status not in t.sources:
         raise Conflict(_explain_item(session, item))
-    result = session.execute(
-        update(WorkItem)
-        .where(WorkItem.id == item.id, WorkItem.version == item.version, col(WorkItem.status).in_(list(t.sources)))
-        .values(status=t.target, version=item.version + 1, **values)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        session.expire(item)
-        fresh = session.get(WorkItem, item.id)
+    won, fresh = transitions.claim(session, item, t.sources, status=t.target, **values)
+    if not won:
         raise Conflict(_explain_item(session, fresh) if fresh else f"work item {item.id} no longer exists")
     session.refresh(item)
 
