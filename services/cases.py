@@ -63,6 +63,7 @@ from services.errors import Conflict, InvalidTransition, NotFound, PermissionDen
 from services.permissions import Actor, require
 from services.store import now, writes
 from services.text import clean
+from services.validation import field_errors
 
 S = CaseStatus
 ENTITY = "case"
@@ -219,21 +220,6 @@ def _get(session: Session, number: str) -> Case:
 # ------------------------------------------------------------------ input
 
 
-def _field_errors(exc: ValidationError) -> dict[str, str]:
-    errors: dict[str, str] = {}
-    for err in exc.errors():
-        field = str(err["loc"][0]) if err["loc"] else "request"
-        if err["type"] == "extra_forbidden":
-            errors[field] = "unknown field"
-        elif err["type"] == "missing" or (err["type"] == "string_too_short" and not str(err.get("input", "")).strip()):
-            errors[field] = "required"
-        elif err["type"] == "string_pattern_mismatch":
-            errors[field] = "has characters that are not allowed"
-        else:
-            errors[field] = err["msg"][0].lower() + err["msg"][1:]
-    return errors
-
-
 def _choice(enum, value: str, field: str, errors: dict[str, str]) -> str:
     try:
         return enum.parse(value).value
@@ -261,7 +247,7 @@ def validate_input(data: Any) -> CaseIn:
     try:
         parsed = CaseIn.model_validate(data)
     except ValidationError as exc:
-        raise ValidationFailed(_field_errors(exc)) from None
+        raise ValidationFailed(field_errors(exc)) from None
     errors: dict[str, str] = {}
     parsed.category = _choice(CaseCategory, parsed.category or "Other", "category", errors)
     parsed.priority = _choice(CasePriority, parsed.priority or "Normal", "priority", errors)
@@ -710,7 +696,7 @@ def add_sample(session: Session, actor: Actor, number: str, data: Any) -> Sample
     try:
         parsed = SampleIn.model_validate(data)
     except ValidationError as exc:
-        raise ValidationFailed(_field_errors(exc)) from None
+        raise ValidationFailed(field_errors(exc)) from None
     current = now(session)
     sample = SampleRequest(number=sequences.next_number(session, "sample"), case_id=case.id or 0,
                            status=SampleStatus.REQUESTED.value, created_by=actor.user_name, created_at=current,

@@ -63,6 +63,7 @@ from services.errors import Conflict, InvalidTransition, NotFound, ValidationFai
 from services.permissions import PORTAL, Actor, require
 from services.store import now, writes
 from services.text import clean, normalize_company, normalize_email
+from services.validation import field_errors
 
 P, L, O = ProspectStatus, LeadStatus, OpportunityStatus
 ENTITY = "prospect"
@@ -225,18 +226,9 @@ def validate_input(data: Any) -> ProspectIn:
     try:
         parsed = ProspectIn.model_validate(data)
     except ValidationError as exc:
-        errors: dict[str, str] = {}
-        for err in exc.errors():
-            field = str(err["loc"][0]) if err["loc"] else "request"
-            if err["type"] == "extra_forbidden":
-                errors[field] = "unknown field"
-            elif err["type"] == "missing" or (err["type"] == "string_too_short" and not str(err.get("input", "")).strip()):
-                errors[field] = "required"
-            elif err["type"] == "string_pattern_mismatch":
-                errors[field] = {"store_url": "an http:// or https:// address", "zip": "letters, digits, spaces and - only",
-                                 "phone": "digits, spaces and + ( ) . / - only"}.get(field, "has characters that are not allowed")
-            else:
-                errors[field] = err["msg"][0].lower() + err["msg"][1:]
+        errors = field_errors(exc, {"store_url": "an http:// or https:// address",
+                                    "zip": "letters, digits, spaces and - only",
+                                    "phone": "digits, spaces and + ( ) . / - only"})
         raise ValidationFailed(errors) from None
     parsed.email = _validate_email(parsed.email)
     return parsed

@@ -29,6 +29,7 @@ from services.errors import Conflict, InvalidTransition, NotFound, ValidationFai
 from services.permissions import PORTAL, Actor, require
 from services.store import now, writes
 from services.text import clean, normalize_company, normalize_email
+from services.validation import field_errors
 
 S = SignupStatus
 
@@ -135,20 +136,7 @@ def validate_input(data: Any) -> SignupIn:
     try:
         parsed = SignupIn.model_validate(data)
     except ValidationError as exc:
-        for err in exc.errors():
-            field = str(err["loc"][0]) if err["loc"] else "request"
-            if err["type"] == "extra_forbidden":
-                errors[field] = "unknown field (see 'regdesk signup schema')"
-            elif err["type"] == "missing":
-                errors[field] = "required"
-            elif err["type"] == "string_too_short" and not str(err.get("input", "")).strip():
-                errors[field] = "required"
-            elif err["type"] == "string_pattern_mismatch":
-                errors[field] = _PATTERN_HINTS.get(field, "has characters that are not allowed")
-            elif err["type"] == "string_type":
-                errors[field] = "must be text"
-            else:
-                errors[field] = err["msg"][0].lower() + err["msg"][1:]
+        errors.update(field_errors(exc, _PATTERN_HINTS, unknown="unknown field (see 'regdesk signup schema')"))
         parsed = None
     email = data.get("email") if isinstance(data.get("email"), str) else None
     if "email" not in errors and email is not None:
