@@ -52,6 +52,14 @@ AREAS: list[Area] = [
 ]
 
 
+class WorkflowTicked(Message):
+    """The periodic workflow tick finished: its ``report``, or the ``error`` that stopped it."""
+
+    def __init__(self, report: Any = None, error: BaseException | None = None) -> None:
+        super().__init__()
+        self.report, self.error = report, error
+
+
 class StoreOpened(Message):
     """Fast start: the background worker has opened the store (``ok``) or failed (``app.startup_error``)."""
 
@@ -75,6 +83,7 @@ class RegdeskApp(App):
     CSS_PATH = "../screens/regdesk.tcss"
     MODES = {area.mode: _loader(area.screen) for area in AREAS}
     DEFAULT_MODE = "registration"
+    TICK_SECONDS = 60.0  # workflow tick (time limits, escalations, reminders) while the console is open
     BINDINGS = [
         *[
             Binding(area.key, f"area('{area.mode}')", area.title, id=f"area.{area.mode}",
@@ -132,6 +141,8 @@ class RegdeskApp(App):
         if self._open_store is not None:
             # normally opened as soon as the list is painted; this is the fallback
             self.set_timer(1.0, self._start_opening_store)
+        else:
+            self._start_ticking()
 
     def _start_opening_store(self) -> None:
         opener, self._open_store = self._open_store, None
@@ -159,8 +170,43 @@ class RegdeskApp(App):
     def on_store_opened(self, event: StoreOpened) -> None:
         if event.ok:
             self.sub_title = _operator_label(self.actor)
+            self._start_ticking()
         else:
             self.exit(return_code=1)  # run_console raises startup_error: the CLI prints it with its exit code
+
+    # ------------------------------------------------------------------ workflow tick, app-wide
+
+    def _start_ticking(self) -> None:
+        """Once the store is open: the workflow tick every ``TICK_SECONDS`` (besides cron's)."""
+        self.set_interval(self.TICK_SECONDS, self.action_workflow_tick, name="workflow tick")
+
+    def action_workflow_tick(self) -> None:
+        """Apply time limits, escalations and reminders now, in a thread worker (never on the UI thread)."""
+        self.run_worker(self._tick_in_thread, name="workflow tick", group="app.tick", thread=True,
+                        exclusive=True, exit_on_error=False)
+
+    def _tick_in_thread(self) -> None:
+        if not self.wait_for_store():
+            return  # the console is closing
+        from services import workflow
+
+        try:
+            report = self.call(workflow.tick)  # any staff may; its changes are recorded as the system's
+        except Exception as exc:
+            self.post_message(WorkflowTicked(error=exc))
+            return
+        self.post_message(WorkflowTicked(report=report))
+
+    def on_workflow_ticked(self, event: WorkflowTicked) -> None:
+        if event.error is not None:
+            from screens.widgets import error_text
+
+            self.notify(error_text(event.error), title="Workflow tick", severity="error", markup=False, timeout=8)
+            return
+        r = event.report
+        if r is not None and (r.escalations or r.automatic_approvals or r.automatic_rejections):
+            self.notify(f"{r.escalations} escalation(s), {r.automatic_approvals + r.automatic_rejections} automatic "
+                        "decision(s) after time limits", title="Workflow", markup=False)
 
     # ------------------------------------------------------------------ areas
 

@@ -44,6 +44,8 @@ STATUS_STYLE = {"Requested": "yellow", "Verified by user": "cyan", "Approved": "
                 "Rejected": "red"}
 ACTION_KEYS = {"approve": "a", "reject": "r", "create": "c", "resend": "v"}
 PAGE_SIZE = 60
+DETAIL_SECTIONS = (("request", "Request"), ("contact", "Contact"), ("address", "Address"), ("decision", "Decision"),
+                   ("duplicates", "Duplicate hints"), ("history", "History"))
 
 
 def tab_id(name: str) -> str:
@@ -135,11 +137,16 @@ portal user request. A request can be **rejected** (with a reason) until it is c
         self._search_timer = None
         self._detail_timer = None
         self.first_page_shown = False
+        self._deferred_mounted = False
+        # shown rows whose status no longer matches the filter (acted on; they stay until reread)
+        self.no_longer_matching: set[str] = set()
+        self._sections: dict[str, Static] = {}
 
     # ------------------------------------------------------------------ layout
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        # the first frame is kept thin (start-up): the header, the footer and the detail
+        # pane's sections are mounted right after it is painted (``_mount_deferred``)
         with Horizontal(id="filter-bar"):
             yield Tabs(*[Tab(f"{name}", id=tab_id(name)) for name in FILTERS], id="filters")
             yield Input(placeholder="/ search number, e-mail, name", id="search")
@@ -152,16 +159,29 @@ portal user request. A request can be **rejected** (with a reason) until it is c
                 yield Static("loading…", id="list-info")
             with VerticalScroll(id="detail"):
                 yield Static(Text("Select a request.", style="dim"), id="detail-empty")
-                for section in ("request", "contact", "address", "decision", "duplicates", "history"):
-                    yield Static(id=f"detail-{section}", classes="detail-section")
-        yield Footer()
+
+    async def _mount_deferred(self) -> None:
+        """What the first frame goes without: the header, the footer, the detail sections."""
+        if self._deferred_mounted:
+            return
+        self._deferred_mounted = True
+        self._detail_sections()
+        await self.mount(Header(), before=0)
+        await self.mount(Footer())
+        self.refresh_bindings()  # the footer shows the keys of the bindings it is told about
+
+    def _detail_sections(self) -> dict[str, Static]:
+        """The detail pane's sections (Request ... History), mounted on first use."""
+        if not self._sections:
+            for section, title in DETAIL_SECTIONS:
+                widget = Static(id=f"detail-{section}", classes="detail-section")
+                widget.border_title = title
+                widget.display = False
+                self._sections[section] = widget
+            self.query_one("#detail", VerticalScroll).mount_all(self._sections.values())
+        return self._sections
 
     def on_mount(self) -> None:
-        for section, title in (("request", "Request"), ("contact", "Contact"), ("address", "Address"),
-                               ("decision", "Decision"), ("duplicates", "Duplicate hints"), ("history", "History")):
-            widget = self.query_one(f"#detail-{section}", Static)
-            widget.border_title = title
-            widget.display = False
         self._update_headers()
         self.query_one(RequestTable).focus()
         take_first_view = getattr(self.app, "take_first_view", None)
@@ -174,6 +194,7 @@ portal user request. A request can be **rejected** (with a reason) until it is c
             self._page_loaded(PageLoaded(self.generation, view.page, True, None))
         else:
             self.reload()
+        self.call_after_refresh(self._mount_deferred)
 
     # ------------------------------------------------------------------ loading
 
@@ -243,6 +264,7 @@ portal user request. A request can be **rejected** (with a reason) until it is c
                 previous = self.selected
                 table.clear()
                 self.loaded = 0
+                self.no_longer_matching.clear()
             for row in rows:
                 table.add_row(
                     Text(row.number), Text(f"{row.created_at:%Y-%m-%d %H:%M}"),
@@ -287,6 +309,12 @@ portal user request. A request can be **rejected** (with a reason) until it is c
         if event.detail is not None and event.number in table.rows:
             status = event.detail.status
             table.update_cell(event.number, "status", Text(status, style=STATUS_STYLE.get(status, "")))
+            filtered = self.query_state.status
+            if filtered != "All" and status != filtered:
+                self.no_longer_matching.add(event.number)
+            else:
+                self.no_longer_matching.discard(event.number)
+            self._update_info()
 
     # ------------------------------------------------------------------ list events
 
@@ -341,11 +369,15 @@ portal user request. A request can be **rejected** (with a reason) until it is c
     def _update_info(self) -> None:
         q = self.query_state
         total = self.counts.get(q.status)
+        stale = len(self.no_longer_matching)
         info = Text()
-        info.append(f"{self.loaded:,}", style="bold")
+        # "N of M": the shown rows that match the filter, of all that match it
+        info.append(f"{self.loaded - stale:,}", style="bold")
         info.append(" of ")
         info.append(f"{total:,}" if total is not None else "…", style="bold")
         info.append(f"  ·  {q.status}  ·  sort {q.sort} {'desc' if q.descending else 'asc'}")
+        if stale:
+            info.append(f"  ·  +{stale:,} shown no longer {q.status} (F5 rereads)", style="italic")
         if q.search:
             info.append("  ·  search ")
             info.append_text(data(repr(q.search)))
@@ -510,8 +542,7 @@ portal user request. A request can be **rejected** (with a reason) until it is c
     # ------------------------------------------------------------------ detail pane
 
     def _show_detail(self, d: RequestDetail | None) -> None:
-        sections = {s: self.query_one(f"#detail-{s}", Static) for s in
-                    ("request", "contact", "address", "decision", "duplicates", "history")}
+        sections = self._detail_sections()
         self.query_one("#detail-empty").display = d is None
         for widget in sections.values():
             widget.display = d is not None

@@ -331,6 +331,30 @@ async def test_filter_tabs_show_counts_and_switch_with_keys(store, actor):
 
 
 @run_async
+async def test_status_line_counts_only_rows_that_still_match(store, actor):
+    """An approved row stays in the "Verified by user" list until reread; the line must not say "4 of 3"."""
+    load_requests(store, actor)
+    app = make_app(store, actor("approver1"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("3")  # Verified by user
+        await until(app, pilot, lambda: screen(app).query_state.status == "Verified by user" and screen(app).loaded == 4
+                    and screen(app).detail is not None, "verified filter")
+        info = lambda: screen(app).query_one("#list-info").render().plain  # noqa: E731
+        assert info().startswith("4 of 4") and "no longer" not in info()
+        number = screen(app).selected
+        await pilot.press("a")
+        await until(app, pilot, lambda: screen(app).detail is not None and screen(app).detail.status == "Approved"
+                    and screen(app).counts.get("Verified by user") == 3, "approved, recounted")
+        assert number in table(app).rows  # still shown, with its new status
+        assert info().startswith("3 of 3"), info()
+        assert "+1 shown no longer Verified by user" in info()
+        await pilot.press("f5")
+        await until(app, pilot, lambda: screen(app).loaded == 3, "reread")
+        assert info().startswith("3 of 3") and "no longer" not in info()
+
+
+@run_async
 async def test_list_pages_by_keyset_and_loads_more_near_the_end(store, actor):
     from seed.demo import add_synthetic
 
@@ -481,3 +505,41 @@ def test_console_fast_path_refuses_unknown_operator_like_the_cli(cli):
     assert _console_only([]) == (None, None)
     for typer_args in (["--help"], ["requests", "list"], ["--as"], ["--as", "x", "--json"]):
         assert _console_only(typer_args) is None
+
+
+# ----------------------------------------------------------------------------- workflow tick, app-wide
+
+
+@run_async
+async def test_console_runs_the_workflow_tick_in_a_worker(store, actor, monkeypatch):
+    import threading
+
+    from services import workflow
+
+    real_tick = workflow.tick
+    calls: list[tuple[str, bool]] = []
+
+    def tick(session, who):
+        calls.append((who.user_name, threading.current_thread() is threading.main_thread()))
+        report = real_tick(session, who)  # the real one: any staff may run it
+        return report.model_copy(update={"escalations": 2})
+
+    monkeypatch.setattr(workflow, "tick", tick)
+    app = make_app(store, actor("support1"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert any(t.name == "workflow tick" for t in app._timers)  # started with the store: every TICK_SECONDS
+        app.action_workflow_tick()
+        await settle(app, pilot)
+        assert calls == [("support1", False)]  # the acting operator, never on the UI thread
+        assert any("2 escalation(s)" in n for n in notes(app))
+
+        def boom(session, who):
+            raise RuntimeError("[b]tick[/b] failed")
+
+        monkeypatch.setattr(workflow, "tick", boom)
+        app.action_workflow_tick()
+        await settle(app, pilot)
+        failed = [n for n in app._notifications if n.title == "Workflow tick"]
+        assert failed and "[b]tick[/b] failed" in failed[-1].message and failed[-1].markup is False
+        assert app.is_running  # an error is a notification, not a crash
