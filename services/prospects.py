@@ -158,7 +158,6 @@ def _explain(session: Session, row: Lead | Opportunity, action: str) -> str:
 
 def _move(session: Session, row: SQLModel, sources: frozenset[str], target: str, explain, **values: Any) -> str:
     """Conditional UPDATE of one record (status and version checked); returns the status it left."""
-    model = type(row)
     before = row.status  # type: ignore[attr-defined]
     if before not in sources:
         raise (Conflict if before == target else InvalidTransition)(explain(row))

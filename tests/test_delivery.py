@@ -10,9 +10,8 @@ from sqlmodel import select
 from models.core import OutboxEmail
 from services import delivery, params, signup
 from services.errors import InvalidTransition, PermissionDenied, ValidationFailed
-from services.permissions import PORTAL, SYSTEM
+from services.permissions import PORTAL
 from services.tokens import TOKEN_PATTERN
-from tests.conftest import actor_of
 from tests.portal_helpers import BASE
 from tests.smtp_helpers import SmtpServer
 
