@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeVar
 
+from textual._context import active_app
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.content import Content
@@ -71,7 +72,15 @@ class StoreOpened(Message):
 def _loader(path: str) -> Callable[[], Any]:
     def load():
         module, _, name = path.partition(":")
-        return getattr(importlib.import_module(module), name)()
+        screen = getattr(importlib.import_module(module), name)()
+        app = active_app.get(None)
+        if app is not None and getattr(app, "_css_update_count", None) == 0:
+            # start-up: the stylesheet was parsed with the current variables and nothing has
+            # invalidated it since, so the new mode's screen is already current; without this
+            # Textual reparses and reapplies the whole stylesheet for it (twice the CSS work
+            # of the first frame). A later theme change still refreshes every screen.
+            screen._css_update_count = 0
+        return screen
 
     return load
 

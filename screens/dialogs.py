@@ -23,7 +23,7 @@ from screens.widgets import data, error_text, labelled
 from services.text import strip_controls
 
 if TYPE_CHECKING:
-    from services.signup import CreatePreview, CreateResult, RequestDetail, SubmitResult
+    from services.signup import CreatePreview, RequestDetail
 
 
 def _field_id(name: str) -> str:

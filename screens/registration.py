@@ -18,10 +18,11 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Static, Tab, Tabs
+from textual.widget import Widget
+from textual.widgets import Static
 from textual.worker import get_current_worker
 
-from screens.widgets import ReportsWorkerErrors, RequestTable, data, labelled
+from screens.widgets import ReportsWorkerErrors, RequestTable, data, history_text, labelled
 
 if TYPE_CHECKING:
     from services.quick import LightPage
@@ -145,11 +146,13 @@ portal user request. A request can be **rejected** (with a reason) until it is c
     # ------------------------------------------------------------------ layout
 
     def compose(self) -> ComposeResult:
-        # the first frame is kept thin (start-up): the header, the footer and the detail
-        # pane's sections are mounted right after it is painted (``_mount_deferred``)
+        # the first frame is kept thin (start-up): the status tabs, the search, the header,
+        # the footer and the detail pane's sections are mounted right after it is painted
+        # (``_mount_deferred``); the tabs and the search take the place of same-sized slots,
+        # so nothing moves when they arrive
         with Horizontal(id="filter-bar"):
-            yield Tabs(*[Tab(f"{name}", id=tab_id(name)) for name in FILTERS], id="filters")
-            yield Input(placeholder="/ search number, e-mail, name", id="search")
+            yield Widget(id="filters-slot")
+            yield Widget(id="search-slot")
         with Horizontal(id="registration-body"):
             with Vertical(id="list-pane"):
                 table = RequestTable(id="requests", cursor_type="row", zebra_stripes=True)
@@ -161,13 +164,25 @@ portal user request. A request can be **rejected** (with a reason) until it is c
                 yield Static(Text("Select a request.", style="dim"), id="detail-empty")
 
     async def _mount_deferred(self) -> None:
-        """What the first frame goes without: the header, the footer, the detail sections."""
+        """What the first frame goes without: the tabs, the search, the header, the footer, the detail sections."""
         if self._deferred_mounted:
             return
         self._deferred_mounted = True
+        if self.app._exit or not self.is_attached:
+            return  # closing already (the store failed, or the first paint was all it was run for)
+        from textual.widgets import Footer, Header, Input, Tab, Tabs
+
         self._detail_sections()
-        await self.mount(Header(), before=0)
-        await self.mount(Footer())
+        tabs = Tabs(*[Tab(self._tab_label(name), id=tab_id(name)) for name in FILTERS], id="filters",
+                    active=tab_id(self.query_state.status))
+        search = Input(placeholder="/ search number, e-mail, name", id="search")
+        filters_slot, search_slot = self.query_one("#filters-slot"), self.query_one("#search-slot")
+        bar = self.query_one("#filter-bar")
+        # all scheduled at once (no await in between: the app may be closing meanwhile)
+        mounted = [bar.mount(tabs, before=filters_slot), bar.mount(search, before=search_slot),
+                   filters_slot.remove(), search_slot.remove(), self.mount(Header(), before=0), self.mount(Footer())]
+        for awaitable in mounted:
+            await awaitable
         self.refresh_bindings()  # the footer shows the keys of the bindings it is told about
 
     def _detail_sections(self) -> dict[str, Static]:
@@ -194,7 +209,7 @@ portal user request. A request can be **rejected** (with a reason) until it is c
             self._page_loaded(PageLoaded(self.generation, view.page, True, None))
         else:
             self.reload()
-        self.call_after_refresh(self._mount_deferred)
+            self.call_after_refresh(self._mount_deferred)
 
     # ------------------------------------------------------------------ loading
 
@@ -290,14 +305,25 @@ portal user request. A request can be **rejected** (with a reason) until it is c
         self._update_info()
         if event.first and not self.first_page_shown:
             self.first_page_shown = True
-            self.call_after_refresh(self.app.post_message, FirstListPainted())
+            self.call_after_refresh(self._first_list_painted)
+
+    def _first_list_painted(self) -> None:
+        self.app.post_message(FirstListPainted())
+        # the rest of the screen once the app has seen the painted list (queued after it)
+        self.app.call_later(self._mount_deferred)
 
     @on(CountsLoaded)
     def _counts_loaded(self, event: CountsLoaded) -> None:
         self.counts = event.counts
-        for name in FILTERS:
-            self.query_one(f"#{tab_id(name)}", Tab).label = f"{name} ({event.counts.get(name, 0):,})"
+        for tab in self.query("#filters Tab"):
+            name = next((n for n in FILTERS if tab_id(n) == tab.id), None)
+            if name is not None:
+                tab.label = self._tab_label(name)  # type: ignore[attr-defined]
         self._update_info()
+
+    def _tab_label(self, name: str) -> str:
+        """A status tab's label: the name and its count (the name alone until the counts are in)."""
+        return f"{name} ({self.counts.get(name, 0):,})" if self.counts else name
 
     @on(DetailLoaded)
     def _detail_loaded(self, event: DetailLoaded) -> None:
@@ -387,27 +413,41 @@ portal user request. A request can be **rejected** (with a reason) until it is c
 
     # ------------------------------------------------------------------ filter / search / sort
 
-    @on(Tabs.TabActivated, "#filters")
-    def _tab_activated(self, event: Tabs.TabActivated) -> None:
+    # the Tabs and Input classes are imported after the first paint: their handlers go by name
+    def on_tabs_tab_activated(self, event) -> None:
+        if getattr(event.tabs, "id", None) != "filters":
+            return
         name = next((n for n in FILTERS if tab_id(n) == event.tab.id), "All")
         if name != self.query_state.status:
             self._set_query(status=name)
 
     def action_filter(self, index: int) -> None:
-        self.query_one(Tabs).active = tab_id(FILTERS[index])
+        tabs = self.query("#filters")
+        if tabs:
+            tabs.first().active = tab_id(FILTERS[index])  # type: ignore[attr-defined]
+        elif FILTERS[index] != self.query_state.status:  # before the tabs are mounted: they start on it
+            self._set_query(status=FILTERS[index])
 
     def action_search(self) -> None:
-        self.query_one("#search", Input).focus()
+        search = self.query("#search")
+        if search:
+            search.first().focus()
 
-    @on(Input.Changed, "#search")
-    def _search_changed(self, event: Input.Changed) -> None:
+    def on_input_changed(self, event) -> None:
+        if getattr(event.input, "id", None) == "search":
+            self._search_changed(event)
+
+    def on_input_submitted(self, event) -> None:
+        if getattr(event.input, "id", None) == "search":
+            self._search_submitted(event)
+
+    def _search_changed(self, event) -> None:
         if self._search_timer is not None:
             self._search_timer.stop()
         value = event.value.strip()
         self._search_timer = self.set_timer(0.3, lambda: self._apply_search(value))
 
-    @on(Input.Submitted, "#search")
-    def _search_submitted(self, event: Input.Submitted) -> None:
+    def _search_submitted(self, event) -> None:
         if self._search_timer is not None:
             self._search_timer.stop()
         self._apply_search(event.value.strip())
@@ -418,7 +458,7 @@ portal user request. A request can be **rejected** (with a reason) until it is c
             self._set_query(search=value)
 
     def on_key(self, event) -> None:
-        if event.key == "escape" and self.focused is self.query_one("#search", Input):
+        if event.key == "escape" and self.focused is not None and self.focused.id == "search":
             self.query_one(RequestTable).focus()
             event.stop()
 
@@ -571,7 +611,7 @@ portal user request. A request can be **rejected** (with a reason) until it is c
                      ("Customer account", d.created_customer_account), ("User request", d.user_request)]
         sections["decision"].update(labelled(decision))
         sections["duplicates"].update(self._duplicates_text(d))
-        sections["history"].update(self._history_text(d))
+        sections["history"].update(history_text(d.history))
 
     @staticmethod
     def _duplicates_text(d: RequestDetail) -> Text:
@@ -587,28 +627,6 @@ portal user request. A request can be **rejected** (with a reason) until it is c
             out.append_text(data(hint.label))
             out.append("  — ")
             out.append_text(data(hint.reason, style="italic"))
-        return out
-
-    @staticmethod
-    def _history_text(d: RequestDetail) -> Text:
-        if not d.history:
-            return Text("no history", style="dim")
-        out = Text()
-        for i, h in enumerate(d.history):
-            if i:
-                out.append("\n")
-            out.append(f"{h.at:%Y-%m-%d %H:%M}  ", style="dim")
-            out.append_text(data(h.operator, style="bold"))
-            out.append("  ")
-            out.append_text(data(h.action))
-            before = (h.before or {}).get("status")
-            after = (h.after or {}).get("status")
-            if after and before and before != after:
-                out.append("  ")
-                out.append_text(data(f"{before} → {after}", style="italic"))
-            if h.comment:
-                out.append("\n    ")
-                out.append_text(data(h.comment, style="italic"))
         return out
 
     # ------------------------------------------------------------------ for the app

@@ -21,7 +21,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Header, Input, Label, Static, Tab, Tabs
 from textual.worker import get_current_worker
 
-from screens.widgets import ReportsWorkerErrors, RequestTable, data, labelled
+from screens.widgets import ReportsWorkerErrors, RequestTable, data, history_text, labelled
 
 if TYPE_CHECKING:
     from services.user_requests import UserRequestDetail, UserRequestView
@@ -404,32 +404,10 @@ request waits in *Submitted* for processing by hand.
             widgets["mail"].update(out)
         else:
             widgets["mail"].update(Text("none yet", style="dim"))
-        widgets["history"].update(_history_text(d))
+        widgets["history"].update(history_text(d.history))
 
     def palette_bindings(self) -> Iterable[Binding]:
         return [b for b in self.BINDINGS if isinstance(b, Binding)]
-
-
-def _history_text(d: UserRequestDetail) -> Text:
-    if not d.history:
-        return Text("no history", style="dim")
-    out = Text()
-    for i, h in enumerate(d.history):
-        if i:
-            out.append("\n")
-        out.append(f"{h.at:%Y-%m-%d %H:%M}  ", style="dim")
-        out.append_text(data(h.operator, style="bold"))
-        out.append("  ")
-        out.append_text(data(h.action))
-        before = (h.before or {}).get("status")
-        after = (h.after or {}).get("status")
-        if after and before and before != after:
-            out.append("  ")
-            out.append_text(data(f"{before} → {after}", style="italic"))
-        if h.comment:
-            out.append("\n    ")
-            out.append_text(data(h.comment, style="italic"))
-    return out
 
 
 def _why_not(d: UserRequestDetail, action: str) -> str:

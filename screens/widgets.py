@@ -9,7 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Iterable
 
-from rich.text import Text
+from rich.cells import cell_len
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Span, Text
 from textual.message import Message
 from textual.widgets import DataTable
 from textual.worker import Worker, WorkerState
@@ -24,6 +27,27 @@ def data(value: Any, style: str = "") -> Text:
     if isinstance(value, datetime):
         value = f"{value:%Y-%m-%d %H:%M}"
     return Text(strip_controls(str(value), multiline=True), style=style)
+
+
+def history_text(history: Iterable[Any]) -> Text:
+    """A record's audit trail (services.audit.AuditView items), oldest first, as data."""
+    out = Text()
+    for i, h in enumerate(history):
+        if i:
+            out.append("\n")
+        out.append(f"{h.at:%Y-%m-%d %H:%M}  ", style="dim")
+        out.append_text(data(h.operator, style="bold"))
+        out.append("  ")
+        out.append_text(data(h.action))
+        before = (h.before or {}).get("status")
+        after = (h.after or {}).get("status")
+        if after and before and before != after:
+            out.append("  ")
+            out.append_text(data(f"{before} → {after}", style="italic"))
+        if h.comment:
+            out.append("\n    ")
+            out.append_text(data(h.comment, style="italic"))
+    return out or Text("no history", style="dim")
 
 
 def labelled(rows: Iterable[tuple[str, Any]], width: int = 18) -> Text:
@@ -89,3 +113,85 @@ class RequestTable(DataTable):
     def _check_near_end(self) -> None:
         if self.near_end():
             self.post_message(self.NearEnd())
+
+    # ------------------------------------------------------------------ cheaper measuring and cell path
+
+    def _update_dimensions(self, new_rows: Iterable[Any]) -> None:
+        """DataTable's column widths, measuring plain ``Text`` cells directly.
+
+        A ``Text`` cell's width is what ``Text.__rich_measure__`` gives (its widest line), without
+        building console options for every cell; rows with a label or an automatic height, or a
+        cell of another kind, are measured the stock way (which also sets the virtual size).
+        """
+        rest = []
+        columns = self.ordered_columns
+        for row_key in new_rows:
+            row_index = self._row_locations.get(row_key)
+            row = self.rows.get(row_key)
+            if row_index is None or row is None:
+                continue  # removed before the idle pass, as DataTable skips it
+            cells = self._get_row_renderables(row_index).cells
+            if row.label is not None or row.auto_height or any(type(cell) is not Text for cell in cells):
+                rest.append(row_key)
+                continue
+            for column, cell in zip(columns, cells):
+                lines = cell.plain.splitlines()
+                width = max(map(cell_len, lines)) if lines else 0
+                if width > column.content_width:
+                    column.content_width = width
+        super()._update_dimensions(rest)
+
+    # ------------------------------------------------------------------ a cheaper cell path
+
+    def _render_cell(self, row_index: int, column_index: int, base_style: Style, width: int,
+                     cursor: bool = False, hover: bool = False) -> list[list[Segment]]:
+        """DataTable's cell rendering, without Rich's general path for the common cell.
+
+        A body cell that is a one-line ``Text`` fitting its column, in a row of height 1, is
+        the padding, the text's own segments and the filler, each styled as ``Styled`` would
+        style it: the same segments as the stock path (tests/test_request_table.py compares
+        them for a sample page, so a Textual upgrade that changes them fails there). Anything
+        else (header, labels, fixed cells, wrapping, wider text) goes the stock way.
+        """
+        if row_index < 0 or column_index < 0 or self.fixed_rows or self.fixed_columns:
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        row_key = self._row_locations.get_key(row_index)
+        column_key = self._column_locations.get_key(column_index)
+        cache_key = (row_key, column_key, base_style, cursor, hover, self._show_hover_cursor, self._update_count,
+                     self._pseudo_class_state)
+        cache = self._cell_render_cache
+        if cache_key in cache:
+            return cache[cache_key]
+        row = self.rows.get(row_key)  # type: ignore[arg-type]
+        cells = self._get_row_renderables(row_index).cells
+        cell = cells[column_index] if column_index < len(cells) else None
+        pad = self.cell_padding
+        if (row is None or row.height != 1 or type(cell) is not Text or cell.justify not in (None, "default", "left")
+                or not cell.plain.isprintable() or cell_len(cell.plain) > width - 2 * pad):  # controls, \n, \t...
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        component_style, post_style = self._get_styles_to_render_cell(
+            False, False, False, hover, cursor, self.show_cursor, self._show_hover_cursor,
+            self.cursor_foreground_priority == "css", self.cursor_background_priority == "css",
+        )
+        pre_style = base_style + Style.from_meta({"row": row_index, "column": column_index}) + component_style
+        plain = cell.plain
+        if not cell.spans:  # what Text.render gives for one style (or none) over the whole text
+            segments = [Segment(plain, self.app.console.get_style(cell.style) if cell.style else None)] if plain else []
+        else:
+            if cell.style:  # as Rich's Text rendering does (Text.join): the base style becomes the first span
+                styled = Text(plain, end="")
+                styled.spans = [Span(0, len(cell), cell.style), *cell.spans]
+                cell = styled
+            segments = [segment for segment in cell.render(self.app.console, end="") if segment.text]
+        fill = width - 2 * pad - cell_len(plain)
+        null = Style.null()
+        if pad:
+            segments.insert(0, Segment(" " * pad, null))
+        if fill:
+            segments.append(Segment(" " * fill, null))
+        if pad:
+            segments.append(Segment(" " * pad, null))
+        segments = list(Segment.apply_style(segments, pre_style, post_style))
+        lines = [segments]
+        cache[cache_key] = lines
+        return lines

@@ -1,0 +1,90 @@
+"""RequestTable's cheaper measuring and cell path render exactly what the stock DataTable renders.
+
+``RequestTable._render_cell`` skips Rich's general rendering path for one-line ``Text``
+cells and ``_update_dimensions`` measures ``Text`` cells directly (start-up time); Textual is pinned, and this test fails loudly if an upgrade
+changes what DataTable draws so the fast path would no longer match.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.widgets import DataTable
+
+from screens.widgets import RequestTable, data
+
+
+def _sample_rows() -> list[tuple]:
+    statuses = [Text("Requested", style="yellow"), Text("Verified by user", style="cyan"),
+                Text("Created", style="bold green"), Text("Rejected", style="red")]
+    companies = ["Fabrikam", "[bold]not markup[/]", "Ünïcode 日本語 GmbH", "", "A. Datum <b>Corp</b>"]
+    rows = []
+    for i in range(45):
+        mixed = Text("Ana ")
+        mixed.append("Núñez", style="italic")
+        rows.append((
+            Text(f"REQ-{i:05d}"), Text(f"2026-01-{i % 28 + 1:02d} 10:{i % 60:02d}"), statuses[i % len(statuses)],
+            data(companies[i % len(companies)]), mixed if i % 3 else data("Jo"), data(f"user{i}@example.com",
+                                                                                          style="underline" if i % 7 == 0 else ""),
+            data(None), "[b]DE[/b]" if i % 5 == 0 else "FR",  # a plain str goes through DataTable's formatter
+        ))
+    return rows
+
+
+class _TableApp(App):
+    def __init__(self, table_class: type[DataTable]) -> None:
+        super().__init__()
+        self.table_class = table_class
+
+    def compose(self) -> ComposeResult:
+        table = self.table_class(id="t", cursor_type="row", zebra_stripes=True)
+        for key in ["number", "created", "status", "company", "contact", "email", "user", "country"]:
+            table.add_column(key.title(), key=key)
+        for row in _sample_rows():
+            table.add_row(*row, key=row[0].plain)
+        yield table
+
+
+async def _render(table_class: type[DataTable]) -> list[list]:
+    app = _TableApp(table_class)
+    frames: list[list] = []
+    async with app.run_test(size=(140, 30)) as pilot:
+        await pilot.pause()
+        table = app.query_one("#t", DataTable)
+        frames.append([[column.content_width for column in table.ordered_columns], table.virtual_size])
+        for keys in [(), ("down", "down"), ("end",), ("home",)]:
+            if keys:
+                await pilot.press(*keys)
+                await pilot.pause()
+            frames.append([list(table.render_line(y)) for y in range(table.size.height)])
+        await pilot.hover("#t", offset=(20, 4))
+        await pilot.pause()
+        frames.append([list(table.render_line(y)) for y in range(table.size.height)])
+        table.cursor_type = "cell"
+        await pilot.pause()
+        frames.append([list(table.render_line(y)) for y in range(table.size.height)])
+    return frames
+
+
+def test_fast_cell_path_renders_like_the_stock_data_table(monkeypatch):
+    stock = asyncio.run(_render(DataTable))
+
+    calls = {"stock": 0}
+    original = DataTable._render_cell
+
+    def counting(self, row_index, column_index, *args, **kwargs):
+        if isinstance(self, RequestTable) and row_index >= 0:
+            calls["stock"] += 1
+        return original(self, row_index, column_index, *args, **kwargs)
+
+    monkeypatch.setattr(DataTable, "_render_cell", counting)
+    fast = asyncio.run(_render(RequestTable))
+
+    assert len(fast) == len(stock)
+    assert fast[0] == stock[0]  # column widths and virtual size
+    for n, (a, b) in enumerate(zip(stock[1:], fast[1:]), 1):
+        for y, (line_a, line_b) in enumerate(zip(a, b)):
+            assert line_b == line_a, f"frame {n}, line {y} differs"
+    assert calls["stock"] == 0  # every body cell of the sample took the fast path
