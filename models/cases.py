@@ -9,14 +9,14 @@ validated input schemas.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PField
 from sqlalchemy import Column, Index, Text
 from sqlmodel import Field, SQLModel
 
 from models.base import LabeledEnum
+from models.schemas import Line, Multi
 
 __all__ = [
     "CaseStatus", "CaseCategory", "CasePriority", "Case", "SampleStatus", "SampleRequest", "CaseIn",
@@ -124,30 +124,6 @@ class SampleRequest(SQLModel, table=True):
 # ------------------------------------------------------------------ validated input
 
 
-def _line(value: object) -> object:
-    if value is None:
-        return ""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        value = str(value)
-    if isinstance(value, str):
-        from services.text import clean
-
-        return clean(value)
-    return value
-
-
-def _multi(value: object) -> object:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        from services.text import clean
-
-        return clean(value, multiline=True)
-    return value
-
-
-Line = Annotated[str, BeforeValidator(_line)]
-Multi = Annotated[str, BeforeValidator(_multi)]
 
 
 class CaseIn(BaseModel):

@@ -9,14 +9,14 @@ account customer); the opportunity is closed as Won or Lost. The rules live in
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PField
 from sqlalchemy import Column, Index, Text
 from sqlmodel import Field, SQLModel
 
 from models.base import LabeledEnum
+from models.schemas import Line, Multi
 
 __all__ = [
     "ProspectStatus", "LeadStatus", "OpportunityStatus", "Prospect", "Lead", "Opportunity", "ProspectIn",
@@ -114,30 +114,6 @@ class Opportunity(SQLModel, table=True):
 # ------------------------------------------------------------------ validated input
 
 
-def _line(value: object) -> object:
-    if value is None:
-        return ""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        value = str(value)
-    if isinstance(value, str):
-        from services.text import clean
-
-        return clean(value)
-    return value
-
-
-def _multi(value: object) -> object:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        from services.text import clean
-
-        return clean(value, multiline=True)
-    return value
-
-
-Line = Annotated[str, BeforeValidator(_line)]
-Multi = Annotated[str, BeforeValidator(_multi)]
 
 
 class ProspectIn(BaseModel):

@@ -19,7 +19,18 @@ def _clean_line(value: object) -> object:
     return value
 
 
-Line = Annotated[str, BeforeValidator(_clean_line)]
+def _clean_multi(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        from services.text import clean
+
+        return clean(value, multiline=True)
+    return value
+
+
+Line = Annotated[str, BeforeValidator(_clean_line)]  # one line of untrusted text, controls stripped
+Multi = Annotated[str, BeforeValidator(_clean_multi)]  # several lines (newlines and tabs kept)
 
 
 class SignupIn(BaseModel):
