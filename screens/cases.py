@@ -19,7 +19,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Static, Tab, Tabs, TextArea
 from textual.worker import get_current_worker
 
-from screens.widgets import ReportsWorkerErrors, data, labelled
+from screens.widgets import ReportsWorkerErrors, data, labelled, restore_cursor
 
 if TYPE_CHECKING:
     from services.cases import CaseDetail, CaseRow
@@ -245,15 +245,9 @@ hand with a closure reason; completed needs a resolved case.
                               Text(f"{row.created_at:%Y-%m-%d %H:%M}"), key=row.number)
         total = event.counts.get(self.status, 0)
         self.query_one("#cs-count", Static).update(Text(f"{len(event.rows)} of {total} {self.status} cases"))
-        if event.rows:
-            index = 0
-            if previous is not None:
-                try:
-                    index = table.get_row_index(previous)
-                except Exception:
-                    index = 0
-            table.move_cursor(row=index)
-            self._select(event.rows[index].number)
+        key = restore_cursor(table, previous)
+        if key is not None:
+            self._select(key)
         else:
             self.selected = None
             self._show(None)

@@ -24,7 +24,7 @@ from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
 from screens.dialogs import Dialog, FieldError
-from screens.widgets import ReportsWorkerErrors, data, labelled
+from screens.widgets import ReportsWorkerErrors, data, labelled, restore_cursor
 
 if TYPE_CHECKING:
     from services.workflow import ActionResult, InstanceDetail, TickReport, WorkItemView
@@ -297,12 +297,7 @@ overdue first. An item's assignees were fixed when its step started.
                               Text(age_text(w.age_minutes)), data(w.summary),
                               data(w.assigned_via if self.mine else f"{w.assignee} ({w.assigned_via})"), key=key)
             self.marked &= set(self.rows)
-            if table.row_count:
-                index = table.get_row_index(previous) if previous in self.rows else 0
-                table.move_cursor(row=index, animate=False, scroll=True)
-                self._select(str(table.coordinate_to_cell_key((index, 0)).row_key.value))
-            else:
-                self._select(None)
+            self._select(restore_cursor(table, previous))
         self._info()
 
     def _info(self) -> None:

@@ -18,7 +18,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, Tab, Tabs
 from textual.worker import get_current_worker
 
-from screens.widgets import ReportsWorkerErrors, RequestTable, data, labelled
+from screens.widgets import ReportsWorkerErrors, RequestTable, data, labelled, restore_cursor
 
 if TYPE_CHECKING:
     from services.delivery import OutboxView
@@ -179,14 +179,7 @@ and delivered by `regdesk outbox send` (or `--watch`) over SMTP.
             self.last_id = event.rows[-1].id if event.rows else self.last_id
             self.loading = False
             if event.first:
-                index = 0
-                if previous is not None and previous in self.rows:
-                    index = table.get_row_index(previous)
-                if table.row_count:
-                    table.move_cursor(row=index, animate=False, scroll=True)
-                    self._show(str(table.coordinate_to_cell_key((index, 0)).row_key.value))
-                else:
-                    self._show(None)
+                self._show(restore_cursor(table, previous))
         info = Text()
         info.append(f"{len(self.rows):,}", style="bold")
         info.append(f" shown  ·  {self.status}")

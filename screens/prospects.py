@@ -19,7 +19,7 @@ from textual.widgets import Button, DataTable, Footer, Header, Static, Tab, Tabs
 from textual.worker import get_current_worker
 
 from screens.cases import FieldSpec, FormDialog
-from screens.widgets import ReportsWorkerErrors, data, labelled
+from screens.widgets import ReportsWorkerErrors, data, labelled, restore_cursor
 
 if TYPE_CHECKING:
     from services.prospects import EmailOwner, ProspectDetail
@@ -211,15 +211,9 @@ prospect and queues the decline e-mail.
                 table.add_row(*cells, key=row.number)
         total = event.counts[self.tab]["All"]
         self.query_one("#pr-info", Static).update(Text(f"{len(event.rows)} of {total} {self.tab}"))
-        if event.rows:
-            index = 0
-            if previous is not None:
-                try:
-                    index = table.get_row_index(previous)
-                except Exception:
-                    index = 0
-            table.move_cursor(row=index)
-            self._select(event.rows[index].number)
+        key = restore_cursor(table, previous)
+        if key is not None:
+            self._select(key)
         else:
             self.selected = None
             self._show(None)

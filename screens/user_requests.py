@@ -21,7 +21,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Header, Input, Label, Static, Tab, Tabs
 from textual.worker import get_current_worker
 
-from screens.widgets import ReportsWorkerErrors, RequestTable, data, history_text, labelled
+from screens.widgets import ReportsWorkerErrors, RequestTable, data, history_text, labelled, restore_cursor
 
 if TYPE_CHECKING:
     from services.user_requests import UserRequestDetail, UserRequestView
@@ -243,17 +243,7 @@ request waits in *Submitted* for processing by hand.
                 self.last_id = event.rows[-1].id
             self.loading = False
             if event.first:
-                index = 0
-                if previous is not None:
-                    try:
-                        index = table.get_row_index(previous)
-                    except Exception:
-                        index = 0
-                if table.row_count:
-                    table.move_cursor(row=index, animate=False, scroll=True)
-                    self._select(str(table.coordinate_to_cell_key((index, 0)).row_key.value))
-                else:
-                    self._select(None)
+                self._select(restore_cursor(table, previous))
         info = Text()
         info.append(f"{self.loaded:,}", style="bold")
         info.append(f" shown  ·  {self.status}")

@@ -29,6 +29,21 @@ def data(value: Any, style: str = "") -> Text:
     return Text(strip_controls(str(value), multiline=True), style=style)
 
 
+def restore_cursor(table: DataTable, previous: str | None) -> str | None:
+    """After a reload: the cursor back on the row keyed ``previous`` (else the first row).
+
+    Returns the key of the row now under the cursor, or None when the table is empty.
+    """
+    if not table.row_count:
+        return None
+    try:
+        index = table.get_row_index(previous) if previous is not None else 0
+    except Exception:  # that row is gone (another filter, acted on...)
+        index = 0
+    table.move_cursor(row=index, animate=False, scroll=True)
+    return str(table.coordinate_to_cell_key((index, 0)).row_key.value)
+
+
 def history_text(history: Iterable[Any]) -> Text:
     """A record's audit trail (services.audit.AuditView items), oldest first, as data."""
     out = Text()

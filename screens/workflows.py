@@ -17,7 +17,7 @@ from textual.widgets import Button, Checkbox, DataTable, Footer, Header, Input, 
 from textual.worker import get_current_worker
 
 from screens.dialogs import Dialog, FieldError
-from screens.widgets import ReportsWorkerErrors, data, labelled
+from screens.widgets import ReportsWorkerErrors, data, labelled, restore_cursor
 
 if TYPE_CHECKING:
     from services.workflow_defs import DefinitionDetail, DefinitionView
@@ -180,12 +180,7 @@ time limit, escalation, automated actions).
                               Text("active", style="bold green") if d.active else Text("—", style="dim"),
                               Text(str(d.steps)), Text(str(d.running)), data(f"{d.created_at:%Y-%m-%d} {d.created_by}"),
                               key=key)
-            if table.row_count:
-                index = table.get_row_index(previous) if previous in self.rows else 0
-                table.move_cursor(row=index, animate=False, scroll=True)
-                self._select(str(table.coordinate_to_cell_key((index, 0)).row_key.value))
-            else:
-                self._select(None)
+            self._select(restore_cursor(table, previous))
         active = sum(1 for d in self.rows.values() if d.active)
         self.query_one("#wf-info", Static).update(Text(f"{len(self.rows)} definitions, {active} active"))
 
