@@ -358,7 +358,6 @@ def _lease_next(session: Session, settings: SmtpSettings, lease: timedelta, *, s
         if result.rowcount != 1:  # type: ignore[attr-defined]
             continue  # another sender leased it first
         row = session.exec(select(OutboxEmail).where(OutboxEmail.id == row_id)).one()
-        session.refresh(row)
         claim = _Claim(row_id, lease_id, row.attempts, recovered=before is not None and before[0] is not None)
         sender = _sender(session, settings)
         if before is not None and before[0] is None and row.attempts == 0:  # first lease: the sender's domain

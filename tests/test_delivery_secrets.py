@@ -212,3 +212,31 @@ def test_logon_token_seam_goes_through_the_sender(store, actor):
         logon = s.exec(select(OutboxEmail).where(OutboxEmail.template == "portal_logon")).one()
     assert logon.status == "sent" and raw not in logon.body
     assert store.call(portal.activate, raw, PASSWORD).status == "Active"
+
+
+def test_upgrade_turns_tokens_queued_by_an_older_regdesk_into_slots(tmp_path):
+    """0008: a pending or dead row written before links were minted at send time loses its raw token."""
+    from sqlalchemy import text
+
+    from services.schema import upgrade
+    from services.store import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade(engine, "0005")
+    nonce = "ab" * 16
+    raw = "rdk_" + "Q" * 43
+    with engine.begin() as conn:
+        for i, status in enumerate(("pending", "dead", "sent")):
+            conn.execute(text(
+                "INSERT INTO outboxemail (created_at, recipient, subject, body, template, entity_type, entity_key, "
+                "status, message_id, attempts, secrets_scrubbed) VALUES ('2026-11-01 10:00:00', 'a@b.example', 's', "
+                ":body, 'signup_verify', 'signup', 'REG-000001', :status, :mid, 0, 0)"),
+                {"body": f"open https://portal.example.com/signup/verify?token={raw}\nor enter {raw}",
+                 "status": status, "mid": f"<{nonce[:-2]}{i:02d}@regdesk>"})
+    upgrade(engine)
+    with engine.connect() as conn:
+        bodies = dict(conn.execute(text("SELECT status, body FROM outboxemail")).all())
+    engine.dispose()
+    assert raw not in bodies["pending"] and f"?token=[[token:{nonce[:-2]}00]]" in bodies["pending"]
+    assert raw not in bodies["dead"] and f"[[token:{nonce[:-2]}01]]" in bodies["dead"]
+    assert raw in bodies["sent"]  # sent rows were scrubbed at sending by every version: not touched
