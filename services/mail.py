@@ -189,12 +189,14 @@ def enqueue(
 ) -> OutboxEmail:
     """Render ``template`` into a new outbox row (in the caller's transaction).
 
-    For ``LINK_TEMPLATES`` the link, code and expiry are slots filled at send time; a
-    context value that looks like a working token is refused outright (never stored).
+    For ``LINK_TEMPLATES`` the link, code and expiry are slots filled at send time (passing
+    them is a programming error); token-like text in the context is masked, never stored.
     """
-    for key, value in context.items():
-        if isinstance(value, str) and tokens.TOKEN_PATTERN.search(value):
-            raise ValueError(f"mail context {key!r} holds a token: tokens are minted when the mail is sent")
+    for key in SECRET_SLOTS:
+        if template in LINK_TEMPLATES and key in context:
+            raise ValueError(f"mail context {key!r} is made when the mail is sent: do not pass it")
+    # whatever looks like a token (a pasted link in customer text) is not stored in a mail
+    context = {k: tokens.scrub(v) if isinstance(v, str) else v for k, v in context.items()}
     nonce = uuid.uuid4().hex
     if template in LINK_TEMPLATES:
         context = {**context, **{name: slot(name, nonce) for name in SECRET_SLOTS}}

@@ -175,11 +175,14 @@ def test_no_link_is_minted_for_a_record_that_no_longer_waits(store, smtp, actor)
     assert verification.status == "dead" and "Rejected" in verification.last_error
 
 
-def test_a_token_in_a_mail_context_is_refused(store):
+def test_a_token_in_a_mail_context_is_never_stored(store):
     from services import mail
 
-    with store.write() as s, pytest.raises(ValueError, match="minted when the mail is sent"):
-        mail.enqueue(s, "a@b.example", "signup_declined", {"reason": "rdk_" + "A" * 43})
+    with store.write() as s:
+        row = mail.enqueue(s, "a@b.example", "signup_declined", {"reason": "pasted rdk_" + "A" * 43 + " here"})
+        assert "rdk_" not in row.body and "pasted [link removed after delivery] here" in row.body
+        with pytest.raises(ValueError, match="made when the mail is sent"):
+            mail.enqueue(s, "a@b.example", "signup_verify", {"link": "https://x.example/?token=abc"})
 
 
 def test_staff_views_mask_links_before_and_after_sending(store, smtp, actor):
