@@ -474,6 +474,7 @@ class SendReport(BaseModel):
     sent: int = 0
     retrying: int = 0
     dead: int = 0
+    not_sendable: int = 0  # went dead without a send: the link is no longer needed or was replaced
     recovered: int = 0  # picked up after a stopped sender's lease ran out
     server_error: str | None = None
     still_pending: int = 0
@@ -549,16 +550,17 @@ def send_pending(
                 report.server_error = str(exc)
                 with store.write() as s:
                     report.retrying += _back_off_due(s, report.server_error, limit=limit, ids=ids)
-        while conn is not None and report.claimed + report.dead < limit:
+        while conn is not None and report.claimed + report.not_sendable < limit:
+            started = time.monotonic()  # the lease ends no earlier than this + lease
             with store.write() as s:
                 c, refused = _lease_next(s, settings, lease, skip=skip, ids=ids)
             if refused is not None:
-                report.dead += 1
+                report.not_sendable += 1
                 report.errors.append(refused)
                 continue
             if c is None:
                 break
-            c.until = time.monotonic() + lease.total_seconds() - _margin(lease)
+            c.until = started + lease.total_seconds() - _margin(lease)
             skip.add(c.id)
             report.claimed += 1
             report.recovered += c.recovered

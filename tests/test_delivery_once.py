@@ -53,10 +53,10 @@ def live_store(any_store):
 
 def test_two_senders_and_a_slow_server_deliver_each_message_once(live_store, smtp, monkeypatch):
     """Seen: 115 mails, 4 s each, a second sender after the batch lease ran out -> 23 duplicates.
-    Here: 0.25 s per mail, a 1 s lease, the second sender starts mid-batch after 1.3 s."""
-    queued = queue(live_store, 8)
+    Here: 0.25 s per mail, a 2 s lease, the second sender starts mid-batch after 2.3 s."""
+    queued = queue(live_store, 12)
     smtp.recorder.delay = 0.25
-    monkeypatch.setattr(delivery, "lease_length", lambda _settings: timedelta(seconds=1))
+    monkeypatch.setattr(delivery, "lease_length", lambda _settings: timedelta(seconds=2))
     reports: dict[str, delivery.SendReport] = {}
     errors: list[BaseException] = []
 
@@ -67,14 +67,14 @@ def test_two_senders_and_a_slow_server_deliver_each_message_once(live_store, smt
         except BaseException as exc:  # pragma: no cover - shown by the assert below
             errors.append(exc)
 
-    threads = [threading.Thread(target=sender, args=("A", 0)), threading.Thread(target=sender, args=("B", 1.3))]
+    threads = [threading.Thread(target=sender, args=("A", 0)), threading.Thread(target=sender, args=("B", 2.3))]
     for t in threads:
         t.start()
     for t in threads:
         t.join(60)
     assert errors == []
     assert smtp.recorder.by_message_id() == {m.message_id: 1 for m in queued}  # each exactly once
-    assert reports["A"].sent + reports["B"].sent == 8 and reports["B"].sent >= 1  # B really took part
+    assert reports["A"].sent + reports["B"].sent == 12 and reports["B"].sent >= 1  # B really took part
     assert {m.status for m in rows(live_store)} == {"sent"}
 
 
@@ -127,13 +127,13 @@ def test_killed_sender_pickup_is_reported_by_the_cli(cli, db_path, monkeypatch, 
             raise KeyboardInterrupt
 
         with pytest.raises(KeyboardInterrupt):
-            delivery.send_pending(store, smtp.settings(), before_send=killed, lease=timedelta(seconds=5))
+            delivery.send_pending(store, smtp.settings(), before_send=killed, lease=timedelta(seconds=8))
         killed_at = time.monotonic()
         for name, value in (("HOST", "127.0.0.1"), ("PORT", str(smtp.port)), ("SECURITY", "none")):
             monkeypatch.setenv(f"REGDESK_SMTP_{name}", value)
         r = cli("outbox", "send", as_="admin1")
         assert r.code == 0 and "sent 1" in r.out and "being sent by another sender (lease until" in r.out, r
-        time.sleep(max(0.0, killed_at + 5.1 - time.monotonic()))
+        time.sleep(max(0.0, killed_at + 8.1 - time.monotonic()))
         r = cli("outbox", "send", as_="admin1")
         assert r.code == 0 and "sent 1" in r.out and "picked up 1 message(s) a stopped sender had left" in r.out, r
     finally:

@@ -367,6 +367,8 @@ def _report_line(report) -> str:
         parts.append(f"{report.retrying} to retry")
     if report.dead:
         parts.append(f"{report.dead} dead")
+    if report.not_sendable:
+        parts.append(f"{report.not_sendable} not sent (link no longer needed)")
     parts.append(f"{report.still_pending} pending")
     line = ", ".join(parts)
     notes = []
