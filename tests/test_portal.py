@@ -12,7 +12,7 @@ from models.portal import PortalUser
 from services import portal, user_requests
 from services.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from tests.conftest import actor_of
-from tests.portal_helpers import logon_token, activation_token, created_request, logon_mail, ur_status
+from tests.portal_helpers import created_request, logon_token, ur_status
 
 PASSWORD = "Blue-Kettle-Morning-42"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.store import Store
-from tests.portal_helpers import BASE, logon_token, activation_token, created_request, logon_mail
+from tests.portal_helpers import BASE, created_request, logon_token
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from models.portal import PortalUser
 from services import portal, user_requests
 from services.errors import Conflict, InvalidTransition, PermissionDenied, ValidationFailed
 from tests.conftest import actor_of
-from tests.portal_helpers import logon_token, activation_token, created_request, logon_mail, ur_status
+from tests.portal_helpers import created_request, logon_mail, logon_token, ur_status
 
 
 def test_without_workflow_request_waits_in_submitted(any_store):
