@@ -107,6 +107,12 @@ def make_database(store_kind: str, tmp: Path, mails: int) -> str:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
             conn.execute(f'CREATE DATABASE "{name}"')
         url = PG_URL + name
+        from services.schema import upgrade
+        from services.store import make_engine
+
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
     store = Store(url)
     load_reference(store)
     base = {"first_name": "Ann", "last_name": "Lee", "phone": "+1 555 0100", "fax": "", "street": "1 Pier Rd",
@@ -181,6 +187,12 @@ def trial(args, tmp: Path) -> dict:
         ids = set(s.exec(select(OutboxEmail.message_id)).all())
         by_status = dict(s.exec(select(OutboxEmail.status, func.count()).group_by(OutboxEmail.status)).all())
     store.dispose()
+    if args.store == "postgres":
+        import psycopg
+
+        name = url.rsplit("/", 1)[1]
+        with psycopg.connect(PG_URL.replace("+psycopg", "") + "postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     counts = Counter(mid for mid, _ in handler.accepted)
     delivered = len(ids & set(counts))
     duplicated = sum(n - 1 for n in counts.values() if n > 1)
