@@ -231,11 +231,11 @@ def _choice(enum, value: str, field: str, errors: dict[str, str]) -> str:
 def _email(value: str, field: str, errors: dict[str, str]) -> str:
     if not value:
         return ""
-    from email_validator import EmailNotValidError, validate_email
+    from services.validation import email_address
 
     try:
-        return validate_email(value, check_deliverability=False).normalized
-    except EmailNotValidError as exc:
+        return email_address(value)
+    except ValueError as exc:
         errors[field] = str(exc)
         return value
 
@@ -429,7 +429,7 @@ def _coerce_changes(values: dict[str, Any]) -> dict[str, Any]:
         if name == "title" and not text:
             errors[name] = "required"
         elif len(text) > limits.get(name, 200):
-            errors[name] = f"at most {limits[name]} characters"
+            errors[name] = f"at most {limits.get(name, 200)} characters"
         elif name == "category":
             text = _choice(CaseCategory, text or "Other", name, errors)
         elif name == "priority":

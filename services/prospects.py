@@ -211,11 +211,11 @@ class SubmitResult(BaseModel):
 
 
 def _validate_email(value: str) -> str:
-    from email_validator import EmailNotValidError, validate_email
+    from services.validation import email_address
 
     try:
-        return validate_email(clean(value), check_deliverability=False).normalized
-    except EmailNotValidError as exc:
+        return email_address(clean(value))
+    except ValueError as exc:
         raise ValidationFailed({"email": str(exc)}) from None
 
 

@@ -140,13 +140,13 @@ def validate_input(data: Any) -> SignupIn:
         parsed = None
     email = data.get("email") if isinstance(data.get("email"), str) else None
     if "email" not in errors and email is not None:
-        from email_validator import EmailNotValidError, validate_email
+        from services.validation import email_address
 
         try:
-            normalized = validate_email(clean(email), check_deliverability=False).normalized
+            normalized = email_address(clean(email))
             if parsed is not None:
                 parsed.email = normalized
-        except EmailNotValidError as exc:
+        except ValueError as exc:
             errors["email"] = str(exc)
     if errors or parsed is None:
         raise ValidationFailed(errors)
