@@ -263,9 +263,21 @@ def demo(
 
     from seed.demo import add_synthetic, load_base
 
+    from services import identity
+    from services.errors import InvalidTransition
+    from services.operators import list_operator_names
+
     c = obj(ctx)
     start = time.perf_counter()
+    with c.store.read() as s:
+        names, demo = list_operator_names(s), identity.is_demo(s)
+    if names and not demo and "approver1" not in names:
+        raise InvalidTransition("this database has operators and is not a demo database: 'regdesk demo' only fills "
+                                "a new, empty database (demo databases let anyone act as anyone with --as)")
     result = load_base(c.store)
+    if not names:  # it filled an empty database: that one is a demo database ("--as" allowed on SQLite)
+        with c.store.write() as s:
+            identity.mark_demo(s)
     if requests:
         result["synthetic_requests"] = add_synthetic(c.store, requests)
     result["seconds"] = round(time.perf_counter() - start, 2)
