@@ -172,3 +172,31 @@ def test_case_category_over_200_characters_is_a_validation_error(any_store):
     with pytest.raises(ValidationFailed) as info:
         any_store.call(cases.update_case, a("support1"), number, {"category": "x" * 201})
     assert info.value.errors == {"category": "at most 200 characters"}
+
+
+# ------------------------------------------------------------------ CSV export (OWASP CSV injection)
+
+
+def test_csv_export_neutralises_formula_cells_and_import_restores_them(cli, store, tmp_path):
+    a = actor_of(store)
+    values = {"name": "=HYPERLINK(\"http://evil\",\"x\")", "phone": "+1 555 0100", "street": "@SUM(A1)",
+              "city": "-Minus", "state": "'=already quoted", "county": "'plain quote"}
+    store.call(changes.edit_customer, a("support1"), ACC, values)
+    path = tmp_path / "out.csv"
+    assert cli("customers", "export", str(path), as_="admin1").code == 0
+    import csv
+
+    row = next(r for r in csv.DictReader(path.open(encoding="utf-8")) if r["account"] == ACC)
+    assert row["name"] == "'=HYPERLINK(\"http://evil\",\"x\")" and row["phone"] == "'+1 555 0100"
+    assert row["street"] == "'@SUM(A1)" and row["city"] == "'-Minus"
+    assert row["state"] == "''=already quoted" and row["county"] == "'plain quote"
+    # importing the neutralised export changes nothing: every value comes back exactly
+    r = cli("customers", "import", str(path), "--json", as_="admin1")
+    assert r.code == 0 and {x["status"] for x in r.json()["report"]} == {"unchanged"}, r
+    with store.read() as s:
+        c = customers.get_customer(s, ACC)
+    assert {k: getattr(c, k) for k in values} == values
+    raw = tmp_path / "raw.csv"
+    assert cli("customers", "export", str(raw), "--raw", as_="admin1").code == 0
+    row = next(r for r in csv.DictReader(raw.open(encoding="utf-8")) if r["account"] == ACC)
+    assert {k: row[k] for k in values} == values
