@@ -57,6 +57,7 @@ from sqlmodel import Session, col, select
 from models.cases import (
     CLOSED_CASE_STATUSES, Case, CaseCategory, CaseIn, CasePriority, CaseStatus, SampleIn, SampleRequest, SampleStatus,
 )
+from models.core import Profile
 from models.customer import Customer
 from services import audit, params, sequences, transitions
 from services.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
@@ -392,12 +393,15 @@ def create_case(session: Session, actor: Actor, data: Any) -> CaseResult:
     audit.record(session, actor, ENTITY, case.number, "created",
                  after={"status": S.OPEN.value, **parsed.model_dump()})
     message = ""
-    if actor.sales_rep:
+    # seed 002: "Approved ... when the user creating the Customer Request has a Salesrep profile":
+    # the CRM profile (Operator.profile = Sales), which admins set and the audit trail records;
+    # the separate sales_rep flag no longer approves anything (issue 11)
+    if actor.profile == Profile.SALES.value:
         _transition(session, case, "auto_approve", approved_by=actor.user_name, approved_at=current)
         audit.record(session, actor, ENTITY, case.number, "approved automatically", before={"status": S.OPEN.value},
                      after={"status": S.APPROVED.value},
-                     comment=f"created by {actor.user_name}, who has the sales rep profile")
-        message = "approved at once: the creator has the sales rep profile"
+                     comment=f"created by {actor.user_name}, who has the Sales profile (the sales rep profile)")
+        message = "approved at once: the creator has the Sales (sales rep) profile"
     return _result(session, case, message)
 
 

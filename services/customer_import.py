@@ -65,6 +65,7 @@ class RowReport(BaseModel):
     errors: dict[str, str] = Field(default_factory=dict)
     reason: str = ""
     proposal: str | None = None
+    unapproved: list[str] = Field(default_factory=list)  # approval fields applied without approval (Allow changes)
 
 
 class ImportReport(BaseModel):
@@ -301,6 +302,10 @@ def import_rows(session: Session, actor: Actor, rows: list[ImportRow], *, dry_ru
                 rep.proposed = sorted(held)
                 proposals.append((cust, held, rep))
             rep.applied = sorted(direct)
+            rep.unapproved = sorted(set(direct) & enabled) if behavior == "allow" else []
+            if rep.unapproved:  # four eyes (issue 11): say so, per row and in the audit trail
+                notes.append(f"{', '.join(rep.unapproved)}: applied without approval "
+                             f"(Data entity behavior: {changes.BEHAVIORS.get('allow', 'allow')})")
             if behavior == "allow" and pending:
                 clash = sorted(set(direct) & locked_lines.get(p.id, set()))
                 if clash:
@@ -339,7 +344,8 @@ def _write_updates(session: Session, actor: Actor, updates: list[tuple[dict, dic
                                             **{f"v_{k}": v for k, v in row.items()}})
         events.append({"at": at, "operator": actor.user_name, "entity_type": "customer", "entity_key": cust["account"],
                        "action": "imported", "before": _dump({k: cust[k] for k in values}), "after": _dump(values),
-                       "comment": f"data entity import, line {rep.line}"})
+                       "comment": f"data entity import, line {rep.line}" + (
+                           f"; applied without approval: {', '.join(rep.unapproved)}" if rep.unapproved else "")})
     for keys, params in groups.items():
         stmt = (update(_TABLE).where(_TABLE.c.id == bindparam("_id"), _TABLE.c.version == bindparam("_v"))
                 .values({**{k: bindparam(f"v_{k}") for k in keys}, "version": bindparam("_nv")}))

@@ -107,7 +107,9 @@ def operators_add(
     roles: str = typer.Option(..., "--roles", help="Comma-separated: support, approver, admin."),
     email: Optional[str] = typer.Option(None, "--email"),
     profile: Optional[str] = typer.Option(None, "--profile", help="Sales, Customer Service or Supply Chain & Production."),
-    sales_rep: bool = typer.Option(False, "--sales-rep"), as_json: bool = JsonOption,
+    sales_rep: bool = typer.Option(False, "--sales-rep", help="Informational only: cases are approved at once "
+                                   "when their creator has --profile Sales (seed 002's Salesrep profile)."),
+    as_json: bool = JsonOption,
 ) -> None:
     """Add an operator (admins only)."""
     from services import operators
