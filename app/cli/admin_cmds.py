@@ -231,6 +231,11 @@ def db_upgrade(ctx: typer.Context) -> None:
         revision = upgrade(store.engine)
         with store.write() as s:
             ensure_defaults(s)
+        if store.engine.dialect.name == "postgresql":  # group roles and grants, also for later migrations' tables
+            from services.identity import pg_setup
+
+            with store.engine.begin() as conn:
+                pg_setup(conn)
     finally:
         store.dispose()
     output.message(f"database at revision {revision}")
