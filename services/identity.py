@@ -219,6 +219,9 @@ def pg_setup(conn: Any) -> None:
     conn.execute(text(f"GRANT USAGE ON SCHEMA public TO {groups}"))
     conn.execute(text(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {groups}"))
     conn.execute(text(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {groups}"))
+    # tables and sequences that later migrations (run by this same owner login) create
+    conn.execute(text(f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {groups}"))
+    conn.execute(text(f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO {groups}"))
     tables = [r[0] for r in conn.execute(text(
         "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"))]
     admin_only = {"operator"}  # support and approver logins cannot make themselves admins
