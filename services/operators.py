@@ -44,8 +44,8 @@ def resolve_actor(session: Session, user_name: str) -> Actor:
     op = session.exec(select(Operator).where(Operator.user_name == name)).first()
     if op is None:
         raise UnknownOperator(
-            f"unknown operator {name!r}: ask an admin to add you ('regdesk operators add'), "
-            "or use --as NAME / REGDESK_OPERATOR"
+            f"unknown operator {name!r}: ask an admin to add you ('regdesk operators add {name}'); "
+            "on a demo database --as NAME picks a demo operator"
         )
     if not op.active:
         raise UnknownOperator(f"operator {name!r} is disabled")

@@ -158,7 +158,7 @@ def pg_role(pg_store):
     yield make
     pg_store.dispose()
     with psycopg.connect(PG_URL.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
-        for name in names:
+        for name in reversed(names):  # grantees before their grantors
             conn.execute(f'DROP ROLE IF EXISTS "{name}"')
 
 
@@ -277,3 +277,29 @@ def test_sqlite_rule_table():
     for admin, reason in ((False, "cover"), (True, None), (True, "  "), (False, None)):
         with pytest.raises(UnknownOperator):
             choose("alice", "bob", demo=False, login_is_admin=admin, reason=reason)
+
+
+@pytest.mark.postgres
+def test_postgres_an_admin_login_adds_and_disables_operators(pg_store, pg_database_url, pg_role, capsys, monkeypatch):
+    """The team set-up of the README: the owner adds an admin; the admin, connected as itself
+    (not the owner, not a superuser), adds a support operator who can then log in."""
+    import psycopg
+
+    from app.cli import main
+
+    monkeypatch.delenv("REGDESK_OPERATOR", raising=False)
+    admin, support = pg_role(), pg_role()
+    _add(pg_store, admin, "admin")
+    admin_url = _as_login(pg_database_url, admin)
+    assert main(["--db", admin_url, "operators", "add", support, "--name", "Sam", "--roles", "support"]) == 0, \
+        capsys.readouterr()
+    with psycopg.connect(_as_login(pg_database_url, support), autocommit=True) as conn:
+        assert conn.execute("SELECT pg_has_role(session_user, 'regdesk_support', 'MEMBER')").fetchone()[0]
+    assert main(["--db", admin_url, "operators", "disable", support]) == 0, capsys.readouterr()
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(_as_login(pg_database_url, support), connect_timeout=3).close()
+    # the support login cannot add operators, neither through regdesk nor by SQL
+    assert main(["--db", admin_url, "operators", "enable", support]) == 0
+    capsys.readouterr()
+    assert main(["--db", _as_login(pg_database_url, support), "operators", "add", "x" + support, "--name", "X",
+                 "--roles", "admin"]) == 3
