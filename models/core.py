@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, String, Text
+from sqlalchemy import BigInteger, Column, Index, String, Text
 from sqlmodel import Field, SQLModel
 
 from models.base import LabeledEnum
@@ -98,6 +98,9 @@ class AuditEvent(SQLModel, table=True):
     db_login: str | None = Field(default=None, sa_column=Column(String(128), default=_login_default))
     # the reason an admin OS login gave to act as another operator on a non-demo SQLite file
     acting_reason: str | None = Field(default=None, sa_column=Column(Text, default=_reason_default))
+    # PostgreSQL: the top-level transaction that wrote the row (set by the same trigger); a status
+    # changed by an operator login must have an audit row of its own transaction
+    db_xact: int | None = Field(default=None, sa_column=Column(BigInteger))
 
     __table_args__ = (
         # history of one record is read by (type, key) in time order

@@ -241,11 +241,42 @@ def pg_setup(conn: Any) -> None:
         CREATE OR REPLACE FUNCTION regdesk_audit_login() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
           NEW.db_login := session_user;
+          NEW.db_xact := pg_current_xact_id()::text::bigint;  -- the top-level transaction, even in a savepoint
           RETURN NEW;
         END $$"""))
     conn.execute(text("DROP TRIGGER IF EXISTS regdesk_audit_login ON auditevent"))
     conn.execute(text("CREATE TRIGGER regdesk_audit_login BEFORE INSERT ON auditevent "
                       "FOR EACH ROW EXECUTE FUNCTION regdesk_audit_login()"))
+    # No silent status change: an operator login (not the owner, not a superuser) that inserts
+    # or changes the status of a sign-up request or a case must write an audit row about that
+    # record in the same transaction (regdesk always does); checked at commit. A psql user can
+    # still write one, but it is stamped with their login and can never be removed.
+    conn.execute(text("""
+        CREATE OR REPLACE FUNCTION regdesk_status_audited() RETURNS trigger LANGUAGE plpgsql AS $$
+        DECLARE
+          key text := to_jsonb(NEW) ->> TG_ARGV[1];
+        BEGIN
+          IF (SELECT rolsuper FROM pg_roles WHERE rolname = session_user)
+             OR session_user = (SELECT tableowner FROM pg_tables
+                                WHERE schemaname = TG_TABLE_SCHEMA AND tablename = TG_TABLE_NAME) THEN
+            RETURN NULL;
+          END IF;
+          IF TG_OP = 'UPDATE' AND (to_jsonb(NEW) -> TG_ARGV[2]) IS NOT DISTINCT FROM (to_jsonb(OLD) -> TG_ARGV[2]) THEN
+            RETURN NULL;
+          END IF;
+          IF NOT EXISTS (SELECT 1 FROM auditevent
+                         WHERE entity_type = TG_ARGV[0] AND entity_key = key
+                           AND db_xact = pg_current_xact_id()::text::bigint) THEN
+            RAISE EXCEPTION 'regdesk: % % changed its % without an audit row: use regdesk', TG_ARGV[0], key, TG_ARGV[2]
+              USING ERRCODE = 'insufficient_privilege';
+          END IF;
+          RETURN NULL;
+        END $$"""))
+    for table, entity in (("signuprequest", "signup"), ("customercase", "case")):
+        conn.execute(text(f'DROP TRIGGER IF EXISTS regdesk_status_audited ON "{table}"'))
+        conn.execute(text(f'CREATE CONSTRAINT TRIGGER regdesk_status_audited AFTER INSERT OR UPDATE ON "{table}" '
+                          f"DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
+                          f"EXECUTE FUNCTION regdesk_status_audited('{entity}', 'number', 'status')"))
 
 
 def pg_add_login(session: Any, user_name: str, roles: list[str]) -> None:

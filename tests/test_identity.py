@@ -303,3 +303,58 @@ def test_postgres_an_admin_login_adds_and_disables_operators(pg_store, pg_databa
     capsys.readouterr()
     assert main(["--db", _as_login(pg_database_url, support), "operators", "add", "x" + support, "--name", "X",
                  "--roles", "admin"]) == 3
+
+
+@pytest.mark.postgres
+def test_postgres_operator_cannot_change_a_status_silently(pg_store, pg_database_url, pg_role, capsys, monkeypatch,
+                                                           tmp_path):
+    """A support login with psql cannot approve a sign-up or a case by UPDATE (nor insert one
+    already approved) unless it writes an audit row in the same transaction, which is stamped
+    with its login for good. Through regdesk every transition works as before."""
+    import json as jsonlib
+
+    import psycopg
+    from psycopg import errors
+
+    from app.cli import main
+    from services import signup
+    from services.permissions import PORTAL
+    from tests.test_signup_services import GOOD, link_token
+
+    monkeypatch.delenv("REGDESK_OPERATOR", raising=False)
+    support, approver = pg_role(), pg_role()
+    _add(pg_store, support, "support")
+    _add(pg_store, approver, "approver")
+    number = pg_store.call(signup.submit, PORTAL, dict(GOOD)).number
+    pg_store.call(signup.verify, link_token(pg_store, number))
+    support_url = _as_login(pg_database_url, support)
+    with psycopg.connect(support_url, autocommit=True) as conn:
+        with pytest.raises(errors.InsufficientPrivilege, match="without an audit row"):
+            conn.execute("UPDATE signuprequest SET status = 'Approved', approved_by = 'approver1' WHERE number = %s",
+                         (number,))
+        row = conn.execute("SELECT * FROM signuprequest WHERE number = %s", (number,)).fetchone()
+        cols = [c.name for c in conn.execute("SELECT * FROM signuprequest LIMIT 0").description]
+        values = dict(zip(cols, row))
+        values.update(id=None, number="REG-999999", status="Created", user_name="sneaky")
+        values = {k: v for k, v in values.items() if v is not None}
+        with pytest.raises(errors.InsufficientPrivilege):
+            conn.execute(f"INSERT INTO signuprequest ({', '.join(values)}) VALUES ({', '.join(['%s'] * len(values))})",
+                         list(values.values()))
+        # with an audit row of its own it goes through, and the trail says who did it
+        with conn.transaction():
+            conn.execute("UPDATE signuprequest SET status = 'Approved' WHERE number = %s", (number,))
+            conn.execute("INSERT INTO auditevent (at, operator, entity_type, entity_key, action) "
+                         "VALUES (now(), 'approver1', 'signup', %s, 'approved')", (number,))
+        assert conn.execute("SELECT db_login FROM auditevent WHERE entity_key = %s AND action = 'approved'",
+                            (number,)).fetchone()[0] == support
+    # through regdesk: an approver login approves, a support login creates and submits a case
+    n2 = pg_store.call(signup.submit, PORTAL, {**GOOD, "user_name": "second"}).number
+    pg_store.call(signup.verify, link_token(pg_store, n2))
+    assert main(["--db", _as_login(pg_database_url, approver), "requests", "approve", n2]) == 0, capsys.readouterr()
+    case = tmp_path / "case.json"
+    case.write_text(jsonlib.dumps({"title": "Price", "customer_account": "C-000001"}))
+    capsys.readouterr()
+    assert main(["--db", support_url, "cases", "create", str(case), "--json"]) == 0
+    created = jsonlib.loads(capsys.readouterr().out)["number"]
+    assert main(["--db", support_url, "cases", "submit", created]) == 0, capsys.readouterr()
+    assert main(["--db", _as_login(pg_database_url, approver), "cases", "approve", created]) == 0, capsys.readouterr()

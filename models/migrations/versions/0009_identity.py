@@ -6,7 +6,9 @@ Revises: 0005
 
 * ``auditevent.db_login`` (the database login on PostgreSQL, the OS login on SQLite) and
   ``auditevent.acting_reason``; on PostgreSQL a trigger sets ``db_login`` from
-  ``session_user`` on every insert, so an operator cannot write someone else's name there.
+  ``session_user`` on every insert, so an operator cannot write someone else's name there;
+  a status change of a sign-up request or case by an operator login needs an audit row of the
+  same transaction (``db_xact``), checked at commit.
 * ``storeflag``: ``demo`` marks a database made by ``regdesk demo`` (``--as`` allowed on SQLite).
 * PostgreSQL: the group roles ``regdesk_support``, ``regdesk_approver``, ``regdesk_admin``
   (created if missing; roles are cluster-wide) and their privileges in this database
@@ -29,6 +31,7 @@ def upgrade() -> None:
     with op.batch_alter_table("auditevent") as batch:
         batch.add_column(sa.Column("db_login", sa.String(length=128), nullable=True))
         batch.add_column(sa.Column("acting_reason", sa.Text(), nullable=True))
+        batch.add_column(sa.Column("db_xact", sa.BigInteger(), nullable=True))
     op.create_table(
         "storeflag",
         sa.Column("name", sa.String(length=40), nullable=False),
@@ -48,7 +51,11 @@ def downgrade() -> None:
     if bind.dialect.name == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS regdesk_audit_login ON auditevent")
         op.execute("DROP FUNCTION IF EXISTS regdesk_audit_login()")
+        for table in ("signuprequest", "customercase"):
+            op.execute(f'DROP TRIGGER IF EXISTS regdesk_status_audited ON "{table}"')
+        op.execute("DROP FUNCTION IF EXISTS regdesk_status_audited()")
     op.drop_table("storeflag")
     with op.batch_alter_table("auditevent") as batch:
+        batch.drop_column("db_xact")
         batch.drop_column("acting_reason")
         batch.drop_column("db_login")
