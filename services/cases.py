@@ -210,7 +210,7 @@ def _lost_race(session: Session, case: Case, action: str | None) -> None:
 
 def _get(session: Session, number: str) -> Case:
     key = clean(number).upper()
-    if key.isdigit():
+    if key.isascii() and key.isdigit() and len(key) <= 19:  # "12" -> its number; never a 5000-digit int
         key = sequences.format_number("CASE-", 6, int(key))
     case = session.exec(select(Case).where(Case.number == key)).first()
     if case is None:

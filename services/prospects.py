@@ -114,7 +114,7 @@ def _at(t: datetime | None) -> str:
 
 def _by_number(session: Session, model: type[SQLModel], number: str, prefix: str, what: str):
     key = clean(number).upper()
-    if key.isdigit():
+    if key.isascii() and key.isdigit() and len(key) <= 19:  # "12" -> its number; never a 5000-digit int
         key = sequences.format_number(prefix, 6, int(key))
     row = session.exec(select(model).where(model.number == key)).first()  # type: ignore[attr-defined]
     if row is None:

@@ -134,6 +134,10 @@ HUGE = "99999999999999999999"
     (("work", "show", HUGE), "approver1"),
     (("workflow", "show", HUGE), "admin1"),
     (("work", "approve", "\u0661\u0662"), "approver1"),
+    (("work", "delegate", HUGE, "--to", "approver2"), "approver1"),
+    (("cases", "show", "9" * 5000), "approver1"),
+    (("cases", "show", "\u0661"), "approver1"),
+    (("prospects", "show", "9" * 5000), "approver1"),
 ])
 def test_out_of_range_ids_are_not_found(cli, args, as_):
     r = cli(*args, as_=as_)

@@ -263,7 +263,9 @@ def work_delegate(ctx: typer.Context, items: List[str] = IdsArgument,
         try:
             results.append(c.call(workflow.delegate, item, to, comment))
         except RegdeskError as exc:
-            item_id = int(item) if item.strip().isdigit() else None
+            from services.validation import record_id
+
+            item_id = record_id(item)
             results.append(ActionResult(item_id=item_id, action="delegate", ok=False, message=exc.message,
                                         error=type(exc).__name__))
     _report(results, as_json)
