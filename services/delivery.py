@@ -687,7 +687,10 @@ def counts(session: Session, actor: Actor) -> dict[str, int]:
 def retry(session: Session, actor: Actor, message_id: int) -> OutboxView:
     """A dead message back to pending (attempts start again); a pending one is made due now."""
     require(actor, "outbox.send")
-    row = session.get(OutboxEmail, int(message_id))
+    from services.validation import record_id
+
+    ident = record_id(message_id)
+    row = session.get(OutboxEmail, ident) if ident is not None else None
     if row is None:
         raise NotFound(f"no outbox message {message_id}")
     if row.status == O.SENT.value:
