@@ -959,7 +959,8 @@ def edit_context(session: Session, actor: Actor, account: str) -> EditContext:
     waiting = False
     if p is not None and p.state == P.SUBMITTED and actor.user_name not in proposers(session, p):
         waiting = p.number in _waiting_numbers(session, actor) if p.workflow_instance_id else actor.can("changes.decide")
-    return EditContext(customer=customers.customer_view(c), status=_status(p.state) if p else "", fields=fields,
+    status = _status(p.state) if p else ""
+    return EditContext(customer=customers.customer_view(c, status), status=status, fields=fields,
                        proposal=view, history=audit.history(session, "customer", c.account),
                        can_edit=actor.can("customer.edit"), can_submit=actor.can("changes.submit"),
                        waiting_for_me=waiting)
