@@ -75,7 +75,9 @@ def test_case_work_items_have_a_summary_and_the_assignees_name(any_store):
 
 
 def test_work_list_cli_shows_summary_and_assigned_to(cli, store, monkeypatch):
-    monkeypatch.setenv("COLUMNS", "250")
+    from app.cli import output
+
+    monkeypatch.setattr(output.out, "_width", 250)  # a wide terminal: no column wrapped
     case_flow(store)
     number = submitted_case(store, title="Damaged delivery")
     r = cli("work", "list", "--json", as_="admin1")
