@@ -11,11 +11,13 @@ limit is 24 h). It prints the median of ``--runs`` of:
 * ``tick``: ``services.workflow.tick`` as cron and the console run it;
 * ``list_work mine`` / ``list_work all``: ``services.workflow.list_work`` (limit 500) for
   approver1 / everyone's;
+* ``list_work 10``: the same for the first 10 of mine (the query alone, whatever the number open);
 * ``count waiting``: ``services.workflow.count_waiting`` when the code has it;
 * ``My work open``: what opening the My work screen costs in services: before this change
   ``tick`` + ``list_work`` (the screen ticked on open), after it ``list_work`` alone;
 
-and, per figure, its ratio to the same figure at the smallest size (target: within 2x).
+and, per figure, its ratio to the same figure at the smallest size (target: within 2x). The
+sizes are measured in turn, run by run, so a busy machine slows them alike.
 PostgreSQL needs a server at 127.0.0.1:5432 (trust auth, database ``test``); each run uses
 its own database, dropped at the end.
 """
@@ -104,39 +106,45 @@ def build(store, items: int) -> None:
             conn.commit()
 
 
-def measure(store, runs: int) -> dict[str, float]:
+def probes(store) -> dict:
+    """name -> a zero-argument call; what each figure measures."""
     from services import workflow
     from services.operators import resolve_actor
 
     with store.read() as s:
         me = resolve_actor(s, "approver1")
-
-    def timed(fn) -> float:
-        times = []
-        for _ in range(runs):
-            t = time.perf_counter()
-            fn()
-            times.append((time.perf_counter() - t) * 1000)
-        return statistics.median(times)
-
+    new = hasattr(workflow, "count_waiting")  # the old screen ran tick when it opened
     out = {
-        "tick": timed(lambda: store.call(workflow.tick)),
-        "list_work mine": timed(lambda: store.call(workflow.list_work, me, True)),
-        "list_work all": timed(lambda: store.call(workflow.list_work, me, False)),
+        "tick": lambda: store.call(workflow.tick),
+        "list_work mine": lambda: store.call(workflow.list_work, me, True),
+        "list_work all": lambda: store.call(workflow.list_work, me, False),
+        "list_work 10": lambda: store.call(workflow.list_work, me, True, limit=10),
     }
-    if hasattr(workflow, "count_waiting"):
-        out["count waiting"] = timed(lambda: store.call(workflow.count_waiting, me))
-    ticks_on_open = not hasattr(workflow, "count_waiting")  # the old screen ran tick when it opened
+    if new:
+        out["count waiting"] = lambda: store.call(workflow.count_waiting, me)
 
     def open_my_work():
-        if ticks_on_open:
+        if not new:
             store.call(workflow.tick)
         store.call(workflow.list_work, me, True)
-        if not ticks_on_open:
+        if new:
             store.call(workflow.count_waiting, me)
 
-    out["My work open"] = timed(open_my_work)
+    out["My work open"] = open_my_work
     return out
+
+
+def measure(stores: dict[int, object], runs: int) -> dict[int, dict[str, float]]:
+    """Median of ``runs``, the sizes interleaved run by run (a busy machine slows them alike)."""
+    calls = {size: probes(store) for size, store in stores.items()}
+    times: dict[int, dict[str, list[float]]] = {size: {} for size in stores}
+    for _ in range(runs):
+        for size, named in calls.items():
+            for name, fn in named.items():
+                t = time.perf_counter()
+                fn()
+                times[size].setdefault(name, []).append((time.perf_counter() - t) * 1000)
+    return {size: {name: statistics.median(xs) for name, xs in named.items()} for size, named in times.items()}
 
 
 def sqlite_store(tmp: Path, size: int):
@@ -178,22 +186,29 @@ def main() -> None:
     results: dict[tuple[str, int], dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmpdir:
         for kind in args.stores.split(","):
-            for size in sizes:
-                pg_name = None
-                try:
-                    store, pg_name = sqlite_store(Path(tmpdir), size) if kind == "sqlite" else pg_store(size)
-                except Exception as exc:  # no PostgreSQL server
-                    print(f"{kind}: skipped ({type(exc).__name__}: {exc})", file=sys.stderr)
-                    break
-                try:
+            stores: dict[int, object] = {}
+            pg_names: list[str] = []
+            try:
+                for size in sizes:
+                    try:
+                        store, pg_name = sqlite_store(Path(tmpdir), size) if kind == "sqlite" else pg_store(size)
+                    except Exception as exc:  # no PostgreSQL server
+                        print(f"{kind}: skipped ({type(exc).__name__}: {exc})", file=sys.stderr)
+                        break
+                    stores[size] = store
+                    if pg_name:
+                        pg_names.append(pg_name)
                     t = time.perf_counter()
                     build(store, size)
                     print(f"{kind} {size:,} open items built in {time.perf_counter() - t:.1f} s", file=sys.stderr)
-                    results[(kind, size)] = measure(store, args.runs)
-                finally:
+                if len(stores) == len(sizes):
+                    for size, figures in measure(stores, args.runs).items():
+                        results[(kind, size)] = figures
+            finally:
+                for store in stores.values():
                     store.dispose()
-                    if pg_name:
-                        drop_pg(pg_name)
+                for name in pg_names:
+                    drop_pg(name)
     names = list(next(iter(results.values())).keys()) if results else []
     print(f"\n{'store':8} {'open items':>10} " + " ".join(f"{n:>16}" for n in names))
     for (kind, size), fig in results.items():

@@ -111,6 +111,7 @@ class WorkflowInstance(SQLModel, table=True):
 
     __table_args__ = (
         Index("ix_workflowinstance_doc", "doc_type", "doc_key", "id"),
+        Index("ix_workflowinstance_submitter", "submitter", "status"),  # My work: my own submissions
         # one running (or sent back) workflow per document
         Index("uq_workflowinstance_open", "doc_type", "doc_key", unique=True,
               sqlite_where=text("status IN ('running', 'change_requested')"),
@@ -148,6 +149,7 @@ class WorkItem(SQLModel, table=True):
         # My work in its order (due time, then oldest), mine and everyone's, without sorting
         Index("ix_workitem_assignee_inbox", "assignee", "status", "due_at", "created_at", "id"),
         Index("ix_workitem_inbox", "status", "due_at", "created_at", "id"),
+        Index("ix_workitem_assignee_instance", "assignee", "status", "instance_id"),  # count_waiting
     )
 
 

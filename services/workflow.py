@@ -989,17 +989,28 @@ def list_work(session: Session, actor: Actor, mine: bool = True, doc_type: str |
 
 def count_waiting(session: Session, actor: Actor, doc_type: str | None = None) -> int:
     """Open work items waiting for this operator: assigned to them, and (while 'Disallow approval
-    by submitter' is on) not on documents they submitted. One indexed count (header counts)."""
+    by submitter' is on) not on documents they submitted (header counts, ``work count``).
+
+    Open items belong to running instances only (every end of an instance cancels its open
+    items), so the count is read from the (assignee, status) index alone, less the few on the
+    operator's own submissions (ix_workflowinstance_submitter, then ix_workitem_assignee_instance)."""
     require(actor, "work.view")
-    query = (select(func.count()).select_from(WorkItem)
-             .join(WorkflowInstance, WorkItem.instance_id == WorkflowInstance.id)
-             .where(WorkItem.assignee == actor.user_name, WorkItem.status == ITS.OPEN,
-                    WorkflowInstance.status == IS.RUNNING))
+    me = actor.user_name
+    mine = select(func.count()).select_from(WorkItem).where(WorkItem.assignee == me, WorkItem.status == ITS.OPEN)
     if doc_type:
-        query = query.where(WorkflowInstance.doc_type == doc_type)
-    if params.get(session, "workflow.disallow_submitter_approval"):
-        query = query.where(WorkflowInstance.submitter != actor.user_name)
-    return int(session.exec(query).one())
+        mine = (mine.join(WorkflowInstance, WorkItem.instance_id == WorkflowInstance.id)
+                .where(WorkflowInstance.doc_type == doc_type))
+    total = int(session.exec(mine).one())
+    if total and params.get(session, "workflow.disallow_submitter_approval"):
+        submitted = select(WorkflowInstance.id).where(WorkflowInstance.submitter == me,
+                                                      WorkflowInstance.status == IS.RUNNING)
+        if doc_type:
+            submitted = submitted.where(WorkflowInstance.doc_type == doc_type)
+        # probes (assignee, status, instance_id) once per own instance: no walk over my items
+        own = select(func.count()).select_from(WorkItem).where(
+            WorkItem.assignee == me, WorkItem.status == ITS.OPEN, col(WorkItem.instance_id).in_(submitted))
+        total -= int(session.exec(own).one())
+    return total
 
 
 def show_item(session: Session, actor: Actor, item_id: int | str) -> InstanceDetail:

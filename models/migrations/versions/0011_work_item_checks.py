@@ -1,4 +1,4 @@
-"""work items: when tick must next look at each one, and My work's order as indexes (issues 8, 10)
+"""work items: when tick must next look at each one, My work's order and own submissions as indexes (issues 8, 10)
 
 Revision ID: 0011
 Revises: 0005
@@ -32,9 +32,13 @@ def upgrade() -> None:
     op.create_index("ix_workitem_assignee_inbox", "workitem", ["assignee", "status", "due_at", "created_at", "id"],
                     unique=False)
     op.create_index("ix_workitem_inbox", "workitem", ["status", "due_at", "created_at", "id"], unique=False)
+    op.create_index("ix_workitem_assignee_instance", "workitem", ["assignee", "status", "instance_id"], unique=False)
+    op.create_index("ix_workflowinstance_submitter", "workflowinstance", ["submitter", "status"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_workflowinstance_submitter", table_name="workflowinstance")
+    op.drop_index("ix_workitem_assignee_instance", table_name="workitem")
     op.drop_index("ix_workitem_inbox", table_name="workitem")
     op.drop_index("ix_workitem_assignee_inbox", table_name="workitem")
     op.drop_index("ix_workitem_status_check", table_name="workitem")
