@@ -46,7 +46,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Literal
 
 from pydantic import BaseModel
-from sqlalchemy import func, update
+from sqlalchemy import func, tuple_, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session, col, select
 
@@ -949,25 +949,45 @@ def _inbox(actor: Actor, mine: bool, doc_type: str | None):
     return query
 
 
+def work_cursor(item: WorkItemView) -> tuple[datetime | None, datetime, int]:
+    """The keyset position of an item in My work's order: pass it as ``after`` for the next page."""
+    return (item.due_at, item.assigned_at, item.id)
+
+
 def list_work(session: Session, actor: Actor, mine: bool = True, doc_type: str | None = None, *,
-              limit: int = 500) -> list[WorkItemView]:
+              limit: int = 500, after: tuple[datetime | None, datetime, int] | list | None = None) -> list[WorkItemView]:
     """Open work items (mine, or everyone's): overdue first, then by due time, then those without
     a time limit, oldest first; at most ``limit``. Each item carries its document's one-line
     summary (one query per document type, not per item), its assignee's name and whether the
     viewing operator submitted the document (``own_submission``). Plain column reads, no ORM
-    objects: a page of 500 costs a few milliseconds whatever the number of open items."""
+    objects: a page costs the same whatever the number of open items. ``after`` (``work_cursor``
+    of the last item shown) continues with the next page, by keyset."""
     require(actor, "work.view")
     current = now(session)
     limit = max(1, min(int(limit), 10_000))
     query = _inbox(actor, mine, doc_type)
     # due time ascending puts the overdue ones first; the index (assignee,) status, due_at,
     # created_at, id serves both halves in order (no sort of every open item)
-    rows = list(session.execute(query.where(col(WorkItem.due_at).is_not(None))
-                                .order_by(col(WorkItem.due_at), col(WorkItem.created_at), col(WorkItem.id))
-                                .limit(limit)).all())
+    dated = query.where(col(WorkItem.due_at).is_not(None))
+    undated = query.where(col(WorkItem.due_at).is_(None))
+    rows: list[Any] = []
+    if after is not None:
+        due, created, last_id = after
+        if isinstance(due, str):
+            due = datetime.fromisoformat(due)
+        if isinstance(created, str):
+            created = datetime.fromisoformat(created)
+        if due is None:  # already among those without a time limit
+            dated = None
+            undated = undated.where(tuple_(WorkItem.created_at, WorkItem.id) > (created, int(last_id)))
+        else:
+            dated = dated.where(tuple_(WorkItem.due_at, WorkItem.created_at, WorkItem.id) > (due, created, int(last_id)))
+    if dated is not None:
+        rows += session.execute(dated.order_by(col(WorkItem.due_at), col(WorkItem.created_at), col(WorkItem.id))
+                                .limit(limit)).all()
     if len(rows) < limit:
-        rows += session.execute(query.where(col(WorkItem.due_at).is_(None))
-                                .order_by(col(WorkItem.created_at), col(WorkItem.id)).limit(limit - len(rows))).all()
+        rows += session.execute(undated.order_by(col(WorkItem.created_at), col(WorkItem.id))
+                                .limit(limit - len(rows))).all()
     document_types()  # every title known
     lines = summaries(session, ((r[10], r[11]) for r in rows))
     names = _display_names(session, (r[2] for r in rows))

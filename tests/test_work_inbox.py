@@ -145,6 +145,13 @@ def test_list_work_order_and_limit(any_store, clock):
     assert [r.doc_key for r in rows] == [late, later, *no_limit]
     assert [r.overdue for r in rows] == [True, False, False, False]
     assert [r.doc_key for r in any_store.call(workflow.list_work, a("approver1"), limit=3)] == [late, later, no_limit[0]]
+    # keyset pages: from a dated item into the undated ones, and within those
+    first = any_store.call(workflow.list_work, a("approver1"), limit=1)
+    second = any_store.call(workflow.list_work, a("approver1"), limit=2, after=workflow.work_cursor(first[-1]))
+    assert [r.doc_key for r in first + second] == [late, later, no_limit[0]]
+    rest = any_store.call(workflow.list_work, a("approver1"), after=workflow.work_cursor(second[-1]))
+    assert [r.doc_key for r in rest] == [no_limit[1]]
+    assert any_store.call(workflow.list_work, a("approver1"), after=workflow.work_cursor(rest[-1])) == []
 
 
 # ------------------------------------------------------------------ delegation
