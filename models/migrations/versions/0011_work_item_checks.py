@@ -1,7 +1,7 @@
 """work items: when tick must next look at each one, My work's order and own submissions as indexes (issues 8, 10)
 
 Revision ID: 0011
-Revises: 0005
+Revises: 0008 (was 0005; re-chained after main's 0008)
 Create Date: 2026-11-28 09:00:00
 
 ``workitem.next_check_at`` is the item's due time or next reminder, whichever is first;
@@ -19,7 +19,7 @@ from alembic import op
 
 
 revision: str = "0011"
-down_revision: Union[str, None] = "0005"
+down_revision: Union[str, None] = "0008"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
