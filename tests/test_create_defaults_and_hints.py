@@ -8,13 +8,13 @@ import pytest
 from sqlmodel import select
 
 from models.core import AuditEvent
-from models.customer import ContactPerson, Customer
+from models.customer import ContactPerson
 from models.signup import UserRequest
-from services import customers, params, prospects, signup
+from services import params, prospects, signup
 from services.errors import PermissionDenied, ValidationFailed
 from tests.conftest import actor_of
 from tests.test_console_registration import SIZE, load_requests, run_async, until
-from tests.test_signup_services import GOOD, approved, submit
+from tests.test_signup_services import approved, submit
 
 SELF_SERVICE = "Customer self-service user"
 
@@ -188,10 +188,10 @@ def test_customers_show_and_list_carry_the_approval_status(cli, store):
     assert status_in_show() == status_in_list() == "Changes not submitted"
     assert cli("changes", "submit", ACC, as_="support1").code == 0
     assert status_in_show() == status_in_list() == "Changes pending approval"
-    with store.read() as s:
-        ctx_status = store.call(__import__("services.changes", fromlist=["x"]).edit_context,
-                                actor_of(store)("support1"), ACC).customer.approval_status
-    assert ctx_status == "Changes pending approval"
+    from services import changes
+
+    context = store.call(changes.edit_context, actor_of(store)("support1"), ACC)
+    assert context.customer.approval_status == "Changes pending approval"  # what the Customers header shows
     assert cli("changes", "approve", ACC, as_="approver1").code == 0
     assert status_in_show() == status_in_list() == ""
     r = cli("customers", "list", as_="support1")

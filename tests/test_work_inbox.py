@@ -8,7 +8,6 @@ from __future__ import annotations
 from contextlib import contextmanager
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import event, update
 from sqlmodel import select
 
