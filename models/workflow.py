@@ -111,6 +111,7 @@ class WorkflowInstance(SQLModel, table=True):
 
     __table_args__ = (
         Index("ix_workflowinstance_doc", "doc_type", "doc_key", "id"),
+        Index("ix_workflowinstance_submitter", "submitter", "status"),  # My work: my own submissions
         # one running (or sent back) workflow per document
         Index("uq_workflowinstance_open", "doc_type", "doc_key", unique=True,
               sqlite_where=text("status IN ('running', 'change_requested')"),
@@ -136,11 +137,19 @@ class WorkItem(SQLModel, table=True):
     comment: str | None = Field(default=None, sa_column=Column(Text))
     reminders_sent: int = Field(default=0)
     last_reminded_at: datetime | None = None
+    # when ``tick`` must next look at this open item: its due time or its next reminder,
+    # whichever is first (None: never); tick finds due items through ix_workitem_status_check
+    next_check_at: datetime | None = None
     version: int = Field(default=1)
 
     __table_args__ = (
         Index("ix_workitem_assignee_status", "assignee", "status"),
         Index("ix_workitem_status_due", "status", "due_at"),
+        Index("ix_workitem_status_check", "status", "next_check_at"),
+        # My work in its order (due time, then oldest), mine and everyone's, without sorting
+        Index("ix_workitem_assignee_inbox", "assignee", "status", "due_at", "created_at", "id"),
+        Index("ix_workitem_inbox", "status", "due_at", "created_at", "id"),
+        Index("ix_workitem_assignee_instance", "assignee", "status", "instance_id"),  # count_waiting
     )
 
 

@@ -291,19 +291,22 @@ class CreateCustomerDialog(Dialog):
 
     @work(thread=True, exclusive=True, group="choices", exit_on_error=False)
     def _load_choices(self) -> None:
-        from services import customers
+        from services import signup
 
-        templates = self.app.call(customers.list_templates)
-        roles = self.app.call(customers.list_roles)
-        self.app.call_from_thread(self._show_choices, templates, roles)
+        choices = self.app.call(signup.create_choices)
+        self.app.call_from_thread(self._show_choices, choices)
 
-    def _show_choices(self, templates, roles) -> None:
+    def _show_choices(self, choices) -> None:
         tsel = self.query_one("#f-template", Select)
-        tsel.set_options([(Text.assemble((t.name, "bold"), " ", data(t.description)), t.name) for t in templates])
+        tsel.set_options([(Text.assemble((t.name, "bold"), " ", data(t.description)), t.name) for t in choices.templates])
+        if choices.default_template:  # admin-set defaults: parameters signup.default_template / default_role
+            tsel.value = choices.default_template
         rsel = self.query_one("#f-role", Select)
-        rsel.set_options([(Text.assemble((r.name, "bold"), " ", data(r.description)), r.name) for r in roles])
-        if roles:
-            rsel.value = roles[0].name
+        rsel.set_options([(Text.assemble((r.name, "bold"), " ", data(r.description)), r.name) for r in choices.roles])
+        if choices.default_role:
+            rsel.value = choices.default_role
+        elif choices.roles:  # no default set: as before (the record-browser rebuild decides)
+            rsel.value = choices.roles[0].name
         self._ready = True
         self._schedule_preview(0)
 

@@ -3,8 +3,8 @@
 Items assigned to me (or everyone's, with **m**), overdue first. Approve, reject (a reason is
 required), request a change, delegate; mark several with space and approve / reject them at
 once, each item's result reported. The workflow tick (time limits, escalation, reminders)
-runs when the screen opens (so the list is current) and, app-wide, every minute while the
-console is open (``RegdeskApp.action_workflow_tick``); the list is reread every minute.
+runs app-wide every minute while the console is open (``RegdeskApp.action_workflow_tick``)
+and from cron, never when this screen opens; the list is reread every minute.
 """
 
 from __future__ import annotations
@@ -241,7 +241,7 @@ overdue first. An item's assignees were fixed when its step started.
             w = self.query_one(f"#{wid}", Static)
             w.border_title = title
             w.display = False
-        self._tick()  # once on open; the app runs it every minute
+        self.reload()  # never a tick on open (issue 10): the app runs it every minute, cron too
         self.set_interval(TICK_SECONDS, self.reload)
 
     # ------------------------------------------------------------------ loading

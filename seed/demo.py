@@ -40,6 +40,10 @@ TEMPLATES = {
         "tax_group": "TAXABLE", "credit_limit": "0.00", "mandatory_credit_limit": True}),
 }
 
+# what the Create new customer dialog and 'requests create' preselect (parameters, admin-set)
+DEFAULT_TEMPLATE = "DOMESTIC"
+DEFAULT_ROLE = "Customer self-service user"
+
 ROLES = [
     ("Customer self-service user", "Places orders and sees invoices on the portal"),
     ("Customer administrator", "Manages the company's portal users"),
@@ -101,6 +105,10 @@ def load_base(store: Store) -> dict[str, Any]:
     if is_loaded(store):
         return {"loaded": False}
     load_reference(store)
+    from services import params
+
+    store.call(params.set_param, SYSTEM, "signup.default_template", DEFAULT_TEMPLATE)
+    store.call(params.set_param, SYSTEM, "signup.default_role", DEFAULT_ROLE)
     from seed.workflows import load_default_workflows
 
     # before the requests, so the demo's created customer's user request enters the workflow

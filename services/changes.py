@@ -959,7 +959,8 @@ def edit_context(session: Session, actor: Actor, account: str) -> EditContext:
     waiting = False
     if p is not None and p.state == P.SUBMITTED and actor.user_name not in proposers(session, p):
         waiting = p.number in _waiting_numbers(session, actor) if p.workflow_instance_id else actor.can("changes.decide")
-    return EditContext(customer=customers.customer_view(c), status=_status(p.state) if p else "", fields=fields,
+    status = _status(p.state) if p else ""
+    return EditContext(customer=customers.customer_view(c, status), status=status, fields=fields,
                        proposal=view, history=audit.history(session, "customer", c.account),
                        can_edit=actor.can("customer.edit"), can_submit=actor.can("changes.submit"),
                        waiting_for_me=waiting)
@@ -1005,6 +1006,25 @@ def _describe(session: Session, key: str) -> str:
     return f"{p.account} {name}: {', '.join(labels)}"
 
 
+def _describe_many(session: Session, keys: list[str]) -> dict[str, str]:
+    """``_describe`` for many proposals: two queries (proposals with their customers, then lines)."""
+    rows = session.exec(select(ChangeProposal.id, ChangeProposal.number, ChangeProposal.account, Customer.name)
+                        .join(Customer, Customer.id == ChangeProposal.customer_id)
+                        .where(col(ChangeProposal.number).in_(keys))).all()
+    fields: dict[int, list[str]] = {}
+    if rows:
+        for pid, field in session.exec(select(ChangeLine.proposal_id, ChangeLine.field)
+                                       .where(col(ChangeLine.proposal_id).in_([r[0] for r in rows]))).all():
+            fields.setdefault(pid, []).append(field)
+    order = {f: i for i, f in enumerate(customers.FIELDS)}
+    out = {}
+    for pid, number, account, name in rows:
+        labels = [customers.FIELDS[f].label.lower() for f in sorted(fields.get(pid, []), key=lambda f: order.get(f, 99))
+                  if f in customers.FIELDS]
+        out[number] = f"{account} {name}: {', '.join(labels)}"
+    return out
+
+
 def _submitter(session: Session, key: str) -> str:
     p = _by_number(session, key)
     return p.submitted_by or p.created_by
@@ -1041,7 +1061,7 @@ def _register() -> None:
     engine.register(engine.DocumentType(
         name=DOC_TYPE, title="Proposed customer change", attributes=_attributes, submitter=_submitter,
         on_approved=_on_approved, on_rejected=_on_rejected, on_change_requested=_on_change_requested,
-        on_recalled=_on_recalled, describe=_describe, fields=ATTRIBUTES,
+        on_recalled=_on_recalled, describe=_describe, describe_many=_describe_many, fields=ATTRIBUTES,
     ))
 
 

@@ -177,6 +177,9 @@ class CustomerView(BaseModel):
     language: str
     blocked: bool
     version: int
+    # seed 004: "Changes pending approval" while a change proposal is submitted, "Changes not
+    # submitted" while one is being prepared, "" otherwise (after it is decided)
+    approval_status: str = ""
 
 
 class ContactView(BaseModel):
@@ -198,6 +201,7 @@ class CustomerRow(BaseModel):
     country: str
     email: str
     blocked: bool
+    approval_status: str = ""  # as CustomerView.approval_status
 
 
 class CustomerDetail(BaseModel):
@@ -217,8 +221,24 @@ class RoleView(BaseModel):
     description: str
 
 
-def customer_view(c: Customer) -> CustomerView:
-    return CustomerView.model_validate(c, from_attributes=True)
+def customer_view(c: Customer, approval_status: str = "") -> CustomerView:
+    view = CustomerView.model_validate(c, from_attributes=True)
+    view.approval_status = approval_status
+    return view
+
+
+def approval_statuses(session: Session, customer_ids: list[int]) -> dict[int, str]:
+    """{customer id: approval status} of the customers with an open change proposal (one query)."""
+    from models.changes import OPEN_STATES, ChangeProposal, ProposalState
+    from services.changes import PENDING_STATUS, UNSUBMITTED_STATUS
+
+    if not customer_ids:
+        return {}
+    rows = session.exec(select(ChangeProposal.customer_id, ChangeProposal.state)
+                        .where(col(ChangeProposal.customer_id).in_(customer_ids),
+                               col(ChangeProposal.state).in_(OPEN_STATES))).all()
+    text = {ProposalState.SUBMITTED.value: PENDING_STATUS, ProposalState.NOT_SUBMITTED.value: UNSUBMITTED_STATUS}
+    return {cid: text.get(state, "") for cid, state in rows}
 
 
 def customer_values(c: Customer) -> dict[str, Any]:
@@ -358,7 +378,7 @@ def show_customer(session: Session, actor: Actor, account: str) -> CustomerDetai
     c = get_customer(session, account)
     contacts = session.exec(select(ContactPerson).where(ContactPerson.customer_id == c.id).order_by(col(ContactPerson.id))).all()
     return CustomerDetail(
-        customer=customer_view(c),
+        customer=customer_view(c, approval_statuses(session, [c.id or 0]).get(c.id or 0, "")),
         contacts=[_contact_view(x, c.account) for x in contacts],
         history=audit.history(session, "customer", c.account),
     )
@@ -376,8 +396,10 @@ def list_customers(session: Session, actor: Actor, *, search: str | None = None,
     if after:
         query = query.where(Customer.account > after)
     rows = session.exec(query.order_by(col(Customer.account)).limit(max(1, min(limit, 1000)))).all()
+    statuses = approval_statuses(session, [c.id or 0 for c in rows])
     return [CustomerRow(account=c.account, name=c.name, party_type=c.party_type, customer_group=c.customer_group,
-                        city=c.city, country=c.country, email=c.email, blocked=c.blocked) for c in rows]
+                        city=c.city, country=c.country, email=c.email, blocked=c.blocked,
+                        approval_status=statuses.get(c.id or 0, "")) for c in rows]
 
 
 def count_customers(session: Session, actor: Actor) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from pydantic import BaseModel
 from sqlmodel import Session, select
@@ -29,6 +29,9 @@ class ParamSpec:
     minimum: int | None = None
     maximum: int | None = None
     choices: tuple[str, ...] | None = None
+    # checks a coerced value against the data (e.g. "is there such a template?"): the value to
+    # store (canonical spelling), or ValueError with the reason
+    check: Callable[[Session, Any], Any] | None = None
 
 
 SPECS: dict[str, ParamSpec] = {}
@@ -46,6 +49,39 @@ declare(ParamSpec("portal.activation_ttl_hours", 72, int, "Hours a portal activa
 declare(ParamSpec("mail.from", "regdesk <no-reply@example.com>", str, "Sender of every e-mail"))
 declare(ParamSpec("mail.max_attempts", 8, int, "Delivery attempts an e-mail the server refuses gets before it is dead", 1, 100))
 declare(ParamSpec("company.name", "Contoso Entertainment", str, "Our company's name in e-mails"))
+
+
+def _known_template(session: Session, value: str) -> str:
+    if not value:
+        return ""
+    from services import customers
+    from services.errors import NotFound as _NotFound
+
+    try:
+        return customers.get_template(session, value).name
+    except _NotFound as exc:
+        raise ValueError(exc.message) from None
+
+
+def _known_role(session: Session, value: str) -> str:
+    if not value:
+        return ""
+    from services import customers
+    from services.errors import NotFound as _NotFound
+
+    try:
+        return customers.get_role(session, value).name
+    except _NotFound as exc:
+        raise ValueError(exc.message) from None
+
+
+# Create new customer defaults (issue 8): what the Create dialog and 'requests create' preselect
+declare(ParamSpec("signup.default_template", "", str,
+                  "Customer account template used to create a customer when none is chosen (empty: none)",
+                  check=_known_template))
+declare(ParamSpec("signup.default_role", "", str,
+                  "Portal user role a new portal user gets when none is chosen (empty: the operator must choose)",
+                  check=_known_role))
 # Workflow (issue 3)
 declare(ParamSpec("workflow.disallow_submitter_approval", True, bool, "Refuse approval of a document by its submitter"))
 # Four eyes on sign-ups (issue 11): the staff submitter never approves or creates; this adds
@@ -123,6 +159,8 @@ def set_value(session: Session, actor: Actor, key: str, value: Any, *, permissio
     spec = spec_of(key)
     try:
         coerced = _coerce(spec, value)
+        if spec.check is not None:
+            coerced = spec.check(session, coerced)
     except (TypeError, ValueError) as exc:
         raise ValidationFailed({key: str(exc)}) from None
     before = get(session, key)

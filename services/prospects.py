@@ -277,36 +277,58 @@ class DuplicateHint(BaseModel):
     reason: str
 
 
-def email_owners(session: Session, email: str, *, limit: int = 20) -> list[EmailOwner]:
-    """Customer contacts whose primary e-mail is ``email``: contact persons and person customers."""
+def email_owners(session: Session, email: str, *, limit: int = 20, skip_customers: frozenset[int] = frozenset(),
+                 skip_contacts: frozenset[int] = frozenset()) -> list[EmailOwner]:
+    """Customer contacts whose primary e-mail is ``email``: contact persons and person customers
+    (but the customers / contact persons whose ids are in ``skip_*``)."""
     key = normalize_email(email)
+    persons = select(Customer).where(Customer.email_normalized == key, Customer.party_type == PartyType.PERSON.value)
+    if skip_customers:
+        persons = persons.where(col(Customer.id).not_in(skip_customers))
     owners = [
         EmailOwner(kind="person customer", account=c.account, name=c.name, customer_name=c.name)
-        for c in session.exec(select(Customer).where(Customer.email_normalized == key,
-                                                     Customer.party_type == PartyType.PERSON.value).limit(limit)).all()
+        for c in session.exec(persons.limit(limit)).all()
     ]
-    for contact, account, cname in session.exec(
-        select(ContactPerson, Customer.account, Customer.name).join(Customer, ContactPerson.customer_id == Customer.id)
-        .where(ContactPerson.email_normalized == key).limit(limit)
-    ).all():
+    contacts = (select(ContactPerson, Customer.account, Customer.name)
+                .join(Customer, ContactPerson.customer_id == Customer.id).where(ContactPerson.email_normalized == key))
+    if skip_contacts:
+        contacts = contacts.where(col(ContactPerson.id).not_in(skip_contacts))
+    for contact, account, cname in session.exec(contacts.limit(limit)).all():
         owners.append(EmailOwner(kind="contact", account=account, name=f"{contact.first_name} {contact.last_name}",
                                  customer_name=cname))
     return owners
 
 
+def _own_records(session: Session, prospect: Prospect) -> tuple[frozenset[int], frozenset[int]]:
+    """(customer ids, contact person ids) the prospect itself led to: its opportunity's account and
+    contact (person customer), and the admin contact made when it was won."""
+    row = session.exec(select(Opportunity.account_id, Opportunity.contact_customer_id, Opportunity.contact_person_id)
+                       .join(Lead, Lead.id == Opportunity.lead_id).where(Lead.prospect_id == prospect.id)).first()
+    if row is None:
+        return frozenset(), frozenset()
+    account_id, person_id, contact_id = row
+    return frozenset({account_id, person_id}), frozenset({contact_id} if contact_id else ())
+
+
 def find_duplicates(session: Session, prospect: Prospect, limit: int = 20) -> list[DuplicateHint]:
-    """Other open prospects with the same e-mail, contacts with it, customers with the same name."""
+    """Other open prospects with the same e-mail, contacts with it, customers with the same name;
+    never the customers and contacts created from (or linked to) this prospect itself."""
     hints: list[DuplicateHint] = []
+    own_customers, own_contacts = _own_records(session, prospect)
     for other in session.exec(select(Prospect).where(Prospect.email_normalized == prospect.email_normalized,
                                                      Prospect.id != prospect.id,
                                                      Prospect.status == P.PENDING.value).limit(limit)).all():
         hints.append(DuplicateHint(kind="prospect", key=other.number, label=other.company, reason="same e-mail"))
-    for owner in email_owners(session, prospect.email, limit=limit):
+    for owner in email_owners(session, prospect.email, limit=limit, skip_customers=own_customers,
+                              skip_contacts=own_contacts):
         label = owner.name if owner.kind == "person customer" else f"{owner.name} at {owner.customer_name}"
         hints.append(DuplicateHint(kind=owner.kind, key=owner.account, label=label, reason="same e-mail"))
     if prospect.company_normalized:
-        for c in session.exec(select(Customer).where(Customer.name_normalized == prospect.company_normalized,
-                                                     Customer.party_type == PartyType.ORGANIZATION.value).limit(limit)).all():
+        same_name = select(Customer).where(Customer.name_normalized == prospect.company_normalized,
+                                           Customer.party_type == PartyType.ORGANIZATION.value)
+        if own_customers:
+            same_name = same_name.where(col(Customer.id).not_in(own_customers))
+        for c in session.exec(same_name.limit(limit)).all():
             hints.append(DuplicateHint(kind="customer", key=c.account, label=c.name, reason="same company name"))
     return hints
 

@@ -317,7 +317,9 @@ class DuplicateHint(BaseModel):
 
 
 def find_duplicates(session: Session, req: SignupRequest, limit: int = 20) -> list[DuplicateHint]:
-    """Open requests, contacts and customers with the same e-mail; customers with the same name."""
+    """Open requests, contacts and customers with the same e-mail; customers with the same name.
+    Never what the request itself led to: the contact created from it, and the customer it was
+    created as (or added to)."""
     hints: list[DuplicateHint] = []
     email = req.email_normalized
     for other in session.exec(
@@ -327,13 +329,17 @@ def find_duplicates(session: Session, req: SignupRequest, limit: int = 20) -> li
         hints.append(DuplicateHint(kind="request", key=other.number, label=f"{other.company} ({other.status})", reason="same e-mail"))
     for contact, account, cname in session.exec(
         select(ContactPerson, Customer.account, Customer.name).join(Customer, ContactPerson.customer_id == Customer.id)
-        .where(ContactPerson.email_normalized == email).limit(limit)
+        .where(ContactPerson.email_normalized == email,
+               or_(col(ContactPerson.signup_request_id).is_(None), ContactPerson.signup_request_id != req.id))
+        .limit(limit)
     ).all():
         hints.append(DuplicateHint(kind="contact", key=account, label=f"{contact.first_name} {contact.last_name} at {cname}", reason="same e-mail"))
-    seen: set[str] = set()
-    for c in session.exec(
-        select(Customer).where(or_(Customer.email_normalized == email, Customer.name_normalized == req.company_normalized)).limit(limit)
-    ).all():
+    own = req.created_customer_account or ""
+    seen: set[str] = {own} if own else set()
+    same = select(Customer).where(or_(Customer.email_normalized == email, Customer.name_normalized == req.company_normalized))
+    if own:
+        same = same.where(Customer.account != own)
+    for c in session.exec(same.limit(limit)).all():
         reasons = []
         if c.name_normalized == req.company_normalized and req.company_normalized:
             reasons.append("same company name")
@@ -574,6 +580,27 @@ def preview_create(
             errors.update(exc.errors)
             result = raw
     return CreatePreview(mode=mode, account=account, values=result, contact=_contact_fields(req), role=role, errors=errors)
+
+
+class CreateChoices(BaseModel):
+    """What the Create new customer dialog offers, and what it preselects (admin-set parameters)."""
+    templates: list[customers.TemplateView]
+    roles: list[customers.RoleView]
+    default_template: str | None  # ``signup.default_template`` when it names an active template
+    default_role: str | None  # ``signup.default_role`` when it names an active role
+
+
+def create_choices(session: Session, actor: Actor) -> CreateChoices:
+    """Templates, roles and the defaults to preselect (a default no longer active is left out)."""
+    templates = customers.list_templates(session, actor)
+    roles = customers.list_roles(session, actor)
+    template = params.get(session, "signup.default_template")
+    role = params.get(session, "signup.default_role")
+    return CreateChoices(
+        templates=templates, roles=roles,
+        default_template=next((t.name for t in templates if t.name == template), None) if template else None,
+        default_role=next((r.name for r in roles if r.name.lower() == role.lower()), None) if role else None,
+    )
 
 
 class CreateResult(BaseModel):

@@ -46,7 +46,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Literal
 
 from pydantic import BaseModel
-from sqlalchemy import case, update
+from sqlalchemy import func, tuple_, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session, col, select
 
@@ -81,6 +81,9 @@ class DocumentType:
     automated: dict[str, Callable[[Session, Actor, str], None]] = field(default_factory=dict)
     # optional extras (additive to the contract)
     describe: Callable[[Session, str], str] | None = None  # one line for the inbox ("Fabrikam: credit limit")
+    # the same lines for many documents at once ({key: line}; keys it does not know are left out):
+    # ``list_work`` asks each document type once per page instead of once per item
+    describe_many: Callable[[Session, list[str]], dict[str, str]] | None = None
     fields: tuple[str, ...] | None = None  # attribute names conditions may use (checked at import)
 
 
@@ -275,6 +278,10 @@ class WorkItemView(BaseModel):
     decided_at: datetime | None
     comment: str | None
     submitter: str
+    assignee_name: str = ""  # the assignee's display name ("Alice Approver")
+    # the viewing operator submitted the document: while 'Disallow approval by submitter' is on
+    # they may not approve it, and ``count_waiting`` does not count it as waiting for them
+    own_submission: bool = False
 
 
 class InstanceView(BaseModel):
@@ -345,14 +352,55 @@ def _summary(session: Session, doc_type: str, key: str) -> str:
         return ""
 
 
+SUMMARY_CHUNK = 500
+
+
+def summaries(session: Session, docs: Any) -> dict[tuple[str, str], str]:
+    """{(doc type, key): one line} for many documents: one ``describe_many`` call per document type
+    (per 500 keys); a type without it falls back to ``describe`` per document."""
+    by_type: dict[str, list[str]] = {}
+    for doc_type, key in docs:
+        keys = by_type.setdefault(doc_type, [])
+        if key not in keys:
+            keys.append(key)
+    out: dict[tuple[str, str], str] = {}
+    for doc_type, keys in by_type.items():
+        dt = _TYPES.get(doc_type)
+        if dt is not None and dt.describe_many is not None:
+            for start in range(0, len(keys), SUMMARY_CHUNK):
+                chunk = keys[start:start + SUMMARY_CHUNK]
+                try:
+                    lines = dt.describe_many(session, chunk)
+                except RegdeskError:
+                    lines = {}
+                for key in chunk:
+                    line = lines.get(key, "")
+                    # clean() only when needed: most lines are printable already (cheap check)
+                    out[(doc_type, key)] = line.strip() if line.isprintable() and "  " not in line else clean(line)
+        else:
+            for key in keys:
+                out[(doc_type, key)] = _summary(session, doc_type, key)
+    return out
+
+
+def _display_names(session: Session, users: Any) -> dict[str, str]:
+    names = sorted(set(users))
+    if not names:
+        return {}
+    return dict(session.exec(select(Operator.user_name, Operator.display_name)
+                             .where(col(Operator.user_name).in_(names))).all())
+
+
 def _item_view(session: Session, item: WorkItem, inst: WorkflowInstance, current: datetime,
-               summaries: dict[tuple[str, str], str] | None = None) -> WorkItemView:
+               summaries: dict[tuple[str, str], str] | None = None, *, viewer: str | None = None,
+               names: dict[str, str] | None = None) -> WorkItemView:
     cache = summaries if summaries is not None else {}
     k = (inst.doc_type, inst.doc_key)
     if k not in cache:
         cache[k] = _summary(session, *k)
     is_open = item.status == ITS.OPEN
     return WorkItemView(
+        assignee_name=(names or {}).get(item.assignee, ""), own_submission=viewer is not None and inst.submitter == viewer,
         id=item.id or 0, instance_id=inst.id or 0, doc_type=inst.doc_type, doc_title=_title(inst.doc_type),
         doc_key=inst.doc_key, summary=cache[k], step=item.step_name, assignee=item.assignee,
         assigned_via=item.assigned_via, status=item.status, assigned_at=item.created_at, due_at=item.due_at,
@@ -397,10 +445,11 @@ def _instance_view(session: Session, inst: WorkflowInstance, cls: type = Instanc
 def _instance_detail(session: Session, inst: WorkflowInstance) -> InstanceDetail:
     current = now(session)
     items = session.exec(select(WorkItem).where(WorkItem.instance_id == inst.id).order_by(col(WorkItem.id))).all()
-    cache: dict[tuple[str, str], str] = {}
+    cache = summaries(session, [(inst.doc_type, inst.doc_key)])
+    names = _display_names(session, (i.assignee for i in items))
     return _instance_view(session, inst, InstanceDetail,
                           steps=[step_view(s) for s in _steps(session, inst.definition_id)],
-                          items=[_item_view(session, i, inst, current, cache) for i in items])
+                          items=[_item_view(session, i, inst, current, cache, names=names) for i in items])
 
 
 # ------------------------------------------------------------------------ assignment
@@ -501,9 +550,9 @@ def _start_approval(session: Session, actor: Actor, inst: WorkflowInstance, step
     current = now(session)
     due = current + timedelta(hours=step.time_limit_hours) if step.time_limit_hours else None
     for user in assignees:
-        session.add(WorkItem(instance_id=inst.id, activation=inst.activation, step_sequence=step.sequence,
-                             step_name=step.name, assignee=user, assigned_via=via[:120], created_at=current,
-                             due_at=due, escalation_level=level))
+        session.add(_schedule(WorkItem(instance_id=inst.id, activation=inst.activation, step_sequence=step.sequence,
+                                       step_name=step.name, assignee=user, assigned_via=via[:120], created_at=current,
+                                       due_at=due, escalation_level=level), step, current))
     session.flush()
     _record(session, actor, inst, "workflow step started", step=step.name, assignees=assignees, policy=step.policy,
             due=due)
@@ -798,7 +847,9 @@ def request_change(session: Session, actor: Actor, item_id: int | str, comment: 
 
 @writes
 def delegate(session: Session, actor: Actor, item_id: int | str, to: str, comment: str | None = None) -> ActionResult:
-    """Hand an open item to another operator: the delegate gets a new item in its place (same due time)."""
+    """Hand an open item to another operator: the delegate gets a new item in its place (same due time).
+    When the delegate already has an open item on this step, that item takes this one's place: it
+    now stands for both (no second item; the completion policy counts one item fewer)."""
     item, inst, _dt = _prepare(session, actor, item_id, "delegate")
     note = _comment(comment)
     target = clean(to)
@@ -816,14 +867,22 @@ def delegate(session: Session, actor: Actor, item_id: int | str, to: str, commen
                                "it ('Disallow approval by submitter' is on)")
     other = session.exec(select(WorkItem).where(WorkItem.instance_id == inst.id, WorkItem.activation == inst.activation,
                                                 WorkItem.assignee == target, WorkItem.status == ITS.OPEN)).first()
-    if other is not None:
-        raise Conflict(f"cannot delegate to {target}: they already have work item {other.id} on this step")
     _move_instance(session, inst, "claim")
     _move_item(session, item, "delegate", decided_by=actor.user_name, decided_at=now(session), comment=note)
+    if other is not None:
+        _notify(session, "workflow_assigned", other, inst,
+                reason=f"delegated by {actor.display_name} (your work item {other.id} now stands for both)")
+        _record(session, actor, inst, "work item delegated", comment=note, item=item.id, step=item.step_name,
+                to=target, merged_into=other.id)
+        _settle(session, actor, inst, _dt)  # one live item fewer may decide a majority step
+        return _result(session, other, inst, "delegate",
+                       f"work item {item.id} delegated to {target}: their work item {other.id} on this step "
+                       "now stands for both")
     new = WorkItem(instance_id=inst.id, activation=item.activation, step_sequence=item.step_sequence,
                    step_name=item.step_name, assignee=target, assigned_via=f"delegated by {actor.user_name}",
                    created_at=now(session), due_at=item.due_at, escalation_level=item.escalation_level,
                    delegated_from=actor.user_name)
+    _schedule(new, _step(session, inst.definition_id, inst.current_step), now(session))
     session.add(new)
     session.flush()
     _notify(session, "workflow_assigned", new, inst, reason=f"delegated by {actor.display_name}")
@@ -872,23 +931,106 @@ def _failed(ident: str, action: str, message: str, kind: str) -> ActionResult:
     return ActionResult(item_id=item_id, action=action, ok=False, message=message, error=kind)
 
 
-def list_work(session: Session, actor: Actor, mine: bool = True, doc_type: str | None = None, *,
-              limit: int = 500) -> list[WorkItemView]:
-    """Open work items (mine, or everyone's): overdue first, then by due time, then oldest first."""
-    require(actor, "work.view")
-    current = now(session)
-    query = (select(WorkItem, WorkflowInstance).join(WorkflowInstance, WorkItem.instance_id == WorkflowInstance.id)
+_INBOX_COLUMNS = (
+    WorkItem.id, WorkItem.step_name, WorkItem.assignee, WorkItem.assigned_via, WorkItem.created_at, WorkItem.due_at,
+    WorkItem.escalation_level, WorkItem.delegated_from, WorkItem.comment,
+    WorkflowInstance.id.label("inst_id"), WorkflowInstance.doc_type, WorkflowInstance.doc_key,  # type: ignore[union-attr]
+    WorkflowInstance.submitter,
+)
+
+
+def _inbox(actor: Actor, mine: bool, doc_type: str | None):
+    query = (select(*_INBOX_COLUMNS).join(WorkflowInstance, WorkItem.instance_id == WorkflowInstance.id)
              .where(WorkItem.status == ITS.OPEN, WorkflowInstance.status == IS.RUNNING))
     if mine:
         query = query.where(WorkItem.assignee == actor.user_name)
     if doc_type:
         query = query.where(WorkflowInstance.doc_type == doc_type)
-    query = query.order_by(case((col(WorkItem.due_at) <= current, 0), else_=1), col(WorkItem.due_at).is_(None),
-                           col(WorkItem.due_at), col(WorkItem.created_at), col(WorkItem.id))
-    rows = session.exec(query.limit(max(1, min(limit, 10_000)))).all()
+    return query
+
+
+def work_cursor(item: WorkItemView) -> tuple[datetime | None, datetime, int]:
+    """The keyset position of an item in My work's order: pass it as ``after`` for the next page."""
+    return (item.due_at, item.assigned_at, item.id)
+
+
+def list_work(session: Session, actor: Actor, mine: bool = True, doc_type: str | None = None, *,
+              limit: int = 500, after: tuple[datetime | None, datetime, int] | list | None = None) -> list[WorkItemView]:
+    """Open work items (mine, or everyone's): overdue first, then by due time, then those without
+    a time limit, oldest first; at most ``limit``. Each item carries its document's one-line
+    summary (one query per document type, not per item), its assignee's name and whether the
+    viewing operator submitted the document (``own_submission``). Plain column reads, no ORM
+    objects: a page costs the same whatever the number of open items. ``after`` (``work_cursor``
+    of the last item shown) continues with the next page, by keyset."""
+    require(actor, "work.view")
+    current = now(session)
+    limit = max(1, min(int(limit), 10_000))
+    query = _inbox(actor, mine, doc_type)
+    # due time ascending puts the overdue ones first; the index (assignee,) status, due_at,
+    # created_at, id serves both halves in order (no sort of every open item)
+    dated = query.where(col(WorkItem.due_at).is_not(None))
+    undated = query.where(col(WorkItem.due_at).is_(None))
+    rows: list[Any] = []
+    if after is not None:
+        due, created, last_id = after
+        if isinstance(due, str):
+            due = datetime.fromisoformat(due)
+        if isinstance(created, str):
+            created = datetime.fromisoformat(created)
+        if due is None:  # already among those without a time limit
+            dated = None
+            undated = undated.where(tuple_(WorkItem.created_at, WorkItem.id) > (created, int(last_id)))
+        else:
+            dated = dated.where(tuple_(WorkItem.due_at, WorkItem.created_at, WorkItem.id) > (due, created, int(last_id)))
+    if dated is not None:
+        rows += session.execute(dated.order_by(col(WorkItem.due_at), col(WorkItem.created_at), col(WorkItem.id))
+                                .limit(limit)).all()
+    if len(rows) < limit:
+        rows += session.execute(undated.order_by(col(WorkItem.created_at), col(WorkItem.id))
+                                .limit(limit - len(rows))).all()
     document_types()  # every title known
-    cache: dict[tuple[str, str], str] = {}
-    return [_item_view(session, item, inst, current, cache) for item, inst in rows]
+    lines = summaries(session, ((r[10], r[11]) for r in rows))
+    names = _display_names(session, (r[2] for r in rows))
+    me = actor.user_name
+    open_status = ITS.OPEN.value
+    titles = {t: _title(t) for t in {r[10] for r in rows}}
+    views = []
+    for (item_id, step, assignee, via, created, due, level, delegated_from, comment, inst_id, doc_type, doc_key,
+         submitter) in rows:
+        views.append(WorkItemView(
+            id=item_id, instance_id=inst_id, doc_type=doc_type, doc_title=titles[doc_type], doc_key=doc_key,
+            summary=lines.get((doc_type, doc_key), ""), step=step, assignee=assignee, assigned_via=via,
+            status=open_status, assigned_at=created, due_at=due, overdue=due is not None and due <= current,
+            age_minutes=max(0, int((current - created).total_seconds() // 60)), escalation_level=level,
+            delegated_from=delegated_from, decided_by=None, decided_at=None, comment=comment, submitter=submitter,
+            assignee_name=names.get(assignee, ""), own_submission=submitter == me))
+    return views
+
+
+def count_waiting(session: Session, actor: Actor, doc_type: str | None = None) -> int:
+    """Open work items waiting for this operator: assigned to them, and (while 'Disallow approval
+    by submitter' is on) not on documents they submitted (header counts, ``work count``).
+
+    Open items belong to running instances only (every end of an instance cancels its open
+    items), so the count is read from the (assignee, status) index alone, less the few on the
+    operator's own submissions (ix_workflowinstance_submitter, then ix_workitem_assignee_instance)."""
+    require(actor, "work.view")
+    me = actor.user_name
+    mine = select(func.count()).select_from(WorkItem).where(WorkItem.assignee == me, WorkItem.status == ITS.OPEN)
+    if doc_type:
+        mine = (mine.join(WorkflowInstance, WorkItem.instance_id == WorkflowInstance.id)
+                .where(WorkflowInstance.doc_type == doc_type))
+    total = int(session.exec(mine).one())
+    if total and params.get(session, "workflow.disallow_submitter_approval"):
+        submitted = select(WorkflowInstance.id).where(WorkflowInstance.submitter == me,
+                                                      WorkflowInstance.status == IS.RUNNING)
+        if doc_type:
+            submitted = submitted.where(WorkflowInstance.doc_type == doc_type)
+        # probes (assignee, status, instance_id) once per own instance: no walk over my items
+        own = select(func.count()).select_from(WorkItem).where(
+            WorkItem.assignee == me, WorkItem.status == ITS.OPEN, col(WorkItem.instance_id).in_(submitted))
+        total -= int(session.exec(own).one())
+    return total
 
 
 def show_item(session: Session, actor: Actor, item_id: int | str) -> InstanceDetail:
@@ -922,35 +1064,89 @@ def operators_for_delegation(session: Session, actor: Actor) -> list[tuple[str, 
 # ------------------------------------------------------------------------ tick
 
 
+def next_check(item: WorkItem, step: WorkflowStep | None, current: datetime) -> datetime | None:
+    """When ``tick`` must next look at an open item: the first moment it could act on it (its time
+    limit, its overdue reminder period, or its next ``reminder_hours`` reminder); None: never."""
+    times: list[datetime] = []
+    limit = step.time_limit_hours if step is not None else None
+    every = step.reminder_hours if step is not None else None
+    if item.due_at is not None:
+        if item.due_at > current:
+            times.append(item.due_at)
+        else:  # overdue and still open: one reminder per period (see _overdue)
+            last = item.last_reminded_at
+            period = timedelta(hours=every or limit or 24)
+            times.append(last + period if last is not None and last >= item.due_at else item.due_at)
+    if every and (item.due_at is None or item.due_at > current):
+        times.append((item.last_reminded_at or item.created_at) + timedelta(hours=every))
+    return min(times) if times else None
+
+
+def _schedule(item: WorkItem, step: WorkflowStep | None, current: datetime) -> WorkItem:
+    item.next_check_at = next_check(item, step, current)
+    return item
+
+
+def _reschedule(session: Session, inst: WorkflowInstance, current: datetime) -> None:
+    """After tick looked at an instance: each of its open items gets its next check time."""
+    session.refresh(inst)
+    step = _step(session, inst.definition_id, inst.current_step) if inst.status == IS.RUNNING else None
+    for item in _open_items(session, inst.id or 0):
+        when = next_check(item, step, current)
+        if when != item.next_check_at:
+            session.execute(update(WorkItem).where(WorkItem.id == item.id).values(next_check_at=when)
+                            .execution_options(synchronize_session=False))
+
+
+def _open_items(session: Session, instance_id: int) -> list[WorkItem]:
+    return list(session.exec(select(WorkItem).where(WorkItem.instance_id == instance_id, WorkItem.status == ITS.OPEN)
+                             .order_by(col(WorkItem.id)).execution_options(populate_existing=True)).all())
+
+
+TICK_BATCH = 20_000
+
+
 @writes
 def tick(session: Session, actor: Actor = SYSTEM) -> TickReport:
-    """Apply time limits (escalation, final automatic action), send reminders. Idempotent."""
+    """Apply time limits (escalation, final automatic action), send reminders. Idempotent.
+
+    Proportional to what is due: the open items whose ``next_check_at`` has come are found
+    through an index, and each of their instances is handled in its own short transaction
+    (tick commits as it goes: call it through ``Store.call``, never inside another
+    transaction). An instance that fails is rolled back alone and reported in ``events``."""
     require(actor, "work.view")
     document_types()
     current = now(session)
     report = TickReport(at=current)
-    rows = session.exec(
-        select(WorkItem, WorkflowInstance).join(WorkflowInstance, WorkItem.instance_id == WorkflowInstance.id)
-        .where(WorkItem.status == ITS.OPEN, WorkflowInstance.status == IS.RUNNING)
-        .order_by(col(WorkItem.instance_id), col(WorkItem.id)).limit(20_000)
-    ).all()
-    by_instance: dict[int, list[WorkItem]] = {}
-    instances: dict[int, WorkflowInstance] = {}
-    for item, inst in rows:
-        by_instance.setdefault(inst.id or 0, []).append(item)
-        instances[inst.id or 0] = inst
+    due = session.exec(select(WorkItem.instance_id).where(WorkItem.status == ITS.OPEN,
+                                                          col(WorkItem.next_check_at) <= current)
+                       .order_by(col(WorkItem.next_check_at)).limit(TICK_BATCH)).all()
+    session.commit()  # the look-up's transaction ends here: nothing is held while instances are handled
     ran_by = None if actor is SYSTEM else f"tick run by {actor.user_name}"
-    for inst_id, items in by_instance.items():
-        inst = instances[inst_id]
-        overdue = [i for i in items if i.due_at is not None and i.due_at <= current]
+    for inst_id in dict.fromkeys(due):
+        counts, said = report.model_dump(exclude={"at", "events"}), len(report.events)
+        label = f"workflow instance {inst_id}"
         try:
-            with session.begin_nested():
+            inst = session.exec(select(WorkflowInstance).where(WorkflowInstance.id == inst_id)
+                                .execution_options(populate_existing=True)).first()
+            if inst is None:
+                continue
+            label = _doc_label(inst)
+            if inst.status == IS.RUNNING:
+                items = _open_items(session, inst_id)
+                overdue = [i for i in items if i.due_at is not None and i.due_at <= current]
                 if overdue:
                     _overdue(session, inst, overdue, report, ran_by)
                 else:
                     _remind(session, inst, items, report)
+            _reschedule(session, inst, current)
+            session.commit()
         except RegdeskError as exc:
-            report.events.append(f"{_doc_label(inst)}: {exc.message}")
+            session.rollback()
+            for name, value in counts.items():
+                setattr(report, name, value)
+            del report.events[said:]
+            report.events.append(f"{label}: {exc.message}")
     return report
 
 
@@ -1011,9 +1207,9 @@ def _overdue(session: Session, inst: WorkflowInstance, overdue: list[WorkItem], 
         for user in targets:
             if user in already:
                 continue
-            new = WorkItem(instance_id=inst.id, activation=inst.activation, step_sequence=step.sequence,
-                           step_name=step.name, assignee=user, assigned_via=via[:120], created_at=current, due_at=due,
-                           escalation_level=level)
+            new = _schedule(WorkItem(instance_id=inst.id, activation=inst.activation, step_sequence=step.sequence,
+                                     step_name=step.name, assignee=user, assigned_via=via[:120], created_at=current,
+                                     due_at=due, escalation_level=level), step, current)
             session.add(new)
             new_items.append(new)
         session.flush()

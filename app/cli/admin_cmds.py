@@ -37,7 +37,8 @@ def customers_list(ctx: typer.Context, search: Optional[str] = typer.Option(None
     if as_json:
         return output.emit_json(rows)
     output.table(rows, [("account", "Account"), ("name", "Name"), ("party_type", "Type"), ("customer_group", "Group"),
-                        ("city", "City"), ("country", "Country"), ("email", "E-mail"), ("blocked", "Blocked")])
+                        ("city", "City"), ("country", "Country"), ("email", "E-mail"), ("blocked", "Blocked"),
+                        ("approval_status", "Approval status")])
 
 
 @customers_app.command("show")

@@ -151,9 +151,12 @@ def requests_create(
     ctx: typer.Context,
     number: str,
     new: bool = typer.Option(False, "--new", help="Create a new customer (with --template)."),
-    template: Optional[str] = typer.Option(None, "--template", metavar="NAME", help="Customer account template."),
+    template: Optional[str] = typer.Option(None, "--template", metavar="NAME",
+                                           help="Customer account template (default: parameter signup.default_template)."),
+    no_template: bool = typer.Option(False, "--no-template", help="Use no template, whatever the default."),
     existing: Optional[str] = typer.Option(None, "--existing", metavar="ACCOUNT", help="Add the contact to this customer."),
-    role: str = typer.Option(..., "--role", metavar="NAME", help="Portal user role."),
+    role: Optional[str] = typer.Option(None, "--role", metavar="NAME",
+                                       help="Portal user role (default: parameter signup.default_role)."),
     set_: list[str] = typer.Option([], "--set", metavar="FIELD=VALUE", help="Override a customer field (repeatable)."),
     as_json: bool = JsonOption,
 ) -> None:
@@ -163,14 +166,25 @@ def requests_create(
 
     if new == bool(existing):
         raise ValidationFailed({"mode": "give exactly one of --new (with --template) or --existing ACCOUNT"})
-    if existing and (template or set_):
-        raise ValidationFailed({"template": "--template and --set go with --new only"})
+    if existing and (template or set_ or no_template):
+        raise ValidationFailed({"template": "--template, --no-template and --set go with --new only"})
+    if template and no_template:
+        raise ValidationFailed({"template": "give --template NAME or --no-template, not both"})
     values = {}
     for item in set_:
         if "=" not in item:
             raise ValidationFailed({"--set": f"{item!r}: expected FIELD=VALUE"})
         key, value = item.split("=", 1)
         values[key.strip()] = value
+    if role is None or (new and template is None and not no_template):
+        defaults = obj(ctx).call(signup.create_choices)
+        if new and template is None and not no_template:
+            template = defaults.default_template
+        if role is None:
+            role = defaults.default_role
+            if role is None:
+                raise ValidationFailed({"role": "give --role NAME: no default portal user role is set "
+                                                "('regdesk params set signup.default_role NAME')"})
     result = obj(ctx).call(signup.create_customer, number, mode="new" if new else "existing", template=template,
                            role=role, values=values or None, existing_account=existing)
     if as_json:

@@ -23,7 +23,8 @@ STEP_COLUMNS = [("sequence", "#"), ("name", "Step"), ("kind", "Kind"), ("assigne
                 ("condition", "Condition"), ("time_limit_hours", "Limit h"), ("reminder_hours", "Remind h"),
                 ("escalation", "Escalation"), ("final_action", "Finally"), ("action", "Action")]
 ITEM_COLUMNS = [("id", "Item"), ("document", "Document"), ("summary", "Summary"), ("step", "Step"),
-                ("assignee", "Assignee"), ("age", "Age"), ("due_at", "Due"), ("overdue", "Overdue")]
+                ("assigned_to", "Assigned to"), ("age", "Age"), ("due_at", "Due"), ("overdue", "Overdue"),
+                ("yours", "Submitted by you")]
 
 
 def _age(minutes: int) -> str:
@@ -165,15 +166,31 @@ def workflow_history(ctx: typer.Context, doc_type: str = typer.Argument(..., met
 @work_app.command("list")
 def work_list(ctx: typer.Context, mine: bool = typer.Option(False, "--mine", help="Only items assigned to me."),
               doc_type: Optional[str] = typer.Option(None, "--type", help="Only this document type."),
+              limit: int = typer.Option(500, "--limit", min=1, max=10_000, help="At most this many items."),
               as_json: bool = JsonOption) -> None:
-    """Open work items, overdue first."""
+    """Open work items, overdue first ("Submitted by you": you may not approve those while
+    'Disallow approval by submitter' is on)."""
     from services import workflow
 
-    rows = obj(ctx).call(workflow.list_work, mine, doc_type)
+    rows = obj(ctx).call(workflow.list_work, mine, doc_type, limit=limit)
     if as_json:
         return output.emit_json(rows)
-    output.table([{**r.model_dump(), "age": _age(r.age_minutes), "document": f"{r.doc_title} {r.doc_key}"}
+    output.table([{**r.model_dump(), "age": _age(r.age_minutes), "document": f"{r.doc_title} {r.doc_key}",
+                   "assigned_to": f"{r.assignee_name} ({r.assignee})" if r.assignee_name else r.assignee,
+                   "yours": "yes" if r.own_submission else ""}
                   for r in rows], ITEM_COLUMNS)
+
+
+@work_app.command("count")
+def work_count(ctx: typer.Context, doc_type: Optional[str] = typer.Option(None, "--type", help="Only this document type."),
+               as_json: bool = JsonOption) -> None:
+    """How many work items wait for me (assigned to me, not on documents I submitted)."""
+    from services import workflow
+
+    n = obj(ctx).call(workflow.count_waiting, doc_type)
+    if as_json:
+        return output.emit_json({"waiting": n})
+    output.message(f"{n} work item(s) waiting for you")
 
 
 @work_app.command("show")
