@@ -185,7 +185,7 @@ def _sequence_rows(seqs):
     from services.sequences import format_number
 
     return [{"code": q.code, "prefix": q.prefix, "width": q.width, "next": format_number(q.prefix, q.width, q.next_value),
-             "description": q.description} for q in seqs]
+             "continuous": bool(q.continuous), "description": q.description} for q in seqs]
 
 
 @sequences_app.command("list")
@@ -196,21 +196,28 @@ def sequences_list(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     rows = _sequence_rows(obj(ctx).call(sequences.list_sequences))
     if as_json:
         return output.emit_json(rows)
-    output.table(rows, [("code", "Code"), ("prefix", "Prefix"), ("width", "Width"), ("next", "Next number"),
-                        ("description", "Used for")])
+    output.table([{**r, "continuous": "yes" if r["continuous"] else "no"} for r in rows],
+                 [("code", "Code"), ("prefix", "Prefix"), ("width", "Width"), ("next", "Next number"),
+                  ("continuous", "Continuous"), ("description", "Used for")])
 
 
 @sequences_app.command("set")
 def sequences_set(ctx: typer.Context, code: str, prefix: Optional[str] = typer.Option(None, "--prefix"),
                   width: Optional[int] = typer.Option(None, "--width", help="Digits (1-12)."),
+                  continuous: Optional[bool] = typer.Option(
+                      None, "--continuous/--no-continuous",
+                      help="Gap-free (taken last in the record's transaction) or not (taken in its own tiny "
+                           "transaction: nobody waits, a cancelled record leaves a gap)."),
                   as_json: bool = JsonOption) -> None:
-    """Change a sequence's prefix or width for the numbers still to come (admins only)."""
+    """Change a sequence's prefix, width or Continuous flag for the numbers still to come (admins only)."""
     from services import sequences
 
-    row = _sequence_rows([obj(ctx).call(sequences.configure, code, prefix=prefix, width=width)])[0]
+    row = _sequence_rows([obj(ctx).call(sequences.configure, code, prefix=prefix, width=width,
+                                        continuous=continuous)])[0]
     if as_json:
         return output.emit_json(row)
-    output.message(f"sequence {row['code']}: next number {row['next']}")
+    kind = "continuous (gap-free)" if row["continuous"] else "not continuous (may skip numbers)"
+    output.message(f"sequence {row['code']}: next number {row['next']}, {kind}")
 
 
 # ------------------------------------------------------------------ db, demo
