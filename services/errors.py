@@ -64,4 +64,4 @@ class DatabaseUnavailable(RegdeskError):
 class SchemaTooNew(RegdeskError):
     """The database was upgraded by a newer regdesk: this program must not touch it."""
 
-    exit_code = 9
+    exit_code = 11

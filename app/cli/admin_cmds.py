@@ -223,15 +223,42 @@ def sequences_set(ctx: typer.Context, code: str, prefix: Optional[str] = typer.O
 # ------------------------------------------------------------------ db, demo
 
 
+@db_app.command("init")
+def db_init(ctx: typer.Context) -> None:
+    """Create a new database (an SQLite file, or the schema in an empty PostgreSQL database)."""
+    from services.schema import current_revisions, upgrade
+    from services.sequences import ensure_defaults
+    from services.store import Store, sqlite_file
+
+    c = obj(ctx)
+    url = c.settings.database_url
+    path = sqlite_file(url)
+    existed = path.is_file() if path is not None else None
+    store = Store(url, upgrade=False, create=True)
+    try:
+        had = current_revisions(store.engine)
+        revision = upgrade(store.engine)
+        with store.write() as s:
+            ensure_defaults(s)
+    finally:
+        store.dispose()
+    where = path if path is not None else store.engine.url.render_as_string(hide_password=True)
+    if had or existed:
+        output.message(f"{where}: already a regdesk database, now at revision {revision}")
+    else:
+        output.message(f"{where}: created, at revision {revision}")
+
+
 @db_app.command("upgrade")
 def db_upgrade(ctx: typer.Context) -> None:
-    """Create or upgrade the schema to this version of regdesk (Alembic migrations)."""
+    """Upgrade the schema of an existing database to this version of regdesk (Alembic migrations)."""
+    from app.settings import may_create
     from services.schema import upgrade
     from services.sequences import ensure_defaults
     from services.store import Store
 
     c = obj(ctx)
-    store = Store(c.settings.database_url, upgrade=False)
+    store = Store(c.settings.database_url, upgrade=False, create=may_create(c.settings.database_url))
     try:
         revision = upgrade(store.engine)
         with store.write() as s:
@@ -249,7 +276,7 @@ def db_current(ctx: typer.Context) -> None:
     from services.store import Store
 
     c = obj(ctx)
-    store = Store(c.settings.database_url, upgrade=False)
+    store = Store(c.settings.database_url, upgrade=False, create=False)
     try:
         rev = current_revision(store.engine)
     finally:
@@ -271,6 +298,7 @@ def demo(
     from seed.demo import add_synthetic, load_base
 
     c = obj(ctx)
+    c.create = True  # the demo may start a new SQLite file
     start = time.perf_counter()
     result = load_base(c.store)
     if requests:

@@ -203,8 +203,18 @@ def _report(results, as_json: bool) -> None:
         failed = sum(1 for r in results if not r.ok)
         if len(results) > 1:
             output.message(f"{len(results) - failed} done, {failed} failed")
-    if any(not r.ok for r in results):
-        raise typer.Exit(code=1)
+    failed = [r for r in results if not r.ok]
+    if failed:
+        raise typer.Exit(code=_exit_code(failed))
+
+
+def _exit_code(failed) -> int:
+    """README's code of the refusal (6 for a lost race, 4 not found...); 1 when they differ."""
+    from services import errors
+
+    codes = {getattr(getattr(errors, r.error or "", None), "exit_code", 8 if r.error == "DatabaseError" else 1)
+             for r in failed}
+    return codes.pop() if len(codes) == 1 else 1
 
 
 IdsArgument = typer.Argument(..., metavar="ID...", help="One or more work item ids.")
@@ -214,7 +224,7 @@ CommentOption = typer.Option(None, "--comment", help="A comment for the history.
 @work_app.command("approve")
 def work_approve(ctx: typer.Context, items: List[str] = IdsArgument, comment: Optional[str] = CommentOption,
                  as_json: bool = JsonOption) -> None:
-    """Approve work items; each one's result is printed (exit code 1 if any failed)."""
+    """Approve work items; each one's result is printed (exit code of the refusal if any failed, see README)."""
     from services import workflow
 
     _report(obj(ctx).call(workflow.bulk_decide, items, "approve", comment), as_json)
