@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 import json
 import re
 from pathlib import Path
@@ -419,9 +420,15 @@ def import_rows(session: Session, actor: Actor, rows: list[ImportRow], *, dry_ru
         return result
     if all_updates or all_proposals:
         # the plan is complete: now one short write transaction, if nothing it relied on changed
+        planned = _plan_updates(session, actor, all_updates, at)
         begin_write(session)
-        _check_planned_versions(session, all_updates, all_proposals, all_open)
-        _write_updates(session, actor, all_updates, at)
+        # SQLite: the write lock is ours, the updates' version conditions and row counts are the
+        # check (the rows are named only when it fails); PostgreSQL: lock and check first
+        sqlite = session.get_bind().dialect.name == "sqlite"
+        _check_planned_versions(session, [] if sqlite else all_updates, all_proposals, all_open)
+        if not _write_updates(session, planned):
+            _check_planned_versions(session, all_updates, [], {})
+            raise Conflict("customers changed while the file was being checked: nothing was imported; run it again")
         _write_proposals(session, actor, all_proposals, all_open)
     result.written = True
     result.note = (f"applied the {good} good rows; {counts['invalid']} invalid rows were skipped (--partial)"
@@ -467,7 +474,14 @@ def _check_planned_versions(session: Session, updates: list[tuple[dict, dict, Ro
                        f"while the file was being checked ({shown}{more}); run the import again to see the new values")
 
 
-def _write_updates(session: Session, actor: Actor, updates: list[tuple[dict, dict, RowReport]], at) -> None:
+@dataclass
+class _PlannedUpdates:
+    """The customer updates and audit rows of an import, ready for the driver (plan phase)."""
+
+    statements: list[tuple[Any, Any, int]]  # (statement or SQL, rows, expected row count or -1)
+
+
+def _plan_updates(session: Session, actor: Actor, updates: list[tuple[dict, dict, RowReport]], at) -> _PlannedUpdates:
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     events = []
     for cust, values, rep in updates:
@@ -483,14 +497,47 @@ def _write_updates(session: Session, actor: Actor, updates: list[tuple[dict, dic
         events.append({"at": at, "operator": actor.user_name, "entity_type": "customer", "entity_key": cust["account"],
                        "action": "imported", "before": _dump({k: cust[k] for k in values}), "after": _dump(values),
                        "comment": f"data entity import, line {rep.line}"})
+    dialect = session.get_bind().dialect
+    statements = []
     for keys, params in groups.items():
         stmt = (update(_TABLE).where(_TABLE.c.id == bindparam("_id"), _TABLE.c.version == bindparam("_v"))
                 .values({**{k: bindparam(f"v_{k}") for k in keys}, "version": bindparam("_nv")}))
-        result = session.execute(stmt, params)
-        if session.get_bind().dialect.supports_sane_multi_rowcount and result.rowcount != len(params):  # type: ignore[attr-defined]
-            raise Conflict("customers were changed by someone else during the import: run it again")
+        statements.append((*_prepare_many(dialect, stmt, params), len(params)))
     if events:
-        session.execute(insert(_AUDIT), events)
+        statements.append((*_prepare_many(dialect, insert(_AUDIT), events), -1))
+    return _PlannedUpdates(statements=statements)
+
+
+def _prepare_many(dialect, stmt, rows: list[dict[str, Any]]) -> tuple[Any, Any]:
+    """On SQLite: the SQL and the driver-ready rows, converted here with the columns' bind
+    processors (in the plan phase: SQLAlchemy's per-row processing inside the write transaction
+    would double its length). Elsewhere the statement and rows as they are."""
+    if dialect.name != "sqlite" or not rows:
+        return stmt, rows
+    compiled = stmt.compile(dialect=dialect, column_keys=list(rows[0]))
+    names = {name: i for i, name in enumerate(compiled.positiontup or [])}
+    position = sorted((names[compiled.bind_names[bp]], key, bp.type._cached_bind_processor(dialect))
+                      for key, bp in compiled.binds.items() if compiled.bind_names[bp] in names)
+    return compiled.string, [tuple(proc(row[key]) if proc else row[key] for _, key, proc in position) for row in rows]
+
+
+def _write_updates(session: Session, planned: _PlannedUpdates) -> bool:
+    """Run the planned statements; False when an update matched fewer rows than planned
+    (a customer changed meanwhile: the caller rolls back)."""
+    for stmt, rows, expected in planned.statements:
+        if isinstance(stmt, str):
+            cursor = session.connection().connection.dbapi_connection.cursor()
+            try:
+                cursor.executemany(stmt, rows)
+                count = cursor.rowcount
+            finally:
+                cursor.close()
+        else:
+            result = session.execute(stmt, rows)
+            count = result.rowcount if session.get_bind().dialect.supports_sane_multi_rowcount else expected  # type: ignore[attr-defined]
+        if expected >= 0 and count != expected:
+            return False
+    return True
 
 
 def _write_proposals(session: Session, actor: Actor, proposals: list[tuple[dict, dict, RowReport]],
