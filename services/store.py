@@ -11,6 +11,9 @@ read) runs in a read transaction and takes no lock; ``begin_write(session)`` end
 rest runs in a short write transaction that re-checks what it relies on (conditional
 UPDATEs on versions; ``Replan`` when the plan went stale, and the store runs the call again).
 So a refusal (a request that does not exist, bad input) never waits for the write lock.
+On PostgreSQL, where reads neither take nor wait for locks, both phases share one READ
+COMMITTED transaction (``begin_write`` is a no-op); what must not be held long there is a
+row lock, which is why numbers are taken last (services/sequences.py).
 Plain ``@writes`` services run wholly in the write transaction, as before.
 
 A write that still meets a busy database (SQLite: locked; PostgreSQL: serialization failure
@@ -205,7 +208,10 @@ class Store:
         if not writes_:
             with self.read() as session:
                 return fn(session, *args, **kwargs)
-        opener = self.phased if getattr(fn, "regdesk_phased", False) else self.write
+        # PostgreSQL: reads take no lock and wait for none, so the plan and the write share one
+        # READ COMMITTED transaction (no second checkout and round trips); the write phase's
+        # conditional updates / row locks re-check the plan all the same
+        opener = self.phased if getattr(fn, "regdesk_phased", False) and self.is_sqlite else self.write
         deadline = time.monotonic() + WRITE_RETRY_BUDGET_S
         attempt = replans = 0
         while True:
