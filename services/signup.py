@@ -598,6 +598,9 @@ def create_customer(
     if preview.errors:
         raise ValidationFailed(preview.errors)
     portal_role = customers.get_role(session, role)
+    from services.documents import ensure_registered
+
+    ensure_registered()  # the workflow's first-use imports: here, not while the number rows are locked
     begin_write(session)
     # take the request first: of two approvers only one gets past this line
     _transition(session, req, "create", customer_created=True, created_by=actor.user_name)
