@@ -16,8 +16,8 @@ from sqlalchemy import insert
 from sqlmodel import Session, select
 
 from models.signup import SignupRequest, SignupStatus
-from services import customers, operators, sequences, signup, tokens
-from models.core import AuditEvent, Operator, OutboxEmail
+from services import customers, operators, sequences, signup
+from models.core import AuditEvent, Operator
 from models.customer import CustomerTemplate, PortalRole
 from services.permissions import PORTAL, SYSTEM
 from services.store import Store, now
@@ -73,12 +73,9 @@ REQUESTS = [
 
 
 def _token_from_outbox(session: Session, number: str) -> str:
-    body = session.exec(select(OutboxEmail.body).where(OutboxEmail.entity_key == number,
-                                                       OutboxEmail.template == "signup_verify")
-                        .order_by(OutboxEmail.id.desc())).first()  # type: ignore[union-attr]
-    match = tokens.TOKEN_PATTERN.search(body or "")
-    assert match, f"no verification link for {number}"
-    return match.group(0)
+    """The demo plays the customer: it mints the link the verification mail carries when it is
+    sent (no working token is ever stored; the mail itself then has nothing left to do)."""
+    return signup.mint_verification_link(session, number)["token"]
 
 
 def is_loaded(store: Store) -> bool:
@@ -141,7 +138,7 @@ def _take_on(store: Store, approver, entry: tuple) -> bool:
     if status == final or final == "Requested":
         return added
     if status == "Requested":
-        with store.read() as s:
+        with store.write() as s:
             raw = _token_from_outbox(s, number)
         store.call(signup.verify, raw)
         status, added = "Verified by user", True

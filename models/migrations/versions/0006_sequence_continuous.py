@@ -1,7 +1,7 @@
 """number sequences get a Continuous flag (issue 9: writers wait milliseconds, not seconds)
 
 Revision ID: 0006
-Revises: 0005
+Revises: 0009 (written against 0005; re-chained after the merge of 0008 and 0009)
 Create Date: 2026-11-28 09:00:00
 
 Continuous (gap-free) stays the rule for every sequence but the registration numbers
@@ -17,7 +17,7 @@ from alembic import op
 
 
 revision: str = "0006"
-down_revision: Union[str, None] = "0005"
+down_revision: Union[str, None] = "0009"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
