@@ -42,6 +42,14 @@ def default_database_url() -> str:
     return f"sqlite:///{data_dir() / 'regdesk.db'}"
 
 
+def may_create(url: str) -> bool:
+    """Whether opening ``url`` may create a new SQLite file: only the default one. Anywhere
+    else a missing file is a mistyped path until ``regdesk db init`` (or ``demo``) says so."""
+    from services.store import normalize_url
+
+    return normalize_url(url) == normalize_url(default_database_url())
+
+
 def load_config(path: Path | None = None) -> dict[str, Any]:
     path = path or config_path()
     if not path.exists():

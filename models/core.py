@@ -39,13 +39,17 @@ class Operator(SQLModel, table=True):
 
 
 class NumberSequence(SQLModel, table=True):
-    """Gap-free counter: the next number is taken in the transaction that stores the record."""
+    """A number sequence. Continuous (gap-free): the next number is taken as the last step of
+    the transaction that stores the record, and a rollback gives it back. Not continuous: it is
+    taken in its own tiny transaction (PostgreSQL), so nobody waits for another's record, and a
+    rolled-back record leaves a gap (services/sequences.py)."""
 
     code: str = Field(primary_key=True, max_length=40)
     prefix: str = Field(default="", max_length=20)
     width: int = Field(default=6)
     next_value: int = Field(default=1)
     description: str = Field(default="", max_length=200)
+    continuous: bool = Field(default=True)
 
 
 class Parameter(SQLModel, table=True):

@@ -1,7 +1,9 @@
 """The demo set: operators, templates, roles, customers, and sign-up requests in every status.
 
 Everything but the synthetic bulk requests goes through services, so the demo data has the
-same audit trail, e-mails and numbers as real use. Loading twice adds nothing twice.
+same audit trail, e-mails and numbers as real use. Loading twice adds nothing twice, and a
+load that was cut short (killed) is finished by the next one: every step skips what is there
+and takes each request on from the status it reached; the last step marks the set complete.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from sqlmodel import Session, select
 
 from models.signup import SignupRequest, SignupStatus
 from services import customers, operators, sequences, signup
-from models.core import Operator
+from models.core import AuditEvent, Operator
+from models.customer import CustomerTemplate, PortalRole
 from services.permissions import PORTAL, SYSTEM
 from services.store import Store, now
 from services.text import normalize_company
@@ -80,63 +83,114 @@ def _token_from_outbox(session: Session, number: str) -> str:
 
 
 def is_loaded(store: Store) -> bool:
+    """Whether the demo set was loaded completely (a cut-short load is finished by ``load_base``)."""
     with store.read() as s:
-        return s.exec(select(Operator.id).where(Operator.user_name == "approver1")).first() is not None
+        return s.exec(select(AuditEvent.id).where(AuditEvent.entity_type == "demo", AuditEvent.entity_key == "base",
+                                                  AuditEvent.action == "loaded")).first() is not None
 
 
-def load_reference(store: Store) -> None:
-    """Operators, templates, roles and a few customers: what every demo (and test) starts from."""
+def load_reference(store: Store) -> int:
+    """Operators, templates, roles and a few customers: what every demo (and test) starts from.
+    Skips what is there already; returns how many things it added."""
+    added = 0
     with store.write() as s:
         sequences.ensure_defaults(s)
+        have = set(s.exec(select(Operator.user_name)).all())
         for user, name, roles, profile, sales_rep in OPERATORS:
-            operators.create_operator(s, SYSTEM, user, name, roles, email=f"{user}@regdesk.example",
-                                      profile=profile, sales_rep=sales_rep)
+            if user not in have:
+                operators.create_operator(s, SYSTEM, user, name, roles, email=f"{user}@regdesk.example",
+                                          profile=profile, sales_rep=sales_rep)
+                added += 1
+    with store.read() as s:
+        templates = set(s.exec(select(CustomerTemplate.name)).all())
+        roles = set(s.exec(select(PortalRole.name)).all())
     for name, (description, values) in TEMPLATES.items():
-        store.call(customers.save_template, SYSTEM, name, values, description)
+        if name not in templates:
+            store.call(customers.save_template, SYSTEM, name, values, description)
+            added += 1
     for name, description in ROLES:
-        store.call(customers.save_role, SYSTEM, name, description)
+        if name not in roles:
+            store.call(customers.save_role, SYSTEM, name, description)
+            added += 1
     with store.write() as s:
+        from models.customer import Customer  # noqa: PLC0415
+
+        names = set(s.exec(select(Customer.name)).all())
         for values in CUSTOMERS:
-            customers.new_customer(s, SYSTEM, customers.validate_values(s, {"party_type": "Organization", **values}))
+            if values["name"] not in names:
+                customers.new_customer(s, SYSTEM, customers.validate_values(s, {"party_type": "Organization", **values}))
+                added += 1
+    return added
 
 
-def load_base(store: Store) -> dict[str, Any]:
-    """Load the fixed demo set unless it is there already. Returns what was added."""
-    if is_loaded(store):
-        return {"loaded": False}
-    load_reference(store)
-    from services import params
+_PATH = {"Requested": 0, "Verified by user": 1, "Approved": 2, "Created": 3, "Rejected": 2}
 
-    store.call(params.set_param, SYSTEM, "signup.default_template", DEFAULT_TEMPLATE)
-    store.call(params.set_param, SYSTEM, "signup.default_role", DEFAULT_ROLE)
-    from seed.workflows import load_default_workflows
 
-    # before the requests, so the demo's created customer's user request enters the workflow
-    load_default_workflows(store)
-    approver = operators_actor(store, "approver1")
-    for company, first, last, email, user, city, country, final in REQUESTS:
+def _take_on(store: Store, approver, entry: tuple) -> bool:
+    """Bring one demo request to its final status from wherever a cut-short load left it."""
+    company, first, last, email, user, city, country, final = entry
+    with store.read() as s:
+        req = s.exec(select(SignupRequest).where(SignupRequest.user_name == user, SignupRequest.company == company)).first()
+    added = req is None
+    if req is None:
         data = {"company": company, "first_name": first, "last_name": last, "email": email, "user_name": user,
                 "phone": "+1 555 0100", "fax": "", "street": "1 Main Street", "city": city, "zip": "10001",
                 "state": "", "county": "", "country": country, "language": "en-us"}
-        number = store.call(signup.submit, PORTAL, data).number
-        if final == "Requested":
-            continue
+        number, status = store.call(signup.submit, PORTAL, data).number, "Requested"
+    else:
+        number, status = req.number, req.status
+    if status == final or final == "Requested":
+        return added
+    if status == "Requested":
         with store.write() as s:
             raw = _token_from_outbox(s, number)
         store.call(signup.verify, raw)
-        if final == "Rejected":
+        status, added = "Verified by user", True
+    if final == "Rejected":
+        if status != "Rejected":
             store.call(signup.reject, approver, number, "Travel agencies are served through our partner network.")
-            continue
-        if final == "Verified by user":
-            continue
+        return True
+    if final == "Verified by user":
+        return added
+    if status == "Verified by user":
         store.call(signup.approve, approver, number)
-        if final == "Created":
-            store.call(signup.create_customer, approver, number, mode="new", template="EXPORT",
-                       role="Customer self-service user")
+        status, added = "Approved", True
+    if final == "Created" and status == "Approved":
+        store.call(signup.create_customer, approver, number, mode="new", template="EXPORT",
+                   role="Customer self-service user")
+        added = True
+    return added
+
+
+def load_base(store: Store) -> dict[str, Any]:
+    """Load the fixed demo set unless it is there already (finishing a cut-short load).
+    Returns what was added."""
+    if is_loaded(store):
+        return {"loaded": False}
+    added = load_reference(store)
+    from services import params
+
+    with store.read() as s:
+        preset = {k: params.get(s, k) for k in ("signup.default_template", "signup.default_role")}
+    if preset["signup.default_template"] != DEFAULT_TEMPLATE:
+        store.call(params.set_param, SYSTEM, "signup.default_template", DEFAULT_TEMPLATE)
+    if preset["signup.default_role"] != DEFAULT_ROLE:
+        store.call(params.set_param, SYSTEM, "signup.default_role", DEFAULT_ROLE)
+    from seed.workflows import load_default_workflows
+
+    # before the requests, so the demo's created customer's user request enters the workflow
+    added += sum(1 for v in load_default_workflows(store).values() if v.startswith("imported"))
+    approver = operators_actor(store, "approver1")
+    for entry in REQUESTS:
+        added += _take_on(store, approver, entry)
     from seed.demo_b2b import load_cases_and_prospects
 
-    load_cases_and_prospects(store)
-    return {"loaded": True, "operators": len(OPERATORS), "templates": len(TEMPLATES), "roles": len(ROLES),
+    added += sum(load_cases_and_prospects(store).values())
+    from services import audit
+
+    with store.write() as s:
+        audit.record(s, SYSTEM, "demo", "base", "loaded", comment=f"demo set complete ({added} things added)")
+    return {"loaded": added > 0, "operators": len(OPERATORS), "templates": len(TEMPLATES), "roles": len(ROLES),
             "customers": len(CUSTOMERS), "requests": len(REQUESTS)}
 
 

@@ -42,7 +42,7 @@ from models.customer import Customer
 from services import audit, customers, params, sequences, transitions
 from services.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from services.permissions import Actor, require
-from services.store import now, writes
+from services.store import Replan, begin_write, now, writes
 from services.text import clean, normalize_company, normalize_email
 
 P = ProposalState
@@ -346,6 +346,20 @@ def _lock_customer(session: Session, account: str) -> Customer:
     return c
 
 
+def _find_customer(session: Session, account: str) -> Customer:
+    """As ``_lock_customer`` without the lock (the plan phase of a phased write)."""
+    key = clean(account)
+    for candidate in dict.fromkeys((key, key.upper())):
+        c = session.exec(select(Customer).where(Customer.account == candidate)).first()
+        if c is not None:
+            return c
+    raise NotFound(f"no customer {account!r}")
+
+
+def _proposal_key(p: ChangeProposal | None) -> tuple | None:
+    return None if p is None else (p.id, p.state, p.version)
+
+
 def _open_proposal(session: Session, customer_id: int) -> ChangeProposal | None:
     return session.exec(
         select(ChangeProposal).where(ChangeProposal.customer_id == customer_id, col(ChangeProposal.state).in_(OPEN_STATES))
@@ -555,12 +569,15 @@ class EditResult(BaseModel):
     message: str
 
 
-@writes
+@writes(phased=True)
 def edit_customer(session: Session, actor: Actor, account: str, values: dict[str, Any],
                   expected_version: int | None = None) -> EditResult:
-    """Save a customer's fields: the ones needing approval become proposal lines, the rest are saved."""
+    """Save a customer's fields: the ones needing approval become proposal lines, the rest are saved.
+
+    Phased: everything is read, validated and compared without a lock; the write phase locks
+    the customer and replans (services.store.Replan) if it or its proposal changed meanwhile."""
     require(actor, "customer.edit")
-    c = _lock_customer(session, account)
+    c = _find_customer(session, account)
     if expected_version is not None and c.version != expected_version:
         raise Conflict(f"customer {c.account} was changed by {_last_saver(session, c.account)} since you opened it: "
                        "reload and try again")
@@ -580,6 +597,12 @@ def edit_customer(session: Session, actor: Actor, account: str, values: dict[str
                 f"customer {c.account}: {PENDING_STATUS.lower()} ({p.number}, submitted by {p.submitted_by} on "
                 f"{p.submitted_at:%Y-%m-%d %H:%M}); {', '.join(refused)} "
                 f"{'is' if len(refused) == 1 else 'are'} locked until it is decided"))
+    planned = (c.version, _proposal_key(p))
+    begin_write(session)
+    c = _lock_customer(session, c.account)
+    p = _open_proposal(session, c.id)
+    if (c.version, _proposal_key(p)) != planned:
+        raise Replan(f"customer {c.account} changed while the edit was planned")
     direct = {k: v for k, v in changed.items() if k not in enabled}
     propose = {k: v for k, v in changed.items() if k in enabled}
     _update_customer(session, actor, c, direct)

@@ -1,9 +1,11 @@
 """The governed customer import (D365 "data entity") and the export in the same format.
 
 A file is CSV (a header row: ``account`` and customer field names) or JSON (a list of
-objects with ``account`` and fields), keyed by account. Each row is validated on its own;
-an invalid row changes nothing and does not stop the rest. Valid rows follow the **Data
-entity behavior** parameter for the fields that need approval (``customer_approval.*``):
+objects with ``account`` and fields), keyed by account. Each row is validated on its own and
+the report names every bad row. **All or nothing** by default: when any row is invalid,
+nothing is changed (exit 2); ``partial=True`` (``--partial``) applies the good rows and says
+so. Valid rows follow the **Data entity behavior** parameter for the fields that need
+approval (``customer_approval.*``):
 
 * allow   - every field is updated, approval or not;
 * reject  - the changes of approval fields are refused, the other fields are applied;
@@ -13,17 +15,27 @@ entity behavior** parameter for the fields that need approval (``customer_approv
 A field locked by a submitted proposal is refused under reject and propose. The report has
 a row per line: applied / proposed / refused / invalid / unchanged, the fields and why.
 
-Built for 100k rows: customers are read in chunks by account (one query per chunk), the
-updates of a chunk go in one executemany per column set, audit events in one bulk insert;
-proposals for customers without an open one are created in bulk too. ``dry_run`` computes
-the same report without writing anything.
+Imports do not block the office (issue 9): the whole file is parsed, validated and planned
+in a read transaction, without any lock (customers read in chunks by account, one query per
+chunk). Then one short write transaction re-checks the version of every customer (and open
+proposal) the plan relied on: if any changed meanwhile, nothing is applied and the rows are
+named (Conflict, exit 6); else the planned updates go in one executemany per column set,
+audit events in one bulk insert, new proposals in bulk too. ``dry_run`` computes the same
+report without writing anything.
+
+Limits (a clear refusal, never "unexpected"): file size ``MAX_FILE_BYTES``, cell/field size
+``MAX_FIELD_CHARS``, numbers ``MAX_NUMBER_CHARS`` characters, JSON nesting (rows are flat
+objects; anything nested deeper than Python can parse is refused). A bare CR (not part of a
+CRLF line end) is refused: CSV readers would cut the cell there.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 import json
+import re
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -37,10 +49,14 @@ from models.customer import Customer
 from services import audit, changes, customers, sequences
 from services.errors import Conflict, ValidationFailed
 from services.permissions import Actor, require
-from services.store import now, writes
+from services.store import begin_write, now, writes
 from services.text import clean, normalize_company, normalize_email
 
 CHUNK = 2000
+MAX_FILE_BYTES = 256 * 1024 * 1024
+MAX_FIELD_CHARS = 10_000
+MAX_NUMBER_CHARS = 40
+_BARE_CR = re.compile(r"\r(?!\n)")
 STATUSES = ("applied", "proposed", "refused", "invalid", "unchanged")
 _TABLE = Customer.__table__  # type: ignore[attr-defined]
 # Core tables for bulk inserts: one executemany (the ORM bulk path would run a statement per row here)
@@ -75,6 +91,9 @@ class ImportReport(BaseModel):
     rows: int
     counts: dict[str, int]
     report: list[RowReport]
+    written: bool = False  # whether anything was written (False: dry run, or refused as a whole)
+    partial: bool = False
+    note: str = ""  # what happened to the file as a whole, in the user's words
 
 
 # ---------------------------------------------------------------------------- reading files
@@ -108,31 +127,79 @@ def _check_columns(columns: list[str]) -> list[str]:
     return names
 
 
+def _line_of(text: str, pos: int) -> int:
+    return text.count("\n", 0, pos) + 1
+
+
 def parse_csv(text: str) -> list[ImportRow]:
+    bare = _BARE_CR.search(text)
+    if bare:
+        raise ValidationFailed({"file": f"line {_line_of(text, bare.start())}: a carriage return (CR) that does not end a "
+                                        "line, inside a cell: remove it (line ends must be LF or CRLF)"})
+    limit = csv.field_size_limit()
+    csv.field_size_limit(MAX_FIELD_CHARS)
+    try:
+        return _parse_csv(text)
+    finally:
+        csv.field_size_limit(limit)
+
+
+def _parse_csv(text: str) -> list[ImportRow]:
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""))
     try:
         header = next(reader)
     except StopIteration:
         raise ValidationFailed({"file": "empty: expected a header row (account, fields...)"}) from None
+    except csv.Error as exc:
+        raise _csv_error(reader.line_num, exc) from None
     columns = _check_columns(header)
     rows: list[ImportRow] = []
     start = reader.line_num + 1
-    for cells in reader:
-        line, start = start, reader.line_num + 1
-        if not cells or all(not c.strip() for c in cells):
-            continue
-        if len(cells) != len(columns):
-            rows.append(ImportRow(line=line, account=clean(cells[columns.index("account")]) if len(cells) > columns.index("account") else "",
-                                  values={}, error=f"{len(cells)} cells, the header has {len(columns)}"))
-            continue
-        record = {k: un_neutralise(v) for k, v in zip(columns, cells)}
-        account = clean(record.pop("account"))
-        rows.append(ImportRow(line=line, account=account, values=record))
+    try:
+        for cells in reader:
+            _csv_row(rows, columns, cells, start, reader)
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise _csv_error(reader.line_num, exc) from None
     return rows
 
 
+def _csv_error(line: int, exc: csv.Error) -> ValidationFailed:
+    msg = str(exc)
+    if "field larger than field limit" in msg:
+        msg = f"a cell longer than {MAX_FIELD_CHARS} characters"
+    return ValidationFailed({"file": f"line {line}: not valid CSV: {msg}"})
+
+
+def _csv_row(rows: list[ImportRow], columns: list[str], cells: list[str], line: int, reader) -> None:
+    if not cells or all(not c.strip() for c in cells):
+        return
+    if len(cells) != len(columns):
+        at = columns.index("account")
+        rows.append(ImportRow(line=line, account=clean(cells[at]) if len(cells) > at else "",
+                              values={}, error=f"{len(cells)} cells, the header has {len(columns)}"))
+        return
+    record = {k: un_neutralise(v) for k, v in zip(columns, cells)}
+    account = clean(record.pop("account"))
+    rows.append(ImportRow(line=line, account=account, values=record))
+
+
+class _NumberTooLong(ValueError):
+    pass
+
+
+def _bounded(kind):
+    def parse(raw: str):
+        if len(raw) > MAX_NUMBER_CHARS:
+            raise _NumberTooLong(raw)
+        return kind(raw)
+    return parse
+
+
 def parse_json(text: str) -> list[ImportRow]:
-    decoder = json.JSONDecoder()
+    from decimal import Decimal
+
+    decoder = json.JSONDecoder(parse_int=_bounded(int), parse_float=_bounded(Decimal))
     text = text.lstrip("\ufeff")
     pos, n = 0, len(text)
 
@@ -157,6 +224,11 @@ def parse_json(text: str) -> list[ImportRow]:
             item, end = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as exc:
             raise fail(exc.pos, exc.msg) from None
+        except _NumberTooLong:
+            raise fail(pos, f"a number longer than {MAX_NUMBER_CHARS} characters in the object that starts here") from None
+        except RecursionError:
+            raise fail(pos, "nested too deeply: an import file is a list of flat objects "
+                            "({\"account\": ..., \"field\": value})") from None
         rows.append(_json_row(line, item))
         pos = skip(end)
         if pos < n and text[pos] == ",":
@@ -180,7 +252,10 @@ def _json_row(line: int, item: Any) -> ImportRow:
         if k == "account":
             continue
         if isinstance(v, (dict, list)):
-            bad.append(f"{k}: a single value expected")
+            bad.append(f"{k}: a single value expected, not nested data")
+        elif isinstance(v, str) and len(v) > MAX_FIELD_CHARS:
+            bad.append(f"{k}: longer than {MAX_FIELD_CHARS} characters")
+            v = ""
         values[str(k)] = "" if v is None else v
     unknown = [k for k in values if k not in customers.FIELDS]
     if unknown:
@@ -192,7 +267,12 @@ def _json_row(line: int, item: Any) -> ImportRow:
 def read_file(path: str | Path, fmt: str | None = None) -> list[ImportRow]:
     fmt = detect_format(path, fmt)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        size = Path(path).stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ValidationFailed({"file": f"{path} is larger than the import's limit ({size:,} bytes, at most "
+                                            f"{MAX_FILE_BYTES:,}): split it into several files"})
+        with open(path, encoding="utf-8", newline="") as fh:  # newline="": a bare CR stays visible
+            text = fh.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise ValidationFailed({"file": f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}"}) from None
     return parse_json(text) if fmt == "json" else parse_csv(text)
@@ -208,6 +288,9 @@ def _typed(row: ImportRow, current: dict[str, Any], known: set[str]) -> tuple[di
         spec = customers.FIELDS.get(name)
         if spec is None:
             errors[name] = "unknown customer field"
+            continue
+        if spec.kind in ("decimal", "int") and isinstance(raw, str) and len(raw.strip()) > MAX_NUMBER_CHARS:
+            errors[name] = f"a number of at most {MAX_NUMBER_CHARS} characters"
             continue
         try:
             typed[name] = customers._coerce(spec, raw)
@@ -227,15 +310,20 @@ def _dump(values: dict[str, Any]) -> str:
     return audit._dump(values) or "{}"
 
 
-@writes
+@writes(phased=True)
 def import_rows(session: Session, actor: Actor, rows: list[ImportRow], *, dry_run: bool = False,
-                progress: Callable[[int, int], None] | None = None, chunk: int = CHUNK) -> ImportReport:
-    """Apply ``rows`` under the Data entity behavior; ``dry_run``: the report only, nothing written."""
+                partial: bool = False, progress: Callable[[int, int], None] | None = None,
+                chunk: int = CHUNK) -> ImportReport:
+    """Apply ``rows`` under the Data entity behavior, all or nothing (``partial``: the good rows
+    even when some are invalid); ``dry_run``: the report only, nothing written."""
     require(actor, "customer.import")
     behavior = changes.entity_behavior(session)
     enabled = changes.enabled_fields(session)
     gated = frozenset() if behavior == "allow" else enabled
     report: list[RowReport] = []
+    all_updates: list[tuple[dict[str, Any], dict[str, Any], RowReport]] = []
+    all_proposals: list[tuple[dict[str, Any], dict[str, Any], RowReport]] = []
+    all_open: dict[int, ChangeProposal] = {}
     first_line: dict[str, int] = {}
     total = len(rows)
     at = now(session)
@@ -243,7 +331,7 @@ def import_rows(session: Session, actor: Actor, rows: list[ImportRow], *, dry_ru
         part = rows[start:start + chunk]
         accounts = list({r.account for r in part if r.account})
         found = {m["account"]: dict(m) for m in session.execute(
-            select(_TABLE).where(_TABLE.c.account.in_(accounts)).with_for_update()).mappings()} if accounts else {}
+            select(_TABLE).where(_TABLE.c.account.in_(accounts))).mappings()} if accounts else {}
         refs = {v for r in part for k in ("invoice_account", "parent_account")
                 if isinstance(v := clean(r.values.get(k, "")), str) and v and v not in found}
         known = set(found)
@@ -317,19 +405,88 @@ def import_rows(session: Session, actor: Actor, rows: list[ImportRow], *, dry_ru
             if rep.proposed:
                 notes.append(f"{', '.join(rep.proposed)}: proposed for approval")
             rep.reason = "; ".join(notes)
-        if not dry_run:
-            _write_updates(session, actor, updates, at)
-            _write_proposals(session, actor, proposals, open_props)
+        all_updates.extend(updates)
+        all_proposals.extend(proposals)
+        all_open.update(open_props)
         if progress:
             progress(min(start + chunk, total), total)
     counts = {s: 0 for s in STATUSES}
     for rep in report:
         counts[rep.status] += 1
-    return ImportReport(behavior=behavior, behavior_label=changes.BEHAVIORS.get(behavior, behavior), dry_run=dry_run,
-                        rows=total, counts=counts, report=report)
+    result = ImportReport(behavior=behavior, behavior_label=changes.BEHAVIORS.get(behavior, behavior), dry_run=dry_run,
+                          rows=total, counts=counts, report=report, partial=partial)
+    good = total - counts["invalid"]
+    if dry_run:
+        result.note = "dry run: nothing changed"
+        return result
+    if counts["invalid"] and not partial:
+        result.note = (f"nothing changed: {counts['invalid']} of {total} rows are invalid (each is listed); "
+                       "fix them and import again, or use --partial to apply the good rows")
+        return result
+    if all_updates or all_proposals:
+        # the plan is complete: now one short write transaction, if nothing it relied on changed
+        planned = _plan_updates(session, actor, all_updates, at)
+        begin_write(session)
+        # SQLite: the write lock is ours, the updates' version conditions and row counts are the
+        # check (the rows are named only when it fails); PostgreSQL: lock and check first
+        sqlite = session.get_bind().dialect.name == "sqlite"
+        _check_planned_versions(session, [] if sqlite else all_updates, all_proposals, all_open)
+        if not _write_updates(session, planned):
+            _check_planned_versions(session, all_updates, [], {})
+            raise Conflict("customers changed while the file was being checked: nothing was imported; run it again")
+        _write_proposals(session, actor, all_proposals, all_open)
+    result.written = True
+    result.note = (f"applied the {good} good rows; {counts['invalid']} invalid rows were skipped (--partial)"
+                   if counts["invalid"] else f"applied all {total} rows")
+    return result
 
 
-def _write_updates(session: Session, actor: Actor, updates: list[tuple[dict, dict, RowReport]], at) -> None:
+def _check_planned_versions(session: Session, updates: list[tuple[dict, dict, RowReport]],
+                            proposals: list[tuple[dict, dict, RowReport]], open_props: dict[int, ChangeProposal]) -> None:
+    """In the write transaction: every customer (and open proposal) the plan relied on is still
+    at the version it read; else nothing is applied and the rows are named."""
+    planned: dict[int, tuple[int, RowReport, str]] = {}
+    for cust, _values, rep in [*updates, *proposals]:
+        planned[cust["id"]] = (cust["version"], rep, cust["account"])
+    ids = list(planned)
+    changed: list[tuple[int, str]] = []
+    lock = session.get_bind().dialect.name != "sqlite"  # SQLite: the write lock covers it already
+    for start in range(0, len(ids), CHUNK):
+        part = ids[start:start + CHUNK]
+        query = select(_TABLE.c.id, _TABLE.c.version).where(_TABLE.c.id.in_(part))
+        if lock:
+            query = query.with_for_update()
+        seen = dict(session.execute(query).all())
+        for cid in part:
+            version, rep, account = planned[cid]
+            if seen.get(cid) != version:
+                changed.append((rep.line, account))
+    prop_customers = list({cust["id"] for cust, _v, _r in proposals})
+    if prop_customers:
+        now_open = {p.customer_id: (p.id, p.state, p.version) for p in session.exec(
+            select(ChangeProposal).where(col(ChangeProposal.customer_id).in_(prop_customers),
+                                         col(ChangeProposal.state).in_(OPEN_STATES))
+            .execution_options(populate_existing=False)).all()}
+        for cust, _v, rep in proposals:
+            p = open_props.get(cust["id"])
+            if now_open.get(cust["id"]) != (None if p is None else (p.id, p.state, p.version)):
+                changed.append((rep.line, cust["account"]))
+    if changed:
+        changed = sorted(set(changed))
+        shown = ", ".join(f"line {line} {account}" for line, account in changed[:20])
+        more = f" and {len(changed) - 20} more" if len(changed) > 20 else ""
+        raise Conflict(f"nothing was imported: {len(changed)} customer{'s' if len(changed) != 1 else ''} changed "
+                       f"while the file was being checked ({shown}{more}); run the import again to see the new values")
+
+
+@dataclass
+class _PlannedUpdates:
+    """The customer updates and audit rows of an import, ready for the driver (plan phase)."""
+
+    statements: list[tuple[Any, Any, int]]  # (statement or SQL, rows, expected row count or -1)
+
+
+def _plan_updates(session: Session, actor: Actor, updates: list[tuple[dict, dict, RowReport]], at) -> _PlannedUpdates:
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     events = []
     for cust, values, rep in updates:
@@ -346,14 +503,64 @@ def _write_updates(session: Session, actor: Actor, updates: list[tuple[dict, dic
                        "action": "imported", "before": _dump({k: cust[k] for k in values}), "after": _dump(values),
                        "comment": f"data entity import, line {rep.line}" + (
                            f"; applied without approval: {', '.join(rep.unapproved)}" if rep.unapproved else "")})
+    dialect = session.get_bind().dialect
+    statements = []
     for keys, params in groups.items():
         stmt = (update(_TABLE).where(_TABLE.c.id == bindparam("_id"), _TABLE.c.version == bindparam("_v"))
                 .values({**{k: bindparam(f"v_{k}") for k in keys}, "version": bindparam("_nv")}))
-        result = session.execute(stmt, params)
-        if session.get_bind().dialect.supports_sane_multi_rowcount and result.rowcount != len(params):  # type: ignore[attr-defined]
-            raise Conflict("customers were changed by someone else during the import: run it again")
+        statements.append((*_prepare_many(dialect, stmt, params), len(params)))
     if events:
-        session.execute(insert(_AUDIT), events)
+        statements.append((*_prepare_many(dialect, insert(_AUDIT), events), -1))
+    return _PlannedUpdates(statements=statements)
+
+
+def _prepare_many(dialect, stmt, rows: list[dict[str, Any]]) -> tuple[Any, Any]:
+    """On SQLite: the SQL and the driver-ready rows, converted here with the columns' bind
+    processors (in the plan phase: SQLAlchemy's per-row processing inside the write transaction
+    would double its length). Elsewhere the statement and rows as they are."""
+    if dialect.name != "sqlite" or not rows:
+        return stmt, rows
+    compiled = stmt.compile(dialect=dialect, column_keys=list(rows[0]))
+    names = {name: i for i, name in enumerate(compiled.positiontup or [])}
+    position = sorted((names[compiled.bind_names[bp]], key, bp.type._cached_bind_processor(dialect))
+                      for key, bp in compiled.binds.items() if compiled.bind_names[bp] in names)
+    # columns the rows leave out get their Python-side defaults, as SQLAlchemy would give them
+    table = getattr(stmt, "table", None)
+    defaults: dict[str, Any] = {}
+    for _, key, _ in position:
+        column = table.c.get(key) if table is not None and key not in rows[0] else None
+        if column is not None and column.default is not None:
+            d = column.default
+            defaults[key] = d.arg(_DefaultContext(dialect)) if d.is_callable else (d.arg if d.is_scalar else None)
+    if defaults:
+        rows = [{**defaults, **row} for row in rows]
+    return compiled.string, [tuple(proc(row[key]) if proc else row[key] for _, key, proc in position) for row in rows]
+
+
+@dataclass
+class _DefaultContext:
+    """What a column default callable may look at (the dialect), for ``_prepare_many``."""
+
+    dialect: Any
+
+
+def _write_updates(session: Session, planned: _PlannedUpdates) -> bool:
+    """Run the planned statements; False when an update matched fewer rows than planned
+    (a customer changed meanwhile: the caller rolls back)."""
+    for stmt, rows, expected in planned.statements:
+        if isinstance(stmt, str):
+            cursor = session.connection().connection.dbapi_connection.cursor()
+            try:
+                cursor.executemany(stmt, rows)
+                count = cursor.rowcount
+            finally:
+                cursor.close()
+        else:
+            result = session.execute(stmt, rows)
+            count = result.rowcount if session.get_bind().dialect.supports_sane_multi_rowcount else expected  # type: ignore[attr-defined]
+        if expected >= 0 and count != expected:
+            return False
+    return True
 
 
 def _write_proposals(session: Session, actor: Actor, proposals: list[tuple[dict, dict, RowReport]],

@@ -53,3 +53,15 @@ class UnknownOperator(RegdeskError):
 
 class SchemaOutOfDate(RegdeskError):
     exit_code = 7
+
+
+class DatabaseUnavailable(RegdeskError):
+    """No database where one was named, or it stayed busy/unreachable beyond the store's retries."""
+
+    exit_code = 8
+
+
+class SchemaTooNew(RegdeskError):
+    """The database was upgraded by a newer regdesk: this program must not touch it."""
+
+    exit_code = 11

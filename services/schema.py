@@ -8,7 +8,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
 from models.migrations import SCHEMA_HEADS
-from services.errors import SchemaOutOfDate
+from services.errors import SchemaOutOfDate, SchemaTooNew
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "models" / "migrations"
 
@@ -23,6 +23,20 @@ def current_revisions(engine: Engine) -> frozenset[str]:
 def current_revision(engine: Engine) -> str | None:
     revs = current_revisions(engine)
     return ",".join(sorted(revs)) or None
+
+
+def known_revisions() -> frozenset[str]:
+    """Every revision id this regdesk ships (from the migration file names: no Alembic import)."""
+    versions = MIGRATIONS_DIR / "versions"
+    return frozenset(p.name.split("_", 1)[0] for p in versions.glob("*.py") if p.name[:1].isdigit())
+
+
+def refuse_newer(revisions: frozenset[str]) -> None:
+    """A database upgraded by a newer regdesk: say so (and which revision) instead of touching it."""
+    unknown = sorted(revisions - known_revisions())
+    if unknown:
+        raise SchemaTooNew(f"this database was upgraded by a newer regdesk (revision {', '.join(unknown)}); "
+                           "install that version")
 
 
 def _alembic_config(connection):
@@ -40,6 +54,8 @@ def upgrade(engine: Engine, revision: str = "heads") -> str | None:
 
     # BEGIN IMMEDIATE on SQLite: two processes opening a new file migrate one after the other
     with engine.execution_options(regdesk_write=True).begin() as conn:
+        if inspect(conn).has_table("alembic_version"):
+            refuse_newer(frozenset(conn.execute(text("SELECT version_num FROM alembic_version")).scalars()))
         command.upgrade(_alembic_config(conn), revision)
     return current_revision(engine)
 
@@ -55,6 +71,7 @@ def ensure_schema(engine: Engine) -> None:
     revisions = current_revisions(engine)
     if revisions == SCHEMA_HEADS:
         return
+    refuse_newer(revisions)
     if engine.dialect.name == "sqlite":
         upgrade(engine)
         return

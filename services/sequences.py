@@ -1,8 +1,16 @@
-"""Gap-free number sequences (registration numbers, customer accounts, user requests...).
+"""Number sequences (registration numbers, customer accounts, user requests...).
 
-A number is taken by an UPDATE of the sequence row inside the transaction that stores the
-record: the row stays locked until that transaction ends (PostgreSQL row lock; the SQLite
-write lock), and a rollback gives the number back, so no number is skipped or used twice.
+Each sequence has a Continuous flag (as AX number sequences do), admins change it:
+
+* continuous (gap-free; the default, e.g. customer accounts): the number is taken by an
+  UPDATE of the sequence row inside the transaction that stores the record, as the last step
+  before its rows are written: the row stays locked until that transaction ends (a short
+  one: everything that reads or checks ran before it), and a rollback gives the number back,
+  so no number is skipped or used twice;
+* not continuous (the default for registration numbers): on PostgreSQL the number is taken
+  in its own tiny transaction, so no sign-up waits for another's transaction; a rolled-back
+  record leaves a gap. On SQLite the whole database has one write lock, so both kinds are
+  taken inside the (short) write transaction and stay gap-free in practice.
 """
 
 from __future__ import annotations
@@ -15,6 +23,8 @@ from services import audit
 from services.errors import NotFound, ValidationFailed
 from services.permissions import Actor, require
 from services.store import writes
+
+NON_CONTINUOUS = frozenset({"signup"})  # registration numbers need no gap-free guarantee
 
 DEFAULT_SEQUENCES: dict[str, tuple[str, int, str]] = {
     "signup": ("REG-", 6, "Customer sign-up requests (registration numbers)"),
@@ -31,7 +41,8 @@ DEFAULT_SEQUENCES: dict[str, tuple[str, int, str]] = {
 def ensure_defaults(session: Session, extra: dict[str, tuple[str, int, str]] | None = None) -> None:
     for code, (prefix, width, description) in {**DEFAULT_SEQUENCES, **(extra or {})}.items():
         if session.get(NumberSequence, code) is None:
-            session.add(NumberSequence(code=code, prefix=prefix, width=width, next_value=1, description=description))
+            session.add(NumberSequence(code=code, prefix=prefix, width=width, next_value=1, description=description,
+                                       continuous=code not in NON_CONTINUOUS))
     session.flush()
 
 
@@ -39,14 +50,24 @@ def format_number(prefix: str, width: int, value: int) -> str:
     return f"{prefix}{value:0{width}d}"
 
 
+_TAKE = text("UPDATE numbersequence SET next_value = next_value + 1 WHERE code = :code "
+             "RETURNING prefix, width, next_value - 1")
+
+
 def next_number(session: Session, code: str) -> str:
-    row = session.execute(
-        text(
-            "UPDATE numbersequence SET next_value = next_value + 1 WHERE code = :code "
-            "RETURNING prefix, width, next_value - 1"
-        ),
-        {"code": code},
-    ).first()
+    """The next number of sequence ``code``. Call it after every check and read, just before
+    inserting the rows that carry it (see the module doc for the two kinds)."""
+    bind = session.get_bind()
+    row = None
+    if bind.dialect.name != "sqlite":
+        continuous = session.execute(text("SELECT continuous FROM numbersequence WHERE code = :code"),
+                                     {"code": code}).scalar()
+        if continuous is False:
+            # its own tiny transaction: the sequence row is locked for one statement only
+            with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                row = conn.execute(_TAKE, {"code": code}).first()
+    if row is None:
+        row = session.execute(_TAKE, {"code": code}).first()
     if row is None:
         raise NotFound(f"number sequence {code!r} is not set up (run 'regdesk db upgrade' or 'regdesk demo')")
     prefix, width, value = row
@@ -74,8 +95,8 @@ def list_sequences(session: Session, actor: Actor) -> list[NumberSequence]:
 
 @writes
 def configure(session: Session, actor: Actor, code: str, *, prefix: str | None = None,
-              width: int | None = None) -> NumberSequence:
-    """Change the prefix or width of the numbers still to come (admins; audited)."""
+              width: int | None = None, continuous: bool | None = None) -> NumberSequence:
+    """Change the prefix, width or Continuous flag of the numbers still to come (admins; audited)."""
     require(actor, "admin.parameters")
     seq = session.get(NumberSequence, code)
     if seq is None:
@@ -87,12 +108,14 @@ def configure(session: Session, actor: Actor, code: str, *, prefix: str | None =
         errors["width"] = "between 1 and 12 digits"
     if errors:
         raise ValidationFailed(errors)
-    before = {"prefix": seq.prefix, "width": seq.width}
+    before = {"prefix": seq.prefix, "width": seq.width, "continuous": seq.continuous}
     if prefix is not None:
         seq.prefix = prefix
     if width is not None:
         seq.width = width
+    if continuous is not None:
+        seq.continuous = bool(continuous)
     session.add(seq)
     audit.record(session, actor, "sequence", code, "configured", before=before,
-                 after={"prefix": seq.prefix, "width": seq.width})
+                 after={"prefix": seq.prefix, "width": seq.width, "continuous": seq.continuous})
     return seq

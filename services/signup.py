@@ -9,6 +9,12 @@ Every transition is a conditional UPDATE (``WHERE id = :id AND status IN (...)``
 count is checked, so when two approvers act on one request exactly one wins and the other
 is told who was first; nothing else in the transaction (customer, contact, user request)
 survives for the loser.
+
+Every writing command is phased (``@writes(phased=True)``, services/store.py): permissions,
+validation, the request lookup, the state check and the duplicate search run first without
+any lock; ``begin_write`` then opens a short write transaction whose conditional UPDATEs
+(version and status) re-check what the plan read. A registration number is taken just before
+the rows that carry it are written.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from models.signup import RequestType, SignupRequest, SignupStatus, UserRequest
 from services import audit, customers, mail, params, sequences, tokens, transitions, user_requests
 from services.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from services.permissions import APPROVER, PORTAL, Actor, require
-from services.store import now, writes
+from services.store import begin_write, now, writes
 from services.text import clean, normalize_company, normalize_email
 from services.validation import field_errors
 
@@ -92,11 +98,16 @@ def _refuse(req: SignupRequest, action: str) -> None:
     raise (Conflict if done else InvalidTransition)(_explain(req, action))
 
 
+def _precheck(req: SignupRequest, action: str) -> None:
+    """The plan phase's check: refuse at once (no lock) when the state does not allow ``action``."""
+    if req.status not in TRANSITIONS[action].sources:
+        _refuse(req, action)
+
+
 def _transition(session: Session, req: SignupRequest, action: str, **values: Any) -> None:
     """Move ``req`` by ``action`` only if nobody moved it first; else refuse with who did."""
     t = TRANSITIONS[action]
-    if req.status not in t.sources:
-        _refuse(req, action)
+    _precheck(req, action)
     won, fresh = transitions.claim(session, req, t.sources, status=t.target.value, **values)
     if not won:
         if fresh is None:
@@ -166,16 +177,15 @@ _PATTERN_HINTS = {
 }
 
 
-@writes
+@writes(phased=True)
 def submit(session: Session, actor: Actor, data: Any) -> SubmitResult:
     """Store a sign-up request (status Requested) and queue its verification e-mail."""
     if actor is not PORTAL:
         require(actor, "signup.submit")
     parsed = validate_input(data)
     current = now(session)
-    number = sequences.next_number(session, "signup")
     req = SignupRequest(
-        number=number,
+        number="",
         created_at=current,
         updated_at=current,
         status=S.REQUESTED,
@@ -184,12 +194,14 @@ def submit(session: Session, actor: Actor, data: Any) -> SubmitResult:
         submitted_by=actor.user_name,
         **parsed.model_dump(),
     )
+    hints = len(find_duplicates(session, req))  # reads only: before the write transaction
+    begin_write(session)
+    number = req.number = sequences.next_number(session, "signup")
     session.add(req)
     session.flush()
     audit.record(session, actor, ENTITY, number, "submitted", after={"status": S.REQUESTED.value, **parsed.model_dump()},
                  comment=None if actor is PORTAL else "taken on behalf of the customer")
     _send_verification(session, req)
-    hints = len(find_duplicates(session, req))
     return SubmitResult(number=number, status=req.status, email=req.email, duplicates=hints)
 
 
@@ -223,9 +235,11 @@ class VerifyResult(BaseModel):
     status: str
 
 
-@writes
+@writes(phased=True)
 def verify(session: Session, raw_token: str) -> VerifyResult:
     """What the link in the verification e-mail calls: Requested -> Verified by user."""
+    _plan_verify(session, raw_token)
+    begin_write(session)
     token = tokens.consume(session, "signup-verify", raw_token, what="verification link")
     req = _get(session, token.entity_key)
     _transition(session, req, "verify", verified_at=now(session))
@@ -234,11 +248,25 @@ def verify(session: Session, raw_token: str) -> VerifyResult:
     return VerifyResult(number=req.number, status=S.VERIFIED.value)
 
 
-@writes
+def _plan_verify(session: Session, raw_token: str) -> None:
+    """Refuse a link that cannot work (unknown, used, of a request no longer Requested) without a lock."""
+    from models.core import Token
+
+    token = session.exec(select(Token).where(Token.token_hash == tokens.hash_token(raw_token or ""),
+                                             Token.purpose == "signup-verify")).first()
+    if token is None or token.used_at is not None or token.voided_at is not None or token.expires_at <= now(session):
+        tokens.consume(session, "signup-verify", raw_token, what="verification link")  # raises its own refusal
+        return
+    _precheck(_get(session, token.entity_key), "verify")
+
+
+@writes(phased=True)
 def resend(session: Session, actor: Actor, number: str) -> VerifyResult:
     """Activation URL: a new verification link; the old one stops working."""
     require(actor, "signup.resend")
     req = _get(session, number)
+    _precheck(req, "resend")
+    begin_write(session)
     _transition(session, req, "resend")
     _send_verification(session, req)
     audit.record(session, actor, ENTITY, req.number, "activation URL sent", comment=f"new link sent to {req.email}")
@@ -274,19 +302,22 @@ def _four_eyes(session: Session, actor: Actor, req: SignupRequest, action: str) 
             f"a second person to create the customer; another approver may: {_others(session, APPROVER, barred)}")
 
 
-@writes
+@writes(phased=True)
 def approve(session: Session, actor: Actor, number: str, comment: str | None = None) -> VerifyResult:
     require(actor, "signup.approve")
+    comment = clean(comment, multiline=True) or None
     req = _get(session, number)
+    _precheck(req, "approve")
     _four_eyes(session, actor, req, "approve")
+    begin_write(session)
     current = now(session)
     _transition(session, req, "approve", approved_by=actor.user_name, approved_at=current)
     audit.record(session, actor, ENTITY, req.number, "approved", before={"status": S.VERIFIED.value},
-                 after={"status": S.APPROVED.value}, comment=clean(comment, multiline=True) or None)
+                 after={"status": S.APPROVED.value}, comment=comment)
     return VerifyResult(number=req.number, status=S.APPROVED.value)
 
 
-@writes
+@writes(phased=True)
 def reject(session: Session, actor: Actor, number: str, reason: str) -> VerifyResult:
     require(actor, "signup.reject")
     reason = clean(reason, multiline=True)
@@ -295,6 +326,8 @@ def reject(session: Session, actor: Actor, number: str, reason: str) -> VerifyRe
     if len(reason) > 1000:
         raise ValidationFailed({"reason": "at most 1000 characters"})
     req = _get(session, number)
+    _precheck(req, "reject")
+    begin_write(session)
     before = req.status
     _transition(session, req, "reject", rejected_by=actor.user_name, rejected_at=now(session), reject_reason=reason)
     tokens.void(session, "signup-verify", ENTITY, req.number)
@@ -613,7 +646,7 @@ class CreateResult(BaseModel):
     user_request_status: str
 
 
-@writes
+@writes(phased=True)
 def create_customer(
     session: Session, actor: Actor, number: str, *, mode: Literal["new", "existing"] = "new",
     template: str | None = None, role: str, values: dict[str, Any] | None = None,
@@ -632,6 +665,10 @@ def create_customer(
     if preview.errors:
         raise ValidationFailed(preview.errors)
     portal_role = customers.get_role(session, role)
+    from services.documents import ensure_registered
+
+    ensure_registered()  # the workflow's first-use imports: here, not while the number rows are locked
+    begin_write(session)
     # take the request first: of two approvers only one gets past this line
     _transition(session, req, "create", customer_created=True, created_by=actor.user_name)
     if mode == "new":

@@ -1,14 +1,32 @@
 """The database: engine set-up for SQLite and PostgreSQL, and one session per service call.
 
-SQLite is opened in WAL mode with a busy timeout and foreign keys on. Write transactions
-start with ``BEGIN IMMEDIATE`` so two writers queue on the lock instead of failing with
-"database is locked" half-way; read transactions use a plain deferred ``BEGIN`` so readers
-never wait for writers.
+SQLite is opened in WAL mode with foreign keys on. Read transactions use a plain deferred
+``BEGIN`` so readers never wait for writers. Write transactions start with ``BEGIN
+IMMEDIATE`` so a writer holds the lock from its first statement to its commit and never
+fails half-way; the store waits for that lock in short jittered steps (never the user).
+
+Writers wait milliseconds, not seconds: a service marked ``@writes(phased=True)`` runs in two
+phases in one session. The *plan* phase (permissions, validation, duplicate search, every
+read) runs in a read transaction and takes no lock; ``begin_write(session)`` ends it and the
+rest runs in a short write transaction that re-checks what it relies on (conditional
+UPDATEs on versions; ``Replan`` when the plan went stale, and the store runs the call again).
+So a refusal (a request that does not exist, bad input) never waits for the write lock.
+On PostgreSQL, where reads neither take nor wait for locks, both phases share one READ
+COMMITTED transaction (``begin_write`` is a no-op); what must not be held long there is a
+row lock, which is why numbers are taken last (services/sequences.py).
+Plain ``@writes`` services run wholly in the write transaction, as before.
+
+A write that still meets a busy database (SQLite: locked; PostgreSQL: serialization failure
+or deadlock) is rolled back and the whole call retried with jitter for up to
+``WRITE_RETRY_BUDGET_S``; only then the user hears "the database is busy" (exit 8).
 """
 
 from __future__ import annotations
 
 import os
+import random
+import sqlite3
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
@@ -18,11 +36,35 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
 from services.clock import Clock, system_now
-from services.errors import RegdeskError
+from services.errors import Conflict, DatabaseUnavailable, RegdeskError
 
 T = TypeVar("T")
 
-SQLITE_BUSY_TIMEOUT_MS = 15_000
+# SQLite's own busy handler waits this long per attempt (fine-grained sleeps of 1..25 ms);
+# between attempts the store sleeps a few jittered milliseconds, within WRITE_RETRY_BUDGET_S.
+SQLITE_LOCK_WAIT_S = 0.1
+SQLITE_BUSY_TIMEOUT_MS = int(SQLITE_LOCK_WAIT_S * 1000)
+WRITE_RETRY_BUDGET_S = 20.0
+REPLAN_LIMIT = 8
+
+
+class Replan(Exception):
+    """Raised in a phased service's write phase when what the plan read has changed meanwhile:
+    the store rolls back and runs the whole call again (a fresh plan)."""
+
+
+def _sleep_jitter(attempt: int) -> None:
+    time.sleep(random.uniform(0.0005, min(0.002 * (1.5 ** attempt), 0.02)))
+
+
+def _is_busy(exc: BaseException) -> bool:
+    """A lock or serialization refusal that a rerun of the transaction can get past."""
+    orig = getattr(exc, "orig", exc)
+    if isinstance(orig, sqlite3.OperationalError):
+        msg = str(orig).lower()
+        return "locked" in msg or "busy" in msg
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(getattr(orig, "diag", None), "sqlstate", None)
+    return sqlstate in ("40001", "40P01", "55P03")
 
 
 def normalize_url(target: str) -> str:
@@ -50,18 +92,52 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        immediate = conn.get_execution_options().get("regdesk_write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        cursor = conn.connection.dbapi_connection.cursor()
+        try:
+            if not conn.get_execution_options().get("regdesk_write", False):
+                cursor.execute("BEGIN")
+                return
+            # the write lock, waited for in short jittered steps up to the budget
+            deadline = time.monotonic() + WRITE_RETRY_BUDGET_S
+            attempt = 0
+            while True:
+                try:
+                    cursor.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as exc:
+                    if not _is_busy(exc) or time.monotonic() >= deadline:
+                        raise DatabaseUnavailable(
+                            f"the database is busy: another program has held its write lock for over "
+                            f"{WRITE_RETRY_BUDGET_S:.0f} s; try again") from None
+                    attempt += 1
+                    _sleep_jitter(attempt)
+        finally:
+            cursor.close()
 
 
-def make_engine(url: str) -> Engine:
+def sqlite_file(url: str) -> Path | None:
+    """The file of an SQLite URL (None for PostgreSQL or an in-memory database)."""
+    parsed = make_url(normalize_url(url))
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+def make_engine(url: str, *, create: bool = True) -> Engine:
+    """An engine for ``url``. ``create=False``: an SQLite file that does not exist is refused
+    (nothing is created: no directory, no empty database for a mistyped path)."""
     url = normalize_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        database = parsed.database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        path = sqlite_file(url)
+        if path is not None:
+            if not path.is_file():
+                if not create:
+                    raise DatabaseUnavailable(
+                        f"no database at {path}: check --db / REGDESK_DATABASE_URL, or create one with "
+                        f"'regdesk --db {path} db init' (or 'regdesk --db {path} demo' for the demo set)")
+                path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_LOCK_WAIT_S})
         _configure_sqlite(engine)
         return engine
     if parsed.get_backend_name() == "postgresql":
@@ -72,9 +148,9 @@ def make_engine(url: str) -> Engine:
 class Store:
     """An engine, a clock, and the two kinds of session (read / write) services run in."""
 
-    def __init__(self, url: str, *, clock: Clock | None = None, upgrade: bool = True) -> None:
+    def __init__(self, url: str, *, clock: Clock | None = None, upgrade: bool = True, create: bool = True) -> None:
         self.url = normalize_url(url)
-        self.engine = make_engine(self.url)
+        self.engine = make_engine(self.url, create=create)
         self._write_engine = self.engine.execution_options(regdesk_write=True)
         self.clock: Clock = clock or system_now
         if upgrade:
@@ -111,20 +187,84 @@ class Store:
                 session.rollback()
                 raise
 
+    @contextmanager
+    def phased(self) -> Iterator[Session]:
+        """A read transaction first; ``begin_write(session)`` switches to a write transaction."""
+        with self._session(self.engine) as session:
+            session.info["regdesk_write_engine"] = self._write_engine
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
     def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run one service function in its own session: a write transaction if it writes."""
-        opener = self.write if getattr(fn, "regdesk_writes", False) else self.read
-        with opener() as session:
-            return fn(session, *args, **kwargs)
+        """Run one service function in its own session: a write transaction if it writes.
+
+        Writes are retried (whole call, jittered) when the database was busy or the plan of a
+        phased service went stale, for up to ``WRITE_RETRY_BUDGET_S``."""
+        writes_ = getattr(fn, "regdesk_writes", False)
+        if not writes_:
+            with self.read() as session:
+                return fn(session, *args, **kwargs)
+        # PostgreSQL: reads take no lock and wait for none, so the plan and the write share one
+        # READ COMMITTED transaction (no second checkout and round trips); the write phase's
+        # conditional updates / row locks re-check the plan all the same
+        opener = self.phased if getattr(fn, "regdesk_phased", False) and self.is_sqlite else self.write
+        deadline = time.monotonic() + WRITE_RETRY_BUDGET_S
+        attempt = replans = 0
+        while True:
+            try:
+                with opener() as session:
+                    return fn(session, *args, **kwargs)
+            except Replan:
+                replans += 1
+                if replans >= REPLAN_LIMIT:
+                    raise Conflict("the records changed too often while this was being saved: try again") from None
+            except Exception as exc:
+                from sqlalchemy.exc import DBAPIError
+
+                if not (isinstance(exc, DBAPIError) and _is_busy(exc)):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise DatabaseUnavailable(f"the database stayed busy for over {WRITE_RETRY_BUDGET_S:.0f} s; "
+                                              "try again") from None
+            attempt += 1
+            _sleep_jitter(attempt)
 
     def dispose(self) -> None:
         self.engine.dispose()
 
 
-def writes(fn: Callable[..., T]) -> Callable[..., T]:
-    """Mark a service function as one that changes data (it gets a write transaction)."""
-    fn.regdesk_writes = True  # type: ignore[attr-defined]
-    return fn
+def writes(fn: Callable[..., T] | None = None, *, phased: bool = False) -> Any:
+    """Mark a service function as one that changes data (it gets a write transaction).
+
+    ``@writes(phased=True)``: it plans in a read transaction and calls ``begin_write(session)``
+    before its first write; the write phase re-checks what it relies on (see the module doc)."""
+
+    def mark(f: Callable[..., T]) -> Callable[..., T]:
+        f.regdesk_writes = True  # type: ignore[attr-defined]
+        f.regdesk_phased = phased  # type: ignore[attr-defined]
+        return f
+
+    return mark(fn) if fn is not None else mark
+
+
+def begin_write(session: Session) -> None:
+    """End the plan (read) phase of a phased service: from here on, one short write transaction.
+
+    A no-op in a session that is already writing (a plain ``@writes`` call, ``Store.write``,
+    or a phased service called from another service), so helpers may call it freely."""
+    engine = session.info.pop("regdesk_write_engine", None)
+    if engine is None:
+        return
+    session.commit()  # ends the read transaction: no snapshot, no lock is carried over
+    session.bind = engine
+
+
+def in_plan_phase(session: Session) -> bool:
+    return "regdesk_write_engine" in session.info
 
 
 def now(session: Session):

@@ -81,8 +81,11 @@ def test_import_and_export(cli, tmp_path):
     data = r.json()
     assert data["dry_run"] and data["counts"]["proposed"] == 1 and data["counts"]["invalid"] == 1
     assert cli("changes", "list", "--json", as_="admin1").json() == []
-    r = cli("customers", "import", str(src), as_="admin1")
-    assert r.code == 2 and "1 proposed" in r.out and "1 invalid" in r.out
+    r = cli("customers", "import", str(src), as_="admin1")  # all or nothing: the bad row stops the file
+    assert r.code == 2 and "1 invalid" in r.out and "nothing changed" in r.err
+    assert cli("changes", "list", "--json", as_="admin1").json() == []
+    r = cli("customers", "import", str(src), "--partial", as_="admin1")
+    assert r.code == 2 and "1 proposed" in r.out and "1 invalid" in r.out and "good rows" in r.out
     assert cli("changes", "show", ACC, "--json", as_="admin1").json()["state"] == "Submitted"
     out = tmp_path / "out.json"
     r = cli("customers", "export", str(out), as_="admin1")

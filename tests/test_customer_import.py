@@ -39,9 +39,11 @@ def cust(store, account):
         return customers.get_customer(s, account)
 
 
-def run(store, text, *, fmt="csv", dry_run=False):
+def run(store, text, *, fmt="csv", dry_run=False, partial=True):
+    """--partial: these tests look at each row's outcome next to invalid ones (all-or-nothing:
+    tests/test_import_atomic.py)."""
     rows = ci.parse_csv(text) if fmt == "csv" else ci.parse_json(text)
-    return store.call(ci.import_rows, actor_of(store)("admin1"), rows, dry_run=dry_run)
+    return store.call(ci.import_rows, actor_of(store)("admin1"), rows, dry_run=dry_run, partial=partial)
 
 
 def by_line(report):

@@ -40,7 +40,8 @@ def test_new_sqlite_file_is_migrated_on_open(tmp_path):
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
-        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+        # SQLite's own wait is short: the store waits for the write lock in jittered steps (services/store.py)
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 50
     store.dispose()
 
 

@@ -189,7 +189,8 @@ def test_sequence_prefix_and_width_are_configurable(cli):
     assert submit(cli) == "WEB-0001"
     rows = {r["code"]: r for r in cli("sequences", "list", "--json", as_="support1").json()}
     assert rows["signup"]["next"] == "WEB-0002"
-    assert cli("audit", "list", "--entity", "signup", "--json", as_="admin1").json()[0]["after"] == {"prefix": "WEB-", "width": 4}
+    assert cli("audit", "list", "--entity", "signup", "--json", as_="admin1").json()[0]["after"] == {"prefix": "WEB-", "width": 4,
+                                                                                             "continuous": False}
 
 
 def test_any_parameter_is_listed_and_set_by_admins_only(cli):

@@ -32,7 +32,10 @@ def _guarded(run, *, wants_json: bool) -> int:
     try:
         return run()
     except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if isinstance(exc.code, str):  # e.g. an unreadable config file: say it, as invalid input
+            print(exc.code, file=sys.stderr)
+            return _exit(2)
+        return exc.code if isinstance(exc.code, int) else 0
     except RegdeskError as exc:
         from app.cli.output import emit_json, error
 

@@ -188,7 +188,7 @@ def _sequence_rows(seqs):
     from services.sequences import format_number
 
     return [{"code": q.code, "prefix": q.prefix, "width": q.width, "next": format_number(q.prefix, q.width, q.next_value),
-             "description": q.description} for q in seqs]
+             "continuous": bool(q.continuous), "description": q.description} for q in seqs]
 
 
 @sequences_app.command("list")
@@ -199,35 +199,69 @@ def sequences_list(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     rows = _sequence_rows(obj(ctx).call(sequences.list_sequences))
     if as_json:
         return output.emit_json(rows)
-    output.table(rows, [("code", "Code"), ("prefix", "Prefix"), ("width", "Width"), ("next", "Next number"),
-                        ("description", "Used for")])
+    output.table([{**r, "continuous": "yes" if r["continuous"] else "no"} for r in rows],
+                 [("code", "Code"), ("prefix", "Prefix"), ("width", "Width"), ("next", "Next number"),
+                  ("continuous", "Continuous"), ("description", "Used for")])
 
 
 @sequences_app.command("set")
 def sequences_set(ctx: typer.Context, code: str, prefix: Optional[str] = typer.Option(None, "--prefix"),
                   width: Optional[int] = typer.Option(None, "--width", help="Digits (1-12)."),
+                  continuous: Optional[bool] = typer.Option(
+                      None, "--continuous/--no-continuous",
+                      help="Gap-free (taken last in the record's transaction) or not (taken in its own tiny "
+                           "transaction: nobody waits, a cancelled record leaves a gap)."),
                   as_json: bool = JsonOption) -> None:
-    """Change a sequence's prefix or width for the numbers still to come (admins only)."""
+    """Change a sequence's prefix, width or Continuous flag for the numbers still to come (admins only)."""
     from services import sequences
 
-    row = _sequence_rows([obj(ctx).call(sequences.configure, code, prefix=prefix, width=width)])[0]
+    row = _sequence_rows([obj(ctx).call(sequences.configure, code, prefix=prefix, width=width,
+                                        continuous=continuous)])[0]
     if as_json:
         return output.emit_json(row)
-    output.message(f"sequence {row['code']}: next number {row['next']}")
+    kind = "continuous (gap-free)" if row["continuous"] else "not continuous (may skip numbers)"
+    output.message(f"sequence {row['code']}: next number {row['next']}, {kind}")
 
 
 # ------------------------------------------------------------------ db, demo
 
 
+@db_app.command("init")
+def db_init(ctx: typer.Context) -> None:
+    """Create a new database (an SQLite file, or the schema in an empty PostgreSQL database)."""
+    from services.schema import current_revisions, upgrade
+    from services.sequences import ensure_defaults
+    from services.store import Store, sqlite_file
+
+    c = obj(ctx)
+    url = c.settings.database_url
+    path = sqlite_file(url)
+    existed = path.is_file() if path is not None else None
+    store = Store(url, upgrade=False, create=True)
+    try:
+        had = current_revisions(store.engine)
+        revision = upgrade(store.engine)
+        with store.write() as s:
+            ensure_defaults(s)
+    finally:
+        store.dispose()
+    where = path if path is not None else store.engine.url.render_as_string(hide_password=True)
+    if had or existed:
+        output.message(f"{where}: already a regdesk database, now at revision {revision}")
+    else:
+        output.message(f"{where}: created, at revision {revision}")
+
+
 @db_app.command("upgrade")
 def db_upgrade(ctx: typer.Context) -> None:
-    """Create or upgrade the schema to this version of regdesk (Alembic migrations)."""
+    """Upgrade the schema of an existing database to this version of regdesk (Alembic migrations)."""
+    from app.settings import may_create
     from services.schema import upgrade
     from services.sequences import ensure_defaults
     from services.store import Store
 
     c = obj(ctx)
-    store = Store(c.settings.database_url, upgrade=False)
+    store = Store(c.settings.database_url, upgrade=False, create=may_create(c.settings.database_url))
     try:
         revision = upgrade(store.engine)
         with store.write() as s:
@@ -250,7 +284,7 @@ def db_current(ctx: typer.Context) -> None:
     from services.store import Store
 
     c = obj(ctx)
-    store = Store(c.settings.database_url, upgrade=False)
+    store = Store(c.settings.database_url, upgrade=False, create=False)
     try:
         rev = current_revision(store.engine)
     finally:
@@ -276,6 +310,7 @@ def demo(
     from services.operators import list_operator_names
 
     c = obj(ctx)
+    c.create = True  # the demo may start a new SQLite file
     start = time.perf_counter()
     with c.store.read() as s:
         names, demo = list_operator_names(s), identity.is_demo(s)

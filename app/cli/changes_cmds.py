@@ -129,11 +129,15 @@ def customers_edit(ctx: typer.Context, account: str,
 def customers_import(
     ctx: typer.Context, file: str = typer.Argument(..., metavar="FILE", help="CSV (header: account, fields...) or JSON (a list of objects)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would happen; change nothing."),
+    partial: bool = typer.Option(False, "--partial", help="Apply the good rows even when some rows are invalid "
+                                 "(default: all or nothing)."),
     fmt: Optional[str] = typer.Option(None, "--format", help="csv or json (default: from the file name)."),
     show: int = typer.Option(200, "--show", min=0, help="Rows of the report to print (all with --json)."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Import customers by account under the Data entity behavior. Exit code 2 when a row is invalid."""
+    """Import customers by account under the Data entity behavior, all or nothing: when a row is
+    invalid, every bad row is listed, nothing changes and the exit code is 2 (--partial: the good
+    rows are applied, exit code 2 still says some were not)."""
     from services import customer_import
 
     c = obj(ctx)
@@ -144,10 +148,10 @@ def customers_import(
         with Progress(TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=output.out, transient=True) as bar:
             task = bar.add_task("import", total=len(rows))
-            report = c.call(customer_import.import_rows, rows, dry_run=dry_run,
+            report = c.call(customer_import.import_rows, rows, dry_run=dry_run, partial=partial,
                             progress=lambda done, total: bar.update(task, completed=done))
     else:
-        report = c.call(customer_import.import_rows, rows, dry_run=dry_run)
+        report = c.call(customer_import.import_rows, rows, dry_run=dry_run, partial=partial)
     if as_json:
         output.emit_json(report)
     else:
@@ -159,7 +163,9 @@ def customers_import(
         if len(notable) > show:
             output.message(f"... {len(notable) - show} more rows (raise --show, or use --json)")
         counts = ", ".join(f"{n} {s}" for s, n in report.counts.items())
-        output.message(f"{report.rows} rows: {counts}{' (dry run: nothing changed)' if dry_run else ''}")
+        output.message(f"{report.rows} rows: {counts}")
+        if report.note:
+            (output.error if not report.written and not dry_run else output.message)(report.note)
     if report.counts.get("invalid"):
         raise typer.Exit(2)
 

@@ -14,6 +14,7 @@ T = TypeVar("T")
 class CliContext:
     db: str | None = None
     operator: str | None = None
+    create: bool = False  # may make a new SQLite file (db init, demo); else only at the default path
     reason: str | None = None  # --reason: why an admin OS login acts as another operator (SQLite)
     _store: Any = field(default=None, repr=False)
     _reason_token: Any = field(default=None, repr=False)
@@ -28,9 +29,11 @@ class CliContext:
     @property
     def store(self):
         if self._store is None:
+            from app.settings import may_create
             from services.store import Store
 
-            self._store = Store(self.settings.database_url)
+            url = self.settings.database_url
+            self._store = Store(url, create=self.create or may_create(url))
         return self._store
 
     @property

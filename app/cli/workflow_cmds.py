@@ -241,7 +241,7 @@ CommentOption = typer.Option(None, "--comment", help="A comment for the history.
 @work_app.command("approve")
 def work_approve(ctx: typer.Context, items: List[str] = IdsArgument, comment: Optional[str] = CommentOption,
                  as_json: bool = JsonOption) -> None:
-    """Approve work items; each one's result is printed (exit code 1 if any failed)."""
+    """Approve work items; each one's result is printed (exit code of the refusal if any failed, see README)."""
     from services import workflow
 
     _report(obj(ctx).call(workflow.bulk_decide, items, "approve", comment), as_json)

@@ -1,0 +1,344 @@
+"""A whole team writing at once (not collected by pytest): throughput and latency per command.
+
+N writer processes, each with its own Store, call the services in-process for a fixed time,
+mixing: sign-up submit, verify (the link), approve, reject, create customer (from an approved
+request) and customer edits (city/phone). Optionally a 100k-row customer import runs in
+another process meanwhile. Before the load, the same N processes measure the raw-SQL ceiling:
+the inserts a submit makes (request, audit, token, outbox), one small transaction each.
+
+    .venv/bin/python bench/team_load.py [--store sqlite|postgres|both] [--writers 20]
+        [--seconds 25] [--import-rows 100000] [--pg postgresql://127.0.0.1:5432/postgres]
+
+Prints, per store: commands/s, per command count / p50 / p99 / max (ms), errors by kind,
+the raw ceiling (inserts/s) and, with --import-rows, how long the import took and its result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import random
+import sys
+import tempfile
+import time
+import traceback
+import uuid
+from collections import Counter, defaultdict
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("REGDESK_CONFIG", "/nonexistent/regdesk-bench-config.toml")
+
+from sqlalchemy import insert  # noqa: E402
+
+import models  # noqa: E402,F401
+from models.core import AuditEvent, OutboxEmail, Token  # noqa: E402
+from models.customer import Customer  # noqa: E402
+from models.signup import SignupRequest  # noqa: E402
+from seed.demo import load_reference  # noqa: E402
+from services import changes, customer_import, signup, tokens  # noqa: E402
+from services.operators import resolve_actor  # noqa: E402
+from services.permissions import PORTAL  # noqa: E402
+from services.store import Store  # noqa: E402
+
+EDIT_CUSTOMERS = 2000
+MIX = [("submit", 30), ("verify", 15), ("approve", 15), ("reject", 10), ("create", 10), ("edit", 20)]
+APPROVERS = ("approver1", "approver2")
+
+
+def _customer_rows(prefix: str, start: int, count: int) -> list[dict]:
+    at = datetime(2026, 11, 2, tzinfo=timezone.utc)
+    out = []
+    for i in range(start, start + count):
+        a = f"{prefix}{i:07d}"
+        out.append({"account": a, "name": f"Load customer {a}", "name_normalized": f"load customer {a.lower()}",
+                    "party_type": "Organization", "customer_group": "10", "currency": "USD", "terms_of_payment": "Net30",
+                    "method_of_payment": "CHECK", "payment_specification": "", "credit_limit": Decimal("1000.00"),
+                    "mandatory_credit_limit": False, "tax_group": "TAXABLE", "tax_exempt_number": "", "bank_account": "",
+                    "cash_discount": "", "cash_discount_base_days": 0, "credit_rating": "", "exclude_interest_charges": False,
+                    "exclude_collection_fees": False, "invoice_account": "", "email": "", "email_normalized": "",
+                    "phone": "", "street": "", "city": "Springfield", "zip": "", "state": "", "county": "", "country": "US",
+                    "language": "en-us", "parent_account": "", "blocked": False, "created_at": at, "created_by": "bench",
+                    "version": 1})
+    return out
+
+
+def build(store: Store, import_rows: int) -> None:
+    load_reference(store)
+    for prefix, total in (("D-", EDIT_CUSTOMERS), ("B-", import_rows)):
+        for start in range(1, total + 1, 10_000):
+            with store.write() as s:
+                s.execute(insert(Customer), _customer_rows(prefix, start, min(10_000, total - start + 1)))
+
+
+# ------------------------------------------------------------------------------ raw ceiling
+
+
+def raw_worker(url: str, k: int, start_at: float, seconds: float, out) -> None:
+    store = Store(url, upgrade=False)
+    at = datetime.now(timezone.utc)
+    n = 0
+    try:
+        while time.time() < start_at:
+            time.sleep(0.001)
+        end = start_at + seconds
+        while time.time() < end:
+            key = f"RAW-{k}-{n}"
+            with store.write() as s:
+                conn = s.connection()
+                conn.execute(insert(SignupRequest.__table__), {
+                    "number": key, "created_at": at, "updated_at": at, "status": "Requested", "user_name": f"raw{k}x{n}",
+                    "email": f"{key}@raw.example", "email_normalized": f"{key}@raw.example".lower(), "company": "Raw Co",
+                    "company_normalized": "raw co", "first_name": "R", "last_name": "S", "phone": "", "fax": "",
+                    "street": "", "city": "", "zip": "", "state": "", "county": "", "country": "US", "language": "en-us",
+                    "customer_account": "", "customer_created": False, "created_customer_account": "",
+                    "submitted_by": "portal", "version": 1})
+                conn.execute(insert(AuditEvent.__table__), {"at": at, "operator": "portal", "entity_type": "signup",
+                                                            "entity_key": key, "action": "submitted", "after": "{}"})
+                conn.execute(insert(Token.__table__), {"purpose": "raw", "entity_type": "signup", "entity_key": key,
+                                                       "token_hash": uuid.uuid4().hex, "created_at": at, "expires_at": at})
+                conn.execute(insert(OutboxEmail.__table__), {
+                    "created_at": at, "recipient": f"{key}@raw.example", "subject": "s", "body": "b", "template": "raw",
+                    "entity_type": "signup", "entity_key": key, "status": "sent", "message_id": f"<{key}@raw>",
+                    "attempts": 0, "secrets_scrubbed": True})
+            n += 1
+        out.put(("raw", k, n, None))
+    except Exception as exc:
+        out.put(("raw", k, n, f"{exc.__class__.__name__}: {exc}"))
+    finally:
+        store.dispose()
+
+
+# ------------------------------------------------------------------------------ team load
+
+
+def _request(k: int, n: int) -> dict:
+    return {"email": f"w{k}.{n}.{uuid.uuid4().hex[:6]}@load.example", "user_name": f"w{k}x{n}x{uuid.uuid4().hex[:4]}",
+            "company": f"Load Company {k}-{n}", "first_name": "Lou", "last_name": f"Load{k}", "phone": "+1 555 0100",
+            "street": "1 Main St", "city": "Springfield", "zip": "12345", "country": "US", "language": "en-us"}
+
+
+def load_worker(url: str, k: int, start_at: float, seconds: float, seed: int, out) -> None:
+    rng = random.Random(seed)
+    store = Store(url, upgrade=False)
+    captured: list[str] = []
+    original_issue = tokens.issue
+
+    def issue(*args, **kwargs):  # the raw token the verification mail carries (the customer's click)
+        raw = original_issue(*args, **kwargs)
+        captured.append(raw)
+        return raw
+
+    tokens.issue = issue
+    samples: list[tuple[str, float, str | None]] = []
+    with store.read() as s:
+        approver = resolve_actor(s, APPROVERS[k % 2])
+        support = resolve_actor(s, "support1")
+    to_verify: list[tuple[str, str]] = []
+    verified: list[str] = []
+    approved: list[str] = []
+    n = 0
+    names, weights = zip(*MIX)
+    try:
+        while time.time() < start_at:
+            time.sleep(0.001)
+        end = start_at + seconds
+        while time.time() < end:
+            op = rng.choices(names, weights)[0]
+            if op == "verify" and not to_verify or op == "approve" and not verified or op == "create" and not approved:
+                op = "submit"
+            if op == "reject" and not (verified or to_verify):
+                op = "submit"
+            t0 = time.perf_counter()
+            err = None
+            try:
+                if op == "submit":
+                    captured.clear()
+                    n += 1
+                    res = store.call(signup.submit, PORTAL, _request(k, n))
+                    to_verify.append((res.number, captured[-1] if captured else None))
+                elif op == "verify":
+                    number, raw = to_verify.pop(0)
+                    if raw is None:  # the token is minted when the mail is sent (not timed: the mail's work)
+                        t_mint = time.perf_counter()
+                        with store.write() as s:
+                            raw = signup.mint_verification_link(s, number)["token"]
+                        t0 += time.perf_counter() - t_mint
+                    store.call(signup.verify, raw)
+                    verified.append(number)
+                elif op == "approve":
+                    number = verified.pop(0)
+                    store.call(signup.approve, approver, number)
+                    approved.append(number)
+                elif op == "reject":
+                    number = verified.pop() if verified else to_verify.pop()[0]
+                    store.call(signup.reject, approver, number, "Not a business customer (load test)")
+                elif op == "create":
+                    number = approved.pop(0)
+                    store.call(signup.create_customer, approver, number, mode="new", template="DOMESTIC",
+                               role="Customer self-service user")
+                elif op == "edit":
+                    account = f"D-{rng.randint(1, EDIT_CUSTOMERS):07d}"
+                    store.call(changes.edit_customer, support, account,
+                               {"city": rng.choice(["Tacoma", "Everett", "Olympia"]), "phone": f"+1 555 {rng.randint(0, 9999):04d}"})
+            except Exception as exc:
+                err = f"{exc.__class__.__name__}: {str(exc).splitlines()[0][:120]}"
+            samples.append((op, time.perf_counter() - t0, err))
+        out.put(("load", k, samples, None))
+    except Exception:
+        out.put(("load", k, samples, traceback.format_exc()))
+    finally:
+        store.dispose()
+
+
+def import_worker(url: str, path: str, start_at: float, out) -> None:
+    store = Store(url, upgrade=False)
+    try:
+        with store.read() as s:
+            admin = resolve_actor(s, "admin1")
+        phase: dict[str, float] = {}
+        original = getattr(customer_import, "begin_write", None)
+        if original is not None:  # the write phase's length: how long the office could wait for it
+            def timed(session):
+                original(session)
+                phase["write_start"] = time.perf_counter()
+            customer_import.begin_write = timed
+        while time.time() < start_at:
+            time.sleep(0.001)
+        t0 = time.perf_counter()
+        try:
+            rows = customer_import.read_file(path)
+            rep = store.call(customer_import.import_rows, admin, rows)
+            summary = ", ".join(f"{k} {v}" for k, v in rep.counts.items() if v)
+            if "write_start" in phase:
+                summary += f"; write transaction {time.perf_counter() - phase['write_start']:.2f} s"
+            err = None
+        except Exception as exc:
+            summary, err = "", f"{exc.__class__.__name__}: {str(exc).splitlines()[0][:200]}"
+        out.put(("import", 0, (time.perf_counter() - t0, summary), err))
+    finally:
+        store.dispose()
+
+
+# ------------------------------------------------------------------------------ driver
+
+
+def _pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def run_store(kind: str, url: str, args) -> None:
+    ctx = mp.get_context("fork")
+    store = Store(url)
+    print(f"\n== {kind}: building ({EDIT_CUSTOMERS} customers to edit, {args.import_rows} to import) ...", flush=True)
+    build(store, args.import_rows)
+    store.dispose()
+
+    # the raw-SQL ceiling of the same inserts, same processes
+    out = ctx.Queue()
+    start_at = time.time() + 1.0
+    procs = [ctx.Process(target=raw_worker, args=(url, k, start_at, args.raw_seconds, out)) for k in range(args.writers)]
+    for p in procs:
+        p.start()
+    raw = [out.get() for _ in procs]
+    for p in procs:
+        p.join()
+    raw_n = sum(r[2] for r in raw)
+    raw_err = [r[3] for r in raw if r[3]]
+
+    import_path = None
+    if args.import_rows:
+        import_path = os.path.join(args.tmp, f"import-{kind}.csv")
+        with open(import_path, "w", encoding="utf-8") as fh:
+            fh.write("account,city,phone\n")
+            for i in range(1, args.import_rows + 1):
+                fh.write(f"B-{i:07d},Shelbyville,+1 555 {i % 10000:04d}\n")
+
+    out = ctx.Queue()
+    start_at = time.time() + 2.0
+    procs = [ctx.Process(target=load_worker, args=(url, k, start_at, args.seconds, 1000 + k, out)) for k in range(args.writers)]
+    if import_path:
+        procs.append(ctx.Process(target=import_worker, args=(url, import_path, start_at + args.import_delay, out)))
+    for p in procs:
+        p.start()
+    results = [out.get() for _ in procs]
+    for p in procs:
+        p.join()
+
+    by_op: dict[str, list[float]] = defaultdict(list)
+    errors: Counter[str] = Counter()
+    crashes = []
+    import_result = None
+    for kind_, _k, payload, crash in results:
+        if kind_ == "import":
+            import_result = (payload, crash)
+            continue
+        if crash:
+            crashes.append(crash)
+        for op, dt, err in payload:
+            by_op[op].append(dt)
+            if err:
+                errors[f"{op}: {err}"] += 1
+    total = sum(len(v) for v in by_op.values())
+    all_dt = [d for v in by_op.values() for d in v]
+    print(f"== {kind}: {args.writers} writers, {args.seconds:.0f} s" + (f", import of {args.import_rows} rows running" if import_path else ""))
+    print(f"raw-SQL ceiling (submit's inserts, 1 transaction each): {raw_n / args.raw_seconds:8.1f} /s"
+          + (f"  errors: {raw_err[:3]}" if raw_err else ""))
+    print(f"commands: {total} in {args.seconds:.0f} s = {total / args.seconds:.1f} commands/s, errors {sum(errors.values())}")
+    print(f"{'command':<10}{'count':>8}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}")
+    for op, _w in MIX:
+        v = by_op.get(op, [])
+        print(f"{op:<10}{len(v):>8}{_pct(v, 50) * 1000:>10.1f}{_pct(v, 99) * 1000:>10.1f}{(max(v) if v else float('nan')) * 1000:>10.1f}")
+    print(f"{'all':<10}{total:>8}{_pct(all_dt, 50) * 1000:>10.1f}{_pct(all_dt, 99) * 1000:>10.1f}{(max(all_dt) if all_dt else float('nan')) * 1000:>10.1f}")
+    for msg, c in errors.most_common(8):
+        print(f"  error x{c}: {msg}")
+    for c in crashes[:2]:
+        print("  worker crashed:", c)
+    if import_result:
+        (secs, summary), err = import_result
+        print(f"import: {secs:.1f} s; {summary or ''}{' ERROR ' + err if err else ''}")
+    sys.stdout.flush()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--store", choices=("sqlite", "postgres", "both"), default="both")
+    ap.add_argument("--writers", type=int, default=20)
+    ap.add_argument("--seconds", type=float, default=25.0)
+    ap.add_argument("--raw-seconds", type=float, default=5.0)
+    ap.add_argument("--import-rows", type=int, default=0)
+    ap.add_argument("--import-delay", type=float, default=2.0, help="start the import this many s into the load")
+    ap.add_argument("--pg", default="postgresql://127.0.0.1:5432/postgres")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="team-load-") as tmp:
+        args.tmp = tmp
+        if args.store in ("sqlite", "both"):
+            run_store("sqlite", f"sqlite:///{tmp}/team.db", args)
+        if args.store in ("postgres", "both"):
+            import psycopg
+
+            name = f"team_load_{os.getpid()}"
+            with psycopg.connect(args.pg, autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{name}"')
+            url = args.pg.rsplit("/", 1)[0] + "/" + name
+            try:
+                from services.schema import upgrade
+                from services.store import make_engine
+
+                engine = make_engine(url)
+                upgrade(engine)
+                engine.dispose()
+                run_store("postgres", url, args)
+            finally:
+                with psycopg.connect(args.pg, autocommit=True) as conn:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()
