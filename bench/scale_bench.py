@@ -145,7 +145,7 @@ def build(url: str, requests: int) -> None:
         }, joins=f"JOIN benchword bw ON bw.k = i % {len(WORDS)}")
         print(f"  customers: {time.perf_counter() - started:.1f} s", file=sys.stderr)
         _insert(conn, pg, t["signuprequest"], requests, {
-            "number": f"('REG-' || {pad('i', 6)})", "created_at": ts("i"), "updated_at": ts("i"),
+            "number": f"('REG-' || {pad('i', 7)})", "created_at": ts("i"), "updated_at": ts("i"),
             "status": STATUS_CASE, "user_name": "('user' || i)", "email": email, "email_normalized": email,
             "company": company, "company_normalized": f"lower({company})",
             "first_name": "bf.w", "last_name": f"(bw2.w || 'son' || (i % 97))", "country": "'NO'",
@@ -154,7 +154,7 @@ def build(url: str, requests: int) -> None:
         print(f"  requests: {time.perf_counter() - started:.1f} s", file=sys.stderr)
         _insert(conn, pg, t["auditevent"], requests, {
             "at": ts("i"), "operator": "'approver1'", "entity_type": "'signup'",
-            "entity_key": f"('REG-' || {pad(f'(i % {requests}) + 1', 6)})", "action": "'submitted'",
+            "entity_key": f"('REG-' || {pad(f'(i % {requests}) + 1', 7)})", "action": "'submitted'",
         })
         print(f"  audit: {time.perf_counter() - started:.1f} s", file=sys.stderr)
         conn.execute(text("UPDATE numbersequence SET next_value = :n WHERE code = 'signup'"), {"n": requests + 1})
@@ -230,7 +230,7 @@ def service_figures(url: str, runs: int, requests: int) -> list[tuple[str, float
             return lambda: conn.execute(text(sql), params or {}).fetchall()
 
         # --- search
-        number = f"REG-{requests // 2 + 5:06d}"
+        number = f"REG-{requests // 2 + 5:07d}"
         for label, term in (("search exact number", number), ("search common word", "northwind"),
                             ("search rare word", "wind Trading 4242"), ("search no match", "zzqqxx")):
             ids, params = _raw_search_ids(pg, indexed, term)
@@ -308,7 +308,7 @@ def _admin(store):
 def cli_figures(url: str, runs: int, requests: int) -> list[tuple[str, float]]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "REGDESK_DATABASE_URL": url, "REGDESK_OPERATOR": "approver1"}
     regdesk = [sys.executable, "-c", "import sys; from app.cli import main; sys.exit(main())"]
-    number = f"REG-{requests // 2 + 5:06d}"
+    number = f"REG-{requests // 2 + 5:07d}"
     cases = [("python -c pass", [sys.executable, "-c", "pass"]),
              ("python -c 'import sqlalchemy'", [sys.executable, "-c", "import sqlalchemy"]),
              ("regdesk requests list", [*regdesk, "requests", "list"]),
