@@ -109,3 +109,7 @@ class UserRequest(SQLModel, table=True):
 
 
 Index("ix_userrequest_status_id", UserRequest.status, UserRequest.id)
+
+
+# foreign keys between customer and signup tables: each module loads the other (at the end: a cycle)
+import models.customer  # noqa: E402,F401

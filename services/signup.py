@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select
 from models.customer import ContactPerson, Customer
 from models.schemas import SignupIn
 from models.signup import RequestType, SignupRequest, SignupStatus, UserRequest
-from services import audit, counters, customers, mail, params, sequences, tokens, transitions, user_requests
+from services import audit, counters, customers, mail, params, sequences, tokens, transitions
 from services.search import matching_ids, search_term
 from services.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from services.permissions import PORTAL, Actor, require
@@ -577,6 +577,8 @@ def create_customer(
                                     email=req.email, phone=req.phone, signup_request_id=req.id)
     session.execute(update(SignupRequest).where(SignupRequest.id == req.id)
                     .values(created_customer_account=customer.account).execution_options(synchronize_session=False))
+    from services import user_requests  # here: it brings the workflow engine, which reading requests never needs
+
     ur = user_requests.create_for_contact(
         session, actor, customer=customer, contact=contact, role=portal_role, user_name=req.user_name,
         email=req.email, signup_request_id=req.id, request_type=RequestType.CUSTOMER,
