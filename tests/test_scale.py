@@ -396,3 +396,36 @@ def test_check_counters_finds_and_repairs_drift(cli, store):
     assert r.code == 0 and "repaired" in r.out
     assert cli("db", "check-counters", as_="admin1").code == 0
     assert _check(store) == []
+
+
+def test_request_detail_and_duplicate_hints_use_indexes(any_store, actor):
+    """show_request: the request, its duplicate hints (e-mail, company name) and history, by index."""
+    _fill(any_store)
+    a = actor("approver1")
+    number = submit(any_store, company="Contoso 42", email="bulk42@contoso.example").number
+    with _captured(any_store) as seen:
+        detail = any_store.call(signup.show_request, a, number)
+    assert any(h.kind == "request" for h in detail.duplicates)
+    tables = ["signuprequest"] if any_store.is_sqlite else ["signuprequest", "customer", "contactperson", "auditevent"]
+    with any_store.engine.connect() as conn:
+        if not any_store.is_sqlite:
+            conn.exec_driver_sql("SET enable_seqscan = off")
+        for sql, params in seen:
+            if "from operator" in sql.lower():
+                continue
+            prefix = "EXPLAIN QUERY PLAN " if any_store.is_sqlite else "EXPLAIN "
+            plan = "\n".join(str(r[3] if any_store.is_sqlite else r[0]) for r in conn.exec_driver_sql(prefix + sql, params))
+            for table in tables:
+                _no_table_scan(plan, any_store, table)
+        conn.rollback()
+
+
+@pytest.mark.parametrize("status", [None, "Submitted"])
+def test_user_request_list_pages_by_index(any_store, actor, status):
+    from services import user_requests
+
+    for plan in _plans(any_store, user_requests.list_user_requests, actor("approver1"), table="userrequest",
+                       sort_free=True, status=status, limit=20):
+        _no_table_scan(plan, any_store, "userrequest", rowid_order=status is None)
+        if not any_store.is_sqlite:
+            _no_resort(plan, any_store)
