@@ -381,6 +381,8 @@ def list_requests(
                SignupRequest.company, SignupRequest.first_name, SignupRequest.last_name, SignupRequest.email,
                SignupRequest.user_name, SignupRequest.country]
     sort_col = key if key is not SignupRequest.id else None
+    if sort == "status" and status and status != "All":
+        sort_col = None  # one status: its rows in id order, the (status, id) index walked from the cursor
     query = _filtered(session, select(*columns, *([sort_col] if sort_col is not None else [])), status, search)
     if after is not None:
         value, last_id = after
