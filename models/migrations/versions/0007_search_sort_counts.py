@@ -100,30 +100,50 @@ def _sqlite_counter(area: str, table: str, column: str | None) -> list[str]:
 
 
 def _pg_counter(area: str, table: str, column: str | None) -> list[str]:
+    """Statement-level triggers over transition tables: one upsert per status per statement, so a
+    bulk load of N rows touches each counter row once (row triggers would update one row N times
+    in one transaction, each update walking the growing chain of its versions)."""
     value = lambda row: f"{row}.{column}" if column else "''"  # noqa: E731
     fn = f"regdesk_count_{table}"
+    add = (f"INSERT INTO statuscount (area, status, n) SELECT '{area}', {value('r')}, count(*) FROM new_rows r "
+           f"GROUP BY 2 ON CONFLICT (area, status) DO UPDATE SET n = statuscount.n + excluded.n;")
+    sub = (f"UPDATE statuscount c SET n = c.n - d.k FROM (SELECT {value('r')} AS status, count(*) AS k FROM old_rows r "
+           f"GROUP BY 1) d WHERE c.area = '{area}' AND c.status = d.status;")
+    if column:
+        moved_sub = (f"UPDATE statuscount c SET n = c.n - d.k FROM (SELECT o.{column} AS status, count(*) AS k "
+                     f"FROM old_rows o JOIN new_rows r ON r.id = o.id WHERE o.{column} IS DISTINCT FROM r.{column} "
+                     f"GROUP BY 1) d WHERE c.area = '{area}' AND c.status = d.status;")
+        moved_add = (f"INSERT INTO statuscount (area, status, n) SELECT '{area}', r.{column}, count(*) FROM old_rows o "
+                     f"JOIN new_rows r ON r.id = o.id WHERE o.{column} IS DISTINCT FROM r.{column} GROUP BY 2 "
+                     f"ON CONFLICT (area, status) DO UPDATE SET n = statuscount.n + excluded.n;")
+    else:
+        moved_sub = moved_add = ""
     out = [
         f"""CREATE OR REPLACE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'TRUNCATE' THEN
         DELETE FROM statuscount WHERE area = '{area}';
-        RETURN NULL;
-    END IF;
-    IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        UPDATE statuscount SET n = n - 1 WHERE area = '{area}' AND status = {value('OLD')};
-    END IF;
-    IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        INSERT INTO statuscount (area, status, n) VALUES ('{area}', {value('NEW')}, 1)
-        ON CONFLICT (area, status) DO UPDATE SET n = statuscount.n + 1;
+    ELSIF TG_OP = 'INSERT' THEN
+        {add}
+    ELSIF TG_OP = 'DELETE' THEN
+        {sub}
+    ELSIF TG_OP = 'UPDATE' THEN
+        {moved_sub}
+        {moved_add}
     END IF;
     RETURN NULL;
 END $$""",
-        f"CREATE TRIGGER trg_{table}_count AFTER INSERT OR DELETE ON {table} FOR EACH ROW EXECUTE FUNCTION {fn}()",
+        f"CREATE TRIGGER trg_{table}_count_ins AFTER INSERT ON {table} REFERENCING NEW TABLE AS new_rows "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {fn}()",
+        f"CREATE TRIGGER trg_{table}_count_del AFTER DELETE ON {table} REFERENCING OLD TABLE AS old_rows "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {fn}()",
         f"CREATE TRIGGER trg_{table}_count_truncate AFTER TRUNCATE ON {table} FOR EACH STATEMENT EXECUTE FUNCTION {fn}()",
     ]
     if column:
-        out.append(f"CREATE TRIGGER trg_{table}_count_upd AFTER UPDATE OF {column} ON {table} FOR EACH ROW "
-                   f"WHEN (OLD.{column} IS DISTINCT FROM NEW.{column}) EXECUTE FUNCTION {fn}()")
+        # a column list is not allowed with transition tables: every UPDATE statement fires it,
+        # and only rows whose status moved count
+        out.append(f"CREATE TRIGGER trg_{table}_count_upd AFTER UPDATE ON {table} REFERENCING OLD TABLE AS old_rows "
+                   f"NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION {fn}()")
     return out
 
 
@@ -157,7 +177,7 @@ def downgrade() -> None:
             for suffix in ("ins", "del", "upd"):
                 op.execute(f"DROP TRIGGER IF EXISTS trg_{table}_count_{suffix}")
         else:
-            for name in ("count", "count_truncate", "count_upd"):
+            for name in ("count_ins", "count_del", "count_truncate", "count_upd"):
                 op.execute(f"DROP TRIGGER IF EXISTS trg_{table}_{name} ON {table}")
             op.execute(f"DROP FUNCTION IF EXISTS regdesk_count_{table}()")
     for table in SEARCHABLE:
