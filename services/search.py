@@ -61,30 +61,40 @@ def pg_document(table: str) -> str:
     return "lower(" + " || chr(31) || ".join(SEARCHABLE[table]) + ")"
 
 
-def text_ids(dialect: str, table: str, term: str) -> TextClause | None:
-    """SQL for the ids of ``table`` whose searchable text contains ``term`` (None: too short)."""
+def text_ids(dialect: str, table: str, term: str, extra: dict | None = None) -> TextClause | None:
+    """SQL for the ids (and ``extra`` columns: name -> type) of ``table`` whose searchable text
+    contains ``term``; None when the term is too short for the text index."""
     if len(term) < MIN_WORD:
         return None
     param = f"q_{table}"
+    extra = extra or {}
+    more = "".join(f", t.{name}" for name in extra)
     if dialect == "sqlite":
         fts = f"{table}_search"
-        sql = text(f"SELECT rowid AS id FROM {fts} WHERE {fts} MATCH :{param}").bindparams(**{param: fts_phrase(term)})
+        if extra:
+            sql = text(f"SELECT t.id{more} FROM {table} t WHERE t.id IN (SELECT rowid FROM {fts} WHERE {fts} MATCH :{param})")
+        else:
+            sql = text(f"SELECT rowid AS id FROM {fts} WHERE {fts} MATCH :{param}")
+        sql = sql.bindparams(**{param: fts_phrase(term)})
     else:
-        sql = text(f"SELECT id FROM {table} WHERE {pg_document(table)} LIKE lower(:{param}) ESCAPE '\\'"
+        sql = text(f"SELECT t.id{more} FROM {table} t WHERE {pg_document(table)} LIKE lower(:{param}) ESCAPE '\\'"
                    ).bindparams(**{param: like_pattern(term)})
-    return sql.columns(id=Integer)
+    return sql.columns(id=Integer, **extra)
 
 
 def dialect_of(session) -> str:
     return session.get_bind().dialect.name
 
 
-def matching_ids(session, model, term: str, exact: list) -> object:
-    """One subquery: ids of ``model`` equal on an exact key (b-tree) or containing ``term`` (text index)."""
+def matching_ids(session, model, term: str, exact: list, extra: list | None = None) -> object:
+    """One subquery: ids (and ``extra`` columns) of ``model`` equal on an exact key (b-tree) or
+    containing ``term`` (text index). With ``extra`` (e.g. the status) a count can group the
+    matches themselves instead of joining them back to the table."""
     from sqlalchemy import select, union
 
-    parts = [select(model.id).where(cond) for cond in exact]
-    words = text_ids(dialect_of(session), model.__tablename__, term)
+    extra = extra or []
+    parts = [select(model.id, *extra).where(cond) for cond in exact]
+    words = text_ids(dialect_of(session), model.__tablename__, term, {c.key: c.type for c in extra})
     if words is not None:
         parts.append(words)
     return union(*parts) if len(parts) > 1 else parts[0]

@@ -342,6 +342,12 @@ class RequestPage(BaseModel):
     after: tuple[Any, int] | None  # keyset cursor of the next page, None at the end
 
 
+def _exact_keys(term: str) -> list:
+    """The keys a search term may equal exactly, each with its own index."""
+    return [SignupRequest.number == term.upper(), SignupRequest.email_normalized == normalize_email(term),
+            SignupRequest.user_name == term]
+
+
 def _filtered(session: Session, query, status: str | None, search: str | None):
     """``status`` through the (status, sort key, id) indexes; ``search`` through exact keys and the text index."""
     if status and status != "All":
@@ -351,11 +357,7 @@ def _filtered(session: Session, query, status: str | None, search: str | None):
             raise ValidationFailed({"status": str(exc)}) from None
     term = search_term(search)
     if term is not None:
-        ids = matching_ids(session, SignupRequest, term, [
-            SignupRequest.number == term.upper(),
-            SignupRequest.email_normalized == normalize_email(term),
-            SignupRequest.user_name == term,
-        ])
+        ids = matching_ids(session, SignupRequest, term, _exact_keys(term))
         query = query.where(col(SignupRequest.id).in_(ids))
     return query
 
@@ -413,7 +415,9 @@ def count_by_status(session: Session, actor: Actor, *, search: str | None = None
     require(actor, "signup.view")
     if search_term(search) is None:
         return counters.by_status(session, "signup", SignupStatus)
-    query = _filtered(session, select(SignupRequest.status, func.count()).group_by(SignupRequest.status), None, search)
+    term = search_term(search)
+    matches = matching_ids(session, SignupRequest, term, _exact_keys(term), extra=[SignupRequest.status]).subquery()
+    query = select(matches.c.status, func.count()).group_by(matches.c.status)
     counts = {s.value: 0 for s in SignupStatus}
     for status, n in session.execute(query).all():
         counts[status] = n
