@@ -252,8 +252,9 @@ def service_figures(url: str, runs: int, requests: int) -> list[tuple[str, float
                     deep = call(signup.list_requests, actor, sort=sort, status=status, limit=5000, after=deep.after)
                 after = deep.after or page.after
                 where = "WHERE status = :st" if status else "WHERE 1 = 1"
-                order = f"{column}, id" if column else "id"
-                key = f"({column}, id) > (:v, :i)" if column else "id > :i"
+                col_ = None if (sort == "status" and status) else column  # one status: id order (as the service)
+                order = f"{col_}, id" if col_ else "id"
+                key = f"({col_}, id) > (:v, :i)" if col_ else "id > :i"
                 label = f"sort {sort}{' in ' + status if status else ''}"
                 out.append((f"{label}: first page", timed(lambda: call(signup.list_requests, actor, sort=sort, status=status,
                                                                          limit=50), svc_runs),
