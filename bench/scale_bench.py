@@ -369,6 +369,7 @@ def main() -> None:
     parser.add_argument("--pg", default=os.environ.get("REGDESK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test"))
     parser.add_argument("--keep", default=None, help="keep the SQLite file in this directory")
     parser.add_argument("--skip", default="", help="comma list of: service,cli,console")
+    parser.add_argument("--reuse", action="store_true", help="with --keep: use the SQLite file built by an earlier run")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     ms = lambda s: f"{s * 1000:9.2f} ms"  # noqa: E731
@@ -376,18 +377,22 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="regdesk-scale-") as tmp:
         for kind in args.stores.split(","):
             drop = None
+            reuse = False
             if kind == "sqlite":
                 folder = Path(args.keep) if args.keep else Path(tmp)
                 folder.mkdir(parents=True, exist_ok=True)
                 db = folder / f"scale_{args.requests}.db"
-                db.unlink(missing_ok=True)
+                reuse = args.reuse and db.exists()
+                if not reuse:
+                    db.unlink(missing_ok=True)
                 url = f"sqlite:///{db}"
             else:
                 url, drop = _pg_database(args.pg)
             try:
                 t = time.perf_counter()
-                build(url, args.requests)
-                print(f"\n== {kind}: built in {time.perf_counter() - t:.1f} s", flush=True)
+                if not reuse:
+                    build(url, args.requests)
+                print(f"\n== {kind}: {'reused' if reuse else 'built'} in {time.perf_counter() - t:.1f} s", flush=True)
                 if "service" not in skip:
                     print(f"{'what':<44} | {'service':>12} | {'raw SQL':>12} | ratio")
                     for what, svc, raw in service_figures(url, args.runs, args.requests):
