@@ -429,3 +429,28 @@ def test_user_request_list_pages_by_index(any_store, actor, status):
         _no_table_scan(plan, any_store, "userrequest", rowid_order=status is None)
         if not any_store.is_sqlite:
             _no_resort(plan, any_store)
+
+
+def test_search_and_counter_triggers_exist_after_every_migration(any_store):
+    """A later migration that rebuilds a table (SQLite batch mode) drops its triggers: this says so.
+
+    If it fails after a merge, re-create the objects of migration 0007 for that table in the
+    migration that rebuilt it (``_sqlite_search`` / ``_sqlite_counter`` there show the SQL)."""
+    with any_store.engine.connect() as conn:
+        if any_store.is_sqlite:
+            triggers = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+            tables = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            for table in SEARCHABLE:
+                assert f"{table}_search" in tables
+                assert {f"trg_{table}_search_{op}" for op in ("ins", "del", "upd")} <= triggers, table
+            for area, (table, column) in counters.AREAS.items():
+                wanted = {f"trg_{table}_count_{op}" for op in ("ins", "del", *(["upd"] if column else []))}
+                assert wanted <= triggers, (area, wanted - triggers)
+        else:
+            triggers = {r[0] for r in conn.exec_driver_sql("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")}
+            indexes = {r[0] for r in conn.exec_driver_sql("SELECT indexname FROM pg_indexes")}
+            for table in SEARCHABLE:
+                assert f"ix_{table}_search" in indexes
+            for area, (table, column) in counters.AREAS.items():
+                wanted = {f"trg_{table}_count_{op}" for op in ("ins", "del", "truncate", *(["upd"] if column else []))}
+                assert wanted <= triggers, (area, wanted - triggers)
