@@ -329,6 +329,7 @@ def console_figures(url: str, runs: int) -> tuple[float, float]:
     sys.path.insert(0, str(ROOT / "bench"))
     from registration_bench import BARE_APP, _run_on_pty
 
+    os.chdir(tempfile.gettempdir())  # python -c puts the working directory first on sys.path: not a checkout
     with tempfile.TemporaryDirectory(prefix="regdesk-scale-") as tmp:
         workdir = Path(tmp)
         env = {**os.environ, "TERM": "xterm-256color", "REGDESK_DATABASE_URL": url}
