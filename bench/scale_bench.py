@@ -289,7 +289,8 @@ def service_figures(url: str, runs: int, requests: int) -> list[tuple[str, float
         out.append(("status counts", timed(lambda: call(signup.count_by_status, actor), svc_runs),
                     timed(raw(raw_counts), svc_runs)))
         # --- audit by entity
-        out.append(("audit by entity", timed(lambda: call(audit.list_events, _admin(store), entity=number), svc_runs),
+        admin = _admin(store)
+        out.append(("audit by entity", timed(lambda: call(audit.list_events, admin, entity=number), svc_runs),
                     timed(raw("SELECT * FROM auditevent WHERE entity_type = 'signup' AND entity_key = :k ORDER BY id DESC "
                               "LIMIT 200", {"k": number}), svc_runs)))
         # --- customers
