@@ -195,16 +195,28 @@ def submit(session: Session, actor: Actor, data: Any) -> SubmitResult:
 
 
 def _send_verification(session: Session, req: SignupRequest) -> None:
+    """Queue the verification mail; the earlier link stops working now, the new one is minted when
+    the mail is sent (``mint_verification_link``), so no working token is ever stored."""
+    tokens.void(session, "signup-verify", ENTITY, req.number)
+    mail.enqueue(
+        session, req.email, "signup_verify",
+        {"number": req.number, "first_name": req.first_name, "last_name": req.last_name, "company": req.company},
+        entity_type=ENTITY, entity_key=req.number,
+    )
+
+
+def mint_verification_link(session: Session, number: str) -> dict[str, str]:
+    """Called by the sender when it renders a verification mail: a new token replaces the
+    request's earlier one (only its hash is stored), valid ``signup.verification_ttl_hours``
+    from now. Refused when the request no longer waits for verification."""
+    req = session.exec(select(SignupRequest).where(SignupRequest.number == number)).first()
+    if req is None or req.status != S.REQUESTED:
+        raise InvalidTransition(f"{number} is {req.status if req else 'gone'}: a verification link would not work")
     ttl = params.get(session, "signup.verification_ttl_hours")
     raw = tokens.issue(session, "signup-verify", ENTITY, req.number, ttl)
     portal = params.get(session, "portal.url").rstrip("/")
     expires = now(session) + timedelta(hours=ttl)
-    mail.enqueue(
-        session, req.email, "signup_verify",
-        {"number": req.number, "first_name": req.first_name, "last_name": req.last_name, "company": req.company,
-         "link": f"{portal}/signup/verify?token={raw}", "token": raw, "expires": f"{expires:%Y-%m-%d %H:%M} UTC"},
-        entity_type=ENTITY, entity_key=req.number,
-    )
+    return {"link": f"{portal}/signup/verify?token={raw}", "token": raw, "expires": f"{expires:%Y-%m-%d %H:%M} UTC"}
 
 
 class VerifyResult(BaseModel):

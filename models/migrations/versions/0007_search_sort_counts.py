@@ -1,7 +1,7 @@
 """search indexes, sort indexes and kept status counters (issue 10)
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0008
 Create Date: 2026-11-28 09:00:00
 
 * Sort indexes: every sort of the Registration list, with and without a status filter,
@@ -23,7 +23,7 @@ import sqlmodel  # noqa: F401
 from alembic import op
 
 revision: str = "0007"
-down_revision: Union[str, None] = "0005"
+down_revision: Union[str, None] = "0008"  # re-chained after main's 0008 (was 0005)
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
