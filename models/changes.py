@@ -9,6 +9,7 @@ from sqlalchemy import Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from models.base import LabeledEnum
+import models.customer  # noqa: E402,F401  (foreign keys: loads the tables they point to)
 
 
 class ProposalState(LabeledEnum):

@@ -109,7 +109,22 @@ class AuditEvent(SQLModel, table=True):
     __table_args__ = (
         # history of one record is read by (type, key) in time order
         Index("ix_auditevent_entity", "entity_type", "entity_key", "id"),
+        # ``audit list --entity KEY`` knows the key, not the type
+        Index("ix_auditevent_entity_key", "entity_key", "id"),
     )
+
+
+class StatusCount(SQLModel, table=True):
+    """How many rows of an area (``signup``, ``case``...) are in each status, kept not recounted.
+
+    Database triggers (migration 0007) add and subtract in the transaction that inserts,
+    deletes or moves a row, so reading the counts is one small index read;
+    ``regdesk db check-counters`` recounts and repairs them.
+    """
+
+    area: str = Field(primary_key=True, max_length=40)
+    status: str = Field(primary_key=True, max_length=40)
+    n: int = Field(default=0)
 
 
 class OutboxStatus(LabeledEnum):

@@ -88,3 +88,7 @@ class PortalRole(SQLModel, table=True):
 
 
 Index("ix_customer_name_id", Customer.name, Customer.id)
+
+
+# foreign keys between customer and signup tables: each module loads the other (at the end: a cycle)
+import models.signup  # noqa: E402,F401

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlmodel import Field, SQLModel
 
 from models.base import LabeledEnum
+import models.customer  # noqa: E402,F401  (foreign keys: loads the tables they point to)
 
 __all__ = ["PortalUser", "PortalUserStatus"]
 

@@ -17,6 +17,7 @@ from sqlmodel import Field, SQLModel
 
 from models.base import LabeledEnum
 from models.schemas import Line, Multi
+import models.customer  # noqa: E402,F401  (foreign keys: loads the tables they point to)
 
 __all__ = [
     "ProspectStatus", "LeadStatus", "OpportunityStatus", "Prospect", "Lead", "Opportunity", "ProspectIn",

@@ -60,6 +60,15 @@ class SignupRequest(SQLModel, table=True):
 Index("ix_signuprequest_status_id", SignupRequest.status, SignupRequest.id)
 Index("ix_signuprequest_status_created", SignupRequest.status, SignupRequest.created_at, SignupRequest.id)
 Index("ix_signuprequest_created_id", SignupRequest.created_at, SignupRequest.id)
+# every other sort of the list, with and without a status filter (migration 0007)
+Index("ix_signuprequest_company_id", SignupRequest.company, SignupRequest.id)
+Index("ix_signuprequest_status_company", SignupRequest.status, SignupRequest.company, SignupRequest.id)
+Index("ix_signuprequest_email_id", SignupRequest.email_normalized, SignupRequest.id)
+Index("ix_signuprequest_status_email", SignupRequest.status, SignupRequest.email_normalized, SignupRequest.id)
+Index("ix_signuprequest_name_id", SignupRequest.last_name, SignupRequest.id)
+Index("ix_signuprequest_status_name", SignupRequest.status, SignupRequest.last_name, SignupRequest.id)
+# an exact user name in the search box
+Index("ix_signuprequest_user_name", SignupRequest.user_name)
 
 
 class RequestType(LabeledEnum):
@@ -97,3 +106,10 @@ class UserRequest(SQLModel, table=True):
     created_by: str = Field(max_length=64)
     updated_at: datetime
     version: int = Field(default=1)
+
+
+Index("ix_userrequest_status_id", UserRequest.status, UserRequest.id)
+
+
+# foreign keys between customer and signup tables: each module loads the other (at the end: a cycle)
+import models.customer  # noqa: E402,F401

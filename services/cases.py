@@ -59,7 +59,8 @@ from models.cases import (
 )
 from models.core import Profile
 from models.customer import Customer
-from services import audit, params, sequences, transitions
+from services import audit, counters, params, sequences, transitions
+from services.search import matching_ids, search_term
 from services.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from services.permissions import Actor, require
 from services.store import now, writes
@@ -744,18 +745,18 @@ def sample_action(session: Session, actor: Actor, sample_number: str, action: st
 # ------------------------------------------------------------------ list / show
 
 
-def _filtered(query, status: str | None, search: str | None):
+def _filtered(session: Session, query, status: str | None, search: str | None):
     if status and status != "All":
         try:
             query = query.where(Case.status == CaseStatus.parse(status).value)
         except ValueError as exc:
             raise ValidationFailed({"status": str(exc)}) from None
-    if search and clean(search):
-        term = clean(search)
-        like = f"%{term.casefold()}%"
-        query = query.where(or_(Case.number == term.upper(), func.lower(Case.title).like(like),
-                                func.lower(Customer.account).like(like), func.lower(Customer.name).like(like),
-                                func.lower(Case.contact_name).like(like)))
+    term = search_term(search)
+    if term is not None:
+        # the case's number, title or contact; or its customer's account or name (both through indexes)
+        customers = matching_ids(session, Customer, term, [Customer.account == term.upper()])
+        query = query.where(or_(col(Case.id).in_(matching_ids(session, Case, term, [Case.number == term.upper()])),
+                                col(Case.customer_id).in_(customers)))
     return query
 
 
@@ -764,7 +765,7 @@ def list_cases(session: Session, actor: Actor, *, status: str | None = None, sea
     """Newest first, one page (keyset on id), filtered in SQL."""
     require(actor, "cases.view")
     limit = max(1, min(int(limit), 5000))
-    query = _filtered(select(Case, Customer.account, Customer.name).join(Customer, Case.customer_id == Customer.id),
+    query = _filtered(session, select(Case, Customer.account, Customer.name).join(Customer, Case.customer_id == Customer.id),
                       status, search)
     if after is not None:
         query = query.where(Case.id < after)
@@ -776,9 +777,11 @@ def list_cases(session: Session, actor: Actor, *, status: str | None = None, sea
 
 
 def count_by_status(session: Session, actor: Actor, *, search: str | None = None) -> dict[str, int]:
+    """Rows per status: the kept counters; with a search, counted over the search's indexes."""
     require(actor, "cases.view")
-    query = _filtered(select(Case.status, func.count()).join(Customer, Case.customer_id == Customer.id)
-                      .group_by(Case.status), None, search)
+    if search_term(search) is None:
+        return counters.by_status(session, "case", CaseStatus)
+    query = _filtered(session, select(Case.status, func.count()).group_by(Case.status), None, search)
     counts = {s.value: 0 for s in CaseStatus}
     for st, n in session.execute(query).all():
         counts[st] = n

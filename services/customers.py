@@ -17,7 +17,8 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from models.customer import ContactPerson, Customer, CustomerTemplate, PartyType, PortalRole
-from services import audit, sequences
+from services import audit, counters, sequences
+from services.search import matching_ids, search_term
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.permissions import Actor, require
 from services.store import now, writes
@@ -386,13 +387,16 @@ def show_customer(session: Session, actor: Actor, account: str) -> CustomerDetai
 
 def list_customers(session: Session, actor: Actor, *, search: str | None = None, after: str | None = None,
                    limit: int = 50) -> list[CustomerRow]:
-    """Customers by account, paged by keyset (``after`` = the last account of the previous page)."""
+    """Customers by account, paged by keyset (``after`` = the last account of the previous page).
+
+    A search finds an exact account or e-mail through their indexes, and text in the account,
+    name, e-mail or city through the store's text index (``services.search``)."""
     require(actor, "customer.view")
     query = select(Customer)
-    if search:
-        term = f"%{clean(search).lower()}%"
-        query = query.where(or_(func.lower(Customer.account).like(term), Customer.name_normalized.like(f"%{normalize_company(search)}%"),
-                                Customer.email_normalized.like(term), func.lower(Customer.city).like(term)))
+    term = search_term(search)
+    if term is not None:
+        query = query.where(col(Customer.id).in_(matching_ids(session, Customer, term, [
+            Customer.account == term.upper(), Customer.email_normalized == normalize_email(term)])))
     if after:
         query = query.where(Customer.account > after)
     rows = session.exec(query.order_by(col(Customer.account)).limit(max(1, min(limit, 1000)))).all()
@@ -403,8 +407,9 @@ def list_customers(session: Session, actor: Actor, *, search: str | None = None,
 
 
 def count_customers(session: Session, actor: Actor) -> int:
+    """Every customer: the kept counter (O(1))."""
     require(actor, "customer.view")
-    return session.exec(select(func.count()).select_from(Customer)).one()
+    return counters.total(session, "customer")
 
 
 def ensure_unique_account_free(session: Session, account: str) -> None:

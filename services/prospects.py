@@ -58,7 +58,8 @@ from models.prospects import (
     B2B_LEADS_VIEW, Lead, LeadStatus, Opportunity, OpportunityStatus, Prospect, ProspectIn, ProspectStatus,
 )
 from models.signup import RequestType, UserRequest
-from services import audit, customers, mail, sequences, transitions, user_requests
+from services import audit, counters, customers, mail, sequences, transitions, user_requests
+from services.search import matching_ids, search_term
 from services.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from services.permissions import PORTAL, Actor, require
 from services.store import now, writes
@@ -642,11 +643,10 @@ def list_prospects(session: Session, actor: Actor, *, status: str | None = None,
     cond = _status_filter(ProspectStatus, Prospect.status, status)
     if cond is not None:
         query = query.where(cond)
-    if search and clean(search):
-        term = clean(search)
-        like = f"%{term.casefold()}%"
-        query = query.where(or_(Prospect.number == term.upper(), Prospect.email_normalized.like(like),
-                                func.lower(Prospect.company).like(like), func.lower(Prospect.last_name).like(like)))
+    term = search_term(search)
+    if term is not None:  # an exact number or e-mail by index; company, names, e-mail text by the text index
+        query = query.where(col(Prospect.id).in_(matching_ids(session, Prospect, term, [
+            Prospect.number == term.upper(), Prospect.email_normalized == normalize_email(term)])))
     rows = session.exec(query.order_by(col(Prospect.id).desc()).limit(max(1, min(limit, 5000)))).all()
     return [ProspectRow(number=p.number, status=p.status, company=p.company, contact=f"{p.first_name} {p.last_name}",
                         email=p.email, zip=p.zip, store_name=p.store_name, created_at=p.created_at, lead=ln,
@@ -687,16 +687,11 @@ def list_opportunities(session: Session, actor: Actor, *, status: str | None = N
 
 
 def counts(session: Session, actor: Actor) -> dict[str, dict[str, int]]:
-    """Rows per status of prospects, leads (B2B view) and opportunities, for the tabs."""
+    """Rows per status of prospects, leads (B2B view) and opportunities, for the tabs: the kept counters."""
     require(actor, "prospects.view")
-    out: dict[str, dict[str, int]] = {}
-    for name, model, enum in (("prospects", Prospect, ProspectStatus), ("leads", Lead, LeadStatus),
-                              ("opportunities", Opportunity, OpportunityStatus)):
-        found = {s.value: 0 for s in enum}
-        for st, n in session.execute(select(model.status, func.count()).group_by(model.status)).all():  # type: ignore[attr-defined]
-            found[st] = n
-        out[name] = {"All": sum(found.values()), **found}
-    return out
+    return {name: counters.by_status(session, area, enum) for name, area, enum in (
+        ("prospects", "prospect", ProspectStatus), ("leads", "lead", LeadStatus),
+        ("opportunities", "opportunity", OpportunityStatus))}
 
 
 class ProspectDetail(BaseModel):

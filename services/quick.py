@@ -89,6 +89,9 @@ def sqlite_path(url: str) -> Path | None:
 
 def light_start(url: str, operator: str | None, *, limit: int) -> LightStart | None:
     """The acting operator and the Registration list's first view, or None (take the normal path)."""
+    conninfo = postgres_conninfo(url)
+    if conninfo is not None:
+        return _pg_light_start(conninfo, operator, limit)
     path = sqlite_path(url)
     if path is None or not path.is_file():
         return None
@@ -110,7 +113,7 @@ def light_start(url: str, operator: str | None, *, limit: int) -> LightStart | N
         conn.close()
 
 
-def _read(conn: sqlite3.Connection, operator: str | None, limit: int) -> LightStart | None:
+def _read(conn: Any, operator: str | None, limit: int) -> LightStart | None:
     if not _schema_current(conn):
         return None
     actor = _identified(conn, operator)
@@ -119,17 +122,39 @@ def _read(conn: sqlite3.Connection, operator: str | None, limit: int) -> LightSt
     return LightStart(actor=actor, view=LightView(page=_first_page(conn, limit), counts=_counts(conn)))
 
 
-def _schema_current(conn: sqlite3.Connection) -> bool:
-    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'").fetchone() is None:
+def _schema_current(conn: Any) -> bool:
+    if isinstance(conn, _PgConnection):
+        if conn.execute("SELECT to_regclass('alembic_version') IS NOT NULL", ()).fetchone() != (True,):
+            return False
+    elif conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'").fetchone() is None:
         return False
-    revisions = frozenset(r[0] for r in conn.execute("SELECT version_num FROM alembic_version"))
+    revisions = frozenset(r[0] for r in conn.execute("SELECT version_num FROM alembic_version", ()).fetchall())
     return revisions == SCHEMA_HEADS
 
 
-def _identified(conn: sqlite3.Connection, operator: str | None) -> Actor | None:
-    """``services.identity``'s SQLite rule: the OS login, or the named operator where allowed
-    (a demo database); None where it would refuse or needs a reason (the normal path says why)."""
+def _identified(conn: Any, operator: str | None) -> Actor | None:
+    """``services.identity``'s rule; None where it would refuse, needs a reason or is unusual
+    (the normal path then says why).
+
+    PostgreSQL: the database login (``session_user``) is the operator; naming anyone else, or a
+    login that is the owner (who may name operators), takes the normal path. SQLite: the OS
+    login, or the named operator where allowed (a demo database)."""
     from dataclasses import replace
+
+    if isinstance(conn, _PgConnection):
+        row = conn.execute(
+            "SELECT session_user::text, (SELECT rolsuper FROM pg_roles WHERE rolname = session_user)"
+            " OR pg_has_role(session_user, (SELECT tableowner FROM pg_tables"
+            " WHERE tablename = 'alembic_version' LIMIT 1), 'MEMBER')", ()).fetchone()
+        if row is None:
+            return None
+        login, owner, named = row[0], bool(row[1]), (operator or "").strip()
+        if owner and not named:
+            return None  # the owner acts as an admin named after its login: the normal path
+        if named and named != login and not owner:
+            return None  # refused: the normal path says why
+        actor = _actor(conn, named or login)
+        return replace(actor, login=login) if actor is not None else None
 
     from services.errors import UnknownOperator
     from services.identity import DEMO_FLAG, os_login, sqlite_choice
@@ -145,7 +170,7 @@ def _identified(conn: sqlite3.Connection, operator: str | None) -> Actor | None:
     return replace(actor, login=login, demo=demo) if actor is not None else None
 
 
-def _actor(conn: sqlite3.Connection, operator: str | None) -> Actor | None:
+def _actor(conn: Any, operator: str | None) -> Actor | None:
     """As ``services.operators.resolve_actor`` / ``to_actor``; None where it would refuse."""
     name = (operator or "").strip()
     if not name:
@@ -170,7 +195,7 @@ def _utc(value: Any) -> datetime:
     return moment.astimezone(timezone.utc)
 
 
-def _first_page(conn: sqlite3.Connection, limit: int) -> LightPage:
+def _first_page(conn: Any, limit: int) -> LightPage:
     """``list_requests`` with its defaults: every status, no search, by number (= id) ascending."""
     limit = max(1, min(int(limit), MAX_LIMIT))
     raw = conn.execute(
@@ -188,9 +213,149 @@ def _first_page(conn: sqlite3.Connection, limit: int) -> LightPage:
     return LightPage(rows=rows, after=after)
 
 
-def _counts(conn: sqlite3.Connection) -> dict[str, int]:
-    """``count_by_status`` without a search: All, then each status."""
-    counts = {status: 0 for status in SIGNUP_STATUSES}
-    for status, n in conn.execute("SELECT status, count(*) FROM signuprequest GROUP BY status"):
-        counts[status] = n
-    return {"All": sum(counts.values()), **counts}
+def _counts(conn: Any) -> dict[str, int]:
+    """``count_by_status`` without a search: the kept counters (``services.counters.by_status``)."""
+    kept = {status: n for status, n in conn.execute("SELECT status, n FROM statuscount WHERE area = 'signup'", ()).fetchall()
+            if n}
+    return {"All": sum(kept.values()), **{status: kept.get(status, 0) for status in SIGNUP_STATUSES}}
+
+
+# ----------------------------------------------------------------------------- PostgreSQL: libpq itself
+
+# Importing psycopg costs about as much as Textual itself, so the light start talks to the
+# server through libpq (the library psycopg wraps) with ctypes: a handful of calls, text
+# results converted by column type. Anything unexpected -> None and the normal path.
+
+_OID_INT = {20, 21, 23}  # int8, int2, int4
+_OID_BOOL = 16
+_OID_TIME = {1114, 1184}  # timestamp, timestamptz
+
+
+def postgres_conninfo(url: str) -> str | None:
+    """A libpq connection URI for a PostgreSQL URL regdesk accepts, or None (not PostgreSQL, or unusual)."""
+    target = (url or "").strip()
+    scheme, sep, rest = target.partition("://")
+    if not sep or scheme.lower() not in ("postgres", "postgresql", "postgresql+psycopg"):
+        return None
+    if "?" in rest or "#" in rest:
+        return None  # options meant for SQLAlchemy/psycopg: let the normal path read them
+    return f"postgresql://{rest}?connect_timeout=5&application_name=regdesk"
+
+
+def _libpq():
+    import ctypes
+    import ctypes.util
+    import glob
+    import os
+    import sys
+
+    candidates = [ctypes.util.find_library("pq")]
+    for base in sys.path:
+        candidates += glob.glob(os.path.join(base, "psycopg_binary.libs", "libpq-*.so*"))
+    lib = None
+    for name in filter(None, candidates):
+        try:
+            lib = ctypes.CDLL(name)
+            break
+        except OSError:
+            continue
+    if lib is None:
+        raise OSError("no libpq")
+    c = ctypes
+    lib.PQconnectdb.restype, lib.PQconnectdb.argtypes = c.c_void_p, [c.c_char_p]
+    lib.PQstatus.restype, lib.PQstatus.argtypes = c.c_int, [c.c_void_p]
+    lib.PQfinish.restype, lib.PQfinish.argtypes = None, [c.c_void_p]
+    lib.PQexecParams.restype = c.c_void_p
+    lib.PQexecParams.argtypes = [c.c_void_p, c.c_char_p, c.c_int, c.c_void_p, c.POINTER(c.c_char_p), c.c_void_p,
+                                 c.c_void_p, c.c_int]
+    lib.PQresultStatus.restype, lib.PQresultStatus.argtypes = c.c_int, [c.c_void_p]
+    lib.PQntuples.restype, lib.PQntuples.argtypes = c.c_int, [c.c_void_p]
+    lib.PQnfields.restype, lib.PQnfields.argtypes = c.c_int, [c.c_void_p]
+    lib.PQftype.restype, lib.PQftype.argtypes = c.c_uint, [c.c_void_p, c.c_int]
+    lib.PQgetvalue.restype, lib.PQgetvalue.argtypes = c.c_char_p, [c.c_void_p, c.c_int, c.c_int]
+    lib.PQgetisnull.restype, lib.PQgetisnull.argtypes = c.c_int, [c.c_void_p, c.c_int, c.c_int]
+    lib.PQclear.restype, lib.PQclear.argtypes = None, [c.c_void_p]
+    return lib
+
+
+class _PgResult:
+    def __init__(self, rows: list[tuple[Any, ...]]) -> None:
+        self.rows = rows
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        return self.rows[0] if self.rows else None
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return self.rows
+
+
+class _PgConnection:
+    """Just enough of a DB-API connection for ``_read``: ``execute(sql with ?, params)``."""
+
+    def __init__(self, conninfo: str) -> None:
+        self.lib = _libpq()
+        self.conn = self.lib.PQconnectdb(conninfo.encode())
+        if not self.conn or self.lib.PQstatus(self.conn) != 0:  # CONNECTION_OK
+            self.close()
+            raise OSError("cannot connect")
+
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> _PgResult:
+        import ctypes
+
+        parts = sql.split("?")
+        if len(parts) - 1 != len(params):
+            raise ValueError("placeholders")
+        sql = "".join(p + (f"${i + 1}" if i < len(params) else "") for i, p in enumerate(parts))
+        values = (ctypes.c_char_p * max(1, len(params)))(*[str(v).encode() for v in params])
+        res = self.lib.PQexecParams(self.conn, sql.encode(), len(params), None, values, None, None, 0)
+        if not res:
+            raise OSError("no result")
+        try:
+            status = self.lib.PQresultStatus(res)
+            if status not in (1, 2):  # PGRES_COMMAND_OK, PGRES_TUPLES_OK
+                raise OSError(f"query failed ({status})")
+            fields = self.lib.PQnfields(res)
+            types = [self.lib.PQftype(res, j) for j in range(fields)]
+            rows = []
+            for i in range(self.lib.PQntuples(res)):
+                row = []
+                for j, oid in enumerate(types):
+                    if self.lib.PQgetisnull(res, i, j):
+                        row.append(None)
+                        continue
+                    text = self.lib.PQgetvalue(res, i, j).decode()
+                    if oid in _OID_INT:
+                        row.append(int(text))
+                    elif oid == _OID_BOOL:
+                        row.append(text == "t")
+                    elif oid in _OID_TIME:
+                        row.append(datetime.fromisoformat(text))
+                    else:
+                        row.append(text)
+                rows.append(tuple(row))
+            return _PgResult(rows)
+        finally:
+            self.lib.PQclear(res)
+
+    def close(self) -> None:
+        if self.conn:
+            self.lib.PQfinish(self.conn)
+            self.conn = None
+
+
+def _pg_light_start(conninfo: str, operator: str | None, limit: int) -> LightStart | None:
+    try:
+        conn = _PgConnection(conninfo)
+    except (OSError, ValueError, AttributeError):
+        return None
+    try:
+        # one snapshot for the operator, the page and the counts
+        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        try:
+            return _read(conn, operator, limit)
+        finally:
+            conn.execute("COMMIT")
+    except (OSError, ValueError, TypeError, UnicodeDecodeError):
+        return None
+    finally:
+        conn.close()

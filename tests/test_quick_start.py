@@ -88,10 +88,11 @@ def test_empty_list(store, actor, db_path):
 
 
 @pytest.mark.parametrize("url", [
-    "postgresql://user@localhost/regdesk", "postgres://localhost/regdesk",
-    "postgresql+psycopg://localhost/regdesk", "sqlite://", ":memory:", "",
+    "postgresql://nobody-here@127.0.0.1:1/regdesk", "postgres://127.0.0.1:1/regdesk",
+    "postgresql+psycopg://127.0.0.1:1/regdesk", "postgresql://127.0.0.1/regdesk?sslmode=require",
+    "sqlite://", ":memory:", "",
 ])
-def test_none_when_not_an_sqlite_file(url):
+def test_none_when_not_an_sqlite_file_or_a_reachable_postgres(url):
     assert quick.light_start(url, "approver1", limit=PAGE) is None
 
 
@@ -135,9 +136,49 @@ def test_none_for_a_file_that_is_not_a_database(tmp_path):
     assert quick.light_start(_url(junk), "approver1", limit=PAGE) is None
 
 
+# ----------------------------------------------------------------------------- PostgreSQL: libpq through ctypes
+
+
+@pytest.mark.postgres
+def test_postgres_light_view_equals_the_services(pg_store, pg_database_url):
+    from tests.conftest import actor_of
+
+    actor = actor_of(pg_store)
+    load_requests(pg_store, actor)
+    add_synthetic(pg_store, 150)
+    approver = actor("approver1")
+    for url in (pg_database_url, pg_database_url.replace("postgresql://", "postgresql+psycopg://")):
+        for limit in (1, 7, PAGE):
+            light = quick.light_start(url, " approver1 ", limit=limit)
+            assert light is not None
+            assert light.actor == approver
+            _assert_same_view(light, pg_store, approver, limit)
+
+
+@pytest.mark.postgres
+def test_postgres_light_start_says_none_where_the_services_would_refuse(pg_store, pg_database_url):
+    from sqlalchemy import text as sql
+
+    assert quick.light_start(pg_database_url, "nobody", limit=PAGE) is None
+    assert quick.light_start(pg_database_url, None, limit=PAGE) is None
+    with pg_store.write() as s:
+        s.execute(sql("UPDATE operator SET active = false WHERE user_name = 'support1'"))
+    assert quick.light_start(pg_database_url, "support1", limit=PAGE) is None
+    base = pg_database_url.rsplit("/", 1)[0]
+    assert quick.light_start(f"{base}/no_such_database_here", "approver1", limit=PAGE) is None
+    with pg_store.write() as s:
+        s.execute(sql("UPDATE alembic_version SET version_num = '0001'"))
+    try:
+        assert quick.light_start(pg_database_url, "approver1", limit=PAGE) is None
+    finally:
+        with pg_store.write() as s:
+            s.execute(sql("UPDATE alembic_version SET version_num = :v"), {"v": next(iter(SCHEMA_HEADS))})
+
+
 def test_quick_imports_no_heavy_stack():
     code = ("import sys, services.quick, app.tui, screens.registration\n"
-            "heavy = [m for m in ('sqlalchemy', 'sqlmodel', 'pydantic', 'models', 'services.signup', 'alembic')"
+            "heavy = [m for m in ('sqlalchemy', 'sqlmodel', 'pydantic', 'models', 'services.signup', 'alembic',"
+            " 'psycopg')"
             " if m in sys.modules]\n"
             "print(','.join(heavy))\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)

@@ -7,7 +7,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 import models
-from models.migrations import SCHEMA_HEADS
+from models.migrations import SCHEMA_HEADS, include_name
 from services.schema import current_revisions, script_heads, upgrade
 from services.store import Store
 
@@ -18,7 +18,7 @@ def test_schema_heads_constant_matches_the_scripts():
 
 def _diff(engine):
     with engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"compare_type": False})
+        ctx = MigrationContext.configure(conn, opts={"compare_type": False, "include_name": include_name})
         return [d for d in compare_metadata(ctx, models.metadata)]
 
 

@@ -11,10 +11,10 @@ def main(argv: list[str] | None = None) -> int:
     if console_args is not None:
         # the console alone (no command): skip typer and every command module, open it directly
         return _guarded(lambda: _open_console(*console_args), wants_json=False)
-    from app.cli import admin_cmds, cases_cmds, changes_cmds, portal_cmds, signup_cmds, workflow_cmds  # noqa: F401  (registers the commands)
+    args = list(sys.argv[1:] if argv is None else argv)
+    register(command_of(args))
     from app.cli.root import app
 
-    args = list(sys.argv[1:] if argv is None else argv)
     wants_json = "--json" in args
 
     def run() -> int:
@@ -23,6 +23,43 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     return _guarded(run, wants_json=wants_json)
+
+
+# command group -> the modules that register its commands (tests/test_cli_start.py checks it is
+# complete); a command not listed (or --help without a command) imports every module
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "signup": ("signup_cmds",), "requests": ("signup_cmds",),
+    "customers": ("admin_cmds", "changes_cmds"), "outbox": ("admin_cmds", "portal_cmds"),
+    **{name: ("admin_cmds",) for name in ("templates", "roles", "operators", "audit", "db", "sequences", "demo")},
+    "params": ("changes_cmds",), "changes": ("changes_cmds",),
+    **{name: ("cases_cmds",) for name in ("cases", "prospects", "leads", "opportunities")},
+    **{name: ("portal_cmds",) for name in ("user-requests", "portal", "mail")},
+    "workflow": ("workflow_cmds",), "work": ("workflow_cmds",),
+}
+ALL_MODULES = ("admin_cmds", "cases_cmds", "changes_cmds", "portal_cmds", "signup_cmds", "workflow_cmds")
+
+
+def command_of(args: list[str]) -> str | None:
+    """The command group named in ``args`` (after the global options), or None."""
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg in ("--db", "--as"):
+            i += 2
+            continue
+        if arg.startswith("-"):
+            i += 1
+            continue
+        return arg
+    return None
+
+
+def register(command: str | None) -> None:
+    """Import the command modules ``command`` needs (each registers its commands on import)."""
+    import importlib
+
+    for name in COMMAND_MODULES.get(command or "", ALL_MODULES):
+        importlib.import_module(f"app.cli.{name}")
 
 
 def _guarded(run, *, wants_json: bool) -> int:

@@ -293,6 +293,30 @@ def db_current(ctx: typer.Context) -> None:
                    f"(this regdesk needs {','.join(sorted(SCHEMA_HEADS))})")
 
 
+@db_app.command("check-counters")
+def db_check_counters(ctx: typer.Context, repair: bool = typer.Option(False, "--repair", help="Rewrite wrong counts "
+                                                                      "with the recount (administrators)."),
+                      as_json: bool = JsonOption) -> None:
+    """Recount the kept per-status counts and compare (exit 1 when some differ and were not repaired)."""
+    from services import counters
+
+    c = obj(ctx)
+    if repair:
+        with c.store.write() as s:
+            wrong = counters.check(s, c.actor, repair=True)
+    else:
+        wrong = c.call(counters.check)
+    if as_json:
+        output.emit_json(wrong)
+    elif wrong:
+        output.table(wrong, [("area", "Area"), ("status", "Status"), ("kept", "Kept"), ("counted", "Counted")])
+        output.message(f"{len(wrong)} count(s) {'repaired' if repair else 'differ: run with --repair'}")
+    else:
+        output.message("every kept count matches a recount")
+    if wrong and not repair:
+        raise typer.Exit(1)
+
+
 @app.command("demo")
 def demo(
     ctx: typer.Context,

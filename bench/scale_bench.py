@@ -1,0 +1,428 @@
+"""Scale benchmark (issue 10; not part of the test suite): 1M sign-up requests on SQLite and PostgreSQL.
+
+    .venv/bin/python bench/scale_bench.py [--requests 1000000] [--stores sqlite,postgres] [--runs 5]
+        [--pg postgresql://postgres@127.0.0.1:5432/test] [--keep DIR]
+
+Data is made with bulk SQL (recursive CTE / generate_series), not the services, so setting up
+1M requests takes seconds: ``--requests`` sign-up requests in every status, 100k customers and
+1M audit events (sizes scale with ``--requests``). Every figure is the median of ``--runs``
+(service calls x4) and stands next to the raw SQL of the same question in the same run:
+
+* search: an exact number, a company word (common and rare), no match; page and counts;
+* every sort of ``services.signup.SORTS``, ascending, first page and a deep keyset page,
+  without and with a status filter;
+* status counts; audit by entity; customers / cases / prospects search;
+* CLI wall time of ``requests list``, ``requests show``, ``customers list`` next to
+  ``python -c pass`` and ``python -c "import sqlalchemy"``;
+* console start (first painted list) on PostgreSQL and SQLite next to a bare Textual app.
+
+Targets (ratios in one run): service search/sort within 5x of the raw query; PostgreSQL console
+start within 1.5x of bare Textual; CLI read commands under 2x ``import sqlalchemy``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).absolute().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("REGDESK_CONFIG", "/nonexistent/regdesk-bench-config.toml")
+
+WORDS = ["Contoso", "Fabrikam", "Northwind", "Tailwind", "Adventure", "Alpine", "Blue", "Coho", "Fourth", "Graphic",
+         "Humongous", "Litware", "Lucerne", "Margie", "Proseware", "Southridge", "Trey", "Wide", "Wingtip", "Woodgrove",
+         "Alderaan", "Bellows", "Cascade", "Delta", "Ember", "Fjord", "Granite", "Harbor", "Iris", "Juniper",
+         "Kestrel", "Lumen", "Meridian", "Nimbus", "Onyx", "Pioneer", "Quartz", "Raven", "Summit", "Tundra"]
+FIRST = ["Anna", "Ben", "Carla", "David", "Eva", "Frank", "Greta", "Hugo", "Ines", "Jon", "Kari", "Lars", "Mia",
+         "Nils", "Olga", "Per", "Rita", "Sven", "Tina", "Ulf"]
+STATUS_CASE = ("CASE i % 10 WHEN 0 THEN 'Requested' WHEN 1 THEN 'Requested' WHEN 2 THEN 'Requested' "
+               "WHEN 3 THEN 'Requested' WHEN 4 THEN 'Verified by user' WHEN 5 THEN 'Verified by user' "
+               "WHEN 6 THEN 'Approved' WHEN 7 THEN 'Created' WHEN 8 THEN 'Created' ELSE 'Rejected' END")
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def _defaults(table, given: dict[str, str]) -> tuple[list[str], list[str]]:
+    """Column names and SQL expressions: ``given``, else each column's Python default as a literal."""
+    from decimal import Decimal
+
+    names, exprs = [], []
+    for column in table.columns:
+        if column.primary_key and column.name == "id":
+            continue
+        if column.name in given:
+            names.append(column.name)
+            exprs.append(given[column.name])
+            continue
+        default = column.default.arg if column.default is not None and column.default.is_scalar else None
+        if default is None and column.name in _model_defaults(table.name):
+            default = _model_defaults(table.name)[column.name]
+        if default is None:
+            if column.nullable:
+                continue
+            raise RuntimeError(f"{table.name}.{column.name} needs a value")
+        if isinstance(default, bool):
+            lit = "TRUE" if default else "FALSE"
+        elif isinstance(default, (int, float, Decimal)):
+            lit = str(default)
+        else:
+            lit = "'" + str(default).replace("'", "''") + "'"
+        names.append(column.name)
+        exprs.append(lit)
+    return names, exprs
+
+
+def _model_defaults(table_name: str) -> dict:
+    from sqlmodel import SQLModel
+
+    stack = list(SQLModel.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        stack.extend(cls.__subclasses__())
+        if getattr(cls, "__tablename__", None) == table_name and hasattr(cls, "model_fields"):
+            return {k: f.default for k, f in cls.model_fields.items() if f.default is not None
+                    and not callable(f.default) and repr(f.default) != "PydanticUndefined"}
+    return {}
+
+
+def _insert(conn, pg: bool, table, n: int, given: dict[str, str], joins: str = "") -> None:
+    names, exprs = _defaults(table, given)
+    cols = ", ".join(f'"{c}"' for c in names)
+    select = ", ".join(exprs)
+    if pg:
+        sql = f'INSERT INTO "{table.name}" ({cols}) SELECT {select} FROM generate_series(1, {n}) AS g(i) {joins}'
+    else:
+        sql = (f'INSERT INTO "{table.name}" ({cols}) WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g '
+               f'WHERE i < {n}) SELECT {select} FROM g {joins}')
+    conn.exec_driver_sql(sql.replace("%", "%%") if pg else sql)
+
+
+def build(url: str, requests: int) -> None:
+    """Schema (migrations), reference data (operators, roles...), then bulk rows."""
+    from sqlalchemy import text
+
+    import models
+    from seed.demo import load_reference
+    from services.store import Store
+
+    from services.schema import upgrade
+    from services.store import make_engine
+
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    store = Store(url)
+    pg = not store.is_sqlite
+    load_reference(store)
+    t = models.metadata.tables
+    customers = max(100, requests // 10)
+    pad = (lambda e, w: f"lpad(({e})::text, {w}, '0')") if pg else (lambda e, w: f"printf('%0{w}d', {e})")
+    ts = ((lambda e: f"(TIMESTAMPTZ '2026-01-01 00:00:00+00' + ({e}) * INTERVAL '1 second')") if pg else
+          (lambda e: f"(datetime('2026-01-01', '+' || ({e}) || ' seconds') || '.000000')"))
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE benchword (k INTEGER PRIMARY KEY, w VARCHAR(40) NOT NULL)")
+        conn.exec_driver_sql("CREATE TABLE benchfirst (k INTEGER PRIMARY KEY, w VARCHAR(40) NOT NULL)")
+        for k, w in enumerate(WORDS):
+            conn.execute(text("INSERT INTO benchword (k, w) VALUES (:k, :w)"), {"k": k, "w": w})
+        for k, w in enumerate(FIRST):
+            conn.execute(text("INSERT INTO benchfirst (k, w) VALUES (:k, :w)"), {"k": k, "w": w})
+    started = time.perf_counter()
+    with store.engine.begin() as conn:
+        company = f"(bw.w || ' ' || 'Trading ' || ({pad('i % 5003', 4)}))"
+        email = f"('user' || i || '@' || lower(bw.w) || '.example')"
+        _insert(conn, pg, t["customer"], customers, {
+            "account": f"('BC-' || {pad('i', 7)})", "name": company, "name_normalized": f"lower({company})",
+            "email": email, "email_normalized": email, "city": "'Oslo'", "country": "'NO'",
+            "created_at": ts("i"), "created_by": "'bench'",
+        }, joins=f"JOIN benchword bw ON bw.k = i % {len(WORDS)}")
+        print(f"  customers: {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        _insert(conn, pg, t["signuprequest"], requests, {
+            "number": f"('REG-' || {pad('i', 7)})", "created_at": ts("i"), "updated_at": ts("i"),
+            "status": STATUS_CASE, "user_name": "('user' || i)", "email": email, "email_normalized": email,
+            "company": company, "company_normalized": f"lower({company})",
+            "first_name": "bf.w", "last_name": f"(bw2.w || 'son' || (i % 97))", "country": "'NO'",
+        }, joins=(f"JOIN benchword bw ON bw.k = i % {len(WORDS)} JOIN benchfirst bf ON bf.k = (i / 7) % {len(FIRST)} "
+                  f"JOIN benchword bw2 ON bw2.k = (i / 3) % {len(WORDS)}"))
+        print(f"  requests: {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        _insert(conn, pg, t["auditevent"], requests, {
+            "at": ts("i"), "operator": "'approver1'", "entity_type": "'signup'",
+            "entity_key": f"('REG-' || {pad(f'(i % {requests}) + 1', 7)})", "action": "'submitted'",
+        })
+        print(f"  audit: {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        conn.execute(text("UPDATE numbersequence SET next_value = :n WHERE code = 'signup'"), {"n": requests + 1})
+        conn.exec_driver_sql("DROP TABLE benchword")
+        conn.exec_driver_sql("DROP TABLE benchfirst")
+    store.dispose()
+    if pg:
+        import psycopg
+
+        with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as raw:
+            raw.execute("VACUUM ANALYZE")
+    else:
+        import sqlite3
+
+        raw = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+        raw.execute("ANALYZE")
+        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        raw.close()
+    print(f"  analyzed: {time.perf_counter() - started:.1f} s", file=sys.stderr)
+
+
+# ----------------------------------------------------------------------------- timing
+
+
+def timed(fn, runs: int) -> float:
+    fn()
+    samples = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - t)
+    return statistics.median(samples)
+
+
+def _has_search_index(conn, pg: bool) -> bool:
+    if pg:
+        return conn.exec_driver_sql("SELECT 1 FROM pg_indexes WHERE indexname = 'ix_signuprequest_search'").first() is not None
+    return conn.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'signuprequest_search'").first() is not None
+
+
+def _raw_search_ids(pg: bool, indexed: bool, term: str) -> tuple[str, dict]:
+    """The raw SQL of "which ids match ``term``": the store's index if there is one, else one LIKE."""
+    if not indexed:
+        return "SELECT id FROM signuprequest WHERE lower(company) LIKE :like", {"like": f"%{term.lower()}%"}
+    if pg:
+        return ("SELECT id FROM signuprequest WHERE number = :n UNION SELECT id FROM signuprequest WHERE "
+                "lower(company || chr(31) || first_name || chr(31) || last_name || chr(31) || email || chr(31) || user_name)"
+                " LIKE :like", {"n": term.upper(), "like": f"%{term.lower()}%"})
+    return ("SELECT id FROM signuprequest WHERE number = :n UNION SELECT rowid FROM signuprequest_search "
+            "WHERE signuprequest_search MATCH :q", {"n": term.upper(), "q": '"' + term.replace('"', '""') + '"'})
+
+
+def _raw_customer_word(pg: bool, indexed: bool) -> str:
+    if not indexed:
+        return "SELECT * FROM customer WHERE lower(name) LIKE :l ORDER BY account LIMIT 50"
+    if pg:
+        return ("SELECT * FROM customer WHERE lower(account || chr(31) || name || chr(31) || email || chr(31) || city) "
+                "LIKE :l ORDER BY account LIMIT 50")
+    return ("SELECT * FROM customer WHERE id IN (SELECT rowid FROM customer_search WHERE customer_search MATCH :q) "
+            "ORDER BY account LIMIT 50")
+
+
+def service_figures(url: str, runs: int, requests: int) -> list[tuple[str, float, float]]:
+    """(what, service seconds, raw SQL seconds) for every question."""
+    from sqlalchemy import text
+
+    from services import audit, customers, signup
+    from services.operators import resolve_actor
+    from services.store import Store
+
+    store = Store(url)
+    pg = not store.is_sqlite
+    with store.read() as s:
+        actor = resolve_actor(s, "approver1")
+    call = store.call
+    out: list[tuple[str, float, float]] = []
+    cols = "id, number, created_at, status, company, first_name, last_name, email, user_name, country"
+    svc_runs = runs * 4
+    with store.engine.connect() as conn:
+        indexed = _has_search_index(conn, pg)
+
+        def raw(sql: str, params: dict | None = None):
+            return lambda: conn.execute(text(sql), params or {}).fetchall()
+
+        # --- search
+        number = f"REG-{requests // 2 + 5:07d}"
+        for label, term in (("search exact number", number), ("search common word", "northwind"),
+                            ("search rare word", "wind Trading 4242"), ("search no match", "zzqqxx")):
+            ids, params = _raw_search_ids(pg, indexed, term)
+            out.append((f"{label}: page", timed(lambda: call(signup.list_requests, actor, search=term, limit=50), svc_runs),
+                        timed(raw(f"SELECT {cols} FROM signuprequest WHERE id IN ({ids}) ORDER BY id LIMIT 51", params), svc_runs)))
+            out.append((f"{label}: counts", timed(lambda: call(signup.count_by_status, actor, search=term), svc_runs),
+                        timed(raw(f"SELECT status, count(*) FROM signuprequest WHERE id IN ({ids}) GROUP BY status", params),
+                              svc_runs)))
+        # --- sorts
+        sort_cols = {"number": None, "created": "created_at", "company": "company", "status": "status",
+                     "email": "email_normalized", "name": "last_name"}
+        for sort, column in sort_cols.items():
+            for status in (None, "Approved"):
+                page = call(signup.list_requests, actor, sort=sort, status=status, limit=50)
+                deep = page
+                for _ in range(3):  # a few pages in, by 5000 rows
+                    if deep.after is None:
+                        break
+                    deep = call(signup.list_requests, actor, sort=sort, status=status, limit=5000, after=deep.after)
+                after = deep.after or page.after
+                where = "WHERE status = :st" if status else "WHERE 1 = 1"
+                col_ = None if (sort == "status" and status) else column  # one status: id order (as the service)
+                order = f"{col_}, id" if col_ else "id"
+                key = f"({col_}, id) > (:v, :i)" if col_ else "id > :i"
+                label = f"sort {sort}{' in ' + status if status else ''}"
+                out.append((f"{label}: first page", timed(lambda: call(signup.list_requests, actor, sort=sort, status=status,
+                                                                         limit=50), svc_runs),
+                            timed(raw(f"SELECT {cols} FROM signuprequest {where} ORDER BY {order} LIMIT 51",
+                                      {"st": status}), svc_runs)))
+                if after is not None:
+                    value = after[0]
+                    if sort == "created" and isinstance(value, str):
+                        from datetime import datetime
+                        value = datetime.fromisoformat(value)
+                    if sort == "created" and not pg:
+                        value = value.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+                    out.append((f"{label}: deep page", timed(lambda: call(signup.list_requests, actor, sort=sort, status=status,
+                                                                            limit=50, after=after), svc_runs),
+                                timed(raw(f"SELECT {cols} FROM signuprequest {where} AND {key} ORDER BY {order} LIMIT 51",
+                                          {"st": status, "v": value, "i": after[1]}), svc_runs)))
+        # --- counts
+        counter = conn.exec_driver_sql(
+            "SELECT 1 FROM " + ("pg_tables WHERE tablename" if pg else "sqlite_master WHERE name") + " = 'statuscount'").first()
+        raw_counts = ("SELECT status, n FROM statuscount WHERE area = 'signup'" if counter else
+                      "SELECT status, count(*) FROM signuprequest GROUP BY status")
+        out.append(("status counts", timed(lambda: call(signup.count_by_status, actor), svc_runs),
+                    timed(raw(raw_counts), svc_runs)))
+        # --- audit by entity
+        admin = _admin(store)
+        out.append(("audit by entity", timed(lambda: call(audit.list_events, admin, entity=number), svc_runs),
+                    timed(raw("SELECT * FROM auditevent WHERE entity_type = 'signup' AND entity_key = :k ORDER BY id DESC "
+                              "LIMIT 200", {"k": number}), svc_runs)))
+        # --- customers
+        out.append(("customers search account", timed(lambda: call(customers.list_customers, actor, search="BC-0004242"),
+                                                      svc_runs),
+                    timed(raw("SELECT * FROM customer WHERE account = :a", {"a": "BC-0004242"}), svc_runs)))
+        out.append(("customers search word", timed(lambda: call(customers.list_customers, actor, search="lumen trading 42"),
+                                                   svc_runs),
+                    timed(raw(_raw_customer_word(pg, indexed), {"l": "%lumen trading 42%", "q": '"lumen trading 42"'}),
+                          svc_runs)))
+        out.append(("customers count", timed(lambda: call(customers.count_customers, actor), svc_runs),
+                    timed(raw("SELECT count(*) FROM customer"), svc_runs)))
+    store.dispose()
+    return out
+
+
+def _admin(store):
+    from services.operators import resolve_actor
+
+    with store.read() as s:
+        return resolve_actor(s, "admin1")
+
+
+# ----------------------------------------------------------------------------- processes
+
+
+def cli_figures(url: str, runs: int, requests: int) -> list[tuple[str, float]]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "REGDESK_DATABASE_URL": url, "REGDESK_OPERATOR": "approver1"}
+    regdesk = [sys.executable, "-c", "import sys; from app.cli import main; sys.exit(main())"]
+    number = f"REG-{requests // 2 + 5:07d}"
+    cases = [("python -c pass", [sys.executable, "-c", "pass"]),
+             ("python -c 'import sqlalchemy'", [sys.executable, "-c", "import sqlalchemy"]),
+             ("regdesk requests list", [*regdesk, "requests", "list"]),
+             ("regdesk requests show", [*regdesk, "requests", "show", number]),
+             ("regdesk customers list", [*regdesk, "customers", "list"])]
+    out = []
+    for label, argv in cases:
+        def run(argv=argv):
+            r = subprocess.run(argv, env=env, capture_output=True, cwd="/tmp")
+            if r.returncode != 0:
+                raise RuntimeError(f"{argv}: {r.returncode} {r.stderr.decode()[-500:]}")
+        out.append((label, timed(run, runs)))
+    return out
+
+
+def console_figures(url: str, runs: int) -> tuple[float, float]:
+    sys.path.insert(0, str(ROOT / "bench"))
+    from registration_bench import BARE_APP, _run_on_pty
+
+    os.chdir(tempfile.gettempdir())  # python -c puts the working directory first on sys.path: not a checkout
+    with tempfile.TemporaryDirectory(prefix="regdesk-scale-") as tmp:
+        workdir = Path(tmp)
+        env = {**os.environ, "TERM": "xterm-256color", "REGDESK_DATABASE_URL": url}
+        bare_script = workdir / "bare_app.py"
+        bare_script.write_text(BARE_APP)
+        marker = workdir / "painted"
+        regdesk = [sys.executable, "-c", "import sys; from app.cli import main; sys.exit(main())", "--as", "approver1"]
+        bare, console = [], []
+        for _ in range(runs + 1):
+            bare.append(_run_on_pty([sys.executable, str(bare_script), str(marker)], env, marker))
+            console.append(_run_on_pty(regdesk, {**env, "REGDESK_BENCH_PAINTED": str(marker), "PYTHONPATH": str(ROOT)},
+                                       marker))
+        return statistics.median(bare[1:]), statistics.median(console[1:])
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def _pg_database(base: str) -> tuple[str, callable]:
+    import psycopg
+
+    plain = base.replace("postgresql+psycopg://", "postgresql://")
+    name = f"regdesk_scale_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with psycopg.connect(plain, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return plain.rsplit("/", 1)[0] + "/" + name, drop
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=1_000_000)
+    parser.add_argument("--stores", default="sqlite,postgres")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--pg", default=os.environ.get("REGDESK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("--keep", default=None, help="keep the SQLite file in this directory")
+    parser.add_argument("--skip", default="", help="comma list of: service,cli,console")
+    parser.add_argument("--reuse", action="store_true", help="with --keep: use the SQLite file built by an earlier run")
+    args = parser.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+    ms = lambda s: f"{s * 1000:9.2f} ms"  # noqa: E731
+    print(f"code: {ROOT}  requests: {args.requests:,}  runs: {args.runs}")
+    with tempfile.TemporaryDirectory(prefix="regdesk-scale-") as tmp:
+        for kind in args.stores.split(","):
+            drop = None
+            reuse = False
+            if kind == "sqlite":
+                folder = Path(args.keep) if args.keep else Path(tmp)
+                folder.mkdir(parents=True, exist_ok=True)
+                db = folder / f"scale_{args.requests}.db"
+                reuse = args.reuse and db.exists()
+                if not reuse:
+                    db.unlink(missing_ok=True)
+                url = f"sqlite:///{db}"
+            else:
+                url, drop = _pg_database(args.pg)
+            try:
+                t = time.perf_counter()
+                if not reuse:
+                    build(url, args.requests)
+                print(f"\n== {kind}: {'reused' if reuse else 'built'} in {time.perf_counter() - t:.1f} s", flush=True)
+                if "service" not in skip:
+                    print(f"{'what':<44} | {'service':>12} | {'raw SQL':>12} | ratio")
+                    for what, svc, raw in service_figures(url, args.runs, args.requests):
+                        print(f"{what:<44} | {ms(svc):>12} | {ms(raw):>12} | {svc / raw if raw else 0:6.1f}", flush=True)
+                if "cli" not in skip:
+                    figures = cli_figures(url, args.runs, args.requests)
+                    base = dict(figures)["python -c 'import sqlalchemy'"]
+                    print(f"\n{'CLI wall time':<44} | {'median':>12} | x import sqlalchemy")
+                    for what, sec in figures:
+                        print(f"{what:<44} | {ms(sec):>12} | {sec / base:6.2f}", flush=True)
+                if "console" not in skip:
+                    bare, console = console_figures(url, args.runs)
+                    print(f"\n{'console start (first painted list)':<44} | {'bare':>12} | {'regdesk':>12} | ratio")
+                    print(f"{kind:<44} | {ms(bare):>12} | {ms(console):>12} | {console / bare:6.2f}", flush=True)
+            finally:
+                if drop is not None:
+                    drop()
+
+
+if __name__ == "__main__":
+    main()

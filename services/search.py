@@ -1,0 +1,100 @@
+"""Search through the store's own indexes: exact keys by b-tree, words by FTS5 / pg_trgm.
+
+A search term is cleaned (controls out) and refused over ``MAX_SEARCH`` characters. Each list
+asks for "the ids whose searchable text contains the term" from the index migration 0007
+made for its table, and unions that with its exact-key lookups (number, e-mail, account...):
+
+* SQLite: an FTS5 external-content table ``<table>_search`` with the trigram tokenizer,
+  kept by triggers in the transaction that writes the row. The term is one FTS5 phrase
+  (double quotes doubled), so ``%``, ``_``, ``*``, ``"`` and operators are plain text.
+* PostgreSQL: a pg_trgm GIN index on ``lower(col1 || chr(31) || col2 ...)``; the term is
+  a LIKE pattern with ``\\``, ``%`` and ``_`` escaped.
+
+Both match a case-insensitive substring of one column. A trigram index cannot find a
+term shorter than three characters, so such a term matches the exact keys only.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Integer, text
+from sqlalchemy.sql.elements import TextClause
+
+from services.errors import ValidationFailed
+from services.text import clean
+
+MAX_SEARCH = 200
+MIN_WORD = 3  # shortest term a trigram index can look up
+
+# table -> searchable columns, as migration 0007 indexed them
+SEARCHABLE: dict[str, tuple[str, ...]] = {
+    "signuprequest": ("company", "first_name", "last_name", "email", "user_name"),
+    "customer": ("account", "name", "email", "city"),
+    "customercase": ("title", "contact_name"),
+    "prospect": ("company", "first_name", "last_name", "email"),
+}
+
+
+def search_term(search: object) -> str | None:
+    """The cleaned term, None when there is nothing to search; ValidationFailed when too long."""
+    if search is None:
+        return None
+    term = clean(search)
+    if not term:
+        return None
+    if len(term) > MAX_SEARCH:
+        raise ValidationFailed({"search": f"too long: at most {MAX_SEARCH} characters"})
+    return term
+
+
+def like_pattern(term: str) -> str:
+    """``%term%`` for LIKE ... ESCAPE '\\', with the term's own wildcards made literal."""
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def fts_phrase(term: str) -> str:
+    """The term as one FTS5 phrase: everything inside is text, a double quote is doubled."""
+    return '"' + term.replace('"', '""') + '"'
+
+
+def pg_document(table: str) -> str:
+    return "lower(" + " || chr(31) || ".join(SEARCHABLE[table]) + ")"
+
+
+def text_ids(dialect: str, table: str, term: str, extra: dict | None = None) -> TextClause | None:
+    """SQL for the ids (and ``extra`` columns: name -> type) of ``table`` whose searchable text
+    contains ``term``; None when the term is too short for the text index."""
+    if len(term) < MIN_WORD:
+        return None
+    param = f"q_{table}"
+    extra = extra or {}
+    more = "".join(f", t.{name}" for name in extra)
+    if dialect == "sqlite":
+        fts = f"{table}_search"
+        if extra:
+            sql = text(f"SELECT t.id{more} FROM {table} t WHERE t.id IN (SELECT rowid FROM {fts} WHERE {fts} MATCH :{param})")
+        else:
+            sql = text(f"SELECT rowid AS id FROM {fts} WHERE {fts} MATCH :{param}")
+        sql = sql.bindparams(**{param: fts_phrase(term)})
+    else:
+        sql = text(f"SELECT t.id{more} FROM {table} t WHERE {pg_document(table)} LIKE lower(:{param}) ESCAPE '\\'"
+                   ).bindparams(**{param: like_pattern(term)})
+    return sql.columns(id=Integer, **extra)
+
+
+def dialect_of(session) -> str:
+    return session.get_bind().dialect.name
+
+
+def matching_ids(session, model, term: str, exact: list, extra: list | None = None) -> object:
+    """One subquery: ids (and ``extra`` columns) of ``model`` equal on an exact key (b-tree) or
+    containing ``term`` (text index). With ``extra`` (e.g. the status) a count can group the
+    matches themselves instead of joining them back to the table."""
+    from sqlalchemy import select, union
+
+    extra = extra or []
+    parts = [select(model.id, *extra).where(cond) for cond in exact]
+    words = text_ids(dialect_of(session), model.__tablename__, term, {c.key: c.type for c in extra})
+    if words is not None:
+        parts.append(words)
+    return union(*parts) if len(parts) > 1 else parts[0]
