@@ -57,8 +57,8 @@ BEHAVIORS: dict[str, str] = {
     "reject": "Reject changes",
     "propose": "Create change proposals",
 }
-PENDING_STATUS = "Changes pending approval"
-UNSUBMITTED_STATUS = "Changes not submitted"
+PENDING_STATUS = customers.PENDING_STATUS
+UNSUBMITTED_STATUS = customers.UNSUBMITTED_STATUS
 
 
 @dataclass(frozen=True)

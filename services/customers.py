@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import func, or_
+from sqlalchemy import column as sa_column, table as sa_table
 from sqlmodel import Session, col, select
 
 from models.customer import ContactPerson, Customer, CustomerTemplate, PartyType, PortalRole
@@ -228,18 +229,22 @@ def customer_view(c: Customer, approval_status: str = "") -> CustomerView:
     return view
 
 
+PENDING_STATUS = "Changes pending approval"
+UNSUBMITTED_STATUS = "Changes not submitted"
+# The proposal table as the query needs it: the customer list reads approval statuses without
+# loading the change-proposal model and service (the CLI's start stays proportional to its command).
+_PROPOSALS = sa_table("changeproposal", sa_column("customer_id"), sa_column("state"))
+_STATUS_OF_STATE = {"Submitted": PENDING_STATUS, "Not submitted": UNSUBMITTED_STATUS}  # models.changes.ProposalState
+
+
 def approval_statuses(session: Session, customer_ids: list[int]) -> dict[int, str]:
     """{customer id: approval status} of the customers with an open change proposal (one query)."""
-    from models.changes import OPEN_STATES, ChangeProposal, ProposalState
-    from services.changes import PENDING_STATUS, UNSUBMITTED_STATUS
-
     if not customer_ids:
         return {}
-    rows = session.exec(select(ChangeProposal.customer_id, ChangeProposal.state)
-                        .where(col(ChangeProposal.customer_id).in_(customer_ids),
-                               col(ChangeProposal.state).in_(OPEN_STATES))).all()
-    text = {ProposalState.SUBMITTED.value: PENDING_STATUS, ProposalState.NOT_SUBMITTED.value: UNSUBMITTED_STATUS}
-    return {cid: text.get(state, "") for cid, state in rows}
+    rows = session.execute(select(_PROPOSALS.c.customer_id, _PROPOSALS.c.state)
+                           .where(_PROPOSALS.c.customer_id.in_(customer_ids),
+                                  _PROPOSALS.c.state.in_(tuple(_STATUS_OF_STATE))))
+    return {cid: _STATUS_OF_STATE[state] for cid, state in rows}
 
 
 def customer_values(c: Customer) -> dict[str, Any]:
