@@ -53,6 +53,9 @@ def record(
             comment=comment,
         )
     )
+    from services import changefeed
+
+    changefeed.notify(session)  # PostgreSQL: wake open consoles at commit (services/changefeed.py)
 
 
 def changed(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
