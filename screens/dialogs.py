@@ -6,8 +6,11 @@ each named field, any other refusal a notification. Values from customers are sh
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
 
 from rich.text import Text
 from textual import on, work
@@ -25,6 +28,8 @@ from services.text import strip_controls
 if TYPE_CHECKING:
     from services.signup import CreatePreview, RequestDetail
 
+T = TypeVar("T")
+
 
 def _field_id(name: str) -> str:
     return f"f-{name.replace('_', '-')}"
@@ -38,15 +43,31 @@ class FieldError(Static):
         self.set_class(bool(message), "-visible")
 
 
-class Dialog(ModalScreen):
-    """Base: Escape cancels; failed workers report refusals without a traceback."""
+class Dialog(ModalScreen[T], Generic[T]):
+    """The one dialog base: a typed result (``Dialog[Result]``; Escape dismisses with ``None``),
+    centred, the first field focused (``AUTO_FOCUS``), the confirm key (ctrl+s) in its footer,
+    and refusals kept on screen: a ``ValidationFailed`` goes under each named field, any other
+    refusal on the dialog's own error line (``#e-dialog``) and in a notification. A refusal never
+    closes the dialog, so nothing typed is lost."""
 
+    DEFAULT_CSS = """
+    Dialog { align: center middle; }
+    Dialog > .dialog { max-height: 100%; }
+    Dialog Footer { dock: bottom; }
+    Dialog #e-dialog { color: $text-error; height: auto; }
+    """
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="dialog.cancel", tooltip="Close without doing anything"),
     ]
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+    async def on_mount(self) -> None:
+        from textual.widgets import Footer
+
+        if not self.query(Footer):
+            await self.mount(Footer(compact=True, show_command_palette=False))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR and event.worker.error is not None:
@@ -57,6 +78,9 @@ class Dialog(ModalScreen):
 
         if isinstance(exc, ValidationFailed) and self.show_field_errors(exc.errors):
             return
+        line = self.query("#e-dialog")
+        if line:
+            line.first(FieldError).show(error_text(exc))
         self.app.notify(error_text(exc), title="Refused", severity="warning", markup=False, timeout=8)
 
     def show_field_errors(self, errors: dict[str, str]) -> bool:
@@ -64,16 +88,195 @@ class Dialog(ModalScreen):
         shown = False
         for err in self.query(FieldError):
             name = (err.id or "").removeprefix("e-").replace("-", "_")
+            if name == "dialog":
+                continue
             message = errors.get(name)
             err.show(message)
             shown = shown or bool(message)
         return shown
 
 
+# --------------------------------------------------------------------------- confirm and comment
+
+
+class ConfirmDialog(Dialog[bool]):
+    """Irreversible or bulk actions: a one-line summary of what will happen; ctrl+s/Enter confirms."""
+
+    AUTO_FOCUS = "#ok"
+    BINDINGS = [Binding("ctrl+s", "ok", "Confirm", id="confirm.ok", tooltip="Do it")]
+
+    def __init__(self, title: str, summary: str, *, ok: str = "OK", variant: str = "warning") -> None:
+        super().__init__()
+        self.title_text, self.summary, self.ok, self.variant = title, summary, ok, variant
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="confirm-dialog"):
+            yield Static(data(self.title_text, "bold"), classes="dialog-title")
+            yield Static(data(self.summary), id="confirm-summary")
+            with Horizontal(classes="buttons"):
+                yield Button(self.ok, id="ok", variant=self.variant)  # type: ignore[arg-type]
+                yield Button("Cancel", id="cancel")
+
+    @on(Button.Pressed, "#ok")
+    def action_ok(self) -> None:
+        self.dismiss(True)
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self) -> None:
+        self.dismiss(None)
+
+
+class CommentDialog(Dialog[str]):
+    """A reason (required) or a comment (optional). Returns the text ("" for none), or None."""
+
+    AUTO_FOCUS = "#f-comment"
+    BINDINGS = [Binding("ctrl+s", "ok", "OK", id="comment.ok", tooltip="Confirm")]
+
+    def __init__(self, title: str, prompt: str, *, required: bool, button: str = "OK", variant: str = "primary") -> None:
+        super().__init__()
+        self.title_text, self.prompt, self.required, self.button, self.variant = title, prompt, required, button, variant
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="comment-dialog", classes="dialog"):
+            yield Static(data(self.title_text, "bold"), classes="dialog-title")
+            yield Label(data(self.prompt))
+            yield Input(id="f-comment", max_length=1000,
+                        placeholder="required" if self.required else "optional comment for the history")
+            yield FieldError(id="e-comment", classes="field-error")
+            with Horizontal(classes="buttons"):
+                yield Button(self.button, id="ok", variant=self.variant)  # type: ignore[arg-type]
+                yield Button("Cancel", id="cancel")
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#ok")
+    def action_ok(self) -> None:
+        text = self.query_one("#f-comment", Input).value.strip()
+        if self.required and not text:
+            self.query_one("#e-comment", FieldError).show("a reason is required")
+            return
+        self.dismiss(text)
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self) -> None:
+        self.dismiss(None)
+
+
+# --------------------------------------------------------------------------- a form of a few fields
+
+
+def parse_date(text: str, today: date | None = None) -> str:
+    """A date typed by an operator: ``today``, ``+3d`` / ``-1d`` / ``+2w``, or ISO ``YYYY-MM-DD``
+    (returned as ISO; anything else is returned unchanged for the service to refuse)."""
+    raw = text.strip().lower()
+    base = today or date.today()
+    if raw in ("today", "t"):
+        return base.isoformat()
+    if raw == "tomorrow":
+        return (base + timedelta(days=1)).isoformat()
+    m = re.fullmatch(r"([+-])\s*(\d{1,4})\s*([dw]?)", raw)
+    if m:
+        n = int(m.group(2)) * (7 if m.group(3) == "w" else 1)
+        return (base + timedelta(days=n if m.group(1) == "+" else -n)).isoformat()
+    return text.strip()
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    label: str
+    value: str = ""
+    multiline: bool = False
+    placeholder: str = ""
+    choices: tuple[str, ...] = ()  # a pick list: the value is one of these
+    kind: str = "text"  # "text" or "date" (accepts today, +3d)
+
+
+class FormDialog(Dialog[Any]):
+    """A few fields; ``submit(values)`` (run in a thread worker) does the service call and its result
+    is the dialog's. A refusal stays on screen under its field with everything typed kept. Without
+    ``submit`` the values themselves are returned."""
+
+    DEFAULT_CSS = """
+    FormDialog #form-dialog { width: 88; height: auto; max-height: 100%; }
+    FormDialog #fd-fields { height: auto; max-height: 24; }
+    FormDialog TextArea { height: 5; }
+    FormDialog Select { width: 1fr; }
+    """
+    AUTO_FOCUS = "#fd-fields Input, #fd-fields TextArea, #fd-fields Select"
+    BINDINGS = [Binding("ctrl+s", "ok", "OK", id="formdialog.ok", tooltip="Save / confirm")]
+
+    def __init__(self, title: Content, fields: list[FieldSpec], *, required: tuple[str, ...] = (), ok: str = "OK",
+                 submit: Callable[[dict[str, str]], Any] | None = None) -> None:
+        super().__init__()
+        self.title_content, self.fields, self.required, self.ok, self.submit = title, fields, required, ok, submit
+
+    def compose(self) -> ComposeResult:
+        from textual.widgets import TextArea
+
+        with Vertical(classes="dialog", id="form-dialog"):
+            yield Static(self.title_content, classes="dialog-title")
+            with VerticalScroll(id="fd-fields"):
+                for f in self.fields:
+                    hint = "  (today, +3d or YYYY-MM-DD)" if f.kind == "date" else ""
+                    yield Label(f.label + (" *" if f.name in self.required else "") + hint, markup=False)
+                    if f.choices:
+                        options = [(c, c) for c in f.choices]
+                        yield Select(options, value=f.value if f.value in f.choices else f.choices[0],
+                                     allow_blank=False, id=f"fd-{f.name}")
+                    elif f.multiline:
+                        yield TextArea(f.value, id=f"fd-{f.name}", soft_wrap=True)
+                    else:
+                        yield Input(value=f.value, id=f"fd-{f.name}", placeholder=f.placeholder, max_length=1000)
+                    yield FieldError(id=f"e-{f.name.replace('_', '-')}", classes="field-error")
+            yield FieldError(id="e-dialog", classes="field-error")
+            with Horizontal(classes="buttons"):
+                yield Button(self.ok, id="fd-ok", variant="primary")
+                yield Button("Cancel", id="fd-cancel")
+
+    def values(self) -> dict[str, str]:
+        from textual.widgets import TextArea
+
+        out = {}
+        for f in self.fields:
+            widget = self.query_one(f"#fd-{f.name}")
+            if isinstance(widget, TextArea):
+                value = widget.text
+            elif isinstance(widget, Select):
+                value = str(widget.value)
+            else:
+                value = widget.value  # type: ignore[attr-defined]
+            out[f.name] = parse_date(value) if f.kind == "date" and value.strip() else value
+        return out
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#fd-ok")
+    def action_ok(self) -> None:
+        values = self.values()
+        missing = {f.name: "required" for f in self.fields if f.name in self.required and not values[f.name].strip()}
+        self.show_field_errors(missing)
+        if missing:
+            return
+        self.query_one("#e-dialog", FieldError).show(None)
+        if self.submit is None:
+            self.dismiss(values)
+        else:
+            self._submit(values)
+
+    @work(thread=True, exclusive=True, group="form.submit", exit_on_error=False)
+    def _submit(self, values: dict[str, str]) -> None:
+        assert self.submit is not None
+        result = self.submit(values)
+        self.app.call_from_thread(self.dismiss, result)
+
+    @on(Button.Pressed, "#fd-cancel")
+    def _cancel(self) -> None:
+        self.dismiss(None)
+
+
 # --------------------------------------------------------------------------- reject
 
 
-class RejectDialog(Dialog):
+class RejectDialog(Dialog[str]):
     """Reject asks for the reason (required). Returns the reason, or None."""
 
     AUTO_FOCUS = "#f-reason"
@@ -129,7 +332,7 @@ SIGNUP_FIELDS: list[tuple[str, str, str]] = [
 ]
 
 
-class NewRequestDialog(Dialog):
+class NewRequestDialog(Dialog[Any]):
     """Support staff take a sign-up request on the phone; submitted as the acting operator."""
 
     AUTO_FOCUS = "#f-company"
@@ -182,7 +385,7 @@ def _shown(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-class CreateCustomerDialog(Dialog):
+class CreateCustomerDialog(Dialog[Any]):
     """Create new customer (AX form): new vs existing account, template, role, editable values, preview."""
 
     AUTO_FOCUS = "#mode"
@@ -458,4 +661,5 @@ class HelpDialog(ModalScreen[None]):
         self.dismiss(None)
 
 
-__all__ = ["RejectDialog", "NewRequestDialog", "CreateCustomerDialog", "HelpDialog", "FieldError"]
+__all__ = ["Dialog", "ConfirmDialog", "CommentDialog", "FormDialog", "FieldSpec", "parse_date", "RejectDialog",
+           "NewRequestDialog", "CreateCustomerDialog", "HelpDialog", "FieldError"]

@@ -23,7 +23,7 @@ from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Opt
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
-from screens.dialogs import Dialog, FieldError
+from screens.dialogs import CommentDialog, Dialog, FieldError  # noqa: F401  (CommentDialog: used below)
 from screens.widgets import ReportsWorkerErrors, data, labelled, restore_cursor
 
 if TYPE_CHECKING:
@@ -67,47 +67,6 @@ class Ticked(Message):
 
 
 # --------------------------------------------------------------------------- dialogs
-
-
-class CommentDialog(Dialog):
-    """A reason (required) or a comment (optional). Returns the text ("" for none), or None."""
-
-    AUTO_FOCUS = "#f-comment"
-    BINDINGS = [Binding("ctrl+s", "ok", "OK", id="comment.ok", tooltip="Confirm")]
-    DEFAULT_CSS = """
-    CommentDialog #comment-dialog { width: 80; height: auto; border: thick $primary; background: $surface; padding: 1 2; }
-    CommentDialog .buttons { height: auto; margin-top: 1; }
-    CommentDialog .field-error { color: $error; display: none; }
-    CommentDialog .field-error.-visible { display: block; }
-    """
-
-    def __init__(self, title: str, prompt: str, *, required: bool, button: str = "OK", variant: str = "primary") -> None:
-        super().__init__()
-        self.title_text, self.prompt, self.required, self.button, self.variant = title, prompt, required, button, variant
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="comment-dialog", classes="dialog"):
-            yield Static(data(self.title_text, "bold"), classes="dialog-title")
-            yield Label(data(self.prompt))
-            yield Input(id="f-comment", max_length=1000,
-                        placeholder="required" if self.required else "optional comment for the history")
-            yield FieldError(id="e-comment", classes="field-error")
-            with Horizontal(classes="buttons"):
-                yield Button(self.button, id="ok", variant=self.variant)  # type: ignore[arg-type]
-                yield Button("Cancel", id="cancel")
-
-    @on(Input.Submitted)
-    @on(Button.Pressed, "#ok")
-    def action_ok(self) -> None:
-        text = self.query_one("#f-comment", Input).value.strip()
-        if self.required and not text:
-            self.query_one("#e-comment", FieldError).show("a reason is required to reject")
-            return
-        self.dismiss(text)
-
-    @on(Button.Pressed, "#cancel")
-    def _cancel(self) -> None:
-        self.dismiss(None)
 
 
 class DelegateDialog(Dialog):

@@ -168,7 +168,7 @@ portal user request. A request can be **rejected** (with a reason) until it is c
     def action_approve_comment(self) -> None:
         if (number := self.target()) is None:
             return
-        from screens.my_work import CommentDialog
+        from screens.dialogs import CommentDialog
 
         def done(comment: str | None) -> None:
             if comment is not None:
