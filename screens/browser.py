@@ -359,7 +359,7 @@ class BrowserScreen(ReportsWorkerErrors, Screen):
 
     def data_changed(self) -> None:
         """Something changed in the store (another operator, the CLI, cron): reread what is shown."""
-        if self.is_current and self.window is not None:
+        if self.is_attached:
             self.reload(keep=self.selected, quiet=True)
 
     def _grow(self, down: bool) -> None:

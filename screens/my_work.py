@@ -200,8 +200,8 @@ overdue first. An item's assignees were fixed when its step started.
             w = self.query_one(f"#{wid}", Static)
             w.border_title = title
             w.display = False
-        self._tick()  # once on open; the app runs it every minute
-        self.set_interval(TICK_SECONDS, self.reload)
+        # no tick on open (the app runs it every minute, cron too); the app's live data rereads the list
+        self.reload()
 
     # ------------------------------------------------------------------ loading
 
