@@ -63,8 +63,13 @@ class Dialog(ModalScreen[T], Generic[T]):
     def action_cancel(self) -> None:
         self.dismiss(None)
 
+    def on_resize(self, event: Any) -> None:
+        self.set_class(event.size.width < 110, "-narrow")  # 80x24: one column, the preview below a toggle
+
     async def on_mount(self) -> None:
         from textual.widgets import Footer
+
+        self.set_class(self.app.size.width < 110, "-narrow")
 
         if not self.query(Footer):
             await self.mount(Footer(compact=True, show_command_palette=False))

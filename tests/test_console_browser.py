@@ -21,6 +21,7 @@ from services.permissions import PORTAL
 from tests.test_console_registration import (SIZE, link_token, load_requests, run_async, settle, status_of, table,
                                              until)
 from tests.test_signup_services import GOOD
+from tests.test_workflow_engine import registered  # noqa: F401  (fixture)
 
 
 def reg(app) -> RegistrationScreen:
@@ -187,7 +188,7 @@ def test_customers_80x24(snap_compare, store, actor):
     assert snap_compare(app, terminal_size=SMALL, run_before=run_before)
 
 
-def test_my_work_80x24(snap_compare, store, actor, clock):
+def test_my_work_80x24(snap_compare, store, actor, clock, registered):
     from tests.test_snapshots_workflow import inbox_data, open_inbox
 
     inbox_data(store, clock)
