@@ -152,6 +152,7 @@ class BrowserScreen(ReportsWorkerErrors, Screen):
     PAGE_SIZE: ClassVar[int] = 60
     WINDOW_PAGES: ClassVar[int] = 5
     LOCAL: ClassVar[bool] = False  # the service returns one bounded list: search and sort it here
+    SERVER_SEARCH: ClassVar[bool] = True  # False: the service cannot search; pages are filtered here
     REVERSIBLE: ClassVar[bool] = False  # fetch(reverse=True) reads from the other end (jump to end)
     AUTO_ADVANCE: ClassVar[bool] = False  # after an action, the cursor moves to the next row
     NARROW: ClassVar[int] = 110  # below this width the detail pane is a toggle
@@ -169,7 +170,11 @@ class BrowserScreen(ReportsWorkerErrors, Screen):
     ]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
+        cls._add_browser_bindings()
+        super().__init_subclass__(**kwargs)  # Textual merges the bindings here: ours must be in by now
+
+    @classmethod
+    def _add_browser_bindings(cls) -> None:
         own = {b.action for b in cls.__dict__.get("BINDINGS", []) if isinstance(b, Binding)}
         keys = {b.key for b in cls.__dict__.get("BINDINGS", []) if isinstance(b, Binding)}
         extra = []
@@ -390,6 +395,17 @@ class BrowserScreen(ReportsWorkerErrors, Screen):
                 page = self.fetch(q, None, limit, False)
                 rows = self._local(q, page.rows)
                 page = Page(rows, None)
+            elif q.search and not self.SERVER_SEARCH:
+                # the service cannot search: read keyset pages and keep the rows whose cells match
+                needle, rows, after, reads = q.search.casefold(), [], start, 0
+                while True:
+                    page = self.fetch(q, after, limit, reverse)
+                    reads += 1
+                    rows += [r for r in page.rows if any(needle in c.plain.casefold() for c in self.row_cells(r))]
+                    after = page.after
+                    if len(rows) >= limit or after is None or reads >= 20 or get_current_worker().is_cancelled:
+                        break
+                page = Page(rows, after)
             else:
                 page = self.fetch(q, start, limit, reverse)
         except BaseException:
@@ -409,10 +425,11 @@ class BrowserScreen(ReportsWorkerErrors, Screen):
             if search and not any(search in c.plain.casefold() for c in self.row_cells(row)):
                 continue
             group = self.row_filter(row)
-            counts[self.FILTERS[0]] = counts.get(self.FILTERS[0], 0) + 1
+            everything = "All" if "All" in self.FILTERS else self.FILTERS[0]
+            counts[everything] = counts.get(everything, 0) + 1
             if group is not None:
                 counts[group] = counts.get(group, 0) + 1
-            if q.status != self.FILTERS[0] and group != q.status:
+            if q.status != everything and group != q.status:
                 continue
             out.append(row)
         if self.fetch_counts.__func__ is BrowserScreen.fetch_counts:  # type: ignore[attr-defined]
@@ -592,6 +609,11 @@ class BrowserScreen(ReportsWorkerErrors, Screen):
 
     def total(self) -> int | None:
         return self.counts.get(self.query_state.status) if self.counts else None
+
+    @property
+    def status(self) -> str:
+        """The filter shown (the active tab)."""
+        return self.query_state.status
 
     @property
     def loaded(self) -> int:

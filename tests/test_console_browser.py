@@ -216,3 +216,40 @@ def test_create_dialog_80x24(snap_compare, store, actor):
         _no_blink(app)
 
     assert snap_compare(app, terminal_size=SMALL, run_before=run_before)
+
+
+@run_async
+async def test_changes_shows_a_submission_without_f5(store, actor):
+    from screens.changes import ChangesScreen
+    from services import changes
+    from tests.test_snapshots_changes import approvals
+
+    approvals(store, actor, "name")
+    app = make_app(store, actor("approver1"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f10")
+        await until(app, pilot, lambda: isinstance(app.screen, ChangesScreen) and app.screen.query_state.status ==
+                    "Waiting for me", "changes")
+        screen = app.screen
+        await wait_for(app, pilot, lambda: app.last_change is not None, "change counter read")
+        assert screen.table.row_count == 0
+        store.call(changes.edit_customer, actor("support1"), "C-000003", {"name": "Adventure Works Ltd"})
+        store.call(changes.submit, actor("support1"), "C-000003")
+        await wait_for(app, pilot, lambda: screen.table.row_count == 1, "the submission appears")
+        await wait_for(app, pilot, lambda: screen.detail is not None and screen.detail.account == "C-000003", "detail")
+
+
+@run_async
+async def test_switching_areas_shows_fresh_data(store, actor):
+    numbers = load_requests(store, actor)
+    app = make_app(store, actor("approver1"))
+    app.LIVE_SECONDS = 3600  # no live poll: the switch itself must reread
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f6")
+        await until(app, pilot, lambda: isinstance(app.screen, CustomersScreen), "customers")
+        number = numbers["Litware, Inc."]
+        store.call(signup.approve, actor("approver2"), number)
+        await pilot.press("f2")
+        await until(app, pilot, lambda: isinstance(app.screen, RegistrationScreen)
+                    and table(app).get_cell(number, "status").plain == "Approved", "fresh status")

@@ -10,6 +10,7 @@ import functools
 from app.tui import make_app
 from screens.changes import ChangesScreen
 from screens.customers import CustomersScreen, EditCustomerDialog
+from screens.dialogs import ConfirmDialog
 from screens.settings import SettingsScreen
 from services import changes, customers
 from tests.conftest import HOSTILE
@@ -131,7 +132,10 @@ async def test_review_pane_approves_marked_lines(store, actor, clock):
         assert screen.view.conflicts == 1
         screen.query_one("#chg-lines").focus()
         await pilot.press("space")  # the first line: name
-        await pilot.press("o")
+        await pilot.press("o")  # apply marked lines: irreversible, so it asks with a one-line summary
+        await settle(app, pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        assert "Apply 1 marked line(s)" in app.screen.summary and "reject the other" in app.screen.summary
+        await pilot.press("ctrl+s")
         await settle(app, pilot, lambda: screen.view is None or screen.view.state != "Submitted")
     view = store.call(changes.show_proposal, actor("approver1"), "C-000002")
     assert view.state == "Partially approved"
