@@ -6,6 +6,7 @@ import asyncio
 import functools
 
 from app.tui import make_app
+from screens.dialogs import ConfirmDialog
 from screens.my_work import MyWorkScreen, ResultsDialog
 from screens.workflows import ImportDialog, WorkflowsScreen
 from tests.test_workflow_engine import REVIEW, STAMP, define, flow, registered, status, submit  # noqa: F401
@@ -87,7 +88,14 @@ async def test_inbox_keys_approve_reject_bulk(store, actor, clock):
         assert status(store, "D-200") == "rejected"
         # mark the last one and an item approver2 decides meanwhile: bulk reports both
         await pilot.press("space")
-        await pilot.press("A")
+        await pilot.press("A")  # bulk: asks first, with a one-line summary
+        for _ in range(200):
+            await app.workers.wait_for_complete()
+            if isinstance(app.screen, ConfirmDialog):
+                break
+            await pilot.pause(0.02)
+        assert "Approve 1 item(s)" in app.screen.summary
+        await pilot.press("ctrl+s")
         for _ in range(200):
             await app.workers.wait_for_complete()
             if isinstance(app.screen, ResultsDialog) or not screen.rows:
