@@ -87,7 +87,8 @@ def console_measures(rows: int, repeat: int) -> dict[str, float]:
     print(f"  {rows:,} requests generated in {time.perf_counter() - t:.1f} s", file=sys.stderr)
     actor = actor_of(store)
     _ = SYSTEM
-    out: dict[str, list[float]] = {"create dialog": [], "approve": [], "filter switch": [], "live update": []}
+    out: dict[str, list[float]] = {"create dialog": [], "approve": [], "filter switch": [], "live update": [],
+                                   "jump to end": [], "scroll stall max": []}
 
     async def run():
         app = make_app(store, actor("approver1"))
@@ -110,7 +111,7 @@ def console_measures(rows: int, repeat: int) -> dict[str, float]:
                 await pilot.press("a")
                 await _pause_until(pilot, lambda: screen.generation > gen and not screen._fetching)
                 out["approve"].append(time.perf_counter() - t)
-                # create dialog on it (now Approved)
+                # create dialog on it (now Approved; what it needs was prepared while the detail showed)
                 await _pause_until(pilot, lambda: screen.detail is not None and screen.detail.number == number
                                    and screen.detail.status == "Approved")
                 t = time.perf_counter()
@@ -131,11 +132,37 @@ def console_measures(rows: int, repeat: int) -> dict[str, float]:
                 out["live update"].append(time.perf_counter() - t)
                 await pilot.press("1")
                 await _pause_until(pilot, lambda: screen.query_state.status == "All" and not screen._fetching)
+                # jump to the end: one keyset query from the other end
+                last = f"REG-{rows + 11:06d}"
+                t = time.perf_counter()
+                await pilot.press("ctrl+end")
+                await _pause_until(pilot, lambda: screen.selected is not None and screen.selected >= last)
+                out["jump to end"].append(time.perf_counter() - t)
+                await pilot.press("ctrl+home")
+                await _pause_until(pilot, lambda: not screen._fetching and not screen.above)
+                # scrolling: the longest gap between two ticks of a 5 ms timer while paging down
+                gaps: list[float] = []
+                stamp = [time.perf_counter()]
+
+                def tick() -> None:
+                    now = time.perf_counter()
+                    gaps.append(now - stamp[0])
+                    stamp[0] = now
+
+                timer = app.set_interval(0.005, tick)
+                for _ in range(30):
+                    await pilot.press("pagedown")
+                    await pilot.pause(0.01)
+                await _pause_until(pilot, lambda: not screen._fetching)
+                timer.stop()
+                out["scroll stall max"].append(max(gaps) if gaps else 0.0)
+                await pilot.press("ctrl+home")
+                await _pause_until(pilot, lambda: not screen._fetching and not screen.above)
                 _ = i
 
     asyncio.run(run())
     store.dispose()
-    return {k: statistics.median(v) * 1000 for k, v in out.items()}
+    return {k: (max(v) if k == "scroll stall max" else statistics.median(v)) * 1000 for k, v in out.items()}
 
 
 def main() -> None:

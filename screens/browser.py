@@ -100,9 +100,9 @@ class PageLoaded(Message):
 
 
 class CountsLoaded(Message):
-    def __init__(self, counts: dict[str, int]) -> None:
+    def __init__(self, counts: dict[str, int], generation: int | None = None) -> None:
         super().__init__()
-        self.counts = counts
+        self.counts, self.generation = counts, generation
 
 
 class DetailLoaded(Message):
@@ -207,6 +207,7 @@ class BrowserScreen(ReportsWorkerErrors, Screen):
         self.above: list[tuple[bool, Any, int]] = []  # chunks dropped above the window: (reverse, start, size)
         self.below: list[tuple[bool, Any, int]] = []  # ... and below it
         self._fetching = False
+        self._counts_generation = 0
         self._search_timer: Any = None
         self._detail_timer: Any = None
         self._deferred_mounted = False
@@ -358,7 +359,7 @@ class BrowserScreen(ReportsWorkerErrors, Screen):
             size = min(max(self.PAGE_SIZE, len(self.records)), self.PAGE_SIZE * self.WINDOW_PAGES)
         self._load(self.generation, self.query_state, "reset", reverse, start, size,
                    keep if keep is not None else self.selected)
-        self._load_counts(self.query_state.search)
+        self._load_counts(self.generation, self.query_state.search)
         if quiet and self.selected is not None:
             self._fetch_detail_now(self.selected)
 
@@ -387,7 +388,7 @@ class BrowserScreen(ReportsWorkerErrors, Screen):
         self._fetching = True
         self._load(self.generation, self.query_state, "down" if down else "up", reverse, start, size, None)
 
-    @work(thread=True, exclusive=True, group="browser.list", exit_on_error=False)
+    @work(thread=True, group="browser.list", exit_on_error=False)  # answers are matched, not cancelled
     def _load(self, generation: int, q: ListQuery, kind: str, reverse: bool, start: Any, limit: int,
               keep: str | None) -> None:
         try:
@@ -444,13 +445,13 @@ class BrowserScreen(ReportsWorkerErrors, Screen):
         if generation == self.generation:
             self._fetching = False
 
-    @work(thread=True, exclusive=True, group="browser.counts", exit_on_error=False)
-    def _load_counts(self, search: str) -> None:
+    @work(thread=True, group="browser.counts", exit_on_error=False)  # answers are matched, not cancelled
+    def _load_counts(self, generation: int, search: str) -> None:
         counts = self.fetch_counts(search)
         if counts is not None and not get_current_worker().is_cancelled:
-            self.post_message(CountsLoaded(counts))
+            self.post_message(CountsLoaded(counts, generation))
 
-    @work(thread=True, exclusive=True, group="browser.detail", exit_on_error=False)
+    @work(thread=True, group="browser.detail", exit_on_error=False)  # answers are matched, not cancelled
     def _fetch_detail(self, key: str) -> None:
         detail = self.fetch_detail(key)
         if not get_current_worker().is_cancelled:
@@ -597,6 +598,9 @@ class BrowserScreen(ReportsWorkerErrors, Screen):
     @on(CountsLoaded)
     def _counts_loaded(self, event: CountsLoaded) -> None:
         event.stop()
+        if event.generation is not None and event.generation < self._counts_generation:
+            return  # an older count arrived after a newer one
+        self._counts_generation = event.generation or self._counts_generation
         self.counts = event.counts
         for tab in self.query("#filters Tab"):
             name = next((n for n in self.FILTERS if _tab_id(n) == tab.id), None)

@@ -469,7 +469,17 @@ class CreateCustomerDialog(Dialog[Any]):
 
     def on_mount(self) -> None:
         self._sync_mode()
-        self._load_choices()
+        cached = getattr(self.app, "create_choices", None)
+        if cached is None:
+            self._load_choices()
+            return
+        # prepared before the key was pressed (prepare_create): ready in the first frame
+        self._show_choices(*cached, preview=False)
+        prepared = getattr(self.app, "create_prepared", None)
+        if prepared is not None and prepared[0] == self.number and prepared[1] == self.request_args():
+            self._show_preview(prepared[2])
+        else:
+            self._schedule_preview(0)
 
     # ------------------------------------------------------------------ state
 
@@ -505,7 +515,7 @@ class CreateCustomerDialog(Dialog[Any]):
         roles = self.app.call(customers.list_roles)
         self.app.call_from_thread(self._show_choices, templates, roles)
 
-    def _show_choices(self, templates, roles) -> None:
+    def _show_choices(self, templates, roles, preview: bool = True) -> None:
         tsel = self.query_one("#f-template", Select)
         tsel.set_options([(Text.assemble((t.name, "bold"), " ", data(t.description)), t.name) for t in templates])
         rsel = self.query_one("#f-role", Select)
@@ -513,7 +523,8 @@ class CreateCustomerDialog(Dialog[Any]):
         if roles:
             rsel.value = roles[0].name
         self._ready = True
-        self._schedule_preview(0)
+        if preview:
+            self._schedule_preview(0)
 
     def _schedule_preview(self, delay: float | None = None) -> None:
         if not self._ready:
@@ -633,6 +644,32 @@ class CreateCustomerDialog(Dialog[Any]):
     @on(Button.Pressed, "#cancel")
     def _cancel(self) -> None:
         self.dismiss(None)
+
+
+def prepare_create(app: Any, detail: RequestDetail) -> None:
+    """Thread: what the Create dialog needs, read before its key is pressed (templates and roles
+    once per console; the default preview of this request), so it opens ready."""
+    from services import customers, signup
+
+    if getattr(app, "create_choices", None) is None:
+        app.create_choices = (app.call(customers.list_templates), app.call(customers.list_roles))
+    templates, roles = app.create_choices
+    existing = bool(detail.customer_account) and bool(_create_candidates(detail))
+    args = {"mode": "existing" if existing else "new", "template": None, "role": roles[0].name if roles else None,
+            "values": None if existing else {}, "existing_account": _create_candidates(detail)[0][0]
+            if _create_candidates(detail) else None}
+    preview = app.call(signup.preview_create, detail.number, **args)
+    app.create_prepared = (detail.number, args, preview)
+
+
+def _create_candidates(detail: RequestDetail) -> list[tuple[str, str]]:
+    seen: dict[str, str] = {}
+    if detail.customer_account:
+        seen[detail.customer_account] = "given by the requester"
+    for hint in detail.duplicates:
+        if hint.kind in ("customer", "contact") and hint.key not in seen:
+            seen[hint.key] = f"{hint.label} ({hint.reason})"
+    return list(seen.items())
 
 
 # --------------------------------------------------------------------------- help

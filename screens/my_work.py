@@ -392,7 +392,7 @@ overdue first. An item's assignees were fixed when its step started.
         from services.errors import InvalidTransition
 
         done = {str(r.item_id) for r in results if r.ok and r.item_id is not None}
-        self.app.call_from_thread(self.marked.difference_update, done)
+        self.app.call_from_thread(lambda: self.marked.difference_update(done))
         if len(results) == 1:
             r = results[0]
             if not r.ok:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
+from textual import work
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Static
@@ -212,12 +213,36 @@ portal user request. A request can be **rejected** (with a reason) until it is c
         number = self.target()
         if number is None:
             return
-        from screens.dialogs import CreateCustomerDialog
-
         detail = self.target_detail(number)
-        if detail is not None and "create" not in detail.actions:
+        if detail is None:
+            self._create_when_loaded(number)
+            return
+        if "create" not in detail.actions:
             self._create_refusal(number)  # the service would refuse; say why without opening the dialog
             return
+        self._open_create(number, detail)
+
+    @work(thread=True, group="registration.open-create", exit_on_error=False)
+    def _create_when_loaded(self, number: str) -> None:
+        detail = self.fetch_detail(number)
+        if detail is None:
+            return
+        if "create" not in detail.actions:
+            self.app.call_from_thread(self._create_refusal, number)
+            return
+        self.app.call_from_thread(self._open_create, number, detail)
+
+    @work(thread=True, exclusive=True, group="registration.prepare-create", exit_on_error=False)
+    def _prepare_create(self, detail: RequestDetail) -> None:
+        from screens.dialogs import prepare_create
+
+        try:
+            prepare_create(self.app, detail)
+        except Exception:
+            pass  # only a head start: the dialog reads what it needs itself
+
+    def _open_create(self, number: str, detail: RequestDetail) -> None:
+        from screens.dialogs import CreateCustomerDialog
 
         def done(result) -> None:
             if result is not None:
@@ -226,8 +251,7 @@ portal user request. A request can be **rejected** (with a reason) until it is c
                        f"user request {result.user_request} ({result.user_request_status})")
                 self.post_message(ActionDone(number, msg))
 
-        # the dialog opens at once; it reads the request itself when the detail is not loaded yet
-        self.app.push_screen(CreateCustomerDialog(detail if detail is not None else number), done)
+        self.app.push_screen(CreateCustomerDialog(detail), done)
 
     def _create_refusal(self, number: str) -> None:
         from services import signup
@@ -267,6 +291,8 @@ portal user request. A request can be **rejected** (with a reason) until it is c
         return self._sections
 
     def show_detail(self, d: RequestDetail | None) -> None:
+        if d is not None and "create" in d.actions:
+            self._prepare_create(d)  # the Create dialog opens ready
         sections = self._detail_sections()
         for widget in sections.values():
             widget.display = d is not None
