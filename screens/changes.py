@@ -70,6 +70,8 @@ changed some other way since: the line is a **CONFLICT** and is not applied.
 """
     BINDINGS = [
         Binding("a", "approve_all", "Approve all", id="changes.approve", tooltip="Approve every line and apply it"),
+        Binding("A", "approve_comment", "Approve…", id="changes.approve_comment", show=False,
+                tooltip="Approve every line with a comment for the history"),
         Binding("space", "mark", "Mark line", id="changes.mark", tooltip="Mark or unmark the line under the cursor"),
         Binding("o", "approve_marked", "Approve marked", id="changes.approve_marked",
                 tooltip="Approve only the marked lines; the others are rejected"),
@@ -237,6 +239,19 @@ changed some other way since: the line is a **CONFLICT** and is not applied.
         if (p := self._proposal()) is not None:
             self._decide(p[0], p[1].account, "approve", None, dict(self.comments), None)
 
+    def action_approve_comment(self) -> None:
+        if (p := self._proposal()) is None:
+            return
+        number, view = p
+        comments = dict(self.comments)
+
+        def done(comment: str | None) -> None:
+            if comment is not None:
+                self._decide(number, view.account, "approve", None, comments, None, comment or None)
+
+        self.app.push_screen(CommentDialog(f"Approve {number} — {view.account}", "Comment (optional):", required=False,
+                                           button="Approve"), done)
+
     def action_approve_marked(self) -> None:
         if (p := self._proposal()) is None:
             return
@@ -268,12 +283,12 @@ changed some other way since: the line is a **CONFLICT** and is not applied.
                                            button="Reject", variant="error"), done)
 
     def _decide(self, number: str, account: str, action: str, only: list[str] | None, comments: dict[str, str],
-                reason: str | None) -> None:
+                reason: str | None, comment: str | None = None) -> None:
         from services import changes
 
         def run() -> str:
             if action == "approve":
-                result = self.app.call(changes.approve, account, only=only, comments=comments)
+                result = self.app.call(changes.approve, account, only=only, comments=comments, comment=comment)
             else:
                 result = self.app.call(changes.reject, account, reason or "")
             return strip_controls(result.message)

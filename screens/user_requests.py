@@ -75,6 +75,8 @@ request waits in *Submitted* for processing by hand.
     BINDINGS = [
         Binding("a", "act('approve')", "Approve", id="userrequests.approve",
                 tooltip="Approve by hand and provision the portal user (no workflow)"),
+        Binding("A", "approve_comment", "Approve…", id="userrequests.approve_comment", show=False,
+                tooltip="Approve by hand with a comment for the history"),
         Binding("r", "act('reject')", "Reject", id="userrequests.reject", tooltip="Reject the request (asks the reason)"),
         Binding("x", "act('cancel')", "Cancel request", id="userrequests.cancel", tooltip="Cancel the request (asks why)"),
         Binding("w", "act('submit')", "To workflow", id="userrequests.submit",
@@ -137,6 +139,18 @@ request waits in *Submitted* for processing by hand.
                                  lambda v: v and self._run(action, number, v["user_name"]))
         else:
             self._run(action, number)
+
+    def action_approve_comment(self) -> None:
+        number = self.target()
+        if number is None:
+            return
+
+        def done(comment: str | None) -> None:
+            if comment is not None:
+                self._run("approve", number, comment or None)
+
+        self.app.push_screen(CommentDialog(f"Approve {number}", "Comment (optional):", required=False,
+                                           button="Approve"), done)
 
     def _run(self, action: str, number: str, *args: Any) -> None:
         from services import portal, user_requests

@@ -253,3 +253,24 @@ async def test_switching_areas_shows_fresh_data(store, actor):
         await pilot.press("f2")
         await until(app, pilot, lambda: isinstance(app.screen, RegistrationScreen)
                     and table(app).get_cell(number, "status").plain == "Approved", "fresh status")
+
+
+@run_async
+async def test_80x24_list_keeps_its_width_and_the_detail_is_a_toggle(store, actor):
+    load_requests(store, actor)
+    app = make_app(store, actor("approver1"))
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(app, pilot)
+        screen = reg(app)
+        assert screen.has_class("-narrow")
+        assert not screen.query_one("#detail").display or screen.query_one("#detail").region.width == 0
+        assert screen.query_one("#list-pane").region.width >= 78
+        await pilot.press("enter")
+        await pilot.pause()
+        assert screen.detail_open and screen.query_one("#detail").region.width >= 78
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not screen.detail_open and screen.query_one("#list-pane").region.width >= 78
+        # cut cells end in "…"
+        cells = [table(app).get_cell(k, "email") for k in table(app).rows]
+        assert all(len(c.plain) <= 30 for c in cells)
