@@ -452,13 +452,9 @@ class CreateCustomerDialog(Dialog[Any]):
                             yield FieldError(id="e-role", classes="field-error")
                     yield Static("Customer values (from the request and the template; editable)", classes="section-title",
                                  id="values-title")
-                    with Vertical(id="values"):
-                        for spec in FIELDS.values():
-                            with Horizontal(classes="field"):
-                                yield Label(spec.label, classes="field-label")
-                                with Vertical(classes="field-input"):
-                                    yield Input(id=_field_id(spec.name), placeholder="yes/no" if spec.kind == "bool" else "")
-                                    yield FieldError(id=f"e-{spec.name.replace('_', '-')}", classes="field-error")
+                    # the ~30 editable values are mounted just after the first frame (_mount_values):
+                    # the dialog is on screen, with its preview, without waiting for them
+                    yield Vertical(id="values")
                 with VerticalScroll(id="preview", classes="preview"):
                     yield Static("Preview", classes="section-title")
                     yield Static("loading…", id="preview-body")
@@ -467,8 +463,29 @@ class CreateCustomerDialog(Dialog[Any]):
                 yield Button("OK", id="ok", variant="primary")
                 yield Button("Cancel", id="cancel")
 
+    def _mount_values(self) -> None:
+        from services.customers import FIELDS
+
+        if not self.is_attached or self.query("#values Input"):
+            return
+        values = self.preview.values if self.preview is not None and self.preview.mode == "new" else {}
+        rows = []
+        for spec in FIELDS.values():
+            text = _shown(values.get(spec.name)) if spec.name in values else ""
+            if spec.name in values:
+                self._filled[spec.name] = text
+            rows.append(Horizontal(Label(spec.label, classes="field-label"),
+                                   Vertical(Input(value=text, id=_field_id(spec.name),
+                                                  placeholder="yes/no" if spec.kind == "bool" else ""),
+                                            FieldError(id=f"e-{spec.name.replace('_', '-')}", classes="field-error"),
+                                            classes="field-input"), classes="field"))
+        self.query_one("#values").mount_all(rows)
+        if self.preview is not None:
+            self.call_after_refresh(self.show_field_errors, self.preview.errors)
+
     def on_mount(self) -> None:
         self._sync_mode()
+        self.call_after_refresh(self._mount_values)
         cached = getattr(self.app, "create_choices", None)
         if cached is None:
             self._load_choices()
