@@ -66,13 +66,21 @@ class Dialog(ModalScreen[T], Generic[T]):
     def on_resize(self, event: Any) -> None:
         self.set_class(event.size.width < 110, "-narrow")  # 80x24: one column, the preview below a toggle
 
-    async def on_mount(self) -> None:
-        from textual.widgets import Footer
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("compose")
+        if own is not None and not getattr(own, "_with_footer", False):
+            def compose(self: Any) -> ComposeResult:  # the confirm key in the footer, in the first frame
+                from textual.widgets import Footer
 
+                yield from own(self)
+                yield Footer(compact=True, show_command_palette=False)
+
+            compose._with_footer = True  # type: ignore[attr-defined]
+            cls.compose = compose  # type: ignore[method-assign]
+
+    def on_mount(self) -> None:
         self.set_class(self.app.size.width < 110, "-narrow")
-
-        if not self.query(Footer):
-            await self.mount(Footer(compact=True, show_command_palette=False))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR and event.worker.error is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 
 from app.tui import make_app
+from tests.test_console_registration import live_settled
 from screens.cases import CasesScreen
 from screens.customers import CustomersScreen, EditCustomerDialog
 from screens.dialogs import CreateCustomerDialog, FormDialog, parse_date
@@ -174,7 +175,7 @@ def test_registration_80x24(snap_compare, store, actor):
                     and bool(app.screen.counts) and bool(app.screen.query("Footer")), "list")
         _no_blink(app)
 
-    assert snap_compare(app, terminal_size=SMALL, run_before=run_before)
+    assert snap_compare(app, terminal_size=SMALL, run_before=live_settled(run_before, app))
 
 
 def test_customers_80x24(snap_compare, store, actor):
@@ -185,7 +186,7 @@ def test_customers_80x24(snap_compare, store, actor):
         await until(app, pilot, lambda: isinstance(app.screen, CustomersScreen) and app.screen.detail is not None, "list")
         _no_blink(app)
 
-    assert snap_compare(app, terminal_size=SMALL, run_before=run_before)
+    assert snap_compare(app, terminal_size=SMALL, run_before=live_settled(run_before, app))
 
 
 def test_my_work_80x24(snap_compare, store, actor, clock, registered):
@@ -198,7 +199,7 @@ def test_my_work_80x24(snap_compare, store, actor, clock, registered):
         await open_inbox(app, pilot, 3)
         _no_blink(app)
 
-    assert snap_compare(app, terminal_size=SMALL, run_before=run_before)
+    assert snap_compare(app, terminal_size=SMALL, run_before=live_settled(run_before, app))
 
 
 def test_create_dialog_80x24(snap_compare, store, actor):
@@ -215,7 +216,7 @@ def test_create_dialog_80x24(snap_compare, store, actor):
                     "create dialog")
         _no_blink(app)
 
-    assert snap_compare(app, terminal_size=SMALL, run_before=run_before)
+    assert snap_compare(app, terminal_size=SMALL, run_before=live_settled(run_before, app))
 
 
 @run_async

@@ -566,3 +566,19 @@ async def test_console_runs_the_workflow_tick_in_a_worker(store, actor, monkeypa
         failed = [n for n in app._notifications if n.title == "Workflow tick"]
         assert failed and "[b]tick[/b] failed" in failed[-1].message and failed[-1].markup is False
         assert app.is_running  # an error is a notification, not a crash
+
+
+def live_settled(run_before, app):
+    """A snapshot's ``run_before`` that also waits for the app's first change-counter read (the header
+    counts come with it), so a snapshot never races the live-data worker."""
+
+    async def wrapped(pilot):
+        await run_before(pilot)
+        for _ in range(500):
+            if getattr(app, "last_change", None) is not None:
+                break
+            await pilot.pause(0.02)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+    return wrapped

@@ -58,7 +58,7 @@ async def test_process_by_hand_and_resolve_a_user_name_conflict(store, actor):
         await pilot.press("a")
         await until(app, pilot, lambda: ur_status(store, second) == "Approved", "approved")
         await until(app, pilot, lambda: any("taken by portal user alee" in n for n in notes(app)), "conflict shown")
-        await until(app, pilot, lambda: ur_screen(app).detail.status == "Approved" and ur_screen(app).detail.problem,
+        await until(app, pilot, lambda: ur_screen(app).detail is not None and ur_screen(app).detail.status == "Approved" and ur_screen(app).detail.problem,
                     "problem in the detail")
         problem = app.screen.query_one("#ur-detail-problem")
         assert problem.display and "taken by portal user alee" in str(problem.render())

@@ -8,6 +8,7 @@ import asyncio
 import functools
 
 from app.tui import make_app
+from tests.test_console_registration import live_settled
 from screens.changes import ChangesScreen
 from screens.customers import CustomersScreen, EditCustomerDialog
 from screens.dialogs import ConfirmDialog
@@ -64,7 +65,7 @@ def test_settings_screen(snap_compare, store, actor):
         await pilot.press("f12")
         await settle(app, pilot, lambda: isinstance(app.screen, SettingsScreen) and app.screen.settings is not None)
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(app, terminal_size=SIZE, run_before=live_settled(run_before, app))
 
 
 def test_edit_form_with_pending_proposal(snap_compare, store, actor, clock):
@@ -79,7 +80,7 @@ def test_edit_form_with_pending_proposal(snap_compare, store, actor, clock):
         await pilot.press("e")
         await settle(app, pilot, lambda: isinstance(app.screen, EditCustomerDialog))
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(app, terminal_size=SIZE, run_before=live_settled(run_before, app))
 
 
 def test_review_pane_with_conflict(snap_compare, store, actor, clock):
@@ -90,7 +91,7 @@ def test_review_pane_with_conflict(snap_compare, store, actor, clock):
         await pilot.press("f10")
         await settle(app, pilot, lambda: isinstance(app.screen, ChangesScreen) and app.screen.view is not None)
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(app, terminal_size=SIZE, run_before=live_settled(run_before, app))
 
 
 # ------------------------------------------------------------------ driven from the keyboard

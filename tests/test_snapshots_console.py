@@ -12,6 +12,7 @@ from textual.content import Content
 from textual.widgets import Input
 
 from app.tui import make_app
+from tests.test_console_registration import live_settled
 from tests.test_console_registration import until
 
 SIZE = (120, 34)
@@ -35,7 +36,7 @@ def test_area(snap_compare, store, actor, key, screen_name):
         await until(app, pilot, lambda: app.screen.detail is not None or not app.screen.records, "detail")
         _no_blink(app)
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(app, terminal_size=SIZE, run_before=live_settled(run_before, app))
 
 
 def _dialogs():
@@ -84,4 +85,4 @@ def test_dialog(snap_compare, store, actor, name):
         await pilot.pause()
         _no_blink(app)
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(app, terminal_size=SIZE, run_before=live_settled(run_before, app))

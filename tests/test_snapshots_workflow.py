@@ -6,6 +6,7 @@ import asyncio
 import functools
 
 from app.tui import make_app
+from tests.test_console_registration import live_settled
 from screens.dialogs import ConfirmDialog
 from screens.my_work import MyWorkScreen, ResultsDialog
 from screens.workflows import ImportDialog, WorkflowsScreen
@@ -56,7 +57,7 @@ def test_my_work_inbox(snap_compare, store, actor, clock):
     async def run_before(pilot) -> None:
         await open_inbox(app, pilot, 3)
 
-    assert snap_compare(app, terminal_size=(150, 36), run_before=run_before)
+    assert snap_compare(app, terminal_size=(150, 36), run_before=live_settled(run_before, app))
 
 
 @run_async
