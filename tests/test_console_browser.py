@@ -275,3 +275,21 @@ async def test_80x24_list_keeps_its_width_and_the_detail_is_a_toggle(store, acto
         # cut cells end in "…"
         cells = [table(app).get_cell(k, "email") for k in table(app).rows]
         assert all(len(c.plain) <= 30 for c in cells)
+
+
+@run_async
+async def test_burst_keys_posted_together_act_on_the_lower_row(store, actor):
+    """The keys of one tmux ``send-keys Down a`` arrive together: both are queued before either is handled."""
+    from textual import events
+
+    load_requests(store, actor)
+    app = make_app(store, actor("approver1"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("3")
+        await until(app, pilot, lambda: table(app).row_count == 4 and reg(app).detail is not None, "verified filter")
+        keys = [str(k.value) for k in table(app).rows]
+        app.post_message(events.Key("down", None))
+        app.post_message(events.Key("a", "a"))
+        await until(app, pilot, lambda: status_of(store, keys[1]) == "Approved", "lower row approved")
+        assert status_of(store, keys[0]) == "Verified by user"
