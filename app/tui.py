@@ -61,6 +61,14 @@ class WorkflowTicked(Message):
         self.report, self.error = report, error
 
 
+class DataChanged(Message):
+    """The change counter moved (anyone: another console, the CLI, cron): the new value and its events."""
+
+    def __init__(self, latest: int, events: list[Any], counts: dict[str, int] | None) -> None:
+        super().__init__()
+        self.latest, self.events, self.counts = latest, events, counts
+
+
 class StoreOpened(Message):
     """Fast start: the background worker has opened the store (``ok``) or failed (``app.startup_error``)."""
 
@@ -93,6 +101,7 @@ class RegdeskApp(App):
     MODES = {area.mode: _loader(area.screen) for area in AREAS}
     DEFAULT_MODE = "registration"
     TICK_SECONDS = 60.0  # workflow tick (time limits, escalations, reminders) while the console is open
+    LIVE_SECONDS = 1.0  # the change counter is read this often (PostgreSQL NOTIFY wakes it sooner)
     BINDINGS = [
         *[
             Binding(area.key, f"area('{area.mode}')", area.title, id=f"area.{area.mode}",
@@ -121,6 +130,10 @@ class RegdeskApp(App):
         if store is not None:
             self._store_ready.set()
         self.sub_title = _operator_label(actor)
+        self.last_change: int | None = None  # the change counter the open lists reflect
+        self.header_counts: dict[str, int] = {}
+        self._listener: Any = None
+        self._live_wake = threading.Event()
 
     def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a service as the acting operator, in its own session (call from a thread worker).
@@ -186,8 +199,91 @@ class RegdeskApp(App):
     # ------------------------------------------------------------------ workflow tick, app-wide
 
     def _start_ticking(self) -> None:
-        """Once the store is open: the workflow tick every ``TICK_SECONDS`` (besides cron's)."""
+        """Once the store is open: the workflow tick every ``TICK_SECONDS`` (besides cron's), and live data."""
         self.set_interval(self.TICK_SECONDS, self.action_workflow_tick, name="workflow tick")
+        self.set_interval(self.LIVE_SECONDS, self._poll_changes, name="live data")
+        self._poll_changes()
+        url = str(getattr(self.store, "url", ""))
+        if url.startswith("postgresql"):
+            threading.Thread(target=self._listen, args=(url,), name="regdesk LISTEN", daemon=True).start()
+
+    # ------------------------------------------------------------------ live data across operators
+
+    def _listen(self, url: str) -> None:
+        """PostgreSQL: a LISTEN connection of its own; a NOTIFY (sent at commit by services.audit.record)
+        reads the change counter at once instead of at the next poll."""
+        from services.changefeed import Listener
+
+        listener = self._listener = Listener(url)
+        try:
+            while self.is_running and listener.listening:
+                if listener.wait(5.0) and self.is_running:
+                    self.call_from_thread(self._poll_changes)
+        except Exception:
+            pass
+        finally:
+            listener.close()
+
+    def _poll_changes(self) -> None:
+        self.run_worker(self._read_changes, name="live data", group="app.live", thread=True, exclusive=False,
+                        exit_on_error=False)
+
+    _reading = False
+
+    def _read_changes(self) -> None:
+        """Thread: the change counter (one index probe); when it moved, what changed and the header counts."""
+        if self._reading or not self.wait_for_store():
+            return
+        self._reading = True
+        try:
+            from services import changefeed
+
+            latest = self.call(changefeed.latest_change)
+            previous = self.last_change
+            if previous is not None and latest == previous:
+                return
+            events = self.call(changefeed.changes_since, previous, limit=200) if previous is not None else []
+            counts = self._read_header_counts()
+            self.post_message(DataChanged(latest, events, counts))
+        except Exception:
+            return  # the next poll tries again; a database that went away shows in the lists' own errors
+        finally:
+            self._reading = False
+
+    def _read_header_counts(self) -> dict[str, int] | None:
+        from services import signup, workflow
+
+        counts: dict[str, int] = {}
+        if self.actor.can("signup.view"):
+            counts["verified"] = self.call(signup.count_by_status).get("Verified by user", 0)
+        if self.actor.can("work.view"):
+            items = self.call(workflow.list_work, True, limit=1000)
+            counts["waiting"] = sum(1 for w in items if getattr(w, "submitter", None) != self.actor.user_name)
+        return counts
+
+    def on_data_changed(self, event: DataChanged) -> None:
+        first = self.last_change is None
+        self.last_change = max(event.latest, self.last_change or 0)
+        if event.counts is not None:
+            self.header_counts = event.counts
+            self.sub_title = _operator_label(self.actor, event.counts)
+        verified = [e.entity_key for e in event.events
+                    if e.entity_type == "signup" and e.status == "Verified by user"]
+        if verified:
+            shown = ", ".join(verified[:3]) + (f" and {len(verified) - 3} more" if len(verified) > 3 else "")
+            self.notify(f"Verified by the customer: {shown}", title="Registration", severity="information",
+                        timeout=4, markup=False)
+        if first:
+            return
+        # only what is on screen is read again (the top screen, or the list under an open dialog)
+        for screen in reversed(self.screen_stack):
+            changed = getattr(screen, "data_changed", None)
+            if changed is not None:
+                changed()
+            elif callable(getattr(screen, "reload", None)) and not screen.is_modal:
+                screen.reload()
+            if not screen.is_modal:
+                break
 
     def action_workflow_tick(self) -> None:
         """Apply time limits, escalations and reminders now, in a thread worker (never on the UI thread)."""
@@ -232,7 +328,11 @@ class RegdeskApp(App):
         if mode == self.current_mode:
             return
         try:
+            known = bool(self._screen_stacks.get(mode))
             self.switch_mode(mode)
+            screen = self.screen
+            if known and not hasattr(screen, "data_changed") and callable(getattr(screen, "reload", None)):
+                screen.reload()  # back to an area: fresh data (record browsers reread on resume themselves)
         except Exception as exc:  # a screen that fails to load: a message, not a crash
             self.notify(f"cannot open {mode}: {exc.__class__.__name__}: {exc}", severity="error", markup=False)
 
@@ -288,12 +388,17 @@ def _screen_bindings(screen: Any) -> list[Binding]:
     return [b for b in getattr(screen, "BINDINGS", []) if isinstance(b, Binding)]
 
 
-def _operator_label(actor: Actor) -> str:
+def _operator_label(actor: Actor, counts: dict[str, int] | None = None) -> str:
     label = f"{actor.display_name} ({', '.join(sorted(actor.roles))})"
     if actor.reason:  # an admin acting as this operator (services.identity): say so, and why
         label += f"  ·  acting: {actor.reason}"
     if actor.demo:
         label += "  ·  DEMO DATABASE"
+    if counts:
+        if "waiting" in counts:
+            label += f"  ·  My work {counts['waiting']:,}"
+        if "verified" in counts:
+            label += f"  ·  Verified {counts['verified']:,}"
     return label
 
 

@@ -1,148 +1,55 @@
 """The Cases area (seed 002): customer request cases by status, and the selected case as a
 form in its five sections (Case information, Customer contact information, Description,
 Resolution, Closure), its samples and its history. Every action is a key.
+
+The list is the record browser's (screens/browser.py); the forms are the dialog kit's
+``FormDialog`` whose service call runs inside the dialog, so a refused form stays open with
+what was typed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from rich.text import Text
-from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
-from textual.message import Message
-from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Static, Tab, Tabs, TextArea
-from textual.worker import get_current_worker
+from textual.widgets import Static
 
-from screens.widgets import ReportsWorkerErrors, data, labelled, restore_cursor
+from screens.browser import ActionDone, BrowserScreen, Column, ListQuery, Page
+from screens.dialogs import CommentDialog, ConfirmDialog, FieldSpec, FormDialog
+from screens.widgets import data, labelled
 
 if TYPE_CHECKING:
-    from services.cases import CaseDetail, CaseRow
+    from services.cases import CaseDetail
 
 FILTERS = ["All", "Open", "Pending Approval", "Approved", "Rejected", "Resolved", "Closed/Stopped", "Closed/Completed"]
 STATUS_STYLE = {"Open": "yellow", "Pending Approval": "cyan", "Approved": "green", "Rejected": "red",
                 "Resolved": "bold green", "Closed/Stopped": "dim", "Closed/Completed": "dim green"}
-COLUMNS = [("number", "Number"), ("status", "Status"), ("title", "Title"), ("customer", "Customer"),
-           ("priority", "Priority"), ("created", "Created")]
+COLUMNS = [Column("number", "Number"), Column("status", "Status", width=16), Column("title", "Title", width=30),
+           Column("customer", "Customer", width=24), Column("priority", "Priority", width=8), Column("created", "Created")]
 SECTIONS = (("info", "Case information"), ("contact", "Customer contact information"), ("description", "Description"),
             ("resolution", "Resolution"), ("closure", "Closure"), ("approval", "Approval"), ("samples", "Sample requests"),
             ("history", "History"))
-LIMIT = 500
+CATEGORIES = ("Special condition", "Product change", "Price change", "Delivery", "Complaint", "Other")
+PRIORITIES = ("Low", "Normal", "High")
+CLOSURE_KINDS = ("stopped", "completed")
+
+__all__ = ["CasesScreen", "FormDialog", "FieldSpec"]
 
 
-def tab_id(name: str) -> str:
-    return "cs-" + name.lower().replace(" ", "-").replace("/", "-")
-
-
-# ------------------------------------------------------------------ messages
-
-
-class RowsLoaded(Message):
-    def __init__(self, rows: list[CaseRow], counts: dict[str, int]) -> None:
-        super().__init__()
-        self.rows, self.counts = rows, counts
-
-
-class DetailLoaded(Message):
-    def __init__(self, detail: CaseDetail | None) -> None:
-        super().__init__()
-        self.detail = detail
-
-
-class Done(Message):
-    def __init__(self, number: str, text: str) -> None:
-        super().__init__()
-        self.number, self.text = number, text
-
-
-# ------------------------------------------------------------------ a small form dialog
-
-
-@dataclass(frozen=True)
-class FieldSpec:
-    name: str
-    label: str
-    value: str = ""
-    multiline: bool = False
-    placeholder: str = ""
-
-
-class FormDialog(ModalScreen[dict[str, str] | None]):
-    """Asks for a few fields; returns {name: text}, or None on Escape. ``required`` fields must be filled."""
-
-    DEFAULT_CSS = """
-    FormDialog { align: center middle; }
-    FormDialog > VerticalScroll { width: 84; height: auto; max-height: 90%; padding: 1 2;
-                                  border: thick $accent; background: $surface; }
-    FormDialog .fd-title { margin-bottom: 1; }
-    FormDialog TextArea { height: 6; }
-    FormDialog #fd-error { color: $error; height: auto; }
-    FormDialog Horizontal { height: auto; margin-top: 1; }
-    """
-    AUTO_FOCUS = "Input, TextArea"
-    BINDINGS = [
-        Binding("escape", "cancel", "Cancel", id="formdialog.cancel", tooltip="Close without doing anything"),
-        Binding("ctrl+s", "ok", "OK", id="formdialog.ok", tooltip="Save / confirm"),
-    ]
-
-    def __init__(self, title: Content, fields: list[FieldSpec], *, required: tuple[str, ...] = (), ok: str = "OK") -> None:
-        super().__init__()
-        self.title_content, self.fields, self.required, self.ok = title, fields, required, ok
-
-    def compose(self) -> ComposeResult:
-        with VerticalScroll():
-            yield Static(self.title_content, classes="fd-title")
-            for f in self.fields:
-                yield Label(f.label + (" *" if f.name in self.required else ""), markup=False)
-                if f.multiline:
-                    yield TextArea(f.value, id=f"fd-{f.name}", soft_wrap=True)
-                else:
-                    yield Input(value=f.value, id=f"fd-{f.name}", placeholder=f.placeholder, max_length=1000)
-            yield Static("", id="fd-error")
-            with Horizontal():
-                yield Button(self.ok, id="fd-ok", variant="primary")
-                yield Button("Cancel", id="fd-cancel")
-
-    def values(self) -> dict[str, str]:
-        out = {}
-        for f in self.fields:
-            widget = self.query_one(f"#fd-{f.name}")
-            out[f.name] = widget.text if isinstance(widget, TextArea) else widget.value  # type: ignore[attr-defined]
-        return out
-
-    @on(Input.Submitted)
-    @on(Button.Pressed, "#fd-ok")
-    def action_ok(self) -> None:
-        values = self.values()
-        missing = [f.label for f in self.fields if f.name in self.required and not values[f.name].strip()]
-        if missing:
-            self.query_one("#fd-error", Static).update(Text("required: " + ", ".join(missing)))
-            return
-        self.dismiss(values)
-
-    @on(Button.Pressed, "#fd-cancel")
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-# ------------------------------------------------------------------ the screen
-
-
-class CasesScreen(ReportsWorkerErrors, Screen):
+class CasesScreen(BrowserScreen):
     TITLE = "Cases"
     AUTO_FOCUS = "#cases"
+    TABLE_ID = "cases"
+    COLUMNS = COLUMNS
+    FILTERS = FILTERS
+    PAGE_SIZE = 100
+    SEARCH_PLACEHOLDER = "/ search number, title, customer"
+    EMPTY_DETAIL = "Select a case."
+    NOUN = "case"
     DEFAULT_CSS = """
-    CasesScreen #cs-filters { height: 3; }
-    CasesScreen #cs-body { height: 1fr; }
-    CasesScreen #cs-list-pane { width: 3fr; }
-    CasesScreen #cases { height: 1fr; }
-    CasesScreen #cs-count { height: 1; padding: 0 1; color: $text-muted; }
-    CasesScreen #cs-form { width: 2fr; min-width: 56; border-left: solid $primary-darken-2; }
     CasesScreen .cs-section { border: round $primary-darken-1; padding: 0 1; height: auto; }
     """
     HELP = """\
@@ -163,113 +70,57 @@ hand with a closure reason; completed needs a resolved case.
     BINDINGS = [
         Binding("n", "new", "New", id="cases.new", tooltip="Create a new case"),
         Binding("e", "edit", "Edit", id="cases.edit", tooltip="Edit the case information, contact and description"),
-        Binding("w", "act('submit')", "Submit", id="cases.submit", tooltip="Submit the case for approval"),
-        Binding("a", "act('approve')", "Approve", id="cases.approve", tooltip="Approve the case"),
+        Binding("w", "submit", "Submit", id="cases.submit", tooltip="Submit the case for approval"),
+        Binding("a", "approve", "Approve", id="cases.approve", tooltip="Approve the case"),
+        Binding("A", "approve_comment", "Approve…", id="cases.approve_comment", show=False,
+                tooltip="Approve the case with a comment"),
         Binding("r", "reject", "Reject", id="cases.reject", tooltip="Reject the case (asks the reason)"),
-        Binding("b", "act('recall')", "Recall", id="cases.recall", tooltip="Take your submitted case back", show=False),
+        Binding("b", "recall", "Recall", id="cases.recall", tooltip="Take your submitted case back", show=False),
         Binding("s", "resolve", "Resolution", id="cases.resolve", tooltip="Fill Resolution and Resolution date"),
         Binding("c", "close_case", "Close", id="cases.close", tooltip="Close the case (stopped or completed)"),
         Binding("m", "sample", "Sample", id="cases.sample", tooltip="Request a sample on the case"),
         Binding("f5", "reread", "Reread", id="cases.reread", tooltip="Reread the list and the case"),
-        *[
-            Binding(str(i + 1), f"filter({i})", name, id=f"cases.filter.{tab_id(name)}",
-                    tooltip=f"Show {name} cases", show=False)
-            for i, name in enumerate(FILTERS)
-        ],
+        Binding("o", "sort", "Sort", id="cases.sort", tooltip="Sort by the next column", show=False),
     ]
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.status = "All"
-        self.selected: str | None = None
-        self.detail: CaseDetail | None = None
+    # ------------------------------------------------------------------ the list
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield Tabs(*[Tab(name, id=tab_id(name)) for name in FILTERS], id="cs-filters")
-        with Horizontal(id="cs-body"):
-            with Vertical(id="cs-list-pane"):
-                table: DataTable = DataTable(id="cases", cursor_type="row", zebra_stripes=True)
-                for key, label in COLUMNS:
-                    table.add_column(label, key=key)
-                yield table
-                yield Static("loading…", id="cs-count")
-            with VerticalScroll(id="cs-form"):
-                yield Static(Text("Select a case.", style="dim"), id="cs-empty")
-                for section, _ in SECTIONS:
-                    yield Static(id=f"cs-{section}", classes="cs-section")
-        yield Footer()
-
-    def on_mount(self) -> None:
-        for section, title in SECTIONS:
-            widget = self.query_one(f"#cs-{section}", Static)
-            widget.border_title = title
-            widget.display = False
-        self.reload()
-
-    # ------------------------------------------------------------------ loading
-
-    def reload(self) -> None:
-        self._fetch_rows(self.status)
-
-    @work(thread=True, exclusive=True, group="cases.list", exit_on_error=False)
-    def _fetch_rows(self, status: str) -> None:
+    def fetch(self, q: ListQuery, after: Any, limit: int, reverse: bool) -> Page:
         from services import cases
 
-        page = self.app.call(cases.list_cases, status=status, limit=LIMIT)
-        counts = self.app.call(cases.count_by_status)
-        if not get_current_worker().is_cancelled:
-            self.post_message(RowsLoaded(page.rows, counts))
+        page = self.app.call(cases.list_cases, status=q.status, search=q.search or None, after=after, limit=limit)
+        return Page(page.rows, page.after)
 
-    @work(thread=True, exclusive=True, group="cases.detail", exit_on_error=False)
-    def _fetch_detail(self, number: str) -> None:
+    def fetch_counts(self, search: str) -> dict[str, int]:
+        from services import cases
+
+        return self.app.call(cases.count_by_status, search=search or None)
+
+    def fetch_detail(self, key: str) -> CaseDetail | None:
         from services import cases
         from services.errors import NotFound
 
         try:
-            detail = self.app.call(cases.show_case, number)
+            return self.app.call(cases.show_case, key)
         except NotFound:
-            detail = None
-        if not get_current_worker().is_cancelled:
-            self.post_message(DetailLoaded(detail))
+            return None
 
-    @on(RowsLoaded)
-    def _rows_loaded(self, event: RowsLoaded) -> None:
-        table = self.query_one("#cases", DataTable)
-        previous = self.selected
-        with self.app.batch_update():
-            table.clear()
-            for row in event.rows:
-                table.add_row(Text(row.number), Text(row.status, style=STATUS_STYLE.get(row.status, "")),
-                              data(row.title), data(f"{row.customer_account} {row.customer_name}"), data(row.priority),
-                              Text(f"{row.created_at:%Y-%m-%d %H:%M}"), key=row.number)
-        total = event.counts.get(self.status, 0)
-        self.query_one("#cs-count", Static).update(Text(f"{len(event.rows)} of {total} {self.status} cases"))
-        key = restore_cursor(table, previous)
-        if key is not None:
-            self._select(key)
-        else:
-            self.selected = None
-            self._show(None)
+    def row_key(self, row: Any) -> str:
+        return row.number
 
-    @on(DataTable.RowHighlighted, "#cases")
-    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.row_key is not None and event.row_key.value != self.selected:
-            self._select(str(event.row_key.value))
+    def row_cells(self, row: Any) -> list[Text]:
+        return [Text(row.number), Text(row.status, style=STATUS_STYLE.get(row.status, "")), data(row.title),
+                data(f"{row.customer_account} {row.customer_name}"), data(row.priority),
+                Text(f"{row.created_at:%Y-%m-%d %H:%M}")]
 
-    def _select(self, number: str) -> None:
-        self.selected = number
-        self._fetch_detail(number)
+    def compose_detail(self) -> ComposeResult:
+        for section, title in SECTIONS:
+            widget = Static(id=f"cs-{section}", classes="cs-section")
+            widget.border_title = title
+            widget.display = False
+            yield widget
 
-    @on(DetailLoaded)
-    def _detail_loaded(self, event: DetailLoaded) -> None:
-        if event.detail is not None and event.detail.number != self.selected:
-            return
-        self._show(event.detail)
-
-    def _show(self, d: CaseDetail | None) -> None:
-        self.detail = d
-        self.query_one("#cs-empty", Static).display = d is None
+    def show_detail(self, d: CaseDetail | None) -> None:
         for section, _ in SECTIONS:
             self.query_one(f"#cs-{section}", Static).display = d is not None
         if d is None:
@@ -310,137 +161,144 @@ hand with a closure reason; completed needs a resolved case.
             history.append_text(data(f"{e.operator} {e.action}" + (f": {e.comment}" if e.comment else "")))
         get("history").update(history)
 
-    # ------------------------------------------------------------------ actions
+    # ------------------------------------------------------------------ actions (on the case under the cursor at key time)
 
-    def action_filter(self, index: int) -> None:
-        if 0 <= index < len(FILTERS):
-            self.query_one("#cs-filters", Tabs).active = tab_id(FILTERS[index])
+    def _case(self) -> tuple[str, CaseDetail | None] | None:
+        number = self.target()
+        return None if number is None else (number, self.target_detail(number))
 
-    @on(Tabs.TabActivated, "#cs-filters")
-    def _filter_changed(self, event: Tabs.TabActivated) -> None:
-        name = next((f for f in FILTERS if tab_id(f) == event.tab.id), "All")
-        if name != self.status:
-            self.status = name
-            self.reload()
+    def _form(self, number: str | None, title: Content, fields: list[FieldSpec], submit: Callable[[dict[str, str]], Any],
+              *, required: tuple[str, ...] = (), ok: str = "OK") -> None:
+        """A form whose service call runs inside it; on success the list shows the result."""
 
-    def action_reread(self) -> None:
-        self.reload()
+        def done(result: Any) -> None:
+            if result is None:
+                return
+            key = getattr(result, "number", None) if number is None else number
+            text = f"{getattr(result, 'number', '')}: {getattr(result, 'status', 'done')}"
+            if getattr(result, "message", ""):
+                text += f" — {result.message}"
+            self.post_message(ActionDone(key or "", text))
 
-    def _need_case(self) -> CaseDetail | None:
-        if self.detail is None:
-            self.app.notify("Select a case first.", severity="warning", markup=False)
-        return self.detail
+        self.app.push_screen(FormDialog(title, fields, required=required, ok=ok, submit=submit), done)
 
     def action_new(self) -> None:
-        fields = [FieldSpec("title", "Title"), FieldSpec("customer_account", "Customer account", placeholder="C-000001"),
-                  FieldSpec("category", "Category", "Other", placeholder="Special condition, Product change, ..."),
-                  FieldSpec("priority", "Priority", "Normal", placeholder="Low, Normal, High"),
-                  FieldSpec("contact_name", "Contact name"), FieldSpec("contact_email", "Contact e-mail"),
-                  FieldSpec("contact_phone", "Contact phone"), FieldSpec("description", "Description", multiline=True)]
-
-        def done(values: dict[str, str] | None) -> None:
-            if values is not None:
-                self._run("create_case", None, values)
-
-        self.app.push_screen(FormDialog(Content("New case"), fields, required=("title", "customer_account")), done)
-
-    def action_edit(self) -> None:
-        d = self._need_case()
-        if d is None:
-            return
-        fields = [FieldSpec("title", "Title", d.title), FieldSpec("category", "Category", d.category),
-                  FieldSpec("priority", "Priority", d.priority), FieldSpec("contact_name", "Contact name", d.contact_name),
-                  FieldSpec("contact_email", "Contact e-mail", d.contact_email),
-                  FieldSpec("contact_phone", "Contact phone", d.contact_phone),
-                  FieldSpec("description", "Description", d.description, multiline=True)]
-
-        def done(values: dict[str, str] | None) -> None:
-            if values is not None:
-                self._run("update_case", d.number, values, d.version)
-
-        self.app.push_screen(FormDialog(Content.from_markup("Edit case [b]$n[/b]", n=d.number), fields,
-                                        required=("title",), ok="Save"), done)
-
-    def action_resolve(self) -> None:
-        d = self._need_case()
-        if d is None:
-            return
-        fields = [FieldSpec("resolution", "Resolution", d.resolution, multiline=True),
-                  FieldSpec("resolution_date", "Resolution date", str(d.resolution_date or ""), placeholder="YYYY-MM-DD")]
-
-        def done(values: dict[str, str] | None) -> None:
-            if values is not None:
-                self._run("update_case", d.number, values, d.version)
-
-        self.app.push_screen(FormDialog(Content.from_markup("Resolution of [b]$n[/b] (both filled: Resolved)",
-                                                            n=d.number), fields, ok="Save"), done)
-
-    def action_reject(self) -> None:
-        d = self._need_case()
-        if d is None:
-            return
-
-        def done(values: dict[str, str] | None) -> None:
-            if values is not None:
-                self._run("reject", d.number, values["reason"])
-
-        self.app.push_screen(FormDialog(Content.from_markup("Reject [b]$n[/b]", n=d.number),
-                                        [FieldSpec("reason", "Reason")], required=("reason",), ok="Reject"), done)
-
-    def action_close_case(self) -> None:
-        d = self._need_case()
-        if d is None:
-            return
-        kind = "completed" if d.status == "Resolved" else "stopped"
-
-        def done(values: dict[str, str] | None) -> None:
-            if values is not None:
-                self._run("close", d.number, values["kind"].strip().lower(), values["reason"])
-
-        self.app.push_screen(FormDialog(Content.from_markup("Close [b]$n[/b]", n=d.number),
-                                        [FieldSpec("kind", "Stopped or completed", kind),
-                                         FieldSpec("reason", "Closure reason")],
-                                        required=("kind", "reason"), ok="Close case"), done)
-
-    def action_sample(self) -> None:
-        d = self._need_case()
-        if d is None:
-            return
-
-        def done(values: dict[str, str] | None) -> None:
-            if values is None:
-                return
-            qty = values["quantity"].strip()
-            payload: dict[str, Any] = {**values, "quantity": int(qty) if qty.isdigit() else qty}
-            self._run("add_sample", d.number, payload)
-
-        self.app.push_screen(FormDialog(Content.from_markup("Sample request on [b]$n[/b]", n=d.number),
-                                        [FieldSpec("product", "Product"), FieldSpec("quantity", "Quantity", "1"),
-                                         FieldSpec("ship_to", "Ship to", multiline=True), FieldSpec("notes", "Notes")],
-                                        required=("product",), ok="Request"), done)
-
-    def action_act(self, action: str) -> None:
-        d = self._need_case()
-        if d is not None:
-            self._run(action, d.number)
-
-    @work(thread=True, group="cases.action", exit_on_error=False)
-    def _run(self, fn_name: str, number: str | None, *args: Any) -> None:
         from services import cases
 
-        fn = getattr(cases, fn_name)
-        result = self.app.call(fn, *args) if number is None else self.app.call(fn, number, *args)
-        target = getattr(result, "number", number) or ""
-        if fn_name == "add_sample":
-            text = f"sample {result.number} requested on {number}"
-            target = number or ""
-        else:
-            text = f"{result.number}: {result.status}" + (f" — {result.message}" if getattr(result, "message", "") else "")
-        self.post_message(Done(target, text))
+        fields = [FieldSpec("title", "Title"), FieldSpec("customer_account", "Customer account", placeholder="C-000001"),
+                  FieldSpec("category", "Category", "Other", choices=CATEGORIES),
+                  FieldSpec("priority", "Priority", "Normal", choices=PRIORITIES),
+                  FieldSpec("contact_name", "Contact name"), FieldSpec("contact_email", "Contact e-mail"),
+                  FieldSpec("contact_phone", "Contact phone"), FieldSpec("description", "Description", multiline=True)]
+        self._form(None, Content("New case"), fields, lambda v: self.app.call(cases.create_case, v),
+                   required=("title", "customer_account"))
 
-    @on(Done)
-    def _done(self, event: Done) -> None:
-        self.app.notify(event.text, markup=False)
-        if event.number:
-            self.selected = event.number
-        self.reload()
+    def action_edit(self) -> None:
+        if (case := self._case()) is None:
+            return
+        number, d = case
+        if d is None:
+            self.notify("The case is still loading; try again in a moment.", severity="information")
+            return
+        from services import cases
+
+        fields = [FieldSpec("title", "Title", d.title), FieldSpec("category", "Category", d.category, choices=CATEGORIES),
+                  FieldSpec("priority", "Priority", d.priority, choices=PRIORITIES),
+                  FieldSpec("contact_name", "Contact name", d.contact_name or ""),
+                  FieldSpec("contact_email", "Contact e-mail", d.contact_email or ""),
+                  FieldSpec("contact_phone", "Contact phone", d.contact_phone or ""),
+                  FieldSpec("description", "Description", d.description or "", multiline=True)]
+        version = d.version
+        self._form(number, Content.from_markup("Edit case [b]$n[/b]", n=number), fields,
+                   lambda v: self.app.call(cases.update_case, number, v, version), required=("title",), ok="Save")
+
+    def action_resolve(self) -> None:
+        if (case := self._case()) is None:
+            return
+        number, d = case
+        from services import cases
+
+        version = d.version if d is not None else None
+        fields = [FieldSpec("resolution", "Resolution", (d.resolution or "") if d else "", multiline=True),
+                  FieldSpec("resolution_date", "Resolution date", str((d.resolution_date if d else "") or ""),
+                            placeholder="today", kind="date")]
+        self._form(number, Content.from_markup("Resolution of [b]$n[/b] (both filled: Resolved)", n=number), fields,
+                   lambda v: self.app.call(cases.update_case, number, v, version), ok="Save")
+
+    def action_reject(self) -> None:
+        if (case := self._case()) is None:
+            return
+        number, _ = case
+        from services import cases
+
+        self._form(number, Content.from_markup("Reject [b]$n[/b]", n=number), [FieldSpec("reason", "Reason")],
+                   lambda v: self.app.call(cases.reject, number, v["reason"]), required=("reason",), ok="Reject")
+
+    def action_close_case(self) -> None:
+        if (case := self._case()) is None:
+            return
+        number, d = case
+        from services import cases
+
+        kind = "completed" if d is not None and d.status == "Resolved" else "stopped"
+        self._form(number, Content.from_markup("Close [b]$n[/b] (cannot be undone)", n=number),
+                   [FieldSpec("kind", "Stopped or completed", kind, choices=CLOSURE_KINDS),
+                    FieldSpec("reason", "Closure reason")],
+                   lambda v: self.app.call(cases.close, number, v["kind"], v["reason"]),
+                   required=("kind", "reason"), ok="Close case")
+
+    def action_sample(self) -> None:
+        if (case := self._case()) is None:
+            return
+        number, _ = case
+        from services import cases
+
+        def submit(values: dict[str, str]) -> Any:
+            qty = values["quantity"].strip()
+            return self.app.call(cases.add_sample, number, {**values, "quantity": int(qty) if qty.isdigit() else qty})
+
+        self._form(number, Content.from_markup("Sample request on [b]$n[/b]", n=number),
+                   [FieldSpec("product", "Product"), FieldSpec("quantity", "Quantity", "1"),
+                    FieldSpec("ship_to", "Ship to", multiline=True), FieldSpec("notes", "Notes")],
+                   submit, required=("product",), ok="Request")
+
+    def _status_action(self, number: str, fn: Callable[..., Any], *args: Any) -> None:
+        def run() -> str:
+            r = self.app.call(fn, number, *args)
+            return f"{r.number}: {r.status}" + (f" — {r.message}" if getattr(r, "message", "") else "")
+
+        self.act(number, run)
+
+    def action_submit(self) -> None:
+        if (case := self._case()) is not None:
+            from services import cases
+
+            self._status_action(case[0], cases.submit)
+
+    def action_approve(self) -> None:
+        if (case := self._case()) is not None:
+            from services import cases
+
+            self._status_action(case[0], cases.approve)
+
+    def action_approve_comment(self) -> None:
+        if (case := self._case()) is None:
+            return
+        number = case[0]
+        from services import cases
+
+        def done(comment: str | None) -> None:
+            if comment is not None:
+                self._status_action(number, cases.approve, comment or None)
+
+        self.app.push_screen(CommentDialog(f"Approve {number}", "Comment (optional):", required=False,
+                                           button="Approve"), done)
+
+    def action_recall(self) -> None:
+        if (case := self._case()) is not None:
+            from services import cases
+
+            self._status_action(case[0], cases.recall)
+
+
+_ = ConfirmDialog  # the kit's confirmation (used by other areas)

@@ -12,61 +12,40 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
-from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.content import Content
-from textual.message import Message
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static, Tab, Tabs
-from textual.worker import get_current_worker
+from textual.containers import Vertical
+from textual.widgets import DataTable, Static
 
-from screens.widgets import ReportsWorkerErrors, data, labelled
+from screens.browser import BrowserScreen, Column, CountsLoaded, ListQuery, Page
+from screens.dialogs import CommentDialog, ConfirmDialog
+from screens.widgets import data, labelled
 from services.text import strip_controls
 
 if TYPE_CHECKING:
-    from services.changes import ProposalRow, ProposalView
+    from services.changes import ProposalView
 
 FILTERS = ["Waiting for me", "Submitted", "Not submitted", "Approved", "Partially approved", "Rejected", "All"]
-COLUMNS = [("number", "Proposal"), ("account", "Account"), ("customer", "Customer"), ("state", "State"),
-           ("fields", "Fields"), ("by", "Proposed by"), ("submitted", "Submitted")]
+COLUMNS = [Column("number", "Proposal"), Column("account", "Account"), Column("customer", "Customer", width=26),
+           Column("state", "State", width=18), Column("fields", "Fields", width=24), Column("by", "Proposed by", width=12),
+           Column("submitted", "Submitted")]
 STATE_STYLE = {"Submitted": "yellow", "Not submitted": "dim", "Approved": "green", "Partially approved": "cyan",
                "Rejected": "red", "Discarded": "dim"}
 
 
-def tab_id(name: str) -> str:
-    return "chg-" + name.lower().replace(" ", "-")
-
-
-class RowsLoaded(Message):
-    def __init__(self, generation: int, rows: list[ProposalRow]) -> None:
-        super().__init__()
-        self.generation, self.rows = generation, rows
-
-
-class DetailLoaded(Message):
-    def __init__(self, view: ProposalView | None, number: str) -> None:
-        super().__init__()
-        self.view, self.number = view, number
-
-
-class Decided(Message):
-    def __init__(self, message: str) -> None:
-        super().__init__()
-        self.message = message
-
-
-class ChangesScreen(ReportsWorkerErrors, Screen):
+class ChangesScreen(BrowserScreen):
     TITLE = "Changes"
     AUTO_FOCUS = "#proposals"
+    TABLE_ID = "proposals"
+    COLUMNS = COLUMNS
+    FILTERS = FILTERS
+    LOCAL = True  # list_proposals returns one bounded list: filtered, searched and sorted here
+    SEARCH_PLACEHOLDER = "/ search proposals"
+    EMPTY_DETAIL = "Select a proposal."
+    NOUN = "proposal"
     DEFAULT_CSS = """
-    ChangesScreen #chg-filter-bar { height: 3; }
-    ChangesScreen #chg-body { height: 1fr; }
-    ChangesScreen #chg-list-pane { width: 2fr; }
-    ChangesScreen #proposals { height: 1fr; }
-    ChangesScreen #chg-info { height: 1; padding: 0 1; color: $text-muted; }
-    ChangesScreen #chg-detail { width: 3fr; border-left: solid $primary-darken-2; padding: 0 1; }
+    ChangesScreen #detail { width: 3fr; }
+    ChangesScreen .list-pane { width: 2fr; }
     ChangesScreen .chg-section { border: round $primary-darken-1; padding: 0 1; height: auto; }
     ChangesScreen #chg-lines { height: auto; max-height: 20; }
     ChangesScreen #chg-message { height: auto; color: $warning; }
@@ -91,138 +70,92 @@ changed some other way since: the line is a **CONFLICT** and is not applied.
 """
     BINDINGS = [
         Binding("a", "approve_all", "Approve all", id="changes.approve", tooltip="Approve every line and apply it"),
+        Binding("A", "approve_comment", "Approve…", id="changes.approve_comment", show=False,
+                tooltip="Approve every line with a comment for the history"),
         Binding("space", "mark", "Mark line", id="changes.mark", tooltip="Mark or unmark the line under the cursor"),
         Binding("o", "approve_marked", "Approve marked", id="changes.approve_marked",
                 tooltip="Approve only the marked lines; the others are rejected"),
         Binding("c", "comment", "Comment line", id="changes.comment", tooltip="A comment on the line under the cursor"),
         Binding("r", "reject", "Reject", id="changes.reject", tooltip="Reject the proposal (asks the reason)"),
         Binding("f5", "reread", "Reread", id="changes.reread", tooltip="Reread the list and the detail"),
-        *[
-            Binding(str(i + 1), f"filter({i})", name, id=f"changes.filter.{tab_id(name)}",
-                    tooltip=f"Show: {name.lower()}", show=False)
-            for i, name in enumerate(FILTERS)
-        ],
     ]
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.filter = FILTERS[0]
-        self.generation = 0
-        self.selected: str | None = None
-        self.view: ProposalView | None = None
         self.marked: set[str] = set()
         self.comments: dict[str, str] = {}
+        self._shown: str | None = None
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        with Horizontal(id="chg-filter-bar"):
-            yield Tabs(*[Tab(name, id=tab_id(name)) for name in FILTERS], id="chg-filters")
-        with Horizontal(id="chg-body"):
-            with Vertical(id="chg-list-pane"):
-                table = DataTable(id="proposals", cursor_type="row", zebra_stripes=True)
-                for key, label in COLUMNS:
-                    table.add_column(label, key=key)
-                yield table
-                yield Static("loading…", id="chg-info")
-            with VerticalScroll(id="chg-detail"):
-                yield Static(Text("Select a proposal.", style="dim"), id="chg-empty")
-                yield Static(id="chg-head", classes="chg-section")
-                with Vertical(id="chg-lines-box", classes="chg-section"):
-                    lines = DataTable(id="chg-lines", cursor_type="row")
-                    for key, label in (("mark", "✓"), ("field", "Field"), ("original", "Original"),
-                                       ("proposed", "Proposed"), ("current", "Current"), ("flag", "Conflict"),
-                                       ("decision", "Decision"), ("comment", "Comment")):
-                        lines.add_column(label, key=key)
-                    yield lines
-                    yield Static(id="chg-selection")
-                yield Static(id="chg-message")
-        yield Footer()
+    @property
+    def view(self) -> ProposalView | None:
+        return self.detail
 
-    def on_mount(self) -> None:
-        self.query_one("#chg-head").border_title = "Proposal"
-        self.query_one("#chg-lines-box").border_title = "Proposed changes"
-        for wid in ("#chg-head", "#chg-lines-box", "#chg-message"):
-            self.query_one(wid).display = False
-        self.reload()
+    @property
+    def filter(self) -> str:
+        return self.query_state.status
 
-    # ------------------------------------------------------------------ list
+    # ------------------------------------------------------------------ the list (one bounded list per filter)
 
-    def reload(self) -> None:
-        self.generation += 1
-        self._fetch(self.generation, self.filter)
-
-    @work(thread=True, exclusive=True, group="changes.list", exit_on_error=False)
-    def _fetch(self, generation: int, name: str) -> None:
+    def fetch(self, q: ListQuery, after: Any, limit: int, reverse: bool) -> Page:
         from services import changes
 
-        if name == "Waiting for me":
-            rows = self.app.call(changes.list_proposals, waiting_for_me=True)
-        else:
-            rows = self.app.call(changes.list_proposals, state=name)
-        if not get_current_worker().is_cancelled:
-            self.post_message(RowsLoaded(generation, rows))
+        self._all = self.app.call(changes.list_proposals, state="All")
+        self._waiting = {r.number for r in self.app.call(changes.list_proposals, waiting_for_me=True)}
+        return Page(self._all)
 
-    @on(RowsLoaded)
-    def _rows(self, event: RowsLoaded) -> None:
-        if event.generation != self.generation:
-            return
-        table = self.query_one("#proposals", DataTable)
-        with self.app.batch_update():
-            table.clear()
-            for r in event.rows:
-                table.add_row(data(r.number), data(r.account), data(r.customer_name),
-                              data(r.state, STATE_STYLE.get(r.state, "")), data(r.fields), data(r.created_by),
-                              data(r.submitted_at), key=r.number)
-        self.query_one("#chg-info", Static).update(Text(f"{len(event.rows)} proposals — {self.filter}"))
-        keys = [r.number for r in event.rows]
-        if self.selected in keys:
-            table.move_cursor(row=keys.index(self.selected))
-            self._fetch_detail(self.selected)
-        elif keys:
-            self._select(keys[0])
-        else:
-            self.selected, self.view = None, None
-            self._show(None)
+    def row_filter(self, row: Any) -> str | None:
+        return row.state
 
-    @on(Tabs.TabActivated, "#chg-filters")
-    def _tab(self, event: Tabs.TabActivated) -> None:
-        name = next(n for n in FILTERS if tab_id(n) == event.tab.id)
-        if name != self.filter:
-            self.filter = name
-            self.reload()
+    def _local(self, q: ListQuery, rows: list[Any]) -> list[Any]:
+        out = super()._local(ListQuery("All", q.search, q.sort, q.descending), rows)
+        counts = {name: 0 for name in FILTERS}
+        for r in out:
+            counts["All"] += 1
+            counts[r.state] = counts.get(r.state, 0) + 1
+            if r.number in self._waiting:
+                counts["Waiting for me"] += 1
+        self.post_message(_Counts(counts))
+        if q.status == "All":
+            return out
+        if q.status == "Waiting for me":
+            return [r for r in out if r.number in self._waiting]
+        return [r for r in out if r.state == q.status]
 
-    def action_filter(self, index: int) -> None:
-        self.query_one("#chg-filters", Tabs).active = tab_id(FILTERS[index])
-
-    @on(DataTable.RowHighlighted, "#proposals")
-    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.row_key is not None and event.row_key.value != self.selected:
-            self._select(str(event.row_key.value))
-
-    def _select(self, number: str) -> None:
-        self.selected = number
-        self.marked, self.comments = set(), {}
-        self._fetch_detail(number)
-
-    @work(thread=True, exclusive=True, group="changes.detail", exit_on_error=False)
-    def _fetch_detail(self, number: str) -> None:
+    def fetch_detail(self, key: str) -> ProposalView:
         from services import changes
 
-        view = self.app.call(changes.show_proposal, number)
-        if not get_current_worker().is_cancelled:
-            self.post_message(DetailLoaded(view, number))
+        return self.app.call(changes.show_proposal, key)
 
-    # ------------------------------------------------------------------ detail
+    def row_key(self, row: Any) -> str:
+        return row.number
 
-    @on(DetailLoaded)
-    def _detail(self, event: DetailLoaded) -> None:
-        if event.number != self.selected:
-            return
-        self.view = event.view
-        self._show(event.view)
+    def row_cells(self, r: Any) -> list[Text]:
+        return [data(r.number), data(r.account), data(r.customer_name), data(r.state, STATE_STYLE.get(r.state, "")),
+                data(r.fields), data(r.created_by), data(r.submitted_at)]
 
-    def _show(self, view: ProposalView | None) -> None:
-        self.query_one("#chg-empty").display = view is None
+    def compose_detail(self) -> ComposeResult:
+        head = Static(id="chg-head", classes="chg-section")
+        head.border_title = "Proposal"
+        head.display = False
+        yield head
+        box = Vertical(id="chg-lines-box", classes="chg-section")
+        box.border_title = "Proposed changes"
+        box.display = False
+        with box:
+            lines = DataTable(id="chg-lines", cursor_type="row")
+            for key, label in (("mark", "✓"), ("field", "Field"), ("original", "Original"),
+                               ("proposed", "Proposed"), ("current", "Current"), ("flag", "Conflict"),
+                               ("decision", "Decision"), ("comment", "Comment")):
+                lines.add_column(label, key=key)
+            yield lines
+            yield Static(id="chg-selection")
+        message = Static(id="chg-message")
+        message.display = False
+        yield message
+
+    def show_detail(self, view: ProposalView | None) -> None:
+        self.marked, self.comments = (self.marked, self.comments) if view is not None and self._shown == view.number else (set(), {})
+        self._shown = view.number if view is not None else None
         for wid in ("#chg-head", "#chg-lines-box", "#chg-message"):
             self.query_one(wid).display = view is not None
         if view is None:
@@ -271,10 +204,7 @@ changed some other way since: the line is a **CONFLICT** and is not applied.
             return None
         return str(table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value)
 
-    # ------------------------------------------------------------------ actions
-
-    def action_reread(self) -> None:
-        self.reload()
+    # ------------------------------------------------------------------ actions (on the proposal under the cursor at key time)
 
     def action_mark(self) -> None:
         field = self._line()
@@ -287,59 +217,85 @@ changed some other way since: the line is a **CONFLICT** and is not applied.
         field = self._line()
         if field is None:
             return
-        from screens.user_requests import TextDialog
 
         def done(text: str | None) -> None:
             if text:
                 self.comments[field] = text
                 self._fill_lines()
 
-        self.app.push_screen(TextDialog(Content.assemble(("Comment on ", "bold"), field), "Comment (kept with the line):",
-                                        required="type a comment, or Escape", value=self.comments.get(field, "")), done)
+        self.app.push_screen(CommentDialog(f"Comment on {field}", "Comment (kept with the line):", required=True), done)
 
-    def _number(self) -> str | None:
-        if self.view is None:
-            self.app.notify("Select a proposal first.", severity="warning")
+    def _proposal(self) -> tuple[str, ProposalView] | None:
+        number = self.target()
+        if number is None:
             return None
-        return self.view.account
+        view = self.target_detail(number)
+        if view is None:
+            self.app.notify("The proposal is still loading; try again in a moment.", severity="information")
+            return None
+        return number, view
 
     def action_approve_all(self) -> None:
-        if (account := self._number()) is not None:
-            self._decide(account, "approve", None, dict(self.comments), None)
+        if (p := self._proposal()) is not None:
+            self._decide(p[0], p[1].account, "approve", None, dict(self.comments), None)
+
+    def action_approve_comment(self) -> None:
+        if (p := self._proposal()) is None:
+            return
+        number, view = p
+        comments = dict(self.comments)
+
+        def done(comment: str | None) -> None:
+            if comment is not None:
+                self._decide(number, view.account, "approve", None, comments, None, comment or None)
+
+        self.app.push_screen(CommentDialog(f"Approve {number} — {view.account}", "Comment (optional):", required=False,
+                                           button="Approve"), done)
 
     def action_approve_marked(self) -> None:
-        if (account := self._number()) is None:
+        if (p := self._proposal()) is None:
             return
+        number, view = p
         if not self.marked:
             self.app.notify("Mark the lines to approve with space first (or a approves all).", severity="warning")
             return
-        self._decide(account, "approve", sorted(self.marked), dict(self.comments), None)
+        marked, comments = sorted(self.marked), dict(self.comments)
+        others = [x.field for x in view.lines if x.field not in self.marked]
+        summary = (f"Apply {len(marked)} marked line(s) of {number} ({', '.join(marked)}) to {view.account}"
+                   + (f"; reject the other {len(others)} ({', '.join(others)})" if others else "") + ".")
+
+        def done(ok: bool | None) -> None:
+            if ok:
+                self._decide(number, view.account, "approve", marked, comments, None)
+
+        self.app.push_screen(ConfirmDialog("Apply marked lines", summary, ok="Apply"), done)
 
     def action_reject(self) -> None:
-        if (account := self._number()) is None:
+        if (p := self._proposal()) is None:
             return
-        from screens.user_requests import TextDialog
+        number, view = p
 
         def done(reason: str | None) -> None:
             if reason:
-                self._decide(account, "reject", None, {}, reason)
+                self._decide(number, view.account, "reject", None, {}, reason)
 
-        title = Content.assemble(("Reject ", "bold"), (self.view.number if self.view else "", "bold"), " — ", account)
-        self.app.push_screen(TextDialog(title, "Reason (required):", required="a reason is required", ok="Reject"), done)
+        self.app.push_screen(CommentDialog(f"Reject {number} — {view.account}", "Reason (required):", required=True,
+                                           button="Reject", variant="error"), done)
 
-    @work(thread=True, exclusive=True, group="changes.decide", exit_on_error=False)
-    def _decide(self, account: str, action: str, only: list[str] | None, comments: dict[str, str],
-                reason: str | None) -> None:
+    def _decide(self, number: str, account: str, action: str, only: list[str] | None, comments: dict[str, str],
+                reason: str | None, comment: str | None = None) -> None:
         from services import changes
 
-        if action == "approve":
-            result = self.app.call(changes.approve, account, only=only, comments=comments)
-        else:
-            result = self.app.call(changes.reject, account, reason or "")
-        self.post_message(Decided(result.message))
+        def run() -> str:
+            if action == "approve":
+                result = self.app.call(changes.approve, account, only=only, comments=comments, comment=comment)
+            else:
+                result = self.app.call(changes.reject, account, reason or "")
+            return strip_controls(result.message)
 
-    @on(Decided)
-    def _decided(self, event: Decided) -> None:
-        self.app.notify(strip_controls(event.message), title="Decided", markup=False, timeout=8)
         self.marked, self.comments = set(), {}
-        self.reload()
+        self.act(number, run)
+
+
+class _Counts(CountsLoaded):
+    pass

@@ -23,8 +23,9 @@ from textual.validation import ValidationResult, Validator
 from textual.widgets import Button, Checkbox, DataTable, Footer, Header, Input, Label, Select, Static
 from textual.worker import get_current_worker
 
+from screens.browser import ActionDone, BrowserScreen, Column, ListQuery, Page
 from screens.dialogs import Dialog, FieldError
-from screens.widgets import ReportsWorkerErrors, RequestTable, data, labelled
+from screens.widgets import data, labelled
 from services.text import strip_controls
 
 if TYPE_CHECKING:
@@ -32,31 +33,13 @@ if TYPE_CHECKING:
     from services.customers import CustomerRow
 
 PAGE_SIZE = 100
-COLUMNS = [("account", "Account"), ("name", "Name"), ("customer_group", "Group"), ("city", "City"),
-           ("country", "Country"), ("blocked", "Blocked")]
+COLUMNS = [Column("account", "Account", width=12), Column("name", "Name", width=34), Column("customer_group", "Group", width=8),
+           Column("city", "City", width=18), Column("country", "Country", width=8), Column("blocked", "Blocked")]
 DETAIL_FIELDS = ["name", "party_type", "customer_group", "currency", "credit_limit", "mandatory_credit_limit",
                  "terms_of_payment", "method_of_payment", "payment_specification", "tax_group", "tax_exempt_number",
                  "bank_account", "cash_discount", "cash_discount_base_days", "credit_rating", "exclude_interest_charges",
                  "exclude_collection_fees", "invoice_account", "parent_account", "email", "phone", "street", "city",
                  "zip", "country", "language", "blocked"]
-
-
-class RowsLoaded(Message):
-    def __init__(self, generation: int, rows: list[CustomerRow], first: bool) -> None:
-        super().__init__()
-        self.generation, self.rows, self.first = generation, rows, first
-
-
-class ContextLoaded(Message):
-    def __init__(self, context: EditContext | None, account: str) -> None:
-        super().__init__()
-        self.context, self.account = context, account
-
-
-class ActionDone(Message):
-    def __init__(self, account: str, message: str) -> None:
-        super().__init__()
-        self.account, self.message = account, message
 
 
 def proposed_table(table: DataTable, lines: list[Any], *, current: bool = False) -> None:
@@ -190,17 +173,18 @@ class EditCustomerDialog(Dialog):
         self.dismiss(None)
 
 
-class CustomersScreen(ReportsWorkerErrors, Screen):
+class CustomersScreen(BrowserScreen):
     TITLE = "Customers"
     AUTO_FOCUS = "#customers"
+    TABLE_ID = "customers"
+    COLUMNS = COLUMNS
+    DEFAULT_SORT = ""
+    PAGE_SIZE = PAGE_SIZE
+    SEARCH_PLACEHOLDER = "/ search: account, name, e-mail, city"
+    EMPTY_DETAIL = "Select a customer."
+    NOUN = "customer"
     DEFAULT_CSS = """
-    CustomersScreen #cu-bar { height: 3; }
-    CustomersScreen #cu-search { width: 60; margin: 0 1; }
-    CustomersScreen #cu-body { height: 1fr; }
-    CustomersScreen #cu-list-pane { width: 1fr; }
-    CustomersScreen #customers { height: 1fr; }
-    CustomersScreen #cu-info { height: 1; padding: 0 1; color: $text-muted; }
-    CustomersScreen #cu-detail { width: 80; border-left: solid $primary-darken-2; padding: 0 1; }
+    CustomersScreen #detail { width: 80; }
     CustomersScreen .cu-section { border: round $primary-darken-1; padding: 0 1; height: auto; }
     CustomersScreen #cu-banner { height: auto; padding: 0 1; background: $warning-muted; color: $text; text-style: bold; }
     CustomersScreen #cu-proposed { height: auto; max-height: 12; }
@@ -231,40 +215,53 @@ page by page from the database as you scroll, whatever the number of customers.
         Binding("f5", "reread", "Reread", id="customers.reread", tooltip="Reread the list and the detail"),
     ]
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.generation = 0
-        self.search = ""
-        self.last_account: str | None = None
-        self.more = False
-        self.fetching = False
-        self.selected: str | None = None
-        self.context: EditContext | None = None
+    @property
+    def context(self) -> EditContext | None:
+        return self.detail
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        with Horizontal(id="cu-bar"):
-            yield Input(placeholder="search: account, name, e-mail, city", id="cu-search")
-        with Horizontal(id="cu-body"):
-            with Vertical(id="cu-list-pane"):
-                table = RequestTable(id="customers", cursor_type="row", zebra_stripes=True)
-                for key, label in COLUMNS:
-                    table.add_column(label, key=key)
-                yield table
-                yield Static("loading…", id="cu-info")
-            with VerticalScroll(id="cu-detail"):
-                yield Static(Text("Select a customer.", style="dim"), id="cu-empty")
-                yield Static(id="cu-banner")
-                yield Static(id="cu-fields", classes="cu-section")
-                with Vertical(id="cu-proposal", classes="cu-section"):
-                    table = DataTable(id="cu-proposed", cursor_type="row")
-                    table.add_column("Field", key="field")
-                    table.add_column("Original", key="original")
-                    table.add_column("New", key="new")
-                    yield table
-                    yield Static(id="cu-proposal-msg")
-                yield Static(id="cu-history", classes="cu-section")
-        yield Footer()
+    # ------------------------------------------------------------------ list
+
+    def fetch(self, q: ListQuery, after: Any, limit: int, reverse: bool) -> Page:
+        from services import customers
+
+        rows = self.app.call(customers.list_customers, search=q.search or None, after=after, limit=limit)
+        return Page(rows, rows[-1].account if len(rows) == limit else None)
+
+    def fetch_counts(self, search: str) -> dict[str, int] | None:
+        if search:
+            return None  # no count of a search yet: "N of …"
+        from services import customers
+
+        return {"All": self.app.call(customers.count_customers)}
+
+    def fetch_detail(self, key: str) -> EditContext:
+        from services import changes
+
+        return self.app.call(changes.edit_context, key)
+
+    def detail_key(self, detail: Any) -> str | None:
+        return detail.customer.account if detail is not None else None
+
+    def row_key(self, row: Any) -> str:
+        return str(row.account)
+
+    def row_cells(self, r: Any) -> list[Text]:
+        return [data(r.account), data(r.name), data(r.customer_group), data(r.city), data(r.country),
+                Text("yes" if r.blocked else "")]
+
+    # ------------------------------------------------------------------ detail
+
+    def compose_detail(self) -> ComposeResult:
+        yield Static(id="cu-banner")
+        yield Static(id="cu-fields", classes="cu-section")
+        with Vertical(id="cu-proposal", classes="cu-section"):
+            table = DataTable(id="cu-proposed", cursor_type="row")
+            table.add_column("Field", key="field")
+            table.add_column("Original", key="original")
+            table.add_column("New", key="new")
+            yield table
+            yield Static(id="cu-proposal-msg")
+        yield Static(id="cu-history", classes="cu-section")
 
     def on_mount(self) -> None:
         self.query_one("#cu-fields").border_title = "Customer"
@@ -272,93 +269,17 @@ page by page from the database as you scroll, whatever the number of customers.
         self.query_one("#cu-history").border_title = "History"
         for wid in ("#cu-banner", "#cu-fields", "#cu-proposal", "#cu-history"):
             self.query_one(wid).display = False
-        self.query_one("#customers").focus()
-        self.reload()
 
-    # ------------------------------------------------------------------ list
-
-    def reload(self) -> None:
-        self.generation += 1
-        self.fetching = True
-        self._fetch(self.generation, self.search, None)
-
-    @work(thread=True, exclusive=True, group="customers.list", exit_on_error=False)
-    def _fetch(self, generation: int, search: str, after: str | None) -> None:
-        from services import customers
-
-        rows = self.app.call(customers.list_customers, search=search or None, after=after, limit=PAGE_SIZE)
-        if not get_current_worker().is_cancelled:
-            self.post_message(RowsLoaded(generation, rows, after is None))
-
-    @on(RowsLoaded)
-    def _rows(self, event: RowsLoaded) -> None:
-        if event.generation != self.generation:
+    def show_detail(self, c: EditContext | None) -> None:
+        for wid in ("#cu-banner", "#cu-fields", "#cu-proposal", "#cu-history"):
+            self.query_one(wid).display = c is not None
+        if c is None:
             return
-        table = self.query_one("#customers", RequestTable)
-        with self.app.batch_update():
-            if event.first:
-                table.clear()
-            for r in event.rows:
-                if str(r.account) in table.rows:
-                    continue
-                table.add_row(data(r.account), data(r.name), data(r.customer_group), data(r.city), data(r.country),
-                              Text("yes" if r.blocked else ""), key=r.account)
-        self.fetching = False
-        self.more = len(event.rows) == PAGE_SIZE
-        if event.rows:
-            self.last_account = event.rows[-1].account
-        what = f"{table.row_count} customers" + (" (more below)" if self.more else "")
-        self.query_one("#cu-info", Static).update(Text(what + (f" matching {self.search!r}" if self.search else "")))
-        if event.first and table.row_count and self.selected is None:
-            self._select(str(table.coordinate_to_cell_key((0, 0)).row_key.value))
-
-    @on(RequestTable.NearEnd)
-    def _more(self) -> None:
-        if self.more and not self.fetching:
-            self.fetching = True
-            self._fetch(self.generation, self.search, self.last_account)
-
-    @on(Input.Changed, "#cu-search")
-    def _search(self, event: Input.Changed) -> None:
-        self.search = event.value.strip()
-        self.selected = None
-        self.reload()
-
-    @on(Input.Submitted, "#cu-search")
-    def _search_done(self) -> None:
-        self.query_one("#customers").focus()
-
-    @on(DataTable.RowHighlighted, "#customers")
-    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.row_key is not None and event.row_key.value != self.selected:
-            self._select(str(event.row_key.value))
-
-    def _select(self, account: str) -> None:
-        self.selected = account
-        self._fetch_context(account)
-
-    @work(thread=True, exclusive=True, group="customers.detail", exit_on_error=False)
-    def _fetch_context(self, account: str) -> None:
-        from services import changes
-
-        context = self.app.call(changes.edit_context, account)
-        if not get_current_worker().is_cancelled:
-            self.post_message(ContextLoaded(context, account))
-
-    # ------------------------------------------------------------------ detail
-
-    @on(ContextLoaded)
-    def _context_loaded(self, event: ContextLoaded) -> None:
-        if event.account != self.selected or event.context is None:
-            return
-        self.context = c = event.context
-        self.query_one("#cu-empty").display = False
         banner = self.query_one("#cu-banner", Static)
         banner.display = bool(c.status)
-        banner.update(Text(c.status))
+        banner.update(Text(c.status or ""))
         values = {f.name: f for f in c.fields}
         fields = self.query_one("#cu-fields", Static)
-        fields.display = True
         fields.border_title = f"Customer {c.customer.account}"
         rows = []
         for name in DETAIL_FIELDS:
@@ -375,7 +296,6 @@ page by page from the database as you scroll, whatever the number of customers.
             pane.border_title = f"Proposed changes — {c.proposal.number} ({c.proposal.state})"
             self.query_one("#cu-proposal-msg", Static).update(data(c.proposal.message))
         history = self.query_one("#cu-history", Static)
-        history.display = True
         text = Text()
         for e in c.history[-12:]:
             if text:
@@ -389,37 +309,50 @@ page by page from the database as you scroll, whatever the number of customers.
                 text.append_text(data(e.comment, "italic"))
         history.update(text)
 
-    # ------------------------------------------------------------------ actions
-
-    def action_search(self) -> None:
-        self.query_one("#cu-search", Input).focus()
-
-    def action_reread(self) -> None:
-        self.reload()
-        if self.selected:
-            self._fetch_context(self.selected)
+    # ------------------------------------------------------------------ actions (on the customer under the cursor at key time)
 
     def action_edit(self) -> None:
-        if self.context is None:
-            self.app.notify("Select a customer first.", severity="warning")
+        account = self.target()
+        if account is None:
             return
+        context = self.target_detail(account)
+        if context is None:
+            self._edit_when_loaded(account)
+            return
+        self._open_edit(account, context)
 
+    @work(thread=True, group="customers.open-edit", exit_on_error=False)
+    def _edit_when_loaded(self, account: str) -> None:
+        context = self.fetch_detail(account)
+        self.app.call_from_thread(self._open_edit, account, context)
+
+    def _open_edit(self, account: str, context: EditContext) -> None:
         def done(result: EditResult | None) -> None:
             if result is not None:
-                self.app.notify(strip_controls(f"{result.account}: {result.message}"), title="Saved", timeout=8, markup=False)
-                self.action_reread()
+                self.post_message(ActionDone(account, strip_controls(f"{result.account}: {result.message}")))
 
-        self.app.push_screen(EditCustomerDialog(self.context), done)
+        self.app.push_screen(EditCustomerDialog(context), done)
 
     def _proposal_account(self) -> str | None:
-        if self.context is None or self.context.proposal is None:
+        account = self.target()
+        if account is None:
+            return None
+        context = self.target_detail(account)
+        if context is None or context.proposal is None:
             self.app.notify("This customer has no proposed changes.", severity="warning")
             return None
-        return self.context.customer.account
+        return account
 
     def action_submit(self) -> None:
-        if (account := self._proposal_account()) is not None:
-            self._act(account, "submit", None)
+        if (account := self._proposal_account()) is None:
+            return
+        from services import changes
+
+        def submit() -> str:
+            view = self.app.call(changes.submit, account)
+            return f"{account}: {view.number} submitted: {view.status}"
+
+        self.act(account, submit)
 
     def action_discard(self) -> None:
         if (account := self._proposal_account()) is None:
@@ -428,25 +361,27 @@ page by page from the database as you scroll, whatever the number of customers.
         if not table.row_count:
             return
         field = str(table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value)
-        self._act(account, "discard", field)
-
-    def action_discard_all(self) -> None:
-        if (account := self._proposal_account()) is not None:
-            self._act(account, "discard", "")
-
-    @work(thread=True, exclusive=True, group="customers.act", exit_on_error=False)
-    def _act(self, account: str, action: str, field: str | None) -> None:
         from services import changes
 
-        if action == "submit":
-            view = self.app.call(changes.submit, account)
-            message = f"{view.number} submitted: {view.status}"
-        else:
-            view = self.app.call(changes.discard, account, field or None)
-            message = f"{field} discarded" if field else "every proposed change discarded"
-        self.post_message(ActionDone(account, message))
+        def discard() -> str:
+            self.app.call(changes.discard, account, field)
+            return f"{account}: {field} discarded"
 
-    @on(ActionDone)
-    def _done(self, event: ActionDone) -> None:
-        self.app.notify(strip_controls(event.message), title=strip_controls(event.account), markup=False)
-        self.action_reread()
+        self.act(account, discard)
+
+    def action_discard_all(self) -> None:
+        if (account := self._proposal_account()) is None:
+            return
+        from screens.dialogs import ConfirmDialog
+        from services import changes
+
+        def discard_all() -> str:
+            self.app.call(changes.discard, account, None)
+            return f"{account}: every proposed change discarded"
+
+        def done(ok: bool | None) -> None:
+            if ok:
+                self.act(account, discard_all)
+
+        self.app.push_screen(ConfirmDialog("Discard every proposed change", f"Discard every proposed change of {account}?",
+                                           ok="Discard all"), done)

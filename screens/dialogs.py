@@ -6,8 +6,11 @@ each named field, any other refusal a notification. Values from customers are sh
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
 
 from rich.text import Text
 from textual import on, work
@@ -25,6 +28,8 @@ from services.text import strip_controls
 if TYPE_CHECKING:
     from services.signup import CreatePreview, RequestDetail
 
+T = TypeVar("T")
+
 
 def _field_id(name: str) -> str:
     return f"f-{name.replace('_', '-')}"
@@ -38,15 +43,44 @@ class FieldError(Static):
         self.set_class(bool(message), "-visible")
 
 
-class Dialog(ModalScreen):
-    """Base: Escape cancels; failed workers report refusals without a traceback."""
+class Dialog(ModalScreen[T], Generic[T]):
+    """The one dialog base: a typed result (``Dialog[Result]``; Escape dismisses with ``None``),
+    centred, the first field focused (``AUTO_FOCUS``), the confirm key (ctrl+s) in its footer,
+    and refusals kept on screen: a ``ValidationFailed`` goes under each named field, any other
+    refusal on the dialog's own error line (``#e-dialog``) and in a notification. A refusal never
+    closes the dialog, so nothing typed is lost."""
 
+    DEFAULT_CSS = """
+    Dialog { align: center middle; }
+    Dialog > .dialog { max-height: 100%; }
+    Dialog Footer { dock: bottom; }
+    Dialog #e-dialog { color: $text-error; height: auto; }
+    """
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="dialog.cancel", tooltip="Close without doing anything"),
     ]
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+    def on_resize(self, event: Any) -> None:
+        self.set_class(event.size.width < 110, "-narrow")  # 80x24: one column, the preview below a toggle
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("compose")
+        if own is not None and not getattr(own, "_with_footer", False):
+            def compose(self: Any) -> ComposeResult:  # the confirm key in the footer, in the first frame
+                from textual.widgets import Footer
+
+                yield from own(self)
+                yield Footer(compact=True, show_command_palette=False)
+
+            compose._with_footer = True  # type: ignore[attr-defined]
+            cls.compose = compose  # type: ignore[method-assign]
+
+    def on_mount(self) -> None:
+        self.set_class(self.app.size.width < 110, "-narrow")
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR and event.worker.error is not None:
@@ -57,6 +91,9 @@ class Dialog(ModalScreen):
 
         if isinstance(exc, ValidationFailed) and self.show_field_errors(exc.errors):
             return
+        line = self.query("#e-dialog")
+        if line:
+            line.first(FieldError).show(error_text(exc))
         self.app.notify(error_text(exc), title="Refused", severity="warning", markup=False, timeout=8)
 
     def show_field_errors(self, errors: dict[str, str]) -> bool:
@@ -64,16 +101,195 @@ class Dialog(ModalScreen):
         shown = False
         for err in self.query(FieldError):
             name = (err.id or "").removeprefix("e-").replace("-", "_")
+            if name == "dialog":
+                continue
             message = errors.get(name)
             err.show(message)
             shown = shown or bool(message)
         return shown
 
 
+# --------------------------------------------------------------------------- confirm and comment
+
+
+class ConfirmDialog(Dialog[bool]):
+    """Irreversible or bulk actions: a one-line summary of what will happen; ctrl+s/Enter confirms."""
+
+    AUTO_FOCUS = "#ok"
+    BINDINGS = [Binding("ctrl+s", "ok", "Confirm", id="confirm.ok", tooltip="Do it")]
+
+    def __init__(self, title: str, summary: str, *, ok: str = "OK", variant: str = "warning") -> None:
+        super().__init__()
+        self.title_text, self.summary, self.ok, self.variant = title, summary, ok, variant
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="confirm-dialog"):
+            yield Static(data(self.title_text, "bold"), classes="dialog-title")
+            yield Static(data(self.summary), id="confirm-summary")
+            with Horizontal(classes="buttons"):
+                yield Button(self.ok, id="ok", variant=self.variant)  # type: ignore[arg-type]
+                yield Button("Cancel", id="cancel")
+
+    @on(Button.Pressed, "#ok")
+    def action_ok(self) -> None:
+        self.dismiss(True)
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self) -> None:
+        self.dismiss(None)
+
+
+class CommentDialog(Dialog[str]):
+    """A reason (required) or a comment (optional). Returns the text ("" for none), or None."""
+
+    AUTO_FOCUS = "#f-comment"
+    BINDINGS = [Binding("ctrl+s", "ok", "OK", id="comment.ok", tooltip="Confirm")]
+
+    def __init__(self, title: str, prompt: str, *, required: bool, button: str = "OK", variant: str = "primary") -> None:
+        super().__init__()
+        self.title_text, self.prompt, self.required, self.button, self.variant = title, prompt, required, button, variant
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="comment-dialog", classes="dialog"):
+            yield Static(data(self.title_text, "bold"), classes="dialog-title")
+            yield Label(data(self.prompt))
+            yield Input(id="f-comment", max_length=1000,
+                        placeholder="required" if self.required else "optional comment for the history")
+            yield FieldError(id="e-comment", classes="field-error")
+            with Horizontal(classes="buttons"):
+                yield Button(self.button, id="ok", variant=self.variant)  # type: ignore[arg-type]
+                yield Button("Cancel", id="cancel")
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#ok")
+    def action_ok(self) -> None:
+        text = self.query_one("#f-comment", Input).value.strip()
+        if self.required and not text:
+            self.query_one("#e-comment", FieldError).show("a reason is required")
+            return
+        self.dismiss(text)
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self) -> None:
+        self.dismiss(None)
+
+
+# --------------------------------------------------------------------------- a form of a few fields
+
+
+def parse_date(text: str, today: date | None = None) -> str:
+    """A date typed by an operator: ``today``, ``+3d`` / ``-1d`` / ``+2w``, or ISO ``YYYY-MM-DD``
+    (returned as ISO; anything else is returned unchanged for the service to refuse)."""
+    raw = text.strip().lower()
+    base = today or date.today()
+    if raw in ("today", "t"):
+        return base.isoformat()
+    if raw == "tomorrow":
+        return (base + timedelta(days=1)).isoformat()
+    m = re.fullmatch(r"([+-])\s*(\d{1,4})\s*([dw]?)", raw)
+    if m:
+        n = int(m.group(2)) * (7 if m.group(3) == "w" else 1)
+        return (base + timedelta(days=n if m.group(1) == "+" else -n)).isoformat()
+    return text.strip()
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    label: str
+    value: str = ""
+    multiline: bool = False
+    placeholder: str = ""
+    choices: tuple[str, ...] = ()  # a pick list: the value is one of these
+    kind: str = "text"  # "text" or "date" (accepts today, +3d)
+
+
+class FormDialog(Dialog[Any]):
+    """A few fields; ``submit(values)`` (run in a thread worker) does the service call and its result
+    is the dialog's. A refusal stays on screen under its field with everything typed kept. Without
+    ``submit`` the values themselves are returned."""
+
+    DEFAULT_CSS = """
+    FormDialog #form-dialog { width: 88; height: auto; max-height: 100%; }
+    FormDialog #fd-fields { height: auto; max-height: 24; }
+    FormDialog TextArea { height: 5; }
+    FormDialog Select { width: 1fr; }
+    """
+    AUTO_FOCUS = "#fd-fields Input, #fd-fields TextArea, #fd-fields Select"
+    BINDINGS = [Binding("ctrl+s", "ok", "OK", id="formdialog.ok", tooltip="Save / confirm")]
+
+    def __init__(self, title: Content, fields: list[FieldSpec], *, required: tuple[str, ...] = (), ok: str = "OK",
+                 submit: Callable[[dict[str, str]], Any] | None = None) -> None:
+        super().__init__()
+        self.title_content, self.fields, self.required, self.ok, self.submit = title, fields, required, ok, submit
+
+    def compose(self) -> ComposeResult:
+        from textual.widgets import TextArea
+
+        with Vertical(classes="dialog", id="form-dialog"):
+            yield Static(self.title_content, classes="dialog-title")
+            with VerticalScroll(id="fd-fields"):
+                for f in self.fields:
+                    hint = "  (today, +3d or YYYY-MM-DD)" if f.kind == "date" else ""
+                    yield Label(f.label + (" *" if f.name in self.required else "") + hint, markup=False)
+                    if f.choices:
+                        options = [(c, c) for c in f.choices]
+                        yield Select(options, value=f.value if f.value in f.choices else f.choices[0],
+                                     allow_blank=False, id=f"fd-{f.name}")
+                    elif f.multiline:
+                        yield TextArea(f.value, id=f"fd-{f.name}", soft_wrap=True)
+                    else:
+                        yield Input(value=f.value, id=f"fd-{f.name}", placeholder=f.placeholder, max_length=1000)
+                    yield FieldError(id=f"e-{f.name.replace('_', '-')}", classes="field-error")
+            yield FieldError(id="e-dialog", classes="field-error")
+            with Horizontal(classes="buttons"):
+                yield Button(self.ok, id="fd-ok", variant="primary")
+                yield Button("Cancel", id="fd-cancel")
+
+    def values(self) -> dict[str, str]:
+        from textual.widgets import TextArea
+
+        out = {}
+        for f in self.fields:
+            widget = self.query_one(f"#fd-{f.name}")
+            if isinstance(widget, TextArea):
+                value = widget.text
+            elif isinstance(widget, Select):
+                value = str(widget.value)
+            else:
+                value = widget.value  # type: ignore[attr-defined]
+            out[f.name] = parse_date(value) if f.kind == "date" and value.strip() else value
+        return out
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#fd-ok")
+    def action_ok(self) -> None:
+        values = self.values()
+        missing = {f.name: "required" for f in self.fields if f.name in self.required and not values[f.name].strip()}
+        self.show_field_errors(missing)
+        if missing:
+            return
+        self.query_one("#e-dialog", FieldError).show(None)
+        if self.submit is None:
+            self.dismiss(values)
+        else:
+            self._submit(values)
+
+    @work(thread=True, exclusive=True, group="form.submit", exit_on_error=False)
+    def _submit(self, values: dict[str, str]) -> None:
+        assert self.submit is not None
+        result = self.submit(values)
+        self.app.call_from_thread(self.dismiss, result)
+
+    @on(Button.Pressed, "#fd-cancel")
+    def _cancel(self) -> None:
+        self.dismiss(None)
+
+
 # --------------------------------------------------------------------------- reject
 
 
-class RejectDialog(Dialog):
+class RejectDialog(Dialog[str]):
     """Reject asks for the reason (required). Returns the reason, or None."""
 
     AUTO_FOCUS = "#f-reason"
@@ -129,7 +345,7 @@ SIGNUP_FIELDS: list[tuple[str, str, str]] = [
 ]
 
 
-class NewRequestDialog(Dialog):
+class NewRequestDialog(Dialog[Any]):
     """Support staff take a sign-up request on the phone; submitted as the acting operator."""
 
     AUTO_FOCUS = "#f-company"
@@ -182,7 +398,7 @@ def _shown(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-class CreateCustomerDialog(Dialog):
+class CreateCustomerDialog(Dialog[Any]):
     """Create new customer (AX form): new vs existing account, template, role, editable values, preview."""
 
     AUTO_FOCUS = "#mode"
@@ -244,13 +460,9 @@ class CreateCustomerDialog(Dialog):
                             yield FieldError(id="e-role", classes="field-error")
                     yield Static("Customer values (from the request and the template; editable)", classes="section-title",
                                  id="values-title")
-                    with Vertical(id="values"):
-                        for spec in FIELDS.values():
-                            with Horizontal(classes="field"):
-                                yield Label(spec.label, classes="field-label")
-                                with Vertical(classes="field-input"):
-                                    yield Input(id=_field_id(spec.name), placeholder="yes/no" if spec.kind == "bool" else "")
-                                    yield FieldError(id=f"e-{spec.name.replace('_', '-')}", classes="field-error")
+                    # the ~30 editable values are mounted just after the first frame (_mount_values):
+                    # the dialog is on screen, with its preview, without waiting for them
+                    yield Vertical(id="values")
                 with VerticalScroll(id="preview", classes="preview"):
                     yield Static("Preview", classes="section-title")
                     yield Static("loading…", id="preview-body")
@@ -259,9 +471,40 @@ class CreateCustomerDialog(Dialog):
                 yield Button("OK", id="ok", variant="primary")
                 yield Button("Cancel", id="cancel")
 
+    def _mount_values(self) -> None:
+        from services.customers import FIELDS
+
+        if not self.is_attached or self.query("#values Input"):
+            return
+        values = self.preview.values if self.preview is not None and self.preview.mode == "new" else {}
+        rows = []
+        for spec in FIELDS.values():
+            text = _shown(values.get(spec.name)) if spec.name in values else ""
+            if spec.name in values:
+                self._filled[spec.name] = text
+            rows.append(Horizontal(Label(spec.label, classes="field-label"),
+                                   Vertical(Input(value=text, id=_field_id(spec.name),
+                                                  placeholder="yes/no" if spec.kind == "bool" else ""),
+                                            FieldError(id=f"e-{spec.name.replace('_', '-')}", classes="field-error"),
+                                            classes="field-input"), classes="field"))
+        self.query_one("#values").mount_all(rows)
+        if self.preview is not None:
+            self.call_after_refresh(self.show_field_errors, self.preview.errors)
+
     def on_mount(self) -> None:
         self._sync_mode()
-        self._load_choices()
+        self.call_after_refresh(self._mount_values)
+        cached = getattr(self.app, "create_choices", None)
+        if cached is None:
+            self._load_choices()
+            return
+        # prepared before the key was pressed (prepare_create): ready in the first frame
+        self._show_choices(cached, preview=False)
+        prepared = getattr(self.app, "create_prepared", None)
+        if prepared is not None and prepared[0] == self.number and prepared[1] == self.request_args():
+            self._show_preview(prepared[2])
+        else:
+            self._schedule_preview(0)
 
     # ------------------------------------------------------------------ state
 
@@ -294,21 +537,23 @@ class CreateCustomerDialog(Dialog):
         from services import signup
 
         choices = self.app.call(signup.create_choices)
+        self.app.create_choices = choices
         self.app.call_from_thread(self._show_choices, choices)
 
-    def _show_choices(self, choices) -> None:
+    def _show_choices(self, choices: Any, preview: bool = True) -> None:
         tsel = self.query_one("#f-template", Select)
-        tsel.set_options([(Text.assemble((t.name, "bold"), " ", data(t.description)), t.name) for t in choices.templates])
+        tsel.set_options([(Text.assemble((t.name, "bold"), " ", data(t.description)), t.name)
+                          for t in choices.templates])
         if choices.default_template:  # admin-set defaults: parameters signup.default_template / default_role
             tsel.value = choices.default_template
         rsel = self.query_one("#f-role", Select)
         rsel.set_options([(Text.assemble((r.name, "bold"), " ", data(r.description)), r.name) for r in choices.roles])
         if choices.default_role:
             rsel.value = choices.default_role
-        elif choices.roles:  # no default set: as before (the record-browser rebuild decides)
-            rsel.value = choices.roles[0].name
+        # no default role set: nothing preselected; OK then asks for one (never the most privileged by accident)
         self._ready = True
-        self._schedule_preview(0)
+        if preview:
+            self._schedule_preview(0)
 
     def _schedule_preview(self, delay: float | None = None) -> None:
         if not self._ready:
@@ -430,6 +675,33 @@ class CreateCustomerDialog(Dialog):
         self.dismiss(None)
 
 
+def prepare_create(app: Any, detail: RequestDetail) -> None:
+    """Thread: what the Create dialog needs, read before its key is pressed (templates and roles
+    once per console; the default preview of this request), so it opens ready."""
+    from services import signup
+
+    if getattr(app, "create_choices", None) is None:
+        app.create_choices = app.call(signup.create_choices)
+    choices = app.create_choices
+    existing = bool(detail.customer_account) and bool(_create_candidates(detail))
+    args = {"mode": "existing" if existing else "new", "template": None if existing else choices.default_template,
+            "role": choices.default_role,
+            "values": None if existing else {}, "existing_account": _create_candidates(detail)[0][0]
+            if _create_candidates(detail) else None}
+    preview = app.call(signup.preview_create, detail.number, **args)
+    app.create_prepared = (detail.number, args, preview)
+
+
+def _create_candidates(detail: RequestDetail) -> list[tuple[str, str]]:
+    seen: dict[str, str] = {}
+    if detail.customer_account:
+        seen[detail.customer_account] = "given by the requester"
+    for hint in detail.duplicates:
+        if hint.kind in ("customer", "contact") and hint.key not in seen:
+            seen[hint.key] = f"{hint.label} ({hint.reason})"
+    return list(seen.items())
+
+
 # --------------------------------------------------------------------------- help
 
 
@@ -461,4 +733,5 @@ class HelpDialog(ModalScreen[None]):
         self.dismiss(None)
 
 
-__all__ = ["RejectDialog", "NewRequestDialog", "CreateCustomerDialog", "HelpDialog", "FieldError"]
+__all__ = ["Dialog", "ConfirmDialog", "CommentDialog", "FormDialog", "FieldSpec", "parse_date", "RejectDialog",
+           "NewRequestDialog", "CreateCustomerDialog", "HelpDialog", "FieldError"]

@@ -3,8 +3,8 @@
 Items assigned to me (or everyone's, with **m**), overdue first. Approve, reject (a reason is
 required), request a change, delegate; mark several with space and approve / reject them at
 once, each item's result reported. The workflow tick (time limits, escalation, reminders)
-runs app-wide every minute while the console is open (``RegdeskApp.action_workflow_tick``)
-and from cron, never when this screen opens; the list is reread every minute.
+runs when the screen opens (so the list is current) and, app-wide, every minute while the
+console is open (``RegdeskApp.action_workflow_tick``); the list is reread every minute.
 """
 
 from __future__ import annotations
@@ -23,15 +23,18 @@ from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Opt
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
-from screens.dialogs import Dialog, FieldError
-from screens.widgets import ReportsWorkerErrors, data, labelled, restore_cursor
+from screens.browser import BrowserScreen, Column, CountsLoaded, ListQuery, Page
+from screens.dialogs import CommentDialog, ConfirmDialog, Dialog, FieldError  # noqa: F401
+from screens.widgets import data, labelled
 
 if TYPE_CHECKING:
     from services.workflow import ActionResult, InstanceDetail, TickReport, WorkItemView
 
 TICK_SECONDS = 60
-COLUMNS = [("sel", " "), ("id", "Item"), ("document", "Document"), ("step", "Step"), ("due", "Due"), ("age", "Age"),
-           ("summary", "Summary"), ("via", "Assigned via")]
+COLUMNS = [Column("sel", " "), Column("id", "Item"), Column("document", "Document", width=22), Column("step", "Step", width=14),
+           Column("due", "Due", width=24), Column("age", "Age"), Column("summary", "Summary", width=34),
+           Column("assignee", "Assigned to", width=14), Column("via", "Assigned via", width=18)]
+FILTERS = ["All", "Overdue", "Waiting for me", "My submissions"]
 
 
 def age_text(minutes: int) -> str:
@@ -42,75 +45,10 @@ def age_text(minutes: int) -> str:
     return f"{minutes // (24 * 60)}d {minutes % (24 * 60) // 60}h"
 
 
-class Loaded(Message):
-    def __init__(self, generation: int, rows: list[WorkItemView]) -> None:
-        super().__init__()
-        self.generation, self.rows = generation, rows
-
-
-class DetailLoaded(Message):
-    def __init__(self, item_id: int, detail: InstanceDetail) -> None:
-        super().__init__()
-        self.item_id, self.detail = item_id, detail
-
-
-class Acted(Message):
-    def __init__(self, results: list[ActionResult]) -> None:
-        super().__init__()
-        self.results = results
-
-
-class Ticked(Message):
-    def __init__(self, report: TickReport) -> None:
-        super().__init__()
-        self.report = report
-
-
 # --------------------------------------------------------------------------- dialogs
 
 
-class CommentDialog(Dialog):
-    """A reason (required) or a comment (optional). Returns the text ("" for none), or None."""
-
-    AUTO_FOCUS = "#f-comment"
-    BINDINGS = [Binding("ctrl+s", "ok", "OK", id="comment.ok", tooltip="Confirm")]
-    DEFAULT_CSS = """
-    CommentDialog #comment-dialog { width: 80; height: auto; border: thick $primary; background: $surface; padding: 1 2; }
-    CommentDialog .buttons { height: auto; margin-top: 1; }
-    CommentDialog .field-error { color: $error; display: none; }
-    CommentDialog .field-error.-visible { display: block; }
-    """
-
-    def __init__(self, title: str, prompt: str, *, required: bool, button: str = "OK", variant: str = "primary") -> None:
-        super().__init__()
-        self.title_text, self.prompt, self.required, self.button, self.variant = title, prompt, required, button, variant
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="comment-dialog", classes="dialog"):
-            yield Static(data(self.title_text, "bold"), classes="dialog-title")
-            yield Label(data(self.prompt))
-            yield Input(id="f-comment", max_length=1000,
-                        placeholder="required" if self.required else "optional comment for the history")
-            yield FieldError(id="e-comment", classes="field-error")
-            with Horizontal(classes="buttons"):
-                yield Button(self.button, id="ok", variant=self.variant)  # type: ignore[arg-type]
-                yield Button("Cancel", id="cancel")
-
-    @on(Input.Submitted)
-    @on(Button.Pressed, "#ok")
-    def action_ok(self) -> None:
-        text = self.query_one("#f-comment", Input).value.strip()
-        if self.required and not text:
-            self.query_one("#e-comment", FieldError).show("a reason is required to reject")
-            return
-        self.dismiss(text)
-
-    @on(Button.Pressed, "#cancel")
-    def _cancel(self) -> None:
-        self.dismiss(None)
-
-
-class DelegateDialog(Dialog):
+class DelegateDialog(Dialog[str]):
     """Pick the operator who takes the item. Returns the user name, or None."""
 
     AUTO_FOCUS = "#operators"
@@ -135,7 +73,7 @@ class DelegateDialog(Dialog):
         self.dismiss(event.option.id)
 
 
-class ResultsDialog(Dialog):
+class ResultsDialog(Dialog[None]):
     """What happened to each item of a bulk action."""
 
     AUTO_FOCUS = "#results-ok"
@@ -173,15 +111,19 @@ class ResultsDialog(Dialog):
 # --------------------------------------------------------------------------- the screen
 
 
-class MyWorkScreen(ReportsWorkerErrors, Screen):
+class MyWorkScreen(BrowserScreen):
     TITLE = "My work"
     AUTO_FOCUS = "#mywork"
+    TABLE_ID = "mywork"
+    COLUMNS = COLUMNS
+    FILTERS = FILTERS
+    LOCAL = True  # list_work returns one bounded list: filtered, searched and sorted here
+    AUTO_ADVANCE = True
+    SEARCH_PLACEHOLDER = "/ search work items"
+    EMPTY_DETAIL = "No work item selected."
+    NOUN = "work item"
     DEFAULT_CSS = """
-    MyWorkScreen #mw-body { height: 1fr; }
-    MyWorkScreen #mw-list-pane { width: 1fr; }
-    MyWorkScreen #mywork { height: 1fr; }
-    MyWorkScreen #mw-info { height: 1; padding: 0 1; color: $text-muted; }
-    MyWorkScreen #mw-detail { width: 52; border-left: solid $primary-darken-2; }
+    MyWorkScreen #detail { width: 52; }
     MyWorkScreen .mw-section { border: round $primary-darken-1; padding: 0 1; height: auto; }
     """
     HELP = """\
@@ -194,13 +136,16 @@ overdue first. An item's assignees were fixed when its step started.
   goes back to its submitter, who resubmits), **d** delegate to another operator.
 * **space** marks items; **A** / **R** approve / reject every marked item (each item's result
   is shown; one failure does not stop the rest).
-* **m** switches between my items and everyone's; **f5** rereads.
+* **m** switches between my items and everyone's (with the *Assigned to* column); **f5** rereads.
+* Your own submissions are marked *yours*: they wait for someone else, not for you.
 * You cannot approve a document you submitted while *Disallow approval by submitter* is on.
 * Time limits, escalations and reminders are applied every minute while the console is open
   (and by `regdesk workflow tick` from cron).
 """
     BINDINGS = [
         Binding("a", "approve", "Approve", id="mywork.approve", tooltip="Approve the selected work item"),
+        Binding("ctrl+a", "approve_comment", "Approve…", id="mywork.approve_comment", show=False,
+                tooltip="Approve the selected work item with a comment"),
         Binding("r", "reject", "Reject", id="mywork.reject", tooltip="Reject the selected work item (reason required)"),
         Binding("c", "request_change", "Request change", id="mywork.change",
                 tooltip="Send the document back to its submitter for changes"),
@@ -215,137 +160,93 @@ overdue first. An item's assignees were fixed when its step started.
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.mine = True
-        self.generation = 0
-        self.rows: dict[str, WorkItemView] = {}
         self.marked: set[str] = set()
-        self.selected: str | None = None
-        self.detail: InstanceDetail | None = None
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        with Horizontal(id="mw-body"):
-            with Vertical(id="mw-list-pane"):
-                table: DataTable = DataTable(id="mywork", cursor_type="row", zebra_stripes=True)
-                for key, label in COLUMNS:
-                    table.add_column(label, key=key)
-                yield table
-                yield Static("loading…", id="mw-info")
-            with VerticalScroll(id="mw-detail"):
-                yield Static(Text("No work item selected.", style="dim"), id="mw-empty")
-                yield Static(id="mw-item", classes="mw-section")
-                yield Static(id="mw-history", classes="mw-section")
-        yield Footer()
+    @property
+    def rows(self) -> dict[str, WorkItemView]:
+        return self.records
 
-    def on_mount(self) -> None:
+    # ------------------------------------------------------------------ the list
+
+    def fetch(self, q: ListQuery, after: Any, limit: int, reverse: bool) -> Page:
+        from services import workflow
+
+        return Page(self.app.call(workflow.list_work, self.mine))
+
+    def row_filter(self, w: Any) -> str | None:
+        return "Overdue" if w.overdue else None
+
+    def _local(self, q: ListQuery, rows: list[Any]) -> list[Any]:
+        me = getattr(self.app.actor, "user_name", None)
+        out = super()._local(ListQuery("All", q.search, q.sort, q.descending), rows)
+        counts = {"All": len(out), "Overdue": sum(1 for w in out if w.overdue),
+                  "Waiting for me": sum(1 for w in out if w.assignee == me and w.submitter != me),
+                  "My submissions": sum(1 for w in out if w.submitter == me)}
+        self.post_message(CountsLoaded(counts))
+        if q.status == "Overdue":
+            return [w for w in out if w.overdue]
+        if q.status == "Waiting for me":
+            return [w for w in out if w.assignee == me and w.submitter != me]
+        if q.status == "My submissions":
+            return [w for w in out if w.submitter == me]
+        return out
+
+    def row_key(self, w: Any) -> str:
+        return str(w.id)
+
+    def row_cells(self, w: Any) -> list[Text]:
+        key = str(w.id)
+        style = "bold red" if w.overdue else ""
+        own = w.submitter == getattr(self.app.actor, "user_name", None)
+        summary = data(w.summary or "—", "dim" if own else "")
+        if own:
+            summary = Text.assemble(("yours · ", "italic"), summary)
+        return [Text("●" if key in self.marked else " ", style="bold"), Text(key, style=style),
+                data(f"{w.doc_title} {w.doc_key}", style), data(w.step),
+                Text(f"{w.due_at:%Y-%m-%d %H:%M}" + (" overdue" if w.overdue else ""), style=style)
+                if w.due_at else Text("—", style="dim"),
+                Text(age_text(w.age_minutes)), summary, data(w.assignee), data(w.assigned_via)]
+
+    def fetch_detail(self, key: str) -> Any:
+        from services import workflow
+
+        return self.app.call(workflow.show_item, int(key))
+
+    def detail_key(self, detail: Any) -> str | None:
+        return getattr(self, "_detail_for", None) if detail is not None else None
+
+    def _fetch_detail(self, key: str) -> None:  # type: ignore[override]
+        self._detail_for = key
+        super()._fetch_detail(key)
+
+    def compose_detail(self) -> ComposeResult:
         for wid, title in (("mw-item", "Work item"), ("mw-history", "Workflow")):
-            w = self.query_one(f"#{wid}", Static)
+            w = Static(id=wid, classes="mw-section")
             w.border_title = title
             w.display = False
-        self.reload()  # never a tick on open (issue 10): the app runs it every minute, cron too
-        self.set_interval(TICK_SECONDS, self.reload)
+            yield w
 
-    # ------------------------------------------------------------------ loading
-
-    def reload(self) -> None:
-        self.generation += 1
-        self._fetch(self.generation, self.mine)
-
-    @work(thread=True, exclusive=True, group="mywork.list", exit_on_error=False)
-    def _fetch(self, generation: int, mine: bool) -> None:
-        from services import workflow
-
-        rows = self.app.call(workflow.list_work, mine)
-        if not get_current_worker().is_cancelled:
-            self.post_message(Loaded(generation, rows))
-
-    @work(thread=True, exclusive=True, group="mywork.tick", exit_on_error=False)
-    def _tick(self) -> None:
-        from services import workflow
-
-        try:
-            report = self.app.call(workflow.tick)
-        except BaseException:
-            self.post_message(Ticked(None))  # type: ignore[arg-type]  # still show the list
-            raise
-        self.post_message(Ticked(report))
-
-    @on(Ticked)
-    def _ticked(self, event: Ticked) -> None:
-        r = event.report
-        if r is not None and (r.escalations or r.automatic_approvals or r.automatic_rejections):
-            self.notify(f"{r.escalations} escalation(s), {r.automatic_approvals + r.automatic_rejections} automatic "
-                        "decision(s) after time limits", title="Workflow", markup=False)
-        self.reload()
-
-    @on(Loaded)
-    def _loaded(self, event: Loaded) -> None:
-        if event.generation != self.generation:
-            return
-        table = self.query_one("#mywork", DataTable)
-        previous = self.selected
-        with self.app.batch_update():
-            table.clear()
-            self.rows = {}
-            for w in event.rows:
-                key = str(w.id)
-                self.rows[key] = w
-                style = "bold red" if w.overdue else ""
-                table.add_row(Text("●" if key in self.marked else " ", style="bold"), Text(key, style=style),
-                              data(f"{w.doc_title} {w.doc_key}", style), data(w.step),
-                              Text(f"{w.due_at:%Y-%m-%d %H:%M}" + (" overdue" if w.overdue else ""), style=style)
-                              if w.due_at else Text("—", style="dim"),
-                              Text(age_text(w.age_minutes)), data(w.summary),
-                              data(w.assigned_via if self.mine else f"{w.assignee} ({w.assigned_via})"), key=key)
-            self.marked &= set(self.rows)
-            self._select(restore_cursor(table, previous))
-        self._info()
-
-    def _info(self) -> None:
-        overdue = sum(1 for w in self.rows.values() if w.overdue)
-        info = Text()
-        info.append(f"{len(self.rows):,}", style="bold")
-        info.append(" items assigned to me" if self.mine else " open items (everyone's)")
-        if overdue:
-            info.append(f"  ·  {overdue} overdue", style="bold red")
-        if self.marked:
-            info.append(f"  ·  {len(self.marked)} marked", style="bold")
-        self.query_one("#mw-info", Static).update(info)
-
-    @on(DataTable.RowHighlighted, "#mywork")
-    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self._select(event.row_key.value if event.row_key is not None else None)
-
-    def _select(self, key: str | None) -> None:
-        self.selected = key
-        w = self.rows.get(key) if key else None
-        self.query_one("#mw-empty").display = w is None
-        item, hist = self.query_one("#mw-item", Static), self.query_one("#mw-history", Static)
+    def _show_item(self, key: str | None) -> None:
+        w = self.records.get(key) if key else None
+        item = self.query_one("#mw-item", Static)
         item.display = w is not None
         if w is None:
-            hist.display = False
-            self.detail = None
             return
         item.update(labelled([("Document", f"{w.doc_title} {w.doc_key}"), ("Summary", w.summary), ("Step", w.step),
                               ("Assigned to", w.assignee), ("Via", w.assigned_via), ("Submitted by", w.submitter),
                               ("Assigned", w.assigned_at), ("Due", w.due_at), ("Age", age_text(w.age_minutes)),
                               ("Delegated from", w.delegated_from)], width=15))
-        self._load_detail(w.id)
 
-    @work(thread=True, exclusive=True, group="mywork.detail", exit_on_error=False)
-    def _load_detail(self, item_id: int) -> None:
-        from services import workflow
+    def _select(self, key: str | None) -> None:  # type: ignore[override]
+        super()._select(key)
+        self._show_item(key)  # the row has what the item section shows: at once
+        self.query_one("#detail-empty").display = key is None
 
-        detail = self.app.call(workflow.show_item, item_id)
-        if not get_current_worker().is_cancelled:
-            self.post_message(DetailLoaded(item_id, detail))
-
-    @on(DetailLoaded)
-    def _detail_loaded(self, event: DetailLoaded) -> None:
-        if self.selected != str(event.item_id):
-            return
-        d = self.detail = event.detail
+    def show_detail(self, d: Any) -> None:
         hist = self.query_one("#mw-history", Static)
-        hist.display = True
+        hist.display = d is not None
+        if d is None:
+            return
         hist.border_title = f"Workflow: {d.definition}"
         out = Text()
         for i, it in enumerate(d.items):
@@ -360,20 +261,16 @@ overdue first. An item's assignees were fixed when its step started.
                 out.append_text(data(it.comment, "italic"))
         hist.update(out)
 
-    # ------------------------------------------------------------------ actions
+    # ------------------------------------------------------------------ actions (on the item under the cursor at key time)
 
     def _current(self) -> WorkItemView | None:
-        w = self.rows.get(self.selected) if self.selected else None
-        if w is None:
-            self.notify("No work item selected.", severity="warning")
-        return w
-
-    def action_reread(self) -> None:
-        self.reload()
+        key = self.target()
+        return self.records.get(key) if key is not None else None
 
     def action_toggle_mine(self) -> None:
         self.mine = not self.mine
         self.marked.clear()
+        self.notify("everyone's open items" if not self.mine else "my items", severity="information", timeout=2)
         self.reload()
 
     def action_mark(self) -> None:
@@ -381,20 +278,29 @@ overdue first. An item's assignees were fixed when its step started.
         if w is None:
             return
         key = str(w.id)
-        if key in self.marked:
-            self.marked.discard(key)
-        else:
-            self.marked.add(key)
-        table = self.query_one("#mywork", DataTable)
+        self.marked ^= {key}
+        table = self.table
         table.update_cell(key, "sel", Text("●" if key in self.marked else " ", style="bold"))
         if table.cursor_row < table.row_count - 1:
             table.move_cursor(row=table.cursor_row + 1)
-        self._info()
+        self._update_info()
 
     def action_approve(self) -> None:
         w = self._current()
         if w is not None:
-            self._act("approve", [w.id], None, "Approve")
+            self._decide("approve", [w.id], None, str(w.id))
+
+    def action_approve_comment(self) -> None:
+        w = self._current()
+        if w is None:
+            return
+
+        def done(comment: str | None) -> None:
+            if comment is not None:
+                self._decide("approve", [w.id], comment or None, str(w.id))
+
+        self.app.push_screen(CommentDialog(f"Approve {w.doc_title} {w.doc_key}", "Comment (optional):", required=False,
+                                           button="Approve"), done)
 
     def action_reject(self) -> None:
         w = self._current()
@@ -403,7 +309,7 @@ overdue first. An item's assignees were fixed when its step started.
 
         def done(reason: str | None) -> None:
             if reason:
-                self._act("reject", [w.id], reason, "Reject")
+                self._decide("reject", [w.id], reason, str(w.id))
 
         self.app.push_screen(CommentDialog(f"Reject {w.doc_title} {w.doc_key}", "Reason (required):", required=True,
                                            button="Reject", variant="error"), done)
@@ -415,7 +321,7 @@ overdue first. An item's assignees were fixed when its step started.
 
         def done(comment: str | None) -> None:
             if comment is not None:
-                self._act("request_change", [w.id], comment or None, "Request change")
+                self._decide("request_change", [w.id], comment or None, str(w.id))
 
         self.app.push_screen(CommentDialog(f"Send {w.doc_title} {w.doc_key} back to {w.submitter}",
                                            "What should be changed?", required=False, button="Request change"), done)
@@ -439,53 +345,59 @@ overdue first. An item's assignees were fixed when its step started.
 
         self.app.push_screen(DelegateDialog(label, operators), done)
 
-    @work(thread=True, group="mywork.act", exit_on_error=False)
     def _delegate(self, item_id: int, user: str) -> None:
         from services import workflow
 
-        self.post_message(Acted([self.app.call(workflow.delegate, item_id, user)]))
+        def run() -> str:
+            r = self.app.call(workflow.delegate, item_id, user)
+            return self._report([r])
+
+        self.act(str(item_id), run)
 
     def action_bulk(self, action: str) -> None:
-        ids = [int(k) for k in self.rows if k in self.marked]
+        ids = [int(k) for k in self.records if k in self.marked]
         if not ids:
             self.notify("Mark items with space first.", severity="warning")
             return
+        key = self.table.key_at_cursor() or str(ids[0])
+        what = ", ".join(f"{self.records[str(i)].doc_title} {self.records[str(i)].doc_key}" for i in ids[:3])
+        what += f" and {len(ids) - 3} more" if len(ids) > 3 else ""
         if action == "approve":
-            self._act("approve", ids, None, f"Approve {len(ids)} items")
+            def confirmed(ok: bool | None) -> None:
+                if ok:
+                    self._decide("approve", ids, None, key)
+
+            self.app.push_screen(ConfirmDialog(f"Approve {len(ids)} marked items", f"Approve {len(ids)} item(s): {what}.",
+                                               ok="Approve all"), confirmed)
             return
 
         def done(reason: str | None) -> None:
             if reason:
-                self._act("reject", ids, reason, f"Reject {len(ids)} items")
+                self._decide("reject", ids, reason, key)
 
-        self.app.push_screen(CommentDialog(f"Reject {len(ids)} marked items", "Reason (required, for each):",
+        self.app.push_screen(CommentDialog(f"Reject {len(ids)} marked items: {what}", "Reason (required, for each):",
                                            required=True, button="Reject", variant="error"), done)
 
-    def _act(self, action: str, ids: list[int], comment: str | None, title: str) -> None:
-        self._run(action, ids, comment, title)
-
-    @work(thread=True, group="mywork.act", exit_on_error=False)
-    def _run(self, action: str, ids: list[int], comment: str | None, title: str) -> None:
+    def _decide(self, action: str, ids: list[int], comment: str | None, key: str) -> None:
         from services import workflow
 
-        results = self.app.call(workflow.bulk_decide, ids, action, comment)
-        self.post_message(Acted(results))
+        def run() -> str:
+            results = self.app.call(workflow.bulk_decide, ids, action, comment)
+            return self._report(results)
 
-    @on(Acted)
-    def _acted(self, event: Acted) -> None:
-        results = event.results
-        for r in results:
-            if r.ok and r.item_id is not None:
-                self.marked.discard(str(r.item_id))
+        self.act(key, run)
+
+    def _report(self, results: list[ActionResult]) -> str:
+        """Thread: a single result becomes the message (a refusal raises); several open the results dialog."""
+        from services.errors import InvalidTransition
+
+        done = {str(r.item_id) for r in results if r.ok and r.item_id is not None}
+        self.app.call_from_thread(lambda: self.marked.difference_update(done))
         if len(results) == 1:
             r = results[0]
-            if r.ok:
-                self.notify(r.message, title="Done", markup=False)
-            else:
-                self.notify(r.message, title="Refused", severity="warning", markup=False, timeout=8)
-        else:
-            self.app.push_screen(ResultsDialog(f"{results[0].action.replace('_', ' ').capitalize()}", results))
-        self.reload()
-
-    def palette_bindings(self) -> Iterable[Binding]:
-        return [b for b in self.BINDINGS if isinstance(b, Binding)]
+            if not r.ok:
+                raise InvalidTransition(r.message)
+            return r.message
+        self.app.call_from_thread(self.app.push_screen,
+                                  ResultsDialog(f"{results[0].action.replace('_', ' ').capitalize()}", results))
+        return ""

@@ -6,45 +6,28 @@ data with live links masked; a dead message shows its last error and can be retr
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
-from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.message import Message
-from textual.screen import Screen
-from textual.widgets import Footer, Header, Static, Tab, Tabs
-from textual.worker import get_current_worker
+from textual.widgets import Static
 
-from screens.widgets import ReportsWorkerErrors, RequestTable, data, labelled, restore_cursor
+from screens.browser import BrowserScreen, Column, ListQuery, Page
+from screens.widgets import data, labelled
 
 if TYPE_CHECKING:
     from services.delivery import OutboxView
 
 FILTERS = ["All", "pending", "sent", "dead"]
-COLUMNS = [("id", "Id"), ("queued", "Queued"), ("status", "Status"), ("tries", "Tries"), ("to", "To"),
-           ("subject", "Subject")]
+COLUMNS = [Column("id", "Id"), Column("queued", "Queued"), Column("status", "Status"), Column("tries", "Tries"),
+           Column("to", "To", width=30), Column("subject", "Subject", width=40)]
 STATUS_STYLE = {"pending": "yellow", "sent": "green", "dead": "bold red"}
 PAGE_SIZE = 200
 
 
 def tab_id(name: str) -> str:
     return "ob-" + name.lower()
-
-
-class Loaded(Message):
-    def __init__(self, generation: int, rows: list[OutboxView], counts: dict[str, int], smtp_problem: str | None,
-                 first: bool) -> None:
-        super().__init__()
-        self.generation, self.rows, self.counts, self.smtp_problem, self.first = generation, rows, counts, smtp_problem, first
-
-
-class Retried(Message):
-    def __init__(self, view: OutboxView) -> None:
-        super().__init__()
-        self.view = view
 
 
 def smtp_problem(app: Any) -> str | None:
@@ -59,18 +42,20 @@ def smtp_problem(app: Any) -> str | None:
     return smtp_status(settings.smtp)
 
 
-class OutboxScreen(ReportsWorkerErrors, Screen):
+class OutboxScreen(BrowserScreen):
     TITLE = "Outbox"
     AUTO_FOCUS = "#outbox"
+    TABLE_ID = "outbox"
+    COLUMNS = COLUMNS
+    FILTERS = FILTERS
+    PAGE_SIZE = PAGE_SIZE
+    SERVER_SEARCH = False
+    SEARCH_PLACEHOLDER = "/ search this list"
+    EMPTY_DETAIL = "Select a message."
+    NOUN = "message"
     DEFAULT_CSS = """
     OutboxScreen #ob-banner { background: $warning 30%; color: $text; padding: 0 1; height: auto; display: none; }
     OutboxScreen #ob-banner.-visible { display: block; }
-    OutboxScreen #ob-filters { height: 3; }
-    OutboxScreen #ob-body { height: 1fr; }
-    OutboxScreen #ob-list-pane { width: 3fr; }
-    OutboxScreen #outbox { height: 1fr; }
-    OutboxScreen #ob-info { height: 1; padding: 0 1; color: $text-muted; }
-    OutboxScreen #ob-preview { width: 2fr; min-width: 50; border-left: solid $primary-darken-2; }
     OutboxScreen .ob-section { border: round $primary-darken-1; padding: 0 1; height: auto; }
     OutboxScreen #ob-error { border: round $error; }
     """
@@ -91,116 +76,64 @@ and delivered by `regdesk outbox send` (or `--watch`) over SMTP.
     BINDINGS = [
         Binding("t", "retry", "Retry", id="outbox.retry", tooltip="Retry the selected dead message (or send a pending one now)"),
         Binding("f5", "reread", "Reread", id="outbox.reread", tooltip="Reread the outbox"),
-        *[
-            Binding(str(i + 1), f"filter({i})", name, id=f"outbox.filter.{name.lower()}",
-                    tooltip=f"Show {name.lower()} messages", show=False)
-            for i, name in enumerate(FILTERS)
-        ],
     ]
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.status = "All"
-        self.generation = 0
-        self.rows: dict[str, OutboxView] = {}
-        self.selected: str | None = None
-        self.last_id: int | None = None
-        self.more = False
-        self.loading = False
+    @property
+    def rows(self) -> dict[str, OutboxView]:
+        return self.records
 
     def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static(id="ob-banner")
-        yield Tabs(*[Tab(name.capitalize() if name != "All" else name, id=tab_id(name)) for name in FILTERS], id="ob-filters")
-        with Horizontal(id="ob-body"):
-            with Vertical(id="ob-list-pane"):
-                table = RequestTable(id="outbox", cursor_type="row", zebra_stripes=True)
-                for key, label in COLUMNS:
-                    table.add_column(label, key=key)
-                yield table
-                yield Static("loading…", id="ob-info")
-            with VerticalScroll(id="ob-preview"):
-                yield Static(Text("Select a message.", style="dim"), id="ob-empty")
-                yield Static(id="ob-header", classes="ob-section")
-                yield Static(id="ob-error", classes="ob-section")
-                yield Static(id="ob-text", classes="ob-section")
-        yield Footer()
+        banner = Static(id="ob-banner")
+        yield from super().compose()
+        self._banner = banner
 
     def on_mount(self) -> None:
-        for wid, title in (("ob-header", "Message"), ("ob-error", "Last error"), ("ob-text", "Body")):
-            w = self.query_one(f"#{wid}", Static)
-            w.border_title = title
-            w.display = False
-        self.reload()
+        self.mount(self._banner, after=self.query_one("Header"))
 
-    def reload(self) -> None:
-        self.generation += 1
-        self.loading = True
-        self._fetch(self.generation, self.status, None)
+    # ------------------------------------------------------------------ the list
 
-    @work(thread=True, exclusive=True, group="outbox.list", exit_on_error=False)
-    def _fetch(self, generation: int, status: str, before_id: int | None) -> None:
+    def fetch(self, q: ListQuery, after: Any, limit: int, reverse: bool) -> Page:
         from services import delivery
 
-        try:
-            rows = self.app.call(delivery.list_messages, status=status, limit=PAGE_SIZE, before_id=before_id)
-            counts = self.app.call(delivery.counts)
-            problem = smtp_problem(self.app)
-        except BaseException:
-            self.app.call_from_thread(setattr, self, "loading", False)
-            raise
-        if not get_current_worker().is_cancelled:
-            self.post_message(Loaded(generation, rows, counts, problem, before_id is None))
+        rows = self.app.call(delivery.list_messages, status=q.status, limit=limit, before_id=after)
+        problem = smtp_problem(self.app)
+        self.app.call_from_thread(self._show_banner, problem)
+        return Page(rows, rows[-1].id if len(rows) == limit else None)
 
-    @on(Loaded)
-    def _loaded(self, event: Loaded) -> None:
-        if event.generation != self.generation:
-            return
+    def _show_banner(self, problem: str | None) -> None:
         banner = self.query_one("#ob-banner", Static)
-        banner.set_class(bool(event.smtp_problem), "-visible")
-        banner.update(Text("⚠ " + (event.smtp_problem or ""), style="bold"))
-        for name in FILTERS:
-            n = sum(event.counts.values()) if name == "All" else event.counts.get(name, 0)
-            label = name.capitalize() if name != "All" else name
-            self.query_one(f"#{tab_id(name)}", Tab).label = f"{label} ({n:,})"
-        table = self.query_one(RequestTable)
-        with self.app.batch_update():
-            if event.first:
-                previous = self.selected
-                table.clear()
-                self.rows = {}
-            for m in event.rows:
-                key = str(m.id)
-                self.rows[key] = m
-                table.add_row(Text(key), Text(f"{m.created_at:%Y-%m-%d %H:%M}"),
-                              Text(m.status, style=STATUS_STYLE.get(m.status, "")), Text(str(m.attempts)),
-                              data(m.recipient), data(m.subject), key=key)
-            self.more = len(event.rows) == PAGE_SIZE
-            self.last_id = event.rows[-1].id if event.rows else self.last_id
-            self.loading = False
-            if event.first:
-                self._show(restore_cursor(table, previous))
-        info = Text()
-        info.append(f"{len(self.rows):,}", style="bold")
-        info.append(f" shown  ·  {self.status}")
-        if self.more:
-            info.append("  ·  more below", style="dim")
-        self.query_one("#ob-info", Static).update(info)
+        banner.set_class(bool(problem), "-visible")
+        banner.update(Text("⚠ " + (problem or ""), style="bold"))
 
-    @on(RequestTable.NearEnd)
-    def _near_end(self) -> None:
-        if self.more and not self.loading and self.last_id is not None:
-            self.loading = True
-            self._fetch(self.generation, self.status, self.last_id)
+    def fetch_counts(self, search: str) -> dict[str, int] | None:
+        if search:
+            return None
+        from services import delivery
 
-    @on(RequestTable.RowHighlighted, "#outbox")
-    def _highlighted(self, event: RequestTable.RowHighlighted) -> None:
-        self._show(event.row_key.value if event.row_key is not None else None)
+        counts = self.app.call(delivery.counts)
+        return {"All": sum(counts.values()), **counts}
 
-    def _show(self, key: str | None) -> None:
-        self.selected = key
-        m = self.rows.get(key) if key else None
-        self.query_one("#ob-empty").display = m is None
+    def fetch_detail(self, key: str) -> Any:
+        return self.records.get(key)  # the row has everything the pane shows
+
+    def detail_key(self, detail: Any) -> str | None:
+        return str(detail.id) if detail is not None else None
+
+    def row_key(self, row: Any) -> str:
+        return str(row.id)
+
+    def row_cells(self, m: Any) -> list[Text]:
+        return [Text(str(m.id)), Text(f"{m.created_at:%Y-%m-%d %H:%M}"), Text(m.status, style=STATUS_STYLE.get(m.status, "")),
+                Text(str(m.attempts)), data(m.recipient), data(m.subject)]
+
+    def compose_detail(self) -> ComposeResult:
+        for wid, title in (("ob-header", "Message"), ("ob-error", "Last error"), ("ob-text", "Body")):
+            w = Static(id=wid, classes="ob-section")
+            w.border_title = title
+            w.display = False
+            yield w
+
+    def show_detail(self, m: Any) -> None:
         header, error, body = (self.query_one(f"#{w}", Static) for w in ("ob-header", "ob-error", "ob-text"))
         header.display = body.display = m is not None
         error.display = bool(m and m.last_error)
@@ -219,35 +152,14 @@ and delivered by `regdesk outbox send` (or `--watch`) over SMTP.
         error.update(data(m.last_error or "", style="red"))
         body.update(data(m.body))
 
-    @on(Tabs.TabActivated, "#ob-filters")
-    def _tab(self, event: Tabs.TabActivated) -> None:
-        name = next((n for n in FILTERS if tab_id(n) == event.tab.id), "All")
-        if name != self.status:
-            self.status = name
-            self.reload()
-
-    def action_filter(self, index: int) -> None:
-        self.query_one(Tabs).active = tab_id(FILTERS[index])
-
-    def action_reread(self) -> None:
-        self.reload()
-
     def action_retry(self) -> None:
-        if self.selected is None:
-            self.notify("Select a message first.", severity="warning")
+        key = self.target()
+        if key is None:
             return
-        self._retry(int(self.selected))
-
-    @work(thread=True, group="outbox.retry", exit_on_error=False)
-    def _retry(self, message_id: int) -> None:
         from services import delivery
 
-        self.post_message(Retried(self.app.call(delivery.retry, message_id)))
+        def retry() -> str:
+            view = self.app.call(delivery.retry, int(key))
+            return f"message {view.id} to {view.recipient} is pending again"
 
-    @on(Retried)
-    def _retried(self, event: Retried) -> None:
-        self.notify(f"message {event.view.id} to {event.view.recipient} is pending again", title="Retry", markup=False)
-        self.reload()
-
-    def palette_bindings(self) -> Iterable[Binding]:
-        return [b for b in self.BINDINGS if isinstance(b, Binding)]
+        self.act(key, retry)

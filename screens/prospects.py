@@ -18,7 +18,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Footer, Header, Static, Tab, Tabs
 from textual.worker import get_current_worker
 
-from screens.cases import FieldSpec, FormDialog
+from screens.dialogs import Dialog, FieldSpec, FormDialog
 from screens.widgets import ReportsWorkerErrors, data, labelled, restore_cursor
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ class SharedEmail(Message):
         self.lead, self.message, self.owners = lead, message, owners
 
 
-class EmailChoiceDialog(ModalScreen[tuple[str, str] | None]):
+class EmailChoiceDialog(Dialog[tuple[str, str]]):
     """The requester's e-mail is used by another customer contact: link, share, or another address."""
 
     DEFAULT_CSS = """
@@ -303,31 +303,42 @@ prospect and queues the decline e-mail.
         if lead is None:
             return
 
-        def done(values: dict[str, str] | None) -> None:
-            if values is not None:
-                self._run("disqualify", lead, values["reason"])
+        from services import prospects
 
         self.app.push_screen(FormDialog(Content.from_markup("Disqualify [b]$n[/b] (decline e-mail)", n=lead),
                                         [FieldSpec("reason", "Reason (internal)")], required=("reason",),
-                                        ok="Disqualify"), done)
+                                        ok="Disqualify",
+                                        submit=lambda v: self.app.call(prospects.disqualify, lead, v["reason"])),
+                             lambda r: r is not None and self.post_message(Done(self._text("disqualify", r))))
 
     def action_won(self) -> None:
         opp = self._need("opportunity")
-        if opp is not None:
-            self._run("won", opp)
+        if opp is None:
+            return
+        from screens.dialogs import ConfirmDialog
+
+        d = self.detail
+        who = f" for {d.company}" if d is not None and getattr(d, "company", None) else ""
+        summary = (f"Close {opp} as won{who}: the prospect is approved, the customer hierarchy is created, a user "
+                   "request goes to approval and the approval e-mail is queued. This cannot be undone.")
+
+        def done(ok: bool | None) -> None:
+            if ok:
+                self._run("won", opp)
+
+        self.app.push_screen(ConfirmDialog(f"Won: {opp}", summary, ok="Won"), done)
 
     def action_lost(self) -> None:
         opp = self._need("opportunity")
         if opp is None:
             return
 
-        def done(values: dict[str, str] | None) -> None:
-            if values is not None:
-                self._run("lost", opp, values["reason"])
+        from services import prospects
 
         self.app.push_screen(FormDialog(Content.from_markup("Close [b]$n[/b] as lost (decline e-mail)", n=opp),
-                                        [FieldSpec("reason", "Reason (internal)")], required=("reason",),
-                                        ok="Lost"), done)
+                                        [FieldSpec("reason", "Reason (internal)")], required=("reason",), ok="Lost",
+                                        submit=lambda v: self.app.call(prospects.lost, opp, v["reason"])),
+                             lambda r: r is not None and self.post_message(Done(self._text("lost", r))))
 
     @work(thread=True, group="prospects.action", exit_on_error=False)
     def _qualify(self, lead: str, options: dict[str, Any]) -> None:
@@ -362,16 +373,20 @@ prospect and queues the decline e-mail.
         self.app.push_screen(EmailChoiceDialog(event.lead, event.message, event.owners), chosen)
 
     @work(thread=True, group="prospects.action", exit_on_error=False)
-    def _run(self, fn_name: str, number: str, *args: Any) -> None:
+    def _run(self, fn_name: str, number: str) -> None:
         from services import prospects
 
-        r = self.app.call(getattr(prospects, fn_name), number, *args)
+        r = self.app.call(prospects.won, number)  # the one action without a form
+        self.post_message(Done(self._text(fn_name, r)))
+
+    @staticmethod
+    def _text(fn_name: str, r: Any) -> str:
         text = f"{r.number} {r.status}; prospect {r.prospect} {r.prospect_status}"
         if fn_name == "won":
             text += f"; user request {r.user_request}; approval e-mail queued"
         elif fn_name in ("lost", "disqualify"):
             text += "; decline e-mail queued"
-        self.post_message(Done(text))
+        return text
 
     @on(Done)
     def _done(self, event: Done) -> None:

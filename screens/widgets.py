@@ -109,15 +109,29 @@ class RequestTable(DataTable):
     class NearEnd(Message):
         """The visible part of the table is close to the last loaded row."""
 
+    class NearTop(Message):
+        """The visible part of the table is close to the first loaded row (a bounded window may read above it)."""
+
     MARGIN = 10
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
         self._check_near_end()
+        if new_value < old_value:
+            self._check_near_top()
 
     def watch_cursor_coordinate(self, old_value, new_value) -> None:  # type: ignore[override]
         super().watch_cursor_coordinate(old_value, new_value)
         self._check_near_end()
+        if new_value.row < old_value.row:
+            self._check_near_top()
+
+    def near_top(self) -> bool:
+        return bool(self.row_count) and min(int(self.scroll_y), self.cursor_row) <= self.MARGIN
+
+    def _check_near_top(self) -> None:
+        if self.near_top():
+            self.post_message(self.NearTop())
 
     def near_end(self) -> bool:
         if not self.row_count:

@@ -4,47 +4,29 @@ line and reason, and nothing changes."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.message import Message
-from textual.screen import Screen
-from textual.widgets import Button, Checkbox, DataTable, Footer, Header, Input, Label, Static
-from textual.worker import get_current_worker
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, Checkbox, Input, Label, Static
 
-from screens.dialogs import Dialog, FieldError
-from screens.widgets import ReportsWorkerErrors, data, labelled, restore_cursor
+from screens.browser import ActionDone, BrowserScreen, Column, ListQuery, Page
+from screens.dialogs import ConfirmDialog, Dialog, FieldError
+from screens.widgets import data, labelled
 
 if TYPE_CHECKING:
     from services.workflow_defs import DefinitionDetail, DefinitionView
 
-COLUMNS = [("id", "Id"), ("doc_type", "Document type"), ("name", "Name"), ("version", "Ver"), ("active", "Active"),
-           ("steps", "Steps"), ("running", "Running"), ("imported", "Imported")]
+COLUMNS = [Column("id", "Id"), Column("doc_type", "Document type", width=16), Column("name", "Name", width=26),
+           Column("version", "Ver"), Column("active", "Active"), Column("steps", "Steps"), Column("running", "Running"),
+           Column("imported", "Imported", width=24)]
+FILTERS = ["All", "Active", "Inactive"]
 
 
-class Loaded(Message):
-    def __init__(self, rows: list[DefinitionView]) -> None:
-        super().__init__()
-        self.rows = rows
-
-
-class DetailLoaded(Message):
-    def __init__(self, detail: DefinitionDetail) -> None:
-        super().__init__()
-        self.detail = detail
-
-
-class Changed(Message):
-    def __init__(self, detail: DefinitionDetail, what: str) -> None:
-        super().__init__()
-        self.detail, self.what = detail, what
-
-
-class ImportDialog(Dialog):
+class ImportDialog(Dialog[Any]):
     """Path of a definition file and whether to activate it. Imports in a worker; errors inline."""
 
     AUTO_FOCUS = "#f-path"
@@ -95,15 +77,18 @@ class ImportDialog(Dialog):
         self.dismiss(None)
 
 
-class WorkflowsScreen(ReportsWorkerErrors, Screen):
+class WorkflowsScreen(BrowserScreen):
     TITLE = "Workflows"
     AUTO_FOCUS = "#workflows"
+    TABLE_ID = "workflows"
+    COLUMNS = COLUMNS
+    FILTERS = FILTERS
+    LOCAL = True  # a few definitions: one list, filtered, searched and sorted here
+    SEARCH_PLACEHOLDER = "/ search definitions"
+    EMPTY_DETAIL = "No definition selected."
+    NOUN = "definition"
     DEFAULT_CSS = """
-    WorkflowsScreen #wf-body { height: 1fr; }
-    WorkflowsScreen #wf-list-pane { width: 1fr; }
-    WorkflowsScreen #workflows { height: 1fr; }
-    WorkflowsScreen #wf-info { height: 1; padding: 0 1; color: $text-muted; }
-    WorkflowsScreen #wf-detail { width: 1fr; min-width: 50; border-left: solid $primary-darken-2; }
+    WorkflowsScreen #detail { width: 1fr; min-width: 50; }
     WorkflowsScreen .wf-section { border: round $primary-darken-1; padding: 0 1; height: auto; }
     """
     HELP = """\
@@ -127,87 +112,44 @@ time limit, escalation, automated actions).
         Binding("f5", "reread", "Reread", id="workflows.reread", tooltip="Reread the definitions"),
     ]
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.rows: dict[str, DefinitionView] = {}
-        self.selected: str | None = None
-        self.detail: DefinitionDetail | None = None
+    @property
+    def rows(self) -> dict[str, DefinitionView]:
+        return self.records
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        with Horizontal(id="wf-body"):
-            with Vertical(id="wf-list-pane"):
-                table: DataTable = DataTable(id="workflows", cursor_type="row", zebra_stripes=True)
-                for key, label in COLUMNS:
-                    table.add_column(label, key=key)
-                yield table
-                yield Static("loading…", id="wf-info")
-            with VerticalScroll(id="wf-detail"):
-                yield Static(Text("No definition selected.", style="dim"), id="wf-empty")
-                yield Static(id="wf-head", classes="wf-section")
-                yield Static(id="wf-steps", classes="wf-section")
-        yield Footer()
+    def fetch(self, q: ListQuery, after: Any, limit: int, reverse: bool) -> Page:
+        from services import workflow_defs
 
-    def on_mount(self) -> None:
+        return Page(self.app.call(workflow_defs.list_definitions))
+
+    def row_filter(self, row: Any) -> str | None:
+        return "Active" if row.active else "Inactive"
+
+    def fetch_detail(self, key: str) -> DefinitionDetail:
+        from services import workflow_defs
+
+        return self.app.call(workflow_defs.show_definition, key)
+
+    def detail_key(self, detail: Any) -> str | None:
+        return str(detail.id) if detail is not None else None
+
+    def row_key(self, row: Any) -> str:
+        return str(row.id)
+
+    def row_cells(self, d: Any) -> list[Text]:
+        return [Text(str(d.id)), data(d.doc_type), data(d.name), Text(str(d.version)),
+                Text("active", style="bold green") if d.active else Text("—", style="dim"),
+                Text(str(d.steps)), Text(str(d.running)), data(f"{d.created_at:%Y-%m-%d} {d.created_by}")]
+
+    def compose_detail(self) -> ComposeResult:
         for wid, title in (("wf-head", "Definition"), ("wf-steps", "Steps")):
-            w = self.query_one(f"#{wid}", Static)
+            w = Static(id=wid, classes="wf-section")
             w.border_title = title
             w.display = False
-        self.reload()
+            yield w
 
-    def reload(self) -> None:
-        self._fetch()
-
-    @work(thread=True, exclusive=True, group="workflows.list", exit_on_error=False)
-    def _fetch(self) -> None:
-        from services import workflow_defs
-
-        rows = self.app.call(workflow_defs.list_definitions)
-        if not get_current_worker().is_cancelled:
-            self.post_message(Loaded(rows))
-
-    @on(Loaded)
-    def _loaded(self, event: Loaded) -> None:
-        table = self.query_one("#workflows", DataTable)
-        previous = self.selected
-        with self.app.batch_update():
-            table.clear()
-            self.rows = {}
-            for d in event.rows:
-                key = str(d.id)
-                self.rows[key] = d
-                table.add_row(Text(key), data(d.doc_type), data(d.name), Text(str(d.version)),
-                              Text("active", style="bold green") if d.active else Text("—", style="dim"),
-                              Text(str(d.steps)), Text(str(d.running)), data(f"{d.created_at:%Y-%m-%d} {d.created_by}"),
-                              key=key)
-            self._select(restore_cursor(table, previous))
-        active = sum(1 for d in self.rows.values() if d.active)
-        self.query_one("#wf-info", Static).update(Text(f"{len(self.rows)} definitions, {active} active"))
-
-    @on(DataTable.RowHighlighted, "#workflows")
-    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self._select(event.row_key.value if event.row_key is not None else None)
-
-    def _select(self, key: str | None) -> None:
-        self.selected = key
-        self.query_one("#wf-empty").display = key is None
-        if key is None:
+    def show_detail(self, d: DefinitionDetail | None) -> None:
+        if d is None:
             self.query_one("#wf-head").display = self.query_one("#wf-steps").display = False
-            return
-        self._load_detail(key)
-
-    @work(thread=True, exclusive=True, group="workflows.detail", exit_on_error=False)
-    def _load_detail(self, key: str) -> None:
-        from services import workflow_defs
-
-        detail = self.app.call(workflow_defs.show_definition, key)
-        if not get_current_worker().is_cancelled:
-            self.post_message(DetailLoaded(detail))
-
-    @on(DetailLoaded)
-    def _detail_loaded(self, event: DetailLoaded) -> None:
-        d = self.detail = event.detail
-        if self.selected != str(d.id):
             return
         head, steps = self.query_one("#wf-head", Static), self.query_one("#wf-steps", Static)
         head.display = steps.display = True
@@ -237,42 +179,40 @@ time limit, escalation, automated actions).
                 out.append_text(data(s.condition, "italic"))
         steps.update(out)
 
-    # ------------------------------------------------------------------ actions
-
-    def action_reread(self) -> None:
-        self.reload()
+    # ------------------------------------------------------------------ actions (on the definition under the cursor at key time)
 
     def action_import(self) -> None:
         def done(detail: DefinitionDetail | None) -> None:
             if detail is not None:
-                self.selected = str(detail.id)
                 state = "active" if detail.active else "inactive"
-                self.notify(f"imported {detail.doc_type} '{detail.name}' as version {detail.version} ({state})",
-                            title="Import", markup=False)
-                self.reload()
+                self.post_message(ActionDone(str(detail.id), f"imported {detail.doc_type} '{detail.name}' as version "
+                                                             f"{detail.version} ({state})"))
 
         self.app.push_screen(ImportDialog(), done)
 
     def action_activate(self) -> None:
-        if self.selected:
-            self._flip(self.selected, True)
+        if (key := self.target()) is not None:
+            self._flip(key, True)
 
     def action_deactivate(self) -> None:
-        if self.selected:
-            self._flip(self.selected, False)
+        if (key := self.target()) is None:
+            return
+        row = self.records.get(key)
+        what = f"{row.doc_type} '{row.name}' version {row.version}" if row else f"definition {key}"
+        running = f"; its {row.running} running workflow(s) keep going" if row and row.running else ""
 
-    @work(thread=True, group="workflows.flip", exit_on_error=False)
+        def done(ok: bool | None) -> None:
+            if ok:
+                self._flip(key, False)
+
+        self.app.push_screen(ConfirmDialog("Deactivate workflow", f"Deactivate {what}: new documents no longer start "
+                                           f"it{running}.", ok="Deactivate"), done)
+
     def _flip(self, key: str, on_: bool) -> None:
         from services import workflow_defs
 
-        detail = self.app.call(workflow_defs.activate if on_ else workflow_defs.deactivate, key)
-        self.post_message(Changed(detail, "activated" if on_ else "deactivated"))
+        def run() -> str:
+            d = self.app.call(workflow_defs.activate, key) if on_ else self.app.call(workflow_defs.deactivate, key)
+            return f"{d.doc_type} '{d.name}' version {d.version} {'activated' if on_ else 'deactivated'}"
 
-    @on(Changed)
-    def _changed(self, event: Changed) -> None:
-        d = event.detail
-        self.notify(f"{d.doc_type} '{d.name}' version {d.version} {event.what}", title="Workflows", markup=False)
-        self.reload()
-
-    def palette_bindings(self) -> Iterable[Binding]:
-        return [b for b in self.BINDINGS if isinstance(b, Binding)]
+        self.act(key, run)

@@ -57,6 +57,9 @@ def record(
             acting_reason=actor.reason,
         )
     )
+    from services import changefeed
+
+    changefeed.notify(session)  # PostgreSQL: wake open consoles at commit (services/changefeed.py)
 
 
 def changed(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

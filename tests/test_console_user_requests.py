@@ -10,7 +10,8 @@ from sqlmodel import select
 from app.tui import make_app
 from models.core import OutboxEmail
 from screens.outbox import OutboxScreen
-from screens.user_requests import TextDialog, UserRequestsScreen
+from screens.dialogs import FormDialog
+from screens.user_requests import UserRequestsScreen
 from services import delivery, user_requests
 from tests.portal_helpers import created_request, ur_status
 from tests.smtp_helpers import SmtpServer
@@ -57,12 +58,12 @@ async def test_process_by_hand_and_resolve_a_user_name_conflict(store, actor):
         await pilot.press("a")
         await until(app, pilot, lambda: ur_status(store, second) == "Approved", "approved")
         await until(app, pilot, lambda: any("taken by portal user alee" in n for n in notes(app)), "conflict shown")
-        await until(app, pilot, lambda: ur_screen(app).detail.status == "Approved" and ur_screen(app).detail.problem,
+        await until(app, pilot, lambda: ur_screen(app).detail is not None and ur_screen(app).detail.status == "Approved" and ur_screen(app).detail.problem,
                     "problem in the detail")
         problem = app.screen.query_one("#ur-detail-problem")
         assert problem.display and "taken by portal user alee" in str(problem.render())
         await pilot.press("u")
-        await until(app, pilot, lambda: isinstance(app.screen, TextDialog), "user name dialog")
+        await until(app, pilot, lambda: isinstance(app.screen, FormDialog), "user name dialog")
         await pilot.press("end", *["backspace"] * 10)
         for ch in "alee2":
             await pilot.press(ch)

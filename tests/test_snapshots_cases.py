@@ -9,6 +9,7 @@ import functools
 from sqlmodel import select
 
 from app.tui import make_app
+from tests.test_console_registration import live_settled
 from models.cases import Case
 from models.core import OutboxEmail
 from models.prospects import Prospect
@@ -78,10 +79,11 @@ def test_snapshot_case_form(store, clock, snap_compare):
         await until(app, pilot, lambda: isinstance(app.screen, CasesScreen) and app.screen.detail is not None
                     and app.screen.detail.number == "CASE-000002", "list")
         await pilot.press("down")
-        await until(app, pilot, lambda: app.screen.detail.number == "CASE-000001", "case form")
+        await until(app, pilot, lambda: app.screen.detail is not None and app.screen.detail.number == "CASE-000001",
+                    "case form")
         await pilot.pause()
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(app, terminal_size=SIZE, run_before=live_settled(run_before, app))
 
 
 def test_snapshot_prospects_area(store, clock, snap_compare):
@@ -94,7 +96,7 @@ def test_snapshot_prospects_area(store, clock, snap_compare):
                     "prospects")
         await pilot.pause()
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(app, terminal_size=SIZE, run_before=live_settled(run_before, app))
 
 
 @run_async
@@ -111,7 +113,7 @@ async def test_case_keys_new_submit_approve(store, clock):
         await until(app, pilot, lambda: isinstance(app.screen, CasesScreen) and app.screen.detail is not None
                     and app.screen.detail.title == "Bigger pallets", "created")
         await pilot.press("w")
-        await until(app, pilot, lambda: app.screen.detail.status == "Pending Approval", "submitted")
+        await until(app, pilot, lambda: app.screen.detail is not None and app.screen.detail.status == "Pending Approval", "submitted")
         await pilot.press("a")  # support1 may not approve: a notification, no crash
         await until(app, pilot, lambda: any("approve or reject" in n.message for n in app._notifications), "refused")
     with store.read() as s:

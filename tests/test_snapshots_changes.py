@@ -8,8 +8,10 @@ import asyncio
 import functools
 
 from app.tui import make_app
+from tests.test_console_registration import live_settled
 from screens.changes import ChangesScreen
 from screens.customers import CustomersScreen, EditCustomerDialog
+from screens.dialogs import ConfirmDialog
 from screens.settings import SettingsScreen
 from services import changes, customers
 from tests.conftest import HOSTILE
@@ -63,7 +65,7 @@ def test_settings_screen(snap_compare, store, actor):
         await pilot.press("f12")
         await settle(app, pilot, lambda: isinstance(app.screen, SettingsScreen) and app.screen.settings is not None)
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(app, terminal_size=SIZE, run_before=live_settled(run_before, app))
 
 
 def test_edit_form_with_pending_proposal(snap_compare, store, actor, clock):
@@ -78,7 +80,7 @@ def test_edit_form_with_pending_proposal(snap_compare, store, actor, clock):
         await pilot.press("e")
         await settle(app, pilot, lambda: isinstance(app.screen, EditCustomerDialog))
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(app, terminal_size=SIZE, run_before=live_settled(run_before, app))
 
 
 def test_review_pane_with_conflict(snap_compare, store, actor, clock):
@@ -89,7 +91,7 @@ def test_review_pane_with_conflict(snap_compare, store, actor, clock):
         await pilot.press("f10")
         await settle(app, pilot, lambda: isinstance(app.screen, ChangesScreen) and app.screen.view is not None)
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(app, terminal_size=SIZE, run_before=live_settled(run_before, app))
 
 
 # ------------------------------------------------------------------ driven from the keyboard
@@ -131,7 +133,10 @@ async def test_review_pane_approves_marked_lines(store, actor, clock):
         assert screen.view.conflicts == 1
         screen.query_one("#chg-lines").focus()
         await pilot.press("space")  # the first line: name
-        await pilot.press("o")
+        await pilot.press("o")  # apply marked lines: irreversible, so it asks with a one-line summary
+        await settle(app, pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        assert "Apply 1 marked line(s)" in app.screen.summary and "reject the other" in app.screen.summary
+        await pilot.press("ctrl+s")
         await settle(app, pilot, lambda: screen.view is None or screen.view.state != "Submitted")
     view = store.call(changes.show_proposal, actor("approver1"), "C-000002")
     assert view.state == "Partially approved"

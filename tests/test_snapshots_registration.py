@@ -9,6 +9,7 @@ from __future__ import annotations
 from textual.widgets import Input
 
 from app.tui import make_app
+from tests.test_console_registration import live_settled
 from screens.dialogs import CreateCustomerDialog
 from screens.registration import RegistrationScreen
 from tests.test_console_registration import load_requests, until
@@ -34,7 +35,7 @@ def test_registration_screen(snap_compare, store, actor):
                     "detail with duplicate hints")
         _no_blink(app)
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(app, terminal_size=SIZE, run_before=live_settled(run_before, app))
 
 
 def test_registration_filtered_and_searched(snap_compare, store, actor):
@@ -50,7 +51,7 @@ def test_registration_filtered_and_searched(snap_compare, store, actor):
         await until(app, pilot, lambda: app.screen.detail is not None and app.screen.detail.number == "REG-000011", "hostile request shown")
         _no_blink(app)
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(app, terminal_size=SIZE, run_before=live_settled(run_before, app))
 
 
 def test_create_customer_dialog(snap_compare, store, actor):
@@ -70,4 +71,4 @@ def test_create_customer_dialog(snap_compare, store, actor):
         await until(app, pilot, lambda: dialog.preview.values.get("terms_of_payment") == "Net30", "template preview")
         _no_blink(app)
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(app, terminal_size=SIZE, run_before=live_settled(run_before, app))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.tui import make_app
+from tests.test_console_registration import live_settled
 from screens.user_requests import UserRequestsScreen
 from services import user_requests
 from tests.portal_helpers import created_request
@@ -25,4 +26,4 @@ def test_user_request_detail(snap_compare, store, actor, clock):
         await app.workers.wait_for_complete()
         await pilot.pause()
 
-    assert snap_compare(app, terminal_size=(160, 48), run_before=run_before)
+    assert snap_compare(app, terminal_size=(160, 48), run_before=live_settled(run_before, app))

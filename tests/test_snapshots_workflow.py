@@ -6,6 +6,8 @@ import asyncio
 import functools
 
 from app.tui import make_app
+from tests.test_console_registration import live_settled
+from screens.dialogs import ConfirmDialog
 from screens.my_work import MyWorkScreen, ResultsDialog
 from screens.workflows import ImportDialog, WorkflowsScreen
 from tests.test_workflow_engine import REVIEW, STAMP, define, flow, registered, status, submit  # noqa: F401
@@ -55,7 +57,7 @@ def test_my_work_inbox(snap_compare, store, actor, clock):
     async def run_before(pilot) -> None:
         await open_inbox(app, pilot, 3)
 
-    assert snap_compare(app, terminal_size=(150, 36), run_before=run_before)
+    assert snap_compare(app, terminal_size=(150, 36), run_before=live_settled(run_before, app))
 
 
 @run_async
@@ -87,7 +89,14 @@ async def test_inbox_keys_approve_reject_bulk(store, actor, clock):
         assert status(store, "D-200") == "rejected"
         # mark the last one and an item approver2 decides meanwhile: bulk reports both
         await pilot.press("space")
-        await pilot.press("A")
+        await pilot.press("A")  # bulk: asks first, with a one-line summary
+        for _ in range(200):
+            await app.workers.wait_for_complete()
+            if isinstance(app.screen, ConfirmDialog):
+                break
+            await pilot.pause(0.02)
+        assert "Approve 1 item(s)" in app.screen.summary
+        await pilot.press("ctrl+s")
         for _ in range(200):
             await app.workers.wait_for_complete()
             if isinstance(app.screen, ResultsDialog) or not screen.rows:

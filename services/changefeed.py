@@ -1,0 +1,125 @@
+"""A cheap "something changed" signal for open consoles, on both stores.
+
+Every change a service makes writes an audit row in the same transaction, so the newest
+audit id is a monotonic change counter: ``latest_change`` reads it through the primary key
+(``SELECT max(id)``: one index probe, O(1) whatever the size of the trail). A console polls
+it about once a second in a thread worker and rereads only its visible list when it moved.
+
+On PostgreSQL ``services.audit.record`` also calls ``notify``: a ``NOTIFY regdesk_changes``
+issued once per transaction, delivered by the server at commit (never for a rollback), so a
+``Listener`` (LISTEN on its own connection) wakes the console at once instead of at its next
+poll. SQLite has no such thing; the poll is the signal there.
+
+``changes_since`` returns the events after a counter value (bounded), so the console can say
+what happened (a request that became Verified) without rereading anything else.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import func, select, text
+from sqlmodel import Session
+
+from models.core import AuditEvent
+
+CHANNEL = "regdesk_changes"
+_NOTIFIED = "regdesk_change_notified"
+
+
+def latest_change(session: Session, actor: Any = None) -> int:
+    """The newest change's counter (the newest audit id; 0 for an empty trail)."""
+    return int(session.execute(select(func.max(AuditEvent.id))).scalar() or 0)
+
+
+class ChangeEvent(BaseModel):
+    id: int
+    entity_type: str
+    entity_key: str
+    action: str
+    operator: str
+    status: str | None  # the record's status after the change, when the change moved it
+
+
+def changes_since(session: Session, actor: Any, after_id: int, *, limit: int = 200) -> list[ChangeEvent]:
+    """Events with an id above ``after_id`` (oldest first, at most ``limit``), read by the primary key."""
+    rows = session.execute(
+        select(AuditEvent.id, AuditEvent.entity_type, AuditEvent.entity_key, AuditEvent.action, AuditEvent.operator,
+               AuditEvent.after)
+        .where(AuditEvent.id > after_id).order_by(AuditEvent.id).limit(max(1, min(limit, 1000)))
+    ).all()
+    out = []
+    for id_, entity_type, key, action, operator, after in rows:
+        status = None
+        if after:
+            try:
+                status = (json.loads(after) or {}).get("status")
+            except (ValueError, AttributeError):
+                status = None
+        out.append(ChangeEvent(id=id_, entity_type=entity_type, entity_key=key, action=action, operator=operator,
+                               status=status if isinstance(status, str) else None))
+    return out
+
+
+def notify(session: Session) -> None:
+    """PostgreSQL: wake listening consoles when this transaction commits (once per transaction)."""
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql":
+        return
+    tx = session.get_transaction()
+    marker = id(tx) if tx is not None else None
+    if session.info.get(_NOTIFIED) == marker:
+        return
+    session.info[_NOTIFIED] = marker
+    session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
+
+
+class Listener:
+    """PostgreSQL LISTEN on a connection of its own; ``wait(timeout)`` is True when a change was notified.
+
+    For any other store ``wait`` just sleeps (the poll is the signal). Call from one thread."""
+
+    def __init__(self, url: str) -> None:
+        self._conn: Any = None
+        if url.startswith("postgresql"):
+            try:
+                import psycopg
+                from sqlalchemy.engine import make_url
+
+                u = make_url(url)
+                self._conn = psycopg.connect(host=u.host or None, port=u.port or None, user=u.username or None,
+                                             password=u.password or None, dbname=u.database or None,
+                                             autocommit=True, connect_timeout=5)
+                self._conn.execute(f"LISTEN {CHANNEL}")
+            except Exception:  # no LISTEN: the poll still works
+                self._conn = None
+
+    @property
+    def listening(self) -> bool:
+        return self._conn is not None
+
+    def wait(self, timeout: float) -> bool:
+        import time
+
+        if self._conn is None:
+            time.sleep(timeout)
+            return False
+        try:
+            got = False
+            for _ in self._conn.notifies(timeout=timeout, stop_after=1):
+                got = True
+            return got
+        except Exception:
+            self.close()
+            time.sleep(timeout)
+            return False
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:
+                pass

@@ -1,0 +1,295 @@
+"""The record browser and the dialog kit, driven through Pilot: each "seen" item of issue 8.
+
+* a burst `Down a` approves the lower row, even while a reload is in flight;
+* Customers: `Down e`, edit, ctrl+s keeps the cursor on the edited customer (and after F5);
+* a change made through the services by a second operator shows without a key press;
+* a refused form keeps its input;
+* 80x24 snapshots of Registration, Customers, My work and the Create dialog.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from app.tui import make_app
+from tests.test_console_registration import live_settled
+from screens.cases import CasesScreen
+from screens.customers import CustomersScreen, EditCustomerDialog
+from screens.dialogs import CreateCustomerDialog, FormDialog, parse_date
+from screens.registration import RegistrationScreen
+from services import signup
+from services.permissions import PORTAL
+from tests.test_console_registration import (SIZE, link_token, load_requests, run_async, settle, status_of, table,
+                                             until)
+from tests.test_signup_services import GOOD
+from tests.test_workflow_engine import registered  # noqa: F401  (fixture)
+
+
+def reg(app) -> RegistrationScreen:
+    return next(s for s in app.screen_stack if isinstance(s, RegistrationScreen))
+
+
+async def wait_for(app, pilot, condition, what: str, seconds: float = 8.0) -> None:
+    """Wait (no key pressed) for a condition the app reaches by itself, e.g. a live update."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while loop.time() < deadline:
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@run_async
+async def test_burst_down_a_approves_the_lower_row(store, actor):
+    load_requests(store, actor)
+    app = make_app(store, actor("approver1"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("3")  # Verified by user
+        await until(app, pilot, lambda: reg(app).query_state.status == "Verified by user" and table(app).row_count == 4
+                    and reg(app).detail is not None, "verified filter")
+        keys = [str(k.value) for k in table(app).rows]
+        upper, lower = keys[0], keys[1]
+        # one burst, as tmux sends it: a reload in flight, Down and `a` handled before any message
+        reg(app).reload(quiet=True)
+        table(app).action_cursor_down()
+        reg(app).action_approve()
+        await until(app, pilot, lambda: status_of(store, lower) == "Approved", "lower row approved")
+        await settle(app, pilot)
+        assert status_of(store, upper) == "Verified by user"
+        assert reg(app).selected == lower  # the cursor stayed on the record acted on
+        # and with real keys
+        await pilot.press("down", "a")
+        await settle(app, pilot)
+        third = keys[2]
+        await until(app, pilot, lambda: status_of(store, third) == "Approved", "third approved")
+        assert status_of(store, upper) == "Verified by user"
+
+
+@run_async
+async def test_customers_edit_keeps_the_cursor_on_the_edited_customer(store, actor):
+    app = make_app(store, actor("support1"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f6")
+        await until(app, pilot, lambda: isinstance(app.screen, CustomersScreen) and app.screen.detail is not None,
+                    "customers")
+        screen = app.screen
+        await pilot.press("down")
+        second = str(list(screen.table.rows)[1].value)
+        await pilot.press("e")
+        await until(app, pilot, lambda: isinstance(app.screen, EditCustomerDialog), "edit dialog")
+        dialog = app.screen
+        assert dialog.context.customer.account == second
+        dialog.query_one("#f-city").value = "Tacoma"
+        await pilot.press("ctrl+s")
+        await until(app, pilot, lambda: app.screen is screen, "dialog closed")
+        await settle(app, pilot)
+        assert screen.selected == second and screen.table.key_at_cursor() == second
+        await until(app, pilot, lambda: screen.detail is not None and screen.detail.customer.account == second, "detail")
+        await pilot.press("f5")
+        await settle(app, pilot)
+        assert screen.table.key_at_cursor() == second and screen.selected == second
+
+
+@run_async
+async def test_a_change_by_another_operator_shows_without_a_key_press(store, actor):
+    numbers = load_requests(store, actor)
+    app = make_app(store, actor("approver1"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("3")
+        await until(app, pilot, lambda: table(app).row_count == 4 and reg(app).detail is not None, "verified filter")
+        await pilot.press("down", "down")
+        await settle(app, pilot)
+        keys = [str(k.value) for k in table(app).rows]
+        on = keys[2]
+        assert reg(app).selected == on
+        await wait_for(app, pilot, lambda: app.last_change is not None, "change counter read")
+        # approver2 approves the first row (the CLI, another console: the services)
+        store.call(signup.approve, actor("approver2"), keys[0])
+        await wait_for(app, pilot, lambda: keys[0] not in [str(k.value) for k in table(app).rows], "row left the filter")
+        assert reg(app).selected == on and table(app).key_at_cursor() == on  # the cursor did not move
+        await wait_for(app, pilot, lambda: reg(app).counts.get("Verified by user") == 3, "counts follow")
+        # a request the customer verifies: a quiet notice, and the row appears
+        number = store.call(signup.submit, PORTAL, {**GOOD, "email": "live@x.example", "user_name": "live1"}).number
+        store.call(signup.verify, link_token(store, number))
+        await wait_for(app, pilot, lambda: number in [str(k.value) for k in table(app).rows], "verified row appears")
+        await wait_for(app, pilot, lambda: any(number in n.message for n in app._notifications), "verified notice")
+        assert table(app).key_at_cursor() == on
+        assert "Verified 4" in app.sub_title
+    assert numbers
+
+
+@run_async
+async def test_a_refused_case_form_keeps_its_input(store, actor):
+    app = make_app(store, actor("support1"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f7")
+        await until(app, pilot, lambda: isinstance(app.screen, CasesScreen), "cases")
+        await pilot.press("n")
+        await until(app, pilot, lambda: isinstance(app.screen, FormDialog), "new case dialog")
+        dialog = app.screen
+        assert app.focused is dialog.query_one("#fd-title")  # the first field, the title on screen
+        dialog.query_one("#fd-title").value = "Bigger pallets"
+        dialog.query_one("#fd-customer_account").value = "C-999999"  # no such customer: refused
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert app.screen is dialog  # still open
+        assert dialog.query_one("#fd-title").value == "Bigger pallets"
+        assert dialog.query_one("#fd-customer_account").value == "C-999999"
+        errors = " ".join(e.render().plain for e in dialog.query(".field-error.-visible"))
+        assert errors.strip()
+
+
+def test_dates_accept_today_and_offsets():
+    from datetime import date
+
+    today = date(2026, 11, 28)
+    assert parse_date("today", today) == "2026-11-28"
+    assert parse_date("+3d", today) == "2026-12-01"
+    assert parse_date("-1d", today) == "2026-11-27"
+    assert parse_date("+2w", today) == "2026-12-12"
+    assert parse_date("2026-01-02", today) == "2026-01-02"
+
+
+# ----------------------------------------------------------------------------- 80x24
+
+SMALL = (80, 24)
+
+
+def _no_blink(app) -> None:
+    from textual.widgets import Input
+
+    for screen in app.screen_stack:
+        for widget in screen.query(Input):
+            widget.cursor_blink = False
+
+
+def test_registration_80x24(snap_compare, store, actor):
+    load_requests(store, actor)
+    app = make_app(store, actor("approver1"))
+
+    async def run_before(pilot) -> None:
+        await until(app, pilot, lambda: isinstance(app.screen, RegistrationScreen) and app.screen.detail is not None
+                    and bool(app.screen.counts) and bool(app.screen.query("Footer")), "list")
+        _no_blink(app)
+
+    assert snap_compare(app, terminal_size=SMALL, run_before=live_settled(run_before, app))
+
+
+def test_customers_80x24(snap_compare, store, actor):
+    app = make_app(store, actor("support1"))
+
+    async def run_before(pilot) -> None:
+        await pilot.press("f6")
+        await until(app, pilot, lambda: isinstance(app.screen, CustomersScreen) and app.screen.detail is not None, "list")
+        _no_blink(app)
+
+    assert snap_compare(app, terminal_size=SMALL, run_before=live_settled(run_before, app))
+
+
+def test_my_work_80x24(snap_compare, store, actor, clock, registered):
+    from tests.test_snapshots_workflow import inbox_data, open_inbox
+
+    inbox_data(store, clock)
+    app = make_app(store, actor("approver1"))
+
+    async def run_before(pilot) -> None:
+        await open_inbox(app, pilot, 3)
+        _no_blink(app)
+
+    assert snap_compare(app, terminal_size=SMALL, run_before=live_settled(run_before, app))
+
+
+def test_create_dialog_80x24(snap_compare, store, actor):
+    numbers = load_requests(store, actor)
+    app = make_app(store, actor("approver1"))
+
+    async def run_before(pilot) -> None:
+        await until(app, pilot, lambda: isinstance(app.screen, RegistrationScreen) and app.screen.detail is not None,
+                    "list")
+        await pilot.press("slash", *numbers["Blue Yonder Airlines"], "enter")
+        await until(app, pilot, lambda: app.screen.detail is not None and app.screen.detail.status == "Approved", "row")
+        await pilot.press("c")
+        await until(app, pilot, lambda: isinstance(app.screen, CreateCustomerDialog) and app.screen.preview is not None,
+                    "create dialog")
+        _no_blink(app)
+
+    assert snap_compare(app, terminal_size=SMALL, run_before=live_settled(run_before, app))
+
+
+@run_async
+async def test_changes_shows_a_submission_without_f5(store, actor):
+    from screens.changes import ChangesScreen
+    from services import changes
+    from tests.test_snapshots_changes import approvals
+
+    approvals(store, actor, "name")
+    app = make_app(store, actor("approver1"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f10")
+        await until(app, pilot, lambda: isinstance(app.screen, ChangesScreen) and app.screen.query_state.status ==
+                    "Waiting for me", "changes")
+        screen = app.screen
+        await wait_for(app, pilot, lambda: app.last_change is not None, "change counter read")
+        assert screen.table.row_count == 0
+        store.call(changes.edit_customer, actor("support1"), "C-000003", {"name": "Adventure Works Ltd"})
+        store.call(changes.submit, actor("support1"), "C-000003")
+        await wait_for(app, pilot, lambda: screen.table.row_count == 1, "the submission appears")
+        await wait_for(app, pilot, lambda: screen.detail is not None and screen.detail.account == "C-000003", "detail")
+
+
+@run_async
+async def test_switching_areas_shows_fresh_data(store, actor):
+    numbers = load_requests(store, actor)
+    app = make_app(store, actor("approver1"))
+    app.LIVE_SECONDS = 3600  # no live poll: the switch itself must reread
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f6")
+        await until(app, pilot, lambda: isinstance(app.screen, CustomersScreen), "customers")
+        number = numbers["Litware, Inc."]
+        store.call(signup.approve, actor("approver2"), number)
+        await pilot.press("f2")
+        await until(app, pilot, lambda: isinstance(app.screen, RegistrationScreen)
+                    and table(app).get_cell(number, "status").plain == "Approved", "fresh status")
+
+
+@run_async
+async def test_80x24_list_keeps_its_width_and_the_detail_is_a_toggle(store, actor):
+    load_requests(store, actor)
+    app = make_app(store, actor("approver1"))
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(app, pilot)
+        screen = reg(app)
+        assert screen.has_class("-narrow")
+        assert not screen.query_one("#detail").display or screen.query_one("#detail").region.width == 0
+        assert screen.query_one("#list-pane").region.width >= 78
+        await pilot.press("enter")
+        await pilot.pause()
+        assert screen.detail_open and screen.query_one("#detail").region.width >= 78
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not screen.detail_open and screen.query_one("#list-pane").region.width >= 78
+        # cut cells end in "…"
+        cells = [table(app).get_cell(k, "email") for k in table(app).rows]
+        assert all(len(c.plain) <= 30 for c in cells)
+
+
+@run_async
+async def test_burst_keys_posted_together_act_on_the_lower_row(store, actor):
+    """The keys of one tmux ``send-keys Down a`` arrive together: both are queued before either is handled."""
+    from textual import events
+
+    load_requests(store, actor)
+    app = make_app(store, actor("approver1"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("3")
+        await until(app, pilot, lambda: table(app).row_count == 4 and reg(app).detail is not None, "verified filter")
+        keys = [str(k.value) for k in table(app).rows]
+        app.post_message(events.Key("down", None))
+        app.post_message(events.Key("a", "a"))
+        await until(app, pilot, lambda: status_of(store, keys[1]) == "Approved", "lower row approved")
+        assert status_of(store, keys[0]) == "Verified by user"
