@@ -204,6 +204,9 @@ def test_my_work_80x24(snap_compare, store, actor, clock, registered):
 
 def test_create_dialog_80x24(snap_compare, store, actor):
     numbers = load_requests(store, actor)
+    from tests.test_console_registration import set_create_defaults
+
+    set_create_defaults(store)
     app = make_app(store, actor("approver1"))
 
     async def run_before(pilot) -> None:

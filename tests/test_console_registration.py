@@ -87,6 +87,16 @@ async def type_text(pilot, text: str) -> None:
     await pilot.press(*["space" if ch == " " else ch for ch in text])
 
 
+def set_create_defaults(store) -> None:
+    """The demo's admin-set Create defaults (a domestic template, the self-service role)."""
+    from seed.demo import DEFAULT_ROLE, DEFAULT_TEMPLATE
+    from services import params
+    from services.permissions import SYSTEM
+
+    store.call(params.set_param, SYSTEM, "signup.default_template", DEFAULT_TEMPLATE)
+    store.call(params.set_param, SYSTEM, "signup.default_role", DEFAULT_ROLE)
+
+
 def status_of(store, number: str) -> str:
     with store.read() as s:
         return s.exec(select(SignupRequest.status).where(SignupRequest.number == number)).one()
@@ -151,7 +161,8 @@ async def test_keyboard_flow_submit_verify_approve_create(store, actor):
     # the customer clicks the link in the e-mail
     store.call(signup.verify, link_token(store, "REG-000012"))
 
-    # the approver approves and creates the customer
+    # the approver approves and creates the customer (with the demo's Create defaults set)
+    set_create_defaults(store)
     app = make_app(store, actor("approver1"))
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
@@ -170,9 +181,10 @@ async def test_keyboard_flow_submit_verify_approve_create(store, actor):
         await until(app, pilot, lambda: isinstance(app.screen, CreateCustomerDialog), "create dialog")
         dialog = app.screen
         await until(app, pilot, lambda: dialog.preview is not None, "first preview")
-        # choose the template from the keyboard: focus it, open, pick EXPORT (2nd), confirm
+        assert dialog.query_one("#f-template").value == "DOMESTIC"  # the admin-set default
+        # choose another template from the keyboard: focus it, open, move from DOMESTIC to EXPORT, confirm
         dialog.query_one("#f-template").focus()
-        await pilot.press("enter", "down", "down", "enter")
+        await pilot.press("enter", "down", "enter")
         await until(app, pilot, lambda: dialog.preview is not None and dialog.preview.values.get("currency") == "EUR",
                     "preview with the EXPORT template")
         assert dialog.query_one("#f-currency").value == "EUR"

@@ -149,7 +149,7 @@ def test_console_shows_every_stored_value_literally(store):
             screen = next(s for s in app.screen_stack if isinstance(s, RegistrationScreen))
             for index, (number, expected) in enumerate(numbers.items()):
                 detail = app.call(signup.show_request, number)
-                screen._show_detail(detail)
+                screen.show_detail(detail)
                 if index % 20 == 0:  # let the compositor paint it now and then (a crash would show here)
                     await pilot.pause()
                 contact = screen.query_one("#detail-contact").render().plain

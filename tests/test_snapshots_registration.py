@@ -56,6 +56,9 @@ def test_registration_filtered_and_searched(snap_compare, store, actor):
 
 def test_create_customer_dialog(snap_compare, store, actor):
     load_requests(store, actor)
+    from tests.test_console_registration import set_create_defaults
+
+    set_create_defaults(store)
     app = make_app(store, actor("approver1"))
 
     async def run_before(pilot) -> None:
