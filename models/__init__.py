@@ -9,3 +9,4 @@ from models.prospects import *  # noqa: F401,F403
 from models.portal import *  # noqa: F401,F403
 from models.changes import *  # noqa: F401,F403
 from models.workflow import *  # noqa: F401,F403
+from models.web import *  # noqa: F401,F403

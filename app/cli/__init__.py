@@ -12,6 +12,7 @@ def main(argv: list[str] | None = None) -> int:
         # the console alone (no command): skip typer and every command module, open it directly
         return _guarded(lambda: _open_console(*console_args), wants_json=False)
     from app.cli import admin_cmds, cases_cmds, changes_cmds, portal_cmds, signup_cmds, workflow_cmds  # noqa: F401  (registers the commands)
+    from app.web import cli as _web_cli  # noqa: F401  (regdesk serve)
     from app.cli.root import app
 
     args = list(sys.argv[1:] if argv is None else argv)
