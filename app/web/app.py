@@ -287,7 +287,7 @@ def create_app(store: Store, config: WebConfig | None = None) -> Any:
         except RegdeskError as exc:
             state = await run_in_threadpool(web._read, lambda s: selfservice.link_state(s, selfservice.VERIFY, token))
             return await link_page(request, state, token, "verify", problem=exc.message)
-        return await page(request, "verified.html", title="Thank you", number=result.number, status=result.status)
+        return await page(request, "verified.html", title="Thank you", number=result.number, req_status=result.status)
 
     @api.post("/signup/verify/renew", response_class=HTMLResponse, include_in_schema=False)
     async def verify_renew(request: Request):
