@@ -478,3 +478,43 @@ def test_healthz_and_unknown_pages(sweb):
     assert missing.status_code == 404 and "<h1>Not Found</h1>" in missing.text
     assert sweb.get("/").status_code == 200
     assert sweb.get("/api/v1/nothing").json() == {"error": "Not Found"}
+
+
+def test_regdesk_serve_runs_two_workers_on_one_database(db_path, tmp_path):
+    """The real command: uvicorn with two worker processes over one SQLite file; no token in its log."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from tests.smtp_helpers import free_port
+
+    port = free_port()
+    log = tmp_path / "serve.log"
+    env = {**os.environ, "REGDESK_DATABASE_URL": f"sqlite:///{db_path}", "REGDESK_CONFIG": "/nonexistent.toml"}
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-c", "import sys; from app.cli import main; sys.exit(main())",
+                                 "serve", "--port", str(port), "--workers", "2"], env=env, stdout=out, stderr=out,
+                                start_new_session=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(150):
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("serve did not answer: " + log.read_text())
+        codes = [httpx.post(base + "/api/v1/signup", json={**SIGNUP, "email": f"w{i}@example.com"}).status_code
+                 for i in range(6)]
+        assert codes == [201] * 6
+        assert httpx.get(base + "/signup/verify", params={"token": "rdk_" + "Z" * 43}).status_code == 404
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(15)
+    text = log.read_text()
+    assert '"POST /api/v1/signup" 201' in text and "Z" * 43 not in text and "Traceback" not in text

@@ -228,6 +228,10 @@ def create_app(store: Store, config: WebConfig | None = None) -> Any:
 
     # -------------------------------------------------------------- health
 
+    @api.get("/favicon.ico", include_in_schema=False)
+    async def favicon():
+        return Response(status_code=204, headers={"cache-control": "public, max-age=86400"})
+
     @api.get("/healthz", include_in_schema=False)
     async def healthz():
         def ping(session):
