@@ -83,6 +83,9 @@ def is_loaded(store: Store) -> bool:
         return s.exec(select(Operator.id).where(Operator.user_name == "approver1")).first() is not None
 
 
+DEMO_PORTAL_URL = "http://127.0.0.1:8080"
+
+
 def load_reference(store: Store) -> None:
     """Operators, templates, roles and a few customers: what every demo (and test) starts from."""
     with store.write() as s:
@@ -104,6 +107,10 @@ def load_base(store: Store) -> dict[str, Any]:
     if is_loaded(store):
         return {"loaded": False}
     load_reference(store)
+    from services import params
+
+    with store.write() as s:  # the mails' links open the local `regdesk serve` (README: Web pages)
+        params.set_value(s, SYSTEM, "portal.url", DEMO_PORTAL_URL)
     from seed.workflows import load_default_workflows
 
     # before the requests, so the demo's created customer's user request enters the workflow
