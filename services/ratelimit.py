@@ -84,6 +84,8 @@ def hit(session: Session, checks: list[tuple[Limit, str]]) -> Verdict:
         verdict = _hit(session, limit, value)
         if not verdict.allowed and (worst.allowed or verdict.retry_after > worst.retry_after):
             worst = verdict
+        elif worst.allowed and verdict.hits > worst.hits:
+            worst = verdict
     if random.random() < 0.01:
         session.execute(delete(WebRateLimit).where(WebRateLimit.window_start < now(session) - timedelta(days=2)))
     return worst

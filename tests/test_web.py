@@ -359,7 +359,8 @@ def tight(action: str, kind: str, n: int) -> dict:
     return {"limits": {action: [Limit(action, kind, n, HOUR)]}}
 
 
-def test_signup_limit_per_client_address_holds_across_processes(store, clock):
+def test_signup_limit_per_client_address_holds_across_processes(any_store, clock):
+    store = any_store
     one = make_client(store, **tight("signup", "ip", 3))
     other_store = type(store)(store.url, clock=clock)  # a second serve process on the same database
     two = TestClient(create_app(other_store, WebConfig(**tight("signup", "ip", 3))))
@@ -372,6 +373,24 @@ def test_signup_limit_per_client_address_holds_across_processes(store, clock):
     clock.advance(hours=1, minutes=1)
     assert post_form(one, "/signup", SIGNUP).status_code == 200
     other_store.dispose()
+
+
+def test_limit_counts_exactly_under_concurrent_processes(any_store, clock):
+    """Eight writers (two stores = two processes' pools) hit one counter at once: exactly `limit` pass."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from services import ratelimit
+
+    other = type(any_store)(any_store.url, clock=clock)
+    limit = Limit("signup", "ip", 25, HOUR)
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            verdicts = list(pool.map(lambda i: (any_store if i % 2 else other).call(ratelimit.hit, [(limit, "10.1.1.1")]),
+                                     range(40)))
+    finally:
+        other.dispose()
+    assert sum(v.allowed for v in verdicts) == 25
+    assert sorted(v.hits for v in verdicts) == list(range(1, 41))
 
 
 def test_signup_limit_per_email_across_client_addresses(store):

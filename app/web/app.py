@@ -220,7 +220,8 @@ def create_app(store: Store, config: WebConfig | None = None) -> Any:
     async def on_error(request: Request, exc: Exception):
         from sqlalchemy.exc import OperationalError
 
-        log.error("%s on %s: %s", exc.__class__.__name__, request.url.path, exc.__class__.__doc__ or "")
+        # the class only: a database error's text can carry bound values
+        log.error("%s on %s %s", exc.__class__.__name__, request.method, request.url.path)
         status = 503 if isinstance(exc, OperationalError) else 500
         if request.url.path.startswith("/api/"):
             return JSONResponse({"error": "the service is unavailable, please try again later"}, status_code=status)
