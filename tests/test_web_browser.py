@@ -33,7 +33,8 @@ def served(store):
     base = f"http://127.0.0.1:{port}"
     set_portal_url(store, base)
     server = uvicorn.Server(uvicorn.Config(create_app(store), host="127.0.0.1", port=port, log_level="warning",
-                                           access_log=False, lifespan="off"))
+                                           access_log=False, lifespan="off",
+                                           timeout_graceful_shutdown=1))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     for _ in range(200):
@@ -42,6 +43,7 @@ def served(store):
         time.sleep(0.02)
     yield base
     server.should_exit = True
+    server.force_exit = True  # do not wait for the browser's keep-alive connections
     thread.join(5)
 
 
