@@ -352,6 +352,14 @@ def test_hostile_strings_through_every_form_field_are_shown_escaped(sweb, store,
     assert stored, "some hostile values are valid input and were stored"
 
 
+def test_hostile_values_stored_by_a_sign_up_are_escaped_on_the_link_pages(sweb, store, mailbox):
+    company = "<script>alert(1)</script> [b]x[/b] \u202eevil"
+    number, link = signed_up(sweb, store, mailbox, company=company)
+    page = sweb.get(link)
+    assert page.status_code == 200 and "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+    assert "<script>" not in page.text
+
+
 # ------------------------------------------------------------------ limits (in the database)
 
 

@@ -8,8 +8,10 @@ from urllib.parse import urlsplit
 from services import delivery, params
 from services.permissions import SYSTEM
 
-HOSTILE_WEB = ["[/x]", "[b]bold[/b]", "[@click=app.quit]q[/]", "\x1b[31mred\x1b[0m", "a\u202eb", "<script>alert(1)</script>",
-               "\"><img src=x onerror=alert(1)>"]
+from tests.conftest import HOSTILE
+
+# the markup/escape strings every surface gets, plus what a browser would run or reorder
+HOSTILE_WEB = [*HOSTILE, "a\u202eb", "<script>alert(1)</script>", "\"><img src=x onerror=alert(1)>"]
 
 SIGNUP = {
     "company": "Tailwind Traders", "first_name": "Ann", "last_name": "Lee", "email": "ann.lee@tailwind.example",
