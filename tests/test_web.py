@@ -500,7 +500,7 @@ def test_no_server_error_on_garbage(sweb, body, ctype):
 
 
 def test_healthz_and_unknown_pages(sweb):
-    assert sweb.get("/healthz").json() == {"status": "ok"}
+    assert sweb.get("/healthz").json() == {"status": "ok"} and sweb.head("/healthz").status_code == 200
     missing = sweb.get("/nothing-here")
     assert missing.status_code == 404 and "<h1>Not Found</h1>" in missing.text
     assert sweb.get("/").status_code == 200

@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -233,7 +234,7 @@ def create_app(store: Store, config: WebConfig | None = None) -> Any:
     async def favicon():
         return Response(status_code=204, headers={"cache-control": "public, max-age=86400"})
 
-    @api.get("/healthz", include_in_schema=False)
+    @api.api_route("/healthz", methods=["GET", "HEAD"], include_in_schema=False)
     async def healthz():
         def ping(session):
             from sqlalchemy import text
@@ -320,9 +321,11 @@ def create_app(store: Store, config: WebConfig | None = None) -> Any:
             return await page(request, "resend.html", 422, title="Send the link again", values={"email": email},
                               errors={"email": "enter the e-mail address you signed up with"})
         await web.limit("resend", request, email=email)
+        response = await page(request, "resent.html", title="Check your e-mail", known=False)
         if not form.get(HONEYPOT):
-            await web.call(selfservice.resend_verification, email)
-        return await page(request, "resent.html", title="Check your e-mail", known=False)
+            # after the answer is sent: a known address must not answer slower than an unknown one
+            response.background = BackgroundTask(web.call, selfservice.resend_verification, email)
+        return response
 
     # -------------------------------------------------------------- pages: B2B onboarding
 
@@ -432,8 +435,8 @@ def create_app(store: Store, config: WebConfig | None = None) -> Any:
     async def api_resend(body: ResendIn, request: Request):
         """Send the verification link again. The answer is the same whether or not the address is known."""
         await web.limit("resend", request, email=body.email)
-        await web.call(selfservice.resend_verification, body.email)
-        return AcceptedOut(message=RESEND_MESSAGE)
+        return JSONResponse(AcceptedOut(message=RESEND_MESSAGE).model_dump(), status_code=202,
+                            background=BackgroundTask(web.call, selfservice.resend_verification, body.email))
 
     @api.post("/api/v1/partners/apply", status_code=201, response_model=ApplyOut, responses=ERRORS, tags=["B2B"])
     async def api_apply(body: ProspectIn, request: Request):
