@@ -430,6 +430,19 @@ def test_activation_attempts_are_limited_per_link(store, mailbox):
         assert s.exec(select(PortalUser.status)).one() == "Pending activation"
 
 
+def test_limits_from_the_serve_option(cli):
+    from app.web.config import WebConfig, parse_limits
+
+    limits = parse_limits("signup.ip=2, resend.email=1", WebConfig().limits)
+    assert [(lim.kind, lim.limit) for lim in limits["signup"]] == [("ip", 2), ("email", 5)]
+    assert limits["resend"][1].limit == 1
+    for bad in ("signup.ip=x", "nothing.ip=3", "signup.link=3"):
+        with pytest.raises(ValueError, match="bad limit"):
+            parse_limits(bad, WebConfig().limits)
+    refused = cli("serve", "--limits", "signup.nope=3")
+    assert refused.code == 2 and "bad limit" in refused.err
+
+
 # ------------------------------------------------------------------ API
 
 

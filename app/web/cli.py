@@ -20,6 +20,9 @@ def serve(
         None, "--trusted-proxies", metavar="IPS",
         help="Comma-separated addresses whose X-Forwarded-For/-Proto are believed. Default: 127.0.0.1,::1."),
     access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="Log each request (no tokens)."),
+    limits: Optional[str] = typer.Option(
+        None, "--limits", metavar="NAME=N,...",
+        help="Attempts per hour over the defaults, e.g. signup.ip=20,signup.email=5,resend.email=3,activate.link=10."),
 ) -> None:
     """Serve the customer's pages (sign-up, verification, B2B onboarding, activation) and the JSON API."""
     import uvicorn
@@ -35,6 +38,15 @@ def serve(
     finally:
         engine.dispose()
     os.environ["REGDESK_DATABASE_URL"] = url
+    if limits is not None:
+        from app.web.config import WebConfig, parse_limits
+        from services.errors import ValidationFailed
+
+        try:
+            parse_limits(limits, WebConfig().limits)
+        except ValueError as exc:
+            raise ValidationFailed({"--limits": str(exc)}) from None
+        os.environ["REGDESK_WEB_LIMITS"] = limits
     if trusted_proxies is not None:
         os.environ["REGDESK_WEB_TRUSTED_PROXIES"] = trusted_proxies
     os.environ["REGDESK_WEB_ACCESS_LOG"] = "1" if access_log else "0"

@@ -36,4 +36,21 @@ class WebConfig:
             cfg.trusted_proxies = frozenset(p.strip() for p in proxies.split(",") if p.strip())
         if os.environ.get("REGDESK_WEB_MAX_BODY"):
             cfg.max_body_bytes = int(os.environ["REGDESK_WEB_MAX_BODY"])
+        if os.environ.get("REGDESK_WEB_LIMITS"):
+            cfg.limits = parse_limits(os.environ["REGDESK_WEB_LIMITS"], cfg.limits)
         return cfg
+
+
+def parse_limits(text: str, base: dict[str, list[Limit]]) -> dict[str, list[Limit]]:
+    """``signup.ip=20,resend.email=3`` (attempts per hour) over the defaults; ValueError names the bad item."""
+    limits = {action: list(items) for action, items in base.items()}
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        name, _, value = item.partition("=")
+        action, _, kind = name.strip().partition(".")
+        current = limits.get(action, [])
+        if not value.strip().isdigit() or kind not in {lim.kind for lim in current}:
+            known = ", ".join(f"{lim.action}.{lim.kind}" for items in base.values() for lim in items)
+            raise ValueError(f"bad limit {item!r}: expected NAME=ATTEMPTS_PER_HOUR with NAME one of {known}")
+        limits[action] = [Limit(action, kind, int(value), lim.window_seconds) if lim.kind == kind else lim
+                          for lim in current]
+    return limits
