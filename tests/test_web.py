@@ -520,8 +520,8 @@ def test_healthz_and_unknown_pages(sweb):
     assert sweb.get("/api/v1/nothing").json() == {"error": "Not Found"}
 
 
-def test_regdesk_serve_runs_two_workers_on_one_database(db_path, tmp_path):
-    """The real command: uvicorn with two worker processes over one SQLite file; no token in its log."""
+def test_regdesk_serve_runs_two_workers_on_one_database(any_store, tmp_path):
+    """The real command: uvicorn with two worker processes over one database; no token in its log."""
     import os
     import signal
     import subprocess
@@ -534,7 +534,7 @@ def test_regdesk_serve_runs_two_workers_on_one_database(db_path, tmp_path):
 
     port = free_port()
     log = tmp_path / "serve.log"
-    env = {**os.environ, "REGDESK_DATABASE_URL": f"sqlite:///{db_path}", "REGDESK_CONFIG": "/nonexistent.toml"}
+    env = {**os.environ, "REGDESK_DATABASE_URL": any_store.url, "REGDESK_CONFIG": "/nonexistent.toml"}
     with log.open("w") as out:
         proc = subprocess.Popen([sys.executable, "-c", "import sys; from app.cli import main; sys.exit(main())",
                                  "serve", "--port", str(port), "--workers", "2"], env=env, stdout=out, stderr=out,
@@ -549,9 +549,14 @@ def test_regdesk_serve_runs_two_workers_on_one_database(db_path, tmp_path):
                 time.sleep(0.1)
         else:
             pytest.fail("serve did not answer: " + log.read_text())
-        codes = [httpx.post(base + "/api/v1/signup", json={**SIGNUP, "email": f"w{i}@example.com"}).status_code
-                 for i in range(6)]
-        assert codes == [201] * 6
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(6) as pool:  # at once, so both workers take some
+            codes = list(pool.map(lambda i: httpx.post(base + "/api/v1/signup", timeout=30,
+                                                       json={**SIGNUP, "email": f"w{i}@example.com"}).status_code,
+                                  range(12)))
+        assert codes == [201] * 12
+        assert len(requests_of(any_store)) == 12
         assert httpx.get(base + "/signup/verify", params={"token": "rdk_" + "Z" * 43}).status_code == 404
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
