@@ -171,7 +171,9 @@ def csrf_token(request) -> tuple[str, bool]:
 
 def set_csrf_cookie(response, request, token: str) -> None:
     https = request.url.scheme == "https"
-    response.set_cookie(csrf_cookie_name(https), token, httponly=True, samesite="strict", secure=https, path="/")
+    # Lax, not Strict: a customer arriving from a mail link (a cross-site navigation) keeps the
+    # cookie the other tab's form was made with; cross-site POSTs still go without it
+    response.set_cookie(csrf_cookie_name(https), token, httponly=True, samesite="lax", secure=https, path="/")
 
 
 def csrf_ok(request, form_value: str | None) -> bool:
