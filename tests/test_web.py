@@ -15,15 +15,12 @@ from app.web.app import create_app
 from app.web.config import HOUR, WebConfig
 from models.core import AuditEvent, OutboxEmail
 from models.portal import PortalUser
-from models.prospects import Lead, Prospect
+from models.prospects import Lead, Prospect, ProspectIn
 from models.schemas import SignupIn
-from models.prospects import ProspectIn
 from models.signup import SignupRequest
 from services import signup, user_requests
-from services.permissions import PORTAL
 from services.ratelimit import Limit
 from tests.conftest import actor_of
-from tests.portal_helpers import ur_status
 from tests.smtp_helpers import SmtpServer
 from tests.web_helpers import (APPLY, HOSTILE_WEB, PASSWORD, SIGNUP, csrf_of, deliver, link_in_mail, post_form,
                                set_portal_url, token_of)

@@ -16,9 +16,10 @@ from typing import Any, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -86,9 +87,6 @@ def client_ip(request: Request) -> str:
 
 
 # ------------------------------------------------------------------ API models
-
-
-from pydantic import BaseModel, Field  # noqa: E402
 
 
 class TokenIn(BaseModel):
