@@ -560,3 +560,22 @@ def test_regdesk_serve_runs_two_workers_on_one_database(any_store, tmp_path):
         proc.wait(15)
     text = log.read_text()
     assert '"POST /api/v1/signup" 201' in text and "Z" * 43 not in text and "Traceback" not in text
+
+
+def test_database_failure_is_a_plain_page_never_a_trace(store, monkeypatch, caplog):
+    from sqlalchemy.exc import OperationalError
+
+    def down(*args, **kwargs):
+        raise OperationalError("INSERT INTO signuprequest ... rdk_secret", {"token": "rdk_secret"}, Exception("gone"))
+
+    down.regdesk_writes = True
+    set_portal_url(store, "http://testserver")
+    client = TestClient(create_app(store), raise_server_exceptions=False)
+    csrf = csrf_of(client)
+    monkeypatch.setattr(signup, "submit", down)
+    with caplog.at_level(logging.ERROR):
+        page = client.post("/signup", data={"csrf": csrf, **SIGNUP})
+        api = client.post("/api/v1/signup", json=SIGNUP)
+    assert page.status_code == 503 and "Nothing was changed" in page.text and "Traceback" not in page.text
+    assert api.status_code == 503 and set(api.json()) == {"error"}
+    assert "rdk_secret" not in page.text + api.text + caplog.text

@@ -92,26 +92,35 @@ class Guard:
             await send(message)
 
         try:
-            if scope["method"] in ("POST", "PUT", "PATCH", "DELETE"):
-                body = await self._read_body(scope, receive)
-                if body is None:
-                    await self._refuse(scope, guarded_send, 413, "the request is too large")
-                    return
-                sent = [False]
-
-                async def replay() -> dict:
-                    if not sent[0]:
-                        sent[0] = True
-                        return {"type": "http.request", "body": body, "more_body": False}
-                    return await receive()
-
-                await self.app(scope, replay, guarded_send)
-            else:
-                await self.app(scope, receive, guarded_send)
+            await self._serve(scope, receive, guarded_send, status_seen)
+        except Exception as exc:  # the app answered already (its error page); keep the trace out of the log too
+            logging.getLogger("regdesk.web").error("%s on %s %s (answered %s)", exc.__class__.__name__,
+                                                   scope.get("method"), scrub(scope.get("path", "")),
+                                                   status_seen[0] or 500)
+            if not status_seen[0]:
+                await self._refuse(scope, guarded_send, 500, "Sorry, something went wrong: nothing was changed")
         finally:
             path = scrub(scope.get("path", ""))
             access_log.info('%s "%s %s" %s %.1fms', (scope.get("client") or ("-",))[0], scope.get("method"),
                             path, status_seen[0] or 500, (time.perf_counter() - started) * 1000)
+
+    async def _serve(self, scope: dict, receive, guarded_send, status_seen: list) -> None:
+        if scope["method"] in ("POST", "PUT", "PATCH", "DELETE"):
+            body = await self._read_body(scope, receive)
+            if body is None:
+                await self._refuse(scope, guarded_send, 413, "the request is too large")
+                return
+            sent = [False]
+
+            async def replay() -> dict:
+                if not sent[0]:
+                    sent[0] = True
+                    return {"type": "http.request", "body": body, "more_body": False}
+                return await receive()
+
+            await self.app(scope, replay, guarded_send)
+        else:
+            await self.app(scope, receive, guarded_send)
 
     async def _read_body(self, scope: dict, receive) -> bytes | None:
         limit = self.config.max_body_bytes
