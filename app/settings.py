@@ -60,12 +60,16 @@ class Settings:
     database_url: str
     operator: str
     smtp: dict[str, Any] = field(default_factory=dict)
+    # the operator named by --as, REGDESK_OPERATOR or the config file (None: nobody was named,
+    # ``operator`` is the OS login); services.identity decides whether the naming is allowed
+    operator_named: str | None = None
 
 
 def resolve(db: str | None = None, operator: str | None = None) -> Settings:
     config = load_config()
     url = db or os.environ.get("REGDESK_DATABASE_URL") or config.get("database_url") or default_database_url()
-    who = operator or os.environ.get("REGDESK_OPERATOR") or config.get("operator") or _os_login()
+    named = operator or os.environ.get("REGDESK_OPERATOR") or config.get("operator") or None
+    who = named or _os_login()
     smtp = dict(config.get("smtp", {}))
     for key in ("host", "port", "security", "user", "password", "timeout"):
         env = os.environ.get(f"REGDESK_SMTP_{key.upper()}")
@@ -73,7 +77,7 @@ def resolve(db: str | None = None, operator: str | None = None) -> Settings:
             smtp[key] = env
     if "password_env" in smtp and "password" not in smtp:
         smtp["password"] = os.environ.get(str(smtp["password_env"]), "")
-    return Settings(database_url=url, operator=who, smtp=smtp)
+    return Settings(database_url=url, operator=who, smtp=smtp, operator_named=named)
 
 
 def _os_login() -> str:

@@ -289,7 +289,12 @@ def _screen_bindings(screen: Any) -> list[Binding]:
 
 
 def _operator_label(actor: Actor) -> str:
-    return f"{actor.display_name} ({', '.join(sorted(actor.roles))})"
+    label = f"{actor.display_name} ({', '.join(sorted(actor.roles))})"
+    if actor.reason:  # an admin acting as this operator (services.identity): say so, and why
+        label += f"  ·  acting: {actor.reason}"
+    if actor.demo:
+        label += "  ·  DEMO DATABASE"
+    return label
 
 
 def make_app(store: Any, actor: Actor, *, view: LightView | None = None,

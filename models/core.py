@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, Text
+from sqlalchemy import BigInteger, Column, Index, String, Text
 from sqlmodel import Field, SQLModel
 
 from models.base import LabeledEnum
@@ -71,6 +71,18 @@ class Token(SQLModel, table=True):
     voided_at: datetime | None = None
 
 
+def _login_default(context) -> str | None:
+    from services.identity import login_default
+
+    return login_default(context)
+
+
+def _reason_default(context) -> str | None:
+    from services.identity import current_reason
+
+    return current_reason.get()
+
+
 class AuditEvent(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(index=True)
@@ -81,6 +93,14 @@ class AuditEvent(SQLModel, table=True):
     before: str | None = Field(default=None, sa_column=Column(Text))  # JSON object
     after: str | None = Field(default=None, sa_column=Column(Text))  # JSON object
     comment: str | None = Field(default=None, sa_column=Column(Text))
+    # who was connected (issue 11): the database login on PostgreSQL (set by a trigger from
+    # session_user, whatever the client sends), the OS login on SQLite; NULL before 0009
+    db_login: str | None = Field(default=None, sa_column=Column(String(128), default=_login_default))
+    # the reason an admin OS login gave to act as another operator on a non-demo SQLite file
+    acting_reason: str | None = Field(default=None, sa_column=Column(Text, default=_reason_default))
+    # PostgreSQL: the top-level transaction that wrote the row (set by the same trigger); a status
+    # changed by an operator login must have an audit row of its own transaction
+    db_xact: int | None = Field(default=None, sa_column=Column(BigInteger))
 
     __table_args__ = (
         # history of one record is read by (type, key) in time order
@@ -116,3 +136,11 @@ class OutboxEmail(SQLModel, table=True):
     # a sender's claim on the row while it sends (services/delivery.py): due again after lease_until
     lease_id: str | None = Field(default=None, max_length=32)
     lease_until: datetime | None = None
+
+
+class StoreFlag(SQLModel, table=True):
+    """Facts about the database itself: ``demo`` = created by ``regdesk demo`` (issue 11)."""
+
+    name: str = Field(primary_key=True, max_length=40)
+    value: str = Field(default="", max_length=200)
+    set_at: datetime

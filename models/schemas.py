@@ -7,11 +7,23 @@ from typing import Annotated
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 
+# Far beyond any field's limit: refused before cleaning, which costs time in proportion
+MAX_RAW_TEXT = 100_000
+
+
+def _too_long(value: object) -> None:
+    if isinstance(value, str) and len(value) > MAX_RAW_TEXT:
+        from pydantic_core import PydanticCustomError
+
+        raise PydanticCustomError("text_far_too_long", "far too long ({length} characters)", {"length": len(value)})
+
+
 def _clean_line(value: object) -> object:
     if value is None:
         return ""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        value = str(value)
+        value = str(value) if not (isinstance(value, int) and value.bit_length() > 1000) else "9" * 1000
+    _too_long(value)
     if isinstance(value, str):
         from services.text import clean  # services.text is stdlib-only
 
@@ -22,6 +34,7 @@ def _clean_line(value: object) -> object:
 def _clean_multi(value: object) -> object:
     if value is None:
         return ""
+    _too_long(value)
     if isinstance(value, str):
         from services.text import clean
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
 from models.core import AuditEvent
+from services.identity import login_default
 from services.permissions import Actor, require
 from services.store import now
 
@@ -51,6 +52,9 @@ def record(
             before=_dump(before),
             after=_dump(after),
             comment=comment,
+            # PostgreSQL's trigger replaces db_login with session_user; on SQLite it is the OS login
+            db_login=actor.login or login_default(session.get_bind()),
+            acting_reason=actor.reason,
         )
     )
 
@@ -71,6 +75,8 @@ class AuditView(BaseModel):
     before: dict[str, Any] | None
     after: dict[str, Any] | None
     comment: str | None
+    db_login: str | None = None  # who was connected: database login (PostgreSQL) or OS login (SQLite)
+    acting_reason: str | None = None
 
 
 def _view(event: AuditEvent) -> AuditView:
@@ -84,6 +90,8 @@ def _view(event: AuditEvent) -> AuditView:
         before=json.loads(event.before) if event.before else None,
         after=json.loads(event.after) if event.after else None,
         comment=event.comment,
+        db_login=event.db_login,
+        acting_reason=event.acting_reason,
     )
 
 

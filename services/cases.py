@@ -57,6 +57,7 @@ from sqlmodel import Session, col, select
 from models.cases import (
     CLOSED_CASE_STATUSES, Case, CaseCategory, CaseIn, CasePriority, CaseStatus, SampleIn, SampleRequest, SampleStatus,
 )
+from models.core import Profile
 from models.customer import Customer
 from services import audit, params, sequences, transitions
 from services.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
@@ -209,7 +210,7 @@ def _lost_race(session: Session, case: Case, action: str | None) -> None:
 
 def _get(session: Session, number: str) -> Case:
     key = clean(number).upper()
-    if key.isdigit():
+    if key.isascii() and key.isdigit() and len(key) <= 19:  # "12" -> its number; never a 5000-digit int
         key = sequences.format_number("CASE-", 6, int(key))
     case = session.exec(select(Case).where(Case.number == key)).first()
     if case is None:
@@ -231,11 +232,11 @@ def _choice(enum, value: str, field: str, errors: dict[str, str]) -> str:
 def _email(value: str, field: str, errors: dict[str, str]) -> str:
     if not value:
         return ""
-    from email_validator import EmailNotValidError, validate_email
+    from services.validation import email_address
 
     try:
-        return validate_email(value, check_deliverability=False).normalized
-    except EmailNotValidError as exc:
+        return email_address(value)
+    except ValueError as exc:
         errors[field] = str(exc)
         return value
 
@@ -392,12 +393,15 @@ def create_case(session: Session, actor: Actor, data: Any) -> CaseResult:
     audit.record(session, actor, ENTITY, case.number, "created",
                  after={"status": S.OPEN.value, **parsed.model_dump()})
     message = ""
-    if actor.sales_rep:
+    # seed 002: "Approved ... when the user creating the Customer Request has a Salesrep profile":
+    # the CRM profile (Operator.profile = Sales), which admins set and the audit trail records;
+    # the separate sales_rep flag no longer approves anything (issue 11)
+    if actor.profile == Profile.SALES.value:
         _transition(session, case, "auto_approve", approved_by=actor.user_name, approved_at=current)
         audit.record(session, actor, ENTITY, case.number, "approved automatically", before={"status": S.OPEN.value},
                      after={"status": S.APPROVED.value},
-                     comment=f"created by {actor.user_name}, who has the sales rep profile")
-        message = "approved at once: the creator has the sales rep profile"
+                     comment=f"created by {actor.user_name}, who has the Sales profile (the sales rep profile)")
+        message = "approved at once: the creator has the Sales (sales rep) profile"
     return _result(session, case, message)
 
 
@@ -429,7 +433,7 @@ def _coerce_changes(values: dict[str, Any]) -> dict[str, Any]:
         if name == "title" and not text:
             errors[name] = "required"
         elif len(text) > limits.get(name, 200):
-            errors[name] = f"at most {limits[name]} characters"
+            errors[name] = f"at most {limits.get(name, 200)} characters"
         elif name == "category":
             text = _choice(CaseCategory, text or "Other", name, errors)
         elif name == "priority":

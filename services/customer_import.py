@@ -65,6 +65,7 @@ class RowReport(BaseModel):
     errors: dict[str, str] = Field(default_factory=dict)
     reason: str = ""
     proposal: str | None = None
+    unapproved: list[str] = Field(default_factory=list)  # approval fields applied without approval (Allow changes)
 
 
 class ImportReport(BaseModel):
@@ -124,7 +125,7 @@ def parse_csv(text: str) -> list[ImportRow]:
             rows.append(ImportRow(line=line, account=clean(cells[columns.index("account")]) if len(cells) > columns.index("account") else "",
                                   values={}, error=f"{len(cells)} cells, the header has {len(columns)}"))
             continue
-        record = dict(zip(columns, cells))
+        record = {k: un_neutralise(v) for k, v in zip(columns, cells)}
         account = clean(record.pop("account"))
         rows.append(ImportRow(line=line, account=account, values=record))
     return rows
@@ -301,6 +302,10 @@ def import_rows(session: Session, actor: Actor, rows: list[ImportRow], *, dry_ru
                 rep.proposed = sorted(held)
                 proposals.append((cust, held, rep))
             rep.applied = sorted(direct)
+            rep.unapproved = sorted(set(direct) & enabled) if behavior == "allow" else []
+            if rep.unapproved:  # four eyes (issue 11): say so, per row and in the audit trail
+                notes.append(f"{', '.join(rep.unapproved)}: applied without approval "
+                             f"(Data entity behavior: {changes.BEHAVIORS.get('allow', 'allow')})")
             if behavior == "allow" and pending:
                 clash = sorted(set(direct) & locked_lines.get(p.id, set()))
                 if clash:
@@ -339,7 +344,8 @@ def _write_updates(session: Session, actor: Actor, updates: list[tuple[dict, dic
                                             **{f"v_{k}": v for k, v in row.items()}})
         events.append({"at": at, "operator": actor.user_name, "entity_type": "customer", "entity_key": cust["account"],
                        "action": "imported", "before": _dump({k: cust[k] for k in values}), "after": _dump(values),
-                       "comment": f"data entity import, line {rep.line}"})
+                       "comment": f"data entity import, line {rep.line}" + (
+                           f"; applied without approval: {', '.join(rep.unapproved)}" if rep.unapproved else "")})
     for keys, params in groups.items():
         stmt = (update(_TABLE).where(_TABLE.c.id == bindparam("_id"), _TABLE.c.version == bindparam("_v"))
                 .values({**{k: bindparam(f"v_{k}") for k in keys}, "version": bindparam("_nv")}))
@@ -425,17 +431,42 @@ def _write_proposals(session: Session, actor: Actor, proposals: list[tuple[dict,
 # ---------------------------------------------------------------------------- export
 
 
-def _export_value(field: str, value: Any, fmt: str) -> Any:
+# Cells a spreadsheet would run as a formula (OWASP "CSV injection"): the export prefixes them
+# with ' (also a value that already starts with quotes before such a character, so the import
+# can tell the two apart); ``un_neutralise`` takes exactly one ' off again on import.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _needs_quote(text: str) -> bool:
+    rest = text.lstrip("'")
+    return bool(rest) and rest[0] in FORMULA_START
+
+
+def neutralise(text: str) -> str:
+    """``=1+1`` -> ``'=1+1``; ``'=x`` -> ``''=x``; anything else unchanged."""
+    return "'" + text if _needs_quote(text) else text
+
+
+def un_neutralise(cell: str) -> str:
+    """The inverse of ``neutralise`` for a cell read from a CSV file."""
+    if cell.startswith("'") and _needs_quote(cell[1:]):
+        return cell[1:]
+    return cell
+
+
+def _export_value(field: str, value: Any, fmt: str, raw: bool = False) -> Any:
     plain = changes.plain_value(field, value)
     if fmt == "csv" and isinstance(plain, bool):
         return "yes" if plain else "no"
     if fmt == "csv":
-        return str(plain)
+        return str(plain) if raw else neutralise(str(plain))
     return plain
 
 
-def iter_export(session: Session, actor: Actor, fmt: str = "csv", chunk: int = 5000) -> Iterator[dict[str, Any]]:
-    """Every customer as a row of the import format, by account (keyset pages)."""
+def iter_export(session: Session, actor: Actor, fmt: str = "csv", chunk: int = 5000,
+                raw: bool = False) -> Iterator[dict[str, Any]]:
+    """Every customer as a row of the import format, by account (keyset pages); CSV cells that
+    a spreadsheet would run are neutralised unless ``raw``."""
     require(actor, "customer.view")
     fields = list(customers.FIELDS)
     after = ""
@@ -445,12 +476,16 @@ def iter_export(session: Session, actor: Actor, fmt: str = "csv", chunk: int = 5
         if not page:
             return
         for m in page:
-            yield {"account": m["account"], **{f: _export_value(f, m[f], fmt) for f in fields}}
+            yield {"account": m["account"], **{f: _export_value(f, m[f], fmt, raw) for f in fields}}
         after = page[-1]["account"]
 
 
-def export_customers(session: Session, actor: Actor, path: str | Path, fmt: str | None = None) -> int:
-    """Write every customer to ``path`` (CSV or JSON, the import format); returns the count."""
+def export_customers(session: Session, actor: Actor, path: str | Path, fmt: str | None = None,
+                     raw: bool = False) -> int:
+    """Write every customer to ``path`` (CSV or JSON, the import format); returns the count.
+
+    CSV cells starting with = + - @ tab or CR get a leading ' (OWASP) unless ``raw``; the import
+    takes it off again, so an export imports back unchanged either way."""
     fmt = detect_format(path, fmt)
     count = 0
     try:
@@ -458,7 +493,7 @@ def export_customers(session: Session, actor: Actor, path: str | Path, fmt: str 
             if fmt == "csv":
                 writer = csv.DictWriter(fh, fieldnames=["account", *customers.FIELDS], lineterminator="\n")
                 writer.writeheader()
-                for row in iter_export(session, actor, fmt):
+                for row in iter_export(session, actor, fmt, raw=raw):
                     writer.writerow(row)
                     count += 1
             else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel
@@ -22,6 +22,7 @@ from services.errors import Conflict, NotFound, ValidationFailed
 from services.permissions import Actor, require
 from services.store import now, writes
 from services.text import clean, normalize_company, normalize_email
+from services.validation import email_address, parse_decimal
 
 
 @dataclass(frozen=True)
@@ -85,28 +86,16 @@ def _coerce(spec: FieldSpec, raw: Any) -> Any:
             return False
         raise ValueError("yes or no")
     if spec.kind == "decimal":
-        text = clean(raw).replace(",", "") if not isinstance(raw, (Decimal, int)) or isinstance(raw, bool) else str(raw)
-        if isinstance(raw, bool):
-            raise ValueError("a number")
-        try:
-            value = Decimal(text or "0")
-        except InvalidOperation:
-            raise ValueError("a number, e.g. 25000.00") from None
-        if not value.is_finite() or value < 0:
-            raise ValueError("zero or more")
-        if value > CREDIT_LIMIT_MAX or value != value.quantize(Decimal("0.01")):
-            raise ValueError("at most 16 digits and 2 decimals")
-        return value.quantize(Decimal("0.01"))
+        return parse_decimal(raw)
     if spec.kind == "int":
         if isinstance(raw, bool):
             raise ValueError("a whole number")
-        try:
-            value = int(clean(raw) or "0")
-        except ValueError:
-            raise ValueError("a whole number") from None
-        if not 0 <= value <= 999:
+        text = str(raw).strip() if isinstance(raw, int) else clean(raw)
+        if not re.fullmatch(r"[0-9]+", text or "0"):
+            raise ValueError("a whole number")
+        if len(text.lstrip("0")) > 3:
             raise ValueError("between 0 and 999")
-        return value
+        return int(text or "0")
     text = clean(raw)
     if spec.max_length and len(text) > spec.max_length:
         raise ValueError(f"at most {spec.max_length} characters")
@@ -124,12 +113,7 @@ def _coerce(spec: FieldSpec, raw: Any) -> Any:
     if spec.kind in {"currency", "country"}:
         return text.upper()
     if spec.kind == "email" and text:
-        from email_validator import EmailNotValidError, validate_email
-
-        try:
-            return validate_email(text, check_deliverability=False).normalized
-        except EmailNotValidError as exc:
-            raise ValueError(str(exc)) from None
+        return email_address(text)
     return text
 
 

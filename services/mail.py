@@ -7,19 +7,28 @@ parameter ``mail.template.<key>`` and wins.
 
 Template placeholders are ``$name`` (string.Template): customer text is substituted as data,
 never evaluated.
+
+No working secret is ever stored (issue 11). The templates in ``LINK_TEMPLATES`` carry a
+single-use link: ``enqueue`` fills ``$link``, ``$token`` and ``$expires`` with *slots*
+(``[[link:<nonce>]]``, the nonce being the random part of the row's Message-ID, which no
+customer text can know in advance), and the sender (services/delivery.py) mints the token
+when it renders the mail for sending, in the same short transaction as its lease on the row.
+The database only ever holds the token's SHA-256 (``services.tokens``).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import uuid
+from email.utils import parseaddr
 from string import Template
 from typing import Any
 
 from sqlmodel import Session
 
 from models.core import OutboxEmail, OutboxStatus, Parameter
-from services import params
+from services import params, tokens
 from services.errors import NotFound, ValidationFailed
 from services.permissions import Actor, require
 from services.store import now
@@ -125,6 +134,50 @@ def render(session: Session, key: str, context: dict[str, Any]) -> tuple[str, st
     return subject, Template(body).safe_substitute(values)
 
 
+# templates whose mail carries a single-use link, minted when the mail is sent
+LINK_TEMPLATES = frozenset({"signup_verify", "portal_logon"})
+SECRET_SLOTS = ("link", "token", "expires")
+SLOT_PATTERN = re.compile(r"\[\[(link|token|expires):([0-9a-f]{32})\]\]")
+MESSAGE_ID_PATTERN = re.compile(r"^<([0-9a-f]{32})@([^>]*)>$")
+SLOT_MASKS = {"link": "[link made when sent]", "token": "[code made when sent]", "expires": "[set when sent]"}
+
+
+def slot(name: str, nonce: str) -> str:
+    return f"[[{name}:{nonce}]]"
+
+
+def nonce_of(message_id: str) -> str | None:
+    match = MESSAGE_ID_PATTERN.match(message_id or "")
+    return match.group(1) if match else None
+
+
+def fill_slots(body: str, nonce: str | None, values: dict[str, str]) -> str:
+    """The body with this row's slots replaced by ``values`` (missing names: left as they are)."""
+    if not nonce:
+        return body
+    return SLOT_PATTERN.sub(lambda m: values.get(m.group(1), m.group(0)) if m.group(2) == nonce else m.group(0), body)
+
+
+def has_slots(body: str, nonce: str | None) -> bool:
+    return bool(nonce) and any(m.group(2) == nonce for m in SLOT_PATTERN.finditer(body))
+
+
+def mask_slots(body: str) -> str:
+    """For staff views: slots in words (the link does not exist until the mail is sent)."""
+    return SLOT_PATTERN.sub(lambda m: SLOT_MASKS[m.group(1)], body)
+
+
+def domain_of(sender: str) -> str:
+    """The domain of a From address (``regdesk <no-reply@example.com>`` -> ``example.com``)."""
+    address = parseaddr(sender or "")[1]
+    domain = address.rpartition("@")[2].strip().lower() if "@" in address else ""
+    return re.sub(r"[^a-z0-9.-]", "", domain) or "regdesk.invalid"
+
+
+def new_message_id(nonce: str, sender: str) -> str:
+    return f"<{nonce}@{domain_of(sender)}>"
+
+
 def enqueue(
     session: Session,
     recipient: str,
@@ -134,6 +187,19 @@ def enqueue(
     entity_type: str = "",
     entity_key: str = "",
 ) -> OutboxEmail:
+    """Render ``template`` into a new outbox row (in the caller's transaction).
+
+    For ``LINK_TEMPLATES`` the link, code and expiry are slots filled at send time (passing
+    them is a programming error); token-like text in the context is masked, never stored.
+    """
+    for key in SECRET_SLOTS:
+        if template in LINK_TEMPLATES and key in context:
+            raise ValueError(f"mail context {key!r} is made when the mail is sent: do not pass it")
+    # whatever looks like a token (a pasted link in customer text) is not stored in a mail
+    context = {k: tokens.scrub(v) if isinstance(v, str) else v for k, v in context.items()}
+    nonce = uuid.uuid4().hex
+    if template in LINK_TEMPLATES:
+        context = {**context, **{name: slot(name, nonce) for name in SECRET_SLOTS}}
     subject, body = render(session, template, context)
     message = OutboxEmail(
         created_at=now(session),
@@ -144,7 +210,7 @@ def enqueue(
         entity_type=entity_type,
         entity_key=entity_key,
         status=OutboxStatus.PENDING,
-        message_id=f"<{uuid.uuid4().hex}@regdesk>",
+        message_id=new_message_id(nonce, params.get(session, "mail.from")),
         next_attempt_at=now(session),
     )
     session.add(message)

@@ -7,7 +7,7 @@ import re
 from sqlmodel import Session, col, select
 
 from models.core import Operator, Profile, Role
-from services import audit
+from services import audit, identity
 from services.errors import Conflict, NotFound, UnknownOperator, ValidationFailed
 from services.permissions import Actor, require
 from services.store import now, writes
@@ -27,6 +27,15 @@ def to_actor(op: Operator) -> Actor:
     )
 
 
+def find_operator(session: Session, user_name: str) -> Operator | None:
+    return session.exec(select(Operator).where(Operator.user_name == user_name)).first()
+
+
+def list_operator_names(session: Session) -> set[str]:
+    """Every operator's user name (no permission check: whether a database is new, for ``regdesk demo``)."""
+    return set(session.exec(select(Operator.user_name)).all())
+
+
 def resolve_actor(session: Session, user_name: str) -> Actor:
     """The active operator of that name, or a clear refusal."""
     name = (user_name or "").strip()
@@ -35,8 +44,8 @@ def resolve_actor(session: Session, user_name: str) -> Actor:
     op = session.exec(select(Operator).where(Operator.user_name == name)).first()
     if op is None:
         raise UnknownOperator(
-            f"unknown operator {name!r}: ask an admin to add you ('regdesk operators add'), "
-            "or use --as NAME / REGDESK_OPERATOR"
+            f"unknown operator {name!r}: ask an admin to add you ('regdesk operators add {name}'); "
+            "on a demo database --as NAME picks a demo operator"
         )
     if not op.active:
         raise UnknownOperator(f"operator {name!r} is disabled")
@@ -75,7 +84,11 @@ def add_operator(
     sales_rep: bool = False,
 ) -> Operator:
     require(actor, "admin.operators")
-    return create_operator(session, actor, user_name, display_name, roles, email=email, profile=profile, sales_rep=sales_rep)
+    op = create_operator(session, actor, user_name, display_name, roles, email=email, profile=profile, sales_rep=sales_rep)
+    if session.get_bind().dialect.name == "postgresql":
+        # the operator is the database login: its LOGIN role, in the groups of its roles
+        identity.pg_add_login(session, op.user_name, op.roles.split())
+    return op
 
 
 def create_operator(session: Session, actor: Actor, user_name: str, display_name: str, roles: str | list[str],
@@ -119,6 +132,8 @@ def set_active(session: Session, actor: Actor, user_name: str, active: bool) -> 
         raise NotFound(f"no operator {user_name!r}")
     if op.user_name == actor.user_name and not active:
         raise Conflict("you cannot disable yourself")
+    if session.get_bind().dialect.name == "postgresql":
+        identity.pg_set_login(session, op.user_name, active)
     if op.active != active:
         op.active = active
         op.version += 1

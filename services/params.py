@@ -48,6 +48,10 @@ declare(ParamSpec("mail.max_attempts", 8, int, "Delivery attempts an e-mail the 
 declare(ParamSpec("company.name", "Contoso Entertainment", str, "Our company's name in e-mails"))
 # Workflow (issue 3)
 declare(ParamSpec("workflow.disallow_submitter_approval", True, bool, "Refuse approval of a document by its submitter"))
+# Four eyes on sign-ups (issue 11): the staff submitter never approves or creates; this adds
+# that the approver does not create either
+declare(ParamSpec("signup.create_needs_second_person", False, bool,
+                  "Creating the customer needs an operator other than the one who approved the sign-up request"))
 # Customer approval (issue 4; D365 Accounts receivable parameters > Customer approval)
 CUSTOMER_APPROVAL_FIELDS: tuple[tuple[str, str], ...] = (
     ("name", "Name"), ("credit_limit", "Credit limit"), ("tax_group", "Tax group"),
@@ -59,7 +63,7 @@ CUSTOMER_APPROVAL_FIELDS: tuple[tuple[str, str], ...] = (
     ("invoice_account", "Invoice account"),
 )
 declare(ParamSpec("customer_approval.enabled", False, bool, "Enable customer approvals"))
-declare(ParamSpec("customer_approval.entity_behavior", "allow", str,
+declare(ParamSpec("customer_approval.entity_behavior", "propose", str,
                   "Data entity behavior of imports: allow (changes without approval), reject (changes), "
                   "propose (create change proposals)", choices=("allow", "reject", "propose")))
 for _field, _label in CUSTOMER_APPROVAL_FIELDS:

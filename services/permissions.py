@@ -64,6 +64,12 @@ class Actor:
     profile: str | None = None
     sales_rep: bool = False
     email: str | None = None
+    # how the store knows who this is (issue 11, services.identity): the database login
+    # (PostgreSQL) or OS login (SQLite), the reason an admin gave to act as someone else,
+    # and whether the database is a demo database. None/False for actors made in code.
+    login: str | None = None
+    reason: str | None = None
+    demo: bool = False
 
     def has_role(self, role: str) -> bool:
         return role in self.roles

@@ -228,18 +228,32 @@ def provision(session: Session, actor: Actor, ur: UserRequest) -> PortalUser:
 
 
 def _send_logon(session: Session, user: PortalUser) -> None:
-    ttl = params.get(session, "portal.activation_ttl_hours")
-    raw = tokens.issue(session, TOKEN_PURPOSE, ENTITY, user.user_name_key, ttl)
+    """Queue the logon mail; an earlier activation link stops working now, the new one is minted
+    when the mail is sent (``mint_activation_link``), so no working token is ever stored."""
+    tokens.void(session, TOKEN_PURPOSE, ENTITY, user.user_name_key)
     portal_url = params.get(session, "portal.url").rstrip("/")
     contact = session.get(ContactPerson, user.contact_id)
-    expires = now(session) + timedelta(hours=ttl)
     mail.enqueue(
         session, user.email, "portal_logon",
         {"first_name": contact.first_name if contact else "", "last_name": contact.last_name if contact else "",
-         "user_name": user.user_name, "portal_url": portal_url, "link": f"{portal_url}/activate?token={raw}",
-         "token": raw, "expires": f"{expires:%Y-%m-%d %H:%M} UTC"},
+         "user_name": user.user_name, "portal_url": portal_url},
         entity_type=ENTITY, entity_key=user.user_name,
     )
+
+
+def mint_activation_link(session: Session, user_name: str) -> dict[str, str]:
+    """Called by the sender when it renders a logon mail: a new activation token replaces the
+    user's earlier one (only its hash is stored), valid ``portal.activation_ttl_hours`` from now.
+    Refused when the user no longer waits for activation."""
+    user = session.exec(select(PortalUser).where(PortalUser.user_name_key == user_name.casefold())).first()
+    if user is None or user.status != P.PENDING_ACTIVATION:
+        raise InvalidTransition(f"portal user {user_name} is {user.status if user else 'gone'}: "
+                                "an activation link would not work")
+    ttl = params.get(session, "portal.activation_ttl_hours")
+    raw = tokens.issue(session, TOKEN_PURPOSE, ENTITY, user.user_name_key, ttl)
+    portal_url = params.get(session, "portal.url").rstrip("/")
+    expires = now(session) + timedelta(hours=ttl)
+    return {"link": f"{portal_url}/activate?token={raw}", "token": raw, "expires": f"{expires:%Y-%m-%d %H:%M} UTC"}
 
 
 def _move(session: Session, user: PortalUser, action: str, target: PortalUserStatus, **values: Any) -> None:

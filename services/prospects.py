@@ -114,7 +114,7 @@ def _at(t: datetime | None) -> str:
 
 def _by_number(session: Session, model: type[SQLModel], number: str, prefix: str, what: str):
     key = clean(number).upper()
-    if key.isdigit():
+    if key.isascii() and key.isdigit() and len(key) <= 19:  # "12" -> its number; never a 5000-digit int
         key = sequences.format_number(prefix, 6, int(key))
     row = session.exec(select(model).where(model.number == key)).first()  # type: ignore[attr-defined]
     if row is None:
@@ -211,11 +211,11 @@ class SubmitResult(BaseModel):
 
 
 def _validate_email(value: str) -> str:
-    from email_validator import EmailNotValidError, validate_email
+    from services.validation import email_address
 
     try:
-        return validate_email(clean(value), check_deliverability=False).normalized
-    except EmailNotValidError as exc:
+        return email_address(clean(value))
+    except ValueError as exc:
         raise ValidationFailed({"email": str(exc)}) from None
 
 

@@ -113,7 +113,7 @@ def light_start(url: str, operator: str | None, *, limit: int) -> LightStart | N
 def _read(conn: sqlite3.Connection, operator: str | None, limit: int) -> LightStart | None:
     if not _schema_current(conn):
         return None
-    actor = _actor(conn, operator)
+    actor = _identified(conn, operator)
     if actor is None or not actor.can("signup.view"):
         return None
     return LightStart(actor=actor, view=LightView(page=_first_page(conn, limit), counts=_counts(conn)))
@@ -124,6 +124,25 @@ def _schema_current(conn: sqlite3.Connection) -> bool:
         return False
     revisions = frozenset(r[0] for r in conn.execute("SELECT version_num FROM alembic_version"))
     return revisions == SCHEMA_HEADS
+
+
+def _identified(conn: sqlite3.Connection, operator: str | None) -> Actor | None:
+    """``services.identity``'s SQLite rule: the OS login, or the named operator where allowed
+    (a demo database); None where it would refuse or needs a reason (the normal path says why)."""
+    from dataclasses import replace
+
+    from services.errors import UnknownOperator
+    from services.identity import DEMO_FLAG, os_login, sqlite_choice
+
+    login = os_login()
+    flag = conn.execute("SELECT value FROM storeflag WHERE name = ?", (DEMO_FLAG,)).fetchone()
+    demo = flag is not None and flag[0] == "yes"
+    try:
+        name, why = sqlite_choice(operator, login, demo=demo, login_is_admin=False, reason=None)
+    except UnknownOperator:
+        return None
+    actor = _actor(conn, name)
+    return replace(actor, login=login, demo=demo) if actor is not None else None
 
 
 def _actor(conn: sqlite3.Connection, operator: str | None) -> Actor | None:

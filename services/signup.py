@@ -25,8 +25,8 @@ from models.customer import ContactPerson, Customer
 from models.schemas import SignupIn
 from models.signup import RequestType, SignupRequest, SignupStatus, UserRequest
 from services import audit, customers, mail, params, sequences, tokens, transitions, user_requests
-from services.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
-from services.permissions import PORTAL, Actor, require
+from services.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
+from services.permissions import APPROVER, PORTAL, Actor, require
 from services.store import now, writes
 from services.text import clean, normalize_company, normalize_email
 from services.validation import field_errors
@@ -140,13 +140,13 @@ def validate_input(data: Any) -> SignupIn:
         parsed = None
     email = data.get("email") if isinstance(data.get("email"), str) else None
     if "email" not in errors and email is not None:
-        from email_validator import EmailNotValidError, validate_email
+        from services.validation import email_address
 
         try:
-            normalized = validate_email(clean(email), check_deliverability=False).normalized
+            normalized = email_address(clean(email))
             if parsed is not None:
                 parsed.email = normalized
-        except EmailNotValidError as exc:
+        except ValueError as exc:
             errors["email"] = str(exc)
     if errors or parsed is None:
         raise ValidationFailed(errors)
@@ -194,16 +194,28 @@ def submit(session: Session, actor: Actor, data: Any) -> SubmitResult:
 
 
 def _send_verification(session: Session, req: SignupRequest) -> None:
+    """Queue the verification mail; the earlier link stops working now, the new one is minted when
+    the mail is sent (``mint_verification_link``), so no working token is ever stored."""
+    tokens.void(session, "signup-verify", ENTITY, req.number)
+    mail.enqueue(
+        session, req.email, "signup_verify",
+        {"number": req.number, "first_name": req.first_name, "last_name": req.last_name, "company": req.company},
+        entity_type=ENTITY, entity_key=req.number,
+    )
+
+
+def mint_verification_link(session: Session, number: str) -> dict[str, str]:
+    """Called by the sender when it renders a verification mail: a new token replaces the
+    request's earlier one (only its hash is stored), valid ``signup.verification_ttl_hours``
+    from now. Refused when the request no longer waits for verification."""
+    req = session.exec(select(SignupRequest).where(SignupRequest.number == number)).first()
+    if req is None or req.status != S.REQUESTED:
+        raise InvalidTransition(f"{number} is {req.status if req else 'gone'}: a verification link would not work")
     ttl = params.get(session, "signup.verification_ttl_hours")
     raw = tokens.issue(session, "signup-verify", ENTITY, req.number, ttl)
     portal = params.get(session, "portal.url").rstrip("/")
     expires = now(session) + timedelta(hours=ttl)
-    mail.enqueue(
-        session, req.email, "signup_verify",
-        {"number": req.number, "first_name": req.first_name, "last_name": req.last_name, "company": req.company,
-         "link": f"{portal}/signup/verify?token={raw}", "token": raw, "expires": f"{expires:%Y-%m-%d %H:%M} UTC"},
-        entity_type=ENTITY, entity_key=req.number,
-    )
+    return {"link": f"{portal}/signup/verify?token={raw}", "token": raw, "expires": f"{expires:%Y-%m-%d %H:%M} UTC"}
 
 
 class VerifyResult(BaseModel):
@@ -236,10 +248,37 @@ def resend(session: Session, actor: Actor, number: str) -> VerifyResult:
 # ------------------------------------------------------------------------- approve / reject
 
 
+def _others(session: Session, role: str, barred: set[str]) -> str:
+    from models.core import Operator
+
+    names = [o.user_name for o in session.exec(select(Operator).where(Operator.active == True)  # noqa: E712
+                                               .order_by(Operator.user_name)).all()
+             if role in o.roles.split() and o.user_name not in barred]
+    return ", ".join(names) if names else f"nobody yet (ask an admin to add another {role})"
+
+
+def _four_eyes(session: Session, actor: Actor, req: SignupRequest, action: str) -> None:
+    """Separation of duties (issue 11): whoever took the request on the customer's behalf
+    neither approves nor creates it; the approver creates it only when
+    ``signup.create_needs_second_person`` is off (the seeds' single approver)."""
+    me = actor.user_name
+    staff_submitter = req.submitted_by if req.submitted_by and req.submitted_by != PORTAL.user_name else None
+    if staff_submitter == me:
+        raise PermissionDenied(
+            f"four eyes: {me} took {req.number} on the customer's behalf and so may not {TRANSITIONS[action].label} it; "
+            f"another approver may: {_others(session, APPROVER, {me})}")
+    if action == "create" and req.approved_by == me and params.get(session, "signup.create_needs_second_person"):
+        barred = {me} | ({staff_submitter} if staff_submitter else set())
+        raise PermissionDenied(
+            f"four eyes: {me} approved {req.number}, and parameter signup.create_needs_second_person requires "
+            f"a second person to create the customer; another approver may: {_others(session, APPROVER, barred)}")
+
+
 @writes
 def approve(session: Session, actor: Actor, number: str, comment: str | None = None) -> VerifyResult:
     require(actor, "signup.approve")
     req = _get(session, number)
+    _four_eyes(session, actor, req, "approve")
     current = now(session)
     _transition(session, req, "approve", approved_by=actor.user_name, approved_at=current)
     audit.record(session, actor, ENTITY, req.number, "approved", before={"status": S.VERIFIED.value},
@@ -560,6 +599,7 @@ def create_customer(
     req = _get(session, number)
     if req.status != S.APPROVED:
         _refuse(req, "create")
+    _four_eyes(session, actor, req, "create")
     preview = preview_create(session, actor, number, mode=mode, template=template, role=role, values=values,
                              existing_account=existing_account)
     if preview.errors:

@@ -11,15 +11,29 @@ _LEGAL_FORMS = {
     "llp", "lp", "plc", "gmbh", "ag", "kg", "sa", "sas", "sarl", "srl", "spa", "bv", "nv",
     "oy", "ab", "as", "aps", "kk", "pty", "pte", "the",
 }
-_ESC_SEQ = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|[@-Z\\-_])")
+# Terminal escape sequences (ECMA-48 as xterm reads them), each removed whole and nothing more:
+# CSI (ESC [ or 8-bit CSI: parameters, intermediates, one final byte), OSC / DCS / SOS / PM / APC
+# strings up to their terminator (BEL or ST), nF sequences (ESC, intermediates, final: ESC ( B),
+# and the two-character sequences a terminal acts on (ESC 7, ESC c, ESC D, ESC M...). An ESC that
+# starts none of these (``Fa\x1bBrik``) is dropped alone: the character after it stays.
+_ESC_SEQ = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"              # CSI
+    r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)"  # OSC, DCS, SOS, PM, APC
+    r"|\x1b[ -/]+[0-~]"                               # nF: character set designation and the like
+    r"|\x1b[6-9=>cDEFHMNOZ\\lmno|}~]"                 # two-character sequences terminals act on
+)
+# Bidirectional embeddings, overrides and isolates (U+202A-202E, U+2066-2069): they reorder how
+# text is shown ("Trojan source") and are never needed in a name or an address. The joiners
+# (ZWJ U+200D, ZWNJ U+200C) that some scripts need are kept.
+_BIDI = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
 
 
 def strip_controls(value: str, *, multiline: bool = False) -> str:
-    """Drop terminal escape sequences and Unicode control characters (category Cc).
+    """Drop terminal escape sequences, bidi controls and Unicode control characters (category Cc).
 
     Newline and tab survive only in multi-line fields; in single-line ones they become a space.
     """
-    value = _ESC_SEQ.sub("", value)
+    value = _ESC_SEQ.sub("", value).translate(_BIDI)
     out = []
     for ch in value:
         if ch in "\n\t":

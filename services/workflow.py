@@ -703,10 +703,11 @@ def recall_document(session: Session, actor: Actor, doc_type: str, key: str, com
 
 
 def _get_item(session: Session, item_id: int | str) -> WorkItem:
-    try:
-        ident = int(str(item_id).strip().lstrip("#"))
-    except ValueError:
-        raise NotFound(f"no work item {item_id!r} (work items are numbers)") from None
+    from services.validation import record_id
+
+    ident = record_id(item_id)
+    if ident is None:  # not a number, or beyond any id the store holds
+        raise NotFound(f"no work item {str(item_id)[:40]!r} (work items are numbers)")
     item = session.get(WorkItem, ident)
     if item is None:
         raise NotFound(f"no work item {ident}")
@@ -865,10 +866,9 @@ def bulk_decide(session: Session, actor: Actor, item_ids: list[int | str], actio
 
 
 def _failed(ident: str, action: str, message: str, kind: str) -> ActionResult:
-    try:
-        item_id: int | None = int(ident.lstrip("#"))
-    except ValueError:
-        item_id = None
+    from services.validation import record_id
+
+    item_id = record_id(ident)
     return ActionResult(item_id=item_id, action=action, ok=False, message=message, error=kind)
 
 

@@ -488,7 +488,10 @@ def list_definitions(session: Session, actor: Actor, doc_type: str | None = None
 def _get(session: Session, ref: int | str) -> WorkflowDefinition:
     text = str(ref).strip()
     if text.isdigit():
-        d = session.get(WorkflowDefinition, int(text))
+        from services.validation import record_id
+
+        ident = record_id(text)
+        d = session.get(WorkflowDefinition, ident) if ident is not None else None
         if d is None:
             raise NotFound(f"no workflow definition {text} (see 'regdesk workflow list')")
         return d

@@ -39,6 +39,12 @@ def sqlite_template(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.db"
     store = Store(f"sqlite:///{path}", clock=ManualClock())
     _seed(store)
+    # a demo database, as 'regdesk demo' makes: tests may act as any operator with --as
+    # (tests/test_identity.py covers the refusal on databases that are not demo databases)
+    from services.identity import mark_demo
+
+    with store.write() as s:
+        mark_demo(s)
     with store.engine.connect() as conn:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     store.dispose()

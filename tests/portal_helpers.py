@@ -8,7 +8,7 @@ from sqlmodel import select
 
 from models.core import OutboxEmail
 from models.signup import UserRequest
-from services import signup, tokens
+from services import signup
 from services.permissions import PORTAL
 from tests.conftest import actor_of
 
@@ -20,11 +20,17 @@ BASE = {
 
 
 def verify_token(store, number: str) -> str:
-    with store.read() as s:
-        body = s.exec(select(OutboxEmail.body).where(OutboxEmail.entity_key == number,
-                                                     OutboxEmail.template == "signup_verify")
-                      .order_by(OutboxEmail.id.desc())).first()
-    return tokens.TOKEN_PATTERN.search(body).group(0)
+    """The token in the verification mail as the customer receives it (minted when it is sent)."""
+    from tests.smtp_helpers import received, token_in
+
+    return token_in(received(store, template="signup_verify", entity_key=number))
+
+
+def logon_token(store, user_name: str) -> str:
+    """The token in the logon mail's activation link as the contact receives it (minted when sent)."""
+    from tests.smtp_helpers import received
+
+    return activation_token(received(store, template="portal_logon", entity_key=user_name).get_content())
 
 
 def created_request(store, *, creator: str = "approver1", role: str = "Customer self-service user", **changes) -> str:

@@ -500,9 +500,10 @@ def test_console_fast_path_refuses_unknown_operator_like_the_cli(cli):
 
     result = cli(as_="nobody")
     assert result.code == 3 and "unknown operator 'nobody'" in result.err and "Traceback" not in result.err
-    assert _console_only(["--as", "x", "--db", "y.db"]) == ("y.db", "x")
-    assert _console_only(["--as=x"]) == (None, "x")
-    assert _console_only([]) == (None, None)
+    assert _console_only(["--as", "x", "--db", "y.db"]) == ("y.db", "x", None)
+    assert _console_only(["--as=x"]) == (None, "x", None)
+    assert _console_only(["--as=x", "--reason", "cover"]) == (None, "x", "cover")
+    assert _console_only([]) == (None, None, None)
     for typer_args in (["--help"], ["requests", "list"], ["--as"], ["--as", "x", "--json"]):
         assert _console_only(typer_args) is None
 

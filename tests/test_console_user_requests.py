@@ -96,7 +96,11 @@ async def test_status_filter(store, actor):
 
 @run_async
 async def test_outbox_banner_and_retry(store, actor, clock):
-    created_request(store)
+    from services import signup
+    from services.permissions import PORTAL
+    from tests.portal_helpers import BASE
+
+    store.call(signup.submit, PORTAL, BASE)  # a verification mail waits (its link is made when sent)
     smtp = SmtpServer().start()
     try:
         smtp.recorder.refuse = "550 5.1.1 no such user"

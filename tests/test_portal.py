@@ -12,7 +12,7 @@ from models.portal import PortalUser
 from services import portal, user_requests
 from services.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from tests.conftest import actor_of
-from tests.portal_helpers import activation_token, created_request, logon_mail, ur_status
+from tests.portal_helpers import created_request, logon_token, ur_status
 
 PASSWORD = "Blue-Kettle-Morning-42"
 
@@ -20,7 +20,7 @@ PASSWORD = "Blue-Kettle-Morning-42"
 def provisioned(store) -> tuple[str, str]:
     number = created_request(store)
     store.call(user_requests.approve, actor_of(store)("approver2"), number)
-    return number, activation_token(logon_mail(store, "alee").body)
+    return number, logon_token(store, "alee")
 
 
 def test_activation_sets_argon2id_hash_and_completes_request(any_store):
@@ -50,7 +50,7 @@ def test_expired_link_is_refused_and_a_new_one_works(store, clock, actor):
         store.call(portal.activate, raw, PASSWORD)
     assert ur_status(store, number) == "Pending completion"
     store.call(portal.resend_activation, actor("approver2"), "alee")
-    new = activation_token(logon_mail(store, "alee").body)
+    new = logon_token(store, "alee")
     assert new != raw
     with pytest.raises(InvalidTransition, match="replaced|expired"):
         store.call(portal.activate, raw, PASSWORD)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.store import Store
-from tests.portal_helpers import activation_token, created_request, logon_mail
+from tests.portal_helpers import BASE, created_request, logon_token
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def test_user_requests_by_hand_with_conflict(cli, cli_store):
 def test_portal_commands(cli, cli_store):
     number = created_request(cli_store)
     cli("user-requests", "approve", number, as_="approver2")
-    raw = activation_token(logon_mail(cli_store, "alee").body)
+    raw = logon_token(cli_store, "alee")
     r = cli("portal", "activate", raw, "--password-stdin", stdin="short\n")
     assert r.code == 2 and "password: at least 12 characters" in r.err
     r = cli("portal", "activate", raw)  # no password on the command line, no terminal: refused clearly
@@ -74,7 +74,11 @@ def test_mail_templates(cli, tmp_path):
 
 
 def test_outbox_commands(cli, cli_store, monkeypatch):
-    created_request(cli_store)
+    created_request(cli_store)  # its verification mail went out (tests read links from sent mail)
+    from services import signup
+    from services.permissions import PORTAL
+
+    cli_store.call(signup.submit, PORTAL, {**BASE, "email": "bo@tailwind.example", "company": "Bo Co"})
     r = cli("outbox", "status", "--json", as_="support1")
     assert r.json()["pending"] == 1 and r.json()["smtp"].startswith("no SMTP server")
     r = cli("outbox", "send", as_="support1")
@@ -89,7 +93,7 @@ def test_outbox_commands(cli, cli_store, monkeypatch):
     monkeypatch.setenv("REGDESK_SMTP_SECURITY", "none")
     r = cli("outbox", "send", as_="admin1")
     assert r.code == 10 and "nothing is lost" in r.err and "1 to retry" in r.out
-    r = cli("outbox", "retry", "1", as_="admin1")
+    r = cli("outbox", "retry", "2", as_="admin1")
     assert r.code == 0 and "pending again" in r.out
     r = cli("outbox", "retry", "99", as_="admin1")
     assert r.code == 4
@@ -101,7 +105,10 @@ def test_outbox_commands(cli, cli_store, monkeypatch):
 def test_outbox_watch_stops_cleanly_on_ctrl_c(cli, cli_store, monkeypatch):
     from tests.smtp_helpers import SmtpServer
 
-    created_request(cli_store)
+    from services import signup
+    from services.permissions import PORTAL
+
+    cli_store.call(signup.submit, PORTAL, BASE)  # one verification mail waits
     server = SmtpServer().start()
     try:
         monkeypatch.setenv("REGDESK_SMTP_HOST", "127.0.0.1")

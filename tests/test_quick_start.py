@@ -58,7 +58,10 @@ def test_light_view_equals_the_services(store, actor, db_path):
     approver = actor("approver1")
     light = quick.light_start(_url(db_path), "approver1", limit=PAGE)
     assert light is not None
-    assert light.actor == approver
+    from services.identity import establish
+
+    with store.read() as s:
+        assert light.actor == establish(s, "approver1")  # the CLI's actor: the same identity rule (issue 11)
     assert light.view.page.after is None  # fewer than a page
     assert {status for status, n in light.view.counts.items() if n} >= set(quick.SIGNUP_STATUSES)
     _assert_same_view(light, store, approver)

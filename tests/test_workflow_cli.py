@@ -65,12 +65,12 @@ def test_work_list_and_bulk_approve_reports_each_item(cli, store):
     assert sorted(w["assignee"] for w in r.json()) == ["approver1", "approver1", "approver2", "approver2"]
     assert cli("work", "list", as_="admin1").code == 0
     r = cli("work", "approve", ids[0], "999", ids[1], "--comment", "fine", as_="approver1")
-    assert r.code == 1
+    assert r.code == 4  # the failures' own exit code (README's table): not found
     assert f"ok    {ids[0]}" in r.out and f"ok    {ids[1]}" in r.out and "2 done, 1 failed" in r.out
     assert "999: no work item 999" in r.err
     assert status(store, "D1") == "approved" and status(store, "D2") == "approved"
     r = cli("work", "approve", ids[0], "--json", as_="approver1")
-    assert r.code == 1 and r.json()[0]["error"] == "Conflict"
+    assert r.code == 6 and r.json()[0]["error"] == "Conflict"
 
 
 def test_work_reject_request_change_delegate_recall_resubmit(cli, store):
@@ -90,7 +90,7 @@ def test_work_reject_request_change_delegate_recall_resubmit(cli, store):
     r = cli("work", "delegate", str(item_for(store, "D3", "approver1")), "--to", "admin1", as_="approver1")
     assert r.code == 0 and "delegated to admin1" in r.out
     r = cli("work", "delegate", str(item_for(store, "D3", "approver2")), "--to", "nobody", as_="approver2")
-    assert r.code == 1 and "no operator 'nobody'" in r.err
+    assert r.code == 4 and "no operator 'nobody'" in r.err
     r = cli("work", "recall", T, "D3", as_="support1")
     assert r.code == 0 and status(store, "D3") == "recalled"
     r = cli("workflow", "history", T, "D3", as_="support1")

@@ -60,14 +60,14 @@ def _guarded(run, *, wants_json: bool) -> int:
         return _exit(70)
 
 
-def _console_only(args: list[str]) -> tuple[str | None, str | None] | None:
-    """(db, operator) when the arguments only choose the database and operator, else None (typer handles it)."""
-    db = operator = None
+def _console_only(args: list[str]) -> tuple[str | None, str | None, str | None] | None:
+    """(db, operator, reason) when the arguments only choose those, else None (typer handles it)."""
+    db = operator = reason = None
     i = 0
     while i < len(args):
         arg = args[i]
         name, eq, value = arg.partition("=")
-        if name not in ("--db", "--as"):
+        if name not in ("--db", "--as", "--reason"):
             return None
         if not eq:
             if i + 1 >= len(args) or args[i + 1].startswith("-"):
@@ -76,17 +76,19 @@ def _console_only(args: list[str]) -> tuple[str | None, str | None] | None:
             i += 1
         if name == "--db":
             db = value
+        elif name == "--reason":
+            reason = value
         else:
             operator = value
         i += 1
-    return db, operator
+    return db, operator, reason
 
 
-def _open_console(db: str | None, operator: str | None) -> int:
+def _open_console(db: str | None, operator: str | None, reason: str | None = None) -> int:
     from app.cli.context import CliContext
     from app.console import run_console
 
-    ctx = CliContext(db=db, operator=operator)
+    ctx = CliContext(db=db, operator=operator, reason=reason)
     try:
         return run_console(ctx) or 0
     finally:

@@ -107,7 +107,9 @@ def operators_add(
     roles: str = typer.Option(..., "--roles", help="Comma-separated: support, approver, admin."),
     email: Optional[str] = typer.Option(None, "--email"),
     profile: Optional[str] = typer.Option(None, "--profile", help="Sales, Customer Service or Supply Chain & Production."),
-    sales_rep: bool = typer.Option(False, "--sales-rep"), as_json: bool = JsonOption,
+    sales_rep: bool = typer.Option(False, "--sales-rep", help="Informational only: cases are approved at once "
+                                   "when their creator has --profile Sales (seed 002's Salesrep profile)."),
+    as_json: bool = JsonOption,
 ) -> None:
     """Add an operator (admins only)."""
     from services import operators
@@ -229,6 +231,11 @@ def db_upgrade(ctx: typer.Context) -> None:
         revision = upgrade(store.engine)
         with store.write() as s:
             ensure_defaults(s)
+        if store.engine.dialect.name == "postgresql":  # group roles and grants, also for later migrations' tables
+            from services.identity import pg_setup
+
+            with store.engine.begin() as conn:
+                pg_setup(conn)
     finally:
         store.dispose()
     output.message(f"database at revision {revision}")
@@ -263,9 +270,21 @@ def demo(
 
     from seed.demo import add_synthetic, load_base
 
+    from services import identity
+    from services.errors import InvalidTransition
+    from services.operators import list_operator_names
+
     c = obj(ctx)
     start = time.perf_counter()
+    with c.store.read() as s:
+        names, demo = list_operator_names(s), identity.is_demo(s)
+    if names and not demo and "approver1" not in names:
+        raise InvalidTransition("this database has operators and is not a demo database: 'regdesk demo' only fills "
+                                "a new, empty database (demo databases let anyone act as anyone with --as)")
     result = load_base(c.store)
+    if not names:  # it filled an empty database: that one is a demo database ("--as" allowed on SQLite)
+        with c.store.write() as s:
+            identity.mark_demo(s)
     if requests:
         result["synthetic_requests"] = add_synthetic(c.store, requests)
     result["seconds"] = round(time.perf_counter() - start, 2)

@@ -175,11 +175,14 @@ def _fields(r) -> str:
 @customers_app.command("export")
 def customers_export(ctx: typer.Context, file: str = typer.Argument(..., metavar="FILE"),
                      fmt: Optional[str] = typer.Option(None, "--format", help="csv or json (default: from the file name)."),
+                     raw: bool = typer.Option(False, "--raw", help="CSV: exact values, cells a spreadsheet would run "
+                                                                   "as formulas are not prefixed with '."),
                      as_json: bool = JsonOption) -> None:
-    """Write every customer in the import format (CSV or JSON)."""
+    """Write every customer in the import format (CSV or JSON). CSV cells starting with = + - @ tab
+    or CR get a leading ' so a spreadsheet shows them as text (the import removes it again)."""
     from services import customer_import
 
-    count = obj(ctx).call(customer_import.export_customers, file, fmt)
+    count = obj(ctx).call(customer_import.export_customers, file, fmt, raw=raw)
     if as_json:
         return output.emit_json({"file": file, "customers": count})
     output.message(f"{count} customers written to {file}")

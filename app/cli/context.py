@@ -14,7 +14,9 @@ T = TypeVar("T")
 class CliContext:
     db: str | None = None
     operator: str | None = None
+    reason: str | None = None  # --reason: why an admin OS login acts as another operator (SQLite)
     _store: Any = field(default=None, repr=False)
+    _reason_token: Any = field(default=None, repr=False)
     _actor: Actor | None = field(default=None, repr=False)
 
     @property
@@ -33,11 +35,18 @@ class CliContext:
 
     @property
     def actor(self) -> Actor:
+        """The operator the store vouches for (services.identity): the database login on
+        PostgreSQL, the OS login on SQLite; --as/REGDESK_OPERATOR only where the rules allow."""
         if self._actor is None:
-            from services.operators import resolve_actor
+            from services import identity
 
+            settings = self.settings
+            reason = self.reason or identity.reason_from_env()
+            token = identity.current_reason.set(None)
             with self.store.read() as s:
-                self._actor = resolve_actor(s, self.settings.operator)
+                self._actor = identity.establish(s, settings.operator_named, reason=reason)
+            if self._reason_token is None:
+                self._reason_token = token
         return self._actor
 
     def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -45,5 +54,10 @@ class CliContext:
         return self.store.call(fn, self.actor, *args, **kwargs)
 
     def close(self) -> None:
+        if self._reason_token is not None:
+            from services.identity import current_reason
+
+            current_reason.reset(self._reason_token)
+            self._reason_token = None
         if self._store is not None:
             self._store.dispose()

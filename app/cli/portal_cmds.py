@@ -357,17 +357,39 @@ def _smtp(ctx: typer.Context):
     return SmtpSettings.from_mapping(obj(ctx).settings.smtp)
 
 
+def _when(value) -> str:
+    return f"{value:%Y-%m-%d %H:%M:%S} UTC"
+
+
 def _report_line(report) -> str:
     parts = [f"sent {report.sent}"]
     if report.retrying:
         parts.append(f"{report.retrying} to retry")
     if report.dead:
         parts.append(f"{report.dead} dead")
+    if report.not_sendable:
+        parts.append(f"{report.not_sendable} not sent (link no longer needed)")
     parts.append(f"{report.still_pending} pending")
     line = ", ".join(parts)
-    if report.still_pending and report.next_attempt_at:
-        line += f" (next try {report.next_attempt_at:%Y-%m-%d %H:%M:%S} UTC)"
+    notes = []
+    if report.due_now:
+        notes.append(f"{report.due_now} due now")
+    if report.leased_elsewhere:
+        notes.append(f"{report.leased_elsewhere} being sent by another sender (lease until {_when(report.lease_until)})")
+    if report.next_attempt_at:
+        notes.append(f"next try {_when(report.next_attempt_at)}")
+    if notes:
+        line += " (" + "; ".join(notes) + ")"
     return line
+
+
+def _report_notes(report) -> list[str]:
+    lines = []
+    if report.recovered:
+        lines.append(f"picked up {report.recovered} message(s) a stopped sender had left: its lease ran out "
+                     "(same Message-ID; if that sender had delivered one, the recipient gets it twice)")
+    lines += [f"  {line}" for line in report.errors]
+    return lines
 
 
 def _sleep(seconds: float) -> None:  # a seam for tests (Ctrl+C while waiting)
@@ -393,15 +415,21 @@ def outbox_send(
     if not watch:
         report = delivery.send_pending(c.store, settings, limit=limit)
         if as_json:
-            output.emit_json(report)
+            output.emit_json({**report.model_dump(mode="json"), "delivered_nothing_due": report.delivered_nothing_due})
         else:
             output.message(_report_line(report))
-            for line in report.errors:
-                output.message(f"  {line}")
-        if report.server_error:
+            for line in _report_notes(report):
+                output.message(line)
+        if report.delivered_nothing_due:
             if not as_json:
-                output.error(f"{report.server_error}; nothing is lost: the messages stay pending")
-            raise typer.Exit(10)
+                if report.server_error:
+                    output.error(f"{report.server_error}; nothing is lost: the messages stay pending")
+                elif report.claimed or report.dead:
+                    output.error("the SMTP server took none of the messages that were due (see above)")
+                else:
+                    output.error(f"nothing was due: {report.still_pending} message(s) wait after a failure "
+                                 f"({report.waiting_error}); next try {_when(report.next_attempt_at)}")
+            raise typer.Exit(delivery.DELIVERY_FAILED_EXIT)
         return
     if not as_json:
         output.message(f"sending via {settings.describe()} every {interval:g} s; Ctrl+C stops")
@@ -412,6 +440,8 @@ def outbox_send(
                 output.emit_json(report)
             elif report.claimed or report.server_error:
                 output.message(f"{time.strftime('%H:%M:%S')} " + _report_line(report))
+                for line in _report_notes(report):
+                    output.message(line)
                 if report.server_error:
                     output.message(f"  {report.server_error} (messages stay pending)")
             if report.claimed < limit or report.server_error:
@@ -433,14 +463,36 @@ def outbox_retry(ctx: typer.Context, message_id: int = typer.Argument(..., metav
 
 
 @outbox_app.command("status")
-def outbox_status(ctx: typer.Context, as_json: bool = JsonOption) -> None:
-    """How many messages are pending, sent and dead, and whether SMTP is configured."""
+def outbox_status(ctx: typer.Context, as_json: bool = JsonOption,
+                  check: bool = typer.Option(True, "--check/--no-check", help="Check that the SMTP server answers.")) -> None:
+    """How many messages are pending, sent and dead, and whether the SMTP server answers
+    (connect, EHLO, NOOP within the timeout); exit 10 when it does not."""
     from services import delivery
+    from services.errors import RegdeskError
 
     c = obj(ctx)
     counts = c.call(delivery.counts)
     problem = delivery.smtp_status(c.settings.smtp)
+    answer = None
+    if problem is None and check:
+        try:
+            answer = delivery.check_server(delivery.SmtpSettings.from_mapping(c.settings.smtp))
+        except RegdeskError as exc:
+            problem = exc.message
+            code = exc.exit_code
+        else:
+            code = 0
+    else:
+        code = 0
     if as_json:
-        return output.emit_json({**counts, "smtp": problem or "configured"})
-    output.message(", ".join(f"{k} {v}" for k, v in counts.items()))
-    output.message(problem or f"SMTP: {delivery.SmtpSettings.from_mapping(c.settings.smtp).describe()}")
+        output.emit_json({**counts, "smtp": problem or "configured", "server": answer})
+    else:
+        output.message(", ".join(f"{k} {v}" for k, v in counts.items()))
+        if answer:
+            output.message(f"SMTP: {answer}")
+        elif problem:
+            (output.error if code else output.message)(problem if not code else f"SMTP: {problem}")
+        else:
+            output.message(f"SMTP: {delivery.SmtpSettings.from_mapping(c.settings.smtp).describe()} (not checked)")
+    if code:
+        raise typer.Exit(code)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Optional
@@ -21,15 +20,17 @@ app.add_typer(requests_app, name="requests")
 def read_json_input(source: str) -> object:
     """A JSON document from a file or '-' (standard input); a clear error when it is not JSON."""
     from services.errors import ValidationFailed
+    from services.validation import MAX_JSON_BYTES, load_json
 
-    try:
-        raw = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    try:  # never more than the limit (+1 to tell "too large") in memory
+        if source == "-":
+            raw = sys.stdin.read(MAX_JSON_BYTES + 1)
+        else:
+            with open(source, "rb") as fh:
+                raw = fh.read(MAX_JSON_BYTES + 1)
     except (OSError, UnicodeDecodeError) as exc:
         raise ValidationFailed({"file": f"cannot read {source}: {getattr(exc, 'strerror', None) or exc}"}) from None
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise ValidationFailed({"file": f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"}) from None
+    return load_json(raw, what="file")
 
 
 @signup_app.command("submit")

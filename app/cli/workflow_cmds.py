@@ -203,8 +203,18 @@ def _report(results, as_json: bool) -> None:
         failed = sum(1 for r in results if not r.ok)
         if len(results) > 1:
             output.message(f"{len(results) - failed} done, {failed} failed")
-    if any(not r.ok for r in results):
-        raise typer.Exit(code=1)
+    failures = [r for r in results if not r.ok]
+    if failures:
+        raise typer.Exit(code=_exit_code(failures))
+
+
+def _exit_code(failures) -> int:
+    """The refusal's own exit code (README's table) when every failure is of one kind; else 1."""
+    from services import errors
+
+    codes = {8 if r.error == "DatabaseError" else getattr(getattr(errors, r.error or "", None), "exit_code", 1)
+             for r in failures}
+    return codes.pop() if len(codes) == 1 else 1
 
 
 IdsArgument = typer.Argument(..., metavar="ID...", help="One or more work item ids.")
@@ -253,7 +263,9 @@ def work_delegate(ctx: typer.Context, items: List[str] = IdsArgument,
         try:
             results.append(c.call(workflow.delegate, item, to, comment))
         except RegdeskError as exc:
-            item_id = int(item) if item.strip().isdigit() else None
+            from services.validation import record_id
+
+            item_id = record_id(item)
             results.append(ActionResult(item_id=item_id, action="delegate", ok=False, message=exc.message,
                                         error=type(exc).__name__))
     _report(results, as_json)

@@ -1,7 +1,7 @@
 """web pages: attempt counters shared by every serve process
 
 Revision ID: 0010
-Revises: 0005
+Revises: 0009
 Create Date: 2026-11-28 09:00:00
 """
 
@@ -12,7 +12,7 @@ import sqlmodel  # noqa: F401  (sqlmodel.sql.sqltypes.AutoString / UTCDateTime)
 from alembic import op
 
 revision: str = "0010"
-down_revision: Union[str, None] = "0005"
+down_revision: Union[str, None] = "0009"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
