@@ -30,6 +30,14 @@ def serve(
     from services.schema import ensure_schema
     from services.store import make_engine
 
+    if limits is not None:
+        from app.web.config import WebConfig, parse_limits
+        from services.errors import ValidationFailed
+
+        try:
+            parse_limits(limits, WebConfig().limits)
+        except ValueError as exc:
+            raise ValidationFailed({"--limits": str(exc)}) from None
     c = obj(ctx)
     url = c.settings.database_url
     engine = make_engine(url)
@@ -39,13 +47,6 @@ def serve(
         engine.dispose()
     os.environ["REGDESK_DATABASE_URL"] = url
     if limits is not None:
-        from app.web.config import WebConfig, parse_limits
-        from services.errors import ValidationFailed
-
-        try:
-            parse_limits(limits, WebConfig().limits)
-        except ValueError as exc:
-            raise ValidationFailed({"--limits": str(exc)}) from None
         os.environ["REGDESK_WEB_LIMITS"] = limits
     if trusted_proxies is not None:
         os.environ["REGDESK_WEB_TRUSTED_PROXIES"] = trusted_proxies
