@@ -13,7 +13,7 @@ import importlib
 import sys
 from typing import Any
 
-MODULES = ("core", "customer", "signup", "cases", "prospects", "portal", "changes", "workflow")
+MODULES = ("core", "customer", "signup", "cases", "prospects", "portal", "changes", "workflow", "web")
 
 
 def load_all() -> None:

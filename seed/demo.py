@@ -89,6 +89,9 @@ def is_loaded(store: Store) -> bool:
                                                   AuditEvent.action == "loaded")).first() is not None
 
 
+DEMO_PORTAL_URL = "http://127.0.0.1:8080"
+
+
 def load_reference(store: Store) -> int:
     """Operators, templates, roles and a few customers: what every demo (and test) starts from.
     Skips what is there already; returns how many things it added."""
@@ -176,6 +179,8 @@ def load_base(store: Store) -> dict[str, Any]:
         store.call(params.set_param, SYSTEM, "signup.default_template", DEFAULT_TEMPLATE)
     if preset["signup.default_role"] != DEFAULT_ROLE:
         store.call(params.set_param, SYSTEM, "signup.default_role", DEFAULT_ROLE)
+    with store.write() as s:  # the mails' links open the local `regdesk serve` (README: Web pages)
+        params.set_value(s, SYSTEM, "portal.url", DEMO_PORTAL_URL)
     from seed.workflows import load_default_workflows
 
     # before the requests, so the demo's created customer's user request enters the workflow

@@ -1,0 +1,26 @@
+"""The app factory uvicorn imports in each worker (``regdesk serve``): settings from the environment."""
+
+from __future__ import annotations
+
+import logging
+
+
+def create_from_env():
+    from app.settings import resolve
+    from app.web.app import create_app
+    from app.web.config import WebConfig
+    from app.web.security import ScrubTokens
+    from services.store import Store
+
+    import os
+
+    logging.getLogger("uvicorn.access").addFilter(ScrubTokens())
+    access = logging.getLogger("regdesk.web.access")
+    if os.environ.get("REGDESK_WEB_ACCESS_LOG", "1") == "1" and not access.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        access.addHandler(handler)
+        access.setLevel(logging.INFO)
+        access.propagate = False
+    settings = resolve()
+    return create_app(Store(settings.database_url), WebConfig.from_env())
