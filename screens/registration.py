@@ -153,6 +153,11 @@ portal user request. A request can be **rejected** (with a reason) until it is c
         return row.number
 
     def detail_changed_row(self, key: str, detail: Any) -> None:
+        row = self.records.get(key)
+        if row is not None and row.status != detail.status:
+            # the record too, not only the cell: a page answer arriving after this detail (or a
+            # record kept in place after an action) repaints from it and must not bring back the old status
+            self.records[key] = row.model_copy(update={"status": detail.status})
         self.table.update_cell(key, "status", Text(detail.status, style=STATUS_STYLE.get(detail.status, "")))
 
     def row_cells(self, row: Any) -> list[Text]:

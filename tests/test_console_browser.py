@@ -296,3 +296,25 @@ async def test_burst_keys_posted_together_act_on_the_lower_row(store, actor):
         app.post_message(events.Key("a", "a"))
         await until(app, pilot, lambda: status_of(store, keys[1]) == "Approved", "lower row approved")
         assert status_of(store, keys[0]) == "Verified by user"
+
+
+@run_async
+async def test_a_row_kept_after_its_action_shows_its_new_status_whatever_arrives_first(store, actor):
+    """At 80x24 the approved row kept its old status: the page answer (old record kept in place)
+    repainted over the fresh detail. The fresh status goes into the record, not only the cell."""
+    load_requests(store, actor)
+    app = make_app(store, actor("approver1"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("3")  # Verified by user
+        await until(app, pilot, lambda: reg(app).query_state.status == "Verified by user" and table(app).row_count == 4,
+                    "verified filter")
+        await pilot.press("down", "a")
+        lower = [str(k.value) for k in table(app).rows][1]
+        await until(app, pilot, lambda: status_of(store, lower) == "Approved", "approved")
+        await settle(app, pilot)
+        assert lower in reg(app).kept  # kept in place for the next key (c)
+        assert reg(app).records[lower].status == "Approved"
+        reg(app).reload(keep=lower, quiet=True)  # a page answer after the detail: must not bring back the old status
+        await settle(app, pilot)
+        assert table(app).get_cell(lower, "status").plain == "Approved"
