@@ -131,7 +131,9 @@ def _line_of(text: str, pos: int) -> int:
     return text.count("\n", 0, pos) + 1
 
 
-def parse_csv(text: str) -> list[ImportRow]:
+def parse_csv(text: str, *, raw: bool = False) -> list[ImportRow]:
+    """Rows of a CSV file; cells neutralised by an export (``'=...``) are restored unless ``raw``
+    (a file written by ``customers export --raw`` holds the exact values)."""
     bare = _BARE_CR.search(text)
     if bare:
         raise ValidationFailed({"file": f"line {_line_of(text, bare.start())}: a carriage return (CR) that does not end a "
@@ -139,12 +141,12 @@ def parse_csv(text: str) -> list[ImportRow]:
     limit = csv.field_size_limit()
     csv.field_size_limit(MAX_FIELD_CHARS)
     try:
-        return _parse_csv(text)
+        return _parse_csv(text, raw)
     finally:
         csv.field_size_limit(limit)
 
 
-def _parse_csv(text: str) -> list[ImportRow]:
+def _parse_csv(text: str, raw: bool = False) -> list[ImportRow]:
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""))
     try:
         header = next(reader)
@@ -157,7 +159,7 @@ def _parse_csv(text: str) -> list[ImportRow]:
     start = reader.line_num + 1
     try:
         for cells in reader:
-            _csv_row(rows, columns, cells, start, reader)
+            _csv_row(rows, columns, cells, start, reader, raw)
             start = reader.line_num + 1
     except csv.Error as exc:
         raise _csv_error(reader.line_num, exc) from None
@@ -171,7 +173,7 @@ def _csv_error(line: int, exc: csv.Error) -> ValidationFailed:
     return ValidationFailed({"file": f"line {line}: not valid CSV: {msg}"})
 
 
-def _csv_row(rows: list[ImportRow], columns: list[str], cells: list[str], line: int, reader) -> None:
+def _csv_row(rows: list[ImportRow], columns: list[str], cells: list[str], line: int, reader, raw: bool = False) -> None:
     if not cells or all(not c.strip() for c in cells):
         return
     if len(cells) != len(columns):
@@ -179,7 +181,7 @@ def _csv_row(rows: list[ImportRow], columns: list[str], cells: list[str], line: 
         rows.append(ImportRow(line=line, account=clean(cells[at]) if len(cells) > at else "",
                               values={}, error=f"{len(cells)} cells, the header has {len(columns)}"))
         return
-    record = {k: un_neutralise(v) for k, v in zip(columns, cells)}
+    record = {k: v if raw else un_neutralise(v) for k, v in zip(columns, cells)}
     account = clean(record.pop("account"))
     rows.append(ImportRow(line=line, account=account, values=record))
 
@@ -264,7 +266,7 @@ def _json_row(line: int, item: Any) -> ImportRow:
                      error="; ".join(bad) or None)
 
 
-def read_file(path: str | Path, fmt: str | None = None) -> list[ImportRow]:
+def read_file(path: str | Path, fmt: str | None = None, *, raw: bool = False) -> list[ImportRow]:
     fmt = detect_format(path, fmt)
     try:
         size = Path(path).stat().st_size
@@ -275,7 +277,7 @@ def read_file(path: str | Path, fmt: str | None = None) -> list[ImportRow]:
             text = fh.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise ValidationFailed({"file": f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}"}) from None
-    return parse_json(text) if fmt == "json" else parse_csv(text)
+    return parse_json(text) if fmt == "json" else parse_csv(text, raw=raw)
 
 
 # ---------------------------------------------------------------------------- importing

@@ -132,6 +132,8 @@ def customers_import(
     partial: bool = typer.Option(False, "--partial", help="Apply the good rows even when some rows are invalid "
                                  "(default: all or nothing)."),
     fmt: Optional[str] = typer.Option(None, "--format", help="csv or json (default: from the file name)."),
+    raw: bool = typer.Option(False, "--raw", help="CSV cells are exact values (a `customers export --raw` file): "
+                             "a leading ' is kept, not taken as the export's spreadsheet guard."),
     show: int = typer.Option(200, "--show", min=0, help="Rows of the report to print (all with --json)."),
     as_json: bool = JsonOption,
 ) -> None:
@@ -141,7 +143,7 @@ def customers_import(
     from services import customer_import
 
     c = obj(ctx)
-    rows = customer_import.read_file(file, fmt)
+    rows = customer_import.read_file(file, fmt, raw=raw)
     if sys.stdout.isatty() and not as_json and len(rows) > 0:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
