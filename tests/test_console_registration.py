@@ -67,16 +67,29 @@ def load_requests(store, actor) -> dict[str, str]:
     return numbers
 
 
+async def workers_done(app) -> None:
+    """Wait for the app's workers; one cancelled meanwhile (an exclusive worker replaced by a newer
+    one, as the console does on every new question) is not a failure of the test."""
+    from textual.worker import WorkerCancelled
+
+    for _ in range(20):
+        try:
+            await app.workers.wait_for_complete()
+            return
+        except WorkerCancelled:
+            continue
+
+
 async def settle(app, pilot, rounds: int = 3) -> None:
     for _ in range(rounds):
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
 
 
 async def until(app, pilot, condition: Callable[[], bool], what: str = "condition", tries: int = 100) -> None:
     """Wait for a condition the app reaches by itself (debounce timers, workers)."""
     for _ in range(tries):
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         if condition():
             return
         await pilot.pause(0.02)
