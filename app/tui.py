@@ -146,6 +146,13 @@ class RegdeskApp(App):
             raise RegdeskError("the database could not be opened; the console is closing")
         return self.store.call(fn, self.actor, *args, **kwargs)
 
+    def smtp_settings(self) -> dict[str, Any]:
+        """The SMTP settings as the CLI resolves them (config file, REGDESK_SMTP_*), read on each
+        call. Screens ask the app for settings; they never import ``app`` (layers contract)."""
+        from app.settings import resolve
+
+        return resolve().smtp
+
     def wait_for_store(self) -> bool:
         """Block until the store is open (True) or will not be (False: it failed, or the app closed
         first); call from a thread worker only."""

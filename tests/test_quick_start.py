@@ -17,13 +17,13 @@ import pytest
 from sqlalchemy import text
 
 from models.core import Role
-from models.migrations import SCHEMA_HEADS
 from models.signup import SignupStatus
 from seed.demo import add_synthetic
 from services import operators, permissions, quick, signup
 from services.errors import UnknownOperator
 from services.permissions import SYSTEM
 from services.schema import script_heads
+from services.schema_heads import SCHEMA_HEADS
 from tests.test_console_registration import load_requests
 
 ROOT = Path(__file__).absolute().parent.parent

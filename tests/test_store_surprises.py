@@ -104,7 +104,7 @@ def test_postgres_newer_than_the_program_is_named(pg_store):
         with pytest.raises(SchemaTooNew, match=r"revision 0099"):
             Store(pg_store.url)
     finally:
-        from models.migrations import SCHEMA_HEADS
+        from services.schema_heads import SCHEMA_HEADS
 
         with pg_store.engine.begin() as conn:
             conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": next(iter(SCHEMA_HEADS))})
