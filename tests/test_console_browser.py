@@ -189,7 +189,7 @@ def test_customers_80x24(snap_compare, store, actor):
     assert snap_compare(app, terminal_size=SMALL, run_before=live_settled(run_before, app))
 
 
-def test_my_work_80x24(snap_compare, store, actor, clock, registered):
+def test_my_work_80x24(snap_compare, store, actor, clock, registered):  # noqa: F811  (the imported fixture)
     from tests.test_snapshots_workflow import inbox_data, open_inbox
 
     inbox_data(store, clock)

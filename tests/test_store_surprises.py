@@ -17,7 +17,7 @@ from services import signup
 from services.errors import SchemaTooNew
 from services.store import Store
 from tests.conftest import actor_of
-from tests.test_signup_services import approved, verified
+from tests.test_signup_services import approved
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
