@@ -19,8 +19,8 @@ from screens.dialogs import CreateCustomerDialog, FormDialog, parse_date
 from screens.registration import RegistrationScreen
 from services import signup
 from services.permissions import PORTAL
-from tests.test_console_registration import (SIZE, link_token, load_requests, run_async, settle, status_of, table,
-                                             until)
+from tests.helpers import run_async, until
+from tests.test_console_registration import SIZE, link_token, load_requests, settle, status_of, table
 from tests.test_signup_services import GOOD
 from tests.test_workflow_engine import registered  # noqa: F401  (fixture)
 

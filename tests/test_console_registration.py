@@ -5,9 +5,6 @@ Waits are for workers and conditions (``settle``/``until``), never fixed sleeps.
 
 from __future__ import annotations
 
-import asyncio
-import functools
-from typing import Callable
 
 import pytest
 from sqlmodel import select
@@ -22,19 +19,10 @@ from services import signup
 from services.permissions import PORTAL
 from services.text import strip_controls
 from tests.conftest import HOSTILE
+from tests.helpers import run_async, until
 from tests.test_signup_services import GOOD, link_token
 
 SIZE = (140, 40)
-
-
-def run_async(fn):
-    """No asyncio plugin in this suite: run the Pilot scenario in its own event loop."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        return asyncio.run(fn(*args, **kwargs))
-
-    return wrapper
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -71,16 +59,6 @@ async def settle(app, pilot, rounds: int = 3) -> None:
     for _ in range(rounds):
         await app.workers.wait_for_complete()
         await pilot.pause()
-
-
-async def until(app, pilot, condition: Callable[[], bool], what: str = "condition", tries: int = 100) -> None:
-    """Wait for a condition the app reaches by itself (debounce timers, workers)."""
-    for _ in range(tries):
-        await app.workers.wait_for_complete()
-        if condition():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError(f"timed out waiting for {what}; focused={app.focused!r} screen={app.screen!r}")
 
 
 async def type_text(pilot, text: str) -> None:

@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
 
 from app.tui import make_app
 from tests.test_console_registration import live_settled
 from screens.dialogs import ConfirmDialog
 from screens.my_work import MyWorkScreen, ResultsDialog
 from screens.workflows import ImportDialog, WorkflowsScreen
+from tests.helpers import run_async
 from tests.test_workflow_engine import REVIEW, STAMP, define, flow, registered, status, submit  # noqa: F401
-
-
-
-def run_async(fn):
-    """No asyncio plugin in this suite: run the Pilot scenario in its own event loop."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        return asyncio.run(fn(*args, **kwargs))
-
-    return wrapper
 
 
 TIMED = 'name = "Review"\nassignee = "role:approver"\ntime_limit_hours = 8\nreminder_hours = 4'
