@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeVar
 
-from textual._context import active_app
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.content import Content
 from textual.message import Message
+
+from screens.textual_compat import active_app, mark_screen_styled, stylesheet_untouched
 
 if TYPE_CHECKING:  # importing the models costs start-up time; the store has them loaded anyway
     from textual.screen import Screen
@@ -82,12 +83,12 @@ def _loader(path: str) -> Callable[[], Any]:
         module, _, name = path.partition(":")
         screen = getattr(importlib.import_module(module), name)()
         app = active_app.get(None)
-        if app is not None and getattr(app, "_css_update_count", None) == 0:
+        if app is not None and stylesheet_untouched(app):
             # start-up: the stylesheet was parsed with the current variables and nothing has
             # invalidated it since, so the new mode's screen is already current; without this
             # Textual reparses and reapplies the whole stylesheet for it (twice the CSS work
             # of the first frame). A later theme change still refreshes every screen.
-            screen._css_update_count = 0
+            mark_screen_styled(screen)
         return screen
 
     return load
@@ -145,6 +146,13 @@ class RegdeskApp(App):
 
             raise RegdeskError("the database could not be opened; the console is closing")
         return self.store.call(fn, self.actor, *args, **kwargs)
+
+    def smtp_settings(self) -> dict[str, Any]:
+        """The SMTP settings as the CLI resolves them (config file, REGDESK_SMTP_*), read on each
+        call. Screens ask the app for settings; they never import ``app`` (layers contract)."""
+        from app.settings import resolve
+
+        return resolve().smtp
 
     def wait_for_store(self) -> bool:
         """Block until the store is open (True) or will not be (False: it failed, or the app closed

@@ -137,7 +137,7 @@ def build(url: str, requests: int) -> None:
     started = time.perf_counter()
     with store.engine.begin() as conn:
         company = f"(bw.w || ' ' || 'Trading ' || ({pad('i % 5003', 4)}))"
-        email = f"('user' || i || '@' || lower(bw.w) || '.example')"
+        email = "('user' || i || '@' || lower(bw.w) || '.example')"
         _insert(conn, pg, t["customer"], customers, {
             "account": f"('BC-' || {pad('i', 7)})", "name": company, "name_normalized": f"lower({company})",
             "email": email, "email_normalized": email, "city": "'Oslo'", "country": "'NO'",
@@ -148,7 +148,7 @@ def build(url: str, requests: int) -> None:
             "number": f"('REG-' || {pad('i', 7)})", "created_at": ts("i"), "updated_at": ts("i"),
             "status": STATUS_CASE, "user_name": "('user' || i)", "email": email, "email_normalized": email,
             "company": company, "company_normalized": f"lower({company})",
-            "first_name": "bf.w", "last_name": f"(bw2.w || 'son' || (i % 97))", "country": "'NO'",
+            "first_name": "bf.w", "last_name": "(bw2.w || 'son' || (i % 97))", "country": "'NO'",
         }, joins=(f"JOIN benchword bw ON bw.k = i % {len(WORDS)} JOIN benchfirst bf ON bf.k = (i / 7) % {len(FIRST)} "
                   f"JOIN benchword bw2 ON bw2.k = (i / 3) % {len(WORDS)}"))
         print(f"  requests: {time.perf_counter() - started:.1f} s", file=sys.stderr)

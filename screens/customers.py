@@ -17,11 +17,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
-from textual.message import Message
-from textual.screen import Screen
 from textual.validation import ValidationResult, Validator
-from textual.widgets import Button, Checkbox, DataTable, Footer, Header, Input, Label, Select, Static
-from textual.worker import get_current_worker
+from textual.widgets import Button, Checkbox, DataTable, Input, Label, Select, Static
 
 from screens.browser import ActionDone, BrowserScreen, Column, ListQuery, Page
 from screens.dialogs import Dialog, FieldError
@@ -30,7 +27,6 @@ from services.text import strip_controls
 
 if TYPE_CHECKING:
     from services.changes import EditContext, EditResult
-    from services.customers import CustomerRow
 
 PAGE_SIZE = 100
 COLUMNS = [Column("account", "Account", width=12), Column("name", "Name", width=34), Column("customer_group", "Group", width=8),

@@ -425,8 +425,6 @@ class CreateCustomerDialog(Dialog[Any]):
         return list(seen.items())
 
     def compose(self) -> ComposeResult:
-        from services.customers import FIELDS
-
         d = self.detail
         candidates = self._candidates()
         with Vertical(classes="dialog wide", id="create-dialog"):

@@ -9,26 +9,23 @@ console is open (``RegdeskApp.action_workflow_tick``); the list is reread every 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
-from textual.message import Message
-from textual.screen import Screen
-from textual.widgets import Button, DataTable, Footer, Header, Input, Label, OptionList, Static
+from textual.widgets import Button, OptionList, Static
 from textual.widgets.option_list import Option
-from textual.worker import get_current_worker
 
 from screens.browser import BrowserScreen, Column, CountsLoaded, ListQuery, Page
 from screens.dialogs import CommentDialog, ConfirmDialog, Dialog, FieldError  # noqa: F401
 from screens.widgets import data, labelled
 
 if TYPE_CHECKING:
-    from services.workflow import ActionResult, InstanceDetail, TickReport, WorkItemView
+    from services.workflow import ActionResult, WorkItemView
 
 TICK_SECONDS = 60
 COLUMNS = [Column("sel", " "), Column("id", "Item"), Column("document", "Document", width=22), Column("step", "Step", width=14),

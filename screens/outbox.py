@@ -31,15 +31,10 @@ def tab_id(name: str) -> str:
 
 
 def smtp_problem(app: Any) -> str | None:
-    """Whether SMTP is usable, from the app's settings when it has them, else the config/env."""
+    """Whether SMTP is usable, from the settings the app resolves (config file / environment)."""
     from services.delivery import smtp_status
 
-    settings = getattr(app, "settings", None)
-    if settings is None or not hasattr(settings, "smtp"):
-        from app.settings import resolve
-
-        settings = resolve()
-    return smtp_status(settings.smtp)
+    return smtp_status(app.smtp_settings())
 
 
 class OutboxScreen(BrowserScreen):

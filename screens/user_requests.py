@@ -21,7 +21,7 @@ from screens.dialogs import CommentDialog, FieldSpec, FormDialog
 from screens.widgets import data, history_text, labelled
 
 if TYPE_CHECKING:
-    from services.user_requests import UserRequestDetail, UserRequestView
+    from services.user_requests import UserRequestDetail
 
 FILTERS = ["All", "Draft", "Submitted", "Pending approval", "Approved", "Pending completion", "Completed",
            "Rejected", "Canceled"]

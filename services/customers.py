@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import func, or_
+from sqlalchemy import func
 from sqlalchemy import column as sa_column, table as sa_table
 from sqlmodel import Session, col, select
 

@@ -52,7 +52,7 @@ from services.errors import InvalidTransition, NotFound, RegdeskError, Validatio
 from services.permissions import SYSTEM, Actor, require
 from services.store import Store, now, writes
 
-O = OutboxStatus
+O = OutboxStatus  # noqa: E741  (the status enum, short in the many conditional UPDATEs)
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_CAP = timedelta(hours=1)
 ENTITY = "outbox"

@@ -50,7 +50,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import func, or_, update
+from sqlalchemy import func, update
 from sqlmodel import Session, SQLModel, col, select
 
 from models.customer import ContactPerson, Customer, PartyType
@@ -66,7 +66,7 @@ from services.store import now, writes
 from services.text import clean, normalize_company, normalize_email
 from services.validation import field_errors
 
-P, L, O = ProspectStatus, LeadStatus, OpportunityStatus
+P, L, O = ProspectStatus, LeadStatus, OpportunityStatus  # noqa: E741  (short names for the transition tables)
 ENTITY = "prospect"
 LEAD_ENTITY = "lead"
 OPP_ENTITY = "opportunity"

@@ -7,8 +7,8 @@ from pathlib import Path
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
-from models.migrations import SCHEMA_HEADS
 from services.errors import SchemaOutOfDate, SchemaTooNew
+from services.schema_heads import SCHEMA_HEADS
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "models" / "migrations"
 

@@ -19,8 +19,8 @@ from screens.dialogs import CreateCustomerDialog, FormDialog, parse_date
 from screens.registration import RegistrationScreen
 from services import signup
 from services.permissions import PORTAL
-from tests.test_console_registration import (SIZE, link_token, load_requests, run_async, settle, status_of, table,
-                                             until)
+from tests.helpers import run_async, until
+from tests.test_console_registration import SIZE, link_token, load_requests, settle, status_of, table
 from tests.test_signup_services import GOOD
 from tests.test_workflow_engine import registered  # noqa: F401  (fixture)
 
@@ -189,7 +189,7 @@ def test_customers_80x24(snap_compare, store, actor):
     assert snap_compare(app, terminal_size=SMALL, run_before=live_settled(run_before, app))
 
 
-def test_my_work_80x24(snap_compare, store, actor, clock, registered):
+def test_my_work_80x24(snap_compare, store, actor, clock, registered):  # noqa: F811  (the imported fixture)
     from tests.test_snapshots_workflow import inbox_data, open_inbox
 
     inbox_data(store, clock)

@@ -5,9 +5,6 @@ Waits are for workers and conditions (``settle``/``until``), never fixed sleeps.
 
 from __future__ import annotations
 
-import asyncio
-import functools
-from typing import Callable
 
 import pytest
 from sqlmodel import select
@@ -22,19 +19,10 @@ from services import signup
 from services.permissions import PORTAL
 from services.text import strip_controls
 from tests.conftest import HOSTILE
+from tests.helpers import run_async, until, workers_done
 from tests.test_signup_services import GOOD, link_token
 
 SIZE = (140, 40)
-
-
-def run_async(fn):
-    """No asyncio plugin in this suite: run the Pilot scenario in its own event loop."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        return asyncio.run(fn(*args, **kwargs))
-
-    return wrapper
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -67,33 +55,10 @@ def load_requests(store, actor) -> dict[str, str]:
     return numbers
 
 
-async def workers_done(app) -> None:
-    """Wait for the app's workers; one cancelled meanwhile (an exclusive worker replaced by a newer
-    one, as the console does on every new question) is not a failure of the test."""
-    from textual.worker import WorkerCancelled
-
-    for _ in range(20):
-        try:
-            await app.workers.wait_for_complete()
-            return
-        except WorkerCancelled:
-            continue
-
-
 async def settle(app, pilot, rounds: int = 3) -> None:
     for _ in range(rounds):
         await workers_done(app)
         await pilot.pause()
-
-
-async def until(app, pilot, condition: Callable[[], bool], what: str = "condition", tries: int = 100) -> None:
-    """Wait for a condition the app reaches by itself (debounce timers, workers)."""
-    for _ in range(tries):
-        await workers_done(app)
-        if condition():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError(f"timed out waiting for {what}; focused={app.focused!r} screen={app.screen!r}")
 
 
 async def type_text(pilot, text: str) -> None:

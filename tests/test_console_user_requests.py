@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
 
 from sqlmodel import select
 
@@ -13,27 +11,11 @@ from screens.outbox import OutboxScreen
 from screens.dialogs import FormDialog
 from screens.user_requests import UserRequestsScreen
 from services import delivery, user_requests
+from tests.helpers import run_async, until
 from tests.portal_helpers import created_request, ur_status
 from tests.smtp_helpers import SmtpServer
 
 SIZE = (150, 45)
-
-
-def run_async(fn):
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        return asyncio.run(fn(*args, **kwargs))
-
-    return wrapper
-
-
-async def until(app, pilot, condition, what: str = "condition", tries: int = 150) -> None:
-    for _ in range(tries):
-        await app.workers.wait_for_complete()
-        if condition():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def ur_screen(app) -> UserRequestsScreen:

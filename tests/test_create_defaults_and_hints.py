@@ -13,7 +13,8 @@ from models.signup import UserRequest
 from services import params, prospects, signup
 from services.errors import PermissionDenied, ValidationFailed
 from tests.conftest import actor_of
-from tests.test_console_registration import SIZE, load_requests, run_async, until
+from tests.helpers import run_async, until
+from tests.test_console_registration import SIZE, load_requests
 from tests.test_signup_services import approved, submit
 
 SELF_SERVICE = "Customer self-service user"

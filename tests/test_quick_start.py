@@ -6,7 +6,6 @@ the background, and a store that fails to open closes the console with the CLI's
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
 from pathlib import Path
@@ -17,13 +16,14 @@ import pytest
 from sqlalchemy import text
 
 from models.core import Role
-from models.migrations import SCHEMA_HEADS
 from models.signup import SignupStatus
 from seed.demo import add_synthetic
 from services import operators, permissions, quick, signup
 from services.errors import UnknownOperator
 from services.permissions import SYSTEM
 from services.schema import script_heads
+from services.schema_heads import SCHEMA_HEADS
+from tests.helpers import run_async, until
 from tests.test_console_registration import load_requests
 
 ROOT = Path(__file__).absolute().parent.parent
@@ -199,21 +199,10 @@ def test_quick_imports_no_heavy_stack():
 # ----------------------------------------------------------------------------- the console on a fast start
 
 
-def run_async(fn):
-    import functools
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        return asyncio.run(fn(*args, **kwargs))
-
-    return wrapper
-
-
 @run_async
 async def test_console_shows_the_prefetched_page_then_uses_the_store(store, actor, db_path):
     from app.tui import make_app
     from screens.registration import PAGE_SIZE, RegistrationScreen
-    from tests.test_console_registration import until
 
     load_requests(store, actor)
     light = quick.light_start(_url(db_path), "approver1", limit=PAGE_SIZE)

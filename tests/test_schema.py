@@ -7,8 +7,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 import models
-from models.migrations import SCHEMA_HEADS, include_name
+from models.migrations import include_name
 from services.schema import current_revisions, script_heads, upgrade
+from services.schema_heads import SCHEMA_HEADS
 from services.store import Store
 
 

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
 
 from sqlmodel import select
 
@@ -18,31 +16,12 @@ from screens.prospects import EmailChoiceDialog, ProspectsScreen
 from services import cases, customers, prospects
 from services.permissions import PORTAL, SYSTEM
 from tests.conftest import actor_of
+from tests.helpers import run_async, until
 
 SIZE = (150, 45)
 FORM = {"company": "Tailwind Traders", "first_name": "Ann", "last_name": "Lee", "email": "ann@tailwind.example",
         "zip": "98052", "store_name": "Tailwind Outdoor", "store_url": "https://tailwind.example",
         "comments": "[b]bold?[/b] [@click=app.quit]q[/]"}
-
-
-def run_async(fn):
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        return asyncio.run(fn(*args, **kwargs))
-
-    return wrapper
-
-
-async def until(app, pilot, condition, what: str = "condition", seconds: float = 30.0) -> None:
-    """Wait for workers and a condition (never a fixed sleep); generous for loaded CI machines."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while loop.time() < deadline:
-        await app.workers.wait_for_complete()
-        if condition():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError(f"timed out waiting for {what}: {app.screen} {[n.message for n in app._notifications]}")
 
 
 def seed_cases(store) -> str:

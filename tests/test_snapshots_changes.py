@@ -4,8 +4,6 @@ Plus Pilot checks of the same screens driven from the keyboard."""
 
 from __future__ import annotations
 
-import asyncio
-import functools
 
 from app.tui import make_app
 from tests.test_console_registration import live_settled
@@ -15,6 +13,8 @@ from screens.dialogs import ConfirmDialog
 from screens.settings import SettingsScreen
 from services import changes, customers
 from tests.conftest import HOSTILE
+from tests.helpers import run_async
+from tests.helpers import workers_done
 
 SIZE = (150, 46)
 
@@ -41,20 +41,12 @@ def pending(store, actor, clock):
 
 async def settle(app, pilot, done):
     for _ in range(200):
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         if done():
             break
         await pilot.pause(0.02)
-    await app.workers.wait_for_complete()
+    await workers_done(app)
     await pilot.pause()
-
-
-def run_async(fn):
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        return asyncio.run(fn(*args, **kwargs))
-
-    return wrapper
 
 
 def test_settings_screen(snap_compare, store, actor):

@@ -13,7 +13,7 @@ from textual.widgets import Input
 
 from app.tui import make_app
 from tests.test_console_registration import live_settled
-from tests.test_console_registration import until
+from tests.helpers import until
 
 SIZE = (120, 34)
 

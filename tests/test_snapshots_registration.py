@@ -12,7 +12,8 @@ from app.tui import make_app
 from tests.test_console_registration import live_settled
 from screens.dialogs import CreateCustomerDialog
 from screens.registration import RegistrationScreen
-from tests.test_console_registration import load_requests, until
+from tests.helpers import until
+from tests.test_console_registration import load_requests
 
 SIZE = (140, 40)
 

@@ -7,6 +7,7 @@ from tests.test_console_registration import live_settled
 from screens.user_requests import UserRequestsScreen
 from services import user_requests
 from tests.portal_helpers import created_request
+from tests.helpers import workers_done
 
 
 def test_user_request_detail(snap_compare, store, actor, clock):
@@ -18,12 +19,12 @@ def test_user_request_detail(snap_compare, store, actor, clock):
     async def run_before(pilot) -> None:
         await pilot.press("f4")
         for _ in range(200):
-            await app.workers.wait_for_complete()
+            await workers_done(app)
             screen = app.screen
             if isinstance(screen, UserRequestsScreen) and screen.detail is not None and screen.detail.number == number:
                 break
             await pilot.pause(0.02)
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(160, 48), run_before=live_settled(run_before, app))

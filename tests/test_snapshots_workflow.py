@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
 
 from app.tui import make_app
 from tests.test_console_registration import live_settled
 from screens.dialogs import ConfirmDialog
 from screens.my_work import MyWorkScreen, ResultsDialog
 from screens.workflows import ImportDialog, WorkflowsScreen
+from tests.helpers import run_async
 from tests.test_workflow_engine import REVIEW, STAMP, define, flow, registered, status, submit  # noqa: F401
-
-
-
-def run_async(fn):
-    """No asyncio plugin in this suite: run the Pilot scenario in its own event loop."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        return asyncio.run(fn(*args, **kwargs))
-
-    return wrapper
+from tests.helpers import workers_done
 
 
 TIMED = 'name = "Review"\nassignee = "role:approver"\ntime_limit_hours = 8\nreminder_hours = 4'
@@ -40,12 +29,12 @@ def inbox_data(store, clock) -> None:
 async def open_inbox(app, pilot, count: int) -> MyWorkScreen:
     await pilot.press("f3")
     for _ in range(300):
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         screen = app.screen
         if isinstance(screen, MyWorkScreen) and len(screen.rows) == count and screen.detail is not None:
             break
         await pilot.pause(0.02)
-    await app.workers.wait_for_complete()
+    await workers_done(app)
     await pilot.pause()
     return app.screen
 
@@ -70,7 +59,7 @@ async def test_inbox_keys_approve_reject_bulk(store, actor, clock):
         assert screen.rows["1"].overdue and not screen.rows["3"].overdue
         await pilot.press("a")  # approve D-100
         for _ in range(200):
-            await app.workers.wait_for_complete()
+            await workers_done(app)
             if len(screen.rows) == 2:
                 break
             await pilot.pause(0.02)
@@ -82,7 +71,7 @@ async def test_inbox_keys_approve_reject_bulk(store, actor, clock):
         assert "a reason is required" in str(app.screen.query_one("#e-comment").render())
         await pilot.press(*"not ours", "enter")
         for _ in range(200):
-            await app.workers.wait_for_complete()
+            await workers_done(app)
             if len(screen.rows) == 1:
                 break
             await pilot.pause(0.02)
@@ -91,14 +80,14 @@ async def test_inbox_keys_approve_reject_bulk(store, actor, clock):
         await pilot.press("space")
         await pilot.press("A")  # bulk: asks first, with a one-line summary
         for _ in range(200):
-            await app.workers.wait_for_complete()
+            await workers_done(app)
             if isinstance(app.screen, ConfirmDialog):
                 break
             await pilot.pause(0.02)
         assert "Approve 1 item(s)" in app.screen.summary
         await pilot.press("ctrl+s")
         for _ in range(200):
-            await app.workers.wait_for_complete()
+            await workers_done(app)
             if isinstance(app.screen, ResultsDialog) or not screen.rows:
                 break
             await pilot.pause(0.02)
@@ -114,7 +103,7 @@ async def test_workflows_view_import_refuses_bad_file_and_activates(store, actor
     app = make_app(store, actor("admin1"))
     async with app.run_test(size=(150, 40)) as pilot:
         await pilot.press("f9")
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         screen = app.screen
         assert isinstance(screen, WorkflowsScreen) and screen.rows == {}
@@ -124,7 +113,7 @@ async def test_workflows_view_import_refuses_bad_file_and_activates(store, actor
         app.screen.query_one("#f-path").value = str(bad)
         await pilot.press("enter")
         for _ in range(100):
-            await app.workers.wait_for_complete()
+            await workers_done(app)
             await pilot.pause(0.02)
             if "line 8" in str(app.screen.query_one("#e-file").render()):
                 break
@@ -132,14 +121,14 @@ async def test_workflows_view_import_refuses_bad_file_and_activates(store, actor
         app.screen.query_one("#f-path").value = str(good)
         await pilot.press("enter")
         for _ in range(200):
-            await app.workers.wait_for_complete()
+            await workers_done(app)
             if app.screen is screen and screen.rows:
                 break
             await pilot.pause(0.02)
         assert [d.active for d in screen.rows.values()] == [False]
         await pilot.press("a")
         for _ in range(200):
-            await app.workers.wait_for_complete()
+            await workers_done(app)
             if all(d.active for d in screen.rows.values()):
                 break
             await pilot.pause(0.02)

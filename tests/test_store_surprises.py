@@ -17,7 +17,7 @@ from services import signup
 from services.errors import SchemaTooNew
 from services.store import Store
 from tests.conftest import actor_of
-from tests.test_signup_services import approved, verified
+from tests.test_signup_services import approved
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -104,7 +104,7 @@ def test_postgres_newer_than_the_program_is_named(pg_store):
         with pytest.raises(SchemaTooNew, match=r"revision 0099"):
             Store(pg_store.url)
     finally:
-        from models.migrations import SCHEMA_HEADS
+        from services.schema_heads import SCHEMA_HEADS
 
         with pg_store.engine.begin() as conn:
             conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": next(iter(SCHEMA_HEADS))})

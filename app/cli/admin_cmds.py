@@ -279,8 +279,8 @@ def db_upgrade(ctx: typer.Context) -> None:
 @db_app.command("current")
 def db_current(ctx: typer.Context) -> None:
     """Print the schema revision the database is at, and where it is."""
-    from models.migrations import SCHEMA_HEADS
     from services.schema import current_revision
+    from services.schema_heads import SCHEMA_HEADS
     from services.store import Store
 
     c = obj(ctx)

@@ -1,16 +1,14 @@
 """Alembic migrations of the regdesk schema (``regdesk db upgrade``).
 
-SCHEMA_HEADS names the newest revision(s) so that opening a database can tell whether it is
-current without importing Alembic (tests/test_schema.py checks it against the scripts). It is
-declared in ``services/schema_heads.py`` (standard library only, so the console's quick start
-can read it without importing the models) and re-exported here.
+The newest revision(s) are named in ``services/schema_heads.py`` (``SCHEMA_HEADS``, standard
+library only, so the console's quick start can check a file without importing the models;
+tests/test_schema.py checks it against the scripts). Import it from there: the models layer
+does not import services (the layers contract in pyproject.toml).
 """
 
 import re
 
-from services.schema_heads import SCHEMA_HEADS
-
-__all__ = ["SCHEMA_HEADS", "include_name"]
+__all__ = ["include_name"]
 
 # the search indexes each store provides in its own way (migration 0007): SQLite FTS5 tables
 # "<table>_search" and their shadow tables, PostgreSQL GIN indexes "ix_<table>_search"

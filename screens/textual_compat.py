@@ -1,0 +1,52 @@
+"""The private Textual internals regdesk relies on, listed in one place.
+
+Textual is pinned in pyproject.toml and every name below was checked against ``WRITTEN_FOR``.
+tests/test_textual_compat.py fails with a clear message when another Textual is installed or
+one of these is gone: re-check each use listed here, then move ``WRITTEN_FOR`` and the pin
+together. New uses of a private Textual name go through this module or into ``INTERNALS``.
+(In ``screens`` so that both ``app`` and ``screens`` may import it: see the layers contract.)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual._context import active_app  # the running app, read by a mode's screen loader (app/tui.py)
+
+__all__ = ["INTERNALS", "WRITTEN_FOR", "active_app", "mark_screen_styled", "stylesheet_untouched"]
+
+WRITTEN_FOR = "8.2.8"
+
+# (class, private attribute, where regdesk uses it and why). Attributes set in __init__ are
+# checked on an instance; methods on the class.
+INTERNALS: list[tuple[str, str, str]] = [
+    ("textual.app:App", "_css_update_count",
+     "app/tui.py _loader via stylesheet_untouched/mark_screen_styled: a mode's screen made before any "
+     "stylesheet change skips the full CSS reparse"),
+    ("textual.screen:Screen", "_css_update_count", "same, on the new screen"),
+    ("textual.app:App", "_exit", "screens/browser.py: no deferred chrome once the app is exiting; "
+     "tests/test_quick_start.py: the console closed itself"),
+    ("textual.widgets:DataTable", "_update_dimensions", "screens/widgets.py RequestTable: measures Text cells directly"),
+    ("textual.widgets:DataTable", "_render_cell", "screens/widgets.py RequestTable: one-line Text cells without "
+     "Rich's general path (tests/test_request_table.py compares the segments)"),
+    ("textual.widgets:DataTable", "_get_styles_to_render_cell", "screens/widgets.py RequestTable._render_cell"),
+    ("textual.widgets:DataTable", "_get_row_renderables", "screens/widgets.py RequestTable"),
+    ("textual.widgets:DataTable", "_row_locations", "screens/widgets.py RequestTable"),
+    ("textual.widgets:DataTable", "_column_locations", "screens/widgets.py RequestTable._render_cell"),
+    ("textual.widgets:DataTable", "_cell_render_cache", "screens/widgets.py RequestTable._render_cell"),
+    ("textual.widgets:DataTable", "_show_hover_cursor", "screens/widgets.py RequestTable._render_cell (cache key)"),
+    ("textual.widgets:DataTable", "_update_count", "screens/widgets.py RequestTable._render_cell (cache key)"),
+    ("textual.widgets:DataTable", "_pseudo_class_state", "screens/widgets.py RequestTable._render_cell (cache key)"),
+    ("textual.app:App", "_notifications", "tests: the notifications an app raised"),
+    ("textual.screen:Screen", "_compositor", "tests/test_console_registration.py: the screen's text as drawn"),
+]
+
+
+def stylesheet_untouched(app: Any) -> bool:
+    """Nothing has invalidated the app's stylesheet since it was parsed (start-up)."""
+    return getattr(app, "_css_update_count", None) == 0
+
+
+def mark_screen_styled(screen: Any) -> None:
+    """Tell Textual the screen's styles are current, so it does not reparse and restyle them."""
+    screen._css_update_count = 0
