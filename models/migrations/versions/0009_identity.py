@@ -55,7 +55,7 @@ def downgrade() -> None:
         from services.identity import STATUS_AUDITED
 
         for table, _, _ in STATUS_AUDITED:
-            op.execute(f'DROP TRIGGER IF EXISTS regdesk_status_audited ON IF EXISTS "{table}"')
+            op.execute(f'DROP TRIGGER IF EXISTS regdesk_status_audited ON "{table}"')
         op.execute("DROP FUNCTION IF EXISTS regdesk_status_audited()")
     op.drop_table("storeflag")
     with op.batch_alter_table("auditevent") as batch:
