@@ -303,8 +303,8 @@ def pg_setup(conn: Any) -> None:
           IF NOT EXISTS (SELECT 1 FROM auditevent
                          WHERE entity_type = entity AND entity_key = key
                            AND db_xact = pg_current_xact_id()::text::bigint) THEN
-            RAISE EXCEPTION 'regdesk: % % (%) changed its % without an audit row: use regdesk',
-              TG_TABLE_NAME, to_jsonb(NEW) ->> TG_ARGV[1], entity, TG_ARGV[2]
+            RAISE EXCEPTION 'regdesk: % id % changed its % without an audit row of % %: use regdesk',
+              TG_TABLE_NAME, to_jsonb(NEW) ->> 'id', TG_ARGV[2], entity, key
               USING ERRCODE = 'insufficient_privilege';
           END IF;
           RETURN NULL;
