@@ -197,6 +197,26 @@ def quote_role(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+# Every table whose status the product moves (services.transitions.claim and the delivery
+# sender), with the audit entity and key its services record: (table, trigger events,
+# (entity type or '@column', key column, status column[, parent table, foreign key])).
+STATUS_AUDITED: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("signuprequest", "INSERT OR UPDATE", ("signup", "number", "status")),
+    ("customercase", "INSERT OR UPDATE", ("case", "number", "status")),
+    ("samplerequest", "INSERT OR UPDATE", ("sample", "number", "status")),
+    ("userrequest", "INSERT OR UPDATE", ("user_request", "number", "status")),
+    ("changeproposal", "INSERT OR UPDATE", ("change_proposal", "number", "state")),
+    ("portaluser", "INSERT OR UPDATE", ("portal_user", "user_name", "status")),
+    ("prospect", "INSERT OR UPDATE", ("prospect", "number", "status")),
+    ("lead", "INSERT OR UPDATE", ("lead", "number", "status")),
+    ("opportunity", "INSERT OR UPDATE", ("opportunity", "number", "status")),
+    ("workflowinstance", "INSERT OR UPDATE", ("@doc_type", "doc_key", "status")),
+    ("workitem", "INSERT OR UPDATE", ("@doc_type", "doc_key", "status", "workflowinstance", "instance_id")),
+    # a mail is queued inside the audited change that causes it; sent/dead/retry are audited
+    ("outboxemail", "UPDATE", ("outbox", "id", "status")),
+)
+
+
 def pg_setup(conn: Any) -> None:
     """Group roles (if missing) and this database's privileges for them. Idempotent; run by
     migration 0009 and after every ``regdesk db upgrade`` (tables of later migrations)."""
@@ -226,6 +246,7 @@ def pg_setup(conn: Any) -> None:
         "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"))]
     admin_only = {"operator"}  # support and approver logins cannot make themselves admins
     read_only = {"alembic_version", "storeflag"}
+    no_delete = {table for table, _, _ in STATUS_AUDITED}
     for table in tables:
         quoted = '"' + table.replace('"', '""') + '"'
         conn.execute(text(f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {quoted} FROM {groups}"))
@@ -235,6 +256,8 @@ def pg_setup(conn: Any) -> None:
             continue
         elif table in admin_only:
             conn.execute(text(f"GRANT INSERT, UPDATE ON {quoted} TO regdesk_admin"))
+        elif table in no_delete:  # the product never deletes these: history stays whole
+            conn.execute(text(f"GRANT INSERT, UPDATE ON {quoted} TO {groups}"))
         else:
             conn.execute(text(f"GRANT INSERT, UPDATE, DELETE ON {quoted} TO {groups}"))
     conn.execute(text("""
@@ -248,35 +271,51 @@ def pg_setup(conn: Any) -> None:
     conn.execute(text("CREATE TRIGGER regdesk_audit_login BEFORE INSERT ON auditevent "
                       "FOR EACH ROW EXECUTE FUNCTION regdesk_audit_login()"))
     # No silent status change: an operator login (not the owner, not a superuser) that inserts
-    # or changes the status of a sign-up request or a case must write an audit row about that
-    # record in the same transaction (regdesk always does); checked at commit. A psql user can
-    # still write one, but it is stamped with their login and can never be removed.
+    # a status-bearing record or changes its status must write an audit row about that record
+    # in the same transaction (regdesk always does); checked at commit. A psql user can still
+    # write one, but it is stamped with their login and can never be removed. One function,
+    # parameterised per table (STATUS_AUDITED): entity type ('@column' = read from that
+    # column), key column, status column, and optionally the parent table and foreign key
+    # whose row names the audited record (a work item is audited as its workflow's document).
     conn.execute(text("""
         CREATE OR REPLACE FUNCTION regdesk_status_audited() RETURNS trigger LANGUAGE plpgsql AS $$
         DECLARE
-          key text := to_jsonb(NEW) ->> TG_ARGV[1];
+          rec jsonb := to_jsonb(NEW);
+          entity text := TG_ARGV[0];
+          key text;
         BEGIN
           IF (SELECT rolsuper FROM pg_roles WHERE rolname = session_user)
              OR session_user = (SELECT tableowner FROM pg_tables
                                 WHERE schemaname = TG_TABLE_SCHEMA AND tablename = TG_TABLE_NAME) THEN
             RETURN NULL;
           END IF;
-          IF TG_OP = 'UPDATE' AND (to_jsonb(NEW) -> TG_ARGV[2]) IS NOT DISTINCT FROM (to_jsonb(OLD) -> TG_ARGV[2]) THEN
+          IF TG_OP = 'UPDATE' AND (rec -> TG_ARGV[2]) IS NOT DISTINCT FROM (to_jsonb(OLD) -> TG_ARGV[2]) THEN
             RETURN NULL;
           END IF;
+          IF TG_NARGS > 3 THEN
+            EXECUTE format('SELECT to_jsonb(p) FROM %I p WHERE id = $1', TG_ARGV[3])
+              INTO rec USING (to_jsonb(NEW) ->> TG_ARGV[4])::bigint;
+          END IF;
+          IF left(entity, 1) = '@' THEN
+            entity := rec ->> substr(entity, 2);
+          END IF;
+          key := rec ->> TG_ARGV[1];
           IF NOT EXISTS (SELECT 1 FROM auditevent
-                         WHERE entity_type = TG_ARGV[0] AND entity_key = key
+                         WHERE entity_type = entity AND entity_key = key
                            AND db_xact = pg_current_xact_id()::text::bigint) THEN
-            RAISE EXCEPTION 'regdesk: % % changed its % without an audit row: use regdesk', TG_ARGV[0], key, TG_ARGV[2]
+            RAISE EXCEPTION 'regdesk: % id % changed its % without an audit row of % %: use regdesk',
+              TG_TABLE_NAME, to_jsonb(NEW) ->> 'id', TG_ARGV[2], entity, key
               USING ERRCODE = 'insufficient_privilege';
           END IF;
           RETURN NULL;
         END $$"""))
-    for table, entity in (("signuprequest", "signup"), ("customercase", "case")):
+    for table, events, args in STATUS_AUDITED:
+        if table not in tables:  # not created yet at this revision
+            continue
         conn.execute(text(f'DROP TRIGGER IF EXISTS regdesk_status_audited ON "{table}"'))
-        conn.execute(text(f'CREATE CONSTRAINT TRIGGER regdesk_status_audited AFTER INSERT OR UPDATE ON "{table}" '
+        conn.execute(text(f'CREATE CONSTRAINT TRIGGER regdesk_status_audited AFTER {events} ON "{table}" '
                           f"DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
-                          f"EXECUTE FUNCTION regdesk_status_audited('{entity}', 'number', 'status')"))
+                          f"EXECUTE FUNCTION regdesk_status_audited({', '.join(repr(a) for a in args)})"))
 
 
 def pg_add_login(session: Any, user_name: str, roles: list[str]) -> None:

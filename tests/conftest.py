@@ -104,8 +104,27 @@ def pg_database_url():
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+# REGDESK_TEST_PG_AS_OPERATOR=1: pg_store connects as an operator login (all three group
+# roles, not the owner) after seeding, so the PostgreSQL suites run under the operator
+# privileges and the audit triggers (tests that do owner-only SQL through it then fail).
+PG_AS_OPERATOR = os.environ.get("REGDESK_TEST_PG_AS_OPERATOR") == "1"
+
+
+@pytest.fixture(scope="session")
+def pg_operator_url(pg_database_url):
+    import psycopg
+
+    name = f"rdt_op_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg_database_url, autocommit=True) as conn:
+        conn.execute(f'CREATE ROLE "{name}" LOGIN IN ROLE regdesk_support, regdesk_approver, regdesk_admin')
+    scheme, rest = pg_database_url.split("://", 1)
+    yield f"{scheme}://{name}@{rest.split('@', 1)[-1]}"
+    with psycopg.connect(PG_URL.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+        conn.execute(f'DROP ROLE IF EXISTS "{name}"')
+
+
 @pytest.fixture
-def pg_store(pg_database_url, clock) -> Store:
+def pg_store(request, pg_database_url, clock) -> Store:
     """A seeded PostgreSQL store, emptied before the test."""
     from sqlalchemy import text
 
@@ -116,6 +135,9 @@ def pg_store(pg_database_url, clock) -> Store:
     with s.engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     _seed(s)
+    if PG_AS_OPERATOR:
+        s.dispose()
+        s = Store(request.getfixturevalue("pg_operator_url"), clock=clock)
     yield s
     s.dispose()
 

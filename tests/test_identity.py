@@ -358,3 +358,107 @@ def test_postgres_operator_cannot_change_a_status_silently(pg_store, pg_database
     created = jsonlib.loads(capsys.readouterr().out)["number"]
     assert main(["--db", support_url, "cases", "submit", created]) == 0, capsys.readouterr()
     assert main(["--db", _as_login(pg_database_url, approver), "cases", "approve", created]) == 0, capsys.readouterr()
+
+
+# a status each protected table can be moved to by hand without tripping anything but the rule
+_SILENT_TARGET = {
+    "signuprequest": "Rejected", "customercase": "Closed/Stopped", "samplerequest": "Canceled",
+    "userrequest": "Completed", "changeproposal": "Rejected", "portaluser": "Disabled",
+    "prospect": "Rejected", "lead": "Disqualified", "opportunity": "Lost",
+    "workflowinstance": "recalled", "workitem": "canceled", "outboxemail": "sent",
+}
+
+
+@pytest.mark.postgres
+def test_postgres_no_status_moves_without_an_audit_row_anywhere(pg_store, pg_database_url, pg_role, clock):
+    """Every table whose status the product moves: an operator login moves it through regdesk
+    (the whole demo load, run as that login), but a bare UPDATE of the status is refused at
+    commit (42501) and no row can be deleted."""
+    import psycopg
+    from psycopg import errors
+
+    from seed.demo import load_base
+
+    assert set(_SILENT_TARGET) == {t for t, _, _ in identity.STATUS_AUDITED}
+    name = pg_role()
+    _add(pg_store, name, "admin")
+    as_login = Store(_as_login(pg_database_url, name), clock=clock)
+    try:
+        with as_login.read() as s:
+            assert identity.pg_login(s) == (name, False)
+        load_base(as_login)  # sign-ups, user requests, workflows, portal users, cases, samples, B2B
+        _more_through_services(as_login, pg_store)
+    finally:
+        as_login.dispose()
+    with psycopg.connect(_as_login(pg_database_url, name)) as conn:  # as psql would
+        for table, _, args in identity.STATUS_AUDITED:
+            column, target = args[2], _SILENT_TARGET[table]
+            row = conn.execute(f'SELECT id FROM "{table}" WHERE {column} <> %s ORDER BY id LIMIT 1', (target,)).fetchone()
+            assert row, f"{table}: the services made no row to try"
+            conn.execute(f'UPDATE "{table}" SET {column} = %s WHERE id = %s', (target, row[0]))
+            with pytest.raises(errors.InsufficientPrivilege, match="without an audit row"):
+                conn.commit()
+            conn.rollback()
+            with pytest.raises(errors.InsufficientPrivilege):
+                conn.execute(f'DELETE FROM "{table}" WHERE id = %s', (row[0],))
+            conn.rollback()
+            # an audit row of that record in the same transaction lets it through (and names the login)
+            conn.execute(f'UPDATE "{table}" SET {column} = %s WHERE id = %s', (target, row[0]))
+            entity, key = _audited_as(conn, table, args, row[0])
+            conn.execute("INSERT INTO auditevent (at, operator, entity_type, entity_key, action) "
+                         "VALUES (now(), 'admin1', %s, %s, 'by hand')", (entity, key))
+            conn.commit()
+
+
+def _audited_as(conn, table, args, row_id):
+    entity, key_column = args[0], args[1]
+    source, ident = (table, row_id) if len(args) == 3 else (args[3], conn.execute(
+        f'SELECT {args[4]} FROM "{table}" WHERE id = %s', (row_id,)).fetchone()[0])
+    rec = conn.execute(f'SELECT to_jsonb(t) FROM "{source}" t WHERE id = %s', (ident,)).fetchone()[0]
+    return (rec[entity[1:]] if entity.startswith("@") else entity), str(rec[key_column])
+
+
+def _more_through_services(as_login, pg_store):
+    """What the demo load does not do, through the services as the same login."""
+    from services import changes, delivery
+    from tests.conftest import actor_of
+    from tests.test_changes import ACC, submitted
+
+    a = actor_of(as_login)
+    submitted(as_login)  # approvals on, a proposal submitted
+    with as_login.read() as s:
+        assert changes.show_proposal(s, a("approver1"), ACC).state == "Submitted"
+    # a user request's workflow approved step by step by its assignees: the portal user is provisioned
+    from services import params, workflow
+
+    as_login.call(params.set_param, a("admin1"), "workflow.disallow_submitter_approval", False)
+    for _ in range(6):
+        with pg_store.engine.connect() as conn:
+            open_items = conn.execute(text(
+                "SELECT w.id, w.assignee FROM workitem w JOIN workflowinstance i ON i.id = w.instance_id "
+                "WHERE w.status = 'open' AND i.doc_type = 'user_request' ORDER BY w.id")).all()
+        if not open_items:
+            break
+        item_id, assignee = open_items[0]  # one decides the step; its siblings are canceled
+        as_login.call(workflow.approve, a(assignee), item_id)
+    with pg_store.engine.begin() as conn:  # the owner marks one mail dead, as a failing SMTP server would
+        conn.execute(text("UPDATE outboxemail SET status = 'dead' WHERE id = (SELECT min(id) FROM outboxemail)"))
+        dead = conn.execute(text("SELECT min(id) FROM outboxemail WHERE status = 'dead'")).scalar()
+    as_login.call(delivery.retry, a("admin1"), dead)
+
+
+@pytest.mark.postgres
+def test_postgres_db_upgrade_puts_back_every_status_trigger(pg_store, pg_database_url, capsys):
+    """A database already at 0009 or later gets the triggers and grants of this version from
+    'regdesk db upgrade' (pg_setup runs after every upgrade), not only from migration 0009."""
+    from app.cli import main
+
+    with pg_store.engine.begin() as conn:
+        conn.execute(text('DROP TRIGGER regdesk_status_audited ON "lead"'))
+        conn.execute(text('GRANT DELETE ON "lead" TO regdesk_support'))
+    assert main(["--db", pg_database_url, "db", "upgrade"]) == 0, capsys.readouterr()
+    with pg_store.engine.connect() as conn:
+        have = set(conn.execute(text("SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                                     "WHERE t.tgname = 'regdesk_status_audited'")).scalars())
+        assert have == {t for t, _, _ in identity.STATUS_AUDITED}
+        assert not conn.execute(text("SELECT has_table_privilege('regdesk_support', 'lead', 'DELETE')")).scalar()

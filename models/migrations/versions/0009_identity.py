@@ -7,8 +7,9 @@ Revises: 0008
 * ``auditevent.db_login`` (the database login on PostgreSQL, the OS login on SQLite) and
   ``auditevent.acting_reason``; on PostgreSQL a trigger sets ``db_login`` from
   ``session_user`` on every insert, so an operator cannot write someone else's name there;
-  a status change of a sign-up request or case by an operator login needs an audit row of the
-  same transaction (``db_xact``), checked at commit.
+  a new record or status change of any status-bearing table (``identity.STATUS_AUDITED``) by
+  an operator login needs an audit row of that record in the same transaction (``db_xact``),
+  checked at commit; operator logins cannot DELETE those tables' rows.
 * ``storeflag``: ``demo`` marks a database made by ``regdesk demo`` (``--as`` allowed on SQLite).
 * PostgreSQL: the group roles ``regdesk_support``, ``regdesk_approver``, ``regdesk_admin``
   (created if missing; roles are cluster-wide) and their privileges in this database
@@ -51,7 +52,9 @@ def downgrade() -> None:
     if bind.dialect.name == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS regdesk_audit_login ON auditevent")
         op.execute("DROP FUNCTION IF EXISTS regdesk_audit_login()")
-        for table in ("signuprequest", "customercase"):
+        from services.identity import STATUS_AUDITED
+
+        for table, _, _ in STATUS_AUDITED:
             op.execute(f'DROP TRIGGER IF EXISTS regdesk_status_audited ON "{table}"')
         op.execute("DROP FUNCTION IF EXISTS regdesk_status_audited()")
     op.drop_table("storeflag")
