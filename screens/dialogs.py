@@ -399,52 +399,78 @@ def _shown(value: Any) -> str:
 
 
 class CreateCustomerDialog(Dialog[Any]):
-    """Create new customer (AX form): new vs existing account, template, role, editable values, preview."""
+    """Create new customer (AX form): new vs existing account, template, role, editable values, preview.
+
+    One per app (``CreateCustomerDialog.of(app)``): installed on the app and composed once, while
+    the console is idle after its first paint (``warm``); each ``c`` refills it (``open_for``) with
+    the request's values, the template/role defaults from ``app.create_choices`` and the preview
+    from ``app.create_prepared``, so opening it composes nothing."""
 
     AUTO_FOCUS = "#mode"
     BINDINGS = [Binding("ctrl+s", "ok", "Create", id="create.ok", tooltip="Create the customer, contact and user request")]
     DEBOUNCE = 0.25
+    SCREEN_NAME = "create-customer"
 
-    def __init__(self, detail: RequestDetail) -> None:
+    def __init__(self, detail: RequestDetail | None = None) -> None:
         super().__init__()
         self.detail = detail
-        self.number = detail.number
+        self.number = detail.number if detail is not None else ""
         self._filled: dict[str, str] = {}  # what we put in each field (to tell user edits apart)
         self._edited: dict[str, str] = {}
         self._timer = None
         self._ready = False
+        self._mode = "new"
+        self._composed = False
+        self._shown_choices: Any = None
         self.preview: CreatePreview | None = None
 
+    # ------------------------------------------------------------------ one per app
+
+    @classmethod
+    def of(cls, app: Any) -> CreateCustomerDialog:
+        """The app's one Create dialog, installed (so closing it keeps it) but not yet composed."""
+        dialog = getattr(app, "create_dialog", None)
+        if dialog is None:
+            dialog = cls()
+            app.create_dialog = dialog
+            app.install_screen(dialog, name=cls.SCREEN_NAME)
+        return dialog
+
+    @classmethod
+    def warm(cls, app: Any) -> None:
+        """Compose the app's dialog off screen (call while idle): the next ``c`` only refills it."""
+        dialog = cls.of(app)
+        if not dialog.is_running:
+            from screens.textual_compat import register_screen
+
+            register_screen(app, cls.SCREEN_NAME)  # composes and mounts the installed screen without showing it
+
+    def open_for(self, detail: RequestDetail) -> None:
+        """Point the dialog at ``detail`` (before it is pushed): everything of the last request goes."""
+        self.detail = detail
+        self.number = detail.number
+        if self._composed:
+            self._refill()
+
     def _candidates(self) -> list[tuple[str, str]]:
-        seen: dict[str, str] = {}
-        if self.detail.customer_account:
-            seen[self.detail.customer_account] = "given by the requester"
-        for hint in self.detail.duplicates:
-            if hint.kind in ("customer", "contact") and hint.key not in seen:
-                seen[hint.key] = f"{hint.label} ({hint.reason})"
-        return list(seen.items())
+        return _create_candidates(self.detail) if self.detail is not None else []
 
     def compose(self) -> ComposeResult:
-        d = self.detail
-        candidates = self._candidates()
+        from services.customers import FIELDS
+
         with Vertical(classes="dialog wide", id="create-dialog"):
-            who = strip_controls(f"{d.company} ({d.first_name} {d.last_name})")
-            yield Static(Content.assemble(("Create customer from ", "bold"), (d.number, "bold"), " — ", who),
-                         classes="dialog-title")
+            yield Static("", classes="dialog-title", id="create-title")
             with Horizontal(id="create-body"):
                 with VerticalScroll(classes="form", id="create-form"):
                     with RadioSet(id="mode"):
-                        yield RadioButton("Create new customer", value=not candidates or not d.customer_account, id="mode-new")
-                        yield RadioButton("Existing customer account (new contact)", value=bool(candidates and d.customer_account),
-                                          id="mode-existing")
+                        yield RadioButton("Create new customer", value=True, id="mode-new")
+                        yield RadioButton("Existing customer account (new contact)", id="mode-existing")
                     yield FieldError(id="e-mode", classes="field-error")
                     with Horizontal(classes="field", id="existing-row"):
                         yield Label("Existing account", classes="field-label")
                         with Vertical(classes="field-input"):
-                            yield Input(id="f-existing-account", value=candidates[0][0] if candidates else "",
-                                        placeholder="customer account")
-                            if candidates:
-                                yield Static(labelled([(k, v) for k, v in candidates], width=12), classes="hint")
+                            yield Input(id="f-existing-account", placeholder="customer account")
+                            yield Static("", classes="hint", id="existing-hint")
                             yield FieldError(id="e-existing-account", classes="field-error")
                     with Horizontal(classes="field"):
                         yield Label("Template", classes="field-label")
@@ -458,9 +484,13 @@ class CreateCustomerDialog(Dialog[Any]):
                             yield FieldError(id="e-role", classes="field-error")
                     yield Static("Customer values (from the request and the template; editable)", classes="section-title",
                                  id="values-title")
-                    # the ~30 editable values are mounted just after the first frame (_mount_values):
-                    # the dialog is on screen, with its preview, without waiting for them
-                    yield Vertical(id="values")
+                    with Vertical(id="values"):  # composed once per app (warm), so all of them here
+                        for spec in FIELDS.values():
+                            with Horizontal(classes="field"):
+                                yield Label(spec.label, classes="field-label")
+                                with Vertical(classes="field-input"):
+                                    yield Input(id=_field_id(spec.name), placeholder="yes/no" if spec.kind == "bool" else "")
+                                    yield FieldError(id=f"e-{spec.name.replace('_', '-')}", classes="field-error")
                 with VerticalScroll(id="preview", classes="preview"):
                     yield Static("Preview", classes="section-title")
                     yield Static("loading…", id="preview-body")
@@ -469,37 +499,68 @@ class CreateCustomerDialog(Dialog[Any]):
                 yield Button("OK", id="ok", variant="primary")
                 yield Button("Cancel", id="cancel")
 
-    def _mount_values(self) -> None:
-        from services.customers import FIELDS
-
-        if not self.is_attached or self.query("#values Input"):
-            return
-        values = self.preview.values if self.preview is not None and self.preview.mode == "new" else {}
-        rows = []
-        for spec in FIELDS.values():
-            text = _shown(values.get(spec.name)) if spec.name in values else ""
-            if spec.name in values:
-                self._filled[spec.name] = text
-            rows.append(Horizontal(Label(spec.label, classes="field-label"),
-                                   Vertical(Input(value=text, id=_field_id(spec.name),
-                                                  placeholder="yes/no" if spec.kind == "bool" else ""),
-                                            FieldError(id=f"e-{spec.name.replace('_', '-')}", classes="field-error"),
-                                            classes="field-input"), classes="field"))
-        self.query_one("#values").mount_all(rows)
-        if self.preview is not None:
-            self.call_after_refresh(self.show_field_errors, self.preview.errors)
+    def _on_screen_resume(self, event: Any) -> None:
+        # runs before Screen's own handler: the styles of this screen were set when it was composed and
+        # are kept up to date by its class changes (-narrow, focus); restyling its ~400 nodes on every
+        # open is most of what opening it would cost
+        if self._composed:
+            event.refresh_styles = False
 
     def on_mount(self) -> None:
+        self._composed = True
+        if self.detail is not None:
+            self._refill()
+
+    def _refill(self) -> None:
+        """Show ``self.detail``: title, mode, values, selections and preview, nothing left of the last one."""
+        from services.customers import FIELDS
+
+        d = self.detail
+        assert d is not None
+        self.workers.cancel_group(self, "preview")
+        self.workers.cancel_group(self, "choices")
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        self._ready = False
+        self.preview = None
+        self._edited.clear()
+        self._filled.clear()
+        candidates = self._candidates()
+        who = strip_controls(f"{d.company} ({d.first_name} {d.last_name})")
+        self.query_one("#create-title", Static).update(
+            Content.assemble(("Create customer from ", "bold"), (d.number, "bold"), " — ", who))
+        self._mode = "existing" if candidates and d.customer_account else "new"
+        # only the button to press: the set releases the other one (turning one off is refused by RadioSet)
+        self.query_one(f"#mode-{self._mode}", RadioButton).value = True
+        existing = self.query_one("#f-existing-account", Input)
+        existing.value = candidates[0][0] if candidates else ""
+        hint = self.query_one("#existing-hint", Static)
+        hint.update(labelled([(k, v) for k, v in candidates], width=12) if candidates else "")
+        hint.display = bool(candidates)
+        for err in self.query(FieldError):
+            err.show(None)
+        prepared = getattr(self.app, "create_prepared", None)
+        fresh = prepared[2] if prepared is not None and prepared[0] == d.number else None
+        values = fresh.values if fresh is not None and fresh.mode == "new" else {}
+        for spec in FIELDS.values():
+            text = _shown(values.get(spec.name)) if spec.name in values else ""
+            self._filled[spec.name] = text
+            field = self.query_one(f"#{_field_id(spec.name)}", Input)
+            if field.value != text:
+                field.value = text
+        self.query_one("#preview-body", Static).update("loading…")
         self._sync_mode()
-        self.call_after_refresh(self._mount_values)
+        self.query_one("#create-form", VerticalScroll).scroll_home(animate=False)
+        self.query_one("#mode", RadioSet).focus()
+        self.set_class(self.app.size.width < 110, "-narrow")
         cached = getattr(self.app, "create_choices", None)
         if cached is None:
             self._load_choices()
             return
         # prepared before the key was pressed (prepare_create): ready in the first frame
         self._show_choices(cached, preview=False)
-        prepared = getattr(self.app, "create_prepared", None)
-        if prepared is not None and prepared[0] == self.number and prepared[1] == self.request_args():
+        if prepared is not None and prepared[0] == d.number and prepared[1] == self.request_args():
             self._show_preview(prepared[2])
         else:
             self._schedule_preview(0)
@@ -508,7 +569,7 @@ class CreateCustomerDialog(Dialog[Any]):
 
     @property
     def mode(self) -> str:
-        return "existing" if self.query_one("#mode-existing", RadioButton).value else "new"
+        return self._mode
 
     def _sync_mode(self) -> None:
         existing = self.mode == "existing"
@@ -534,20 +595,30 @@ class CreateCustomerDialog(Dialog[Any]):
     def _load_choices(self) -> None:
         from services import signup
 
+        number = self.number
         choices = self.app.call(signup.create_choices)
         self.app.create_choices = choices
-        self.app.call_from_thread(self._show_choices, choices)
+        if not get_current_worker().is_cancelled and number == self.number:
+            self.app.call_from_thread(self._show_choices, choices)
 
     def _show_choices(self, choices: Any, preview: bool = True) -> None:
         tsel = self.query_one("#f-template", Select)
-        tsel.set_options([(Text.assemble((t.name, "bold"), " ", data(t.description)), t.name)
-                          for t in choices.templates])
-        if choices.default_template:  # admin-set defaults: parameters signup.default_template / default_role
-            tsel.value = choices.default_template
         rsel = self.query_one("#f-role", Select)
-        rsel.set_options([(Text.assemble((r.name, "bold"), " ", data(r.description)), r.name) for r in choices.roles])
+        if self._shown_choices is not choices:  # the options once per console (create_choices is read once)
+            self._shown_choices = choices
+            tsel.set_options([(Text.assemble((t.name, "bold"), " ", data(t.description)), t.name)
+                              for t in choices.templates])
+            rsel.set_options([(Text.assemble((r.name, "bold"), " ", data(r.description)), r.name)
+                              for r in choices.roles])
+        # admin-set defaults (parameters signup.default_template / default_role), else nothing chosen
+        if choices.default_template:
+            tsel.value = choices.default_template
+        else:
+            tsel.clear()
         if choices.default_role:
             rsel.value = choices.default_role
+        else:
+            rsel.clear()
         # no default role set: nothing preselected; OK then asks for one (never the most privileged by accident)
         self._ready = True
         if preview:
@@ -568,8 +639,9 @@ class CreateCustomerDialog(Dialog[Any]):
     def _run_preview(self, args: dict[str, Any]) -> None:
         from services import signup
 
-        preview = self.app.call(signup.preview_create, self.number, **args)
-        if not get_current_worker().is_cancelled:
+        number = self.number
+        preview = self.app.call(signup.preview_create, number, **args)
+        if not get_current_worker().is_cancelled and number == self.number:  # not of an earlier request
             self.app.call_from_thread(self._show_preview, preview)
 
     def _show_preview(self, preview: CreatePreview) -> None:
@@ -626,13 +698,19 @@ class CreateCustomerDialog(Dialog[Any]):
         from services import signup
 
         role = args.pop("role") or ""
-        result = self.app.call(signup.create_customer, self.number, role=role, **args)
-        self.app.call_from_thread(self.dismiss, result)
+        number = self.number
+        result = self.app.call(signup.create_customer, number, role=role, **args)
+        self.app.call_from_thread(self._created, number, result)
+
+    def _created(self, number: str, result: Any) -> None:
+        if number == self.number and self.is_current:  # still open on that request
+            self.dismiss(result)
 
     # ------------------------------------------------------------------ events
 
     @on(RadioSet.Changed, "#mode")
-    def _mode_changed(self) -> None:
+    def _mode_changed(self, event: RadioSet.Changed) -> None:
+        self._mode = "existing" if event.pressed.id == "mode-existing" else "new"
         self._sync_mode()
         self._schedule_preview()
 
@@ -650,6 +728,8 @@ class CreateCustomerDialog(Dialog[Any]):
     @on(Input.Changed)
     def _input_changed(self, event: Input.Changed) -> None:
         input_id = event.input.id or ""
+        if event.value != event.input.value:
+            return  # superseded by a later change (a refill, or the next key): that one's event follows
         if input_id == "f-existing-account":
             self._schedule_preview()
             return

@@ -121,6 +121,15 @@ portal user request. A request can be **rejected** (with a reason) until it is c
         self.app.post_message(FirstListPainted())
         # the rest of the screen once the app has seen the painted list (queued after it)
         self.app.call_later(self._mount_deferred)
+        self.set_timer(0.3, self._warm_create_dialog)
+
+    def _warm_create_dialog(self) -> None:
+        """Compose the Create dialog while the operator reads the list, so ``c`` only refills it."""
+        from screens.dialogs import CreateCustomerDialog
+
+        actor = getattr(self.app, "actor", None)
+        if actor is not None and actor.can("signup.create"):
+            CreateCustomerDialog.warm(self.app)
 
     # ------------------------------------------------------------------ the list
 
@@ -256,7 +265,9 @@ portal user request. A request can be **rejected** (with a reason) until it is c
                        f"user request {result.user_request} ({result.user_request_status})")
                 self.post_message(ActionDone(number, msg))
 
-        self.app.push_screen(CreateCustomerDialog(detail), done)
+        dialog = CreateCustomerDialog.of(self.app)  # one per app, composed while idle (warm): refilled, not built
+        dialog.open_for(detail)
+        self.app.push_screen(CreateCustomerDialog.SCREEN_NAME, done)
 
     def _create_refusal(self, number: str) -> None:
         from services import signup

@@ -13,7 +13,7 @@ from typing import Any
 
 from textual._context import active_app  # the running app, read by a mode's screen loader (app/tui.py)
 
-__all__ = ["INTERNALS", "WRITTEN_FOR", "active_app", "mark_screen_styled", "stylesheet_untouched"]
+__all__ = ["INTERNALS", "WRITTEN_FOR", "active_app", "mark_screen_styled", "register_screen", "stylesheet_untouched"]
 
 WRITTEN_FOR = "8.2.8"
 
@@ -37,6 +37,8 @@ INTERNALS: list[tuple[str, str, str]] = [
     ("textual.widgets:DataTable", "_show_hover_cursor", "screens/widgets.py RequestTable._render_cell (cache key)"),
     ("textual.widgets:DataTable", "_update_count", "screens/widgets.py RequestTable._render_cell (cache key)"),
     ("textual.widgets:DataTable", "_pseudo_class_state", "screens/widgets.py RequestTable._render_cell (cache key)"),
+    ("textual.app:App", "_get_screen", "screens/dialogs.py CreateCustomerDialog.warm via register_screen: "
+     "compose and mount the installed Create dialog while idle, without showing it"),
     ("textual.app:App", "_notifications", "tests: the notifications an app raised"),
     ("textual.screen:Screen", "_compositor", "tests/test_console_registration.py: the screen's text as drawn"),
 ]
@@ -50,3 +52,8 @@ def stylesheet_untouched(app: Any) -> bool:
 def mark_screen_styled(screen: Any) -> None:
     """Tell Textual the screen's styles are current, so it does not reparse and restyle them."""
     screen._css_update_count = 0
+
+
+def register_screen(app: Any, name: str) -> Any:
+    """Compose and mount an installed screen without showing it (so its first push costs no compose)."""
+    return app._get_screen(name)
