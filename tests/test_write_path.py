@@ -46,6 +46,26 @@ def test_refusal_of_a_missing_request_does_not_wait_for_the_write_lock(store):
         holder.close()
 
 
+def test_decisions_on_a_missing_work_item_do_not_wait_for_the_write_lock(store):
+    """Work-item decisions plan first (@writes(phased=True)): not found is said at once."""
+    from services import workflow
+
+    approver = actor_of(store)("approver1")
+    holder = _hold_sqlite_write_lock(store)
+    try:
+        for call in (lambda: store.call(workflow.approve, approver, 999999),
+                     lambda: store.call(workflow.reject, approver, 999999, "no"),
+                     lambda: store.call(workflow.request_change, approver, 999999),
+                     lambda: store.call(workflow.delegate, approver, 999999, "approver2")):
+            started = time.monotonic()
+            with pytest.raises(NotFound, match="999999"):
+                call()
+            assert time.monotonic() - started < GENEROUS
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
 def test_a_briefly_locked_sqlite_database_is_retried_not_shown(store, monkeypatch):
     """A write lock held longer than SQLite's own wait: the store retries, the user sees a result."""
     import services.store as st
