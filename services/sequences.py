@@ -11,11 +11,26 @@ Each sequence has a Continuous flag (as AX number sequences do), admins change i
   in its own tiny transaction, so no sign-up waits for another's transaction; a rolled-back
   record leaves a gap. On SQLite the whole database has one write lock, so both kinds are
   taken inside the (short) write transaction and stay gap-free in practice.
+
+Numbers taken last (``defer_numbers`` / ``settle``): a record whose transaction does more
+after its insert (customer create: contact, user request, workflow start, audit, mails)
+would hold the sequence row's lock through all of it. With ``defer_numbers(session)`` a
+continuous ``next_number`` returns a unique provisional key (``~`` + 12 upper-case hex digits) and
+takes nothing; ``settle(session)``, the last statement before commit, takes all the
+numbers at once (one ``UPDATE ... RETURNING`` per sequence, in code order: no deadlock)
+and swaps them into every string column of the rows this session inserted meanwhile
+(the record, audit rows, workflow instance, outbox mails ...). The lock is held from there
+to the commit: milliseconds. Still gap-free: nothing that can refuse runs after it. A
+``before_commit`` hook settles whatever a caller forgot, so a provisional key never commits.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import text
+import uuid
+
+from sqlalchemy import String, Text, event, text
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
 from models.core import NumberSequence
@@ -54,15 +69,124 @@ _TAKE = text("UPDATE numbersequence SET next_value = next_value + 1 WHERE code =
              "RETURNING prefix, width, next_value - 1")
 
 
+_DEFERRED = "regdesk_deferred_numbers"  # session.info: {"pending": {placeholder: code}, "new": [objects]}
+PLACEHOLDER_PREFIX = "~"
+
+
+def _track_new(session: Session, _ctx: object) -> None:
+    state = session.info.get(_DEFERRED)
+    if state is not None:
+        state["new"].extend(session.new)
+
+
+def _settle_before_commit(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint's release fires this hook too: not the commit
+        return
+    if session.info.get(_DEFERRED, {}).get("pending"):
+        settle(session)
+
+
+def defer_numbers(session: Session) -> None:
+    """From here on continuous numbers are provisional keys, taken for real by ``settle``."""
+    if _DEFERRED in session.info:
+        return
+    session.info[_DEFERRED] = {"pending": {}, "new": []}
+    if not event.contains(session, "after_flush", _track_new):
+        event.listen(session, "after_flush", _track_new)
+        event.listen(session, "before_commit", _settle_before_commit)
+
+
+def is_provisional(value: str) -> bool:
+    return value.startswith(PLACEHOLDER_PREFIX)
+
+
+def settle(session: Session) -> dict[str, str]:
+    """Take the deferred numbers and swap them in: {provisional key: number}. Call it as the
+    very last statement before commit (nothing that can refuse may follow)."""
+    if not session.info.get(_DEFERRED, {}).get("pending"):
+        session.info.pop(_DEFERRED, None)
+        return {}
+    session.flush()  # the rows added since the last flush are tracked too
+    state = session.info.pop(_DEFERRED)
+    pending: dict[str, str] = state["pending"]
+    new = list({id(obj): obj for obj in state["new"]}.values())
+    mapping: dict[str, str] = {}
+    by_code: dict[str, list[str]] = {}
+    for placeholder, code in pending.items():
+        by_code.setdefault(code, []).append(placeholder)
+    for code in sorted(by_code):  # always the same order: two settles never deadlock
+        placeholders = by_code[code]
+        prefix, width, first = reserve_block(session, code, len(placeholders))
+        for i, placeholder in enumerate(placeholders):
+            mapping[placeholder] = format_number(prefix, width, first + i)
+
+    def swap(value: str) -> str:
+        for placeholder, number in mapping.items():
+            value = value.replace(placeholder, number)
+        return value
+
+    # one UPDATE per table over the rows inserted meanwhile, REPLACE on each string column
+    tables: dict[object, tuple[object, list, set]] = {}
+    for obj in new:
+        mapper = sa_inspect(obj).mapper
+        table = mapper.local_table
+        pk = mapper.primary_key[0]
+        ident = getattr(obj, mapper.get_property_by_column(pk).key, None)
+        if ident is None:
+            continue
+        entry = tables.setdefault(table, (pk, [], set()))
+        entry[1].append(obj)
+        entry[2].add(ident)
+    for table, (pk, objs, ids) in tables.items():
+        cols = [c for c in table.columns if _is_text(c) and not c.primary_key]
+        if not cols:
+            continue
+        values = {}
+        for c in cols:
+            expr = c
+            for placeholder, number in mapping.items():
+                expr = func_replace(expr, placeholder, number)
+            values[c.name] = expr
+        session.execute(table.update().where(pk.in_(sorted(ids))).values(values)
+                        .execution_options(synchronize_session=False))
+        mapper = sa_inspect(objs[0]).mapper
+        for obj in objs:
+            loaded = sa_inspect(obj).dict
+            for c in cols:
+                key = mapper.get_property_by_column(c).key
+                value = loaded.get(key)
+                if isinstance(value, str) and PLACEHOLDER_PREFIX in value:
+                    set_committed_value(obj, key, swap(value))
+    return mapping
+
+
+def _is_text(column) -> bool:
+    kind = column.type
+    return isinstance(kind, (String, Text)) or isinstance(getattr(kind, "impl", None), (String, Text))
+
+
+def func_replace(expr, old: str, new: str):
+    from sqlalchemy import func, literal
+
+    return func.replace(expr, literal(old), literal(new))
+
+
 def next_number(session: Session, code: str) -> str:
     """The next number of sequence ``code``. Call it after every check and read, just before
     inserting the rows that carry it (see the module doc for the two kinds)."""
     bind = session.get_bind()
     row = None
-    if bind.dialect.name != "sqlite":
+    deferred = session.info.get(_DEFERRED)
+    if deferred is not None or bind.dialect.name != "sqlite":
         continuous = session.execute(text("SELECT continuous FROM numbersequence WHERE code = :code"),
                                      {"code": code}).scalar()
-        if continuous is False:
+        if continuous is None:
+            raise NotFound(f"number sequence {code!r} is not set up (run 'regdesk db upgrade' or 'regdesk demo')")
+        if deferred is not None and continuous:
+            placeholder = PLACEHOLDER_PREFIX + uuid.uuid4().hex[:12].upper()  # keys are looked up upper-cased
+            deferred["pending"][placeholder] = code
+            return placeholder
+        if continuous is False and bind.dialect.name != "sqlite":
             # its own tiny transaction: the sequence row is locked for one statement only
             with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 row = conn.execute(_TAKE, {"code": code}).first()

@@ -679,14 +679,15 @@ def create_customer(
     begin_write(session)
     # take the request first: of two approvers only one gets past this line
     _transition(session, req, "create", customer_created=True, created_by=actor.user_name)
+    # the gap-free account and user-request numbers are taken last (sequences.settle), so their
+    # sequence rows are locked from there to the commit only, not through contact, workflow, audit
+    sequences.defer_numbers(session)
     if mode == "new":
         customer = customers.new_customer(session, actor, preview.values)
     else:
         customer = customers.get_customer(session, preview.account or "")
     contact = customers.add_contact(session, actor, customer, first_name=req.first_name, last_name=req.last_name,
                                     email=req.email, phone=req.phone, signup_request_id=req.id)
-    session.execute(update(SignupRequest).where(SignupRequest.id == req.id)
-                    .values(created_customer_account=customer.account).execution_options(synchronize_session=False))
     from services import user_requests  # here: it brings the workflow engine, which reading requests never needs
 
     ur = user_requests.create_for_contact(
@@ -697,6 +698,11 @@ def create_customer(
                  after={"status": S.CREATED.value, "customer": customer.account, "new_customer": mode == "new",
                         "template": template if mode == "new" else None, "role": portal_role.name,
                         "user_request": ur.number})
+    provisional = {"account": customer.account, "ur": ur.number}
+    numbers = sequences.settle(session)  # the last step: nothing that can refuse follows
+    account = numbers.get(provisional["account"], provisional["account"])
+    session.execute(update(SignupRequest).where(SignupRequest.id == req.id)
+                    .values(created_customer_account=account).execution_options(synchronize_session=False))
     return CreateResult(number=req.number, status=S.CREATED.value, customer_account=customer.account,
                         new_customer=mode == "new", contact_id=contact.id or 0, user_request=ur.number,
                         user_request_status=ur.status)

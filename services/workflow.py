@@ -58,7 +58,7 @@ from models.workflow import (
 from services import audit, conditions, mail, params, transitions
 from services.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, RegdeskError, ValidationFailed
 from services.permissions import STAFF, SYSTEM, Actor, require
-from services.store import now, writes
+from services.store import Replan, begin_write, in_plan_phase, now, writes
 from services.text import clean
 
 IS, ITS = InstanceStatus, ItemStatus
@@ -780,6 +780,22 @@ def _prepare(session: Session, actor: Actor, item_id: int | str, verb: str) -> t
     return item, inst, dt
 
 
+def _enter_write(session: Session, item: WorkItem, inst: WorkflowInstance) -> None:
+    """End the plan of a phased decision (everything above only read: a missing item, a wrong
+    state, a bad comment was refused without waiting for SQLite's write lock). In the write
+    transaction the item and instance are read again: if someone moved either meanwhile the
+    call is planned afresh (Replan), so a parallel step's second approver is not told Conflict
+    for the first one's decision, and a decided item gets its usual message."""
+    if not in_plan_phase(session):
+        return
+    planned = (item.version, inst.version)
+    begin_write(session)
+    session.refresh(item)
+    session.refresh(inst)
+    if (item.version, inst.version) != planned:
+        raise Replan()
+
+
 def _result(session: Session, item: WorkItem, inst: WorkflowInstance, action: str, message: str) -> ActionResult:
     session.refresh(inst)
     step = _step(session, inst.definition_id, inst.current_step) if inst.status in LIVE else None
@@ -796,6 +812,7 @@ def _approve(session: Session, actor: Actor, item_id: int | str, comment: str | 
             f"{actor.user_name} submitted {_doc_label(inst)} and may not approve it: the parameter "
             "'Disallow approval by submitter' (workflow.disallow_submitter_approval) is on. "
             "Delegate the item to another operator, or reject / request a change")
+    _enter_write(session, item, inst)
     _move_instance(session, inst, "claim")
     _move_item(session, item, "approve", decided_by=actor.user_name, decided_at=now(session), comment=note)
     _record(session, actor, inst, "work item approved", comment=note, item=item.id, step=item.step_name)
@@ -808,6 +825,7 @@ def _reject(session: Session, actor: Actor, item_id: int | str, reason: str | No
     text = _comment(reason, "reason")
     if not text:
         raise ValidationFailed({"reason": "a reason is required to reject"})
+    _enter_write(session, item, inst)
     _move_instance(session, inst, "claim")
     _move_item(session, item, "reject", decided_by=actor.user_name, decided_at=now(session), comment=text)
     _record(session, actor, inst, "work item rejected", comment=text, item=item.id, step=item.step_name)
@@ -818,6 +836,7 @@ def _reject(session: Session, actor: Actor, item_id: int | str, reason: str | No
 def _request_change(session: Session, actor: Actor, item_id: int | str, comment: str | None = None) -> ActionResult:
     item, inst, dt = _prepare(session, actor, item_id, "request a change on")
     note = _comment(comment)
+    _enter_write(session, item, inst)
     _move_instance(session, inst, "claim")
     _move_item(session, item, "request_change", decided_by=actor.user_name, decided_at=now(session), comment=note)
     _cancel_open(session, inst, f"change requested by {actor.user_name}")
@@ -830,22 +849,22 @@ def _request_change(session: Session, actor: Actor, item_id: int | str, comment:
                    f"work item {item.id}: {_doc_label(inst)} sent back to {inst.submitter} for changes")
 
 
-@writes
+@writes(phased=True)
 def approve(session: Session, actor: Actor, item_id: int | str, comment: str | None = None) -> ActionResult:
     return _approve(session, actor, item_id, comment)
 
 
-@writes
+@writes(phased=True)
 def reject(session: Session, actor: Actor, item_id: int | str, reason: str | None = None) -> ActionResult:
     return _reject(session, actor, item_id, reason)
 
 
-@writes
+@writes(phased=True)
 def request_change(session: Session, actor: Actor, item_id: int | str, comment: str | None = None) -> ActionResult:
     return _request_change(session, actor, item_id, comment)
 
 
-@writes
+@writes(phased=True)
 def delegate(session: Session, actor: Actor, item_id: int | str, to: str, comment: str | None = None) -> ActionResult:
     """Hand an open item to another operator: the delegate gets a new item in its place (same due time).
     When the delegate already has an open item on this step, that item takes this one's place: it
@@ -867,6 +886,11 @@ def delegate(session: Session, actor: Actor, item_id: int | str, to: str, commen
                                "it ('Disallow approval by submitter' is on)")
     other = session.exec(select(WorkItem).where(WorkItem.instance_id == inst.id, WorkItem.activation == inst.activation,
                                                 WorkItem.assignee == target, WorkItem.status == ITS.OPEN)).first()
+    _enter_write(session, item, inst)
+    if other is not None:  # read again in the write transaction (it may have been decided meanwhile)
+        session.refresh(other)
+        if other.status != ITS.OPEN:
+            raise Replan()
     _move_instance(session, inst, "claim")
     _move_item(session, item, "delegate", decided_by=actor.user_name, decided_at=now(session), comment=note)
     if other is not None:
