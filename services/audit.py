@@ -30,6 +30,9 @@ def _dump(values: dict[str, Any] | None) -> str | None:
     return json.dumps({k: _jsonable(v) for k, v in values.items()}, sort_keys=True, ensure_ascii=False)
 
 
+DEFERRED_NUMBERS = "regdesk_deferred_numbers"  # session.info key of services.sequences.defer_numbers
+
+
 def record(
     session: Session,
     actor: Actor,
@@ -41,9 +44,12 @@ def record(
     after: dict[str, Any] | None = None,
     comment: str | None = None,
 ) -> None:
-    """Add one event to the caller's transaction (it commits or rolls back with the change)."""
-    session.add(
-        AuditEvent(
+    """Add one event to the caller's transaction (it commits or rolls back with the change).
+
+    While gap-free numbers are deferred (``sequences.defer_numbers``) the event is held and
+    inserted by ``sequences.settle`` with the real numbers in it: the audit trail is insert-only
+    (operator logins may not UPDATE it on PostgreSQL), so it is never rewritten afterwards."""
+    event = AuditEvent(
             at=now(session),
             operator=actor.user_name,
             entity_type=entity_type,
@@ -55,8 +61,12 @@ def record(
             # PostgreSQL's trigger replaces db_login with session_user; on SQLite it is the OS login
             db_login=actor.login or login_default(session.get_bind()),
             acting_reason=actor.reason,
-        )
     )
+    deferred = session.info.get(DEFERRED_NUMBERS)
+    if deferred is not None:
+        deferred.setdefault("audit", []).append(event)
+    else:
+        session.add(event)
     from services import changefeed
 
     changefeed.notify(session)  # PostgreSQL: wake open consoles at commit (services/changefeed.py)

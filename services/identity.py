@@ -295,6 +295,12 @@ def pg_setup(conn: Any) -> None:
           IF TG_NARGS > 3 THEN
             EXECUTE format('SELECT to_jsonb(p) FROM %I p WHERE id = $1', TG_ARGV[3])
               INTO rec USING (to_jsonb(NEW) ->> TG_ARGV[4])::bigint;
+          ELSE
+            -- the row as it is at commit (this check is deferred): a gap-free number taken last
+            -- (services.sequences.settle) replaces a provisional key after the status change
+            EXECUTE format('SELECT to_jsonb(t) FROM %I.%I t WHERE id = $1', TG_TABLE_SCHEMA, TG_TABLE_NAME)
+              INTO rec USING (to_jsonb(NEW) ->> 'id')::bigint;
+            rec := coalesce(rec, to_jsonb(NEW));
           END IF;
           IF left(entity, 1) = '@' THEN
             entity := rec ->> substr(entity, 2);

@@ -69,7 +69,7 @@ _TAKE = text("UPDATE numbersequence SET next_value = next_value + 1 WHERE code =
              "RETURNING prefix, width, next_value - 1")
 
 
-_DEFERRED = "regdesk_deferred_numbers"  # session.info: {"pending": {placeholder: code}, "new": [objects]}
+_DEFERRED = "regdesk_deferred_numbers"  # = services.audit.DEFERRED_NUMBERS; session.info: {"pending": {placeholder: code}, "new": [objects]}
 PLACEHOLDER_PREFIX = "~"
 
 
@@ -104,7 +104,8 @@ def settle(session: Session) -> dict[str, str]:
     """Take the deferred numbers and swap them in: {provisional key: number}. Call it as the
     very last statement before commit (nothing that can refuse may follow)."""
     if not session.info.get(_DEFERRED, {}).get("pending"):
-        session.info.pop(_DEFERRED, None)
+        held = session.info.pop(_DEFERRED, {}).get("audit", [])
+        session.add_all(held)  # audit events held while numbers were deferred (services.audit.record)
         return {}
     session.flush()  # the rows added since the last flush are tracked too
     state = session.info.pop(_DEFERRED)
@@ -157,6 +158,13 @@ def settle(session: Session) -> dict[str, str]:
                 value = loaded.get(key)
                 if isinstance(value, str) and PLACEHOLDER_PREFIX in value:
                     set_committed_value(obj, key, swap(value))
+    # the audit events held meanwhile go in now, with the real numbers: the trail is never updated
+    for held in state.get("audit", []):
+        for key in ("entity_key", "before", "after", "comment", "action"):
+            value = getattr(held, key, None)
+            if isinstance(value, str) and PLACEHOLDER_PREFIX in value:
+                setattr(held, key, swap(value))
+        session.add(held)
     return mapping
 
 

@@ -11,6 +11,7 @@ import pytest
 from sqlmodel import select
 
 from models.core import AuditEvent, NumberSequence
+from models.signup import SignupRequest
 from services import audit, sequences, signup
 from services.errors import NotFound, ValidationFailed
 from services.permissions import PORTAL
