@@ -145,7 +145,18 @@ class RegdeskApp(App):
             from services.errors import RegdeskError
 
             raise RegdeskError("the database could not be opened; the console is closing")
-        return self.store.call(fn, self.actor, *args, **kwargs)
+        reason = getattr(self.actor, "reason", None)
+        if not reason:
+            return self.store.call(fn, self.actor, *args, **kwargs)
+        # an admin acting for a named reason: bulk (Core) audit rows read it from this context
+        # variable, and a worker thread starts with none (services.identity.current_reason)
+        from services.identity import current_reason
+
+        token = current_reason.set(reason)
+        try:
+            return self.store.call(fn, self.actor, *args, **kwargs)
+        finally:
+            current_reason.reset(token)
 
     def smtp_settings(self) -> dict[str, Any]:
         """The SMTP settings as the CLI resolves them (config file, REGDESK_SMTP_*), read on each

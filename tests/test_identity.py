@@ -462,3 +462,25 @@ def test_postgres_db_upgrade_puts_back_every_status_trigger(pg_store, pg_databas
                                      "WHERE t.tgname = 'regdesk_status_audited'")).scalars())
         assert have == {t for t, _, _ in identity.STATUS_AUDITED}
         assert not conn.execute(text("SELECT has_table_privilege('regdesk_support', 'lead', 'DELETE')")).scalar()
+
+
+def test_console_service_calls_carry_the_acting_reason_into_worker_threads(store, actor):
+    """Bulk (Core) audit rows read the acting reason from a context variable; a console worker
+    thread starts with none, so the app sets it around each service call."""
+    import threading
+    from dataclasses import replace
+
+    from app.tui import make_app
+    from services.identity import current_reason
+
+    app = make_app(store, replace(actor("support1"), reason="admin1: phone intake"))
+    seen: list[str | None] = []
+
+    def probe(session, acting):
+        return current_reason.get()
+
+    worker = threading.Thread(target=lambda: seen.append(app.call(probe)))
+    worker.start()
+    worker.join(10)
+    assert seen == ["admin1: phone intake"]
+    assert current_reason.get() is None  # nothing leaks into the caller's context
