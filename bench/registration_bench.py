@@ -60,6 +60,10 @@ def build_db(path: Path, requests: int) -> None:
     try:
         load_base(store)
         add_synthetic(store, max(0, requests - len(REQUESTS)))
+        from services import identity
+
+        with store.write() as s:  # a demo database: `--as approver1` is allowed (services.identity)
+            identity.mark_demo(s)
     finally:
         store.dispose()
     conn = sqlite3.connect(path, isolation_level=None)

@@ -122,6 +122,11 @@ def build(url: str, requests: int) -> None:
     store = Store(url)
     pg = not store.is_sqlite
     load_reference(store)
+    if not pg:
+        from services import identity
+
+        with store.write() as s:  # a demo database: `--as approver1` is allowed (services.identity)
+            identity.mark_demo(s)
     t = models.metadata.tables
     customers = max(100, requests // 10)
     pad = (lambda e, w: f"lpad(({e})::text, {w}, '0')") if pg else (lambda e, w: f"printf('%0{w}d', {e})")
