@@ -857,7 +857,7 @@ class BrowserScreen(ReportsWorkerErrors, Screen):
         """The record under the cursor now, when the key is pressed (whatever is still loading)."""
         key = self.table.key_at_cursor() if self.table.row_count else None
         if key is None:
-            self.notify(f"Select a {self.NOUN} first.", severity="warning")
+            self.notify(f"Select a {self.NOUN} first.", severity="warning", markup=False)
         return key
 
     def target_detail(self, key: str) -> Any:
