@@ -493,3 +493,34 @@ def test_search_and_counter_triggers_exist_after_every_migration(any_store):
             for area, (table, column) in counters.AREAS.items():
                 wanted = {f"trg_{table}_count_{op}" for op in ("ins", "del", "truncate", *(["upd"] if column else []))}
                 assert wanted <= triggers, (area, wanted - triggers)
+
+
+@pytest.mark.postgres
+def test_a_postgres_connection_killed_while_idle_is_replaced(pg_store, pg_database_url, monkeypatch):
+    """No ping on every checkout (a round trip per call): only a connection idle for
+    PG_PING_AFTER_IDLE_S is pinged, and one found dead is replaced, not reported."""
+    import psycopg
+
+    from services import store as store_module
+
+    a = actor_of(pg_store)("approver1")
+    pg_store.call(signup.count_by_status, a)
+    with pg_store.engine.connect() as conn:
+        pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    with psycopg.connect(pg_database_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    monkeypatch.setattr(store_module, "PG_PING_AFTER_IDLE_S", 0.0)
+    assert pg_store.call(signup.count_by_status, a)["All"] == 0
+    with pg_store.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar() != pid
+
+
+@pytest.mark.postgres
+def test_postgres_engines_do_not_ping_on_every_checkout(pg_database_url):
+    from services.store import make_engine
+
+    engine = make_engine(pg_database_url)
+    try:
+        assert not engine.pool._pre_ping
+    finally:
+        engine.dispose()
