@@ -313,6 +313,100 @@ def customer_rows(conn: Any, actor: Actor, *, limit: int) -> tuple[LightCustomer
                  for r in raw)
 
 
+# services.signup.RequestDetail's fields read from the request row, in its order
+DETAIL_COLUMNS = ("number", "created_at", "status", "user_name", "email", "company", "first_name", "last_name", "phone",
+                  "fax", "street", "city", "zip", "state", "county", "country", "language", "customer_account",
+                  "customer_created", "created_customer_account", "submitted_by", "verified_at", "approved_by",
+                  "approved_at", "rejected_by", "rejected_at", "reject_reason")
+_DETAIL_TIMES = {"created_at", "verified_at", "approved_at", "rejected_at"}
+# services.signup.TRANSITIONS an operator may take (not the portal's verify): name, permission, from
+REQUEST_ACTIONS = (("resend", "signup.resend", ("Requested",)), ("approve", "signup.approve", ("Verified by user",)),
+                   ("reject", "signup.reject", ("Requested", "Verified by user", "Approved")),
+                   ("create", "signup.create", ("Approved",)))
+OPEN_REQUEST_STATUSES = ("Requested", "Verified by user", "Approved")
+AUDIT_COLUMNS = ("id", "at", "operator", "entity_type", "entity_key", "action", "before", "after", "comment", "db_login",
+                 "acting_reason")
+
+
+def request_detail(conn: Any, actor: Actor, number: str) -> dict[str, Any] | None:
+    """``show_request(number)`` as the dict ``RequestDetail.model_dump()`` gives (field order kept);
+    None where the services would refuse (permission, no such request)."""
+    import json
+
+    from services.text import clean
+
+    if not actor.can("signup.view"):
+        return None
+    # every column, as the ORM reads the row (the same plan); the named ones first
+    names = ("id", "email_normalized", "company_normalized", "version", *DETAIL_COLUMNS)
+    row = conn.execute(f"SELECT {', '.join(names)}, signuprequest.* FROM signuprequest WHERE number = ?",
+                       (clean(number).upper(),)).fetchone()
+    if row is None:
+        return None
+    req = dict(zip(names, row))
+    for name in _DETAIL_TIMES:
+        if req[name] is not None:
+            req[name] = _utc(req[name])
+    req["customer_created"] = bool(req["customer_created"])
+    ur = conn.execute("SELECT number, userrequest.* FROM userrequest WHERE signup_request_id = ?", (req["id"],)).fetchone()
+    history = []
+    for event in conn.execute(f"SELECT {', '.join(AUDIT_COLUMNS)}, auditevent.* FROM auditevent "
+                              "WHERE entity_type = ? AND entity_key = ? ORDER BY id ASC", ("signup", req["number"])
+                              ).fetchall():
+        view = dict(zip(AUDIT_COLUMNS, event))
+        view["at"] = _utc(view["at"])
+        view["id"] = view["id"] or 0
+        view["before"] = json.loads(view["before"]) if view["before"] else None
+        view["after"] = json.loads(view["after"]) if view["after"] else None
+        history.append(view)
+    return {**{name: req[name] for name in DETAIL_COLUMNS}, "user_request": ur[0] if ur else None,
+            "version": req["version"], "duplicates": _duplicates(conn, req), "history": history,
+            "actions": [name for name, permission, sources in REQUEST_ACTIONS
+                        if req["status"] in sources and actor.can(permission)]}
+
+
+def _duplicates(conn: Any, req: dict[str, Any], limit: int = 20) -> list[dict[str, str]]:
+    """``services.signup.find_duplicates``: the same statements (the same plans, the same order)."""
+    hints: list[dict[str, str]] = []
+    email = req["email_normalized"]
+    marks = ", ".join("?" * len(OPEN_REQUEST_STATUSES))
+    for number, company, status, *_ in conn.execute(
+            f"SELECT number, company, status, signuprequest.* FROM signuprequest WHERE email_normalized = ? "
+            f"AND id != ? AND status IN ({marks}) LIMIT ?", (email, req["id"], *OPEN_REQUEST_STATUSES, limit)).fetchall():
+        hints.append({"kind": "request", "key": number, "label": f"{company} ({status})", "reason": "same e-mail"})
+    for first, last, account, cname, *_ in conn.execute(
+            "SELECT contactperson.first_name, contactperson.last_name, customer.account, customer.name, contactperson.* "
+            "FROM contactperson JOIN customer ON contactperson.customer_id = customer.id "
+            "WHERE contactperson.email_normalized = ? AND (contactperson.signup_request_id IS NULL "
+            "OR contactperson.signup_request_id != ?) LIMIT ?", (email, req["id"], limit)).fetchall():
+        hints.append({"kind": "contact", "key": account, "label": f"{first} {last} at {cname}", "reason": "same e-mail"})
+    own = req["created_customer_account"] or ""
+    seen: set[str] = {own} if own else set()
+    sql = ("SELECT account, name, name_normalized, email_normalized, customer.* FROM customer "
+           "WHERE (email_normalized = ? OR name_normalized = ?)")
+    params: tuple[Any, ...] = (email, req["company_normalized"])
+    if own:
+        sql += " AND account != ?"
+        params += (own,)
+    for account, name, name_normalized, email_normalized, *_ in conn.execute(sql + " LIMIT ?", (*params, limit)).fetchall():
+        reasons = []
+        if name_normalized == req["company_normalized"] and req["company_normalized"]:
+            reasons.append("same company name")
+        if email_normalized == email:
+            reasons.append("same e-mail")
+        seen.add(account)
+        hints.append({"kind": "customer", "key": account, "label": name, "reason": " and ".join(reasons)})
+    wanted = req["customer_account"]
+    if wanted and wanted not in seen:
+        found = conn.execute("SELECT account, name, customer.* FROM customer WHERE account = ?", (wanted,)).fetchone()
+        if found is None:
+            hints.append({"kind": "customer", "key": wanted, "label": "(no such customer)",
+                          "reason": "account given by the requester does not exist"})
+        else:
+            hints.append({"kind": "customer", "key": found[0], "label": found[1], "reason": "account given by the requester"})
+    return hints
+
+
 # ----------------------------------------------------------------------------- PostgreSQL: libpq itself
 
 # Importing psycopg costs about as much as Textual itself, so the light start talks to the

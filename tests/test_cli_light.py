@@ -11,12 +11,13 @@ from __future__ import annotations
 import pytest
 
 from app.cli import light, main
-from services import signup
+from services import customers, quick, signup
 from services.permissions import PORTAL
 from tests.conftest import HOSTILE
 from tests.test_console_registration import load_requests
 from tests.conftest import actor_of
 
+REAL_RUN = light.run
 ANSWERED = [
     ("requests", "list"),
     ("requests", "list", "--json"),
@@ -67,7 +68,51 @@ def loaded(any_store):
             any_store.call(signup.approve, approver, number)
             any_store.call(signup.create_customer, approver, number, mode="new", template="EXPORT",
                            role="Customer self-service user")
+    # duplicate hints of every kind: the same e-mail twice, a customer's name, an account given
+    created = any_store.call(customers.list_customers, approver, limit=1)[0]
+    for i, extra in enumerate([{}, {"company": created.name}, {"customer_account": created.account},
+                               {"customer_account": "NOPE-404"}]):
+        data = {"company": f"Dup {HOSTILE[1]} {i}", "first_name": "Dup", "last_name": "Licate", "email": "dup@example.com",
+                "user_name": f"dup{i}", "phone": "+1 555 0100", "street": "1 Main", "city": "Oslo", "zip": "10001",
+                "country": "NO", "language": "en-us", **extra}
+        any_store.call(signup.submit, PORTAL, data)
     return any_store
+
+
+def _numbers(store) -> list[str]:
+    approver = actor_of(store)("approver1")
+    return [r.number for r in store.call(signup.list_requests, approver, limit=5000).rows]
+
+
+def test_requests_show_prints_what_typer_prints(loaded, monkeypatch, capsys):
+    numbers = _numbers(loaded)
+    assert len(numbers) > 10
+    numbers = numbers[:4] + numbers[-10:]  # every status, the hostile ones, the duplicates
+    for number in numbers:
+        for args in (("requests", "show", number), ("requests", "show", "--json", number.lower())):
+            answered, mine, theirs = _both(monkeypatch, capsys, loaded.url, args)
+            assert answered == 0, args
+            assert mine == theirs, args
+    shown = "".join(_both(monkeypatch, capsys, loaded.url, ("requests", "show", n))[1][1] for n in numbers)
+    assert "Possible duplicates" in shown and "(no such customer)" in shown and "same company name" in shown
+    for args in (("requests", "show", "REG-9999999"), ("requests", "show"), ("requests", "show", "a", "b"),
+                 ("requests", "show", "--limit", "3", numbers[0])):
+        answered, mine, theirs = _both(monkeypatch, capsys, loaded.url, args)
+        assert answered is None and mine == theirs and mine[0] != 0, args
+
+
+def test_light_constants_agree_with_the_services():
+    from services import audit
+
+    assert quick.OPEN_REQUEST_STATUSES == signup.OPEN_STATUSES
+    assert [(name, t.permission, set(t.sources)) for name, t in signup.TRANSITIONS.items() if t.permission] == [
+        (name, permission, set(sources)) for name, permission, sources in quick.REQUEST_ACTIONS]
+    assert [*quick.DETAIL_COLUMNS, "user_request", "version", "duplicates", "history", "actions"] == list(
+        signup.RequestDetail.model_fields)
+    assert list(quick.AUDIT_COLUMNS) == list(audit.AuditView.model_fields)
+    assert quick.REQUEST_SORTS == {name: column.key for name, column in signup.SORTS.items()}
+    assert quick.PROPOSAL_STATUS == customers._STATUS_OF_STATE
+    assert set(quick.LightCustomerRow.__dataclass_fields__) == set(customers.CustomerRow.model_fields)
 
 
 def _both(monkeypatch, capsys, url: str, args: tuple[str, ...], operator: str = "approver1"):
@@ -77,7 +122,7 @@ def _both(monkeypatch, capsys, url: str, args: tuple[str, ...], operator: str = 
     monkeypatch.delenv("REGDESK_REASON", raising=False)
     argv = ["--as", operator, *args]
     answers = []
-    real = light.run
+    real = REAL_RUN
 
     def spy(a):
         answers.append(real(a))

@@ -74,13 +74,19 @@ def test_read_commands_load_only_their_own_modules(db_path, store, args):
 
 
 LIGHT_READS = [("requests", "list"), ("requests", "list", "--json", "--status", "Approved", "--sort", "company"),
-               ("customers", "list"), ("customers", "list", "--json", "--limit", "5")]
+               ("customers", "list"), ("customers", "list", "--json", "--limit", "5"), ("requests", "show", "REG-000001"),
+               ("requests", "show", "--json", "reg-000001")]
 
 
 @pytest.mark.parametrize("args", LIGHT_READS, ids=" ".join)
 def test_plain_reads_load_no_orm_no_typer(db_path, store, args):
     """The light read path (app/cli/light.py): sqlite3 and rich only, no SQLAlchemy, pydantic,
     typer, models or services beyond the identity rules (under 2x ``import sqlalchemy``)."""
+    from services import signup
+    from services.permissions import PORTAL
+    from tests.test_signup_services import GOOD
+
+    assert store.call(signup.submit, PORTAL, dict(GOOD)).number == "REG-000001"
     code, modules = _loaded(db_path, *args)
     assert code == 0, (code, args)
     tops = {m.split(".")[0] for m in modules}

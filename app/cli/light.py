@@ -1,4 +1,5 @@
-"""The light read path: ``requests list`` and ``customers list`` without typer, SQLAlchemy or pydantic.
+"""The light read path: ``requests list``, ``requests show`` and ``customers list`` without typer,
+SQLAlchemy or pydantic.
 
 A read command's own work is one small query; importing typer, SQLModel, pydantic, every model
 and the services cost several times more. When the arguments are plainly one of these reads
@@ -22,7 +23,9 @@ from typing import Any, Callable
 _OPTIONS: dict[tuple[str, str], dict[str, bool]] = {
     ("requests", "list"): {"--status": True, "--sort": True, "--desc": False, "--limit": True, "--json": False},
     ("customers", "list"): {"--limit": True, "--json": False},
+    ("requests", "show"): {"--json": False},
 }
+_POSITIONAL = {("requests", "show"): 1}  # how many arguments a command takes
 _LIMITS = {("requests", "list"): (50, 5000), ("customers", "list"): (50, 1000)}  # typer's default and max
 
 REQUEST_COLUMNS = [("number", "Number"), ("created_at", "Created"), ("status", "Status"), ("company", "Company"),
@@ -57,8 +60,13 @@ def parse(args: list[str]) -> tuple[str | None, str | None, tuple[str, str], dic
     command = (args[i], args[i + 1])
     known = _OPTIONS[command]
     options: dict[str, Any] = {}
+    positional: list[str] = []
     i += 2
     while i < len(args):
+        if not args[i].startswith("-"):
+            positional.append(args[i])
+            i += 1
+            continue
         name, eq, value = args[i].partition("=")
         if name not in known or name in options:
             return None
@@ -74,6 +82,11 @@ def parse(args: list[str]) -> tuple[str | None, str | None, tuple[str, str], dic
         else:
             options[name] = True
         i += 1
+    if len(positional) != _POSITIONAL.get(command, 0):
+        return None
+    options["args"] = positional
+    if command not in _LIMITS:
+        return db, operator, command, options
     low, high = 1, _LIMITS[command][1]
     limit = options.get("--limit", str(_LIMITS[command][0]))
     if not (limit.isascii() and limit.isdigit() and low <= int(limit) <= high and str(int(limit)) == limit):
@@ -101,6 +114,9 @@ def run(args: list[str]) -> int | None:
         def read(conn, actor):
             return quick.request_page(conn, actor, status=options.get("--status"), sort=options.get("--sort", "number"),
                                       descending="--desc" in options, limit=options["--limit"])
+    elif command == ("requests", "show"):
+        def read(conn, actor):
+            return quick.request_detail(conn, actor, options["args"][0])
     else:
         def read(conn, actor):
             return quick.customer_rows(conn, actor, limit=options["--limit"])
@@ -109,6 +125,17 @@ def run(args: list[str]) -> int | None:
         return None
     from app.cli import output
 
+    if command == ("requests", "show"):
+        if "--json" in options:
+            output.emit_json(_json_ready(result))
+            return 0
+        output.record(result, title=f"Sign-up request {result['number']}")
+        if result["duplicates"]:
+            output.table(result["duplicates"], [("kind", "Kind"), ("key", "Number/account"), ("label", "What"),
+                                                ("reason", "Why")], title="Possible duplicates")
+        output.table(result["history"], [("at", "When"), ("operator", "Who"), ("action", "What"), ("comment", "Comment")],
+                     title="History")
+        return 0
     if command == ("requests", "list"):
         rows = [_fields(row) for row in result.rows]
         if "--json" in options:
@@ -129,6 +156,19 @@ def run(args: list[str]) -> int | None:
 def _fields(row: Any) -> dict[str, Any]:
     """A light row as the dict pydantic's ``model_dump`` gives (field order kept)."""
     return {name: getattr(row, name) for name in row.__dataclass_fields__}
+
+
+def _json_ready(value: Any) -> Any:
+    """Datetimes anywhere in ``value`` as pydantic's JSON mode writes them."""
+    from datetime import datetime
+
+    if isinstance(value, dict):
+        return {key: _json_ready(v) for key, v in value.items()}
+    if isinstance(value, list):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, datetime):
+        return _json_time(value)
+    return value
 
 
 def _json_time(moment) -> str:
