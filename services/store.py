@@ -123,6 +123,33 @@ def sqlite_file(url: str) -> Path | None:
     return Path(parsed.database)
 
 
+# PostgreSQL: a pooled connection is pinged before use only when it has sat idle this long
+# (SQLAlchemy's pool_pre_ping pinged on every checkout: a round trip per service call). A
+# connection used moments ago is alive; one that failed in use is invalidated by SQLAlchemy's
+# disconnect handling and replaced on the next checkout.
+PG_PING_AFTER_IDLE_S = 30.0
+
+
+def _configure_postgres(engine: Engine) -> None:
+    from sqlalchemy.exc import DisconnectionError
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(dbapi_connection, record) -> None:
+        record.info["regdesk_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection, record, proxy) -> None:
+        since = record.info.get("regdesk_idle_since")
+        if since is None or time.monotonic() - since < PG_PING_AFTER_IDLE_S:
+            return  # new, or used a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+            dbapi_connection.rollback()  # the ping opened a transaction: none is left behind
+        except Exception as exc:
+            # the pool discards this connection and checks out (or opens) another one
+            raise DisconnectionError(f"stale connection: {exc}") from exc
+
+
 def make_engine(url: str, *, create: bool = True) -> Engine:
     """An engine for ``url``. ``create=False``: an SQLite file that does not exist is refused
     (nothing is created: no directory, no empty database for a mistyped path)."""
@@ -141,7 +168,9 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
         _configure_sqlite(engine)
         return engine
     if parsed.get_backend_name() == "postgresql":
-        return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+        engine = create_engine(url, connect_args={"connect_timeout": 5})
+        _configure_postgres(engine)
+        return engine
     raise RegdeskError(f"unsupported database {parsed.get_backend_name()!r}: use SQLite or PostgreSQL")
 
 
