@@ -289,7 +289,7 @@ def service_figures(url: str, runs: int, requests: int) -> list[tuple[str, float
         # --- counts
         counter = conn.exec_driver_sql(
             "SELECT 1 FROM " + ("pg_tables WHERE tablename" if pg else "sqlite_master WHERE name") + " = 'statuscount'").first()
-        raw_counts = ("SELECT status, n FROM statuscount WHERE area = 'signup'" if counter else
+        raw_counts = ("SELECT status, sum(n) FROM statuscount WHERE area = 'signup' GROUP BY status" if counter else
                       "SELECT status, count(*) FROM signuprequest GROUP BY status")
         out.append(("status counts", timed(lambda: call(signup.count_by_status, actor), svc_runs),
                     timed(raw(raw_counts), svc_runs)))

@@ -256,9 +256,6 @@ def test_a_create_paused_before_its_numbers_holds_no_sequence_row(pg_store, cloc
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(strict=True, reason="statuscount: the PostgreSQL counter triggers (0007) upsert one row per "
-                   "(area, status), locked until commit, so two creates (any two status changes of one area) "
-                   "still queue on it; see DESIGN.md, Store and transactions")
 def test_a_create_paused_before_its_numbers_does_not_hold_up_the_next_one(pg_store, clock, monkeypatch):
     results: dict[str, object] = {}
 
