@@ -116,10 +116,10 @@ def build(url: str, requests: int) -> None:
     from services.schema import upgrade
     from services.store import make_engine
 
-    engine = make_engine(url)
+    engine = make_engine(url, create=True)
     upgrade(engine)
     engine.dispose()
-    store = Store(url)
+    store = Store(url, create=True)
     pg = not store.is_sqlite
     load_reference(store)
     if not pg:
@@ -230,7 +230,7 @@ def service_figures(url: str, runs: int, requests: int) -> list[tuple[str, float
     from services.operators import resolve_actor
     from services.store import Store
 
-    store = Store(url)
+    store = Store(url, create=True)
     pg = not store.is_sqlite
     with store.read() as s:
         actor = resolve_actor(s, "approver1")

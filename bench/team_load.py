@@ -235,7 +235,7 @@ def _pct(values: list[float], p: float) -> float:
 
 def run_store(kind: str, url: str, args) -> None:
     ctx = mp.get_context("fork")
-    store = Store(url)
+    store = Store(url, create=True)
     print(f"\n== {kind}: building ({EDIT_CUSTOMERS} customers to edit, {args.import_rows} to import) ...", flush=True)
     build(store, args.import_rows)
     store.dispose()
@@ -331,7 +331,7 @@ def main() -> None:
                 from services.schema import upgrade
                 from services.store import make_engine
 
-                engine = make_engine(url)
+                engine = make_engine(url, create=True)
                 upgrade(engine)
                 engine.dispose()
                 run_store("postgres", url, args)

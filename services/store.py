@@ -123,7 +123,7 @@ def sqlite_file(url: str) -> Path | None:
     return Path(parsed.database)
 
 
-def make_engine(url: str, *, create: bool = True) -> Engine:
+def make_engine(url: str, *, create: bool = False) -> Engine:
     """An engine for ``url``. ``create=False``: an SQLite file that does not exist is refused
     (nothing is created: no directory, no empty database for a mistyped path)."""
     url = normalize_url(url)
@@ -148,7 +148,11 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
 class Store:
     """An engine, a clock, and the two kinds of session (read / write) services run in."""
 
-    def __init__(self, url: str, *, clock: Clock | None = None, upgrade: bool = True, create: bool = True) -> None:
+    def __init__(self, url: str, *, clock: Clock | None = None, upgrade: bool = True, create: bool = False) -> None:
+        """``create``: whether a missing SQLite file may be made (with its directory). Off by
+        default, so a library caller with a mistyped path gets ``DatabaseUnavailable`` instead
+        of a new empty database; the CLI passes True only for ``db init``, ``demo`` and the
+        default path (``app.settings.may_create``), tests and benchmarks when they make one."""
         self.url = normalize_url(url)
         self.engine = make_engine(self.url, create=create)
         self._write_engine = self.engine.execution_options(regdesk_write=True)
