@@ -271,6 +271,20 @@ def in_plan_phase(session: Session) -> bool:
     return "regdesk_write_engine" in session.info
 
 
+def begin_write_rechecked(session: Session, *rows: Any, fields: tuple[str, ...] = ("version",)) -> None:
+    """``begin_write``, then read ``rows`` again in the write transaction: when one of them moved
+    since the plan read it (its ``fields`` differ), raise ``Replan`` (the store plans afresh, so
+    the refusal or the result is the one a fresh read gives). Outside a plan: nothing to re-check."""
+    if not in_plan_phase(session):
+        return
+    planned = [tuple(getattr(row, f) for f in fields) for row in rows]
+    begin_write(session)
+    for row, seen in zip(rows, planned):
+        session.refresh(row)
+        if tuple(getattr(row, f) for f in fields) != seen:
+            raise Replan()
+
+
 def now(session: Session):
     """The current time of the store the session belongs to."""
     clock = session.info.get("clock", system_now)
