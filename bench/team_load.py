@@ -9,6 +9,9 @@ the inserts a submit makes (request, audit, token, outbox), one small transactio
     .venv/bin/python bench/team_load.py [--store sqlite|postgres|both] [--writers 20]
         [--seconds 25] [--import-rows 100000] [--pg postgresql://127.0.0.1:5432/postgres]
 
+REGDESK_BENCH_NO_NOTIFY=1 (diagnosis only) leaves out the PostgreSQL ``NOTIFY regdesk_changes``
+that every audited command sends (its commit then takes no notify-queue lock).
+
 Prints, per store: commands/s, per command count / p50 / p99 / max (ms), errors by kind,
 the raw ceiling (inserts/s) and, with --import-rows, how long the import took and its result.
 """
@@ -133,6 +136,10 @@ def load_worker(url: str, k: int, start_at: float, seconds: float, seed: int, ou
         return raw
 
     tokens.issue = issue
+    if os.environ.get("REGDESK_BENCH_NO_NOTIFY") == "1":  # diagnosis: the commit-time NOTIFY's share of the time
+        from services import changefeed
+
+        changefeed.notify = lambda session: None
     samples: list[tuple[str, float, str | None]] = []
     with store.read() as s:
         approver = resolve_actor(s, APPROVERS[k % 2])
