@@ -229,9 +229,10 @@ def _first_page(conn: Any, limit: int) -> LightPage:
 
 
 def _counts(conn: Any) -> dict[str, int]:
-    """``count_by_status`` without a search: the kept counters (``services.counters.by_status``)."""
-    kept = {status: n for status, n in conn.execute("SELECT status, n FROM statuscount WHERE area = 'signup'", ()).fetchall()
-            if n}
+    """``count_by_status`` without a search: the kept counters (``services.counters.by_status``),
+    each the sum of its slots (migration 0012)."""
+    kept = {status: int(n) for status, n in conn.execute(
+        "SELECT status, sum(n) FROM statuscount WHERE area = 'signup' GROUP BY status", ()).fetchall() if n}
     return {"All": sum(kept.values()), **{status: kept.get(status, 0) for status in SIGNUP_STATUSES}}
 
 

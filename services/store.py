@@ -150,7 +150,7 @@ def _configure_postgres(engine: Engine) -> None:
             raise DisconnectionError(f"stale connection: {exc}") from exc
 
 
-def make_engine(url: str, *, create: bool = True) -> Engine:
+def make_engine(url: str, *, create: bool = False) -> Engine:
     """An engine for ``url``. ``create=False``: an SQLite file that does not exist is refused
     (nothing is created: no directory, no empty database for a mistyped path)."""
     url = normalize_url(url)
@@ -177,7 +177,11 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
 class Store:
     """An engine, a clock, and the two kinds of session (read / write) services run in."""
 
-    def __init__(self, url: str, *, clock: Clock | None = None, upgrade: bool = True, create: bool = True) -> None:
+    def __init__(self, url: str, *, clock: Clock | None = None, upgrade: bool = True, create: bool = False) -> None:
+        """``create``: whether a missing SQLite file may be made (with its directory). Off by
+        default, so a library caller with a mistyped path gets ``DatabaseUnavailable`` instead
+        of a new empty database; the CLI passes True only for ``db init``, ``demo`` and the
+        default path (``app.settings.may_create``), tests and benchmarks when they make one."""
         self.url = normalize_url(url)
         self.engine = make_engine(self.url, create=create)
         self._write_engine = self.engine.execution_options(regdesk_write=True)
@@ -294,6 +298,20 @@ def begin_write(session: Session) -> None:
 
 def in_plan_phase(session: Session) -> bool:
     return "regdesk_write_engine" in session.info
+
+
+def begin_write_rechecked(session: Session, *rows: Any, fields: tuple[str, ...] = ("version",)) -> None:
+    """``begin_write``, then read ``rows`` again in the write transaction: when one of them moved
+    since the plan read it (its ``fields`` differ), raise ``Replan`` (the store plans afresh, so
+    the refusal or the result is the one a fresh read gives). Outside a plan: nothing to re-check."""
+    if not in_plan_phase(session):
+        return
+    planned = [tuple(getattr(row, f) for f in fields) for row in rows]
+    begin_write(session)
+    for row, seen in zip(rows, planned):
+        session.refresh(row)
+        if tuple(getattr(row, f) for f in fields) != seen:
+            raise Replan()
 
 
 def now(session: Session):
