@@ -148,6 +148,7 @@ class BrowserScreen(ReportsWorkerErrors, Screen):
     FILTERS: ClassVar[list[str]] = ["All"]
     DEFAULT_FILTER: ClassVar[str | None] = None
     DEFAULT_SORT: ClassVar[str] = ""
+    DEFAULT_DESCENDING: ClassVar[bool] = False
     SORT_ORDER: ClassVar[list[str] | None] = None  # the order ``s`` goes through (default: the columns')
     PAGE_SIZE: ClassVar[int] = 60
     WINDOW_PAGES: ClassVar[int] = 5
@@ -197,7 +198,8 @@ class BrowserScreen(ReportsWorkerErrors, Screen):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         first = self.DEFAULT_FILTER or self.FILTERS[0]
-        self.query_state = ListQuery(status=first, search="", sort=self.DEFAULT_SORT, descending=False)
+        self.query_state = ListQuery(status=first, search="", sort=self.DEFAULT_SORT,
+                                     descending=self.DEFAULT_DESCENDING)
         self.counts: dict[str, int] = {}
         self.generation = 0
         self.selected: str | None = None
@@ -237,7 +239,7 @@ class BrowserScreen(ReportsWorkerErrors, Screen):
         with Horizontal(id="browser-body", classes="browser-body"):
             with Vertical(id="list-pane", classes="list-pane"):
                 table = RecordTable(id=self.TABLE_ID, cursor_type="row", zebra_stripes=True, classes="records")
-                for c in self.COLUMNS:
+                for c in self.columns:
                     table.add_column(c.label, key=c.key, width=c.width)
                 yield table
                 yield Static("loading…", id="list-info", classes="list-info")
@@ -316,6 +318,15 @@ class BrowserScreen(ReportsWorkerErrors, Screen):
         self.set_class(narrow and self.detail_open, "-detail-open")
 
     # ------------------------------------------------------------------ what subclasses give
+
+    def columns_for(self, status: str) -> list[Column]:
+        """The columns of a filter (default: ``COLUMNS`` for every filter; a screen whose tabs show
+        different records gives each its own)."""
+        return self.COLUMNS
+
+    @property
+    def columns(self) -> list[Column]:
+        return self.columns_for(self.query_state.status)
 
     def fetch(self, q: ListQuery, after: Any, limit: int, reverse: bool) -> Page:  # thread
         raise NotImplementedError
@@ -436,7 +447,7 @@ class BrowserScreen(ReportsWorkerErrors, Screen):
         if self.fetch_counts.__func__ is BrowserScreen.fetch_counts:  # type: ignore[attr-defined]
             self.post_message(CountsLoaded(counts))
         if q.sort:
-            index = next((i for i, c in enumerate(self.COLUMNS) if (c.sort or c.key) == q.sort), None)
+            index = next((i for i, c in enumerate(self.columns) if (c.sort or c.key) == q.sort), None)
             if index is not None:
                 out.sort(key=lambda r: self.row_cells(r)[index].plain.casefold(), reverse=q.descending)
         return out
@@ -555,7 +566,7 @@ class BrowserScreen(ReportsWorkerErrors, Screen):
                 return
             if current == keys:  # same rows: update the cells in place, nothing moves
                 for key in keys:
-                    for column, cell in zip(self.COLUMNS, self._cells(self.records[key])):
+                    for column, cell in zip(self.columns, self._cells(self.records[key])):
                         if table.get_cell(key, column.key) != cell:
                             table.update_cell(key, column.key, cell)
             else:
@@ -593,7 +604,7 @@ class BrowserScreen(ReportsWorkerErrors, Screen):
         return 0
 
     def _cells(self, row: Any) -> list[Text]:
-        return [cut(cell, c.width) for c, cell in zip(self.COLUMNS, self.row_cells(row))]
+        return [cut(cell, c.width) for c, cell in zip(self.columns, self.row_cells(row))]
 
     @on(CountsLoaded)
     def _counts_loaded(self, event: CountsLoaded) -> None:
@@ -749,16 +760,34 @@ class BrowserScreen(ReportsWorkerErrors, Screen):
     # ------------------------------------------------------------------ filter / search / sort
 
     def set_query(self, **changes: Any) -> None:
+        before = self.columns
         self.query_state = ListQuery(**{**self.query_state.__dict__, **changes})
+        if self.columns != before:
+            self._switch_columns()
         self._update_headers()
         self.reload(keep=self.selected)
 
     _set_query = set_query
 
+    def _switch_columns(self) -> None:
+        """Another filter with other columns (other records): a fresh table, its sort if it has it."""
+        if self.query_state.sort and self.query_state.sort not in self.sort_keys():
+            self.query_state = ListQuery(**{**self.query_state.__dict__, "sort": self.DEFAULT_SORT,
+                                            "descending": self.DEFAULT_DESCENDING})
+        self.records, self.window, self.kept = {}, [], set()
+        self.above.clear()
+        self.below.clear()
+        self.selected, self.detail = None, None
+        table = self.table
+        table.clear(columns=True)
+        for c in self.columns:
+            table.add_column(c.label, key=c.key, width=c.width)
+        self._render_detail(None)
+
     def _update_headers(self) -> None:
         table = self.table
         q = self.query_state
-        for c in self.COLUMNS:
+        for c in self.columns:
             text = Text(c.label)
             if (c.sort or (c.key if self.LOCAL else None)) == q.sort and q.sort:
                 text.append(" ▼" if q.descending else " ▲", style="bold")
@@ -768,12 +797,12 @@ class BrowserScreen(ReportsWorkerErrors, Screen):
     def sort_keys(self) -> list[str]:
         if self.SORT_ORDER:
             return list(self.SORT_ORDER)
-        return [c.sort or c.key for c in self.COLUMNS if c.sort or self.LOCAL]
+        return [c.sort or c.key for c in self.columns if c.sort or self.LOCAL]
 
     @on(RecordTable.HeaderSelected)
     def _header_selected(self, event: RecordTable.HeaderSelected) -> None:
         event.stop()
-        column = next((c for c in self.COLUMNS if c.key == str(event.column_key.value)), None)
+        column = next((c for c in self.columns if c.key == str(event.column_key.value)), None)
         sort = (column.sort or (column.key if self.LOCAL else None)) if column else None
         if sort is None:
             self.notify("this column cannot be sorted", severity="information")

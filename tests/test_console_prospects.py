@@ -140,12 +140,12 @@ async def test_prospects_page_beyond_500_rows(store):
         assert int(pr.selected[4:]) < 100, pr.selected
         assert len(pr.records) <= pr.PAGE_SIZE * pr.WINDOW_PAGES  # the window stays bounded
         # the end of the list is one key away
-        await pilot.press("end")
+        await pilot.press("ctrl+end")
         await until(app, pilot, lambda: pr.selected == "PRO-000001", "the oldest prospect")
         # leads page the same way
         await pilot.press("2")
         await until(app, pilot, lambda: keys(app)[:1] == ["LEAD-000650"] and not pr._fetching, "leads")
-        await pilot.press("end")
+        await pilot.press("ctrl+end")
         await until(app, pilot, lambda: pr.selected == "LEAD-000001", "the oldest lead")
 
 
