@@ -275,9 +275,8 @@ class RegdeskApp(App):
         counts: dict[str, int] = {}
         if self.actor.can("signup.view"):
             counts["verified"] = self.call(signup.count_by_status).get("Verified by user", 0)
-        if self.actor.can("work.view"):
-            items = self.call(workflow.list_work, True, limit=1000)
-            counts["waiting"] = sum(1 for w in items if getattr(w, "submitter", None) != self.actor.user_name)
+        if self.actor.can("work.view"):  # an index count (services.workflow.count_waiting), not a list
+            counts["waiting"] = self.call(workflow.count_waiting)
         return counts
 
     def on_data_changed(self, event: DataChanged) -> None:
