@@ -1,0 +1,47 @@
+"""PostgreSQL: a change committed by another connection reaches an open console without a key
+press, woken by NOTIFY (services.changefeed) long before the next poll of the change counter."""
+
+from __future__ import annotations
+
+from app.tui import make_app
+from screens.registration import RegistrationScreen
+from services import changefeed, signup
+from tests.conftest import actor_of
+from tests.helpers import run_async, until
+from tests.test_console_registration import load_requests
+
+SIZE = (150, 40)
+
+
+@run_async
+async def test_notify_wakes_an_open_console_before_the_poll(pg_store):
+    actor = actor_of(pg_store)
+    load_requests(pg_store, actor)
+    app = make_app(pg_store, actor("approver1"))
+    app.LIVE_SECONDS = 3600.0  # the poll would come in an hour: only NOTIFY can bring the change now
+    wakes: list[str] = []
+    poll = app._poll_changes
+
+    def counted() -> None:
+        wakes.append("read")
+        poll()
+
+    app._poll_changes = counted  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        reg = app.screen
+        assert isinstance(reg, RegistrationScreen)
+        await pilot.press("3")  # Verified by user
+        await until(app, pilot, lambda: reg.query_state.status == "Verified by user" and reg.table.row_count == 4
+                    and not reg._fetching, "verified filter")
+        await until(app, pilot, lambda: app.last_change is not None and app._listener is not None
+                    and app._listener.listening, "listening")
+        before = len(wakes)
+        keys = [str(k.value) for k in reg.table.rows]
+        # approver2, on a connection of its own (the CLI, another console): committed, then nothing pressed
+        pg_store.call(signup.approve, actor("approver2"), keys[0])
+        latest = pg_store.call(changefeed.latest_change, None)
+        await until(app, pilot, lambda: keys[0] not in [str(k.value) for k in reg.table.rows], "row left the filter",
+                    seconds=10)
+        assert app.last_change == latest
+        assert len(wakes) > before  # woken by the listener, not by the (hour-long) interval
+        await until(app, pilot, lambda: reg.counts.get("Verified by user") == 3, "counts follow", seconds=10)
