@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeVar
 
-from textual.app import App, SystemCommand
+from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.content import Content
 from textual.message import Message
 
+from screens.console_app import ConsoleApp
 from screens.textual_compat import active_app, mark_screen_styled, stylesheet_untouched
 
 if TYPE_CHECKING:  # importing the models costs start-up time; the store has them loaded anyway
@@ -94,7 +95,7 @@ def _loader(path: str) -> Callable[[], Any]:
     return load
 
 
-class RegdeskApp(App):
+class RegdeskApp(ConsoleApp):
     """Back-office console. Screens call services through ``call`` (never a session of their own)."""
 
     TITLE = "regdesk"

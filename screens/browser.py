@@ -40,6 +40,8 @@ from textual.widget import Widget
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
+from screens.console_app import TypedApp
+from screens.textual_compat import app_exiting
 from screens.widgets import ReportsWorkerErrors, RequestTable, data
 
 
@@ -140,7 +142,7 @@ class RecordTable(RequestTable):
         self.post_message(self.JumpEnd(top=True))
 
 
-class BrowserScreen(ReportsWorkerErrors, Screen):
+class BrowserScreen(TypedApp, ReportsWorkerErrors, Screen):
     """Base of every list area (see the module's docstring)."""
 
     TABLE_ID: ClassVar[str] = "records"
@@ -270,7 +272,7 @@ class BrowserScreen(ReportsWorkerErrors, Screen):
         if self._deferred_mounted:
             return
         self._deferred_mounted = True
-        if self.app._exit or not self.is_attached or not self.DEFER_CHROME:
+        if app_exiting(self.app) or not self.is_attached or not self.DEFER_CHROME:
             return
         from textual.widgets import Footer, Header
 
@@ -525,8 +527,11 @@ class BrowserScreen(ReportsWorkerErrors, Screen):
                 self.window.append(chunk)
             else:
                 self.window.insert(0, chunk)
-            self._trim(keep_bottom=not down)
-            self._show_window(self.selected, None, appended=added if down and not self._trimmed else None)
+            dropped = self._trim(keep_bottom=not down)
+            if down and dropped:
+                self._show_scrolled_down(dropped)
+            else:
+                self._show_window(self.selected, None, appended=added if down and not self._trimmed else None)
         self._update_info()
         if not self.first_page_shown:
             self.first_page_shown = True
@@ -537,16 +542,47 @@ class BrowserScreen(ReportsWorkerErrors, Screen):
 
     _trimmed = False
 
-    def _trim(self, keep_bottom: bool) -> None:
-        """The bounded window: drop whole pages from the far side, remembering how to read them again."""
+    def _trim(self, keep_bottom: bool) -> list[str]:
+        """The bounded window: drop whole pages from the far side, remembering how to read them again.
+        Returns the keys dropped."""
         self._trimmed = False
+        dropped: list[str] = []
         limit = self.PAGE_SIZE * self.WINDOW_PAGES
         while len(self.window) > 1 and len(self.records) > limit:
             self._trimmed = True
             chunk = self.window.pop(0) if not keep_bottom else self.window.pop()
             (self.above if not keep_bottom else self.below).append((chunk.reverse, chunk.start, len(chunk.keys) or self.PAGE_SIZE))
             for key in chunk.keys:
-                self.records.pop(key, None)
+                if self.records.pop(key, None) is not None:
+                    dropped.append(key)
+        return dropped
+
+    def _show_scrolled_down(self, dropped: list[str]) -> None:
+        """Scrolling down past the window's size: the pages dropped above leave the table and the new
+        one is appended; the rows in between stay as they are (no rebuild), the view does not move."""
+        table = self.table
+        keys = self.ordered_keys()
+        current = [str(k.value) for k in table.rows]
+        gone = set(dropped)
+        kept = [k for k in current if k not in gone]
+        n_gone = len(current) - len(kept)
+        if not all(k in gone for k in current[:n_gone]) or keys[:len(kept)] != kept:
+            self._show_window(self.selected, None)  # not the simple shape: rebuild
+            return
+        cursor_key = table.key_at_cursor()
+        offset = table.cursor_row - int(table.scroll_y) if table.row_count else 0
+        with self.app.batch_update():
+            for key in current[:n_gone]:
+                table.remove_row(key)
+            for key in keys[len(kept):]:
+                table.add_row(*self._cells(self.records[key]), key=key)
+            if cursor_key in gone or cursor_key is None:
+                self._show_window(self.selected, None)
+                return
+            index = keys.index(cursor_key)
+            table.move_cursor(row=index, animate=False, scroll=False)
+            table.scroll_to(y=max(0, index - max(0, offset)), animate=False, immediate=True)
+        self._update_info()
 
     def ordered_keys(self) -> list[str]:
         return [k for chunk in self.window for k in chunk.keys if k in self.records]
@@ -664,7 +700,7 @@ class BrowserScreen(ReportsWorkerErrors, Screen):
             info.append("  ·  more above", style="dim")
         if self.after is not None:
             info.append("  ·  more below", style="dim")
-        self.query_one("#list-info", Static).update(info)
+        self.query_one("#list-info", Static).update(info, layout=False)  # one fixed line: no layout pass
 
     # ------------------------------------------------------------------ cursor and detail
 
@@ -916,9 +952,7 @@ class BrowserScreen(ReportsWorkerErrors, Screen):
         else:
             self.pinned.add(keep)
         self.after_action(event.key)
-        self.reload(keep=keep, quiet=True)
-        if keep == self.selected:
-            self._fetch_detail_now(keep)
+        self.reload(keep=keep, quiet=True)  # the window, the counts and the selected record's detail
 
     def after_action(self, key: str) -> None:
         """Hook: something to refresh besides the list after an action."""

@@ -17,7 +17,7 @@ from screens.prospects import EmailChoiceDialog, ProspectsScreen
 from services import cases, customers, prospects
 from services.permissions import PORTAL, SYSTEM
 from tests.conftest import actor_of
-from tests.helpers import run_async, until
+from tests.helpers import notes, run_async, until
 
 SIZE = (150, 45)
 FORM = {"company": "Tailwind Traders", "first_name": "Ann", "last_name": "Lee", "email": "ann@tailwind.example",
@@ -97,7 +97,7 @@ async def test_case_keys_new_submit_approve(store, clock):
         await pilot.press("w")
         await until(app, pilot, lambda: app.screen.detail is not None and app.screen.detail.status == "Pending Approval", "submitted")
         await pilot.press("a")  # support1 may not approve: a notification, no crash
-        await until(app, pilot, lambda: any("approve or reject" in n.message for n in app._notifications), "refused")
+        await until(app, pilot, lambda: any("approve or reject" in n for n in notes(app)), "refused")
     with store.read() as s:
         assert s.exec(select(Case.status)).one() == "Pending Approval"
 
