@@ -104,6 +104,7 @@ class RegdeskApp(ConsoleApp):
     DEFAULT_MODE = "registration"
     TICK_SECONDS = 60.0  # workflow tick (time limits, escalations, reminders) while the console is open
     LIVE_SECONDS = 1.0  # the change counter is read this often (PostgreSQL NOTIFY wakes it sooner)
+    WATCH_SECONDS = 0.1  # SQLite: the database file is looked at this often (os.stat; the counter read on a change)
     BINDINGS = [
         *[
             Binding(area.key, f"area('{area.mode}')", area.title, id=f"area.{area.mode}",
@@ -226,6 +227,21 @@ class RegdeskApp(ConsoleApp):
         url = str(getattr(self.store, "url", ""))
         if url.startswith("postgresql"):
             threading.Thread(target=self._listen, args=(url,), name="regdesk LISTEN", daemon=True).start()
+        elif url.startswith("sqlite"):
+            from services.changefeed import FileWatch
+            from services.store import sqlite_file
+
+            path = sqlite_file(url)
+            self._file_watch = FileWatch(str(path) if path is not None else None)
+            if self._file_watch.watching:
+                self.set_interval(self.WATCH_SECONDS, self._watch_file, name="live data (file)")
+
+    _file_watch: Any = None
+
+    def _watch_file(self) -> None:
+        """SQLite: a commit by anyone touched the file: read the change counter now, not at the next poll."""
+        if self._file_watch is not None and self._file_watch.changed():
+            self._poll_changes()
 
     # ------------------------------------------------------------------ live data across operators
 

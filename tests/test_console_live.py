@@ -45,3 +45,21 @@ async def test_notify_wakes_an_open_console_before_the_poll(pg_store):
         assert app.last_change == latest
         assert len(wakes) > before  # woken by the listener, not by the (hour-long) interval
         await until(app, pilot, lambda: reg.counts.get("Verified by user") == 3, "counts follow", seconds=10)
+
+
+@run_async
+async def test_sqlite_file_watch_wakes_an_open_console_before_the_poll(store):
+    actor = actor_of(store)
+    load_requests(store, actor)
+    app = make_app(store, actor("approver1"))
+    app.LIVE_SECONDS = 3600.0  # only the file watch can bring the change now
+    async with app.run_test(size=SIZE) as pilot:
+        reg = app.screen
+        await pilot.press("3")
+        await until(app, pilot, lambda: reg.query_state.status == "Verified by user" and reg.table.row_count == 4
+                    and not reg._fetching and app.last_change is not None, "verified filter")
+        keys = [str(k.value) for k in reg.table.rows]
+        store.call(signup.approve, actor("approver2"), keys[0])  # another connection (the CLI, another console)
+        await until(app, pilot, lambda: keys[0] not in [str(k.value) for k in reg.table.rows], "row left the filter",
+                    seconds=10)
+        assert app.last_change == store.call(changefeed.latest_change, None)
