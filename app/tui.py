@@ -314,7 +314,7 @@ class RegdeskApp(ConsoleApp):
         for screen in reversed(self.screen_stack):
             changed = getattr(screen, "data_changed", None)
             if changed is not None:
-                changed()
+                changed(event)  # the screen may skip a reread of only its own action
             elif callable(getattr(screen, "reload", None)) and not screen.is_modal:
                 screen.reload()
             if not screen.is_modal:

@@ -114,9 +114,11 @@ class DetailLoaded(Message):
 
 
 class ActionDone(Message):
-    def __init__(self, key: str, message: str, advance: bool = False, keep: str | None = None) -> None:
+    def __init__(self, key: str, message: str, advance: bool = False, keep: str | None = None,
+                 latest: int | None = None) -> None:
         super().__init__()
         self.key, self.message, self.advance, self.keep = key, message, advance, keep
+        self.latest = latest  # the change counter right after the action committed (None: not read)
 
 
 class RecordTable(RequestTable):
@@ -376,10 +378,26 @@ class BrowserScreen(TypedApp, ReportsWorkerErrors, Screen):
         if quiet and self.selected is not None:
             self._fetch_detail_now(self.selected)
 
-    def data_changed(self) -> None:
-        """Something changed in the store (another operator, the CLI, cron): reread what is shown."""
-        if self.is_attached:
-            self.reload(keep=self.selected, quiet=True)
+    def data_changed(self, change: Any = None) -> None:
+        """Something changed in the store (another operator, the CLI, cron): reread what is shown.
+
+        ``change`` (the app's ``DataChanged``: ``latest``, ``events``) lets the screen skip a reread
+        that would only show its own action again: every event up to ``latest`` is this operator's
+        and the action's own reread started after it committed."""
+        if not self.is_attached:
+            return
+        if change is not None and self._only_own(change):
+            return
+        self.reload(keep=self.selected, quiet=True)
+
+    _acted_through = 0  # the change counter after this screen's last action (its reread shows up to there)
+
+    def _only_own(self, change: Any) -> bool:
+        events = list(getattr(change, "events", None) or [])
+        me = getattr(getattr(self.app, "actor", None), "user_name", None)
+        latest = getattr(change, "latest", None)
+        return (bool(events) and latest is not None and latest <= self._acted_through and events[-1].id == latest
+                and all(e.operator == me for e in events))
 
     def _grow(self, down: bool) -> None:
         if self._fetching or self.LOCAL:
@@ -937,11 +955,19 @@ class BrowserScreen(TypedApp, ReportsWorkerErrors, Screen):
     @work(thread=True, group="browser.action", exit_on_error=False)
     def _act(self, key: str, work_fn: Callable[[], str], advance: bool, keep: str | None) -> None:
         message = work_fn()
-        self.post_message(ActionDone(key, message, advance, keep))
+        from services import changefeed
+
+        try:
+            latest: int | None = self.app.call(changefeed.latest_change)  # one index probe
+        except Exception:
+            latest = None
+        self.post_message(ActionDone(key, message, advance, keep, latest))
 
     @on(ActionDone)
     def _action_done(self, event: ActionDone) -> None:
         event.stop()
+        if event.latest is not None:
+            self._acted_through = max(self._acted_through, event.latest)
         if event.message:
             self.notify(event.message, title="Done", markup=False)
         keep = event.keep or event.key

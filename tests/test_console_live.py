@@ -63,3 +63,28 @@ async def test_sqlite_file_watch_wakes_an_open_console_before_the_poll(store):
         await until(app, pilot, lambda: keys[0] not in [str(k.value) for k in reg.table.rows], "row left the filter",
                     seconds=10)
         assert app.last_change == store.call(changefeed.latest_change, None)
+
+
+@run_async
+async def test_own_action_is_reread_once_not_again_by_the_live_signal(store):
+    from tests.test_console_registration import status_of
+
+    actor = actor_of(store)
+    load_requests(store, actor)
+    app = make_app(store, actor("approver1"))
+    async with app.run_test(size=SIZE) as pilot:
+        reg = app.screen
+        await pilot.press("3")
+        await until(app, pilot, lambda: reg.query_state.status == "Verified by user" and reg.table.row_count == 4
+                    and not reg._fetching and app.last_change is not None and reg.detail is not None, "verified")
+        number, gen = reg.table.key_at_cursor(), reg.generation
+        await pilot.press("a")
+        await until(app, pilot, lambda: status_of(store, number) == "Approved" and not reg._fetching
+                    and app.last_change == store.call(changefeed.latest_change, None), "approved, change seen")
+        await pilot.pause(0.3)  # the file watch and the poll have looked meanwhile
+        await until(app, pilot, lambda: not reg._fetching, "settled")
+        assert reg.generation == gen + 1  # the action's own reread, no second one for the same change
+        # someone else's change is still reread
+        other = [str(k.value) for k in reg.table.rows if str(k.value) != number][0]
+        store.call(signup.approve, actor("approver2"), other)
+        await until(app, pilot, lambda: other not in [str(k.value) for k in reg.table.rows], "other's change shown")
