@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeVar
 
-from textual.app import App, SystemCommand
+from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.content import Content
 from textual.message import Message
 
+from screens.console_app import ConsoleApp
 from screens.textual_compat import active_app, mark_screen_styled, stylesheet_untouched
 
 if TYPE_CHECKING:  # importing the models costs start-up time; the store has them loaded anyway
@@ -94,7 +95,7 @@ def _loader(path: str) -> Callable[[], Any]:
     return load
 
 
-class RegdeskApp(App):
+class RegdeskApp(ConsoleApp):
     """Back-office console. Screens call services through ``call`` (never a session of their own)."""
 
     TITLE = "regdesk"
@@ -103,6 +104,7 @@ class RegdeskApp(App):
     DEFAULT_MODE = "registration"
     TICK_SECONDS = 60.0  # workflow tick (time limits, escalations, reminders) while the console is open
     LIVE_SECONDS = 1.0  # the change counter is read this often (PostgreSQL NOTIFY wakes it sooner)
+    WATCH_SECONDS = 0.1  # SQLite: the database file is looked at this often (os.stat; the counter read on a change)
     BINDINGS = [
         *[
             Binding(area.key, f"area('{area.mode}')", area.title, id=f"area.{area.mode}",
@@ -225,6 +227,21 @@ class RegdeskApp(App):
         url = str(getattr(self.store, "url", ""))
         if url.startswith("postgresql"):
             threading.Thread(target=self._listen, args=(url,), name="regdesk LISTEN", daemon=True).start()
+        elif url.startswith("sqlite"):
+            from services.changefeed import FileWatch
+            from services.store import sqlite_file
+
+            path = sqlite_file(url)
+            self._file_watch = FileWatch(str(path) if path is not None else None)
+            if self._file_watch.watching:
+                self.set_interval(self.WATCH_SECONDS, self._watch_file, name="live data (file)")
+
+    _file_watch: Any = None
+
+    def _watch_file(self) -> None:
+        """SQLite: a commit by anyone touched the file: read the change counter now, not at the next poll."""
+        if self._file_watch is not None and self._file_watch.changed():
+            self._poll_changes()
 
     # ------------------------------------------------------------------ live data across operators
 
@@ -275,9 +292,8 @@ class RegdeskApp(App):
         counts: dict[str, int] = {}
         if self.actor.can("signup.view"):
             counts["verified"] = self.call(signup.count_by_status).get("Verified by user", 0)
-        if self.actor.can("work.view"):
-            items = self.call(workflow.list_work, True, limit=1000)
-            counts["waiting"] = sum(1 for w in items if getattr(w, "submitter", None) != self.actor.user_name)
+        if self.actor.can("work.view"):  # an index count (services.workflow.count_waiting), not a list
+            counts["waiting"] = self.call(workflow.count_waiting)
         return counts
 
     def on_data_changed(self, event: DataChanged) -> None:
@@ -298,7 +314,7 @@ class RegdeskApp(App):
         for screen in reversed(self.screen_stack):
             changed = getattr(screen, "data_changed", None)
             if changed is not None:
-                changed()
+                changed(event)  # the screen may skip a reread of only its own action
             elif callable(getattr(screen, "reload", None)) and not screen.is_modal:
                 screen.reload()
             if not screen.is_modal:

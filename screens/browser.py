@@ -40,6 +40,8 @@ from textual.widget import Widget
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
+from screens.console_app import TypedApp
+from screens.textual_compat import app_exiting
 from screens.widgets import ReportsWorkerErrors, RequestTable, data
 
 
@@ -112,9 +114,11 @@ class DetailLoaded(Message):
 
 
 class ActionDone(Message):
-    def __init__(self, key: str, message: str, advance: bool = False, keep: str | None = None) -> None:
+    def __init__(self, key: str, message: str, advance: bool = False, keep: str | None = None,
+                 latest: int | None = None) -> None:
         super().__init__()
         self.key, self.message, self.advance, self.keep = key, message, advance, keep
+        self.latest = latest  # the change counter right after the action committed (None: not read)
 
 
 class RecordTable(RequestTable):
@@ -140,7 +144,7 @@ class RecordTable(RequestTable):
         self.post_message(self.JumpEnd(top=True))
 
 
-class BrowserScreen(ReportsWorkerErrors, Screen):
+class BrowserScreen(TypedApp, ReportsWorkerErrors, Screen):
     """Base of every list area (see the module's docstring)."""
 
     TABLE_ID: ClassVar[str] = "records"
@@ -148,6 +152,7 @@ class BrowserScreen(ReportsWorkerErrors, Screen):
     FILTERS: ClassVar[list[str]] = ["All"]
     DEFAULT_FILTER: ClassVar[str | None] = None
     DEFAULT_SORT: ClassVar[str] = ""
+    DEFAULT_DESCENDING: ClassVar[bool] = False
     SORT_ORDER: ClassVar[list[str] | None] = None  # the order ``s`` goes through (default: the columns')
     PAGE_SIZE: ClassVar[int] = 60
     WINDOW_PAGES: ClassVar[int] = 5
@@ -197,7 +202,8 @@ class BrowserScreen(ReportsWorkerErrors, Screen):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         first = self.DEFAULT_FILTER or self.FILTERS[0]
-        self.query_state = ListQuery(status=first, search="", sort=self.DEFAULT_SORT, descending=False)
+        self.query_state = ListQuery(status=first, search="", sort=self.DEFAULT_SORT,
+                                     descending=self.DEFAULT_DESCENDING)
         self.counts: dict[str, int] = {}
         self.generation = 0
         self.selected: str | None = None
@@ -237,7 +243,7 @@ class BrowserScreen(ReportsWorkerErrors, Screen):
         with Horizontal(id="browser-body", classes="browser-body"):
             with Vertical(id="list-pane", classes="list-pane"):
                 table = RecordTable(id=self.TABLE_ID, cursor_type="row", zebra_stripes=True, classes="records")
-                for c in self.COLUMNS:
+                for c in self.columns:
                     table.add_column(c.label, key=c.key, width=c.width)
                 yield table
                 yield Static("loading…", id="list-info", classes="list-info")
@@ -268,7 +274,7 @@ class BrowserScreen(ReportsWorkerErrors, Screen):
         if self._deferred_mounted:
             return
         self._deferred_mounted = True
-        if self.app._exit or not self.is_attached or not self.DEFER_CHROME:
+        if app_exiting(self.app) or not self.is_attached or not self.DEFER_CHROME:
             return
         from textual.widgets import Footer, Header
 
@@ -317,6 +323,15 @@ class BrowserScreen(ReportsWorkerErrors, Screen):
 
     # ------------------------------------------------------------------ what subclasses give
 
+    def columns_for(self, status: str) -> list[Column]:
+        """The columns of a filter (default: ``COLUMNS`` for every filter; a screen whose tabs show
+        different records gives each its own)."""
+        return self.COLUMNS
+
+    @property
+    def columns(self) -> list[Column]:
+        return self.columns_for(self.query_state.status)
+
     def fetch(self, q: ListQuery, after: Any, limit: int, reverse: bool) -> Page:  # thread
         raise NotImplementedError
 
@@ -363,10 +378,26 @@ class BrowserScreen(ReportsWorkerErrors, Screen):
         if quiet and self.selected is not None:
             self._fetch_detail_now(self.selected)
 
-    def data_changed(self) -> None:
-        """Something changed in the store (another operator, the CLI, cron): reread what is shown."""
-        if self.is_attached:
-            self.reload(keep=self.selected, quiet=True)
+    def data_changed(self, change: Any = None) -> None:
+        """Something changed in the store (another operator, the CLI, cron): reread what is shown.
+
+        ``change`` (the app's ``DataChanged``: ``latest``, ``events``) lets the screen skip a reread
+        that would only show its own action again: every event up to ``latest`` is this operator's
+        and the action's own reread started after it committed."""
+        if not self.is_attached:
+            return
+        if change is not None and self._only_own(change):
+            return
+        self.reload(keep=self.selected, quiet=True)
+
+    _acted_through = 0  # the change counter after this screen's last action (its reread shows up to there)
+
+    def _only_own(self, change: Any) -> bool:
+        events = list(getattr(change, "events", None) or [])
+        me = getattr(getattr(self.app, "actor", None), "user_name", None)
+        latest = getattr(change, "latest", None)
+        return (bool(events) and latest is not None and latest <= self._acted_through and events[-1].id == latest
+                and all(e.operator == me for e in events))
 
     def _grow(self, down: bool) -> None:
         if self._fetching or self.LOCAL:
@@ -436,7 +467,7 @@ class BrowserScreen(ReportsWorkerErrors, Screen):
         if self.fetch_counts.__func__ is BrowserScreen.fetch_counts:  # type: ignore[attr-defined]
             self.post_message(CountsLoaded(counts))
         if q.sort:
-            index = next((i for i, c in enumerate(self.COLUMNS) if (c.sort or c.key) == q.sort), None)
+            index = next((i for i, c in enumerate(self.columns) if (c.sort or c.key) == q.sort), None)
             if index is not None:
                 out.sort(key=lambda r: self.row_cells(r)[index].plain.casefold(), reverse=q.descending)
         return out
@@ -514,8 +545,11 @@ class BrowserScreen(ReportsWorkerErrors, Screen):
                 self.window.append(chunk)
             else:
                 self.window.insert(0, chunk)
-            self._trim(keep_bottom=not down)
-            self._show_window(self.selected, None, appended=added if down and not self._trimmed else None)
+            dropped = self._trim(keep_bottom=not down)
+            if down and dropped:
+                self._show_scrolled_down(dropped)
+            else:
+                self._show_window(self.selected, None, appended=added if down and not self._trimmed else None)
         self._update_info()
         if not self.first_page_shown:
             self.first_page_shown = True
@@ -526,16 +560,47 @@ class BrowserScreen(ReportsWorkerErrors, Screen):
 
     _trimmed = False
 
-    def _trim(self, keep_bottom: bool) -> None:
-        """The bounded window: drop whole pages from the far side, remembering how to read them again."""
+    def _trim(self, keep_bottom: bool) -> list[str]:
+        """The bounded window: drop whole pages from the far side, remembering how to read them again.
+        Returns the keys dropped."""
         self._trimmed = False
+        dropped: list[str] = []
         limit = self.PAGE_SIZE * self.WINDOW_PAGES
         while len(self.window) > 1 and len(self.records) > limit:
             self._trimmed = True
             chunk = self.window.pop(0) if not keep_bottom else self.window.pop()
             (self.above if not keep_bottom else self.below).append((chunk.reverse, chunk.start, len(chunk.keys) or self.PAGE_SIZE))
             for key in chunk.keys:
-                self.records.pop(key, None)
+                if self.records.pop(key, None) is not None:
+                    dropped.append(key)
+        return dropped
+
+    def _show_scrolled_down(self, dropped: list[str]) -> None:
+        """Scrolling down past the window's size: the pages dropped above leave the table and the new
+        one is appended; the rows in between stay as they are (no rebuild), the view does not move."""
+        table = self.table
+        keys = self.ordered_keys()
+        current = [str(k.value) for k in table.rows]
+        gone = set(dropped)
+        kept = [k for k in current if k not in gone]
+        n_gone = len(current) - len(kept)
+        if not all(k in gone for k in current[:n_gone]) or keys[:len(kept)] != kept:
+            self._show_window(self.selected, None)  # not the simple shape: rebuild
+            return
+        cursor_key = table.key_at_cursor()
+        offset = table.cursor_row - int(table.scroll_y) if table.row_count else 0
+        with self.app.batch_update():
+            for key in current[:n_gone]:
+                table.remove_row(key)
+            for key in keys[len(kept):]:
+                table.add_row(*self._cells(self.records[key]), key=key)
+            if cursor_key in gone or cursor_key is None:
+                self._show_window(self.selected, None)
+                return
+            index = keys.index(cursor_key)
+            table.move_cursor(row=index, animate=False, scroll=False)
+            table.scroll_to(y=max(0, index - max(0, offset)), animate=False, immediate=True)
+        self._update_info()
 
     def ordered_keys(self) -> list[str]:
         return [k for chunk in self.window for k in chunk.keys if k in self.records]
@@ -555,7 +620,7 @@ class BrowserScreen(ReportsWorkerErrors, Screen):
                 return
             if current == keys:  # same rows: update the cells in place, nothing moves
                 for key in keys:
-                    for column, cell in zip(self.COLUMNS, self._cells(self.records[key])):
+                    for column, cell in zip(self.columns, self._cells(self.records[key])):
                         if table.get_cell(key, column.key) != cell:
                             table.update_cell(key, column.key, cell)
             else:
@@ -593,7 +658,7 @@ class BrowserScreen(ReportsWorkerErrors, Screen):
         return 0
 
     def _cells(self, row: Any) -> list[Text]:
-        return [cut(cell, c.width) for c, cell in zip(self.COLUMNS, self.row_cells(row))]
+        return [cut(cell, c.width) for c, cell in zip(self.columns, self.row_cells(row))]
 
     @on(CountsLoaded)
     def _counts_loaded(self, event: CountsLoaded) -> None:
@@ -653,7 +718,7 @@ class BrowserScreen(ReportsWorkerErrors, Screen):
             info.append("  ·  more above", style="dim")
         if self.after is not None:
             info.append("  ·  more below", style="dim")
-        self.query_one("#list-info", Static).update(info)
+        self.query_one("#list-info", Static).update(info, layout=False)  # one fixed line: no layout pass
 
     # ------------------------------------------------------------------ cursor and detail
 
@@ -749,16 +814,34 @@ class BrowserScreen(ReportsWorkerErrors, Screen):
     # ------------------------------------------------------------------ filter / search / sort
 
     def set_query(self, **changes: Any) -> None:
+        before = self.columns
         self.query_state = ListQuery(**{**self.query_state.__dict__, **changes})
+        if self.columns != before:
+            self._switch_columns()
         self._update_headers()
         self.reload(keep=self.selected)
 
     _set_query = set_query
 
+    def _switch_columns(self) -> None:
+        """Another filter with other columns (other records): a fresh table, its sort if it has it."""
+        if self.query_state.sort and self.query_state.sort not in self.sort_keys():
+            self.query_state = ListQuery(**{**self.query_state.__dict__, "sort": self.DEFAULT_SORT,
+                                            "descending": self.DEFAULT_DESCENDING})
+        self.records, self.window, self.kept = {}, [], set()
+        self.above.clear()
+        self.below.clear()
+        self.selected, self.detail = None, None
+        table = self.table
+        table.clear(columns=True)
+        for c in self.columns:
+            table.add_column(c.label, key=c.key, width=c.width)
+        self._render_detail(None)
+
     def _update_headers(self) -> None:
         table = self.table
         q = self.query_state
-        for c in self.COLUMNS:
+        for c in self.columns:
             text = Text(c.label)
             if (c.sort or (c.key if self.LOCAL else None)) == q.sort and q.sort:
                 text.append(" ▼" if q.descending else " ▲", style="bold")
@@ -768,12 +851,12 @@ class BrowserScreen(ReportsWorkerErrors, Screen):
     def sort_keys(self) -> list[str]:
         if self.SORT_ORDER:
             return list(self.SORT_ORDER)
-        return [c.sort or c.key for c in self.COLUMNS if c.sort or self.LOCAL]
+        return [c.sort or c.key for c in self.columns if c.sort or self.LOCAL]
 
     @on(RecordTable.HeaderSelected)
     def _header_selected(self, event: RecordTable.HeaderSelected) -> None:
         event.stop()
-        column = next((c for c in self.COLUMNS if c.key == str(event.column_key.value)), None)
+        column = next((c for c in self.columns if c.key == str(event.column_key.value)), None)
         sort = (column.sort or (column.key if self.LOCAL else None)) if column else None
         if sort is None:
             self.notify("this column cannot be sorted", severity="information")
@@ -872,11 +955,19 @@ class BrowserScreen(ReportsWorkerErrors, Screen):
     @work(thread=True, group="browser.action", exit_on_error=False)
     def _act(self, key: str, work_fn: Callable[[], str], advance: bool, keep: str | None) -> None:
         message = work_fn()
-        self.post_message(ActionDone(key, message, advance, keep))
+        from services import changefeed
+
+        try:
+            latest: int | None = self.app.call(changefeed.latest_change)  # one index probe
+        except Exception:
+            latest = None
+        self.post_message(ActionDone(key, message, advance, keep, latest))
 
     @on(ActionDone)
     def _action_done(self, event: ActionDone) -> None:
         event.stop()
+        if event.latest is not None:
+            self._acted_through = max(self._acted_through, event.latest)
         if event.message:
             self.notify(event.message, title="Done", markup=False)
         keep = event.keep or event.key
@@ -887,9 +978,7 @@ class BrowserScreen(ReportsWorkerErrors, Screen):
         else:
             self.pinned.add(keep)
         self.after_action(event.key)
-        self.reload(keep=keep, quiet=True)
-        if keep == self.selected:
-            self._fetch_detail_now(keep)
+        self.reload(keep=keep, quiet=True)  # the window, the counts and the selected record's detail
 
     def after_action(self, key: str) -> None:
         """Hook: something to refresh besides the list after an action."""

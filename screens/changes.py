@@ -99,8 +99,11 @@ changed some other way since: the line is a **CONFLICT** and is not applied.
     def fetch(self, q: ListQuery, after: Any, limit: int, reverse: bool) -> Page:
         from services import changes
 
+        from services import list_counts
+
         self._all = self.app.call(changes.list_proposals, state="All")
         self._waiting = {r.number for r in self.app.call(changes.list_proposals, waiting_for_me=True)}
+        self._kept = self.app.call(list_counts.proposals) if not q.search else None
         return Page(self._all)
 
     def row_filter(self, row: Any) -> str | None:
@@ -114,6 +117,9 @@ changed some other way since: the line is a **CONFLICT** and is not applied.
             counts[r.state] = counts.get(r.state, 0) + 1
             if r.number in self._waiting:
                 counts["Waiting for me"] += 1
+        kept = getattr(self, "_kept", None)
+        if kept:  # no search: the states' totals are the kept counters (the list itself is bounded)
+            counts.update({name: kept[name] for name in FILTERS if name in kept})
         self.post_message(_Counts(counts))
         if q.status == "All":
             return out

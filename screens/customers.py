@@ -224,11 +224,9 @@ page by page from the database as you scroll, whatever the number of customers.
         return Page(rows, rows[-1].account if len(rows) == limit else None)
 
     def fetch_counts(self, search: str) -> dict[str, int] | None:
-        if search:
-            return None  # no count of a search yet: "N of …"
-        from services import customers
+        from services import list_counts
 
-        return {"All": self.app.call(customers.count_customers)}
+        return {"All": self.app.call(list_counts.customers, search=search or None)}
 
     def fetch_detail(self, key: str) -> EditContext:
         from services import changes

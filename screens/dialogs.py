@@ -22,6 +22,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Select, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from screens.console_app import TypedApp
 from screens.widgets import data, error_text, labelled
 from services.text import strip_controls
 
@@ -43,7 +44,7 @@ class FieldError(Static):
         self.set_class(bool(message), "-visible")
 
 
-class Dialog(ModalScreen[T], Generic[T]):
+class Dialog(TypedApp, ModalScreen[T], Generic[T]):
     """The one dialog base: a typed result (``Dialog[Result]``; Escape dismisses with ``None``),
     centred, the first field focused (``AUTO_FOCUS``), the confirm key (ctrl+s) in its footer,
     and refusals kept on screen: a ``ValidationFailed`` goes under each named field, any other
@@ -783,7 +784,7 @@ def _create_candidates(detail: RequestDetail) -> list[tuple[str, str]]:
 # --------------------------------------------------------------------------- help
 
 
-class HelpDialog(ModalScreen[None]):
+class HelpDialog(TypedApp, ModalScreen[None]):
     """The help of one screen: what it is for and its keys."""
 
     BINDINGS = [

@@ -1,6 +1,8 @@
 """The Prospects area (seed 003): prospects, the leads of "All commerce B2B leads", and
-opportunities, in three tabs; the selected record's prospect in detail. Qualify, disqualify,
-won and lost are keys. A shared e-mail found at qualification opens a choice dialog.
+opportunities, in three tabs of the record browser (each tab its own columns, keyset pages from
+``services.prospect_lists``, sort, search, counts); the selected record's prospect in detail.
+Qualify, disqualify, won and lost are keys acting on the row under the cursor at key time. A
+shared e-mail found at qualification opens a choice dialog.
 """
 
 from __future__ import annotations
@@ -8,58 +10,44 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
-from textual.screen import Screen
-from textual.widgets import Button, DataTable, Footer, Header, Static, Tab, Tabs
-from textual.worker import get_current_worker
+from textual.widgets import Button, Static
 
-from screens.dialogs import Dialog, FieldSpec, FormDialog
-from screens.widgets import ReportsWorkerErrors, data, labelled, restore_cursor
+from screens.browser import ActionDone, BrowserScreen, Column, ListQuery, Page
+from screens.dialogs import ConfirmDialog, Dialog, FieldSpec, FormDialog
+from screens.widgets import data, labelled
 
 if TYPE_CHECKING:
     from services.prospects import EmailOwner, ProspectDetail
 
-TABS = (("prospects", "Prospects"), ("leads", "Leads — All commerce B2B leads"), ("opportunities", "Opportunities"))
+FILTERS = ["Prospects", "Leads", "Opportunities"]
+KIND = dict(zip(FILTERS, ("prospects", "leads", "opportunities")))
 STATUS_STYLE = {"Pending": "yellow", "Approved": "green", "Rejected": "red", "Open": "yellow", "Qualified": "green",
                 "Disqualified": "red", "Won": "bold green", "Lost": "red"}
-COLUMNS = {
-    "prospects": [("number", "Number"), ("status", "Status"), ("company", "Company"), ("contact", "Contact"),
-                  ("email", "E-mail"), ("lead", "Lead")],
-    "leads": [("number", "Lead"), ("status", "Status"), ("topic", "Topic"), ("contact", "Contact"),
-              ("prospect", "Prospect")],
-    "opportunities": [("number", "Opportunity"), ("status", "Status"), ("account", "Account"),
-                      ("account_name", "Name"), ("contact_account", "Contact"), ("prospect", "Prospect")],
+COLUMNS: dict[str, list[Column]] = {
+    "Prospects": [Column("number", "Number", "number"), Column("status", "Status", "status", width=9),
+                  Column("company", "Company", "company", width=22), Column("contact", "Contact", None, width=16),
+                  Column("email", "E-mail", "email", width=24), Column("lead", "Lead")],
+    "Leads": [Column("number", "Lead", "number"), Column("status", "Status", None, width=12),
+              Column("topic", "Topic", None, width=28), Column("contact", "Contact", None, width=16),
+              Column("prospect", "Prospect")],
+    "Opportunities": [Column("number", "Opportunity", "number"), Column("status", "Status", None, width=8),
+                      Column("account", "Account"), Column("account_name", "Name", None, width=22),
+                      Column("contact_account", "Contact"), Column("prospect", "Prospect")],
 }
-LIMIT = 500
-
-
-class RowsLoaded(Message):
-    def __init__(self, tab: str, rows: list[Any], counts: dict[str, dict[str, int]]) -> None:
-        super().__init__()
-        self.tab, self.rows, self.counts = tab, rows, counts
-
-
-class DetailLoaded(Message):
-    def __init__(self, key: str, detail: ProspectDetail | None) -> None:
-        super().__init__()
-        self.key, self.detail = key, detail
-
-
-class Done(Message):
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.text = text
+SECTIONS = (("prospect", "Prospect"), ("process", "Lead and opportunity"), ("duplicates", "Possible duplicates"),
+            ("history", "History"))
 
 
 class SharedEmail(Message):
-    def __init__(self, lead: str, message: str, owners: list[EmailOwner]) -> None:
+    def __init__(self, key: str, lead: str, message: str, owners: list[EmailOwner]) -> None:
         super().__init__()
-        self.lead, self.message, self.owners = lead, message, owners
+        self.key, self.lead, self.message, self.owners = key, lead, message, owners
 
 
 class EmailChoiceDialog(Dialog[tuple[str, str]]):
@@ -98,16 +86,19 @@ class EmailChoiceDialog(Dialog[tuple[str, str]]):
         self.dismiss(None)
 
 
-class ProspectsScreen(ReportsWorkerErrors, Screen):
+class ProspectsScreen(BrowserScreen):
     TITLE = "Prospects"
-    AUTO_FOCUS = "#pr-table"
+    AUTO_FOCUS = "#prospects"
+    TABLE_ID = "prospects"
+    COLUMNS = COLUMNS["Prospects"]
+    FILTERS = FILTERS
+    DEFAULT_SORT = "number"
+    DEFAULT_DESCENDING = True  # newest first
+    REVERSIBLE = True
+    SEARCH_PLACEHOLDER = "/ search number, company, name, e-mail"
+    EMPTY_DETAIL = "Select a record."
+    NOUN = "record"
     DEFAULT_CSS = """
-    ProspectsScreen #pr-tabs { height: 3; }
-    ProspectsScreen #pr-body { height: 1fr; }
-    ProspectsScreen #pr-list-pane { width: 3fr; }
-    ProspectsScreen #pr-table { height: 1fr; }
-    ProspectsScreen #pr-info { height: 1; padding: 0 1; color: $text-muted; }
-    ProspectsScreen #pr-detail { width: 2fr; min-width: 52; border-left: solid $primary-darken-2; }
     ProspectsScreen .pr-section { border: round $primary-darken-1; padding: 0 1; height: auto; }
     """
     HELP = """\
@@ -121,9 +112,11 @@ opportunity as *Won* approves the prospect: the customer hierarchy is created
 the workflow, and the approval e-mail is queued. *Disqualify* or *Lost* rejects the
 prospect and queues the decline e-mail.
 
-* **1**/**2**/**3** prospects, leads, opportunities; **f5** rereads.
+* **1**/**2**/**3** prospects, leads, opportunities (with their counts); **f5** rereads.
+* The lists load page by page as you scroll; **/** searches number, company, names and
+  e-mail (a lead or opportunity by its own number or its prospect's); **s**/**S** sort.
 * **q** qualify the lead, **d** disqualify it (asks the reason).
-* **w** close the opportunity as won, **l** as lost (asks the reason).
+* **w** close the opportunity as won (asks to confirm), **l** as lost (asks the reason).
 * When the requester's e-mail is already used by another customer contact, qualifying
   asks: link the existing person, allow the shared e-mail, or use another address.
 """
@@ -135,107 +128,80 @@ prospect and queues the decline e-mail.
         Binding("l", "lost", "Lost", id="prospects.lost",
                 tooltip="Close the opportunity as lost (prospect rejected, decline e-mail)"),
         Binding("f5", "reread", "Reread", id="prospects.reread", tooltip="Reread the list and the detail"),
-        *[Binding(str(i + 1), f"tab('{name}')", title, id=f"prospects.tab.{name}", tooltip=f"Show {title}", show=False)
-          for i, (name, title) in enumerate(TABS)],
     ]
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.tab = "prospects"
-        self.selected: str | None = None
-        self.detail: ProspectDetail | None = None
+    # ------------------------------------------------------------------ the lists
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield Tabs(*[Tab(title, id=f"pr-tab-{name}") for name, title in TABS], id="pr-tabs")
-        with Horizontal(id="pr-body"):
-            with Vertical(id="pr-list-pane"):
-                yield DataTable(id="pr-table", cursor_type="row", zebra_stripes=True)
-                yield Static("loading…", id="pr-info")
-            with VerticalScroll(id="pr-detail"):
-                yield Static(Text("Select a record.", style="dim"), id="pr-empty")
-                for section, title in (("prospect", "Prospect"), ("process", "Lead and opportunity"),
-                                       ("duplicates", "Possible duplicates"), ("history", "History")):
-                    widget = Static(id=f"pr-{section}", classes="pr-section")
-                    widget.border_title = title
-                    widget.display = False
-                    yield widget
-        yield Footer()
+    def columns_for(self, status: str) -> list[Column]:
+        return COLUMNS.get(status, COLUMNS["Prospects"])
 
-    def on_mount(self) -> None:
-        self.reload()
+    @property
+    def kind(self) -> str:
+        return KIND.get(self.query_state.status, "prospects")
 
-    # ------------------------------------------------------------------ loading
+    def fetch(self, q: ListQuery, after: Any, limit: int, reverse: bool) -> Page:
+        from services import prospect_lists
 
-    def reload(self) -> None:
-        self._fetch_rows(self.tab)
+        fn = {"prospects": prospect_lists.page_prospects, "leads": prospect_lists.page_leads,
+              "opportunities": prospect_lists.page_opportunities}[KIND.get(q.status, "prospects")]
+        page = self.app.call(fn, search=q.search or None, sort=q.sort or "number",
+                             descending=q.descending != reverse, after=after, limit=limit)
+        return Page(page.rows, page.after)
 
-    @work(thread=True, exclusive=True, group="prospects.list", exit_on_error=False)
-    def _fetch_rows(self, tab: str) -> None:
-        from services import prospects
+    def fetch_counts(self, search: str) -> dict[str, int]:
+        from services import prospect_lists
 
-        fn = {"prospects": prospects.list_prospects, "leads": prospects.list_leads,
-              "opportunities": prospects.list_opportunities}[tab]
-        rows = self.app.call(fn, limit=LIMIT)
-        counts = self.app.call(prospects.counts)
-        if not get_current_worker().is_cancelled:
-            self.post_message(RowsLoaded(tab, rows, counts))
+        counts = self.app.call(prospect_lists.counts, search=search or None)
+        return {name: counts[KIND[name]] for name in FILTERS}
 
-    @work(thread=True, exclusive=True, group="prospects.detail", exit_on_error=False)
-    def _fetch_detail(self, key: str) -> None:
+    def fetch_detail(self, key: str) -> ProspectDetail | None:
         from services import prospects
         from services.errors import NotFound
 
         try:
-            detail = self.app.call(prospects.show_prospect, key)
+            return self.app.call(prospects.show_prospect, key)
         except NotFound:
-            detail = None
-        if not get_current_worker().is_cancelled:
-            self.post_message(DetailLoaded(key, detail))
+            return None
 
-    @on(RowsLoaded)
-    def _rows_loaded(self, event: RowsLoaded) -> None:
-        if event.tab != self.tab:
+    def detail_key(self, detail: Any) -> str | None:
+        """The row a detail belongs to: the prospect's, its lead's or its opportunity's, by tab."""
+        return getattr(detail, {"prospects": "number", "leads": "lead", "opportunities": "opportunity"}[self.kind],
+                       None)
+
+    def row_key(self, row: Any) -> str:
+        return row.number
+
+    def row_cells(self, row: Any) -> list[Text]:
+        status = Text(row.status, style=STATUS_STYLE.get(row.status, ""))
+        if hasattr(row, "lead_status"):  # a prospect
+            return [Text(row.number), status, data(row.company), data(row.contact), data(row.email),
+                    Text(row.lead or "")]
+        if hasattr(row, "account_name"):  # an opportunity
+            return [Text(row.number), status, Text(row.account), data(row.account_name), Text(row.contact_account),
+                    Text(row.prospect)]
+        return [Text(row.number), status, data(row.topic), data(row.contact), Text(row.prospect)]  # a lead
+
+    def detail_changed_row(self, key: str, detail: Any) -> None:
+        status = {"prospects": detail.status, "leads": detail.lead_status,
+                  "opportunities": detail.opportunity_status}[self.kind]
+        row = self.records.get(key)
+        if row is None or not status or row.status == status:
             return
-        table = self.query_one("#pr-table", DataTable)
-        previous = self.selected
-        with self.app.batch_update():
-            table.clear(columns=True)
-            for key, label in COLUMNS[self.tab]:
-                table.add_column(label, key=key)
-            for row in event.rows:
-                cells = []
-                for key, _ in COLUMNS[self.tab]:
-                    value = getattr(row, key)
-                    cells.append(Text(value, style=STATUS_STYLE.get(value, "")) if key == "status" else data(value))
-                table.add_row(*cells, key=row.number)
-        total = event.counts[self.tab]["All"]
-        self.query_one("#pr-info", Static).update(Text(f"{len(event.rows)} of {total} {self.tab}"))
-        key = restore_cursor(table, previous)
-        if key is not None:
-            self._select(key)
-        else:
-            self.selected = None
-            self._show(None)
+        # the record too: a page answer arriving after this detail repaints from it
+        self.records[key] = row.model_copy(update={"status": status})
+        self.table.update_cell(key, "status", Text(status, style=STATUS_STYLE.get(status, "")))
 
-    @on(DataTable.RowHighlighted, "#pr-table")
-    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.row_key is not None and event.row_key.value != self.selected:
-            self._select(str(event.row_key.value))
+    # ------------------------------------------------------------------ the detail
 
-    def _select(self, key: str) -> None:
-        self.selected = key
-        self._fetch_detail(key)
+    def compose_detail(self) -> ComposeResult:
+        for section, title in SECTIONS:
+            widget = Static(id=f"pr-{section}", classes="pr-section")
+            widget.border_title = title
+            widget.display = False
+            yield widget
 
-    @on(DetailLoaded)
-    def _detail_loaded(self, event: DetailLoaded) -> None:
-        if event.key == self.selected:
-            self._show(event.detail)
-
-    def _show(self, d: ProspectDetail | None) -> None:
-        self.detail = d
-        self.query_one("#pr-empty", Static).display = d is None
-        for section in ("prospect", "process", "duplicates", "history"):
+    def show_detail(self, d: ProspectDetail | None) -> None:
+        for section, _ in SECTIONS:
             self.query_one(f"#pr-{section}", Static).display = d is not None
         if d is None:
             return
@@ -269,128 +235,121 @@ prospect and queues the decline e-mail.
             history.append_text(data(f"{e.entity_key} {e.operator} {e.action}"))
         get("history").update(history)
 
-    # ------------------------------------------------------------------ actions
+    # ------------------------------------------------------------------ actions (on the row under the cursor at key time)
 
-    def action_tab(self, name: str) -> None:
-        self.query_one("#pr-tabs", Tabs).active = f"pr-tab-{name}"
+    def _lead_of(self, key: str) -> str | None:
+        """The lead of the row ``key``: the row itself on the Leads tab, else the row's lead."""
+        if self.kind == "leads":
+            return key
+        row = self.records.get(key)
+        lead = getattr(row, "lead", None)
+        if lead is None:
+            self.notify(f"{key} has no lead.", severity="warning", markup=False)
+        return lead
 
-    @on(Tabs.TabActivated, "#pr-tabs")
-    def _tab_changed(self, event: Tabs.TabActivated) -> None:
-        name = (event.tab.id or "pr-tab-prospects").removeprefix("pr-tab-")
-        if name != self.tab:
-            self.tab = name
-            self.selected = None
-            self.reload()
+    def _opportunity_of(self, key: str) -> str | None:
+        """The opportunity of the row ``key``: the row itself on the Opportunities tab, else its detail's."""
+        if self.kind == "opportunities":
+            return key
+        detail = self.target_detail(key)
+        if detail is None:
+            self.notify(f"{key} is still loading; try again in a moment.", severity="information", markup=False)
+            return None
+        if detail.opportunity is None:
+            self.notify(f"{key} has no opportunity yet: qualify its lead first.", severity="warning", markup=False)
+        return detail.opportunity
 
-    def action_reread(self) -> None:
-        self.reload()
-
-    def _need(self, what: str) -> str | None:
-        d = self.detail
-        key = {"lead": d.lead if d else None, "opportunity": d.opportunity if d else None}[what]
-        if key is None:
-            self.app.notify(f"Select a record with an {what} first." if what == "opportunity"
-                            else "Select a record with a lead first.", severity="warning", markup=False)
-        return key
+    def _company(self, key: str) -> str | None:
+        row, detail = self.records.get(key), self.target_detail(key)
+        return getattr(detail, "company", None) or getattr(row, "company", None) or getattr(row, "account_name", None)
 
     def action_qualify(self, **options: Any) -> None:
-        lead = self._need("lead")
-        if lead is not None:
-            self._qualify(lead, options)
-
-    def action_disqualify(self) -> None:
-        lead = self._need("lead")
-        if lead is None:
+        if (key := self.target()) is None or (lead := self._lead_of(key)) is None:
             return
+        self._qualify(key, lead, options)
 
+    def _qualify(self, key: str, lead: str, options: dict[str, Any]) -> None:
         from services import prospects
 
-        self.app.push_screen(FormDialog(Content.from_markup("Disqualify [b]$n[/b] (decline e-mail)", n=lead),
-                                        [FieldSpec("reason", "Reason (internal)")], required=("reason",),
-                                        ok="Disqualify",
-                                        submit=lambda v: self.app.call(prospects.disqualify, lead, v["reason"])),
-                             lambda r: r is not None and self.post_message(Done(self._text("disqualify", r))))
+        def run() -> str:
+            try:
+                r = self.app.call(prospects.qualify, lead, **options)
+            except prospects.DuplicateEmail as exc:
+                self.post_message(SharedEmail(key, lead, exc.message, exc.owners))
+                return ""
+            return f"{r.lead} qualified: opportunity {r.opportunity}, account {r.account}, contact {r.contact_account}"
 
-    def action_won(self) -> None:
-        opp = self._need("opportunity")
-        if opp is None:
-            return
-        from screens.dialogs import ConfirmDialog
-
-        d = self.detail
-        who = f" for {d.company}" if d is not None and getattr(d, "company", None) else ""
-        summary = (f"Close {opp} as won{who}: the prospect is approved, the customer hierarchy is created, a user "
-                   "request goes to approval and the approval e-mail is queued. This cannot be undone.")
-
-        def done(ok: bool | None) -> None:
-            if ok:
-                self._run("won", opp)
-
-        self.app.push_screen(ConfirmDialog(f"Won: {opp}", summary, ok="Won"), done)
-
-    def action_lost(self) -> None:
-        opp = self._need("opportunity")
-        if opp is None:
-            return
-
-        from services import prospects
-
-        self.app.push_screen(FormDialog(Content.from_markup("Close [b]$n[/b] as lost (decline e-mail)", n=opp),
-                                        [FieldSpec("reason", "Reason (internal)")], required=("reason",), ok="Lost",
-                                        submit=lambda v: self.app.call(prospects.lost, opp, v["reason"])),
-                             lambda r: r is not None and self.post_message(Done(self._text("lost", r))))
-
-    @work(thread=True, group="prospects.action", exit_on_error=False)
-    def _qualify(self, lead: str, options: dict[str, Any]) -> None:
-        from services import prospects
-
-        try:
-            r = self.app.call(prospects.qualify, lead, **options)
-        except prospects.DuplicateEmail as exc:
-            self.post_message(SharedEmail(lead, exc.message, exc.owners))
-            return
-        self.post_message(Done(f"{r.lead} qualified: opportunity {r.opportunity}, account {r.account}, "
-                               f"contact {r.contact_account}"))
+        self.act(key, run)
 
     @on(SharedEmail)
     def _shared_email(self, event: SharedEmail) -> None:
+        event.stop()
+
         def chosen(choice: tuple[str, str] | None) -> None:
             if choice is None:
                 return
             kind, value = choice
             if kind == "link":
-                self._qualify(event.lead, {"link_existing": value})
+                self._qualify(event.key, event.lead, {"link_existing": value})
             elif kind == "shared":
-                self._qualify(event.lead, {"allow_shared_email": True})
+                self._qualify(event.key, event.lead, {"allow_shared_email": True})
             else:
                 def got(values: dict[str, str] | None) -> None:
                     if values is not None:
-                        self._qualify(event.lead, {"email": values["email"]})
+                        self._qualify(event.key, event.lead, {"email": values["email"]})
 
                 self.app.push_screen(FormDialog(Content("Another e-mail of the requester"),
                                                 [FieldSpec("email", "E-mail")], required=("email",)), got)
 
         self.app.push_screen(EmailChoiceDialog(event.lead, event.message, event.owners), chosen)
 
-    @work(thread=True, group="prospects.action", exit_on_error=False)
-    def _run(self, fn_name: str, number: str) -> None:
+    def _form(self, key: str, title: Content, action: str, submit: Any, ok: str) -> None:
+        """A reason form whose service call runs inside it (a refusal keeps it open); then the list."""
+
+        def done(result: Any) -> None:
+            if result is not None:
+                self.post_message(ActionDone(key, self._text(action, result)))
+
+        self.app.push_screen(FormDialog(title, [FieldSpec("reason", "Reason (internal)")], required=("reason",),
+                                        ok=ok, submit=submit), done)
+
+    def action_disqualify(self) -> None:
+        if (key := self.target()) is None or (lead := self._lead_of(key)) is None:
+            return
         from services import prospects
 
-        r = self.app.call(prospects.won, number)  # the one action without a form
-        self.post_message(Done(self._text(fn_name, r)))
+        self._form(key, Content.from_markup("Disqualify [b]$n[/b] (decline e-mail)", n=lead), "disqualify",
+                   lambda v: self.app.call(prospects.disqualify, lead, v["reason"]), "Disqualify")
+
+    def action_lost(self) -> None:
+        if (key := self.target()) is None or (opp := self._opportunity_of(key)) is None:
+            return
+        from services import prospects
+
+        self._form(key, Content.from_markup("Close [b]$n[/b] as lost (decline e-mail)", n=opp), "lost",
+                   lambda v: self.app.call(prospects.lost, opp, v["reason"]), "Lost")
+
+    def action_won(self) -> None:
+        if (key := self.target()) is None or (opp := self._opportunity_of(key)) is None:
+            return
+        from services import prospects
+
+        company = self._company(key)
+        who = f" for {company}" if company else ""
+        summary = (f"Close {opp} as won{who}: the prospect is approved, the customer hierarchy is created, a user "
+                   "request goes to approval and the approval e-mail is queued. This cannot be undone.")
+
+        def done(ok: bool | None) -> None:
+            if ok:
+                self.act(key, lambda: self._text("won", self.app.call(prospects.won, opp)))
+
+        self.app.push_screen(ConfirmDialog(f"Won: {opp}", summary, ok="Won"), done)
 
     @staticmethod
-    def _text(fn_name: str, r: Any) -> str:
+    def _text(action: str, r: Any) -> str:
         text = f"{r.number} {r.status}; prospect {r.prospect} {r.prospect_status}"
-        if fn_name == "won":
+        if action == "won":
             text += f"; user request {r.user_request}; approval e-mail queued"
-        elif fn_name in ("lost", "disqualify"):
+        elif action in ("lost", "disqualify"):
             text += "; decline e-mail queued"
         return text
-
-    @on(Done)
-    def _done(self, event: Done) -> None:
-        self.app.notify(event.text, markup=False)
-        self.reload()
-        if self.selected:
-            self._fetch_detail(self.selected)

@@ -18,6 +18,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Checkbox, Footer, Header, Label, Select, Static, Switch
 
+from screens.console_app import TypedApp
 from screens.widgets import ReportsWorkerErrors
 from services.text import strip_controls
 
@@ -34,7 +35,7 @@ class SettingsLoaded(Message):
         self.settings, self.note = settings, note
 
 
-class SettingsScreen(ReportsWorkerErrors, Screen):
+class SettingsScreen(TypedApp, ReportsWorkerErrors, Screen):
     TITLE = "Settings"
     AUTO_FOCUS = "#set-enabled"
     DEFAULT_CSS = """

@@ -13,7 +13,8 @@ from typing import Any
 
 from textual._context import active_app  # the running app, read by a mode's screen loader (app/tui.py)
 
-__all__ = ["INTERNALS", "WRITTEN_FOR", "active_app", "mark_screen_styled", "register_screen", "stylesheet_untouched"]
+__all__ = ["INTERNALS", "WRITTEN_FOR", "active_app", "app_exiting", "mark_screen_styled", "notifications",
+           "register_screen", "screen_text", "stylesheet_untouched"]
 
 WRITTEN_FOR = "8.2.8"
 
@@ -24,8 +25,8 @@ INTERNALS: list[tuple[str, str, str]] = [
      "app/tui.py _loader via stylesheet_untouched/mark_screen_styled: a mode's screen made before any "
      "stylesheet change skips the full CSS reparse"),
     ("textual.screen:Screen", "_css_update_count", "same, on the new screen"),
-    ("textual.app:App", "_exit", "screens/browser.py: no deferred chrome once the app is exiting; "
-     "tests/test_quick_start.py: the console closed itself"),
+    ("textual.app:App", "_exit", "screens/browser.py via app_exiting: no deferred chrome once the app is "
+     "exiting; tests/test_quick_start.py: the console closed itself"),
     ("textual.widgets:DataTable", "_update_dimensions", "screens/widgets.py RequestTable: measures Text cells directly"),
     ("textual.widgets:DataTable", "_render_cell", "screens/widgets.py RequestTable: one-line Text cells without "
      "Rich's general path (tests/test_request_table.py compares the segments)"),
@@ -39,8 +40,10 @@ INTERNALS: list[tuple[str, str, str]] = [
     ("textual.widgets:DataTable", "_pseudo_class_state", "screens/widgets.py RequestTable._render_cell (cache key)"),
     ("textual.app:App", "_get_screen", "screens/dialogs.py CreateCustomerDialog.warm via register_screen: "
      "compose and mount the installed Create dialog while idle, without showing it"),
-    ("textual.app:App", "_notifications", "tests: the notifications an app raised"),
-    ("textual.screen:Screen", "_compositor", "tests/test_console_registration.py: the screen's text as drawn"),
+    ("textual.app:App", "_notifications", "tests via notifications (tests/helpers.py notes): the notifications "
+     "an app raised"),
+    ("textual.screen:Screen", "_compositor", "tests via screen_text (tests/test_console_registration.py): the "
+     "screen's text as drawn"),
 ]
 
 
@@ -57,3 +60,18 @@ def mark_screen_styled(screen: Any) -> None:
 def register_screen(app: Any, name: str) -> Any:
     """Compose and mount an installed screen without showing it (so its first push costs no compose)."""
     return app._get_screen(name)
+
+
+def app_exiting(app: Any) -> bool:
+    """The app has been asked to exit (nothing more should be mounted)."""
+    return bool(getattr(app, "_exit", False))
+
+
+def notifications(app: Any) -> list[Any]:
+    """The notifications the app raised and still shows (tests)."""
+    return list(getattr(app, "_notifications", ()))
+
+
+def screen_text(screen: Any) -> str:
+    """The screen's text as the compositor draws it, one line per row (tests)."""
+    return "\n".join("".join(seg.text for seg in strip) for strip in screen._compositor.render_strips())

@@ -98,6 +98,13 @@ request waits in *Submitted* for processing by hand.
         rows = self.app.call(user_requests.list_user_requests, status=q.status, limit=limit, before_id=after)
         return Page(rows, rows[-1].id if len(rows) == limit else None)
 
+    def fetch_counts(self, search: str) -> dict[str, int] | None:
+        if search:
+            return None  # the search is done over the pages here: no count of it ("N of …")
+        from services import list_counts
+
+        return self.app.call(list_counts.user_requests)
+
     def fetch_detail(self, key: str) -> UserRequestDetail | None:
         from services import user_requests
         from services.errors import NotFound

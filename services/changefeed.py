@@ -8,7 +8,9 @@ it about once a second in a thread worker and rereads only its visible list when
 On PostgreSQL ``services.audit.record`` also calls ``notify``: a ``NOTIFY regdesk_changes``
 issued once per transaction, delivered by the server at commit (never for a rollback), so a
 ``Listener`` (LISTEN on its own connection) wakes the console at once instead of at its next
-poll. SQLite has no such thing; the poll is the signal there.
+poll. SQLite has no such thing: a ``FileWatch`` stats the database file and its write-ahead log
+(a few microseconds, no query) every tenth of a second and the counter is read only when one of
+them changed; the poll stays as the fallback.
 
 ``changes_since`` returns the events after a counter value (bounded), so the console can say
 what happened (a request that became Verified) without rereading anything else.
@@ -123,3 +125,35 @@ class Listener:
                 conn.close()
             except Exception:
                 pass
+
+
+class FileWatch:
+    """SQLite: has the database (or its write-ahead log) changed since the last look? ``os.stat``
+    only (cheap enough for the UI thread); a commit by any process appends to the WAL file."""
+
+    def __init__(self, path: str | None) -> None:
+        self._paths = [path, path + "-wal"] if path else []
+        self._last = self._look()
+
+    def _look(self) -> tuple:
+        import os
+
+        out = []
+        for p in self._paths:
+            try:
+                st = os.stat(p)
+                out.append((st.st_mtime_ns, st.st_size))
+            except OSError:
+                out.append(None)
+        return tuple(out)
+
+    @property
+    def watching(self) -> bool:
+        return bool(self._paths)
+
+    def changed(self) -> bool:
+        now = self._look()
+        if now == self._last:
+            return False
+        self._last = now
+        return True

@@ -46,6 +46,12 @@ async def until(app, pilot, condition: Callable[[], bool], what: str = "conditio
         if loop.time() >= deadline:
             break
         await pilot.pause(0.02)
-    notes = [n.message for n in getattr(app, "_notifications", ())]
     raise AssertionError(f"timed out after {seconds:g} s waiting for {what}; focused={app.focused!r} "
-                         f"screen={app.screen!r} notifications={notes}")
+                         f"screen={app.screen!r} notifications={notes(app)}")
+
+
+def notes(app) -> list[str]:
+    """The messages of the notifications the app raised (through screens/textual_compat.py)."""
+    from screens.textual_compat import notifications
+
+    return [n.message for n in notifications(app)]

@@ -19,7 +19,7 @@ from screens.dialogs import CreateCustomerDialog, FormDialog, parse_date
 from screens.registration import RegistrationScreen
 from services import signup
 from services.permissions import PORTAL
-from tests.helpers import run_async, until
+from tests.helpers import notes, run_async, until
 from tests.test_console_registration import SIZE, link_token, load_requests, settle, status_of, table
 from tests.test_signup_services import GOOD
 from tests.test_workflow_engine import registered  # noqa: F401  (fixture)
@@ -115,7 +115,7 @@ async def test_a_change_by_another_operator_shows_without_a_key_press(store, act
         number = store.call(signup.submit, PORTAL, {**GOOD, "email": "live@x.example", "user_name": "live1"}).number
         store.call(signup.verify, link_token(store, number))
         await wait_for(app, pilot, lambda: number in [str(k.value) for k in table(app).rows], "verified row appears")
-        await wait_for(app, pilot, lambda: any(number in n.message for n in app._notifications), "verified notice")
+        await wait_for(app, pilot, lambda: any(number in n for n in notes(app)), "verified notice")
         assert table(app).key_at_cursor() == on
         assert "Verified 4" in app.sub_title
     assert numbers

@@ -19,7 +19,8 @@ from services import signup
 from services.permissions import PORTAL
 from services.text import strip_controls
 from tests.conftest import HOSTILE
-from tests.helpers import run_async, until, workers_done
+from screens.textual_compat import notifications, screen_text
+from tests.helpers import notes, run_async, until, workers_done
 from tests.test_signup_services import GOOD, link_token
 
 SIZE = (140, 40)
@@ -78,10 +79,6 @@ def set_create_defaults(store) -> None:
 def status_of(store, number: str) -> str:
     with store.read() as s:
         return s.exec(select(SignupRequest.status).where(SignupRequest.number == number)).one()
-
-
-def notes(app) -> list[str]:
-    return [n.message for n in app._notifications]
 
 
 def table(app) -> RequestTable:
@@ -492,7 +489,7 @@ async def test_hostile_names_show_literally(store, actor):
 
 def _screen_text(app) -> str:
     """The characters on the terminal, as painted."""
-    return "\n".join("".join(seg.text for seg in strip) for strip in app.screen._compositor.render_strips())
+    return screen_text(app.screen)
 
 
 @pytest.mark.parametrize("actor_name", ["approver1", "support1", "admin1"])
@@ -554,7 +551,7 @@ async def test_console_runs_the_workflow_tick_in_a_worker(store, actor, monkeypa
         monkeypatch.setattr(workflow, "tick", boom)
         app.action_workflow_tick()
         await settle(app, pilot)
-        failed = [n for n in app._notifications if n.title == "Workflow tick"]
+        failed = [n for n in notifications(app) if n.title == "Workflow tick"]
         assert failed and "[b]tick[/b] failed" in failed[-1].message and failed[-1].markup is False
         assert app.is_running  # an error is a notification, not a crash
 

@@ -11,7 +11,7 @@ from screens.outbox import OutboxScreen
 from screens.dialogs import FormDialog
 from screens.user_requests import UserRequestsScreen
 from services import delivery, user_requests
-from tests.helpers import run_async, until
+from tests.helpers import notes, run_async, until
 from tests.portal_helpers import created_request, ur_status
 from tests.smtp_helpers import SmtpServer
 
@@ -21,10 +21,6 @@ SIZE = (150, 45)
 def ur_screen(app) -> UserRequestsScreen:
     assert isinstance(app.screen, UserRequestsScreen), app.screen
     return app.screen
-
-
-def notes(app) -> list[str]:
-    return [n.message for n in app._notifications]
 
 
 @run_async

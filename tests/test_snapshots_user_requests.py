@@ -21,7 +21,8 @@ def test_user_request_detail(snap_compare, store, actor, clock):
         for _ in range(200):
             await workers_done(app)
             screen = app.screen
-            if isinstance(screen, UserRequestsScreen) and screen.detail is not None and screen.detail.number == number:
+            if isinstance(screen, UserRequestsScreen) and screen.detail is not None and screen.detail.number == number \
+                    and screen.counts and not screen._fetching:
                 break
             await pilot.pause(0.02)
         await workers_done(app)

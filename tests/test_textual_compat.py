@@ -44,3 +44,45 @@ def test_every_listed_internal_exists():
             missing.append(f"{owner}.{name} (used by {used})")
     assert not missing, (f"textual {version('textual')} no longer has: " + "; ".join(missing)
                          + ". See screens/textual_compat.py")
+
+
+def test_screens_use_only_what_the_typed_app_declares():
+    """``self.app.X`` in a screen is an attribute of ``ConsoleApp`` (the Textual App plus what
+    RegdeskApp adds), so a type checker sees every one; RegdeskApp implements it."""
+    from app.tui import RegdeskApp
+    from screens.console_app import ConsoleApp
+
+    assert issubclass(RegdeskApp, ConsoleApp)
+    declared = set(dir(ConsoleApp())) | set(ConsoleApp.__annotations__)
+    used: dict[str, str] = {}
+    for path in sorted((ROOT / "screens").glob("*.py")):
+        for name in re.findall(r"self\.app\.(\w+)", path.read_text()):
+            used.setdefault(name, path.name)
+    missing = {name: where for name, where in used.items() if name not in declared}
+    assert not missing, f"screens use app attributes ConsoleApp does not declare: {missing}"
+
+
+def test_compat_helpers_read_a_running_app():
+    import asyncio
+
+    from textual.app import App
+    from textual.widgets import Static
+
+    from screens.textual_compat import app_exiting, notifications, screen_text
+
+    class Tiny(App):
+        def compose(self):
+            yield Static("hello compat")
+
+    async def run():
+        app = Tiny()
+        async with app.run_test(size=(40, 5)) as pilot:
+            app.notify("a note")
+            await pilot.pause()
+            assert [n.message for n in notifications(app)] == ["a note"]
+            assert "hello compat" in screen_text(app.screen)
+            assert not app_exiting(app)
+            app.exit()
+            assert app_exiting(app)
+
+    asyncio.run(run())
