@@ -316,7 +316,7 @@ def _dump(values: dict[str, Any]) -> str:
     return audit._dump(values) or "{}"
 
 
-@writes(phased=True)  # type: ignore[untyped-decorator]  # store.writes returns Any until store.py is typed
+@writes(phased=True)
 def import_rows(session: Session, actor: Actor, rows: list[ImportRow], *, dry_run: bool = False,
                 partial: bool = False, progress: Callable[[int, int], None] | None = None,
                 chunk: int = CHUNK) -> ImportReport:

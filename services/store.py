@@ -29,7 +29,7 @@ import sqlite3
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterator, TypeVar, overload
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
@@ -39,6 +39,7 @@ from services.clock import Clock, system_now
 from services.errors import Conflict, DatabaseUnavailable, RegdeskError
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 # SQLite's own busy handler waits this long per attempt (fine-grained sleeps of 1..25 ms);
 # between attempts the store sleeps a few jittered milliseconds, within WRITE_RETRY_BUDGET_S.
@@ -270,15 +271,20 @@ class Store:
         self.engine.dispose()
 
 
-def writes(fn: Callable[..., T] | None = None, *, phased: bool = False) -> Any:
+@overload
+def writes(fn: F, *, phased: bool = False) -> F: ...
+@overload
+def writes(fn: None = None, *, phased: bool = False) -> Callable[[F], F]: ...
+def writes(fn: F | None = None, *, phased: bool = False) -> F | Callable[[F], F]:
     """Mark a service function as one that changes data (it gets a write transaction).
 
     ``@writes(phased=True)``: it plans in a read transaction and calls ``begin_write(session)``
-    before its first write; the write phase re-checks what it relies on (see the module doc)."""
+    before its first write; the write phase re-checks what it relies on (see the module doc).
+    Typed so that a decorated service keeps its own signature for its callers."""
 
-    def mark(f: Callable[..., T]) -> Callable[..., T]:
-        f.regdesk_writes = True  # type: ignore[attr-defined]
-        f.regdesk_phased = phased  # type: ignore[attr-defined]
+    def mark(f: F) -> F:
+        setattr(f, "regdesk_writes", True)
+        setattr(f, "regdesk_phased", phased)
         return f
 
     return mark(fn) if fn is not None else mark
