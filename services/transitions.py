@@ -247,15 +247,24 @@ def move(session: Session, process: Process, record: Any, action: str, *, to: An
         values[process.field] = target
     won, fresh = claim(session, record, t.sources, field=process.field, **values)
     if not won:
-        name = process.name_of(record)
-        if fresh is None:
-            raise NotFound(f"{name} no longer exists")
-        if process.state_of(fresh) in t.sources:
-            raise Conflict(_who(session, process, fresh, f"{name} was changed by someone else meanwhile") +
-                           ": reread and try again")
-        raise refusal(session, process, fresh, action, lost_race=True)
+        if fresh is not None and process.state_of(fresh) not in t.sources:
+            raise refusal(session, process, fresh, action, lost_race=True)
+        raise changed_meanwhile(session, process, record, fresh)
     session.refresh(record)
     return before
+
+
+def changed_meanwhile(session: Session, process: Process, record: Any, fresh: Any = None) -> RegdeskError:
+    """A compare-and-set that found another version: NotFound when the record is gone, else a
+    Conflict naming who changed it (its last audit event)."""
+    name = process.name_of(record)
+    if fresh is None:
+        session.expire(record)
+        fresh = session.get(process.model, record.id)
+    if fresh is None:
+        return NotFound(f"{name} no longer exists")
+    return Conflict(_who(session, process, fresh, f"{name} was changed by someone else meanwhile") +
+                    ": reread and try again")
 
 
 # ---------------------------------------------------------------------------- the primitive
