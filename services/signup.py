@@ -19,7 +19,6 @@ the rows that carry it are written.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -31,7 +30,7 @@ from models.customer import ContactPerson, Customer
 from models.schemas import SignupIn
 from models.signup import RequestType, SignupRequest, SignupStatus, UserRequest
 from services import audit, counters, customers, mail, params, sequences, tokens, transitions
-from services.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
+from services.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from services.permissions import APPROVER, PORTAL, Actor, require
 from services.search import matching_ids, search_term
 from services.store import begin_write, now, writes
