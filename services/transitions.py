@@ -9,7 +9,7 @@ its wording (``Process.explain``); this module moves records and refuses with on
   which the action's states can still be reached; the message says what the record is now
   and which action(s) would make this one possible ("approve it first");
 * **done or taken further by someone else** -> ``Conflict`` (exit 6): the record is already
-  where the action leads (somebody did it first), or it has left the action's states for
+  where the action leads (somebody did it first; not a record still in its first state), or it has left the action's states for
   good (somebody approved, rejected, closed it), whether the command saw that when it
   planned or lost the race at the write; the message names who won (the record's own words,
   else its last audit event);
@@ -211,7 +211,8 @@ def refusal(session: Session, process: Process, record: Any, action: str, *, los
     t = process.transitions[action]
     name, state = process.name_of(record), process.state_of(record)
     own = process.explain(session, record, action) if process.explain else None
-    done = t.target is not None and state in t.targets  # somebody did this very action (or its twin)
+    # somebody did this very action (or its twin); a record still in its first state did nothing yet
+    done = t.target is not None and state in t.targets and state not in process.initial
     path = None if lost_race or done else _path(process, state, t.sources)
     if path is not None:  # not yet: say what would make it possible
         message = own or f"{name} is {state}: cannot {t.wording} it yet"
