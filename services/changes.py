@@ -725,7 +725,7 @@ def _to_decide(session: Session, c: Customer, verb: str) -> ChangeProposal:
     last = session.exec(select(ChangeProposal).where(ChangeProposal.customer_id == c.id)
                         .order_by(col(ChangeProposal.id).desc())).first()
     if last is not None and last.state in (P.APPROVED, P.PARTIALLY_APPROVED, P.REJECTED):
-        raise Conflict(f"customer {c.account} has no proposed changes to {verb}: " + _explain(last, verb))
+        raise Conflict(f"customer {c.account} has no proposed changes to {verb}: " + (_explain(last, verb) or last.state))
     raise NotFound(f"customer {c.account} has no proposed changes")
 
 

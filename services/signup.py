@@ -571,7 +571,7 @@ def preview_create(
     req = _get(session, number)
     errors: dict[str, str] = {}
     if req.status != S.APPROVED:
-        errors["status"] = _explain(req, "create")
+        errors["status"] = transitions.refusal(session, PROCESS, req, "create").message
     if role:
         try:
             customers.get_role(session, role)
