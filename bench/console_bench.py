@@ -81,7 +81,7 @@ def console_measures(rows: int, repeat: int) -> dict[str, float]:
     from tests.conftest import actor_of
 
     tmp = tempfile.mkdtemp()
-    store = Store(f"sqlite:///{tmp}/bench.db")
+    store = Store(f"sqlite:///{tmp}/bench.db", create=True)
     load_reference(store)
     t = time.perf_counter()
     add_synthetic(store, rows)

@@ -66,14 +66,14 @@ def write_csv(path: Path, accounts: list[str]) -> None:
 def fresh_copy(kind: str, template, target: str):
     if kind == "sqlite":
         shutil.copy(template, target)
-        return Store(f"sqlite:///{target}")
+        return Store(f"sqlite:///{target}", create=True)
     import psycopg
 
     base, name = template
     with psycopg.connect(base, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{target}" TEMPLATE "{name}"')
-    return Store(base.rsplit("/", 1)[0] + "/" + target)
+    return Store(base.rsplit("/", 1)[0] + "/" + target, create=True)
 
 
 def main() -> None:
@@ -92,7 +92,7 @@ def main() -> None:
             t0 = time.perf_counter()
             if kind == "sqlite":
                 template = work / "template.db"
-                store = Store(f"sqlite:///{template}")
+                store = Store(f"sqlite:///{template}", create=True)
                 accounts = build(store, args.rows)
                 with store.engine.connect() as conn:
                     conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -109,10 +109,10 @@ def main() -> None:
                 from services.schema import upgrade
                 from services.store import make_engine
 
-                eng = make_engine(base.rsplit("/", 1)[0] + "/" + name)
+                eng = make_engine(base.rsplit("/", 1)[0] + "/" + name, create=True)
                 upgrade(eng)
                 eng.dispose()
-                store = Store(base.rsplit("/", 1)[0] + "/" + name)
+                store = Store(base.rsplit("/", 1)[0] + "/" + name, create=True)
                 accounts = build(store, args.rows)
                 store.dispose()
                 tmpl = (base, name)

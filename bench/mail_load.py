@@ -110,10 +110,10 @@ def make_database(store_kind: str, tmp: Path, mails: int) -> str:
         from services.schema import upgrade
         from services.store import make_engine
 
-        engine = make_engine(url)
+        engine = make_engine(url, create=True)
         upgrade(engine)
         engine.dispose()
-    store = Store(url)
+    store = Store(url, create=True)
     load_reference(store)
     base = {"first_name": "Ann", "last_name": "Lee", "phone": "+1 555 0100", "fax": "", "street": "1 Pier Rd",
             "city": "Oslo", "zip": "0150", "state": "", "county": "", "country": "NO", "language": "en-us"}

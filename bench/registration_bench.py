@@ -56,7 +56,7 @@ def build_db(path: Path, requests: int) -> None:
     from seed.demo import REQUESTS, add_synthetic, load_base
     from services.store import Store
 
-    store = Store(f"sqlite:///{path}")
+    store = Store(f"sqlite:///{path}", create=True)
     try:
         load_base(store)
         add_synthetic(store, max(0, requests - len(REQUESTS)))
@@ -134,7 +134,7 @@ async def _filter_switch(db: Path, runs: int) -> float:
     from services.operators import resolve_actor
     from services.store import Store
 
-    store = Store(f"sqlite:///{db}")
+    store = Store(f"sqlite:///{db}", create=True)
     with store.read() as s:
         actor = resolve_actor(s, "approver1")
     app = make_app(store, actor)
@@ -164,7 +164,7 @@ def page_fetch(db: Path, runs: int) -> dict[str, float]:
     from services.operators import resolve_actor
     from services.store import Store
 
-    store = Store(f"sqlite:///{db}")
+    store = Store(f"sqlite:///{db}", create=True)
     with store.read() as s:
         actor = resolve_actor(s, "approver1")
 

@@ -116,10 +116,10 @@ def build(url: str, requests: int) -> None:
     from services.schema import upgrade
     from services.store import make_engine
 
-    engine = make_engine(url)
+    engine = make_engine(url, create=True)
     upgrade(engine)
     engine.dispose()
-    store = Store(url)
+    store = Store(url, create=True)
     pg = not store.is_sqlite
     load_reference(store)
     if not pg:
@@ -230,7 +230,7 @@ def service_figures(url: str, runs: int, requests: int) -> list[tuple[str, float
     from services.operators import resolve_actor
     from services.store import Store
 
-    store = Store(url)
+    store = Store(url, create=True)
     pg = not store.is_sqlite
     with store.read() as s:
         actor = resolve_actor(s, "approver1")
@@ -289,7 +289,7 @@ def service_figures(url: str, runs: int, requests: int) -> list[tuple[str, float
         # --- counts
         counter = conn.exec_driver_sql(
             "SELECT 1 FROM " + ("pg_tables WHERE tablename" if pg else "sqlite_master WHERE name") + " = 'statuscount'").first()
-        raw_counts = ("SELECT status, n FROM statuscount WHERE area = 'signup'" if counter else
+        raw_counts = ("SELECT status, sum(n) FROM statuscount WHERE area = 'signup' GROUP BY status" if counter else
                       "SELECT status, count(*) FROM signuprequest GROUP BY status")
         out.append(("status counts", timed(lambda: call(signup.count_by_status, actor), svc_runs),
                     timed(raw(raw_counts), svc_runs)))

@@ -9,6 +9,9 @@ the inserts a submit makes (request, audit, token, outbox), one small transactio
     .venv/bin/python bench/team_load.py [--store sqlite|postgres|both] [--writers 20]
         [--seconds 25] [--import-rows 100000] [--pg postgresql://127.0.0.1:5432/postgres]
 
+REGDESK_BENCH_NO_NOTIFY=1 (diagnosis only) leaves out the PostgreSQL ``NOTIFY regdesk_changes``
+that every audited command sends (its commit then takes no notify-queue lock).
+
 Prints, per store: commands/s, per command count / p50 / p99 / max (ms), errors by kind,
 the raw ceiling (inserts/s) and, with --import-rows, how long the import took and its result.
 """
@@ -133,6 +136,10 @@ def load_worker(url: str, k: int, start_at: float, seconds: float, seed: int, ou
         return raw
 
     tokens.issue = issue
+    if os.environ.get("REGDESK_BENCH_NO_NOTIFY") == "1":  # diagnosis: the commit-time NOTIFY's share of the time
+        from services import changefeed
+
+        changefeed.notify = lambda session: None
     samples: list[tuple[str, float, str | None]] = []
     with store.read() as s:
         approver = resolve_actor(s, APPROVERS[k % 2])
@@ -235,7 +242,7 @@ def _pct(values: list[float], p: float) -> float:
 
 def run_store(kind: str, url: str, args) -> None:
     ctx = mp.get_context("fork")
-    store = Store(url)
+    store = Store(url, create=True)
     print(f"\n== {kind}: building ({EDIT_CUSTOMERS} customers to edit, {args.import_rows} to import) ...", flush=True)
     build(store, args.import_rows)
     store.dispose()
@@ -331,7 +338,7 @@ def main() -> None:
                 from services.schema import upgrade
                 from services.store import make_engine
 
-                engine = make_engine(url)
+                engine = make_engine(url, create=True)
                 upgrade(engine)
                 engine.dispose()
                 run_store("postgres", url, args)

@@ -46,7 +46,7 @@ def seeded(url: str) -> None:
     from seed.demo import load_reference
     from services.store import Store
 
-    store = Store(url)
+    store = Store(url, create=True)
     load_reference(store)
     store.dispose()
 
@@ -63,7 +63,7 @@ def pg_url() -> str | None:
         from services.schema import upgrade
         from services.store import make_engine
 
-        engine = make_engine(url)
+        engine = make_engine(url, create=True)
         upgrade(engine)
         engine.dispose()
         return url

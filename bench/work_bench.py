@@ -159,7 +159,7 @@ def measure(stores: dict[int, object], runs: int) -> dict[int, dict[str, float]]
 def sqlite_store(tmp: Path, size: int):
     from services.store import Store
 
-    return Store(f"sqlite:///{tmp / f'work-{size}.db'}"), None
+    return Store(f"sqlite:///{tmp / f'work-{size}.db'}", create=True), None
 
 
 def pg_store(size: int):
@@ -172,10 +172,10 @@ def pg_store(size: int):
     with psycopg.connect(PG_BASE, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = PG_BASE.rsplit("/", 1)[0] + "/" + name
-    engine = make_engine(url)
+    engine = make_engine(url, create=True)
     upgrade(engine)
     engine.dispose()
-    return Store(url), name
+    return Store(url, create=True), name
 
 
 def drop_pg(name: str) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from sqlalchemy import Table, inspect
 from sqlmodel import SQLModel
 
 SQLModel.metadata.naming_convention = {
@@ -19,6 +20,14 @@ SQLModel.metadata.naming_convention = {
 }
 
 metadata = SQLModel.metadata
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table of a ``table=True`` model (SQLModel's typing does not declare ``__table__``)."""
+    table = inspect(model).local_table
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not mapped to a table")
+    return table
 
 
 class LabeledEnum(StrEnum):

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PField
 from sqlalchemy import Column, Index, Text
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 from models.base import LabeledEnum
 from models.schemas import Line, Multi
@@ -96,7 +96,7 @@ class Case(SQLModel, table=True):
     version: int = Field(default=1)
 
 
-Index("ix_customercase_status_id", Case.status, Case.id)
+Index("ix_customercase_status_id", col(Case.status), col(Case.id))
 
 
 class SampleStatus(LabeledEnum):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Column, Index, Text, UniqueConstraint, text
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 from models.base import LabeledEnum
 import models.customer  # noqa: E402,F401  (foreign keys: loads the tables they point to)
@@ -59,7 +59,7 @@ class ChangeProposal(SQLModel, table=True):
 
 # one open (Not submitted / Submitted) proposal per customer, enforced by the database
 _OPEN = text("state IN ('Not submitted', 'Submitted')")
-Index("uq_changeproposal_open_customer", ChangeProposal.customer_id, unique=True,
+Index("uq_changeproposal_open_customer", col(ChangeProposal.customer_id), unique=True,
       sqlite_where=_OPEN, postgresql_where=_OPEN)
 
 

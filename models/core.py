@@ -117,13 +117,18 @@ class AuditEvent(SQLModel, table=True):
 class StatusCount(SQLModel, table=True):
     """How many rows of an area (``signup``, ``case``...) are in each status, kept not recounted.
 
-    Database triggers (migration 0007) add and subtract in the transaction that inserts,
+    Database triggers (migrations 0007, 0012) add and subtract in the transaction that inserts,
     deletes or moves a row, so reading the counts is one small index read;
     ``regdesk db check-counters`` recounts and repairs them.
+
+    A count is the sum of its *slots* (0012): on PostgreSQL each transaction adds to a slot no
+    other open transaction holds, so concurrent writers never queue on one counter row; SQLite
+    uses slot 0 only. Slots may hold negative numbers; only the sum means anything.
     """
 
     area: str = Field(primary_key=True, max_length=40)
     status: str = Field(primary_key=True, max_length=40)
+    slot: int = Field(default=0, primary_key=True, sa_column_kwargs={"server_default": "0", "autoincrement": False})
     n: int = Field(default=0)
 
 

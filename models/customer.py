@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import Column, Index, Numeric, Text
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 from models.base import LabeledEnum
 
@@ -87,7 +87,7 @@ class PortalRole(SQLModel, table=True):
     active: bool = Field(default=True)
 
 
-Index("ix_customer_name_id", Customer.name, Customer.id)
+Index("ix_customer_name_id", col(Customer.name), col(Customer.id))
 
 
 # foreign keys between customer and signup tables: each module loads the other (at the end: a cycle)

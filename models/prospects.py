@@ -13,7 +13,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PField
 from sqlalchemy import Column, Index, Text
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 from models.base import LabeledEnum
 from models.schemas import Line, Multi
@@ -71,7 +71,7 @@ class Prospect(SQLModel, table=True):
     version: int = Field(default=1)
 
 
-Index("ix_prospect_status_id", Prospect.status, Prospect.id)
+Index("ix_prospect_status_id", col(Prospect.status), col(Prospect.id))
 
 
 class Lead(SQLModel, table=True):

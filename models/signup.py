@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Column, Index, Text
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 from models.base import LabeledEnum
 
@@ -57,18 +57,20 @@ class SignupRequest(SQLModel, table=True):
 
 
 # Keyset paging of the Registration list: filter by status, order by any sort key then id.
-Index("ix_signuprequest_status_id", SignupRequest.status, SignupRequest.id)
-Index("ix_signuprequest_status_created", SignupRequest.status, SignupRequest.created_at, SignupRequest.id)
-Index("ix_signuprequest_created_id", SignupRequest.created_at, SignupRequest.id)
+Index("ix_signuprequest_status_id", col(SignupRequest.status), col(SignupRequest.id))
+Index("ix_signuprequest_status_created",
+      col(SignupRequest.status), col(SignupRequest.created_at), col(SignupRequest.id))
+Index("ix_signuprequest_created_id", col(SignupRequest.created_at), col(SignupRequest.id))
 # every other sort of the list, with and without a status filter (migration 0007)
-Index("ix_signuprequest_company_id", SignupRequest.company, SignupRequest.id)
-Index("ix_signuprequest_status_company", SignupRequest.status, SignupRequest.company, SignupRequest.id)
-Index("ix_signuprequest_email_id", SignupRequest.email_normalized, SignupRequest.id)
-Index("ix_signuprequest_status_email", SignupRequest.status, SignupRequest.email_normalized, SignupRequest.id)
-Index("ix_signuprequest_name_id", SignupRequest.last_name, SignupRequest.id)
-Index("ix_signuprequest_status_name", SignupRequest.status, SignupRequest.last_name, SignupRequest.id)
+Index("ix_signuprequest_company_id", col(SignupRequest.company), col(SignupRequest.id))
+Index("ix_signuprequest_status_company", col(SignupRequest.status), col(SignupRequest.company), col(SignupRequest.id))
+Index("ix_signuprequest_email_id", col(SignupRequest.email_normalized), col(SignupRequest.id))
+Index("ix_signuprequest_status_email",
+      col(SignupRequest.status), col(SignupRequest.email_normalized), col(SignupRequest.id))
+Index("ix_signuprequest_name_id", col(SignupRequest.last_name), col(SignupRequest.id))
+Index("ix_signuprequest_status_name", col(SignupRequest.status), col(SignupRequest.last_name), col(SignupRequest.id))
 # an exact user name in the search box
-Index("ix_signuprequest_user_name", SignupRequest.user_name)
+Index("ix_signuprequest_user_name", col(SignupRequest.user_name))
 
 
 class RequestType(LabeledEnum):
@@ -108,7 +110,7 @@ class UserRequest(SQLModel, table=True):
     version: int = Field(default=1)
 
 
-Index("ix_userrequest_status_id", UserRequest.status, UserRequest.id)
+Index("ix_userrequest_status_id", col(UserRequest.status), col(UserRequest.id))
 
 
 # foreign keys between customer and signup tables: each module loads the other (at the end: a cycle)

@@ -19,7 +19,7 @@ from models.signup import SignupRequest, SignupStatus
 from services import customers, operators, sequences, signup
 from models.core import AuditEvent, Operator
 from models.customer import CustomerTemplate, PortalRole
-from services.permissions import PORTAL, SYSTEM
+from services.permissions import PORTAL, SYSTEM, Actor
 from services.store import Store, now
 from services.text import normalize_company
 
@@ -106,22 +106,22 @@ def load_reference(store: Store) -> int:
                 added += 1
     with store.read() as s:
         templates = set(s.exec(select(CustomerTemplate.name)).all())
-        roles = set(s.exec(select(PortalRole.name)).all())
+        role_names = set(s.exec(select(PortalRole.name)).all())
     for name, (description, values) in TEMPLATES.items():
         if name not in templates:
             store.call(customers.save_template, SYSTEM, name, values, description)
             added += 1
     for name, description in ROLES:
-        if name not in roles:
+        if name not in role_names:
             store.call(customers.save_role, SYSTEM, name, description)
             added += 1
     with store.write() as s:
         from models.customer import Customer  # noqa: PLC0415
 
         names = set(s.exec(select(Customer.name)).all())
-        for values in CUSTOMERS:
-            if values["name"] not in names:
-                customers.new_customer(s, SYSTEM, customers.validate_values(s, {"party_type": "Organization", **values}))
+        for customer in CUSTOMERS:
+            if customer["name"] not in names:
+                customers.new_customer(s, SYSTEM, customers.validate_values(s, {"party_type": "Organization", **customer}))
                 added += 1
     return added
 
@@ -129,7 +129,7 @@ def load_reference(store: Store) -> int:
 _PATH = {"Requested": 0, "Verified by user": 1, "Approved": 2, "Created": 3, "Rejected": 2}
 
 
-def _take_on(store: Store, approver, entry: tuple) -> bool:
+def _take_on(store: Store, approver: Actor, entry: tuple[str, ...]) -> bool:
     """Bring one demo request to its final status from wherever a cut-short load left it."""
     company, first, last, email, user, city, country, final = entry
     with store.read() as s:
@@ -199,7 +199,7 @@ def load_base(store: Store) -> dict[str, Any]:
             "customers": len(CUSTOMERS), "requests": len(REQUESTS)}
 
 
-def operators_actor(store: Store, user_name: str):
+def operators_actor(store: Store, user_name: str) -> Actor:
     with store.read() as s:
         return operators.resolve_actor(s, user_name)
 

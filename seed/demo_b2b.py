@@ -1,16 +1,19 @@
 """Demo cases (seed 002) and B2B partner prospects (seed 003), through the services.
 
 ``load_cases_and_prospects(store)`` adds cases in each status and prospects whose leads and
-opportunities are in each state; it adds nothing when cases exist already.
+opportunities are in each state. A load that was cut short (killed) is finished by the next
+one: each case and prospect is found (by title / e-mail) and taken on from the state it
+reached, so nothing is added twice.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from sqlmodel import select
 
-from models.cases import Case
+from models.cases import Case, SampleRequest
+from models.prospects import Lead, Opportunity, Prospect
 from services import cases, operators, prospects
 from services.permissions import PORTAL, Actor
 
@@ -51,47 +54,105 @@ def _actor(store: Any, user_name: str) -> Actor:
         return operators.resolve_actor(s, user_name)
 
 
-def load_cases_and_prospects(store: Any) -> dict[str, int]:
+def _take_on_case(store: Any, who: Actor, approver: Actor, entry: tuple[str, ...]) -> int:
+    """Bring one demo case to its final status from wherever a cut-short load left it; the
+    number of service calls it made."""
+    title, account, category, priority, contact, description, creator, final = entry
     with store.read() as s:
-        if s.exec(select(Case.id)).first() is not None:
-            return {"cases": 0, "prospects": 0}
-    support, sales, approver = _actor(store, "support1"), _actor(store, "sales1"), _actor(store, "approver1")
-    for title, account, category, priority, contact, description, creator, final in CASES:
-        who = sales if creator == "sales1" else support
-        number = store.call(cases.create_case, who, {
+        case = s.exec(select(Case).where(Case.title == title, Case.created_by == creator)).first()
+    done = 0
+    if case is None:
+        view = store.call(cases.create_case, who, {
             "title": title, "customer_account": account, "category": category, "priority": priority,
-            "contact_name": contact, "description": description}).number
-        if final == "Open":
-            continue
-        if final == "Closed/Stopped":
-            store.call(cases.close, who, number, "stopped", "The customer no longer needs it.")
-            continue
-        if not who.sales_rep:
-            store.call(cases.submit, who, number)
-            if final == "Pending Approval":
-                continue
-            if final == "Rejected":
-                store.call(cases.reject, approver, number, "Part 4711 has no successor.")
-                continue
-            store.call(cases.approve, approver, number)
-        if final in ("Resolved", "Closed/Completed"):
-            store.call(cases.resolve, who, number, "Done as requested.", "2026-11-01")
-        if final == "Closed/Completed":
-            store.call(cases.close, who, number, "completed", "Customer confirmed.")
-    store.call(cases.add_sample, support, "CASE-000002",
-               {"product": "Recycled wrap, 1 roll", "quantity": 1, "ship_to": "Contoso Retail Ltd, London"})
-    for company, first, last, email, zip_, store_name, url, final in PROSPECTS:
+            "contact_name": contact, "description": description})
+        number, status, done = view.number, view.status, 1
+    else:
+        number, status = case.number, case.status
+
+    def step(fn: Callable[..., object], *args: object) -> str:
+        nonlocal done
+        done += 1
+        store.call(fn, *args)
+        with store.read() as s:
+            return str(s.exec(select(Case.status).where(Case.number == number)).one())
+
+    if final == "Open" or status == final:
+        return done
+    if final == "Closed/Stopped":
+        step(cases.close, who, number, "stopped", "The customer no longer needs it.")
+        return done
+    if status == "Open" and not who.sales_rep:
+        status = step(cases.submit, who, number)
+    if final == "Pending Approval":
+        return done
+    if status == "Pending Approval":
+        if final == "Rejected":
+            step(cases.reject, approver, number, "Part 4711 has no successor.")
+            return done
+        status = step(cases.approve, approver, number)
+    if final in ("Resolved", "Closed/Completed") and status == "Approved":
+        status = step(cases.resolve, who, number, "Done as requested.", "2026-11-01")
+    if final == "Closed/Completed" and status == "Resolved":
+        step(cases.close, who, number, "completed", "Customer confirmed.")
+    return done
+
+
+def _take_on_prospect(store: Any, approver: Actor, entry: tuple[str, ...]) -> int:
+    """Bring one demo prospect (its lead, its opportunity) to its final state from wherever a
+    cut-short load left it; the number of service calls it made."""
+    company, first, last, email, zip_, store_name, url, final = entry
+    with store.read() as s:
+        prospect = s.exec(select(Prospect).where(Prospect.email_normalized == email.lower(),
+                                                 Prospect.company == company)).first()
+        lead = s.exec(select(Lead).where(Lead.prospect_id == prospect.id)).first() if prospect else None
+        opportunity = s.exec(select(Opportunity).where(Opportunity.lead_id == lead.id)).first() if lead else None
+    done = 0
+    if lead is None:
         sub = store.call(prospects.submit, PORTAL, {
             "company": company, "first_name": first, "last_name": last, "email": email, "zip": zip_,
             "store_name": store_name, "store_url": url, "comments": f"{company} would like to resell our products."})
-        if final == "Pending":
-            continue
-        if final == "Disqualified":
-            store.call(prospects.disqualify, approver, sub.lead, "Not a reseller.")
-            continue
-        q = store.call(prospects.qualify, approver, sub.lead)
-        if final == "Won":
-            store.call(prospects.won, approver, q.opportunity)
-        elif final == "Lost":
-            store.call(prospects.lost, approver, q.opportunity, "Chose another supplier.")
-    return {"cases": len(CASES), "prospects": len(PROSPECTS)}
+        lead_number, lead_status, done = sub.lead, "Open", 1
+    else:
+        lead_number, lead_status = lead.number, lead.status
+    if final == "Pending":
+        return done
+    if final == "Disqualified":
+        if lead_status == "Open":
+            store.call(prospects.disqualify, approver, lead_number, "Not a reseller.")
+            done += 1
+        return done
+    if lead_status == "Open":
+        opportunity_number, opportunity_status = store.call(prospects.qualify, approver, lead_number).opportunity, "Open"
+        done += 1
+    elif opportunity is not None:
+        opportunity_number, opportunity_status = opportunity.number, opportunity.status
+    else:  # pragma: no cover - a qualified lead always has its opportunity (one transaction)
+        return done
+    if opportunity_status == "Open" and final == "Won":
+        store.call(prospects.won, approver, opportunity_number)
+        done += 1
+    elif opportunity_status == "Open" and final == "Lost":
+        store.call(prospects.lost, approver, opportunity_number, "Chose another supplier.")
+        done += 1
+    return done
+
+
+def load_cases_and_prospects(store: Any) -> dict[str, int]:
+    """Every demo case, its sample and every prospect in its final state; what a cut-short load
+    left is taken on from where it stopped (nothing is added twice). Returns the service calls
+    made per kind (0, 0 when everything was there)."""
+    support, sales, approver = _actor(store, "support1"), _actor(store, "sales1"), _actor(store, "approver1")
+    made = {"cases": 0, "prospects": 0}
+    for entry in CASES:
+        made["cases"] += _take_on_case(store, sales if entry[6] == "sales1" else support, approver, entry)
+    sample_case = CASES[1]  # "Switch to recycled packaging" gets a sample
+    with store.read() as s:
+        case = s.exec(select(Case).where(Case.title == sample_case[0], Case.created_by == sample_case[6])).one()
+        has_sample = s.exec(select(SampleRequest.id).where(SampleRequest.case_id == case.id)).first() is not None
+    if not has_sample:
+        store.call(cases.add_sample, support, case.number,
+                   {"product": "Recycled wrap, 1 roll", "quantity": 1, "ship_to": "Contoso Retail Ltd, London"})
+        made["cases"] += 1
+    for entry in PROSPECTS:
+        made["prospects"] += _take_on_prospect(store, approver, entry)
+    return made

@@ -1,8 +1,11 @@
 """Rows per status of each area, kept by the store (triggers of migration 0007), read in O(1).
 
-Every insert, delete and status change of a counted table adds to / subtracts from one row
-of ``statuscount`` in the same transaction (SQLite triggers; PostgreSQL plpgsql triggers,
+Every insert, delete and status change of a counted table adds to / subtracts from
+``statuscount`` in the same transaction (SQLite triggers; PostgreSQL plpgsql triggers,
 plus a TRUNCATE trigger), whichever code path wrote it: services, imports, bulk SQL.
+A count is the sum over its slots (migration 0012): on PostgreSQL a transaction adds to a
+slot row no other open transaction holds, so writers of one area never queue on a counter;
+SQLite keeps slot 0 only. Read through ``read`` (or sum the slots), never one row.
 ``check`` recounts every area and, with ``repair``, writes the recount
 (``regdesk db check-counters [--repair]``).
 """
@@ -30,9 +33,10 @@ AREAS: dict[str, tuple[str, str | None]] = {
 
 
 def read(session: Session, area: str) -> dict[str, int]:
-    """The kept counts of one area: status -> rows (statuses with no row are absent)."""
-    rows = session.execute(select(StatusCount.status, StatusCount.n).where(StatusCount.area == area)).all()
-    return {status: n for status, n in rows if n}
+    """The kept counts of one area: status -> rows (statuses with no rows are absent), slots summed."""
+    rows = session.execute(select(StatusCount.status, func.sum(StatusCount.n))
+                           .where(StatusCount.area == area).group_by(StatusCount.status)).all()
+    return {status: int(n) for status, n in rows if n}
 
 
 def by_status(session: Session, area: str, statuses) -> dict[str, int]:
@@ -60,20 +64,41 @@ class CounterCheck(BaseModel):
     counted: int
 
 
+def compare(session: Session, area: str) -> dict[str, tuple[int, int]]:
+    """status -> (kept, counted) of one area, both read by one statement (one snapshot), so
+    writers committing meanwhile cannot make a correct counter look wrong."""
+    table, column = AREAS[area]
+    key = column if column else "''"
+    rows = session.execute(text(
+        f"SELECT status, sum(kept), sum(counted) FROM ("
+        f"SELECT status, n AS kept, 0 AS counted FROM statuscount WHERE area = :area "
+        f"UNION ALL SELECT {key} AS status, 0 AS kept, 1 AS counted FROM {table}) t GROUP BY status"),
+        {"area": area}).all()
+    return {str(status): (int(kept or 0), int(counted or 0)) for status, kept, counted in rows}
+
+
 def check(session: Session, actor: Actor, *, repair: bool = False) -> list[CounterCheck]:
-    """Every (area, status) whose kept count differs from a recount; ``repair`` rewrites those areas."""
+    """Every (area, status) whose kept count differs from a recount; ``repair`` (in a write
+    transaction) rewrites those areas, their slots folded into slot 0. On PostgreSQL a repair
+    first takes a SHARE lock on the area's table: writers of it wait for the few milliseconds
+    of the rewrite, and no change committed meanwhile is lost or counted twice."""
     require(actor, "audit.view")  # a recount is a read of what the audit trail vouches for
     if repair:
         require(actor, "admin.parameters")  # rewriting store-kept figures: administrators
+    postgres = session.get_bind().dialect.name == "postgresql"
     wrong: list[CounterCheck] = []
-    for area in AREAS:
-        kept, counted = read(session, area), recount(session, area)
-        bad = [CounterCheck(area=area, status=s, kept=kept.get(s, 0), counted=counted.get(s, 0))
-               for s in sorted(set(kept) | set(counted)) if kept.get(s, 0) != counted.get(s, 0)]
-        wrong += bad
+    for area, (table, _column) in AREAS.items():
+        bad = [CounterCheck(area=area, status=s, kept=kept, counted=counted)
+               for s, (kept, counted) in sorted(compare(session, area).items()) if kept != counted]
         if bad and repair:
+            if postgres:
+                session.execute(text(f"LOCK TABLE {table} IN SHARE MODE"))
+                bad = [CounterCheck(area=area, status=s, kept=kept, counted=counted)
+                       for s, (kept, counted) in sorted(compare(session, area).items()) if kept != counted]
+            counted = recount(session, area)
             session.execute(delete(StatusCount).where(StatusCount.area == area))
             for status, n in counted.items():
-                session.add(StatusCount(area=area, status=status, n=n))
+                session.add(StatusCount(area=area, status=status, slot=0, n=n))
             session.flush()
+        wrong += bad
     return wrong

@@ -34,6 +34,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
+from datetime import datetime
 import json
 import re
 from pathlib import Path
@@ -41,6 +42,8 @@ from typing import Any, Callable, Iterator
 
 from pydantic import BaseModel, Field
 from sqlalchemy import bindparam, insert, update
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.dml import UpdateBase
 from sqlmodel import Session, col, select
 
 from models.changes import OPEN_STATES, ChangeLine, ChangeProposal, ProposalState
@@ -173,7 +176,8 @@ def _csv_error(line: int, exc: csv.Error) -> ValidationFailed:
     return ValidationFailed({"file": f"line {line}: not valid CSV: {msg}"})
 
 
-def _csv_row(rows: list[ImportRow], columns: list[str], cells: list[str], line: int, reader, raw: bool = False) -> None:
+def _csv_row(rows: list[ImportRow], columns: list[str], cells: list[str], line: int, reader: object,
+             raw: bool = False) -> None:
     if not cells or all(not c.strip() for c in cells):
         return
     if len(cells) != len(columns):
@@ -190,8 +194,8 @@ class _NumberTooLong(ValueError):
     pass
 
 
-def _bounded(kind):
-    def parse(raw: str):
+def _bounded(kind: Callable[[str], object]) -> Callable[[str], object]:
+    def parse(raw: str) -> object:
         if len(raw) > MAX_NUMBER_CHARS:
             raise _NumberTooLong(raw)
         return kind(raw)
@@ -312,7 +316,7 @@ def _dump(values: dict[str, Any]) -> str:
     return audit._dump(values) or "{}"
 
 
-@writes(phased=True)
+@writes(phased=True)  # type: ignore[untyped-decorator]  # store.writes returns Any until store.py is typed
 def import_rows(session: Session, actor: Actor, rows: list[ImportRow], *, dry_run: bool = False,
                 partial: bool = False, progress: Callable[[int, int], None] | None = None,
                 chunk: int = CHUNK) -> ImportReport:
@@ -342,9 +346,9 @@ def import_rows(session: Session, actor: Actor, rows: list[ImportRow], *, dry_ru
         open_props: dict[int, ChangeProposal] = {}
         ids = [m["id"] for m in found.values()]
         if ids:
-            for p in session.exec(select(ChangeProposal).where(col(ChangeProposal.customer_id).in_(ids),
-                                                               col(ChangeProposal.state).in_(OPEN_STATES))).all():
-                open_props[p.customer_id] = p
+            for prop in session.exec(select(ChangeProposal).where(col(ChangeProposal.customer_id).in_(ids),
+                                                                  col(ChangeProposal.state).in_(OPEN_STATES))).all():
+                open_props[prop.customer_id] = prop
         locked_lines: dict[int, set[str]] = {}
         submitted = [p.id for p in open_props.values() if p.state == ProposalState.SUBMITTED]
         if submitted:
@@ -378,8 +382,10 @@ def import_rows(session: Session, actor: Actor, rows: list[ImportRow], *, dry_ru
                 continue
             changed = {k: v for k, v in typed.items() if changes.plain_value(k, v) != changes.plain_value(k, cust[k])}
             p = open_props.get(cust["id"])
-            pending = p is not None and p.state == ProposalState.SUBMITTED
-            locked = (gated | locked_lines.get(p.id, set())) if pending and behavior != "allow" else frozenset()
+            # the customer's proposal awaiting approval, and the fields it holds
+            pending = p if p is not None and p.state == ProposalState.SUBMITTED else None
+            pending_fields = locked_lines.get(pending.id, set()) if pending is not None and pending.id else set()
+            locked = (gated | pending_fields) if pending and behavior != "allow" else frozenset()
             held = {k: v for k, v in changed.items() if k in gated or k in locked}
             direct = {k: v for k, v in changed.items() if k not in held}
             notes = []
@@ -387,7 +393,7 @@ def import_rows(session: Session, actor: Actor, rows: list[ImportRow], *, dry_ru
                 rep.refused = sorted(held)
                 if held:
                     notes.append(f"{', '.join(rep.refused)}: " + (
-                        f"locked, changes pending approval ({p.number})" if pending else "changes need approval (Reject changes)"))
+                        f"locked, changes pending approval ({pending.number})" if pending else "changes need approval (Reject changes)"))
             elif held:
                 rep.proposed = sorted(held)
                 proposals.append((cust, held, rep))
@@ -397,9 +403,9 @@ def import_rows(session: Session, actor: Actor, rows: list[ImportRow], *, dry_ru
                 notes.append(f"{', '.join(rep.unapproved)}: applied without approval "
                              f"(Data entity behavior: {changes.BEHAVIORS.get('allow', 'allow')})")
             if behavior == "allow" and pending:
-                clash = sorted(set(direct) & locked_lines.get(p.id, set()))
+                clash = sorted(set(direct) & pending_fields)
                 if clash:
-                    notes.append(f"{', '.join(clash)} also pending in {p.number}: that line will show as a conflict")
+                    notes.append(f"{', '.join(clash)} also pending in {pending.number}: that line will show as a conflict")
             if direct:
                 updates.append((cust, direct, rep))
             rep.status = ("refused" if rep.refused else "proposed" if rep.proposed else
@@ -443,8 +449,8 @@ def import_rows(session: Session, actor: Actor, rows: list[ImportRow], *, dry_ru
     return result
 
 
-def _check_planned_versions(session: Session, updates: list[tuple[dict, dict, RowReport]],
-                            proposals: list[tuple[dict, dict, RowReport]], open_props: dict[int, ChangeProposal]) -> None:
+def _check_planned_versions(session: Session, updates: list[tuple[dict[str, Any], dict[str, Any], RowReport]],
+                            proposals: list[tuple[dict[str, Any], dict[str, Any], RowReport]], open_props: dict[int, ChangeProposal]) -> None:
     """In the write transaction: every customer (and open proposal) the plan relied on is still
     at the version it read; else nothing is applied and the rows are named."""
     planned: dict[int, tuple[int, RowReport, str]] = {}
@@ -488,7 +494,8 @@ class _PlannedUpdates:
     statements: list[tuple[Any, Any, int]]  # (statement or SQL, rows, expected row count or -1)
 
 
-def _plan_updates(session: Session, actor: Actor, updates: list[tuple[dict, dict, RowReport]], at) -> _PlannedUpdates:
+def _plan_updates(session: Session, actor: Actor, updates: list[tuple[dict[str, Any], dict[str, Any], RowReport]],
+                  at: datetime) -> _PlannedUpdates:
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     events = []
     for cust, values, rep in updates:
@@ -516,7 +523,7 @@ def _plan_updates(session: Session, actor: Actor, updates: list[tuple[dict, dict
     return _PlannedUpdates(statements=statements)
 
 
-def _prepare_many(dialect, stmt, rows: list[dict[str, Any]]) -> tuple[Any, Any]:
+def _prepare_many(dialect: Dialect, stmt: UpdateBase, rows: list[dict[str, Any]]) -> tuple[Any, Any]:
     """On SQLite: the SQL and the driver-ready rows, converted here with the columns' bind
     processors (in the plan phase: SQLAlchemy's per-row processing inside the write transaction
     would double its length). Elsewhere the statement and rows as they are."""
@@ -551,7 +558,9 @@ def _write_updates(session: Session, planned: _PlannedUpdates) -> bool:
     (a customer changed meanwhile: the caller rolls back)."""
     for stmt, rows, expected in planned.statements:
         if isinstance(stmt, str):
-            cursor = session.connection().connection.dbapi_connection.cursor()
+            dbapi = session.connection().connection.dbapi_connection
+            assert dbapi is not None  # a checked-out connection always has one
+            cursor = dbapi.cursor()
             try:
                 cursor.executemany(stmt, rows)
                 count = cursor.rowcount
@@ -565,7 +574,7 @@ def _write_updates(session: Session, planned: _PlannedUpdates) -> bool:
     return True
 
 
-def _write_proposals(session: Session, actor: Actor, proposals: list[tuple[dict, dict, RowReport]],
+def _write_proposals(session: Session, actor: Actor, proposals: list[tuple[dict[str, Any], dict[str, Any], RowReport]],
                      open_props: dict[int, ChangeProposal]) -> None:
     """Submitted proposals for the approval-field changes; bulk for customers without an open one."""
     if not proposals:
@@ -575,7 +584,7 @@ def _write_proposals(session: Session, actor: Actor, proposals: list[tuple[dict,
         p = open_props.get(cust["id"])
         if p is None:
             continue
-        c = session.get(Customer, cust["id"])
+        c = session.get_one(Customer, cust["id"])
         changes._put_lines(session, actor, p, c, values)
         changes.submit_proposal(session, actor, p, f"data entity import, line {rep.line}")
         rep.proposal = p.number
@@ -587,7 +596,7 @@ def _write_proposals(session: Session, actor: Actor, proposals: list[tuple[dict,
     rows = [{"number": sequences.format_number(prefix, width, first + i), "customer_id": c["id"], "account": c["account"],
              "state": ProposalState.NOT_SUBMITTED.value, "created_at": at, "created_by": actor.user_name, "updated_at": at,
              "source": "import", "version": 1} for i, (c, _, _) in enumerate(fresh)]
-    ids = session.execute(insert(ChangeProposal).returning(ChangeProposal.id, sort_by_parameter_order=True), rows).scalars().all()
+    ids = session.execute(insert(ChangeProposal).returning(col(ChangeProposal.id), sort_by_parameter_order=True), rows).scalars().all()
     lines, events = [], []
     for pid, row, (cust, values, rep) in zip(ids, rows, fresh):
         rep.proposal = row["number"]
@@ -609,10 +618,10 @@ def _write_proposals(session: Session, actor: Actor, proposals: list[tuple[dict,
     t = changes.TRANSITIONS["submit"]
     result = session.execute(
         update(ChangeProposal).where(col(ChangeProposal.id).in_(ids), col(ChangeProposal.state).in_(sorted(t.sources)),
-                                     ChangeProposal.version == 1)
+                                     col(ChangeProposal.version) == 1)
         .values(state=ProposalState.SUBMITTED.value, submitted_by=actor.user_name, submitted_at=at, version=2, updated_at=at)
         .execution_options(synchronize_session=False))
-    if result.rowcount != len(ids):  # type: ignore[attr-defined]
+    if result.rowcount != len(ids):  # type: ignore[attr-defined]  # sqlmodel types execute() as Result; an UPDATE's is a CursorResult
         raise Conflict("proposals were changed by someone else during the import: run it again")
     events = []
     for row, (cust, values, rep) in zip(rows, fresh):

@@ -22,7 +22,7 @@ from services import audit, counters, sequences
 from services.search import matching_ids, search_term
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.permissions import Actor, require
-from services.store import now, writes
+from services.store import begin_write, now, writes
 from services.text import clean, normalize_company, normalize_email
 from services.validation import email_address, parse_decimal
 
@@ -277,7 +277,7 @@ def template_values(session: Session, name: str) -> dict[str, Any]:
     return {k: v for k, v in values.items() if k in FIELDS}
 
 
-@writes
+@writes(phased=True)
 def save_template(session: Session, actor: Actor, name: str, values: dict[str, Any], description: str = "") -> TemplateView:
     require(actor, "admin.templates")
     name = clean(name)
@@ -291,6 +291,7 @@ def save_template(session: Session, actor: Actor, name: str, values: dict[str, A
         raise ValidationFailed(errors)
     coerced = validate_values(session, values)
     stored = {k: (str(v) if isinstance(v, Decimal) else v) for k, v in coerced.items()}
+    begin_write(session)  # everything above read only: a refusal never waits for the write lock
     t = session.exec(select(CustomerTemplate).where(CustomerTemplate.name == name)).first()
     before = json.loads(t.values_json) if t else None
     if t is None:
@@ -317,12 +318,13 @@ def get_role(session: Session, name: str) -> PortalRole:
     return r
 
 
-@writes
+@writes(phased=True)
 def save_role(session: Session, actor: Actor, name: str, description: str = "") -> RoleView:
     require(actor, "admin.roles")
     name = clean(name)
     if not 1 <= len(name) <= 60:
         raise ValidationFailed({"name": "1-60 characters"})
+    begin_write(session)
     r = session.exec(select(PortalRole).where(PortalRole.name == name)).first() or PortalRole(name=name)
     r.description = clean(description)[:200]
     r.active = True

@@ -50,7 +50,7 @@ from models.core import OutboxEmail, OutboxStatus
 from services import audit, mail, params, tokens
 from services.errors import InvalidTransition, NotFound, RegdeskError, ValidationFailed
 from services.permissions import SYSTEM, Actor, require
-from services.store import Store, now, writes
+from services.store import Replan, Store, begin_write, in_plan_phase, now, writes
 
 O = OutboxStatus  # noqa: E741  (the status enum, short in the many conditional UPDATEs)
 BACKOFF_BASE = timedelta(minutes=1)
@@ -683,7 +683,7 @@ def counts(session: Session, actor: Actor) -> dict[str, int]:
     return result
 
 
-@writes
+@writes(phased=True)
 def retry(session: Session, actor: Actor, message_id: int) -> OutboxView:
     """A dead message back to pending (attempts start again); a pending one is made due now."""
     require(actor, "outbox.send")
@@ -696,6 +696,8 @@ def retry(session: Session, actor: Actor, message_id: int) -> OutboxView:
     if row.status == O.SENT.value:
         raise InvalidTransition(f"message {row.id} was sent on {row.sent_at:%Y-%m-%d %H:%M} UTC "
                                 f"(Message-ID {row.message_id}): it is not sent again")
+    planned = in_plan_phase(session)
+    begin_write(session)  # the refusals above read only; the update below re-checks the status
     current = now(session)
     before = row.status
     result = session.execute(
@@ -704,6 +706,8 @@ def retry(session: Session, actor: Actor, message_id: int) -> OutboxView:
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
+        if planned:  # moved since the plan read it (sent, leased): plan afresh for the right answer
+            raise Replan()
         raise InvalidTransition(f"message {row.id} changed meanwhile: reread and try again")
     audit.record(session, actor, ENTITY, str(row.id), "retry", before={"status": before, "attempts": row.attempts},
                  after={"status": O.PENDING.value}, comment=row.last_error)

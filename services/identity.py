@@ -171,7 +171,7 @@ def is_demo(session: Any) -> bool:
     from sqlalchemy import text
 
     value = session.execute(text("SELECT value FROM storeflag WHERE name = :n"), {"n": DEMO_FLAG}).scalar()
-    return value == "yes"
+    return bool(value == "yes")
 
 
 def mark_demo(session: Any) -> None:

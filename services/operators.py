@@ -10,7 +10,7 @@ from models.core import Operator, Profile, Role
 from services import audit, identity
 from services.errors import Conflict, NotFound, UnknownOperator, ValidationFailed
 from services.permissions import Actor, require
-from services.store import now, writes
+from services.store import begin_write, begin_write_rechecked, now, writes
 from services.text import clean
 
 USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$")
@@ -71,7 +71,7 @@ def list_operators(session: Session, actor: Actor) -> list[Operator]:
     return list(session.exec(select(Operator).order_by(col(Operator.user_name))).all())
 
 
-@writes
+@writes(phased=True)
 def add_operator(
     session: Session,
     actor: Actor,
@@ -84,6 +84,8 @@ def add_operator(
     sales_rep: bool = False,
 ) -> Operator:
     require(actor, "admin.operators")
+    _checked(session, user_name, display_name, roles, profile)  # refusals from reads alone
+    begin_write(session)
     op = create_operator(session, actor, user_name, display_name, roles, email=email, profile=profile, sales_rep=sales_rep)
     if session.get_bind().dialect.name == "postgresql":
         # the operator is the database login: its LOGIN role, in the groups of its roles
@@ -93,6 +95,19 @@ def add_operator(
 
 def create_operator(session: Session, actor: Actor, user_name: str, display_name: str, roles: str | list[str],
                     *, email: str | None = None, profile: str | None = None, sales_rep: bool = False) -> Operator:
+    user_name, display_name, role_list, profile_value = _checked(session, user_name, display_name, roles, profile)
+    op = Operator(user_name=user_name, display_name=display_name, email=email, roles=" ".join(role_list),
+                  profile=profile_value, sales_rep=sales_rep, created_at=now(session))
+    session.add(op)
+    session.flush()
+    audit.record(session, actor, "operator", user_name, "added",
+                 after={"display_name": display_name, "roles": op.roles, "profile": profile_value, "sales_rep": sales_rep})
+    return op
+
+
+def _checked(session: Session, user_name: str, display_name: str, roles: str | list[str],
+             profile: str | None) -> tuple[str, str, list[str], str | None]:
+    """A new operator's values cleaned and checked (reads only): user name, display name, roles, profile."""
     errors = {}
     user_name = clean(user_name)
     display_name = clean(display_name) or user_name
@@ -115,16 +130,10 @@ def create_operator(session: Session, actor: Actor, user_name: str, display_name
         raise ValidationFailed(errors)
     if session.exec(select(Operator).where(Operator.user_name == user_name)).first():
         raise Conflict(f"operator {user_name!r} already exists")
-    op = Operator(user_name=user_name, display_name=display_name, email=email, roles=" ".join(role_list),
-                  profile=profile_value, sales_rep=sales_rep, created_at=now(session))
-    session.add(op)
-    session.flush()
-    audit.record(session, actor, "operator", user_name, "added",
-                 after={"display_name": display_name, "roles": op.roles, "profile": profile_value, "sales_rep": sales_rep})
-    return op
+    return user_name, display_name, role_list, profile_value
 
 
-@writes
+@writes(phased=True)
 def set_active(session: Session, actor: Actor, user_name: str, active: bool) -> Operator:
     require(actor, "admin.operators")
     op = session.exec(select(Operator).where(Operator.user_name == user_name.strip())).first()
@@ -132,6 +141,7 @@ def set_active(session: Session, actor: Actor, user_name: str, active: bool) -> 
         raise NotFound(f"no operator {user_name!r}")
     if op.user_name == actor.user_name and not active:
         raise Conflict("you cannot disable yourself")
+    begin_write_rechecked(session, op)  # changed meanwhile: planned afresh
     if session.get_bind().dialect.name == "postgresql":
         identity.pg_set_login(session, op.user_name, active)
     if op.active != active:

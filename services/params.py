@@ -17,7 +17,7 @@ from models.core import Parameter
 from services import audit
 from services.errors import NotFound, ValidationFailed
 from services.permissions import Actor, require
-from services.store import now, writes
+from services.store import begin_write, now, writes
 
 
 @dataclass(frozen=True)
@@ -154,7 +154,8 @@ def get_many(session: Session, prefix: str = "") -> dict[str, Any]:
     return values
 
 
-def set_value(session: Session, actor: Actor, key: str, value: Any, *, permission: str = "admin.parameters") -> Any:
+def checked_value(session: Session, actor: Actor, key: str, value: Any, *, permission: str = "admin.parameters") -> Any:
+    """The refusals of ``set_value`` (permission, unknown key, bad value), reads only; the value to store."""
     require(actor, permission)
     spec = spec_of(key)
     try:
@@ -163,6 +164,11 @@ def set_value(session: Session, actor: Actor, key: str, value: Any, *, permissio
             coerced = spec.check(session, coerced)
     except (TypeError, ValueError) as exc:
         raise ValidationFailed({key: str(exc)}) from None
+    return coerced
+
+
+def set_value(session: Session, actor: Actor, key: str, value: Any, *, permission: str = "admin.parameters") -> Any:
+    coerced = checked_value(session, actor, key, value, permission=permission)
     before = get(session, key)
     row = session.get(Parameter, key) or Parameter(key=key, value="null", updated_at=now(session))
     row.value = json.dumps(coerced)
@@ -189,9 +195,11 @@ def list_params(session: Session, actor: Actor, prefix: str = "") -> list[ParamV
             for k in sorted(values)]
 
 
-@writes
+@writes(phased=True)
 def set_param(session: Session, actor: Actor, key: str, value: Any) -> ParamView:
-    """Set one declared parameter (admins; validated and audited)."""
+    """Set one declared parameter (admins; validated and audited). Phased: refusals read only."""
+    checked_value(session, actor, key.strip(), value)
+    begin_write(session)
     coerced = set_value(session, actor, key.strip(), value)
     spec = SPECS[key.strip()]
     return ParamView(key=spec.key, value=coerced, default=spec.default, description=spec.description)

@@ -34,7 +34,7 @@ from models.signup import UserRequest
 from services import audit, mail, params, tokens, transitions
 from services.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from services.permissions import PORTAL, Actor, require
-from services.store import now, writes
+from services.store import begin_write, begin_write_rechecked, in_plan_phase, now, writes
 from services.text import clean
 
 P = PortalUserStatus
@@ -284,9 +284,14 @@ class ActivationResult(BaseModel):
     user_request_status: str | None
 
 
-@writes
+@writes(phased=True)
 def activate(session: Session, raw_token: str, password: str) -> ActivationResult:
-    """What the portal calls with the activation link's token and the chosen password."""
+    """What the portal calls with the activation link's token and the chosen password.
+
+    Phased: a bad link, a disabled user or a weak password is refused from reads alone."""
+    if in_plan_phase(session):
+        _plan_activation(session, raw_token, password)
+        begin_write(session)
     token = tokens.consume(session, TOKEN_PURPOSE, raw_token, what="activation link")
     user = session.exec(select(PortalUser).where(PortalUser.user_name_key == token.entity_key)).first()
     if user is None:
@@ -306,6 +311,25 @@ def activate(session: Session, raw_token: str, password: str) -> ActivationResul
                             user_request_status=ur_status)
 
 
+def _plan_activation(session: Session, raw_token: str, password: str) -> None:
+    """The refusals of ``activate`` from reads only (the write phase checks them all again)."""
+    from models.core import Token
+
+    raw = (raw_token or "").strip()
+    token = (session.exec(select(Token).where(Token.token_hash == tokens.hash_token(raw),
+                                              Token.purpose == TOKEN_PURPOSE)).first()
+             if tokens.TOKEN_PATTERN.fullmatch(raw) else None)
+    if token is None or token.used_at is not None or token.voided_at is not None or token.expires_at <= now(session):
+        tokens.consume(session, TOKEN_PURPOSE, raw_token, what="activation link")  # raises its refusal before writing
+        return  # pragma: no cover - consume refused above
+    user = session.exec(select(PortalUser).where(PortalUser.user_name_key == token.entity_key)).first()
+    if user is None:
+        raise NotFound("this activation link belongs to no portal user any more")
+    if user.status == P.DISABLED:
+        raise InvalidTransition(f"portal user {user.user_name} is disabled: ask us to enable it")
+    check_password(password, user.user_name)
+
+
 def verify_logon(session: Session, user_name: str, password: str) -> bool:
     """Whether the portal should let this logon in (Active and the password matches)."""
     user = find_by_name(session, user_name)
@@ -317,11 +341,12 @@ def verify_logon(session: Session, user_name: str, password: str) -> bool:
 # ------------------------------------------------------------------ administration
 
 
-@writes
+@writes(phased=True)
 def disable(session: Session, actor: Actor, user_name: str, reason: str | None = None) -> PortalUserView:
     require(actor, TRANSITIONS["disable"].permission or "")
     user = get_user(session, user_name)
-    transitions.check(session, PROCESS, user, "disable")  # before the write lock (when phased)
+    transitions.check(session, PROCESS, user, "disable")  # refused before the write lock
+    begin_write_rechecked(session, user)
     before = user.status
     _move(session, user, "disable", P.DISABLED, disabled_at=now(session), disabled_by=actor.user_name)
     audit.record(session, actor, ENTITY, user.user_name, "disabled", before={"status": before},
@@ -329,11 +354,12 @@ def disable(session: Session, actor: Actor, user_name: str, reason: str | None =
     return show_user(session, actor, user.user_name)
 
 
-@writes
+@writes(phased=True)
 def enable(session: Session, actor: Actor, user_name: str, reason: str | None = None) -> PortalUserView:
     require(actor, TRANSITIONS["enable"].permission or "")
     user = get_user(session, user_name)
-    transitions.check(session, PROCESS, user, "enable")  # before the write lock (when phased)
+    transitions.check(session, PROCESS, user, "enable")  # refused before the write lock
+    begin_write_rechecked(session, user)
     target = P.ACTIVE if user.password_hash else P.PENDING_ACTIVATION
     _move(session, user, "enable", target, disabled_at=None, disabled_by=None)
     audit.record(session, actor, ENTITY, user.user_name, "enabled", before={"status": P.DISABLED.value},
@@ -355,13 +381,14 @@ def disable_for_request(session: Session, actor: Actor, user_request_id: int, re
     return user.user_name
 
 
-@writes
+@writes(phased=True)
 def resend_activation(session: Session, actor: Actor, user_name: str) -> PortalUserView:
     """A new activation link (the old one stops working), e.g. after the first expired."""
     require(actor, TRANSITIONS["resend"].permission or "")
     user = get_user(session, user_name)
-    # resend moves no state but bumps the version: a compare-and-set against a concurrent change
-    transitions.move(session, PROCESS, user, "resend")
+    transitions.check(session, PROCESS, user, "resend")  # refused before the write lock
+    begin_write_rechecked(session, user)  # moved meanwhile (activated, disabled): planned afresh
+    transitions.move(session, PROCESS, user, "resend")  # no state change: the version is bumped
     _send_logon(session, user)
     audit.record(session, actor, ENTITY, user.user_name, "activation link sent", comment=f"new link sent to {user.email}")
     return show_user(session, actor, user.user_name)

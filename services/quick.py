@@ -21,7 +21,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from services.permissions import Actor
 from services.schema_heads import SCHEMA_HEADS
@@ -30,6 +30,7 @@ from services.schema_heads import SCHEMA_HEADS
 SIGNUP_STATUSES = ("Requested", "Verified by user", "Approved", "Created", "Rejected")
 BUSY_TIMEOUT_MS = 2_000
 MAX_LIMIT = 5000  # as list_requests
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -89,9 +90,17 @@ def sqlite_path(url: str) -> Path | None:
 
 def light_start(url: str, operator: str | None, *, limit: int) -> LightStart | None:
     """The acting operator and the Registration list's first view, or None (take the normal path)."""
+    return light_read(url, operator, lambda conn, actor: _first_view(conn, actor, limit))
+
+
+def light_read(url: str, operator: str | None, read: Callable[[Any, Actor], T | None]) -> T | None:
+    """``read(connection, actor)`` in one read-only snapshot of a current store, as the operator
+    ``services.identity`` would establish; None wherever the normal path must answer instead
+    (PostgreSQL URL with options, a missing file, a schema that needs an upgrade, an unknown,
+    refused or unusual operator, any database error, or ``read`` itself returning None)."""
     conninfo = postgres_conninfo(url)
     if conninfo is not None:
-        return _pg_light_start(conninfo, operator, limit)
+        return _pg_light_read(conninfo, operator, read)
     path = sqlite_path(url)
     if path is None or not path.is_file():
         return None
@@ -102,9 +111,9 @@ def light_start(url: str, operator: str | None, *, limit: int) -> LightStart | N
         return None
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("BEGIN")  # one snapshot for the operator, the page and the counts
+        conn.execute("BEGIN")  # one snapshot for the operator and what is read
         try:
-            return _read(conn, operator, limit)
+            return _read(conn, operator, read)
         finally:
             conn.execute("COMMIT")
     except (sqlite3.Error, ValueError, TypeError):
@@ -113,11 +122,17 @@ def light_start(url: str, operator: str | None, *, limit: int) -> LightStart | N
         conn.close()
 
 
-def _read(conn: Any, operator: str | None, limit: int) -> LightStart | None:
+def _read(conn: Any, operator: str | None, read: Callable[[Any, Actor], T | None]) -> T | None:
     if not _schema_current(conn):
         return None
     actor = _identified(conn, operator)
-    if actor is None or not actor.can("signup.view"):
+    if actor is None:
+        return None
+    return read(conn, actor)
+
+
+def _first_view(conn: Any, actor: Actor, limit: int) -> LightStart | None:
+    if not actor.can("signup.view"):
         return None
     return LightStart(actor=actor, view=LightView(page=_first_page(conn, limit), counts=_counts(conn)))
 
@@ -214,10 +229,183 @@ def _first_page(conn: Any, limit: int) -> LightPage:
 
 
 def _counts(conn: Any) -> dict[str, int]:
-    """``count_by_status`` without a search: the kept counters (``services.counters.by_status``)."""
-    kept = {status: n for status, n in conn.execute("SELECT status, n FROM statuscount WHERE area = 'signup'", ()).fetchall()
-            if n}
+    """``count_by_status`` without a search: the kept counters (``services.counters.by_status``),
+    each the sum of its slots (migration 0012)."""
+    kept = {status: int(n) for status, n in conn.execute(
+        "SELECT status, sum(n) FROM statuscount WHERE area = 'signup' GROUP BY status", ()).fetchall() if n}
     return {"All": sum(kept.values()), **{status: kept.get(status, 0) for status in SIGNUP_STATUSES}}
+
+
+# ----------------------------------------------------------------------------- CLI read commands
+
+# ``regdesk requests list`` and ``customers list`` without a search (app/cli/light.py): the same
+# queries as ``services.signup.list_requests`` / ``services.customers.list_customers``; the
+# tests in tests/test_cli_light.py compare the printed output of both paths byte for byte.
+
+# services.signup.SORTS: sort name -> column (number: the id, numbers follow it)
+REQUEST_SORTS = {"number": "id", "created": "created_at", "company": "company", "status": "status",
+                 "email": "email_normalized", "name": "last_name"}
+# services.customers._STATUS_OF_STATE (open change proposals)
+PROPOSAL_STATUS = {"Submitted": "Changes pending approval", "Not submitted": "Changes not submitted"}
+
+
+@dataclass(frozen=True)
+class LightCustomerRow:
+    """The attributes of ``services.customers.CustomerRow``."""
+
+    account: str
+    name: str
+    party_type: str
+    customer_group: str
+    city: str
+    country: str
+    email: str
+    blocked: bool
+    approval_status: str = ""
+
+
+def request_page(conn: Any, actor: Actor, *, status: str | None, sort: str, descending: bool,
+                 limit: int) -> LightPage | None:
+    """``list_requests(status=, sort=, descending=, limit=)`` without a search or cursor; None
+    where the services would refuse (permission, unknown status or sort)."""
+    if not actor.can("signup.view") or sort not in REQUEST_SORTS:
+        return None
+    if status not in (None, "All", *SIGNUP_STATUSES):
+        return None  # SignupStatus.parse's other spellings or a refusal: the normal path
+    limit = max(1, min(int(limit), MAX_LIMIT))
+    one_status = status not in (None, "All")
+    sort_col = None if sort == "number" or (sort == "status" and one_status) else REQUEST_SORTS[sort]
+    direction = "DESC" if descending else "ASC"
+    order = f"{sort_col} {direction}, id {direction}" if sort_col else f"id {direction}"
+    where = "WHERE status = ? " if one_status else ""
+    raw = conn.execute(
+        "SELECT id, number, created_at, status, company, first_name, last_name, email, user_name, country"
+        + (f", {sort_col}" if sort_col else "")
+        + f" FROM signuprequest {where}ORDER BY {order} LIMIT ?", ((status,) if one_status else ()) + (limit + 1,)
+    ).fetchall()
+    rows = tuple(
+        LightRow(id=r[0], number=r[1], created_at=_utc(r[2]), status=r[3], company=r[4], contact=f"{r[5]} {r[6]}",
+                 email=r[7], user_name=r[8], country=r[9])
+        for r in raw[:limit]
+    )
+    after = None
+    if len(raw) > limit:
+        last = raw[limit - 1]
+        after = ((last[10] if sort_col else last[0]), last[0])
+    return LightPage(rows=rows, after=after)
+
+
+def customer_rows(conn: Any, actor: Actor, *, limit: int) -> tuple[LightCustomerRow, ...] | None:
+    """``list_customers(limit=)`` without a search or cursor; None where the services would refuse."""
+    if not actor.can("customer.view"):
+        return None
+    raw = conn.execute("SELECT id, account, name, party_type, customer_group, city, country, email, blocked "
+                       "FROM customer ORDER BY account ASC LIMIT ?", (max(1, min(int(limit), 1000)),)).fetchall()
+    statuses: dict[int, str] = {}
+    if raw:
+        ids = [r[0] for r in raw]
+        marks = ", ".join("?" * len(ids))
+        for cid, state in conn.execute(
+                f"SELECT customer_id, state FROM changeproposal WHERE customer_id IN ({marks}) AND state IN (?, ?)",
+                (*ids, *PROPOSAL_STATUS)).fetchall():
+            statuses[cid] = PROPOSAL_STATUS[state]
+    return tuple(LightCustomerRow(account=r[1], name=r[2], party_type=r[3], customer_group=r[4], city=r[5],
+                                  country=r[6], email=r[7], blocked=bool(r[8]), approval_status=statuses.get(r[0], ""))
+                 for r in raw)
+
+
+# services.signup.RequestDetail's fields read from the request row, in its order
+DETAIL_COLUMNS = ("number", "created_at", "status", "user_name", "email", "company", "first_name", "last_name", "phone",
+                  "fax", "street", "city", "zip", "state", "county", "country", "language", "customer_account",
+                  "customer_created", "created_customer_account", "submitted_by", "verified_at", "approved_by",
+                  "approved_at", "rejected_by", "rejected_at", "reject_reason")
+_DETAIL_TIMES = {"created_at", "verified_at", "approved_at", "rejected_at"}
+# services.signup.TRANSITIONS an operator may take (not the portal's verify): name, permission, from
+REQUEST_ACTIONS = (("resend", "signup.resend", ("Requested",)), ("approve", "signup.approve", ("Verified by user",)),
+                   ("reject", "signup.reject", ("Requested", "Verified by user", "Approved")),
+                   ("create", "signup.create", ("Approved",)))
+OPEN_REQUEST_STATUSES = ("Requested", "Verified by user", "Approved")
+AUDIT_COLUMNS = ("id", "at", "operator", "entity_type", "entity_key", "action", "before", "after", "comment", "db_login",
+                 "acting_reason")
+
+
+def request_detail(conn: Any, actor: Actor, number: str) -> dict[str, Any] | None:
+    """``show_request(number)`` as the dict ``RequestDetail.model_dump()`` gives (field order kept);
+    None where the services would refuse (permission, no such request)."""
+    import json
+
+    from services.text import clean
+
+    if not actor.can("signup.view"):
+        return None
+    # every column, as the ORM reads the row (the same plan); the named ones first
+    names = ("id", "email_normalized", "company_normalized", "version", *DETAIL_COLUMNS)
+    row = conn.execute(f"SELECT {', '.join(names)}, signuprequest.* FROM signuprequest WHERE number = ?",
+                       (clean(number).upper(),)).fetchone()
+    if row is None:
+        return None
+    req = dict(zip(names, row))
+    for name in _DETAIL_TIMES:
+        if req[name] is not None:
+            req[name] = _utc(req[name])
+    req["customer_created"] = bool(req["customer_created"])
+    ur = conn.execute("SELECT number, userrequest.* FROM userrequest WHERE signup_request_id = ?", (req["id"],)).fetchone()
+    history = []
+    for event in conn.execute(f"SELECT {', '.join(AUDIT_COLUMNS)}, auditevent.* FROM auditevent "
+                              "WHERE entity_type = ? AND entity_key = ? ORDER BY id ASC", ("signup", req["number"])
+                              ).fetchall():
+        view = dict(zip(AUDIT_COLUMNS, event))
+        view["at"] = _utc(view["at"])
+        view["id"] = view["id"] or 0
+        view["before"] = json.loads(view["before"]) if view["before"] else None
+        view["after"] = json.loads(view["after"]) if view["after"] else None
+        history.append(view)
+    return {**{name: req[name] for name in DETAIL_COLUMNS}, "user_request": ur[0] if ur else None,
+            "version": req["version"], "duplicates": _duplicates(conn, req), "history": history,
+            "actions": [name for name, permission, sources in REQUEST_ACTIONS
+                        if req["status"] in sources and actor.can(permission)]}
+
+
+def _duplicates(conn: Any, req: dict[str, Any], limit: int = 20) -> list[dict[str, str]]:
+    """``services.signup.find_duplicates``: the same statements (the same plans, the same order)."""
+    hints: list[dict[str, str]] = []
+    email = req["email_normalized"]
+    marks = ", ".join("?" * len(OPEN_REQUEST_STATUSES))
+    for number, company, status, *_ in conn.execute(
+            f"SELECT number, company, status, signuprequest.* FROM signuprequest WHERE email_normalized = ? "
+            f"AND id != ? AND status IN ({marks}) LIMIT ?", (email, req["id"], *OPEN_REQUEST_STATUSES, limit)).fetchall():
+        hints.append({"kind": "request", "key": number, "label": f"{company} ({status})", "reason": "same e-mail"})
+    for first, last, account, cname, *_ in conn.execute(
+            "SELECT contactperson.first_name, contactperson.last_name, customer.account, customer.name, contactperson.* "
+            "FROM contactperson JOIN customer ON contactperson.customer_id = customer.id "
+            "WHERE contactperson.email_normalized = ? AND (contactperson.signup_request_id IS NULL "
+            "OR contactperson.signup_request_id != ?) LIMIT ?", (email, req["id"], limit)).fetchall():
+        hints.append({"kind": "contact", "key": account, "label": f"{first} {last} at {cname}", "reason": "same e-mail"})
+    own = req["created_customer_account"] or ""
+    seen: set[str] = {own} if own else set()
+    sql = ("SELECT account, name, name_normalized, email_normalized, customer.* FROM customer "
+           "WHERE (email_normalized = ? OR name_normalized = ?)")
+    params: tuple[Any, ...] = (email, req["company_normalized"])
+    if own:
+        sql += " AND account != ?"
+        params += (own,)
+    for account, name, name_normalized, email_normalized, *_ in conn.execute(sql + " LIMIT ?", (*params, limit)).fetchall():
+        reasons = []
+        if name_normalized == req["company_normalized"] and req["company_normalized"]:
+            reasons.append("same company name")
+        if email_normalized == email:
+            reasons.append("same e-mail")
+        seen.add(account)
+        hints.append({"kind": "customer", "key": account, "label": name, "reason": " and ".join(reasons)})
+    wanted = req["customer_account"]
+    if wanted and wanted not in seen:
+        found = conn.execute("SELECT account, name, customer.* FROM customer WHERE account = ?", (wanted,)).fetchone()
+        if found is None:
+            hints.append({"kind": "customer", "key": wanted, "label": "(no such customer)",
+                          "reason": "account given by the requester does not exist"})
+        else:
+            hints.append({"kind": "customer", "key": found[0], "label": found[1], "reason": "account given by the requester"})
+    return hints
 
 
 # ----------------------------------------------------------------------------- PostgreSQL: libpq itself
@@ -343,16 +531,16 @@ class _PgConnection:
             self.conn = None
 
 
-def _pg_light_start(conninfo: str, operator: str | None, limit: int) -> LightStart | None:
+def _pg_light_read(conninfo: str, operator: str | None, read: Callable[[Any, Actor], T | None]) -> T | None:
     try:
         conn = _PgConnection(conninfo)
     except (OSError, ValueError, AttributeError):
         return None
     try:
-        # one snapshot for the operator, the page and the counts
+        # one snapshot for the operator and what is read
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         try:
-            return _read(conn, operator, limit)
+            return _read(conn, operator, read)
         finally:
             conn.execute("COMMIT")
     except (OSError, ValueError, TypeError, UnicodeDecodeError):

@@ -14,9 +14,11 @@ import random
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import case, delete
-from sqlmodel import Session
+from sqlalchemy import Table, case, delete
+from sqlalchemy.dialects import postgresql as pg, sqlite
+from sqlmodel import Session, col
 
+from models.base import table_of
 from models.web import WebRateLimit
 from services.store import now, writes
 
@@ -41,22 +43,19 @@ def key_of(action: str, kind: str, value: str) -> str:
     return f"{action}:{kind}:{digest}"[:80]
 
 
-def _insert(session: Session):
+def _insert(session: Session, table: Table) -> pg.Insert | sqlite.Insert:
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
+        return pg.insert(table)
+    return sqlite.insert(table)
 
 
 def _hit(session: Session, limit: Limit, value: str) -> Verdict:
-    table = WebRateLimit.__table__
+    table = table_of(WebRateLimit)
     current = now(session)
     cutoff = current - timedelta(seconds=limit.window_seconds)
-    insert = _insert(session)
     stale = table.c.window_start <= cutoff
-    stmt = insert(table).values(key=key_of(limit.action, limit.kind, value), window_start=current, hits=1)
-    stmt = stmt.on_conflict_do_update(
+    first = _insert(session, table).values(key=key_of(limit.action, limit.kind, value), window_start=current, hits=1)
+    stmt = first.on_conflict_do_update(
         index_elements=[table.c.key],
         set_={"hits": case((stale, 1), else_=table.c.hits + 1),
               "window_start": case((stale, current), else_=table.c.window_start)},
@@ -87,5 +86,5 @@ def hit(session: Session, checks: list[tuple[Limit, str]]) -> Verdict:
         elif worst.allowed and verdict.hits > worst.hits:
             worst = verdict
     if random.random() < 0.01:
-        session.execute(delete(WebRateLimit).where(WebRateLimit.window_start < now(session) - timedelta(days=2)))
+        session.execute(delete(WebRateLimit).where(col(WebRateLimit.window_start) < now(session) - timedelta(days=2)))
     return worst

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import inspect, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from services.errors import SchemaOutOfDate, SchemaTooNew
 from services.schema_heads import SCHEMA_HEADS
+
+if TYPE_CHECKING:  # alembic is imported only when a migration runs
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "models" / "migrations"
 
@@ -39,7 +43,7 @@ def refuse_newer(revisions: frozenset[str]) -> None:
                            "install that version")
 
 
-def _alembic_config(connection):
+def _alembic_config(connection: Connection) -> Config:
     from alembic.config import Config
 
     cfg = Config()

@@ -1,8 +1,10 @@
 """Search through the store's own indexes: exact keys by b-tree, words by FTS5 / pg_trgm.
 
 A search term is cleaned (controls out) and refused over ``MAX_SEARCH`` characters. Each list
-asks for "the ids whose searchable text contains the term" from the index migration 0007
-made for its table, and unions that with its exact-key lookups (number, e-mail, account...):
+first looks the term up as an exact key (number, e-mail, account, user name: b-tree probes);
+when one hits, those rows are the answer and no text index is read. Otherwise it asks for
+"the ids whose searchable text contains the term" from the index migration 0007 made for
+its table:
 
 * SQLite: an FTS5 external-content table ``<table>_search`` with the trigram tokenizer,
   kept by triggers in the transaction that writes the row. The term is one FTS5 phrase
@@ -87,14 +89,29 @@ def dialect_of(session) -> str:
 
 
 def matching_ids(session, model, term: str, exact: list, extra: list | None = None) -> object:
-    """One subquery: ids (and ``extra`` columns) of ``model`` equal on an exact key (b-tree) or
-    containing ``term`` (text index). With ``extra`` (e.g. the status) a count can group the
-    matches themselves instead of joining them back to the table."""
-    from sqlalchemy import select, union
+    """One subquery: ids (and ``extra`` columns) of ``model`` that equal ``term`` on an exact
+    key, or else contain it in their searchable text.
+
+    Exact keys first: the key lookups (b-tree, a few rows) run at once; when one of them hits,
+    the answer is those rows alone and the text index is not touched (a registration number,
+    an account, an e-mail or a user name is one index probe, whatever the table's size).
+    Otherwise the answer is the text index's (FTS5 / pg_trgm); a term too short for it matches
+    nothing. With ``extra`` (e.g. the status) a count can group the matches themselves instead
+    of joining them back to the table."""
+    from sqlalchemy import false, select, union
 
     extra = extra or []
-    parts = [select(model.id, *extra).where(cond) for cond in exact]
+    probes = [select(model.id).where(cond) for cond in exact]
+    hits: list[int] = []
+    if probes:
+        probe = union(*probes) if len(probes) > 1 else probes[0]
+        hits = list(session.execute(probe).scalars().all())
+    if hits:
+        return select(model.id, *extra).where(model.id.in_(hits))
     words = text_ids(dialect_of(session), model.__tablename__, term, {c.key: c.type for c in extra})
-    if words is not None:
-        parts.append(words)
-    return union(*parts) if len(parts) > 1 else parts[0]
+    if words is None:
+        return select(model.id, *extra).where(false())
+    # still a union with the (empty) key probes: a plain text subquery lets PostgreSQL flatten
+    # it into a walk of the primary key in the list's order, filtering every row by LIKE (a
+    # scan of the table for a rare word); the union makes it read the trigram index first
+    return union(*[select(model.id, *extra).where(cond) for cond in exact], words)

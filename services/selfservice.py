@@ -54,7 +54,7 @@ def link_state(session: Session, purpose: str, raw: str) -> LinkState:
     if token is None:
         return LinkState("unknown")
     current = now(session)
-    extra: dict = {}
+    extra: dict[str, str | None] = {}
     if purpose == VERIFY:
         req = session.exec(select(SignupRequest).where(SignupRequest.number == token.entity_key)).first()
         if req is None:

@@ -123,7 +123,34 @@ def sqlite_file(url: str) -> Path | None:
     return Path(parsed.database)
 
 
-def make_engine(url: str, *, create: bool = True) -> Engine:
+# PostgreSQL: a pooled connection is pinged before use only when it has sat idle this long
+# (SQLAlchemy's pool_pre_ping pinged on every checkout: a round trip per service call). A
+# connection used moments ago is alive; one that failed in use is invalidated by SQLAlchemy's
+# disconnect handling and replaced on the next checkout.
+PG_PING_AFTER_IDLE_S = 30.0
+
+
+def _configure_postgres(engine: Engine) -> None:
+    from sqlalchemy.exc import DisconnectionError
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(dbapi_connection, record) -> None:
+        record.info["regdesk_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection, record, proxy) -> None:
+        since = record.info.get("regdesk_idle_since")
+        if since is None or time.monotonic() - since < PG_PING_AFTER_IDLE_S:
+            return  # new, or used a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+            dbapi_connection.rollback()  # the ping opened a transaction: none is left behind
+        except Exception as exc:
+            # the pool discards this connection and checks out (or opens) another one
+            raise DisconnectionError(f"stale connection: {exc}") from exc
+
+
+def make_engine(url: str, *, create: bool = False) -> Engine:
     """An engine for ``url``. ``create=False``: an SQLite file that does not exist is refused
     (nothing is created: no directory, no empty database for a mistyped path)."""
     url = normalize_url(url)
@@ -141,14 +168,20 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
         _configure_sqlite(engine)
         return engine
     if parsed.get_backend_name() == "postgresql":
-        return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+        engine = create_engine(url, connect_args={"connect_timeout": 5})
+        _configure_postgres(engine)
+        return engine
     raise RegdeskError(f"unsupported database {parsed.get_backend_name()!r}: use SQLite or PostgreSQL")
 
 
 class Store:
     """An engine, a clock, and the two kinds of session (read / write) services run in."""
 
-    def __init__(self, url: str, *, clock: Clock | None = None, upgrade: bool = True, create: bool = True) -> None:
+    def __init__(self, url: str, *, clock: Clock | None = None, upgrade: bool = True, create: bool = False) -> None:
+        """``create``: whether a missing SQLite file may be made (with its directory). Off by
+        default, so a library caller with a mistyped path gets ``DatabaseUnavailable`` instead
+        of a new empty database; the CLI passes True only for ``db init``, ``demo`` and the
+        default path (``app.settings.may_create``), tests and benchmarks when they make one."""
         self.url = normalize_url(url)
         self.engine = make_engine(self.url, create=create)
         self._write_engine = self.engine.execution_options(regdesk_write=True)
@@ -265,6 +298,20 @@ def begin_write(session: Session) -> None:
 
 def in_plan_phase(session: Session) -> bool:
     return "regdesk_write_engine" in session.info
+
+
+def begin_write_rechecked(session: Session, *rows: Any, fields: tuple[str, ...] = ("version",)) -> None:
+    """``begin_write``, then read ``rows`` again in the write transaction: when one of them moved
+    since the plan read it (its ``fields`` differ), raise ``Replan`` (the store plans afresh, so
+    the refusal or the result is the one a fresh read gives). Outside a plan: nothing to re-check."""
+    if not in_plan_phase(session):
+        return
+    planned = [tuple(getattr(row, f) for f in fields) for row in rows]
+    begin_write(session)
+    for row, seen in zip(rows, planned):
+        session.refresh(row)
+        if tuple(getattr(row, f) for f in fields) != seen:
+            raise Replan()
 
 
 def now(session: Session):

@@ -13,7 +13,7 @@ import secrets
 from datetime import timedelta
 
 from sqlalchemy import update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models.core import Token
 from services.errors import InvalidTransition, NotFound
@@ -48,11 +48,11 @@ def void(session: Session, purpose: str, entity_type: str, entity_key: str) -> N
     session.execute(
         update(Token)
         .where(
-            Token.purpose == purpose,
-            Token.entity_type == entity_type,
-            Token.entity_key == entity_key,
-            Token.used_at.is_(None),  # type: ignore[union-attr]
-            Token.voided_at.is_(None),  # type: ignore[union-attr]
+            col(Token.purpose) == purpose,
+            col(Token.entity_type) == entity_type,
+            col(Token.entity_key) == entity_key,
+            col(Token.used_at).is_(None),
+            col(Token.voided_at).is_(None),
         )
         .values(voided_at=now(session))
     )
@@ -77,9 +77,9 @@ def consume(session: Session, purpose: str, raw: str, *, what: str = "link") -> 
     if token.expires_at <= current:
         raise InvalidTransition(f"this {what} expired on {token.expires_at:%Y-%m-%d %H:%M} UTC: ask for a new one")
     result = session.execute(
-        update(Token).where(Token.id == token.id, Token.used_at.is_(None)).values(used_at=current)  # type: ignore[union-attr]
+        update(Token).where(col(Token.id) == token.id, col(Token.used_at).is_(None)).values(used_at=current)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if result.rowcount != 1:  # type: ignore[attr-defined]  # sqlmodel types execute() as Result; an UPDATE's is a CursorResult
         raise InvalidTransition(f"this {what} was already used")
     token.used_at = current
     return token

@@ -168,7 +168,8 @@ def _path(process: Process, start: str, goals: frozenset[str]) -> list[Transitio
     """The shortest run of actions from ``start`` into ``goals`` (None: unreachable)."""
     if start in goals:
         return []
-    seen, queue = {start}, deque([(start, [])])
+    seen = {start}
+    queue: deque[tuple[str, list[Transition]]] = deque([(start, [])])
     while queue:
         state, path = queue.popleft()
         for t in process.transitions.values():

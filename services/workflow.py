@@ -674,9 +674,10 @@ def _latest_instance(session: Session, doc_type: str, key: str) -> WorkflowInsta
                         .order_by(col(WorkflowInstance.id).desc())).first()
 
 
-def resubmit(session: Session, actor: Actor, doc_type: str, key: str, comment: str | None = None) -> int | None:
-    """After a request for change: the submitter sends the document back into the same step
-    (assignees taken afresh). After a rejection or a recall, a new workflow starts (submit)."""
+def _resubmit_target(session: Session, actor: Actor, doc_type: str, key: str,
+                     comment: str | None) -> tuple[DocumentType, str | None, WorkflowInstance | None]:
+    """resubmit's checks (reads only): the type, the comment, and the instance sent back for
+    changes (None: the document left workflow, so resubmitting starts a new one)."""
     dt = get_type(doc_type)
     note = _comment(comment)
     inst = _live_instance(session, doc_type, key)
@@ -685,11 +686,20 @@ def resubmit(session: Session, actor: Actor, doc_type: str, key: str, comment: s
         if last is None:
             raise NotFound(f"{dt.title} {key} has never been in workflow: submit it")
         _require_submitter(actor, last, "resubmit")
-        return submit(session, actor, doc_type, key, comment)
+        return dt, note, None
     _require_submitter(actor, inst, "resubmit")
     if inst.status != IS.CHANGE_REQUESTED:
         raise InvalidTransition(f"{_doc_label(inst)} is in workflow already (status {inst.status}): "
                                 "only a document sent back for changes can be resubmitted")
+    return dt, note, inst
+
+
+def resubmit(session: Session, actor: Actor, doc_type: str, key: str, comment: str | None = None) -> int | None:
+    """After a request for change: the submitter sends the document back into the same step
+    (assignees taken afresh). After a rejection or a recall, a new workflow starts (submit)."""
+    dt, note, inst = _resubmit_target(session, actor, doc_type, key, comment)
+    if inst is None:
+        return submit(session, actor, doc_type, key, comment)
     _move_instance(session, inst, "resubmit")
     _record(session, actor, inst, "workflow resubmitted", comment=note)
     if dt.on_started is not None:
@@ -698,8 +708,9 @@ def resubmit(session: Session, actor: Actor, doc_type: str, key: str, comment: s
     return inst.id
 
 
-def recall(session: Session, actor: Actor, doc_type: str, key: str, comment: str | None = None) -> InstanceView:
-    """The submitter takes the document back out of workflow; open work items are canceled."""
+def _recall_target(session: Session, actor: Actor, doc_type: str, key: str,
+                   comment: str | None) -> tuple[DocumentType, str | None, WorkflowInstance]:
+    """recall's checks (reads only): the type, the comment, the live instance of the submitter."""
     dt = get_type(doc_type)
     note = _comment(comment)
     inst = _live_instance(session, doc_type, key)
@@ -709,6 +720,12 @@ def recall(session: Session, actor: Actor, doc_type: str, key: str, comment: str
             raise NotFound(f"{dt.title} {key} is not in workflow")
         raise InvalidTransition(f"cannot recall {dt.title} {key}: " + _explain_instance(session, last))
     _require_submitter(actor, inst, "recall")
+    return dt, note, inst
+
+
+def recall(session: Session, actor: Actor, doc_type: str, key: str, comment: str | None = None) -> InstanceView:
+    """The submitter takes the document back out of workflow; open work items are canceled."""
+    dt, note, inst = _recall_target(session, actor, doc_type, key, comment)
     _move_instance(session, inst, "recall", ended_at=now(session))
     _cancel_open(session, inst, f"recalled by {actor.user_name}")
     _record(session, actor, inst, "workflow recalled", comment=note, status=IS.RECALLED.value)
@@ -723,19 +740,35 @@ def active_instance(session: Session, doc_type: str, key: str) -> InstanceView |
 
 
 # service-call wrappers (own transaction) for the CLI and the console
-@writes
+# (phased: the refusals that reads can tell, an unknown type, a document already in workflow,
+# not the submitter, a wrong state, are said before the write transaction; the engine
+# function then checks everything again in it)
+@writes(phased=True)
 def submit_document(session: Session, actor: Actor, doc_type: str, key: str, comment: str | None = None) -> int | None:
     require(actor, "work.view")
+    if in_plan_phase(session):
+        get_type(doc_type)
+        _comment(comment)
+        live = _live_instance(session, doc_type, key)
+        if live is not None:
+            raise Conflict(f"{_doc_label(live)} is already in workflow (instance {live.id}, {live.status})")
+        begin_write(session)
     return submit(session, actor, doc_type, key, comment)
 
 
-@writes
+@writes(phased=True)
 def resubmit_document(session: Session, actor: Actor, doc_type: str, key: str, comment: str | None = None) -> int | None:
+    if in_plan_phase(session):
+        _resubmit_target(session, actor, doc_type, key, comment)
+        begin_write(session)
     return resubmit(session, actor, doc_type, key, comment)
 
 
-@writes
+@writes(phased=True)
 def recall_document(session: Session, actor: Actor, doc_type: str, key: str, comment: str | None = None) -> InstanceView:
+    if in_plan_phase(session):
+        _recall_target(session, actor, doc_type, key, comment)
+        begin_write(session)
     return recall(session, actor, doc_type, key, comment)
 
 
@@ -911,11 +944,19 @@ _BULK_ACTIONS: dict[str, Callable[..., ActionResult]] = {
 }
 
 
-@writes
+_BULK_VERBS = {"approve": "approve", "reject": "reject", "request_change": "request a change on"}
+
+
+@writes(phased=True)
 def bulk_decide(session: Session, actor: Actor, item_ids: list[int | str], action: str,
                 comment: str | None = None) -> list[ActionResult]:
     """Decide several items; each succeeds or fails on its own (a savepoint each) and is reported.
-    ``comment`` is the reason for reject (required there)."""
+    ``comment`` is the reason for reject (required there).
+
+    Phased: the request and every item are checked from reads first (not found, not open, not
+    the actor's); when every item is refused so, the answers come without the write
+    transaction, which is taken only when some item may be decided (and then every item is
+    decided or refused again, in order, in it)."""
     require(actor, "work.act")
     action = action.replace("-", "_")
     if action not in _BULK_ACTIONS:
@@ -927,6 +968,18 @@ def bulk_decide(session: Session, actor: Actor, item_ids: list[int | str], actio
         raise ValidationFailed({"items": f"at most {BULK_LIMIT} work items at once (got {len(ids)})"})
     if action == "reject" and not clean(comment, multiline=True):
         raise ValidationFailed({"reason": "a reason is required to reject"})
+    if in_plan_phase(session):
+        refused: dict[str, ActionResult] = {}
+        for ident in ids:
+            try:
+                _prepare(session, actor, ident, _BULK_VERBS[action])
+            except RegdeskError as exc:
+                refused[ident] = _failed(ident, action, exc.message, type(exc).__name__)
+        if len(refused) == len(ids):
+            return [refused[ident] for ident in ids]
+        # some item may be decided: every item is taken again in order in the write transaction
+        # (an earlier decision of this very call may close a later item: its answer is then that)
+        begin_write(session)
     results: list[ActionResult] = []
     for ident in ids:
         try:
@@ -1010,9 +1063,12 @@ def list_work(session: Session, actor: Actor, mine: bool = True, doc_type: str |
     open_status = ITS.OPEN.value
     titles = {t: _title(t) for t in {r[10] for r in rows}}
     views = []
+    # the values are the store's own, typed by the columns: built without re-validating each
+    # field (a page of 60 cost more in pydantic validation than in SQL)
+    make = WorkItemView.model_construct
     for (item_id, step, assignee, via, created, due, level, delegated_from, comment, inst_id, doc_type, doc_key,
          submitter) in rows:
-        views.append(WorkItemView(
+        views.append(make(
             id=item_id, instance_id=inst_id, doc_type=doc_type, doc_title=titles[doc_type], doc_key=doc_key,
             summary=lines.get((doc_type, doc_key), ""), step=step, assignee=assignee, assigned_via=via,
             status=open_status, assigned_at=created, due_at=due, overdue=due is not None and due <= current,

@@ -44,7 +44,7 @@ import re
 import tomllib
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import tomlkit
 from pydantic import BaseModel
@@ -166,7 +166,8 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _check_assignee(session: Session, spec: Any, problems: _Problems, key: str, step: int, name: str) -> tuple[str, str]:
+def _check_assignee(session: Session, spec: Any, problems: _Problems, key: str, step: int,
+                    name: str | None) -> tuple[str, str]:
     if not isinstance(spec, str):
         problems.add(f"{key} must be text like \"role:approver\" or \"operator:admin1\"", key, step, name)
         return "", ""
@@ -263,7 +264,7 @@ def parse_definition(session: Session, source: str, filename: str = "definition"
                             condition=condition.strip(), priority=priority, steps=steps)
 
 
-def _parse_step(session: Session, raw: dict, index: int, dt: DocumentType | None, names: Any, seen: set[str],
+def _parse_step(session: Session, raw: dict[str, Any], index: int, dt: DocumentType | None, names: Any, seen: set[str],
                 problems: _Problems) -> ParsedStep:
     sname = raw.get("name")
     label = sname if isinstance(sname, str) else None
@@ -370,6 +371,7 @@ def import_definition(session: Session, actor: Actor, source: str, *, filename: 
                            active=False, source=source, created_at=now(session), created_by=actor.user_name)
     session.add(d)
     session.flush()
+    assert d.id is not None  # the flush assigned it
     for seq, s in enumerate(parsed.steps, start=1):
         session.add(WorkflowStep(definition_id=d.id, sequence=seq, name=s.name, kind=s.kind,
                                  assignee_kind=s.assignee_kind, assignee=s.assignee, policy=s.policy,
@@ -388,7 +390,10 @@ def import_definition(session: Session, actor: Actor, source: str, *, filename: 
 @writes
 def import_file(session: Session, actor: Actor, path: str, activate: bool = False) -> DefinitionDetail:
     require(actor, "admin.workflows")
-    return import_definition(session, actor, read_file(path), filename=Path(path).name, activate=activate)
+    # typed here: services.store.writes returns Any until store.py is typed (MYPY_REMAINING.md)
+    detail: DefinitionDetail = import_definition(session, actor, read_file(path), filename=Path(path).name,
+                                                 activate=activate)
+    return detail
 
 
 def _find(session: Session, doc_type: str, name: str | None, version: int | None) -> WorkflowDefinition:
@@ -456,7 +461,10 @@ def to_toml(session: Session, d: WorkflowDefinition) -> str:
 # ------------------------------------------------------------------------ list, show, activate
 
 
-def _view(session: Session, d: WorkflowDefinition, cls: type = DefinitionView, **extra: Any) -> Any:
+_View = TypeVar("_View", bound=DefinitionView)
+
+
+def _view(session: Session, d: WorkflowDefinition, cls: type[_View], **extra: Any) -> _View:
     steps = session.exec(select(func.count()).select_from(WorkflowStep).where(WorkflowStep.definition_id == d.id)).one()
     running = session.exec(select(func.count()).select_from(WorkflowInstance).where(
         WorkflowInstance.definition_id == d.id, col(WorkflowInstance.status).in_(["running", "change_requested"]))).one()
@@ -482,7 +490,7 @@ def list_definitions(session: Session, actor: Actor, doc_type: str | None = None
         query = query.where(WorkflowDefinition.active == True)  # noqa: E712
     rows = session.exec(query.order_by(col(WorkflowDefinition.doc_type), col(WorkflowDefinition.name),
                                        col(WorkflowDefinition.version).desc())).all()
-    return [_view(session, d) for d in rows]
+    return [_view(session, d, DefinitionView) for d in rows]
 
 
 def _get(session: Session, ref: int | str) -> WorkflowDefinition:
@@ -524,11 +532,12 @@ def _set_active(session: Session, actor: Actor, d: WorkflowDefinition, active: b
 
 def _flip(session: Session, d: WorkflowDefinition, active: bool, **values: Any) -> None:
     result = session.execute(
-        update(WorkflowDefinition).where(WorkflowDefinition.id == d.id, WorkflowDefinition.row_version == d.row_version,
-                                         WorkflowDefinition.active == (not active))
+        update(WorkflowDefinition).where(col(WorkflowDefinition.id) == d.id,
+                                         col(WorkflowDefinition.row_version) == d.row_version,
+                                         col(WorkflowDefinition.active) == (not active))
         .values(active=active, row_version=d.row_version + 1, **values)
         .execution_options(synchronize_session=False))
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if result.rowcount != 1:  # type: ignore[attr-defined]  # sqlmodel types execute() as Result; an UPDATE's is a CursorResult
         raise Conflict(f"workflow definition {d.id} was changed by someone else meanwhile: reread and try again")
     session.flush()
     session.refresh(d)

@@ -37,7 +37,7 @@ def _seed(store: Store) -> None:
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.db"
-    store = Store(f"sqlite:///{path}", clock=ManualClock())
+    store = Store(f"sqlite:///{path}", clock=ManualClock(), create=True)
     _seed(store)
     # a demo database, as 'regdesk demo' makes: tests may act as any operator with --as
     # (tests/test_identity.py covers the refusal on databases that are not demo databases)

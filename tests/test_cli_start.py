@@ -20,7 +20,8 @@ try:
 except SystemExit as exc:
     code = exc.code
 print("\n" + json.dumps({"code": code, "modules": sorted(m for m in sys.modules
-      if m.split(".")[0] in ("app", "models", "services", "screens", "textual", "alembic"))}))
+      if m.split(".")[0] in ("app", "models", "services", "screens", "textual", "alembic", "sqlalchemy",
+                                   "sqlmodel", "pydantic", "typer", "psycopg", "email_validator"))}))
 """
 
 
@@ -70,6 +71,31 @@ def test_read_commands_load_only_their_own_modules(db_path, store, args):
              "services.cases", "services.prospects", "services.changes", "app.cli.cases_cmds",
              "app.cli.workflow_cmds", "app.cli.portal_cmds"}
     assert not heavy & modules, heavy & modules
+
+
+LIGHT_READS = [("requests", "list"), ("requests", "list", "--json", "--status", "Approved", "--sort", "company"),
+               ("customers", "list"), ("customers", "list", "--json", "--limit", "5"), ("requests", "show", "REG-000001"),
+               ("requests", "show", "--json", "reg-000001")]
+
+
+@pytest.mark.parametrize("args", LIGHT_READS, ids=" ".join)
+def test_plain_reads_load_no_orm_no_typer(db_path, store, args):
+    """The light read path (app/cli/light.py): sqlite3 and rich only, no SQLAlchemy, pydantic,
+    typer, models or services beyond the identity rules (under 2x ``import sqlalchemy``)."""
+    from services import signup
+    from services.permissions import PORTAL
+    from tests.test_signup_services import GOOD
+
+    assert store.call(signup.submit, PORTAL, dict(GOOD)).number == "REG-000001"
+    code, modules = _loaded(db_path, *args)
+    assert code == 0, (code, args)
+    tops = {m.split(".")[0] for m in modules}
+    assert not {"sqlalchemy", "sqlmodel", "pydantic", "typer", "models", "textual", "alembic", "psycopg",
+                "email_validator", "screens"} & tops, tops
+    assert {m for m in modules if m.startswith("services.")} <= {
+        "services.quick", "services.identity", "services.permissions", "services.errors", "services.schema_heads",
+        "services.text"}, modules
+    assert "app.cli.root" not in modules and not any(m.endswith("_cmds") for m in modules)
 
 
 def test_whole_metadata_still_has_every_table():

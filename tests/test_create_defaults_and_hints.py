@@ -95,7 +95,7 @@ def test_demo_sets_the_defaults_and_its_templates_carry_group_currency_terms(tmp
 
     for name, (_description, values) in TEMPLATES.items():
         assert values.get("customer_group") and values.get("currency") and values.get("terms_of_payment"), name
-    store = Store(f"sqlite:///{tmp_path / 'demo.db'}", clock=ManualClock())
+    store = Store(f"sqlite:///{tmp_path / 'demo.db'}", clock=ManualClock(), create=True)
     try:
         load_base(store)
         choices = store.call(signup.create_choices, SYSTEM)

@@ -225,7 +225,7 @@ def test_upgrade_turns_tokens_queued_by_an_older_regdesk_into_slots(tmp_path):
     from services.schema import upgrade
     from services.store import make_engine
 
-    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}", create=True)
     upgrade(engine, "0005")
     nonce = "ab" * 16
     raw = "rdk_" + "Q" * 43

@@ -118,7 +118,7 @@ def test_demo_marks_a_new_database_and_refuses_a_real_one(tmp_path, capsys, monk
     assert main(["--db", str(fresh), "demo"]) == 0
     assert main(["--db", str(fresh), "--as", "approver1", "requests", "list"]) == 0
     real = tmp_path / "real.db"
-    s = Store(f"sqlite:///{real}")
+    s = Store(f"sqlite:///{real}", create=True)
     with s.write() as session:
         operators.create_operator(session, SYSTEM, "alice", "Alice", "admin")
     s.dispose()

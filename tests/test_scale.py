@@ -251,10 +251,38 @@ def test_search_and_its_counts_use_indexes(any_store, actor, term):
                       sort="company"))
     for plan in plans:
         _no_table_scan(plan, any_store, "signuprequest")
-    if len(term) >= 3 and any_store.is_sqlite:
-        assert any("signuprequest_search VIRTUAL TABLE" in p for p in plans), plans
+    text_index = "signuprequest_search VIRTUAL TABLE" if any_store.is_sqlite else "ix_signuprequest_search"
+    if term in EXACT_TERMS:  # an exact key: index probes only, the text index is never read
+        assert not any(text_index in p for p in plans), plans
+        assert len(any_store.call(signup.list_requests, a, search=term).rows) == 1
+        assert any_store.call(signup.count_by_status, a, search=term)["All"] == 1
     elif len(term) >= 3:
-        assert any("ix_signuprequest_search" in p for p in plans), plans
+        assert any(text_index in p for p in plans), plans
+
+
+EXACT_TERMS = ("REG-900042", "bulk42@contoso.example", "bulk42")
+
+
+def test_an_exact_customer_account_is_one_index_probe(any_store, actor):
+    """An exact account (or e-mail) is found by its b-tree alone: no text index, even though the
+    account also contains other accounts' text (ACC-1 is inside ACC-10, ACC-11...)."""
+    from models.customer import Customer
+
+    with any_store.write() as s:
+        s.execute(insert(Customer), [{"account": f"ACC-{i}", "name": f"Exact {i}", "email": f"e{i}@exact.example",
+                                      "email_normalized": f"e{i}@exact.example", "name_normalized": f"exact {i}", "credit_limit": 0,
+                                      "created_at": datetime(2026, 1, 1, tzinfo=timezone.utc), "updated_at": datetime(2026, 1, 1, tzinfo=timezone.utc)}
+                                     for i in range(1, 40)])
+    a = actor("approver1")
+    assert [c.account for c in any_store.call(customers.list_customers, a, search="acc-1")] == ["ACC-1"]
+    assert len(any_store.call(customers.list_customers, a, search="ACC-")) == 39  # text: every account
+    text_index = "customer_search VIRTUAL TABLE" if any_store.is_sqlite else "ix_customer_search"
+    for term in ("ACC-1", "e1@exact.example"):
+        plans = _plans(any_store, customers.list_customers, a, table="customer", search=term)
+        assert not any(text_index in p for p in plans), (term, plans)
+        for plan in plans:
+            _no_table_scan(plan, any_store, "customer")
+    assert any(text_index in p for p in _plans(any_store, customers.list_customers, a, table="customer", search="xact"))
 
 
 def test_counts_read_the_kept_counters(any_store, actor):
@@ -465,3 +493,34 @@ def test_search_and_counter_triggers_exist_after_every_migration(any_store):
             for area, (table, column) in counters.AREAS.items():
                 wanted = {f"trg_{table}_count_{op}" for op in ("ins", "del", "truncate", *(["upd"] if column else []))}
                 assert wanted <= triggers, (area, wanted - triggers)
+
+
+@pytest.mark.postgres
+def test_a_postgres_connection_killed_while_idle_is_replaced(pg_store, pg_database_url, monkeypatch):
+    """No ping on every checkout (a round trip per call): only a connection idle for
+    PG_PING_AFTER_IDLE_S is pinged, and one found dead is replaced, not reported."""
+    import psycopg
+
+    from services import store as store_module
+
+    a = actor_of(pg_store)("approver1")
+    pg_store.call(signup.count_by_status, a)
+    with pg_store.engine.connect() as conn:
+        pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    with psycopg.connect(pg_database_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    monkeypatch.setattr(store_module, "PG_PING_AFTER_IDLE_S", 0.0)
+    assert pg_store.call(signup.count_by_status, a)["All"] == 0
+    with pg_store.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar() != pid
+
+
+@pytest.mark.postgres
+def test_postgres_engines_do_not_ping_on_every_checkout(pg_database_url):
+    from services.store import make_engine
+
+    engine = make_engine(pg_database_url)
+    try:
+        assert not engine.pool._pre_ping
+    finally:
+        engine.dispose()

@@ -35,7 +35,7 @@ def test_migrated_postgres_matches_models(pg_store):
 
 
 def test_new_sqlite_file_is_migrated_on_open(tmp_path):
-    store = Store(f"sqlite:///{tmp_path / 'fresh' / 'r.db'}")
+    store = Store(f"sqlite:///{tmp_path / 'fresh' / 'r.db'}", create=True)
     assert current_revisions(store.engine) == SCHEMA_HEADS
     upgrade(store.engine)  # idempotent
     with store.engine.connect() as conn:

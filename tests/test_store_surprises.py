@@ -80,6 +80,24 @@ def _stamp_newer(path: Path) -> None:
     conn.close()
 
 
+def test_the_library_default_creates_no_database(tmp_path):
+    """Outside the CLI too: ``Store(url)`` / ``make_engine(url)`` of a missing SQLite file refuse
+    and make nothing; only ``create=True`` (db init, demo, the default path, tests) makes one."""
+    from services.errors import DatabaseUnavailable
+    from services.store import make_engine
+
+    target = tmp_path / "typo" / "dmeo.db"
+    with pytest.raises(DatabaseUnavailable, match="no database"):
+        Store(f"sqlite:///{target}")
+    with pytest.raises(DatabaseUnavailable, match="no database"):
+        make_engine(f"sqlite:///{target}")
+    assert not target.exists() and not target.parent.exists()
+    store = Store(f"sqlite:///{target}", create=True)
+    store.dispose()
+    assert target.is_file()
+    Store(f"sqlite:///{target}").dispose()  # an existing file opens without being asked
+
+
 def test_database_newer_than_the_program_is_named(db_path, capsys, monkeypatch):
     monkeypatch.delenv("REGDESK_DATABASE_URL", raising=False)
     _stamp_newer(db_path)
@@ -116,7 +134,7 @@ def test_a_cut_short_demo_is_finished_by_the_next_run(tmp_path, capsys, monkeypa
 
     monkeypatch.delenv("REGDESK_DATABASE_URL", raising=False)
     target = tmp_path / "demo.db"
-    store = Store(f"sqlite:///{target}")
+    store = Store(f"sqlite:///{target}", create=True)
     load_reference(store)
     store.dispose()
     code, out, err = run(capsys, "--db", str(target), "demo")

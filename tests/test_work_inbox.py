@@ -308,7 +308,7 @@ def test_migration_0011_schedules_existing_open_items_for_the_first_tick(tmp_pat
     from services.schema import upgrade
     from services.store import make_engine
 
-    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}", create=True)
     upgrade(engine, "0005")
     at = clock.current
     with engine.begin() as conn:

@@ -13,7 +13,7 @@ from sqlmodel import select
 from models.core import AuditEvent, NumberSequence
 from models.signup import SignupRequest
 from services import audit, sequences, signup
-from services.errors import NotFound, ValidationFailed
+from services.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from services.permissions import PORTAL
 from services.store import Store
 from tests.conftest import actor_of
@@ -256,9 +256,6 @@ def test_a_create_paused_before_its_numbers_holds_no_sequence_row(pg_store, cloc
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(strict=True, reason="statuscount: the PostgreSQL counter triggers (0007) upsert one row per "
-                   "(area, status), locked until commit, so two creates (any two status changes of one area) "
-                   "still queue on it; see DESIGN.md, Store and transactions")
 def test_a_create_paused_before_its_numbers_does_not_hold_up_the_next_one(pg_store, clock, monkeypatch):
     results: dict[str, object] = {}
 
@@ -281,3 +278,70 @@ def test_a_create_paused_before_its_numbers_does_not_hold_up_the_next_one(pg_sto
     assert not isinstance(results["fast"], Exception), results["fast"]
     assert results["fast"].customer_account < slow_result.customer_account  # the paused one numbered last
     _no_provisional_keys_left(pg_store)
+
+
+def _refusals(store):
+    """One refusal (not found / wrong state / no permission / bad input) of every phased command
+    that is not a sign-up, change, case, user-request or prospect transition."""
+    from services import customers, delivery, operators, params, portal, workflow
+
+    a = actor_of(store)
+    admin, support, approver = a("admin1"), a("support1"), a("approver1")
+    bulk = lambda: store.call(workflow.bulk_decide, approver, [999998, 999999], "approve")  # noqa: E731
+    return [
+        ("portal.disable", lambda: store.call(portal.disable, admin, "nobody"), NotFound),
+        ("portal.enable", lambda: store.call(portal.enable, admin, "nobody"), NotFound),
+        ("portal.resend_activation", lambda: store.call(portal.resend_activation, admin, "nobody"), NotFound),
+        ("portal.activate", lambda: store.call(portal.activate, "rdk_" + "x" * 30, "Good password 123"), NotFound),
+        ("delivery.retry", lambda: store.call(delivery.retry, admin, 999999), NotFound),
+        ("params.set_param", lambda: store.call(params.set_param, support, "workflow.disallow_submitter_approval", True),
+         PermissionDenied),
+        ("params.set_param bad key", lambda: store.call(params.set_param, admin, "no.such.key", 1), NotFound),
+        ("operators.add_operator", lambda: store.call(operators.add_operator, admin, "approver1", "A", "approver"),
+         Conflict),
+        ("operators.set_active", lambda: store.call(operators.set_active, admin, "nobody", False), NotFound),
+        ("customers.save_template", lambda: store.call(customers.save_template, support, "T1", {}), PermissionDenied),
+        ("customers.save_template bad", lambda: store.call(customers.save_template, admin, "bad name!", {}),
+         ValidationFailed),
+        ("customers.save_role", lambda: store.call(customers.save_role, admin, ""), ValidationFailed),
+        ("workflow.bulk_decide", bulk, None),
+        ("workflow.submit_document", lambda: store.call(workflow.submit_document, approver, "no_such_type", "X"),
+         NotFound),
+        ("workflow.resubmit_document", lambda: store.call(workflow.resubmit_document, approver, "case", "CASE-999"),
+         NotFound),
+        ("workflow.recall_document", lambda: store.call(workflow.recall_document, approver, "case", "CASE-999"),
+         NotFound),
+    ]
+
+
+PHASED_REFUSALS = ["portal.disable", "portal.enable", "portal.resend_activation", "portal.activate", "delivery.retry",
+                   "params.set_param", "params.set_param bad key", "operators.add_operator", "operators.set_active",
+                   "customers.save_template", "customers.save_template bad", "customers.save_role",
+                   "workflow.bulk_decide", "workflow.submit_document", "workflow.resubmit_document",
+                   "workflow.recall_document"]
+
+
+def test_the_refusal_list_names_every_case(store):
+    assert [name for name, _call, _refusal in _refusals(store)] == PHASED_REFUSALS
+
+
+@pytest.mark.parametrize("case", PHASED_REFUSALS)
+def test_refusals_of_every_phased_command_do_not_wait_for_the_write_lock(store, monkeypatch, case):
+    """Every writing command checks before it locks: with another connection holding SQLite's
+    write lock (and the store's wait for it cut to 0.3 s, so a command that took the lock
+    first would end in "the database is busy"), each refusal is the command's own answer."""
+    import services.store as st
+
+    name, call, refusal = next(c for c in _refusals(store) if c[0] == case)
+    monkeypatch.setattr(st, "WRITE_RETRY_BUDGET_S", 0.3)
+    holder = _hold_sqlite_write_lock(store)
+    try:
+        if refusal is None:  # bulk: each item's refusal is reported, nothing decided
+            results = call()
+            assert [r.ok for r in results] == [False, False] and all(r.error == "NotFound" for r in results), name
+        else:
+            with pytest.raises(refusal):
+                call()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()

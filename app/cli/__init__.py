@@ -12,6 +12,9 @@ def main(argv: list[str] | None = None) -> int:
         # the console alone (no command): skip typer and every command module, open it directly
         return _guarded(lambda: _open_console(*console_args), wants_json=False)
     args = list(sys.argv[1:] if argv is None else argv)
+    light = _guarded(lambda: _light(args), wants_json="--json" in args)
+    if light is not None:
+        return light
     register(command_of(args))
     from app.cli.root import app
 
@@ -61,6 +64,13 @@ def register(command: str | None) -> None:
 
     for name in COMMAND_MODULES.get(command or "", ALL_MODULES):
         importlib.import_module(f"app.cli.{name}")
+
+
+def _light(args: list[str]) -> int | None:
+    """A plain read (``requests list``, ``customers list``) without typer and the ORM (app/cli/light.py)."""
+    from app.cli.light import run
+
+    return run(args)
 
 
 def _guarded(run, *, wants_json: bool) -> int:

@@ -8,7 +8,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Iterable, Sequence
 
-from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -20,9 +19,8 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def plain(value: Any) -> Any:
-    """Models, dataclasses, decimals and datetimes to JSON-able data."""
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
+    """Models, decimals and datetimes to JSON-able data (pydantic models by duck typing: this
+    module does not import pydantic, the CLI's light read path never loads it)."""
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -66,8 +64,9 @@ def table(rows: Iterable[Any], columns: Sequence[tuple[str, str]], *, title: str
         out.print(Text("(none)"))
 
 
-def record(value: BaseModel | dict[str, Any], *, title: str | None = None, skip: Sequence[str] = ()) -> None:
-    data = value.model_dump() if isinstance(value, BaseModel) else value
+def record(value: Any, *, title: str | None = None, skip: Sequence[str] = ()) -> None:
+    """A pydantic model or a dict as a two-column grid."""
+    data = value if isinstance(value, dict) else value.model_dump()
     t = Table.grid(padding=(0, 2))
     t.add_column(style="bold")
     t.add_column()

@@ -40,7 +40,9 @@ def serve(
             raise ValidationFailed({"--limits": str(exc)}) from None
     c = obj(ctx)
     url = c.settings.database_url
-    engine = make_engine(url)
+    from app.settings import may_create
+
+    engine = make_engine(url, create=may_create(url))
     try:
         ensure_schema(engine)  # refuse a stale PostgreSQL schema here, with the CLI's message and exit code
     finally:

@@ -23,4 +23,6 @@ def create_from_env():
         access.setLevel(logging.INFO)
         access.propagate = False
     settings = resolve()
-    return create_app(Store(settings.database_url), WebConfig.from_env())
+    from app.settings import may_create
+
+    return create_app(Store(settings.database_url, create=may_create(settings.database_url)), WebConfig.from_env())

@@ -7,6 +7,7 @@ does not import services (the layers contract in pyproject.toml).
 """
 
 import re
+from collections.abc import Mapping
 
 __all__ = ["include_name"]
 
@@ -15,6 +16,6 @@ __all__ = ["include_name"]
 _STORE_SPECIFIC = re.compile(r"^(\w+_search(_\w+)?|ix_\w+_search)$")
 
 
-def include_name(name: str | None, type_: str, parent_names: dict) -> bool:
+def include_name(name: str | None, type_: str, parent_names: Mapping[str, str | None]) -> bool:
     """Alembic ``include_name``: leave out the store-specific search objects the models cannot declare."""
     return not (name and type_ in ("table", "index") and _STORE_SPECIFIC.match(name))

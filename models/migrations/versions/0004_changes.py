@@ -8,7 +8,7 @@ Create Date: 2026-11-22 11:00:00
 from typing import Sequence, Union
 
 import sqlalchemy as sa
-import sqlmodel  # noqa: F401  (sqlmodel.sql.sqltypes.AutoString / UTCDateTime)
+import sqlmodel.sql.sqltypes  # noqa: F401  (sqlmodel.sql.sqltypes.AutoString / UTCDateTime)
 from alembic import op
 
 revision: str = "0004"

@@ -19,7 +19,7 @@ Self-contained: it needs only the tables of 0001-0005.
 from typing import Sequence, Union
 
 import sqlalchemy as sa
-import sqlmodel  # noqa: F401
+import sqlmodel.sql.sqltypes  # noqa: F401
 from alembic import op
 
 revision: str = "0007"
@@ -85,10 +85,16 @@ def _pg_search(table: str, columns: tuple[str, ...]) -> list[str]:
 
 
 def _sqlite_counter(area: str, table: str, column: str | None) -> list[str]:
-    value = lambda row: f"{row}.{column}" if column else "''"  # noqa: E731
-    add = lambda row: (f"INSERT INTO statuscount (area, status, n) VALUES ('{area}', {value(row)}, 1) "  # noqa: E731
-                       "ON CONFLICT (area, status) DO UPDATE SET n = n + 1;")
-    sub = lambda row: f"UPDATE statuscount SET n = n - 1 WHERE area = '{area}' AND status = {value(row)};"  # noqa: E731
+    def value(row: str) -> str:
+        return f"{row}.{column}" if column else "''"
+
+    def add(row: str) -> str:
+        return (f"INSERT INTO statuscount (area, status, n) VALUES ('{area}', {value(row)}, 1) "
+                "ON CONFLICT (area, status) DO UPDATE SET n = n + 1;")
+
+    def sub(row: str) -> str:
+        return f"UPDATE statuscount SET n = n - 1 WHERE area = '{area}' AND status = {value(row)};"
+
     out = [
         f"CREATE TRIGGER trg_{table}_count_ins AFTER INSERT ON {table} BEGIN {add('new')} END",
         f"CREATE TRIGGER trg_{table}_count_del AFTER DELETE ON {table} BEGIN {sub('old')} END",
@@ -103,7 +109,9 @@ def _pg_counter(area: str, table: str, column: str | None) -> list[str]:
     """Statement-level triggers over transition tables: one upsert per status per statement, so a
     bulk load of N rows touches each counter row once (row triggers would update one row N times
     in one transaction, each update walking the growing chain of its versions)."""
-    value = lambda row: f"{row}.{column}" if column else "''"  # noqa: E731
+    def value(row: str) -> str:
+        return f"{row}.{column}" if column else "''"
+
     fn = f"regdesk_count_{table}"
     add = (f"INSERT INTO statuscount (area, status, n) SELECT '{area}', {value('r')}, count(*) FROM new_rows r "
            f"GROUP BY 2 ON CONFLICT (area, status) DO UPDATE SET n = statuscount.n + excluded.n;")
@@ -149,8 +157,8 @@ END $$""",
 
 def upgrade() -> None:
     sqlite = op.get_bind().dialect.name == "sqlite"
-    for name, table, columns in INDEXES:
-        op.create_index(name, table, columns)
+    for name, table, index_columns in INDEXES:
+        op.create_index(name, table, index_columns)
     op.create_table(
         "statuscount",
         sa.Column("area", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),

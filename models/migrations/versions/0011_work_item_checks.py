@@ -14,7 +14,7 @@ column and indexes to ``workitem`` (created by 0002).
 from typing import Sequence, Union
 
 import sqlalchemy as sa
-import sqlmodel  # noqa: F401
+import sqlmodel.sql.sqltypes  # noqa: F401
 from alembic import op
 
 
