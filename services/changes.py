@@ -26,7 +26,6 @@ may approve some lines and reject others. Every transition is a conditional UPDA
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Iterable
@@ -61,21 +60,15 @@ PENDING_STATUS = customers.PENDING_STATUS
 UNSUBMITTED_STATUS = customers.UNSUBMITTED_STATUS
 
 
-@dataclass(frozen=True)
-class Transition:
-    sources: frozenset[ProposalState]
-    targets: frozenset[ProposalState]
-    permission: str | None  # None: the workflow engine does it (recall / request change)
-    label: str
-
-
-TRANSITIONS: dict[str, Transition] = {
-    "submit": Transition(frozenset({P.NOT_SUBMITTED}), frozenset({P.SUBMITTED}), "changes.submit", "submit"),
-    "discard": Transition(frozenset({P.NOT_SUBMITTED}), frozenset({P.DISCARDED}), "changes.submit", "discard"),
-    "approve": Transition(frozenset({P.SUBMITTED}), frozenset({P.APPROVED, P.PARTIALLY_APPROVED}), "changes.decide", "approve"),
-    "reject": Transition(frozenset({P.SUBMITTED}), frozenset({P.REJECTED}), "changes.decide", "reject"),
-    "return": Transition(frozenset({P.SUBMITTED}), frozenset({P.NOT_SUBMITTED}), None, "return to the proposer"),
-}
+# (action, from, to, permission, wording, other targets, offered to operators)
+TRANSITIONS = transitions.table("change_proposal", [
+    ("submit", {P.NOT_SUBMITTED}, P.SUBMITTED, "changes.submit", "submit"),
+    ("discard", {P.NOT_SUBMITTED}, P.DISCARDED, "changes.submit", "discard"),
+    ("approve", {P.SUBMITTED}, P.APPROVED, "changes.decide", "approve", frozenset({P.PARTIALLY_APPROVED})),
+    ("reject", {P.SUBMITTED}, P.REJECTED, "changes.decide", "reject"),
+    # recalled by the submitter, or a change requested in the workflow
+    ("return", {P.SUBMITTED}, P.NOT_SUBMITTED, None, "return to the proposer"),
+])
 LINE_EDIT_STATES = frozenset({P.NOT_SUBMITTED})  # lines are added, replaced, discarded only here
 
 
@@ -83,11 +76,9 @@ LINE_EDIT_STATES = frozenset({P.NOT_SUBMITTED})  # lines are added, replaced, di
 
 
 def _engine():
-    """services.workflow, when it is there (it is developed alongside)."""
-    try:
-        from services import workflow
-    except ImportError:  # pragma: no cover - only while the engine is missing
-        return None
+    """services.workflow (imported on first use: reading proposals never needs it)."""
+    from services import workflow
+
     return workflow
 
 
@@ -413,13 +404,16 @@ def proposers(session: Session, p: ChangeProposal) -> set[str]:
 # ---------------------------------------------------------------------------- state changes
 
 
-def _explain(p: ChangeProposal, action: str) -> str:
+def _explain(p: ChangeProposal, action: str) -> str | None:
+    """The process's own words for a refusal (None: the mover's sentence, services/transitions.py)."""
     n, st = f"{p.number} ({p.account})", p.state
     at = lambda t: f"{t:%Y-%m-%d %H:%M}" if t else "?"  # noqa: E731
     if st == P.SUBMITTED and action in ("submit", "discard"):
         return (f"{n} was submitted by {p.submitted_by} on {at(p.submitted_at)} and is pending approval: "
                 "it cannot be changed until it is decided (the submitter may recall it)")
-    if st == P.NOT_SUBMITTED and action in ("approve", "reject", "return"):
+    if st == P.NOT_SUBMITTED and action == "return":
+        return f"{n} is not submitted (recalled or sent back already?): nothing to recall"
+    if st == P.NOT_SUBMITTED and action in ("approve", "reject"):
         return f"{n} has not been submitted yet: nothing to decide"
     if st in (P.APPROVED, P.PARTIALLY_APPROVED):
         return f"{n} was {st.lower()} by {p.decided_by} on {at(p.decided_at)}"
@@ -427,21 +421,30 @@ def _explain(p: ChangeProposal, action: str) -> str:
         return f"{n} was rejected by {p.decided_by} on {at(p.decided_at)}: {p.reason}"
     if st == P.DISCARDED:
         return f"{n} was discarded"
-    return f"{n} is {st}: cannot {TRANSITIONS[action].label} it"
+    return None
+
+
+PROCESS = transitions.register(transitions.Process(
+    name="change_proposal", title="Proposed customer change", model=ChangeProposal, states=tuple(ProposalState),
+    transitions=TRANSITIONS, entity=ENTITY, initial=(P.NOT_SUBMITTED,), field="state",
+    explain=lambda _session, p, action: _explain(p, action), label=lambda p: f"{p.number} ({p.account})"))
 
 
 def _transition(session: Session, p: ChangeProposal, action: str, target: ProposalState, **values: Any) -> None:
-    t = TRANSITIONS[action]
-    assert target in t.targets, (action, target)
-    if p.state not in t.sources:
-        done = p.state in (P.APPROVED, P.PARTIALLY_APPROVED, P.REJECTED, P.DISCARDED) or p.state in t.targets
-        raise (Conflict if done else InvalidTransition)(_explain(p, action))
-    won, fresh = transitions.claim(session, p, t.sources, field="state", state=target.value, **values)
-    if not won:
-        if fresh is None or fresh.state in t.sources:
-            raise Conflict(f"{p.number} was changed by someone else meanwhile: reread and try again")
-        raise Conflict(_explain(fresh, action))
-    session.refresh(p)
+    """Move ``p`` by ``action`` (services/transitions.py: check, write lock, compare-and-set)."""
+    transitions.move(session, PROCESS, p, action, to=target, **values)
+
+
+def _lock_planned(session: Session, c: Customer, p: ChangeProposal | None, what: str) -> tuple[Customer, ChangeProposal | None]:
+    """The end of a plan: take the write lock, lock the customer, and replan (services.store.Replan)
+    when the customer or its open proposal changed since the plan read them."""
+    planned = (c.version, _proposal_key(p))
+    begin_write(session)
+    c = _lock_customer(session, c.account)
+    fresh = _open_proposal(session, c.id)
+    if (c.version, _proposal_key(fresh)) != planned:
+        raise Replan(f"customer {c.account} changed while the {what} was planned")
+    return c, fresh
 
 
 def _ensure_sequence(session: Session) -> None:
@@ -519,9 +522,6 @@ def _update_customer(session: Session, actor: Actor, c: Customer, values: dict[s
 def workflow_possible(session: Session) -> bool:
     """Whether a customer change workflow could start (an active definition exists): lets bulk imports
     skip asking the engine for each of thousands of proposals when none is active."""
-    engine = _engine()
-    if engine is None:
-        return False
     from models.workflow import WorkflowDefinition
 
     return session.exec(select(WorkflowDefinition.id).where(WorkflowDefinition.doc_type == DOC_TYPE,
@@ -530,8 +530,6 @@ def workflow_possible(session: Session) -> bool:
 
 def _start_workflow(session: Session, actor: Actor, p: ChangeProposal, comment: str | None = None) -> int | None:
     engine = _engine()
-    if engine is None:
-        return None
     if engine.active_instance(session, DOC_TYPE, p.number) is not None:  # sent back for changes: same step again
         instance = engine.resubmit(session, actor, DOC_TYPE, p.number, comment)
     else:
@@ -627,16 +625,15 @@ def edit_customer(session: Session, actor: Actor, account: str, values: dict[str
 # ---------------------------------------------------------------------------- discard / submit / recall
 
 
-@writes
+@writes(phased=True)
 def discard(session: Session, actor: Actor, account: str, field: str | None = None) -> ProposalView | None:
     """Discard one line (``field``) or all lines of the customer's unsubmitted proposal."""
     require(actor, "changes.submit")
-    c = _lock_customer(session, account)
+    c = _find_customer(session, account)
     p = _open_proposal(session, c.id)
     if p is None:
         raise NotFound(f"customer {c.account} has no proposed changes")
-    if p.state not in LINE_EDIT_STATES:
-        raise InvalidTransition(_explain(p, "discard"))
+    transitions.check(session, PROCESS, p, "discard")
     lines = _lines(session, p)
     if field is not None:
         name = parse_field(field)
@@ -645,6 +642,8 @@ def discard(session: Session, actor: Actor, account: str, field: str | None = No
             raise NotFound(f"{p.number} has no proposed change of {name} (lines: {', '.join(x.field for x in lines)})")
     else:
         gone = lines
+    c, p = _lock_planned(session, c, p, "discard")
+    assert p is not None
     session.execute(delete(ChangeLine).where(col(ChangeLine.id).in_([x.id for x in gone])))
     audit.record(session, actor, ENTITY, p.number, "discarded" if field is None else "line discarded",
                  before={x.field: json.loads(x.proposed_value) for x in gone}, comment=f"customer {c.account}")
@@ -654,32 +653,40 @@ def discard(session: Session, actor: Actor, account: str, field: str | None = No
     return _proposal_view(session, p, c)
 
 
-@writes
+@writes(phased=True)
 def submit(session: Session, actor: Actor, account: str, comment: str | None = None) -> ProposalView:
     """Workflow > Submit: the proposal goes to approval; the customer shows "Changes pending approval"."""
     require(actor, "changes.submit")
-    c = _lock_customer(session, account)
+    c = _find_customer(session, account)
     p = _open_proposal(session, c.id)
     if p is None:
         raise NotFound(f"customer {c.account} has no proposed changes to submit")
+    transitions.check(session, PROCESS, p, "submit")
+    if not _lines(session, p):
+        raise InvalidTransition(f"{p.number} ({p.account}) has no lines to submit")
+    _engine()  # the workflow's first-use imports: before the write lock
+    c, p = _lock_planned(session, c, p, "submit")
+    assert p is not None
     submit_proposal(session, actor, p, clean(comment, multiline=True) or None)
     return _proposal_view(session, p, c)
 
 
-@writes
+@writes(phased=True)
 def recall(session: Session, actor: Actor, account: str, comment: str | None = None) -> ProposalView:
     """The submitter takes a submitted proposal back (Submitted -> Not submitted)."""
     require(actor, "changes.submit")
-    c = _lock_customer(session, account)
+    c = _find_customer(session, account)
     p = _open_proposal(session, c.id)
     if p is None:
         raise NotFound(f"customer {c.account} has no proposed changes")
-    if p.state != P.SUBMITTED:
-        raise InvalidTransition(_explain(p, "return"))
+    transitions.check(session, PROCESS, p, "return")
     if p.submitted_by != actor.user_name:
         raise PermissionDenied(f"only the submitter ({p.submitted_by}) may recall {p.number}")
     engine = _engine()
-    if p.workflow_instance_id is not None and engine is not None and engine.active_instance(session, DOC_TYPE, p.number):
+    in_workflow = p.workflow_instance_id is not None and engine.active_instance(session, DOC_TYPE, p.number)
+    c, p = _lock_planned(session, c, p, "recall")
+    assert p is not None
+    if in_workflow:
         engine.recall(session, actor, DOC_TYPE, p.number, comment)  # calls _on_recalled
         session.refresh(p)
     else:
@@ -718,13 +725,12 @@ def _to_decide(session: Session, c: Customer, verb: str) -> ChangeProposal:
     last = session.exec(select(ChangeProposal).where(ChangeProposal.customer_id == c.id)
                         .order_by(col(ChangeProposal.id).desc())).first()
     if last is not None and last.state in (P.APPROVED, P.PARTIALLY_APPROVED, P.REJECTED):
-        raise Conflict(f"customer {c.account} has no proposed changes to {verb}: " + _explain(last, verb))
+        raise Conflict(f"customer {c.account} has no proposed changes to {verb}: " + (_explain(last, verb) or last.state))
     raise NotFound(f"customer {c.account} has no proposed changes")
 
 
 def _check_decider(session: Session, actor: Actor, p: ChangeProposal, verb: str) -> None:
-    if p.state != P.SUBMITTED:
-        raise (InvalidTransition if p.state == P.NOT_SUBMITTED else Conflict)(_explain(p, verb))
+    transitions.check(session, PROCESS, p, verb)
     who = proposers(session, p)
     if actor.user_name in who:
         role = "submitted" if actor.user_name == p.submitted_by else "proposed changes in"
@@ -735,7 +741,7 @@ def _check_decider(session: Session, actor: Actor, p: ChangeProposal, verb: str)
 def _work_item(session: Session, actor: Actor, p: ChangeProposal) -> Any | None:
     """The actor's open work item on ``p`` when a workflow runs it; PermissionDenied when it is someone else's."""
     engine = _engine()
-    if p.workflow_instance_id is None or engine is None or engine.active_instance(session, DOC_TYPE, p.number) is None:
+    if p.workflow_instance_id is None or engine.active_instance(session, DOC_TYPE, p.number) is None:
         return None
     for item in engine.list_work(session, actor, mine=True, doc_type=DOC_TYPE):
         if item.doc_key == p.number:
@@ -749,12 +755,12 @@ def _conflicting(session: Session, c: Customer, lines: Iterable[ChangeLine]) -> 
     return [x for x in lines if encode(x.field, current[x.field]) != x.original_value]
 
 
-@writes
+@writes(phased=True)
 def approve(session: Session, actor: Actor, account: str, only: list[str] | None = None,
             comments: dict[str, str] | None = None, comment: str | None = None) -> DecisionResult:
     """Approve every line, or only the fields in ``only`` (the other lines are rejected, with ``comments``)."""
     require(actor, "changes.decide")
-    c = _lock_customer(session, account)
+    c = _find_customer(session, account)
     p = _to_decide(session, c, "approve")
     _check_decider(session, actor, p, "approve")
     lines = _lines(session, p)
@@ -777,6 +783,11 @@ def approve(session: Session, actor: Actor, account: str, only: list[str] | None
                            f"now {display(x.field, getattr(c, x.field))}" for x in stale)
         raise Conflict(f"nothing of {p.number} can be applied: the customer changed since the proposal ({detail}); "
                        "reject it and propose again")
+    item = _work_item(session, actor, p)
+    c, fresh = _lock_planned(session, c, p, "approval")
+    assert fresh is not None
+    p = fresh
+    lines = _lines(session, p)
     current = now(session)
     for x in lines:
         x.decided_by, x.decided_at = actor.user_name, current
@@ -784,7 +795,6 @@ def approve(session: Session, actor: Actor, account: str, only: list[str] | None
         x.decision = (LineDecision.PENDING if x.field in chosen else LineDecision.REJECTED).value
         session.add(x)
     session.flush()
-    item = _work_item(session, actor, p)
     if item is not None:
         _engine().approve(session, actor, item.id, comment)  # the final step calls _on_approved
         session.refresh(p)
@@ -845,7 +855,7 @@ def _apply(session: Session, actor: Actor, p: ChangeProposal, c: Customer) -> No
                         "conflicts": [x.field for x in lines if x.decision == LineDecision.CONFLICT]})
 
 
-@writes
+@writes(phased=True)
 def reject(session: Session, actor: Actor, account: str, reason: str) -> DecisionResult:
     """Reject the whole proposal with a reason; the customer stays as it is."""
     require(actor, "changes.decide")
@@ -854,10 +864,13 @@ def reject(session: Session, actor: Actor, account: str, reason: str) -> Decisio
         raise ValidationFailed({"reason": "a reason is required to reject proposed changes"})
     if len(reason) > 1000:
         raise ValidationFailed({"reason": "at most 1000 characters"})
-    c = _lock_customer(session, account)
+    c = _find_customer(session, account)
     p = _to_decide(session, c, "reject")
     _check_decider(session, actor, p, "reject")
     item = _work_item(session, actor, p)
+    c, fresh = _lock_planned(session, c, p, "rejection")
+    assert fresh is not None
+    p = fresh
     if item is not None:
         _engine().reject(session, actor, item.id, reason)  # calls _on_rejected
         session.refresh(p)
@@ -893,12 +906,7 @@ def customer_status(session: Session, customer_id: int) -> str:
 
 
 def _waiting_numbers(session: Session, actor: Actor) -> set[str]:
-    engine = _engine()
-    keys: set[str] = set()
-    if engine is not None:
-        for item in engine.list_work(session, actor, mine=True, doc_type=DOC_TYPE):
-            keys.add(item.doc_key)
-    return keys
+    return {item.doc_key for item in _engine().list_work(session, actor, mine=True, doc_type=DOC_TYPE)}
 
 
 def list_proposals(session: Session, actor: Actor, *, state: str | None = None, waiting_for_me: bool = False,
@@ -913,8 +921,6 @@ def list_proposals(session: Session, actor: Actor, *, state: str | None = None, 
             raise ValidationFailed({"status": str(exc)}) from None
         query = query.where(ChangeProposal.state == st.value)
     if waiting_for_me:
-        if not actor.can("changes.decide") and not _engine():
-            return []
         query = query.where(ChangeProposal.state == P.SUBMITTED.value)
     rows = session.exec(query.order_by(col(ChangeProposal.id).desc()).limit(max(1, min(limit, 10_000)))).all()
     ids = [p.id for p, _ in rows]
@@ -928,8 +934,7 @@ def list_proposals(session: Session, actor: Actor, *, state: str | None = None, 
         mine = lines.get(p.id, [])
         if waiting_for_me:
             if p.workflow_instance_id is not None and p.number not in work:
-                engine = _engine()
-                if engine is not None and engine.active_instance(session, DOC_TYPE, p.number) is not None:
+                if _engine().active_instance(session, DOC_TYPE, p.number) is not None:
                     continue
             if p.workflow_instance_id is None and not actor.can("changes.decide"):
                 continue
@@ -1079,8 +1084,6 @@ def _on_recalled(session: Session, actor: Actor, key: str) -> None:
 
 def _register() -> None:
     engine = _engine()
-    if engine is None or not hasattr(engine, "DocumentType"):
-        return
     engine.register(engine.DocumentType(
         name=DOC_TYPE, title="Proposed customer change", attributes=_attributes, submitter=_submitter,
         on_approved=_on_approved, on_rejected=_on_rejected, on_change_requested=_on_change_requested,

@@ -617,7 +617,7 @@ def _write_proposals(session: Session, actor: Actor, proposals: list[tuple[dict[
     # Not submitted -> Submitted (the "submit" transition), one statement for the chunk, then the workflow
     t = changes.TRANSITIONS["submit"]
     result = session.execute(
-        update(ChangeProposal).where(col(ChangeProposal.id).in_(ids), col(ChangeProposal.state).in_([s.value for s in t.sources]),
+        update(ChangeProposal).where(col(ChangeProposal.id).in_(ids), col(ChangeProposal.state).in_(sorted(t.sources)),
                                      col(ChangeProposal.version) == 1)
         .values(state=ProposalState.SUBMITTED.value, submitted_by=actor.user_name, submitted_at=at, version=2, updated_at=at)
         .execution_options(synchronize_session=False))
@@ -634,7 +634,7 @@ def _write_proposals(session: Session, actor: Actor, proposals: list[tuple[dict[
                        "after": _dump({"proposal": row["number"], "fields": sorted(values)}), "comment": changes.PENDING_STATUS})
     session.execute(insert(_AUDIT), events)
     engine = changes._engine()
-    if engine is None or not changes.workflow_possible(session):
+    if not changes.workflow_possible(session):
         return
     started: list[tuple[int, int]] = []
     for pid, row in zip(ids, rows):

@@ -18,7 +18,6 @@ Portal user states, in one table (``TRANSITIONS``)::
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -48,19 +47,33 @@ USER_NAME_HINT = "3-64 characters: letters, digits and . _ @ -, starting with a 
 _HASHER = PasswordHash((Argon2Hasher(),))
 
 
-@dataclass(frozen=True)
-class Transition:
-    sources: frozenset[PortalUserStatus]
-    permission: str | None  # None: the portal (the user) does it
-    label: str
+TRANSITIONS = transitions.table("portal_user", [
+    ("activate", {P.PENDING_ACTIVATION}, P.ACTIVE, None, "activate"),
+    ("disable", {P.PENDING_ACTIVATION, P.ACTIVE}, P.DISABLED, "admin.portal_users", "disable"),
+    # back to Active when the user had set a password, else to Pending activation
+    ("enable", {P.DISABLED}, P.ACTIVE, "admin.portal_users", "enable", frozenset({P.PENDING_ACTIVATION})),
+    ("resend", {P.PENDING_ACTIVATION}, None, "user_request.process", "send a new activation link to"),
+])
 
 
-TRANSITIONS: dict[str, Transition] = {
-    "activate": Transition(frozenset({P.PENDING_ACTIVATION}), None, "activate"),
-    "disable": Transition(frozenset({P.PENDING_ACTIVATION, P.ACTIVE}), "admin.portal_users", "disable"),
-    "enable": Transition(frozenset({P.DISABLED}), "admin.portal_users", "enable"),
-    "resend": Transition(frozenset({P.PENDING_ACTIVATION}), "user_request.process", "send a new activation link to"),
-}
+def _explain(_session: Session, user: PortalUser, action: str) -> str | None:
+    """The process's own words for a refusal (None: the mover's sentence, services/transitions.py)."""
+    if action == "disable" and user.status == P.DISABLED:
+        at = f"{user.disabled_at:%Y-%m-%d %H:%M}" if user.disabled_at else "?"
+        return f"portal user {user.user_name} is disabled already (by {user.disabled_by} on {at})"
+    if action == "enable":
+        return f"portal user {user.user_name} is {user.status}: only a disabled user can be enabled"
+    if action == "resend":
+        return f"portal user {user.user_name} is {user.status}: only a user pending activation gets a new activation link"
+    if action == "activate" and user.status == P.DISABLED:
+        return f"portal user {user.user_name} is disabled: ask us to enable it"
+    return None
+
+
+PROCESS = transitions.register(transitions.Process(
+    name="portal_user", title="Portal user", model=PortalUser, states=tuple(PortalUserStatus),
+    transitions=TRANSITIONS, entity=ENTITY, initial=(P.PENDING_ACTIVATION,), key="user_name",
+    explain=_explain, label=lambda u: f"portal user {u.user_name}"))
 
 PASSWORD_POLICY = (
     "at least 12 and at most 128 characters; at least two kinds of characters "
@@ -257,14 +270,8 @@ def mint_activation_link(session: Session, user_name: str) -> dict[str, str]:
 
 
 def _move(session: Session, user: PortalUser, action: str, target: PortalUserStatus, **values: Any) -> None:
-    """Conditional update: only from the allowed states and the version read; else Conflict."""
-    t = TRANSITIONS[action]
-    if user.status not in t.sources:
-        raise InvalidTransition(f"portal user {user.user_name} is {user.status}: cannot {t.label} it")
-    won, fresh = transitions.claim(session, user, t.sources, status=target.value, **values)
-    if not won:
-        raise Conflict(f"portal user {user.user_name} was changed meanwhile (now {fresh.status if fresh else 'gone'}): "
-                       "reread and try again")
+    """Move ``user`` by ``action`` (services/transitions.py: check, write lock, compare-and-set)."""
+    transitions.move(session, PROCESS, user, action, to=target, **values)
 
 
 # ------------------------------------------------------------------ activation (the portal)
@@ -289,8 +296,7 @@ def activate(session: Session, raw_token: str, password: str) -> ActivationResul
     user = session.exec(select(PortalUser).where(PortalUser.user_name_key == token.entity_key)).first()
     if user is None:
         raise NotFound("this activation link belongs to no portal user any more")
-    if user.status == P.DISABLED:
-        raise InvalidTransition(f"portal user {user.user_name} is disabled: ask us to enable it")
+    transitions.check(session, PROCESS, user, "activate")
     check_password(password, user.user_name)  # a refusal rolls the token's use back: the link still works
     current = now(session)
     _move(session, user, "activate", P.ACTIVE, password_hash=hash_password(password), activated_at=current)
@@ -339,9 +345,7 @@ def verify_logon(session: Session, user_name: str, password: str) -> bool:
 def disable(session: Session, actor: Actor, user_name: str, reason: str | None = None) -> PortalUserView:
     require(actor, TRANSITIONS["disable"].permission or "")
     user = get_user(session, user_name)
-    if user.status == P.DISABLED:
-        raise InvalidTransition(f"portal user {user.user_name} is disabled already (by {user.disabled_by} "
-                                f"on {user.disabled_at:%Y-%m-%d %H:%M})")
+    transitions.check(session, PROCESS, user, "disable")  # refused before the write lock
     begin_write_rechecked(session, user)
     before = user.status
     _move(session, user, "disable", P.DISABLED, disabled_at=now(session), disabled_by=actor.user_name)
@@ -354,8 +358,7 @@ def disable(session: Session, actor: Actor, user_name: str, reason: str | None =
 def enable(session: Session, actor: Actor, user_name: str, reason: str | None = None) -> PortalUserView:
     require(actor, TRANSITIONS["enable"].permission or "")
     user = get_user(session, user_name)
-    if user.status != P.DISABLED:
-        raise InvalidTransition(f"portal user {user.user_name} is {user.status}: only a disabled user can be enabled")
+    transitions.check(session, PROCESS, user, "enable")  # refused before the write lock
     begin_write_rechecked(session, user)
     target = P.ACTIVE if user.password_hash else P.PENDING_ACTIVATION
     _move(session, user, "enable", target, disabled_at=None, disabled_by=None)
@@ -383,10 +386,9 @@ def resend_activation(session: Session, actor: Actor, user_name: str) -> PortalU
     """A new activation link (the old one stops working), e.g. after the first expired."""
     require(actor, TRANSITIONS["resend"].permission or "")
     user = get_user(session, user_name)
-    if user.status not in TRANSITIONS["resend"].sources:
-        raise InvalidTransition(f"portal user {user.user_name} is {user.status}: only a user pending activation "
-                                "gets a new activation link")
+    transitions.check(session, PROCESS, user, "resend")  # refused before the write lock
     begin_write_rechecked(session, user)  # moved meanwhile (activated, disabled): planned afresh
+    transitions.move(session, PROCESS, user, "resend")  # no state change: the version is bumped
     _send_logon(session, user)
     audit.record(session, actor, ENTITY, user.user_name, "activation link sent", comment=f"new link sent to {user.email}")
     return show_user(session, actor, user.user_name)

@@ -45,7 +45,6 @@ Rules chosen:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -60,9 +59,9 @@ from models.prospects import (
 from models.signup import RequestType, UserRequest
 from services import audit, counters, customers, mail, sequences, transitions, user_requests
 from services.search import matching_ids, search_term
-from services.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
+from services.errors import Conflict, NotFound, ValidationFailed
 from services.permissions import PORTAL, Actor, require
-from services.store import now, writes
+from services.store import begin_write, now, writes
 from services.text import clean, normalize_company, normalize_email
 from services.validation import field_errors
 
@@ -74,21 +73,22 @@ PARTNER_ROLE = "Customer administrator"
 ORIGIN = "B2B onboarding form (commerce integration)"
 
 
-@dataclass(frozen=True)
-class Step:
-    record: Literal["lead", "opportunity"]
-    sources: frozenset[str]
-    target: str
-    prospect_target: ProspectStatus | None  # what the prospect becomes (from Pending)
-    label: str
-
-
-TRANSITIONS: dict[str, Step] = {
-    "qualify": Step("lead", frozenset({L.OPEN.value}), L.QUALIFIED.value, None, "qualify"),
-    "disqualify": Step("lead", frozenset({L.OPEN.value}), L.DISQUALIFIED.value, P.REJECTED, "disqualify"),
-    "won": Step("opportunity", frozenset({O.OPEN.value}), O.WON.value, P.APPROVED, "close as won"),
-    "lost": Step("opportunity", frozenset({O.OPEN.value}), O.LOST.value, P.REJECTED, "close as lost"),
-}
+# the lead's and the opportunity's tables; each decision also decides the prospect (PROSPECT_OUTCOME)
+LEAD_TRANSITIONS = transitions.table("lead", [
+    ("qualify", {L.OPEN}, L.QUALIFIED, "prospects.process", "qualify"),
+    ("disqualify", {L.OPEN}, L.DISQUALIFIED, "prospects.process", "disqualify"),
+])
+OPPORTUNITY_TRANSITIONS = transitions.table("opportunity", [
+    ("won", {O.OPEN}, O.WON, "prospects.process", "close as won"),
+    ("lost", {O.OPEN}, O.LOST, "prospects.process", "close as lost"),
+])
+PROSPECT_TRANSITIONS = transitions.table("prospect", [
+    ("approve", {P.PENDING}, P.APPROVED, None, "approve (its opportunity is won)", frozenset(), False),
+    ("reject", {P.PENDING}, P.REJECTED, None, "reject (its lead is disqualified or opportunity lost)", frozenset(), False),
+    ("change_email", {P.PENDING}, None, None, "change the e-mail of", frozenset(), False),
+])
+TRANSITIONS = {**LEAD_TRANSITIONS, **OPPORTUNITY_TRANSITIONS}
+PROSPECT_OUTCOME: dict[str, str] = {"disqualify": "reject", "won": "approve", "lost": "reject"}
 PROSPECT_FILTERS = ["All", *[s.value for s in ProspectStatus]]
 LEAD_FILTERS = ["All", *[s.value for s in LeadStatus]]
 OPPORTUNITY_FILTERS = ["All", *[s.value for s in OpportunityStatus]]
@@ -142,7 +142,8 @@ def _get_opportunity(session: Session, number: str) -> Opportunity:
     return _by_number(session, Opportunity, number, "OPP-", "opportunity")
 
 
-def _explain(session: Session, row: Lead | Opportunity, action: str) -> str:
+def _explain(session: Session, row: Lead | Opportunity, action: str) -> str | None:
+    """The process's own words for a refusal (None: the mover's sentence, services/transitions.py)."""
     n, st = row.number, row.status
     if isinstance(row, Lead):
         if st == L.QUALIFIED:
@@ -154,36 +155,46 @@ def _explain(session: Session, row: Lead | Opportunity, action: str) -> str:
     else:
         if st in (O.WON, O.LOST):
             return f"{n} was closed as {st} by {row.closed_by} on {_at(row.closed_at)}"
-    return f"{n} is {st}: cannot {TRANSITIONS[action].label} it"
+    return None
 
 
-def _move(session: Session, row: SQLModel, sources: frozenset[str], target: str, explain, **values: Any) -> str:
-    """Conditional UPDATE of one record (status and version checked); returns the status it left."""
-    before = row.status  # type: ignore[attr-defined]
-    if before not in sources:
-        raise (Conflict if before == target else InvalidTransition)(explain(row))
-    won, fresh = transitions.claim(session, row, sources, status=target, **values)
-    if not won:
-        if fresh is None:
-            raise NotFound(f"{row.number} no longer exists")  # type: ignore[attr-defined]
-        if fresh.status in sources:
-            raise Conflict(f"{fresh.number} was changed by someone else meanwhile: reread and try again")
-        raise Conflict(explain(fresh))
-    return before
+def _explain_prospect(_session: Session, p: Prospect, action: str) -> str | None:
+    return f"prospect {p.number} is {p.status} already ({p.decided_by}, {_at(p.decided_at)})"
+
+
+LEAD_PROCESS = transitions.register(transitions.Process(
+    name="lead", title="Lead", model=Lead, states=tuple(LeadStatus), transitions=LEAD_TRANSITIONS,
+    entity=LEAD_ENTITY, initial=(L.OPEN,), explain=_explain))
+OPPORTUNITY_PROCESS = transitions.register(transitions.Process(
+    name="opportunity", title="Opportunity", model=Opportunity, states=tuple(OpportunityStatus),
+    transitions=OPPORTUNITY_TRANSITIONS, entity=OPP_ENTITY, initial=(O.OPEN,), explain=_explain))
+PROSPECT_PROCESS = transitions.register(transitions.Process(
+    name="prospect", title="Prospect", model=Prospect, states=tuple(ProspectStatus),
+    transitions=PROSPECT_TRANSITIONS, entity=ENTITY, initial=(P.PENDING,), explain=_explain_prospect,
+    label=lambda p: f"prospect {p.number}"))
+
+
+def _process_of(row: Lead | Opportunity) -> transitions.Process:
+    return LEAD_PROCESS if isinstance(row, Lead) else OPPORTUNITY_PROCESS
+
+
+def _check(session: Session, row: Lead | Opportunity, action: str) -> None:
+    """The plan phase's check: refuse before the write lock."""
+    transitions.check(session, _process_of(row), row, action)
 
 
 def _step(session: Session, actor: Actor, action: str, row: Lead | Opportunity, prospect: Prospect,
           reason: str | None = None, **values: Any) -> None:
-    """Move the lead/opportunity and the prospect together, as ``TRANSITIONS[action]`` says."""
-    step = TRANSITIONS[action]
-    _move(session, row, step.sources, step.target, lambda r: _explain(session, r, action), **values)
-    if step.prospect_target is not None:
-        _move(session, prospect, frozenset({P.PENDING.value}), step.prospect_target.value,
-              lambda p: f"prospect {p.number} is {p.status} already ({p.decided_by}, {_at(p.decided_at)})",
-              decided_by=actor.user_name, decided_at=now(session), decision_reason=reason)
-        audit.record(session, actor, ENTITY, prospect.number, step.prospect_target.value.lower(),
-                     before={"status": P.PENDING.value}, after={"status": step.prospect_target.value},
-                     comment=f"{row.number} {step.target.lower()}" + (f": {reason}" if reason else ""))
+    """Move the lead/opportunity and the prospect together (the mover takes the write lock)."""
+    transitions.move(session, _process_of(row), row, action, **values)
+    outcome = PROSPECT_OUTCOME.get(action)
+    if outcome is not None:
+        target = PROSPECT_TRANSITIONS[outcome].target or ""
+        transitions.move(session, PROSPECT_PROCESS, prospect, outcome,
+                         decided_by=actor.user_name, decided_at=now(session), decision_reason=reason)
+        audit.record(session, actor, ENTITY, prospect.number, target.lower(),
+                     before={"status": P.PENDING.value}, after={"status": target},
+                     comment=f"{row.number} {TRANSITIONS[action].target.lower()}" + (f": {reason}" if reason else ""))
 
 
 def _reason(text: str | None, what: str) -> str:
@@ -234,12 +245,13 @@ def validate_input(data: Any) -> ProspectIn:
     return parsed
 
 
-@writes
+@writes(phased=True)
 def submit(session: Session, actor: Actor, data: Any) -> SubmitResult:
     """What the B2B site's onboarding form sends: a prospect (Pending) and its lead (Open)."""
     if actor is not PORTAL:
         require(actor, "prospects.process")
-    parsed = validate_input(data)
+    parsed = validate_input(data)  # a refusal before the write lock
+    begin_write(session)
     current = now(session)
     prospect = Prospect(number=sequences.next_number(session, "prospect"), status=P.PENDING.value,
                         company_normalized=normalize_company(parsed.company),
@@ -364,7 +376,7 @@ class QualifyResult(BaseModel):
     email_decision: str
 
 
-@writes
+@writes(phased=True)
 def qualify(session: Session, actor: Actor, lead_number: str, *, link_existing: str | None = None,
             allow_shared_email: bool = False, email: str | None = None,
             existing_account: str | None = None) -> QualifyResult:
@@ -373,19 +385,14 @@ def qualify(session: Session, actor: Actor, lead_number: str, *, link_existing: 
     lead = _get_lead(session, lead_number)
     prospect = session.get(Prospect, lead.prospect_id)
     assert prospect is not None
-    if lead.status != L.OPEN:
-        raise (Conflict if lead.status == L.QUALIFIED else InvalidTransition)(_explain(session, lead, "qualify"))
+    _check(session, lead, "qualify")
     if link_existing and allow_shared_email:
         raise ValidationFailed({"link_existing": "choose one: link the existing contact or allow a shared e-mail"})
+    new_email = None
     if email and clean(email) and normalize_email(clean(email)) != prospect.email_normalized:
         new_email = _validate_email(email)
-        _move(session, prospect, frozenset({P.PENDING.value}), P.PENDING.value,
-              lambda p: f"prospect {p.number} is {p.status}", email=new_email,
-              email_normalized=normalize_email(new_email))
-        audit.record(session, actor, ENTITY, prospect.number, "e-mail changed", before={"email": prospect.email},
-                     after={"email": new_email}, comment=f"at qualification of {lead.number}")
-        session.refresh(prospect)
-    owners = email_owners(session, prospect.email)
+    checked_email = new_email or prospect.email
+    owners = email_owners(session, checked_email)
     decision = ""
     contact_customer: Customer | None = None
     if link_existing:
@@ -394,12 +401,12 @@ def qualify(session: Session, actor: Actor, lead_number: str, *, link_existing: 
         if not match:
             persons = ", ".join(o.account for o in owners if o.kind == "person customer") or "none"
             raise ValidationFailed({"link_existing": f"{account} is not a person customer with the e-mail "
-                                                     f"{prospect.email} (candidates: {persons})"})
+                                                     f"{checked_email} (candidates: {persons})"})
         contact_customer = customers.get_customer(session, account)
         decision = "linked"
     elif owners:
         if not allow_shared_email:
-            raise _duplicate_email(prospect, prospect.email, owners)
+            raise _duplicate_email(prospect, checked_email, owners)
         decision = "shared"
     # the account: an existing organization, or a new one
     new_account = not existing_account
@@ -413,7 +420,15 @@ def qualify(session: Session, actor: Actor, lead_number: str, *, link_existing: 
                                                         "not an organization"})
         if org.blocked:
             raise ValidationFailed({"existing_account": f"customer {org.account} is blocked"})
-    else:
+    # everything above only read: from here on, one short write transaction
+    begin_write(session)
+    if new_email is not None:
+        transitions.move(session, PROSPECT_PROCESS, prospect, "change_email", email=new_email,
+                         email_normalized=normalize_email(new_email))
+        audit.record(session, actor, ENTITY, prospect.number, "e-mail changed", before={"email": prospect.email},
+                     after={"email": new_email}, comment=f"at qualification of {lead.number}")
+        session.refresh(prospect)
+    if not existing_account:
         org = customers.new_customer(session, actor, customers.validate_values(session, {
             "name": prospect.company, "party_type": PartyType.ORGANIZATION.value, "phone": prospect.phone,
             "zip": prospect.zip}))
@@ -453,7 +468,7 @@ class DecisionResult(BaseModel):
     email_sent_to: str | None = None
 
 
-@writes
+@writes(phased=True)
 def disqualify(session: Session, actor: Actor, lead_number: str, reason: str) -> DecisionResult:
     """Lead Open -> Disqualified; the prospect is Rejected and the decline e-mail is queued."""
     require(actor, "prospects.process")
@@ -461,6 +476,7 @@ def disqualify(session: Session, actor: Actor, lead_number: str, reason: str) ->
     lead = _get_lead(session, lead_number)
     prospect = session.get(Prospect, lead.prospect_id)
     assert prospect is not None
+    _check(session, lead, "disqualify")
     _step(session, actor, "disqualify", lead, prospect, reason, disqualified_by=actor.user_name,
           disqualified_at=now(session), disqualify_reason=reason)
     audit.record(session, actor, LEAD_ENTITY, lead.number, "disqualified", before={"status": L.OPEN.value},
@@ -494,7 +510,7 @@ def _user_name_for(email: str) -> str:
     return name if name[:1].isalnum() else ("u" + name)[:64]
 
 
-@writes
+@writes(phased=True)
 def won(session: Session, actor: Actor, opportunity_number: str, *, role: str | None = None,
         user_name: str | None = None, comment: str | None = None) -> WonResult:
     """Opportunity Open -> Won: prospect Approved, hierarchy, admin contact, user request, e-mail."""
@@ -504,6 +520,7 @@ def won(session: Session, actor: Actor, opportunity_number: str, *, role: str | 
     assert lead is not None
     prospect = session.get(Prospect, lead.prospect_id)
     assert prospect is not None
+    _check(session, opp, "won")
     try:
         portal_role = customers.get_role(session, role or PARTNER_ROLE)
     except NotFound as exc:
@@ -566,7 +583,7 @@ def won(session: Session, actor: Actor, opportunity_number: str, *, role: str | 
                      user_request=ur.number, user_request_status=ur_status, email_sent_to=prospect.email)
 
 
-@writes
+@writes(phased=True)
 def lost(session: Session, actor: Actor, opportunity_number: str, reason: str) -> DecisionResult:
     """Opportunity Open -> Lost; the prospect is Rejected and the decline e-mail is queued."""
     require(actor, "prospects.process")
@@ -576,6 +593,7 @@ def lost(session: Session, actor: Actor, opportunity_number: str, reason: str) -
     assert lead is not None
     prospect = session.get(Prospect, lead.prospect_id)
     assert prospect is not None
+    _check(session, opp, "lost")
     _step(session, actor, "lost", opp, prospect, reason, closed_by=actor.user_name, closed_at=now(session),
           close_reason=reason)
     audit.record(session, actor, OPP_ENTITY, opp.number, "lost", before={"status": O.OPEN.value},

@@ -19,7 +19,6 @@ the rows that carry it are written.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -31,7 +30,7 @@ from models.customer import ContactPerson, Customer
 from models.schemas import SignupIn
 from models.signup import RequestType, SignupRequest, SignupStatus, UserRequest
 from services import audit, counters, customers, mail, params, sequences, tokens, transitions
-from services.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
+from services.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from services.permissions import APPROVER, PORTAL, Actor, require
 from services.search import matching_ids, search_term
 from services.store import begin_write, now, writes
@@ -41,21 +40,13 @@ from services.validation import field_errors
 S = SignupStatus
 
 
-@dataclass(frozen=True)
-class Transition:
-    sources: frozenset[SignupStatus]
-    target: SignupStatus
-    permission: str | None  # None: the portal (the customer) does it
-    label: str
-
-
-TRANSITIONS: dict[str, Transition] = {
-    "verify": Transition(frozenset({S.REQUESTED}), S.VERIFIED, None, "verify"),
-    "resend": Transition(frozenset({S.REQUESTED}), S.REQUESTED, "signup.resend", "resend the verification link of"),
-    "approve": Transition(frozenset({S.VERIFIED}), S.APPROVED, "signup.approve", "approve"),
-    "reject": Transition(frozenset({S.REQUESTED, S.VERIFIED, S.APPROVED}), S.REJECTED, "signup.reject", "reject"),
-    "create": Transition(frozenset({S.APPROVED}), S.CREATED, "signup.create", "create a customer from"),
-}
+TRANSITIONS = transitions.table("signup", [
+    ("verify", {S.REQUESTED}, S.VERIFIED, None, "verify"),
+    ("resend", {S.REQUESTED}, None, "signup.resend", "resend the verification link of"),
+    ("approve", {S.VERIFIED}, S.APPROVED, "signup.approve", "approve"),
+    ("reject", {S.REQUESTED, S.VERIFIED, S.APPROVED}, S.REJECTED, "signup.reject", "reject"),
+    ("create", {S.APPROVED}, S.CREATED, "signup.create", "create a customer from"),
+])
 OPEN_STATUSES = (S.REQUESTED.value, S.VERIFIED.value, S.APPROVED.value)
 FILTERS = ["All", *[s.value for s in SignupStatus]]
 ENTITY = "signup"
@@ -69,8 +60,9 @@ def allowed_actions(actor: Actor, status: str) -> list[str]:
     ]
 
 
-def _explain(req: SignupRequest, action: str) -> str:
-    """Why ``action`` is not possible on ``req`` in its current state, in the user's words."""
+def _explain(_session: Session, req: SignupRequest, action: str) -> str | None:
+    """Why ``action`` is not possible on ``req`` in its current state, in the user's words
+    (None: the mover's own sentence, services/transitions.py)."""
     n, st = req.number, req.status
     at = lambda t: f"{t:%Y-%m-%d %H:%M}" if t else "?"  # noqa: E731
     if st == S.REJECTED:
@@ -89,33 +81,22 @@ def _explain(req: SignupRequest, action: str) -> str:
         return f"{n} is verified already (status {st}): no new link is needed"
     if action == "verify":
         return f"{n} is verified already (status {st})"
-    return f"{n} is {st}: cannot {TRANSITIONS[action].label} it"
+    return None
 
 
-def _refuse(req: SignupRequest, action: str) -> None:
-    """Somebody already took the request further (or closed it): a conflict; else too early."""
-    t = TRANSITIONS[action]
-    done = req.status == t.target or req.status in (S.REJECTED, S.CREATED)
-    raise (Conflict if done else InvalidTransition)(_explain(req, action))
+PROCESS = transitions.register(transitions.Process(
+    name="signup", title="Sign-up request", model=SignupRequest, states=tuple(SignupStatus),
+    transitions=TRANSITIONS, entity="signup", initial=(S.REQUESTED,), explain=_explain))
 
 
-def _precheck(req: SignupRequest, action: str) -> None:
+def _precheck(session: Session, req: SignupRequest, action: str) -> None:
     """The plan phase's check: refuse at once (no lock) when the state does not allow ``action``."""
-    if req.status not in TRANSITIONS[action].sources:
-        _refuse(req, action)
+    transitions.check(session, PROCESS, req, action)
 
 
 def _transition(session: Session, req: SignupRequest, action: str, **values: Any) -> None:
-    """Move ``req`` by ``action`` only if nobody moved it first; else refuse with who did."""
-    t = TRANSITIONS[action]
-    _precheck(req, action)
-    won, fresh = transitions.claim(session, req, t.sources, status=t.target.value, **values)
-    if not won:
-        if fresh is None:
-            raise NotFound(f"{req.number} no longer exists")
-        if fresh.status in t.sources:
-            raise Conflict(f"{req.number} was changed by someone else meanwhile: reread and try again")
-        raise Conflict(_explain(fresh, action))
+    """Move ``req`` by ``action`` (services/transitions.py: check, write lock, compare-and-set)."""
+    transitions.move(session, PROCESS, req, action, **values)
 
 
 def _get(session: Session, number: str) -> SignupRequest:
@@ -258,7 +239,7 @@ def _plan_verify(session: Session, raw_token: str) -> None:
     if token is None or token.used_at is not None or token.voided_at is not None or token.expires_at <= now(session):
         tokens.consume(session, "signup-verify", raw_token, what="verification link")  # raises its own refusal
         return
-    _precheck(_get(session, token.entity_key), "verify")
+    _precheck(session, _get(session, token.entity_key), "verify")
 
 
 @writes(phased=True)
@@ -266,7 +247,7 @@ def resend(session: Session, actor: Actor, number: str) -> VerifyResult:
     """Activation URL: a new verification link; the old one stops working."""
     require(actor, "signup.resend")
     req = _get(session, number)
-    _precheck(req, "resend")
+    _precheck(session, req, "resend")
     begin_write(session)
     _transition(session, req, "resend")
     _send_verification(session, req)
@@ -308,7 +289,7 @@ def approve(session: Session, actor: Actor, number: str, comment: str | None = N
     require(actor, "signup.approve")
     comment = clean(comment, multiline=True) or None
     req = _get(session, number)
-    _precheck(req, "approve")
+    _precheck(session, req, "approve")
     _four_eyes(session, actor, req, "approve")
     begin_write(session)
     current = now(session)
@@ -327,7 +308,7 @@ def reject(session: Session, actor: Actor, number: str, reason: str) -> VerifyRe
     if len(reason) > 1000:
         raise ValidationFailed({"reason": "at most 1000 characters"})
     req = _get(session, number)
-    _precheck(req, "reject")
+    _precheck(session, req, "reject")
     begin_write(session)
     before = req.status
     _transition(session, req, "reject", rejected_by=actor.user_name, rejected_at=now(session), reject_reason=reason)
@@ -590,7 +571,7 @@ def preview_create(
     req = _get(session, number)
     errors: dict[str, str] = {}
     if req.status != S.APPROVED:
-        errors["status"] = _explain(req, "create")
+        errors["status"] = transitions.refusal(session, PROCESS, req, "create").message
     if role:
         try:
             customers.get_role(session, role)
@@ -665,8 +646,7 @@ def create_customer(
     if mode not in ("new", "existing"):
         raise ValidationFailed({"mode": "new or existing"})
     req = _get(session, number)
-    if req.status != S.APPROVED:
-        _refuse(req, "create")
+    _precheck(session, req, "create")
     _four_eyes(session, actor, req, "create")
     preview = preview_create(session, actor, number, mode=mode, template=template, role=role, values=values,
                              existing_account=existing_account)

@@ -30,8 +30,6 @@ with a Conflict naming the existing user; the request stays Approved with the pr
 
 from __future__ import annotations
 
-import importlib
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -43,45 +41,28 @@ from models.core import OutboxEmail
 from models.customer import ContactPerson, Customer, PortalRole
 from models.signup import RequestType, SignupRequest, UserRequest, UserRequestStatus
 from services import audit, params, portal, sequences, transitions
+from services import workflow as _workflow
 from services.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from services.permissions import Actor, require
-from services.store import now, writes
+from services.store import Replan, begin_write, now, writes
 from services.text import clean
-
-try:  # the workflow engine (issue 3); without it every request waits for manual processing
-    _workflow: Any = importlib.import_module("services.workflow")
-except ModuleNotFoundError as _exc:  # pragma: no cover - only before the engine exists
-    if _exc.name != "services.workflow":
-        raise
-    _workflow = None
 
 ENTITY = "user_request"
 DOC_TYPE = "user_request"
 U = UserRequestStatus
 
 
-@dataclass(frozen=True)
-class Transition:
-    sources: frozenset[UserRequestStatus]
-    target: UserRequestStatus
-    permission: str | None  # None: the engine or the portal does it (never offered to an operator)
-    label: str
-    manual: bool = False  # offered as an operator action in the console/CLI
-
-
-TRANSITIONS: dict[str, Transition] = {
-    "submit": Transition(frozenset({U.DRAFT}), U.SUBMITTED, "user_request.process", "submit", True),
-    "start": Transition(frozenset({U.DRAFT, U.SUBMITTED}), U.PENDING_APPROVAL, None, "start the workflow of"),
-    "approve": Transition(frozenset({U.SUBMITTED, U.PENDING_APPROVAL}), U.APPROVED, "user_request.process", "approve", True),
-    "provision": Transition(frozenset({U.APPROVED}), U.PENDING_COMPLETION, "user_request.process",
-                            "provision the portal user of", True),
-    "complete": Transition(frozenset({U.PENDING_COMPLETION}), U.COMPLETED, None, "complete"),
-    "return": Transition(frozenset({U.PENDING_APPROVAL}), U.DRAFT, None, "return to draft"),
-    "reject": Transition(frozenset({U.SUBMITTED, U.PENDING_APPROVAL, U.APPROVED}), U.REJECTED, "user_request.process",
-                         "reject", True),
-    "cancel": Transition(frozenset({U.DRAFT, U.SUBMITTED, U.APPROVED, U.PENDING_COMPLETION}), U.CANCELED,
-                         "user_request.process", "cancel", True),
-}
+# (action, from, to, permission, wording, other targets, offered to operators)
+TRANSITIONS = transitions.table("user_request", [
+    ("submit", {U.DRAFT}, U.SUBMITTED, "user_request.process", "submit"),
+    ("start", {U.DRAFT, U.SUBMITTED}, U.PENDING_APPROVAL, None, "start the workflow of", frozenset(), False),
+    ("approve", {U.SUBMITTED, U.PENDING_APPROVAL}, U.APPROVED, "user_request.process", "approve"),
+    ("provision", {U.APPROVED}, U.PENDING_COMPLETION, "user_request.process", "provision the portal user of"),
+    ("complete", {U.PENDING_COMPLETION}, U.COMPLETED, None, "complete", frozenset(), False),
+    ("return", {U.PENDING_APPROVAL}, U.DRAFT, None, "return to draft", frozenset(), False),
+    ("reject", {U.SUBMITTED, U.PENDING_APPROVAL, U.APPROVED}, U.REJECTED, "user_request.process", "reject"),
+    ("cancel", {U.DRAFT, U.SUBMITTED, U.APPROVED, U.PENDING_COMPLETION}, U.CANCELED, "user_request.process", "cancel"),
+])
 # the preferred user name may be corrected until the portal user exists (not while under approval)
 USER_NAME_EDITABLE = frozenset({U.DRAFT, U.SUBMITTED, U.APPROVED})
 OPEN_STATUSES = frozenset({U.DRAFT, U.SUBMITTED, U.PENDING_APPROVAL, U.APPROVED})
@@ -98,7 +79,8 @@ def get_user_request(session: Session, number: str) -> UserRequest:
     return ur
 
 
-def _explain(session: Session, ur: UserRequest, action: str) -> str:
+def _explain(session: Session, ur: UserRequest, action: str) -> str | None:
+    """The process's own words for a refusal (None: the mover's sentence, services/transitions.py)."""
     n, st = ur.number, ur.status
     if st == U.COMPLETED:
         return f"{n} is completed: its portal user {ur.user_name} is active"
@@ -114,22 +96,17 @@ def _explain(session: Session, ur: UserRequest, action: str) -> str:
         return f"{n} is approved already"
     if action == "submit":
         return f"{n} is {st}: only a draft is submitted (a Submitted request is handed to the workflow with 'send to workflow')"
-    return f"{n} is {st}: cannot {TRANSITIONS[action].label} it"
+    return None
+
+
+PROCESS = transitions.register(transitions.Process(
+    name="user_request", title="User request", model=UserRequest, states=tuple(UserRequestStatus),
+    transitions=TRANSITIONS, entity=ENTITY, initial=(U.DRAFT, U.SUBMITTED), explain=_explain))
 
 
 def _transition(session: Session, ur: UserRequest, action: str, **values: Any) -> str:
-    """Move ``ur`` by ``action`` if nobody moved it first; returns the status it left."""
-    t = TRANSITIONS[action]
-    before = ur.status
-    if before not in t.sources:
-        raise InvalidTransition(_explain(session, ur, action))
-    won, fresh = transitions.claim(session, ur, t.sources, status=t.target.value, **values)
-    if not won:
-        if fresh is None:
-            raise NotFound(f"{ur.number} no longer exists")
-        raise Conflict(f"{ur.number} was changed by someone else meanwhile (now {fresh.status}): reread and try again")
-    session.refresh(ur)
-    return before
+    """Move ``ur`` by ``action`` (services/transitions.py); returns the status it left."""
+    return transitions.move(session, PROCESS, ur, action, **values)
 
 
 def _move(session: Session, actor: Actor, ur: UserRequest, action: str, event: str, *,
@@ -140,8 +117,6 @@ def _move(session: Session, actor: Actor, ur: UserRequest, action: str, event: s
 
 
 def _workflow_instance(session: Session, ur: UserRequest):
-    if _workflow is None:
-        return None
     return _workflow.active_instance(session, DOC_TYPE, ur.number)
 
 
@@ -227,8 +202,6 @@ def submit_to_workflow(session: Session, actor: Actor, ur: UserRequest) -> int |
 
     Returns the workflow instance id, or None when no workflow is active (or matches).
     """
-    if _workflow is None:
-        return None
     instance_id = _workflow.submit(session, actor, DOC_TYPE, ur.number)
     session.refresh(ur)
     if instance_id is None:
@@ -313,8 +286,6 @@ def _submitter(session: Session, key: str) -> str:
 
 
 def _register() -> None:
-    if _workflow is None:
-        return
     _workflow.register(_workflow.DocumentType(
         name=DOC_TYPE,
         title="User request",
@@ -352,33 +323,35 @@ def _result(session: Session, ur: UserRequest, problem: str | None = None, insta
                         problem=problem, workflow_instance=instance)
 
 
-@writes
+@writes(phased=True)
 def approve(session: Session, actor: Actor, number: str, comment: str | None = None) -> ActionResult:
     """Process by hand (no workflow): Submitted -> Approved, then provision the portal user."""
     ur = get_user_request(session, number)
     _require_manual(session, actor, ur, "approve")
-    if ur.status not in TRANSITIONS["approve"].sources:
-        raise InvalidTransition(_explain(session, ur, "approve"))
+    transitions.check(session, PROCESS, ur, "approve")
     _check_not_submitter(session, actor, ur)
     _move(session, actor, ur, "approve", "approved", comment=clean(comment, multiline=True) or "processed by hand")
     problem = _try_provision(session, actor, ur, via="processed by hand")
     return _result(session, ur, problem)
 
 
-@writes
+@writes(phased=True)
 def provision(session: Session, actor: Actor, number: str) -> ActionResult:
     """Provision again after a refusal (e.g. after choosing another user name): Approved -> Pending completion."""
     require(actor, "user_request.process")
     ur = get_user_request(session, number)
-    if ur.status != U.APPROVED:
-        raise InvalidTransition(_explain(session, ur, "provision"))
+    transitions.check(session, PROCESS, ur, "provision")
+    problem = portal.user_name_problem(session, ur.user_name, user_request_id=ur.id)
+    if problem:  # said before the write lock; provision() re-checks under it
+        raise Conflict(problem)
+    begin_write(session)
     user = portal.provision(session, actor, ur)  # a conflict is refused here, to the operator
     _move(session, actor, ur, "provision", "provisioned", comment="provisioned by hand",
           extra={"portal_user": user.user_name, "portal_user_status": user.status})
     return _result(session, ur)
 
 
-@writes
+@writes(phased=True)
 def reject(session: Session, actor: Actor, number: str, reason: str) -> ActionResult:
     reason = clean(reason, multiline=True)
     if not reason:
@@ -387,11 +360,12 @@ def reject(session: Session, actor: Actor, number: str, reason: str) -> ActionRe
         raise ValidationFailed({"reason": "at most 1000 characters"})
     ur = get_user_request(session, number)
     _require_manual(session, actor, ur, "reject")
+    transitions.check(session, PROCESS, ur, "reject")
     _move(session, actor, ur, "reject", "rejected", comment=reason)
     return _result(session, ur)
 
 
-@writes
+@writes(phased=True)
 def cancel(session: Session, actor: Actor, number: str, reason: str) -> ActionResult:
     """Withdraw the request; a provisioned portal user not yet activated is disabled and its link voided."""
     reason = clean(reason, multiline=True)
@@ -399,6 +373,8 @@ def cancel(session: Session, actor: Actor, number: str, reason: str) -> ActionRe
         raise ValidationFailed({"reason": "say why the request is canceled"})
     ur = get_user_request(session, number)
     _require_manual(session, actor, ur, "cancel")
+    transitions.check(session, PROCESS, ur, "cancel")
+    begin_write(session)
     disabled = portal.disable_for_request(session, actor, ur.id or 0, f"user request {ur.number} canceled") \
         if ur.status == U.PENDING_COMPLETION else None
     _move(session, actor, ur, "cancel", "canceled", comment=reason,
@@ -406,7 +382,7 @@ def cancel(session: Session, actor: Actor, number: str, reason: str) -> ActionRe
     return _result(session, ur)
 
 
-@writes
+@writes(phased=True)
 def submit(session: Session, actor: Actor, number: str, comment: str | None = None) -> ActionResult:
     """Draft -> Submitted, or a Submitted request waiting by hand: hand it to the active workflow.
 
@@ -415,16 +391,22 @@ def submit(session: Session, actor: Actor, number: str, comment: str | None = No
     """
     require(actor, "user_request.process")
     ur = get_user_request(session, number)
-    if ur.status not in (U.DRAFT, U.SUBMITTED):
-        raise InvalidTransition(_explain(session, ur, "submit"))
+    if ur.status != U.SUBMITTED:  # a Submitted request waiting by hand is handed to the workflow
+        transitions.check(session, PROCESS, ur, "submit")
     comment = clean(comment, multiline=True) or None
     inst = _workflow_instance(session, ur)
     if inst is not None and ur.status == U.SUBMITTED:
         raise InvalidTransition(f"{ur.number} is in workflow {_instance_label(inst)} already")
+    planned = ur.version
+    begin_write(session)
+    if ur.status == U.SUBMITTED:  # not moved by the mover: re-check what the plan read
+        session.refresh(ur)
+        if ur.version != planned:
+            raise Replan(f"{ur.number} changed while the submit was planned")
     if ur.status == U.DRAFT:
         _move(session, actor, ur, "submit", "submitted", comment=comment)
     instance_id = None
-    if inst is not None and _workflow is not None:
+    if inst is not None:
         _workflow.resubmit(session, actor, DOC_TYPE, ur.number, comment=comment)
         instance_id = getattr(inst, "id", None)
         session.refresh(ur)
@@ -437,7 +419,7 @@ def submit(session: Session, actor: Actor, number: str, comment: str | None = No
     return _result(session, ur, problem, instance_id)
 
 
-@writes
+@writes(phased=True)
 def set_user_name(session: Session, actor: Actor, number: str, user_name: str, comment: str | None = None) -> ActionResult:
     """Choose another user name for the portal user (the approver's explicit answer to a conflict)."""
     require(actor, "user_request.process")
@@ -453,6 +435,7 @@ def set_user_name(session: Session, actor: Actor, number: str, user_name: str, c
     problem = portal.user_name_problem(session, new, user_request_id=ur.id)
     if problem:
         raise Conflict(problem)
+    begin_write(session)
     result = session.execute(
         update(UserRequest).where(UserRequest.id == ur.id, UserRequest.version == ur.version,
                                   col(UserRequest.status).in_([s.value for s in USER_NAME_EDITABLE]))
@@ -460,7 +443,7 @@ def set_user_name(session: Session, actor: Actor, number: str, user_name: str, c
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict(f"{ur.number} was changed by someone else meanwhile: reread and try again")
+        raise transitions.changed_meanwhile(session, PROCESS, ur)
     old = ur.user_name
     audit.record(session, actor, ENTITY, ur.number, "user name changed", before={"user_name": old},
                  after={"user_name": new}, comment=clean(comment, multiline=True) or None)
@@ -578,8 +561,6 @@ def allowed_actions(session: Session, actor: Actor, ur: UserRequest, in_workflow
 
 
 def _workflow_status(session: Session, ur: UserRequest) -> tuple[WorkflowStatus | None, bool]:
-    if _workflow is None:
-        return None, False
     inst = _workflow.active_instance(session, DOC_TYPE, ur.number)
     if inst is None:
         return None, False
@@ -624,6 +605,4 @@ def workflow_history(session: Session, actor: Actor, number: str) -> Any:
     """The engine's history of the request's workflow(s): instances, steps, work items, events."""
     require(actor, "user_request.view")
     ur = get_user_request(session, number)
-    if _workflow is None:
-        return None
     return _workflow.history(session, actor, DOC_TYPE, ur.number)

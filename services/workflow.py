@@ -130,30 +130,24 @@ def _doc_label(inst: WorkflowInstance) -> str:
 # ------------------------------------------------------------------------ transitions
 
 
-@dataclass(frozen=True)
-class Transition:
-    sources: frozenset[str]
-    target: str | None  # None: the status stays (a claim, or a move to the next step)
-    label: str
-
-
-INSTANCE_TRANSITIONS: dict[str, Transition] = {
-    "claim": Transition(frozenset({IS.RUNNING}), None, "act on"),
-    "advance": Transition(frozenset({IS.RUNNING}), None, "move on"),
-    "approve": Transition(frozenset({IS.RUNNING}), IS.APPROVED, "approve"),
-    "reject": Transition(frozenset({IS.RUNNING}), IS.REJECTED, "reject"),
-    "request_change": Transition(frozenset({IS.RUNNING}), IS.CHANGE_REQUESTED, "send back for changes"),
-    "resubmit": Transition(frozenset({IS.CHANGE_REQUESTED}), IS.RUNNING, "resubmit"),
-    "recall": Transition(frozenset({IS.RUNNING, IS.CHANGE_REQUESTED}), IS.RECALLED, "recall"),
-}
-ITEM_TRANSITIONS: dict[str, Transition] = {
-    "approve": Transition(frozenset({ITS.OPEN}), ITS.APPROVED, "approve"),
-    "reject": Transition(frozenset({ITS.OPEN}), ITS.REJECTED, "reject"),
-    "request_change": Transition(frozenset({ITS.OPEN}), ITS.CHANGE_REQUESTED, "request a change on"),
-    "delegate": Transition(frozenset({ITS.OPEN}), ITS.DELEGATED, "delegate"),
-    "escalate": Transition(frozenset({ITS.OPEN}), ITS.ESCALATED, "escalate"),
-    "cancel": Transition(frozenset({ITS.OPEN}), ITS.CANCELED, "cancel"),
-}
+# (action, from, to, permission, wording): None as "to": the status stays (a claim, a move to the next step)
+INSTANCE_TRANSITIONS = transitions.table("workflow_instance", [
+    ("claim", {IS.RUNNING}, None, None, "act on"),
+    ("advance", {IS.RUNNING}, None, None, "move on"),
+    ("approve", {IS.RUNNING}, IS.APPROVED, None, "approve"),
+    ("reject", {IS.RUNNING}, IS.REJECTED, None, "reject"),
+    ("request_change", {IS.RUNNING}, IS.CHANGE_REQUESTED, None, "send back for changes"),
+    ("resubmit", {IS.CHANGE_REQUESTED}, IS.RUNNING, None, "resubmit"),
+    ("recall", {IS.RUNNING, IS.CHANGE_REQUESTED}, IS.RECALLED, None, "recall"),
+])
+ITEM_TRANSITIONS = transitions.table("work_item", [
+    ("approve", {ITS.OPEN}, ITS.APPROVED, None, "approve"),
+    ("reject", {ITS.OPEN}, ITS.REJECTED, None, "reject"),
+    ("request_change", {ITS.OPEN}, ITS.CHANGE_REQUESTED, None, "request a change on"),
+    ("delegate", {ITS.OPEN}, ITS.DELEGATED, None, "delegate"),
+    ("escalate", {ITS.OPEN}, ITS.ESCALATED, None, "escalate"),
+    ("cancel", {ITS.OPEN}, ITS.CANCELED, None, "cancel"),
+])
 ENDED = (IS.APPROVED.value, IS.REJECTED.value, IS.RECALLED.value)
 LIVE = (IS.RUNNING.value, IS.CHANGE_REQUESTED.value)
 NOT_COUNTED = (ITS.DELEGATED.value, ITS.ESCALATED.value, ITS.CANCELED.value)
@@ -216,28 +210,25 @@ def _explain_item(session: Session, item: WorkItem) -> str:
     return f"{n} was changed by someone else meanwhile: reread and try again"
 
 
+INSTANCE_PROCESS = transitions.register(transitions.Process(
+    name="workflow_instance", title="Workflow instance", model=WorkflowInstance, states=tuple(IS),
+    transitions=INSTANCE_TRANSITIONS, entity="workflow", initial=(IS.RUNNING,), key="id",
+    explain=lambda s, inst, action: (f"cannot {INSTANCE_TRANSITIONS[action].wording} {_doc_label(inst)}: "
+                                     + _explain_instance(s, inst)),
+    label=lambda inst: f"workflow instance {inst.id} ({_doc_label(inst)})"))
+ITEM_PROCESS = transitions.register(transitions.Process(
+    name="work_item", title="Work item", model=WorkItem, states=tuple(ITS), transitions=ITEM_TRANSITIONS,
+    entity="work_item", initial=(ITS.OPEN,), key="id",
+    explain=lambda s, item, _action: _explain_item(s, item), label=lambda item: f"work item {item.id}"))
+
+
 def _move_instance(session: Session, inst: WorkflowInstance, action: str, **values: Any) -> None:
-    """Conditional UPDATE: only if nobody moved the instance first; else Conflict saying who did."""
-    t = INSTANCE_TRANSITIONS[action]
-    if inst.status not in t.sources:
-        raise (Conflict if inst.status in ENDED or inst.status == IS.CHANGE_REQUESTED else InvalidTransition)(
-            f"cannot {t.label} {_doc_label(inst)}: " + _explain_instance(session, inst))
-    if t.target is not None:
-        values["status"] = t.target
-    won, fresh = transitions.claim(session, inst, t.sources, **values)
-    if not won:
-        raise Conflict(_explain_instance(session, fresh) if fresh else f"workflow instance {inst.id} no longer exists")
-    session.refresh(inst)
+    """Move the instance (services/transitions.py: check, write lock, compare-and-set)."""
+    transitions.move(session, INSTANCE_PROCESS, inst, action, **values)
 
 
 def _move_item(session: Session, item: WorkItem, action: str, **values: Any) -> None:
-    t = ITEM_TRANSITIONS[action]
-    if item.status not in t.sources:
-        raise Conflict(_explain_item(session, item))
-    won, fresh = transitions.claim(session, item, t.sources, status=t.target, **values)
-    if not won:
-        raise Conflict(_explain_item(session, fresh) if fresh else f"work item {item.id} no longer exists")
-    session.refresh(item)
+    transitions.move(session, ITEM_PROCESS, item, action, **values)
 
 
 # ------------------------------------------------------------------------ views

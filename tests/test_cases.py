@@ -152,7 +152,8 @@ def test_submit_twice_is_refused(store):
     with pytest.raises(Conflict, match="already waiting for approval"):
         store.call(cases.submit, actor_of(store)("support1"), number)
     approved_case = create(store, "sales1").number
-    with pytest.raises(InvalidTransition, match="approved already"):
+    # one rule (services/transitions.py): taken past the action for good is a Conflict naming who
+    with pytest.raises(Conflict, match="approved already.*approved automatically by sales1"):
         store.call(cases.submit, actor_of(store)("sales1"), approved_case)
 
 
@@ -161,7 +162,7 @@ def test_recall_by_submitter_only(store):
     with pytest.raises(PermissionDenied, match="only the submitter"):
         store.call(cases.recall, actor_of(store)("approver1"), number)
     assert store.call(cases.recall, actor_of(store)("support1"), number).status == "Open"
-    with pytest.raises(InvalidTransition, match="nothing to recall"):
+    with pytest.raises(InvalidTransition, match="nothing to recall.*recall needs Pending Approval"):
         store.call(cases.recall, actor_of(store)("support1"), number)
 
 
@@ -239,7 +240,7 @@ def test_close_completed_only_from_resolved(any_store):
         any_store.call(cases.update_case, support, number, {"resolution": ""})
     with pytest.raises(Conflict, match="was closed"):
         any_store.call(cases.close, support, number, "completed", "again")
-    with pytest.raises(InvalidTransition, match="was closed"):
+    with pytest.raises(Conflict, match="was closed"):  # final, whichever close: one answer
         any_store.call(cases.close, support, number, "stopped", "again")
 
 
@@ -256,7 +257,7 @@ def test_close_stopped(store, setup):
         if setup == "resolved":
             store.call(cases.resolve, support, number, "x", "2026-11-03")
     assert store.call(cases.close, support, number, "stopped", "Customer no longer asks").status == "Closed/Stopped"
-    with pytest.raises(InvalidTransition, match="closed"):
+    with pytest.raises(Conflict, match="closed"):
         store.call(cases.submit, support, number)
 
 
@@ -280,7 +281,7 @@ def test_sample_request_is_separate_and_creates_no_request(any_store):
         assert len(s.exec(select(SampleRequest)).all()) == 1
     assert status_of(any_store, number) == "Open"  # the case's own process is untouched
     assert any_store.call(cases.sample_action, support, sample.number, "ship").status == "Shipped"
-    with pytest.raises(InvalidTransition, match="Shipped"):
+    with pytest.raises(Conflict, match="Shipped.*ship by support1"):
         any_store.call(cases.sample_action, support, sample.number, "cancel")
     detail = any_store.call(cases.show_case, support, number)
     assert [x.number for x in detail.samples] == ["SMP-000001"]

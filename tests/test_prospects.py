@@ -11,7 +11,7 @@ from models.customer import ContactPerson, Customer
 from models.prospects import Lead, Opportunity, Prospect
 from models.signup import UserRequest
 from services import customers, prospects
-from services.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
+from services.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from services.permissions import PORTAL, SYSTEM
 from tests.conftest import HOSTILE, actor_of
 
@@ -149,10 +149,11 @@ def _only_decline_fields(mail):
 
 def test_refusals_after_each_end(store):
     a = approver(store)
+    # one rule (services/transitions.py): a lead or opportunity decided for good answers Conflict naming who
     # disqualified lead: no qualify, no second disqualify
     d = submit(store, email="d@x.example")
     store.call(prospects.disqualify, a, d.lead, "spam")
-    with pytest.raises(InvalidTransition, match="disqualified by approver1"):
+    with pytest.raises(Conflict, match="disqualified by approver1"):
         store.call(prospects.qualify, a, d.lead)
     with pytest.raises(Conflict, match="disqualified by approver1"):
         store.call(prospects.disqualify, a, d.lead, "again")
@@ -160,17 +161,17 @@ def test_refusals_after_each_end(store):
     q = qualified(store, email="q@x.example")
     with pytest.raises(Conflict, match="act on opportunity OPP-000001"):
         store.call(prospects.qualify, a, q.lead)
-    with pytest.raises(InvalidTransition, match="act on opportunity"):
+    with pytest.raises(Conflict, match="act on opportunity"):
         store.call(prospects.disqualify, a, q.lead, "late")
     # won: no lost, no second won; lost: no won
     store.call(prospects.won, a, q.opportunity)
-    with pytest.raises(InvalidTransition, match="closed as Won by approver1"):
+    with pytest.raises(Conflict, match="closed as Won by approver1"):
         store.call(prospects.lost, a, q.opportunity, "late")
     with pytest.raises(Conflict, match="closed as Won"):
         store.call(prospects.won, a, q.opportunity)
     q2 = qualified(store, email="l@x.example")
     store.call(prospects.lost, a, q2.opportunity, "price")
-    with pytest.raises(InvalidTransition, match="closed as Lost"):
+    with pytest.raises(Conflict, match="closed as Lost"):
         store.call(prospects.won, a, q2.opportunity)
     with pytest.raises(NotFound):
         store.call(prospects.won, a, "OPP-999999")

@@ -37,9 +37,10 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "params": ("changes_cmds",), "changes": ("changes_cmds",),
     **{name: ("cases_cmds",) for name in ("cases", "prospects", "leads", "opportunities")},
     **{name: ("portal_cmds",) for name in ("user-requests", "portal", "mail")},
-    "workflow": ("workflow_cmds",), "work": ("workflow_cmds",),
+    "workflow": ("workflow_cmds",), "work": ("workflow_cmds",), "processes": ("processes_cmds",),
 }
-ALL_MODULES = ("admin_cmds", "cases_cmds", "changes_cmds", "portal_cmds", "signup_cmds", "web_cmds", "workflow_cmds")
+ALL_MODULES = ("admin_cmds", "cases_cmds", "changes_cmds", "portal_cmds", "processes_cmds", "signup_cmds", "web_cmds",
+               "workflow_cmds")
 
 
 def command_of(args: list[str]) -> str | None:
