@@ -32,7 +32,7 @@ def _run(ctx: CliContext) -> int | None:
     from services.quick import light_start
 
     settings = ctx.settings
-    light = light_start(settings.database_url, settings.operator, limit=PAGE_SIZE)
+    light = light_start(settings.database_url, settings.operator_named, limit=PAGE_SIZE)
     from app.tui import make_app
 
     if light is None:
