@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import BigInteger, Column, Index, String, Text
 from sqlmodel import Field, SQLModel
 
 from models.base import LabeledEnum
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine.default import DefaultExecutionContext
 
 
 class Role(LabeledEnum):
@@ -75,13 +79,13 @@ class Token(SQLModel, table=True):
     voided_at: datetime | None = None
 
 
-def _login_default(context) -> str | None:
+def _login_default(context: DefaultExecutionContext) -> str | None:
     from services.identity import login_default
 
     return login_default(context)
 
 
-def _reason_default(context) -> str | None:
+def _reason_default(context: DefaultExecutionContext) -> str | None:
     from services.identity import current_reason
 
     return current_reason.get()

@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import func, select, text
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from models.core import AuditEvent
 
@@ -48,9 +48,9 @@ class ChangeEvent(BaseModel):
 def changes_since(session: Session, actor: Any, after_id: int, *, limit: int = 200) -> list[ChangeEvent]:
     """Events with an id above ``after_id`` (oldest first, at most ``limit``), read by the primary key."""
     rows = session.execute(
-        select(AuditEvent.id, AuditEvent.entity_type, AuditEvent.entity_key, AuditEvent.action, AuditEvent.operator,
-               AuditEvent.after)
-        .where(AuditEvent.id > after_id).order_by(AuditEvent.id).limit(max(1, min(limit, 1000)))
+        select(col(AuditEvent.id), col(AuditEvent.entity_type), col(AuditEvent.entity_key), col(AuditEvent.action),
+               col(AuditEvent.operator), col(AuditEvent.after))
+        .where(col(AuditEvent.id) > after_id).order_by(col(AuditEvent.id)).limit(max(1, min(limit, 1000)))
     ).all()
     out = []
     for id_, entity_type, key, action, operator, after in rows:
@@ -135,10 +135,10 @@ class FileWatch:
         self._paths = [path, path + "-wal"] if path else []
         self._last = self._look()
 
-    def _look(self) -> tuple:
+    def _look(self) -> tuple[tuple[int, int] | None, ...]:
         import os
 
-        out = []
+        out: list[tuple[int, int] | None] = []
         for p in self._paths:
             try:
                 st = os.stat(p)

@@ -12,9 +12,11 @@ SQLite keeps slot 0 only. Read through ``read`` (or sum the slots), never one ro
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from pydantic import BaseModel
 from sqlalchemy import delete, func, literal, select, text
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from models.core import StatusCount
 from services.permissions import Actor, require
@@ -34,12 +36,12 @@ AREAS: dict[str, tuple[str, str | None]] = {
 
 def read(session: Session, area: str) -> dict[str, int]:
     """The kept counts of one area: status -> rows (statuses with no rows are absent), slots summed."""
-    rows = session.execute(select(StatusCount.status, func.sum(StatusCount.n))
-                           .where(StatusCount.area == area).group_by(StatusCount.status)).all()
+    rows = session.execute(select(col(StatusCount.status), func.sum(col(StatusCount.n)))
+                           .where(col(StatusCount.area) == area).group_by(col(StatusCount.status))).all()
     return {status: int(n) for status, n in rows if n}
 
 
-def by_status(session: Session, area: str, statuses) -> dict[str, int]:
+def by_status(session: Session, area: str, statuses: Iterable[str]) -> dict[str, int]:
     """``{"All": total, status: n, ...}`` in the order of ``statuses`` (the tabs' shape)."""
     kept = read(session, area)
     counts = {str(s): kept.get(str(s), 0) for s in statuses}
@@ -96,7 +98,7 @@ def check(session: Session, actor: Actor, *, repair: bool = False) -> list[Count
                 bad = [CounterCheck(area=area, status=s, kept=kept, counted=counted)
                        for s, (kept, counted) in sorted(compare(session, area).items()) if kept != counted]
             counted = recount(session, area)
-            session.execute(delete(StatusCount).where(StatusCount.area == area))
+            session.execute(delete(StatusCount).where(col(StatusCount.area) == area))
             for status, n in counted.items():
                 session.add(StatusCount(area=area, status=status, slot=0, n=n))
             session.flush()

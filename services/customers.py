@@ -364,6 +364,7 @@ def new_customer(session: Session, actor: Actor, values: dict[str, Any]) -> Cust
 
 def add_contact(session: Session, actor: Actor, customer: Customer, *, first_name: str, last_name: str, email: str,
                 phone: str = "", is_admin: bool = False, signup_request_id: int | None = None) -> ContactPerson:
+    assert customer.id is not None  # a stored customer: create_customer flushed it
     contact = ContactPerson(
         customer_id=customer.id, first_name=first_name, last_name=last_name, email=email,
         email_normalized=normalize_email(email), phone=phone, is_admin=is_admin,
@@ -403,7 +404,7 @@ def list_customers(session: Session, actor: Actor, *, search: str | None = None,
     term = search_term(search)
     if term is not None:
         query = query.where(col(Customer.id).in_(matching_ids(session, Customer, term, [
-            Customer.account == term.upper(), Customer.email_normalized == normalize_email(term)])))
+            col(Customer.account) == term.upper(), col(Customer.email_normalized) == normalize_email(term)])))
     if after:
         query = query.where(Customer.account > after)
     rows = session.exec(query.order_by(col(Customer.account)).limit(max(1, min(limit, 1000)))).all()

@@ -24,8 +24,10 @@ from typing import Any
 from pydantic import BaseModel
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
-from sqlalchemy import func
+from sqlalchemy import Select, func
+from sqlalchemy import select as select_columns
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped
 from sqlmodel import Session, col, select
 
 from models.customer import ContactPerson, Customer, PortalRole
@@ -131,12 +133,18 @@ class PortalUserView(BaseModel):
     password_set: bool
 
 
-def _joined():
-    return (select(PortalUser, Customer, ContactPerson, PortalRole, UserRequest.number)
-            .join(Customer, PortalUser.customer_id == Customer.id)
-            .join(ContactPerson, PortalUser.contact_id == ContactPerson.id)
-            .join(PortalRole, PortalUser.role_id == PortalRole.id)
-            .outerjoin(UserRequest, PortalUser.user_request_id == UserRequest.id))
+_Joined = Select[PortalUser, Customer, ContactPerson, PortalRole, str | None]
+
+
+def _joined() -> _Joined:
+    """A portal user with its customer, contact, role and request number (None: made without a
+    request). SQLAlchemy's select: SQLModel's types at most four entities."""
+    number: Mapped[str | None] = col(UserRequest.number)  # NULL from the outer join
+    return (select_columns(PortalUser, Customer, ContactPerson, PortalRole, number)
+            .join(Customer, col(PortalUser.customer_id) == col(Customer.id))
+            .join(ContactPerson, col(PortalUser.contact_id) == col(ContactPerson.id))
+            .join(PortalRole, col(PortalUser.role_id) == col(PortalRole.id))
+            .outerjoin(UserRequest, col(PortalUser.user_request_id) == col(UserRequest.id)))
 
 
 def _view(u: PortalUser, c: Customer, contact: ContactPerson, role: PortalRole, ur_number: str | None) -> PortalUserView:
@@ -154,14 +162,14 @@ def list_users(session: Session, actor: Actor, *, status: str | None = None, sea
     query = _joined()
     if status and status.lower() != "all":
         try:
-            query = query.where(PortalUser.status == P.parse(status).value)
+            query = query.where(col(PortalUser.status) == P.parse(status).value)
         except ValueError as exc:
             raise ValidationFailed({"status": str(exc)}) from None
     if search:
         term = f"%{clean(search).lower()}%"
         query = query.where(func.lower(PortalUser.user_name).like(term) | func.lower(PortalUser.email).like(term)
                             | func.lower(Customer.account).like(term))
-    rows = session.exec(query.order_by(col(PortalUser.user_name_key)).limit(max(1, min(limit, 10_000)))).all()
+    rows = session.execute(query.order_by(col(PortalUser.user_name_key)).limit(max(1, min(limit, 10_000)))).all()
     return [_view(*r) for r in rows]
 
 
@@ -179,12 +187,12 @@ def get_user(session: Session, user_name: str) -> PortalUser:
 def show_user(session: Session, actor: Actor, user_name: str) -> PortalUserView:
     require(actor, "user_request.view")
     user = get_user(session, user_name)
-    row = session.exec(_joined().where(PortalUser.id == user.id)).one()
+    row = session.execute(_joined().where(col(PortalUser.id) == user.id)).one()
     return _view(*row)
 
 
 def view_for_request(session: Session, user_request_id: int) -> PortalUserView | None:
-    row = session.exec(_joined().where(PortalUser.user_request_id == user_request_id)).first()
+    row = session.execute(_joined().where(col(PortalUser.user_request_id) == user_request_id)).first()
     return _view(*row) if row else None
 
 

@@ -21,10 +21,13 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from services.permissions import Actor
 from services.schema_heads import SCHEMA_HEADS
+
+if TYPE_CHECKING:
+    import ctypes
 
 # models.signup.SignupStatus values, in its order (a test checks they agree)
 SIGNUP_STATUSES = ("Requested", "Verified by user", "Approved", "Created", "Rejected")
@@ -430,7 +433,7 @@ def postgres_conninfo(url: str) -> str | None:
     return f"postgresql://{rest}?connect_timeout=5&application_name=regdesk"
 
 
-def _libpq():
+def _libpq() -> ctypes.CDLL:
     import ctypes
     import ctypes.util
     import glob
@@ -504,9 +507,9 @@ class _PgConnection:
                 raise OSError(f"query failed ({status})")
             fields = self.lib.PQnfields(res)
             types = [self.lib.PQftype(res, j) for j in range(fields)]
-            rows = []
+            rows: list[tuple[Any, ...]] = []
             for i in range(self.lib.PQntuples(res)):
-                row = []
+                row: list[Any] = []
                 for j, oid in enumerate(types):
                     if self.lib.PQgetisnull(res, i, j):
                         row.append(None)

@@ -18,9 +18,15 @@ term shorter than three characters, so such a term matches the exact keys only.
 
 from __future__ import annotations
 
-from sqlalchemy import Integer, text
-from sqlalchemy.sql.elements import TextClause
+from collections.abc import Mapping, Sequence
+from typing import Any
 
+from sqlalchemy import ColumnElement, Integer, text
+from sqlalchemy.sql.selectable import GenerativeSelect, TextualSelect
+from sqlalchemy.types import TypeEngine
+from sqlmodel import Session, SQLModel, col
+
+from models.base import table_of
 from services.errors import ValidationFailed
 from services.text import clean
 
@@ -63,7 +69,8 @@ def pg_document(table: str) -> str:
     return "lower(" + " || chr(31) || ".join(SEARCHABLE[table]) + ")"
 
 
-def text_ids(dialect: str, table: str, term: str, extra: dict | None = None) -> TextClause | None:
+def text_ids(dialect: str, table: str, term: str,
+             extra: Mapping[str, TypeEngine[Any]] | None = None) -> TextualSelect | None:
     """SQL for the ids (and ``extra`` columns: name -> type) of ``table`` whose searchable text
     contains ``term``; None when the term is too short for the text index."""
     if len(term) < MIN_WORD:
@@ -84,11 +91,21 @@ def text_ids(dialect: str, table: str, term: str, extra: dict | None = None) -> 
     return sql.columns(id=Integer, **extra)
 
 
-def dialect_of(session) -> str:
+def dialect_of(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
-def matching_ids(session, model, term: str, exact: list, extra: list | None = None) -> object:
+def _condition(cond: ColumnElement[bool] | bool) -> ColumnElement[bool]:
+    """A key condition as SQLModel types it: ``Model.key == value`` is typed ``bool`` (its
+    ``where()`` takes that), and at run time it is a SQL expression. A real bool here would be
+    a comparison Python evaluated (a caller's mistake), not a condition."""
+    if isinstance(cond, bool):
+        raise TypeError("a search key condition must be a SQL expression (Model.column == value), not a bool")
+    return cond
+
+
+def matching_ids(session: Session, model: type[SQLModel], term: str, exact: Sequence[ColumnElement[bool] | bool],
+                 extra: Sequence[Any] | None = None) -> GenerativeSelect:
     """One subquery: ids (and ``extra`` columns) of ``model`` that equal ``term`` on an exact
     key, or else contain it in their searchable text.
 
@@ -100,18 +117,20 @@ def matching_ids(session, model, term: str, exact: list, extra: list | None = No
     of joining them back to the table."""
     from sqlalchemy import false, select, union
 
-    extra = extra or []
-    probes = [select(model.id).where(cond) for cond in exact]
+    extra = extra or []  # columns of ``model``, e.g. ``SignupRequest.status`` (typed by SQLModel as their values)
+    model_id = col(getattr(model, "id"))  # every searchable table has an integer id
+    conditions = [_condition(cond) for cond in exact]
+    probes = [select(model_id).where(cond) for cond in conditions]
     hits: list[int] = []
     if probes:
-        probe = union(*probes) if len(probes) > 1 else probes[0]
-        hits = list(session.execute(probe).scalars().all())
+        found = session.execute(union(*probes)) if len(probes) > 1 else session.execute(probes[0])
+        hits = list(found.scalars().all())
     if hits:
-        return select(model.id, *extra).where(model.id.in_(hits))
-    words = text_ids(dialect_of(session), model.__tablename__, term, {c.key: c.type for c in extra})
+        return select(model_id, *extra).where(model_id.in_(hits))
+    words = text_ids(dialect_of(session), table_of(model).name, term, {c.key: c.type for c in extra})
     if words is None:
-        return select(model.id, *extra).where(false())
+        return select(model_id, *extra).where(false())
     # still a union with the (empty) key probes: a plain text subquery lets PostgreSQL flatten
     # it into a walk of the primary key in the list's order, filtering every row by LIKE (a
     # scan of the table for a rare word); the union makes it read the trigram index first
-    return union(*[select(model.id, *extra).where(cond) for cond in exact], words)
+    return union(*[select(model_id, *extra).where(cond) for cond in conditions], words)

@@ -27,8 +27,9 @@ to the commit: milliseconds. Still gap-free: nothing that can refuse runs after 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from sqlalchemy import String, Text, event, text
+from sqlalchemy import Column, ColumnElement, String, Table, Text, event, text
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
@@ -127,10 +128,12 @@ def settle(session: Session) -> dict[str, str]:
         return value
 
     # one UPDATE per table over the rows inserted meanwhile, REPLACE on each string column
-    tables: dict[object, tuple[object, list, set]] = {}
+    tables: dict[Table, tuple[Column[Any], list[object], set[Any]]] = {}
     for obj in new:
         mapper = sa_inspect(obj).mapper
         table = mapper.local_table
+        if not isinstance(table, Table):  # every regdesk model maps one plain table
+            raise TypeError(f"{type(obj).__name__} is not mapped to a table")
         pk = mapper.primary_key[0]
         ident = getattr(obj, mapper.get_property_by_column(pk).key, None)
         if ident is None:
@@ -142,9 +145,9 @@ def settle(session: Session) -> dict[str, str]:
         cols = [c for c in table.columns if _is_text(c) and not c.primary_key]
         if not cols:
             continue
-        values = {}
+        values: dict[str, ColumnElement[Any]] = {}
         for c in cols:
-            expr = c
+            expr: ColumnElement[Any] = c
             for placeholder, number in mapping.items():
                 expr = func_replace(expr, placeholder, number)
             values[c.name] = expr
@@ -168,12 +171,12 @@ def settle(session: Session) -> dict[str, str]:
     return mapping
 
 
-def _is_text(column) -> bool:
+def _is_text(column: Column[Any]) -> bool:
     kind = column.type
     return isinstance(kind, (String, Text)) or isinstance(getattr(kind, "impl", None), (String, Text))
 
 
-def func_replace(expr, old: str, new: str):
+def func_replace(expr: ColumnElement[Any], old: str, new: str) -> ColumnElement[Any]:
     from sqlalchemy import func, literal
 
     return func.replace(expr, literal(old), literal(new))
@@ -196,7 +199,7 @@ def next_number(session: Session, code: str) -> str:
             return placeholder
         if continuous is False and bind.dialect.name != "sqlite":
             # its own tiny transaction: the sequence row is locked for one statement only
-            with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            with bind.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 row = conn.execute(_TAKE, {"code": code}).first()
     if row is None:
         row = session.execute(_TAKE, {"code": code}).first()

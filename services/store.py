@@ -28,11 +28,14 @@ import random
 import sqlite3
 import time
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar, overload
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlmodel import Session, create_engine
 
 from services.clock import Clock, system_now
@@ -135,11 +138,12 @@ def _configure_postgres(engine: Engine) -> None:
     from sqlalchemy.exc import DisconnectionError
 
     @event.listens_for(engine, "checkin")
-    def _idle_from(dbapi_connection, record) -> None:
+    def _idle_from(dbapi_connection: DBAPIConnection | None, record: ConnectionPoolEntry) -> None:
         record.info["regdesk_idle_since"] = time.monotonic()
 
     @event.listens_for(engine, "checkout")
-    def _ping_if_idle(dbapi_connection, record, proxy) -> None:
+    def _ping_if_idle(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry,
+                      proxy: PoolProxiedConnection) -> None:
         since = record.info.get("regdesk_idle_since")
         if since is None or time.monotonic() - since < PG_PING_AFTER_IDLE_S:
             return  # new, or used a moment ago
@@ -196,7 +200,7 @@ class Store:
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
-    def now(self):
+    def now(self) -> datetime:
         return self.clock()
 
     def _session(self, bind: Engine) -> Session:
@@ -320,9 +324,9 @@ def begin_write_rechecked(session: Session, *rows: Any, fields: tuple[str, ...] 
             raise Replan()
 
 
-def now(session: Session):
+def now(session: Session) -> datetime:
     """The current time of the store the session belongs to."""
-    clock = session.info.get("clock", system_now)
+    clock: Clock = session.info.get("clock", system_now)
     return clock()
 
 

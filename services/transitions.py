@@ -82,7 +82,7 @@ class Transition:
         return (frozenset({self.target}) if self.target is not None else self.sources) | self.also
 
 
-def table(process: str, rows: Iterable[tuple]) -> dict[str, Transition]:
+def table(process: str, rows: Iterable[tuple[Any, ...]]) -> dict[str, Transition]:
     """A process table from rows ``(action, sources, target, permission, wording[, also[, manual]])``."""
     out: dict[str, Transition] = {}
     for row in rows:

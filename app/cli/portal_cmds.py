@@ -493,6 +493,8 @@ def outbox_status(ctx: typer.Context, as_json: bool = JsonOption,
         elif problem:
             (output.error if code else output.message)(problem if not code else f"SMTP: {problem}")
         else:
-            output.message(f"SMTP: {delivery.SmtpSettings.from_mapping(c.settings.smtp).describe()} (not checked)")
+            settings = delivery.SmtpSettings.from_mapping(c.settings.smtp)
+            assert settings is not None  # no problem: smtp_status found a host
+            output.message(f"SMTP: {settings.describe()} (not checked)")
     if code:
         raise typer.Exit(code)

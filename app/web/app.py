@@ -138,7 +138,7 @@ class ErrorOut(BaseModel):
     fields: dict[str, str] | None = None
 
 
-ERRORS = {code: {"model": ErrorOut} for code in (404, 409, 410, 413, 422, 429)}
+ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (404, 409, 410, 413, 422, 429)}
 
 
 def create_app(store: Store, config: WebConfig | None = None) -> Any:
@@ -170,19 +170,20 @@ def create_app(store: Store, config: WebConfig | None = None) -> Any:
                 out[key] = value
         return out
 
-    async def form_or_refusal(request: Request) -> tuple[dict[str, str] | None, Response | None]:
+    async def form_or_refusal(request: Request) -> dict[str, str] | Response:
+        """The posted form's fields, or the page that refuses it (not a form, a stale CSRF token, too long)."""
         form = await read_form(request)
         if form is None:
-            return None, await page(request, "refused.html", 415, title="Please use the form",
-                                    message="This address takes the page's form only.")
+            return await page(request, "refused.html", 415, title="Please use the form",
+                              message="This address takes the page's form only.")
         if not csrf_ok(request, form.get("csrf")):
-            return None, await page(request, "refused.html", 403, title="The form has expired",
-                                    message="For your safety the form must be sent from this site, in a browser "
-                                            "that accepts its cookie. Go back, reload the page and send it again.")
+            return await page(request, "refused.html", 403, title="The form has expired",
+                              message="For your safety the form must be sent from this site, in a browser "
+                                      "that accepts its cookie. Go back, reload the page and send it again.")
         if any(len(v) > MAX_FIELD for v in form.values()):
-            return None, await page(request, "refused.html", 413, title="Too much text",
-                                    message=f"A field holds more than {MAX_FIELD} characters.")
-        return form, None
+            return await page(request, "refused.html", 413, title="Too much text",
+                              message=f"A field holds more than {MAX_FIELD} characters.")
+        return form
 
     def limited_page(request: Request, exc: Limited):
         async def render():
@@ -258,9 +259,9 @@ def create_app(store: Store, config: WebConfig | None = None) -> Any:
 
     @api.post("/signup", response_class=HTMLResponse, include_in_schema=False)
     async def signup_post(request: Request):
-        form, refusal = await form_or_refusal(request)
-        if refusal:
-            return refusal
+        form = await form_or_refusal(request)
+        if isinstance(form, Response):
+            return form
         values = {f.name: form.get(f.name, "") for f in SIGNUP_FIELDS}
         await web.limit("signup", request, email=values.get("email", ""))
         if form.get(HONEYPOT):
@@ -281,9 +282,9 @@ def create_app(store: Store, config: WebConfig | None = None) -> Any:
 
     @api.post("/signup/verify", response_class=HTMLResponse, include_in_schema=False)
     async def verify_post(request: Request):
-        form, refusal = await form_or_refusal(request)
-        if refusal:
-            return refusal
+        form = await form_or_refusal(request)
+        if isinstance(form, Response):
+            return form
         token = form.get("token", "")
         await web.limit("verify", request)
         try:
@@ -295,9 +296,9 @@ def create_app(store: Store, config: WebConfig | None = None) -> Any:
 
     @api.post("/signup/verify/renew", response_class=HTMLResponse, include_in_schema=False)
     async def verify_renew(request: Request):
-        form, refusal = await form_or_refusal(request)
-        if refusal:
-            return refusal
+        form = await form_or_refusal(request)
+        if isinstance(form, Response):
+            return form
         token = form.get("token", "")
         await web.limit("resend", request, email=token)
         state = await web.call(selfservice.renew_verification, token)
@@ -311,9 +312,9 @@ def create_app(store: Store, config: WebConfig | None = None) -> Any:
 
     @api.post("/signup/resend", response_class=HTMLResponse, include_in_schema=False)
     async def resend_post(request: Request):
-        form, refusal = await form_or_refusal(request)
-        if refusal:
-            return refusal
+        form = await form_or_refusal(request)
+        if isinstance(form, Response):
+            return form
         email = form.get("email", "").strip()
         if not email or "@" not in email or len(email) > 254:
             return await page(request, "resend.html", 422, title="Send the link again", values={"email": email},
@@ -334,9 +335,9 @@ def create_app(store: Store, config: WebConfig | None = None) -> Any:
 
     @api.post("/partners/apply", response_class=HTMLResponse, include_in_schema=False)
     async def apply_post(request: Request):
-        form, refusal = await form_or_refusal(request)
-        if refusal:
-            return refusal
+        form = await form_or_refusal(request)
+        if isinstance(form, Response):
+            return form
         values = {f.name: form.get(f.name, "") for f in APPLY_FIELDS}
         await web.limit("apply", request, email=values.get("email", ""))
         if form.get(HONEYPOT):
@@ -359,9 +360,9 @@ def create_app(store: Store, config: WebConfig | None = None) -> Any:
 
     @api.post("/activate", response_class=HTMLResponse, include_in_schema=False)
     async def activate_post(request: Request):
-        form, refusal = await form_or_refusal(request)
-        if refusal:
-            return refusal
+        form = await form_or_refusal(request)
+        if isinstance(form, Response):
+            return form
         token = form.get("token", "")
         password, again = form.get("password", ""), form.get("password_again", "")
         state = await run_in_threadpool(web._read, lambda s: selfservice.link_state(s, selfservice.ACTIVATE, token))
