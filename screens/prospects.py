@@ -140,7 +140,7 @@ prospect and queues the decline e-mail.
         return KIND.get(self.query_state.status, "prospects")
 
     def fetch(self, q: ListQuery, after: Any, limit: int, reverse: bool) -> Page:
-        from services import prospect_lists
+        from services.prospects import pages as prospect_lists
 
         fn = {"prospects": prospect_lists.page_prospects, "leads": prospect_lists.page_leads,
               "opportunities": prospect_lists.page_opportunities}[KIND.get(q.status, "prospects")]
@@ -149,7 +149,7 @@ prospect and queues the decline e-mail.
         return Page(page.rows, page.after)
 
     def fetch_counts(self, search: str) -> dict[str, int]:
-        from services import prospect_lists
+        from services.prospects import pages as prospect_lists
 
         counts = self.app.call(prospect_lists.counts, search=search or None)
         return {name: counts[KIND[name]] for name in FILTERS}

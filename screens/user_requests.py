@@ -101,9 +101,9 @@ request waits in *Submitted* for processing by hand.
     def fetch_counts(self, search: str) -> dict[str, int] | None:
         if search:
             return None  # the search is done over the pages here: no count of it ("N of …")
-        from services import list_counts
+        from services import user_requests
 
-        return self.app.call(list_counts.user_requests)
+        return self.app.call(user_requests.count_by_status)
 
     def fetch_detail(self, key: str) -> UserRequestDetail | None:
         from services import user_requests

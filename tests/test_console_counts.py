@@ -6,7 +6,7 @@ from app.tui import make_app
 from screens.changes import ChangesScreen
 from screens.customers import CustomersScreen
 from screens.user_requests import UserRequestsScreen
-from services import changes, counters, list_counts
+from services import changes, counters, list_counts, user_requests
 from tests.helpers import run_async, until
 from tests.test_snapshots_changes import approvals
 
@@ -27,7 +27,7 @@ def test_list_counts_on_both_stores(any_store):
     any_store.call(changes.submit, a("support1"), "C-000003")
     kept = any_store.call(list_counts.proposals, a("approver1"))
     assert kept["All"] == 1 and kept["Submitted"] == 1 and kept["Approved"] == 0
-    assert any_store.call(list_counts.user_requests, a("approver1"))["All"] == 0
+    assert any_store.call(user_requests.count_by_status, a("approver1"))["All"] == 0
 
 
 @run_async

@@ -15,7 +15,7 @@ from models.core import NumberSequence
 from models.customer import Customer
 from models.prospects import Lead, Opportunity, Prospect
 from screens.prospects import ProspectsScreen
-from services import prospect_lists, prospects
+from services import prospects
 from services.errors import ValidationFailed
 from services.permissions import PORTAL
 from tests.conftest import actor_of
@@ -74,34 +74,34 @@ def test_prospect_pages_reach_every_row_once_in_order(any_store, sort):
     bulk(any_store, 650)
     any_store.call(prospects.disqualify, actor_of(any_store)("approver1"), "LEAD-000007", "not a reseller")
     a = actor_of(any_store)("approver1")
-    column = prospect_lists.SORTS["prospects"][sort]
+    column = prospects.pages.SORTS["prospects"][sort]
     for descending in (False, True):
         order = [column, Prospect.id] if sort != "number" else [column]
         with any_store.read() as s:  # one ORDER BY over the whole table, in the store's own collation
             expected = list(s.execute(select(Prospect.number).order_by(
                 *[c.desc() if descending else c.asc() for c in order])).scalars())
-        assert walk(any_store, prospect_lists.page_prospects, sort=sort, descending=descending) == expected
+        assert walk(any_store, prospects.pages.page_prospects, sort=sort, descending=descending) == expected
     assert len(expected) == 650
     with pytest.raises(ValidationFailed):
-        any_store.call(prospect_lists.page_prospects, a, sort="zip")
+        any_store.call(prospects.pages.page_prospects, a, sort="zip")
 
 
 def test_lead_and_opportunity_pages_and_counts(any_store):
     bulk(any_store, 620, opportunities=560)
-    assert walk(any_store, prospect_lists.page_leads) == [f"LEAD-{i:06d}" for i in range(620, 0, -1)]
-    assert walk(any_store, prospect_lists.page_opportunities, descending=False) == [
+    assert walk(any_store, prospects.pages.page_leads) == [f"LEAD-{i:06d}" for i in range(620, 0, -1)]
+    assert walk(any_store, prospects.pages.page_opportunities, descending=False) == [
         f"OPP-{i:06d}" for i in range(1, 561)]
     a = actor_of(any_store)("approver1")
-    assert any_store.call(prospect_lists.counts, a) == {"prospects": 620, "leads": 620, "opportunities": 560}
+    assert any_store.call(prospects.pages.counts, a) == {"prospects": 620, "leads": 620, "opportunities": 560}
     # a search: a prospect's number finds it, its lead and its opportunity; a company word finds many
-    assert any_store.call(prospect_lists.counts, a, search="PRO-000012") == {
+    assert any_store.call(prospects.pages.counts, a, search="PRO-000012") == {
         "prospects": 1, "leads": 1, "opportunities": 1}
-    assert [r.number for r in any_store.call(prospect_lists.page_leads, a, search="pro-000012").rows] == ["LEAD-000012"]
-    assert [r.number for r in any_store.call(prospect_lists.page_opportunities, a, search="LEAD-000013").rows] == [
+    assert [r.number for r in any_store.call(prospects.pages.page_leads, a, search="pro-000012").rows] == ["LEAD-000012"]
+    assert [r.number for r in any_store.call(prospects.pages.page_opportunities, a, search="LEAD-000013").rows] == [
         "OPP-000013"]
-    wingtip = any_store.call(prospect_lists.counts, a, search="wingtip")
+    wingtip = any_store.call(prospects.pages.counts, a, search="wingtip")
     assert wingtip["prospects"] == len([i for i in range(620) if i % 7 == 5]) == wingtip["leads"]
-    assert [r.number for r in any_store.call(prospect_lists.page_prospects, a, search="wingtip", limit=3).rows] == [
+    assert [r.number for r in any_store.call(prospects.pages.page_prospects, a, search="wingtip", limit=3).rows] == [
         "PRO-000615", "PRO-000608", "PRO-000601"]
 
 

@@ -139,14 +139,14 @@ def test_transition_table_is_the_only_place_states_move():
 def test_logon_mail_portal_user_and_state_change_commit_together(store, actor, monkeypatch):
     """A failure after the logon e-mail was queued rolls everything back: no mail without the change."""
     number = created_request(store)
-    real = user_requests._move
+    real = user_requests.commands.move_audited
 
     def crash_after_provisioning(session, who, ur, action, event, **kw):
         if action == "provision":
             raise RuntimeError("crash before commit")
         return real(session, who, ur, action, event, **kw)
 
-    monkeypatch.setattr(user_requests, "_move", crash_after_provisioning)
+    monkeypatch.setattr(user_requests.commands, "move_audited", crash_after_provisioning)
     with pytest.raises(RuntimeError):
         store.call(user_requests.approve, actor("approver2"), number)
     assert ur_status(store, number) == "Submitted"

@@ -1,0 +1,162 @@
+"""The Prospects area's three lists (prospects, leads, opportunities) one keyset page at a time.
+
+``queries`` reads each list newest first up to a limit; the console's record browser needs pages
+it can continue from a key, in any offered sort, filtered by a search, with counts that do not
+scan. Every sort here walks an index, with the row id as the tie-breaker:
+
+* prospects: ``number`` (unique), ``status`` (``ix_prospect_status_id``), ``company``
+  (``company_normalized``), ``email`` (``email_normalized``);
+* leads and opportunities: ``number`` (unique). Their status has no index (no sort on it).
+
+A page's ``after`` is ``[sort value, id]`` of its last row (JSON-friendly); pass it back to
+continue; ``None`` when the list ends there. A search is the prospects' own (number, e-mail
+by b-tree, words by the text index); a lead or opportunity matches by its own number or by
+its prospect. Counts without a search are the kept counters (``statuscount``); with one they
+count the matches, which the search's indexes bound.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVarTuple, Unpack
+
+from sqlalchemy import Select, func, or_, select, tuple_
+from sqlalchemy.orm import QueryableAttribute
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session, col
+
+from models.prospects import B2B_LEADS_VIEW, Lead, Opportunity, Prospect
+from services import counters
+from services.errors import ValidationFailed
+from services.permissions import Actor, require
+from services.search import search_term
+
+from .queries import (
+    lead_row, leads_query, matching_prospects, opportunities_query, opportunity_row, prospect_row, prospects_query,
+)
+from .views import LeadPage, OpportunityPage, ProspectPage
+
+KINDS = ("prospects", "leads", "opportunities")
+SORTS: dict[str, dict[str, Any]] = {
+    "prospects": {"number": Prospect.number, "status": Prospect.status, "company": Prospect.company_normalized,
+                  "email": Prospect.email_normalized},
+    "leads": {"number": Lead.number},
+    "opportunities": {"number": Opportunity.number},
+}
+UNIQUE = {"number"}  # a unique sort column needs no id in its keyset
+Ts = TypeVarTuple("Ts")
+
+
+def _sort_column(kind: str, sort: str) -> QueryableAttribute[Any]:
+    try:
+        column = SORTS[kind][sort or "number"]
+    except KeyError:
+        raise ValidationFailed({"sort": "one of: " + ", ".join(SORTS[kind])}) from None
+    assert isinstance(column, QueryableAttribute)  # a mapped column of the model (SQLModel types it as its value)
+    return column
+
+
+def _limit(limit: int) -> int:
+    return max(1, min(int(limit), 5000))
+
+
+def _keyset(query: Select[Unpack[Ts]], column: QueryableAttribute[Any], id_column: Any, sort: str, after: Any,
+            descending: bool) -> Select[Unpack[Ts]]:
+    """``query`` continued after ``after`` ([value, id]) and ordered by (column, id)."""
+    unique = (sort or "number") in UNIQUE
+    id_column = col(id_column)
+    if after is not None:
+        try:
+            value, last_id = after
+        except (TypeError, ValueError):
+            raise ValidationFailed({"after": "a page key as returned with the previous page"}) from None
+        if unique:
+            query = query.where(column < value if descending else column > value)
+        else:
+            pair = tuple_(column, id_column)
+            query = query.where(pair < tuple_(value, last_id) if descending else pair > tuple_(value, last_id))
+    order = [column] if unique else [column, id_column]
+    return query.order_by(*[c.desc() if descending else c.asc() for c in order])
+
+
+def _cursor(raw: list[Any], limit: int, column: QueryableAttribute[Any]) -> list[Any] | None:
+    """The next page's key: [sort value, id] of the page's last record, None when the list ends."""
+    if len(raw) <= limit:
+        return None
+    last = raw[limit - 1][0]
+    return [getattr(last, column.key), last.id]
+
+
+def _prospect_filter(session: Session, search: str | None) -> ColumnElement[bool] | None:
+    term = search_term(search)
+    if term is None:
+        return None
+    return col(Prospect.id).in_(matching_prospects(session, term))
+
+
+def _lead_filter(session: Session, search: str | None) -> ColumnElement[bool] | None:
+    term = search_term(search)
+    if term is None:
+        return None
+    return or_(col(Lead.number) == term.upper(), col(Lead.prospect_id).in_(matching_prospects(session, term)))
+
+
+def _opportunity_filter(session: Session, search: str | None) -> ColumnElement[bool] | None:
+    term = search_term(search)
+    if term is None:
+        return None
+    leads = select(col(Lead.id)).where(or_(col(Lead.number) == term.upper(),
+                                           col(Lead.prospect_id).in_(matching_prospects(session, term))))
+    return or_(col(Opportunity.number) == term.upper(), col(Opportunity.lead_id).in_(leads))
+
+
+def _page(session: Session, query: Select[Unpack[Ts]], cond: ColumnElement[bool] | None, kind: str, id_column: Any,
+          sort: str, after: Any, descending: bool, limit: int) -> tuple[list[Any], list[Any] | None]:
+    """One page of ``query`` (up to ``limit`` rows) and the key of the next."""
+    column = _sort_column(kind, sort)
+    if cond is not None:
+        query = query.where(cond)
+    raw = list(session.execute(_keyset(query, column, id_column, sort, after, descending).limit(limit + 1)).all())
+    return raw[:limit], _cursor(raw, limit, column)
+
+
+def page_prospects(session: Session, actor: Actor, *, search: str | None = None, sort: str = "number",
+                   descending: bool = True, after: Any = None, limit: int = 60) -> ProspectPage:
+    """One page of prospects (with their lead), newest first by default."""
+    require(actor, "prospects.view")
+    rows, cursor = _page(session, prospects_query(), _prospect_filter(session, search), "prospects", Prospect.id,
+                         sort, after, descending, _limit(limit))
+    return ProspectPage(rows=[prospect_row(*row) for row in rows], after=cursor)
+
+
+def page_leads(session: Session, actor: Actor, *, search: str | None = None, sort: str = "number",
+               descending: bool = True, after: Any = None, limit: int = 60,
+               view: str | None = B2B_LEADS_VIEW) -> LeadPage:
+    """One page of the leads of a view (default "All commerce B2B leads"), newest first by default."""
+    require(actor, "prospects.view")
+    rows, cursor = _page(session, leads_query(view), _lead_filter(session, search), "leads", Lead.id,
+                         sort, after, descending, _limit(limit))
+    return LeadPage(rows=[lead_row(*row) for row in rows], after=cursor)
+
+
+def page_opportunities(session: Session, actor: Actor, *, search: str | None = None, sort: str = "number",
+                       descending: bool = True, after: Any = None, limit: int = 60) -> OpportunityPage:
+    """One page of opportunities (account, contact, lead and prospect), newest first by default."""
+    require(actor, "prospects.view")
+    rows, cursor = _page(session, opportunities_query(), _opportunity_filter(session, search), "opportunities",
+                         Opportunity.id, sort, after, descending, _limit(limit))
+    return OpportunityPage(rows=[opportunity_row(*row) for row in rows], after=cursor)
+
+
+def counts(session: Session, actor: Actor, *, search: str | None = None) -> dict[str, int]:
+    """Rows of each list (the tabs): the kept counters; with a search, the matches (through its indexes)."""
+    require(actor, "prospects.view")
+    if search_term(search) is None:
+        return {kind: counters.total(session, area)
+                for kind, area in zip(KINDS, ("prospect", "lead", "opportunity"))}
+    out: dict[str, int] = {}
+    for kind, model, cond in (("prospects", Prospect, _prospect_filter(session, search)),
+                              ("leads", Lead, _lead_filter(session, search)),
+                              ("opportunities", Opportunity, _opportunity_filter(session, search))):
+        assert cond is not None  # a search term makes every filter
+        out[kind] = session.execute(select(func.count()).select_from(model).where(cond)).scalar_one()
+    return out
