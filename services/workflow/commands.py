@@ -69,17 +69,25 @@ def _require_submitter(actor: Actor, inst: WorkflowInstance, what: str) -> None:
                                f"{actor.user_name} is not")
 
 
+def _looked_up(session: Session, doc_type: str, key: str, comment: str | None,
+               never: str) -> tuple[DocumentType, str | None, WorkflowInstance | None, WorkflowInstance]:
+    """The type, the comment, the live instance (None: none is live) and the latest instance of a
+    document; NotFound ("<title> <key> <never>") when it has never been in workflow."""
+    dt = get_type(doc_type)
+    note = comment_text(comment)
+    inst = live_instance(session, doc_type, key)
+    last = inst or latest_instance(session, doc_type, key)
+    if last is None:
+        raise NotFound(f"{dt.title} {key} {never}")
+    return dt, note, inst, last
+
+
 def _resubmit_target(session: Session, actor: Actor, doc_type: str, key: str,
                      comment: str | None) -> tuple[DocumentType, str | None, WorkflowInstance | None]:
     """resubmit's checks (reads only): the type, the comment, and the instance sent back for
     changes (None: the document left workflow, so resubmitting starts a new one)."""
-    dt = get_type(doc_type)
-    note = comment_text(comment)
-    inst = live_instance(session, doc_type, key)
+    dt, note, inst, last = _looked_up(session, doc_type, key, comment, "has never been in workflow: submit it")
     if inst is None:
-        last = latest_instance(session, doc_type, key)
-        if last is None:
-            raise NotFound(f"{dt.title} {key} has never been in workflow: submit it")
         _require_submitter(actor, last, "resubmit")
         return dt, note, None
     _require_submitter(actor, inst, "resubmit")
@@ -106,13 +114,8 @@ def resubmit(session: Session, actor: Actor, doc_type: str, key: str, comment: s
 def _recall_target(session: Session, actor: Actor, doc_type: str, key: str,
                    comment: str | None) -> tuple[DocumentType, str | None, WorkflowInstance]:
     """recall's checks (reads only): the type, the comment, the live instance of the submitter."""
-    dt = get_type(doc_type)
-    note = comment_text(comment)
-    inst = live_instance(session, doc_type, key)
+    dt, note, inst, last = _looked_up(session, doc_type, key, comment, "is not in workflow")
     if inst is None:
-        last = latest_instance(session, doc_type, key)
-        if last is None:
-            raise NotFound(f"{dt.title} {key} is not in workflow")
         raise InvalidTransition(f"cannot recall {dt.title} {key}: " + explain_instance(session, last))
     _require_submitter(actor, inst, "recall")
     return dt, note, inst

@@ -69,6 +69,16 @@ def _decide(session: Session, actor: Actor, item: WorkItem, inst: WorkflowInstan
     move_item(session, item, action, decided_by=actor.user_name, decided_at=now(session), comment=note)
 
 
+def _decide_and_settle(session: Session, actor: Actor, item: WorkItem, inst: WorkflowInstance, dt: DocumentType,
+                       action: str, note: str | None) -> ActionResult:
+    """Approve or reject the item, then let the step's completion policy decide what follows."""
+    _decide(session, actor, item, inst, action, note)
+    done = {"approve": "approved", "reject": "rejected"}[action]
+    record(session, actor, inst, f"work item {done}", comment=note, item=item.id, step=item.step_name)
+    settle(session, actor, inst, dt)
+    return _result(session, item, inst, action, f"work item {item.id} {done} ({doc_label(inst)})")
+
+
 def _result(session: Session, item: WorkItem, inst: WorkflowInstance, action: str, message: str) -> ActionResult:
     session.refresh(inst)
     on = current_step(session, inst)
@@ -85,10 +95,7 @@ def _approve(session: Session, actor: Actor, item_id: int | str, comment: str | 
             f"{actor.user_name} submitted {doc_label(inst)} and may not approve it: the parameter "
             "'Disallow approval by submitter' (workflow.disallow_submitter_approval) is on. "
             "Delegate the item to another operator, or reject / request a change")
-    _decide(session, actor, item, inst, "approve", note)
-    record(session, actor, inst, "work item approved", comment=note, item=item.id, step=item.step_name)
-    settle(session, actor, inst, dt)
-    return _result(session, item, inst, "approve", f"work item {item.id} approved ({doc_label(inst)})")
+    return _decide_and_settle(session, actor, item, inst, dt, "approve", note)
 
 
 def _reject(session: Session, actor: Actor, item_id: int | str, reason: str | None = None) -> ActionResult:
@@ -96,10 +103,7 @@ def _reject(session: Session, actor: Actor, item_id: int | str, reason: str | No
     text = comment_text(reason, "reason")
     if not text:
         raise ValidationFailed({"reason": "a reason is required to reject"})
-    _decide(session, actor, item, inst, "reject", text)
-    record(session, actor, inst, "work item rejected", comment=text, item=item.id, step=item.step_name)
-    settle(session, actor, inst, dt)
-    return _result(session, item, inst, "reject", f"work item {item.id} rejected ({doc_label(inst)})")
+    return _decide_and_settle(session, actor, item, inst, dt, "reject", text)
 
 
 def _request_change(session: Session, actor: Actor, item_id: int | str, comment: str | None = None) -> ActionResult:
