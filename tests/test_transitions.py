@@ -50,7 +50,7 @@ def test_design_md_diagrams_are_the_generated_ones():
     current = text[start:end + len(transitions.DESIGN_END)]
     assert current == transitions.design_section(), (
         "DESIGN.md's state diagrams differ from the process tables in services/: "
-        "run scripts/design-diagrams (it rewrites them from `regdesk processes --mermaid`) and commit DESIGN.md")
+        "run .venv/bin/python scripts/design-diagrams (it rewrites them from `regdesk processes --mermaid`) and commit DESIGN.md")
 
 
 def test_the_design_script_checks_and_writes(tmp_path):

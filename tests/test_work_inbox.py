@@ -13,6 +13,7 @@ from sqlmodel import select
 
 from models.workflow import WorkflowDefinition, WorkflowInstance, WorkItem
 from services import cases, workflow, workflow_defs
+from services.workflow import deadlines
 from services.permissions import SYSTEM
 from tests.conftest import actor_of
 from tests.test_cases import CASE_TOML, NEW
@@ -209,7 +210,7 @@ def test_tick_failure_in_one_instance_keeps_the_others(store, clock, monkeypatch
     case_flow(store, LIMITED.replace("reminder_hours = 8", 'escalation = ["role:admin"]'))
     numbers = [submitted_case(store) for _ in range(2)]
     clock.advance(hours=25)
-    real = workflow._overdue
+    real = deadlines._overdue
 
     def failing(session, inst, *args, **kwargs):
         if inst.doc_key == numbers[0]:
@@ -218,7 +219,7 @@ def test_tick_failure_in_one_instance_keeps_the_others(store, clock, monkeypatch
             raise InvalidTransition("boom")
         return real(session, inst, *args, **kwargs)
 
-    monkeypatch.setattr(workflow, "_overdue", failing)
+    monkeypatch.setattr(deadlines, "_overdue", failing)  # tick looks it up there
     report = store.call(workflow.tick)
     assert report.escalations == 1 and any("boom" in e for e in report.events)
     with store.read() as s:
@@ -226,7 +227,7 @@ def test_tick_failure_in_one_instance_keeps_the_others(store, clock, monkeypatch
             select(WorkItem.assignee).join(WorkflowInstance, WorkflowInstance.id == WorkItem.instance_id)
             .where(WorkflowInstance.doc_key == k, WorkItem.status == "open")).all()]) for k in numbers}
     assert open_by_doc == {numbers[0]: ["approver1", "approver2"], numbers[1]: ["admin1"]}
-    monkeypatch.setattr(workflow, "_overdue", real)
+    monkeypatch.setattr(deadlines, "_overdue", real)
     assert store.call(workflow.tick).escalations == 1  # the failed one is still due: tried again
 
 
@@ -284,17 +285,19 @@ def bulk_open_items(store, clock, instances: int) -> None:
 def test_tick_and_my_work_queries_use_their_indexes(any_store, clock):
     from sqlmodel import col
 
+    from services.workflow.queries import inbox_query
+
     bulk_open_items(any_store, clock, 1500)
     me = actor_of(any_store)("approver1")
     current = clock.current
     due = (select(WorkItem.instance_id).where(WorkItem.status == "open", col(WorkItem.next_check_at) <= current)
            .order_by(col(WorkItem.next_check_at)))
     assert "ix_workitem_status_check" in _plan(any_store, due)
-    page = (workflow._inbox(me, True, None).where(col(WorkItem.due_at).is_not(None))
+    page = (inbox_query(me, True, None).where(col(WorkItem.due_at).is_not(None))
             .order_by(col(WorkItem.due_at), col(WorkItem.created_at), col(WorkItem.id)).limit(60))
     plan = _plan(any_store, page)
     assert "ix_workitem_assignee_inbox" in plan and "TEMP B-TREE" not in plan and "Sort" not in plan
-    everyone = (workflow._inbox(me, False, None).where(col(WorkItem.due_at).is_not(None))
+    everyone = (inbox_query(me, False, None).where(col(WorkItem.due_at).is_not(None))
                 .order_by(col(WorkItem.due_at), col(WorkItem.created_at), col(WorkItem.id)).limit(60))
     plan = _plan(any_store, everyone)
     assert "ix_workitem_inbox" in plan and "TEMP B-TREE" not in plan and "Sort" not in plan

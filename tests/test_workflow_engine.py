@@ -17,6 +17,7 @@ from models.workflow import WorkflowDefinition, WorkflowInstance, WorkItem
 from services import audit, conditions, operators, params, workflow, workflow_defs
 from services.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from services.permissions import SYSTEM
+from services.workflow import doctypes
 from tests.conftest import actor_of
 
 T = "wf_test"
@@ -681,7 +682,7 @@ def test_shipped_user_request_workflow_is_valid(store):
     fake = workflow.DocumentType(name="user_request", title="User request", attributes=lambda s, k: {},
                                  submitter=lambda s, k: "x", on_approved=_on("a"), on_rejected=_on("r"),
                                  automated={"provision": _stamp})
-    previous = workflow._TYPES.get("user_request")
+    previous = doctypes.registered("user_request")
     workflow.register(previous or fake)
     try:
         with store.read() as s:
