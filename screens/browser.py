@@ -161,6 +161,7 @@ class BrowserScreen(TypedApp, ReportsWorkerErrors, Screen):
     REVERSIBLE: ClassVar[bool] = False  # fetch(reverse=True) reads from the other end (jump to end)
     AUTO_ADVANCE: ClassVar[bool] = False  # after an action, the cursor moves to the next row
     NARROW: ClassVar[int] = 110  # below this width the detail pane is a toggle
+    REMOVE_IN_PLACE: ClassVar[int] = 8  # a reread removes up to this many rows in place (each is O(rows)), else rebuilds
     DEFER_CHROME: ClassVar[bool] = False  # tabs, search, header and footer mounted after the first paint
     SEARCH_PLACEHOLDER: ClassVar[str] = "/ search"
     EMPTY_DETAIL: ClassVar[str] = "Select a record."
@@ -251,9 +252,9 @@ class BrowserScreen(TypedApp, ReportsWorkerErrors, Screen):
                 yield Static(Text(self.EMPTY_DETAIL, style="dim"), id="detail-empty")
                 yield from self.compose_detail()
         if not self.DEFER_CHROME:
-            from textual.widgets import Footer
+            from screens.footer import KeyFooter
 
-            yield Footer(compact=True)
+            yield KeyFooter(compact=True)
 
     def _chrome(self) -> Iterable[Widget]:
         from textual.widgets import Input, Tab, Tabs
@@ -276,9 +277,11 @@ class BrowserScreen(TypedApp, ReportsWorkerErrors, Screen):
         self._deferred_mounted = True
         if app_exiting(self.app) or not self.is_attached or not self.DEFER_CHROME:
             return
-        from textual.widgets import Footer, Header
+        from textual.widgets import Header
 
-        mounted = [self.mount(Header(), before=0), self.mount(Footer(compact=True))]
+        from screens.footer import KeyFooter
+
+        mounted = [self.mount(Header(), before=0), self.mount(KeyFooter(compact=True))]
         if self.DEFER_CHROME:
             bar = self.query_one("#filter-bar")
             filters_slot, search_slot = self.query_one("#filters-slot"), self.query_one("#search-slot")
@@ -618,11 +621,21 @@ class BrowserScreen(TypedApp, ReportsWorkerErrors, Screen):
                     table.add_row(*self._cells(self.records[key]), key=key)
                 self._update_info()
                 return
-            if current == keys:  # same rows: update the cells in place, nothing moves
-                for key in keys:
+            shown = set(keys)
+            kept = [k for k in current if k in shown]
+            if len(current) - len(kept) <= self.REMOVE_IN_PLACE and keys[:len(kept)] == kept:
+                # the same rows, a few gone, new ones after them (a reread after a change): the rows
+                # that left are removed, the others updated cell by cell, the new ones appended;
+                # the table is not rebuilt and its unchanged cells keep their rendering
+                for key in current:
+                    if key not in shown:
+                        table.remove_row(key)
+                for key in kept:
                     for column, cell in zip(self.columns, self._cells(self.records[key])):
                         if table.get_cell(key, column.key) != cell:
                             table.update_cell(key, column.key, cell)
+                for key in keys[len(kept):]:
+                    table.add_row(*self._cells(self.records[key]), key=key)
             else:
                 table.clear()
                 for key in keys:

@@ -72,10 +72,10 @@ class Dialog(TypedApp, ModalScreen[T], Generic[T]):
         own = cls.__dict__.get("compose")
         if own is not None and not getattr(own, "_with_footer", False):
             def compose(self: Any) -> ComposeResult:  # the confirm key in the footer, in the first frame
-                from textual.widgets import Footer
+                from screens.footer import KeyFooter
 
                 yield from own(self)
-                yield Footer(compact=True, show_command_palette=False)
+                yield KeyFooter(compact=True, show_command_palette=False)
 
             compose._with_footer = True  # type: ignore[attr-defined]
             cls.compose = compose  # type: ignore[method-assign]

@@ -16,9 +16,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Checkbox, Footer, Header, Label, Select, Static, Switch
+from textual.widgets import Checkbox, Header, Label, Select, Static, Switch
 
 from screens.console_app import TypedApp
+from screens.footer import KeyFooter
 from screens.widgets import ReportsWorkerErrors
 from services.text import strip_controls
 
@@ -84,7 +85,7 @@ class SettingsScreen(TypedApp, ReportsWorkerErrors, Screen):
                     for name, label in CUSTOMER_APPROVAL_FIELDS:
                         yield Checkbox(label, id=f"set-field-{name.replace('_', '-')}", compact=True)
             yield Static(id="set-note")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#set-approval").border_title = "Customer approval"

@@ -14,7 +14,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Span, Text
 from textual.message import Message
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
 from services.text import strip_controls
@@ -85,6 +85,19 @@ def error_text(exc: BaseException) -> str:
     if type(exc).__name__ == "OperationalError" and hasattr(exc, "orig"):  # the database went away (SQLAlchemy)
         return strip_controls(f"cannot use the database: {str(exc.orig).strip() or exc}")
     return strip_controls(f"unexpected {exc.__class__.__name__}: {exc}")
+
+
+class Section(Static):
+    """A block of the detail pane: ``show(text)`` repaints (and asks for a layout) only when the
+    text differs from what it shows, so rereading a record repaints only what changed."""
+
+    _shown: Text | None = None
+
+    def show(self, text: Text) -> None:
+        if self._shown is not None and text == self._shown:
+            return
+        self._shown = text
+        self.update(text)
 
 
 class ReportsWorkerErrors:
