@@ -18,12 +18,14 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Checkbox, Header, Label, Select, Static, Switch
 
-from screens.console_app import TypedApp
 from screens.footer import KeyFooter
 from screens.widgets import ReportsWorkerErrors
 from services.text import strip_controls
 
 if TYPE_CHECKING:
+    from textual import getters
+
+    from screens.console_app import ConsoleApp
     from services.changes import ApprovalSettings
 
 BEHAVIORS = [("Allow changes without approval", "allow"), ("Reject changes", "reject"),
@@ -36,7 +38,7 @@ class SettingsLoaded(Message):
         self.settings, self.note = settings, note
 
 
-class SettingsScreen(TypedApp, ReportsWorkerErrors, Screen):
+class SettingsScreen(ReportsWorkerErrors, Screen):
     TITLE = "Settings"
     AUTO_FOCUS = "#set-enabled"
     DEFAULT_CSS = """
@@ -49,6 +51,9 @@ class SettingsScreen(TypedApp, ReportsWorkerErrors, Screen):
     SettingsScreen #set-fields Checkbox { width: 100%; }
     SettingsScreen #set-note { color: $text-muted; height: auto; padding: 0 1; }
     """
+
+    if TYPE_CHECKING:  # self.app is the console's app (screens/console_app.py)
+        app = getters.app(ConsoleApp)
     HELP = """\
 ## Settings — customer approval
 
