@@ -9,13 +9,16 @@ too, and its ``HELP`` is shown with F1.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import threading
+import time
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeVar
 
+from textual import events
 from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.content import Content
@@ -181,6 +184,7 @@ class RegdeskApp(ConsoleApp):
     # ------------------------------------------------------------------ fast start: the store in the background
 
     def on_mount(self) -> None:
+        self._collect_when_idle()
         if self._open_store is not None:
             # normally opened as soon as the list is painted; this is the fallback
             self.set_timer(1.0, self._start_opening_store)
@@ -209,6 +213,50 @@ class RegdeskApp(ConsoleApp):
         # closing before the store was opened (its worker cancelled, or never started):
         # release the thread workers waiting in ``call`` so the app can finish
         self._store_ready.set()
+        if self._gc_thresholds is not None:
+            gc.set_threshold(*self._gc_thresholds)
+            self._gc_thresholds = None
+
+    # ------------------------------------------------------------------ garbage collection while idle
+
+    GC_IDLE_SECONDS = 1.0  # no key or mouse for this long: the full collection runs now
+    GC_AT_MOST_SECONDS = 30.0  # ... and at the latest this long after it became due, idle or not
+    _gc_thresholds: tuple[int, int, int] | None = None
+    _last_input = 0.0
+    _gc_due: float | None = None
+    _GC_OFF = 1_000_000_000  # the old generation's threshold while a console runs: never by itself
+
+    def _collect_when_idle(self) -> None:
+        """Full (oldest-generation) collections scan every live object: 60-150 ms with the services,
+        SQLAlchemy and ~200k objects loaded, enough to stall a keypress or a scroll when the collector
+        picks its moment. They are taken off the collector's own schedule and run here instead, when
+        nobody has pressed a key for ``GC_IDLE_SECONDS`` (young generations still collect as usual)."""
+        young, middle, old = gc.get_threshold()
+        if old == self._GC_OFF:  # another console in this process (tests) has it already
+            old = 10  # CPython's default
+        self._gc_thresholds = (young, middle, old)
+        gc.set_threshold(young, middle, self._GC_OFF)
+        self._last_input = time.monotonic()
+        self.set_interval(self.GC_IDLE_SECONDS / 2, self._maybe_collect, name="idle gc")
+
+    def _maybe_collect(self) -> None:
+        """A full collection once the collector would have wanted one (as many middle-generation
+        collections as its old threshold), at the first idle moment, or at the latest
+        ``GC_AT_MOST_SECONDS`` after it became due."""
+        if self._gc_thresholds is None or gc.get_count()[2] < self._gc_thresholds[2]:
+            self._gc_due = None
+            return
+        now = time.monotonic()
+        if self._gc_due is None:
+            self._gc_due = now
+        if now - self._last_input >= self.GC_IDLE_SECONDS or now - self._gc_due >= self.GC_AT_MOST_SECONDS:
+            gc.collect()
+            self._gc_due = None
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)):
+            self._last_input = time.monotonic()
+        await super().on_event(event)
 
     def on_store_opened(self, event: StoreOpened) -> None:
         if event.ok:
@@ -366,8 +414,9 @@ class RegdeskApp(ConsoleApp):
             known = bool(self._screen_stacks.get(mode))
             self.switch_mode(mode)
             screen = self.screen
-            if known and not hasattr(screen, "data_changed") and callable(getattr(screen, "reload", None)):
-                screen.reload()  # back to an area: fresh data (record browsers reread on resume themselves)
+            reload = getattr(screen, "reload", None)
+            if known and not hasattr(screen, "data_changed") and callable(reload):
+                reload()  # back to an area: fresh data (record browsers reread on resume themselves)
         except Exception as exc:  # a screen that fails to load: a message, not a crash
             self.notify(f"cannot open {mode}: {exc.__class__.__name__}: {exc}", severity="error", markup=False)
 
@@ -412,8 +461,6 @@ class RegdeskApp(ConsoleApp):
         self._start_opening_store()
         target = os.environ.get("REGDESK_BENCH_PAINTED")
         if target:
-            import time
-
             with open(target, "w", encoding="utf-8") as fh:
                 fh.write(repr(time.time()))
             self.exit()

@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Static
 from textual.worker import Worker, WorkerState
 
@@ -28,6 +29,14 @@ T = TypeVar("T")
 
 def field_id(name: str) -> str:
     return f"f-{name.replace('_', '-')}"
+
+
+def field_row(label: str, field: Widget, name: str) -> list[Widget]:
+    """One line of a form: the label and its one-line field in a row of fixed height (laid out
+    without measuring its children, which is most of what opening a long form costs), and the
+    field's inline error under the row, hidden until there is one."""
+    return [Horizontal(Label(label, classes="field-label"), field, classes="field-row"),
+            FieldError(id=f"e-{name.replace('_', '-')}", classes="field-error under")]
 
 
 class FieldError(Static):

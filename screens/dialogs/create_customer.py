@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from services.signup import CreatePreview, RequestDetail
 
-from screens.dialogs.base import Dialog, FieldError, field_id
+from screens.dialogs.base import Dialog, FieldError, field_id, field_row
 
 
 def _shown(value: Any) -> str:
@@ -122,11 +122,9 @@ class CreateCustomerDialog(Dialog[Any]):
                                  id="values-title")
                     with Vertical(id="values"):  # composed once per app (warm), so all of them here
                         for spec in FIELDS.values():
-                            with Horizontal(classes="field"):
-                                yield Label(spec.label, classes="field-label")
-                                with Vertical(classes="field-input"):
-                                    yield Input(id=field_id(spec.name), placeholder="yes/no" if spec.kind == "bool" else "")
-                                    yield FieldError(id=f"e-{spec.name.replace('_', '-')}", classes="field-error")
+                            yield from field_row(spec.label, Input(id=field_id(spec.name),
+                                                                   placeholder="yes/no" if spec.kind == "bool" else ""),
+                                                 spec.name)
                 with VerticalScroll(id="preview", classes="preview"):
                     yield Static("Preview", classes="section-title")
                     yield Static("loading…", id="preview-body")

@@ -20,7 +20,7 @@ from services.text import strip_controls
 if TYPE_CHECKING:
     pass
 
-from screens.dialogs.base import Dialog, FieldError, field_id
+from screens.dialogs.base import Dialog, FieldError, field_id, field_row
 
 
 def parse_date(text: str, today: date | None = None) -> str:
@@ -197,12 +197,8 @@ class NewRequestDialog(Dialog[Any]):
             yield Static("New sign-up request (taken on behalf of the customer)", classes="dialog-title")
             with VerticalScroll(classes="form"):
                 for name, label, placeholder in SIGNUP_FIELDS:
-                    with Horizontal(classes="field"):
-                        yield Label(label, classes="field-label")
-                        with Vertical(classes="field-input"):
-                            yield Input(id=field_id(name), placeholder=placeholder,
-                                        value="en-us" if name == "language" else "")
-                            yield FieldError(id=f"e-{name.replace('_', '-')}", classes="field-error")
+                    yield from field_row(label, Input(id=field_id(name), placeholder=placeholder,
+                                                      value="en-us" if name == "language" else ""), name)
             yield FieldError(id="e-request", classes="field-error")
             with Horizontal(classes="buttons"):
                 yield Button("Submit", id="ok", variant="primary")
