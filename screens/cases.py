@@ -2,7 +2,7 @@
 form in its five sections (Case information, Customer contact information, Description,
 Resolution, Closure), its samples and its history. Every action is a key.
 
-The list is the record browser's (screens/browser.py); the forms are the dialog kit's
+The list is the record browser's (screens/browser/); the forms are the dialog kit's
 ``FormDialog`` whose service call runs inside the dialog, so a refused form stays open with
 what was typed.
 """

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
+from textual.coordinate import Coordinate
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -148,7 +149,7 @@ changed some other way since: the line is a **CONFLICT** and is not applied.
         box.border_title = "Proposed changes"
         box.display = False
         with box:
-            lines = DataTable(id="chg-lines", cursor_type="row")
+            lines: DataTable[Any] = DataTable(id="chg-lines", cursor_type="row")
             for key, label in (("mark", "✓"), ("field", "Field"), ("original", "Original"),
                                ("proposed", "Proposed"), ("current", "Current"), ("flag", "Conflict"),
                                ("decision", "Decision"), ("comment", "Comment")):
@@ -208,7 +209,7 @@ changed some other way since: the line is a **CONFLICT** and is not applied.
         table = self.query_one("#chg-lines", DataTable)
         if self.view is None or not table.row_count:
             return None
-        return str(table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value)
+        return str(table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value)
 
     # ------------------------------------------------------------------ actions (on the proposal under the cursor at key time)
 

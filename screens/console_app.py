@@ -2,8 +2,9 @@
 layers contract: app > screens).
 
 ``ConsoleApp`` is the base of ``app.tui.RegdeskApp``: the Textual ``App`` plus the attributes and
-methods the screens use. Screens mix in ``TypedApp`` so a type checker sees ``self.app`` as a
-``ConsoleApp`` (at run time it is Textual's own ``app`` property, nothing is added).
+methods the screens use. The screens' bases (``ListWindow``, ``Dialog``, ``HelpDialog``,
+``SettingsScreen``) declare ``app = getters.app(ConsoleApp)`` for a type checker (Textual's own way
+to type ``app``; under ``TYPE_CHECKING``, so at run time it is Textual's ``app`` property).
 """
 
 from __future__ import annotations
@@ -18,14 +19,14 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-class ConsoleApp(App[None]):
+class ConsoleApp(App[object]):
     """The console app as screens see it (``app.tui.RegdeskApp`` implements it)."""
 
     actor: Actor
     store: Any
     last_change: int | None  # the change counter the open lists reflect
     header_counts: dict[str, int]
-    create_choices: Any = None  # Create dialog: template/role choices and defaults (screens/dialogs.py)
+    create_choices: Any = None  # Create dialog: template/role choices and defaults (screens/dialogs/create_customer.py)
     create_prepared: Any = None  # Create dialog: (request number, args, preview) read while the detail showed
 
     def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -42,11 +43,3 @@ class ConsoleApp(App[None]):
     def take_first_view(self) -> Any:
         """The prefetched first view of the Registration list, once (None: read it through the services)."""
         return None
-
-
-class TypedApp:
-    """Mixin for screens: ``self.app`` is a ``ConsoleApp`` to a type checker (no run-time cost)."""
-
-    if TYPE_CHECKING:
-        @property
-        def app(self) -> ConsoleApp: ...

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
+from textual.coordinate import Coordinate
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -249,7 +250,7 @@ page by page from the database as you scroll, whatever the number of customers.
         yield Static(id="cu-banner")
         yield Static(id="cu-fields", classes="cu-section")
         with Vertical(id="cu-proposal", classes="cu-section"):
-            table = DataTable(id="cu-proposed", cursor_type="row")
+            table: DataTable[Any] = DataTable(id="cu-proposed", cursor_type="row")
             table.add_column("Field", key="field")
             table.add_column("Original", key="original")
             table.add_column("New", key="new")
@@ -354,7 +355,7 @@ page by page from the database as you scroll, whatever the number of customers.
         table = self.query_one("#cu-proposed", DataTable)
         if not table.row_count:
             return
-        field = str(table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value)
+        field = str(table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value)
         from services import changes
 
         def discard() -> str:

@@ -7,7 +7,7 @@ shared e-mail found at qualification opens a choice dialog.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from rich.text import Text
 from textual import on
@@ -142,8 +142,10 @@ prospect and queues the decline e-mail.
     def fetch(self, q: ListQuery, after: Any, limit: int, reverse: bool) -> Page:
         from services.prospects import pages as prospect_lists
 
-        fn = {"prospects": prospect_lists.page_prospects, "leads": prospect_lists.page_leads,
-              "opportunities": prospect_lists.page_opportunities}[KIND.get(q.status, "prospects")]
+        pages: dict[str, Callable[..., Any]] = {"prospects": prospect_lists.page_prospects,
+                                                "leads": prospect_lists.page_leads,
+                                                "opportunities": prospect_lists.page_opportunities}
+        fn = pages[KIND.get(q.status, "prospects")]
         page = self.app.call(fn, search=q.search or None, sort=q.sort or "number",
                              descending=q.descending != reverse, after=after, limit=limit)
         return Page(page.rows, page.after)

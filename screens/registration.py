@@ -14,10 +14,9 @@ from rich.text import Text
 from textual import work
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import Static
 
 from screens.browser import ActionDone, BrowserScreen, Column, ListQuery, Page
-from screens.widgets import data, history_text, labelled
+from screens.widgets import Section, data, history_text, labelled
 
 if TYPE_CHECKING:
     from services.signup import RequestDetail
@@ -104,7 +103,7 @@ portal user request. A request can be **rejected** (with a reason) until it is c
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._sections: dict[str, Static] = {}
+        self._sections: dict[str, Section] = {}
 
     # ------------------------------------------------------------------ fast start
 
@@ -295,11 +294,11 @@ portal user request. A request can be **rejected** (with a reason) until it is c
 
     # ------------------------------------------------------------------ detail pane
 
-    def _detail_sections(self) -> dict[str, Static]:
+    def _detail_sections(self) -> dict[str, Section]:
         """The detail pane's sections (Request ... History), mounted on first use."""
         if not self._sections:
             for section, title in DETAIL_SECTIONS:
-                widget = Static(id=f"detail-{section}", classes="detail-section")
+                widget = Section(id=f"detail-{section}", classes="detail-section")
                 widget.border_title = title
                 widget.display = False
                 self._sections[section] = widget
@@ -311,7 +310,8 @@ portal user request. A request can be **rejected** (with a reason) until it is c
             self._prepare_create(d)  # the Create dialog opens ready
         sections = self._detail_sections()
         for widget in sections.values():
-            widget.display = d is not None
+            if widget.display != (d is not None):
+                widget.display = d is not None
         if d is None:
             return
         status = Text(d.status, style=STATUS_STYLE.get(d.status, ""))
@@ -324,20 +324,20 @@ portal user request. A request can be **rejected** (with a reason) until it is c
             req.append("\n")
             req.append(f"{'Possible now':<18}", style="bold")
             req.append(", ".join(f"{a} ({ACTION_KEYS.get(a, '?')})" for a in d.actions))
-        sections["request"].update(req)
-        sections["contact"].update(labelled([("Company", d.company), ("Name", f"{d.first_name} {d.last_name}"),
+        sections["request"].show(req)
+        sections["contact"].show(labelled([("Company", d.company), ("Name", f"{d.first_name} {d.last_name}"),
                                              ("E-mail", d.email), ("Phone", d.phone), ("Fax", d.fax),
                                              ("Language", d.language)]))
-        sections["address"].update(labelled([("Street", d.street), ("City", d.city), ("ZIP/postal code", d.zip),
+        sections["address"].show(labelled([("Street", d.street), ("City", d.city), ("ZIP/postal code", d.zip),
                                              ("State", d.state), ("County", d.county), ("Country/region", d.country)]))
         decision = [("Verified at", d.verified_at), ("Approved by", d.approved_by), ("Approved at", d.approved_at)]
         if d.status == "Rejected" or d.rejected_by:
             decision += [("Rejected by", d.rejected_by), ("Rejected at", d.rejected_at), ("Reason", d.reject_reason)]
         decision += [("Customer created", "yes" if d.customer_created else "no"),
                      ("Customer account", d.created_customer_account), ("User request", d.user_request)]
-        sections["decision"].update(labelled(decision))
-        sections["duplicates"].update(self._duplicates_text(d))
-        sections["history"].update(history_text(d.history))
+        sections["decision"].show(labelled(decision))
+        sections["duplicates"].show(self._duplicates_text(d))
+        sections["history"].show(history_text(d.history))
 
     @staticmethod
     def _duplicates_text(d: RequestDetail) -> Text:

@@ -16,13 +16,16 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Checkbox, Footer, Header, Label, Select, Static, Switch
+from textual.widgets import Checkbox, Header, Label, Select, Static, Switch
 
-from screens.console_app import TypedApp
+from screens.footer import KeyFooter
 from screens.widgets import ReportsWorkerErrors
 from services.text import strip_controls
 
 if TYPE_CHECKING:
+    from textual import getters
+
+    from screens.console_app import ConsoleApp
     from services.changes import ApprovalSettings
 
 BEHAVIORS = [("Allow changes without approval", "allow"), ("Reject changes", "reject"),
@@ -35,7 +38,7 @@ class SettingsLoaded(Message):
         self.settings, self.note = settings, note
 
 
-class SettingsScreen(TypedApp, ReportsWorkerErrors, Screen):
+class SettingsScreen(ReportsWorkerErrors, Screen):
     TITLE = "Settings"
     AUTO_FOCUS = "#set-enabled"
     DEFAULT_CSS = """
@@ -48,6 +51,9 @@ class SettingsScreen(TypedApp, ReportsWorkerErrors, Screen):
     SettingsScreen #set-fields Checkbox { width: 100%; }
     SettingsScreen #set-note { color: $text-muted; height: auto; padding: 0 1; }
     """
+
+    if TYPE_CHECKING:  # self.app is the console's app (screens/console_app.py)
+        app = getters.app(ConsoleApp)
     HELP = """\
 ## Settings — customer approval
 
@@ -84,7 +90,7 @@ class SettingsScreen(TypedApp, ReportsWorkerErrors, Screen):
                     for name, label in CUSTOMER_APPROVAL_FIELDS:
                         yield Checkbox(label, id=f"set-field-{name.replace('_', '-')}", compact=True)
             yield Static(id="set-note")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#set-approval").border_title = "Customer approval"

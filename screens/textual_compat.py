@@ -25,8 +25,8 @@ INTERNALS: list[tuple[str, str, str]] = [
      "app/tui.py _loader via stylesheet_untouched/mark_screen_styled: a mode's screen made before any "
      "stylesheet change skips the full CSS reparse"),
     ("textual.screen:Screen", "_css_update_count", "same, on the new screen"),
-    ("textual.app:App", "_exit", "screens/browser.py via app_exiting: no deferred chrome once the app is "
-     "exiting; tests/test_quick_start.py: the console closed itself"),
+    ("textual.app:App", "_exit", "screens/browser/screen.py via app_exiting: no deferred chrome once the app is "
+     "exiting; tests/test_quick_start.py via app_exiting: the console closed itself"),
     ("textual.widgets:DataTable", "_update_dimensions", "screens/widgets.py RequestTable: measures Text cells directly"),
     ("textual.widgets:DataTable", "_render_cell", "screens/widgets.py RequestTable: one-line Text cells without "
      "Rich's general path (tests/test_request_table.py compares the segments)"),
@@ -38,7 +38,7 @@ INTERNALS: list[tuple[str, str, str]] = [
     ("textual.widgets:DataTable", "_show_hover_cursor", "screens/widgets.py RequestTable._render_cell (cache key)"),
     ("textual.widgets:DataTable", "_update_count", "screens/widgets.py RequestTable._render_cell (cache key)"),
     ("textual.widgets:DataTable", "_pseudo_class_state", "screens/widgets.py RequestTable._render_cell (cache key)"),
-    ("textual.app:App", "_get_screen", "screens/dialogs.py CreateCustomerDialog.warm via register_screen: "
+    ("textual.app:App", "_get_screen", "screens/dialogs/create_customer.py CreateCustomerDialog.warm via register_screen: "
      "compose and mount the installed Create dialog while idle, without showing it"),
     ("textual.app:App", "_notifications", "tests via notifications (tests/helpers.py notes): the notifications "
      "an app raised"),

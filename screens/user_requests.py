@@ -138,12 +138,12 @@ request waits in *Submitted* for processing by hand.
             label = "Reason (required):" if action == "reject" else "Why is the request canceled?"
             self.app.push_screen(CommentDialog(title, label, required=True, button=action.capitalize(),
                                                variant="error"),
-                                 lambda reason: reason and self._run(action, number, reason))
+                                 lambda reason: self._run_if(reason, action, number, reason))
         elif action == "set_user_name":
             current = d.user_name if d else ""
             self.app.push_screen(FormDialog(Content(title), [FieldSpec("user_name", "New user name (letters, digits, . _ @ -)",
                                                                        current)], required=("user_name",), ok="Set"),
-                                 lambda v: v and self._run(action, number, v["user_name"]))
+                                 lambda v: self._run_if(v, action, number, v["user_name"] if v else ""))
         else:
             self._run(action, number)
 
@@ -158,6 +158,11 @@ request waits in *Submitted* for processing by hand.
 
         self.app.push_screen(CommentDialog(f"Approve {number}", "Comment (optional):", required=False,
                                            button="Approve"), done)
+
+    def _run_if(self, answer: Any, action: str, number: str, *args: Any) -> None:
+        """A dialog's answer: run the action unless it was dismissed (None) or left empty."""
+        if answer:
+            self._run(action, number, *args)
 
     def _run(self, action: str, number: str, *args: Any) -> None:
         from services import portal, user_requests

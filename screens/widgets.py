@@ -13,8 +13,10 @@ from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Span, Text
+from textual.coordinate import Coordinate
 from textual.message import Message
-from textual.widgets import DataTable
+from textual.message_pump import MessagePump
+from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
 from services.text import strip_controls
@@ -41,7 +43,7 @@ def restore_cursor(table: DataTable, previous: str | None) -> str | None:
     except Exception:  # that row is gone (another filter, acted on...)
         index = 0
     table.move_cursor(row=index, animate=False, scroll=True)
-    return str(table.coordinate_to_cell_key((index, 0)).row_key.value)
+    return str(table.coordinate_to_cell_key(Coordinate(index, 0)).row_key.value)
 
 
 def history_text(history: Iterable[Any]) -> Text:
@@ -87,8 +89,22 @@ def error_text(exc: BaseException) -> str:
     return strip_controls(f"unexpected {exc.__class__.__name__}: {exc}")
 
 
-class ReportsWorkerErrors:
-    """Mixin for screens: a worker that failed becomes a notification, never a traceback."""
+class Section(Static):
+    """A block of the detail pane: ``show(text)`` repaints (and asks for a layout) only when the
+    text differs from what it shows, so rereading a record repaints only what changed."""
+
+    _shown: Text | None = None
+
+    def show(self, text: Text) -> None:
+        if self._shown is not None and text == self._shown:
+            return
+        self._shown = text
+        self.update(text)
+
+
+class ReportsWorkerErrors(MessagePump):
+    """Base for screens (``class X(ReportsWorkerErrors, Screen)``): a worker that failed becomes a
+    notification, never a traceback."""
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR and event.worker.error is not None:
@@ -160,10 +176,11 @@ class RequestTable(DataTable):
             if row_index is None or row is None:
                 continue  # removed before the idle pass, as DataTable skips it
             cells = self._get_row_renderables(row_index).cells
-            if row.label is not None or row.auto_height or any(type(cell) is not Text for cell in cells):
+            texts = [cell for cell in cells if isinstance(cell, Text) and type(cell) is Text]
+            if row.label is not None or row.auto_height or len(texts) != len(cells):
                 rest.append(row_key)
                 continue
-            for column, cell in zip(columns, cells):
+            for column, cell in zip(columns, texts):
                 lines = cell.plain.splitlines()
                 width = max(map(cell_len, lines)) if lines else 0
                 if width > column.content_width:
@@ -186,12 +203,14 @@ class RequestTable(DataTable):
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
         row_key = self._row_locations.get_key(row_index)
         column_key = self._column_locations.get_key(column_index)
+        if row_key is None or column_key is None:
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
         cache_key = (row_key, column_key, base_style, cursor, hover, self._show_hover_cursor, self._update_count,
                      self._pseudo_class_state)
         cache = self._cell_render_cache
         if cache_key in cache:
             return cache[cache_key]
-        row = self.rows.get(row_key)  # type: ignore[arg-type]
+        row = self.rows.get(row_key)
         cells = self._get_row_renderables(row_index).cells
         cell = cells[column_index] if column_index < len(cells) else None
         pad = self.cell_padding

@@ -231,6 +231,7 @@ async def test_console_shows_the_prefetched_page_then_uses_the_store(store, acto
 async def test_console_closes_with_the_refusal_when_the_store_fails(store, actor, db_path):
     from app.tui import make_app
     from screens.registration import PAGE_SIZE
+    from screens.textual_compat import app_exiting
 
     light = quick.light_start(_url(db_path), "approver1", limit=PAGE_SIZE)
     assert light is not None
@@ -241,7 +242,7 @@ async def test_console_closes_with_the_refusal_when_the_store_fails(store, actor
     app = make_app(None, light.actor, view=light.view, open_store=open_store)
     async with app.run_test(size=(140, 40)) as pilot:
         for _ in range(200):
-            if app._exit:
+            if app_exiting(app):
                 break
             await pilot.pause(0.01)
     assert isinstance(app.startup_error, UnknownOperator)

@@ -55,7 +55,7 @@ def test_screens_use_only_what_the_typed_app_declares():
     assert issubclass(RegdeskApp, ConsoleApp)
     declared = set(dir(ConsoleApp())) | set(ConsoleApp.__annotations__)
     used: dict[str, str] = {}
-    for path in sorted((ROOT / "screens").glob("*.py")):
+    for path in sorted((ROOT / "screens").rglob("*.py")):
         for name in re.findall(r"self\.app\.(\w+)", path.read_text()):
             used.setdefault(name, path.name)
     missing = {name: where for name, where in used.items() if name not in declared}

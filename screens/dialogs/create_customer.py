@@ -1,16 +1,10 @@
-"""Dialogs: typed results (``ModalScreen[Result | None]``), Escape dismisses with ``None``.
-
-Service calls run in thread workers; a ``ValidationFailed`` becomes an inline error under
-each named field, any other refusal a notification. Values from customers are shown as data.
-"""
+"""The Create customer dialog (one per app, composed while idle, refilled on each ``c``) and
+``prepare_create``, which reads what it needs before its key is pressed."""
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from datetime import date, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on, work
@@ -18,377 +12,18 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Select, Static
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.worker import get_current_worker
 
-from screens.console_app import TypedApp
-from screens.widgets import data, error_text, labelled
+from screens.widgets import data, labelled
 from services.text import strip_controls
 
 if TYPE_CHECKING:
+    from textual.timer import Timer
+
     from services.signup import CreatePreview, RequestDetail
 
-T = TypeVar("T")
-
-
-def _field_id(name: str) -> str:
-    return f"f-{name.replace('_', '-')}"
-
-
-class FieldError(Static):
-    """An inline error under one field (data: the message may quote customer input)."""
-
-    def show(self, message: str | None) -> None:
-        self.update(data(message or ""))
-        self.set_class(bool(message), "-visible")
-
-
-class Dialog(TypedApp, ModalScreen[T], Generic[T]):
-    """The one dialog base: a typed result (``Dialog[Result]``; Escape dismisses with ``None``),
-    centred, the first field focused (``AUTO_FOCUS``), the confirm key (ctrl+s) in its footer,
-    and refusals kept on screen: a ``ValidationFailed`` goes under each named field, any other
-    refusal on the dialog's own error line (``#e-dialog``) and in a notification. A refusal never
-    closes the dialog, so nothing typed is lost."""
-
-    DEFAULT_CSS = """
-    Dialog { align: center middle; }
-    Dialog > .dialog { max-height: 100%; }
-    Dialog Footer { dock: bottom; }
-    Dialog #e-dialog { color: $text-error; height: auto; }
-    """
-    BINDINGS = [
-        Binding("escape", "cancel", "Cancel", id="dialog.cancel", tooltip="Close without doing anything"),
-    ]
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    def on_resize(self, event: Any) -> None:
-        self.set_class(event.size.width < 110, "-narrow")  # 80x24: one column, the preview below a toggle
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        own = cls.__dict__.get("compose")
-        if own is not None and not getattr(own, "_with_footer", False):
-            def compose(self: Any) -> ComposeResult:  # the confirm key in the footer, in the first frame
-                from textual.widgets import Footer
-
-                yield from own(self)
-                yield Footer(compact=True, show_command_palette=False)
-
-            compose._with_footer = True  # type: ignore[attr-defined]
-            cls.compose = compose  # type: ignore[method-assign]
-
-    def on_mount(self) -> None:
-        self.set_class(self.app.size.width < 110, "-narrow")
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.state == WorkerState.ERROR and event.worker.error is not None:
-            self.show_error(event.worker.error)
-
-    def show_error(self, exc: BaseException) -> None:
-        from services.errors import ValidationFailed
-
-        if isinstance(exc, ValidationFailed) and self.show_field_errors(exc.errors):
-            return
-        line = self.query("#e-dialog")
-        if line:
-            line.first(FieldError).show(error_text(exc))
-        self.app.notify(error_text(exc), title="Refused", severity="warning", markup=False, timeout=8)
-
-    def show_field_errors(self, errors: dict[str, str]) -> bool:
-        """Put each error under its field; False when none of them has a field here."""
-        shown = False
-        for err in self.query(FieldError):
-            name = (err.id or "").removeprefix("e-").replace("-", "_")
-            if name == "dialog":
-                continue
-            message = errors.get(name)
-            err.show(message)
-            shown = shown or bool(message)
-        return shown
-
-
-# --------------------------------------------------------------------------- confirm and comment
-
-
-class ConfirmDialog(Dialog[bool]):
-    """Irreversible or bulk actions: a one-line summary of what will happen; ctrl+s/Enter confirms."""
-
-    AUTO_FOCUS = "#ok"
-    BINDINGS = [Binding("ctrl+s", "ok", "Confirm", id="confirm.ok", tooltip="Do it")]
-
-    def __init__(self, title: str, summary: str, *, ok: str = "OK", variant: str = "warning") -> None:
-        super().__init__()
-        self.title_text, self.summary, self.ok, self.variant = title, summary, ok, variant
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog", id="confirm-dialog"):
-            yield Static(data(self.title_text, "bold"), classes="dialog-title")
-            yield Static(data(self.summary), id="confirm-summary")
-            with Horizontal(classes="buttons"):
-                yield Button(self.ok, id="ok", variant=self.variant)  # type: ignore[arg-type]
-                yield Button("Cancel", id="cancel")
-
-    @on(Button.Pressed, "#ok")
-    def action_ok(self) -> None:
-        self.dismiss(True)
-
-    @on(Button.Pressed, "#cancel")
-    def _cancel(self) -> None:
-        self.dismiss(None)
-
-
-class CommentDialog(Dialog[str]):
-    """A reason (required) or a comment (optional). Returns the text ("" for none), or None."""
-
-    AUTO_FOCUS = "#f-comment"
-    BINDINGS = [Binding("ctrl+s", "ok", "OK", id="comment.ok", tooltip="Confirm")]
-
-    def __init__(self, title: str, prompt: str, *, required: bool, button: str = "OK", variant: str = "primary") -> None:
-        super().__init__()
-        self.title_text, self.prompt, self.required, self.button, self.variant = title, prompt, required, button, variant
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="comment-dialog", classes="dialog"):
-            yield Static(data(self.title_text, "bold"), classes="dialog-title")
-            yield Label(data(self.prompt))
-            yield Input(id="f-comment", max_length=1000,
-                        placeholder="required" if self.required else "optional comment for the history")
-            yield FieldError(id="e-comment", classes="field-error")
-            with Horizontal(classes="buttons"):
-                yield Button(self.button, id="ok", variant=self.variant)  # type: ignore[arg-type]
-                yield Button("Cancel", id="cancel")
-
-    @on(Input.Submitted)
-    @on(Button.Pressed, "#ok")
-    def action_ok(self) -> None:
-        text = self.query_one("#f-comment", Input).value.strip()
-        if self.required and not text:
-            self.query_one("#e-comment", FieldError).show("a reason is required")
-            return
-        self.dismiss(text)
-
-    @on(Button.Pressed, "#cancel")
-    def _cancel(self) -> None:
-        self.dismiss(None)
-
-
-# --------------------------------------------------------------------------- a form of a few fields
-
-
-def parse_date(text: str, today: date | None = None) -> str:
-    """A date typed by an operator: ``today``, ``+3d`` / ``-1d`` / ``+2w``, or ISO ``YYYY-MM-DD``
-    (returned as ISO; anything else is returned unchanged for the service to refuse)."""
-    raw = text.strip().lower()
-    base = today or date.today()
-    if raw in ("today", "t"):
-        return base.isoformat()
-    if raw == "tomorrow":
-        return (base + timedelta(days=1)).isoformat()
-    m = re.fullmatch(r"([+-])\s*(\d{1,4})\s*([dw]?)", raw)
-    if m:
-        n = int(m.group(2)) * (7 if m.group(3) == "w" else 1)
-        return (base + timedelta(days=n if m.group(1) == "+" else -n)).isoformat()
-    return text.strip()
-
-
-@dataclass(frozen=True)
-class FieldSpec:
-    name: str
-    label: str
-    value: str = ""
-    multiline: bool = False
-    placeholder: str = ""
-    choices: tuple[str, ...] = ()  # a pick list: the value is one of these
-    kind: str = "text"  # "text" or "date" (accepts today, +3d)
-
-
-class FormDialog(Dialog[Any]):
-    """A few fields; ``submit(values)`` (run in a thread worker) does the service call and its result
-    is the dialog's. A refusal stays on screen under its field with everything typed kept. Without
-    ``submit`` the values themselves are returned."""
-
-    DEFAULT_CSS = """
-    FormDialog #form-dialog { width: 88; height: auto; max-height: 100%; }
-    FormDialog #fd-fields { height: auto; max-height: 24; }
-    FormDialog TextArea { height: 5; }
-    FormDialog Select { width: 1fr; }
-    """
-    AUTO_FOCUS = "#fd-fields Input, #fd-fields TextArea, #fd-fields Select"
-    BINDINGS = [Binding("ctrl+s", "ok", "OK", id="formdialog.ok", tooltip="Save / confirm")]
-
-    def __init__(self, title: Content, fields: list[FieldSpec], *, required: tuple[str, ...] = (), ok: str = "OK",
-                 submit: Callable[[dict[str, str]], Any] | None = None) -> None:
-        super().__init__()
-        self.title_content, self.fields, self.required, self.ok, self.submit = title, fields, required, ok, submit
-
-    def compose(self) -> ComposeResult:
-        from textual.widgets import TextArea
-
-        with Vertical(classes="dialog", id="form-dialog"):
-            yield Static(self.title_content, classes="dialog-title")
-            with VerticalScroll(id="fd-fields"):
-                for f in self.fields:
-                    hint = "  (today, +3d or YYYY-MM-DD)" if f.kind == "date" else ""
-                    yield Label(f.label + (" *" if f.name in self.required else "") + hint, markup=False)
-                    if f.choices:
-                        options = [(c, c) for c in f.choices]
-                        yield Select(options, value=f.value if f.value in f.choices else f.choices[0],
-                                     allow_blank=False, id=f"fd-{f.name}")
-                    elif f.multiline:
-                        yield TextArea(f.value, id=f"fd-{f.name}", soft_wrap=True)
-                    else:
-                        yield Input(value=f.value, id=f"fd-{f.name}", placeholder=f.placeholder, max_length=1000)
-                    yield FieldError(id=f"e-{f.name.replace('_', '-')}", classes="field-error")
-            yield FieldError(id="e-dialog", classes="field-error")
-            with Horizontal(classes="buttons"):
-                yield Button(self.ok, id="fd-ok", variant="primary")
-                yield Button("Cancel", id="fd-cancel")
-
-    def values(self) -> dict[str, str]:
-        from textual.widgets import TextArea
-
-        out = {}
-        for f in self.fields:
-            widget = self.query_one(f"#fd-{f.name}")
-            if isinstance(widget, TextArea):
-                value = widget.text
-            elif isinstance(widget, Select):
-                value = str(widget.value)
-            else:
-                value = widget.value  # type: ignore[attr-defined]
-            out[f.name] = parse_date(value) if f.kind == "date" and value.strip() else value
-        return out
-
-    @on(Input.Submitted)
-    @on(Button.Pressed, "#fd-ok")
-    def action_ok(self) -> None:
-        values = self.values()
-        missing = {f.name: "required" for f in self.fields if f.name in self.required and not values[f.name].strip()}
-        self.show_field_errors(missing)
-        if missing:
-            return
-        self.query_one("#e-dialog", FieldError).show(None)
-        if self.submit is None:
-            self.dismiss(values)
-        else:
-            self._submit(values)
-
-    @work(thread=True, exclusive=True, group="form.submit", exit_on_error=False)
-    def _submit(self, values: dict[str, str]) -> None:
-        assert self.submit is not None
-        result = self.submit(values)
-        self.app.call_from_thread(self.dismiss, result)
-
-    @on(Button.Pressed, "#fd-cancel")
-    def _cancel(self) -> None:
-        self.dismiss(None)
-
-
-# --------------------------------------------------------------------------- reject
-
-
-class RejectDialog(Dialog[str]):
-    """Reject asks for the reason (required). Returns the reason, or None."""
-
-    AUTO_FOCUS = "#f-reason"
-    BINDINGS = [Binding("ctrl+s", "ok", "Reject", id="reject.ok", tooltip="Reject the request with this reason")]
-
-    def __init__(self, number: str, company: str) -> None:
-        super().__init__()
-        self.number, self.company = number, company
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog", id="reject-dialog"):
-            yield Static(Content.assemble(("Reject ", "bold"), (self.number, "bold"), " — ", strip_controls(self.company)),
-                         classes="dialog-title")
-            yield Label("Reason (the customer is told):")
-            yield Input(id="f-reason", placeholder="why the request is declined", max_length=1000)
-            yield FieldError(id="e-reason", classes="field-error")
-            with Horizontal(classes="buttons"):
-                yield Button("Reject", id="ok", variant="error")
-                yield Button("Cancel", id="cancel")
-
-    @on(Input.Submitted)
-    @on(Button.Pressed, "#ok")
-    def action_ok(self) -> None:
-        reason = self.query_one("#f-reason", Input).value.strip()
-        if not reason:
-            self.query_one("#e-reason", FieldError).show("a reason is required to reject a request")
-            return
-        self.dismiss(reason)
-
-    @on(Button.Pressed, "#cancel")
-    def _cancel(self) -> None:
-        self.dismiss(None)
-
-
-# --------------------------------------------------------------------------- new request
-
-SIGNUP_FIELDS: list[tuple[str, str, str]] = [
-    ("company", "Company", "company name"),
-    ("first_name", "First name", ""),
-    ("last_name", "Last name", ""),
-    ("email", "E-mail", "name@example.com"),
-    ("user_name", "User name", "preferred portal logon"),
-    ("phone", "Phone", ""),
-    ("fax", "Fax", ""),
-    ("street", "Street", ""),
-    ("city", "City", ""),
-    ("zip", "ZIP/postal code", ""),
-    ("state", "State", ""),
-    ("county", "County", ""),
-    ("country", "Country/region", "ISO code, e.g. US"),
-    ("language", "Language", "en-us"),
-    ("customer_account", "Customer account", "if already a customer"),
-]
-
-
-class NewRequestDialog(Dialog[Any]):
-    """Support staff take a sign-up request on the phone; submitted as the acting operator."""
-
-    AUTO_FOCUS = "#f-company"
-    BINDINGS = [Binding("ctrl+s", "submit", "Submit", id="new.submit", tooltip="Submit the request (status Requested)")]
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog wide", id="new-request-dialog"):
-            yield Static("New sign-up request (taken on behalf of the customer)", classes="dialog-title")
-            with VerticalScroll(classes="form"):
-                for name, label, placeholder in SIGNUP_FIELDS:
-                    with Horizontal(classes="field"):
-                        yield Label(label, classes="field-label")
-                        with Vertical(classes="field-input"):
-                            yield Input(id=_field_id(name), placeholder=placeholder,
-                                        value="en-us" if name == "language" else "")
-                            yield FieldError(id=f"e-{name.replace('_', '-')}", classes="field-error")
-            yield FieldError(id="e-request", classes="field-error")
-            with Horizontal(classes="buttons"):
-                yield Button("Submit", id="ok", variant="primary")
-                yield Button("Cancel", id="cancel")
-
-    def values(self) -> dict[str, str]:
-        return {name: self.query_one(f"#{_field_id(name)}", Input).value for name, _, _ in SIGNUP_FIELDS}
-
-    @on(Input.Submitted)
-    @on(Button.Pressed, "#ok")
-    def action_submit(self) -> None:
-        self._submit(self.values())
-
-    @on(Button.Pressed, "#cancel")
-    def _cancel(self) -> None:
-        self.dismiss(None)
-
-    @work(thread=True, exclusive=True, group="submit", exit_on_error=False)
-    def _submit(self, values: dict[str, str]) -> None:
-        from services import signup
-
-        result = self.app.call(signup.submit, values)
-        self.app.call_from_thread(self.dismiss, result)
-
-
-# --------------------------------------------------------------------------- create customer
+from screens.dialogs.base import Dialog, FieldError, field_id, field_row
 
 
 def _shown(value: Any) -> str:
@@ -418,7 +53,7 @@ class CreateCustomerDialog(Dialog[Any]):
         self.number = detail.number if detail is not None else ""
         self._filled: dict[str, str] = {}  # what we put in each field (to tell user edits apart)
         self._edited: dict[str, str] = {}
-        self._timer = None
+        self._timer: Timer | None = None
         self._ready = False
         self._mode = "new"
         self._composed = False
@@ -487,11 +122,9 @@ class CreateCustomerDialog(Dialog[Any]):
                                  id="values-title")
                     with Vertical(id="values"):  # composed once per app (warm), so all of them here
                         for spec in FIELDS.values():
-                            with Horizontal(classes="field"):
-                                yield Label(spec.label, classes="field-label")
-                                with Vertical(classes="field-input"):
-                                    yield Input(id=_field_id(spec.name), placeholder="yes/no" if spec.kind == "bool" else "")
-                                    yield FieldError(id=f"e-{spec.name.replace('_', '-')}", classes="field-error")
+                            yield from field_row(spec.label, Input(id=field_id(spec.name),
+                                                                   placeholder="yes/no" if spec.kind == "bool" else ""),
+                                                 spec.name)
                 with VerticalScroll(id="preview", classes="preview"):
                     yield Static("Preview", classes="section-title")
                     yield Static("loading…", id="preview-body")
@@ -547,7 +180,7 @@ class CreateCustomerDialog(Dialog[Any]):
         for spec in FIELDS.values():
             text = _shown(values.get(spec.name)) if spec.name in values else ""
             self._filled[spec.name] = text
-            field = self.query_one(f"#{_field_id(spec.name)}", Input)
+            field = self.query_one(f"#{field_id(spec.name)}", Input)
             if field.value != text:
                 field.value = text
         self.query_one("#preview-body", Static).update("loading…")
@@ -652,7 +285,7 @@ class CreateCustomerDialog(Dialog[Any]):
                 if name in self._edited:
                     continue
                 try:
-                    field = self.query_one(f"#{_field_id(name)}", Input)
+                    field = self.query_one(f"#{field_id(name)}", Input)
                 except Exception:
                     continue
                 text = _shown(value)
@@ -683,7 +316,8 @@ class CreateCustomerDialog(Dialog[Any]):
         head.append_text(labelled([("Name", f"{c.get('first_name', '')} {c.get('last_name', '')}"), ("E-mail", c.get("email")),
                                    ("Phone", c.get("phone"))], width=14))
         head.append("\n\nPortal user\n", style="bold")
-        head.append_text(labelled([("User name", self.detail.user_name), ("Role", p.role)], width=14))
+        head.append_text(labelled([("User name", self.detail.user_name if self.detail is not None else ""),
+                                   ("Role", p.role)], width=14))
         if p.errors:
             head.append("\n\nTo fix before OK\n", style="bold red")
             for name, message in p.errors.items():
@@ -781,36 +415,3 @@ def _create_candidates(detail: RequestDetail) -> list[tuple[str, str]]:
     return list(seen.items())
 
 
-# --------------------------------------------------------------------------- help
-
-
-class HelpDialog(TypedApp, ModalScreen[None]):
-    """The help of one screen: what it is for and its keys."""
-
-    BINDINGS = [
-        Binding("escape,f1,q", "close", "Close", id="help.close", tooltip="Close the help"),
-    ]
-
-    def __init__(self, title: str, help_text: str, keys: list[tuple[str, str]]) -> None:
-        super().__init__()
-        self.help_title, self.help_text, self.keys = title, help_text, keys
-
-    def compose(self) -> ComposeResult:
-        from textual.widgets import Markdown
-
-        with Vertical(classes="dialog wide", id="help-dialog"):
-            yield Static(f"Help — {self.help_title}", classes="dialog-title", markup=False)
-            with VerticalScroll():
-                yield Markdown(self.help_text)
-                yield Static("Keys", classes="section-title")
-                yield Static(labelled(self.keys, width=14))
-            with Horizontal(classes="buttons"):
-                yield Button("Close", id="close")
-
-    @on(Button.Pressed, "#close")
-    def action_close(self) -> None:
-        self.dismiss(None)
-
-
-__all__ = ["Dialog", "ConfirmDialog", "CommentDialog", "FormDialog", "FieldSpec", "parse_date", "RejectDialog",
-           "NewRequestDialog", "CreateCustomerDialog", "HelpDialog", "FieldError"]
