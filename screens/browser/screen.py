@@ -13,6 +13,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Static
+from textual.worker import Worker, WorkerState
 
 from screens.browser.parts import ActionDone, Chunk, CountsLoaded, ListQuery, Page, PageLoaded, tab_id
 from screens.browser.table import RecordTable
@@ -348,7 +349,16 @@ class BrowserScreen(ListWindow):
     def act(self, key: str, work_fn: Callable[[], str], *, advance: bool | None = None, keep: str | None = None) -> None:
         """Run ``work_fn`` (a typed service call returning the message to show) in a thread worker;
         then the window is read again, the cursor on ``key`` (or the row after it when it left)."""
+        self._actions_in_flight += 1  # live changes seen meanwhile wait for the action's own reread
         self._act(key, work_fn, self.AUTO_ADVANCE if advance is None else advance, keep)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        super().on_worker_state_changed(event)
+        if event.worker.group == "browser.action" and event.state in (WorkerState.ERROR, WorkerState.CANCELLED):
+            self._action_settled()
+            if self._changed_during_action and self._actions_in_flight == 0:
+                self._changed_during_action = False
+                self.reload(keep=self.selected, quiet=True)  # the refused action rereads nothing itself
 
     @work(thread=True, group="browser.action", exit_on_error=False)
     def _act(self, key: str, work_fn: Callable[[], str], advance: bool, keep: str | None) -> None:
@@ -364,6 +374,8 @@ class BrowserScreen(ListWindow):
     @on(ActionDone)
     def _action_done(self, event: ActionDone) -> None:
         event.stop()
+        self._action_settled()
+        self._changed_during_action = False  # the reread below shows them
         if event.latest is not None:
             self._acted_through = max(self._acted_through, event.latest)
         if event.message:

@@ -141,9 +141,20 @@ class ListWindow(ReportsWorkerErrors, Screen[None]):
             return
         if change is not None and self._only_own(change):
             return
+        if self._actions_in_flight:
+            # an action of this screen is committing or committed: its own reread (after
+            # ActionDone) starts later than this change and shows it; reading now as well would
+            # read the window twice (or, on a refusal, the worker's end rereads instead)
+            self._changed_during_action = True
+            return
         self.reload(keep=self.selected, quiet=True)
 
     _acted_through = 0  # the change counter after this screen's last action (its reread shows up to there)
+    _actions_in_flight = 0  # actions started (act) whose ActionDone or failure has not arrived yet
+    _changed_during_action = False  # a live change arrived while an action was in flight
+
+    def _action_settled(self) -> None:
+        self._actions_in_flight = max(0, self._actions_in_flight - 1)
 
     def _only_own(self, change: Any) -> bool:
         events = list(getattr(change, "events", None) or [])
