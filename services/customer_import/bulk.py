@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.dml import UpdateBase
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from models.changes import ChangeLine, ChangeProposal, ProposalState
 from models.core import AuditEvent
@@ -26,6 +26,8 @@ CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
 # Core tables for bulk inserts: one executemany (the ORM bulk path would run a statement per row here)
 AUDIT = AuditEvent.__table__  # type: ignore[attr-defined]
 LINES = ChangeLine.__table__  # type: ignore[attr-defined]
+PROPOSALS = ChangeProposal.__table__  # type: ignore[attr-defined]
+_ID_CHUNK = 2000  # numbers per id lookup (bound parameters per statement stay well under the drivers' limits)
 
 
 def dump(values: dict[str, Any]) -> str:
@@ -102,21 +104,33 @@ def write_updates(session: Session, planned: PlannedUpdates) -> bool:
     """Run the planned statements; False when an update matched fewer rows than planned
     (a customer changed meanwhile: the caller rolls back)."""
     for stmt, rows, expected in planned.statements:
-        if isinstance(stmt, str):
-            dbapi = session.connection().connection.dbapi_connection
-            assert dbapi is not None  # a checked-out connection always has one
-            cursor = dbapi.cursor()
-            try:
-                cursor.executemany(stmt, rows)
-                count = cursor.rowcount
-            finally:
-                cursor.close()
-        else:
-            result = session.execute(stmt, rows)
-            count = result.rowcount if session.get_bind().dialect.supports_sane_multi_rowcount else expected  # type: ignore[attr-defined]
+        count = execute_many(session, stmt, rows, expected)
         if expected >= 0 and count != expected:
             return False
     return True
+
+
+def execute_many(session: Session, stmt: Any, rows: Any, expected: int = -1) -> int:
+    """One executemany of what ``_prepare_many`` gave: SQL and driver-ready rows straight on the
+    DBAPI cursor (SQLite), else the statement through the session. The rows it matched
+    (``expected`` where the driver cannot count an executemany)."""
+    if isinstance(stmt, str):
+        dbapi = session.connection().connection.dbapi_connection
+        assert dbapi is not None  # a checked-out connection always has one
+        cursor = dbapi.cursor()
+        try:
+            cursor.executemany(stmt, rows)
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
+    result = session.execute(stmt, rows)
+    return result.rowcount if session.get_bind().dialect.supports_sane_multi_rowcount else expected  # type: ignore[attr-defined]  # sqlmodel types execute() as Result; an UPDATE's is a CursorResult
+
+
+def _insert_many(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
+    """One bulk INSERT of ``rows`` (no RETURNING: on SQLite that is a statement per row)."""
+    if rows:
+        execute_many(session, *_prepare_many(session.get_bind().dialect, insert(table), rows))
 
 
 def write_proposals(session: Session, actor: Actor, proposals: list[Planned],
@@ -141,7 +155,15 @@ def write_proposals(session: Session, actor: Actor, proposals: list[Planned],
     rows = [{"number": sequences.format_number(prefix, width, first + i), "customer_id": c["id"], "account": c["account"],
              "state": ProposalState.NOT_SUBMITTED.value, "created_at": at, "created_by": actor.user_name, "updated_at": at,
              "source": "import", "version": 1} for i, (c, _, _) in enumerate(fresh)]
-    ids = session.execute(insert(ChangeProposal).returning(col(ChangeProposal.id), sort_by_parameter_order=True), rows).scalars().all()
+    # one executemany, then the ids by number (unique, indexed): an INSERT .. RETURNING that keeps
+    # the rows' order runs one statement per row on SQLite, inside the write lock
+    _insert_many(session, PROPOSALS, rows)
+    numbers = [row["number"] for row in rows]
+    by_number: dict[str, int] = {}
+    for start in range(0, len(numbers), _ID_CHUNK):
+        by_number.update((n, i) for n, i in session.execute(
+            select(PROPOSALS.c.number, PROPOSALS.c.id).where(PROPOSALS.c.number.in_(numbers[start:start + _ID_CHUNK]))).all())
+    ids = [by_number[n] for n in numbers]
     lines, events = [], []
     for pid, row, (cust, values, rep) in zip(ids, rows, fresh):
         rep.proposal = row["number"]
@@ -157,8 +179,8 @@ def write_proposals(session: Session, actor: Actor, proposals: list[Planned],
                        "action": "lines proposed", "before": None,
                        "after": dump({k: changes.plain_value(k, v) for k, v in values.items()}),
                        "comment": f"customer {cust['account']}; data entity import, line {rep.line}"})
-    session.execute(insert(LINES), lines)
-    session.execute(insert(AUDIT), events)
+    _insert_many(session, LINES, lines)
+    _insert_many(session, AUDIT, events)
     # Not submitted -> Submitted (the "submit" transition), one statement for the chunk, then the workflow
     t = changes.TRANSITIONS["submit"]
     result = session.execute(
@@ -177,7 +199,7 @@ def write_proposals(session: Session, actor: Actor, proposals: list[Planned],
         events.append({"at": at, "operator": actor.user_name, "entity_type": "customer", "entity_key": cust["account"],
                        "action": "changes submitted", "before": None,
                        "after": dump({"proposal": row["number"], "fields": sorted(values)}), "comment": changes.PENDING_STATUS})
-    session.execute(insert(AUDIT), events)
+    _insert_many(session, AUDIT, events)
     engine = changes._engine()
     if not changes.workflow_possible(session):
         return
