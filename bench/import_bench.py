@@ -7,6 +7,9 @@ times, each on a fresh copy of the database:
 * the import under each Data entity behavior (allow / reject / propose), report included;
 * a raw SQL bulk update of the same rows (one executemany, no validation, no audit).
 
+For each import it also prints the write phase: from ``begin_write`` (the write lock taken,
+services/customer_import/commands.py) to the commit, i.e. how long the office could wait.
+
     .venv/bin/python bench/import_bench.py [--rows 100000] [--pg postgresql://127.0.0.1:5432/postgres]
 """
 
@@ -29,6 +32,7 @@ from sqlalchemy import Numeric, bindparam, insert, text  # noqa: E402
 from models.customer import Customer  # noqa: E402
 from seed.demo import load_reference  # noqa: E402
 from services import changes, customer_import  # noqa: E402
+from services.customer_import import commands as import_commands  # noqa: E402
 from services.operators import resolve_actor  # noqa: E402
 from services.store import Store  # noqa: E402
 
@@ -129,12 +133,26 @@ def main() -> None:
                 with s.read() as ss:
                     admin = resolve_actor(ss, "admin1")
                 s.call(changes.set_entity_behavior, admin, behavior)
-                t0 = time.perf_counter()
-                report = s.call(customer_import.import_rows, admin, rows)
-                took = time.perf_counter() - t0
+                phase: dict[str, float] = {}
+                original = import_commands.begin_write
+
+                def timed(session, _original=original, _phase=phase):
+                    _original(session)
+                    _phase["write_start"] = time.perf_counter()
+
+                import_commands.begin_write = timed  # where import_rows looks it up
+                try:
+                    t0 = time.perf_counter()
+                    report = s.call(customer_import.import_rows, admin, rows)
+                    end = time.perf_counter()
+                finally:
+                    import_commands.begin_write = original
+                took = end - t0
+                write = end - phase.get("write_start", end)
                 counts = ", ".join(f"{n} {k}" for k, n in report.counts.items() if n)
                 results.append((kind, f"import ({behavior})", took, counts))
-                print(f"[{kind}] import {behavior}: {took:.1f}s ({counts})", flush=True)
+                results.append((kind, f"  write phase ({behavior})", write, "begin_write to commit"))
+                print(f"[{kind}] import {behavior}: {took:.1f}s, write phase {write:.2f}s ({counts})", flush=True)
                 s.dispose()
                 if kind != "sqlite":
                     _drop(tmpl[0], target)

@@ -207,12 +207,14 @@ def import_worker(url: str, path: str, start_at: float, out) -> None:
         with store.read() as s:
             admin = resolve_actor(s, "admin1")
         phase: dict[str, float] = {}
-        original = getattr(customer_import, "begin_write", None)
-        if original is not None:  # the write phase's length: how long the office could wait for it
-            def timed(session):
-                original(session)
-                phase["write_start"] = time.perf_counter()
-            customer_import.begin_write = timed
+        from services.customer_import import commands as import_commands
+
+        original = import_commands.begin_write  # the write phase's length: how long the office could wait for it
+
+        def timed(session):
+            original(session)
+            phase["write_start"] = time.perf_counter()
+        import_commands.begin_write = timed
         while time.time() < start_at:
             time.sleep(0.001)
         t0 = time.perf_counter()

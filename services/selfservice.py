@@ -77,8 +77,8 @@ def link_state(session: Session, purpose: str, raw: str) -> LinkState:
 def _resend(session: Session, req: SignupRequest, how: str) -> bool:
     if req.status != SignupStatus.REQUESTED:
         return False
-    signup._transition(session, req, "resend")
-    signup._send_verification(session, req)
+    signup.transition(session, req, "resend")
+    signup.send_verification(session, req)
     audit.record(session, PORTAL, signup.ENTITY, req.number, "activation URL sent",
                  comment=f"new link sent to {req.email}, asked for by the customer {how}")
     return True

@@ -390,10 +390,7 @@ def import_definition(session: Session, actor: Actor, source: str, *, filename: 
 @writes
 def import_file(session: Session, actor: Actor, path: str, activate: bool = False) -> DefinitionDetail:
     require(actor, "admin.workflows")
-    # typed here: services.store.writes returns Any until store.py is typed (MYPY_REMAINING.md)
-    detail: DefinitionDetail = import_definition(session, actor, read_file(path), filename=Path(path).name,
-                                                 activate=activate)
-    return detail
+    return import_definition(session, actor, read_file(path), filename=Path(path).name, activate=activate)
 
 
 def _find(session: Session, doc_type: str, name: str | None, version: int | None) -> WorkflowDefinition:

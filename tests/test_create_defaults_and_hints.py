@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from models.core import AuditEvent
 from models.customer import ContactPerson
-from models.signup import UserRequest
+from models.signup import SignupStatus, UserRequest
 from services import params, prospects, signup
 from services.errors import PermissionDenied, ValidationFailed
 from tests.conftest import actor_of
@@ -73,7 +73,7 @@ def test_requests_create_without_a_role_and_no_default_is_refused(cli, store):
     number = approved(store)
     r = cli("requests", "create", number, "--new", as_="approver1")
     assert r.code == 2 and "signup.default_role" in r.err and "Traceback" not in r.err
-    assert signup.S.APPROVED == store.call(signup.show_request, actor_of(store)("approver1"), number).status
+    assert SignupStatus.APPROVED == store.call(signup.show_request, actor_of(store)("approver1"), number).status
 
 
 def test_no_template_flag_overrides_the_default(cli, store):

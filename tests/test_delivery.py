@@ -151,7 +151,7 @@ def test_lost_lease_does_not_settle_someone_elses_row(store, clock, smtp):
     clock.advance(minutes=6)
     assert delivery.send_pending(store, smtp.settings()).sent == 1
     with store.write() as s:
-        assert delivery._settle_failed(s, stale, "late", counts=True) is None
+        assert delivery.lease.settle_failed(s, stale, "late", counts=True) is None
     assert rows(store)[0].status == "sent"
 
 

@@ -56,7 +56,7 @@ def test_two_senders_and_a_slow_server_deliver_each_message_once(live_store, smt
     Here: 0.25 s per mail, a 2 s lease, the second sender starts mid-batch after 2.3 s."""
     queued = queue(live_store, 12)
     smtp.recorder.delay = 0.25
-    monkeypatch.setattr(delivery, "lease_length", lambda _settings: timedelta(seconds=2))
+    monkeypatch.setattr(delivery.sender, "lease_length", lambda _settings: timedelta(seconds=2))
     reports: dict[str, delivery.SendReport] = {}
     errors: list[BaseException] = []
 

@@ -8,7 +8,7 @@ from sqlmodel import select
 from models.core import AuditEvent
 from services import cases, changes, customer_import, operators, params, signup
 from services.errors import PermissionDenied
-from services.permissions import SYSTEM
+from services.permissions import PORTAL, SYSTEM
 from tests.conftest import actor_of
 from tests.test_signup_services import GOOD, link_token
 
@@ -40,7 +40,7 @@ def test_staff_submitter_may_neither_approve_nor_create(any_store):
 def test_a_parameter_requires_a_second_person_to_create(any_store):
     a = actor_of(any_store)
     any_store.call(params.set_param, a("admin1"), "signup.create_needs_second_person", True)
-    number = any_store.call(signup.submit, signup.PORTAL, dict(GOOD)).number
+    number = any_store.call(signup.submit, PORTAL, dict(GOOD)).number
     any_store.call(signup.verify, link_token(any_store, number))
     any_store.call(signup.approve, a("approver1"), number)
     with pytest.raises(PermissionDenied) as info:

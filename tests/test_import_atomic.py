@@ -66,13 +66,13 @@ def test_a_row_changed_after_planning_stops_the_whole_file(any_store, clock, mon
     """The plan read C-000002 at version v; an edit lands before the apply: nothing is applied."""
     admin = actor_of(any_store)("admin1")
     other = Store(any_store.url, clock=clock, upgrade=False)
-    original = ci.begin_write
+    original = ci.commands.begin_write
 
     def edit_meanwhile(session):
         other.call(changes.edit_customer, actor_of(other)("support1"), "C-000002", {"city": "Sheffield"})
         original(session)
 
-    monkeypatch.setattr(ci, "begin_write", edit_meanwhile)
+    monkeypatch.setattr(ci.commands, "begin_write", edit_meanwhile)  # where import_rows looks it up
     try:
         with pytest.raises(Conflict) as err:
             any_store.call(ci.import_rows, admin, ci.parse_csv("account,city\nC-000001,Tacoma\nC-000002,Leeds\n"))
@@ -104,7 +104,7 @@ def test_a_bare_cr_inside_a_cell_is_an_error_not_a_truncation(cli, store, tmp_pa
 ])
 def test_limits_give_a_clear_error(cli, store, tmp_path, monkeypatch, name, content, expect):
     if content is None:
-        monkeypatch.setattr(ci, "MAX_FILE_BYTES", 64)
+        monkeypatch.setattr(ci.files, "MAX_FILE_BYTES", 64)  # where read_file looks it up
         content = "account,city\n" + "C-000001,Tacoma\n" * 10
     r = cli("customers", "import", write(tmp_path, content, name), as_="admin1")
     assert r.code == 2, r

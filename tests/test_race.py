@@ -15,6 +15,7 @@ from sqlmodel import func, select
 from models.customer import Customer
 from models.signup import SignupRequest, UserRequest
 from services import signup
+from services.signup import commands as signup_commands, create as signup_create
 from services.errors import Conflict
 from services.permissions import PORTAL
 from services.store import Store
@@ -51,12 +52,13 @@ def two_stores(any_store, clock):
     other.dispose()
 
 
-def _overlap(monkeypatch, store, fn_name):
-    """On PostgreSQL, hold each transaction after its reads until both have read."""
+def _overlap(monkeypatch, store, module, fn_name):
+    """On PostgreSQL, hold each transaction after its reads until both have read (``module.fn_name``:
+    where the command looks it up)."""
     if store.is_sqlite:
         return  # BEGIN IMMEDIATE: the second writer waits for the first to commit
     barrier = threading.Barrier(2, timeout=10)
-    original = getattr(signup, fn_name)
+    original = getattr(module, fn_name)
 
     def held(session, *args, **kwargs):
         result = original(session, *args, **kwargs)
@@ -66,13 +68,13 @@ def _overlap(monkeypatch, store, fn_name):
             pass
         return result
 
-    monkeypatch.setattr(signup, fn_name, held)
+    monkeypatch.setattr(module, fn_name, held)
 
 
 def test_two_approvers_approve_at_once(two_stores, monkeypatch):
     a, b = two_stores
     number = verified(a)
-    _overlap(monkeypatch, a, "_get")
+    _overlap(monkeypatch, a, signup_commands, "get_request")
     names = ["approver1", "approver2"]
     results = _run_pair([a, b], lambda i, st: st.call(signup.approve, actor_of(st)(names[i]), number))
     wins = [r for r in results if not isinstance(r, Exception)]
@@ -90,7 +92,7 @@ def test_two_approvers_create_at_once_make_one_customer(two_stores, monkeypatch)
     number = approved(a)
     with a.read() as s:
         customers_before = s.exec(select(func.count()).select_from(Customer)).one()
-    _overlap(monkeypatch, a, "preview_create")
+    _overlap(monkeypatch, a, signup_create, "preview_create")
     names = ["approver1", "approver2"]
 
     def create(i, st):

@@ -87,7 +87,7 @@ def test_a_slow_submit_does_not_hold_up_the_next_one(any_store, clock, monkeypat
     so a submit paused there keeps no lock and no sequence row: another submit goes through."""
     other = Store(any_store.url, clock=clock, upgrade=False)
     paused, release = threading.Event(), threading.Event()
-    original = signup.find_duplicates
+    original = signup.queries.find_duplicates
 
     def slow(session, req, *a, **kw):
         if req.email_normalized.startswith("slow"):
@@ -95,7 +95,7 @@ def test_a_slow_submit_does_not_hold_up_the_next_one(any_store, clock, monkeypat
             release.wait(30)
         return original(session, req, *a, **kw)
 
-    monkeypatch.setattr(signup, "find_duplicates", slow)
+    monkeypatch.setattr(signup.queries, "find_duplicates", slow)  # where submit looks it up
     results: dict[str, object] = {}
 
     def run_slow():

@@ -1,0 +1,184 @@
+"""Reads of the sign-up requests: the duplicate search, the Registration list (filtered, sorted
+and keyset-paged in SQL), the counts per status and one request's detail."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, TypeVar, Unpack
+
+from sqlalchemy import ColumnElement, Select, func, or_, tuple_
+from sqlalchemy.orm import Mapped
+from sqlalchemy.sql.selectable import GenerativeSelect
+from sqlmodel import Session, col, select
+
+from models.customer import ContactPerson, Customer
+from models.signup import SignupRequest, SignupStatus, UserRequest
+from services import audit, counters
+from services.errors import ValidationFailed
+from services.permissions import Actor, require
+from services.search import matching_ids, search_term
+from services.signup.table import ENTITY, OPEN_STATUSES, allowed_actions, get_request
+from services.signup.views import DuplicateHint, RequestDetail, RequestPage, RequestRow
+from services.text import normalize_email
+
+
+def find_duplicates(session: Session, req: SignupRequest, limit: int = 20) -> list[DuplicateHint]:
+    """Open requests, contacts and customers with the same e-mail; customers with the same name.
+    Never what the request itself led to: the contact created from it, and the customer it was
+    created as (or added to)."""
+    hints: list[DuplicateHint] = []
+    email = req.email_normalized
+    for other in session.exec(
+        select(SignupRequest).where(col(SignupRequest.email_normalized) == email, col(SignupRequest.id) != req.id,
+                                    col(SignupRequest.status).in_(OPEN_STATUSES)).limit(limit)
+    ).all():
+        hints.append(DuplicateHint(kind="request", key=other.number, label=f"{other.company} ({other.status})", reason="same e-mail"))
+    for contact, account, cname in session.exec(
+        select(ContactPerson, Customer.account, Customer.name).join(Customer, col(ContactPerson.customer_id) == col(Customer.id))
+        .where(col(ContactPerson.email_normalized) == email,
+               or_(col(ContactPerson.signup_request_id).is_(None), col(ContactPerson.signup_request_id) != req.id))
+        .limit(limit)
+    ).all():
+        hints.append(DuplicateHint(kind="contact", key=account, label=f"{contact.first_name} {contact.last_name} at {cname}", reason="same e-mail"))
+    own = req.created_customer_account or ""
+    seen: set[str] = {own} if own else set()
+    same = select(Customer).where(or_(col(Customer.email_normalized) == email,
+                                      col(Customer.name_normalized) == req.company_normalized))
+    if own:
+        same = same.where(col(Customer.account) != own)
+    for c in session.exec(same.limit(limit)).all():
+        reasons = []
+        if c.name_normalized == req.company_normalized and req.company_normalized:
+            reasons.append("same company name")
+        if c.email_normalized == email:
+            reasons.append("same e-mail")
+        seen.add(c.account)
+        hints.append(DuplicateHint(kind="customer", key=c.account, label=c.name, reason=" and ".join(reasons)))
+    if req.customer_account and req.customer_account not in seen:
+        given = session.exec(select(Customer).where(col(Customer.account) == req.customer_account)).first()
+        if given is None:
+            hints.append(DuplicateHint(kind="customer", key=req.customer_account, label="(no such customer)",
+                                       reason="account given by the requester does not exist"))
+        else:
+            hints.append(DuplicateHint(kind="customer", key=given.account, label=given.name,
+                                       reason="account given by the requester"))
+    return hints
+
+
+# ------------------------------------------------------------------------- list / show
+
+
+SORTS: dict[str, Mapped[Any]] = {
+    "number": col(SignupRequest.id),  # numbers come from a gap-free sequence: same order as id
+    "created": col(SignupRequest.created_at),
+    "company": col(SignupRequest.company),
+    "status": col(SignupRequest.status),
+    "email": col(SignupRequest.email_normalized),
+    "name": col(SignupRequest.last_name),
+}
+_ID = col(SignupRequest.id)
+_Q = TypeVar("_Q", bound="Select[Unpack[tuple[Any, ...]]]")
+
+
+def _exact_keys(term: str) -> list[ColumnElement[bool]]:
+    """The keys a search term may equal exactly, each with its own index."""
+    return [col(SignupRequest.number) == term.upper(), col(SignupRequest.email_normalized) == normalize_email(term),
+            col(SignupRequest.user_name) == term]
+
+
+def _matches(session: Session, term: str, extra: list[Mapped[Any]] | None = None) -> GenerativeSelect:
+    """services.search.matching_ids for the requests: the ids (and ``extra``) a search term matches."""
+    found = matching_ids(session, SignupRequest, term, _exact_keys(term), extra=extra)
+    assert isinstance(found, GenerativeSelect)  # a SELECT or a UNION of them
+    return found
+
+
+def _filtered(session: Session, query: _Q, status: str | None, search: str | None) -> _Q:
+    """``status`` through the (status, sort key, id) indexes; ``search`` through exact keys and the text index."""
+    if status and status != "All":
+        try:
+            query = query.where(col(SignupRequest.status) == SignupStatus.parse(status).value)
+        except ValueError as exc:
+            raise ValidationFailed({"status": str(exc)}) from None
+    term = search_term(search)
+    if term is not None:
+        query = query.where(_ID.in_(_matches(session, term)))
+    return query
+
+
+def list_requests(
+    session: Session,
+    actor: Actor,
+    *,
+    status: str | None = None,
+    search: str | None = None,
+    sort: str = "number",
+    descending: bool = False,
+    after: tuple[Any, int] | list[Any] | None = None,
+    limit: int = 50,
+) -> RequestPage:
+    """One page of the Registration list, filtered, sorted and paged in SQL (keyset)."""
+    require(actor, "signup.view")
+    if sort not in SORTS:
+        raise ValidationFailed({"sort": "one of: " + ", ".join(SORTS)})
+    limit = max(1, min(int(limit), 5000))
+    key = SORTS[sort]
+    columns = [col(SignupRequest.id), col(SignupRequest.number), col(SignupRequest.created_at),
+               col(SignupRequest.status), col(SignupRequest.company), col(SignupRequest.first_name),
+               col(SignupRequest.last_name), col(SignupRequest.email), col(SignupRequest.user_name),
+               col(SignupRequest.country)]
+    sort_col = key if key is not _ID else None
+    if sort == "status" and status and status != "All":
+        sort_col = None  # one status: its rows in id order, the (status, id) index walked from the cursor
+    query = _filtered(session, select(*columns, *([sort_col] if sort_col is not None else [])), status, search)
+    if after is not None:
+        value, last_id = after
+        if sort_col is None:
+            query = query.where(_ID < last_id if descending else _ID > last_id)
+        else:
+            if sort == "created" and isinstance(value, str):
+                value = datetime.fromisoformat(value)
+            pair = tuple_(sort_col, _ID)
+            query = query.where(pair < (value, last_id) if descending else pair > (value, last_id))
+    order = [sort_col, _ID] if sort_col is not None else [_ID]
+    query = query.order_by(*[c.desc() if descending else c.asc() for c in order]).limit(limit + 1)
+    raw = session.execute(query).all()
+    rows = [
+        RequestRow(id=r[0], number=r[1], created_at=r[2], status=r[3], company=r[4], contact=f"{r[5]} {r[6]}",
+                   email=r[7], user_name=r[8], country=r[9])
+        for r in raw[:limit]
+    ]
+    cursor = None
+    if len(raw) > limit:
+        last = raw[limit - 1]
+        cursor = ((last[10] if sort_col is not None else last[0]), last[0])
+    return RequestPage(rows=rows, after=cursor)
+
+
+def count_by_status(session: Session, actor: Actor, *, search: str | None = None) -> dict[str, int]:
+    """Rows per status: the kept counters (O(1)); with a search, counted over the search's own index."""
+    require(actor, "signup.view")
+    term = search_term(search)
+    if term is None:
+        return counters.by_status(session, "signup", SignupStatus)
+    matches = _matches(session, term, extra=[col(SignupRequest.status)]).subquery()
+    query = select(matches.c.status, func.count()).group_by(matches.c.status)
+    counts = {s.value: 0 for s in SignupStatus}
+    for status, n in session.execute(query).all():
+        counts[status] = n
+    return {"All": sum(counts.values()), **counts}
+
+
+def show_request(session: Session, actor: Actor, number: str) -> RequestDetail:
+    require(actor, "signup.view")
+    req = get_request(session, number)
+    ur = session.exec(select(UserRequest.number).where(col(UserRequest.signup_request_id) == req.id)).first()
+    data = {name: getattr(req, name) for name in RequestDetail.model_fields if hasattr(req, name)}
+    return RequestDetail(
+        **data,
+        user_request=ur,
+        duplicates=find_duplicates(session, req),
+        history=audit.history(session, ENTITY, req.number),
+        actions=allowed_actions(actor, req.status),
+    )
+
