@@ -1,4 +1,4 @@
-# make check: what .ci/run runs after installing (contracts, ruff check, mypy, tests)
+# make check: what .ci/run runs after installing (contracts, ruff check + format, mypy, tests)
 .PHONY: check contracts lint types test
 
 check:
@@ -9,6 +9,7 @@ contracts:
 
 lint:
 	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
 
 # strict on services/ and models/ (see [tool.mypy]); incremental: a warm run takes about a second
 types:

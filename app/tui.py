@@ -110,8 +110,14 @@ class RegdeskApp(ConsoleApp):
     WATCH_SECONDS = 0.1  # SQLite: the database file is looked at this often (os.stat; the counter read on a change)
     BINDINGS = [
         *[
-            Binding(area.key, f"area('{area.mode}')", area.title, id=f"area.{area.mode}",
-                    tooltip=f"Go to {area.title}", show=False)
+            Binding(
+                area.key,
+                f"area('{area.mode}')",
+                area.title,
+                id=f"area.{area.mode}",
+                tooltip=f"Go to {area.title}",
+                show=False,
+            )
             for area in AREAS
         ],
         Binding("f1", "help", "Help", id="app.help", tooltip="Help for this screen"),
@@ -119,8 +125,15 @@ class RegdeskApp(ConsoleApp):
         Binding("ctrl+q", "quit", "Quit", id="app.quit", tooltip="Leave regdesk", priority=True),
     ]
 
-    def __init__(self, store: Any, actor: Actor, *, view: LightView | None = None,
-                 open_store: Callable[[], tuple[Any, Actor]] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        store: Any,
+        actor: Actor,
+        *,
+        view: LightView | None = None,
+        open_store: Callable[[], tuple[Any, Actor]] | None = None,
+        **kwargs: Any,
+    ) -> None:
         """``store`` and ``actor`` as resolved; or (fast start) ``store=None``, the actor read by
         ``services.quick``, its prefetched first ``view``, and ``open_store`` returning the real
         store and actor, called in a thread worker once the list is painted."""
@@ -194,8 +207,13 @@ class RegdeskApp(ConsoleApp):
     def _start_opening_store(self) -> None:
         opener, self._open_store = self._open_store, None
         if opener is not None:
-            self.run_worker(partial(self._open_store_in_thread, opener), name="open store", group="app.store",
-                            thread=True, exit_on_error=False)
+            self.run_worker(
+                partial(self._open_store_in_thread, opener),
+                name="open store",
+                group="app.store",
+                thread=True,
+                exit_on_error=False,
+            )
 
     def _open_store_in_thread(self, opener: Callable[[], tuple[Any, Actor]]) -> None:
         try:
@@ -300,8 +318,9 @@ class RegdeskApp(ConsoleApp):
             listener.close()
 
     def _poll_changes(self) -> None:
-        self.run_worker(self._read_changes, name="live data", group="app.live", thread=True, exclusive=False,
-                        exit_on_error=False)
+        self.run_worker(
+            self._read_changes, name="live data", group="app.live", thread=True, exclusive=False, exit_on_error=False
+        )
 
     _reading = False
 
@@ -341,12 +360,16 @@ class RegdeskApp(ConsoleApp):
         if event.counts is not None:
             self.header_counts = event.counts
             self.sub_title = _operator_label(self.actor, event.counts)
-        verified = [e.entity_key for e in event.events
-                    if e.entity_type == "signup" and e.status == "Verified by user"]
+        verified = [e.entity_key for e in event.events if e.entity_type == "signup" and e.status == "Verified by user"]
         if verified:
             shown = ", ".join(verified[:3]) + (f" and {len(verified) - 3} more" if len(verified) > 3 else "")
-            self.notify(f"Verified by the customer: {shown}", title="Registration", severity="information",
-                        timeout=4, markup=False)
+            self.notify(
+                f"Verified by the customer: {shown}",
+                title="Registration",
+                severity="information",
+                timeout=4,
+                markup=False,
+            )
         if first:
             return
         # only what is on screen is read again (the top screen, or the list under an open dialog)
@@ -361,8 +384,14 @@ class RegdeskApp(ConsoleApp):
 
     def action_workflow_tick(self) -> None:
         """Apply time limits, escalations and reminders now, in a thread worker (never on the UI thread)."""
-        self.run_worker(self._tick_in_thread, name="workflow tick", group="app.tick", thread=True,
-                        exclusive=True, exit_on_error=False)
+        self.run_worker(
+            self._tick_in_thread,
+            name="workflow tick",
+            group="app.tick",
+            thread=True,
+            exclusive=True,
+            exit_on_error=False,
+        )
 
     def _tick_in_thread(self) -> None:
         if not self.wait_for_store():
@@ -384,13 +413,17 @@ class RegdeskApp(ConsoleApp):
             return
         r = event.report
         if r is not None and (r.escalations or r.automatic_approvals or r.automatic_rejections):
-            self.notify(f"{r.escalations} escalation(s), {r.automatic_approvals + r.automatic_rejections} automatic "
-                        "decision(s) after time limits", title="Workflow", markup=False)
+            self.notify(
+                f"{r.escalations} escalation(s), {r.automatic_approvals + r.automatic_rejections} automatic "
+                "decision(s) after time limits",
+                title="Workflow",
+                markup=False,
+            )
 
     # ------------------------------------------------------------------ areas
 
     def format_title(self, title: str, sub_title: str) -> Content:
-        """"regdesk › Area — operator": the area is the screen's title."""
+        """ "regdesk › Area — operator": the area is the screen's title."""
         parts: list[Any] = [("regdesk", "bold")]
         if title and title != self.title:
             parts += [" › ", (title, "bold")]
@@ -414,16 +447,18 @@ class RegdeskApp(ConsoleApp):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for area in AREAS:
-            yield SystemCommand(f"Go to {area.title}", f"Open the {area.title} area ({area.key})",
-                                partial(self.action_area, area.mode))
+            yield SystemCommand(
+                f"Go to {area.title}", f"Open the {area.title} area ({area.key})", partial(self.action_area, area.mode)
+            )
         seen: set[str] = set()
         for binding in _screen_bindings(screen):
             if not binding.tooltip or binding.action in seen:
                 continue
             seen.add(binding.action)
             key = binding.key_display or binding.key.split(",")[0]
-            yield SystemCommand(f"{binding.description}", f"{binding.tooltip} ({key})",
-                                partial(self.run_action, binding.action, screen))
+            yield SystemCommand(
+                f"{binding.description}", f"{binding.tooltip} ({key})", partial(self.run_action, binding.action, screen)
+            )
         yield SystemCommand("Help", "Help for this screen (F1)", self.action_help)
 
     # ------------------------------------------------------------------ help
@@ -440,8 +475,12 @@ class RegdeskApp(ConsoleApp):
             if not isinstance(binding, Binding) or binding.action in seen:
                 continue
             seen.add(binding.action)
-            keys.append((binding.key.replace("question_mark", "?").replace("slash", "/"),
-                         binding.tooltip or binding.description))
+            keys.append(
+                (
+                    binding.key.replace("question_mark", "?").replace("slash", "/"),
+                    binding.tooltip or binding.description,
+                )
+            )
         areas = "\n".join(f"* **{a.key}** {a.title}" for a in AREAS)
         text = (getattr(screen, "HELP", None) or "No help for this screen.") + f"\n\n### Areas\n{areas}\n"
         self.push_screen(HelpDialog(screen.title or self.title, text, keys))
@@ -475,6 +514,11 @@ def _operator_label(actor: Actor, counts: dict[str, int] | None = None) -> str:
     return label
 
 
-def make_app(store: Any, actor: Actor, *, view: LightView | None = None,
-             open_store: Callable[[], tuple[Any, Actor]] | None = None) -> RegdeskApp:
+def make_app(
+    store: Any,
+    actor: Actor,
+    *,
+    view: LightView | None = None,
+    open_store: Callable[[], tuple[Any, Actor]] | None = None,
+) -> RegdeskApp:
     return RegdeskApp(store, actor, view=view, open_store=open_store)

@@ -20,9 +20,9 @@ Figures only; no thresholds here (the targets are in issue 8).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import os
-import asyncio
 import statistics
 import sys
 import tempfile
@@ -90,8 +90,13 @@ class Keys:
 
             def painted(screen, renderable):
                 display(screen, renderable)
-                if (renderable is not None and not app._batch_count and self.condition is not None
-                        and self.shown_at is None and self.condition()):
+                if (
+                    renderable is not None
+                    and not app._batch_count
+                    and self.condition is not None
+                    and self.shown_at is None
+                    and self.condition()
+                ):
                     self.shown_at = time.perf_counter()
 
             app._display = painted
@@ -181,8 +186,15 @@ def console_measures(rows: int, repeat: int, profile: bool = False, mode: str = 
     print(f"  {rows:,} requests generated in {time.perf_counter() - t:.1f} s", file=sys.stderr)
     actor = actor_of(store)
     _ = SYSTEM
-    out: dict[str, list[float]] = {"create dialog": [], "create (again)": [], "approve": [], "filter switch": [], "live update": [],
-                                   "jump to end": [], "scroll stall max": []}
+    out: dict[str, list[float]] = {
+        "create dialog": [],
+        "create (again)": [],
+        "approve": [],
+        "filter switch": [],
+        "live update": [],
+        "jump to end": [],
+        "scroll stall max": [],
+    }
 
     async def run():
         app = make_app(store, actor("approver1"))
@@ -197,8 +209,13 @@ def console_measures(rows: int, repeat: int, profile: bool = False, mode: str = 
                 # filter switch
                 with _Timed(out, "filter switch", profile):
                     await keys.press("3")
-                    await keys.until(lambda: screen.query_state.status == "Verified by user"
-                                     and not screen._fetching and screen.loaded > 0)
+                    await keys.until(
+                        lambda: (
+                            screen.query_state.status == "Verified by user"
+                            and not screen._fetching
+                            and screen.loaded > 0
+                        )
+                    )
                 await _pause_until(pilot, lambda: screen.detail is not None)
                 # approve the row under the cursor
                 number = screen.table.key_at_cursor()
@@ -207,20 +224,28 @@ def console_measures(rows: int, repeat: int, profile: bool = False, mode: str = 
                     await keys.press("a")
                     await keys.until(lambda: screen.generation > gen and not screen._fetching)
                 # create dialog on it (now Approved; what it needs was prepared while the detail showed)
-                await _pause_until(pilot, lambda: screen.detail is not None and screen.detail.number == number
-                                   and screen.detail.status == "Approved")
+                await _pause_until(
+                    pilot,
+                    lambda: (
+                        screen.detail is not None
+                        and screen.detail.number == number
+                        and screen.detail.status == "Approved"
+                    ),
+                )
                 with _Timed(out, "create dialog", profile):
                     await keys.press("c")
-                    await keys.until(lambda: isinstance(app.screen, CreateCustomerDialog)
-                                     and app.screen.preview is not None)
+                    await keys.until(
+                        lambda: isinstance(app.screen, CreateCustomerDialog) and app.screen.preview is not None
+                    )
                 await pilot.press("escape")
                 await _pause_until(pilot, lambda: app.screen is screen)
                 # again, the list settled: the dialog's own cost (refilled, not composed)
                 await pilot.pause(0.5)
                 with _Timed(out, "create (again)", profile):
                     await keys.press("c")
-                    await keys.until(lambda: isinstance(app.screen, CreateCustomerDialog)
-                                     and app.screen.preview is not None)
+                    await keys.until(
+                        lambda: isinstance(app.screen, CreateCustomerDialog) and app.screen.preview is not None
+                    )
                 await pilot.press("escape")
                 await _pause_until(pilot, lambda: app.screen is screen)
                 # live update: approver2 approves a row shown here
@@ -229,8 +254,9 @@ def console_measures(rows: int, repeat: int, profile: bool = False, mode: str = 
                 shown = [str(k.value) for k in screen.table.rows]
                 other = shown[-1]
                 with _Timed(out, "live update", profile):
-                    await asyncio.get_running_loop().run_in_executor(None, store.call, signup.approve,
-                                                                     actor("approver2"), other)
+                    await asyncio.get_running_loop().run_in_executor(
+                        None, store.call, signup.approve, actor("approver2"), other
+                    )
                     await keys.until(lambda: other not in screen.records)
                 await pilot.press("1")
                 await _pause_until(pilot, lambda: screen.query_state.status == "All" and not screen._fetching)
@@ -274,9 +300,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--profile", action="store_true", help="print a pyinstrument profile of each measure")
     parser.add_argument("--src", help="run another checkout's code (the 'before' of a comparison); --src=DIR")
-    parser.add_argument("--mode", choices=["paint", "pilot"], default="paint",
-                        help="paint: key posted, clock stopped at the frame showing the result (default); "
-                             "pilot: Pilot.press/pause, which also wait for the whole process to be idle")
+    parser.add_argument(
+        "--mode",
+        choices=["paint", "pilot"],
+        default="paint",
+        help="paint: key posted, clock stopped at the frame showing the result (default); "
+        "pilot: Pilot.press/pause, which also wait for the whole process to be idle",
+    )
     args = parser.parse_args()
     sizes = args.rows or [1000, 1_000_000]
     print(f"code: {SRC or 'this checkout'}; mode: {args.mode}; load average: {os.getloadavg()[0]:.2f}")
@@ -286,8 +316,10 @@ def main() -> None:
         LOOP_CPU.clear()
         for name, ms in console_measures(rows, args.repeat, args.profile, args.mode).items():
             cpu = statistics.median(LOOP_CPU[name]) * 1000 if name in LOOP_CPU else None
-            print(f"{rows:>10,} {name:<16} {ms:>11.1f} {bare:>8.1f} {ms / bare:>6.1f} "
-                  f"{'' if cpu is None else f'{cpu:12.1f}'}")
+            print(
+                f"{rows:>10,} {name:<16} {ms:>11.1f} {bare:>8.1f} {ms / bare:>6.1f} "
+                f"{'' if cpu is None else f'{cpu:12.1f}'}"
+            )
         sys.stdout.flush()
     for name, session in PROFILE.items():
         from pyinstrument.renderers import ConsoleRenderer

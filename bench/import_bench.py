@@ -27,14 +27,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import Numeric, bindparam, insert, text  # noqa: E402
+from sqlalchemy import Numeric, bindparam, insert, text
 
-from models.customer import Customer  # noqa: E402
-from seed.demo import load_reference  # noqa: E402
-from services import changes, customer_import  # noqa: E402
-from services.customer_import import commands as import_commands  # noqa: E402
-from services.operators import resolve_actor  # noqa: E402
-from services.store import Store  # noqa: E402
+from models.customer import Customer
+from seed.demo import load_reference
+from services import changes, customer_import
+from services.customer_import import commands as import_commands
+from services.operators import resolve_actor
+from services.store import Store
 
 
 def build(store: Store, rows: int) -> list[str]:
@@ -42,15 +42,46 @@ def build(store: Store, rows: int) -> list[str]:
     at = datetime(2026, 11, 2, tzinfo=timezone.utc)
     accounts = [f"B-{i:07d}" for i in range(1, rows + 1)]
     for start in range(0, rows, 10_000):
-        batch = [{"account": a, "name": f"Bench customer {a}", "name_normalized": f"bench customer {a.lower()}",
-                  "party_type": "Organization", "customer_group": "10", "currency": "USD", "terms_of_payment": "Net30",
-                  "method_of_payment": "CHECK", "payment_specification": "", "credit_limit": Decimal("1000.00"),
-                  "mandatory_credit_limit": False, "tax_group": "TAXABLE", "tax_exempt_number": "", "bank_account": "",
-                  "cash_discount": "", "cash_discount_base_days": 0, "credit_rating": "", "exclude_interest_charges": False,
-                  "exclude_collection_fees": False, "invoice_account": "", "email": "", "email_normalized": "",
-                  "phone": "", "street": "", "city": "Springfield", "zip": "", "state": "", "county": "", "country": "US",
-                  "language": "en-us", "parent_account": "", "blocked": False, "created_at": at, "created_by": "bench",
-                  "version": 1} for a in accounts[start:start + 10_000]]
+        batch = [
+            {
+                "account": a,
+                "name": f"Bench customer {a}",
+                "name_normalized": f"bench customer {a.lower()}",
+                "party_type": "Organization",
+                "customer_group": "10",
+                "currency": "USD",
+                "terms_of_payment": "Net30",
+                "method_of_payment": "CHECK",
+                "payment_specification": "",
+                "credit_limit": Decimal("1000.00"),
+                "mandatory_credit_limit": False,
+                "tax_group": "TAXABLE",
+                "tax_exempt_number": "",
+                "bank_account": "",
+                "cash_discount": "",
+                "cash_discount_base_days": 0,
+                "credit_rating": "",
+                "exclude_interest_charges": False,
+                "exclude_collection_fees": False,
+                "invoice_account": "",
+                "email": "",
+                "email_normalized": "",
+                "phone": "",
+                "street": "",
+                "city": "Springfield",
+                "zip": "",
+                "state": "",
+                "county": "",
+                "country": "US",
+                "language": "en-us",
+                "parent_account": "",
+                "blocked": False,
+                "created_at": at,
+                "created_by": "bench",
+                "version": 1,
+            }
+            for a in accounts[start : start + 10_000]
+        ]
         with store.write() as s:
             s.execute(insert(Customer), batch)
     with store.write() as s:
@@ -159,13 +190,24 @@ def main() -> None:
 
             target = str(work / "raw.db") if kind == "sqlite" else f"{tmpl[1]}_raw"
             s = fresh_copy(kind, tmpl, target)
-            params = [{"city": "Shelbyville", "phone": f"+1 555 {i % 10000:04d}", "credit_limit": Decimal(f"{2000 + i % 500}.00"),
-                       "account": a} for i, a in enumerate(accounts)]
+            params = [
+                {
+                    "city": "Shelbyville",
+                    "phone": f"+1 555 {i % 10000:04d}",
+                    "credit_limit": Decimal(f"{2000 + i % 500}.00"),
+                    "account": a,
+                }
+                for i, a in enumerate(accounts)
+            ]
             t0 = time.perf_counter()
             with s.write() as ss:
-                ss.execute(text("UPDATE customer SET city = :city, phone = :phone, credit_limit = :credit_limit, "
-                                "version = version + 1 WHERE account = :account")
-                           .bindparams(bindparam("credit_limit", type_=Numeric(18, 2))), params)
+                ss.execute(
+                    text(
+                        "UPDATE customer SET city = :city, phone = :phone, credit_limit = :credit_limit, "
+                        "version = version + 1 WHERE account = :account"
+                    ).bindparams(bindparam("credit_limit", type_=Numeric(18, 2))),
+                    params,
+                )
             took = time.perf_counter() - t0
             results.append((kind, "raw SQL bulk update", took, f"{len(params)} rows, no validation/audit"))
             print(f"[{kind}] raw SQL bulk update: {took:.1f}s", flush=True)

@@ -57,11 +57,22 @@ def run_sender(url: str, port: int, lease: float, name: str) -> None:
         report = delivery.send_pending(store, settings, limit=25, lease=timedelta(seconds=lease))
         for key in ("claimed", "sent", "retrying", "dead", "recovered"):
             totals[key] += getattr(report, key)
-        print(json.dumps({"sender": name, "round": dict(totals), "due_now": report.due_now,
-                          "leased_elsewhere": report.leased_elsewhere}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "sender": name,
+                    "round": dict(totals),
+                    "due_now": report.due_now,
+                    "leased_elsewhere": report.leased_elsewhere,
+                }
+            ),
+            flush=True,
+        )
         if report.claimed == 0 and report.due_now == 0:
             break
-    print(json.dumps({"sender": name, "done": dict(totals), "seconds": round(time.monotonic() - started, 2)}), flush=True)
+    print(
+        json.dumps({"sender": name, "done": dict(totals), "seconds": round(time.monotonic() - started, 2)}), flush=True
+    )
     store.dispose()
 
 
@@ -81,8 +92,14 @@ class SlowServer:
         if server.transport is None or server.transport.is_closing() or (reader is not None and reader.at_eof()):
             return "421 4.4.2 connection lost before the answer: not accepted"
         content = envelope.original_content or envelope.content
-        message_id = next((line.split(b":", 1)[1].strip().decode() for line in content.splitlines()
-                           if line.lower().startswith(b"message-id:")), "?")
+        message_id = next(
+            (
+                line.split(b":", 1)[1].strip().decode()
+                for line in content.splitlines()
+                if line.lower().startswith(b"message-id:")
+            ),
+            "?",
+        )
         with self.lock:
             self.accepted.append((message_id, id(session)))
         return "250 2.0.0 accepted"
@@ -115,18 +132,36 @@ def make_database(store_kind: str, tmp: Path, mails: int) -> str:
         engine.dispose()
     store = Store(url, create=True)
     load_reference(store)
-    base = {"first_name": "Ann", "last_name": "Lee", "phone": "+1 555 0100", "fax": "", "street": "1 Pier Rd",
-            "city": "Oslo", "zip": "0150", "state": "", "county": "", "country": "NO", "language": "en-us"}
+    base = {
+        "first_name": "Ann",
+        "last_name": "Lee",
+        "phone": "+1 555 0100",
+        "fax": "",
+        "street": "1 Pier Rd",
+        "city": "Oslo",
+        "zip": "0150",
+        "state": "",
+        "county": "",
+        "country": "NO",
+        "language": "en-us",
+    }
     for i in range(mails):
-        store.call(signup.submit, PORTAL, {**base, "company": f"Company {i:05d}", "email": f"c{i}@load.example",
-                                           "user_name": f"user{i:05d}"})
+        store.call(
+            signup.submit,
+            PORTAL,
+            {**base, "company": f"Company {i:05d}", "email": f"c{i}@load.example", "user_name": f"user{i:05d}"},
+        )
     store.dispose()
     return url
 
 
 def start_sender(url: str, port: int, lease: float, name: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, __file__, "--sender", name, "--url", url, "--port", str(port),
-                             "--lease", str(lease)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    return subprocess.Popen(
+        [sys.executable, __file__, "--sender", name, "--url", url, "--port", str(port), "--lease", str(lease)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
 
 
 def last_report(proc: subprocess.Popen) -> dict:
@@ -196,18 +231,33 @@ def trial(args, tmp: Path) -> dict:
     counts = Counter(mid for mid, _ in handler.accepted)
     delivered = len(ids & set(counts))
     duplicated = sum(n - 1 for n in counts.values() if n > 1)
-    return {"mails": len(ids), "delivered": delivered, "duplicated": duplicated, "lost": len(ids - set(counts)),
-            "foreign": len(set(counts) - ids), "db": by_status, "accepted_before_kill": accepted_before_kill,
-            "b": b_report.get("done", {}), "rerun": c_report.get("done", {}), "queue_s": round(queued_s, 1),
-            "run_s": round(run_s, 1), "rerun_s": round(rerun_s, 1), "total_s": round(run_s + rerun_s, 1)}
+    return {
+        "mails": len(ids),
+        "delivered": delivered,
+        "duplicated": duplicated,
+        "lost": len(ids - set(counts)),
+        "foreign": len(set(counts) - ids),
+        "db": by_status,
+        "accepted_before_kill": accepted_before_kill,
+        "b": b_report.get("done", {}),
+        "rerun": c_report.get("done", {}),
+        "queue_s": round(queued_s, 1),
+        "run_s": round(run_s, 1),
+        "rerun_s": round(rerun_s, 1),
+        "total_s": round(run_s + rerun_s, 1),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mails", type=int, default=1000)
     parser.add_argument("--delay", type=float, default=0.02, help="seconds the server takes per message")
-    parser.add_argument("--kill-at", type=float, default=0.8,
-                        help="sender A gets SIGKILL once it has sent this share of its half (then a random delay)")
+    parser.add_argument(
+        "--kill-at",
+        type=float,
+        default=0.8,
+        help="sender A gets SIGKILL once it has sent this share of its half (then a random delay)",
+    )
     parser.add_argument("--lease", type=float, default=8.0, help="seconds of a sender's lease on one message")
     parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--trials", type=int, default=1)
@@ -217,23 +267,32 @@ def main() -> None:
     args = parser.parse_args()
     if args.sender:
         return run_sender(args.url, args.port, args.lease, args.sender)
-    print(f"{args.mails} mails, server {args.delay * 1000:.0f} ms/message, 2 senders (processes), "
-          f"A killed (SIGKILL) mid-run, lease {args.lease:g} s, store {args.store}")
-    print(f"{'trial':>5} {'delivered':>9} {'duplicated':>10} {'lost':>5} {'db sent/pending/dead':>21} "
-          f"{'A before kill':>13} {'B sent':>6} {'rerun sent':>10} {'picked up':>9} {'run s':>6} {'rerun s':>7}")
+    print(
+        f"{args.mails} mails, server {args.delay * 1000:.0f} ms/message, 2 senders (processes), "
+        f"A killed (SIGKILL) mid-run, lease {args.lease:g} s, store {args.store}"
+    )
+    print(
+        f"{'trial':>5} {'delivered':>9} {'duplicated':>10} {'lost':>5} {'db sent/pending/dead':>21} "
+        f"{'A before kill':>13} {'B sent':>6} {'rerun sent':>10} {'picked up':>9} {'run s':>6} {'rerun s':>7}"
+    )
     totals = Counter()
     for n in range(1, args.trials + 1):
         with tempfile.TemporaryDirectory() as tmp:
             r = trial(args, Path(tmp))
         db = r["db"]
-        print(f"{n:>5} {r['delivered']:>9} {r['duplicated']:>10} {r['lost']:>5} "
-              f"{db.get('sent', 0):>7}/{db.get('pending', 0)}/{db.get('dead', 0):<9} {r['accepted_before_kill']:>13} "
-              f"{r['b'].get('sent', 0):>6} {r['rerun'].get('sent', 0):>10} {r['b'].get('recovered', 0) + r['rerun'].get('recovered', 0):>9} "
-              f"{r['run_s']:>6} {r['rerun_s']:>7}", flush=True)
+        print(
+            f"{n:>5} {r['delivered']:>9} {r['duplicated']:>10} {r['lost']:>5} "
+            f"{db.get('sent', 0):>7}/{db.get('pending', 0)}/{db.get('dead', 0):<9} {r['accepted_before_kill']:>13} "
+            f"{r['b'].get('sent', 0):>6} {r['rerun'].get('sent', 0):>10} {r['b'].get('recovered', 0) + r['rerun'].get('recovered', 0):>9} "
+            f"{r['run_s']:>6} {r['rerun_s']:>7}",
+            flush=True,
+        )
         for key in ("delivered", "duplicated", "lost", "foreign"):
             totals[key] += r[key]
-    print(f"total over {args.trials} trial(s): delivered {totals['delivered']}, duplicated {totals['duplicated']}, "
-          f"lost {totals['lost']} (targets {args.mails * args.trials}, 0, 0)")
+    print(
+        f"total over {args.trials} trial(s): delivered {totals['delivered']}, duplicated {totals['duplicated']}, "
+        f"lost {totals['lost']} (targets {args.mails * args.trials}, 0, 0)"
+    )
 
 
 if __name__ == "__main__":

@@ -93,12 +93,14 @@ def _run_on_pty(argv: list[str], env: dict[str, str], marker: Path, timeout: flo
     reader = threading.Thread(target=drain, daemon=True)
     reader.start()
     start = time.time()
+
     def controlling_tty() -> None:  # like a terminal emulator: a session whose controlling terminal is the pty
         os.setsid()
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
-    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True,
-                            preexec_fn=controlling_tty)
+    proc = subprocess.Popen(
+        argv, stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True, preexec_fn=controlling_tty
+    )
     os.close(slave)
     try:
         proc.wait(timeout=timeout)
@@ -120,8 +122,9 @@ def startup(db: Path, runs: int, workdir: Path) -> tuple[float, float]:
     bare, console = [], []
     for _ in range(runs + 1):  # the first round warms the OS file cache
         bare.append(_run_on_pty([sys.executable, str(bare_script), str(marker)], env, marker))
-        console.append(_run_on_pty(regdesk, {**env, "REGDESK_BENCH_PAINTED": str(marker), "PYTHONPATH": str(ROOT)},
-                                   marker))
+        console.append(
+            _run_on_pty(regdesk, {**env, "REGDESK_BENCH_PAINTED": str(marker), "PYTHONPATH": str(ROOT)}, marker)
+        )
     return statistics.median(bare[1:]), statistics.median(console[1:])
 
 
@@ -188,15 +191,18 @@ def page_fetch(db: Path, runs: int) -> dict[str, float]:
             break
     results = {
         "service first page": timed(lambda: store.call(signup.list_requests, actor, status="Requested", limit=60)),
-        "service deep page": timed(lambda: store.call(signup.list_requests, actor, status="Requested", after=after,
-                                                      limit=60)),
+        "service deep page": timed(
+            lambda: store.call(signup.list_requests, actor, status="Requested", after=after, limit=60)
+        ),
         "service counts": timed(lambda: store.call(signup.count_by_status, actor)),
     }
     store.dispose()
 
     conn = sqlite3.connect(db)
-    sql = ("SELECT id, number, created_at, status, company, first_name, last_name, email, user_name, country "
-           "FROM signuprequest WHERE status = ? AND id > ? ORDER BY id LIMIT 61")
+    sql = (
+        "SELECT id, number, created_at, status, company, first_name, last_name, email, user_name, country "
+        "FROM signuprequest WHERE status = ? AND id > ? ORDER BY id LIMIT 61"
+    )
     last_id = after[1] if after else 0
     results["raw SQL first page"] = timed(lambda: conn.execute(sql, ("Requested", 0)).fetchall())
     results["raw SQL deep page"] = timed(lambda: conn.execute(sql, ("Requested", last_id)).fetchall())
@@ -228,13 +234,17 @@ def main() -> None:
 
     ms = lambda s: f"{s * 1000:8.1f} ms"  # noqa: E731
     print()
-    print(f"{'requests':>10} | {'bare Textual':>12} | {'regdesk list':>12} | {'ratio':>5} | {'filter switch':>13} | "
-          f"{'svc page':>11} | {'svc deep':>11} | {'raw SQL':>11} | {'raw deep':>11} | {'counts':>11}")
+    print(
+        f"{'requests':>10} | {'bare Textual':>12} | {'regdesk list':>12} | {'ratio':>5} | {'filter switch':>13} | "
+        f"{'svc page':>11} | {'svc deep':>11} | {'raw SQL':>11} | {'raw deep':>11} | {'counts':>11}"
+    )
     print("-" * 132)
     for size, bare, console, switch, p in rows:
-        print(f"{size:>10,} | {ms(bare):>12} | {ms(console):>12} | {console / bare:5.2f} | {ms(switch):>13} | "
-              f"{ms(p['service first page']):>11} | {ms(p['service deep page']):>11} | "
-              f"{ms(p['raw SQL first page']):>11} | {ms(p['raw SQL deep page']):>11} | {ms(p['service counts']):>11}")
+        print(
+            f"{size:>10,} | {ms(bare):>12} | {ms(console):>12} | {console / bare:5.2f} | {ms(switch):>13} | "
+            f"{ms(p['service first page']):>11} | {ms(p['service deep page']):>11} | "
+            f"{ms(p['raw SQL first page']):>11} | {ms(p['raw SQL deep page']):>11} | {ms(p['service counts']):>11}"
+        )
     print()
     print("start-up: process start to first paint (bare) / to the first painted page of the list (regdesk),")
     print("median on a 140x40 pty; filter switch: key press to the new page painted; pages: 60 rows, status filter.")

@@ -36,15 +36,75 @@ ROOT = Path(__file__).absolute().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("REGDESK_CONFIG", "/nonexistent/regdesk-bench-config.toml")
 
-WORDS = ["Contoso", "Fabrikam", "Northwind", "Tailwind", "Adventure", "Alpine", "Blue", "Coho", "Fourth", "Graphic",
-         "Humongous", "Litware", "Lucerne", "Margie", "Proseware", "Southridge", "Trey", "Wide", "Wingtip", "Woodgrove",
-         "Alderaan", "Bellows", "Cascade", "Delta", "Ember", "Fjord", "Granite", "Harbor", "Iris", "Juniper",
-         "Kestrel", "Lumen", "Meridian", "Nimbus", "Onyx", "Pioneer", "Quartz", "Raven", "Summit", "Tundra"]
-FIRST = ["Anna", "Ben", "Carla", "David", "Eva", "Frank", "Greta", "Hugo", "Ines", "Jon", "Kari", "Lars", "Mia",
-         "Nils", "Olga", "Per", "Rita", "Sven", "Tina", "Ulf"]
-STATUS_CASE = ("CASE i % 10 WHEN 0 THEN 'Requested' WHEN 1 THEN 'Requested' WHEN 2 THEN 'Requested' "
-               "WHEN 3 THEN 'Requested' WHEN 4 THEN 'Verified by user' WHEN 5 THEN 'Verified by user' "
-               "WHEN 6 THEN 'Approved' WHEN 7 THEN 'Created' WHEN 8 THEN 'Created' ELSE 'Rejected' END")
+WORDS = [
+    "Contoso",
+    "Fabrikam",
+    "Northwind",
+    "Tailwind",
+    "Adventure",
+    "Alpine",
+    "Blue",
+    "Coho",
+    "Fourth",
+    "Graphic",
+    "Humongous",
+    "Litware",
+    "Lucerne",
+    "Margie",
+    "Proseware",
+    "Southridge",
+    "Trey",
+    "Wide",
+    "Wingtip",
+    "Woodgrove",
+    "Alderaan",
+    "Bellows",
+    "Cascade",
+    "Delta",
+    "Ember",
+    "Fjord",
+    "Granite",
+    "Harbor",
+    "Iris",
+    "Juniper",
+    "Kestrel",
+    "Lumen",
+    "Meridian",
+    "Nimbus",
+    "Onyx",
+    "Pioneer",
+    "Quartz",
+    "Raven",
+    "Summit",
+    "Tundra",
+]
+FIRST = [
+    "Anna",
+    "Ben",
+    "Carla",
+    "David",
+    "Eva",
+    "Frank",
+    "Greta",
+    "Hugo",
+    "Ines",
+    "Jon",
+    "Kari",
+    "Lars",
+    "Mia",
+    "Nils",
+    "Olga",
+    "Per",
+    "Rita",
+    "Sven",
+    "Tina",
+    "Ulf",
+]
+STATUS_CASE = (
+    "CASE i % 10 WHEN 0 THEN 'Requested' WHEN 1 THEN 'Requested' WHEN 2 THEN 'Requested' "
+    "WHEN 3 THEN 'Requested' WHEN 4 THEN 'Verified by user' WHEN 5 THEN 'Verified by user' "
+    "WHEN 6 THEN 'Approved' WHEN 7 THEN 'Created' WHEN 8 THEN 'Created' ELSE 'Rejected' END"
+)
 
 
 # ----------------------------------------------------------------------------- data
@@ -88,8 +148,11 @@ def _model_defaults(table_name: str) -> dict:
         cls = stack.pop()
         stack.extend(cls.__subclasses__())
         if getattr(cls, "__tablename__", None) == table_name and hasattr(cls, "model_fields"):
-            return {k: f.default for k, f in cls.model_fields.items() if f.default is not None
-                    and not callable(f.default) and repr(f.default) != "PydanticUndefined"}
+            return {
+                k: f.default
+                for k, f in cls.model_fields.items()
+                if f.default is not None and not callable(f.default) and repr(f.default) != "PydanticUndefined"
+            }
     return {}
 
 
@@ -100,8 +163,10 @@ def _insert(conn, pg: bool, table, n: int, given: dict[str, str], joins: str = "
     if pg:
         sql = f'INSERT INTO "{table.name}" ({cols}) SELECT {select} FROM generate_series(1, {n}) AS g(i) {joins}'
     else:
-        sql = (f'INSERT INTO "{table.name}" ({cols}) WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g '
-               f'WHERE i < {n}) SELECT {select} FROM g {joins}')
+        sql = (
+            f'INSERT INTO "{table.name}" ({cols}) WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g '
+            f"WHERE i < {n}) SELECT {select} FROM g {joins}"
+        )
     conn.exec_driver_sql(sql.replace("%", "%%") if pg else sql)
 
 
@@ -111,10 +176,8 @@ def build(url: str, requests: int) -> None:
 
     import models
     from seed.demo import load_reference
-    from services.store import Store
-
     from services.schema import upgrade
-    from services.store import make_engine
+    from services.store import Store, make_engine
 
     engine = make_engine(url, create=True)
     upgrade(engine)
@@ -130,8 +193,11 @@ def build(url: str, requests: int) -> None:
     t = models.metadata.tables
     customers = max(100, requests // 10)
     pad = (lambda e, w: f"lpad(({e})::text, {w}, '0')") if pg else (lambda e, w: f"printf('%0{w}d', {e})")
-    ts = ((lambda e: f"(TIMESTAMPTZ '2026-01-01 00:00:00+00' + ({e}) * INTERVAL '1 second')") if pg else
-          (lambda e: f"(datetime('2026-01-01', '+' || ({e}) || ' seconds') || '.000000')"))
+    ts = (
+        (lambda e: f"(TIMESTAMPTZ '2026-01-01 00:00:00+00' + ({e}) * INTERVAL '1 second')")
+        if pg
+        else (lambda e: f"(datetime('2026-01-01', '+' || ({e}) || ' seconds') || '.000000')")
+    )
     with store.engine.begin() as conn:
         conn.exec_driver_sql("CREATE TABLE benchword (k INTEGER PRIMARY KEY, w VARCHAR(40) NOT NULL)")
         conn.exec_driver_sql("CREATE TABLE benchfirst (k INTEGER PRIMARY KEY, w VARCHAR(40) NOT NULL)")
@@ -143,24 +209,63 @@ def build(url: str, requests: int) -> None:
     with store.engine.begin() as conn:
         company = f"(bw.w || ' ' || 'Trading ' || ({pad('i % 5003', 4)}))"
         email = "('user' || i || '@' || lower(bw.w) || '.example')"
-        _insert(conn, pg, t["customer"], customers, {
-            "account": f"('BC-' || {pad('i', 7)})", "name": company, "name_normalized": f"lower({company})",
-            "email": email, "email_normalized": email, "city": "'Oslo'", "country": "'NO'",
-            "created_at": ts("i"), "created_by": "'bench'",
-        }, joins=f"JOIN benchword bw ON bw.k = i % {len(WORDS)}")
+        _insert(
+            conn,
+            pg,
+            t["customer"],
+            customers,
+            {
+                "account": f"('BC-' || {pad('i', 7)})",
+                "name": company,
+                "name_normalized": f"lower({company})",
+                "email": email,
+                "email_normalized": email,
+                "city": "'Oslo'",
+                "country": "'NO'",
+                "created_at": ts("i"),
+                "created_by": "'bench'",
+            },
+            joins=f"JOIN benchword bw ON bw.k = i % {len(WORDS)}",
+        )
         print(f"  customers: {time.perf_counter() - started:.1f} s", file=sys.stderr)
-        _insert(conn, pg, t["signuprequest"], requests, {
-            "number": f"('REG-' || {pad('i', 7)})", "created_at": ts("i"), "updated_at": ts("i"),
-            "status": STATUS_CASE, "user_name": "('user' || i)", "email": email, "email_normalized": email,
-            "company": company, "company_normalized": f"lower({company})",
-            "first_name": "bf.w", "last_name": "(bw2.w || 'son' || (i % 97))", "country": "'NO'",
-        }, joins=(f"JOIN benchword bw ON bw.k = i % {len(WORDS)} JOIN benchfirst bf ON bf.k = (i / 7) % {len(FIRST)} "
-                  f"JOIN benchword bw2 ON bw2.k = (i / 3) % {len(WORDS)}"))
+        _insert(
+            conn,
+            pg,
+            t["signuprequest"],
+            requests,
+            {
+                "number": f"('REG-' || {pad('i', 7)})",
+                "created_at": ts("i"),
+                "updated_at": ts("i"),
+                "status": STATUS_CASE,
+                "user_name": "('user' || i)",
+                "email": email,
+                "email_normalized": email,
+                "company": company,
+                "company_normalized": f"lower({company})",
+                "first_name": "bf.w",
+                "last_name": "(bw2.w || 'son' || (i % 97))",
+                "country": "'NO'",
+            },
+            joins=(
+                f"JOIN benchword bw ON bw.k = i % {len(WORDS)} JOIN benchfirst bf ON bf.k = (i / 7) % {len(FIRST)} "
+                f"JOIN benchword bw2 ON bw2.k = (i / 3) % {len(WORDS)}"
+            ),
+        )
         print(f"  requests: {time.perf_counter() - started:.1f} s", file=sys.stderr)
-        _insert(conn, pg, t["auditevent"], requests, {
-            "at": ts("i"), "operator": "'approver1'", "entity_type": "'signup'",
-            "entity_key": f"('REG-' || {pad(f'(i % {requests}) + 1', 7)})", "action": "'submitted'",
-        })
+        _insert(
+            conn,
+            pg,
+            t["auditevent"],
+            requests,
+            {
+                "at": ts("i"),
+                "operator": "'approver1'",
+                "entity_type": "'signup'",
+                "entity_key": f"('REG-' || {pad(f'(i % {requests}) + 1', 7)})",
+                "action": "'submitted'",
+            },
+        )
         print(f"  audit: {time.perf_counter() - started:.1f} s", file=sys.stderr)
         conn.execute(text("UPDATE numbersequence SET next_value = :n WHERE code = 'signup'"), {"n": requests + 1})
         conn.exec_driver_sql("DROP TABLE benchword")
@@ -196,7 +301,10 @@ def timed(fn, runs: int) -> float:
 
 def _has_search_index(conn, pg: bool) -> bool:
     if pg:
-        return conn.exec_driver_sql("SELECT 1 FROM pg_indexes WHERE indexname = 'ix_signuprequest_search'").first() is not None
+        return (
+            conn.exec_driver_sql("SELECT 1 FROM pg_indexes WHERE indexname = 'ix_signuprequest_search'").first()
+            is not None
+        )
     return conn.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'signuprequest_search'").first() is not None
 
 
@@ -205,21 +313,31 @@ def _raw_search_ids(pg: bool, indexed: bool, term: str) -> tuple[str, dict]:
     if not indexed:
         return "SELECT id FROM signuprequest WHERE lower(company) LIKE :like", {"like": f"%{term.lower()}%"}
     if pg:
-        return ("SELECT id FROM signuprequest WHERE number = :n UNION SELECT id FROM signuprequest WHERE "
-                "lower(company || chr(31) || first_name || chr(31) || last_name || chr(31) || email || chr(31) || user_name)"
-                " LIKE :like", {"n": term.upper(), "like": f"%{term.lower()}%"})
-    return ("SELECT id FROM signuprequest WHERE number = :n UNION SELECT rowid FROM signuprequest_search "
-            "WHERE signuprequest_search MATCH :q", {"n": term.upper(), "q": '"' + term.replace('"', '""') + '"'})
+        return (
+            "SELECT id FROM signuprequest WHERE number = :n UNION SELECT id FROM signuprequest WHERE "
+            "lower(company || chr(31) || first_name || chr(31) || last_name || chr(31) || email || chr(31) || user_name)"
+            " LIKE :like",
+            {"n": term.upper(), "like": f"%{term.lower()}%"},
+        )
+    return (
+        "SELECT id FROM signuprequest WHERE number = :n UNION SELECT rowid FROM signuprequest_search "
+        "WHERE signuprequest_search MATCH :q",
+        {"n": term.upper(), "q": '"' + term.replace('"', '""') + '"'},
+    )
 
 
 def _raw_customer_word(pg: bool, indexed: bool) -> str:
     if not indexed:
         return "SELECT * FROM customer WHERE lower(name) LIKE :l ORDER BY account LIMIT 50"
     if pg:
-        return ("SELECT * FROM customer WHERE lower(account || chr(31) || name || chr(31) || email || chr(31) || city) "
-                "LIKE :l ORDER BY account LIMIT 50")
-    return ("SELECT * FROM customer WHERE id IN (SELECT rowid FROM customer_search WHERE customer_search MATCH :q) "
-            "ORDER BY account LIMIT 50")
+        return (
+            "SELECT * FROM customer WHERE lower(account || chr(31) || name || chr(31) || email || chr(31) || city) "
+            "LIKE :l ORDER BY account LIMIT 50"
+        )
+    return (
+        "SELECT * FROM customer WHERE id IN (SELECT rowid FROM customer_search WHERE customer_search MATCH :q) "
+        "ORDER BY account LIMIT 50"
+    )
 
 
 def service_figures(url: str, runs: int, requests: int) -> list[tuple[str, float, float]]:
@@ -246,17 +364,42 @@ def service_figures(url: str, runs: int, requests: int) -> list[tuple[str, float
 
         # --- search
         number = f"REG-{requests // 2 + 5:07d}"
-        for label, term in (("search exact number", number), ("search common word", "northwind"),
-                            ("search rare word", "wind Trading 4242"), ("search no match", "zzqqxx")):
+        for label, term in (
+            ("search exact number", number),
+            ("search common word", "northwind"),
+            ("search rare word", "wind Trading 4242"),
+            ("search no match", "zzqqxx"),
+        ):
             ids, params = _raw_search_ids(pg, indexed, term)
-            out.append((f"{label}: page", timed(lambda: call(signup.list_requests, actor, search=term, limit=50), svc_runs),
-                        timed(raw(f"SELECT {cols} FROM signuprequest WHERE id IN ({ids}) ORDER BY id LIMIT 51", params), svc_runs)))
-            out.append((f"{label}: counts", timed(lambda: call(signup.count_by_status, actor, search=term), svc_runs),
-                        timed(raw(f"SELECT status, count(*) FROM signuprequest WHERE id IN ({ids}) GROUP BY status", params),
-                              svc_runs)))
+            out.append(
+                (
+                    f"{label}: page",
+                    timed(lambda: call(signup.list_requests, actor, search=term, limit=50), svc_runs),
+                    timed(
+                        raw(f"SELECT {cols} FROM signuprequest WHERE id IN ({ids}) ORDER BY id LIMIT 51", params),
+                        svc_runs,
+                    ),
+                )
+            )
+            out.append(
+                (
+                    f"{label}: counts",
+                    timed(lambda: call(signup.count_by_status, actor, search=term), svc_runs),
+                    timed(
+                        raw(f"SELECT status, count(*) FROM signuprequest WHERE id IN ({ids}) GROUP BY status", params),
+                        svc_runs,
+                    ),
+                )
+            )
         # --- sorts
-        sort_cols = {"number": None, "created": "created_at", "company": "company", "status": "status",
-                     "email": "email_normalized", "name": "last_name"}
+        sort_cols = {
+            "number": None,
+            "created": "created_at",
+            "company": "company",
+            "status": "status",
+            "email": "email_normalized",
+            "name": "last_name",
+        }
         for sort, column in sort_cols.items():
             for status in (None, "Approved"):
                 page = call(signup.list_requests, actor, sort=sort, status=status, limit=50)
@@ -271,43 +414,99 @@ def service_figures(url: str, runs: int, requests: int) -> list[tuple[str, float
                 order = f"{col_}, id" if col_ else "id"
                 key = f"({col_}, id) > (:v, :i)" if col_ else "id > :i"
                 label = f"sort {sort}{' in ' + status if status else ''}"
-                out.append((f"{label}: first page", timed(lambda: call(signup.list_requests, actor, sort=sort, status=status,
-                                                                         limit=50), svc_runs),
-                            timed(raw(f"SELECT {cols} FROM signuprequest {where} ORDER BY {order} LIMIT 51",
-                                      {"st": status}), svc_runs)))
+                out.append(
+                    (
+                        f"{label}: first page",
+                        timed(lambda: call(signup.list_requests, actor, sort=sort, status=status, limit=50), svc_runs),
+                        timed(
+                            raw(f"SELECT {cols} FROM signuprequest {where} ORDER BY {order} LIMIT 51", {"st": status}),
+                            svc_runs,
+                        ),
+                    )
+                )
                 if after is not None:
                     value = after[0]
                     if sort == "created" and isinstance(value, str):
                         from datetime import datetime
+
                         value = datetime.fromisoformat(value)
                     if sort == "created" and not pg:
                         value = value.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
-                    out.append((f"{label}: deep page", timed(lambda: call(signup.list_requests, actor, sort=sort, status=status,
-                                                                            limit=50, after=after), svc_runs),
-                                timed(raw(f"SELECT {cols} FROM signuprequest {where} AND {key} ORDER BY {order} LIMIT 51",
-                                          {"st": status, "v": value, "i": after[1]}), svc_runs)))
+                    out.append(
+                        (
+                            f"{label}: deep page",
+                            timed(
+                                lambda: call(
+                                    signup.list_requests, actor, sort=sort, status=status, limit=50, after=after
+                                ),
+                                svc_runs,
+                            ),
+                            timed(
+                                raw(
+                                    f"SELECT {cols} FROM signuprequest {where} AND {key} ORDER BY {order} LIMIT 51",
+                                    {"st": status, "v": value, "i": after[1]},
+                                ),
+                                svc_runs,
+                            ),
+                        )
+                    )
         # --- counts
         counter = conn.exec_driver_sql(
-            "SELECT 1 FROM " + ("pg_tables WHERE tablename" if pg else "sqlite_master WHERE name") + " = 'statuscount'").first()
-        raw_counts = ("SELECT status, sum(n) FROM statuscount WHERE area = 'signup' GROUP BY status" if counter else
-                      "SELECT status, count(*) FROM signuprequest GROUP BY status")
-        out.append(("status counts", timed(lambda: call(signup.count_by_status, actor), svc_runs),
-                    timed(raw(raw_counts), svc_runs)))
+            "SELECT 1 FROM " + ("pg_tables WHERE tablename" if pg else "sqlite_master WHERE name") + " = 'statuscount'"
+        ).first()
+        raw_counts = (
+            "SELECT status, sum(n) FROM statuscount WHERE area = 'signup' GROUP BY status"
+            if counter
+            else "SELECT status, count(*) FROM signuprequest GROUP BY status"
+        )
+        out.append(
+            (
+                "status counts",
+                timed(lambda: call(signup.count_by_status, actor), svc_runs),
+                timed(raw(raw_counts), svc_runs),
+            )
+        )
         # --- audit by entity
         admin = _admin(store)
-        out.append(("audit by entity", timed(lambda: call(audit.list_events, admin, entity=number), svc_runs),
-                    timed(raw("SELECT * FROM auditevent WHERE entity_type = 'signup' AND entity_key = :k ORDER BY id DESC "
-                              "LIMIT 200", {"k": number}), svc_runs)))
+        out.append(
+            (
+                "audit by entity",
+                timed(lambda: call(audit.list_events, admin, entity=number), svc_runs),
+                timed(
+                    raw(
+                        "SELECT * FROM auditevent WHERE entity_type = 'signup' AND entity_key = :k ORDER BY id DESC "
+                        "LIMIT 200",
+                        {"k": number},
+                    ),
+                    svc_runs,
+                ),
+            )
+        )
         # --- customers
-        out.append(("customers search account", timed(lambda: call(customers.list_customers, actor, search="BC-0004242"),
-                                                      svc_runs),
-                    timed(raw("SELECT * FROM customer WHERE account = :a", {"a": "BC-0004242"}), svc_runs)))
-        out.append(("customers search word", timed(lambda: call(customers.list_customers, actor, search="lumen trading 42"),
-                                                   svc_runs),
-                    timed(raw(_raw_customer_word(pg, indexed), {"l": "%lumen trading 42%", "q": '"lumen trading 42"'}),
-                          svc_runs)))
-        out.append(("customers count", timed(lambda: call(customers.count_customers, actor), svc_runs),
-                    timed(raw("SELECT count(*) FROM customer"), svc_runs)))
+        out.append(
+            (
+                "customers search account",
+                timed(lambda: call(customers.list_customers, actor, search="BC-0004242"), svc_runs),
+                timed(raw("SELECT * FROM customer WHERE account = :a", {"a": "BC-0004242"}), svc_runs),
+            )
+        )
+        out.append(
+            (
+                "customers search word",
+                timed(lambda: call(customers.list_customers, actor, search="lumen trading 42"), svc_runs),
+                timed(
+                    raw(_raw_customer_word(pg, indexed), {"l": "%lumen trading 42%", "q": '"lumen trading 42"'}),
+                    svc_runs,
+                ),
+            )
+        )
+        out.append(
+            (
+                "customers count",
+                timed(lambda: call(customers.count_customers, actor), svc_runs),
+                timed(raw("SELECT count(*) FROM customer"), svc_runs),
+            )
+        )
     store.dispose()
     return out
 
@@ -326,17 +525,21 @@ def cli_figures(url: str, runs: int, requests: int) -> list[tuple[str, float]]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "REGDESK_DATABASE_URL": url, "REGDESK_OPERATOR": "approver1"}
     regdesk = [sys.executable, "-c", "import sys; from app.cli import main; sys.exit(main())"]
     number = f"REG-{requests // 2 + 5:07d}"
-    cases = [("python -c pass", [sys.executable, "-c", "pass"]),
-             ("python -c 'import sqlalchemy'", [sys.executable, "-c", "import sqlalchemy"]),
-             ("regdesk requests list", [*regdesk, "requests", "list"]),
-             ("regdesk requests show", [*regdesk, "requests", "show", number]),
-             ("regdesk customers list", [*regdesk, "customers", "list"])]
+    cases = [
+        ("python -c pass", [sys.executable, "-c", "pass"]),
+        ("python -c 'import sqlalchemy'", [sys.executable, "-c", "import sqlalchemy"]),
+        ("regdesk requests list", [*regdesk, "requests", "list"]),
+        ("regdesk requests show", [*regdesk, "requests", "show", number]),
+        ("regdesk customers list", [*regdesk, "customers", "list"]),
+    ]
     out = []
     for label, argv in cases:
+
         def run(argv=argv):
             r = subprocess.run(argv, env=env, capture_output=True, cwd="/tmp")
             if r.returncode != 0:
                 raise RuntimeError(f"{argv}: {r.returncode} {r.stderr.decode()[-500:]}")
+
         out.append((label, timed(run, runs)))
     return out
 
@@ -356,8 +559,9 @@ def console_figures(url: str, runs: int) -> tuple[float, float]:
         bare, console = [], []
         for _ in range(runs + 1):
             bare.append(_run_on_pty([sys.executable, str(bare_script), str(marker)], env, marker))
-            console.append(_run_on_pty(regdesk, {**env, "REGDESK_BENCH_PAINTED": str(marker), "PYTHONPATH": str(ROOT)},
-                                       marker))
+            console.append(
+                _run_on_pty(regdesk, {**env, "REGDESK_BENCH_PAINTED": str(marker), "PYTHONPATH": str(ROOT)}, marker)
+            )
         return statistics.median(bare[1:]), statistics.median(console[1:])
 
 
@@ -375,6 +579,7 @@ def _pg_database(base: str) -> tuple[str, callable]:
     def drop() -> None:
         with psycopg.connect(plain, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
     return plain.rsplit("/", 1)[0] + "/" + name, drop
 
 
@@ -413,7 +618,9 @@ def main() -> None:
                 if "service" not in skip:
                     print(f"{'what':<44} | {'service':>12} | {'raw SQL':>12} | ratio")
                     for what, svc, raw in service_figures(url, args.runs, args.requests):
-                        print(f"{what:<44} | {ms(svc):>12} | {ms(raw):>12} | {svc / raw if raw else 0:6.1f}", flush=True)
+                        print(
+                            f"{what:<44} | {ms(svc):>12} | {ms(raw):>12} | {svc / raw if raw else 0:6.1f}", flush=True
+                        )
                 if "cli" not in skip:
                     figures = cli_figures(url, args.runs, args.requests)
                     base = dict(figures)["python -c 'import sqlalchemy'"]

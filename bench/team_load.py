@@ -35,17 +35,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("REGDESK_CONFIG", "/nonexistent/regdesk-bench-config.toml")
 
-from sqlalchemy import insert  # noqa: E402
+from sqlalchemy import insert
 
-import models  # noqa: E402,F401
-from models.core import AuditEvent, OutboxEmail, Token  # noqa: E402
-from models.customer import Customer  # noqa: E402
-from models.signup import SignupRequest  # noqa: E402
-from seed.demo import load_reference  # noqa: E402
-from services import changes, customer_import, signup, tokens  # noqa: E402
-from services.operators import resolve_actor  # noqa: E402
-from services.permissions import PORTAL  # noqa: E402
-from services.store import Store  # noqa: E402
+import models  # noqa: F401
+from models.core import AuditEvent, OutboxEmail, Token
+from models.customer import Customer
+from models.signup import SignupRequest
+from seed.demo import load_reference
+from services import changes, customer_import, signup, tokens
+from services.operators import resolve_actor
+from services.permissions import PORTAL
+from services.store import Store
 
 EDIT_CUSTOMERS = 2000
 MIX = [("submit", 30), ("verify", 15), ("approve", 15), ("reject", 10), ("create", 10), ("edit", 20)]
@@ -57,15 +57,45 @@ def _customer_rows(prefix: str, start: int, count: int) -> list[dict]:
     out = []
     for i in range(start, start + count):
         a = f"{prefix}{i:07d}"
-        out.append({"account": a, "name": f"Load customer {a}", "name_normalized": f"load customer {a.lower()}",
-                    "party_type": "Organization", "customer_group": "10", "currency": "USD", "terms_of_payment": "Net30",
-                    "method_of_payment": "CHECK", "payment_specification": "", "credit_limit": Decimal("1000.00"),
-                    "mandatory_credit_limit": False, "tax_group": "TAXABLE", "tax_exempt_number": "", "bank_account": "",
-                    "cash_discount": "", "cash_discount_base_days": 0, "credit_rating": "", "exclude_interest_charges": False,
-                    "exclude_collection_fees": False, "invoice_account": "", "email": "", "email_normalized": "",
-                    "phone": "", "street": "", "city": "Springfield", "zip": "", "state": "", "county": "", "country": "US",
-                    "language": "en-us", "parent_account": "", "blocked": False, "created_at": at, "created_by": "bench",
-                    "version": 1})
+        out.append(
+            {
+                "account": a,
+                "name": f"Load customer {a}",
+                "name_normalized": f"load customer {a.lower()}",
+                "party_type": "Organization",
+                "customer_group": "10",
+                "currency": "USD",
+                "terms_of_payment": "Net30",
+                "method_of_payment": "CHECK",
+                "payment_specification": "",
+                "credit_limit": Decimal("1000.00"),
+                "mandatory_credit_limit": False,
+                "tax_group": "TAXABLE",
+                "tax_exempt_number": "",
+                "bank_account": "",
+                "cash_discount": "",
+                "cash_discount_base_days": 0,
+                "credit_rating": "",
+                "exclude_interest_charges": False,
+                "exclude_collection_fees": False,
+                "invoice_account": "",
+                "email": "",
+                "email_normalized": "",
+                "phone": "",
+                "street": "",
+                "city": "Springfield",
+                "zip": "",
+                "state": "",
+                "county": "",
+                "country": "US",
+                "language": "en-us",
+                "parent_account": "",
+                "blocked": False,
+                "created_at": at,
+                "created_by": "bench",
+                "version": 1,
+            }
+        )
     return out
 
 
@@ -92,21 +122,74 @@ def raw_worker(url: str, k: int, start_at: float, seconds: float, out) -> None:
             key = f"RAW-{k}-{n}"
             with store.write() as s:
                 conn = s.connection()
-                conn.execute(insert(SignupRequest.__table__), {
-                    "number": key, "created_at": at, "updated_at": at, "status": "Requested", "user_name": f"raw{k}x{n}",
-                    "email": f"{key}@raw.example", "email_normalized": f"{key}@raw.example".lower(), "company": "Raw Co",
-                    "company_normalized": "raw co", "first_name": "R", "last_name": "S", "phone": "", "fax": "",
-                    "street": "", "city": "", "zip": "", "state": "", "county": "", "country": "US", "language": "en-us",
-                    "customer_account": "", "customer_created": False, "created_customer_account": "",
-                    "submitted_by": "portal", "version": 1})
-                conn.execute(insert(AuditEvent.__table__), {"at": at, "operator": "portal", "entity_type": "signup",
-                                                            "entity_key": key, "action": "submitted", "after": "{}"})
-                conn.execute(insert(Token.__table__), {"purpose": "raw", "entity_type": "signup", "entity_key": key,
-                                                       "token_hash": uuid.uuid4().hex, "created_at": at, "expires_at": at})
-                conn.execute(insert(OutboxEmail.__table__), {
-                    "created_at": at, "recipient": f"{key}@raw.example", "subject": "s", "body": "b", "template": "raw",
-                    "entity_type": "signup", "entity_key": key, "status": "sent", "message_id": f"<{key}@raw>",
-                    "attempts": 0, "secrets_scrubbed": True})
+                conn.execute(
+                    insert(SignupRequest.__table__),
+                    {
+                        "number": key,
+                        "created_at": at,
+                        "updated_at": at,
+                        "status": "Requested",
+                        "user_name": f"raw{k}x{n}",
+                        "email": f"{key}@raw.example",
+                        "email_normalized": f"{key}@raw.example".lower(),
+                        "company": "Raw Co",
+                        "company_normalized": "raw co",
+                        "first_name": "R",
+                        "last_name": "S",
+                        "phone": "",
+                        "fax": "",
+                        "street": "",
+                        "city": "",
+                        "zip": "",
+                        "state": "",
+                        "county": "",
+                        "country": "US",
+                        "language": "en-us",
+                        "customer_account": "",
+                        "customer_created": False,
+                        "created_customer_account": "",
+                        "submitted_by": "portal",
+                        "version": 1,
+                    },
+                )
+                conn.execute(
+                    insert(AuditEvent.__table__),
+                    {
+                        "at": at,
+                        "operator": "portal",
+                        "entity_type": "signup",
+                        "entity_key": key,
+                        "action": "submitted",
+                        "after": "{}",
+                    },
+                )
+                conn.execute(
+                    insert(Token.__table__),
+                    {
+                        "purpose": "raw",
+                        "entity_type": "signup",
+                        "entity_key": key,
+                        "token_hash": uuid.uuid4().hex,
+                        "created_at": at,
+                        "expires_at": at,
+                    },
+                )
+                conn.execute(
+                    insert(OutboxEmail.__table__),
+                    {
+                        "created_at": at,
+                        "recipient": f"{key}@raw.example",
+                        "subject": "s",
+                        "body": "b",
+                        "template": "raw",
+                        "entity_type": "signup",
+                        "entity_key": key,
+                        "status": "sent",
+                        "message_id": f"<{key}@raw>",
+                        "attempts": 0,
+                        "secrets_scrubbed": True,
+                    },
+                )
             n += 1
         out.put(("raw", k, n, None))
     except Exception as exc:
@@ -119,9 +202,19 @@ def raw_worker(url: str, k: int, start_at: float, seconds: float, out) -> None:
 
 
 def _request(k: int, n: int) -> dict:
-    return {"email": f"w{k}.{n}.{uuid.uuid4().hex[:6]}@load.example", "user_name": f"w{k}x{n}x{uuid.uuid4().hex[:4]}",
-            "company": f"Load Company {k}-{n}", "first_name": "Lou", "last_name": f"Load{k}", "phone": "+1 555 0100",
-            "street": "1 Main St", "city": "Springfield", "zip": "12345", "country": "US", "language": "en-us"}
+    return {
+        "email": f"w{k}.{n}.{uuid.uuid4().hex[:6]}@load.example",
+        "user_name": f"w{k}x{n}x{uuid.uuid4().hex[:4]}",
+        "company": f"Load Company {k}-{n}",
+        "first_name": "Lou",
+        "last_name": f"Load{k}",
+        "phone": "+1 555 0100",
+        "street": "1 Main St",
+        "city": "Springfield",
+        "zip": "12345",
+        "country": "US",
+        "language": "en-us",
+    }
 
 
 def load_worker(url: str, k: int, start_at: float, seconds: float, seed: int, out) -> None:
@@ -185,12 +278,25 @@ def load_worker(url: str, k: int, start_at: float, seconds: float, seed: int, ou
                     store.call(signup.reject, approver, number, "Not a business customer (load test)")
                 elif op == "create":
                     number = approved.pop(0)
-                    store.call(signup.create_customer, approver, number, mode="new", template="DOMESTIC",
-                               role="Customer self-service user")
+                    store.call(
+                        signup.create_customer,
+                        approver,
+                        number,
+                        mode="new",
+                        template="DOMESTIC",
+                        role="Customer self-service user",
+                    )
                 elif op == "edit":
                     account = f"D-{rng.randint(1, EDIT_CUSTOMERS):07d}"
-                    store.call(changes.edit_customer, support, account,
-                               {"city": rng.choice(["Tacoma", "Everett", "Olympia"]), "phone": f"+1 555 {rng.randint(0, 9999):04d}"})
+                    store.call(
+                        changes.edit_customer,
+                        support,
+                        account,
+                        {
+                            "city": rng.choice(["Tacoma", "Everett", "Olympia"]),
+                            "phone": f"+1 555 {rng.randint(0, 9999):04d}",
+                        },
+                    )
             except Exception as exc:
                 err = f"{exc.__class__.__name__}: {str(exc).splitlines()[0][:120]}"
             samples.append((op, time.perf_counter() - t0, err))
@@ -214,6 +320,7 @@ def import_worker(url: str, path: str, start_at: float, out) -> None:
         def timed(session):
             original(session)
             phase["write_start"] = time.perf_counter()
+
         import_commands.begin_write = timed
         while time.time() < start_at:
             time.sleep(0.001)
@@ -252,7 +359,9 @@ def run_store(kind: str, url: str, args) -> None:
     # the raw-SQL ceiling of the same inserts, same processes
     out = ctx.Queue()
     start_at = time.time() + 1.0
-    procs = [ctx.Process(target=raw_worker, args=(url, k, start_at, args.raw_seconds, out)) for k in range(args.writers)]
+    procs = [
+        ctx.Process(target=raw_worker, args=(url, k, start_at, args.raw_seconds, out)) for k in range(args.writers)
+    ]
     for p in procs:
         p.start()
     raw = [out.get() for _ in procs]
@@ -271,7 +380,10 @@ def run_store(kind: str, url: str, args) -> None:
 
     out = ctx.Queue()
     start_at = time.time() + 2.0
-    procs = [ctx.Process(target=load_worker, args=(url, k, start_at, args.seconds, 1000 + k, out)) for k in range(args.writers)]
+    procs = [
+        ctx.Process(target=load_worker, args=(url, k, start_at, args.seconds, 1000 + k, out))
+        for k in range(args.writers)
+    ]
     if import_path:
         procs.append(ctx.Process(target=import_worker, args=(url, import_path, start_at + args.import_delay, out)))
     for p in procs:
@@ -296,15 +408,26 @@ def run_store(kind: str, url: str, args) -> None:
                 errors[f"{op}: {err}"] += 1
     total = sum(len(v) for v in by_op.values())
     all_dt = [d for v in by_op.values() for d in v]
-    print(f"== {kind}: {args.writers} writers, {args.seconds:.0f} s" + (f", import of {args.import_rows} rows running" if import_path else ""))
-    print(f"raw-SQL ceiling (submit's inserts, 1 transaction each): {raw_n / args.raw_seconds:8.1f} /s"
-          + (f"  errors: {raw_err[:3]}" if raw_err else ""))
-    print(f"commands: {total} in {args.seconds:.0f} s = {total / args.seconds:.1f} commands/s, errors {sum(errors.values())}")
+    print(
+        f"== {kind}: {args.writers} writers, {args.seconds:.0f} s"
+        + (f", import of {args.import_rows} rows running" if import_path else "")
+    )
+    print(
+        f"raw-SQL ceiling (submit's inserts, 1 transaction each): {raw_n / args.raw_seconds:8.1f} /s"
+        + (f"  errors: {raw_err[:3]}" if raw_err else "")
+    )
+    print(
+        f"commands: {total} in {args.seconds:.0f} s = {total / args.seconds:.1f} commands/s, errors {sum(errors.values())}"
+    )
     print(f"{'command':<10}{'count':>8}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}")
     for op, _w in MIX:
         v = by_op.get(op, [])
-        print(f"{op:<10}{len(v):>8}{_pct(v, 50) * 1000:>10.1f}{_pct(v, 99) * 1000:>10.1f}{(max(v) if v else float('nan')) * 1000:>10.1f}")
-    print(f"{'all':<10}{total:>8}{_pct(all_dt, 50) * 1000:>10.1f}{_pct(all_dt, 99) * 1000:>10.1f}{(max(all_dt) if all_dt else float('nan')) * 1000:>10.1f}")
+        print(
+            f"{op:<10}{len(v):>8}{_pct(v, 50) * 1000:>10.1f}{_pct(v, 99) * 1000:>10.1f}{(max(v) if v else float('nan')) * 1000:>10.1f}"
+        )
+    print(
+        f"{'all':<10}{total:>8}{_pct(all_dt, 50) * 1000:>10.1f}{_pct(all_dt, 99) * 1000:>10.1f}{(max(all_dt) if all_dt else float('nan')) * 1000:>10.1f}"
+    )
     for msg, c in errors.most_common(8):
         print(f"  error x{c}: {msg}")
     for c in crashes[:2]:

@@ -84,9 +84,13 @@ def run(label: str, url: str, seconds: int, connections: int, port: int) -> None
     import httpx
 
     env = {**os.environ, "REGDESK_DATABASE_URL": url}
-    serve = subprocess.Popen([str(ROOT / ".venv/bin/regdesk"), "serve", "--port", str(port), "--workers", "2",
-                              "--no-access-log"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             start_new_session=True)
+    serve = subprocess.Popen(
+        [str(ROOT / ".venv/bin/regdesk"), "serve", "--port", str(port), "--workers", "2", "--no-access-log"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         for _ in range(600):
             try:
@@ -97,19 +101,25 @@ def run(label: str, url: str, seconds: int, connections: int, port: int) -> None
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
             fh.write(LUA)
         # warm both workers' pools and caches
-        subprocess.run(["wrk", "-t2", "-c4", "-d2s", "-s", fh.name, f"http://127.0.0.1:{port}"],
-                       capture_output=True, text=True)
-        out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", fh.name,
-                              f"http://127.0.0.1:{port}"], capture_output=True, text=True).stdout
+        subprocess.run(
+            ["wrk", "-t2", "-c4", "-d2s", "-s", fh.name, f"http://127.0.0.1:{port}"], capture_output=True, text=True
+        )
+        out = subprocess.run(
+            ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", fh.name, f"http://127.0.0.1:{port}"],
+            capture_output=True,
+            text=True,
+        ).stdout
         rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
         p50 = re.search(r"50%\s+(\S+)", out)
         p99 = re.search(r"99%\s+(\S+)", out)
         bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
         total = re.search(r"(\d+) requests in", out)
         statuses = f"{total.group(1) if total else '?'} requests, {bad.group(1) if bad else 0} not 201"
-        print(f"{label:9} 2 workers, {connections} connections, {seconds} s: "
-              f"{float(rps.group(1)) if rps else 0:.0f} sign-ups/s, p50 {p50.group(1) if p50 else '?'}, "
-              f"p99 {p99.group(1) if p99 else '?'} ({statuses})")
+        print(
+            f"{label:9} 2 workers, {connections} connections, {seconds} s: "
+            f"{float(rps.group(1)) if rps else 0:.0f} sign-ups/s, p50 {p50.group(1) if p50 else '?'}, "
+            f"p99 {p99.group(1) if p99 else '?'} ({statuses})"
+        )
     finally:
         os.killpg(serve.pid, signal.SIGTERM)
         serve.wait(20)

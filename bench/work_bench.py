@@ -51,7 +51,7 @@ def build(store, items: int) -> None:
 
     from models.customer import ContactPerson, Customer, PortalRole
     from models.signup import UserRequest
-    from models.workflow import WorkflowDefinition, WorkflowInstance, WorkItem, WorkflowStep
+    from models.workflow import WorkflowDefinition, WorkflowInstance, WorkflowStep, WorkItem
     from seed.demo import load_reference
     from seed.workflows import load_default_workflows
     from services.store import now
@@ -64,14 +64,25 @@ def build(store, items: int) -> None:
         current = now(s)
         cust = s.exec(select(Customer).order_by(Customer.id)).first()[0]
         role = s.exec(select(PortalRole).order_by(PortalRole.id)).first()[0]
-        contact = ContactPerson(customer_id=cust.id, first_name="Bench", last_name="Contact", email="bench@example.com",
-                                email_normalized="bench@example.com", created_at=current)
+        contact = ContactPerson(
+            customer_id=cust.id,
+            first_name="Bench",
+            last_name="Contact",
+            email="bench@example.com",
+            email_normalized="bench@example.com",
+            created_at=current,
+        )
         s.add(contact)
         s.flush()
-        d = s.exec(select(WorkflowDefinition).where(WorkflowDefinition.doc_type == "user_request",
-                                                    WorkflowDefinition.active == True)).first()[0]  # noqa: E712
-        step = s.exec(select(WorkflowStep).where(WorkflowStep.definition_id == d.id,
-                                                 WorkflowStep.sequence == 1)).first()
+        d = s.exec(
+            select(WorkflowDefinition).where(
+                WorkflowDefinition.doc_type == "user_request",
+                WorkflowDefinition.active == True,  # noqa: E712
+            )
+        ).first()[0]
+        step = s.exec(
+            select(WorkflowStep).where(WorkflowStep.definition_id == d.id, WorkflowStep.sequence == 1)
+        ).first()
         step = step[0] if step is not None else None
         seq = step.sequence if step is not None else 1
         chunk = 5000
@@ -82,24 +93,60 @@ def build(store, items: int) -> None:
                 at = current - timedelta(minutes=(i * 7) % 420)  # within the last 7 hours
                 if i < 3:
                     at = current - timedelta(hours=9)  # a few due for their 8-hourly reminder
-                urs.append({"number": f"BUR-{i:07d}", "request_type": "Customer", "status": "Pending approval",
-                            "customer_id": cust.id, "contact_id": contact.id, "role_id": role.id,
-                            "user_name": f"bench{i}", "email": f"bench{i}@example.com", "created_at": at,
-                            "created_by": "support1", "updated_at": at, "version": 1})
-                insts.append({"doc_type": "user_request", "doc_key": f"BUR-{i:07d}", "definition_id": d.id,
-                              "status": "running", "current_step": seq, "activation": 1, "submitter": "support1",
-                              "started_at": at, "updated_at": at, "version": 1})
+                urs.append(
+                    {
+                        "number": f"BUR-{i:07d}",
+                        "request_type": "Customer",
+                        "status": "Pending approval",
+                        "customer_id": cust.id,
+                        "contact_id": contact.id,
+                        "role_id": role.id,
+                        "user_name": f"bench{i}",
+                        "email": f"bench{i}@example.com",
+                        "created_at": at,
+                        "created_by": "support1",
+                        "updated_at": at,
+                        "version": 1,
+                    }
+                )
+                insts.append(
+                    {
+                        "doc_type": "user_request",
+                        "doc_key": f"BUR-{i:07d}",
+                        "definition_id": d.id,
+                        "status": "running",
+                        "current_step": seq,
+                        "activation": 1,
+                        "submitter": "support1",
+                        "started_at": at,
+                        "updated_at": at,
+                        "version": 1,
+                    }
+                )
             s.execute(insert(UserRequest), urs)
             s.execute(insert(WorkflowInstance), insts)
-            ids = s.exec(select(WorkflowInstance.id, WorkflowInstance.started_at)
-                         .where(WorkflowInstance.doc_key.in_([x["doc_key"] for x in insts]))).all()  # type: ignore[attr-defined]
+            ids = s.exec(
+                select(WorkflowInstance.id, WorkflowInstance.started_at).where(
+                    WorkflowInstance.doc_key.in_([x["doc_key"] for x in insts])
+                )
+            ).all()  # type: ignore[attr-defined]
             work = []
             for inst_id, at in ids:
                 for user in ("approver1", "approver2"):
-                    row = {"instance_id": inst_id, "activation": 1, "step_sequence": seq, "step_name": "Review",
-                           "assignee": user, "assigned_via": "role approver", "status": "open", "created_at": at,
-                           "due_at": at + timedelta(hours=24), "escalation_level": 0, "reminders_sent": 0,
-                           "version": 1}
+                    row = {
+                        "instance_id": inst_id,
+                        "activation": 1,
+                        "step_sequence": seq,
+                        "step_name": "Review",
+                        "assignee": user,
+                        "assigned_via": "role approver",
+                        "status": "open",
+                        "created_at": at,
+                        "due_at": at + timedelta(hours=24),
+                        "escalation_level": 0,
+                        "reminders_sent": 0,
+                        "version": 1,
+                    }
                     if has_check:
                         row["next_check_at"] = at + timedelta(hours=8)
                     work.append(row)

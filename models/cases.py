@@ -15,13 +15,20 @@ from pydantic import Field as PField
 from sqlalchemy import Column, Index, Text
 from sqlmodel import Field, SQLModel, col
 
+import models.customer  # noqa: F401  (foreign keys: loads the tables they point to)
 from models.base import LabeledEnum
 from models.schemas import Line, Multi
-import models.customer  # noqa: E402,F401  (foreign keys: loads the tables they point to)
 
 __all__ = [
-    "CaseStatus", "CaseCategory", "CasePriority", "Case", "SampleStatus", "SampleRequest", "CaseIn",
-    "SampleIn", "CLOSED_CASE_STATUSES",
+    "CaseStatus",
+    "CaseCategory",
+    "CasePriority",
+    "Case",
+    "SampleStatus",
+    "SampleRequest",
+    "CaseIn",
+    "SampleIn",
+    "CLOSED_CASE_STATUSES",
 ]
 
 
@@ -123,8 +130,6 @@ class SampleRequest(SQLModel, table=True):
 
 
 # ------------------------------------------------------------------ validated input
-
-
 
 
 class CaseIn(BaseModel):

@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel, col
 
+import models.customer  # noqa: F401  (foreign keys: loads the tables they point to)
 from models.base import LabeledEnum
-import models.customer  # noqa: E402,F401  (foreign keys: loads the tables they point to)
 
 
 class ProposalState(LabeledEnum):
@@ -59,8 +59,13 @@ class ChangeProposal(SQLModel, table=True):
 
 # one open (Not submitted / Submitted) proposal per customer, enforced by the database
 _OPEN = text("state IN ('Not submitted', 'Submitted')")
-Index("uq_changeproposal_open_customer", col(ChangeProposal.customer_id), unique=True,
-      sqlite_where=_OPEN, postgresql_where=_OPEN)
+Index(
+    "uq_changeproposal_open_customer",
+    col(ChangeProposal.customer_id),
+    unique=True,
+    sqlite_where=_OPEN,
+    postgresql_where=_OPEN,
+)
 
 
 class ChangeLine(SQLModel, table=True):

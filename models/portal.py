@@ -6,8 +6,8 @@ from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
+import models.customer  # noqa: F401  (foreign keys: loads the tables they point to)
 from models.base import LabeledEnum
-import models.customer  # noqa: E402,F401  (foreign keys: loads the tables they point to)
 
 __all__ = ["PortalUser", "PortalUserStatus"]
 

@@ -15,12 +15,18 @@ from pydantic import Field as PField
 from sqlalchemy import Column, Index, Text
 from sqlmodel import Field, SQLModel, col
 
+import models.customer  # noqa: F401  (foreign keys: loads the tables they point to)
 from models.base import LabeledEnum
 from models.schemas import Line, Multi
-import models.customer  # noqa: E402,F401  (foreign keys: loads the tables they point to)
 
 __all__ = [
-    "ProspectStatus", "LeadStatus", "OpportunityStatus", "Prospect", "Lead", "Opportunity", "ProspectIn",
+    "ProspectStatus",
+    "LeadStatus",
+    "OpportunityStatus",
+    "Prospect",
+    "Lead",
+    "Opportunity",
+    "ProspectIn",
     "B2B_LEADS_VIEW",
 ]
 
@@ -115,8 +121,6 @@ class Opportunity(SQLModel, table=True):
 # ------------------------------------------------------------------ validated input
 
 
-
-
 class ProspectIn(BaseModel):
     """What the B2B site's onboarding form sends (``regdesk prospects submit FILE|-``)."""
 
@@ -130,5 +134,6 @@ class ProspectIn(BaseModel):
     zip: Line = PField(default="", max_length=20, pattern=r"^[A-Za-z0-9 -]*$", description="ZIP/postal code")
     comments: Multi = PField(default="", max_length=2000)
     store_name: Line = PField(default="", max_length=120)
-    store_url: Line = PField(default="", max_length=300, pattern=r"^(|https?://\S+)$",
-                             description="http(s) address of the partner's store")
+    store_url: Line = PField(
+        default="", max_length=300, pattern=r"^(|https?://\S+)$", description="http(s) address of the partner's store"
+    )

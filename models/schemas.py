@@ -6,7 +6,6 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-
 # Far beyond any field's limit: refused before cleaning, which costs time in proportion
 MAX_RAW_TEXT = 100_000
 
@@ -56,7 +55,9 @@ class SignupIn(BaseModel):
     last_name: Line = Field(min_length=1, max_length=80, description="Contact last name")
     email: Line = Field(min_length=3, max_length=254, description="Contact e-mail address")
     user_name: Line = Field(
-        min_length=3, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]*$",
+        min_length=3,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]*$",
         description="Preferred portal logon: letters, digits, . _ @ -",
     )
     phone: Line = Field(default="", max_length=40, pattern=r"^[0-9 +()./xX-]*$", description="Phone number")
@@ -66,6 +67,15 @@ class SignupIn(BaseModel):
     zip: Line = Field(default="", max_length=20, pattern=r"^[A-Za-z0-9 -]*$", description="ZIP/postal code")
     state: Line = Field(default="", max_length=40)
     county: Line = Field(default="", max_length=40)
-    country: Line = Field(min_length=2, max_length=3, pattern=r"^[A-Za-z]{2,3}$", description="Country/region (ISO 3166 code)")
-    language: Line = Field(default="en-us", max_length=10, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", description="Language, e.g. en-us")
-    customer_account: Line = Field(default="", max_length=20, description="Existing customer account, if the company is a customer already")
+    country: Line = Field(
+        min_length=2, max_length=3, pattern=r"^[A-Za-z]{2,3}$", description="Country/region (ISO 3166 code)"
+    )
+    language: Line = Field(
+        default="en-us",
+        max_length=10,
+        pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
+        description="Language, e.g. en-us",
+    )
+    customer_account: Line = Field(
+        default="", max_length=20, description="Existing customer account, if the company is a customer already"
+    )

@@ -58,15 +58,20 @@ class SignupRequest(SQLModel, table=True):
 
 # Keyset paging of the Registration list: filter by status, order by any sort key then id.
 Index("ix_signuprequest_status_id", col(SignupRequest.status), col(SignupRequest.id))
-Index("ix_signuprequest_status_created",
-      col(SignupRequest.status), col(SignupRequest.created_at), col(SignupRequest.id))
+Index(
+    "ix_signuprequest_status_created", col(SignupRequest.status), col(SignupRequest.created_at), col(SignupRequest.id)
+)
 Index("ix_signuprequest_created_id", col(SignupRequest.created_at), col(SignupRequest.id))
 # every other sort of the list, with and without a status filter (migration 0007)
 Index("ix_signuprequest_company_id", col(SignupRequest.company), col(SignupRequest.id))
 Index("ix_signuprequest_status_company", col(SignupRequest.status), col(SignupRequest.company), col(SignupRequest.id))
 Index("ix_signuprequest_email_id", col(SignupRequest.email_normalized), col(SignupRequest.id))
-Index("ix_signuprequest_status_email",
-      col(SignupRequest.status), col(SignupRequest.email_normalized), col(SignupRequest.id))
+Index(
+    "ix_signuprequest_status_email",
+    col(SignupRequest.status),
+    col(SignupRequest.email_normalized),
+    col(SignupRequest.id),
+)
 Index("ix_signuprequest_name_id", col(SignupRequest.last_name), col(SignupRequest.id))
 Index("ix_signuprequest_status_name", col(SignupRequest.status), col(SignupRequest.last_name), col(SignupRequest.id))
 # an exact user name in the search box

@@ -71,8 +71,14 @@ class WorkflowDefinition(SQLModel, table=True):
 
     __table_args__ = (
         UniqueConstraint("doc_type", "name", "version"),
-        Index("uq_workflowdefinition_active", "doc_type", "name", unique=True,
-              sqlite_where=text("active = 1"), postgresql_where=text("active")),
+        Index(
+            "uq_workflowdefinition_active",
+            "doc_type",
+            "name",
+            unique=True,
+            sqlite_where=text("active = 1"),
+            postgresql_where=text("active"),
+        ),
     )
 
 
@@ -88,7 +94,9 @@ class WorkflowStep(SQLModel, table=True):
     condition: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     time_limit_hours: int | None = None
     reminder_hours: int | None = None
-    escalation: str = Field(default="[]", sa_column=Column(Text, nullable=False, server_default="[]"))  # JSON ["role:admin"]
+    escalation: str = Field(
+        default="[]", sa_column=Column(Text, nullable=False, server_default="[]")
+    )  # JSON ["role:admin"]
     final_action: str = Field(default=FinalAction.NONE, max_length=10)
     action: str = Field(default="", max_length=60)  # automated step: the document type's handler name
 
@@ -113,9 +121,14 @@ class WorkflowInstance(SQLModel, table=True):
         Index("ix_workflowinstance_doc", "doc_type", "doc_key", "id"),
         Index("ix_workflowinstance_submitter", "submitter", "status"),  # My work: my own submissions
         # one running (or sent back) workflow per document
-        Index("uq_workflowinstance_open", "doc_type", "doc_key", unique=True,
-              sqlite_where=text("status IN ('running', 'change_requested')"),
-              postgresql_where=text("status IN ('running', 'change_requested')")),
+        Index(
+            "uq_workflowinstance_open",
+            "doc_type",
+            "doc_key",
+            unique=True,
+            sqlite_where=text("status IN ('running', 'change_requested')"),
+            postgresql_where=text("status IN ('running', 'change_requested')"),
+        ),
     )
 
 
@@ -154,6 +167,13 @@ class WorkItem(SQLModel, table=True):
 
 
 __all__ = [
-    "StepKind", "CompletionPolicy", "FinalAction", "InstanceStatus", "ItemStatus",
-    "WorkflowDefinition", "WorkflowStep", "WorkflowInstance", "WorkItem",
+    "StepKind",
+    "CompletionPolicy",
+    "FinalAction",
+    "InstanceStatus",
+    "ItemStatus",
+    "WorkflowDefinition",
+    "WorkflowStep",
+    "WorkflowInstance",
+    "WorkItem",
 ]

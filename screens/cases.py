@@ -25,13 +25,33 @@ if TYPE_CHECKING:
     from services.cases import CaseDetail
 
 FILTERS = ["All", "Open", "Pending Approval", "Approved", "Rejected", "Resolved", "Closed/Stopped", "Closed/Completed"]
-STATUS_STYLE = {"Open": "yellow", "Pending Approval": "cyan", "Approved": "green", "Rejected": "red",
-                "Resolved": "bold green", "Closed/Stopped": "dim", "Closed/Completed": "dim green"}
-COLUMNS = [Column("number", "Number"), Column("status", "Status", width=16), Column("title", "Title", width=30),
-           Column("customer", "Customer", width=24), Column("priority", "Priority", width=8), Column("created", "Created")]
-SECTIONS = (("info", "Case information"), ("contact", "Customer contact information"), ("description", "Description"),
-            ("resolution", "Resolution"), ("closure", "Closure"), ("approval", "Approval"), ("samples", "Sample requests"),
-            ("history", "History"))
+STATUS_STYLE = {
+    "Open": "yellow",
+    "Pending Approval": "cyan",
+    "Approved": "green",
+    "Rejected": "red",
+    "Resolved": "bold green",
+    "Closed/Stopped": "dim",
+    "Closed/Completed": "dim green",
+}
+COLUMNS = [
+    Column("number", "Number"),
+    Column("status", "Status", width=16),
+    Column("title", "Title", width=30),
+    Column("customer", "Customer", width=24),
+    Column("priority", "Priority", width=8),
+    Column("created", "Created"),
+]
+SECTIONS = (
+    ("info", "Case information"),
+    ("contact", "Customer contact information"),
+    ("description", "Description"),
+    ("resolution", "Resolution"),
+    ("closure", "Closure"),
+    ("approval", "Approval"),
+    ("samples", "Sample requests"),
+    ("history", "History"),
+)
 CATEGORIES = ("Special condition", "Product change", "Price change", "Delivery", "Complaint", "Other")
 PRIORITIES = ("Low", "Normal", "High")
 CLOSURE_KINDS = ("stopped", "completed")
@@ -72,8 +92,14 @@ hand with a closure reason; completed needs a resolved case.
         Binding("e", "edit", "Edit", id="cases.edit", tooltip="Edit the case information, contact and description"),
         Binding("w", "submit", "Submit", id="cases.submit", tooltip="Submit the case for approval"),
         Binding("a", "approve", "Approve", id="cases.approve", tooltip="Approve the case"),
-        Binding("A", "approve_comment", "Approve…", id="cases.approve_comment", show=False,
-                tooltip="Approve the case with a comment"),
+        Binding(
+            "A",
+            "approve_comment",
+            "Approve…",
+            id="cases.approve_comment",
+            show=False,
+            tooltip="Approve the case with a comment",
+        ),
         Binding("r", "reject", "Reject", id="cases.reject", tooltip="Reject the case (asks the reason)"),
         Binding("b", "recall", "Recall", id="cases.recall", tooltip="Take your submitted case back", show=False),
         Binding("s", "resolve", "Resolution", id="cases.resolve", tooltip="Fill Resolution and Resolution date"),
@@ -109,9 +135,14 @@ hand with a closure reason; completed needs a resolved case.
         return row.number
 
     def row_cells(self, row: Any) -> list[Text]:
-        return [Text(row.number), Text(row.status, style=STATUS_STYLE.get(row.status, "")), data(row.title),
-                data(f"{row.customer_account} {row.customer_name}"), data(row.priority),
-                Text(f"{row.created_at:%Y-%m-%d %H:%M}")]
+        return [
+            Text(row.number),
+            Text(row.status, style=STATUS_STYLE.get(row.status, "")),
+            data(row.title),
+            data(f"{row.customer_account} {row.customer_name}"),
+            data(row.priority),
+            Text(f"{row.created_at:%Y-%m-%d %H:%M}"),
+        ]
 
     def compose_detail(self) -> ComposeResult:
         for section, title in SECTIONS:
@@ -132,21 +163,43 @@ hand with a closure reason; completed needs a resolved case.
         info.append(f"{'Status':<18}", style="bold")
         info.append_text(status)
         info.append("\n")
-        info.append_text(labelled([("Title", d.title), ("Category", d.category), ("Priority", d.priority),
-                                   ("Customer", f"{d.customer_account} {d.customer_name}"),
-                                   ("Created by", f"{d.created_by} ({d.profile or 'no profile'})"),
-                                   ("Created", d.created_at)]))
+        info.append_text(
+            labelled(
+                [
+                    ("Title", d.title),
+                    ("Category", d.category),
+                    ("Priority", d.priority),
+                    ("Customer", f"{d.customer_account} {d.customer_name}"),
+                    ("Created by", f"{d.created_by} ({d.profile or 'no profile'})"),
+                    ("Created", d.created_at),
+                ]
+            )
+        )
         get("info").update(info)
-        get("contact").update(labelled([("Name", d.contact_name), ("E-mail", d.contact_email),
-                                        ("Phone", d.contact_phone)]))
+        get("contact").update(
+            labelled([("Name", d.contact_name), ("E-mail", d.contact_email), ("Phone", d.contact_phone)])
+        )
         get("description").update(data(d.description or "—"))
-        get("resolution").update(labelled([("Resolution", d.resolution), ("Resolution date", d.resolution_date),
-                                           ("Resolved", d.resolved_at)]))
-        get("closure").update(labelled([("Closure reason", d.closure_reason), ("Closed by", d.closed_by),
-                                        ("Closed", d.closed_at)]))
-        get("approval").update(labelled([("Submitted by", d.submitted_by), ("Approved by", d.approved_by),
-                                         ("Rejected by", d.rejected_by), ("Reject reason", d.reject_reason),
-                                         ("Workflow", d.workflow), ("Actions", ", ".join(d.actions))]))
+        get("resolution").update(
+            labelled(
+                [("Resolution", d.resolution), ("Resolution date", d.resolution_date), ("Resolved", d.resolved_at)]
+            )
+        )
+        get("closure").update(
+            labelled([("Closure reason", d.closure_reason), ("Closed by", d.closed_by), ("Closed", d.closed_at)])
+        )
+        get("approval").update(
+            labelled(
+                [
+                    ("Submitted by", d.submitted_by),
+                    ("Approved by", d.approved_by),
+                    ("Rejected by", d.rejected_by),
+                    ("Reject reason", d.reject_reason),
+                    ("Workflow", d.workflow),
+                    ("Actions", ", ".join(d.actions)),
+                ]
+            )
+        )
         samples = Text()
         for i, s in enumerate(d.samples):
             if i:
@@ -167,8 +220,16 @@ hand with a closure reason; completed needs a resolved case.
         number = self.target()
         return None if number is None else (number, self.target_detail(number))
 
-    def _form(self, number: str | None, title: Content, fields: list[FieldSpec], submit: Callable[[dict[str, str]], Any],
-              *, required: tuple[str, ...] = (), ok: str = "OK") -> None:
+    def _form(
+        self,
+        number: str | None,
+        title: Content,
+        fields: list[FieldSpec],
+        submit: Callable[[dict[str, str]], Any],
+        *,
+        required: tuple[str, ...] = (),
+        ok: str = "OK",
+    ) -> None:
         """A form whose service call runs inside it; on success the list shows the result."""
 
         def done(result: Any) -> None:
@@ -185,13 +246,23 @@ hand with a closure reason; completed needs a resolved case.
     def action_new(self) -> None:
         from services import cases
 
-        fields = [FieldSpec("title", "Title"), FieldSpec("customer_account", "Customer account", placeholder="C-000001"),
-                  FieldSpec("category", "Category", "Other", choices=CATEGORIES),
-                  FieldSpec("priority", "Priority", "Normal", choices=PRIORITIES),
-                  FieldSpec("contact_name", "Contact name"), FieldSpec("contact_email", "Contact e-mail"),
-                  FieldSpec("contact_phone", "Contact phone"), FieldSpec("description", "Description", multiline=True)]
-        self._form(None, Content("New case"), fields, lambda v: self.app.call(cases.create_case, v),
-                   required=("title", "customer_account"))
+        fields = [
+            FieldSpec("title", "Title"),
+            FieldSpec("customer_account", "Customer account", placeholder="C-000001"),
+            FieldSpec("category", "Category", "Other", choices=CATEGORIES),
+            FieldSpec("priority", "Priority", "Normal", choices=PRIORITIES),
+            FieldSpec("contact_name", "Contact name"),
+            FieldSpec("contact_email", "Contact e-mail"),
+            FieldSpec("contact_phone", "Contact phone"),
+            FieldSpec("description", "Description", multiline=True),
+        ]
+        self._form(
+            None,
+            Content("New case"),
+            fields,
+            lambda v: self.app.call(cases.create_case, v),
+            required=("title", "customer_account"),
+        )
 
     def action_edit(self) -> None:
         if (case := self._case()) is None:
@@ -202,15 +273,24 @@ hand with a closure reason; completed needs a resolved case.
             return
         from services import cases
 
-        fields = [FieldSpec("title", "Title", d.title), FieldSpec("category", "Category", d.category, choices=CATEGORIES),
-                  FieldSpec("priority", "Priority", d.priority, choices=PRIORITIES),
-                  FieldSpec("contact_name", "Contact name", d.contact_name or ""),
-                  FieldSpec("contact_email", "Contact e-mail", d.contact_email or ""),
-                  FieldSpec("contact_phone", "Contact phone", d.contact_phone or ""),
-                  FieldSpec("description", "Description", d.description or "", multiline=True)]
+        fields = [
+            FieldSpec("title", "Title", d.title),
+            FieldSpec("category", "Category", d.category, choices=CATEGORIES),
+            FieldSpec("priority", "Priority", d.priority, choices=PRIORITIES),
+            FieldSpec("contact_name", "Contact name", d.contact_name or ""),
+            FieldSpec("contact_email", "Contact e-mail", d.contact_email or ""),
+            FieldSpec("contact_phone", "Contact phone", d.contact_phone or ""),
+            FieldSpec("description", "Description", d.description or "", multiline=True),
+        ]
         version = d.version
-        self._form(number, Content.from_markup("Edit case [b]$n[/b]", n=number), fields,
-                   lambda v: self.app.call(cases.update_case, number, v, version), required=("title",), ok="Save")
+        self._form(
+            number,
+            Content.from_markup("Edit case [b]$n[/b]", n=number),
+            fields,
+            lambda v: self.app.call(cases.update_case, number, v, version),
+            required=("title",),
+            ok="Save",
+        )
 
     def action_resolve(self) -> None:
         if (case := self._case()) is None:
@@ -219,11 +299,23 @@ hand with a closure reason; completed needs a resolved case.
         from services import cases
 
         version = d.version if d is not None else None
-        fields = [FieldSpec("resolution", "Resolution", (d.resolution or "") if d else "", multiline=True),
-                  FieldSpec("resolution_date", "Resolution date", str((d.resolution_date if d else "") or ""),
-                            placeholder="today", kind="date")]
-        self._form(number, Content.from_markup("Resolution of [b]$n[/b] (both filled: Resolved)", n=number), fields,
-                   lambda v: self.app.call(cases.update_case, number, v, version), ok="Save")
+        fields = [
+            FieldSpec("resolution", "Resolution", (d.resolution or "") if d else "", multiline=True),
+            FieldSpec(
+                "resolution_date",
+                "Resolution date",
+                str((d.resolution_date if d else "") or ""),
+                placeholder="today",
+                kind="date",
+            ),
+        ]
+        self._form(
+            number,
+            Content.from_markup("Resolution of [b]$n[/b] (both filled: Resolved)", n=number),
+            fields,
+            lambda v: self.app.call(cases.update_case, number, v, version),
+            ok="Save",
+        )
 
     def action_reject(self) -> None:
         if (case := self._case()) is None:
@@ -231,8 +323,14 @@ hand with a closure reason; completed needs a resolved case.
         number, _ = case
         from services import cases
 
-        self._form(number, Content.from_markup("Reject [b]$n[/b]", n=number), [FieldSpec("reason", "Reason")],
-                   lambda v: self.app.call(cases.reject, number, v["reason"]), required=("reason",), ok="Reject")
+        self._form(
+            number,
+            Content.from_markup("Reject [b]$n[/b]", n=number),
+            [FieldSpec("reason", "Reason")],
+            lambda v: self.app.call(cases.reject, number, v["reason"]),
+            required=("reason",),
+            ok="Reject",
+        )
 
     def action_close_case(self) -> None:
         if (case := self._case()) is None:
@@ -241,11 +339,17 @@ hand with a closure reason; completed needs a resolved case.
         from services import cases
 
         kind = "completed" if d is not None and d.status == "Resolved" else "stopped"
-        self._form(number, Content.from_markup("Close [b]$n[/b] (cannot be undone)", n=number),
-                   [FieldSpec("kind", "Stopped or completed", kind, choices=CLOSURE_KINDS),
-                    FieldSpec("reason", "Closure reason")],
-                   lambda v: self.app.call(cases.close, number, v["kind"], v["reason"]),
-                   required=("kind", "reason"), ok="Close case")
+        self._form(
+            number,
+            Content.from_markup("Close [b]$n[/b] (cannot be undone)", n=number),
+            [
+                FieldSpec("kind", "Stopped or completed", kind, choices=CLOSURE_KINDS),
+                FieldSpec("reason", "Closure reason"),
+            ],
+            lambda v: self.app.call(cases.close, number, v["kind"], v["reason"]),
+            required=("kind", "reason"),
+            ok="Close case",
+        )
 
     def action_sample(self) -> None:
         if (case := self._case()) is None:
@@ -257,10 +361,19 @@ hand with a closure reason; completed needs a resolved case.
             qty = values["quantity"].strip()
             return self.app.call(cases.add_sample, number, {**values, "quantity": int(qty) if qty.isdigit() else qty})
 
-        self._form(number, Content.from_markup("Sample request on [b]$n[/b]", n=number),
-                   [FieldSpec("product", "Product"), FieldSpec("quantity", "Quantity", "1"),
-                    FieldSpec("ship_to", "Ship to", multiline=True), FieldSpec("notes", "Notes")],
-                   submit, required=("product",), ok="Request")
+        self._form(
+            number,
+            Content.from_markup("Sample request on [b]$n[/b]", n=number),
+            [
+                FieldSpec("product", "Product"),
+                FieldSpec("quantity", "Quantity", "1"),
+                FieldSpec("ship_to", "Ship to", multiline=True),
+                FieldSpec("notes", "Notes"),
+            ],
+            submit,
+            required=("product",),
+            ok="Request",
+        )
 
     def _status_action(self, number: str, fn: Callable[..., Any], *args: Any) -> None:
         def run() -> str:
@@ -291,8 +404,9 @@ hand with a closure reason; completed needs a resolved case.
             if comment is not None:
                 self._status_action(number, cases.approve, comment or None)
 
-        self.app.push_screen(CommentDialog(f"Approve {number}", "Comment (optional):", required=False,
-                                           button="Approve"), done)
+        self.app.push_screen(
+            CommentDialog(f"Approve {number}", "Comment (optional):", required=False, button="Approve"), done
+        )
 
     def action_recall(self) -> None:
         if (case := self._case()) is not None:

@@ -12,10 +12,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
-from textual.coordinate import Coordinate
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Static
 
 from screens.browser import BrowserScreen, Column, CountsLoaded, ListQuery, Page
@@ -27,11 +27,23 @@ if TYPE_CHECKING:
     from services.changes import ProposalView
 
 FILTERS = ["Waiting for me", "Submitted", "Not submitted", "Approved", "Partially approved", "Rejected", "All"]
-COLUMNS = [Column("number", "Proposal"), Column("account", "Account"), Column("customer", "Customer", width=26),
-           Column("state", "State", width=18), Column("fields", "Fields", width=24), Column("by", "Proposed by", width=12),
-           Column("submitted", "Submitted")]
-STATE_STYLE = {"Submitted": "yellow", "Not submitted": "dim", "Approved": "green", "Partially approved": "cyan",
-               "Rejected": "red", "Discarded": "dim"}
+COLUMNS = [
+    Column("number", "Proposal"),
+    Column("account", "Account"),
+    Column("customer", "Customer", width=26),
+    Column("state", "State", width=18),
+    Column("fields", "Fields", width=24),
+    Column("by", "Proposed by", width=12),
+    Column("submitted", "Submitted"),
+]
+STATE_STYLE = {
+    "Submitted": "yellow",
+    "Not submitted": "dim",
+    "Approved": "green",
+    "Partially approved": "cyan",
+    "Rejected": "red",
+    "Discarded": "dim",
+}
 
 
 class ChangesScreen(BrowserScreen):
@@ -71,11 +83,22 @@ changed some other way since: the line is a **CONFLICT** and is not applied.
 """
     BINDINGS = [
         Binding("a", "approve_all", "Approve all", id="changes.approve", tooltip="Approve every line and apply it"),
-        Binding("A", "approve_comment", "Approve…", id="changes.approve_comment", show=False,
-                tooltip="Approve every line with a comment for the history"),
+        Binding(
+            "A",
+            "approve_comment",
+            "Approve…",
+            id="changes.approve_comment",
+            show=False,
+            tooltip="Approve every line with a comment for the history",
+        ),
         Binding("space", "mark", "Mark line", id="changes.mark", tooltip="Mark or unmark the line under the cursor"),
-        Binding("o", "approve_marked", "Approve marked", id="changes.approve_marked",
-                tooltip="Approve only the marked lines; the others are rejected"),
+        Binding(
+            "o",
+            "approve_marked",
+            "Approve marked",
+            id="changes.approve_marked",
+            tooltip="Approve only the marked lines; the others are rejected",
+        ),
         Binding("c", "comment", "Comment line", id="changes.comment", tooltip="A comment on the line under the cursor"),
         Binding("r", "reject", "Reject", id="changes.reject", tooltip="Reject the proposal (asks the reason)"),
         Binding("f5", "reread", "Reread", id="changes.reread", tooltip="Reread the list and the detail"),
@@ -98,9 +121,7 @@ changed some other way since: the line is a **CONFLICT** and is not applied.
     # ------------------------------------------------------------------ the list (one bounded list per filter)
 
     def fetch(self, q: ListQuery, after: Any, limit: int, reverse: bool) -> Page:
-        from services import changes
-
-        from services import list_counts
+        from services import changes, list_counts
 
         self._all = self.app.call(changes.list_proposals, state="All")
         self._waiting = {r.number for r in self.app.call(changes.list_proposals, waiting_for_me=True)}
@@ -137,8 +158,15 @@ changed some other way since: the line is a **CONFLICT** and is not applied.
         return row.number
 
     def row_cells(self, r: Any) -> list[Text]:
-        return [data(r.number), data(r.account), data(r.customer_name), data(r.state, STATE_STYLE.get(r.state, "")),
-                data(r.fields), data(r.created_by), data(r.submitted_at)]
+        return [
+            data(r.number),
+            data(r.account),
+            data(r.customer_name),
+            data(r.state, STATE_STYLE.get(r.state, "")),
+            data(r.fields),
+            data(r.created_by),
+            data(r.submitted_at),
+        ]
 
     def compose_detail(self) -> ComposeResult:
         head = Static(id="chg-head", classes="chg-section")
@@ -150,9 +178,16 @@ changed some other way since: the line is a **CONFLICT** and is not applied.
         box.display = False
         with box:
             lines: DataTable[Any] = DataTable(id="chg-lines", cursor_type="row")
-            for key, label in (("mark", "✓"), ("field", "Field"), ("original", "Original"),
-                               ("proposed", "Proposed"), ("current", "Current"), ("flag", "Conflict"),
-                               ("decision", "Decision"), ("comment", "Comment")):
+            for key, label in (
+                ("mark", "✓"),
+                ("field", "Field"),
+                ("original", "Original"),
+                ("proposed", "Proposed"),
+                ("current", "Current"),
+                ("flag", "Conflict"),
+                ("decision", "Decision"),
+                ("comment", "Comment"),
+            ):
                 lines.add_column(label, key=key)
             yield lines
             yield Static(id="chg-selection")
@@ -161,7 +196,9 @@ changed some other way since: the line is a **CONFLICT** and is not applied.
         yield message
 
     def show_detail(self, view: ProposalView | None) -> None:
-        self.marked, self.comments = (self.marked, self.comments) if view is not None and self._shown == view.number else (set(), {})
+        self.marked, self.comments = (
+            (self.marked, self.comments) if view is not None and self._shown == view.number else (set(), {})
+        )
         self._shown = view.number if view is not None else None
         for wid in ("#chg-head", "#chg-lines-box", "#chg-message"):
             self.query_one(wid).display = view is not None
@@ -169,20 +206,36 @@ changed some other way since: the line is a **CONFLICT** and is not applied.
             return
         head = self.query_one("#chg-head", Static)
         head.border_title = f"Proposal {view.number}"
-        head.update(labelled([
-            ("Customer", f"{view.account} {view.customer_name}"), ("State", view.state),
-            ("Proposed by", f"{view.created_by} ({view.source})"),
-            ("Submitted", f"{view.submitted_by or ''} {view.submitted_at:%Y-%m-%d %H:%M}" if view.submitted_at else ""),
-            ("Decided", f"{view.decided_by} {view.decided_at:%Y-%m-%d %H:%M}" if view.decided_at else ""),
-            ("Reason", view.reason or ""),
-            ("Workflow", f"instance {view.workflow_instance_id}" if view.workflow_instance_id else "single approver step"),
-        ]))
+        head.update(
+            labelled(
+                [
+                    ("Customer", f"{view.account} {view.customer_name}"),
+                    ("State", view.state),
+                    ("Proposed by", f"{view.created_by} ({view.source})"),
+                    (
+                        "Submitted",
+                        f"{view.submitted_by or ''} {view.submitted_at:%Y-%m-%d %H:%M}" if view.submitted_at else "",
+                    ),
+                    ("Decided", f"{view.decided_by} {view.decided_at:%Y-%m-%d %H:%M}" if view.decided_at else ""),
+                    ("Reason", view.reason or ""),
+                    (
+                        "Workflow",
+                        f"instance {view.workflow_instance_id}"
+                        if view.workflow_instance_id
+                        else "single approver step",
+                    ),
+                ]
+            )
+        )
         self._fill_lines()
         message = self.query_one("#chg-message", Static)
         msg = Text()
         if view.conflicts and view.state == "Submitted":
-            msg.append(f"{view.conflicts} line(s) in CONFLICT: the customer changed since they were proposed; "
-                       "they will not be applied.\n", style="bold red")
+            msg.append(
+                f"{view.conflicts} line(s) in CONFLICT: the customer changed since they were proposed; "
+                "they will not be applied.\n",
+                style="bold red",
+            )
         msg.append_text(data(view.message))
         message.update(msg)
 
@@ -195,11 +248,17 @@ changed some other way since: the line is a **CONFLICT** and is not applied.
         with self.app.batch_update():
             table.clear()
             for x in view.lines:
-                table.add_row(Text("✓" if x.field in self.marked else " ", style="bold green"), data(x.label),
-                              data(x.original), data(x.proposed, "bold"),
-                              data(x.current, "bold red" if x.conflict else ""),
-                              Text("CONFLICT", style="bold red") if x.conflict else Text(""), data(x.decision),
-                              data(self.comments.get(x.field, x.comment or "")), key=x.field)
+                table.add_row(
+                    Text("✓" if x.field in self.marked else " ", style="bold green"),
+                    data(x.label),
+                    data(x.original),
+                    data(x.proposed, "bold"),
+                    data(x.current, "bold red" if x.conflict else ""),
+                    Text("CONFLICT", style="bold red") if x.conflict else Text(""),
+                    data(x.decision),
+                    data(self.comments.get(x.field, x.comment or "")),
+                    key=x.field,
+                )
         if table.row_count:
             table.move_cursor(row=min(row, table.row_count - 1))
         marked = ", ".join(sorted(self.marked)) or "none"
@@ -256,8 +315,12 @@ changed some other way since: the line is a **CONFLICT** and is not applied.
             if comment is not None:
                 self._decide(number, view.account, "approve", None, comments, None, comment or None)
 
-        self.app.push_screen(CommentDialog(f"Approve {number} — {view.account}", "Comment (optional):", required=False,
-                                           button="Approve"), done)
+        self.app.push_screen(
+            CommentDialog(
+                f"Approve {number} — {view.account}", "Comment (optional):", required=False, button="Approve"
+            ),
+            done,
+        )
 
     def action_approve_marked(self) -> None:
         if (p := self._proposal()) is None:
@@ -268,8 +331,11 @@ changed some other way since: the line is a **CONFLICT** and is not applied.
             return
         marked, comments = sorted(self.marked), dict(self.comments)
         others = [x.field for x in view.lines if x.field not in self.marked]
-        summary = (f"Apply {len(marked)} marked line(s) of {number} ({', '.join(marked)}) to {view.account}"
-                   + (f"; reject the other {len(others)} ({', '.join(others)})" if others else "") + ".")
+        summary = (
+            f"Apply {len(marked)} marked line(s) of {number} ({', '.join(marked)}) to {view.account}"
+            + (f"; reject the other {len(others)} ({', '.join(others)})" if others else "")
+            + "."
+        )
 
         def done(ok: bool | None) -> None:
             if ok:
@@ -286,11 +352,27 @@ changed some other way since: the line is a **CONFLICT** and is not applied.
             if reason:
                 self._decide(number, view.account, "reject", None, {}, reason)
 
-        self.app.push_screen(CommentDialog(f"Reject {number} — {view.account}", "Reason (required):", required=True,
-                                           button="Reject", variant="error"), done)
+        self.app.push_screen(
+            CommentDialog(
+                f"Reject {number} — {view.account}",
+                "Reason (required):",
+                required=True,
+                button="Reject",
+                variant="error",
+            ),
+            done,
+        )
 
-    def _decide(self, number: str, account: str, action: str, only: list[str] | None, comments: dict[str, str],
-                reason: str | None, comment: str | None = None) -> None:
+    def _decide(
+        self,
+        number: str,
+        account: str,
+        action: str,
+        only: list[str] | None,
+        comments: dict[str, str],
+        reason: str | None,
+        comment: str | None = None,
+    ) -> None:
         from services import changes
 
         def run() -> str:

@@ -12,12 +12,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
-from textual.coordinate import Coordinate
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
+from textual.coordinate import Coordinate
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Button, Checkbox, DataTable, Input, Label, Select, Static
 
@@ -30,13 +30,43 @@ if TYPE_CHECKING:
     from services.changes import EditContext, EditResult
 
 PAGE_SIZE = 100
-COLUMNS = [Column("account", "Account", width=12), Column("name", "Name", width=34), Column("customer_group", "Group", width=8),
-           Column("city", "City", width=18), Column("country", "Country", width=8), Column("blocked", "Blocked")]
-DETAIL_FIELDS = ["name", "party_type", "customer_group", "currency", "credit_limit", "mandatory_credit_limit",
-                 "terms_of_payment", "method_of_payment", "payment_specification", "tax_group", "tax_exempt_number",
-                 "bank_account", "cash_discount", "cash_discount_base_days", "credit_rating", "exclude_interest_charges",
-                 "exclude_collection_fees", "invoice_account", "parent_account", "email", "phone", "street", "city",
-                 "zip", "country", "language", "blocked"]
+COLUMNS = [
+    Column("account", "Account", width=12),
+    Column("name", "Name", width=34),
+    Column("customer_group", "Group", width=8),
+    Column("city", "City", width=18),
+    Column("country", "Country", width=8),
+    Column("blocked", "Blocked"),
+]
+DETAIL_FIELDS = [
+    "name",
+    "party_type",
+    "customer_group",
+    "currency",
+    "credit_limit",
+    "mandatory_credit_limit",
+    "terms_of_payment",
+    "method_of_payment",
+    "payment_specification",
+    "tax_group",
+    "tax_exempt_number",
+    "bank_account",
+    "cash_discount",
+    "cash_discount_base_days",
+    "credit_rating",
+    "exclude_interest_charges",
+    "exclude_collection_fees",
+    "invoice_account",
+    "parent_account",
+    "email",
+    "phone",
+    "street",
+    "city",
+    "zip",
+    "country",
+    "language",
+    "blocked",
+]
 
 
 def proposed_table(table: DataTable, lines: list[Any], *, current: bool = False) -> None:
@@ -91,8 +121,10 @@ class EditCustomerDialog(Dialog):
     def compose(self) -> ComposeResult:
         c = self.context
         with Vertical(classes="dialog wide", id="edit-dialog"):
-            yield Static(Content.assemble(("Edit customer ", "bold"), (c.customer.account, "bold"), " — ", c.customer.name),
-                         classes="dialog-title")
+            yield Static(
+                Content.assemble(("Edit customer ", "bold"), (c.customer.account, "bold"), " — ", c.customer.name),
+                classes="dialog-title",
+            )
             if c.status:
                 yield Static(Text(c.status), id="edit-banner")
             with VerticalScroll(id="edit-fields"):
@@ -101,26 +133,51 @@ class EditCustomerDialog(Dialog):
                     with Horizontal(classes="edit-row"):
                         yield Label(Text(f.label + (" *" if f.needs_approval else "")), classes="edit-label")
                         if f.kind == "bool":
-                            yield Checkbox("", value=f.value == "yes", id=fid, disabled=f.locked, classes="edit-input",
-                                           compact=True)
+                            yield Checkbox(
+                                "",
+                                value=f.value == "yes",
+                                id=fid,
+                                disabled=f.locked,
+                                classes="edit-input",
+                                compact=True,
+                            )
                         elif f.kind == "choice":
-                            yield Select([(ch, ch) for ch in f.choices], value=f.value, allow_blank=False, id=fid,
-                                         disabled=f.locked, classes="edit-input", compact=True)
+                            yield Select(
+                                [(ch, ch) for ch in f.choices],
+                                value=f.value,
+                                allow_blank=False,
+                                id=fid,
+                                disabled=f.locked,
+                                classes="edit-input",
+                                compact=True,
+                            )
                         else:
-                            yield Input(value=f.value, id=fid, disabled=f.locked, classes="edit-input",
-                                        max_length=f.max_length or 40, validators=[FieldValidator(f.name)],
-                                        validate_on=["changed", "submitted"], compact=True)
+                            yield Input(
+                                value=f.value,
+                                id=fid,
+                                disabled=f.locked,
+                                classes="edit-input",
+                                max_length=f.max_length or 40,
+                                validators=[FieldValidator(f.name)],
+                                validate_on=["changed", "submitted"],
+                                compact=True,
+                            )
                         note = ""
                         if f.locked:
-                            note = "locked: pending approval" + (f" (proposed: {f.proposed})" if f.proposed is not None else "")
+                            note = "locked: pending approval" + (
+                                f" (proposed: {f.proposed})" if f.proposed is not None else ""
+                            )
                         elif f.proposed is not None:
                             note = f"proposed: {f.proposed}"
                         elif f.needs_approval:
                             note = "needs approval"
                         yield Static(data(note), classes="edit-note" + (" -proposed" if f.proposed is not None else ""))
                     yield FieldError(id="e-" + f.name.replace("_", "-"), classes="field-error")
-            yield Static(Text("* changes of this field need approval: it keeps its value and the change is proposed",
-                              style="dim"))
+            yield Static(
+                Text(
+                    "* changes of this field need approval: it keeps its value and the change is proposed", style="dim"
+                )
+            )
             with Horizontal(classes="buttons"):
                 yield Button("Save", id="ok", variant="primary")
                 yield Button("Cancel", id="cancel")
@@ -130,7 +187,9 @@ class EditCustomerDialog(Dialog):
         name = (event.input.id or "").removeprefix("f-")
         err = self.query(f"#e-{name}").first(FieldError) if self.query(f"#e-{name}") else None
         if err is not None and event.validation_result is not None:
-            err.show(None if event.validation_result.is_valid else "; ".join(event.validation_result.failure_descriptions))
+            err.show(
+                None if event.validation_result.is_valid else "; ".join(event.validation_result.failure_descriptions)
+            )
 
     def values(self) -> dict[str, Any]:
         """The fields whose value differs from the customer's."""
@@ -161,8 +220,9 @@ class EditCustomerDialog(Dialog):
     def _save(self, values: dict[str, Any]) -> None:
         from services import changes
 
-        result = self.app.call(changes.edit_customer, self.context.customer.account, values,
-                               expected_version=self.context.customer.version)
+        result = self.app.call(
+            changes.edit_customer, self.context.customer.account, values, expected_version=self.context.customer.version
+        )
         self.app.call_from_thread(self.dismiss, result)
 
     @on(Button.Pressed, "#cancel")
@@ -203,10 +263,20 @@ page by page from the database as you scroll, whatever the number of customers.
 """
     BINDINGS = [
         Binding("e", "edit", "Edit", id="customers.edit", tooltip="Edit the selected customer"),
-        Binding("s", "submit", "Submit changes", id="customers.submit",
-                tooltip="Submit the proposed changes for approval (Workflow > Submit)"),
-        Binding("d", "discard", "Discard", id="customers.discard",
-                tooltip="Discard the proposed change under the cursor in the Proposed changes pane"),
+        Binding(
+            "s",
+            "submit",
+            "Submit changes",
+            id="customers.submit",
+            tooltip="Submit the proposed changes for approval (Workflow > Submit)",
+        ),
+        Binding(
+            "d",
+            "discard",
+            "Discard",
+            id="customers.discard",
+            tooltip="Discard the proposed change under the cursor in the Proposed changes pane",
+        ),
         Binding("D", "discard_all", "Discard all", id="customers.discard_all", tooltip="Discard every proposed change"),
         Binding("slash", "search", "Search", id="customers.search", tooltip="Search customers"),
         Binding("f5", "reread", "Reread", id="customers.reread", tooltip="Reread the list and the detail"),
@@ -241,8 +311,14 @@ page by page from the database as you scroll, whatever the number of customers.
         return str(row.account)
 
     def row_cells(self, r: Any) -> list[Text]:
-        return [data(r.account), data(r.name), data(r.customer_group), data(r.city), data(r.country),
-                Text("yes" if r.blocked else "")]
+        return [
+            data(r.account),
+            data(r.name),
+            data(r.customer_group),
+            data(r.city),
+            data(r.country),
+            Text("yes" if r.blocked else ""),
+        ]
 
     # ------------------------------------------------------------------ detail
 
@@ -378,5 +454,9 @@ page by page from the database as you scroll, whatever the number of customers.
             if ok:
                 self.act(account, discard_all)
 
-        self.app.push_screen(ConfirmDialog("Discard every proposed change", f"Discard every proposed change of {account}?",
-                                           ok="Discard all"), done)
+        self.app.push_screen(
+            ConfirmDialog(
+                "Discard every proposed change", f"Discard every proposed change of {account}?", ok="Discard all"
+            ),
+            done,
+        )

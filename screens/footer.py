@@ -20,8 +20,11 @@ class KeyFooter(Footer):
 
     def _keys(self, screen: Screen[Any]) -> tuple[Any, ...]:
         """What the footer shows: the shown bindings with their state, in order."""
-        shown = tuple((binding.key, binding.action, binding.description, binding.group, enabled, tooltip)
-                     for (_, binding, enabled, tooltip) in screen.active_bindings.values() if binding.show)
+        shown = tuple(
+            (binding.key, binding.action, binding.description, binding.group, enabled, tooltip)
+            for (_, binding, enabled, tooltip) in screen.active_bindings.values()
+            if binding.show
+        )
         return shown, self.show_command_palette, self.compact
 
     def bindings_changed(self, screen: Screen[Any]) -> None:

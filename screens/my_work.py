@@ -28,9 +28,17 @@ if TYPE_CHECKING:
     from services.workflow import ActionResult, WorkItemView
 
 TICK_SECONDS = 60
-COLUMNS = [Column("sel", " "), Column("id", "Item"), Column("document", "Document", width=22), Column("step", "Step", width=14),
-           Column("due", "Due", width=24), Column("age", "Age"), Column("summary", "Summary", width=34),
-           Column("assignee", "Assigned to", width=14), Column("via", "Assigned via", width=18)]
+COLUMNS = [
+    Column("sel", " "),
+    Column("id", "Item"),
+    Column("document", "Document", width=22),
+    Column("step", "Step", width=14),
+    Column("due", "Due", width=24),
+    Column("age", "Age"),
+    Column("summary", "Summary", width=34),
+    Column("assignee", "Assigned to", width=14),
+    Column("via", "Assigned via", width=18),
+]
 FILTERS = ["All", "Overdue", "Waiting for me", "My submissions"]
 
 
@@ -62,8 +70,10 @@ class DelegateDialog(Dialog[str]):
     def compose(self) -> ComposeResult:
         with Vertical(id="delegate-dialog", classes="dialog"):
             yield Static(data(f"Delegate {self.item_label} to…", "bold"), classes="dialog-title")
-            yield OptionList(*[Option(Content.assemble((user, "bold"), "  ", name), id=user)
-                               for user, name in self.operators], id="operators")
+            yield OptionList(
+                *[Option(Content.assemble((user, "bold"), "  ", name), id=user) for user, name in self.operators],
+                id="operators",
+            )
 
     @on(OptionList.OptionSelected, "#operators")
     def _picked(self, event: OptionList.OptionSelected) -> None:
@@ -94,8 +104,9 @@ class ResultsDialog(Dialog[None]):
             body.append(f"{r.item_id if r.item_id is not None else '?'}  ", style="bold")
             body.append_text(data(r.message))
         with Vertical(id="results-dialog", classes="dialog"):
-            yield Static(data(f"{self.title_text}: {ok} done, {len(self.results) - ok} failed", "bold"),
-                         classes="dialog-title")
+            yield Static(
+                data(f"{self.title_text}: {ok} done, {len(self.results) - ok} failed", "bold"), classes="dialog-title"
+            )
             with VerticalScroll(id="results-body"):
                 yield Static(body)
             yield Button("OK", id="results-ok", variant="primary")
@@ -141,14 +152,27 @@ overdue first. An item's assignees were fixed when its step started.
 """
     BINDINGS = [
         Binding("a", "approve", "Approve", id="mywork.approve", tooltip="Approve the selected work item"),
-        Binding("ctrl+a", "approve_comment", "Approve…", id="mywork.approve_comment", show=False,
-                tooltip="Approve the selected work item with a comment"),
+        Binding(
+            "ctrl+a",
+            "approve_comment",
+            "Approve…",
+            id="mywork.approve_comment",
+            show=False,
+            tooltip="Approve the selected work item with a comment",
+        ),
         Binding("r", "reject", "Reject", id="mywork.reject", tooltip="Reject the selected work item (reason required)"),
-        Binding("c", "request_change", "Request change", id="mywork.change",
-                tooltip="Send the document back to its submitter for changes"),
+        Binding(
+            "c",
+            "request_change",
+            "Request change",
+            id="mywork.change",
+            tooltip="Send the document back to its submitter for changes",
+        ),
         Binding("d", "delegate", "Delegate", id="mywork.delegate", tooltip="Hand the work item to another operator"),
         Binding("space", "mark", "Mark", id="mywork.mark", tooltip="Mark or unmark the item for a bulk action"),
-        Binding("A", "bulk('approve')", "Approve marked", id="mywork.bulk_approve", tooltip="Approve every marked item"),
+        Binding(
+            "A", "bulk('approve')", "Approve marked", id="mywork.bulk_approve", tooltip="Approve every marked item"
+        ),
         Binding("R", "bulk('reject')", "Reject marked", id="mywork.bulk_reject", tooltip="Reject every marked item"),
         Binding("m", "toggle_mine", "Mine/all", id="mywork.mine", tooltip="Show my items or everyone's"),
         Binding("f5", "reread", "Reread", id="mywork.reread", tooltip="Reread the work items"),
@@ -176,9 +200,12 @@ overdue first. An item's assignees were fixed when its step started.
     def _local(self, q: ListQuery, rows: list[Any]) -> list[Any]:
         me = getattr(self.app.actor, "user_name", None)
         out = super()._local(ListQuery("All", q.search, q.sort, q.descending), rows)
-        counts = {"All": len(out), "Overdue": sum(1 for w in out if w.overdue),
-                  "Waiting for me": sum(1 for w in out if w.assignee == me and w.submitter != me),
-                  "My submissions": sum(1 for w in out if w.submitter == me)}
+        counts = {
+            "All": len(out),
+            "Overdue": sum(1 for w in out if w.overdue),
+            "Waiting for me": sum(1 for w in out if w.assignee == me and w.submitter != me),
+            "My submissions": sum(1 for w in out if w.submitter == me),
+        }
         self.post_message(CountsLoaded(counts))
         if q.status == "Overdue":
             return [w for w in out if w.overdue]
@@ -198,11 +225,19 @@ overdue first. An item's assignees were fixed when its step started.
         summary = data(w.summary or "—", "dim" if own else "")
         if own:
             summary = Text.assemble(("yours · ", "italic"), summary)
-        return [Text("●" if key in self.marked else " ", style="bold"), Text(key, style=style),
-                data(f"{w.doc_title} {w.doc_key}", style), data(w.step),
-                Text(f"{w.due_at:%Y-%m-%d %H:%M}" + (" overdue" if w.overdue else ""), style=style)
-                if w.due_at else Text("—", style="dim"),
-                Text(age_text(w.age_minutes)), summary, data(w.assignee), data(w.assigned_via)]
+        return [
+            Text("●" if key in self.marked else " ", style="bold"),
+            Text(key, style=style),
+            data(f"{w.doc_title} {w.doc_key}", style),
+            data(w.step),
+            Text(f"{w.due_at:%Y-%m-%d %H:%M}" + (" overdue" if w.overdue else ""), style=style)
+            if w.due_at
+            else Text("—", style="dim"),
+            Text(age_text(w.age_minutes)),
+            summary,
+            data(w.assignee),
+            data(w.assigned_via),
+        ]
 
     def fetch_detail(self, key: str) -> Any:
         from services import workflow
@@ -229,10 +264,23 @@ overdue first. An item's assignees were fixed when its step started.
         item.display = w is not None
         if w is None:
             return
-        item.update(labelled([("Document", f"{w.doc_title} {w.doc_key}"), ("Summary", w.summary), ("Step", w.step),
-                              ("Assigned to", w.assignee), ("Via", w.assigned_via), ("Submitted by", w.submitter),
-                              ("Assigned", w.assigned_at), ("Due", w.due_at), ("Age", age_text(w.age_minutes)),
-                              ("Delegated from", w.delegated_from)], width=15))
+        item.update(
+            labelled(
+                [
+                    ("Document", f"{w.doc_title} {w.doc_key}"),
+                    ("Summary", w.summary),
+                    ("Step", w.step),
+                    ("Assigned to", w.assignee),
+                    ("Via", w.assigned_via),
+                    ("Submitted by", w.submitter),
+                    ("Assigned", w.assigned_at),
+                    ("Due", w.due_at),
+                    ("Age", age_text(w.age_minutes)),
+                    ("Delegated from", w.delegated_from),
+                ],
+                width=15,
+            )
+        )
 
     def _select(self, key: str | None) -> None:  # type: ignore[override]
         super()._select(key)
@@ -251,8 +299,10 @@ overdue first. An item's assignees were fixed when its step started.
                 out.append("\n")
             out.append(f"{it.step}: ", style="bold")
             out.append_text(data(it.assignee))
-            out.append(f"  {it.status.replace('_', ' ')}", style="green" if it.status == "approved" else
-                       "red" if it.status == "rejected" else "")
+            out.append(
+                f"  {it.status.replace('_', ' ')}",
+                style="green" if it.status == "approved" else "red" if it.status == "rejected" else "",
+            )
             if it.comment:
                 out.append("\n   ")
                 out.append_text(data(it.comment, "italic"))
@@ -296,8 +346,12 @@ overdue first. An item's assignees were fixed when its step started.
             if comment is not None:
                 self._decide("approve", [w.id], comment or None, str(w.id))
 
-        self.app.push_screen(CommentDialog(f"Approve {w.doc_title} {w.doc_key}", "Comment (optional):", required=False,
-                                           button="Approve"), done)
+        self.app.push_screen(
+            CommentDialog(
+                f"Approve {w.doc_title} {w.doc_key}", "Comment (optional):", required=False, button="Approve"
+            ),
+            done,
+        )
 
     def action_reject(self) -> None:
         w = self._current()
@@ -308,8 +362,16 @@ overdue first. An item's assignees were fixed when its step started.
             if reason:
                 self._decide("reject", [w.id], reason, str(w.id))
 
-        self.app.push_screen(CommentDialog(f"Reject {w.doc_title} {w.doc_key}", "Reason (required):", required=True,
-                                           button="Reject", variant="error"), done)
+        self.app.push_screen(
+            CommentDialog(
+                f"Reject {w.doc_title} {w.doc_key}",
+                "Reason (required):",
+                required=True,
+                button="Reject",
+                variant="error",
+            ),
+            done,
+        )
 
     def action_request_change(self) -> None:
         w = self._current()
@@ -320,8 +382,15 @@ overdue first. An item's assignees were fixed when its step started.
             if comment is not None:
                 self._decide("request_change", [w.id], comment or None, str(w.id))
 
-        self.app.push_screen(CommentDialog(f"Send {w.doc_title} {w.doc_key} back to {w.submitter}",
-                                           "What should be changed?", required=False, button="Request change"), done)
+        self.app.push_screen(
+            CommentDialog(
+                f"Send {w.doc_title} {w.doc_key} back to {w.submitter}",
+                "What should be changed?",
+                required=False,
+                button="Request change",
+            ),
+            done,
+        )
 
     def action_delegate(self) -> None:
         w = self._current()
@@ -360,20 +429,33 @@ overdue first. An item's assignees were fixed when its step started.
         what = ", ".join(f"{self.records[str(i)].doc_title} {self.records[str(i)].doc_key}" for i in ids[:3])
         what += f" and {len(ids) - 3} more" if len(ids) > 3 else ""
         if action == "approve":
+
             def confirmed(ok: bool | None) -> None:
                 if ok:
                     self._decide("approve", ids, None, key)
 
-            self.app.push_screen(ConfirmDialog(f"Approve {len(ids)} marked items", f"Approve {len(ids)} item(s): {what}.",
-                                               ok="Approve all"), confirmed)
+            self.app.push_screen(
+                ConfirmDialog(
+                    f"Approve {len(ids)} marked items", f"Approve {len(ids)} item(s): {what}.", ok="Approve all"
+                ),
+                confirmed,
+            )
             return
 
         def done(reason: str | None) -> None:
             if reason:
                 self._decide("reject", ids, reason, key)
 
-        self.app.push_screen(CommentDialog(f"Reject {len(ids)} marked items: {what}", "Reason (required, for each):",
-                                           required=True, button="Reject", variant="error"), done)
+        self.app.push_screen(
+            CommentDialog(
+                f"Reject {len(ids)} marked items: {what}",
+                "Reason (required, for each):",
+                required=True,
+                button="Reject",
+                variant="error",
+            ),
+            done,
+        )
 
     def _decide(self, action: str, ids: list[int], comment: str | None, key: str) -> None:
         from services import workflow
@@ -395,6 +477,7 @@ overdue first. An item's assignees were fixed when its step started.
             if not r.ok:
                 raise InvalidTransition(r.message)
             return r.message
-        self.app.call_from_thread(self.app.push_screen,
-                                  ResultsDialog(f"{results[0].action.replace('_', ' ').capitalize()}", results))
+        self.app.call_from_thread(
+            self.app.push_screen, ResultsDialog(f"{results[0].action.replace('_', ' ').capitalize()}", results)
+        )
         return ""

@@ -20,8 +20,14 @@ if TYPE_CHECKING:
     from services.delivery import OutboxView
 
 FILTERS = ["All", "pending", "sent", "dead"]
-COLUMNS = [Column("id", "Id"), Column("queued", "Queued"), Column("status", "Status"), Column("tries", "Tries"),
-           Column("to", "To", width=30), Column("subject", "Subject", width=40)]
+COLUMNS = [
+    Column("id", "Id"),
+    Column("queued", "Queued"),
+    Column("status", "Status"),
+    Column("tries", "Tries"),
+    Column("to", "To", width=30),
+    Column("subject", "Subject", width=40),
+]
 STATUS_STYLE = {"pending": "yellow", "sent": "green", "dead": "bold red"}
 PAGE_SIZE = 200
 
@@ -69,7 +75,13 @@ and delivered by `regdesk outbox send` (or `--watch`) over SMTP.
   the stored body once the message is delivered.
 """
     BINDINGS = [
-        Binding("t", "retry", "Retry", id="outbox.retry", tooltip="Retry the selected dead message (or send a pending one now)"),
+        Binding(
+            "t",
+            "retry",
+            "Retry",
+            id="outbox.retry",
+            tooltip="Retry the selected dead message (or send a pending one now)",
+        ),
         Binding("f5", "reread", "Reread", id="outbox.reread", tooltip="Reread the outbox"),
     ]
 
@@ -118,8 +130,14 @@ and delivered by `regdesk outbox send` (or `--watch`) over SMTP.
         return str(row.id)
 
     def row_cells(self, m: Any) -> list[Text]:
-        return [Text(str(m.id)), Text(f"{m.created_at:%Y-%m-%d %H:%M}"), Text(m.status, style=STATUS_STYLE.get(m.status, "")),
-                Text(str(m.attempts)), data(m.recipient), data(m.subject)]
+        return [
+            Text(str(m.id)),
+            Text(f"{m.created_at:%Y-%m-%d %H:%M}"),
+            Text(m.status, style=STATUS_STYLE.get(m.status, "")),
+            Text(str(m.attempts)),
+            data(m.recipient),
+            data(m.subject),
+        ]
 
     def compose_detail(self) -> ComposeResult:
         for wid, title in (("ob-header", "Message"), ("ob-error", "Last error"), ("ob-text", "Body")):
@@ -134,9 +152,16 @@ and delivered by `regdesk outbox send` (or `--watch`) over SMTP.
         error.display = bool(m and m.last_error)
         if m is None:
             return
-        rows: list[tuple[str, Any]] = [("To", m.recipient), ("Subject", m.subject), ("Status", m.status),
-                                       ("Template", m.template), ("About", f"{m.entity_type} {m.entity_key}".strip()),
-                                       ("Message-ID", m.message_id), ("Queued", m.created_at), ("Tries", m.attempts)]
+        rows: list[tuple[str, Any]] = [
+            ("To", m.recipient),
+            ("Subject", m.subject),
+            ("Status", m.status),
+            ("Template", m.template),
+            ("About", f"{m.entity_type} {m.entity_key}".strip()),
+            ("Message-ID", m.message_id),
+            ("Queued", m.created_at),
+            ("Tries", m.attempts),
+        ]
         if m.sent_at:
             rows.append(("Sent", m.sent_at))
         elif m.next_attempt_at and m.status == "pending":

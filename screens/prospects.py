@@ -27,21 +27,47 @@ if TYPE_CHECKING:
 
 FILTERS = ["Prospects", "Leads", "Opportunities"]
 KIND = dict(zip(FILTERS, ("prospects", "leads", "opportunities")))
-STATUS_STYLE = {"Pending": "yellow", "Approved": "green", "Rejected": "red", "Open": "yellow", "Qualified": "green",
-                "Disqualified": "red", "Won": "bold green", "Lost": "red"}
-COLUMNS: dict[str, list[Column]] = {
-    "Prospects": [Column("number", "Number", "number"), Column("status", "Status", "status", width=9),
-                  Column("company", "Company", "company", width=22), Column("contact", "Contact", None, width=16),
-                  Column("email", "E-mail", "email", width=24), Column("lead", "Lead")],
-    "Leads": [Column("number", "Lead", "number"), Column("status", "Status", None, width=12),
-              Column("topic", "Topic", None, width=28), Column("contact", "Contact", None, width=16),
-              Column("prospect", "Prospect")],
-    "Opportunities": [Column("number", "Opportunity", "number"), Column("status", "Status", None, width=8),
-                      Column("account", "Account"), Column("account_name", "Name", None, width=22),
-                      Column("contact_account", "Contact"), Column("prospect", "Prospect")],
+STATUS_STYLE = {
+    "Pending": "yellow",
+    "Approved": "green",
+    "Rejected": "red",
+    "Open": "yellow",
+    "Qualified": "green",
+    "Disqualified": "red",
+    "Won": "bold green",
+    "Lost": "red",
 }
-SECTIONS = (("prospect", "Prospect"), ("process", "Lead and opportunity"), ("duplicates", "Possible duplicates"),
-            ("history", "History"))
+COLUMNS: dict[str, list[Column]] = {
+    "Prospects": [
+        Column("number", "Number", "number"),
+        Column("status", "Status", "status", width=9),
+        Column("company", "Company", "company", width=22),
+        Column("contact", "Contact", None, width=16),
+        Column("email", "E-mail", "email", width=24),
+        Column("lead", "Lead"),
+    ],
+    "Leads": [
+        Column("number", "Lead", "number"),
+        Column("status", "Status", None, width=12),
+        Column("topic", "Topic", None, width=28),
+        Column("contact", "Contact", None, width=16),
+        Column("prospect", "Prospect"),
+    ],
+    "Opportunities": [
+        Column("number", "Opportunity", "number"),
+        Column("status", "Status", None, width=8),
+        Column("account", "Account"),
+        Column("account_name", "Name", None, width=22),
+        Column("contact_account", "Contact"),
+        Column("prospect", "Prospect"),
+    ],
+}
+SECTIONS = (
+    ("prospect", "Prospect"),
+    ("process", "Lead and opportunity"),
+    ("duplicates", "Possible duplicates"),
+    ("history", "History"),
+)
 
 
 class SharedEmail(Message):
@@ -122,11 +148,21 @@ prospect and queues the decline e-mail.
 """
     BINDINGS = [
         Binding("q", "qualify", "Qualify", id="prospects.qualify", tooltip="Qualify the lead"),
-        Binding("d", "disqualify", "Disqualify", id="prospects.disqualify",
-                tooltip="Disqualify the lead (prospect rejected, decline e-mail)"),
+        Binding(
+            "d",
+            "disqualify",
+            "Disqualify",
+            id="prospects.disqualify",
+            tooltip="Disqualify the lead (prospect rejected, decline e-mail)",
+        ),
         Binding("w", "won", "Won", id="prospects.won", tooltip="Close the opportunity as won (prospect approved)"),
-        Binding("l", "lost", "Lost", id="prospects.lost",
-                tooltip="Close the opportunity as lost (prospect rejected, decline e-mail)"),
+        Binding(
+            "l",
+            "lost",
+            "Lost",
+            id="prospects.lost",
+            tooltip="Close the opportunity as lost (prospect rejected, decline e-mail)",
+        ),
         Binding("f5", "reread", "Reread", id="prospects.reread", tooltip="Reread the list and the detail"),
     ]
 
@@ -142,12 +178,20 @@ prospect and queues the decline e-mail.
     def fetch(self, q: ListQuery, after: Any, limit: int, reverse: bool) -> Page:
         from services.prospects import pages as prospect_lists
 
-        pages: dict[str, Callable[..., Any]] = {"prospects": prospect_lists.page_prospects,
-                                                "leads": prospect_lists.page_leads,
-                                                "opportunities": prospect_lists.page_opportunities}
+        pages: dict[str, Callable[..., Any]] = {
+            "prospects": prospect_lists.page_prospects,
+            "leads": prospect_lists.page_leads,
+            "opportunities": prospect_lists.page_opportunities,
+        }
         fn = pages[KIND.get(q.status, "prospects")]
-        page = self.app.call(fn, search=q.search or None, sort=q.sort or "number",
-                             descending=q.descending != reverse, after=after, limit=limit)
+        page = self.app.call(
+            fn,
+            search=q.search or None,
+            sort=q.sort or "number",
+            descending=q.descending != reverse,
+            after=after,
+            limit=limit,
+        )
         return Page(page.rows, page.after)
 
     def fetch_counts(self, search: str) -> dict[str, int]:
@@ -167,8 +211,9 @@ prospect and queues the decline e-mail.
 
     def detail_key(self, detail: Any) -> str | None:
         """The row a detail belongs to: the prospect's, its lead's or its opportunity's, by tab."""
-        return getattr(detail, {"prospects": "number", "leads": "lead", "opportunities": "opportunity"}[self.kind],
-                       None)
+        return getattr(
+            detail, {"prospects": "number", "leads": "lead", "opportunities": "opportunity"}[self.kind], None
+        )
 
     def row_key(self, row: Any) -> str:
         return row.number
@@ -176,16 +221,29 @@ prospect and queues the decline e-mail.
     def row_cells(self, row: Any) -> list[Text]:
         status = Text(row.status, style=STATUS_STYLE.get(row.status, ""))
         if hasattr(row, "lead_status"):  # a prospect
-            return [Text(row.number), status, data(row.company), data(row.contact), data(row.email),
-                    Text(row.lead or "")]
+            return [
+                Text(row.number),
+                status,
+                data(row.company),
+                data(row.contact),
+                data(row.email),
+                Text(row.lead or ""),
+            ]
         if hasattr(row, "account_name"):  # an opportunity
-            return [Text(row.number), status, Text(row.account), data(row.account_name), Text(row.contact_account),
-                    Text(row.prospect)]
+            return [
+                Text(row.number),
+                status,
+                Text(row.account),
+                data(row.account_name),
+                Text(row.contact_account),
+                Text(row.prospect),
+            ]
         return [Text(row.number), status, data(row.topic), data(row.contact), Text(row.prospect)]  # a lead
 
     def detail_changed_row(self, key: str, detail: Any) -> None:
-        status = {"prospects": detail.status, "leads": detail.lead_status,
-                  "opportunities": detail.opportunity_status}[self.kind]
+        status = {"prospects": detail.status, "leads": detail.lead_status, "opportunities": detail.opportunity_status}[
+            self.kind
+        ]
         row = self.records.get(key)
         if row is None or not status or row.status == status:
             return
@@ -212,17 +270,39 @@ prospect and queues the decline e-mail.
         head.append(f"{'Status':<14}", style="bold")
         head.append(d.status, style=STATUS_STYLE.get(d.status, ""))
         head.append("\n")
-        head.append_text(labelled([("Number", d.number), ("Company", d.company),
-                                   ("Contact", f"{d.first_name} {d.last_name}"), ("E-mail", d.email),
-                                   ("Phone", d.phone), ("ZIP", d.zip), ("Store", d.store_name),
-                                   ("Store URL", d.store_url), ("Comments", d.comments), ("Received", d.created_at)],
-                                  width=14))
+        head.append_text(
+            labelled(
+                [
+                    ("Number", d.number),
+                    ("Company", d.company),
+                    ("Contact", f"{d.first_name} {d.last_name}"),
+                    ("E-mail", d.email),
+                    ("Phone", d.phone),
+                    ("ZIP", d.zip),
+                    ("Store", d.store_name),
+                    ("Store URL", d.store_url),
+                    ("Comments", d.comments),
+                    ("Received", d.created_at),
+                ],
+                width=14,
+            )
+        )
         get("prospect").update(head)
-        get("process").update(labelled([
-            ("Lead", f"{d.lead} ({d.lead_status})" if d.lead else None),
-            ("Opportunity", f"{d.opportunity} ({d.opportunity_status})" if d.opportunity else None),
-            ("Account", d.account), ("Contact", d.contact_account), ("User request", d.user_request),
-            ("Decided by", d.decided_by), ("Reason", d.decision_reason), ("Actions", ", ".join(d.actions))], width=14))
+        get("process").update(
+            labelled(
+                [
+                    ("Lead", f"{d.lead} ({d.lead_status})" if d.lead else None),
+                    ("Opportunity", f"{d.opportunity} ({d.opportunity_status})" if d.opportunity else None),
+                    ("Account", d.account),
+                    ("Contact", d.contact_account),
+                    ("User request", d.user_request),
+                    ("Decided by", d.decided_by),
+                    ("Reason", d.decision_reason),
+                    ("Actions", ", ".join(d.actions)),
+                ],
+                width=14,
+            )
+        )
         dups = Text()
         for i, h in enumerate(d.duplicates):
             if i:
@@ -296,12 +376,17 @@ prospect and queues the decline e-mail.
             elif kind == "shared":
                 self._qualify(event.key, event.lead, {"allow_shared_email": True})
             else:
+
                 def got(values: dict[str, str] | None) -> None:
                     if values is not None:
                         self._qualify(event.key, event.lead, {"email": values["email"]})
 
-                self.app.push_screen(FormDialog(Content("Another e-mail of the requester"),
-                                                [FieldSpec("email", "E-mail")], required=("email",)), got)
+                self.app.push_screen(
+                    FormDialog(
+                        Content("Another e-mail of the requester"), [FieldSpec("email", "E-mail")], required=("email",)
+                    ),
+                    got,
+                )
 
         self.app.push_screen(EmailChoiceDialog(event.lead, event.message, event.owners), chosen)
 
@@ -312,24 +397,36 @@ prospect and queues the decline e-mail.
             if result is not None:
                 self.post_message(ActionDone(key, self._text(action, result)))
 
-        self.app.push_screen(FormDialog(title, [FieldSpec("reason", "Reason (internal)")], required=("reason",),
-                                        ok=ok, submit=submit), done)
+        self.app.push_screen(
+            FormDialog(title, [FieldSpec("reason", "Reason (internal)")], required=("reason",), ok=ok, submit=submit),
+            done,
+        )
 
     def action_disqualify(self) -> None:
         if (key := self.target()) is None or (lead := self._lead_of(key)) is None:
             return
         from services import prospects
 
-        self._form(key, Content.from_markup("Disqualify [b]$n[/b] (decline e-mail)", n=lead), "disqualify",
-                   lambda v: self.app.call(prospects.disqualify, lead, v["reason"]), "Disqualify")
+        self._form(
+            key,
+            Content.from_markup("Disqualify [b]$n[/b] (decline e-mail)", n=lead),
+            "disqualify",
+            lambda v: self.app.call(prospects.disqualify, lead, v["reason"]),
+            "Disqualify",
+        )
 
     def action_lost(self) -> None:
         if (key := self.target()) is None or (opp := self._opportunity_of(key)) is None:
             return
         from services import prospects
 
-        self._form(key, Content.from_markup("Close [b]$n[/b] as lost (decline e-mail)", n=opp), "lost",
-                   lambda v: self.app.call(prospects.lost, opp, v["reason"]), "Lost")
+        self._form(
+            key,
+            Content.from_markup("Close [b]$n[/b] as lost (decline e-mail)", n=opp),
+            "lost",
+            lambda v: self.app.call(prospects.lost, opp, v["reason"]),
+            "Lost",
+        )
 
     def action_won(self) -> None:
         if (key := self.target()) is None or (opp := self._opportunity_of(key)) is None:
@@ -338,8 +435,10 @@ prospect and queues the decline e-mail.
 
         company = self._company(key)
         who = f" for {company}" if company else ""
-        summary = (f"Close {opp} as won{who}: the prospect is approved, the customer hierarchy is created, a user "
-                   "request goes to approval and the approval e-mail is queued. This cannot be undone.")
+        summary = (
+            f"Close {opp} as won{who}: the prospect is approved, the customer hierarchy is created, a user "
+            "request goes to approval and the approval e-mail is queued. This cannot be undone."
+        )
 
         def done(ok: bool | None) -> None:
             if ok:

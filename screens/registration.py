@@ -33,12 +33,23 @@ COLUMNS: list[Column] = [
     Column("user", "User name", None, width=14),
     Column("country", "Ctry", None),
 ]
-STATUS_STYLE = {"Requested": "yellow", "Verified by user": "cyan", "Approved": "green", "Created": "bold green",
-                "Rejected": "red"}
+STATUS_STYLE = {
+    "Requested": "yellow",
+    "Verified by user": "cyan",
+    "Approved": "green",
+    "Created": "bold green",
+    "Rejected": "red",
+}
 ACTION_KEYS = {"approve": "a", "reject": "r", "create": "c", "resend": "v"}
 PAGE_SIZE = 60
-DETAIL_SECTIONS = (("request", "Request"), ("contact", "Contact"), ("address", "Address"), ("decision", "Decision"),
-                   ("duplicates", "Duplicate hints"), ("history", "History"))
+DETAIL_SECTIONS = (
+    ("request", "Request"),
+    ("contact", "Contact"),
+    ("address", "Address"),
+    ("decision", "Decision"),
+    ("duplicates", "Duplicate hints"),
+    ("history", "History"),
+)
 
 
 def tab_id(name: str) -> str:
@@ -79,24 +90,58 @@ portal user request. A request can be **rejected** (with a reason) until it is c
 * Every action is also in the command palette (**ctrl+p**).
 """
     BINDINGS = [
-        Binding("a", "approve", "Approve", id="registration.approve", tooltip="Approve the selected (verified) request"),
-        Binding("A", "approve_comment", "Approve…", id="registration.approve_comment", show=False,
-                tooltip="Approve the selected request with a comment"),
-        Binding("r", "reject", "Reject", id="registration.reject", tooltip="Reject the selected request (asks the reason)"),
-        Binding("c", "create", "Create", id="registration.create",
-                tooltip="Create the customer, contact and user request from the selected approved request"),
-        Binding("v", "resend", "Activation URL", id="registration.resend",
-                tooltip="Send the verification link again (status Requested)"),
-        Binding("n", "new_request", "New", id="registration.new", tooltip="Take a sign-up request on behalf of a customer"),
+        Binding(
+            "a", "approve", "Approve", id="registration.approve", tooltip="Approve the selected (verified) request"
+        ),
+        Binding(
+            "A",
+            "approve_comment",
+            "Approve…",
+            id="registration.approve_comment",
+            show=False,
+            tooltip="Approve the selected request with a comment",
+        ),
+        Binding(
+            "r", "reject", "Reject", id="registration.reject", tooltip="Reject the selected request (asks the reason)"
+        ),
+        Binding(
+            "c",
+            "create",
+            "Create",
+            id="registration.create",
+            tooltip="Create the customer, contact and user request from the selected approved request",
+        ),
+        Binding(
+            "v",
+            "resend",
+            "Activation URL",
+            id="registration.resend",
+            tooltip="Send the verification link again (status Requested)",
+        ),
+        Binding(
+            "n", "new_request", "New", id="registration.new", tooltip="Take a sign-up request on behalf of a customer"
+        ),
         Binding("f5", "reread", "Reread", id="registration.reread", tooltip="Reread the list, counts and detail"),
-        Binding("ctrl+r", "reread", "Reread", id="registration.reread2", tooltip="Reread the list, counts and detail",
-                show=False),
+        Binding(
+            "ctrl+r",
+            "reread",
+            "Reread",
+            id="registration.reread2",
+            tooltip="Reread the list, counts and detail",
+            show=False,
+        ),
         Binding("slash", "search", "Search", id="registration.search", tooltip="Search number, e-mail, company, names"),
         Binding("s", "sort", "Sort", id="registration.sort", tooltip="Sort by the next column"),
         Binding("S", "reverse", "Reverse", id="registration.reverse", tooltip="Reverse the sort order", show=False),
         *[
-            Binding(str(i + 1), f"filter({i})", name, id=f"registration.filter.{tab_id(name)}",
-                    tooltip=f"Show {name.lower() if name != 'All' else 'all'} requests", show=False)
+            Binding(
+                str(i + 1),
+                f"filter({i})",
+                name,
+                id=f"registration.filter.{tab_id(name)}",
+                tooltip=f"Show {name.lower() if name != 'All' else 'all'} requests",
+                show=False,
+            )
             for i, name in enumerate(FILTERS)
         ],
     ]
@@ -135,8 +180,15 @@ portal user request. A request can be **rejected** (with a reason) until it is c
     def fetch(self, q: ListQuery, after: Any, limit: int, reverse: bool) -> Page:
         from services import signup
 
-        page = self.app.call(signup.list_requests, status=q.status, search=q.search or None, sort=q.sort,
-                             descending=q.descending != reverse, after=after, limit=limit)
+        page = self.app.call(
+            signup.list_requests,
+            status=q.status,
+            search=q.search or None,
+            sort=q.sort,
+            descending=q.descending != reverse,
+            after=after,
+            limit=limit,
+        )
         return Page(page.rows, page.after)
 
     def fetch_counts(self, search: str) -> dict[str, int]:
@@ -169,9 +221,16 @@ portal user request. A request can be **rejected** (with a reason) until it is c
         self.table.update_cell(key, "status", Text(detail.status, style=STATUS_STYLE.get(detail.status, "")))
 
     def row_cells(self, row: Any) -> list[Text]:
-        return [Text(row.number), Text(f"{row.created_at:%Y-%m-%d %H:%M}"),
-                Text(row.status, style=STATUS_STYLE.get(row.status, "")), data(row.company), data(row.contact),
-                data(row.email), data(row.user_name), data(row.country)]
+        return [
+            Text(row.number),
+            Text(f"{row.created_at:%Y-%m-%d %H:%M}"),
+            Text(row.status, style=STATUS_STYLE.get(row.status, "")),
+            data(row.company),
+            data(row.contact),
+            data(row.email),
+            data(row.user_name),
+            data(row.country),
+        ]
 
     # ------------------------------------------------------------------ actions (the record under the cursor at key time)
 
@@ -188,8 +247,12 @@ portal user request. A request can be **rejected** (with a reason) until it is c
             if comment is not None:
                 self._approve(number, comment or None)
 
-        self.app.push_screen(CommentDialog(f"Approve {number}", "Comment (optional, kept in the history):",
-                                           required=False, button="Approve"), done)
+        self.app.push_screen(
+            CommentDialog(
+                f"Approve {number}", "Comment (optional, kept in the history):", required=False, button="Approve"
+            ),
+            done,
+        )
 
     def _approve(self, number: str, comment: str | None) -> None:
         from services import signup
@@ -201,8 +264,13 @@ portal user request. A request can be **rejected** (with a reason) until it is c
             return
         from services import signup
 
-        self.act(number, lambda: f"{self.app.call(signup.resend, number).number}: a new verification link was sent "
-                                 "(the old one no longer works)")
+        self.act(
+            number,
+            lambda: (
+                f"{self.app.call(signup.resend, number).number}: a new verification link was sent "
+                "(the old one no longer works)"
+            ),
+        )
 
     def action_reject(self) -> None:
         number = self.target()
@@ -217,8 +285,10 @@ portal user request. A request can be **rejected** (with a reason) until it is c
             if reason:
                 from services import signup
 
-                self.act(number, lambda: f"{self.app.call(signup.reject, number, reason).number} rejected; "
-                                         "the customer is told why")
+                self.act(
+                    number,
+                    lambda: f"{self.app.call(signup.reject, number, reason).number} rejected; the customer is told why",
+                )
 
         self.app.push_screen(RejectDialog(number, company), done)
 
@@ -259,9 +329,11 @@ portal user request. A request can be **rejected** (with a reason) until it is c
 
         def done(result) -> None:
             if result is not None:
-                msg = (f"{result.number}: customer {result.customer_account} "
-                       f"{'created' if result.new_customer else 'got a new contact'}; "
-                       f"user request {result.user_request} ({result.user_request_status})")
+                msg = (
+                    f"{result.number}: customer {result.customer_account} "
+                    f"{'created' if result.new_customer else 'got a new contact'}; "
+                    f"user request {result.user_request} ({result.user_request_status})"
+                )
                 self.post_message(ActionDone(number, msg))
 
         dialog = CreateCustomerDialog.of(self.app)  # one per app, composed while idle (warm): refilled, not built
@@ -285,7 +357,9 @@ portal user request. A request can be **rejected** (with a reason) until it is c
 
         def done(result) -> None:
             if result is not None:
-                msg = f"{result.number} submitted (status {result.status}); verification e-mail queued for {result.email}"
+                msg = (
+                    f"{result.number} submitted (status {result.status}); verification e-mail queued for {result.email}"
+                )
                 if result.duplicates:
                     msg += f"; {result.duplicates} possible duplicate(s)"
                 self.post_message(ActionDone(result.number, msg))
@@ -315,8 +389,15 @@ portal user request. A request can be **rejected** (with a reason) until it is c
         if d is None:
             return
         status = Text(d.status, style=STATUS_STYLE.get(d.status, ""))
-        req = labelled([("Number", d.number), ("Created", d.created_at), ("User name", d.user_name),
-                        ("Customer account", d.customer_account), ("Submitted by", d.submitted_by)])
+        req = labelled(
+            [
+                ("Number", d.number),
+                ("Created", d.created_at),
+                ("User name", d.user_name),
+                ("Customer account", d.customer_account),
+                ("Submitted by", d.submitted_by),
+            ]
+        )
         req.append("\n")
         req.append(f"{'Status':<18}", style="bold")
         req.append_text(status)
@@ -325,16 +406,38 @@ portal user request. A request can be **rejected** (with a reason) until it is c
             req.append(f"{'Possible now':<18}", style="bold")
             req.append(", ".join(f"{a} ({ACTION_KEYS.get(a, '?')})" for a in d.actions))
         sections["request"].show(req)
-        sections["contact"].show(labelled([("Company", d.company), ("Name", f"{d.first_name} {d.last_name}"),
-                                             ("E-mail", d.email), ("Phone", d.phone), ("Fax", d.fax),
-                                             ("Language", d.language)]))
-        sections["address"].show(labelled([("Street", d.street), ("City", d.city), ("ZIP/postal code", d.zip),
-                                             ("State", d.state), ("County", d.county), ("Country/region", d.country)]))
+        sections["contact"].show(
+            labelled(
+                [
+                    ("Company", d.company),
+                    ("Name", f"{d.first_name} {d.last_name}"),
+                    ("E-mail", d.email),
+                    ("Phone", d.phone),
+                    ("Fax", d.fax),
+                    ("Language", d.language),
+                ]
+            )
+        )
+        sections["address"].show(
+            labelled(
+                [
+                    ("Street", d.street),
+                    ("City", d.city),
+                    ("ZIP/postal code", d.zip),
+                    ("State", d.state),
+                    ("County", d.county),
+                    ("Country/region", d.country),
+                ]
+            )
+        )
         decision = [("Verified at", d.verified_at), ("Approved by", d.approved_by), ("Approved at", d.approved_at)]
         if d.status == "Rejected" or d.rejected_by:
             decision += [("Rejected by", d.rejected_by), ("Rejected at", d.rejected_at), ("Reason", d.reject_reason)]
-        decision += [("Customer created", "yes" if d.customer_created else "no"),
-                     ("Customer account", d.created_customer_account), ("User request", d.user_request)]
+        decision += [
+            ("Customer created", "yes" if d.customer_created else "no"),
+            ("Customer account", d.created_customer_account),
+            ("User request", d.user_request),
+        ]
         sections["decision"].show(labelled(decision))
         sections["duplicates"].show(self._duplicates_text(d))
         sections["history"].show(history_text(d.history))
@@ -358,4 +461,3 @@ portal user request. A request can be **rejected** (with a reason) until it is c
 
 class FirstListPainted(Message):
     """Posted to the app once the first page of the list has been painted (start-up benchmark)."""
-

@@ -28,8 +28,11 @@ if TYPE_CHECKING:
     from screens.console_app import ConsoleApp
     from services.changes import ApprovalSettings
 
-BEHAVIORS = [("Allow changes without approval", "allow"), ("Reject changes", "reject"),
-             ("Create change proposals", "propose")]
+BEHAVIORS = [
+    ("Allow changes without approval", "allow"),
+    ("Reject changes", "reject"),
+    ("Create change proposals", "propose"),
+]
 
 
 class SettingsLoaded(Message):
@@ -120,9 +123,11 @@ class SettingsScreen(ReportsWorkerErrors, Screen):
                 widget.disabled = not admin
         self.call_after_refresh(self._done_loading)
         enabled = sum(1 for f in s.fields if f.enabled)
-        note = (f"{enabled} of {len(s.fields)} fields need approval"
-                + ("" if s.enabled else " (approvals are off: every change is saved at once)")
-                + ("" if admin else " — read-only: only admins change these settings"))
+        note = (
+            f"{enabled} of {len(s.fields)} fields need approval"
+            + ("" if s.enabled else " (approvals are off: every change is saved at once)")
+            + ("" if admin else " — read-only: only admins change these settings")
+        )
         self.query_one("#set-note", Static).update(Text(note + (f"\n{event.note}" if event.note else "")))
 
     def _done_loading(self) -> None:

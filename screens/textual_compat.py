@@ -13,23 +13,47 @@ from typing import Any
 
 from textual._context import active_app  # the running app, read by a mode's screen loader (app/tui.py)
 
-__all__ = ["INTERNALS", "WRITTEN_FOR", "active_app", "app_exiting", "mark_screen_styled", "notifications",
-           "register_screen", "screen_text", "stylesheet_untouched"]
+__all__ = [
+    "INTERNALS",
+    "WRITTEN_FOR",
+    "active_app",
+    "app_exiting",
+    "mark_screen_styled",
+    "notifications",
+    "register_screen",
+    "screen_text",
+    "stylesheet_untouched",
+]
 
 WRITTEN_FOR = "8.2.8"
 
 # (class, private attribute, where regdesk uses it and why). Attributes set in __init__ are
 # checked on an instance; methods on the class.
 INTERNALS: list[tuple[str, str, str]] = [
-    ("textual.app:App", "_css_update_count",
-     "app/tui.py _loader via stylesheet_untouched/mark_screen_styled: a mode's screen made before any "
-     "stylesheet change skips the full CSS reparse"),
+    (
+        "textual.app:App",
+        "_css_update_count",
+        "app/tui.py _loader via stylesheet_untouched/mark_screen_styled: a mode's screen made before any "
+        "stylesheet change skips the full CSS reparse",
+    ),
     ("textual.screen:Screen", "_css_update_count", "same, on the new screen"),
-    ("textual.app:App", "_exit", "screens/browser/screen.py via app_exiting: no deferred chrome once the app is "
-     "exiting; tests/test_quick_start.py via app_exiting: the console closed itself"),
-    ("textual.widgets:DataTable", "_update_dimensions", "screens/widgets.py RequestTable: measures Text cells directly"),
-    ("textual.widgets:DataTable", "_render_cell", "screens/widgets.py RequestTable: one-line Text cells without "
-     "Rich's general path (tests/test_request_table.py compares the segments)"),
+    (
+        "textual.app:App",
+        "_exit",
+        "screens/browser/screen.py via app_exiting: no deferred chrome once the app is "
+        "exiting; tests/test_quick_start.py via app_exiting: the console closed itself",
+    ),
+    (
+        "textual.widgets:DataTable",
+        "_update_dimensions",
+        "screens/widgets.py RequestTable: measures Text cells directly",
+    ),
+    (
+        "textual.widgets:DataTable",
+        "_render_cell",
+        "screens/widgets.py RequestTable: one-line Text cells without "
+        "Rich's general path (tests/test_request_table.py compares the segments)",
+    ),
     ("textual.widgets:DataTable", "_get_styles_to_render_cell", "screens/widgets.py RequestTable._render_cell"),
     ("textual.widgets:DataTable", "_get_row_renderables", "screens/widgets.py RequestTable"),
     ("textual.widgets:DataTable", "_row_locations", "screens/widgets.py RequestTable"),
@@ -38,12 +62,22 @@ INTERNALS: list[tuple[str, str, str]] = [
     ("textual.widgets:DataTable", "_show_hover_cursor", "screens/widgets.py RequestTable._render_cell (cache key)"),
     ("textual.widgets:DataTable", "_update_count", "screens/widgets.py RequestTable._render_cell (cache key)"),
     ("textual.widgets:DataTable", "_pseudo_class_state", "screens/widgets.py RequestTable._render_cell (cache key)"),
-    ("textual.app:App", "_get_screen", "screens/dialogs/create_customer.py CreateCustomerDialog.warm via register_screen: "
-     "compose and mount the installed Create dialog while idle, without showing it"),
-    ("textual.app:App", "_notifications", "tests via notifications (tests/helpers.py notes): the notifications "
-     "an app raised"),
-    ("textual.screen:Screen", "_compositor", "tests via screen_text (tests/test_console_registration.py): the "
-     "screen's text as drawn"),
+    (
+        "textual.app:App",
+        "_get_screen",
+        "screens/dialogs/create_customer.py CreateCustomerDialog.warm via register_screen: "
+        "compose and mount the installed Create dialog while idle, without showing it",
+    ),
+    (
+        "textual.app:App",
+        "_notifications",
+        "tests via notifications (tests/helpers.py notes): the notifications an app raised",
+    ),
+    (
+        "textual.screen:Screen",
+        "_compositor",
+        "tests via screen_text (tests/test_console_registration.py): the screen's text as drawn",
+    ),
 ]
 
 

@@ -23,18 +23,55 @@ from screens.widgets import data, history_text, labelled
 if TYPE_CHECKING:
     from services.user_requests import UserRequestDetail
 
-FILTERS = ["All", "Draft", "Submitted", "Pending approval", "Approved", "Pending completion", "Completed",
-           "Rejected", "Canceled"]
-COLUMNS = [Column("number", "Number"), Column("created", "Created"), Column("status", "Status", width=18),
-           Column("customer", "Customer", width=26), Column("contact", "Contact", width=20),
-           Column("user", "User name", width=16), Column("role", "Role", width=22)]
-STATUS_STYLE = {"Draft": "dim", "Submitted": "yellow", "Pending approval": "cyan", "Approved": "green",
-                "Pending completion": "bold cyan", "Completed": "bold green", "Rejected": "red", "Canceled": "red"}
-ACTION_KEYS = {"approve": "a", "reject": "r", "cancel": "x", "submit": "w", "provision": "p",
-               "set_user_name": "u", "resend_activation": "v"}
+FILTERS = [
+    "All",
+    "Draft",
+    "Submitted",
+    "Pending approval",
+    "Approved",
+    "Pending completion",
+    "Completed",
+    "Rejected",
+    "Canceled",
+]
+COLUMNS = [
+    Column("number", "Number"),
+    Column("created", "Created"),
+    Column("status", "Status", width=18),
+    Column("customer", "Customer", width=26),
+    Column("contact", "Contact", width=20),
+    Column("user", "User name", width=16),
+    Column("role", "Role", width=22),
+]
+STATUS_STYLE = {
+    "Draft": "dim",
+    "Submitted": "yellow",
+    "Pending approval": "cyan",
+    "Approved": "green",
+    "Pending completion": "bold cyan",
+    "Completed": "bold green",
+    "Rejected": "red",
+    "Canceled": "red",
+}
+ACTION_KEYS = {
+    "approve": "a",
+    "reject": "r",
+    "cancel": "x",
+    "submit": "w",
+    "provision": "p",
+    "set_user_name": "u",
+    "resend_activation": "v",
+}
 PAGE_SIZE = 100
-SECTIONS = (("request", "User request"), ("problem", "Needs attention"), ("parties", "Customer, contact, role"),
-            ("portal", "Portal user"), ("workflow", "Workflow"), ("mail", "Logon e-mail"), ("history", "History"))
+SECTIONS = (
+    ("request", "User request"),
+    ("problem", "Needs attention"),
+    ("parties", "Customer, contact, role"),
+    ("portal", "Portal user"),
+    ("workflow", "Workflow"),
+    ("mail", "Logon e-mail"),
+    ("history", "History"),
+)
 
 
 def tab_id(name: str) -> str:
@@ -73,20 +110,55 @@ request waits in *Submitted* for processing by hand.
 * **v** sends a new activation link (the old one stops working).
 """
     BINDINGS = [
-        Binding("a", "act('approve')", "Approve", id="userrequests.approve",
-                tooltip="Approve by hand and provision the portal user (no workflow)"),
-        Binding("A", "approve_comment", "Approve…", id="userrequests.approve_comment", show=False,
-                tooltip="Approve by hand with a comment for the history"),
-        Binding("r", "act('reject')", "Reject", id="userrequests.reject", tooltip="Reject the request (asks the reason)"),
-        Binding("x", "act('cancel')", "Cancel request", id="userrequests.cancel", tooltip="Cancel the request (asks why)"),
-        Binding("w", "act('submit')", "To workflow", id="userrequests.submit",
-                tooltip="Hand a draft or waiting request to the active workflow"),
-        Binding("u", "act('set_user_name')", "User name", id="userrequests.username",
-                tooltip="Choose another user name (e.g. when the preferred one is taken)"),
-        Binding("p", "act('provision')", "Provision", id="userrequests.provision",
-                tooltip="Provision the portal user of an approved request again"),
-        Binding("v", "act('resend_activation')", "New link", id="userrequests.resend",
-                tooltip="Send a new activation link to the contact"),
+        Binding(
+            "a",
+            "act('approve')",
+            "Approve",
+            id="userrequests.approve",
+            tooltip="Approve by hand and provision the portal user (no workflow)",
+        ),
+        Binding(
+            "A",
+            "approve_comment",
+            "Approve…",
+            id="userrequests.approve_comment",
+            show=False,
+            tooltip="Approve by hand with a comment for the history",
+        ),
+        Binding(
+            "r", "act('reject')", "Reject", id="userrequests.reject", tooltip="Reject the request (asks the reason)"
+        ),
+        Binding(
+            "x", "act('cancel')", "Cancel request", id="userrequests.cancel", tooltip="Cancel the request (asks why)"
+        ),
+        Binding(
+            "w",
+            "act('submit')",
+            "To workflow",
+            id="userrequests.submit",
+            tooltip="Hand a draft or waiting request to the active workflow",
+        ),
+        Binding(
+            "u",
+            "act('set_user_name')",
+            "User name",
+            id="userrequests.username",
+            tooltip="Choose another user name (e.g. when the preferred one is taken)",
+        ),
+        Binding(
+            "p",
+            "act('provision')",
+            "Provision",
+            id="userrequests.provision",
+            tooltip="Provision the portal user of an approved request again",
+        ),
+        Binding(
+            "v",
+            "act('resend_activation')",
+            "New link",
+            id="userrequests.resend",
+            tooltip="Send a new activation link to the contact",
+        ),
         Binding("f5", "reread", "Reread", id="userrequests.reread", tooltip="Reread the list and the detail"),
     ]
 
@@ -118,10 +190,15 @@ request waits in *Submitted* for processing by hand.
         return row.number
 
     def row_cells(self, row: Any) -> list[Text]:
-        return [Text(row.number), Text(f"{row.created_at:%Y-%m-%d %H:%M}"),
-                Text(row.status, style=STATUS_STYLE.get(row.status, "")),
-                data(f"{row.customer_account} {row.customer_name}"), data(row.contact), data(row.user_name),
-                data(row.role)]
+        return [
+            Text(row.number),
+            Text(f"{row.created_at:%Y-%m-%d %H:%M}"),
+            Text(row.status, style=STATUS_STYLE.get(row.status, "")),
+            data(f"{row.customer_account} {row.customer_name}"),
+            data(row.contact),
+            data(row.user_name),
+            data(row.role),
+        ]
 
     # ------------------------------------------------------------------ actions
 
@@ -136,14 +213,21 @@ request waits in *Submitted* for processing by hand.
         title = f"{action.replace('_', ' ').capitalize()} {number}"
         if action in ("reject", "cancel"):
             label = "Reason (required):" if action == "reject" else "Why is the request canceled?"
-            self.app.push_screen(CommentDialog(title, label, required=True, button=action.capitalize(),
-                                               variant="error"),
-                                 lambda reason: self._run_if(reason, action, number, reason))
+            self.app.push_screen(
+                CommentDialog(title, label, required=True, button=action.capitalize(), variant="error"),
+                lambda reason: self._run_if(reason, action, number, reason),
+            )
         elif action == "set_user_name":
             current = d.user_name if d else ""
-            self.app.push_screen(FormDialog(Content(title), [FieldSpec("user_name", "New user name (letters, digits, . _ @ -)",
-                                                                       current)], required=("user_name",), ok="Set"),
-                                 lambda v: self._run_if(v, action, number, v["user_name"] if v else ""))
+            self.app.push_screen(
+                FormDialog(
+                    Content(title),
+                    [FieldSpec("user_name", "New user name (letters, digits, . _ @ -)", current)],
+                    required=("user_name",),
+                    ok="Set",
+                ),
+                lambda v: self._run_if(v, action, number, v["user_name"] if v else ""),
+            )
         else:
             self._run(action, number)
 
@@ -156,8 +240,9 @@ request waits in *Submitted* for processing by hand.
             if comment is not None:
                 self._run("approve", number, comment or None)
 
-        self.app.push_screen(CommentDialog(f"Approve {number}", "Comment (optional):", required=False,
-                                           button="Approve"), done)
+        self.app.push_screen(
+            CommentDialog(f"Approve {number}", "Comment (optional):", required=False, button="Approve"), done
+        )
 
     def _run_if(self, answer: Any, action: str, number: str, *args: Any) -> None:
         """A dialog's answer: run the action unless it was dismissed (None) or left empty."""
@@ -195,8 +280,9 @@ request waits in *Submitted* for processing by hand.
             if result.portal_user:
                 message += f"; portal user {result.portal_user}"
             if result.problem:
-                self.app.call_from_thread(self.notify, result.problem, title="Needs attention", severity="warning",
-                                          markup=False, timeout=12)
+                self.app.call_from_thread(
+                    self.notify, result.problem, title="Needs attention", severity="warning", markup=False, timeout=12
+                )
             return message
 
         self.act(number, run)
@@ -216,8 +302,16 @@ request waits in *Submitted* for processing by hand.
             w.display = d is not None
         if d is None:
             return
-        req = labelled([("Number", d.number), ("Type", d.request_type), ("Created", d.created_at),
-                        ("Created by", d.created_by), ("Sign-up request", d.signup_request), ("User name", d.user_name)])
+        req = labelled(
+            [
+                ("Number", d.number),
+                ("Type", d.request_type),
+                ("Created", d.created_at),
+                ("Created by", d.created_by),
+                ("Sign-up request", d.signup_request),
+                ("User name", d.user_name),
+            ]
+        )
         req.append("\n")
         req.append(f"{'Status':<18}", style="bold")
         req.append(d.status, style=STATUS_STYLE.get(d.status, ""))
@@ -228,13 +322,30 @@ request waits in *Submitted* for processing by hand.
         widgets["request"].update(req)
         widgets["problem"].display = bool(d.problem)
         widgets["problem"].update(data(d.problem or "", style="bold yellow"))
-        widgets["parties"].update(labelled([("Customer", f"{d.customer_account} {d.customer_name}"),
-                                            ("Contact", d.contact), ("E-mail", d.email), ("Role", d.role)]))
+        widgets["parties"].update(
+            labelled(
+                [
+                    ("Customer", f"{d.customer_account} {d.customer_name}"),
+                    ("Contact", d.contact),
+                    ("E-mail", d.email),
+                    ("Role", d.role),
+                ]
+            )
+        )
         if d.portal_user:
             pu = d.portal_user
-            widgets["portal"].update(labelled([("User name", pu.user_name), ("Status", pu.status),
-                                               ("Created", pu.created_at), ("Activated", pu.activated_at),
-                                               ("Disabled", pu.disabled_at), ("Disabled by", pu.disabled_by)]))
+            widgets["portal"].update(
+                labelled(
+                    [
+                        ("User name", pu.user_name),
+                        ("Status", pu.status),
+                        ("Created", pu.created_at),
+                        ("Activated", pu.activated_at),
+                        ("Disabled", pu.disabled_at),
+                        ("Disabled by", pu.disabled_by),
+                    ]
+                )
+            )
         else:
             widgets["portal"].update(Text("not provisioned yet", style="dim"))
         widgets["workflow"].update(data(d.workflow.summary) if d.workflow else Text("no workflow running", style="dim"))
@@ -264,7 +375,9 @@ def _why_not(d: UserRequestDetail, action: str) -> str:
         return f"{d.number} is in a workflow ({d.workflow.summary}): act on its work item in My work"
     if not d.actions:
         return f"{d.number} is {d.status}: nothing you may do on it here"
-    return f"{d.number} is {d.status}: cannot {label} it (possible: {', '.join(a.replace('_', ' ') for a in d.actions)})"
+    return (
+        f"{d.number} is {d.status}: cannot {label} it (possible: {', '.join(a.replace('_', ' ') for a in d.actions)})"
+    )
 
 
 def raise_refusal(message: str) -> None:

@@ -108,9 +108,13 @@ class ReportsWorkerErrors(MessagePump):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR and event.worker.error is not None:
-            self.app.notify(error_text(event.worker.error), title="Refused" if _is_refusal(event.worker.error) else "Error",
-                            severity="warning" if _is_refusal(event.worker.error) else "error", markup=False,
-                            timeout=8)
+            self.app.notify(
+                error_text(event.worker.error),
+                title="Refused" if _is_refusal(event.worker.error) else "Error",
+                severity="warning" if _is_refusal(event.worker.error) else "error",
+                markup=False,
+                timeout=8,
+            )
 
 
 def _is_refusal(exc: BaseException) -> bool:
@@ -189,8 +193,15 @@ class RequestTable(DataTable):
 
     # ------------------------------------------------------------------ a cheaper cell path
 
-    def _render_cell(self, row_index: int, column_index: int, base_style: Style, width: int,
-                     cursor: bool = False, hover: bool = False) -> list[list[Segment]]:
+    def _render_cell(
+        self,
+        row_index: int,
+        column_index: int,
+        base_style: Style,
+        width: int,
+        cursor: bool = False,
+        hover: bool = False,
+    ) -> list[list[Segment]]:
         """DataTable's cell rendering, without Rich's general path for the common cell.
 
         A body cell that is a one-line ``Text`` fitting its column, in a row of height 1, is
@@ -205,8 +216,16 @@ class RequestTable(DataTable):
         column_key = self._column_locations.get_key(column_index)
         if row_key is None or column_key is None:
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        cache_key = (row_key, column_key, base_style, cursor, hover, self._show_hover_cursor, self._update_count,
-                     self._pseudo_class_state)
+        cache_key = (
+            row_key,
+            column_key,
+            base_style,
+            cursor,
+            hover,
+            self._show_hover_cursor,
+            self._update_count,
+            self._pseudo_class_state,
+        )
         cache = self._cell_render_cache
         if cache_key in cache:
             return cache[cache_key]
@@ -214,12 +233,25 @@ class RequestTable(DataTable):
         cells = self._get_row_renderables(row_index).cells
         cell = cells[column_index] if column_index < len(cells) else None
         pad = self.cell_padding
-        if (row is None or row.height != 1 or type(cell) is not Text or cell.justify not in (None, "default", "left")
-                or not cell.plain.isprintable() or cell_len(cell.plain) > width - 2 * pad):  # controls, \n, \t...
+        if (
+            row is None
+            or row.height != 1
+            or type(cell) is not Text
+            or cell.justify not in (None, "default", "left")
+            or not cell.plain.isprintable()
+            or cell_len(cell.plain) > width - 2 * pad
+        ):  # controls, \n, \t...
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
         component_style, post_style = self._get_styles_to_render_cell(
-            False, False, False, hover, cursor, self.show_cursor, self._show_hover_cursor,
-            self.cursor_foreground_priority == "css", self.cursor_background_priority == "css",
+            False,
+            False,
+            False,
+            hover,
+            cursor,
+            self.show_cursor,
+            self._show_hover_cursor,
+            self.cursor_foreground_priority == "css",
+            self.cursor_background_priority == "css",
         )
         pre_style = base_style + Style.from_meta({"row": row_index, "column": column_index}) + component_style
         plain = cell.plain

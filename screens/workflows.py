@@ -20,9 +20,16 @@ from screens.widgets import data, labelled
 if TYPE_CHECKING:
     from services.workflow_defs import DefinitionDetail, DefinitionView
 
-COLUMNS = [Column("id", "Id"), Column("doc_type", "Document type", width=16), Column("name", "Name", width=26),
-           Column("version", "Ver"), Column("active", "Active"), Column("steps", "Steps"), Column("running", "Running"),
-           Column("imported", "Imported", width=24)]
+COLUMNS = [
+    Column("id", "Id"),
+    Column("doc_type", "Document type", width=16),
+    Column("name", "Name", width=26),
+    Column("version", "Ver"),
+    Column("active", "Active"),
+    Column("steps", "Steps"),
+    Column("running", "Running"),
+    Column("imported", "Imported", width=24),
+]
 FILTERS = ["All", "Active", "Inactive"]
 
 
@@ -108,7 +115,9 @@ time limit, escalation, automated actions).
     BINDINGS = [
         Binding("i", "import", "Import", id="workflows.import", tooltip="Import a definition file (TOML)"),
         Binding("a", "activate", "Activate", id="workflows.activate", tooltip="Activate the selected definition"),
-        Binding("d", "deactivate", "Deactivate", id="workflows.deactivate", tooltip="Deactivate the selected definition"),
+        Binding(
+            "d", "deactivate", "Deactivate", id="workflows.deactivate", tooltip="Deactivate the selected definition"
+        ),
         Binding("f5", "reread", "Reread", id="workflows.reread", tooltip="Reread the definitions"),
     ]
 
@@ -136,9 +145,16 @@ time limit, escalation, automated actions).
         return str(row.id)
 
     def row_cells(self, d: Any) -> list[Text]:
-        return [Text(str(d.id)), data(d.doc_type), data(d.name), Text(str(d.version)),
-                Text("active", style="bold green") if d.active else Text("—", style="dim"),
-                Text(str(d.steps)), Text(str(d.running)), data(f"{d.created_at:%Y-%m-%d} {d.created_by}")]
+        return [
+            Text(str(d.id)),
+            data(d.doc_type),
+            data(d.name),
+            Text(str(d.version)),
+            Text("active", style="bold green") if d.active else Text("—", style="dim"),
+            Text(str(d.steps)),
+            Text(str(d.running)),
+            data(f"{d.created_at:%Y-%m-%d} {d.created_by}"),
+        ]
 
     def compose_detail(self) -> ComposeResult:
         for wid, title in (("wf-head", "Definition"), ("wf-steps", "Steps")):
@@ -153,10 +169,21 @@ time limit, escalation, automated actions).
             return
         head, steps = self.query_one("#wf-head", Static), self.query_one("#wf-steps", Static)
         head.display = steps.display = True
-        head.update(labelled([("Document type", d.doc_type), ("Name", f"{d.name} (version {d.version})"),
-                              ("Active", "yes" if d.active else "no"), ("Condition", d.condition or "(every document)"),
-                              ("Priority", d.priority), ("Description", d.description), ("Running", d.running),
-                              ("Imported", f"{d.created_at:%Y-%m-%d %H:%M} by {d.created_by}")], width=15))
+        head.update(
+            labelled(
+                [
+                    ("Document type", d.doc_type),
+                    ("Name", f"{d.name} (version {d.version})"),
+                    ("Active", "yes" if d.active else "no"),
+                    ("Condition", d.condition or "(every document)"),
+                    ("Priority", d.priority),
+                    ("Description", d.description),
+                    ("Running", d.running),
+                    ("Imported", f"{d.created_at:%Y-%m-%d %H:%M} by {d.created_by}"),
+                ],
+                width=15,
+            )
+        )
         out = Text()
         for i, s in enumerate(d.step_list):
             if i:
@@ -185,8 +212,12 @@ time limit, escalation, automated actions).
         def done(detail: DefinitionDetail | None) -> None:
             if detail is not None:
                 state = "active" if detail.active else "inactive"
-                self.post_message(ActionDone(str(detail.id), f"imported {detail.doc_type} '{detail.name}' as version "
-                                                             f"{detail.version} ({state})"))
+                self.post_message(
+                    ActionDone(
+                        str(detail.id),
+                        f"imported {detail.doc_type} '{detail.name}' as version {detail.version} ({state})",
+                    )
+                )
 
         self.app.push_screen(ImportDialog(), done)
 
@@ -205,8 +236,12 @@ time limit, escalation, automated actions).
             if ok:
                 self._flip(key, False)
 
-        self.app.push_screen(ConfirmDialog("Deactivate workflow", f"Deactivate {what}: new documents no longer start "
-                                           f"it{running}.", ok="Deactivate"), done)
+        self.app.push_screen(
+            ConfirmDialog(
+                "Deactivate workflow", f"Deactivate {what}: new documents no longer start it{running}.", ok="Deactivate"
+            ),
+            done,
+        )
 
     def _flip(self, key: str, on_: bool) -> None:
         from services import workflow_defs

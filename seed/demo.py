@@ -15,10 +15,10 @@ from typing import Any, Callable
 from sqlalchemy import insert
 from sqlmodel import Session, select
 
-from models.signup import SignupRequest, SignupStatus
-from services import customers, operators, sequences, signup
 from models.core import AuditEvent, Operator
 from models.customer import CustomerTemplate, PortalRole
+from models.signup import SignupRequest, SignupStatus
+from services import customers, operators, sequences, signup
 from services.permissions import PORTAL, SYSTEM, Actor
 from services.store import Store, now
 from services.text import normalize_company
@@ -32,15 +32,44 @@ OPERATORS = [
 ]
 
 TEMPLATES = {
-    "DOMESTIC": ("Domestic wholesale, net 30", {
-        "customer_group": "10", "currency": "USD", "terms_of_payment": "Net30", "method_of_payment": "CHECK",
-        "tax_group": "TAXABLE", "credit_limit": "10000.00", "mandatory_credit_limit": False, "credit_rating": "B"}),
-    "EXPORT": ("Export customers, wire transfer", {
-        "customer_group": "20", "currency": "EUR", "terms_of_payment": "Net45", "method_of_payment": "WIRE",
-        "tax_group": "EXEMPT", "credit_limit": "50000.00", "mandatory_credit_limit": True, "credit_rating": "A"}),
-    "RETAIL": ("Retail, cash on delivery", {
-        "customer_group": "30", "currency": "USD", "terms_of_payment": "COD", "method_of_payment": "CASH",
-        "tax_group": "TAXABLE", "credit_limit": "0.00", "mandatory_credit_limit": True}),
+    "DOMESTIC": (
+        "Domestic wholesale, net 30",
+        {
+            "customer_group": "10",
+            "currency": "USD",
+            "terms_of_payment": "Net30",
+            "method_of_payment": "CHECK",
+            "tax_group": "TAXABLE",
+            "credit_limit": "10000.00",
+            "mandatory_credit_limit": False,
+            "credit_rating": "B",
+        },
+    ),
+    "EXPORT": (
+        "Export customers, wire transfer",
+        {
+            "customer_group": "20",
+            "currency": "EUR",
+            "terms_of_payment": "Net45",
+            "method_of_payment": "WIRE",
+            "tax_group": "EXEMPT",
+            "credit_limit": "50000.00",
+            "mandatory_credit_limit": True,
+            "credit_rating": "A",
+        },
+    ),
+    "RETAIL": (
+        "Retail, cash on delivery",
+        {
+            "customer_group": "30",
+            "currency": "USD",
+            "terms_of_payment": "COD",
+            "method_of_payment": "CASH",
+            "tax_group": "TAXABLE",
+            "credit_limit": "0.00",
+            "mandatory_credit_limit": True,
+        },
+    ),
 }
 
 # what the Create new customer dialog and 'requests create' preselect (parameters, admin-set)
@@ -54,10 +83,35 @@ ROLES = [
 ]
 
 CUSTOMERS = [
-    {"name": "Fabrikam, Inc.", "email": "orders@fabrikam.example", "city": "Seattle", "country": "US", "customer_group": "10"},
-    {"name": "Contoso Retail Ltd", "email": "ap@contoso-retail.example", "city": "London", "country": "GB", "customer_group": "30"},
-    {"name": "Adventure Works", "email": "buying@adventure-works.example", "city": "Bothell", "country": "US", "customer_group": "10"},
-    {"name": "Northwind Traders", "email": "purchasing@northwind.example", "city": "Hamburg", "country": "DE", "customer_group": "20", "currency": "EUR"},
+    {
+        "name": "Fabrikam, Inc.",
+        "email": "orders@fabrikam.example",
+        "city": "Seattle",
+        "country": "US",
+        "customer_group": "10",
+    },
+    {
+        "name": "Contoso Retail Ltd",
+        "email": "ap@contoso-retail.example",
+        "city": "London",
+        "country": "GB",
+        "customer_group": "30",
+    },
+    {
+        "name": "Adventure Works",
+        "email": "buying@adventure-works.example",
+        "city": "Bothell",
+        "country": "US",
+        "customer_group": "10",
+    },
+    {
+        "name": "Northwind Traders",
+        "email": "purchasing@northwind.example",
+        "city": "Hamburg",
+        "country": "DE",
+        "customer_group": "20",
+        "currency": "EUR",
+    },
 ]
 
 # (company, first, last, email, user, city, country, final status)
@@ -72,7 +126,16 @@ REQUESTS = [
     ("Alpine Ski House", "Olga", "Svensson", "olga@alpineski.example", "osvensson", "Zermatt", "CH", "Created"),
     ("Margie's Travel", "Margie", "Shoop", "margie@margiestravel.example", "mshoop", "Miami", "US", "Rejected"),
     ("Trey Research", "Trey", "Hall", "orders@fabrikam.example", "thall", "Seattle", "US", "Verified by user"),
-    ("[b]Bracket[/b] & Co [/x]", "Eve", "[@click=app.quit]q[/]", "eve@hostile.example", "eve.h", "Nowhere", "US", "Requested"),
+    (
+        "[b]Bracket[/b] & Co [/x]",
+        "Eve",
+        "[@click=app.quit]q[/]",
+        "eve@hostile.example",
+        "eve.h",
+        "Nowhere",
+        "US",
+        "Requested",
+    ),
 ]
 
 
@@ -85,8 +148,14 @@ def _token_from_outbox(session: Session, number: str) -> str:
 def is_loaded(store: Store) -> bool:
     """Whether the demo set was loaded completely (a cut-short load is finished by ``load_base``)."""
     with store.read() as s:
-        return s.exec(select(AuditEvent.id).where(AuditEvent.entity_type == "demo", AuditEvent.entity_key == "base",
-                                                  AuditEvent.action == "loaded")).first() is not None
+        return (
+            s.exec(
+                select(AuditEvent.id).where(
+                    AuditEvent.entity_type == "demo", AuditEvent.entity_key == "base", AuditEvent.action == "loaded"
+                )
+            ).first()
+            is not None
+        )
 
 
 DEMO_PORTAL_URL = "http://127.0.0.1:8080"
@@ -101,8 +170,9 @@ def load_reference(store: Store) -> int:
         have = set(s.exec(select(Operator.user_name)).all())
         for user, name, roles, profile, sales_rep in OPERATORS:
             if user not in have:
-                operators.create_operator(s, SYSTEM, user, name, roles, email=f"{user}@regdesk.example",
-                                          profile=profile, sales_rep=sales_rep)
+                operators.create_operator(
+                    s, SYSTEM, user, name, roles, email=f"{user}@regdesk.example", profile=profile, sales_rep=sales_rep
+                )
                 added += 1
     with store.read() as s:
         templates = set(s.exec(select(CustomerTemplate.name)).all())
@@ -116,12 +186,14 @@ def load_reference(store: Store) -> int:
             store.call(customers.save_role, SYSTEM, name, description)
             added += 1
     with store.write() as s:
-        from models.customer import Customer  # noqa: PLC0415
+        from models.customer import Customer
 
         names = set(s.exec(select(Customer.name)).all())
         for customer in CUSTOMERS:
             if customer["name"] not in names:
-                customers.new_customer(s, SYSTEM, customers.validate_values(s, {"party_type": "Organization", **customer}))
+                customers.new_customer(
+                    s, SYSTEM, customers.validate_values(s, {"party_type": "Organization", **customer})
+                )
                 added += 1
     return added
 
@@ -133,12 +205,27 @@ def _take_on(store: Store, approver: Actor, entry: tuple[str, ...]) -> bool:
     """Bring one demo request to its final status from wherever a cut-short load left it."""
     company, first, last, email, user, city, country, final = entry
     with store.read() as s:
-        req = s.exec(select(SignupRequest).where(SignupRequest.user_name == user, SignupRequest.company == company)).first()
+        req = s.exec(
+            select(SignupRequest).where(SignupRequest.user_name == user, SignupRequest.company == company)
+        ).first()
     added = req is None
     if req is None:
-        data = {"company": company, "first_name": first, "last_name": last, "email": email, "user_name": user,
-                "phone": "+1 555 0100", "fax": "", "street": "1 Main Street", "city": city, "zip": "10001",
-                "state": "", "county": "", "country": country, "language": "en-us"}
+        data = {
+            "company": company,
+            "first_name": first,
+            "last_name": last,
+            "email": email,
+            "user_name": user,
+            "phone": "+1 555 0100",
+            "fax": "",
+            "street": "1 Main Street",
+            "city": city,
+            "zip": "10001",
+            "state": "",
+            "county": "",
+            "country": country,
+            "language": "en-us",
+        }
         number, status = store.call(signup.submit, PORTAL, data).number, "Requested"
     else:
         number, status = req.number, req.status
@@ -159,8 +246,9 @@ def _take_on(store: Store, approver: Actor, entry: tuple[str, ...]) -> bool:
         store.call(signup.approve, approver, number)
         status, added = "Approved", True
     if final == "Created" and status == "Approved":
-        store.call(signup.create_customer, approver, number, mode="new", template="EXPORT",
-                   role="Customer self-service user")
+        store.call(
+            signup.create_customer, approver, number, mode="new", template="EXPORT", role="Customer self-service user"
+        )
         added = True
     return added
 
@@ -195,8 +283,14 @@ def load_base(store: Store) -> dict[str, Any]:
 
     with store.write() as s:
         audit.record(s, SYSTEM, "demo", "base", "loaded", comment=f"demo set complete ({added} things added)")
-    return {"loaded": added > 0, "operators": len(OPERATORS), "templates": len(TEMPLATES), "roles": len(ROLES),
-            "customers": len(CUSTOMERS), "requests": len(REQUESTS)}
+    return {
+        "loaded": added > 0,
+        "operators": len(OPERATORS),
+        "templates": len(TEMPLATES),
+        "roles": len(ROLES),
+        "customers": len(CUSTOMERS),
+        "requests": len(REQUESTS),
+    }
 
 
 def operators_actor(store: Store, user_name: str) -> Actor:
@@ -230,19 +324,37 @@ def add_synthetic(store: Store, count: int, *, seed: int = 7, progress: Callable
                 email = f"{fn}.{ln}.{value}@example.com".lower()
                 status = rng.choices(_STATUSES, weights=[30, 25, 15, 20, 10])[0]
                 created = base - timedelta(minutes=rng.randint(0, 60 * 24 * 365))
-                rows.append({
-                    "number": sequences.format_number(prefix, width, value), "created_at": created,
-                    "updated_at": created, "status": status, "user_name": f"{fn}{ln}{value}".lower(),
-                    "email": email, "email_normalized": email, "company": company,
-                    "company_normalized": normalize_company(company), "first_name": fn, "last_name": ln,
-                    "phone": "+1 555 0101", "fax": "", "street": f"{value} Market St", "city": "Springfield",
-                    "zip": "12345", "state": "", "county": "", "country": rng.choice(["US", "DE", "GB", "FR"]),
-                    "language": "en-us", "customer_account": "", "customer_created": status == "Created",
-                    "created_customer_account": "", "submitted_by": "portal", "version": 1,
-                })
+                rows.append(
+                    {
+                        "number": sequences.format_number(prefix, width, value),
+                        "created_at": created,
+                        "updated_at": created,
+                        "status": status,
+                        "user_name": f"{fn}{ln}{value}".lower(),
+                        "email": email,
+                        "email_normalized": email,
+                        "company": company,
+                        "company_normalized": normalize_company(company),
+                        "first_name": fn,
+                        "last_name": ln,
+                        "phone": "+1 555 0101",
+                        "fax": "",
+                        "street": f"{value} Market St",
+                        "city": "Springfield",
+                        "zip": "12345",
+                        "state": "",
+                        "county": "",
+                        "country": rng.choice(["US", "DE", "GB", "FR"]),
+                        "language": "en-us",
+                        "customer_account": "",
+                        "customer_created": status == "Created",
+                        "created_customer_account": "",
+                        "submitted_by": "portal",
+                        "version": 1,
+                    }
+                )
             s.execute(insert(SignupRequest), rows)
         done += n
         if progress:
             progress(done)
     return done
-

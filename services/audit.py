@@ -50,17 +50,17 @@ def record(
     inserted by ``sequences.settle`` with the real numbers in it: the audit trail is insert-only
     (operator logins may not UPDATE it on PostgreSQL), so it is never rewritten afterwards."""
     event = AuditEvent(
-            at=now(session),
-            operator=actor.user_name,
-            entity_type=entity_type,
-            entity_key=entity_key,
-            action=action,
-            before=_dump(before),
-            after=_dump(after),
-            comment=comment,
-            # PostgreSQL's trigger replaces db_login with session_user; on SQLite it is the OS login
-            db_login=actor.login or login_default(session.get_bind()),
-            acting_reason=actor.reason,
+        at=now(session),
+        operator=actor.user_name,
+        entity_type=entity_type,
+        entity_key=entity_key,
+        action=action,
+        before=_dump(before),
+        after=_dump(after),
+        comment=comment,
+        # PostgreSQL's trigger replaces db_login with session_user; on SQLite it is the OS login
+        db_login=actor.login or login_default(session.get_bind()),
+        acting_reason=actor.reason,
     )
     deferred = session.info.get(DEFERRED_NUMBERS)
     if deferred is not None:
@@ -118,9 +118,7 @@ def history(session: Session, entity_type: str, entity_key: str) -> list[AuditVi
     return [_view(e) for e in rows]
 
 
-def list_events(
-    session: Session, actor: Actor, *, entity: str | None = None, limit: int = 200
-) -> list[AuditView]:
+def list_events(session: Session, actor: Actor, *, entity: str | None = None, limit: int = 200) -> list[AuditView]:
     """Newest first; ``entity`` is a record key (e.g. a registration number or account)."""
     require(actor, "audit.view")
     query = select(AuditEvent)

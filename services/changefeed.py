@@ -48,9 +48,17 @@ class ChangeEvent(BaseModel):
 def changes_since(session: Session, actor: Any, after_id: int, *, limit: int = 200) -> list[ChangeEvent]:
     """Events with an id above ``after_id`` (oldest first, at most ``limit``), read by the primary key."""
     rows = session.execute(
-        select(col(AuditEvent.id), col(AuditEvent.entity_type), col(AuditEvent.entity_key), col(AuditEvent.action),
-               col(AuditEvent.operator), col(AuditEvent.after))
-        .where(col(AuditEvent.id) > after_id).order_by(col(AuditEvent.id)).limit(max(1, min(limit, 1000)))
+        select(
+            col(AuditEvent.id),
+            col(AuditEvent.entity_type),
+            col(AuditEvent.entity_key),
+            col(AuditEvent.action),
+            col(AuditEvent.operator),
+            col(AuditEvent.after),
+        )
+        .where(col(AuditEvent.id) > after_id)
+        .order_by(col(AuditEvent.id))
+        .limit(max(1, min(limit, 1000)))
     ).all()
     out = []
     for id_, entity_type, key, action, operator, after in rows:
@@ -60,8 +68,16 @@ def changes_since(session: Session, actor: Any, after_id: int, *, limit: int = 2
                 status = (json.loads(after) or {}).get("status")
             except (ValueError, AttributeError):
                 status = None
-        out.append(ChangeEvent(id=id_, entity_type=entity_type, entity_key=key, action=action, operator=operator,
-                               status=status if isinstance(status, str) else None))
+        out.append(
+            ChangeEvent(
+                id=id_,
+                entity_type=entity_type,
+                entity_key=key,
+                action=action,
+                operator=operator,
+                status=status if isinstance(status, str) else None,
+            )
+        )
     return out
 
 
@@ -91,9 +107,15 @@ class Listener:
                 from sqlalchemy.engine import make_url
 
                 u = make_url(url)
-                self._conn = psycopg.connect(host=u.host or None, port=u.port or None, user=u.username or None,
-                                             password=u.password or None, dbname=u.database or None,
-                                             autocommit=True, connect_timeout=5)
+                self._conn = psycopg.connect(
+                    host=u.host or None,
+                    port=u.port or None,
+                    user=u.username or None,
+                    password=u.password or None,
+                    dbname=u.database or None,
+                    autocommit=True,
+                    connect_timeout=5,
+                )
                 self._conn.execute(f"LISTEN {CHANNEL}")
             except Exception:  # no LISTEN: the poll still works
                 self._conn = None

@@ -31,8 +31,12 @@ from typing import Any, Iterable, Mapping
 MAX_LENGTH = 1000
 _NAMED = {"true": True, "false": False, "none": None}
 _COMPARE = {
-    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
-    ast.Gt: operator.gt, ast.GtE: operator.ge,
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
 }
 
 
@@ -46,11 +50,23 @@ def _where(node: ast.AST) -> str:
 
 
 def _describe(node: ast.AST) -> str:
-    names = {ast.Call: "a function call", ast.Attribute: "attribute access (a.b)", ast.Subscript: "indexing (a[b])",
-             ast.Lambda: "lambda", ast.JoinedStr: "an f-string", ast.BinOp: "arithmetic", ast.Dict: "a dict",
-             ast.Set: "a set", ast.IfExp: "an if-expression", ast.NamedExpr: "an assignment (:=)",
-             ast.Starred: "a starred expression", ast.GeneratorExp: "a generator",
-             ast.ListComp: "a comprehension", ast.Await: "await", ast.Yield: "yield"}
+    names = {
+        ast.Call: "a function call",
+        ast.Attribute: "attribute access (a.b)",
+        ast.Subscript: "indexing (a[b])",
+        ast.Lambda: "lambda",
+        ast.JoinedStr: "an f-string",
+        ast.BinOp: "arithmetic",
+        ast.Dict: "a dict",
+        ast.Set: "a set",
+        ast.IfExp: "an if-expression",
+        ast.NamedExpr: "an assignment (:=)",
+        ast.Starred: "a starred expression",
+        ast.GeneratorExp: "a generator",
+        ast.ListComp: "a comprehension",
+        ast.Await: "await",
+        ast.Yield: "yield",
+    }
     return names.get(type(node), type(node).__name__)
 
 
@@ -87,8 +103,9 @@ def _check(node: ast.AST, known: set[str] | None, *, top: bool = False) -> None:
     elif isinstance(node, ast.Compare):
         for op in node.ops:
             if not isinstance(op, (*_COMPARE, ast.In, ast.NotIn)):
-                raise ConditionError(f"operator {type(op).__name__} is not allowed{_where(node)} "
-                                     "(use == != < <= > >= in, not in)")
+                raise ConditionError(
+                    f"operator {type(op).__name__} is not allowed{_where(node)} (use == != < <= > >= in, not in)"
+                )
         for operand in [node.left, *node.comparators]:
             _check_operand(operand, known)
     else:
@@ -109,8 +126,13 @@ def _check_operand(node: ast.AST, known: set[str] | None) -> None:
         if node.value is None or isinstance(node.value, (bool, int, float, str)):
             return
         raise ConditionError(f"literal of type {type(node.value).__name__} is not allowed{_where(node)}")
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant) \
-            and isinstance(node.operand.value, (int, float)) and not isinstance(node.operand.value, bool):
+    if (
+        isinstance(node, ast.UnaryOp)
+        and isinstance(node.op, ast.USub)
+        and isinstance(node.operand, ast.Constant)
+        and isinstance(node.operand.value, (int, float))
+        and not isinstance(node.operand.value, bool)
+    ):
         return
     if isinstance(node, (ast.List, ast.Tuple)):
         for elt in node.elts:

@@ -36,8 +36,11 @@ AREAS: dict[str, tuple[str, str | None]] = {
 
 def read(session: Session, area: str) -> dict[str, int]:
     """The kept counts of one area: status -> rows (statuses with no rows are absent), slots summed."""
-    rows = session.execute(select(col(StatusCount.status), func.sum(col(StatusCount.n)))
-                           .where(col(StatusCount.area) == area).group_by(col(StatusCount.status))).all()
+    rows = session.execute(
+        select(col(StatusCount.status), func.sum(col(StatusCount.n)))
+        .where(col(StatusCount.area) == area)
+        .group_by(col(StatusCount.status))
+    ).all()
     return {status: int(n) for status, n in rows if n}
 
 
@@ -71,11 +74,14 @@ def compare(session: Session, area: str) -> dict[str, tuple[int, int]]:
     writers committing meanwhile cannot make a correct counter look wrong."""
     table, column = AREAS[area]
     key = column if column else "''"
-    rows = session.execute(text(
-        f"SELECT status, sum(kept), sum(counted) FROM ("
-        f"SELECT status, n AS kept, 0 AS counted FROM statuscount WHERE area = :area "
-        f"UNION ALL SELECT {key} AS status, 0 AS kept, 1 AS counted FROM {table}) t GROUP BY status"),
-        {"area": area}).all()
+    rows = session.execute(
+        text(
+            f"SELECT status, sum(kept), sum(counted) FROM ("
+            f"SELECT status, n AS kept, 0 AS counted FROM statuscount WHERE area = :area "
+            f"UNION ALL SELECT {key} AS status, 0 AS kept, 1 AS counted FROM {table}) t GROUP BY status"
+        ),
+        {"area": area},
+    ).all()
     return {str(status): (int(kept or 0), int(counted or 0)) for status, kept, counted in rows}
 
 
@@ -90,13 +96,19 @@ def check(session: Session, actor: Actor, *, repair: bool = False) -> list[Count
     postgres = session.get_bind().dialect.name == "postgresql"
     wrong: list[CounterCheck] = []
     for area, (table, _column) in AREAS.items():
-        bad = [CounterCheck(area=area, status=s, kept=kept, counted=counted)
-               for s, (kept, counted) in sorted(compare(session, area).items()) if kept != counted]
+        bad = [
+            CounterCheck(area=area, status=s, kept=kept, counted=counted)
+            for s, (kept, counted) in sorted(compare(session, area).items())
+            if kept != counted
+        ]
         if bad and repair:
             if postgres:
                 session.execute(text(f"LOCK TABLE {table} IN SHARE MODE"))
-                bad = [CounterCheck(area=area, status=s, kept=kept, counted=counted)
-                       for s, (kept, counted) in sorted(compare(session, area).items()) if kept != counted]
+                bad = [
+                    CounterCheck(area=area, status=s, kept=kept, counted=counted)
+                    for s, (kept, counted) in sorted(compare(session, area).items())
+                    if kept != counted
+                ]
             counted = recount(session, area)
             session.execute(delete(StatusCount).where(col(StatusCount.area) == area))
             for status, n in counted.items():

@@ -13,15 +13,16 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel
+from sqlalchemy import column as sa_column
 from sqlalchemy import func
-from sqlalchemy import column as sa_column, table as sa_table
+from sqlalchemy import table as sa_table
 from sqlmodel import Session, col, select
 
 from models.customer import ContactPerson, Customer, CustomerTemplate, PartyType, PortalRole
 from services import audit, counters, sequences
-from services.search import matching_ids, search_term
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.permissions import Actor, require
+from services.search import matching_ids, search_term
 from services.store import begin_write, now, writes
 from services.text import clean, normalize_company, normalize_email
 from services.validation import email_address, parse_decimal
@@ -137,7 +138,10 @@ def validate_values(session: Session, values: dict[str, Any], *, self_account: s
         if account and name not in errors:
             if account == self_account and name == "parent_account":
                 errors[name] = "a customer cannot be its own parent"
-            elif account != self_account and session.exec(select(Customer.id).where(Customer.account == account)).first() is None:
+            elif (
+                account != self_account
+                and session.exec(select(Customer.id).where(Customer.account == account)).first() is None
+            ):
                 errors[name] = f"no customer {account}"
     if errors:
         raise ValidationFailed(errors)
@@ -241,9 +245,11 @@ def approval_statuses(session: Session, customer_ids: list[int]) -> dict[int, st
     """{customer id: approval status} of the customers with an open change proposal (one query)."""
     if not customer_ids:
         return {}
-    rows = session.execute(select(_PROPOSALS.c.customer_id, _PROPOSALS.c.state)
-                           .where(_PROPOSALS.c.customer_id.in_(customer_ids),
-                                  _PROPOSALS.c.state.in_(tuple(_STATUS_OF_STATE))))
+    rows = session.execute(
+        select(_PROPOSALS.c.customer_id, _PROPOSALS.c.state).where(
+            _PROPOSALS.c.customer_id.in_(customer_ids), _PROPOSALS.c.state.in_(tuple(_STATUS_OF_STATE))
+        )
+    )
     return {cid: _STATUS_OF_STATE[state] for cid, state in rows}
 
 
@@ -260,14 +266,19 @@ def _template_view(t: CustomerTemplate) -> TemplateView:
 
 def list_templates(session: Session, actor: Actor) -> list[TemplateView]:
     require(actor, "signup.view")
-    rows = session.exec(select(CustomerTemplate).where(CustomerTemplate.active == True).order_by(col(CustomerTemplate.name))).all()  # noqa: E712
+    rows = session.exec(
+        select(CustomerTemplate).where(CustomerTemplate.active == True).order_by(col(CustomerTemplate.name))  # noqa: E712
+    ).all()
     return [_template_view(t) for t in rows]
 
 
 def get_template(session: Session, name: str) -> CustomerTemplate:
     t = session.exec(select(CustomerTemplate).where(CustomerTemplate.name == clean(name))).first()
     if t is None or not t.active:
-        known = ", ".join(session.exec(select(CustomerTemplate.name).where(CustomerTemplate.active == True)).all()) or "none"  # noqa: E712
+        known = (
+            ", ".join(session.exec(select(CustomerTemplate.name).where(CustomerTemplate.active == True)).all())  # noqa: E712
+            or "none"
+        )
         raise NotFound(f"no customer account template {name!r} (templates: {known})")
     return t
 
@@ -278,7 +289,9 @@ def template_values(session: Session, name: str) -> dict[str, Any]:
 
 
 @writes(phased=True)
-def save_template(session: Session, actor: Actor, name: str, values: dict[str, Any], description: str = "") -> TemplateView:
+def save_template(
+    session: Session, actor: Actor, name: str, values: dict[str, Any], description: str = ""
+) -> TemplateView:
     require(actor, "admin.templates")
     name = clean(name)
     errors = {}
@@ -362,30 +375,61 @@ def new_customer(session: Session, actor: Actor, values: dict[str, Any]) -> Cust
     return customer
 
 
-def add_contact(session: Session, actor: Actor, customer: Customer, *, first_name: str, last_name: str, email: str,
-                phone: str = "", is_admin: bool = False, signup_request_id: int | None = None) -> ContactPerson:
+def add_contact(
+    session: Session,
+    actor: Actor,
+    customer: Customer,
+    *,
+    first_name: str,
+    last_name: str,
+    email: str,
+    phone: str = "",
+    is_admin: bool = False,
+    signup_request_id: int | None = None,
+) -> ContactPerson:
     assert customer.id is not None  # a stored customer: create_customer flushed it
     contact = ContactPerson(
-        customer_id=customer.id, first_name=first_name, last_name=last_name, email=email,
-        email_normalized=normalize_email(email), phone=phone, is_admin=is_admin,
-        signup_request_id=signup_request_id, created_at=now(session),
+        customer_id=customer.id,
+        first_name=first_name,
+        last_name=last_name,
+        email=email,
+        email_normalized=normalize_email(email),
+        phone=phone,
+        is_admin=is_admin,
+        signup_request_id=signup_request_id,
+        created_at=now(session),
     )
     session.add(contact)
     session.flush()
-    audit.record(session, actor, "customer", customer.account, "contact added",
-                 after={"contact": f"{first_name} {last_name}", "email": email, "admin": is_admin})
+    audit.record(
+        session,
+        actor,
+        "customer",
+        customer.account,
+        "contact added",
+        after={"contact": f"{first_name} {last_name}", "email": email, "admin": is_admin},
+    )
     return contact
 
 
 def _contact_view(c: ContactPerson, account: str) -> ContactView:
-    return ContactView(id=c.id or 0, customer_account=account, first_name=c.first_name, last_name=c.last_name,
-                       email=c.email, phone=c.phone, is_admin=c.is_admin)
+    return ContactView(
+        id=c.id or 0,
+        customer_account=account,
+        first_name=c.first_name,
+        last_name=c.last_name,
+        email=c.email,
+        phone=c.phone,
+        is_admin=c.is_admin,
+    )
 
 
 def show_customer(session: Session, actor: Actor, account: str) -> CustomerDetail:
     require(actor, "customer.view")
     c = get_customer(session, account)
-    contacts = session.exec(select(ContactPerson).where(ContactPerson.customer_id == c.id).order_by(col(ContactPerson.id))).all()
+    contacts = session.exec(
+        select(ContactPerson).where(ContactPerson.customer_id == c.id).order_by(col(ContactPerson.id))
+    ).all()
     return CustomerDetail(
         customer=customer_view(c, approval_statuses(session, [c.id or 0]).get(c.id or 0, "")),
         contacts=[_contact_view(x, c.account) for x in contacts],
@@ -393,8 +437,9 @@ def show_customer(session: Session, actor: Actor, account: str) -> CustomerDetai
     )
 
 
-def list_customers(session: Session, actor: Actor, *, search: str | None = None, after: str | None = None,
-                   limit: int = 50) -> list[CustomerRow]:
+def list_customers(
+    session: Session, actor: Actor, *, search: str | None = None, after: str | None = None, limit: int = 50
+) -> list[CustomerRow]:
     """Customers by account, paged by keyset (``after`` = the last account of the previous page).
 
     A search finds an exact account or e-mail through their indexes, and text in the account,
@@ -403,15 +448,34 @@ def list_customers(session: Session, actor: Actor, *, search: str | None = None,
     query = select(Customer)
     term = search_term(search)
     if term is not None:
-        query = query.where(col(Customer.id).in_(matching_ids(session, Customer, term, [
-            col(Customer.account) == term.upper(), col(Customer.email_normalized) == normalize_email(term)])))
+        query = query.where(
+            col(Customer.id).in_(
+                matching_ids(
+                    session,
+                    Customer,
+                    term,
+                    [col(Customer.account) == term.upper(), col(Customer.email_normalized) == normalize_email(term)],
+                )
+            )
+        )
     if after:
         query = query.where(Customer.account > after)
     rows = session.exec(query.order_by(col(Customer.account)).limit(max(1, min(limit, 1000)))).all()
     statuses = approval_statuses(session, [c.id or 0 for c in rows])
-    return [CustomerRow(account=c.account, name=c.name, party_type=c.party_type, customer_group=c.customer_group,
-                        city=c.city, country=c.country, email=c.email, blocked=c.blocked,
-                        approval_status=statuses.get(c.id or 0, "")) for c in rows]
+    return [
+        CustomerRow(
+            account=c.account,
+            name=c.name,
+            party_type=c.party_type,
+            customer_group=c.customer_group,
+            city=c.city,
+            country=c.country,
+            email=c.email,
+            blocked=c.blocked,
+            approval_status=statuses.get(c.id or 0, ""),
+        )
+        for c in rows
+    ]
 
 
 def count_customers(session: Session, actor: Actor) -> int:

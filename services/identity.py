@@ -68,13 +68,16 @@ def login_default(context: Any) -> str | None:
 
 
 def refusal_text(requested: str, login: str) -> str:
-    return (f"--as/REGDESK_OPERATOR {requested!r} refused: this database is not a demo database, so you act as "
-            f"your OS login {login!r}. An admin operator may act for another operator with --reason TEXT "
-            "(recorded in the audit trail).")
+    return (
+        f"--as/REGDESK_OPERATOR {requested!r} refused: this database is not a demo database, so you act as "
+        f"your OS login {login!r}. An admin operator may act for another operator with --reason TEXT "
+        "(recorded in the audit trail)."
+    )
 
 
-def sqlite_choice(requested: str | None, login: str, *, demo: bool, login_is_admin: bool,
-                  reason: str | None) -> tuple[str, str | None]:
+def sqlite_choice(
+    requested: str | None, login: str, *, demo: bool, login_is_admin: bool, reason: str | None
+) -> tuple[str, str | None]:
     """(operator name to resolve, reason to record) under the SQLite rule, or UnknownOperator."""
     name = (requested or "").strip()
     if not name or name == login:
@@ -85,9 +88,11 @@ def sqlite_choice(requested: str | None, login: str, *, demo: bool, login_is_adm
     if login_is_admin and why:
         return name, why
     if login_is_admin:
-        raise UnknownOperator(f"--as {name!r} refused: this database is not a demo database; as admin "
-                              f"operator {login!r} you may act for {name!r} only with a reason: --reason TEXT "
-                              "(recorded in the audit trail)")
+        raise UnknownOperator(
+            f"--as {name!r} refused: this database is not a demo database; as admin "
+            f"operator {login!r} you may act for {name!r} only with a reason: --reason TEXT "
+            "(recorded in the audit trail)"
+        )
     raise UnknownOperator(refusal_text(name, login))
 
 
@@ -131,11 +136,13 @@ def pg_login(session: Any) -> tuple[str, bool]:
     """(session_user, whether it is the owner login: owns the regdesk tables or is a superuser)."""
     from sqlalchemy import text
 
-    row = session.execute(text(
-        "SELECT session_user, "
-        " (SELECT rolsuper FROM pg_roles WHERE rolname = session_user), "
-        " (SELECT tableowner FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'alembic_version')"
-    )).one()
+    row = session.execute(
+        text(
+            "SELECT session_user, "
+            " (SELECT rolsuper FROM pg_roles WHERE rolname = session_user), "
+            " (SELECT tableowner FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'alembic_version')"
+        )
+    ).one()
     login, superuser, owner = row
     return str(login), bool(superuser) or (owner is not None and owner == login)
 
@@ -151,17 +158,20 @@ def _establish_pg(session: Any, requested: str | None) -> Actor:
         if name and name != login:
             raise UnknownOperator(
                 f"--as/REGDESK_OPERATOR {name!r} refused: on PostgreSQL you are your database login {login!r}; "
-                f"to act as {name!r}, connect as that login (user in the URL, PGUSER, PGSERVICE, ~/.pgpass)")
+                f"to act as {name!r}, connect as that login (user in the URL, PGUSER, PGSERVICE, ~/.pgpass)"
+            )
         return replace(resolve_actor(session, login), login=login, demo=demo)
     if is_owner:
         if name and name != login:
             return replace(resolve_actor(session, name), login=login, demo=demo)
         if op is not None:
             return replace(resolve_actor(session, login), login=login, demo=demo)
-        return Actor(user_name=login, display_name=f"{login} (database owner)", roles=frozenset({ADMIN}),
-                     login=login, demo=demo)
+        return Actor(
+            user_name=login, display_name=f"{login} (database owner)", roles=frozenset({ADMIN}), login=login, demo=demo
+        )
     raise UnknownOperator(
-        f"database login {login!r} is not a regdesk operator: ask an admin to add it ('regdesk operators add {login}')")
+        f"database login {login!r} is not a regdesk operator: ask an admin to add it ('regdesk operators add {login}')"
+    )
 
 
 # ------------------------------------------------------------------ the demo mark
@@ -224,26 +234,34 @@ def pg_setup(conn: Any) -> None:
 
     for group in GROUP_ROLES.values():
         # roles are cluster-wide: another database (or a concurrent migration) may have made it
-        conn.execute(text(f"""
+        conn.execute(
+            text(f"""
             DO $$ BEGIN
               IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{group}') THEN
                 CREATE ROLE {group} NOLOGIN;
               END IF;
             EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
-            END $$"""))
+            END $$""")
+        )
     groups = ", ".join(GROUP_ROLES.values())
-    conn.execute(text(f"""
+    conn.execute(
+        text(f"""
         DO $$ BEGIN
           EXECUTE format('GRANT CONNECT, TEMPORARY ON DATABASE %I TO {groups}', current_database());
-        END $$"""))
+        END $$""")
+    )
     conn.execute(text(f"GRANT USAGE ON SCHEMA public TO {groups}"))
     conn.execute(text(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {groups}"))
     conn.execute(text(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {groups}"))
     # tables and sequences that later migrations (run by this same owner login) create
-    conn.execute(text(f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {groups}"))
+    conn.execute(
+        text(f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {groups}")
+    )
     conn.execute(text(f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO {groups}"))
-    tables = [r[0] for r in conn.execute(text(
-        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"))]
+    tables = [
+        r[0]
+        for r in conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"))
+    ]
     admin_only = {"operator"}  # support and approver logins cannot make themselves admins
     read_only = {"alembic_version", "storeflag"}
     no_delete = {table for table, _, _ in STATUS_AUDITED}
@@ -260,16 +278,22 @@ def pg_setup(conn: Any) -> None:
             conn.execute(text(f"GRANT INSERT, UPDATE ON {quoted} TO {groups}"))
         else:
             conn.execute(text(f"GRANT INSERT, UPDATE, DELETE ON {quoted} TO {groups}"))
-    conn.execute(text("""
+    conn.execute(
+        text("""
         CREATE OR REPLACE FUNCTION regdesk_audit_login() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
           NEW.db_login := session_user;
           NEW.db_xact := pg_current_xact_id()::text::bigint;  -- the top-level transaction, even in a savepoint
           RETURN NEW;
-        END $$"""))
+        END $$""")
+    )
     conn.execute(text("DROP TRIGGER IF EXISTS regdesk_audit_login ON auditevent"))
-    conn.execute(text("CREATE TRIGGER regdesk_audit_login BEFORE INSERT ON auditevent "
-                      "FOR EACH ROW EXECUTE FUNCTION regdesk_audit_login()"))
+    conn.execute(
+        text(
+            "CREATE TRIGGER regdesk_audit_login BEFORE INSERT ON auditevent "
+            "FOR EACH ROW EXECUTE FUNCTION regdesk_audit_login()"
+        )
+    )
     # No silent status change: an operator login (not the owner, not a superuser) that inserts
     # a status-bearing record or changes its status must write an audit row about that record
     # in the same transaction (regdesk always does); checked at commit. A psql user can still
@@ -277,7 +301,8 @@ def pg_setup(conn: Any) -> None:
     # parameterised per table (STATUS_AUDITED): entity type ('@column' = read from that
     # column), key column, status column, and optionally the parent table and foreign key
     # whose row names the audited record (a work item is audited as its workflow's document).
-    conn.execute(text("""
+    conn.execute(
+        text("""
         CREATE OR REPLACE FUNCTION regdesk_status_audited() RETURNS trigger LANGUAGE plpgsql AS $$
         DECLARE
           rec jsonb := to_jsonb(NEW);
@@ -314,14 +339,19 @@ def pg_setup(conn: Any) -> None:
               USING ERRCODE = 'insufficient_privilege';
           END IF;
           RETURN NULL;
-        END $$"""))
+        END $$""")
+    )
     for table, events, args in STATUS_AUDITED:
         if table not in tables:  # not created yet at this revision
             continue
         conn.execute(text(f'DROP TRIGGER IF EXISTS regdesk_status_audited ON "{table}"'))
-        conn.execute(text(f'CREATE CONSTRAINT TRIGGER regdesk_status_audited AFTER {events} ON "{table}" '
-                          f"DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
-                          f"EXECUTE FUNCTION regdesk_status_audited({', '.join(repr(a) for a in args)})"))
+        conn.execute(
+            text(
+                f'CREATE CONSTRAINT TRIGGER regdesk_status_audited AFTER {events} ON "{table}" '
+                f"DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
+                f"EXECUTE FUNCTION regdesk_status_audited({', '.join(repr(a) for a in args)})"
+            )
+        )
 
 
 def pg_add_login(session: Any, user_name: str, roles: list[str]) -> None:

@@ -29,8 +29,12 @@ def customers(session: Session, actor: Actor, *, search: str | None = None) -> i
     if term is None:
         return counters.total(session, "customer")
     # ``Any``: services.search types its subquery as ``object`` until its own typing lands
-    ids: Any = matching_ids(session, Customer, term, [col(Customer.account) == term.upper(),
-                                                      col(Customer.email_normalized) == normalize_email(term)])
+    ids: Any = matching_ids(
+        session,
+        Customer,
+        term,
+        [col(Customer.account) == term.upper(), col(Customer.email_normalized) == normalize_email(term)],
+    )
     return int(session.execute(select(func.count()).select_from(ids.subquery())).scalar_one())
 
 

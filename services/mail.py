@@ -78,12 +78,12 @@ DEFAULT_TEMPLATES: dict[str, tuple[str, str]] = {
     # workflow engine (issue 3): a work item assigned by delegation or escalation, and reminders
     "workflow_assigned": (
         "$document: your decision is needed ($step)",
-        "Dear $name,\n\n$document is now assigned to you in step \"$step\" ($reason).\n"
+        'Dear $name,\n\n$document is now assigned to you in step "$step" ($reason).\n'
         "Work item: $item\nDecide by: $due\n\nOpen My work in regdesk (F3) or run: regdesk work list --mine\n",
     ),
     "workflow_reminder": (
         "Reminder: $document waits for your decision ($step)",
-        "Dear $name,\n\n$document waits for your decision in step \"$step\". $note\n"
+        'Dear $name,\n\n$document waits for your decision in step "$step". $note\n'
         "Work item: $item\nDecide by: $due\n\nOpen My work in regdesk (F3) or run: regdesk work list --mine\n",
     ),
 }
@@ -118,18 +118,30 @@ def set_template(session: Session, actor: Actor, key: str, subject: str, body: s
         raise ValidationFailed(errors)
     from services import audit
 
-    row = session.get(Parameter, f"mail.template.{key}") or Parameter(key=f"mail.template.{key}", value="", updated_at=now(session))
+    row = session.get(Parameter, f"mail.template.{key}") or Parameter(
+        key=f"mail.template.{key}", value="", updated_at=now(session)
+    )
     row.value = json.dumps({"subject": subject, "body": body})
     row.updated_at = now(session)
     row.updated_by = actor.user_name
     session.add(row)
-    audit.record(session, actor, "mail_template", key, "changed",
-                 before={"subject": old_subject, "body": old_body}, after={"subject": subject, "body": body})
+    audit.record(
+        session,
+        actor,
+        "mail_template",
+        key,
+        "changed",
+        before={"subject": old_subject, "body": old_body},
+        after={"subject": subject, "body": body},
+    )
 
 
 def render(session: Session, key: str, context: dict[str, Any]) -> tuple[str, str]:
     subject, body = get_template(session, key)
-    values = {"our_company": params.get(session, "company.name"), **{k: "" if v is None else str(v) for k, v in context.items()}}
+    values = {
+        "our_company": params.get(session, "company.name"),
+        **{k: "" if v is None else str(v) for k, v in context.items()},
+    }
     subject = strip_controls(Template(subject).safe_substitute(values))
     return subject, Template(body).safe_substitute(values)
 

@@ -86,27 +86,52 @@ def add_operator(
     require(actor, "admin.operators")
     _checked(session, user_name, display_name, roles, profile)  # refusals from reads alone
     begin_write(session)
-    op = create_operator(session, actor, user_name, display_name, roles, email=email, profile=profile, sales_rep=sales_rep)
+    op = create_operator(
+        session, actor, user_name, display_name, roles, email=email, profile=profile, sales_rep=sales_rep
+    )
     if session.get_bind().dialect.name == "postgresql":
         # the operator is the database login: its LOGIN role, in the groups of its roles
         identity.pg_add_login(session, op.user_name, op.roles.split())
     return op
 
 
-def create_operator(session: Session, actor: Actor, user_name: str, display_name: str, roles: str | list[str],
-                    *, email: str | None = None, profile: str | None = None, sales_rep: bool = False) -> Operator:
+def create_operator(
+    session: Session,
+    actor: Actor,
+    user_name: str,
+    display_name: str,
+    roles: str | list[str],
+    *,
+    email: str | None = None,
+    profile: str | None = None,
+    sales_rep: bool = False,
+) -> Operator:
     user_name, display_name, role_list, profile_value = _checked(session, user_name, display_name, roles, profile)
-    op = Operator(user_name=user_name, display_name=display_name, email=email, roles=" ".join(role_list),
-                  profile=profile_value, sales_rep=sales_rep, created_at=now(session))
+    op = Operator(
+        user_name=user_name,
+        display_name=display_name,
+        email=email,
+        roles=" ".join(role_list),
+        profile=profile_value,
+        sales_rep=sales_rep,
+        created_at=now(session),
+    )
     session.add(op)
     session.flush()
-    audit.record(session, actor, "operator", user_name, "added",
-                 after={"display_name": display_name, "roles": op.roles, "profile": profile_value, "sales_rep": sales_rep})
+    audit.record(
+        session,
+        actor,
+        "operator",
+        user_name,
+        "added",
+        after={"display_name": display_name, "roles": op.roles, "profile": profile_value, "sales_rep": sales_rep},
+    )
     return op
 
 
-def _checked(session: Session, user_name: str, display_name: str, roles: str | list[str],
-             profile: str | None) -> tuple[str, str, list[str], str | None]:
+def _checked(
+    session: Session, user_name: str, display_name: str, roles: str | list[str], profile: str | None
+) -> tuple[str, str, list[str], str | None]:
     """A new operator's values cleaned and checked (reads only): user name, display name, roles, profile."""
     errors = {}
     user_name = clean(user_name)
@@ -148,6 +173,13 @@ def set_active(session: Session, actor: Actor, user_name: str, active: bool) -> 
         op.active = active
         op.version += 1
         session.add(op)
-        audit.record(session, actor, "operator", op.user_name, "enabled" if active else "disabled",
-                     before={"active": not active}, after={"active": active})
+        audit.record(
+            session,
+            actor,
+            "operator",
+            op.user_name,
+            "enabled" if active else "disabled",
+            before={"active": not active},
+            after={"active": active},
+        )
     return op

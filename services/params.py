@@ -43,11 +43,17 @@ def declare(spec: ParamSpec) -> ParamSpec:
 
 
 # Customer self-service parameters (AX: Customer self-service parameters form)
-declare(ParamSpec("signup.verification_ttl_hours", 72, int, "Hours a sign-up verification link stays valid", 1, 24 * 90))
+declare(
+    ParamSpec("signup.verification_ttl_hours", 72, int, "Hours a sign-up verification link stays valid", 1, 24 * 90)
+)
 declare(ParamSpec("portal.url", "https://portal.example.com", str, "Address of the customer self-service portal"))
 declare(ParamSpec("portal.activation_ttl_hours", 72, int, "Hours a portal activation link stays valid", 1, 24 * 90))
 declare(ParamSpec("mail.from", "regdesk <no-reply@example.com>", str, "Sender of every e-mail"))
-declare(ParamSpec("mail.max_attempts", 8, int, "Delivery attempts an e-mail the server refuses gets before it is dead", 1, 100))
+declare(
+    ParamSpec(
+        "mail.max_attempts", 8, int, "Delivery attempts an e-mail the server refuses gets before it is dead", 1, 100
+    )
+)
 declare(ParamSpec("company.name", "Contoso Entertainment", str, "Our company's name in e-mails"))
 
 
@@ -76,32 +82,66 @@ def _known_role(session: Session, value: str) -> str:
 
 
 # Create new customer defaults (issue 8): what the Create dialog and 'requests create' preselect
-declare(ParamSpec("signup.default_template", "", str,
-                  "Customer account template used to create a customer when none is chosen (empty: none)",
-                  check=_known_template))
-declare(ParamSpec("signup.default_role", "", str,
-                  "Portal user role a new portal user gets when none is chosen (empty: the operator must choose)",
-                  check=_known_role))
+declare(
+    ParamSpec(
+        "signup.default_template",
+        "",
+        str,
+        "Customer account template used to create a customer when none is chosen (empty: none)",
+        check=_known_template,
+    )
+)
+declare(
+    ParamSpec(
+        "signup.default_role",
+        "",
+        str,
+        "Portal user role a new portal user gets when none is chosen (empty: the operator must choose)",
+        check=_known_role,
+    )
+)
 # Workflow (issue 3)
 declare(ParamSpec("workflow.disallow_submitter_approval", True, bool, "Refuse approval of a document by its submitter"))
 # Four eyes on sign-ups (issue 11): the staff submitter never approves or creates; this adds
 # that the approver does not create either
-declare(ParamSpec("signup.create_needs_second_person", False, bool,
-                  "Creating the customer needs an operator other than the one who approved the sign-up request"))
+declare(
+    ParamSpec(
+        "signup.create_needs_second_person",
+        False,
+        bool,
+        "Creating the customer needs an operator other than the one who approved the sign-up request",
+    )
+)
 # Customer approval (issue 4; D365 Accounts receivable parameters > Customer approval)
 CUSTOMER_APPROVAL_FIELDS: tuple[tuple[str, str], ...] = (
-    ("name", "Name"), ("credit_limit", "Credit limit"), ("tax_group", "Tax group"),
-    ("method_of_payment", "Method of payment"), ("payment_specification", "Payment specification"),
-    ("customer_group", "Customer group"), ("tax_exempt_number", "Tax exempt number"), ("bank_account", "Bank account"),
-    ("cash_discount", "Cash discount"), ("credit_rating", "Credit rating"), ("terms_of_payment", "Terms of payment"),
-    ("mandatory_credit_limit", "Mandatory credit limit"), ("cash_discount_base_days", "Cash discount base days"),
-    ("exclude_interest_charges", "Exclude interest charges"), ("exclude_collection_fees", "Exclude collection fees"),
+    ("name", "Name"),
+    ("credit_limit", "Credit limit"),
+    ("tax_group", "Tax group"),
+    ("method_of_payment", "Method of payment"),
+    ("payment_specification", "Payment specification"),
+    ("customer_group", "Customer group"),
+    ("tax_exempt_number", "Tax exempt number"),
+    ("bank_account", "Bank account"),
+    ("cash_discount", "Cash discount"),
+    ("credit_rating", "Credit rating"),
+    ("terms_of_payment", "Terms of payment"),
+    ("mandatory_credit_limit", "Mandatory credit limit"),
+    ("cash_discount_base_days", "Cash discount base days"),
+    ("exclude_interest_charges", "Exclude interest charges"),
+    ("exclude_collection_fees", "Exclude collection fees"),
     ("invoice_account", "Invoice account"),
 )
 declare(ParamSpec("customer_approval.enabled", False, bool, "Enable customer approvals"))
-declare(ParamSpec("customer_approval.entity_behavior", "propose", str,
-                  "Data entity behavior of imports: allow (changes without approval), reject (changes), "
-                  "propose (create change proposals)", choices=("allow", "reject", "propose")))
+declare(
+    ParamSpec(
+        "customer_approval.entity_behavior",
+        "propose",
+        str,
+        "Data entity behavior of imports: allow (changes without approval), reject (changes), "
+        "propose (create change proposals)",
+        choices=("allow", "reject", "propose"),
+    )
+)
 for _field, _label in CUSTOMER_APPROVAL_FIELDS:
     declare(ParamSpec(f"customer_approval.field.{_field}", False, bool, f"{_label}: changes need approval"))
 
@@ -191,8 +231,10 @@ def list_params(session: Session, actor: Actor, prefix: str = "") -> list[ParamV
     """Every declared parameter (but e-mail texts: see mail templates) with its current value."""
     require(actor, "signup.view")
     values = get_many(session, prefix)
-    return [ParamView(key=k, value=values[k], default=SPECS[k].default, description=SPECS[k].description)
-            for k in sorted(values)]
+    return [
+        ParamView(key=k, value=values[k], default=SPECS[k].default, description=SPECS[k].description)
+        for k in sorted(values)
+    ]
 
 
 @writes(phased=True)

@@ -21,9 +21,9 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
+from pydantic import BaseModel
 from sqlalchemy import Select, func
 from sqlalchemy import select as select_columns
 from sqlalchemy.exc import IntegrityError
@@ -49,13 +49,16 @@ USER_NAME_HINT = "3-64 characters: letters, digits and . _ @ -, starting with a 
 _HASHER = PasswordHash((Argon2Hasher(),))
 
 
-TRANSITIONS = transitions.table("portal_user", [
-    ("activate", {P.PENDING_ACTIVATION}, P.ACTIVE, None, "activate"),
-    ("disable", {P.PENDING_ACTIVATION, P.ACTIVE}, P.DISABLED, "admin.portal_users", "disable"),
-    # back to Active when the user had set a password, else to Pending activation
-    ("enable", {P.DISABLED}, P.ACTIVE, "admin.portal_users", "enable", frozenset({P.PENDING_ACTIVATION})),
-    ("resend", {P.PENDING_ACTIVATION}, None, "user_request.process", "send a new activation link to"),
-])
+TRANSITIONS = transitions.table(
+    "portal_user",
+    [
+        ("activate", {P.PENDING_ACTIVATION}, P.ACTIVE, None, "activate"),
+        ("disable", {P.PENDING_ACTIVATION, P.ACTIVE}, P.DISABLED, "admin.portal_users", "disable"),
+        # back to Active when the user had set a password, else to Pending activation
+        ("enable", {P.DISABLED}, P.ACTIVE, "admin.portal_users", "enable", frozenset({P.PENDING_ACTIVATION})),
+        ("resend", {P.PENDING_ACTIVATION}, None, "user_request.process", "send a new activation link to"),
+    ],
+)
 
 
 def _explain(_session: Session, user: PortalUser, action: str) -> str | None:
@@ -66,16 +69,28 @@ def _explain(_session: Session, user: PortalUser, action: str) -> str | None:
     if action == "enable":
         return f"portal user {user.user_name} is {user.status}: only a disabled user can be enabled"
     if action == "resend":
-        return f"portal user {user.user_name} is {user.status}: only a user pending activation gets a new activation link"
+        return (
+            f"portal user {user.user_name} is {user.status}: only a user pending activation gets a new activation link"
+        )
     if action == "activate" and user.status == P.DISABLED:
         return f"portal user {user.user_name} is disabled: ask us to enable it"
     return None
 
 
-PROCESS = transitions.register(transitions.Process(
-    name="portal_user", title="Portal user", model=PortalUser, states=tuple(PortalUserStatus),
-    transitions=TRANSITIONS, entity=ENTITY, initial=(P.PENDING_ACTIVATION,), key="user_name",
-    explain=_explain, label=lambda u: f"portal user {u.user_name}"))
+PROCESS = transitions.register(
+    transitions.Process(
+        name="portal_user",
+        title="Portal user",
+        model=PortalUser,
+        states=tuple(PortalUserStatus),
+        transitions=TRANSITIONS,
+        entity=ENTITY,
+        initial=(P.PENDING_ACTIVATION,),
+        key="user_name",
+        explain=_explain,
+        label=lambda u: f"portal user {u.user_name}",
+    )
+)
 
 PASSWORD_POLICY = (
     "at least 12 and at most 128 characters; at least two kinds of characters "
@@ -140,24 +155,39 @@ def _joined() -> _Joined:
     """A portal user with its customer, contact, role and request number (None: made without a
     request). SQLAlchemy's select: SQLModel's types at most four entities."""
     number: Mapped[str | None] = col(UserRequest.number)  # NULL from the outer join
-    return (select_columns(PortalUser, Customer, ContactPerson, PortalRole, number)
-            .join(Customer, col(PortalUser.customer_id) == col(Customer.id))
-            .join(ContactPerson, col(PortalUser.contact_id) == col(ContactPerson.id))
-            .join(PortalRole, col(PortalUser.role_id) == col(PortalRole.id))
-            .outerjoin(UserRequest, col(PortalUser.user_request_id) == col(UserRequest.id)))
-
-
-def _view(u: PortalUser, c: Customer, contact: ContactPerson, role: PortalRole, ur_number: str | None) -> PortalUserView:
-    return PortalUserView(
-        user_name=u.user_name, status=u.status, email=u.email, customer_account=c.account, customer_name=c.name,
-        contact=f"{contact.first_name} {contact.last_name}", role=role.name, user_request=ur_number,
-        created_at=u.created_at, created_by=u.created_by, activated_at=u.activated_at, disabled_at=u.disabled_at,
-        disabled_by=u.disabled_by, password_set=u.password_hash is not None,
+    return (
+        select_columns(PortalUser, Customer, ContactPerson, PortalRole, number)
+        .join(Customer, col(PortalUser.customer_id) == col(Customer.id))
+        .join(ContactPerson, col(PortalUser.contact_id) == col(ContactPerson.id))
+        .join(PortalRole, col(PortalUser.role_id) == col(PortalRole.id))
+        .outerjoin(UserRequest, col(PortalUser.user_request_id) == col(UserRequest.id))
     )
 
 
-def list_users(session: Session, actor: Actor, *, status: str | None = None, search: str | None = None,
-               limit: int = 200) -> list[PortalUserView]:
+def _view(
+    u: PortalUser, c: Customer, contact: ContactPerson, role: PortalRole, ur_number: str | None
+) -> PortalUserView:
+    return PortalUserView(
+        user_name=u.user_name,
+        status=u.status,
+        email=u.email,
+        customer_account=c.account,
+        customer_name=c.name,
+        contact=f"{contact.first_name} {contact.last_name}",
+        role=role.name,
+        user_request=ur_number,
+        created_at=u.created_at,
+        created_by=u.created_by,
+        activated_at=u.activated_at,
+        disabled_at=u.disabled_at,
+        disabled_by=u.disabled_by,
+        password_set=u.password_hash is not None,
+    )
+
+
+def list_users(
+    session: Session, actor: Actor, *, status: str | None = None, search: str | None = None, limit: int = 200
+) -> list[PortalUserView]:
     require(actor, "user_request.view")
     query = _joined()
     if status and status.lower() != "all":
@@ -167,8 +197,11 @@ def list_users(session: Session, actor: Actor, *, status: str | None = None, sea
             raise ValidationFailed({"status": str(exc)}) from None
     if search:
         term = f"%{clean(search).lower()}%"
-        query = query.where(func.lower(PortalUser.user_name).like(term) | func.lower(PortalUser.email).like(term)
-                            | func.lower(Customer.account).like(term))
+        query = query.where(
+            func.lower(PortalUser.user_name).like(term)
+            | func.lower(PortalUser.email).like(term)
+            | func.lower(Customer.account).like(term)
+        )
     rows = session.execute(query.order_by(col(PortalUser.user_name_key)).limit(max(1, min(limit, 10_000)))).all()
     return [_view(*r) for r in rows]
 
@@ -228,9 +261,16 @@ def provision(session: Session, actor: Actor, ur: UserRequest) -> PortalUser:
         raise Conflict(problem)
     current = now(session)
     user = PortalUser(
-        user_name=ur.user_name, user_name_key=ur.user_name.casefold(), email=ur.email, customer_id=ur.customer_id,
-        contact_id=ur.contact_id, role_id=ur.role_id, user_request_id=ur.id, status=P.PENDING_ACTIVATION.value,
-        created_at=current, created_by=actor.user_name,
+        user_name=ur.user_name,
+        user_name_key=ur.user_name.casefold(),
+        email=ur.email,
+        customer_id=ur.customer_id,
+        contact_id=ur.contact_id,
+        role_id=ur.role_id,
+        user_request_id=ur.id,
+        status=P.PENDING_ACTIVATION.value,
+        created_at=current,
+        created_by=actor.user_name,
     )
     try:
         with session.begin_nested():  # a concurrent provisioning of the same name loses here
@@ -238,12 +278,24 @@ def provision(session: Session, actor: Actor, ur: UserRequest) -> PortalUser:
             session.flush()
     except IntegrityError:
         other = find_by_name(session, ur.user_name)
-        raise Conflict(f"user name {ur.user_name!r} was just taken by "
-                       f"{describe(session, other) if other else 'another portal user'}") from None
+        raise Conflict(
+            f"user name {ur.user_name!r} was just taken by "
+            f"{describe(session, other) if other else 'another portal user'}"
+        ) from None
     role = session.get(PortalRole, ur.role_id)
-    audit.record(session, actor, ENTITY, user.user_name, "provisioned",
-                 after={"status": user.status, "user_request": ur.number, "email": ur.email,
-                        "role": role.name if role else None})
+    audit.record(
+        session,
+        actor,
+        ENTITY,
+        user.user_name,
+        "provisioned",
+        after={
+            "status": user.status,
+            "user_request": ur.number,
+            "email": ur.email,
+            "role": role.name if role else None,
+        },
+    )
     _send_logon(session, user)
     return user
 
@@ -255,10 +307,17 @@ def _send_logon(session: Session, user: PortalUser) -> None:
     portal_url = params.get(session, "portal.url").rstrip("/")
     contact = session.get(ContactPerson, user.contact_id)
     mail.enqueue(
-        session, user.email, "portal_logon",
-        {"first_name": contact.first_name if contact else "", "last_name": contact.last_name if contact else "",
-         "user_name": user.user_name, "portal_url": portal_url},
-        entity_type=ENTITY, entity_key=user.user_name,
+        session,
+        user.email,
+        "portal_logon",
+        {
+            "first_name": contact.first_name if contact else "",
+            "last_name": contact.last_name if contact else "",
+            "user_name": user.user_name,
+            "portal_url": portal_url,
+        },
+        entity_type=ENTITY,
+        entity_key=user.user_name,
     )
 
 
@@ -268,8 +327,9 @@ def mint_activation_link(session: Session, user_name: str) -> dict[str, str]:
     Refused when the user no longer waits for activation."""
     user = session.exec(select(PortalUser).where(PortalUser.user_name_key == user_name.casefold())).first()
     if user is None or user.status != P.PENDING_ACTIVATION:
-        raise InvalidTransition(f"portal user {user_name} is {user.status if user else 'gone'}: "
-                                "an activation link would not work")
+        raise InvalidTransition(
+            f"portal user {user_name} is {user.status if user else 'gone'}: an activation link would not work"
+        )
     ttl = params.get(session, "portal.activation_ttl_hours")
     raw = tokens.issue(session, TOKEN_PURPOSE, ENTITY, user.user_name_key, ttl)
     portal_url = params.get(session, "portal.url").rstrip("/")
@@ -308,15 +368,23 @@ def activate(session: Session, raw_token: str, password: str) -> ActivationResul
     check_password(password, user.user_name)  # a refusal rolls the token's use back: the link still works
     current = now(session)
     _move(session, user, "activate", P.ACTIVE, password_hash=hash_password(password), activated_at=current)
-    audit.record(session, PORTAL, ENTITY, user.user_name, "activated",
-                 before={"status": P.PENDING_ACTIVATION.value}, after={"status": P.ACTIVE.value})
+    audit.record(
+        session,
+        PORTAL,
+        ENTITY,
+        user.user_name,
+        "activated",
+        before={"status": P.PENDING_ACTIVATION.value},
+        after={"status": P.ACTIVE.value},
+    )
     ur_number = ur_status = None
     if user.user_request_id is not None:
         from services import user_requests
 
         ur_number, ur_status = user_requests.complete_on_activation(session, user.user_request_id)
-    return ActivationResult(user_name=user.user_name, status=P.ACTIVE.value, user_request=ur_number,
-                            user_request_status=ur_status)
+    return ActivationResult(
+        user_name=user.user_name, status=P.ACTIVE.value, user_request=ur_number, user_request_status=ur_status
+    )
 
 
 def _plan_activation(session: Session, raw_token: str, password: str) -> None:
@@ -324,9 +392,13 @@ def _plan_activation(session: Session, raw_token: str, password: str) -> None:
     from models.core import Token
 
     raw = (raw_token or "").strip()
-    token = (session.exec(select(Token).where(Token.token_hash == tokens.hash_token(raw),
-                                              Token.purpose == TOKEN_PURPOSE)).first()
-             if tokens.TOKEN_PATTERN.fullmatch(raw) else None)
+    token = (
+        session.exec(
+            select(Token).where(Token.token_hash == tokens.hash_token(raw), Token.purpose == TOKEN_PURPOSE)
+        ).first()
+        if tokens.TOKEN_PATTERN.fullmatch(raw)
+        else None
+    )
     if token is None or token.used_at is not None or token.voided_at is not None or token.expires_at <= now(session):
         tokens.consume(session, TOKEN_PURPOSE, raw_token, what="activation link")  # raises its refusal before writing
         return  # pragma: no cover - consume refused above
@@ -357,8 +429,16 @@ def disable(session: Session, actor: Actor, user_name: str, reason: str | None =
     begin_write_rechecked(session, user)
     before = user.status
     _move(session, user, "disable", P.DISABLED, disabled_at=now(session), disabled_by=actor.user_name)
-    audit.record(session, actor, ENTITY, user.user_name, "disabled", before={"status": before},
-                 after={"status": P.DISABLED.value}, comment=clean(reason, multiline=True) or None)
+    audit.record(
+        session,
+        actor,
+        ENTITY,
+        user.user_name,
+        "disabled",
+        before={"status": before},
+        after={"status": P.DISABLED.value},
+        comment=clean(reason, multiline=True) or None,
+    )
     return show_user(session, actor, user.user_name)
 
 
@@ -370,8 +450,16 @@ def enable(session: Session, actor: Actor, user_name: str, reason: str | None = 
     begin_write_rechecked(session, user)
     target = P.ACTIVE if user.password_hash else P.PENDING_ACTIVATION
     _move(session, user, "enable", target, disabled_at=None, disabled_by=None)
-    audit.record(session, actor, ENTITY, user.user_name, "enabled", before={"status": P.DISABLED.value},
-                 after={"status": target.value}, comment=clean(reason, multiline=True) or None)
+    audit.record(
+        session,
+        actor,
+        ENTITY,
+        user.user_name,
+        "enabled",
+        before={"status": P.DISABLED.value},
+        after={"status": target.value},
+        comment=clean(reason, multiline=True) or None,
+    )
     return show_user(session, actor, user.user_name)
 
 
@@ -384,8 +472,16 @@ def disable_for_request(session: Session, actor: Actor, user_request_id: int, re
     if user.status != P.DISABLED:
         before = user.status
         _move(session, user, "disable", P.DISABLED, disabled_at=now(session), disabled_by=actor.user_name)
-        audit.record(session, actor, ENTITY, user.user_name, "disabled", before={"status": before},
-                     after={"status": P.DISABLED.value}, comment=reason)
+        audit.record(
+            session,
+            actor,
+            ENTITY,
+            user.user_name,
+            "disabled",
+            before={"status": before},
+            after={"status": P.DISABLED.value},
+            comment=reason,
+        )
     return user.user_name
 
 
@@ -398,5 +494,7 @@ def resend_activation(session: Session, actor: Actor, user_name: str) -> PortalU
     begin_write_rechecked(session, user)  # moved meanwhile (activated, disabled): planned afresh
     transitions.move(session, PROCESS, user, "resend")  # no state change: the version is bumped
     _send_logon(session, user)
-    audit.record(session, actor, ENTITY, user.user_name, "activation link sent", comment=f"new link sent to {user.email}")
+    audit.record(
+        session, actor, ENTITY, user.user_name, "activation link sent", comment=f"new link sent to {user.email}"
+    )
     return show_user(session, actor, user.user_name)

@@ -108,8 +108,9 @@ def light_read(url: str, operator: str | None, read: Callable[[Any, Actor], T | 
     if path is None or not path.is_file():
         return None
     try:
-        conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True, isolation_level=None,
-                               timeout=BUSY_TIMEOUT_MS / 1000)
+        conn = sqlite3.connect(
+            f"{path.absolute().as_uri()}?mode=ro", uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000
+        )
     except (sqlite3.Error, ValueError):
         return None
     try:
@@ -144,7 +145,9 @@ def _schema_current(conn: Any) -> bool:
     if isinstance(conn, _PgConnection):
         if conn.execute("SELECT to_regclass('alembic_version') IS NOT NULL", ()).fetchone() != (True,):
             return False
-    elif conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'").fetchone() is None:
+    elif (
+        conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'").fetchone() is None
+    ):
         return False
     revisions = frozenset(r[0] for r in conn.execute("SELECT version_num FROM alembic_version", ()).fetchall())
     return revisions == SCHEMA_HEADS
@@ -163,7 +166,9 @@ def _identified(conn: Any, operator: str | None) -> Actor | None:
         row = conn.execute(
             "SELECT session_user::text, (SELECT rolsuper FROM pg_roles WHERE rolname = session_user)"
             " OR pg_has_role(session_user, (SELECT tableowner FROM pg_tables"
-            " WHERE tablename = 'alembic_version' LIMIT 1), 'MEMBER')", ()).fetchone()
+            " WHERE tablename = 'alembic_version' LIMIT 1), 'MEMBER')",
+            (),
+        ).fetchone()
         if row is None:
             return None
         login, owner, named = row[0], bool(row[1]), (operator or "").strip()
@@ -193,13 +198,21 @@ def _actor(conn: Any, operator: str | None) -> Actor | None:
     name = (operator or "").strip()
     if not name:
         return None
-    row = conn.execute("SELECT user_name, display_name, roles, profile, sales_rep, email, active "
-                       "FROM operator WHERE user_name = ?", (name,)).fetchone()
+    row = conn.execute(
+        "SELECT user_name, display_name, roles, profile, sales_rep, email, active FROM operator WHERE user_name = ?",
+        (name,),
+    ).fetchone()
     if row is None or not row[6]:
         return None
     user_name, display_name, roles, profile, sales_rep, email, _ = row
-    return Actor(user_name=user_name, display_name=display_name, roles=frozenset((roles or "").split()),
-                 profile=profile, sales_rep=bool(sales_rep), email=email)
+    return Actor(
+        user_name=user_name,
+        display_name=display_name,
+        roles=frozenset((roles or "").split()),
+        profile=profile,
+        sales_rep=bool(sales_rep),
+        email=email,
+    )
 
 
 def _utc(value: Any) -> datetime:
@@ -218,10 +231,21 @@ def _first_page(conn: Any, limit: int) -> LightPage:
     limit = max(1, min(int(limit), MAX_LIMIT))
     raw = conn.execute(
         "SELECT id, number, created_at, status, company, first_name, last_name, email, user_name, country "
-        "FROM signuprequest ORDER BY id ASC LIMIT ?", (limit + 1,)).fetchall()
+        "FROM signuprequest ORDER BY id ASC LIMIT ?",
+        (limit + 1,),
+    ).fetchall()
     rows = tuple(
-        LightRow(id=r[0], number=r[1], created_at=_utc(r[2]), status=r[3], company=r[4], contact=f"{r[5]} {r[6]}",
-                 email=r[7], user_name=r[8], country=r[9])
+        LightRow(
+            id=r[0],
+            number=r[1],
+            created_at=_utc(r[2]),
+            status=r[3],
+            company=r[4],
+            contact=f"{r[5]} {r[6]}",
+            email=r[7],
+            user_name=r[8],
+            country=r[9],
+        )
         for r in raw[:limit]
     )
     after = None
@@ -234,8 +258,13 @@ def _first_page(conn: Any, limit: int) -> LightPage:
 def _counts(conn: Any) -> dict[str, int]:
     """``count_by_status`` without a search: the kept counters (``services.counters.by_status``),
     each the sum of its slots (migration 0012)."""
-    kept = {status: int(n) for status, n in conn.execute(
-        "SELECT status, sum(n) FROM statuscount WHERE area = 'signup' GROUP BY status", ()).fetchall() if n}
+    kept = {
+        status: int(n)
+        for status, n in conn.execute(
+            "SELECT status, sum(n) FROM statuscount WHERE area = 'signup' GROUP BY status", ()
+        ).fetchall()
+        if n
+    }
     return {"All": sum(kept.values()), **{status: kept.get(status, 0) for status in SIGNUP_STATUSES}}
 
 
@@ -246,8 +275,14 @@ def _counts(conn: Any) -> dict[str, int]:
 # tests in tests/test_cli_light.py compare the printed output of both paths byte for byte.
 
 # services.signup.SORTS: sort name -> column (number: the id, numbers follow it)
-REQUEST_SORTS = {"number": "id", "created": "created_at", "company": "company", "status": "status",
-                 "email": "email_normalized", "name": "last_name"}
+REQUEST_SORTS = {
+    "number": "id",
+    "created": "created_at",
+    "company": "company",
+    "status": "status",
+    "email": "email_normalized",
+    "name": "last_name",
+}
 # services.customers._STATUS_OF_STATE (open change proposals)
 PROPOSAL_STATUS = {"Submitted": "Changes pending approval", "Not submitted": "Changes not submitted"}
 
@@ -267,8 +302,9 @@ class LightCustomerRow:
     approval_status: str = ""
 
 
-def request_page(conn: Any, actor: Actor, *, status: str | None, sort: str, descending: bool,
-                 limit: int) -> LightPage | None:
+def request_page(
+    conn: Any, actor: Actor, *, status: str | None, sort: str, descending: bool, limit: int
+) -> LightPage | None:
     """``list_requests(status=, sort=, descending=, limit=)`` without a search or cursor; None
     where the services would refuse (permission, unknown status or sort)."""
     if not actor.can("signup.view") or sort not in REQUEST_SORTS:
@@ -284,11 +320,21 @@ def request_page(conn: Any, actor: Actor, *, status: str | None, sort: str, desc
     raw = conn.execute(
         "SELECT id, number, created_at, status, company, first_name, last_name, email, user_name, country"
         + (f", {sort_col}" if sort_col else "")
-        + f" FROM signuprequest {where}ORDER BY {order} LIMIT ?", ((status,) if one_status else ()) + (limit + 1,)
+        + f" FROM signuprequest {where}ORDER BY {order} LIMIT ?",
+        ((status,) if one_status else ()) + (limit + 1,),
     ).fetchall()
     rows = tuple(
-        LightRow(id=r[0], number=r[1], created_at=_utc(r[2]), status=r[3], company=r[4], contact=f"{r[5]} {r[6]}",
-                 email=r[7], user_name=r[8], country=r[9])
+        LightRow(
+            id=r[0],
+            number=r[1],
+            created_at=_utc(r[2]),
+            status=r[3],
+            company=r[4],
+            contact=f"{r[5]} {r[6]}",
+            email=r[7],
+            user_name=r[8],
+            country=r[9],
+        )
         for r in raw[:limit]
     )
     after = None
@@ -302,34 +348,88 @@ def customer_rows(conn: Any, actor: Actor, *, limit: int) -> tuple[LightCustomer
     """``list_customers(limit=)`` without a search or cursor; None where the services would refuse."""
     if not actor.can("customer.view"):
         return None
-    raw = conn.execute("SELECT id, account, name, party_type, customer_group, city, country, email, blocked "
-                       "FROM customer ORDER BY account ASC LIMIT ?", (max(1, min(int(limit), 1000)),)).fetchall()
+    raw = conn.execute(
+        "SELECT id, account, name, party_type, customer_group, city, country, email, blocked "
+        "FROM customer ORDER BY account ASC LIMIT ?",
+        (max(1, min(int(limit), 1000)),),
+    ).fetchall()
     statuses: dict[int, str] = {}
     if raw:
         ids = [r[0] for r in raw]
         marks = ", ".join("?" * len(ids))
         for cid, state in conn.execute(
-                f"SELECT customer_id, state FROM changeproposal WHERE customer_id IN ({marks}) AND state IN (?, ?)",
-                (*ids, *PROPOSAL_STATUS)).fetchall():
+            f"SELECT customer_id, state FROM changeproposal WHERE customer_id IN ({marks}) AND state IN (?, ?)",
+            (*ids, *PROPOSAL_STATUS),
+        ).fetchall():
             statuses[cid] = PROPOSAL_STATUS[state]
-    return tuple(LightCustomerRow(account=r[1], name=r[2], party_type=r[3], customer_group=r[4], city=r[5],
-                                  country=r[6], email=r[7], blocked=bool(r[8]), approval_status=statuses.get(r[0], ""))
-                 for r in raw)
+    return tuple(
+        LightCustomerRow(
+            account=r[1],
+            name=r[2],
+            party_type=r[3],
+            customer_group=r[4],
+            city=r[5],
+            country=r[6],
+            email=r[7],
+            blocked=bool(r[8]),
+            approval_status=statuses.get(r[0], ""),
+        )
+        for r in raw
+    )
 
 
 # services.signup.RequestDetail's fields read from the request row, in its order
-DETAIL_COLUMNS = ("number", "created_at", "status", "user_name", "email", "company", "first_name", "last_name", "phone",
-                  "fax", "street", "city", "zip", "state", "county", "country", "language", "customer_account",
-                  "customer_created", "created_customer_account", "submitted_by", "verified_at", "approved_by",
-                  "approved_at", "rejected_by", "rejected_at", "reject_reason")
+DETAIL_COLUMNS = (
+    "number",
+    "created_at",
+    "status",
+    "user_name",
+    "email",
+    "company",
+    "first_name",
+    "last_name",
+    "phone",
+    "fax",
+    "street",
+    "city",
+    "zip",
+    "state",
+    "county",
+    "country",
+    "language",
+    "customer_account",
+    "customer_created",
+    "created_customer_account",
+    "submitted_by",
+    "verified_at",
+    "approved_by",
+    "approved_at",
+    "rejected_by",
+    "rejected_at",
+    "reject_reason",
+)
 _DETAIL_TIMES = {"created_at", "verified_at", "approved_at", "rejected_at"}
 # services.signup.TRANSITIONS an operator may take (not the portal's verify): name, permission, from
-REQUEST_ACTIONS = (("resend", "signup.resend", ("Requested",)), ("approve", "signup.approve", ("Verified by user",)),
-                   ("reject", "signup.reject", ("Requested", "Verified by user", "Approved")),
-                   ("create", "signup.create", ("Approved",)))
+REQUEST_ACTIONS = (
+    ("resend", "signup.resend", ("Requested",)),
+    ("approve", "signup.approve", ("Verified by user",)),
+    ("reject", "signup.reject", ("Requested", "Verified by user", "Approved")),
+    ("create", "signup.create", ("Approved",)),
+)
 OPEN_REQUEST_STATUSES = ("Requested", "Verified by user", "Approved")
-AUDIT_COLUMNS = ("id", "at", "operator", "entity_type", "entity_key", "action", "before", "after", "comment", "db_login",
-                 "acting_reason")
+AUDIT_COLUMNS = (
+    "id",
+    "at",
+    "operator",
+    "entity_type",
+    "entity_key",
+    "action",
+    "before",
+    "after",
+    "comment",
+    "db_login",
+    "acting_reason",
+)
 
 
 def request_detail(conn: Any, actor: Actor, number: str) -> dict[str, Any] | None:
@@ -343,8 +443,9 @@ def request_detail(conn: Any, actor: Actor, number: str) -> dict[str, Any] | Non
         return None
     # every column, as the ORM reads the row (the same plan); the named ones first
     names = ("id", "email_normalized", "company_normalized", "version", *DETAIL_COLUMNS)
-    row = conn.execute(f"SELECT {', '.join(names)}, signuprequest.* FROM signuprequest WHERE number = ?",
-                       (clean(number).upper(),)).fetchone()
+    row = conn.execute(
+        f"SELECT {', '.join(names)}, signuprequest.* FROM signuprequest WHERE number = ?", (clean(number).upper(),)
+    ).fetchone()
     if row is None:
         return None
     req = dict(zip(names, row))
@@ -352,21 +453,31 @@ def request_detail(conn: Any, actor: Actor, number: str) -> dict[str, Any] | Non
         if req[name] is not None:
             req[name] = _utc(req[name])
     req["customer_created"] = bool(req["customer_created"])
-    ur = conn.execute("SELECT number, userrequest.* FROM userrequest WHERE signup_request_id = ?", (req["id"],)).fetchone()
+    ur = conn.execute(
+        "SELECT number, userrequest.* FROM userrequest WHERE signup_request_id = ?", (req["id"],)
+    ).fetchone()
     history = []
-    for event in conn.execute(f"SELECT {', '.join(AUDIT_COLUMNS)}, auditevent.* FROM auditevent "
-                              "WHERE entity_type = ? AND entity_key = ? ORDER BY id ASC", ("signup", req["number"])
-                              ).fetchall():
+    for event in conn.execute(
+        f"SELECT {', '.join(AUDIT_COLUMNS)}, auditevent.* FROM auditevent "
+        "WHERE entity_type = ? AND entity_key = ? ORDER BY id ASC",
+        ("signup", req["number"]),
+    ).fetchall():
         view = dict(zip(AUDIT_COLUMNS, event))
         view["at"] = _utc(view["at"])
         view["id"] = view["id"] or 0
         view["before"] = json.loads(view["before"]) if view["before"] else None
         view["after"] = json.loads(view["after"]) if view["after"] else None
         history.append(view)
-    return {**{name: req[name] for name in DETAIL_COLUMNS}, "user_request": ur[0] if ur else None,
-            "version": req["version"], "duplicates": _duplicates(conn, req), "history": history,
-            "actions": [name for name, permission, sources in REQUEST_ACTIONS
-                        if req["status"] in sources and actor.can(permission)]}
+    return {
+        **{name: req[name] for name in DETAIL_COLUMNS},
+        "user_request": ur[0] if ur else None,
+        "version": req["version"],
+        "duplicates": _duplicates(conn, req),
+        "history": history,
+        "actions": [
+            name for name, permission, sources in REQUEST_ACTIONS if req["status"] in sources and actor.can(permission)
+        ],
+    }
 
 
 def _duplicates(conn: Any, req: dict[str, Any], limit: int = 20) -> list[dict[str, str]]:
@@ -375,24 +486,34 @@ def _duplicates(conn: Any, req: dict[str, Any], limit: int = 20) -> list[dict[st
     email = req["email_normalized"]
     marks = ", ".join("?" * len(OPEN_REQUEST_STATUSES))
     for number, company, status, *_ in conn.execute(
-            f"SELECT number, company, status, signuprequest.* FROM signuprequest WHERE email_normalized = ? "
-            f"AND id != ? AND status IN ({marks}) LIMIT ?", (email, req["id"], *OPEN_REQUEST_STATUSES, limit)).fetchall():
+        f"SELECT number, company, status, signuprequest.* FROM signuprequest WHERE email_normalized = ? "
+        f"AND id != ? AND status IN ({marks}) LIMIT ?",
+        (email, req["id"], *OPEN_REQUEST_STATUSES, limit),
+    ).fetchall():
         hints.append({"kind": "request", "key": number, "label": f"{company} ({status})", "reason": "same e-mail"})
     for first, last, account, cname, *_ in conn.execute(
-            "SELECT contactperson.first_name, contactperson.last_name, customer.account, customer.name, contactperson.* "
-            "FROM contactperson JOIN customer ON contactperson.customer_id = customer.id "
-            "WHERE contactperson.email_normalized = ? AND (contactperson.signup_request_id IS NULL "
-            "OR contactperson.signup_request_id != ?) LIMIT ?", (email, req["id"], limit)).fetchall():
-        hints.append({"kind": "contact", "key": account, "label": f"{first} {last} at {cname}", "reason": "same e-mail"})
+        "SELECT contactperson.first_name, contactperson.last_name, customer.account, customer.name, contactperson.* "
+        "FROM contactperson JOIN customer ON contactperson.customer_id = customer.id "
+        "WHERE contactperson.email_normalized = ? AND (contactperson.signup_request_id IS NULL "
+        "OR contactperson.signup_request_id != ?) LIMIT ?",
+        (email, req["id"], limit),
+    ).fetchall():
+        hints.append(
+            {"kind": "contact", "key": account, "label": f"{first} {last} at {cname}", "reason": "same e-mail"}
+        )
     own = req["created_customer_account"] or ""
     seen: set[str] = {own} if own else set()
-    sql = ("SELECT account, name, name_normalized, email_normalized, customer.* FROM customer "
-           "WHERE (email_normalized = ? OR name_normalized = ?)")
+    sql = (
+        "SELECT account, name, name_normalized, email_normalized, customer.* FROM customer "
+        "WHERE (email_normalized = ? OR name_normalized = ?)"
+    )
     params: tuple[Any, ...] = (email, req["company_normalized"])
     if own:
         sql += " AND account != ?"
         params += (own,)
-    for account, name, name_normalized, email_normalized, *_ in conn.execute(sql + " LIMIT ?", (*params, limit)).fetchall():
+    for account, name, name_normalized, email_normalized, *_ in conn.execute(
+        sql + " LIMIT ?", (*params, limit)
+    ).fetchall():
         reasons = []
         if name_normalized == req["company_normalized"] and req["company_normalized"]:
             reasons.append("same company name")
@@ -404,10 +525,18 @@ def _duplicates(conn: Any, req: dict[str, Any], limit: int = 20) -> list[dict[st
     if wanted and wanted not in seen:
         found = conn.execute("SELECT account, name, customer.* FROM customer WHERE account = ?", (wanted,)).fetchone()
         if found is None:
-            hints.append({"kind": "customer", "key": wanted, "label": "(no such customer)",
-                          "reason": "account given by the requester does not exist"})
+            hints.append(
+                {
+                    "kind": "customer",
+                    "key": wanted,
+                    "label": "(no such customer)",
+                    "reason": "account given by the requester does not exist",
+                }
+            )
         else:
-            hints.append({"kind": "customer", "key": found[0], "label": found[1], "reason": "account given by the requester"})
+            hints.append(
+                {"kind": "customer", "key": found[0], "label": found[1], "reason": "account given by the requester"}
+            )
     return hints
 
 
@@ -457,8 +586,16 @@ def _libpq() -> ctypes.CDLL:
     lib.PQstatus.restype, lib.PQstatus.argtypes = c.c_int, [c.c_void_p]
     lib.PQfinish.restype, lib.PQfinish.argtypes = None, [c.c_void_p]
     lib.PQexecParams.restype = c.c_void_p
-    lib.PQexecParams.argtypes = [c.c_void_p, c.c_char_p, c.c_int, c.c_void_p, c.POINTER(c.c_char_p), c.c_void_p,
-                                 c.c_void_p, c.c_int]
+    lib.PQexecParams.argtypes = [
+        c.c_void_p,
+        c.c_char_p,
+        c.c_int,
+        c.c_void_p,
+        c.POINTER(c.c_char_p),
+        c.c_void_p,
+        c.c_void_p,
+        c.c_int,
+    ]
     lib.PQresultStatus.restype, lib.PQresultStatus.argtypes = c.c_int, [c.c_void_p]
     lib.PQntuples.restype, lib.PQntuples.argtypes = c.c_int, [c.c_void_p]
     lib.PQnfields.restype, lib.PQnfields.argtypes = c.c_int, [c.c_void_p]

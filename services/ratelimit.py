@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import Table, case, delete
-from sqlalchemy.dialects import postgresql as pg, sqlite
+from sqlalchemy.dialects import postgresql as pg
+from sqlalchemy.dialects import sqlite
 from sqlmodel import Session, col
 
 from models.base import table_of
@@ -57,8 +58,10 @@ def _hit(session: Session, limit: Limit, value: str) -> Verdict:
     first = _insert(session, table).values(key=key_of(limit.action, limit.kind, value), window_start=current, hits=1)
     stmt = first.on_conflict_do_update(
         index_elements=[table.c.key],
-        set_={"hits": case((stale, 1), else_=table.c.hits + 1),
-              "window_start": case((stale, current), else_=table.c.window_start)},
+        set_={
+            "hits": case((stale, 1), else_=table.c.hits + 1),
+            "window_start": case((stale, current), else_=table.c.window_start),
+        },
     ).returning(table.c.hits, table.c.window_start)
     hits, started = session.execute(stmt).one()
     if started.tzinfo is None and current.tzinfo is not None:

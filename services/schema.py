@@ -39,8 +39,9 @@ def refuse_newer(revisions: frozenset[str]) -> None:
     """A database upgraded by a newer regdesk: say so (and which revision) instead of touching it."""
     unknown = sorted(revisions - known_revisions())
     if unknown:
-        raise SchemaTooNew(f"this database was upgraded by a newer regdesk (revision {', '.join(unknown)}); "
-                           "install that version")
+        raise SchemaTooNew(
+            f"this database was upgraded by a newer regdesk (revision {', '.join(unknown)}); install that version"
+        )
 
 
 def _alembic_config(connection: Connection) -> Config:

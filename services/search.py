@@ -69,8 +69,9 @@ def pg_document(table: str) -> str:
     return "lower(" + " || chr(31) || ".join(SEARCHABLE[table]) + ")"
 
 
-def text_ids(dialect: str, table: str, term: str,
-             extra: Mapping[str, TypeEngine[Any]] | None = None) -> TextualSelect | None:
+def text_ids(
+    dialect: str, table: str, term: str, extra: Mapping[str, TypeEngine[Any]] | None = None
+) -> TextualSelect | None:
     """SQL for the ids (and ``extra`` columns: name -> type) of ``table`` whose searchable text
     contains ``term``; None when the term is too short for the text index."""
     if len(term) < MIN_WORD:
@@ -81,13 +82,16 @@ def text_ids(dialect: str, table: str, term: str,
     if dialect == "sqlite":
         fts = f"{table}_search"
         if extra:
-            sql = text(f"SELECT t.id{more} FROM {table} t WHERE t.id IN (SELECT rowid FROM {fts} WHERE {fts} MATCH :{param})")
+            sql = text(
+                f"SELECT t.id{more} FROM {table} t WHERE t.id IN (SELECT rowid FROM {fts} WHERE {fts} MATCH :{param})"
+            )
         else:
             sql = text(f"SELECT rowid AS id FROM {fts} WHERE {fts} MATCH :{param}")
         sql = sql.bindparams(**{param: fts_phrase(term)})
     else:
-        sql = text(f"SELECT t.id{more} FROM {table} t WHERE {pg_document(table)} LIKE lower(:{param}) ESCAPE '\\'"
-                   ).bindparams(**{param: like_pattern(term)})
+        sql = text(
+            f"SELECT t.id{more} FROM {table} t WHERE {pg_document(table)} LIKE lower(:{param}) ESCAPE '\\'"
+        ).bindparams(**{param: like_pattern(term)})
     return sql.columns(id=Integer, **extra)
 
 
@@ -104,8 +108,13 @@ def _condition(cond: ColumnElement[bool] | bool) -> ColumnElement[bool]:
     return cond
 
 
-def matching_ids(session: Session, model: type[SQLModel], term: str, exact: Sequence[ColumnElement[bool] | bool],
-                 extra: Sequence[Any] | None = None) -> GenerativeSelect:
+def matching_ids(
+    session: Session,
+    model: type[SQLModel],
+    term: str,
+    exact: Sequence[ColumnElement[bool] | bool],
+    extra: Sequence[Any] | None = None,
+) -> GenerativeSelect:
     """One subquery: ids (and ``extra`` columns) of ``model`` that equal ``term`` on an exact
     key, or else contain it in their searchable text.
 

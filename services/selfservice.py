@@ -45,7 +45,9 @@ def _token(session: Session, purpose: str, raw: str) -> Token | None:
     raw = (raw or "").strip()
     if not tokens.TOKEN_PATTERN.fullmatch(raw):
         return None
-    return session.exec(select(Token).where(Token.token_hash == tokens.hash_token(raw), Token.purpose == purpose)).first()
+    return session.exec(
+        select(Token).where(Token.token_hash == tokens.hash_token(raw), Token.purpose == purpose)
+    ).first()
 
 
 def link_state(session: Session, purpose: str, raw: str) -> LinkState:
@@ -79,8 +81,14 @@ def _resend(session: Session, req: SignupRequest, how: str) -> bool:
         return False
     signup.transition(session, req, "resend")
     signup.send_verification(session, req)
-    audit.record(session, PORTAL, signup.ENTITY, req.number, "activation URL sent",
-                 comment=f"new link sent to {req.email}, asked for by the customer {how}")
+    audit.record(
+        session,
+        PORTAL,
+        signup.ENTITY,
+        req.number,
+        "activation URL sent",
+        comment=f"new link sent to {req.email}, asked for by the customer {how}",
+    )
     return True
 
 

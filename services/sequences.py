@@ -57,8 +57,16 @@ DEFAULT_SEQUENCES: dict[str, tuple[str, int, str]] = {
 def ensure_defaults(session: Session, extra: dict[str, tuple[str, int, str]] | None = None) -> None:
     for code, (prefix, width, description) in {**DEFAULT_SEQUENCES, **(extra or {})}.items():
         if session.get(NumberSequence, code) is None:
-            session.add(NumberSequence(code=code, prefix=prefix, width=width, next_value=1, description=description,
-                                       continuous=code not in NON_CONTINUOUS))
+            session.add(
+                NumberSequence(
+                    code=code,
+                    prefix=prefix,
+                    width=width,
+                    next_value=1,
+                    description=description,
+                    continuous=code not in NON_CONTINUOUS,
+                )
+            )
     session.flush()
 
 
@@ -66,8 +74,9 @@ def format_number(prefix: str, width: int, value: int) -> str:
     return f"{prefix}{value:0{width}d}"
 
 
-_TAKE = text("UPDATE numbersequence SET next_value = next_value + 1 WHERE code = :code "
-             "RETURNING prefix, width, next_value - 1")
+_TAKE = text(
+    "UPDATE numbersequence SET next_value = next_value + 1 WHERE code = :code RETURNING prefix, width, next_value - 1"
+)
 
 
 _DEFERRED = "regdesk_deferred_numbers"  # = services.audit.DEFERRED_NUMBERS; session.info: {"pending": {placeholder: code}, "new": [objects]}
@@ -151,8 +160,9 @@ def settle(session: Session) -> dict[str, str]:
             for placeholder, number in mapping.items():
                 expr = func_replace(expr, placeholder, number)
             values[c.name] = expr
-        session.execute(table.update().where(pk.in_(sorted(ids))).values(values)
-                        .execution_options(synchronize_session=False))
+        session.execute(
+            table.update().where(pk.in_(sorted(ids))).values(values).execution_options(synchronize_session=False)
+        )
         mapper = sa_inspect(objs[0]).mapper
         for obj in objs:
             loaded = sa_inspect(obj).dict
@@ -189,8 +199,9 @@ def next_number(session: Session, code: str) -> str:
     row = None
     deferred = session.info.get(_DEFERRED)
     if deferred is not None or bind.dialect.name != "sqlite":
-        continuous = session.execute(text("SELECT continuous FROM numbersequence WHERE code = :code"),
-                                     {"code": code}).scalar()
+        continuous = session.execute(
+            text("SELECT continuous FROM numbersequence WHERE code = :code"), {"code": code}
+        ).scalar()
         if continuous is None:
             raise NotFound(f"number sequence {code!r} is not set up (run 'regdesk db upgrade' or 'regdesk demo')")
         if deferred is not None and continuous:
@@ -229,8 +240,15 @@ def list_sequences(session: Session, actor: Actor) -> list[NumberSequence]:
 
 
 @writes
-def configure(session: Session, actor: Actor, code: str, *, prefix: str | None = None,
-              width: int | None = None, continuous: bool | None = None) -> NumberSequence:
+def configure(
+    session: Session,
+    actor: Actor,
+    code: str,
+    *,
+    prefix: str | None = None,
+    width: int | None = None,
+    continuous: bool | None = None,
+) -> NumberSequence:
     """Change the prefix, width or Continuous flag of the numbers still to come (admins; audited)."""
     require(actor, "admin.parameters")
     seq = session.get(NumberSequence, code)
@@ -251,6 +269,13 @@ def configure(session: Session, actor: Actor, code: str, *, prefix: str | None =
     if continuous is not None:
         seq.continuous = bool(continuous)
     session.add(seq)
-    audit.record(session, actor, "sequence", code, "configured", before=before,
-                 after={"prefix": seq.prefix, "width": seq.width, "continuous": seq.continuous})
+    audit.record(
+        session,
+        actor,
+        "sequence",
+        code,
+        "configured",
+        before=before,
+        after={"prefix": seq.prefix, "width": seq.width, "continuous": seq.continuous},
+    )
     return seq

@@ -58,7 +58,7 @@ class Replan(Exception):
 
 
 def _sleep_jitter(attempt: int) -> None:
-    time.sleep(random.uniform(0.0005, min(0.002 * (1.5 ** attempt), 0.02)))
+    time.sleep(random.uniform(0.0005, min(0.002 * (1.5**attempt), 0.02)))
 
 
 def _is_busy(exc: BaseException) -> bool:
@@ -112,7 +112,8 @@ def _configure_sqlite(engine: Engine) -> None:
                     if not _is_busy(exc) or time.monotonic() >= deadline:
                         raise DatabaseUnavailable(
                             f"the database is busy: another program has held its write lock for over "
-                            f"{WRITE_RETRY_BUDGET_S:.0f} s; try again") from None
+                            f"{WRITE_RETRY_BUDGET_S:.0f} s; try again"
+                        ) from None
                     attempt += 1
                     _sleep_jitter(attempt)
         finally:
@@ -142,8 +143,9 @@ def _configure_postgres(engine: Engine) -> None:
         record.info["regdesk_idle_since"] = time.monotonic()
 
     @event.listens_for(engine, "checkout")
-    def _ping_if_idle(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry,
-                      proxy: PoolProxiedConnection) -> None:
+    def _ping_if_idle(
+        dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry, proxy: PoolProxiedConnection
+    ) -> None:
         since = record.info.get("regdesk_idle_since")
         if since is None or time.monotonic() - since < PG_PING_AFTER_IDLE_S:
             return  # new, or used a moment ago
@@ -167,7 +169,8 @@ def make_engine(url: str, *, create: bool = False) -> Engine:
                 if not create:
                     raise DatabaseUnavailable(
                         f"no database at {path}: check --db / REGDESK_DATABASE_URL, or create one with "
-                        f"'regdesk --db {path} db init' (or 'regdesk --db {path} demo' for the demo set)")
+                        f"'regdesk --db {path} db init' (or 'regdesk --db {path} demo' for the demo set)"
+                    )
                 path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_LOCK_WAIT_S})
         _configure_sqlite(engine)
@@ -266,8 +269,9 @@ class Store:
                 if not (isinstance(exc, DBAPIError) and _is_busy(exc)):
                     raise
                 if time.monotonic() >= deadline:
-                    raise DatabaseUnavailable(f"the database stayed busy for over {WRITE_RETRY_BUDGET_S:.0f} s; "
-                                              "try again") from None
+                    raise DatabaseUnavailable(
+                        f"the database stayed busy for over {WRITE_RETRY_BUDGET_S:.0f} s; try again"
+                    ) from None
             attempt += 1
             _sleep_jitter(attempt)
 

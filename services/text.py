@@ -7,9 +7,36 @@ import unicodedata
 
 # Legal-form words that do not tell two companies apart ("Contoso Ltd" == "contoso").
 _LEGAL_FORMS = {
-    "inc", "incorporated", "corp", "corporation", "co", "company", "ltd", "limited", "llc",
-    "llp", "lp", "plc", "gmbh", "ag", "kg", "sa", "sas", "sarl", "srl", "spa", "bv", "nv",
-    "oy", "ab", "as", "aps", "kk", "pty", "pte", "the",
+    "inc",
+    "incorporated",
+    "corp",
+    "corporation",
+    "co",
+    "company",
+    "ltd",
+    "limited",
+    "llc",
+    "llp",
+    "lp",
+    "plc",
+    "gmbh",
+    "ag",
+    "kg",
+    "sa",
+    "sas",
+    "sarl",
+    "srl",
+    "spa",
+    "bv",
+    "nv",
+    "oy",
+    "ab",
+    "as",
+    "aps",
+    "kk",
+    "pty",
+    "pte",
+    "the",
 }
 # Terminal escape sequences (ECMA-48 as xterm reads them), each removed whole and nothing more:
 # CSI (ESC [ or 8-bit CSI: parameters, intermediates, one final byte), OSC / DCS / SOS / PM / APC
@@ -17,10 +44,10 @@ _LEGAL_FORMS = {
 # and the two-character sequences a terminal acts on (ESC 7, ESC c, ESC D, ESC M...). An ESC that
 # starts none of these (``Fa\x1bBrik``) is dropped alone: the character after it stays.
 _ESC_SEQ = re.compile(
-    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"              # CSI
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"  # CSI
     r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)"  # OSC, DCS, SOS, PM, APC
-    r"|\x1b[ -/]+[0-~]"                               # nF: character set designation and the like
-    r"|\x1b[6-9=>cDEFHMNOZ\\lmno|}~]"                 # two-character sequences terminals act on
+    r"|\x1b[ -/]+[0-~]"  # nF: character set designation and the like
+    r"|\x1b[6-9=>cDEFHMNOZ\\lmno|}~]"  # two-character sequences terminals act on
 )
 # Bidirectional embeddings, overrides and isolates (U+202A-202E, U+2066-2069): they reorder how
 # text is shown ("Trojan source") and are never needed in a name or an address. The joiners

@@ -43,8 +43,15 @@ from services.store import begin_write, now
 R = TypeVar("R", bound=SQLModel)
 
 # the modules whose import registers a process table, in the order they are printed
-PROCESS_MODULES = ("services.signup", "services.user_requests", "services.cases", "services.changes",
-                   "services.portal", "services.prospects", "services.workflow")
+PROCESS_MODULES = (
+    "services.signup",
+    "services.user_requests",
+    "services.cases",
+    "services.changes",
+    "services.portal",
+    "services.prospects",
+    "services.workflow",
+)
 
 
 def _value(state: Any) -> str:
@@ -193,9 +200,11 @@ def last_change(session: Session, process: Process, record: Any) -> tuple[str, s
     """(operator, action, "YYYY-MM-DD HH:MM") of the record's last audit event."""
     from models.core import AuditEvent
 
-    row = session.exec(select(AuditEvent).where(AuditEvent.entity_type == process.entity,
-                                                AuditEvent.entity_key == str(getattr(record, process.key)))
-                       .order_by(col(AuditEvent.id).desc())).first()
+    row = session.exec(
+        select(AuditEvent)
+        .where(AuditEvent.entity_type == process.entity, AuditEvent.entity_key == str(getattr(record, process.key)))
+        .order_by(col(AuditEvent.id).desc())
+    ).first()
     return (row.operator, row.action, f"{row.at:%Y-%m-%d %H:%M}") if row else None
 
 
@@ -267,15 +276,23 @@ def changed_meanwhile(session: Session, process: Process, record: Any, fresh: An
         fresh = session.get(process.model, record.id)
     if fresh is None:
         return NotFound(f"{name} no longer exists")
-    return Conflict(_who(session, process, fresh, f"{name} was changed by someone else meanwhile") +
-                    ": reread and try again")
+    return Conflict(
+        _who(session, process, fresh, f"{name} was changed by someone else meanwhile") + ": reread and try again"
+    )
 
 
 # ---------------------------------------------------------------------------- the primitive
 
 
-def claim(session: Session, row: R, sources: Iterable[str], *, field: str = "status", version: int | None = None,
-          **values: Any) -> tuple[bool, R | None]:
+def claim(
+    session: Session,
+    row: R,
+    sources: Iterable[str],
+    *,
+    field: str = "status",
+    version: int | None = None,
+    **values: Any,
+) -> tuple[bool, R | None]:
     """Apply ``values`` to ``row`` if its ``field`` is in ``sources`` and its version unchanged.
 
     Bumps the version (and ``updated_at`` where the table has it). Returns ``(True, None)``
@@ -289,9 +306,11 @@ def claim(session: Session, row: R, sources: Iterable[str], *, field: str = "sta
         changes["updated_at"] = now(session)
     result = session.execute(
         update(model)
-        .where(model.id == row.id,  # type: ignore[attr-defined]
-               col(getattr(model, field)).in_([_value(s) for s in sources]),
-               model.version == expected)  # type: ignore[attr-defined]
+        .where(
+            col(getattr(model, "id")) == getattr(row, "id"),  # the mover's records all have id and version
+            col(getattr(model, field)).in_([_value(s) for s in sources]),
+            col(getattr(model, "version")) == expected,
+        )
         .values(**changes)
         .execution_options(synchronize_session=False)
     )
@@ -313,7 +332,7 @@ def mermaid(process: Process) -> str:
     lines = ["stateDiagram-v2"]
     for state in process.states:
         if _mid(state) != state:
-            lines.append(f"    state \"{state}\" as {_mid(state)}")
+            lines.append(f'    state "{state}" as {_mid(state)}')
     for state in process.initial:
         lines.append(f"    [*] --> {_mid(state)}")
     for t in process.transitions.values():
@@ -330,7 +349,7 @@ DESIGN_END = "<!-- processes:end -->"
 def mermaid_blocks(chosen: Iterable[Process] | None = None) -> str:
     """Each process as a heading and a fenced mermaid block: DESIGN.md's generated section."""
     parts = []
-    for p in (processes() if chosen is None else chosen):
+    for p in processes() if chosen is None else chosen:
         parts.append(f"### {p.title} (`{p.name}`: {p.model.__name__}.{p.field})\n\n```mermaid\n{mermaid(p)}\n```")
     return "\n\n".join(parts)
 
@@ -342,18 +361,31 @@ def design_section() -> str:
 
 def as_dict(process: Process) -> dict[str, Any]:
     return {
-        "name": process.name, "title": process.title, "record": process.model.__name__, "field": process.field,
-        "states": list(process.states), "initial": list(process.initial),
-        "transitions": [{"action": t.action, "from": sorted(t.sources, key=process.states.index),
-                         "to": sorted(t.targets, key=process.states.index) if t.target is not None else None,
-                         "permission": t.permission, "wording": t.wording, "manual": t.manual}
-                        for t in process.transitions.values()],
+        "name": process.name,
+        "title": process.title,
+        "record": process.model.__name__,
+        "field": process.field,
+        "states": list(process.states),
+        "initial": list(process.initial),
+        "transitions": [
+            {
+                "action": t.action,
+                "from": sorted(t.sources, key=process.states.index),
+                "to": sorted(t.targets, key=process.states.index) if t.target is not None else None,
+                "permission": t.permission,
+                "wording": t.wording,
+                "manual": t.manual,
+            }
+            for t in process.transitions.values()
+        ],
     }
 
 
 def as_text(process: Process) -> str:
-    out = [f"{process.name}: {process.title} ({process.model.__name__}.{process.field})",
-           "  states: " + ", ".join(process.states)]
+    out = [
+        f"{process.name}: {process.title} ({process.model.__name__}.{process.field})",
+        "  states: " + ", ".join(process.states),
+    ]
     for t in process.transitions.values():
         to = " | ".join(sorted(t.targets, key=process.states.index)) if t.target is not None else "(same)"
         who = t.permission or "the system, the portal or the workflow engine"

@@ -11,8 +11,9 @@ from pydantic import ValidationError
 UNKNOWN_FIELD = "unknown field"
 
 
-def field_errors(exc: ValidationError, pattern_hints: dict[str, str] | None = None,
-                 unknown: str = UNKNOWN_FIELD) -> dict[str, str]:
+def field_errors(
+    exc: ValidationError, pattern_hints: dict[str, str] | None = None, unknown: str = UNKNOWN_FIELD
+) -> dict[str, str]:
     """``{field: reason}`` for every error; ``pattern_hints`` says what a field's pattern allows."""
     hints = pattern_hints or {}
     errors: dict[str, str] = {}
@@ -112,7 +113,9 @@ def email_address(text: str) -> str:
         raise ValueError(str(exc)) from None
     local = address.rpartition("@")[0]
     if len(local) > MAX_LOCAL_PART:
-        raise ValueError(f"the part before the @-sign has {len(local)} characters; at most {MAX_LOCAL_PART} are allowed")
+        raise ValueError(
+            f"the part before the @-sign has {len(local)} characters; at most {MAX_LOCAL_PART} are allowed"
+        )
     return address
 
 
@@ -120,8 +123,9 @@ MAX_JSON_BYTES = 64 * 1024
 MAX_JSON_DEPTH = 32
 
 
-def load_json(raw: str | bytes, *, what: str = "file", max_bytes: int = MAX_JSON_BYTES,
-              max_depth: int = MAX_JSON_DEPTH) -> Any:
+def load_json(
+    raw: str | bytes, *, what: str = "file", max_bytes: int = MAX_JSON_BYTES, max_depth: int = MAX_JSON_DEPTH
+) -> Any:
     """Parse untrusted JSON within limits; every problem is a ValidationFailed naming ``what``."""
     import json
 

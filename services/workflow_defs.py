@@ -1,4 +1,4 @@
-'''Workflow definitions: TOML files in and out, list, show, activate, deactivate.
+"""Workflow definitions: TOML files in and out, list, show, activate, deactivate.
 
 The definition file format (UTF-8 TOML; ``regdesk workflow export TYPE`` writes one)::
 
@@ -35,7 +35,7 @@ automated actions) and refuses a bad file with each problem's line number and re
 refused file changes nothing. A good file becomes a new version of (doc type, name),
 inactive unless activated. One version per (doc type, name) is active; activating one
 deactivates the others. Running workflows keep the version they started with.
-'''
+"""
 
 from __future__ import annotations
 
@@ -61,8 +61,18 @@ from services.text import clean
 from services.workflow import DocumentType, StepView, get_type, parse_assignee, step_view
 
 TOP_KEYS = {"doc_type", "name", "description", "condition", "priority", "steps"}
-STEP_KEYS = {"name", "kind", "assignee", "policy", "condition", "time_limit_hours", "reminder_hours", "escalation",
-             "final_action", "action"}
+STEP_KEYS = {
+    "name",
+    "kind",
+    "assignee",
+    "policy",
+    "condition",
+    "time_limit_hours",
+    "reminder_hours",
+    "escalation",
+    "final_action",
+    "action",
+}
 APPROVAL_ONLY = {"assignee", "policy", "time_limit_hours", "reminder_hours", "escalation", "final_action"}
 MAX_STEPS = 20
 MAX_FILE = 200_000
@@ -113,8 +123,9 @@ class _Problems:
                 key = key if key is not None else "steps"
             else:
                 start = self.headers[step]
-                end = next((i for i in range(start + 1, len(self.lines)) if re.match(r"\s*\[", self.lines[i])),
-                           len(self.lines))
+                end = next(
+                    (i for i in range(start + 1, len(self.lines)) if re.match(r"\s*\[", self.lines[i])), len(self.lines)
+                )
         if key is not None:
             pattern = re.compile(r"\s*[\"']?" + re.escape(key) + r"[\"']?\s*=")
             for i in range(start, end):
@@ -166,10 +177,11 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _check_assignee(session: Session, spec: Any, problems: _Problems, key: str, step: int,
-                    name: str | None) -> tuple[str, str]:
+def _check_assignee(
+    session: Session, spec: Any, problems: _Problems, key: str, step: int, name: str | None
+) -> tuple[str, str]:
     if not isinstance(spec, str):
-        problems.add(f"{key} must be text like \"role:approver\" or \"operator:admin1\"", key, step, name)
+        problems.add(f'{key} must be text like "role:approver" or "operator:admin1"', key, step, name)
         return "", ""
     try:
         kind, who = parse_assignee(spec)
@@ -215,7 +227,7 @@ def parse_definition(session: Session, source: str, filename: str = "definition"
     dt: DocumentType | None = None
     doc_type = data.get("doc_type")
     if not isinstance(doc_type, str) or not doc_type.strip():
-        problems.add("doc_type is required (the document type, e.g. \"user_request\")", "doc_type")
+        problems.add('doc_type is required (the document type, e.g. "user_request")', "doc_type")
     else:
         try:
             dt = get_type(doc_type.strip())
@@ -260,12 +272,25 @@ def parse_definition(session: Session, source: str, filename: str = "definition"
             continue
         steps.append(_parse_step(session, raw, index, dt, names, seen, problems))
     problems.raise_if_any(filename)
-    return ParsedDefinition(doc_type=str(doc_type).strip(), name=clean(name), description=clean(description),
-                            condition=condition.strip(), priority=priority, steps=steps)
+    return ParsedDefinition(
+        doc_type=str(doc_type).strip(),
+        name=clean(name),
+        description=clean(description),
+        condition=condition.strip(),
+        priority=priority,
+        steps=steps,
+    )
 
 
-def _parse_step(session: Session, raw: dict[str, Any], index: int, dt: DocumentType | None, names: Any, seen: set[str],
-                problems: _Problems) -> ParsedStep:
+def _parse_step(
+    session: Session,
+    raw: dict[str, Any],
+    index: int,
+    dt: DocumentType | None,
+    names: Any,
+    seen: set[str],
+    problems: _Problems,
+) -> ParsedStep:
     sname = raw.get("name")
     label = sname if isinstance(sname, str) else None
     for key in raw:
@@ -300,16 +325,20 @@ def _parse_step(session: Session, raw: dict[str, Any], index: int, dt: DocumentT
             problems.add("action is required for an automated step", "action", index, label)
         elif dt is not None and action.strip() not in dt.automated:
             offered = ", ".join(sorted(dt.automated)) or "none"
-            problems.add(f"unknown automated action {action!r} for {dt.name} (offered: {offered})", "action", index, label)
+            problems.add(
+                f"unknown automated action {action!r} for {dt.name} (offered: {offered})", "action", index, label
+            )
         else:
             step.action = action.strip()
         return step
     if "action" in raw:
-        problems.add("action applies to automated steps only (add kind = \"automated\")", "action", index, label)
+        problems.add('action applies to automated steps only (add kind = "automated")', "action", index, label)
     if "assignee" not in raw:
-        problems.add("assignee is required (\"role:ROLE\" or \"operator:USER\")", None, index, label)
+        problems.add('assignee is required ("role:ROLE" or "operator:USER")', None, index, label)
     else:
-        step.assignee_kind, step.assignee = _check_assignee(session, raw["assignee"], problems, "assignee", index, label)
+        step.assignee_kind, step.assignee = _check_assignee(
+            session, raw["assignee"], problems, "assignee", index, label
+        )
     policy = raw.get("policy", CompletionPolicy.ANY.value)
     if policy not in {p.value for p in CompletionPolicy}:
         problems.add(f"policy {policy!r} is not one of any, all, majority", "policy", index, label)
@@ -324,7 +353,7 @@ def _parse_step(session: Session, raw: dict[str, Any], index: int, dt: DocumentT
                 setattr(step, key, value)
     escalation = raw.get("escalation", [])
     if not isinstance(escalation, list):
-        problems.add("escalation must be a list like [\"role:admin\"]", "escalation", index, label)
+        problems.add('escalation must be a list like ["role:admin"]', "escalation", index, label)
         escalation = []
     if escalation and "time_limit_hours" not in raw:
         problems.add("escalation needs time_limit_hours (when to escalate)", "escalation", index, label)
@@ -359,29 +388,60 @@ def read_file(path: str) -> str:
 
 
 @writes
-def import_definition(session: Session, actor: Actor, source: str, *, filename: str = "definition",
-                      activate: bool = False) -> DefinitionDetail:
+def import_definition(
+    session: Session, actor: Actor, source: str, *, filename: str = "definition", activate: bool = False
+) -> DefinitionDetail:
     """A checked file becomes a new version (inactive unless ``activate``)."""
     require(actor, "admin.workflows")
     parsed = parse_definition(session, source, filename)
-    latest = session.exec(select(func.max(WorkflowDefinition.version)).where(
-        WorkflowDefinition.doc_type == parsed.doc_type, WorkflowDefinition.name == parsed.name)).one()
-    d = WorkflowDefinition(doc_type=parsed.doc_type, name=parsed.name, version=(latest or 0) + 1,
-                           description=parsed.description, condition=parsed.condition, priority=parsed.priority,
-                           active=False, source=source, created_at=now(session), created_by=actor.user_name)
+    latest = session.exec(
+        select(func.max(WorkflowDefinition.version)).where(
+            WorkflowDefinition.doc_type == parsed.doc_type, WorkflowDefinition.name == parsed.name
+        )
+    ).one()
+    d = WorkflowDefinition(
+        doc_type=parsed.doc_type,
+        name=parsed.name,
+        version=(latest or 0) + 1,
+        description=parsed.description,
+        condition=parsed.condition,
+        priority=parsed.priority,
+        active=False,
+        source=source,
+        created_at=now(session),
+        created_by=actor.user_name,
+    )
     session.add(d)
     session.flush()
     assert d.id is not None  # the flush assigned it
     for seq, s in enumerate(parsed.steps, start=1):
-        session.add(WorkflowStep(definition_id=d.id, sequence=seq, name=s.name, kind=s.kind,
-                                 assignee_kind=s.assignee_kind, assignee=s.assignee, policy=s.policy,
-                                 condition=s.condition, time_limit_hours=s.time_limit_hours,
-                                 reminder_hours=s.reminder_hours, escalation=json.dumps(s.escalation),
-                                 final_action=s.final_action, action=s.action))
+        session.add(
+            WorkflowStep(
+                definition_id=d.id,
+                sequence=seq,
+                name=s.name,
+                kind=s.kind,
+                assignee_kind=s.assignee_kind,
+                assignee=s.assignee,
+                policy=s.policy,
+                condition=s.condition,
+                time_limit_hours=s.time_limit_hours,
+                reminder_hours=s.reminder_hours,
+                escalation=json.dumps(s.escalation),
+                final_action=s.final_action,
+                action=s.action,
+            )
+        )
     session.flush()
-    audit.record(session, actor, ENTITY, _audit_key(d), "imported",
-                 after={"id": d.id, "version": d.version, "condition": d.condition, "steps": len(parsed.steps)},
-                 comment=f"from {filename}")
+    audit.record(
+        session,
+        actor,
+        ENTITY,
+        _audit_key(d),
+        "imported",
+        after={"id": d.id, "version": d.version, "condition": d.condition, "steps": len(parsed.steps)},
+        comment=f"from {filename}",
+    )
     if activate:
         _set_active(session, actor, d, True)
     return _detail(session, d)
@@ -399,16 +459,22 @@ def _find(session: Session, doc_type: str, name: str | None, version: int | None
         query = query.where(WorkflowDefinition.name == name)
     if version is not None:
         query = query.where(WorkflowDefinition.version == version)
-    rows = session.exec(query.order_by(col(WorkflowDefinition.active).desc(), col(WorkflowDefinition.version).desc(),
-                                       col(WorkflowDefinition.id).desc())).all()
+    rows = session.exec(
+        query.order_by(
+            col(WorkflowDefinition.active).desc(),
+            col(WorkflowDefinition.version).desc(),
+            col(WorkflowDefinition.id).desc(),
+        )
+    ).all()
     if not rows:
         what = f"{doc_type}" + (f" named {name!r}" if name else "") + (f" version {version}" if version else "")
         raise NotFound(f"no workflow definition for {what}")
     return rows[0]
 
 
-def export_definition(session: Session, actor: Actor, doc_type: str, name: str | None = None,
-                      version: int | None = None) -> str:
+def export_definition(
+    session: Session, actor: Actor, doc_type: str, name: str | None = None, version: int | None = None
+) -> str:
     """The TOML of a definition (the active one of the type unless name/version say otherwise).
     The file as imported (comments kept); built with tomlkit when there is none."""
     require(actor, "admin.workflows")
@@ -420,7 +486,9 @@ def export_definition(session: Session, actor: Actor, doc_type: str, name: str |
 
 def to_toml(session: Session, d: WorkflowDefinition) -> str:
     doc = tomlkit.document()
-    doc.add(tomlkit.comment(f"regdesk workflow definition: {d.doc_type} / {d.name} (exported from version {d.version})"))
+    doc.add(
+        tomlkit.comment(f"regdesk workflow definition: {d.doc_type} / {d.name} (exported from version {d.version})")
+    )
     doc["doc_type"] = d.doc_type
     doc["name"] = d.name
     if d.description:
@@ -428,8 +496,9 @@ def to_toml(session: Session, d: WorkflowDefinition) -> str:
     doc["condition"] = d.condition
     doc["priority"] = d.priority
     steps = tomlkit.aot()
-    for s in session.exec(select(WorkflowStep).where(WorkflowStep.definition_id == d.id)
-                          .order_by(col(WorkflowStep.sequence))).all():
+    for s in session.exec(
+        select(WorkflowStep).where(WorkflowStep.definition_id == d.id).order_by(col(WorkflowStep.sequence))
+    ).all():
         t = tomlkit.table()
         t["name"] = s.name
         t["kind"] = s.kind
@@ -463,30 +532,53 @@ _View = TypeVar("_View", bound=DefinitionView)
 
 def _view(session: Session, d: WorkflowDefinition, cls: type[_View], **extra: Any) -> _View:
     steps = session.exec(select(func.count()).select_from(WorkflowStep).where(WorkflowStep.definition_id == d.id)).one()
-    running = session.exec(select(func.count()).select_from(WorkflowInstance).where(
-        WorkflowInstance.definition_id == d.id, col(WorkflowInstance.status).in_(["running", "change_requested"]))).one()
-    return cls(id=d.id or 0, doc_type=d.doc_type, name=d.name, version=d.version, active=d.active,
-               description=d.description, condition=d.condition, priority=d.priority, steps=steps,
-               created_at=d.created_at, created_by=d.created_by, activated_at=d.activated_at,
-               activated_by=d.activated_by, running=running, **extra)
+    running = session.exec(
+        select(func.count())
+        .select_from(WorkflowInstance)
+        .where(
+            WorkflowInstance.definition_id == d.id, col(WorkflowInstance.status).in_(["running", "change_requested"])
+        )
+    ).one()
+    return cls(
+        id=d.id or 0,
+        doc_type=d.doc_type,
+        name=d.name,
+        version=d.version,
+        active=d.active,
+        description=d.description,
+        condition=d.condition,
+        priority=d.priority,
+        steps=steps,
+        created_at=d.created_at,
+        created_by=d.created_by,
+        activated_at=d.activated_at,
+        activated_by=d.activated_by,
+        running=running,
+        **extra,
+    )
 
 
 def _detail(session: Session, d: WorkflowDefinition) -> DefinitionDetail:
-    steps = session.exec(select(WorkflowStep).where(WorkflowStep.definition_id == d.id)
-                         .order_by(col(WorkflowStep.sequence))).all()
+    steps = session.exec(
+        select(WorkflowStep).where(WorkflowStep.definition_id == d.id).order_by(col(WorkflowStep.sequence))
+    ).all()
     return _view(session, d, DefinitionDetail, step_list=[step_view(s) for s in steps])
 
 
-def list_definitions(session: Session, actor: Actor, doc_type: str | None = None, *,
-                     active_only: bool = False) -> list[DefinitionView]:
+def list_definitions(
+    session: Session, actor: Actor, doc_type: str | None = None, *, active_only: bool = False
+) -> list[DefinitionView]:
     require(actor, "work.view")
     query = select(WorkflowDefinition)
     if doc_type:
         query = query.where(WorkflowDefinition.doc_type == doc_type)
     if active_only:
         query = query.where(WorkflowDefinition.active == True)  # noqa: E712
-    rows = session.exec(query.order_by(col(WorkflowDefinition.doc_type), col(WorkflowDefinition.name),
-                                       col(WorkflowDefinition.version).desc())).all()
+    rows = session.exec(
+        query.order_by(
+            col(WorkflowDefinition.doc_type), col(WorkflowDefinition.name), col(WorkflowDefinition.version).desc()
+        )
+    ).all()
     return [_view(session, d, DefinitionView) for d in rows]
 
 
@@ -513,27 +605,54 @@ def _set_active(session: Session, actor: Actor, d: WorkflowDefinition, active: b
     current = now(session)
     if active:
         # the other active version of the same (doc type, name) steps down first
-        for other in session.exec(select(WorkflowDefinition).where(
-                WorkflowDefinition.doc_type == d.doc_type, WorkflowDefinition.name == d.name,
-                WorkflowDefinition.active == True, WorkflowDefinition.id != d.id)).all():  # noqa: E712
+        for other in session.exec(
+            select(WorkflowDefinition).where(
+                WorkflowDefinition.doc_type == d.doc_type,
+                WorkflowDefinition.name == d.name,
+                WorkflowDefinition.active == True,  # noqa: E712
+                WorkflowDefinition.id != d.id,
+            )
+        ).all():
             _flip(session, other, False)
-            audit.record(session, actor, ENTITY, _audit_key(other), "deactivated",
-                         before={"version": other.version, "active": True},
-                         after={"version": other.version, "active": False},
-                         comment=f"version {d.version} activated")
-    _flip(session, d, active, activated_at=current if active else d.activated_at,
-          activated_by=actor.user_name if active else d.activated_by)
-    audit.record(session, actor, ENTITY, _audit_key(d), "activated" if active else "deactivated",
-                 before={"version": d.version, "active": not active}, after={"version": d.version, "active": active})
+            audit.record(
+                session,
+                actor,
+                ENTITY,
+                _audit_key(other),
+                "deactivated",
+                before={"version": other.version, "active": True},
+                after={"version": other.version, "active": False},
+                comment=f"version {d.version} activated",
+            )
+    _flip(
+        session,
+        d,
+        active,
+        activated_at=current if active else d.activated_at,
+        activated_by=actor.user_name if active else d.activated_by,
+    )
+    audit.record(
+        session,
+        actor,
+        ENTITY,
+        _audit_key(d),
+        "activated" if active else "deactivated",
+        before={"version": d.version, "active": not active},
+        after={"version": d.version, "active": active},
+    )
 
 
 def _flip(session: Session, d: WorkflowDefinition, active: bool, **values: Any) -> None:
     result = session.execute(
-        update(WorkflowDefinition).where(col(WorkflowDefinition.id) == d.id,
-                                         col(WorkflowDefinition.row_version) == d.row_version,
-                                         col(WorkflowDefinition.active) == (not active))
+        update(WorkflowDefinition)
+        .where(
+            col(WorkflowDefinition.id) == d.id,
+            col(WorkflowDefinition.row_version) == d.row_version,
+            col(WorkflowDefinition.active) == (not active),
+        )
         .values(active=active, row_version=d.row_version + 1, **values)
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)
+    )
     if result.rowcount != 1:  # type: ignore[attr-defined]  # sqlmodel types execute() as Result; an UPDATE's is a CursorResult
         raise Conflict(f"workflow definition {d.id} was changed by someone else meanwhile: reread and try again")
     session.flush()

@@ -20,9 +20,9 @@ import pytest
 
 os.environ.setdefault("REGDESK_CONFIG", "/nonexistent/regdesk-test-config.toml")
 
-from services.clock import ManualClock  # noqa: E402
-from services.permissions import Actor  # noqa: E402
-from services.store import Store  # noqa: E402
+from services.clock import ManualClock
+from services.permissions import Actor
+from services.store import Store
 
 PG_URL = os.environ.get("REGDESK_TEST_PG_URL", "postgresql://127.0.0.1:5432/test")
 DEMO_OPERATORS = ("approver1", "approver2", "support1", "admin1", "sales1")

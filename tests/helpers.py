@@ -34,8 +34,9 @@ async def workers_done(app) -> None:
             continue
 
 
-async def until(app, pilot, condition: Callable[[], bool], what: str = "condition",
-                seconds: float = UNTIL_SECONDS) -> None:
+async def until(
+    app, pilot, condition: Callable[[], bool], what: str = "condition", seconds: float = UNTIL_SECONDS
+) -> None:
     """Wait for workers and a condition the app reaches by itself (never a fixed sleep)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
@@ -46,8 +47,10 @@ async def until(app, pilot, condition: Callable[[], bool], what: str = "conditio
         if loop.time() >= deadline:
             break
         await pilot.pause(0.02)
-    raise AssertionError(f"timed out after {seconds:g} s waiting for {what}; focused={app.focused!r} "
-                         f"screen={app.screen!r} notifications={notes(app)}")
+    raise AssertionError(
+        f"timed out after {seconds:g} s waiting for {what}; focused={app.focused!r} "
+        f"screen={app.screen!r} notifications={notes(app)}"
+    )
 
 
 def notes(app) -> list[str]:

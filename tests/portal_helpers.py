@@ -13,9 +13,20 @@ from services.permissions import PORTAL
 from tests.conftest import actor_of
 
 BASE = {
-    "company": "Tailwind Traders", "first_name": "Ann", "last_name": "Lee", "email": "ann.lee@tailwind.example",
-    "user_name": "alee", "phone": "+1 555 0100", "fax": "", "street": "1 Pier Rd", "city": "Oslo", "zip": "0150",
-    "state": "", "county": "", "country": "NO", "language": "en-us",
+    "company": "Tailwind Traders",
+    "first_name": "Ann",
+    "last_name": "Lee",
+    "email": "ann.lee@tailwind.example",
+    "user_name": "alee",
+    "phone": "+1 555 0100",
+    "fax": "",
+    "street": "1 Pier Rd",
+    "city": "Oslo",
+    "zip": "0150",
+    "state": "",
+    "county": "",
+    "country": "NO",
+    "language": "en-us",
 }
 
 
@@ -51,9 +62,11 @@ def ur_status(store, number: str) -> str:
 
 def logon_mail(store, user_name: str) -> OutboxEmail:
     with store.read() as s:
-        return s.exec(select(OutboxEmail).where(OutboxEmail.template == "portal_logon",
-                                                OutboxEmail.entity_key == user_name)
-                      .order_by(OutboxEmail.id.desc())).first()
+        return s.exec(
+            select(OutboxEmail)
+            .where(OutboxEmail.template == "portal_logon", OutboxEmail.entity_key == user_name)
+            .order_by(OutboxEmail.id.desc())
+        ).first()
 
 
 def activation_token(text: str) -> str:
@@ -62,7 +75,9 @@ def activation_token(text: str) -> str:
     return match.group(1)
 
 
-SHIPPED_WORKFLOW = __import__("pathlib").Path(__file__).resolve().parent.parent / "seed" / "workflows" / "user_request.toml"
+SHIPPED_WORKFLOW = (
+    __import__("pathlib").Path(__file__).resolve().parent.parent / "seed" / "workflows" / "user_request.toml"
+)
 
 
 def activate_shipped_workflow(store) -> None:

@@ -44,12 +44,15 @@ class Recorder:
         if self.drop_after_data:
             self.drop_after_data -= 1
             self.envelopes.append(envelope)
-            self.messages.append(email.message_from_bytes(envelope.original_content or envelope.content,
-                                                          policy=policy.default))
+            self.messages.append(
+                email.message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
+            )
             server.transport.close()  # the message is taken, the answer never arrives
             return "250 never seen"
         self.envelopes.append(envelope)
-        self.messages.append(email.message_from_bytes(envelope.original_content or envelope.content, policy=policy.default))
+        self.messages.append(
+            email.message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
+        )
         return "250 Message accepted for delivery"
 
     def by_message_id(self) -> dict[str, int]:
@@ -67,8 +70,11 @@ class SmtpServer:
         self.controller: Controller | None = None
 
     def _auth(self, server, session, envelope, mechanism, auth_data):
-        if isinstance(auth_data, LoginPassword) and self.credentials and \
-                (auth_data.login.decode(), auth_data.password.decode()) == self.credentials:
+        if (
+            isinstance(auth_data, LoginPassword)
+            and self.credentials
+            and (auth_data.login.decode(), auth_data.password.decode()) == self.credentials
+        ):
             return AuthResult(success=True)
         return AuthResult(success=False, handled=False)
 
@@ -121,14 +127,18 @@ def received(store, *, template: str, entity_key: str):
     from services import delivery
 
     with store.read() as s:
-        row_id = s.exec(select(OutboxEmail.id).where(OutboxEmail.template == template,
-                                                     OutboxEmail.entity_key == entity_key,
-                                                     OutboxEmail.status == "pending")
-                        .order_by(OutboxEmail.id.desc())).first()
+        row_id = s.exec(
+            select(OutboxEmail.id)
+            .where(
+                OutboxEmail.template == template, OutboxEmail.entity_key == entity_key, OutboxEmail.status == "pending"
+            )
+            .order_by(OutboxEmail.id.desc())
+        ).first()
     assert row_id is not None, f"no pending {template} mail about {entity_key}"
     conn = MemoryConnection()
-    report = delivery.send_pending(store, delivery.SmtpSettings(host="memory", security="none"),
-                                   connect=lambda _settings: conn, ids=[row_id])
+    report = delivery.send_pending(
+        store, delivery.SmtpSettings(host="memory", security="none"), connect=lambda _settings: conn, ids=[row_id]
+    )
     assert report.sent == 1 and len(conn.messages) == 1, report
     return conn.messages[0]
 

@@ -38,10 +38,16 @@ def with_case_workflow(store) -> None:
 
     store.call(workflow_defs.import_definition, SYSTEM, CASE_TOML.read_text(), filename="case.toml", activate=True)
 
+
 NEW = {
-    "title": "Special price for Q1", "customer_account": "C-000001", "category": "Special condition",
-    "priority": "High", "contact_name": "Jo Buyer", "contact_email": "jo@fabrikam.example",
-    "contact_phone": "+1 555 0199", "description": "The customer asks for a 5% discount on Q1 orders.",
+    "title": "Special price for Q1",
+    "customer_account": "C-000001",
+    "category": "Special condition",
+    "priority": "High",
+    "contact_name": "Jo Buyer",
+    "contact_email": "jo@fabrikam.example",
+    "contact_phone": "+1 555 0199",
+    "description": "The customer asks for a 5% discount on Q1 orders.",
 }
 
 
@@ -56,9 +62,14 @@ def status_of(store, number):
 
 def events(store, number):
     with store.read() as s:
-        return [e.action for e in s.exec(select(AuditEvent).where(AuditEvent.entity_type == "case",
-                                                                   AuditEvent.entity_key == number)
-                                         .order_by(AuditEvent.id)).all()]
+        return [
+            e.action
+            for e in s.exec(
+                select(AuditEvent)
+                .where(AuditEvent.entity_type == "case", AuditEvent.entity_key == number)
+                .order_by(AuditEvent.id)
+            ).all()
+        ]
 
 
 def submitted(store, who="support1", **changes):
@@ -272,8 +283,9 @@ def test_close_refused_while_pending_and_bad_kind(store):
 def test_sample_request_is_separate_and_creates_no_request(any_store):
     number = create(any_store).number
     support = actor_of(any_store)("support1")
-    sample = any_store.call(cases.add_sample, support, number,
-                            {"product": "Widget 42", "quantity": 3, "ship_to": "Dock 4\nSeattle"})
+    sample = any_store.call(
+        cases.add_sample, support, number, {"product": "Widget 42", "quantity": 3, "ship_to": "Dock 4\nSeattle"}
+    )
     assert sample.number == "SMP-000001" and sample.status == "Requested"
     with any_store.read() as s:
         assert len(s.exec(select(Case)).all()) == 1
@@ -344,8 +356,9 @@ def test_list_filter_and_counts(any_store):
 def test_case_toml_is_a_valid_definition(store):
     with_case_workflow(store)
     with store.read() as s:
-        d = s.exec(select(WorkflowDefinition).where(WorkflowDefinition.doc_type == "case",
-                                                    WorkflowDefinition.active == True)).one()  # noqa: E712
+        d = s.exec(
+            select(WorkflowDefinition).where(WorkflowDefinition.doc_type == "case", WorkflowDefinition.active == True)  # noqa: E712
+        ).one()
     assert d.name == "Customer request approval"
 
 

@@ -8,10 +8,21 @@ import pytest
 
 from tests.conftest import HOSTILE
 
-CASE = {"title": "Special price", "customer_account": "C-000001", "category": "Special condition",
-        "description": "5% on Q1"}
-FORM = {"company": "Tailwind Traders", "first_name": "Ann", "last_name": "Lee", "email": "ann@tailwind.example",
-        "zip": "98052", "store_name": "Tailwind", "store_url": "https://tailwind.example"}
+CASE = {
+    "title": "Special price",
+    "customer_account": "C-000001",
+    "category": "Special condition",
+    "description": "5% on Q1",
+}
+FORM = {
+    "company": "Tailwind Traders",
+    "first_name": "Ann",
+    "last_name": "Lee",
+    "email": "ann@tailwind.example",
+    "zip": "98052",
+    "store_name": "Tailwind",
+    "store_url": "https://tailwind.example",
+}
 
 
 @pytest.fixture

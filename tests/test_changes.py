@@ -32,8 +32,11 @@ def customer(store, account=ACC) -> Customer:
 
 def events(store, entity_type, key):
     with store.read() as s:
-        return s.exec(select(AuditEvent).where(AuditEvent.entity_type == entity_type, AuditEvent.entity_key == key)
-                      .order_by(AuditEvent.id)).all()
+        return s.exec(
+            select(AuditEvent)
+            .where(AuditEvent.entity_type == entity_type, AuditEvent.entity_key == key)
+            .order_by(AuditEvent.id)
+        ).all()
 
 
 def proposal(store, account=ACC):
@@ -89,7 +92,9 @@ def test_edit_saves_other_fields_and_proposes_enabled_ones(any_store):
     assert c.city == "Tacoma" and c.credit_limit == Decimal("0.00")  # the enabled field kept its value
     view = r.proposal
     assert view.state == "Not submitted" and view.status == "Changes not submitted"
-    assert [(x.field, x.original, x.proposed, x.current) for x in view.lines] == [("credit_limit", "0.00", "25000.00", "0.00")]
+    assert [(x.field, x.original, x.proposed, x.current) for x in view.lines] == [
+        ("credit_limit", "0.00", "25000.00", "0.00")
+    ]
     assert [e.action for e in events(any_store, "customer", ACC)][-1] == "updated"
 
 
@@ -103,14 +108,20 @@ def test_later_edit_replaces_the_line_and_one_proposal_per_customer(store, actor
         assert len(s.exec(select(ChangeProposal)).all()) == 1
         lines = s.exec(select(ChangeLine).order_by(ChangeLine.field)).all()
     assert [(x.field, x.proposed_value, x.proposed_by) for x in lines] == [
-        ("credit_limit", '"200.00"', "sales1"), ("name", '"Fabrikam 2"', "sales1")]
+        ("credit_limit", '"200.00"', "sales1"),
+        ("name", '"Fabrikam 2"', "sales1"),
+    ]
 
 
 def test_edit_validates_each_field(store, actor):
     enable(store, "credit_limit")
     with pytest.raises(ValidationFailed) as exc:
-        store.call(changes.edit_customer, actor("support1"), ACC,
-                   {"credit_limit": "lots", "cash_discount_base_days": "5000", "invoice_account": "C-999999", "name": ""})
+        store.call(
+            changes.edit_customer,
+            actor("support1"),
+            ACC,
+            {"credit_limit": "lots", "cash_discount_base_days": "5000", "invoice_account": "C-999999", "name": ""},
+        )
     assert set(exc.value.errors) == {"credit_limit", "cash_discount_base_days", "invoice_account", "name"}
     assert changes.field_error("credit_limit", "-1") == "zero or more"
     assert changes.field_error("mandatory_credit_limit", "yes") is None
@@ -146,7 +157,11 @@ def test_discard_one_and_all(store, actor):
     assert proposal(store).state == "Discarded"
     assert customer(store).name == "Fabrikam, Inc." and customer(store).credit_limit == 0
     assert [e.action for e in events(store, "change_proposal", "CHG-000001")] == [
-        "created", "lines proposed", "line discarded", "discarded"]
+        "created",
+        "lines proposed",
+        "line discarded",
+        "discarded",
+    ]
     # a new edit starts a new proposal
     store.call(changes.edit_customer, actor("support1"), ACC, {"credit_limit": "5"})
     assert proposal(store).number == "CHG-000002"
@@ -232,8 +247,13 @@ def test_line_proposer_cannot_approve_someone_elses_submission(store, actor):
 def test_per_line_decisions_with_comments(any_store):
     a = actor_of(any_store)
     submitted(any_store)
-    result = any_store.call(changes.approve, a("approver1"), ACC, only=["credit-limit"],
-                            comments={"name": "Legal name needs the registry extract"})
+    result = any_store.call(
+        changes.approve,
+        a("approver1"),
+        ACC,
+        only=["credit-limit"],
+        comments={"name": "Legal name needs the registry extract"},
+    )
     assert result.state == "Partially approved"
     assert result.applied == {"credit_limit": "25000.00"} and result.rejected == ["name"]
     c = customer(any_store)
@@ -262,7 +282,9 @@ def test_reject_keeps_customer_and_records_reason(any_store):
     assert c.credit_limit == 0 and c.name == "Fabrikam, Inc."
     view = proposal(any_store)
     assert view.reason == "Credit check failed" and {x.decision for x in view.lines} == {"rejected"}
-    assert [e.comment for e in events(any_store, "customer", ACC) if e.action == "changes rejected"] == ["Credit check failed"]
+    assert [e.comment for e in events(any_store, "customer", ACC) if e.action == "changes rejected"] == [
+        "Credit check failed"
+    ]
     # unlocked again
     any_store.call(changes.edit_customer, a("support1"), ACC, {"credit_limit": "7"})
 
@@ -327,8 +349,14 @@ def define_workflow(store, steps=(("Approve changes", "role", "approver"),)):
     from models.workflow import WorkflowDefinition, WorkflowStep
 
     with store.write() as s:
-        d = WorkflowDefinition(doc_type="customer_change", name="Customer change", version=1, active=True,
-                               created_at=store.now(), created_by="admin1")
+        d = WorkflowDefinition(
+            doc_type="customer_change",
+            name="Customer change",
+            version=1,
+            active=True,
+            created_at=store.now(),
+            created_by="admin1",
+        )
         s.add(d)
         s.flush()
         for i, (name, kind, who) in enumerate(steps, start=1):
@@ -346,7 +374,9 @@ def test_workflow_runs_the_approval(any_store):
     items = any_store.call(workflow.list_work, a("approver1"), doc_type="customer_change")
     assert [i.doc_key for i in items] == [view.number]
     assert "credit limit" in items[0].summary
-    assert [r.number for r in any_store.call(changes.list_proposals, a("approver2"), waiting_for_me=True)] == [view.number]
+    assert [r.number for r in any_store.call(changes.list_proposals, a("approver2"), waiting_for_me=True)] == [
+        view.number
+    ]
     result = any_store.call(changes.approve, a("approver2"), ACC, only=["credit_limit"], comments={"name": "no"})
     assert result.state == "Partially approved"
     assert customer(any_store).credit_limit == Decimal("25000.00")

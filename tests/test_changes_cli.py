@@ -51,8 +51,10 @@ def test_edit_submit_approve_flow(cli):
     assert r.code == 0 and r.json()["state"] == "Approved"
     cust = cli("customers", "show", ACC, "--json", as_="support1").json()
     assert cust["customer"]["credit_limit"] == "3000.00"
-    assert any(h["action"] == "change approved" and "proposed by support1, approved by approver1" in h["comment"]
-               for h in cust["history"])
+    assert any(
+        h["action"] == "change approved" and "proposed by support1, approved by approver1" in h["comment"]
+        for h in cust["history"]
+    )
 
 
 def test_discard_reject_and_only(cli):
@@ -66,7 +68,17 @@ def test_discard_reject_and_only(cli):
     cli("changes", "submit", ACC, as_="support1")
     r = cli("changes", "reject", ACC, as_="approver1")
     assert r.code == 2  # --reason missing: typer usage error
-    r = cli("changes", "approve", ACC, "--only", "name", "--line-comment", "credit_limit=too high", "--json", as_="approver1")
+    r = cli(
+        "changes",
+        "approve",
+        ACC,
+        "--only",
+        "name",
+        "--line-comment",
+        "credit_limit=too high",
+        "--json",
+        as_="approver1",
+    )
     assert r.code == 0 and r.json()["state"] == "Partially approved" and r.json()["rejected"] == ["credit_limit"]
     r = cli("changes", "reject", ACC, "--reason", "late", as_="approver2")
     assert r.code == 6 and "approver1" in r.err

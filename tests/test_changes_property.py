@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from sqlmodel import col, select
 
 from models.changes import ChangeLine, ChangeProposal
-from services import changes, customer_import as ci, customers
+from services import changes, customers
+from services import customer_import as ci
 from services.clock import ManualClock
 from services.errors import RegdeskError
 from services.store import Store
@@ -34,18 +35,39 @@ VALUES = {
 }
 FIELDS = tuple(VALUES)
 
-_edit = st.tuples(st.just("edit"), st.sampled_from(DEMO_OPERATORS), st.sampled_from(ACCOUNTS),
-                 st.dictionaries(st.sampled_from(FIELDS), st.integers(0, 2), min_size=1, max_size=3))
+_edit = st.tuples(
+    st.just("edit"),
+    st.sampled_from(DEMO_OPERATORS),
+    st.sampled_from(ACCOUNTS),
+    st.dictionaries(st.sampled_from(FIELDS), st.integers(0, 2), min_size=1, max_size=3),
+)
 _submit = st.tuples(st.just("submit"), st.sampled_from(DEMO_OPERATORS), st.sampled_from(ACCOUNTS))
-_approve = st.tuples(st.just("approve"), st.sampled_from(DEMO_OPERATORS + ("approver1", "approver2") * 3),
-                     st.sampled_from(ACCOUNTS),
-                     st.one_of(st.none(), st.none(), st.lists(st.sampled_from(GATED), min_size=1, max_size=2)))
+_approve = st.tuples(
+    st.just("approve"),
+    st.sampled_from(DEMO_OPERATORS + ("approver1", "approver2") * 3),
+    st.sampled_from(ACCOUNTS),
+    st.one_of(st.none(), st.none(), st.lists(st.sampled_from(GATED), min_size=1, max_size=2)),
+)
 op_strategy = st.one_of(
-    _edit, _edit, _submit, _submit, _approve, _approve,
-    st.tuples(st.just("import"), st.sampled_from(DEMO_OPERATORS + ("admin1",) * 3),
-              st.lists(st.tuples(st.sampled_from(ACCOUNTS), st.sampled_from(FIELDS), st.integers(0, 2)), min_size=1, max_size=3)),
-    st.tuples(st.just("discard"), st.sampled_from(DEMO_OPERATORS), st.sampled_from(ACCOUNTS),
-              st.one_of(st.none(), st.sampled_from(FIELDS))),
+    _edit,
+    _edit,
+    _submit,
+    _submit,
+    _approve,
+    _approve,
+    st.tuples(
+        st.just("import"),
+        st.sampled_from(DEMO_OPERATORS + ("admin1",) * 3),
+        st.lists(
+            st.tuples(st.sampled_from(ACCOUNTS), st.sampled_from(FIELDS), st.integers(0, 2)), min_size=1, max_size=3
+        ),
+    ),
+    st.tuples(
+        st.just("discard"),
+        st.sampled_from(DEMO_OPERATORS),
+        st.sampled_from(ACCOUNTS),
+        st.one_of(st.none(), st.sampled_from(FIELDS)),
+    ),
     st.tuples(st.just("recall"), st.sampled_from(DEMO_OPERATORS), st.sampled_from(ACCOUNTS)),
     st.tuples(st.just("reject"), st.sampled_from(DEMO_OPERATORS), st.sampled_from(ACCOUNTS)),
 )
@@ -56,8 +78,13 @@ def _round(draw):
     """An edit, any operation, a submit, any operation, an approval attempt - mostly on one customer."""
     account = draw(st.sampled_from(ACCOUNTS))
     edit, submit, approve = draw(_edit), draw(_submit), draw(_approve)
-    return [(*edit[:2], account, *edit[3:]), draw(op_strategy), (*submit[:2], account), draw(op_strategy),
-            (*approve[:2], account, *approve[3:])]
+    return [
+        (*edit[:2], account, *edit[3:]),
+        draw(op_strategy),
+        (*submit[:2], account),
+        draw(op_strategy),
+        (*approve[:2], account, *approve[3:]),
+    ]
 
 
 def _value(field, i):
@@ -89,9 +116,14 @@ def _run(store, actor, op):
         store.call(changes.reject, who, op[2], "no")
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(enabled=st.sets(st.sampled_from(GATED), min_size=1), behavior=st.sampled_from(["reject", "propose"]),
-       rounds=st.lists(_round(), min_size=1, max_size=5))
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+@given(
+    enabled=st.sets(st.sampled_from(GATED), min_size=1),
+    behavior=st.sampled_from(["reject", "propose"]),
+    rounds=st.lists(_round(), min_size=1, max_size=5),
+)
 def test_enabled_fields_change_only_through_an_approval(sqlite_template, enabled, behavior, rounds):
     """Each round: an edit, any operation, a submit, any operation, an approval attempt (random operators)."""
     ops = [op for r in rounds for op in r]
@@ -121,8 +153,11 @@ def test_enabled_fields_change_only_through_an_approval(sqlite_template, enabled
                 assert ok and op[0] == "approve" and op[2] == account, (op, moved)
                 with store.read() as s:
                     c = customers.get_customer(s, account)
-                    p = s.exec(select(ChangeProposal).where(ChangeProposal.customer_id == c.id)
-                               .order_by(col(ChangeProposal.id).desc())).first()
+                    p = s.exec(
+                        select(ChangeProposal)
+                        .where(ChangeProposal.customer_id == c.id)
+                        .order_by(col(ChangeProposal.id).desc())
+                    ).first()
                     lines = {x.field: x for x in s.exec(select(ChangeLine).where(ChangeLine.proposal_id == p.id)).all()}
                 assert p.decided_by == op[1] and p.state in ("Approved", "Partially approved")
                 assert op[1] not in {x.proposed_by for x in lines.values()} | {p.submitted_by}

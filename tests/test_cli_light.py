@@ -13,9 +13,8 @@ import pytest
 from app.cli import light, main
 from services import customers, quick, signup
 from services.permissions import PORTAL
-from tests.conftest import HOSTILE
+from tests.conftest import HOSTILE, actor_of
 from tests.test_console_registration import load_requests
-from tests.conftest import actor_of
 
 REAL_RUN = light.run
 ANSWERED = [
@@ -53,9 +52,19 @@ def loaded(any_store):
     load_requests(any_store, actor)
     approver = actor("approver1")
     for i, hostile in enumerate(HOSTILE):
-        data = {"company": f"{hostile} Trading {i}", "first_name": hostile, "last_name": f"Ä{hostile}", "email": f"h{i}@example.com",
-                "user_name": f"hostile{i}", "phone": "+1 555 0100", "street": hostile, "city": hostile, "zip": "10001",
-                "country": "US", "language": "en-us"}
+        data = {
+            "company": f"{hostile} Trading {i}",
+            "first_name": hostile,
+            "last_name": f"Ä{hostile}",
+            "email": f"h{i}@example.com",
+            "user_name": f"hostile{i}",
+            "phone": "+1 555 0100",
+            "street": hostile,
+            "city": hostile,
+            "zip": "10001",
+            "country": "US",
+            "language": "en-us",
+        }
         try:
             number = any_store.call(signup.submit, PORTAL, data).number
         except Exception:  # a value the intake refuses: the cleaned variant
@@ -66,15 +75,33 @@ def loaded(any_store):
 
             any_store.call(signup.verify, link_token(any_store, number))
             any_store.call(signup.approve, approver, number)
-            any_store.call(signup.create_customer, approver, number, mode="new", template="EXPORT",
-                           role="Customer self-service user")
+            any_store.call(
+                signup.create_customer,
+                approver,
+                number,
+                mode="new",
+                template="EXPORT",
+                role="Customer self-service user",
+            )
     # duplicate hints of every kind: the same e-mail twice, a customer's name, an account given
     created = any_store.call(customers.list_customers, approver, limit=1)[0]
-    for i, extra in enumerate([{}, {"company": created.name}, {"customer_account": created.account},
-                               {"customer_account": "NOPE-404"}]):
-        data = {"company": f"Dup {HOSTILE[1]} {i}", "first_name": "Dup", "last_name": "Licate", "email": "dup@example.com",
-                "user_name": f"dup{i}", "phone": "+1 555 0100", "street": "1 Main", "city": "Oslo", "zip": "10001",
-                "country": "NO", "language": "en-us", **extra}
+    for i, extra in enumerate(
+        [{}, {"company": created.name}, {"customer_account": created.account}, {"customer_account": "NOPE-404"}]
+    ):
+        data = {
+            "company": f"Dup {HOSTILE[1]} {i}",
+            "first_name": "Dup",
+            "last_name": "Licate",
+            "email": "dup@example.com",
+            "user_name": f"dup{i}",
+            "phone": "+1 555 0100",
+            "street": "1 Main",
+            "city": "Oslo",
+            "zip": "10001",
+            "country": "NO",
+            "language": "en-us",
+            **extra,
+        }
         any_store.call(signup.submit, PORTAL, data)
     return any_store
 
@@ -95,8 +122,12 @@ def test_requests_show_prints_what_typer_prints(loaded, monkeypatch, capsys):
             assert mine == theirs, args
     shown = "".join(_both(monkeypatch, capsys, loaded.url, ("requests", "show", n))[1][1] for n in numbers)
     assert "Possible duplicates" in shown and "(no such customer)" in shown and "same company name" in shown
-    for args in (("requests", "show", "REG-9999999"), ("requests", "show"), ("requests", "show", "a", "b"),
-                 ("requests", "show", "--limit", "3", numbers[0])):
+    for args in (
+        ("requests", "show", "REG-9999999"),
+        ("requests", "show"),
+        ("requests", "show", "a", "b"),
+        ("requests", "show", "--limit", "3", numbers[0]),
+    ):
         answered, mine, theirs = _both(monkeypatch, capsys, loaded.url, args)
         assert answered is None and mine == theirs and mine[0] != 0, args
 
@@ -106,9 +137,11 @@ def test_light_constants_agree_with_the_services():
 
     assert quick.OPEN_REQUEST_STATUSES == signup.OPEN_STATUSES
     assert [(name, t.permission, set(t.sources)) for name, t in signup.TRANSITIONS.items() if t.permission] == [
-        (name, permission, set(sources)) for name, permission, sources in quick.REQUEST_ACTIONS]
+        (name, permission, set(sources)) for name, permission, sources in quick.REQUEST_ACTIONS
+    ]
     assert [*quick.DETAIL_COLUMNS, "user_request", "version", "duplicates", "history", "actions"] == list(
-        signup.RequestDetail.model_fields)
+        signup.RequestDetail.model_fields
+    )
     assert list(quick.AUDIT_COLUMNS) == list(audit.AuditView.model_fields)
     assert quick.REQUEST_SORTS == {name: column.key for name, column in signup.SORTS.items()}
     assert quick.PROPOSAL_STATUS == customers._STATUS_OF_STATE

@@ -26,9 +26,14 @@ print("\n" + json.dumps({"code": code, "modules": sorted(m for m in sys.modules
 
 
 def _loaded(db_path: Path, *args: str) -> tuple[int, set[str]]:
-    r = subprocess.run([sys.executable, "-c", PROBE, json.dumps(["--db", str(db_path), "--as", "approver1", *args])],
-                       capture_output=True, text=True, cwd=ROOT, timeout=120,
-                       env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "REGDESK_CONFIG": "/nonexistent"})
+    r = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(["--db", str(db_path), "--as", "approver1", *args])],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "REGDESK_CONFIG": "/nonexistent"},
+    )
     data = json.loads(r.stdout.strip().splitlines()[-1])
     return data["code"], set(data["modules"])
 
@@ -67,15 +72,30 @@ def test_read_commands_load_only_their_own_modules(db_path, store, args):
     code, modules = _loaded(db_path, *args)
     assert code in (0, 4), (code, args)  # 4: no such request in the seeded copy
     assert not {"textual", "alembic", "screens"} & {m.split(".")[0] for m in modules}
-    heavy = {"models.workflow", "models.cases", "models.prospects", "models.changes", "services.workflow",
-             "services.cases", "services.prospects", "services.changes", "app.cli.cases_cmds",
-             "app.cli.workflow_cmds", "app.cli.portal_cmds"}
+    heavy = {
+        "models.workflow",
+        "models.cases",
+        "models.prospects",
+        "models.changes",
+        "services.workflow",
+        "services.cases",
+        "services.prospects",
+        "services.changes",
+        "app.cli.cases_cmds",
+        "app.cli.workflow_cmds",
+        "app.cli.portal_cmds",
+    }
     assert not heavy & modules, heavy & modules
 
 
-LIGHT_READS = [("requests", "list"), ("requests", "list", "--json", "--status", "Approved", "--sort", "company"),
-               ("customers", "list"), ("customers", "list", "--json", "--limit", "5"), ("requests", "show", "REG-000001"),
-               ("requests", "show", "--json", "reg-000001")]
+LIGHT_READS = [
+    ("requests", "list"),
+    ("requests", "list", "--json", "--status", "Approved", "--sort", "company"),
+    ("customers", "list"),
+    ("customers", "list", "--json", "--limit", "5"),
+    ("requests", "show", "REG-000001"),
+    ("requests", "show", "--json", "reg-000001"),
+]
 
 
 @pytest.mark.parametrize("args", LIGHT_READS, ids=" ".join)
@@ -90,11 +110,29 @@ def test_plain_reads_load_no_orm_no_typer(db_path, store, args):
     code, modules = _loaded(db_path, *args)
     assert code == 0, (code, args)
     tops = {m.split(".")[0] for m in modules}
-    assert not {"sqlalchemy", "sqlmodel", "pydantic", "typer", "models", "textual", "alembic", "psycopg",
-                "email_validator", "screens"} & tops, tops
+    assert (
+        not {
+            "sqlalchemy",
+            "sqlmodel",
+            "pydantic",
+            "typer",
+            "models",
+            "textual",
+            "alembic",
+            "psycopg",
+            "email_validator",
+            "screens",
+        }
+        & tops
+    ), tops
     assert {m for m in modules if m.startswith("services.")} <= {
-        "services.quick", "services.identity", "services.permissions", "services.errors", "services.schema_heads",
-        "services.text"}, modules
+        "services.quick",
+        "services.identity",
+        "services.permissions",
+        "services.errors",
+        "services.schema_heads",
+        "services.text",
+    }, modules
     assert "app.cli.root" not in modules and not any(m.endswith("_cmds") for m in modules)
 
 
@@ -102,8 +140,16 @@ def test_whole_metadata_still_has_every_table():
     import models
 
     tables = set(models.metadata.tables)
-    assert {"signuprequest", "customer", "customercase", "prospect", "workflowinstance", "changeproposal",
-            "statuscount", "auditevent"} <= tables
+    assert {
+        "signuprequest",
+        "customer",
+        "customercase",
+        "prospect",
+        "workflowinstance",
+        "changeproposal",
+        "statuscount",
+        "auditevent",
+    } <= tables
 
 
 def test_help_without_a_command_lists_every_group(cli):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 
 from app.tui import make_app
-from tests.test_console_registration import live_settled
 from screens.cases import CasesScreen
 from screens.customers import CustomersScreen, EditCustomerDialog
 from screens.dialogs import CreateCustomerDialog, FormDialog, parse_date
@@ -20,7 +19,7 @@ from screens.registration import RegistrationScreen
 from services import signup
 from services.permissions import PORTAL
 from tests.helpers import notes, run_async, until
-from tests.test_console_registration import SIZE, link_token, load_requests, settle, status_of, table
+from tests.test_console_registration import SIZE, link_token, live_settled, load_requests, settle, status_of, table
 from tests.test_signup_services import GOOD
 from tests.test_workflow_engine import registered  # noqa: F401  (fixture)
 
@@ -47,8 +46,16 @@ async def test_burst_down_a_approves_the_lower_row(store, actor):
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         await pilot.press("3")  # Verified by user
-        await until(app, pilot, lambda: reg(app).query_state.status == "Verified by user" and table(app).row_count == 4
-                    and reg(app).detail is not None, "verified filter")
+        await until(
+            app,
+            pilot,
+            lambda: (
+                reg(app).query_state.status == "Verified by user"
+                and table(app).row_count == 4
+                and reg(app).detail is not None
+            ),
+            "verified filter",
+        )
         keys = [str(k.value) for k in table(app).rows]
         upper, lower = keys[0], keys[1]
         # one burst, as tmux sends it: a reload in flight, Down and `a` handled before any message
@@ -72,8 +79,9 @@ async def test_customers_edit_keeps_the_cursor_on_the_edited_customer(store, act
     app = make_app(store, actor("support1"))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("f6")
-        await until(app, pilot, lambda: isinstance(app.screen, CustomersScreen) and app.screen.detail is not None,
-                    "customers")
+        await until(
+            app, pilot, lambda: isinstance(app.screen, CustomersScreen) and app.screen.detail is not None, "customers"
+        )
         screen = app.screen
         await pilot.press("down")
         second = str(list(screen.table.rows)[1].value)
@@ -86,7 +94,9 @@ async def test_customers_edit_keeps_the_cursor_on_the_edited_customer(store, act
         await until(app, pilot, lambda: app.screen is screen, "dialog closed")
         await settle(app, pilot)
         assert screen.selected == second and screen.table.key_at_cursor() == second
-        await until(app, pilot, lambda: screen.detail is not None and screen.detail.customer.account == second, "detail")
+        await until(
+            app, pilot, lambda: screen.detail is not None and screen.detail.customer.account == second, "detail"
+        )
         await pilot.press("f5")
         await settle(app, pilot)
         assert screen.table.key_at_cursor() == second and screen.selected == second
@@ -108,7 +118,9 @@ async def test_a_change_by_another_operator_shows_without_a_key_press(store, act
         await wait_for(app, pilot, lambda: app.last_change is not None, "change counter read")
         # approver2 approves the first row (the CLI, another console: the services)
         store.call(signup.approve, actor("approver2"), keys[0])
-        await wait_for(app, pilot, lambda: keys[0] not in [str(k.value) for k in table(app).rows], "row left the filter")
+        await wait_for(
+            app, pilot, lambda: keys[0] not in [str(k.value) for k in table(app).rows], "row left the filter"
+        )
         assert reg(app).selected == on and table(app).key_at_cursor() == on  # the cursor did not move
         await wait_for(app, pilot, lambda: reg(app).counts.get("Verified by user") == 3, "counts follow")
         # a request the customer verifies: a quiet notice, and the row appears
@@ -171,8 +183,17 @@ def test_registration_80x24(snap_compare, store, actor):
     app = make_app(store, actor("approver1"))
 
     async def run_before(pilot) -> None:
-        await until(app, pilot, lambda: isinstance(app.screen, RegistrationScreen) and app.screen.detail is not None
-                    and bool(app.screen.counts) and bool(app.screen.query("Footer")), "list")
+        await until(
+            app,
+            pilot,
+            lambda: (
+                isinstance(app.screen, RegistrationScreen)
+                and app.screen.detail is not None
+                and bool(app.screen.counts)
+                and bool(app.screen.query("Footer"))
+            ),
+            "list",
+        )
         _no_blink(app)
 
     assert snap_compare(app, terminal_size=SMALL, run_before=live_settled(run_before, app))
@@ -183,7 +204,9 @@ def test_customers_80x24(snap_compare, store, actor):
 
     async def run_before(pilot) -> None:
         await pilot.press("f6")
-        await until(app, pilot, lambda: isinstance(app.screen, CustomersScreen) and app.screen.detail is not None, "list")
+        await until(
+            app, pilot, lambda: isinstance(app.screen, CustomersScreen) and app.screen.detail is not None, "list"
+        )
         _no_blink(app)
 
     assert snap_compare(app, terminal_size=SMALL, run_before=live_settled(run_before, app))
@@ -210,13 +233,18 @@ def test_create_dialog_80x24(snap_compare, store, actor):
     app = make_app(store, actor("approver1"))
 
     async def run_before(pilot) -> None:
-        await until(app, pilot, lambda: isinstance(app.screen, RegistrationScreen) and app.screen.detail is not None,
-                    "list")
+        await until(
+            app, pilot, lambda: isinstance(app.screen, RegistrationScreen) and app.screen.detail is not None, "list"
+        )
         await pilot.press("slash", *numbers["Blue Yonder Airlines"], "enter")
         await until(app, pilot, lambda: app.screen.detail is not None and app.screen.detail.status == "Approved", "row")
         await pilot.press("c")
-        await until(app, pilot, lambda: isinstance(app.screen, CreateCustomerDialog) and app.screen.preview is not None,
-                    "create dialog")
+        await until(
+            app,
+            pilot,
+            lambda: isinstance(app.screen, CreateCustomerDialog) and app.screen.preview is not None,
+            "create dialog",
+        )
         _no_blink(app)
 
     assert snap_compare(app, terminal_size=SMALL, run_before=live_settled(run_before, app))
@@ -232,8 +260,12 @@ async def test_changes_shows_a_submission_without_f5(store, actor):
     app = make_app(store, actor("approver1"))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("f10")
-        await until(app, pilot, lambda: isinstance(app.screen, ChangesScreen) and app.screen.query_state.status ==
-                    "Waiting for me", "changes")
+        await until(
+            app,
+            pilot,
+            lambda: isinstance(app.screen, ChangesScreen) and app.screen.query_state.status == "Waiting for me",
+            "changes",
+        )
         screen = app.screen
         await wait_for(app, pilot, lambda: app.last_change is not None, "change counter read")
         assert screen.table.row_count == 0
@@ -255,8 +287,14 @@ async def test_switching_areas_shows_fresh_data(store, actor):
         number = numbers["Litware, Inc."]
         store.call(signup.approve, actor("approver2"), number)
         await pilot.press("f2")
-        await until(app, pilot, lambda: isinstance(app.screen, RegistrationScreen)
-                    and table(app).get_cell(number, "status").plain == "Approved", "fresh status")
+        await until(
+            app,
+            pilot,
+            lambda: (
+                isinstance(app.screen, RegistrationScreen) and table(app).get_cell(number, "status").plain == "Approved"
+            ),
+            "fresh status",
+        )
 
 
 @run_async
@@ -307,8 +345,12 @@ async def test_a_row_kept_after_its_action_shows_its_new_status_whatever_arrives
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         await pilot.press("3")  # Verified by user
-        await until(app, pilot, lambda: reg(app).query_state.status == "Verified by user" and table(app).row_count == 4,
-                    "verified filter")
+        await until(
+            app,
+            pilot,
+            lambda: reg(app).query_state.status == "Verified by user" and table(app).row_count == 4,
+            "verified filter",
+        )
         await pilot.press("down", "a")
         lower = [str(k.value) for k in table(app).rows][1]
         await until(app, pilot, lambda: status_of(store, lower) == "Approved", "approved")

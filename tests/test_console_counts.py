@@ -42,12 +42,18 @@ async def test_customers_search_has_a_count_and_tabs_have_counts(store, actor):
         await until(app, pilot, lambda: not screen._fetching and screen.counts == {"All": 1}, "search counted")
         assert "1 of 1" in str(screen.query_one("#list-info").render())
         await pilot.press("f4")
-        await until(app, pilot, lambda: isinstance(app.screen, UserRequestsScreen) and app.screen.counts, "user requests")
+        await until(
+            app, pilot, lambda: isinstance(app.screen, UserRequestsScreen) and app.screen.counts, "user requests"
+        )
         assert app.screen.counts["All"] == 0 and "Pending approval" in app.screen.counts
         approvals(store, actor, "name")
         store.call(changes.edit_customer, actor("support1"), "C-000003", {"name": "Adventure Works Ltd"})
         store.call(changes.submit, actor("support1"), "C-000003")
         await pilot.press("f10")
-        await until(app, pilot, lambda: isinstance(app.screen, ChangesScreen) and app.screen.counts.get("Submitted") == 1,
-                    "changes counted")
+        await until(
+            app,
+            pilot,
+            lambda: isinstance(app.screen, ChangesScreen) and app.screen.counts.get("Submitted") == 1,
+            "changes counted",
+        )
         assert app.screen.counts["All"] == 1

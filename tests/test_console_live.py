@@ -31,17 +31,26 @@ async def test_notify_wakes_an_open_console_before_the_poll(pg_store):
         reg = app.screen
         assert isinstance(reg, RegistrationScreen)
         await pilot.press("3")  # Verified by user
-        await until(app, pilot, lambda: reg.query_state.status == "Verified by user" and reg.table.row_count == 4
-                    and not reg._fetching, "verified filter")
-        await until(app, pilot, lambda: app.last_change is not None and app._listener is not None
-                    and app._listener.listening, "listening")
+        await until(
+            app,
+            pilot,
+            lambda: reg.query_state.status == "Verified by user" and reg.table.row_count == 4 and not reg._fetching,
+            "verified filter",
+        )
+        await until(
+            app,
+            pilot,
+            lambda: app.last_change is not None and app._listener is not None and app._listener.listening,
+            "listening",
+        )
         before = len(wakes)
         keys = [str(k.value) for k in reg.table.rows]
         # approver2, on a connection of its own (the CLI, another console): committed, then nothing pressed
         pg_store.call(signup.approve, actor("approver2"), keys[0])
         latest = pg_store.call(changefeed.latest_change, None)
-        await until(app, pilot, lambda: keys[0] not in [str(k.value) for k in reg.table.rows], "row left the filter",
-                    seconds=10)
+        await until(
+            app, pilot, lambda: keys[0] not in [str(k.value) for k in reg.table.rows], "row left the filter", seconds=10
+        )
         assert app.last_change == latest
         assert len(wakes) > before  # woken by the listener, not by the (hour-long) interval
         await until(app, pilot, lambda: reg.counts.get("Verified by user") == 3, "counts follow", seconds=10)
@@ -56,12 +65,22 @@ async def test_sqlite_file_watch_wakes_an_open_console_before_the_poll(store):
     async with app.run_test(size=SIZE) as pilot:
         reg = app.screen
         await pilot.press("3")
-        await until(app, pilot, lambda: reg.query_state.status == "Verified by user" and reg.table.row_count == 4
-                    and not reg._fetching and app.last_change is not None, "verified filter")
+        await until(
+            app,
+            pilot,
+            lambda: (
+                reg.query_state.status == "Verified by user"
+                and reg.table.row_count == 4
+                and not reg._fetching
+                and app.last_change is not None
+            ),
+            "verified filter",
+        )
         keys = [str(k.value) for k in reg.table.rows]
         store.call(signup.approve, actor("approver2"), keys[0])  # another connection (the CLI, another console)
-        await until(app, pilot, lambda: keys[0] not in [str(k.value) for k in reg.table.rows], "row left the filter",
-                    seconds=10)
+        await until(
+            app, pilot, lambda: keys[0] not in [str(k.value) for k in reg.table.rows], "row left the filter", seconds=10
+        )
         assert app.last_change == store.call(changefeed.latest_change, None)
 
 
@@ -75,12 +94,30 @@ async def test_own_action_is_reread_once_not_again_by_the_live_signal(store):
     async with app.run_test(size=SIZE) as pilot:
         reg = app.screen
         await pilot.press("3")
-        await until(app, pilot, lambda: reg.query_state.status == "Verified by user" and reg.table.row_count == 4
-                    and not reg._fetching and app.last_change is not None and reg.detail is not None, "verified")
+        await until(
+            app,
+            pilot,
+            lambda: (
+                reg.query_state.status == "Verified by user"
+                and reg.table.row_count == 4
+                and not reg._fetching
+                and app.last_change is not None
+                and reg.detail is not None
+            ),
+            "verified",
+        )
         number, gen = reg.table.key_at_cursor(), reg.generation
         await pilot.press("a")
-        await until(app, pilot, lambda: status_of(store, number) == "Approved" and not reg._fetching
-                    and app.last_change == store.call(changefeed.latest_change, None), "approved, change seen")
+        await until(
+            app,
+            pilot,
+            lambda: (
+                status_of(store, number) == "Approved"
+                and not reg._fetching
+                and app.last_change == store.call(changefeed.latest_change, None)
+            ),
+            "approved, change seen",
+        )
         await pilot.pause(0.3)  # the file watch and the poll have looked meanwhile
         await until(app, pilot, lambda: not reg._fetching, "settled")
         assert reg.generation == gen + 1  # the action's own reread, no second one for the same change
@@ -114,8 +151,17 @@ async def test_a_live_change_during_an_action_is_read_once_by_the_actions_own_re
     async with app.run_test(size=SIZE) as pilot:
         reg = app.screen
         await pilot.press("3")
-        await until(app, pilot, lambda: reg.query_state.status == "Verified by user" and reg.table.row_count == 4
-                    and not reg._fetching and app.last_change is not None, "verified")
+        await until(
+            app,
+            pilot,
+            lambda: (
+                reg.query_state.status == "Verified by user"
+                and reg.table.row_count == 4
+                and not reg._fetching
+                and app.last_change is not None
+            ),
+            "verified",
+        )
         keys = [str(k.value) for k in reg.table.rows]
         number, gen = keys[0], reg.generation
         committed, release = threading.Event(), threading.Event()
@@ -154,8 +200,17 @@ async def test_a_live_change_during_a_refused_action_is_still_shown(store):
     async with app.run_test(size=SIZE) as pilot:
         reg = app.screen
         await pilot.press("3")
-        await until(app, pilot, lambda: reg.query_state.status == "Verified by user" and reg.table.row_count == 4
-                    and not reg._fetching and app.last_change is not None, "verified")
+        await until(
+            app,
+            pilot,
+            lambda: (
+                reg.query_state.status == "Verified by user"
+                and reg.table.row_count == 4
+                and not reg._fetching
+                and app.last_change is not None
+            ),
+            "verified",
+        )
         keys = [str(k.value) for k in reg.table.rows]
         other = keys[1]
         changed, release = threading.Event(), threading.Event()

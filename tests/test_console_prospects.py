@@ -32,28 +32,73 @@ def bulk(store, n: int, *, opportunities: int = 0) -> None:
     with store.write() as s:
         start = (s.execute(select(Prospect.id).order_by(Prospect.id.desc()).limit(1)).scalar() or 0) + 1
         account, person = s.execute(select(Customer.id).order_by(Customer.id).limit(2)).scalars().all()
-        s.execute(insert(Prospect), [
-            {"id": start + i, "number": f"PRO-{start + i:06d}", "status": "Pending",
-             "company": f"{COMPANIES[i % len(COMPANIES)]} {i}", "company_normalized": f"{COMPANIES[i % 7].lower()} {i}",
-             "comments": "", "first_name": "Pat", "last_name": f"Buyer{i}", "email": f"pat{start + i}@p.example",
-             "email_normalized": f"pat{start + i}@p.example", "created_at": at, "updated_at": at}
-            for i in range(n)])
-        s.execute(insert(Lead), [
-            {"id": start + i, "number": f"LEAD-{start + i:06d}", "prospect_id": start + i,
-             "status": "Qualified" if i < opportunities else "Open", "topic": f"Onboarding {i}",
-             "created_at": at, "updated_at": at} for i in range(n)])
+        s.execute(
+            insert(Prospect),
+            [
+                {
+                    "id": start + i,
+                    "number": f"PRO-{start + i:06d}",
+                    "status": "Pending",
+                    "company": f"{COMPANIES[i % len(COMPANIES)]} {i}",
+                    "company_normalized": f"{COMPANIES[i % 7].lower()} {i}",
+                    "comments": "",
+                    "first_name": "Pat",
+                    "last_name": f"Buyer{i}",
+                    "email": f"pat{start + i}@p.example",
+                    "email_normalized": f"pat{start + i}@p.example",
+                    "created_at": at,
+                    "updated_at": at,
+                }
+                for i in range(n)
+            ],
+        )
+        s.execute(
+            insert(Lead),
+            [
+                {
+                    "id": start + i,
+                    "number": f"LEAD-{start + i:06d}",
+                    "prospect_id": start + i,
+                    "status": "Qualified" if i < opportunities else "Open",
+                    "topic": f"Onboarding {i}",
+                    "created_at": at,
+                    "updated_at": at,
+                }
+                for i in range(n)
+            ],
+        )
         if opportunities:
-            s.execute(insert(Opportunity), [
-                {"id": start + i, "number": f"OPP-{start + i:06d}", "lead_id": start + i, "status": "Open",
-                 "topic": f"Onboarding {i}", "account_id": account, "contact_customer_id": person,
-                 "created_at": at, "updated_at": at} for i in range(opportunities)])
+            s.execute(
+                insert(Opportunity),
+                [
+                    {
+                        "id": start + i,
+                        "number": f"OPP-{start + i:06d}",
+                        "lead_id": start + i,
+                        "status": "Open",
+                        "topic": f"Onboarding {i}",
+                        "account_id": account,
+                        "contact_customer_id": person,
+                        "created_at": at,
+                        "updated_at": at,
+                    }
+                    for i in range(opportunities)
+                ],
+            )
         # the numbers and ids the services take next follow the rows inserted here
-        s.execute(update(NumberSequence).where(col(NumberSequence.code).in_(["prospect", "lead", "opportunity"]))
-                  .values(next_value=start + n))
+        s.execute(
+            update(NumberSequence)
+            .where(col(NumberSequence.code).in_(["prospect", "lead", "opportunity"]))
+            .values(next_value=start + n)
+        )
         if s.get_bind().dialect.name == "postgresql":
             for table in ("prospect", "lead", "opportunity"):
-                s.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                               f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"))
+                s.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                        f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"
+                    )
+                )
 
 
 def walk(store, fn, **kwargs) -> list[str]:
@@ -78,8 +123,11 @@ def test_prospect_pages_reach_every_row_once_in_order(any_store, sort):
     for descending in (False, True):
         order = [column, Prospect.id] if sort != "number" else [column]
         with any_store.read() as s:  # one ORDER BY over the whole table, in the store's own collation
-            expected = list(s.execute(select(Prospect.number).order_by(
-                *[c.desc() if descending else c.asc() for c in order])).scalars())
+            expected = list(
+                s.execute(
+                    select(Prospect.number).order_by(*[c.desc() if descending else c.asc() for c in order])
+                ).scalars()
+            )
         assert walk(any_store, prospects.pages.page_prospects, sort=sort, descending=descending) == expected
     assert len(expected) == 650
     with pytest.raises(ValidationFailed):
@@ -90,19 +138,29 @@ def test_lead_and_opportunity_pages_and_counts(any_store):
     bulk(any_store, 620, opportunities=560)
     assert walk(any_store, prospects.pages.page_leads) == [f"LEAD-{i:06d}" for i in range(620, 0, -1)]
     assert walk(any_store, prospects.pages.page_opportunities, descending=False) == [
-        f"OPP-{i:06d}" for i in range(1, 561)]
+        f"OPP-{i:06d}" for i in range(1, 561)
+    ]
     a = actor_of(any_store)("approver1")
     assert any_store.call(prospects.pages.counts, a) == {"prospects": 620, "leads": 620, "opportunities": 560}
     # a search: a prospect's number finds it, its lead and its opportunity; a company word finds many
     assert any_store.call(prospects.pages.counts, a, search="PRO-000012") == {
-        "prospects": 1, "leads": 1, "opportunities": 1}
-    assert [r.number for r in any_store.call(prospects.pages.page_leads, a, search="pro-000012").rows] == ["LEAD-000012"]
+        "prospects": 1,
+        "leads": 1,
+        "opportunities": 1,
+    }
+    assert [r.number for r in any_store.call(prospects.pages.page_leads, a, search="pro-000012").rows] == [
+        "LEAD-000012"
+    ]
     assert [r.number for r in any_store.call(prospects.pages.page_opportunities, a, search="LEAD-000013").rows] == [
-        "OPP-000013"]
+        "OPP-000013"
+    ]
     wingtip = any_store.call(prospects.pages.counts, a, search="wingtip")
     assert wingtip["prospects"] == len([i for i in range(620) if i % 7 == 5]) == wingtip["leads"]
     assert [r.number for r in any_store.call(prospects.pages.page_prospects, a, search="wingtip", limit=3).rows] == [
-        "PRO-000615", "PRO-000608", "PRO-000601"]
+        "PRO-000615",
+        "PRO-000608",
+        "PRO-000601",
+    ]
 
 
 # ------------------------------------------------------------------ the screen
@@ -118,8 +176,17 @@ def keys(app) -> list[str]:
 
 async def open_prospects(app, pilot) -> ProspectsScreen:
     await pilot.press("f11")
-    await until(app, pilot, lambda: isinstance(app.screen, ProspectsScreen) and not app.screen._fetching
-                and app.screen.detail is not None and app.screen.counts, "prospects")
+    await until(
+        app,
+        pilot,
+        lambda: (
+            isinstance(app.screen, ProspectsScreen)
+            and not app.screen._fetching
+            and app.screen.detail is not None
+            and app.screen.counts
+        ),
+        "prospects",
+    )
     return app.screen
 
 
@@ -165,12 +232,16 @@ async def test_prospects_cursor_kept_across_reloads_and_changes(store):
         # another operator qualifies a lead above the cursor: the list follows, the cursor stays
         store.call(prospects.qualify, actor_of(store)("approver2"), "LEAD-000118")
         pr.data_changed()
-        await until(app, pilot, lambda: not pr._fetching and pr.records["LEAD-000118"].status == "Qualified",
-                    "change shown")
+        await until(
+            app, pilot, lambda: not pr._fetching and pr.records["LEAD-000118"].status == "Qualified", "change shown"
+        )
         assert pr.table.key_at_cursor() == "LEAD-000115"
         # a new prospect arrives at the top: still on the same lead
-        store.call(prospects.submit, PORTAL, {"company": "New Co", "first_name": "N", "last_name": "Ew",
-                                              "email": "new@new.example"})
+        store.call(
+            prospects.submit,
+            PORTAL,
+            {"company": "New Co", "first_name": "N", "last_name": "Ew", "email": "new@new.example"},
+        )
         pr.data_changed()
         await until(app, pilot, lambda: not pr._fetching and keys(app)[0] == "LEAD-000121", "new lead")
         assert pr.table.key_at_cursor() == "LEAD-000115"

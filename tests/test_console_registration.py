@@ -5,7 +5,6 @@ Waits are for workers and conditions (``settle``/``until``), never fixed sleeps.
 
 from __future__ import annotations
 
-
 import pytest
 from sqlmodel import select
 
@@ -14,12 +13,12 @@ from models.customer import Customer
 from models.signup import SignupRequest
 from screens.dialogs import CreateCustomerDialog, FieldError, HelpDialog, NewRequestDialog, RejectDialog
 from screens.registration import PAGE_SIZE, RegistrationScreen
+from screens.textual_compat import notifications, screen_text
 from screens.widgets import RequestTable
 from services import signup
 from services.permissions import PORTAL
 from services.text import strip_controls
 from tests.conftest import HOSTILE
-from screens.textual_compat import notifications, screen_text
 from tests.helpers import notes, run_async, until, workers_done
 from tests.test_signup_services import GOOD, link_token
 
@@ -36,9 +35,19 @@ def load_requests(store, actor) -> dict[str, str]:
     approver = actor("approver1")
     numbers = {}
     for company, first, last, email, user, city, country, final in REQUESTS:
-        data = {"company": company, "first_name": first, "last_name": last, "email": email, "user_name": user,
-                "phone": "+1 555 0100", "street": "1 Main Street", "city": city, "zip": "10001",
-                "country": country, "language": "en-us"}
+        data = {
+            "company": company,
+            "first_name": first,
+            "last_name": last,
+            "email": email,
+            "user_name": user,
+            "phone": "+1 555 0100",
+            "street": "1 Main Street",
+            "city": city,
+            "zip": "10001",
+            "country": country,
+            "language": "en-us",
+        }
         number = store.call(signup.submit, PORTAL, data).number
         numbers[company] = number
         if final == "Requested":
@@ -51,8 +60,14 @@ def load_requests(store, actor) -> dict[str, str]:
             continue
         store.call(signup.approve, approver, number)
         if final == "Created":
-            store.call(signup.create_customer, approver, number, mode="new", template="EXPORT",
-                       role="Customer self-service user")
+            store.call(
+                signup.create_customer,
+                approver,
+                number,
+                mode="new",
+                template="EXPORT",
+                role="Customer self-service user",
+            )
     return numbers
 
 
@@ -102,8 +117,12 @@ async def select_number(app, pilot, number: str) -> None:
     await pilot.press("slash")
     await type_text(pilot, number)
     await pilot.press("enter")
-    await until(app, pilot, lambda: screen(app).detail is not None and screen(app).detail.number == number,
-                f"detail of {number}")
+    await until(
+        app,
+        pilot,
+        lambda: screen(app).detail is not None and screen(app).detail.number == number,
+        f"detail of {number}",
+    )
 
 
 # ----------------------------------------------------------------------------- the process, by keyboard
@@ -118,8 +137,15 @@ async def test_keyboard_flow_submit_verify_approve_create(store, actor):
         await settle(app, pilot)
         await pilot.press("n")
         await until(app, pilot, lambda: isinstance(app.screen, NewRequestDialog), "new request dialog")
-        fields = [("Tailwind Traders", 1), ("Ann", 1), ("Lee", 1), ("ann.lee@tailwind.example", 1), ("alee", 1),
-                  ("+1 555 0100", 7), ("NO", 1)]  # (text, tabs to the next field to fill)
+        fields = [
+            ("Tailwind Traders", 1),
+            ("Ann", 1),
+            ("Lee", 1),
+            ("ann.lee@tailwind.example", 1),
+            ("alee", 1),
+            ("+1 555 0100", 7),
+            ("NO", 1),
+        ]  # (text, tabs to the next field to fill)
         for text, tabs in fields:
             await type_text(pilot, text)
             await pilot.press(*["tab"] * tabs)
@@ -142,16 +168,31 @@ async def test_keyboard_flow_submit_verify_approve_create(store, actor):
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         await pilot.press("3")  # Verified by user
-        await until(app, pilot, lambda: screen(app).query_state.status == "Verified by user" and
-                    "REG-000012" in [str(k.value) for k in table(app).rows], "verified filter")
+        await until(
+            app,
+            pilot,
+            lambda: (
+                screen(app).query_state.status == "Verified by user"
+                and "REG-000012" in [str(k.value) for k in table(app).rows]
+            ),
+            "verified filter",
+        )
         await pilot.press("ctrl+end")
-        await until(app, pilot, lambda: screen(app).detail is not None and screen(app).detail.number == "REG-000012",
-                    "detail of REG-000012")
+        await until(
+            app,
+            pilot,
+            lambda: screen(app).detail is not None and screen(app).detail.number == "REG-000012",
+            "detail of REG-000012",
+        )
         assert "approve" in screen(app).detail.actions
         await pilot.press("a")
         await until(app, pilot, lambda: status_of(store, "REG-000012") == "Approved", "approved")
-        await until(app, pilot, lambda: screen(app).detail is not None and screen(app).detail.status == "Approved",
-                    "detail reread")
+        await until(
+            app,
+            pilot,
+            lambda: screen(app).detail is not None and screen(app).detail.status == "Approved",
+            "detail reread",
+        )
         await pilot.press("c")
         await until(app, pilot, lambda: isinstance(app.screen, CreateCustomerDialog), "create dialog")
         dialog = app.screen
@@ -160,8 +201,12 @@ async def test_keyboard_flow_submit_verify_approve_create(store, actor):
         # choose another template from the keyboard: focus it, open, move from DOMESTIC to EXPORT, confirm
         dialog.query_one("#f-template").focus()
         await pilot.press("enter", "down", "enter")
-        await until(app, pilot, lambda: dialog.preview is not None and dialog.preview.values.get("currency") == "EUR",
-                    "preview with the EXPORT template")
+        await until(
+            app,
+            pilot,
+            lambda: dialog.preview is not None and dialog.preview.values.get("currency") == "EUR",
+            "preview with the EXPORT template",
+        )
         assert dialog.query_one("#f-currency").value == "EUR"
         assert not dialog.preview.errors
         await pilot.press("ctrl+s")
@@ -190,8 +235,12 @@ async def test_create_dialog_shows_inline_errors_and_escape_cancels(store, actor
         await type_text(pilot, "EURO")
         # the preview follows the typing: wait for the error of the whole "EURO", not of "EU"
         error = dialog.query_one("#e-currency", FieldError)
-        await until(app, pilot, lambda: "at most 3" in dialog.preview.errors.get("currency", "")
-                    and "at most 3" in error.render().plain, "currency error")
+        await until(
+            app,
+            pilot,
+            lambda: "at most 3" in dialog.preview.errors.get("currency", "") and "at most 3" in error.render().plain,
+            "currency error",
+        )
         assert error.has_class("-visible")
         await pilot.press("ctrl+s")  # refused by the service: stays open, nothing created
         await settle(app, pilot)
@@ -239,8 +288,12 @@ async def test_reject_asks_for_a_reason(store, actor):
         await type_text(pilot, "Duplicate of an existing account")
         await pilot.press("enter")
         await until(app, pilot, lambda: status_of(store, number) == "Rejected", "rejected")
-        await until(app, pilot, lambda: screen(app).detail is not None and screen(app).detail.status == "Rejected",
-                    "detail reread")
+        await until(
+            app,
+            pilot,
+            lambda: screen(app).detail is not None and screen(app).detail.status == "Rejected",
+            "detail reread",
+        )
         decision = screen(app).query_one("#detail-decision").render().plain
         assert "Duplicate of an existing account" in decision and "approver1" in decision
 
@@ -305,8 +358,14 @@ async def test_filter_tabs_show_counts_and_switch_with_keys(store, actor):
         await settle(app, pilot)
         await until(app, pilot, lambda: screen(app).counts != {}, "counts")
         labels = [str(tab.label) for tab in app.screen.query("Tab")]
-        assert labels == ["All (11)", "Requested (3)", "Verified by user (4)", "Approved (2)", "Created (1)",
-                          "Rejected (1)"]
+        assert labels == [
+            "All (11)",
+            "Requested (3)",
+            "Verified by user (4)",
+            "Approved (2)",
+            "Created (1)",
+            "Rejected (1)",
+        ]
         await pilot.press("2")
         await until(app, pilot, lambda: set(cell_texts(app, "status")) == {"Requested"}, "requested only")
         assert len(cell_texts(app, "status")) == 3
@@ -325,14 +384,30 @@ async def test_status_line_counts_only_rows_that_still_match(store, actor):
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         await pilot.press("3")  # Verified by user
-        await until(app, pilot, lambda: screen(app).query_state.status == "Verified by user" and screen(app).loaded == 4
-                    and screen(app).detail is not None, "verified filter")
+        await until(
+            app,
+            pilot,
+            lambda: (
+                screen(app).query_state.status == "Verified by user"
+                and screen(app).loaded == 4
+                and screen(app).detail is not None
+            ),
+            "verified filter",
+        )
         info = lambda: screen(app).query_one("#list-info").render().plain  # noqa: E731
         assert info().startswith("4 of 4") and "no longer" not in info()
         number = screen(app).selected
         await pilot.press("a")
-        await until(app, pilot, lambda: screen(app).detail is not None and screen(app).detail.status == "Approved"
-                    and screen(app).counts.get("Verified by user") == 3, "approved, recounted")
+        await until(
+            app,
+            pilot,
+            lambda: (
+                screen(app).detail is not None
+                and screen(app).detail.status == "Approved"
+                and screen(app).counts.get("Verified by user") == 3
+            ),
+            "approved, recounted",
+        )
         assert number in table(app).rows  # still shown, with its new status
         assert info().startswith("3 of 3"), info()
         assert "+1 shown no longer Verified by user" in info()
@@ -392,9 +467,18 @@ async def test_search_and_sort(store, actor):
         await settle(app, pilot)
         await pilot.press("slash")
         await type_text(pilot, "fabrikam")  # company name or e-mail domain
-        await until(app, pilot, lambda: cell_texts(app, "company") == ["Fabrikam Inc", "Trey Research"], "search result")
-        await until(app, pilot, lambda: [str(tab.label) for tab in app.screen.query("Tab")][:3] ==
-                    ["All (2)", "Requested (0)", "Verified by user (2)"], "counts follow the search")
+        await until(
+            app, pilot, lambda: cell_texts(app, "company") == ["Fabrikam Inc", "Trey Research"], "search result"
+        )
+        await until(
+            app,
+            pilot,
+            lambda: (
+                [str(tab.label) for tab in app.screen.query("Tab")][:3]
+                == ["All (2)", "Requested (0)", "Verified by user (2)"]
+            ),
+            "counts follow the search",
+        )
         await pilot.press("escape")
         await pilot.press("ctrl+r")
         await settle(app, pilot)
@@ -403,12 +487,20 @@ async def test_search_and_sort(store, actor):
         await until(app, pilot, lambda: len(cell_texts(app, "company")) == 11, "search cleared")
         table(app).focus()
         await pilot.press("s", "s")  # number -> created -> company
-        await until(app, pilot, lambda: screen(app).query_state.sort == "company" and
-                    cell_texts(app, "company")[0] == "Alpine Ski House", "sorted by company")
+        await until(
+            app,
+            pilot,
+            lambda: screen(app).query_state.sort == "company" and cell_texts(app, "company")[0] == "Alpine Ski House",
+            "sorted by company",
+        )
         ascending = cell_texts(app, "company")
         await pilot.press("S")
-        await until(app, pilot, lambda: screen(app).query_state.descending and
-                    cell_texts(app, "company") == ascending[::-1], "reversed")
+        await until(
+            app,
+            pilot,
+            lambda: screen(app).query_state.descending and cell_texts(app, "company") == ascending[::-1],
+            "reversed",
+        )
         assert "▼" in str(table(app).columns["company"].label)
 
 
@@ -420,8 +512,10 @@ async def test_detail_pane_shows_every_section_and_duplicate_hints(store, actor)
         await settle(app, pilot)
         await select_number(app, pilot, numbers["Trey Research"])  # same e-mail as customer Fabrikam
         s = screen(app)
-        rendered = {name: s.query_one(f"#detail-{name}").render().plain
-                    for name in ("request", "contact", "address", "decision", "duplicates", "history")}
+        rendered = {
+            name: s.query_one(f"#detail-{name}").render().plain
+            for name in ("request", "contact", "address", "decision", "duplicates", "history")
+        }
         assert "thall" in rendered["request"] and "Verified by user" in rendered["request"]
         assert "orders@fabrikam.example" in rendered["contact"]
         assert "Seattle" in rendered["address"]
@@ -436,8 +530,18 @@ async def test_help_palette_commands_and_areas(store, actor):
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         titles = [c.title for c in app.get_system_commands(app.screen)]
-        for title in ("Go to Registration", "Approve", "Reject", "Create", "Activation URL", "New", "Reread",
-                      "Search", "Requested", "Help"):
+        for title in (
+            "Go to Registration",
+            "Approve",
+            "Reject",
+            "Create",
+            "Activation URL",
+            "New",
+            "Reread",
+            "Search",
+            "Requested",
+            "Help",
+        ):
             assert title in titles
         await pilot.press("f1")
         await until(app, pilot, lambda: isinstance(app.screen, HelpDialog), "help")
@@ -454,9 +558,20 @@ async def test_help_palette_commands_and_areas(store, actor):
 @run_async
 async def test_hostile_names_show_literally(store, actor):
     for i, hostile in enumerate(HOSTILE):
-        store.call(signup.submit, PORTAL, {**GOOD, "company": hostile, "first_name": hostile, "last_name": hostile,
-                                           "email": f"h{i}@hostile.example", "user_name": f"hostile{i}",
-                                           "street": hostile, "city": hostile})
+        store.call(
+            signup.submit,
+            PORTAL,
+            {
+                **GOOD,
+                "company": hostile,
+                "first_name": hostile,
+                "last_name": hostile,
+                "email": f"h{i}@hostile.example",
+                "user_name": f"hostile{i}",
+                "street": hostile,
+                "city": hostile,
+            },
+        )
     expected = [strip_controls(h).strip() for h in HOSTILE]
     assert expected[3] == "red"  # the ESC sequence never reaches the database or the screen
     app = make_app(store, actor("approver1"))
@@ -469,8 +584,12 @@ async def test_hostile_names_show_literally(store, actor):
         for index, text in enumerate(expected):
             number = f"REG-{index + 1:06d}"
             table(app).move_cursor(row=index)
-            await until(app, pilot, lambda: screen(app).detail is not None and screen(app).detail.number == number,
-                        f"detail of {number}")
+            await until(
+                app,
+                pilot,
+                lambda: screen(app).detail is not None and screen(app).detail.number == number,
+                f"detail of {number}",
+            )
             contact = screen(app).query_one("#detail-contact").render().plain
             address = screen(app).query_one("#detail-address").render().plain
             assert text in contact and f"{text} {text}" in contact and text in address
@@ -481,8 +600,9 @@ async def test_hostile_names_show_literally(store, actor):
         await until(app, pilot, lambda: isinstance(app.screen, RejectDialog), "reject dialog")
         await type_text(pilot, "[/x] [b]no[/b]")
         await pilot.press("enter")
-        await until(app, pilot, lambda: screen(app).detail is not None and screen(app).detail.status == "Rejected",
-                    "rejected")
+        await until(
+            app, pilot, lambda: screen(app).detail is not None and screen(app).detail.status == "Rejected", "rejected"
+        )
         assert "[/x] [b]no[/b]" in screen(app).query_one("#detail-decision").render().plain
         assert app.is_running and app.return_value is None
 

@@ -21,8 +21,8 @@ def _run_with(monkeypatch, operator: str | None) -> list[str | None]:
         seen.append(operator)
         return None  # the normal path then opens the store; stubbed below
 
-    import services.quick
     import app.tui
+    import services.quick
 
     monkeypatch.setattr(services.quick, "light_start", light_start)
     fake = SimpleNamespace(run=lambda: None, startup_error=None, return_code=0)

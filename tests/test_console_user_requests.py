@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-
 from sqlmodel import select
 
 from app.tui import make_app
 from models.core import OutboxEmail
-from screens.outbox import OutboxScreen
 from screens.dialogs import FormDialog
+from screens.outbox import OutboxScreen
 from screens.user_requests import UserRequestsScreen
 from services import delivery, user_requests
 from tests.helpers import notes, run_async, until
@@ -31,13 +30,29 @@ async def test_process_by_hand_and_resolve_a_user_name_conflict(store, actor):
     app = make_app(store, actor("approver2"))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("f4")
-        await until(app, pilot, lambda: isinstance(app.screen, UserRequestsScreen)
-                    and ur_screen(app).detail is not None and ur_screen(app).detail.number == second, "detail")
+        await until(
+            app,
+            pilot,
+            lambda: (
+                isinstance(app.screen, UserRequestsScreen)
+                and ur_screen(app).detail is not None
+                and ur_screen(app).detail.number == second
+            ),
+            "detail",
+        )
         await pilot.press("a")
         await until(app, pilot, lambda: ur_status(store, second) == "Approved", "approved")
         await until(app, pilot, lambda: any("taken by portal user alee" in n for n in notes(app)), "conflict shown")
-        await until(app, pilot, lambda: ur_screen(app).detail is not None and ur_screen(app).detail.status == "Approved" and ur_screen(app).detail.problem,
-                    "problem in the detail")
+        await until(
+            app,
+            pilot,
+            lambda: (
+                ur_screen(app).detail is not None
+                and ur_screen(app).detail.status == "Approved"
+                and ur_screen(app).detail.problem
+            ),
+            "problem in the detail",
+        )
         problem = app.screen.query_one("#ur-detail-problem")
         assert problem.display and "taken by portal user alee" in str(problem.render())
         await pilot.press("u")
@@ -46,8 +61,12 @@ async def test_process_by_hand_and_resolve_a_user_name_conflict(store, actor):
         for ch in "alee2":
             await pilot.press(ch)
         await pilot.press("enter")
-        await until(app, pilot, lambda: isinstance(app.screen, UserRequestsScreen)
-                    and ur_screen(app).detail.user_name == "alee2", "user name changed")
+        await until(
+            app,
+            pilot,
+            lambda: isinstance(app.screen, UserRequestsScreen) and ur_screen(app).detail.user_name == "alee2",
+            "user name changed",
+        )
         await pilot.press("p")
         await until(app, pilot, lambda: ur_status(store, second) == "Pending completion", "provisioned")
         await until(app, pilot, lambda: ur_screen(app).detail.portal_user is not None, "portal user shown")
@@ -64,11 +83,21 @@ async def test_status_filter(store, actor):
     app = make_app(store, actor("support1"))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("f4")
-        await until(app, pilot, lambda: isinstance(app.screen, UserRequestsScreen)
-                    and app.screen.query_one("#user-requests").row_count == 2, "all rows")
+        await until(
+            app,
+            pilot,
+            lambda: (
+                isinstance(app.screen, UserRequestsScreen) and app.screen.query_one("#user-requests").row_count == 2
+            ),
+            "all rows",
+        )
         await pilot.press("3")  # Submitted
-        await until(app, pilot, lambda: [str(k.value) for k in app.screen.query_one("#user-requests").rows] == [waiting],
-                    "submitted only")
+        await until(
+            app,
+            pilot,
+            lambda: [str(k.value) for k in app.screen.query_one("#user-requests").rows] == [waiting],
+            "submitted only",
+        )
         await pilot.press("a")  # support may not process: the screen explains
         await until(app, pilot, lambda: any("nothing you may do" in n for n in notes(app)), "refusal")
 

@@ -40,7 +40,9 @@ def test_two_open_transactions_moving_rows_into_one_status_do_not_wait_for_each_
         for conn in (a, b, c):
             conn.close()
     with pg_store.read() as s:
-        slots = s.execute(text("SELECT count(*) FROM statuscount WHERE area = 'signup' AND status = 'Rejected'")).scalar()
+        slots = s.execute(
+            text("SELECT count(*) FROM statuscount WHERE area = 'signup' AND status = 'Rejected'")
+        ).scalar()
         assert slots >= 2  # the open transactions wrote to different rows
         assert counters.read(s, "signup").get("Rejected") == 2
     admin = actor_of(pg_store)("admin1")
@@ -76,8 +78,9 @@ def test_upgrade_to_slots_keeps_the_counts_and_downgrade_sums_them(tmp_path):
     store = Store(url, upgrade=False, create=True)
     upgrade(store.engine, "0010")
     with store.engine.begin() as conn:
-        conn.execute(text("INSERT INTO statuscount (area, status, n) VALUES ('signup', 'Requested', 3), "
-                          "('case', 'Open', 2)"))
+        conn.execute(
+            text("INSERT INTO statuscount (area, status, n) VALUES ('signup', 'Requested', 3), ('case', 'Open', 2)")
+        )
     upgrade(store.engine)
     assert current_revisions(store.engine) == SCHEMA_HEADS
     with store.read() as s:
@@ -91,7 +94,9 @@ def test_upgrade_to_slots_keeps_the_counts_and_downgrade_sums_them(tmp_path):
     with store.engine.begin() as conn:
         command.downgrade(_alembic_config(conn), "0010")
     with store.engine.connect() as conn:
-        assert conn.execute(text("SELECT n FROM statuscount WHERE area = 'signup' AND status = 'Requested'")).scalar() == 2
+        assert (
+            conn.execute(text("SELECT n FROM statuscount WHERE area = 'signup' AND status = 'Requested'")).scalar() == 2
+        )
     upgrade(store.engine)
     store.dispose()
 

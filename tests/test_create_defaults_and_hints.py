@@ -79,8 +79,9 @@ def test_requests_create_without_a_role_and_no_default_is_refused(cli, store):
 def test_no_template_flag_overrides_the_default(cli, store):
     set_defaults(store)
     number = approved(store)
-    assert cli("requests", "create", number, "--new", "--template", "EXPORT", "--no-template",
-               as_="approver1").code == 2
+    assert (
+        cli("requests", "create", number, "--new", "--template", "EXPORT", "--no-template", as_="approver1").code == 2
+    )
     r = cli("requests", "create", number, "--new", "--no-template", "--json", as_="approver1")
     assert r.code == 0, r
     shown = cli("customers", "show", r.json()["customer_account"], "--json", as_="support1").json()["customer"]
@@ -116,13 +117,21 @@ async def test_create_dialog_preselects_the_default_template_and_role(store, act
     async with app.run_test(size=SIZE) as pilot:
         await until(app, pilot, lambda: isinstance(app.screen, RegistrationScreen) and bool(app.screen.counts), "list")
         await pilot.press("4")  # Approved
-        await until(app, pilot, lambda: app.screen.detail is not None and app.screen.detail.status == "Approved",
-                    "an approved request")
+        await until(
+            app,
+            pilot,
+            lambda: app.screen.detail is not None and app.screen.detail.status == "Approved",
+            "an approved request",
+        )
         await pilot.press("c")
         await until(app, pilot, lambda: isinstance(app.screen, CreateCustomerDialog), "create dialog")
         dialog = app.screen
-        await until(app, pilot, lambda: dialog.preview is not None and dialog.preview.values.get("terms_of_payment")
-                    == "Net30", "preview with the default template")
+        await until(
+            app,
+            pilot,
+            lambda: dialog.preview is not None and dialog.preview.values.get("terms_of_payment") == "Net30",
+            "preview with the default template",
+        )
         assert dialog.query_one("#f-template").value == "DOMESTIC"
         assert dialog.query_one("#f-role").value == SELF_SERVICE
         assert dialog.preview.values["customer_group"] == "10" and not dialog.preview.errors

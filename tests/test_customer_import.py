@@ -11,7 +11,8 @@ from sqlmodel import select
 
 from models.changes import ChangeProposal
 from models.core import AuditEvent
-from services import changes, customer_import as ci, customers
+from services import changes, customers
+from services import customer_import as ci
 from services.errors import PermissionDenied, ValidationFailed
 from tests.conftest import HOSTILE, actor_of
 
@@ -69,7 +70,9 @@ def test_allow_updates_every_field(any_store):
     c = cust(any_store, "C-000002")
     assert c.credit_limit == Decimal("7000.00") and c.city == "Leeds"
     with any_store.read() as s:
-        ev = s.exec(select(AuditEvent).where(AuditEvent.entity_key == "C-000002", AuditEvent.action == "imported")).one()
+        ev = s.exec(
+            select(AuditEvent).where(AuditEvent.entity_key == "C-000002", AuditEvent.action == "imported")
+        ).one()
         assert ev.operator == "admin1" and "line 3" in ev.comment and '"credit_limit": "7000.00"' in ev.after
         assert s.exec(select(ChangeProposal)).all() == []
 
@@ -108,7 +111,7 @@ def test_propose_refuses_fields_locked_by_a_pending_proposal_and_merges_unsubmit
     rows = by_line(report)
     assert rows[3].status == "refused" and rows[3].refused == ["credit_limit"] and "locked" in rows[3].reason
     assert rows[6].status == "applied"  # credit limit unchanged; the name equals the customer's
-    text = 'account,credit_limit\nC-000004,123\n'
+    text = "account,credit_limit\nC-000004,123\n"
     rows = by_line(run(store, text))
     assert rows[2].status == "proposed"
     view = store.call(changes.show_proposal, actor("approver1"), "C-000004")
@@ -129,8 +132,10 @@ def test_dry_run_writes_nothing(store):
 
 def test_json_rows_with_lines(store):
     setup(store, "allow")
-    text = '[\n  {"account": "C-000001", "city": "Tacoma"},\n  {"account": "C-000002", "shoe": 1},\n' \
-           '  {"account": "C-000003",\n   "mandatory_credit_limit": true, "credit_limit": 12.5},\n  7\n]'
+    text = (
+        '[\n  {"account": "C-000001", "city": "Tacoma"},\n  {"account": "C-000002", "shoe": 1},\n'
+        '  {"account": "C-000003",\n   "mandatory_credit_limit": true, "credit_limit": 12.5},\n  7\n]'
+    )
     rows = by_line(run(store, text, fmt="json"))
     assert rows[2].status == "applied"
     assert rows[3].status == "invalid" and "unknown field shoe" in rows[3].reason
@@ -155,7 +160,9 @@ def test_import_needs_permission(store, actor):
 @pytest.mark.parametrize("fmt", ["csv", "json"])
 def test_export_round_trip(store, tmp_path, fmt):
     admin = setup(store, "allow")
-    store.call(ci.import_rows, admin, ci.parse_csv(f'account,name,mandatory_credit_limit\nC-000001,"{HOSTILE[0]}",yes\n'))
+    store.call(
+        ci.import_rows, admin, ci.parse_csv(f'account,name,mandatory_credit_limit\nC-000001,"{HOSTILE[0]}",yes\n')
+    )
     path = tmp_path / f"customers.{fmt}"
     assert store.call(ci.export_customers, admin, path) == 4
     rows = ci.read_file(path)

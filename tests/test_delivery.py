@@ -163,7 +163,9 @@ def test_without_smtp_settings_nothing_changes(store):
     assert delivery.SmtpSettings.from_mapping({}) is None
     assert delivery.smtp_status({}) == delivery.NOT_CONFIGURED
     assert delivery.smtp_status({"host": "mail.example"}) is None
-    assert [(m.status, m.attempts, m.lease_id) for m in rows(store)] == [(m.status, m.attempts, m.lease_id) for m in before]
+    assert [(m.status, m.attempts, m.lease_id) for m in rows(store)] == [
+        (m.status, m.attempts, m.lease_id) for m in before
+    ]
 
 
 def test_settings_are_validated():

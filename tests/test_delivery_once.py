@@ -113,8 +113,9 @@ def test_killed_sender_holds_back_one_message_for_one_short_lease(any_store, clo
     assert report.sent == 1 and report.recovered == 1 and report.still_pending == 0
     assert smtp.recorder.by_message_id() == {m.message_id: 1 for m in queued}
     with any_store.read() as s:
-        events = s.exec(select(AuditEvent).where(AuditEvent.entity_type == "outbox",
-                                                 AuditEvent.action == "lease expired")).all()
+        events = s.exec(
+            select(AuditEvent).where(AuditEvent.entity_type == "outbox", AuditEvent.action == "lease expired")
+        ).all()
     assert len(events) == 1 and "stopped" in events[0].comment
 
 
@@ -147,7 +148,9 @@ def test_killed_sender_pickup_is_reported_by_the_cli(cli, db_path, monkeypatch, 
 @pytest.mark.parametrize("where", ["data", "rcpt"])
 def test_permanent_refusal_is_dead_after_the_first(any_store, smtp, where):
     queue(any_store, 1)
-    setattr(smtp.recorder, "refuse" if where == "data" else "refuse_rcpt", "550 5.1.1 <c0@tailwind.example>: no such user")
+    setattr(
+        smtp.recorder, "refuse" if where == "data" else "refuse_rcpt", "550 5.1.1 <c0@tailwind.example>: no such user"
+    )
     report = delivery.send_pending(any_store, smtp.settings())
     assert (report.sent, report.dead, report.retrying) == (0, 1, 0)
     (m,) = rows(any_store)

@@ -7,7 +7,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import MetaData, select as sa_select
+from sqlalchemy import MetaData
+from sqlalchemy import select as sa_select
 from sqlmodel import select
 
 from models.core import OutboxEmail, Token
@@ -20,8 +21,14 @@ from tests.smtp_helpers import SmtpServer, token_in
 
 PASSWORD = "Blue-Kettle-Morning-42"
 PROSPECT = {
-    "company": "Northwind Partners", "first_name": "Bea", "last_name": "Moss", "email": "bea@northwind.example",
-    "phone": "+1 555 0101", "zip": "98052", "comments": "Two stores.", "store_name": "Northwind",
+    "company": "Northwind Partners",
+    "first_name": "Bea",
+    "last_name": "Moss",
+    "email": "bea@northwind.example",
+    "phone": "+1 555 0101",
+    "zip": "98052",
+    "comments": "Two stores.",
+    "store_name": "Northwind",
     "store_url": "https://northwind.example/shop",
 }
 
@@ -57,8 +64,9 @@ def accepted(store, raw: str) -> bool:
     """Whether ``signup verify`` or ``portal activate`` would take this token now."""
     with store.read() as s:
         token = s.exec(select(Token).where(Token.token_hash == tokens.hash_token(raw))).first()
-        return (token is not None and token.used_at is None and token.voided_at is None
-                and token.expires_at > store.now())
+        return (
+            token is not None and token.used_at is None and token.voided_at is None and token.expires_at > store.now()
+        )
 
 
 def assert_nothing_secret_at_rest(store, *known: str) -> None:
@@ -81,14 +89,16 @@ def test_no_working_token_at_rest_after_every_kind_of_mail(any_store, smtp, cloc
 
     # sign-up verification, then a resend (Activation URL) of another request's link
     first = any_store.call(signup.submit, PORTAL, BASE).number
-    second = any_store.call(signup.submit, PORTAL, {**BASE, "email": "bo@tailwind.example", "company": "Bo Co",
-                                                     "user_name": "bobo"}).number
+    second = any_store.call(
+        signup.submit, PORTAL, {**BASE, "email": "bo@tailwind.example", "company": "Bo Co", "user_name": "bobo"}
+    ).number
     assert_nothing_secret_at_rest(any_store)
     any_store.call(signup.resend, act("support1"), second)
     assert_nothing_secret_at_rest(any_store)
     # a decline mail
-    third = any_store.call(signup.submit, PORTAL, {**BASE, "email": "cy@tailwind.example", "company": "Cy Co",
-                                                    "user_name": "cycy"}).number
+    third = any_store.call(
+        signup.submit, PORTAL, {**BASE, "email": "cy@tailwind.example", "company": "Cy Co", "user_name": "cycy"}
+    ).number
     any_store.call(signup.reject, act("approver1"), third, "Not a business customer")
     # the logon mail of a provisioned portal user, and its resend
     ur = created_request(any_store, user_name="dee", email="dee@tailwind.example", company="Dee Co")
@@ -231,12 +241,18 @@ def test_upgrade_turns_tokens_queued_by_an_older_regdesk_into_slots(tmp_path):
     raw = "rdk_" + "Q" * 43
     with engine.begin() as conn:
         for i, status in enumerate(("pending", "dead", "sent")):
-            conn.execute(text(
-                "INSERT INTO outboxemail (created_at, recipient, subject, body, template, entity_type, entity_key, "
-                "status, message_id, attempts, secrets_scrubbed) VALUES ('2026-11-01 10:00:00', 'a@b.example', 's', "
-                ":body, 'signup_verify', 'signup', 'REG-000001', :status, :mid, 0, 0)"),
-                {"body": f"open https://portal.example.com/signup/verify?token={raw}\nor enter {raw}",
-                 "status": status, "mid": f"<{nonce[:-2]}{i:02d}@regdesk>"})
+            conn.execute(
+                text(
+                    "INSERT INTO outboxemail (created_at, recipient, subject, body, template, entity_type, entity_key, "
+                    "status, message_id, attempts, secrets_scrubbed) VALUES ('2026-11-01 10:00:00', 'a@b.example', 's', "
+                    ":body, 'signup_verify', 'signup', 'REG-000001', :status, :mid, 0, 0)"
+                ),
+                {
+                    "body": f"open https://portal.example.com/signup/verify?token={raw}\nor enter {raw}",
+                    "status": status,
+                    "mid": f"<{nonce[:-2]}{i:02d}@regdesk>",
+                },
+            )
     upgrade(engine)
     with engine.connect() as conn:
         bodies = dict(conn.execute(text("SELECT status, body FROM outboxemail")).all())

@@ -53,13 +53,17 @@ def _expected_cases() -> Counter:
     return Counter(entry[-1] for entry in CASES)
 
 
-@pytest.mark.parametrize("where", [
-    (signup, "approve", 2),  # in the requests step
-    (cases, "approve", 1),  # in the cases step (before it the old load said "already there" for ever)
-    (cases, "add_sample", 1),
-    (prospects, "qualify", 2),  # in the prospects step
-    (prospects, "won", 1),
-], ids=lambda w: f"{w[0].__name__.rsplit('.', 1)[-1]}.{w[1]}#{w[2]}")
+@pytest.mark.parametrize(
+    "where",
+    [
+        (signup, "approve", 2),  # in the requests step
+        (cases, "approve", 1),  # in the cases step (before it the old load said "already there" for ever)
+        (cases, "add_sample", 1),
+        (prospects, "qualify", 2),  # in the prospects step
+        (prospects, "won", 1),
+    ],
+    ids=lambda w: f"{w[0].__name__.rsplit('.', 1)[-1]}.{w[1]}#{w[2]}",
+)
 def test_a_load_killed_half_way_is_finished_by_the_next_one(tmp_path, monkeypatch, where):
     module, name, call_number = where
     store = Store(f"sqlite:///{tmp_path / 'demo.db'}", clock=ManualClock(), create=True)

@@ -12,8 +12,8 @@ from models.core import OutboxEmail
 from models.portal import PortalUser
 from services import workflow
 from services.store import Store
-from tests.conftest import actor_of
 from services.tokens import TOKEN_PATTERN
+from tests.conftest import actor_of
 from tests.portal_helpers import BASE, SHIPPED_WORKFLOW, activation_token, work_item
 from tests.smtp_helpers import SmtpServer
 
@@ -57,8 +57,18 @@ def test_signup_to_completed_user_request_over_real_smtp(cli, db_path, smtp, mon
         # the customer verifies, approver1 approves and creates the customer
         assert cli("signup", "verify", raw_verify).code == 0
         assert cli("requests", "approve", number, as_="approver1").code == 0
-        r = cli("requests", "create", number, "--new", "--template", "DOMESTIC", "--role", "Customer self-service user",
-                "--json", as_="approver1")
+        r = cli(
+            "requests",
+            "create",
+            number,
+            "--new",
+            "--template",
+            "DOMESTIC",
+            "--role",
+            "Customer self-service user",
+            "--json",
+            as_="approver1",
+        )
         assert r.code == 0, r
         ur = r.json()["user_request"]
         assert r.json()["user_request_status"] == "Pending approval"
@@ -86,7 +96,12 @@ def test_signup_to_completed_user_request_over_real_smtp(cli, db_path, smtp, mon
         # the portal activates with the link's token; the request is Completed
         r = cli("portal", "activate", raw, "--password-stdin", "--json", stdin=PASSWORD + "\n")
         assert r.code == 0, r
-        assert r.json() == {"user_name": "alee", "status": "Active", "user_request": ur, "user_request_status": "Completed"}
+        assert r.json() == {
+            "user_name": "alee",
+            "status": "Active",
+            "user_request": ur,
+            "user_request_status": "Completed",
+        }
         assert cli("user-requests", "show", ur, "--json", as_="support1").json()["status"] == "Completed"
 
         # the link works once

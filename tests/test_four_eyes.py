@@ -20,8 +20,14 @@ def taken_by_staff(store, who: str) -> str:
 
 
 def create(store, who, number):
-    return store.call(signup.create_customer, actor_of(store)(who), number, mode="new", template="DOMESTIC",
-                      role="Customer self-service user")
+    return store.call(
+        signup.create_customer,
+        actor_of(store)(who),
+        number,
+        mode="new",
+        template="DOMESTIC",
+        role="Customer self-service user",
+    )
 
 
 def test_staff_submitter_may_neither_approve_nor_create(any_store):
@@ -30,7 +36,9 @@ def test_staff_submitter_may_neither_approve_nor_create(any_store):
     with pytest.raises(PermissionDenied) as info:
         any_store.call(signup.approve, a("approver2"), number)
     msg = info.value.message
-    assert "four eyes" in msg and "on the customer's behalf" in msg and "approver1" in msg and "approver2 may" not in msg
+    assert (
+        "four eyes" in msg and "on the customer's behalf" in msg and "approver1" in msg and "approver2 may" not in msg
+    )
     any_store.call(signup.approve, a("approver1"), number)
     with pytest.raises(PermissionDenied, match="four eyes.*another approver may: approver1"):
         create(any_store, "approver2", number)
@@ -79,15 +87,20 @@ def test_an_allow_import_of_approval_fields_says_so_per_row_and_in_the_audit(any
     assert first.unapproved == ["credit_limit"] and "credit_limit: applied without approval" in first.reason
     assert second.unapproved == [] and "without approval" not in second.reason
     with any_store.read() as s:
-        ev = s.exec(select(AuditEvent).where(AuditEvent.entity_key == "C-000001", AuditEvent.action == "imported")).one()
+        ev = s.exec(
+            select(AuditEvent).where(AuditEvent.entity_key == "C-000001", AuditEvent.action == "imported")
+        ).one()
     assert "applied without approval: credit_limit" in ev.comment
 
 
 def test_case_auto_approval_keys_on_the_sales_profile(any_store):
     with any_store.write() as s:
-        operators.create_operator(s, SYSTEM, "salesnoflag", "Sales No Flag", "support", profile="Sales", sales_rep=False)
-        operators.create_operator(s, SYSTEM, "flagnosales", "Flag No Sales", "support", profile="Customer Service",
-                                  sales_rep=True)
+        operators.create_operator(
+            s, SYSTEM, "salesnoflag", "Sales No Flag", "support", profile="Sales", sales_rep=False
+        )
+        operators.create_operator(
+            s, SYSTEM, "flagnosales", "Flag No Sales", "support", profile="Customer Service", sales_rep=True
+        )
     a = actor_of(any_store)
     new = {"title": "Price", "customer_account": "C-000001"}
     assert any_store.call(cases.create_case, a("salesnoflag"), new).status == "Approved"

@@ -223,20 +223,24 @@ def test_postgres_operator_cannot_rewrite_history(pg_store, pg_database_url, pg_
     with psycopg.connect(url, autocommit=True) as conn:  # as psql would
         assert conn.execute("SELECT session_user").fetchone()[0] == name
         # insert-only: a forged db_login is replaced by the real login
-        conn.execute("INSERT INTO auditevent (at, operator, entity_type, entity_key, action, db_login) "
-                     "VALUES (now(), 'admin1', 'x', 'y', 'forged', 'admin1')")
+        conn.execute(
+            "INSERT INTO auditevent (at, operator, entity_type, entity_key, action, db_login) "
+            "VALUES (now(), 'admin1', 'x', 'y', 'forged', 'admin1')"
+        )
         got = conn.execute("SELECT operator, db_login FROM auditevent WHERE action = 'forged'").fetchone()
         assert got == ("admin1", name)
-        for sql in ("UPDATE auditevent SET action = 'nothing happened'",
-                    "DELETE FROM auditevent",
-                    "TRUNCATE auditevent",
-                    "UPDATE operator SET roles = 'admin' WHERE user_name = %s" % f"'{name}'",
-                    "INSERT INTO operator (user_name, display_name, roles, active, created_at, version, sales_rep) "
-                    "VALUES ('evil', 'Evil', 'admin', true, now(), 1, false)",
-                    "DELETE FROM alembic_version",
-                    "DELETE FROM storeflag",
-                    "ALTER TABLE auditevent DISABLE TRIGGER regdesk_audit_login",
-                    "DROP TRIGGER regdesk_audit_login ON auditevent"):
+        for sql in (
+            "UPDATE auditevent SET action = 'nothing happened'",
+            "DELETE FROM auditevent",
+            "TRUNCATE auditevent",
+            "UPDATE operator SET roles = 'admin' WHERE user_name = %s" % f"'{name}'",
+            "INSERT INTO operator (user_name, display_name, roles, active, created_at, version, sales_rep) "
+            "VALUES ('evil', 'Evil', 'admin', true, now(), 1, false)",
+            "DELETE FROM alembic_version",
+            "DELETE FROM storeflag",
+            "ALTER TABLE auditevent DISABLE TRIGGER regdesk_audit_login",
+            "DROP TRIGGER regdesk_audit_login ON auditevent",
+        ):
             with pytest.raises(errors.InsufficientPrivilege):
                 conn.execute(sql)
     # the audit rows regdesk writes for this login carry it
@@ -264,7 +268,11 @@ def test_postgres_group_roles_setup_is_idempotent(pg_store):
     with pg_store.engine.begin() as conn:
         identity.pg_setup(conn)
         identity.pg_setup(conn)
-        groups = conn.execute(text("SELECT rolname FROM pg_roles WHERE rolname LIKE 'regdesk\\_%' ORDER BY 1")).scalars().all()
+        groups = (
+            conn.execute(text("SELECT rolname FROM pg_roles WHERE rolname LIKE 'regdesk\\_%' ORDER BY 1"))
+            .scalars()
+            .all()
+        )
     assert {"regdesk_admin", "regdesk_approver", "regdesk_support"} <= set(groups)
 
 
@@ -291,8 +299,9 @@ def test_postgres_an_admin_login_adds_and_disables_operators(pg_store, pg_databa
     admin, support = pg_role(), pg_role()
     _add(pg_store, admin, "admin")
     admin_url = _as_login(pg_database_url, admin)
-    assert main(["--db", admin_url, "operators", "add", support, "--name", "Sam", "--roles", "support"]) == 0, \
+    assert main(["--db", admin_url, "operators", "add", support, "--name", "Sam", "--roles", "support"]) == 0, (
         capsys.readouterr()
+    )
     with psycopg.connect(_as_login(pg_database_url, support), autocommit=True) as conn:
         assert conn.execute("SELECT pg_has_role(session_user, 'regdesk_support', 'MEMBER')").fetchone()[0]
     assert main(["--db", admin_url, "operators", "disable", support]) == 0, capsys.readouterr()
@@ -301,13 +310,28 @@ def test_postgres_an_admin_login_adds_and_disables_operators(pg_store, pg_databa
     # the support login cannot add operators, neither through regdesk nor by SQL
     assert main(["--db", admin_url, "operators", "enable", support]) == 0
     capsys.readouterr()
-    assert main(["--db", _as_login(pg_database_url, support), "operators", "add", "x" + support, "--name", "X",
-                 "--roles", "admin"]) == 3
+    assert (
+        main(
+            [
+                "--db",
+                _as_login(pg_database_url, support),
+                "operators",
+                "add",
+                "x" + support,
+                "--name",
+                "X",
+                "--roles",
+                "admin",
+            ]
+        )
+        == 3
+    )
 
 
 @pytest.mark.postgres
-def test_postgres_operator_cannot_change_a_status_silently(pg_store, pg_database_url, pg_role, capsys, monkeypatch,
-                                                           tmp_path):
+def test_postgres_operator_cannot_change_a_status_silently(
+    pg_store, pg_database_url, pg_role, capsys, monkeypatch, tmp_path
+):
     """A support login with psql cannot approve a sign-up or a case by UPDATE (nor insert one
     already approved) unless it writes an audit row in the same transaction, which is stamped
     with its login for good. Through regdesk every transition works as before."""
@@ -330,23 +354,33 @@ def test_postgres_operator_cannot_change_a_status_silently(pg_store, pg_database
     support_url = _as_login(pg_database_url, support)
     with psycopg.connect(support_url, autocommit=True) as conn:
         with pytest.raises(errors.InsufficientPrivilege, match="without an audit row"):
-            conn.execute("UPDATE signuprequest SET status = 'Approved', approved_by = 'approver1' WHERE number = %s",
-                         (number,))
+            conn.execute(
+                "UPDATE signuprequest SET status = 'Approved', approved_by = 'approver1' WHERE number = %s", (number,)
+            )
         row = conn.execute("SELECT * FROM signuprequest WHERE number = %s", (number,)).fetchone()
         cols = [c.name for c in conn.execute("SELECT * FROM signuprequest LIMIT 0").description]
         values = dict(zip(cols, row))
         values.update(id=None, number="REG-999999", status="Created", user_name="sneaky")
         values = {k: v for k, v in values.items() if v is not None}
         with pytest.raises(errors.InsufficientPrivilege):
-            conn.execute(f"INSERT INTO signuprequest ({', '.join(values)}) VALUES ({', '.join(['%s'] * len(values))})",
-                         list(values.values()))
+            conn.execute(
+                f"INSERT INTO signuprequest ({', '.join(values)}) VALUES ({', '.join(['%s'] * len(values))})",
+                list(values.values()),
+            )
         # with an audit row of its own it goes through, and the trail says who did it
         with conn.transaction():
             conn.execute("UPDATE signuprequest SET status = 'Approved' WHERE number = %s", (number,))
-            conn.execute("INSERT INTO auditevent (at, operator, entity_type, entity_key, action) "
-                         "VALUES (now(), 'approver1', 'signup', %s, 'approved')", (number,))
-        assert conn.execute("SELECT db_login FROM auditevent WHERE entity_key = %s AND action = 'approved'",
-                            (number,)).fetchone()[0] == support
+            conn.execute(
+                "INSERT INTO auditevent (at, operator, entity_type, entity_key, action) "
+                "VALUES (now(), 'approver1', 'signup', %s, 'approved')",
+                (number,),
+            )
+        assert (
+            conn.execute(
+                "SELECT db_login FROM auditevent WHERE entity_key = %s AND action = 'approved'", (number,)
+            ).fetchone()[0]
+            == support
+        )
     # through regdesk: an approver login approves, a support login creates and submits a case
     n2 = pg_store.call(signup.submit, PORTAL, {**GOOD, "user_name": "second"}).number
     pg_store.call(signup.verify, link_token(pg_store, n2))
@@ -362,10 +396,18 @@ def test_postgres_operator_cannot_change_a_status_silently(pg_store, pg_database
 
 # a status each protected table can be moved to by hand without tripping anything but the rule
 _SILENT_TARGET = {
-    "signuprequest": "Rejected", "customercase": "Closed/Stopped", "samplerequest": "Canceled",
-    "userrequest": "Completed", "changeproposal": "Rejected", "portaluser": "Disabled",
-    "prospect": "Rejected", "lead": "Disqualified", "opportunity": "Lost",
-    "workflowinstance": "recalled", "workitem": "canceled", "outboxemail": "sent",
+    "signuprequest": "Rejected",
+    "customercase": "Closed/Stopped",
+    "samplerequest": "Canceled",
+    "userrequest": "Completed",
+    "changeproposal": "Rejected",
+    "portaluser": "Disabled",
+    "prospect": "Rejected",
+    "lead": "Disqualified",
+    "opportunity": "Lost",
+    "workflowinstance": "recalled",
+    "workitem": "canceled",
+    "outboxemail": "sent",
 }
 
 
@@ -393,7 +435,9 @@ def test_postgres_no_status_moves_without_an_audit_row_anywhere(pg_store, pg_dat
     with psycopg.connect(_as_login(pg_database_url, name)) as conn:  # as psql would
         for table, _, args in identity.STATUS_AUDITED:
             column, target = args[2], _SILENT_TARGET[table]
-            row = conn.execute(f'SELECT id FROM "{table}" WHERE {column} <> %s ORDER BY id LIMIT 1', (target,)).fetchone()
+            row = conn.execute(
+                f'SELECT id FROM "{table}" WHERE {column} <> %s ORDER BY id LIMIT 1', (target,)
+            ).fetchone()
             assert row, f"{table}: the services made no row to try"
             conn.execute(f'UPDATE "{table}" SET {column} = %s WHERE id = %s', (target, row[0]))
             with pytest.raises(errors.InsufficientPrivilege, match="without an audit row"):
@@ -405,15 +449,21 @@ def test_postgres_no_status_moves_without_an_audit_row_anywhere(pg_store, pg_dat
             # an audit row of that record in the same transaction lets it through (and names the login)
             conn.execute(f'UPDATE "{table}" SET {column} = %s WHERE id = %s', (target, row[0]))
             entity, key = _audited_as(conn, table, args, row[0])
-            conn.execute("INSERT INTO auditevent (at, operator, entity_type, entity_key, action) "
-                         "VALUES (now(), 'admin1', %s, %s, 'by hand')", (entity, key))
+            conn.execute(
+                "INSERT INTO auditevent (at, operator, entity_type, entity_key, action) "
+                "VALUES (now(), 'admin1', %s, %s, 'by hand')",
+                (entity, key),
+            )
             conn.commit()
 
 
 def _audited_as(conn, table, args, row_id):
     entity, key_column = args[0], args[1]
-    source, ident = (table, row_id) if len(args) == 3 else (args[3], conn.execute(
-        f'SELECT {args[4]} FROM "{table}" WHERE id = %s', (row_id,)).fetchone()[0])
+    source, ident = (
+        (table, row_id)
+        if len(args) == 3
+        else (args[3], conn.execute(f'SELECT {args[4]} FROM "{table}" WHERE id = %s', (row_id,)).fetchone()[0])
+    )
     rec = conn.execute(f'SELECT to_jsonb(t) FROM "{source}" t WHERE id = %s', (ident,)).fetchone()[0]
     return (rec[entity[1:]] if entity.startswith("@") else entity), str(rec[key_column])
 
@@ -434,9 +484,12 @@ def _more_through_services(as_login, pg_store):
     as_login.call(params.set_param, a("admin1"), "workflow.disallow_submitter_approval", False)
     for _ in range(6):
         with pg_store.engine.connect() as conn:
-            open_items = conn.execute(text(
-                "SELECT w.id, w.assignee FROM workitem w JOIN workflowinstance i ON i.id = w.instance_id "
-                "WHERE w.status = 'open' AND i.doc_type = 'user_request' ORDER BY w.id")).all()
+            open_items = conn.execute(
+                text(
+                    "SELECT w.id, w.assignee FROM workitem w JOIN workflowinstance i ON i.id = w.instance_id "
+                    "WHERE w.status = 'open' AND i.doc_type = 'user_request' ORDER BY w.id"
+                )
+            ).all()
         if not open_items:
             break
         item_id, assignee = open_items[0]  # one decides the step; its siblings are canceled
@@ -458,8 +511,14 @@ def test_postgres_db_upgrade_puts_back_every_status_trigger(pg_store, pg_databas
         conn.execute(text('GRANT DELETE ON "lead" TO regdesk_support'))
     assert main(["--db", pg_database_url, "db", "upgrade"]) == 0, capsys.readouterr()
     with pg_store.engine.connect() as conn:
-        have = set(conn.execute(text("SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
-                                     "WHERE t.tgname = 'regdesk_status_audited'")).scalars())
+        have = set(
+            conn.execute(
+                text(
+                    "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                    "WHERE t.tgname = 'regdesk_status_audited'"
+                )
+            ).scalars()
+        )
         assert have == {t for t, _, _ in identity.STATUS_AUDITED}
         assert not conn.execute(text("SELECT has_table_privilege('regdesk_support', 'lead', 'DELETE')")).scalar()
 

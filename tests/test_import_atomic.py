@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from services import changes, customer_import as ci, customers
+from services import changes, customers
+from services import customer_import as ci
 from services.errors import Conflict
 from services.store import Store
 from tests.conftest import actor_of
@@ -94,14 +95,17 @@ def test_a_bare_cr_inside_a_cell_is_an_error_not_a_truncation(cli, store, tmp_pa
     assert r.code == 0, r
 
 
-@pytest.mark.parametrize("name,content,expect", [
-    ("big.csv", None, "larger than"),
-    ("field.csv", "account,city\nC-000001," + "x" * 200_000 + "\n", "longer than"),
-    ("deep.json", "[" * 100_000 + "]" * 100_000, "nested"),
-    ("deepobj.json", '[{"account": "C-000001", "city": ' + "[" * 5000 + "]" * 5000 + "}]", "nested"),
-    ("num.json", '[{"account": "C-000001", "credit_limit": ' + "9" * 5000 + "}]", "number"),
-    ("num.csv", "account,credit_limit\nC-000001," + "9" * 5000 + "\n", "number"),
-])
+@pytest.mark.parametrize(
+    "name,content,expect",
+    [
+        ("big.csv", None, "larger than"),
+        ("field.csv", "account,city\nC-000001," + "x" * 200_000 + "\n", "longer than"),
+        ("deep.json", "[" * 100_000 + "]" * 100_000, "nested"),
+        ("deepobj.json", '[{"account": "C-000001", "city": ' + "[" * 5000 + "]" * 5000 + "}]", "nested"),
+        ("num.json", '[{"account": "C-000001", "credit_limit": ' + "9" * 5000 + "}]", "number"),
+        ("num.csv", "account,credit_limit\nC-000001," + "9" * 5000 + "\n", "number"),
+    ],
+)
 def test_limits_give_a_clear_error(cli, store, tmp_path, monkeypatch, name, content, expect):
     if content is None:
         monkeypatch.setattr(ci.files, "MAX_FILE_BYTES", 64)  # where read_file looks it up

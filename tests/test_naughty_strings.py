@@ -51,8 +51,13 @@ def _expect(value: str, max_length: int, required: bool) -> str | None:
 def test_signup_intake(any_store):
     FIGURES["signup"] = Counter()
     for i, value in enumerate(CORPUS):
-        data = {**GOOD, "company": value, "city": value[:400], "email": f"n{i}@naughty.example",
-                "user_name": f"naughty{i}"}
+        data = {
+            **GOOD,
+            "company": value,
+            "city": value[:400],
+            "email": f"n{i}@naughty.example",
+            "user_name": f"naughty{i}",
+        }
         company, city = _expect(value, 200, True), _expect(value[:400], 80, False)
         try:
             number = any_store.call(signup.submit, PORTAL, data).number
@@ -131,8 +136,14 @@ def test_console_shows_every_stored_value_literally(store):
 
     numbers: dict[str, str] = {}
     for i, value in enumerate(CORPUS):
-        data = {**GOOD, "company": value, "first_name": value[:80], "street": value,
-                "email": f"c{i}@naughty.example", "user_name": f"console{i}"}
+        data = {
+            **GOOD,
+            "company": value,
+            "first_name": value[:80],
+            "street": value,
+            "email": f"c{i}@naughty.example",
+            "user_name": f"console{i}",
+        }
         try:
             numbers[store.call(signup.submit, PORTAL, data).number] = clean(value)
         except ValidationFailed:

@@ -65,13 +65,16 @@ def test_unknown_or_garbage_tokens_are_refused(store):
         store.call(portal.activate, "'; drop table portaluser; --", PASSWORD)
 
 
-@pytest.mark.parametrize("password, reason", [
-    ("short-1A", "at least 12"),
-    ("alllowercaseletters", "two kinds"),
-    ("aaaaaaaaaaaaaaaa", "two kinds"),
-    ("xx-alee-password-1", "user name"),
-    ("X" * 129, "at most 128"),
-])
+@pytest.mark.parametrize(
+    "password, reason",
+    [
+        ("short-1A", "at least 12"),
+        ("alllowercaseletters", "two kinds"),
+        ("aaaaaaaaaaaaaaaa", "two kinds"),
+        ("xx-alee-password-1", "user name"),
+        ("X" * 129, "at most 128"),
+    ],
+)
 def test_password_policy_refusal_keeps_the_link_usable(store, password, reason):
     number, raw = provisioned(store)
     with pytest.raises(ValidationFailed, match=reason) as err:
@@ -106,8 +109,9 @@ def test_admin_disables_and_enables_with_audit(any_store):
     assert any_store.call(portal.enable, act("admin1"), "alee").status == "Active"
     with any_store.read() as s:
         assert portal.verify_logon(s, "alee", PASSWORD)
-        actions = s.exec(select(AuditEvent.action).where(AuditEvent.entity_type == "portal_user")
-                         .order_by(AuditEvent.id)).all()
+        actions = s.exec(
+            select(AuditEvent.action).where(AuditEvent.entity_type == "portal_user").order_by(AuditEvent.id)
+        ).all()
     assert actions == ["provisioned", "activated", "disabled", "enabled"]
 
 
@@ -124,7 +128,8 @@ def test_list_users(store, actor):
     provisioned(store)
     rows = store.call(portal.list_users, actor("support1"))
     assert [(r.user_name, r.status, r.customer_name, r.role) for r in rows] == [
-        ("alee", "Pending activation", "Tailwind Traders", "Customer self-service user")]
+        ("alee", "Pending activation", "Tailwind Traders", "Customer self-service user")
+    ]
     assert store.call(portal.list_users, actor("support1"), status="Active") == []
     assert "password_hash" not in rows[0].model_dump()
 

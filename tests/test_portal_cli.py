@@ -62,11 +62,32 @@ def test_mail_templates(cli, tmp_path):
     assert "portal_logon" in [t["key"] for t in r.json()]
     body = tmp_path / "body.txt"
     body.write_text("Hello $first_name,\nyour logon is $user_name: $link\n", encoding="utf-8")
-    r = cli("mail", "templates", "set", "portal_logon", "--subject", "Welcome, $first_name", "--body-file", str(body),
-            as_="support1")
+    r = cli(
+        "mail",
+        "templates",
+        "set",
+        "portal_logon",
+        "--subject",
+        "Welcome, $first_name",
+        "--body-file",
+        str(body),
+        as_="support1",
+    )
     assert r.code == 3
-    assert cli("mail", "templates", "set", "portal_logon", "--subject", "Welcome, $first_name", "--body-file",
-               str(body), as_="admin1").code == 0
+    assert (
+        cli(
+            "mail",
+            "templates",
+            "set",
+            "portal_logon",
+            "--subject",
+            "Welcome, $first_name",
+            "--body-file",
+            str(body),
+            as_="admin1",
+        ).code
+        == 0
+    )
     r = cli("mail", "templates", "show", "portal_logon", "--json", as_="support1")
     assert r.json()["subject"] == "Welcome, $first_name" and r.json()["changed"]
     r = cli("mail", "templates", "set", "portal_logon", "--subject", "bad ${", as_="admin1")
@@ -103,10 +124,9 @@ def test_outbox_commands(cli, cli_store, monkeypatch):
 
 
 def test_outbox_watch_stops_cleanly_on_ctrl_c(cli, cli_store, monkeypatch):
-    from tests.smtp_helpers import SmtpServer
-
     from services import signup
     from services.permissions import PORTAL
+    from tests.smtp_helpers import SmtpServer
 
     cli_store.call(signup.submit, PORTAL, BASE)  # one verification mail waits
     server = SmtpServer().start()

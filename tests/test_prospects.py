@@ -16,9 +16,15 @@ from services.permissions import PORTAL, SYSTEM
 from tests.conftest import HOSTILE, actor_of
 
 FORM = {
-    "company": "Tailwind Traders", "first_name": "Ann", "last_name": "Lee", "email": "Ann.Lee@Tailwind.example",
-    "phone": "+1 555 0100", "zip": "98052", "comments": "We sell outdoor gear.\nTwo stores.",
-    "store_name": "Tailwind Outdoor", "store_url": "https://tailwind.example/shop",
+    "company": "Tailwind Traders",
+    "first_name": "Ann",
+    "last_name": "Lee",
+    "email": "Ann.Lee@Tailwind.example",
+    "phone": "+1 555 0100",
+    "zip": "98052",
+    "comments": "We sell outdoor gear.\nTwo stores.",
+    "store_name": "Tailwind Outdoor",
+    "store_url": "https://tailwind.example/shop",
 }
 APPROVAL_ONLY = {"first_name", "last_name", "company", "email", "zip", "comments", "store_name", "store_url"}
 
@@ -55,7 +61,8 @@ def test_submit_makes_a_pending_prospect_and_a_b2b_lead(any_store):
     assert r.email == "Ann.Lee@tailwind.example"
     leads = any_store.call(prospects.list_leads, approver(any_store))
     assert [(x.number, x.status, x.view, x.prospect) for x in leads] == [
-        ("LEAD-000001", "Open", "All commerce B2B leads", "PRO-000001")]
+        ("LEAD-000001", "Open", "All commerce B2B leads", "PRO-000001")
+    ]
     assert statuses(any_store, r.number) == ("Pending", "Open", None)
     assert outbox(any_store, r.number) == []
 
@@ -101,13 +108,25 @@ def test_won_approves_and_builds_the_hierarchy(any_store):
         ur = s.exec(select(UserRequest).where(UserRequest.number == w.user_request)).one()
     assert person.parent_account == org.account == w.parent_account  # organization on top
     assert [(a.first_name, a.last_name, a.is_admin) for a in admins] == [("Ann", "Lee", True)]
-    assert (ur.customer_id, ur.contact_id, ur.request_type, ur.email) == (org.id, admins[0].id, "Customer",
-                                                                           "Ann.Lee@tailwind.example")
+    assert (ur.customer_id, ur.contact_id, ur.request_type, ur.email) == (
+        org.id,
+        admins[0].id,
+        "Customer",
+        "Ann.Lee@tailwind.example",
+    )
     mails = outbox(any_store, sub.number)
     assert [m.template for m in mails] == ["prospect_approved"]
     body = mails[0].body
-    for value in ("Ann", "Lee", "Tailwind Traders", "Ann.Lee@tailwind.example", "98052", "Two stores.",
-                  "Tailwind Outdoor", "https://tailwind.example/shop"):
+    for value in (
+        "Ann",
+        "Lee",
+        "Tailwind Traders",
+        "Ann.Lee@tailwind.example",
+        "98052",
+        "Two stores.",
+        "Tailwind Outdoor",
+        "https://tailwind.example/shop",
+    ):
         assert value in body
     assert "+1 555 0100" not in body  # the phone is not one of the approval e-mail's fields
     assert mails[0].recipient == "Ann.Lee@tailwind.example"
@@ -141,8 +160,17 @@ def test_lost_rejects_and_declines(any_store):
 def _only_decline_fields(mail):
     text = mail.subject + mail.body
     assert "Ann" in text and "Lee" in text and "Tailwind Traders" in text
-    for other in ("4711", "98052", "outdoor gear", "Tailwind Outdoor", "tailwind.example/shop", "555 0100",
-                  "Ann.Lee@tailwind.example", "Credit", "retailer"):
+    for other in (
+        "4711",
+        "98052",
+        "outdoor gear",
+        "Tailwind Outdoor",
+        "tailwind.example/shop",
+        "555 0100",
+        "Ann.Lee@tailwind.example",
+        "Credit",
+        "retailer",
+    ):
         assert other not in text, other
     assert mail.recipient == "Ann.Lee@tailwind.example"
 
@@ -211,8 +239,9 @@ def test_shared_email_is_caught_at_qualification_with_the_choice(any_store):
     q = any_store.call(prospects.qualify, approver(any_store), sub.lead, allow_shared_email=True)
     assert q.email_decision == "shared"
     with any_store.read() as s:
-        comment = s.exec(select(AuditEvent.comment).where(AuditEvent.entity_key == q.lead,
-                                                          AuditEvent.action == "qualified")).one()
+        comment = s.exec(
+            select(AuditEvent.comment).where(AuditEvent.entity_key == q.lead, AuditEvent.action == "qualified")
+        ).one()
     assert "new contact allowed to share it" in comment
 
 
@@ -238,8 +267,9 @@ def test_shared_email_choice_link_existing_person(store):
     with pytest.raises(ValidationFailed, match="not a person customer"):
         store.call(prospects.qualify, approver(store), sub.lead, link_existing="C-000001")
     with pytest.raises(ValidationFailed, match="choose one"):
-        store.call(prospects.qualify, approver(store), sub.lead, link_existing=first.contact_account,
-                   allow_shared_email=True)
+        store.call(
+            prospects.qualify, approver(store), sub.lead, link_existing=first.contact_account, allow_shared_email=True
+        )
     q = store.call(prospects.qualify, approver(store), sub.lead, link_existing=first.contact_account)
     assert q.contact_account == first.contact_account and q.email_decision == "linked"
     w = store.call(prospects.won, approver(store), q.opportunity)
@@ -259,8 +289,9 @@ def test_second_admin_for_the_same_partner_is_allowed(any_store):
     assert w.admins == 2 and w.parent_account == first.account
     with any_store.read() as s:
         org = s.exec(select(Customer).where(Customer.account == first.account)).one()
-        admins = s.exec(select(ContactPerson).where(ContactPerson.customer_id == org.id,
-                                                    ContactPerson.is_admin == True)).all()  # noqa: E712
+        admins = s.exec(
+            select(ContactPerson).where(ContactPerson.customer_id == org.id, ContactPerson.is_admin == True)  # noqa: E712
+        ).all()
         urs = s.exec(select(UserRequest).where(UserRequest.customer_id == org.id)).all()
     assert sorted(c.first_name for c in admins) == ["Ann", "Bo"] and len(urs) == 2
 

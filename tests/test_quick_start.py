@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
-
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -49,7 +48,10 @@ def _assert_same_view(light: quick.LightStart, store, actor, limit: int = PAGE) 
 
 def test_constants_agree_with_the_models():
     assert (permissions.SUPPORT, permissions.APPROVER, permissions.ADMIN) == (
-        Role.SUPPORT.value, Role.APPROVER.value, Role.ADMIN.value)
+        Role.SUPPORT.value,
+        Role.APPROVER.value,
+        Role.ADMIN.value,
+    )
     assert quick.SIGNUP_STATUSES == tuple(s.value for s in SignupStatus)
     assert SCHEMA_HEADS == script_heads()
     assert set(quick.LightRow.__dataclass_fields__) == set(signup.RequestRow.model_fields)
@@ -89,11 +91,18 @@ def test_empty_list(store, actor, db_path):
     _assert_same_view(light, store, actor("support1"))
 
 
-@pytest.mark.parametrize("url", [
-    "postgresql://nobody-here@127.0.0.1:1/regdesk", "postgres://127.0.0.1:1/regdesk",
-    "postgresql+psycopg://127.0.0.1:1/regdesk", "postgresql://127.0.0.1/regdesk?sslmode=require",
-    "sqlite://", ":memory:", "",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://nobody-here@127.0.0.1:1/regdesk",
+        "postgres://127.0.0.1:1/regdesk",
+        "postgresql+psycopg://127.0.0.1:1/regdesk",
+        "postgresql://127.0.0.1/regdesk?sslmode=require",
+        "sqlite://",
+        ":memory:",
+        "",
+    ],
+)
 def test_none_when_not_an_sqlite_file_or_a_reachable_postgres(url):
     assert quick.light_start(url, "approver1", limit=PAGE) is None
 
@@ -187,11 +196,13 @@ def test_postgres_light_start_says_none_where_the_services_would_refuse(pg_store
 
 
 def test_quick_imports_no_heavy_stack():
-    code = ("import sys, services.quick, app.tui, screens.registration\n"
-            "heavy = [m for m in ('sqlalchemy', 'sqlmodel', 'pydantic', 'models', 'services.signup', 'alembic',"
-            " 'psycopg')"
-            " if m in sys.modules]\n"
-            "print(','.join(heavy))\n")
+    code = (
+        "import sys, services.quick, app.tui, screens.registration\n"
+        "heavy = [m for m in ('sqlalchemy', 'sqlmodel', 'pydantic', 'models', 'services.signup', 'alembic',"
+        " 'psycopg')"
+        " if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
 

@@ -15,9 +15,10 @@ from sqlmodel import func, select
 from models.customer import Customer
 from models.signup import SignupRequest, UserRequest
 from services import signup
-from services.signup import commands as signup_commands, create as signup_create
 from services.errors import Conflict
 from services.permissions import PORTAL
+from services.signup import commands as signup_commands
+from services.signup import create as signup_create
 from services.store import Store
 from tests.conftest import actor_of
 from tests.test_signup_services import GOOD, approved, verified
@@ -96,8 +97,14 @@ def test_two_approvers_create_at_once_make_one_customer(two_stores, monkeypatch)
     names = ["approver1", "approver2"]
 
     def create(i, st):
-        return st.call(signup.create_customer, actor_of(st)(names[i]), number, mode="new", template="DOMESTIC",
-                       role="Customer self-service user")
+        return st.call(
+            signup.create_customer,
+            actor_of(st)(names[i]),
+            number,
+            mode="new",
+            template="DOMESTIC",
+            role="Customer self-service user",
+        )
 
     results = _run_pair([a, b], create)
     wins = [r for r in results if not isinstance(r, Exception)]

@@ -17,19 +17,29 @@ from screens.widgets import RequestTable, data
 
 
 def _sample_rows() -> list[tuple]:
-    statuses = [Text("Requested", style="yellow"), Text("Verified by user", style="cyan"),
-                Text("Created", style="bold green"), Text("Rejected", style="red")]
+    statuses = [
+        Text("Requested", style="yellow"),
+        Text("Verified by user", style="cyan"),
+        Text("Created", style="bold green"),
+        Text("Rejected", style="red"),
+    ]
     companies = ["Fabrikam", "[bold]not markup[/]", "Ünïcode 日本語 GmbH", "", "A. Datum <b>Corp</b>"]
     rows = []
     for i in range(45):
         mixed = Text("Ana ")
         mixed.append("Núñez", style="italic")
-        rows.append((
-            Text(f"REQ-{i:05d}"), Text(f"2026-01-{i % 28 + 1:02d} 10:{i % 60:02d}"), statuses[i % len(statuses)],
-            data(companies[i % len(companies)]), mixed if i % 3 else data("Jo"), data(f"user{i}@example.com",
-                                                                                          style="underline" if i % 7 == 0 else ""),
-            data(None), "[b]DE[/b]" if i % 5 == 0 else "FR",  # a plain str goes through DataTable's formatter
-        ))
+        rows.append(
+            (
+                Text(f"REQ-{i:05d}"),
+                Text(f"2026-01-{i % 28 + 1:02d} 10:{i % 60:02d}"),
+                statuses[i % len(statuses)],
+                data(companies[i % len(companies)]),
+                mixed if i % 3 else data("Jo"),
+                data(f"user{i}@example.com", style="underline" if i % 7 == 0 else ""),
+                data(None),
+                "[b]DE[/b]" if i % 5 == 0 else "FR",  # a plain str goes through DataTable's formatter
+            )
+        )
     return rows
 
 

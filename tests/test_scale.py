@@ -39,10 +39,17 @@ def _numbers(page) -> list[str]:
 def test_search_finds_exact_keys_and_text_and_takes_wildcards_literally(any_store, actor):
     a = actor("approver1")
     plain = submit(any_store, company="Contoso Pharma", email="ann@contoso.example", user_name="annlee").number
-    pct = submit(any_store, company="100% Organic", email="b@organic.example", user_name="bob_b",
-                 first_name="Bo", last_name="O'Brien").number
-    under = submit(any_store, company="Under_Score Ltd", email="c@under.example", user_name="carl.c",
-                   last_name='Say "hi"').number
+    pct = submit(
+        any_store,
+        company="100% Organic",
+        email="b@organic.example",
+        user_name="bob_b",
+        first_name="Bo",
+        last_name="O'Brien",
+    ).number
+    under = submit(
+        any_store, company="Under_Score Ltd", email="c@under.example", user_name="carl.c", last_name='Say "hi"'
+    ).number
     other = submit(any_store, company="Northwind", email="d@north.example", user_name="dora").number
     search = lambda term: _numbers(any_store.call(signup.list_requests, a, search=term))  # noqa: E731
     assert search(plain) == [plain]  # an exact number
@@ -71,8 +78,10 @@ def test_search_finds_exact_keys_and_text_and_takes_wildcards_literally(any_stor
 
 def test_search_counts_come_with_the_same_matches(any_store, actor):
     a = actor("approver1")
-    numbers = [submit(any_store, company=f"Fabrikam {i}", email=f"u{i}@x.example", user_name=f"user{i}").number
-               for i in range(4)]
+    numbers = [
+        submit(any_store, company=f"Fabrikam {i}", email=f"u{i}@x.example", user_name=f"user{i}").number
+        for i in range(4)
+    ]
     submit(any_store, company="Trey Research", email="t@fabrikam.example", user_name="trey")
     any_store.call(signup.verify, link_token(any_store, numbers[0]))
     counts = any_store.call(signup.count_by_status, a, search="fabrikam")
@@ -97,10 +106,17 @@ def test_search_edits_follow_the_row_in_the_same_transaction(store, actor):
     assert _numbers(store.call(signup.list_requests, a, search="yonder")) == [number]
 
 
-@pytest.mark.parametrize("fn,perm_actor", [
-    (signup.list_requests, "approver1"), (signup.count_by_status, "approver1"), (customers.list_customers, "support1"),
-    (cases.list_cases, "support1"), (cases.count_by_status, "support1"), (prospects.list_prospects, "support1"),
-])
+@pytest.mark.parametrize(
+    "fn,perm_actor",
+    [
+        (signup.list_requests, "approver1"),
+        (signup.count_by_status, "approver1"),
+        (customers.list_customers, "support1"),
+        (cases.list_cases, "support1"),
+        (cases.count_by_status, "support1"),
+        (prospects.list_prospects, "support1"),
+    ],
+)
 def test_too_long_search_is_refused_as_bad_input(any_store, actor, fn, perm_actor):
     with pytest.raises(ValidationFailed) as exc:
         any_store.call(fn, actor(perm_actor), search="x" * (MAX_SEARCH + 1))
@@ -116,11 +132,18 @@ def test_too_long_search_on_the_command_line(cli):
 def test_customers_cases_and_prospects_search_through_their_indexes(any_store, actor):
     support = actor("support1")
     first = any_store.call(customers.list_customers, support, limit=1)[0]
-    assert [c.account for c in any_store.call(customers.list_customers, support, search=first.account)] == [first.account]
-    assert first.account in [c.account for c in any_store.call(customers.list_customers, support, search=first.name[1:6])]
+    assert [c.account for c in any_store.call(customers.list_customers, support, search=first.account)] == [
+        first.account
+    ]
+    assert first.account in [
+        c.account for c in any_store.call(customers.list_customers, support, search=first.name[1:6])
+    ]
     assert any_store.call(customers.list_customers, support, search="%") == []
-    made = any_store.call(cases.create_case, support, {"title": "50% off_season", "customer_account": first.account,
-                                                      "contact_name": "Rita Rain"})
+    made = any_store.call(
+        cases.create_case,
+        support,
+        {"title": "50% off_season", "customer_account": first.account, "contact_name": "Rita Rain"},
+    )
     assert _numbers(any_store.call(cases.list_cases, support, search="50%")) == [made.number]
     assert _numbers(any_store.call(cases.list_cases, support, search="f_s")) == [made.number]
     assert _numbers(any_store.call(cases.list_cases, support, search="rita r")) == [made.number]
@@ -128,10 +151,15 @@ def test_customers_cases_and_prospects_search_through_their_indexes(any_store, a
     assert made.number in _numbers(any_store.call(cases.list_cases, support, search=first.account))
     assert any_store.call(cases.count_by_status, support, search="f_s")["All"] == 1
     assert any_store.call(cases.count_by_status, support, search="zzqq")["All"] == 0
-    p = any_store.call(prospects.submit, PORTAL, {"company": "Wide_World 100%", "first_name": "Ola",
-                                                   "last_name": "Nordmann", "email": "ola@wide.example"})
+    p = any_store.call(
+        prospects.submit,
+        PORTAL,
+        {"company": "Wide_World 100%", "first_name": "Ola", "last_name": "Nordmann", "email": "ola@wide.example"},
+    )
     assert [r.number for r in any_store.call(prospects.list_prospects, support, search="e_w")] == [p.number]
-    assert [r.number for r in any_store.call(prospects.list_prospects, support, search="OLA@WIDE.EXAMPLE")] == [p.number]
+    assert [r.number for r in any_store.call(prospects.list_prospects, support, search="OLA@WIDE.EXAMPLE")] == [
+        p.number
+    ]
     assert any_store.call(prospects.list_prospects, support, search="e%w") == []
 
 
@@ -151,13 +179,23 @@ def _fill(store, n: int = 3000) -> None:
     base = datetime(2026, 1, 1, tzinfo=timezone.utc)
     statuses = ["Requested", "Requested", "Verified by user", "Approved", "Created", "Rejected"]
     words = ["Contoso", "Fabrikam", "Northwind", "Tailwind", "Litware", "Proseware", "Woodgrove"]
-    rows = [{
-        "number": f"REG-{900000 + i}", "created_at": base + timedelta(seconds=i), "updated_at": base,
-        "status": statuses[i % len(statuses)], "user_name": f"bulk{i}", "email": f"bulk{i}@{words[i % 7].lower()}.example",
-        "email_normalized": f"bulk{i}@{words[i % 7].lower()}.example", "company": f"{words[i % 7]} {i}",
-        "company_normalized": f"{words[i % 7].lower()} {i}", "first_name": f"F{i % 50}", "last_name": f"L{i % 300}",
-        "country": "NO",
-    } for i in range(n)]
+    rows = [
+        {
+            "number": f"REG-{900000 + i}",
+            "created_at": base + timedelta(seconds=i),
+            "updated_at": base,
+            "status": statuses[i % len(statuses)],
+            "user_name": f"bulk{i}",
+            "email": f"bulk{i}@{words[i % 7].lower()}.example",
+            "email_normalized": f"bulk{i}@{words[i % 7].lower()}.example",
+            "company": f"{words[i % 7]} {i}",
+            "company_normalized": f"{words[i % 7].lower()} {i}",
+            "first_name": f"F{i % 50}",
+            "last_name": f"L{i % 300}",
+            "country": "NO",
+        }
+        for i in range(n)
+    ]
     with store.write() as s:
         s.execute(insert(SignupRequest), rows)
     if store.is_sqlite:
@@ -235,8 +273,18 @@ def test_every_sort_is_served_by_an_index_without_resorting(any_store, actor, so
     first = any_store.call(signup.list_requests, a, sort=sort, status=status, descending=descending, limit=20)
     assert first.after is not None
     for after in (None, first.after):  # the first page and a keyset page after it
-        for plan in _plans(any_store, signup.list_requests, a, table="signuprequest", sort_free=True, sort=sort,
-                           status=status, descending=descending, after=after, limit=20):
+        for plan in _plans(
+            any_store,
+            signup.list_requests,
+            a,
+            table="signuprequest",
+            sort_free=True,
+            sort=sort,
+            status=status,
+            descending=descending,
+            after=after,
+            limit=20,
+        ):
             _no_table_scan(plan, any_store, "signuprequest", rowid_order=sort == "number" and status is None)
             _no_resort(plan, any_store)
 
@@ -245,10 +293,13 @@ def test_every_sort_is_served_by_an_index_without_resorting(any_store, actor, so
 def test_search_and_its_counts_use_indexes(any_store, actor, term):
     _fill(any_store)
     a = actor("approver1")
-    plans = (_plans(any_store, signup.list_requests, a, table="signuprequest", search=term)
-             + _plans(any_store, signup.count_by_status, a, table="signuprequest", search=term)
-             + _plans(any_store, signup.list_requests, a, table="signuprequest", search=term, status="Approved",
-                      sort="company"))
+    plans = (
+        _plans(any_store, signup.list_requests, a, table="signuprequest", search=term)
+        + _plans(any_store, signup.count_by_status, a, table="signuprequest", search=term)
+        + _plans(
+            any_store, signup.list_requests, a, table="signuprequest", search=term, status="Approved", sort="company"
+        )
+    )
     for plan in plans:
         _no_table_scan(plan, any_store, "signuprequest")
     text_index = "signuprequest_search VIRTUAL TABLE" if any_store.is_sqlite else "ix_signuprequest_search"
@@ -269,10 +320,22 @@ def test_an_exact_customer_account_is_one_index_probe(any_store, actor):
     from models.customer import Customer
 
     with any_store.write() as s:
-        s.execute(insert(Customer), [{"account": f"ACC-{i}", "name": f"Exact {i}", "email": f"e{i}@exact.example",
-                                      "email_normalized": f"e{i}@exact.example", "name_normalized": f"exact {i}", "credit_limit": 0,
-                                      "created_at": datetime(2026, 1, 1, tzinfo=timezone.utc), "updated_at": datetime(2026, 1, 1, tzinfo=timezone.utc)}
-                                     for i in range(1, 40)])
+        s.execute(
+            insert(Customer),
+            [
+                {
+                    "account": f"ACC-{i}",
+                    "name": f"Exact {i}",
+                    "email": f"e{i}@exact.example",
+                    "email_normalized": f"e{i}@exact.example",
+                    "name_normalized": f"exact {i}",
+                    "credit_limit": 0,
+                    "created_at": datetime(2026, 1, 1, tzinfo=timezone.utc),
+                    "updated_at": datetime(2026, 1, 1, tzinfo=timezone.utc),
+                }
+                for i in range(1, 40)
+            ],
+        )
     a = actor("approver1")
     assert [c.account for c in any_store.call(customers.list_customers, a, search="acc-1")] == ["ACC-1"]
     assert len(any_store.call(customers.list_customers, a, search="ACC-")) == 39  # text: every account
@@ -346,7 +409,11 @@ class CountersMachine(RuleBasedStateMachine):
     def submit(self, on_behalf):
         self.serial += 1
         who = self.actor("support1") if on_behalf else PORTAL
-        data = {**GOOD, "email": f"m{self.serial}-{id(self)}@x.example", "user_name": f"m{self.serial}x{id(self) % 9999}"}
+        data = {
+            **GOOD,
+            "email": f"m{self.serial}-{id(self)}@x.example",
+            "user_name": f"m{self.serial}x{id(self) % 9999}",
+        }
         result = self._try(signup.submit, who, data)
         if result is not None:
             self.numbers.append(result.number)
@@ -379,8 +446,14 @@ class CountersMachine(RuleBasedStateMachine):
         elif action == "reject":
             self._try(signup.reject, approver, number, "not a customer")
         else:
-            self._try(signup.create_customer, approver, number, mode="new", template="EXPORT",
-                      role="Customer self-service user")
+            self._try(
+                signup.create_customer,
+                approver,
+                number,
+                mode="new",
+                template="EXPORT",
+                role="Customer self-service user",
+            )
 
     @rule(action=st.sampled_from(["create", "submit", "close"]))
     def case(self, action):
@@ -397,8 +470,16 @@ class CountersMachine(RuleBasedStateMachine):
     @rule()
     def prospect(self):
         self.serial += 1
-        self._try(prospects.submit, PORTAL, {"company": f"P {self.serial}", "first_name": "A", "last_name": "B",
-                                             "email": f"p{self.serial}-{id(self)}@x.example"})
+        self._try(
+            prospects.submit,
+            PORTAL,
+            {
+                "company": f"P {self.serial}",
+                "first_name": "A",
+                "last_name": "B",
+                "email": f"p{self.serial}-{id(self)}@x.example",
+            },
+        )
 
     @invariant()
     def counters_equal_a_recount(self):
@@ -408,8 +489,9 @@ class CountersMachine(RuleBasedStateMachine):
 def test_kept_counters_equal_a_recount_after_every_action(store):
     run_state_machine_as_test(
         lambda: CountersMachine(store),
-        settings=settings(max_examples=12, stateful_step_count=12, deadline=None,
-                          suppress_health_check=list(HealthCheck)),
+        settings=settings(
+            max_examples=12, stateful_step_count=12, deadline=None, suppress_health_check=list(HealthCheck)
+        ),
     )
 
 
@@ -417,8 +499,9 @@ def test_kept_counters_equal_a_recount_after_every_action(store):
 def test_kept_counters_on_postgres_follow_every_action(pg_store):
     run_state_machine_as_test(
         lambda: CountersMachine(pg_store),
-        settings=settings(max_examples=4, stateful_step_count=10, deadline=None,
-                          suppress_health_check=list(HealthCheck)),
+        settings=settings(
+            max_examples=4, stateful_step_count=10, deadline=None, suppress_health_check=list(HealthCheck)
+        ),
     )
 
 
@@ -453,7 +536,9 @@ def test_request_detail_and_duplicate_hints_use_indexes(any_store, actor):
             if "from operator" in sql.lower():
                 continue
             prefix = "EXPLAIN QUERY PLAN " if any_store.is_sqlite else "EXPLAIN "
-            plan = "\n".join(str(r[3] if any_store.is_sqlite else r[0]) for r in conn.exec_driver_sql(prefix + sql, params))
+            plan = "\n".join(
+                str(r[3] if any_store.is_sqlite else r[0]) for r in conn.exec_driver_sql(prefix + sql, params)
+            )
             for table in tables:
                 _no_table_scan(plan, any_store, table)
         conn.rollback()
@@ -463,8 +548,15 @@ def test_request_detail_and_duplicate_hints_use_indexes(any_store, actor):
 def test_user_request_list_pages_by_index(any_store, actor, status):
     from services import user_requests
 
-    for plan in _plans(any_store, user_requests.list_user_requests, actor("approver1"), table="userrequest",
-                       sort_free=True, status=status, limit=20):
+    for plan in _plans(
+        any_store,
+        user_requests.list_user_requests,
+        actor("approver1"),
+        table="userrequest",
+        sort_free=True,
+        status=status,
+        limit=20,
+    ):
         _no_table_scan(plan, any_store, "userrequest", rowid_order=status is None)
         if not any_store.is_sqlite:
             _no_resort(plan, any_store)

@@ -37,8 +37,20 @@ def test_full_process_from_the_cli(cli, tmp_path):
     assert cli("signup", "verify", token_for(cli, "REG-000001")).code == 0
     approve = cli("requests", "approve", "REG-000001", "--json", as_="approver1")
     assert approve.code == 0 and approve.json()["status"] == "Approved"
-    create = cli("requests", "create", "REG-000001", "--new", "--template", "DOMESTIC", "--role",
-                 "Customer self-service user", "--set", "credit_limit=500", "--json", as_="approver1")
+    create = cli(
+        "requests",
+        "create",
+        "REG-000001",
+        "--new",
+        "--template",
+        "DOMESTIC",
+        "--role",
+        "Customer self-service user",
+        "--set",
+        "credit_limit=500",
+        "--json",
+        as_="approver1",
+    )
     assert create.code == 0, create
     data = create.json()
     assert data["status"] == "Created" and data["user_request_status"] == "Submitted"
@@ -176,7 +188,9 @@ def test_demo_loads_once_and_adds_synthetic_requests(cli, tmp_path, monkeypatch)
     assert again.json()["loaded"] is False
     counts = {}
     for status in ("Requested", "Verified by user", "Approved", "Created", "Rejected"):
-        counts[status] = len(cli("requests", "list", "--status", status, "--limit", "5000", "--json", as_="approver1").json())
+        counts[status] = len(
+            cli("requests", "list", "--status", status, "--limit", "5000", "--json", as_="approver1").json()
+        )
     assert all(counts.values()) and sum(counts.values()) == 511
 
 
@@ -189,8 +203,11 @@ def test_sequence_prefix_and_width_are_configurable(cli):
     assert submit(cli) == "WEB-0001"
     rows = {r["code"]: r for r in cli("sequences", "list", "--json", as_="support1").json()}
     assert rows["signup"]["next"] == "WEB-0002"
-    assert cli("audit", "list", "--entity", "signup", "--json", as_="admin1").json()[0]["after"] == {"prefix": "WEB-", "width": 4,
-                                                                                             "continuous": False}
+    assert cli("audit", "list", "--entity", "signup", "--json", as_="admin1").json()[0]["after"] == {
+        "prefix": "WEB-",
+        "width": 4,
+        "continuous": False,
+    }
 
 
 def test_any_parameter_is_listed_and_set_by_admins_only(cli):
@@ -204,6 +221,9 @@ def test_any_parameter_is_listed_and_set_by_admins_only(cli):
     assert cli("params", "set", "workflow.disallow_submitter_approval", "off", as_="admin1").code == 0
     assert cli("params", "set", "signup.verification_ttl_hours", "5", "--json", as_="admin1").json()["value"] == 5
     rows = {r["key"]: r for r in cli("params", "list", "--json", as_="support1").json()}
-    assert rows["workflow.disallow_submitter_approval"]["value"] is False and rows["signup.verification_ttl_hours"]["value"] == 5
+    assert (
+        rows["workflow.disallow_submitter_approval"]["value"] is False
+        and rows["signup.verification_ttl_hours"]["value"] == 5
+    )
     events = cli("audit", "list", "--entity", "signup.verification_ttl_hours", "--json", as_="admin1").json()
     assert events[0]["before"] == {"value": 72} and events[0]["after"] == {"value": 5}

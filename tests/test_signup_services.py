@@ -16,9 +16,20 @@ from services.permissions import PORTAL
 from tests.conftest import actor_of
 
 GOOD = {
-    "company": "Tailwind Traders", "first_name": "Ann", "last_name": "Lee", "email": "Ann.Lee@Tailwind.example",
-    "user_name": "alee", "phone": "+1 (555) 0100", "fax": "", "street": "1 Pier Rd", "city": "Oslo", "zip": "0150",
-    "state": "", "county": "", "country": "no", "language": "nb-NO",
+    "company": "Tailwind Traders",
+    "first_name": "Ann",
+    "last_name": "Lee",
+    "email": "Ann.Lee@Tailwind.example",
+    "user_name": "alee",
+    "phone": "+1 (555) 0100",
+    "fax": "",
+    "street": "1 Pier Rd",
+    "city": "Oslo",
+    "zip": "0150",
+    "state": "",
+    "county": "",
+    "country": "no",
+    "language": "nb-NO",
 }
 
 
@@ -180,8 +191,11 @@ def test_approve_requires_verification_and_role(any_store):
 
 @pytest.mark.parametrize("stage", ["requested", "verified", "approved"])
 def test_reject_from_each_open_status_needs_a_reason_and_mails(store, actor, stage):
-    number = {"requested": lambda: submit(store).number, "verified": lambda: verified(store),
-              "approved": lambda: approved(store)}[stage]()
+    number = {
+        "requested": lambda: submit(store).number,
+        "verified": lambda: verified(store),
+        "approved": lambda: approved(store),
+    }[stage]()
     with pytest.raises(ValidationFailed, match="reason"):
         store.call(signup.reject, actor("approver1"), number, "   ")
     store.call(signup.reject, actor("approver1"), number, "Not a business customer")
@@ -206,8 +220,15 @@ def test_rejected_request_link_no_longer_verifies(store, actor):
 def test_create_new_customer_from_template(any_store):
     a = actor_of(any_store)
     number = approved(any_store)
-    result = any_store.call(signup.create_customer, a("approver1"), number, mode="new", template="EXPORT",
-                            role="Customer self-service user", values={"credit_limit": "1234.50"})
+    result = any_store.call(
+        signup.create_customer,
+        a("approver1"),
+        number,
+        mode="new",
+        template="EXPORT",
+        role="Customer self-service user",
+        values={"credit_limit": "1234.50"},
+    )
     assert result.status == "Created" and result.new_customer and result.user_request_status == "Submitted"
     with any_store.read() as s:
         c = s.exec(select(Customer).where(Customer.account == result.customer_account)).one()
@@ -225,8 +246,14 @@ def test_create_new_customer_from_template(any_store):
 def test_create_on_existing_customer_adds_a_contact(store, actor):
     number = approved(store)
     before = store.call(signup.list_requests, actor("approver1")).rows
-    result = store.call(signup.create_customer, actor("approver1"), number, mode="existing",
-                        existing_account="C-000002", role="Customer administrator")
+    result = store.call(
+        signup.create_customer,
+        actor("approver1"),
+        number,
+        mode="existing",
+        existing_account="C-000002",
+        role="Customer administrator",
+    )
     assert result.customer_account == "C-000002" and not result.new_customer
     with store.read() as s:
         assert len(s.exec(select(Customer)).all()) == 4
@@ -241,15 +268,34 @@ def test_create_refusals_change_nothing(store, actor):
         store.call(signup.create_customer, a, number, mode="new", template="EXPORT", role="Customer self-service user")
     store.call(signup.approve, a, number)
     with pytest.raises(ValidationFailed) as err:
-        store.call(signup.create_customer, a, number, mode="new", template="NOPE", role="Nope",
-                   values={"credit_limit": "-5", "currency": "EURO"})
+        store.call(
+            signup.create_customer,
+            a,
+            number,
+            mode="new",
+            template="NOPE",
+            role="Nope",
+            values={"credit_limit": "-5", "currency": "EURO"},
+        )
     assert set(err.value.errors) >= {"template", "role", "credit_limit", "currency"}
     with pytest.raises(ValidationFailed, match="existing_account"):
-        store.call(signup.create_customer, a, number, mode="existing", existing_account="C-999999",
-                   role="Customer self-service user")
+        store.call(
+            signup.create_customer,
+            a,
+            number,
+            mode="existing",
+            existing_account="C-999999",
+            role="Customer self-service user",
+        )
     with pytest.raises(PermissionDenied):
-        store.call(signup.create_customer, actor("support1"), number, mode="new", template="EXPORT",
-                   role="Customer self-service user")
+        store.call(
+            signup.create_customer,
+            actor("support1"),
+            number,
+            mode="new",
+            template="EXPORT",
+            role="Customer self-service user",
+        )
     assert status_of(store, number) == "Approved"
     with store.read() as s:
         assert len(s.exec(select(Customer)).all()) == 4
@@ -258,8 +304,14 @@ def test_create_refusals_change_nothing(store, actor):
 
 def test_preview_shows_the_customer_and_every_problem(store, actor):
     number = approved(store)
-    preview = store.call(signup.preview_create, actor("approver1"), number, template="DOMESTIC",
-                         role="Customer self-service user", values={"cash_discount_base_days": "many"})
+    preview = store.call(
+        signup.preview_create,
+        actor("approver1"),
+        number,
+        template="DOMESTIC",
+        role="Customer self-service user",
+        values={"cash_discount_base_days": "many"},
+    )
     assert preview.values["currency"] == "USD" and preview.values["name"] == "Tailwind Traders"
     assert preview.errors == {"cash_discount_base_days": "a whole number"}
 
@@ -279,8 +331,9 @@ def test_duplicate_hints(store, actor):
 
 def test_every_state_change_is_audited(store, actor):
     number = approved(store)
-    store.call(signup.create_customer, actor("approver1"), number, mode="new", template="RETAIL",
-               role="Read-only viewer")
+    store.call(
+        signup.create_customer, actor("approver1"), number, mode="new", template="RETAIL", role="Read-only viewer"
+    )
     history = store.call(signup.show_request, actor("approver1"), number).history
     assert [h.action for h in history] == ["submitted", "verified", "approved", "created"]
     assert history[2].operator == "approver1" and history[2].before == {"status": "Verified by user"}
@@ -289,8 +342,9 @@ def test_every_state_change_is_audited(store, actor):
 
 def test_list_filters_counts_search_and_keyset_paging(store, actor):
     a = actor("approver1")
-    numbers = [submit(store, email=f"u{i}@x.example", company=f"Company {i}", user_name=f"user{i}").number
-               for i in range(7)]
+    numbers = [
+        submit(store, email=f"u{i}@x.example", company=f"Company {i}", user_name=f"user{i}").number for i in range(7)
+    ]
     store.call(signup.verify, link_token(store, numbers[0]))
     counts = store.call(signup.count_by_status, a)
     assert counts["All"] == 7 and counts["Requested"] == 6 and counts["Verified by user"] == 1

@@ -4,17 +4,15 @@ Plus Pilot checks of the same screens driven from the keyboard."""
 
 from __future__ import annotations
 
-
 from app.tui import make_app
-from tests.test_console_registration import live_settled
 from screens.changes import ChangesScreen
 from screens.customers import CustomersScreen, EditCustomerDialog
 from screens.dialogs import ConfirmDialog
 from screens.settings import SettingsScreen
 from services import changes, customers
 from tests.conftest import HOSTILE
-from tests.helpers import run_async
-from tests.helpers import workers_done
+from tests.helpers import run_async, workers_done
+from tests.test_console_registration import live_settled
 
 SIZE = (150, 46)
 
@@ -30,7 +28,9 @@ def approvals(store, actor, *fields, behavior="propose"):
 def pending(store, actor, clock):
     """C-000002 with a submitted proposal (name, credit limit); the credit limit changed since (conflict)."""
     approvals(store, actor, "name", "credit_limit")
-    store.call(changes.edit_customer, actor("support1"), "C-000002", {"credit_limit": "900", "name": HOSTILE[0] + " Contoso"})
+    store.call(
+        changes.edit_customer, actor("support1"), "C-000002", {"credit_limit": "900", "name": HOSTILE[0] + " Contoso"}
+    )
     clock.advance(minutes=5)
     store.call(changes.set_approvals, actor("admin1"), False)
     store.call(changes.edit_customer, actor("sales1"), "C-000002", {"credit_limit": "450"})
@@ -68,7 +68,9 @@ def test_edit_form_with_pending_proposal(snap_compare, store, actor, clock):
         await pilot.press("f6")
         await settle(app, pilot, lambda: isinstance(app.screen, CustomersScreen) and app.screen.context is not None)
         await pilot.press("down")
-        await settle(app, pilot, lambda: app.screen.context is not None and app.screen.context.customer.account == "C-000002")
+        await settle(
+            app, pilot, lambda: app.screen.context is not None and app.screen.context.customer.account == "C-000002"
+        )
         await pilot.press("e")
         await settle(app, pilot, lambda: isinstance(app.screen, EditCustomerDialog))
 
@@ -102,11 +104,20 @@ async def test_edit_form_saves_and_proposes(store, actor):
         dialog.query_one("#f-credit-limit").value = "1234.50"
         dialog.query_one("#f-city").value = "Tacoma"
         await pilot.press("ctrl+s")
-        await settle(app, pilot, lambda: isinstance(app.screen, CustomersScreen) and app.screen.context is not None
-                     and app.screen.context.proposal is not None)
+        await settle(
+            app,
+            pilot,
+            lambda: (
+                isinstance(app.screen, CustomersScreen)
+                and app.screen.context is not None
+                and app.screen.context.proposal is not None
+            ),
+        )
         screen = app.screen
         assert screen.context.status == "Changes not submitted"
-        assert [(x.field, x.original, x.proposed) for x in screen.context.proposal.lines] == [("credit_limit", "0.00", "1234.50")]
+        assert [(x.field, x.original, x.proposed) for x in screen.context.proposal.lines] == [
+            ("credit_limit", "0.00", "1234.50")
+        ]
         await pilot.press("s")
         await settle(app, pilot, lambda: app.screen.context.status == "Changes pending approval")
     with store.read() as s:

@@ -12,8 +12,8 @@ from textual.content import Content
 from textual.widgets import Input
 
 from app.tui import make_app
-from tests.test_console_registration import live_settled
 from tests.helpers import until
+from tests.test_console_registration import live_settled
 
 SIZE = (120, 34)
 
@@ -24,15 +24,17 @@ def _no_blink(app) -> None:
             widget.cursor_blink = False
 
 
-@pytest.mark.parametrize("key,screen_name", [("f6", "CustomersScreen"), ("f8", "OutboxScreen"),
-                                             ("f9", "WorkflowsScreen")])
+@pytest.mark.parametrize(
+    "key,screen_name", [("f6", "CustomersScreen"), ("f8", "OutboxScreen"), ("f9", "WorkflowsScreen")]
+)
 def test_area(snap_compare, store, actor, key, screen_name):
     app = make_app(store, actor("admin1"))
 
     async def run_before(pilot) -> None:
         await pilot.press(key)
-        await until(app, pilot, lambda: type(app.screen).__name__ == screen_name and not app.screen._fetching,
-                    screen_name)
+        await until(
+            app, pilot, lambda: type(app.screen).__name__ == screen_name and not app.screen._fetching, screen_name
+        )
         await until(app, pilot, lambda: app.screen.detail is not None or not app.screen.records, "detail")
         _no_blink(app)
 
@@ -40,7 +42,15 @@ def test_area(snap_compare, store, actor, key, screen_name):
 
 
 def _dialogs():
-    from screens.dialogs import CommentDialog, ConfirmDialog, FieldSpec, FormDialog, HelpDialog, NewRequestDialog, RejectDialog
+    from screens.dialogs import (
+        CommentDialog,
+        ConfirmDialog,
+        FieldSpec,
+        FormDialog,
+        HelpDialog,
+        NewRequestDialog,
+        RejectDialog,
+    )
     from screens.my_work import DelegateDialog, ResultsDialog
     from screens.prospects import EmailChoiceDialog
     from screens.workflows import ImportDialog
@@ -50,25 +60,42 @@ def _dialogs():
     return {
         "reject": lambda: RejectDialog("REG-000003", "[b]Litware[/b], Inc."),
         "new_request": lambda: NewRequestDialog(),
-        "confirm": lambda: ConfirmDialog("Apply marked lines", "Apply 1 marked line(s) of CP-000001 (name) to C-000002; "
-                                         "reject the other 1 (credit_limit).", ok="Apply"),
-        "comment": lambda: CommentDialog("Approve REG-000003", "Comment (optional, kept in the history):",
-                                         required=False, button="Approve"),
-        "case_form": lambda: FormDialog(Content("New case"), [
-            FieldSpec("title", "Title"), FieldSpec("customer_account", "Customer account", placeholder="C-000001"),
-            FieldSpec("category", "Category", "Other", choices=("Special condition", "Other")),
-            FieldSpec("priority", "Priority", "Normal", choices=("Low", "Normal", "High")),
-            FieldSpec("resolution_date", "Resolution date", kind="date"),
-            FieldSpec("description", "Description", multiline=True)], required=("title", "customer_account")),
-        "delegate": lambda: DelegateDialog("item 3 (Case CASE-000001)", [("approver2", "Bob Approver"),
-                                                                          ("admin1", "Ada Admin")]),
-        "results": lambda: ResultsDialog("Approve", [ActionResult(item_id=1, action="approve", message="D-100 approved"),
-                                                     ActionResult(item_id=3, action="approve", ok=False,
-                                                                  message="already decided by approver2")]),
+        "confirm": lambda: ConfirmDialog(
+            "Apply marked lines",
+            "Apply 1 marked line(s) of CP-000001 (name) to C-000002; reject the other 1 (credit_limit).",
+            ok="Apply",
+        ),
+        "comment": lambda: CommentDialog(
+            "Approve REG-000003", "Comment (optional, kept in the history):", required=False, button="Approve"
+        ),
+        "case_form": lambda: FormDialog(
+            Content("New case"),
+            [
+                FieldSpec("title", "Title"),
+                FieldSpec("customer_account", "Customer account", placeholder="C-000001"),
+                FieldSpec("category", "Category", "Other", choices=("Special condition", "Other")),
+                FieldSpec("priority", "Priority", "Normal", choices=("Low", "Normal", "High")),
+                FieldSpec("resolution_date", "Resolution date", kind="date"),
+                FieldSpec("description", "Description", multiline=True),
+            ],
+            required=("title", "customer_account"),
+        ),
+        "delegate": lambda: DelegateDialog(
+            "item 3 (Case CASE-000001)", [("approver2", "Bob Approver"), ("admin1", "Ada Admin")]
+        ),
+        "results": lambda: ResultsDialog(
+            "Approve",
+            [
+                ActionResult(item_id=1, action="approve", message="D-100 approved"),
+                ActionResult(item_id=3, action="approve", ok=False, message="already decided by approver2"),
+            ],
+        ),
         "import": lambda: ImportDialog(),
-        "email_choice": lambda: EmailChoiceDialog("LEAD-000001", "ann@tailwind.example is the e-mail of contact "
-                                                  "C-000001-01", [EmailOwner(kind="contact", account="C-000001-01",
-                                                                             name="Ann Lee", customer_name="Fabrikam")]),
+        "email_choice": lambda: EmailChoiceDialog(
+            "LEAD-000001",
+            "ann@tailwind.example is the e-mail of contact C-000001-01",
+            [EmailOwner(kind="contact", account="C-000001-01", name="Ann Lee", customer_name="Fabrikam")],
+        ),
         "help": lambda: HelpDialog("Registration", "## Registration\n\nSign-up requests.", [("a", "Approve")]),
     }
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from app.tui import make_app
-from tests.test_console_registration import live_settled
 from screens.user_requests import UserRequestsScreen
 from services import user_requests
-from tests.portal_helpers import created_request
 from tests.helpers import workers_done
+from tests.portal_helpers import created_request
+from tests.test_console_registration import live_settled
 
 
 def test_user_request_detail(snap_compare, store, actor, clock):
@@ -21,8 +21,13 @@ def test_user_request_detail(snap_compare, store, actor, clock):
         for _ in range(200):
             await workers_done(app)
             screen = app.screen
-            if isinstance(screen, UserRequestsScreen) and screen.detail is not None and screen.detail.number == number \
-                    and screen.counts and not screen._fetching:
+            if (
+                isinstance(screen, UserRequestsScreen)
+                and screen.detail is not None
+                and screen.detail.number == number
+                and screen.counts
+                and not screen._fetching
+            ):
                 break
             await pilot.pause(0.02)
         await workers_done(app)

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-
 from app.tui import make_app
-from tests.test_console_registration import live_settled
 from screens.dialogs import ConfirmDialog
 from screens.my_work import MyWorkScreen, ResultsDialog
 from screens.workflows import ImportDialog, WorkflowsScreen
-from tests.helpers import run_async
+from tests.helpers import run_async, workers_done
+from tests.test_console_registration import live_settled
 from tests.test_workflow_engine import REVIEW, STAMP, define, flow, registered, status, submit  # noqa: F401
-from tests.helpers import workers_done
-
 
 TIMED = 'name = "Review"\nassignee = "role:approver"\ntime_limit_hours = 8\nreminder_hours = 4'
 

@@ -155,8 +155,14 @@ def test_lost_race_on_a_work_item_exits_with_the_conflict_code(cli, store):
 
     load_default_workflows(store)
     number = approved(store)
-    store.call(signup.create_customer, actor_of(store)("approver2"), number, mode="new", template="DOMESTIC",
-               role="Customer self-service user")
+    store.call(
+        signup.create_customer,
+        actor_of(store)("approver2"),
+        number,
+        mode="new",
+        template="DOMESTIC",
+        role="Customer self-service user",
+    )
     with store.read() as s:
         items = [i for i in workflow.list_work(s, actor_of(store)("admin1"), mine=False) if i.assignee != "approver2"]
     assert items, "the demo user request workflow gives a work item"
@@ -173,7 +179,11 @@ def test_readme_exit_code_table_lists_every_code_used():
     table = dict(re.findall(r"^\|\s*(\d+)\s*\|\s*([^|]+?)\s*\|", text, re.M))
     from services import delivery
 
-    codes = {cls.exit_code for mod in (errors, delivery) for cls in vars(mod).values()
-             if isinstance(cls, type) and issubclass(cls, errors.RegdeskError)}
+    codes = {
+        cls.exit_code
+        for mod in (errors, delivery)
+        for cls in vars(mod).values()
+        if isinstance(cls, type) and issubclass(cls, errors.RegdeskError)
+    }
     codes |= {0, 1, 2, 8, 10, 70, 130}  # success, typer usage errors, database errors, SMTP refusal, bug, Ctrl+C
     assert codes <= set(map(int, table)), sorted(codes - set(map(int, table)))

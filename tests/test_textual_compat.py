@@ -20,7 +20,8 @@ def test_textual_is_the_version_the_internals_were_written_for():
         f"textual {installed} is installed, but regdesk's use of private Textual internals was checked "
         f"against textual {WRITTEN_FOR}: re-check each entry of INTERNALS in screens/textual_compat.py "
         f"({len(INTERNALS)} of them: {', '.join(sorted({name for _, name, _ in INTERNALS}))}), run the snapshot "
-        f"and RequestTable tests, then update WRITTEN_FOR and the textual pin in pyproject.toml together")
+        f"and RequestTable tests, then update WRITTEN_FOR and the textual pin in pyproject.toml together"
+    )
 
 
 def test_the_pin_names_the_same_version():
@@ -42,8 +43,9 @@ def test_every_listed_internal_exists():
         target = instances.get(cls, cls)
         if not hasattr(target, name):
             missing.append(f"{owner}.{name} (used by {used})")
-    assert not missing, (f"textual {version('textual')} no longer has: " + "; ".join(missing)
-                         + ". See screens/textual_compat.py")
+    assert not missing, (
+        f"textual {version('textual')} no longer has: " + "; ".join(missing) + ". See screens/textual_compat.py"
+    )
 
 
 def test_screens_use_only_what_the_typed_app_declares():

@@ -22,8 +22,19 @@ from tests.conftest import actor_of
 from tests.test_signup_services import GOOD
 
 ROOT = Path(__file__).resolve().parent.parent
-EXPECTED_PROCESSES = {"signup", "user_request", "case", "sample", "change_proposal", "portal_user", "lead",
-                      "opportunity", "prospect", "workflow_instance", "work_item"}
+EXPECTED_PROCESSES = {
+    "signup",
+    "user_request",
+    "case",
+    "sample",
+    "change_proposal",
+    "portal_user",
+    "lead",
+    "opportunity",
+    "prospect",
+    "workflow_instance",
+    "work_item",
+}
 
 
 # ------------------------------------------------------------------ the tables
@@ -38,8 +49,15 @@ def test_every_process_has_one_table_of_one_transition_type():
             assert type(t) is transitions.Transition and t.process == p.name and t.action == name
             assert t.sources <= set(p.states) and t.targets <= set(p.states)
     # the old shapes are gone: each module's table is a table of the one type
-    for table in (signup.TRANSITIONS, user_requests.TRANSITIONS, cases.TRANSITIONS, cases.SAMPLE_TRANSITIONS,
-                  changes.TRANSITIONS, portal.TRANSITIONS, prospects.TRANSITIONS):
+    for table in (
+        signup.TRANSITIONS,
+        user_requests.TRANSITIONS,
+        cases.TRANSITIONS,
+        cases.SAMPLE_TRANSITIONS,
+        changes.TRANSITIONS,
+        portal.TRANSITIONS,
+        prospects.TRANSITIONS,
+    ):
         assert all(type(t) is transitions.Transition for t in table.values())
 
 
@@ -47,15 +65,17 @@ def test_design_md_diagrams_are_the_generated_ones():
     text = (ROOT / "DESIGN.md").read_text(encoding="utf-8")
     start, end = text.find(transitions.DESIGN_BEGIN), text.find(transitions.DESIGN_END)
     assert 0 <= start < end, "DESIGN.md lost its processes markers"
-    current = text[start:end + len(transitions.DESIGN_END)]
+    current = text[start : end + len(transitions.DESIGN_END)]
     assert current == transitions.design_section(), (
         "DESIGN.md's state diagrams differ from the process tables in services/: "
-        "run .venv/bin/python scripts/design-diagrams (it rewrites them from `regdesk processes --mermaid`) and commit DESIGN.md")
+        "run .venv/bin/python scripts/design-diagrams (it rewrites them from `regdesk processes --mermaid`) and commit DESIGN.md"
+    )
 
 
 def test_the_design_script_checks_and_writes(tmp_path):
-    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "design-diagrams"), "--check"], capture_output=True,
-                       text=True, cwd=ROOT)
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "design-diagrams"), "--check"], capture_output=True, text=True, cwd=ROOT
+    )
     assert r.returncode == 0, r.stderr
 
 
@@ -68,8 +88,14 @@ def test_regdesk_processes_prints_tables_json_and_mermaid(cli):
     data = json.loads(r.out)
     assert [p["name"] for p in data] == ["case"]
     close = next(t for t in data[0]["transitions"] if t["action"] == "close_completed")
-    assert close == {"action": "close_completed", "from": ["Resolved"], "to": ["Closed/Completed"],
-                     "permission": "cases.edit", "wording": "close (completed)", "manual": True}
+    assert close == {
+        "action": "close_completed",
+        "from": ["Resolved"],
+        "to": ["Closed/Completed"],
+        "permission": "cases.edit",
+        "wording": "close (completed)",
+        "manual": True,
+    }
     r = cli("processes", "change_proposal", "--mermaid")
     assert r.code == 0 and "stateDiagram-v2" in r.out
     assert "Submitted --> Partially_approved: approve" in r.out  # a table row with two possible targets
@@ -96,9 +122,11 @@ def test_not_yet_is_invalid_transition_saying_what_would_make_it_possible(store)
 def test_taken_further_is_a_conflict_naming_who(store):
     number = _submitted(store)
     store.call(signup.reject, actor_of(store)("approver2"), number, "spam")
-    for call in (lambda: store.call(signup.approve, actor_of(store)("approver1"), number),
-                 lambda: store.call(signup.resend, actor_of(store)("support1"), number),
-                 lambda: store.call(signup.reject, actor_of(store)("approver1"), number, "again")):
+    for call in (
+        lambda: store.call(signup.approve, actor_of(store)("approver1"), number),
+        lambda: store.call(signup.resend, actor_of(store)("support1"), number),
+        lambda: store.call(signup.reject, actor_of(store)("approver1"), number, "again"),
+    ):
         with pytest.raises(Conflict, match="rejected by approver2"):
             call()
 
@@ -144,7 +172,9 @@ def locked(store, monkeypatch):
             holder.execute("UPDATE operator SET display_name = display_name WHERE user_name = 'admin1'")
         with pytest.raises(Exception) as exc:
             store.call(fn, *args, **kwargs)
-        assert not isinstance(exc.value, DatabaseUnavailable), f"{fn.__module__}.{fn.__name__} waited for the write lock"
+        assert not isinstance(exc.value, DatabaseUnavailable), (
+            f"{fn.__module__}.{fn.__name__} waited for the write lock"
+        )
         assert isinstance(exc.value, error), (fn.__name__, exc.value)
         return exc.value
 
@@ -169,17 +199,26 @@ def test_the_lock_fixture_catches_a_command_that_locks_first(store, locked):
 
 def test_signup_refusals_do_not_wait(store, locked):
     a = actor_of(store)
-    for fn, args in ((signup.approve, (a("approver1"), "REG-999999")), (signup.resend, (a("support1"), "REG-999999")),
-                     (signup.reject, (a("approver1"), "REG-999999", "x")),
-                     (signup.create_customer, (a("approver1"), "REG-999999"))):
+    for fn, args in (
+        (signup.approve, (a("approver1"), "REG-999999")),
+        (signup.resend, (a("support1"), "REG-999999")),
+        (signup.reject, (a("approver1"), "REG-999999", "x")),
+        (signup.create_customer, (a("approver1"), "REG-999999")),
+    ):
         kwargs = {"role": "Customer self-service user"} if fn is signup.create_customer else {}
         locked(NotFound, fn, *args, **kwargs)
 
 
 def test_user_request_refusals_do_not_wait(store, locked):
     a = actor_of(store)("approver1")
-    for fn, args in ((user_requests.approve, ()), (user_requests.provision, ()), (user_requests.reject, ("x",)),
-                     (user_requests.cancel, ("x",)), (user_requests.submit, ()), (user_requests.set_user_name, ("bob1",))):
+    for fn, args in (
+        (user_requests.approve, ()),
+        (user_requests.provision, ()),
+        (user_requests.reject, ("x",)),
+        (user_requests.cancel, ("x",)),
+        (user_requests.submit, ()),
+        (user_requests.set_user_name, ("bob1",)),
+    ):
         locked(NotFound, fn, a, "UR-999999", *args)
 
 
@@ -236,9 +275,13 @@ def test_change_refusals_do_not_wait(store, locked):
 
 
 def test_portal_status_move_refusals_do_not_wait(store, locked):
-    if not all(getattr(fn, "regdesk_phased", False) for fn in (portal.disable, portal.enable, portal.resend_activation)):
-        pytest.skip("portal's @writes decorators belong to another branch: its bodies check before they write, "
-                    "the decorator turns phased there")
+    if not all(
+        getattr(fn, "regdesk_phased", False) for fn in (portal.disable, portal.enable, portal.resend_activation)
+    ):
+        pytest.skip(
+            "portal's @writes decorators belong to another branch: its bodies check before they write, "
+            "the decorator turns phased there"
+        )
     a = actor_of(store)("admin1")
     locked(NotFound, portal.disable, a, "nobody-here")
     locked(NotFound, portal.enable, a, "nobody-here")

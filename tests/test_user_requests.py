@@ -30,8 +30,10 @@ def test_manual_approval_provisions_portal_user_and_queues_logon_mail(any_store)
     with any_store.read() as s:
         user = s.exec(select(PortalUser)).one()
         assert s.exec(select(Token).where(Token.purpose == "portal-activate")).all() == []  # minted when sent
-        events = [e.action for e in s.exec(select(AuditEvent).where(AuditEvent.entity_key == number)
-                                           .order_by(AuditEvent.id)).all()]
+        events = [
+            e.action
+            for e in s.exec(select(AuditEvent).where(AuditEvent.entity_key == number).order_by(AuditEvent.id)).all()
+        ]
     assert user.status == "Pending activation" and user.password_hash is None and user.user_name == "alee"
     mail = logon_mail(any_store, "alee")
     raw = logon_token(any_store, "alee")

@@ -50,8 +50,12 @@ def test_workflow_rejection(wf_store):
 def test_change_requested_goes_to_draft_and_resubmit_returns(wf_store):
     act = actor_of(wf_store)
     number = created_request(wf_store)
-    wf_store.call(workflow.request_change, act("approver2"), work_item(wf_store, "approver2", number),
-                  "use the company logon convention")
+    wf_store.call(
+        workflow.request_change,
+        act("approver2"),
+        work_item(wf_store, "approver2", number),
+        "use the company logon convention",
+    )
     assert ur_status(wf_store, number) == "Draft"
     wf_store.call(user_requests.set_user_name, act("approver1"), number, "tailwind.alee")
     result = wf_store.call(user_requests.submit, act("approver1"), number)

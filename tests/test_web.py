@@ -22,8 +22,18 @@ from services import signup, user_requests
 from services.ratelimit import Limit
 from tests.conftest import actor_of
 from tests.smtp_helpers import SmtpServer
-from tests.web_helpers import (APPLY, HOSTILE_WEB, PASSWORD, SIGNUP, csrf_of, deliver, link_in_mail, post_form,
-                               set_portal_url, token_of)
+from tests.web_helpers import (
+    APPLY,
+    HOSTILE_WEB,
+    PASSWORD,
+    SIGNUP,
+    csrf_of,
+    deliver,
+    link_in_mail,
+    post_form,
+    set_portal_url,
+    token_of,
+)
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +71,10 @@ def requests_of(store) -> list[SignupRequest]:
 
 def audit_of(store, key: str) -> list[tuple[str, str]]:
     with store.read() as s:
-        return [(e.operator, e.action) for e in s.exec(select(AuditEvent).where(AuditEvent.entity_key == key)
-                                                       .order_by(AuditEvent.id)).all()]
+        return [
+            (e.operator, e.action)
+            for e in s.exec(select(AuditEvent).where(AuditEvent.entity_key == key).order_by(AuditEvent.id)).all()
+        ]
 
 
 def signed_up(web, store, smtp, **changes) -> tuple[str, str]:
@@ -232,8 +244,14 @@ def provisioned(web, store, smtp) -> str:
     assert post_form(web, "/signup/verify", {"token": token_of(link)}).status_code == 200
     who = actor_of(store)
     store.call(signup.approve, who("approver1"), number)
-    ur = store.call(signup.create_customer, who("approver1"), number, mode="new", template="DOMESTIC",
-                    role="Customer self-service user").user_request
+    ur = store.call(
+        signup.create_customer,
+        who("approver1"),
+        number,
+        mode="new",
+        template="DOMESTIC",
+        role="Customer self-service user",
+    ).user_request
     store.call(user_requests.approve, who("approver2"), ur)
     deliver(store, smtp)
     return link_in_mail(smtp, SIGNUP["email"], "activate")
@@ -266,11 +284,17 @@ def test_activation_page_sets_the_password_and_completes_the_request(web, any_st
 # ------------------------------------------------------------------ refusals
 
 
-@pytest.mark.parametrize("path,data", [
-    ("/signup", SIGNUP), ("/partners/apply", APPLY), ("/signup/resend", {"email": SIGNUP["email"]}),
-    ("/signup/verify", {"token": "rdk_" + "A" * 43}), ("/signup/verify/renew", {"token": "rdk_" + "A" * 43}),
-    ("/activate", {"token": "rdk_" + "A" * 43, "password": PASSWORD, "password_again": PASSWORD}),
-])
+@pytest.mark.parametrize(
+    "path,data",
+    [
+        ("/signup", SIGNUP),
+        ("/partners/apply", APPLY),
+        ("/signup/resend", {"email": SIGNUP["email"]}),
+        ("/signup/verify", {"token": "rdk_" + "A" * 43}),
+        ("/signup/verify/renew", {"token": "rdk_" + "A" * 43}),
+        ("/activate", {"token": "rdk_" + "A" * 43, "password": PASSWORD, "password_again": PASSWORD}),
+    ],
+)
 def test_every_form_refuses_a_missing_or_forged_csrf_token(sweb, store, path, data):
     csrf_of(sweb)  # the browser has the cookie
     assert sweb.post(path, data=data).status_code == 403
@@ -290,10 +314,18 @@ def test_body_size_limit(sweb, store):
     big = "x" * (70 * 1024)
     response = post_form(sweb, "/signup", {**SIGNUP, "comments": big})
     assert response.status_code == 413
-    assert sweb.post("/api/v1/signup", content=b"{" + b" " * 70000 + b"}",
-                     headers={"content-type": "application/json"}).status_code == 413
-    assert sweb.post("/api/v1/signup", content=b"{}", headers={"content-length": "999999999",
-                                                               "content-type": "application/json"}).status_code == 413
+    assert (
+        sweb.post(
+            "/api/v1/signup", content=b"{" + b" " * 70000 + b"}", headers={"content-type": "application/json"}
+        ).status_code
+        == 413
+    )
+    assert (
+        sweb.post(
+            "/api/v1/signup", content=b"{}", headers={"content-length": "999999999", "content-type": "application/json"}
+        ).status_code
+        == 413
+    )
     long_field = post_form(sweb, "/signup", {**SIGNUP, "company": "y" * 5000})
     assert long_field.status_code == 413 and requests_of(store) == []
 
@@ -334,7 +366,10 @@ def test_tokens_and_passwords_never_reach_the_access_log(sweb, store, mailbox, c
 @pytest.mark.parametrize("hostile", HOSTILE_WEB)
 def test_hostile_strings_through_every_form_field_are_shown_escaped(sweb, store, hostile):
     client = make_client(store, limits={})
-    for path, base, fields in (("/signup", SIGNUP, SignupIn.model_fields), ("/partners/apply", APPLY, ProspectIn.model_fields)):
+    for path, base, fields in (
+        ("/signup", SIGNUP, SignupIn.model_fields),
+        ("/partners/apply", APPLY, ProspectIn.model_fields),
+    ):
         csrf = csrf_of(client, path)
         for name in fields:
             response = post_form(client, path, {**base, name: hostile}, csrf=csrf)
@@ -369,8 +404,10 @@ def test_signup_limit_per_client_address_holds_across_processes(any_store, clock
     one = make_client(store, **tight("signup", "ip", 3))
     other_store = type(store)(store.url, clock=clock)  # a second serve process on the same database
     two = TestClient(create_app(other_store, WebConfig(**tight("signup", "ip", 3))))
-    codes = [post_form(c, "/signup", {**SIGNUP, "email": f"a{i}@example.com"}).status_code
-             for i, c in enumerate([one, two, one, two])]
+    codes = [
+        post_form(c, "/signup", {**SIGNUP, "email": f"a{i}@example.com"}).status_code
+        for i, c in enumerate([one, two, one, two])
+    ]
     assert codes == [200, 200, 200, 429]
     refused = post_form(one, "/signup", SIGNUP)
     assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 0 and "Too many" in refused.text
@@ -390,8 +427,11 @@ def test_limit_counts_exactly_under_concurrent_processes(any_store, clock):
     limit = Limit("signup", "ip", 25, HOUR)
     try:
         with ThreadPoolExecutor(8) as pool:
-            verdicts = list(pool.map(lambda i: (any_store if i % 2 else other).call(ratelimit.hit, [(limit, "10.1.1.1")]),
-                                     range(40)))
+            verdicts = list(
+                pool.map(
+                    lambda i: (any_store if i % 2 else other).call(ratelimit.hit, [(limit, "10.1.1.1")]), range(40)
+                )
+            )
     finally:
         other.dispose()
     assert sum(v.allowed for v in verdicts) == 25
@@ -400,8 +440,15 @@ def test_limit_counts_exactly_under_concurrent_processes(any_store, clock):
 
 def test_signup_limit_per_email_across_client_addresses(store):
     client = make_client(store, trusted_proxies=frozenset({"testclient"}), **tight("signup", "email", 2))
-    codes = [post_form(client, "/signup", {**SIGNUP, "email": SIGNUP["email"] if i % 2 == 0 else SIGNUP["email"].upper()},
-                       headers={"X-Forwarded-For": f"10.0.0.{i}"}).status_code for i in range(3)]
+    codes = [
+        post_form(
+            client,
+            "/signup",
+            {**SIGNUP, "email": SIGNUP["email"] if i % 2 == 0 else SIGNUP["email"].upper()},
+            headers={"X-Forwarded-For": f"10.0.0.{i}"},
+        ).status_code
+        for i in range(3)
+    ]
     assert codes == [200, 200, 429]
     api = client.post("/api/v1/signup", json=SIGNUP, headers={"X-Forwarded-For": "10.0.0.9"})
     assert api.status_code == 429 and api.json()["kind"] == "rate_limited" and "retry-after" in api.headers
@@ -419,8 +466,10 @@ def test_activation_attempts_are_limited_per_link(store, mailbox):
     link = provisioned(client, store, mailbox)
     limited = make_client(store, **tight("activate", "link", 2))
     token = token_of(link)
-    codes = [post_form(limited, "/activate", {"token": token, "password": "weak", "password_again": "weak"}).status_code
-             for _ in range(3)]
+    codes = [
+        post_form(limited, "/activate", {"token": token, "password": "weak", "password_again": "weak"}).status_code
+        for _ in range(3)
+    ]
     assert codes == [422, 422, 429]
     assert limited.post("/api/v1/activate", json={"token": token, "password": PASSWORD}).status_code == 429
     with store.read() as s:
@@ -485,22 +534,39 @@ def test_openapi_document_comes_from_the_cli_input_models(sweb):
     assert set(schemas["SignupIn"]["properties"]) == set(SignupIn.model_fields)
     assert set(schemas["ProspectIn"]["properties"]) == set(ProspectIn.model_fields)
     assert schemas["SignupIn"]["additionalProperties"] is False
-    for path in ("/api/v1/signup", "/api/v1/signup/verify", "/api/v1/signup/resend", "/api/v1/partners/apply",
-                 "/api/v1/activate"):
+    for path in (
+        "/api/v1/signup",
+        "/api/v1/signup/verify",
+        "/api/v1/signup/resend",
+        "/api/v1/partners/apply",
+        "/api/v1/activate",
+    ):
         assert "post" in doc["paths"][path]
     assert not any("token" in p for p in doc["paths"])  # tokens travel in bodies
     assert sweb.get("/docs").status_code == 404  # no inline-script documentation page
 
 
-@pytest.mark.parametrize("body,ctype", [
-    (b"{not json", "application/json"), (b"[" * 5000 + b"]" * 5000, "application/json"),
-    (b'{"company": ' + b"9" * 5000 + b"}", "application/json"), (b"\xff\xfe\x00", "application/json"),
-    (b'"a string"', "application/json"), (b"null", "application/json"), (b"company=x", "text/plain"),
-    (b'{"company": {"a": [1, {"b": null}]}}', "application/json"),
-])
+@pytest.mark.parametrize(
+    "body,ctype",
+    [
+        (b"{not json", "application/json"),
+        (b"[" * 5000 + b"]" * 5000, "application/json"),
+        (b'{"company": ' + b"9" * 5000 + b"}", "application/json"),
+        (b"\xff\xfe\x00", "application/json"),
+        (b'"a string"', "application/json"),
+        (b"null", "application/json"),
+        (b"company=x", "text/plain"),
+        (b'{"company": {"a": [1, {"b": null}]}}', "application/json"),
+    ],
+)
 def test_no_server_error_on_garbage(sweb, body, ctype):
-    for path in ("/api/v1/signup", "/api/v1/signup/verify", "/api/v1/partners/apply", "/api/v1/activate",
-                 "/api/v1/signup/resend"):
+    for path in (
+        "/api/v1/signup",
+        "/api/v1/signup/verify",
+        "/api/v1/partners/apply",
+        "/api/v1/activate",
+        "/api/v1/signup/resend",
+    ):
         response = sweb.post(path, content=body, headers={"content-type": ctype})
         assert 400 <= response.status_code < 500, (path, response.status_code, response.text[:200])
         assert "Traceback" not in response.text
@@ -533,9 +599,22 @@ def test_regdesk_serve_runs_two_workers_on_one_database(any_store, tmp_path):
     log = tmp_path / "serve.log"
     env = {**os.environ, "REGDESK_DATABASE_URL": any_store.url, "REGDESK_CONFIG": "/nonexistent.toml"}
     with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-c", "import sys; from app.cli import main; sys.exit(main())",
-                                 "serve", "--port", str(port), "--workers", "2"], env=env, stdout=out, stderr=out,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from app.cli import main; sys.exit(main())",
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                "2",
+            ],
+            env=env,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+        )
     try:
         base = f"http://127.0.0.1:{port}"
         for _ in range(150):
@@ -549,9 +628,16 @@ def test_regdesk_serve_runs_two_workers_on_one_database(any_store, tmp_path):
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(6) as pool:  # at once, so both workers take some
-            codes = list(pool.map(lambda i: httpx.post(base + "/api/v1/signup", timeout=30,
-                                                       json={**SIGNUP, "email": f"w{i}@example.com"}).status_code,
-                                  range(12)))
+            codes = list(
+                pool.map(
+                    lambda i: (
+                        httpx.post(
+                            base + "/api/v1/signup", timeout=30, json={**SIGNUP, "email": f"w{i}@example.com"}
+                        ).status_code
+                    ),
+                    range(12),
+                )
+            )
         assert codes == [201] * 12
         assert len(requests_of(any_store)) == 12
         assert httpx.get(base + "/signup/verify", params={"token": "rdk_" + "Z" * 43}).status_code == 404

@@ -16,8 +16,16 @@ from tests.smtp_helpers import SmtpServer, free_port
 from tests.web_helpers import PASSWORD, SIGNUP, set_portal_url
 
 CHROMIUM = os.environ.get("REGDESK_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium installed (apt-get install chromium)")
 
@@ -32,9 +40,17 @@ def served(store):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     set_portal_url(store, base)
-    server = uvicorn.Server(uvicorn.Config(create_app(store), host="127.0.0.1", port=port, log_level="warning",
-                                           access_log=False, lifespan="off",
-                                           timeout_graceful_shutdown=1))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(store),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     for _ in range(200):
@@ -84,9 +100,17 @@ def test_customer_signs_up_verifies_and_activates_in_chromium(store, served, bro
         token_requests: list[dict] = []
 
         page.goto(served + "/signup")
-        labels = {"company": "Company name", "first_name": "First name", "last_name": "Last name",
-                  "email": "E-mail address", "user_name": "Preferred user name", "phone": "Phone",
-                  "city": "City", "zip": "ZIP/postal code", "country": "Country/region"}
+        labels = {
+            "company": "Company name",
+            "first_name": "First name",
+            "last_name": "Last name",
+            "email": "E-mail address",
+            "user_name": "Preferred user name",
+            "phone": "Phone",
+            "city": "City",
+            "zip": "ZIP/postal code",
+            "country": "Country/region",
+        }
         for field, label in labels.items():
             page.get_by_label(by_label(label)).fill(SIGNUP[field])
         page.get_by_role("button", name="Sign up").click()
@@ -105,8 +129,9 @@ def test_customer_signs_up_verifies_and_activates_in_chromium(store, served, bro
         number = store.call(signup.list_requests, actor_of(store)("approver1")).rows[-1].number
         approver = actor_of(store)("approver1")
         store.call(signup.approve, approver, number)
-        ur = store.call(signup.create_customer, approver, number, mode="new", template="DOMESTIC",
-                        role="Customer self-service user").user_request
+        ur = store.call(
+            signup.create_customer, approver, number, mode="new", template="DOMESTIC", role="Customer self-service user"
+        ).user_request
         store.call(user_requests.approve, actor_of(store)("approver2"), ur)
         delivery.send_pending(store, smtp.settings())
         page.goto(newest_link(smtp, "activate"))

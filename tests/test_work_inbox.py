@@ -13,8 +13,8 @@ from sqlmodel import select
 
 from models.workflow import WorkflowDefinition, WorkflowInstance, WorkItem
 from services import cases, workflow, workflow_defs
-from services.workflow import deadlines
 from services.permissions import SYSTEM
+from services.workflow import deadlines
 from tests.conftest import actor_of
 from tests.test_cases import CASE_TOML, NEW
 
@@ -24,8 +24,9 @@ LIMITED = CASE_TOML.read_text().replace('policy = "any"', 'policy = "any"\ntime_
 def case_flow(store, source: str | None = None) -> None:
     with store.write() as s:
         s.execute(update(WorkflowDefinition).where(WorkflowDefinition.doc_type == "case").values(active=False))
-    store.call(workflow_defs.import_definition, SYSTEM, source or CASE_TOML.read_text(), filename="case.toml",
-               activate=True)
+    store.call(
+        workflow_defs.import_definition, SYSTEM, source or CASE_TOML.read_text(), filename="case.toml", activate=True
+    )
 
 
 def submitted_case(store, who: str = "support1", **changes) -> str:
@@ -82,8 +83,9 @@ def test_work_list_cli_shows_summary_and_assigned_to(cli, store, monkeypatch):
     number = submitted_case(store, title="Damaged delivery")
     r = cli("work", "list", "--json", as_="admin1")
     assert r.code == 0, r
-    assert {(x["doc_key"], x["summary"]) for x in r.json()} == {(number, "Fabrikam, Inc.: Damaged delivery "
-                                                                         "(Special condition, High)")}
+    assert {(x["doc_key"], x["summary"]) for x in r.json()} == {
+        (number, "Fabrikam, Inc.: Damaged delivery (Special condition, High)")
+    }
     r = cli("work", "list", as_="admin1")
     assert r.code == 0 and "Assigned to" in r.out and "Alice Approver (approver1)" in r.out
 
@@ -144,7 +146,11 @@ def test_list_work_order_and_limit(any_store, clock):
     rows = any_store.call(workflow.list_work, a("approver1"))
     assert [r.doc_key for r in rows] == [late, later, *no_limit]
     assert [r.overdue for r in rows] == [True, False, False, False]
-    assert [r.doc_key for r in any_store.call(workflow.list_work, a("approver1"), limit=3)] == [late, later, no_limit[0]]
+    assert [r.doc_key for r in any_store.call(workflow.list_work, a("approver1"), limit=3)] == [
+        late,
+        later,
+        no_limit[0],
+    ]
     # keyset pages: from a dated item into the undated ones, and within those
     first = any_store.call(workflow.list_work, a("approver1"), limit=1)
     second = any_store.call(workflow.list_work, a("approver1"), limit=2, after=workflow.work_cursor(first[-1]))
@@ -223,9 +229,20 @@ def test_tick_failure_in_one_instance_keeps_the_others(store, clock, monkeypatch
     report = store.call(workflow.tick)
     assert report.escalations == 1 and any("boom" in e for e in report.events)
     with store.read() as s:
-        open_by_doc = {k: sorted(u for u, in [(x,) for x in s.exec(
-            select(WorkItem.assignee).join(WorkflowInstance, WorkflowInstance.id == WorkItem.instance_id)
-            .where(WorkflowInstance.doc_key == k, WorkItem.status == "open")).all()]) for k in numbers}
+        open_by_doc = {
+            k: sorted(
+                u
+                for (u,) in [
+                    (x,)
+                    for x in s.exec(
+                        select(WorkItem.assignee)
+                        .join(WorkflowInstance, WorkflowInstance.id == WorkItem.instance_id)
+                        .where(WorkflowInstance.doc_key == k, WorkItem.status == "open")
+                    ).all()
+                ]
+            )
+            for k in numbers
+        }
     assert open_by_doc == {numbers[0]: ["approver1", "approver2"], numbers[1]: ["admin1"]}
     monkeypatch.setattr(deadlines, "_overdue", real)
     assert store.call(workflow.tick).escalations == 1  # the failed one is still due: tried again
@@ -261,20 +278,54 @@ def bulk_open_items(store, clock, instances: int) -> None:
 
     case_flow(store)
     with store.write() as s:
-        definition = s.exec(select(WorkflowDefinition.id).where(WorkflowDefinition.doc_type == "case",
-                                                                WorkflowDefinition.active == True)).one()  # noqa: E712
+        definition = s.exec(
+            select(WorkflowDefinition.id).where(
+                WorkflowDefinition.doc_type == "case",
+                WorkflowDefinition.active == True,  # noqa: E712
+            )
+        ).one()
         at = clock.current
-        s.execute(insert(WorkflowInstance), [
-            {"doc_type": "case", "doc_key": f"BULK-{i:05d}", "definition_id": definition, "status": "running",
-             "current_step": 1, "activation": 1, "submitter": "support1", "started_at": at, "updated_at": at,
-             "version": 1} for i in range(instances)])
+        s.execute(
+            insert(WorkflowInstance),
+            [
+                {
+                    "doc_type": "case",
+                    "doc_key": f"BULK-{i:05d}",
+                    "definition_id": definition,
+                    "status": "running",
+                    "current_step": 1,
+                    "activation": 1,
+                    "submitter": "support1",
+                    "started_at": at,
+                    "updated_at": at,
+                    "version": 1,
+                }
+                for i in range(instances)
+            ],
+        )
         ids = s.exec(select(WorkflowInstance.id).where(WorkflowInstance.doc_key.like("BULK-%"))).all()
-        s.execute(insert(WorkItem), [
-            {"instance_id": i, "activation": 1, "step_sequence": 1, "step_name": "Approval", "assignee": user,
-             "assigned_via": "role approver", "status": "open", "created_at": at - timedelta(minutes=i % 500),
-             "due_at": at + timedelta(hours=24, minutes=i % 500), "next_check_at": at + timedelta(hours=8),
-             "escalation_level": 0, "reminders_sent": 0, "version": 1}
-            for i in ids for user in ("approver1", "approver2")])
+        s.execute(
+            insert(WorkItem),
+            [
+                {
+                    "instance_id": i,
+                    "activation": 1,
+                    "step_sequence": 1,
+                    "step_name": "Approval",
+                    "assignee": user,
+                    "assigned_via": "role approver",
+                    "status": "open",
+                    "created_at": at - timedelta(minutes=i % 500),
+                    "due_at": at + timedelta(hours=24, minutes=i % 500),
+                    "next_check_at": at + timedelta(hours=8),
+                    "escalation_level": 0,
+                    "reminders_sent": 0,
+                    "version": 1,
+                }
+                for i in ids
+                for user in ("approver1", "approver2")
+            ],
+        )
         # closed history too: most rows of a real table are not open
         s.execute(update(WorkItem).where(WorkItem.id % 3 == 0).values(status="approved"))
     with store.engine.connect() as conn:
@@ -290,15 +341,26 @@ def test_tick_and_my_work_queries_use_their_indexes(any_store, clock):
     bulk_open_items(any_store, clock, 1500)
     me = actor_of(any_store)("approver1")
     current = clock.current
-    due = (select(WorkItem.instance_id).where(WorkItem.status == "open", col(WorkItem.next_check_at) <= current)
-           .order_by(col(WorkItem.next_check_at)))
+    due = (
+        select(WorkItem.instance_id)
+        .where(WorkItem.status == "open", col(WorkItem.next_check_at) <= current)
+        .order_by(col(WorkItem.next_check_at))
+    )
     assert "ix_workitem_status_check" in _plan(any_store, due)
-    page = (inbox_query(me, True, None).where(col(WorkItem.due_at).is_not(None))
-            .order_by(col(WorkItem.due_at), col(WorkItem.created_at), col(WorkItem.id)).limit(60))
+    page = (
+        inbox_query(me, True, None)
+        .where(col(WorkItem.due_at).is_not(None))
+        .order_by(col(WorkItem.due_at), col(WorkItem.created_at), col(WorkItem.id))
+        .limit(60)
+    )
     plan = _plan(any_store, page)
     assert "ix_workitem_assignee_inbox" in plan and "TEMP B-TREE" not in plan and "Sort" not in plan
-    everyone = (inbox_query(me, False, None).where(col(WorkItem.due_at).is_not(None))
-                .order_by(col(WorkItem.due_at), col(WorkItem.created_at), col(WorkItem.id)).limit(60))
+    everyone = (
+        inbox_query(me, False, None)
+        .where(col(WorkItem.due_at).is_not(None))
+        .order_by(col(WorkItem.due_at), col(WorkItem.created_at), col(WorkItem.id))
+        .limit(60)
+    )
     plan = _plan(any_store, everyone)
     assert "ix_workitem_inbox" in plan and "TEMP B-TREE" not in plan and "Sort" not in plan
 
@@ -315,17 +377,51 @@ def test_migration_0011_schedules_existing_open_items_for_the_first_tick(tmp_pat
     upgrade(engine, "0005")
     at = clock.current
     with engine.begin() as conn:
-        conn.execute(insert(WorkflowDefinition.__table__).values(
-            doc_type="case", name="Old", version=1, description="", condition="", priority=100, active=True,
-            source="", created_at=at, created_by="admin1", row_version=1))
-        conn.execute(insert(WorkflowInstance.__table__).values(
-            doc_type="case", doc_key="CASE-000001", definition_id=1, status="running", current_step=1, activation=1,
-            submitter="support1", started_at=at, updated_at=at, version=1))
+        conn.execute(
+            insert(WorkflowDefinition.__table__).values(
+                doc_type="case",
+                name="Old",
+                version=1,
+                description="",
+                condition="",
+                priority=100,
+                active=True,
+                source="",
+                created_at=at,
+                created_by="admin1",
+                row_version=1,
+            )
+        )
+        conn.execute(
+            insert(WorkflowInstance.__table__).values(
+                doc_type="case",
+                doc_key="CASE-000001",
+                definition_id=1,
+                status="running",
+                current_step=1,
+                activation=1,
+                submitter="support1",
+                started_at=at,
+                updated_at=at,
+                version=1,
+            )
+        )
         for status in ("open", "approved"):
-            conn.execute(insert(WorkItem.__table__).values(
-                instance_id=1, activation=1, step_sequence=1, step_name="Approval", assignee="approver1",
-                assigned_via="role approver", status=status, created_at=at, escalation_level=0, reminders_sent=0,
-                version=1))
+            conn.execute(
+                insert(WorkItem.__table__).values(
+                    instance_id=1,
+                    activation=1,
+                    step_sequence=1,
+                    step_name="Approval",
+                    assignee="approver1",
+                    assigned_via="role approver",
+                    status=status,
+                    created_at=at,
+                    escalation_level=0,
+                    reminders_sent=0,
+                    version=1,
+                )
+            )
     upgrade(engine)
     from sqlmodel import Session
 

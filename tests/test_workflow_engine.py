@@ -27,6 +27,7 @@ DOCS: dict[str, dict] = {}
 def _on(kind):
     def cb(session, actor, key, *rest):
         audit.record(session, actor, T, key, f"doc {kind}", comment=(rest[0] if rest else None))
+
     return cb
 
 
@@ -37,11 +38,18 @@ def _stamp(session, actor, key):
 
 
 TEST_TYPE = workflow.DocumentType(
-    name=T, title="Test doc",
-    attributes=lambda s, k: DOCS[k], submitter=lambda s, k: DOCS[k].get("submitter", "support1"),
-    on_approved=_on("approved"), on_rejected=_on("rejected"), on_change_requested=_on("change requested"),
-    on_recalled=_on("recalled"), on_started=_on("started"), automated={"stamp": _stamp},
-    describe=lambda s, k: f"test document {k}", fields=("kind", "amount", "fail", "submitter"),
+    name=T,
+    title="Test doc",
+    attributes=lambda s, k: DOCS[k],
+    submitter=lambda s, k: DOCS[k].get("submitter", "support1"),
+    on_approved=_on("approved"),
+    on_rejected=_on("rejected"),
+    on_change_requested=_on("change requested"),
+    on_recalled=_on("recalled"),
+    on_started=_on("started"),
+    automated={"stamp": _stamp},
+    describe=lambda s, k: f"test document {k}",
+    fields=("kind", "amount", "fail", "submitter"),
 )
 
 
@@ -74,8 +82,12 @@ def submit(store, key: str, **attrs) -> int | None:
 
 def items_of(store, key: str, status: str | None = "open") -> list[WorkItem]:
     with store.read() as s:
-        q = (select(WorkItem).join(WorkflowInstance, WorkItem.instance_id == WorkflowInstance.id)
-             .where(WorkflowInstance.doc_key == key).order_by(WorkItem.id))
+        q = (
+            select(WorkItem)
+            .join(WorkflowInstance, WorkItem.instance_id == WorkflowInstance.id)
+            .where(WorkflowInstance.doc_key == key)
+            .order_by(WorkItem.id)
+        )
         if status:
             q = q.where(WorkItem.status == status)
         return list(s.exec(q).all())
@@ -87,8 +99,9 @@ def item_for(store, key: str, user: str) -> int:
 
 def status(store, key: str) -> str:
     with store.read() as s:
-        return s.exec(select(WorkflowInstance.status).where(WorkflowInstance.doc_key == key)
-                      .order_by(WorkflowInstance.id.desc())).first()
+        return s.exec(
+            select(WorkflowInstance.status).where(WorkflowInstance.doc_key == key).order_by(WorkflowInstance.id.desc())
+        ).first()
 
 
 def doc_events(store, key: str) -> list[str]:
@@ -126,9 +139,17 @@ def test_submit_assigns_role_members_and_approval_runs_automated_step(any_store)
     assert status(any_store, "D1") == "approved"
     assert [i.status for i in items_of(any_store, "D1", None)] == ["approved", "canceled"]
     events = doc_events(any_store, "D1")
-    assert events == ["workflow submitted", "doc started", "workflow step started", "work item approved",
-                      "workflow step approved", "doc stamped", "workflow automated step done", "workflow approved",
-                      "doc approved"]
+    assert events == [
+        "workflow submitted",
+        "doc started",
+        "workflow step started",
+        "work item approved",
+        "workflow step approved",
+        "doc stamped",
+        "workflow automated step done",
+        "workflow approved",
+        "doc approved",
+    ]
     with any_store.read() as s:
         assert workflow.active_instance(s, T, "D1") is None
         comment = s.exec(select(AuditEvent.comment).where(AuditEvent.action == "work item approved")).one()
@@ -204,7 +225,10 @@ def test_disallow_approval_by_submitter(any_store):
     define(any_store, flow(REVIEW))
     submit(any_store, "D1", submitter="approver1")
     item = item_for(any_store, "D1", "approver1")
-    with pytest.raises(PermissionDenied, match=r"approver1 submitted Test doc D1 and may not approve it.*Disallow approval by submitter"):
+    with pytest.raises(
+        PermissionDenied,
+        match=r"approver1 submitted Test doc D1 and may not approve it.*Disallow approval by submitter",
+    ):
         any_store.call(workflow.approve, a("approver1"), item)
     # rejecting one's own document is allowed; with the parameter off, approving is too
     with any_store.write() as s:
@@ -218,7 +242,9 @@ def test_disallow_approval_by_submitter(any_store):
 @pytest.fixture
 def three_approvers(store):
     with store.write() as s:
-        operators.create_operator(s, SYSTEM, "approver3", "Carol Approver", "approver", email="approver3@regdesk.example")
+        operators.create_operator(
+            s, SYSTEM, "approver3", "Carol Approver", "approver", email="approver3@regdesk.example"
+        )
     return store
 
 
@@ -441,8 +467,9 @@ def test_request_change_and_resubmit(any_store):
     a = actor_of(any_store)
     define(any_store, flow(REVIEW, STAMP))
     submit(any_store, "D1", submitter="support1")
-    result = any_store.call(workflow.request_change, a("approver1"), item_for(any_store, "D1", "approver1"),
-                            "Please add the VAT number")
+    result = any_store.call(
+        workflow.request_change, a("approver1"), item_for(any_store, "D1", "approver1"), "Please add the VAT number"
+    )
     assert result.instance_status == "change_requested"
     assert [i.status for i in items_of(any_store, "D1", None)] == ["change_requested", "canceled"]
     assert "doc change requested" in doc_events(any_store, "D1")
@@ -488,8 +515,9 @@ def test_assignees_fixed_when_the_step_starts(store):
     v2 = define(store, flow('name = "Admin check"\nassignee = "operator:admin1"'))
     assert v2.version == 2 and v2.active
     with store.read() as s:
-        versions = s.exec(select(WorkflowDefinition.version, WorkflowDefinition.active)
-                          .order_by(WorkflowDefinition.version)).all()
+        versions = s.exec(
+            select(WorkflowDefinition.version, WorkflowDefinition.active).order_by(WorkflowDefinition.version)
+        ).all()
     assert versions == [(1, False), (2, True)]
     assert [i.assignee for i in items_of(store, "D1")] == ["approver1", "approver2"]
     store.call(workflow.approve, a("approver1"), item_for(store, "D1", "approver1"))
@@ -508,8 +536,9 @@ def test_bulk_reports_each_item_and_one_failure_does_not_stop_the_rest(any_store
         submit(any_store, key, fail=(key == "D2"))
     ids = [item_for(any_store, k, "approver1") for k in ("D1", "D2", "D3")]
     not_mine = item_for(any_store, "D1", "approver2")
-    results = any_store.call(workflow.bulk_decide, a("approver1"), [ids[0], ids[1], not_mine, ids[2], 424242],
-                             "approve", "bulk ok")
+    results = any_store.call(
+        workflow.bulk_decide, a("approver1"), [ids[0], ids[1], not_mine, ids[2], 424242], "approve", "bulk ok"
+    )
     assert [r.ok for r in results] == [True, False, False, True, False]
     assert results[1].error == "ValidationFailed" and "cannot stamp D2" in results[1].message
     assert results[2].error == "Conflict"  # D1 was approved a moment before: approver2's item is closed
@@ -531,10 +560,18 @@ def test_bulk_limits(store):
 
 def test_inbox_order_overdue_first_and_permissions(store, clock):
     a = actor_of(store)
-    define(store, flow('name = "Slow"\nassignee = "role:approver"\ntime_limit_hours = 48',
-                       condition='kind == "A" and amount < 100', name="Slow"))
-    define(store, flow('name = "Fast"\nassignee = "role:approver"\ntime_limit_hours = 2',
-                       condition="amount >= 100", name="Fast"))
+    define(
+        store,
+        flow(
+            'name = "Slow"\nassignee = "role:approver"\ntime_limit_hours = 48',
+            condition='kind == "A" and amount < 100',
+            name="Slow",
+        ),
+    )
+    define(
+        store,
+        flow('name = "Fast"\nassignee = "role:approver"\ntime_limit_hours = 2', condition="amount >= 100", name="Fast"),
+    )
     submit(store, "SLOW", amount=1)
     clock.advance(hours=1)
     submit(store, "FAST", amount=500)
@@ -590,25 +627,25 @@ def errors_of(store, source: str) -> dict[str, str]:
 def test_bad_files_are_refused_with_line_and_reason_and_change_nothing(store):
     good = define(store, flow(REVIEW))
     bad = (
-        f'doc_type = "{T}"\n'                      # 1
-        'name = "Test flow"\n'                     # 2
-        'colour = "blue"\n'                        # 3
-        "condition = 'kind = \"A\"'\n"             # 4
-        "\n"                                       # 5
-        "[[steps]]\n"                              # 6
-        'name = "Review"\n'                        # 7
-        'assignee = "role:boss"\n'                 # 8
-        'policy = "some"\n'                        # 9
-        "\n"                                       # 10
-        "[[steps]]\n"                              # 11
-        'name = "Second"\n'                        # 12
-        'assignee = "operator:ghost"\n'            # 13
-        'escalation = ["role:admin"]\n'            # 14
-        "\n"                                       # 15
-        "[[steps]]\n"                              # 16
-        'name = "Stamp"\n'                         # 17
-        'kind = "automated"\n'                     # 18
-        'action = "launch_missiles"\n'             # 19
+        f'doc_type = "{T}"\n'  # 1
+        'name = "Test flow"\n'  # 2
+        'colour = "blue"\n'  # 3
+        "condition = 'kind = \"A\"'\n"  # 4
+        "\n"  # 5
+        "[[steps]]\n"  # 6
+        'name = "Review"\n'  # 7
+        'assignee = "role:boss"\n'  # 8
+        'policy = "some"\n'  # 9
+        "\n"  # 10
+        "[[steps]]\n"  # 11
+        'name = "Second"\n'  # 12
+        'assignee = "operator:ghost"\n'  # 13
+        'escalation = ["role:admin"]\n'  # 14
+        "\n"  # 15
+        "[[steps]]\n"  # 16
+        'name = "Stamp"\n'  # 17
+        'kind = "automated"\n'  # 18
+        'action = "launch_missiles"\n'  # 19
         "condition = \"__import__('os').system('x')\"\n"  # 20
     )
     errors = errors_of(store, bad)
@@ -635,8 +672,15 @@ def test_semantic_errors_of_the_file_as_a_whole(store):
     assert "unknown document type 'nothing'" in errors["line 1"]
     assert any("name is required" in v for v in errors.values())
     assert any("at least one [[steps]]" in v for v in errors.values())
-    errors = errors_of(store, flow(REVIEW + '\nfinal_action = "explode"\ntime_limit_hours = 0', STAMP + "\npolicy = \"all\"",
-                                   'name = "Review"\nkind = "approval"', condition="amount > 5 and colour == 1"))
+    errors = errors_of(
+        store,
+        flow(
+            REVIEW + '\nfinal_action = "explode"\ntime_limit_hours = 0',
+            STAMP + '\npolicy = "all"',
+            'name = "Review"\nkind = "approval"',
+            condition="amount > 5 and colour == 1",
+        ),
+    )
     text = " | ".join(errors.values())
     assert "unknown attribute 'colour'" in text
     assert "final_action 'explode'" in text and "time_limit_hours must be a whole number" in text
@@ -672,16 +716,23 @@ def test_activate_deactivate_is_admin_only_and_audited(store):
     listed = store.call(workflow_defs.list_definitions, a("support1"))
     assert [(x.name, x.version, x.active, x.running) for x in listed] == [("Test flow", 1, False, 1)]
     with store.read() as s:
-        actions = s.exec(select(AuditEvent.action).where(AuditEvent.entity_type == "workflow")
-                         .order_by(AuditEvent.id)).all()
+        actions = s.exec(
+            select(AuditEvent.action).where(AuditEvent.entity_type == "workflow").order_by(AuditEvent.id)
+        ).all()
     assert actions == ["imported", "activated", "deactivated"]
 
 
 def test_shipped_user_request_workflow_is_valid(store):
     shipped = Path(__file__).resolve().parent.parent / "seed" / "workflows" / "user_request.toml"
-    fake = workflow.DocumentType(name="user_request", title="User request", attributes=lambda s, k: {},
-                                 submitter=lambda s, k: "x", on_approved=_on("a"), on_rejected=_on("r"),
-                                 automated={"provision": _stamp})
+    fake = workflow.DocumentType(
+        name="user_request",
+        title="User request",
+        attributes=lambda s, k: {},
+        submitter=lambda s, k: "x",
+        on_approved=_on("a"),
+        on_rejected=_on("r"),
+        automated={"provision": _stamp},
+    )
     previous = doctypes.registered("user_request")
     workflow.register(previous or fake)
     try:
@@ -691,39 +742,60 @@ def test_shipped_user_request_workflow_is_valid(store):
         if previous is None:
             workflow.unregister("user_request")
     assert parsed.condition == 'request_type == "Customer"'
-    assert [(st.name, st.kind) for st in parsed.steps] == [("Review", "approval"), ("Provision portal user", "automated")]
+    assert [(st.name, st.kind) for st in parsed.steps] == [
+        ("Review", "approval"),
+        ("Provision portal user", "automated"),
+    ]
     assert parsed.steps[0].assignee == "approver" and parsed.steps[0].escalation == ["role:admin"]
 
 
 # ------------------------------------------------------------------ conditions
 
 
-@pytest.mark.parametrize("source", [
-    "__import__('os').system('rm -rf /')", "().__class__.__bases__", "kind.upper()", "open('/etc/passwd')",
-    "lambda: 1", "[x for x in kind]", "kind[0] == 'A'", "__builtins__", "f'{kind}'", "amount + 1 > 2",
-    "kind == 'A'; import os", "(x := 1)", "kind if amount else amount", "{'a': 1}", "b'bytes' == kind",
-    "kind is None",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "__import__('os').system('rm -rf /')",
+        "().__class__.__bases__",
+        "kind.upper()",
+        "open('/etc/passwd')",
+        "lambda: 1",
+        "[x for x in kind]",
+        "kind[0] == 'A'",
+        "__builtins__",
+        "f'{kind}'",
+        "amount + 1 > 2",
+        "kind == 'A'; import os",
+        "(x := 1)",
+        "kind if amount else amount",
+        "{'a': 1}",
+        "b'bytes' == kind",
+        "kind is None",
+    ],
+)
 def test_condition_parser_refuses_code(source):
     with pytest.raises(conditions.ConditionError):
         conditions.parse(source)
 
 
-@pytest.mark.parametrize("source, attrs, expected", [
-    ('request_type == "Customer"', {"request_type": "Customer"}, True),
-    ('request_type == "Customer"', {"request_type": "Vendor"}, False),
-    ("credit_limit > 10000", {"credit_limit": Decimal("10000.01")}, True),
-    ("credit_limit > 10000.5", {"credit_limit": 10000}, False),
-    ("credit_limit >= -5", {"credit_limit": -5}, True),
-    ('country in ["US", "CA"] and not blocked', {"country": "CA", "blocked": False}, True),
-    ('country not in ["US", "CA"] or rating == "C"', {"country": "US", "rating": "C"}, True),
-    ("missing > 3", {}, False),
-    ("missing == none", {}, True),
-    ('amount > "text"', {"amount": 5}, False),
-    ("blocked == true", {"blocked": True}, True),
-    ("1 < amount < 10", {"amount": 5}, True),
-    ("", {}, True),
-])
+@pytest.mark.parametrize(
+    "source, attrs, expected",
+    [
+        ('request_type == "Customer"', {"request_type": "Customer"}, True),
+        ('request_type == "Customer"', {"request_type": "Vendor"}, False),
+        ("credit_limit > 10000", {"credit_limit": Decimal("10000.01")}, True),
+        ("credit_limit > 10000.5", {"credit_limit": 10000}, False),
+        ("credit_limit >= -5", {"credit_limit": -5}, True),
+        ('country in ["US", "CA"] and not blocked', {"country": "CA", "blocked": False}, True),
+        ('country not in ["US", "CA"] or rating == "C"', {"country": "US", "rating": "C"}, True),
+        ("missing > 3", {}, False),
+        ("missing == none", {}, True),
+        ('amount > "text"', {"amount": 5}, False),
+        ("blocked == true", {"blocked": True}, True),
+        ("1 < amount < 10", {"amount": 5}, True),
+        ("", {}, True),
+    ],
+)
 def test_conditions_evaluate(source, attrs, expected):
     assert conditions.matches(source, attrs) is expected
 

@@ -53,10 +53,12 @@ def test_decisions_on_a_missing_work_item_do_not_wait_for_the_write_lock(store):
     approver = actor_of(store)("approver1")
     holder = _hold_sqlite_write_lock(store)
     try:
-        for call in (lambda: store.call(workflow.approve, approver, 999999),
-                     lambda: store.call(workflow.reject, approver, 999999, "no"),
-                     lambda: store.call(workflow.request_change, approver, 999999),
-                     lambda: store.call(workflow.delegate, approver, 999999, "approver2")):
+        for call in (
+            lambda: store.call(workflow.approve, approver, 999999),
+            lambda: store.call(workflow.reject, approver, 999999, "no"),
+            lambda: store.call(workflow.request_change, approver, 999999),
+            lambda: store.call(workflow.delegate, approver, 999999, "approver2"),
+        ):
             started = time.monotonic()
             with pytest.raises(NotFound, match="999999"):
                 call()
@@ -100,7 +102,9 @@ def test_a_slow_submit_does_not_hold_up_the_next_one(any_store, clock, monkeypat
 
     def run_slow():
         try:
-            results["slow"] = any_store.call(signup.submit, PORTAL, {**GOOD, "email": "slow@x.example", "user_name": "slow1"})
+            results["slow"] = any_store.call(
+                signup.submit, PORTAL, {**GOOD, "email": "slow@x.example", "user_name": "slow1"}
+            )
         except Exception as exc:  # reported by the assertions below
             results["slow"] = exc
 
@@ -112,7 +116,9 @@ def test_a_slow_submit_does_not_hold_up_the_next_one(any_store, clock, monkeypat
 
         def run_fast():
             try:
-                results["fast"] = other.call(signup.submit, PORTAL, {**GOOD, "email": "fast@x.example", "user_name": "fast1"})
+                results["fast"] = other.call(
+                    signup.submit, PORTAL, {**GOOD, "email": "fast@x.example", "user_name": "fast1"}
+                )
             except Exception as exc:
                 results["fast"] = exc
             done.set()
@@ -150,7 +156,10 @@ def test_registration_numbers_may_skip_but_customer_numbers_stay_gap_free(pg_sto
     with pytest.raises(RuntimeError):
         pg_store.call(signup.submit, PORTAL, {**GOOD, "email": "b@x.example", "user_name": "bbb"})
     monkeypatch.setattr(audit, "record", original)
-    assert pg_store.call(signup.submit, PORTAL, {**GOOD, "email": "c@x.example", "user_name": "ccc"}).number == "REG-000003"
+    assert (
+        pg_store.call(signup.submit, PORTAL, {**GOOD, "email": "c@x.example", "user_name": "ccc"}).number
+        == "REG-000003"
+    )
 
 
 def test_sequences_have_a_continuous_flag_admins_change_with_audit(any_store):
@@ -161,8 +170,9 @@ def test_sequences_have_a_continuous_flag_admins_change_with_audit(any_store):
     any_store.call(sequences.configure, admin, "signup", continuous=True)
     with any_store.read() as s:
         assert s.get(NumberSequence, "signup").continuous is True
-        event = s.exec(select(AuditEvent).where(AuditEvent.entity_type == "sequence",
-                                                AuditEvent.entity_key == "signup")).all()[-1]
+        event = s.exec(
+            select(AuditEvent).where(AuditEvent.entity_type == "sequence", AuditEvent.entity_key == "signup")
+        ).all()[-1]
     assert '"continuous": false' in event.before and '"continuous": true' in event.after
 
 
@@ -175,7 +185,6 @@ def test_sequences_set_continuous_from_the_cli(cli):
     r = cli("sequences", "set", "signup", "--continuous", as_="admin1")
     assert r.code == 0 and "gap-free" in r.out
     assert cli("sequences", "set", "signup", "--continuous", as_="support1").code == 3
-
 
 
 def _create_paused_before_numbers(pg_store, clock, monkeypatch, during_pause):
@@ -200,8 +209,14 @@ def _create_paused_before_numbers(pg_store, clock, monkeypatch, during_pause):
 
     def create():
         try:
-            results["slow"] = pg_store.call(signup.create_customer, actor_of(pg_store)("approver1"), first,
-                                            mode="new", template="DOMESTIC", role="Customer self-service user")
+            results["slow"] = pg_store.call(
+                signup.create_customer,
+                actor_of(pg_store)("approver1"),
+                first,
+                mode="new",
+                template="DOMESTIC",
+                role="Customer self-service user",
+            )
         except Exception as exc:  # reported by the assertions below
             results["slow"] = exc
 
@@ -225,8 +240,11 @@ def _no_provisional_keys_left(store) -> None:
     with store.read() as s:
         assert not s.exec(select(Customer).where(Customer.account.startswith("~"))).all()
         assert not s.exec(select(UserRequest).where(UserRequest.number.startswith("~"))).all()
-        assert not s.exec(select(AuditEvent).where(AuditEvent.entity_key.contains("~") | AuditEvent.after.contains("~")
-                                                   | AuditEvent.before.contains("~"))).all()
+        assert not s.exec(
+            select(AuditEvent).where(
+                AuditEvent.entity_key.contains("~") | AuditEvent.after.contains("~") | AuditEvent.before.contains("~")
+            )
+        ).all()
 
 
 @pytest.mark.postgres
@@ -241,14 +259,26 @@ def test_a_create_paused_before_its_numbers_holds_no_sequence_row(pg_store, cloc
     def probe(other, _second):
         with other.engine.connect() as conn:
             conn.execute(text("SET LOCAL lock_timeout = '1s'"))
-            taken.update({code: conn.execute(text("UPDATE numbersequence SET next_value = next_value + 1 WHERE code = :c "
-                                             "RETURNING next_value - 1"), {"c": code}).scalar()
-                          for code in ("customer", "userrequest")})
+            taken.update(
+                {
+                    code: conn.execute(
+                        text(
+                            "UPDATE numbersequence SET next_value = next_value + 1 WHERE code = :c "
+                            "RETURNING next_value - 1"
+                        ),
+                        {"c": code},
+                    ).scalar()
+                    for code in ("customer", "userrequest")
+                }
+            )
             conn.rollback()  # given back: the paused create gets these very numbers
 
     first, result = _create_paused_before_numbers(pg_store, clock, monkeypatch, probe)
     account = sequences.format_number("C-", 6, taken["customer"])
-    assert (result.customer_account, result.user_request) == (account, sequences.format_number("UR-", 6, taken["userrequest"]))
+    assert (result.customer_account, result.user_request) == (
+        account,
+        sequences.format_number("UR-", 6, taken["userrequest"]),
+    )
     _no_provisional_keys_left(pg_store)
     with pg_store.read() as s:
         created = s.exec(select(SignupRequest).where(SignupRequest.number == first)).one()
@@ -264,8 +294,14 @@ def test_a_create_paused_before_its_numbers_does_not_hold_up_the_next_one(pg_sto
 
         def run():
             try:
-                results["fast"] = other.call(signup.create_customer, actor_of(other)("approver1"), second, mode="new",
-                                             template="DOMESTIC", role="Customer self-service user")
+                results["fast"] = other.call(
+                    signup.create_customer,
+                    actor_of(other)("approver1"),
+                    second,
+                    mode="new",
+                    template="DOMESTIC",
+                    role="Customer self-service user",
+                )
             except Exception as exc:
                 results["fast"] = exc
             done.set()
@@ -294,31 +330,62 @@ def _refusals(store):
         ("portal.resend_activation", lambda: store.call(portal.resend_activation, admin, "nobody"), NotFound),
         ("portal.activate", lambda: store.call(portal.activate, "rdk_" + "x" * 30, "Good password 123"), NotFound),
         ("delivery.retry", lambda: store.call(delivery.retry, admin, 999999), NotFound),
-        ("params.set_param", lambda: store.call(params.set_param, support, "workflow.disallow_submitter_approval", True),
-         PermissionDenied),
+        (
+            "params.set_param",
+            lambda: store.call(params.set_param, support, "workflow.disallow_submitter_approval", True),
+            PermissionDenied,
+        ),
         ("params.set_param bad key", lambda: store.call(params.set_param, admin, "no.such.key", 1), NotFound),
-        ("operators.add_operator", lambda: store.call(operators.add_operator, admin, "approver1", "A", "approver"),
-         Conflict),
+        (
+            "operators.add_operator",
+            lambda: store.call(operators.add_operator, admin, "approver1", "A", "approver"),
+            Conflict,
+        ),
         ("operators.set_active", lambda: store.call(operators.set_active, admin, "nobody", False), NotFound),
         ("customers.save_template", lambda: store.call(customers.save_template, support, "T1", {}), PermissionDenied),
-        ("customers.save_template bad", lambda: store.call(customers.save_template, admin, "bad name!", {}),
-         ValidationFailed),
+        (
+            "customers.save_template bad",
+            lambda: store.call(customers.save_template, admin, "bad name!", {}),
+            ValidationFailed,
+        ),
         ("customers.save_role", lambda: store.call(customers.save_role, admin, ""), ValidationFailed),
         ("workflow.bulk_decide", bulk, None),
-        ("workflow.submit_document", lambda: store.call(workflow.submit_document, approver, "no_such_type", "X"),
-         NotFound),
-        ("workflow.resubmit_document", lambda: store.call(workflow.resubmit_document, approver, "case", "CASE-999"),
-         NotFound),
-        ("workflow.recall_document", lambda: store.call(workflow.recall_document, approver, "case", "CASE-999"),
-         NotFound),
+        (
+            "workflow.submit_document",
+            lambda: store.call(workflow.submit_document, approver, "no_such_type", "X"),
+            NotFound,
+        ),
+        (
+            "workflow.resubmit_document",
+            lambda: store.call(workflow.resubmit_document, approver, "case", "CASE-999"),
+            NotFound,
+        ),
+        (
+            "workflow.recall_document",
+            lambda: store.call(workflow.recall_document, approver, "case", "CASE-999"),
+            NotFound,
+        ),
     ]
 
 
-PHASED_REFUSALS = ["portal.disable", "portal.enable", "portal.resend_activation", "portal.activate", "delivery.retry",
-                   "params.set_param", "params.set_param bad key", "operators.add_operator", "operators.set_active",
-                   "customers.save_template", "customers.save_template bad", "customers.save_role",
-                   "workflow.bulk_decide", "workflow.submit_document", "workflow.resubmit_document",
-                   "workflow.recall_document"]
+PHASED_REFUSALS = [
+    "portal.disable",
+    "portal.enable",
+    "portal.resend_activation",
+    "portal.activate",
+    "delivery.retry",
+    "params.set_param",
+    "params.set_param bad key",
+    "operators.add_operator",
+    "operators.set_active",
+    "customers.save_template",
+    "customers.save_template bad",
+    "customers.save_role",
+    "workflow.bulk_decide",
+    "workflow.submit_document",
+    "workflow.resubmit_document",
+    "workflow.recall_document",
+]
 
 
 def test_the_refusal_list_names_every_case(store):

@@ -7,20 +7,33 @@ from urllib.parse import urlsplit
 
 from services import delivery, params
 from services.permissions import SYSTEM
-
 from tests.conftest import HOSTILE
 
 # the markup/escape strings every surface gets, plus what a browser would run or reorder
-HOSTILE_WEB = [*HOSTILE, "a\u202eb", "<script>alert(1)</script>", "\"><img src=x onerror=alert(1)>"]
+HOSTILE_WEB = [*HOSTILE, "a\u202eb", "<script>alert(1)</script>", '"><img src=x onerror=alert(1)>']
 
 SIGNUP = {
-    "company": "Tailwind Traders", "first_name": "Ann", "last_name": "Lee", "email": "ann.lee@tailwind.example",
-    "user_name": "alee", "phone": "+1 555 0100", "street": "1 Pier Rd", "city": "Oslo", "zip": "0150",
-    "country": "NO", "language": "en-us",
+    "company": "Tailwind Traders",
+    "first_name": "Ann",
+    "last_name": "Lee",
+    "email": "ann.lee@tailwind.example",
+    "user_name": "alee",
+    "phone": "+1 555 0100",
+    "street": "1 Pier Rd",
+    "city": "Oslo",
+    "zip": "0150",
+    "country": "NO",
+    "language": "en-us",
 }
 APPLY = {
-    "company": "Fourth Coffee", "first_name": "Kim", "last_name": "Ray", "email": "kim.ray@fourth.example",
-    "phone": "+1 555 0199", "zip": "98052", "comments": "We run 12 shops.", "store_name": "Fourth Coffee Online",
+    "company": "Fourth Coffee",
+    "first_name": "Kim",
+    "last_name": "Ray",
+    "email": "kim.ray@fourth.example",
+    "phone": "+1 555 0199",
+    "zip": "98052",
+    "comments": "We run 12 shops.",
+    "store_name": "Fourth Coffee Online",
     "store_url": "https://fourth.example/shop",
 }
 PASSWORD = "Blue-Kettle-Morning-42"
@@ -39,7 +52,11 @@ def csrf_of(client, path: str = "/signup") -> str:
 
 
 def post_form(client, path: str, data: dict, *, csrf: str | None = None, headers: dict | None = None):
-    token = csrf if csrf is not None else csrf_of(client, path if path in ("/signup", "/partners/apply", "/signup/resend") else "/signup/resend")
+    token = (
+        csrf
+        if csrf is not None
+        else csrf_of(client, path if path in ("/signup", "/partners/apply", "/signup/resend") else "/signup/resend")
+    )
     return client.post(path, data={"csrf": token, **data}, headers=headers or {})
 
 

@@ -31,16 +31,30 @@ def main(argv: list[str] | None = None) -> int:
 # command group -> the modules that register its commands (tests/test_cli_start.py checks it is
 # complete); a command not listed (or --help without a command) imports every module
 COMMAND_MODULES: dict[str, tuple[str, ...]] = {
-    "signup": ("signup_cmds",), "requests": ("signup_cmds",), "serve": ("web_cmds",),
-    "customers": ("admin_cmds", "changes_cmds"), "outbox": ("admin_cmds", "portal_cmds"),
+    "signup": ("signup_cmds",),
+    "requests": ("signup_cmds",),
+    "serve": ("web_cmds",),
+    "customers": ("admin_cmds", "changes_cmds"),
+    "outbox": ("admin_cmds", "portal_cmds"),
     **{name: ("admin_cmds",) for name in ("templates", "roles", "operators", "audit", "db", "sequences", "demo")},
-    "params": ("changes_cmds",), "changes": ("changes_cmds",),
+    "params": ("changes_cmds",),
+    "changes": ("changes_cmds",),
     **{name: ("cases_cmds",) for name in ("cases", "prospects", "leads", "opportunities")},
     **{name: ("portal_cmds",) for name in ("user-requests", "portal", "mail")},
-    "workflow": ("workflow_cmds",), "work": ("workflow_cmds",), "processes": ("processes_cmds",),
+    "workflow": ("workflow_cmds",),
+    "work": ("workflow_cmds",),
+    "processes": ("processes_cmds",),
 }
-ALL_MODULES = ("admin_cmds", "cases_cmds", "changes_cmds", "portal_cmds", "processes_cmds", "signup_cmds", "web_cmds",
-               "workflow_cmds")
+ALL_MODULES = (
+    "admin_cmds",
+    "cases_cmds",
+    "changes_cmds",
+    "portal_cmds",
+    "processes_cmds",
+    "signup_cmds",
+    "web_cmds",
+    "workflow_cmds",
+)
 
 
 def command_of(args: list[str]) -> str | None:

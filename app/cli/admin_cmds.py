@@ -18,9 +18,16 @@ outbox_app = typer.Typer(help="E-mail waiting to be sent, sent, or dead.", no_ar
 audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 sequences_app = typer.Typer(help="Number sequences (registration numbers, accounts...).", no_args_is_help=True)
-for sub, name in ((customers_app, "customers"), (templates_app, "templates"), (roles_app, "roles"),
-                  (operators_app, "operators"), (outbox_app, "outbox"), (audit_app, "audit"), (db_app, "db"),
-                  (sequences_app, "sequences")):
+for sub, name in (
+    (customers_app, "customers"),
+    (templates_app, "templates"),
+    (roles_app, "roles"),
+    (operators_app, "operators"),
+    (outbox_app, "outbox"),
+    (audit_app, "audit"),
+    (db_app, "db"),
+    (sequences_app, "sequences"),
+):
     app.add_typer(sub, name=name)
 
 
@@ -28,17 +35,32 @@ for sub, name in ((customers_app, "customers"), (templates_app, "templates"), (r
 
 
 @customers_app.command("list")
-def customers_list(ctx: typer.Context, search: Optional[str] = typer.Option(None, "--search"),
-                   limit: int = typer.Option(50, "--limit", min=1, max=1000), as_json: bool = JsonOption) -> None:
+def customers_list(
+    ctx: typer.Context,
+    search: Optional[str] = typer.Option(None, "--search"),
+    limit: int = typer.Option(50, "--limit", min=1, max=1000),
+    as_json: bool = JsonOption,
+) -> None:
     """List customers by account."""
     from services import customers
 
     rows = obj(ctx).call(customers.list_customers, search=search, limit=limit)
     if as_json:
         return output.emit_json(rows)
-    output.table(rows, [("account", "Account"), ("name", "Name"), ("party_type", "Type"), ("customer_group", "Group"),
-                        ("city", "City"), ("country", "Country"), ("email", "E-mail"), ("blocked", "Blocked"),
-                        ("approval_status", "Approval status")])
+    output.table(
+        rows,
+        [
+            ("account", "Account"),
+            ("name", "Name"),
+            ("party_type", "Type"),
+            ("customer_group", "Group"),
+            ("city", "City"),
+            ("country", "Country"),
+            ("email", "E-mail"),
+            ("blocked", "Blocked"),
+            ("approval_status", "Approval status"),
+        ],
+    )
 
 
 @customers_app.command("show")
@@ -50,9 +72,22 @@ def customers_show(ctx: typer.Context, account: str, as_json: bool = JsonOption)
     if as_json:
         return output.emit_json(detail)
     output.record(detail.customer, title=f"Customer {detail.customer.account}")
-    output.table(detail.contacts, [("first_name", "First name"), ("last_name", "Last name"), ("email", "E-mail"),
-                                   ("phone", "Phone"), ("is_admin", "Admin")], title="Contacts")
-    output.table(detail.history, [("at", "When"), ("operator", "Who"), ("action", "What"), ("comment", "Comment")], title="History")
+    output.table(
+        detail.contacts,
+        [
+            ("first_name", "First name"),
+            ("last_name", "Last name"),
+            ("email", "E-mail"),
+            ("phone", "Phone"),
+            ("is_admin", "Admin"),
+        ],
+        title="Contacts",
+    )
+    output.table(
+        detail.history,
+        [("at", "When"), ("operator", "Who"), ("action", "What"), ("comment", "Comment")],
+        title="History",
+    )
 
 
 # ------------------------------------------------------------------ templates, roles
@@ -66,9 +101,13 @@ def templates_list(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     rows = obj(ctx).call(customers.list_templates)
     if as_json:
         return output.emit_json(rows)
-    output.table([{"name": t.name, "description": t.description,
-                   "values": ", ".join(f"{k}={v}" for k, v in t.values.items())} for t in rows],
-                 [("name", "Template"), ("description", "Description"), ("values", "Values")])
+    output.table(
+        [
+            {"name": t.name, "description": t.description, "values": ", ".join(f"{k}={v}" for k, v in t.values.items())}
+            for t in rows
+        ],
+        [("name", "Template"), ("description", "Description"), ("values", "Values")],
+    )
 
 
 @roles_app.command("list")
@@ -86,8 +125,17 @@ def roles_list(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 
 
 def _operator_rows(ops):
-    return [{"user_name": o.user_name, "display_name": o.display_name, "roles": o.roles, "profile": o.profile or "",
-             "sales_rep": o.sales_rep, "active": o.active} for o in ops]
+    return [
+        {
+            "user_name": o.user_name,
+            "display_name": o.display_name,
+            "roles": o.roles,
+            "profile": o.profile or "",
+            "sales_rep": o.sales_rep,
+            "active": o.active,
+        }
+        for o in ops
+    ]
 
 
 @operators_app.command("list")
@@ -98,24 +146,43 @@ def operators_list(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     rows = _operator_rows(obj(ctx).call(operators.list_operators))
     if as_json:
         return output.emit_json(rows)
-    output.table(rows, [("user_name", "User name"), ("display_name", "Name"), ("roles", "Roles"), ("profile", "Profile"),
-                        ("sales_rep", "Sales rep"), ("active", "Active")])
+    output.table(
+        rows,
+        [
+            ("user_name", "User name"),
+            ("display_name", "Name"),
+            ("roles", "Roles"),
+            ("profile", "Profile"),
+            ("sales_rep", "Sales rep"),
+            ("active", "Active"),
+        ],
+    )
 
 
 @operators_app.command("add")
 def operators_add(
-    ctx: typer.Context, user_name: str, display_name: str = typer.Option(..., "--name"),
+    ctx: typer.Context,
+    user_name: str,
+    display_name: str = typer.Option(..., "--name"),
     roles: str = typer.Option(..., "--roles", help="Comma-separated: support, approver, admin."),
     email: Optional[str] = typer.Option(None, "--email"),
-    profile: Optional[str] = typer.Option(None, "--profile", help="Sales, Customer Service or Supply Chain & Production."),
-    sales_rep: bool = typer.Option(False, "--sales-rep", help="Informational only: cases are approved at once "
-                                   "when their creator has --profile Sales (seed 002's Salesrep profile)."),
+    profile: Optional[str] = typer.Option(
+        None, "--profile", help="Sales, Customer Service or Supply Chain & Production."
+    ),
+    sales_rep: bool = typer.Option(
+        False,
+        "--sales-rep",
+        help="Informational only: cases are approved at once "
+        "when their creator has --profile Sales (seed 002's Salesrep profile).",
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Add an operator (admins only)."""
     from services import operators
 
-    op = obj(ctx).call(operators.add_operator, user_name, display_name, roles, email=email, profile=profile, sales_rep=sales_rep)
+    op = obj(ctx).call(
+        operators.add_operator, user_name, display_name, roles, email=email, profile=profile, sales_rep=sales_rep
+    )
     if as_json:
         return output.emit_json(_operator_rows([op])[0])
     output.message(f"operator {op.user_name} added ({op.roles})")
@@ -146,34 +213,71 @@ def operators_enable(ctx: typer.Context, user_name: str, as_json: bool = JsonOpt
 
 
 @outbox_app.command("list")
-def outbox_list(ctx: typer.Context, status: Optional[str] = typer.Option(None, "--status", help="pending, sent or dead."),
-                entity: Optional[str] = typer.Option(None, "--entity", help="Only mail about this record."),
-                limit: int = typer.Option(50, "--limit", min=1, max=10000), as_json: bool = JsonOption) -> None:
+def outbox_list(
+    ctx: typer.Context,
+    status: Optional[str] = typer.Option(None, "--status", help="pending, sent or dead."),
+    entity: Optional[str] = typer.Option(None, "--entity", help="Only mail about this record."),
+    limit: int = typer.Option(50, "--limit", min=1, max=10000),
+    as_json: bool = JsonOption,
+) -> None:
     """E-mail in the outbox: recipient, subject, body (links masked), status."""
     from services import delivery
 
     rows = obj(ctx).call(delivery.list_messages, status=status, entity=entity, limit=limit)
-    data = [{"id": m.id, "created_at": m.created_at, "recipient": m.recipient, "subject": m.subject, "body": m.body,
-             "status": m.status, "attempts": m.attempts, "last_error": m.last_error, "message_id": m.message_id}
-            for m in rows]
+    data = [
+        {
+            "id": m.id,
+            "created_at": m.created_at,
+            "recipient": m.recipient,
+            "subject": m.subject,
+            "body": m.body,
+            "status": m.status,
+            "attempts": m.attempts,
+            "last_error": m.last_error,
+            "message_id": m.message_id,
+        }
+        for m in rows
+    ]
     if as_json:
         return output.emit_json(data)
-    output.table(data, [("id", "Id"), ("created_at", "Queued"), ("status", "Status"), ("recipient", "To"),
-                        ("subject", "Subject"), ("body", "Body")])
+    output.table(
+        data,
+        [
+            ("id", "Id"),
+            ("created_at", "Queued"),
+            ("status", "Status"),
+            ("recipient", "To"),
+            ("subject", "Subject"),
+            ("body", "Body"),
+        ],
+    )
 
 
 @audit_app.command("list")
-def audit_list(ctx: typer.Context, entity: Optional[str] = typer.Option(None, "--entity", metavar="NUMBER"),
-               limit: int = typer.Option(100, "--limit", min=1, max=10000), as_json: bool = JsonOption) -> None:
+def audit_list(
+    ctx: typer.Context,
+    entity: Optional[str] = typer.Option(None, "--entity", metavar="NUMBER"),
+    limit: int = typer.Option(100, "--limit", min=1, max=10000),
+    as_json: bool = JsonOption,
+) -> None:
     """Audit events, newest first."""
     from services import audit
 
     rows = obj(ctx).call(audit.list_events, entity=entity, limit=limit)
     if as_json:
         return output.emit_json(rows)
-    output.table([{**r.model_dump(), "change": _change(r.before, r.after)} for r in rows],
-                 [("at", "When"), ("operator", "Who"), ("entity_type", "Type"), ("entity_key", "Record"),
-                  ("action", "What"), ("change", "Before -> after"), ("comment", "Comment")])
+    output.table(
+        [{**r.model_dump(), "change": _change(r.before, r.after)} for r in rows],
+        [
+            ("at", "When"),
+            ("operator", "Who"),
+            ("entity_type", "Type"),
+            ("entity_key", "Record"),
+            ("action", "What"),
+            ("change", "Before -> after"),
+            ("comment", "Comment"),
+        ],
+    )
 
 
 def _change(before, after) -> str:
@@ -187,8 +291,17 @@ def _change(before, after) -> str:
 def _sequence_rows(seqs):
     from services.sequences import format_number
 
-    return [{"code": q.code, "prefix": q.prefix, "width": q.width, "next": format_number(q.prefix, q.width, q.next_value),
-             "continuous": bool(q.continuous), "description": q.description} for q in seqs]
+    return [
+        {
+            "code": q.code,
+            "prefix": q.prefix,
+            "width": q.width,
+            "next": format_number(q.prefix, q.width, q.next_value),
+            "continuous": bool(q.continuous),
+            "description": q.description,
+        }
+        for q in seqs
+    ]
 
 
 @sequences_app.command("list")
@@ -199,24 +312,39 @@ def sequences_list(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     rows = _sequence_rows(obj(ctx).call(sequences.list_sequences))
     if as_json:
         return output.emit_json(rows)
-    output.table([{**r, "continuous": "yes" if r["continuous"] else "no"} for r in rows],
-                 [("code", "Code"), ("prefix", "Prefix"), ("width", "Width"), ("next", "Next number"),
-                  ("continuous", "Continuous"), ("description", "Used for")])
+    output.table(
+        [{**r, "continuous": "yes" if r["continuous"] else "no"} for r in rows],
+        [
+            ("code", "Code"),
+            ("prefix", "Prefix"),
+            ("width", "Width"),
+            ("next", "Next number"),
+            ("continuous", "Continuous"),
+            ("description", "Used for"),
+        ],
+    )
 
 
 @sequences_app.command("set")
-def sequences_set(ctx: typer.Context, code: str, prefix: Optional[str] = typer.Option(None, "--prefix"),
-                  width: Optional[int] = typer.Option(None, "--width", help="Digits (1-12)."),
-                  continuous: Optional[bool] = typer.Option(
-                      None, "--continuous/--no-continuous",
-                      help="Gap-free (taken last in the record's transaction) or not (taken in its own tiny "
-                           "transaction: nobody waits, a cancelled record leaves a gap)."),
-                  as_json: bool = JsonOption) -> None:
+def sequences_set(
+    ctx: typer.Context,
+    code: str,
+    prefix: Optional[str] = typer.Option(None, "--prefix"),
+    width: Optional[int] = typer.Option(None, "--width", help="Digits (1-12)."),
+    continuous: Optional[bool] = typer.Option(
+        None,
+        "--continuous/--no-continuous",
+        help="Gap-free (taken last in the record's transaction) or not (taken in its own tiny "
+        "transaction: nobody waits, a cancelled record leaves a gap).",
+    ),
+    as_json: bool = JsonOption,
+) -> None:
     """Change a sequence's prefix, width or Continuous flag for the numbers still to come (admins only)."""
     from services import sequences
 
-    row = _sequence_rows([obj(ctx).call(sequences.configure, code, prefix=prefix, width=width,
-                                        continuous=continuous)])[0]
+    row = _sequence_rows([obj(ctx).call(sequences.configure, code, prefix=prefix, width=width, continuous=continuous)])[
+        0
+    ]
     if as_json:
         return output.emit_json(row)
     kind = "continuous (gap-free)" if row["continuous"] else "not continuous (may skip numbers)"
@@ -289,14 +417,18 @@ def db_current(ctx: typer.Context) -> None:
         rev = current_revision(store.engine)
     finally:
         store.dispose()
-    output.message(f"{store.engine.url.render_as_string(hide_password=True)}: revision {rev or 'none'} "
-                   f"(this regdesk needs {','.join(sorted(SCHEMA_HEADS))})")
+    output.message(
+        f"{store.engine.url.render_as_string(hide_password=True)}: revision {rev or 'none'} "
+        f"(this regdesk needs {','.join(sorted(SCHEMA_HEADS))})"
+    )
 
 
 @db_app.command("check-counters")
-def db_check_counters(ctx: typer.Context, repair: bool = typer.Option(False, "--repair", help="Rewrite wrong counts "
-                                                                      "with the recount (administrators)."),
-                      as_json: bool = JsonOption) -> None:
+def db_check_counters(
+    ctx: typer.Context,
+    repair: bool = typer.Option(False, "--repair", help="Rewrite wrong counts with the recount (administrators)."),
+    as_json: bool = JsonOption,
+) -> None:
     """Recount the kept per-status counts and compare (exit 1 when some differ and were not repaired)."""
     from services import counters
 
@@ -328,7 +460,6 @@ def demo(
     import time
 
     from seed.demo import add_synthetic, load_base
-
     from services import identity
     from services.errors import InvalidTransition
     from services.operators import list_operator_names
@@ -339,8 +470,10 @@ def demo(
     with c.store.read() as s:
         names, demo = list_operator_names(s), identity.is_demo(s)
     if names and not demo and "approver1" not in names:
-        raise InvalidTransition("this database has operators and is not a demo database: 'regdesk demo' only fills "
-                                "a new, empty database (demo databases let anyone act as anyone with --as)")
+        raise InvalidTransition(
+            "this database has operators and is not a demo database: 'regdesk demo' only fills "
+            "a new, empty database (demo databases let anyone act as anyone with --as)"
+        )
     result = load_base(c.store)
     if not names:  # it filled an empty database: that one is a demo database ("--as" allowed on SQLite)
         with c.store.write() as s:
@@ -352,8 +485,11 @@ def demo(
         output.emit_json(result)
     else:
         state = "loaded" if result["loaded"] else "already there"
-        output.message(f"demo set {state}" + (f"; {requests} synthetic requests added" if requests else "")
-                       + f" in {result['seconds']} s")
+        output.message(
+            f"demo set {state}"
+            + (f"; {requests} synthetic requests added" if requests else "")
+            + f" in {result['seconds']} s"
+        )
     if open_console:
         from app.console import run_console
 

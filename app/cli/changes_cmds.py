@@ -12,8 +12,9 @@ from app.cli import output
 from app.cli.admin_cmds import customers_app
 from app.cli.root import JsonOption, app, obj
 
-params_app = typer.Typer(help="Parameters: customer approval, self-service, workflow, mail (admins change them).",
-                         no_args_is_help=True)
+params_app = typer.Typer(
+    help="Parameters: customer approval, self-service, workflow, mail (admins change them).", no_args_is_help=True
+)
 changes_app = typer.Typer(help="Proposed customer changes: review, submit, approve, reject.", no_args_is_help=True)
 app.add_typer(params_app, name="params")
 app.add_typer(changes_app, name="changes")
@@ -37,11 +38,17 @@ def _pairs(items: list[str], what: str) -> dict[str, str]:
 def _show_settings(settings, as_json: bool) -> None:
     if as_json:
         return output.emit_json(settings)
-    output.record({"Enable customer approvals": settings.enabled,
-                   "Data entity behavior": f"{settings.entity_behavior_label} ({settings.entity_behavior})"},
-                  title="Customer approval")
-    output.table([{"name": f.name, "label": f.label, "enabled": f.enabled} for f in settings.fields],
-                 [("name", "Field"), ("label", "Label"), ("enabled", "Enable")])
+    output.record(
+        {
+            "Enable customer approvals": settings.enabled,
+            "Data entity behavior": f"{settings.entity_behavior_label} ({settings.entity_behavior})",
+        },
+        title="Customer approval",
+    )
+    output.table(
+        [{"name": f.name, "label": f.label, "enabled": f.enabled} for f in settings.fields],
+        [("name", "Field"), ("label", "Label"), ("enabled", "Enable")],
+    )
 
 
 @params_app.command("show")
@@ -53,10 +60,12 @@ def params_show(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 
 
 @params_app.command("set")
-def params_set(ctx: typer.Context,
-               name: str = typer.Argument(..., metavar="approvals|entity-behavior|KEY"),
-               value: str = typer.Argument(..., metavar="VALUE"),
-               as_json: bool = JsonOption) -> None:
+def params_set(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., metavar="approvals|entity-behavior|KEY"),
+    value: str = typer.Argument(..., metavar="VALUE"),
+    as_json: bool = JsonOption,
+) -> None:
     """Set 'approvals on|off', 'entity-behavior allow|reject|propose', or any KEY of 'params list' (admins)."""
     from services import changes, params
     from services.errors import ValidationFailed
@@ -72,17 +81,26 @@ def params_set(ctx: typer.Context,
     elif key in ("entity-behavior", "behavior", "data-entity-behavior"):
         settings = obj(ctx).call(changes.set_entity_behavior, value)
     else:
-        raise ValidationFailed({"name": "approvals, entity-behavior or a key of 'regdesk params list' "
-                                        "(fields: 'regdesk params field NAME on|off')"})
+        raise ValidationFailed(
+            {
+                "name": "approvals, entity-behavior or a key of 'regdesk params list' "
+                "(fields: 'regdesk params field NAME on|off')"
+            }
+        )
     if as_json:
         return output.emit_json(settings)
-    output.message(f"customer approvals {'on' if settings.enabled else 'off'}; data entity behavior: "
-                   f"{settings.entity_behavior_label}")
+    output.message(
+        f"customer approvals {'on' if settings.enabled else 'off'}; data entity behavior: "
+        f"{settings.entity_behavior_label}"
+    )
 
 
 @params_app.command("list")
-def params_list(ctx: typer.Context, prefix: str = typer.Option("", "--prefix", help="Only keys starting with this."),
-                as_json: bool = JsonOption) -> None:
+def params_list(
+    ctx: typer.Context,
+    prefix: str = typer.Option("", "--prefix", help="Only keys starting with this."),
+    as_json: bool = JsonOption,
+) -> None:
     """Every parameter with its value, default and meaning (self-service, workflow, mail...)."""
     from services import params
 
@@ -93,8 +111,12 @@ def params_list(ctx: typer.Context, prefix: str = typer.Option("", "--prefix", h
 
 
 @params_app.command("field")
-def params_field(ctx: typer.Context, name: str = typer.Argument(..., metavar="FIELD"),
-                 value: str = typer.Argument(..., metavar="on|off"), as_json: bool = JsonOption) -> None:
+def params_field(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., metavar="FIELD"),
+    value: str = typer.Argument(..., metavar="on|off"),
+    as_json: bool = JsonOption,
+) -> None:
     """Whether changes of a customer field need approval (admins)."""
     from services import changes
 
@@ -110,10 +132,15 @@ def params_field(ctx: typer.Context, name: str = typer.Argument(..., metavar="FI
 
 
 @customers_app.command("edit")
-def customers_edit(ctx: typer.Context, account: str,
-                   values: list[str] = typer.Argument(..., metavar="FIELD=VALUE..."),
-                   version: Optional[int] = typer.Option(None, "--version", help="Refuse if the customer is no longer at this version."),
-                   as_json: bool = JsonOption) -> None:
+def customers_edit(
+    ctx: typer.Context,
+    account: str,
+    values: list[str] = typer.Argument(..., metavar="FIELD=VALUE..."),
+    version: Optional[int] = typer.Option(
+        None, "--version", help="Refuse if the customer is no longer at this version."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
     """Change customer fields: fields needing approval become proposed changes (not submitted)."""
     from services import changes
 
@@ -127,13 +154,21 @@ def customers_edit(ctx: typer.Context, account: str,
 
 @customers_app.command("import")
 def customers_import(
-    ctx: typer.Context, file: str = typer.Argument(..., metavar="FILE", help="CSV (header: account, fields...) or JSON (a list of objects)."),
+    ctx: typer.Context,
+    file: str = typer.Argument(
+        ..., metavar="FILE", help="CSV (header: account, fields...) or JSON (a list of objects)."
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would happen; change nothing."),
-    partial: bool = typer.Option(False, "--partial", help="Apply the good rows even when some rows are invalid "
-                                 "(default: all or nothing)."),
+    partial: bool = typer.Option(
+        False, "--partial", help="Apply the good rows even when some rows are invalid (default: all or nothing)."
+    ),
     fmt: Optional[str] = typer.Option(None, "--format", help="csv or json (default: from the file name)."),
-    raw: bool = typer.Option(False, "--raw", help="CSV cells are exact values (a `customers export --raw` file): "
-                             "a leading ' is kept, not taken as the export's spreadsheet guard."),
+    raw: bool = typer.Option(
+        False,
+        "--raw",
+        help="CSV cells are exact values (a `customers export --raw` file): "
+        "a leading ' is kept, not taken as the export's spreadsheet guard.",
+    ),
     show: int = typer.Option(200, "--show", min=0, help="Rows of the report to print (all with --json)."),
     as_json: bool = JsonOption,
 ) -> None:
@@ -147,21 +182,40 @@ def customers_import(
     if sys.stdout.isatty() and not as_json and len(rows) > 0:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        with Progress(TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=output.out, transient=True) as bar:
+        with Progress(
+            TextColumn("importing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=output.out,
+            transient=True,
+        ) as bar:
             task = bar.add_task("import", total=len(rows))
-            report = c.call(customer_import.import_rows, rows, dry_run=dry_run, partial=partial,
-                            progress=lambda done, total: bar.update(task, completed=done))
+            report = c.call(
+                customer_import.import_rows,
+                rows,
+                dry_run=dry_run,
+                partial=partial,
+                progress=lambda done, total: bar.update(task, completed=done),
+            )
     else:
         report = c.call(customer_import.import_rows, rows, dry_run=dry_run, partial=partial)
     if as_json:
         output.emit_json(report)
     else:
         notable = [r for r in report.report if r.status != "unchanged"]
-        output.table([{**r.model_dump(), "fields": _fields(r)} for r in notable[:show]],
-                     [("line", "Line"), ("account", "Account"), ("status", "Result"), ("fields", "Fields"),
-                      ("proposal", "Proposal"), ("reason", "Reason")],
-                     title=f"Import{' (dry run: nothing changed)' if dry_run else ''}: {report.behavior_label}")
+        output.table(
+            [{**r.model_dump(), "fields": _fields(r)} for r in notable[:show]],
+            [
+                ("line", "Line"),
+                ("account", "Account"),
+                ("status", "Result"),
+                ("fields", "Fields"),
+                ("proposal", "Proposal"),
+                ("reason", "Reason"),
+            ],
+            title=f"Import{' (dry run: nothing changed)' if dry_run else ''}: {report.behavior_label}",
+        )
         if len(notable) > show:
             output.message(f"... {len(notable) - show} more rows (raise --show, or use --json)")
         counts = ", ".join(f"{n} {s}" for s, n in report.counts.items())
@@ -181,11 +235,15 @@ def _fields(r) -> str:
 
 
 @customers_app.command("export")
-def customers_export(ctx: typer.Context, file: str = typer.Argument(..., metavar="FILE"),
-                     fmt: Optional[str] = typer.Option(None, "--format", help="csv or json (default: from the file name)."),
-                     raw: bool = typer.Option(False, "--raw", help="CSV: exact values, cells a spreadsheet would run "
-                                                                   "as formulas are not prefixed with '."),
-                     as_json: bool = JsonOption) -> None:
+def customers_export(
+    ctx: typer.Context,
+    file: str = typer.Argument(..., metavar="FILE"),
+    fmt: Optional[str] = typer.Option(None, "--format", help="csv or json (default: from the file name)."),
+    raw: bool = typer.Option(
+        False, "--raw", help="CSV: exact values, cells a spreadsheet would run as formulas are not prefixed with '."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
     """Write every customer in the import format (CSV or JSON). CSV cells starting with = + - @ tab
     or CR get a leading ' so a spreadsheet shows them as text (the import removes it again)."""
     from services import customer_import
@@ -200,31 +258,57 @@ def customers_export(ctx: typer.Context, file: str = typer.Argument(..., metavar
 
 
 def _lines_table(view) -> None:
-    output.table([{**x.model_dump(), "flag": "CONFLICT" if x.conflict else ""} for x in view.lines],
-                 [("field", "Field"), ("original", "Original"), ("proposed", "Proposed"), ("current", "Current"),
-                  ("flag", "Conflict"), ("decision", "Decision"), ("proposed_by", "Proposed by"), ("comment", "Comment")],
-                 title="Proposed changes")
+    output.table(
+        [{**x.model_dump(), "flag": "CONFLICT" if x.conflict else ""} for x in view.lines],
+        [
+            ("field", "Field"),
+            ("original", "Original"),
+            ("proposed", "Proposed"),
+            ("current", "Current"),
+            ("flag", "Conflict"),
+            ("decision", "Decision"),
+            ("proposed_by", "Proposed by"),
+            ("comment", "Comment"),
+        ],
+        title="Proposed changes",
+    )
 
 
 @changes_app.command("list")
-def changes_list(ctx: typer.Context,
-                 status: Optional[str] = typer.Option(None, "--status", help="Not submitted, Submitted, Approved, Partially approved, Rejected, Discarded or All."),
-                 mine: bool = typer.Option(False, "--mine", help="Only proposals waiting for my decision."),
-                 limit: int = typer.Option(200, "--limit", min=1, max=10000), as_json: bool = JsonOption) -> None:
+def changes_list(
+    ctx: typer.Context,
+    status: Optional[str] = typer.Option(
+        None, "--status", help="Not submitted, Submitted, Approved, Partially approved, Rejected, Discarded or All."
+    ),
+    mine: bool = typer.Option(False, "--mine", help="Only proposals waiting for my decision."),
+    limit: int = typer.Option(200, "--limit", min=1, max=10000),
+    as_json: bool = JsonOption,
+) -> None:
     """Proposed customer changes, newest first."""
     from services import changes
 
     rows = obj(ctx).call(changes.list_proposals, state=status, waiting_for_me=mine, limit=limit)
     if as_json:
         return output.emit_json(rows)
-    output.table(rows, [("number", "Proposal"), ("account", "Account"), ("customer_name", "Customer"), ("state", "State"),
-                        ("fields", "Fields"), ("created_by", "Proposed by"), ("submitted_at", "Submitted"),
-                        ("decided_by", "Decided by")])
+    output.table(
+        rows,
+        [
+            ("number", "Proposal"),
+            ("account", "Account"),
+            ("customer_name", "Customer"),
+            ("state", "State"),
+            ("fields", "Fields"),
+            ("created_by", "Proposed by"),
+            ("submitted_at", "Submitted"),
+            ("decided_by", "Decided by"),
+        ],
+    )
 
 
 @changes_app.command("show")
-def changes_show(ctx: typer.Context, account: str = typer.Argument(..., metavar="ACCOUNT|CHG-NUMBER"),
-                 as_json: bool = JsonOption) -> None:
+def changes_show(
+    ctx: typer.Context, account: str = typer.Argument(..., metavar="ACCOUNT|CHG-NUMBER"), as_json: bool = JsonOption
+) -> None:
     """A customer's proposal: each line with original, proposed and current value."""
     from services import changes
 
@@ -236,8 +320,12 @@ def changes_show(ctx: typer.Context, account: str = typer.Argument(..., metavar=
 
 
 @changes_app.command("discard")
-def changes_discard(ctx: typer.Context, account: str, field: Optional[str] = typer.Argument(None, metavar="[FIELD]"),
-                    as_json: bool = JsonOption) -> None:
+def changes_discard(
+    ctx: typer.Context,
+    account: str,
+    field: Optional[str] = typer.Argument(None, metavar="[FIELD]"),
+    as_json: bool = JsonOption,
+) -> None:
     """Discard one proposed change (FIELD), or all of them."""
     from services import changes
 
@@ -251,8 +339,12 @@ def changes_discard(ctx: typer.Context, account: str, field: Optional[str] = typ
 
 
 @changes_app.command("submit")
-def changes_submit(ctx: typer.Context, account: str, comment: Optional[str] = typer.Option(None, "--comment"),
-                   as_json: bool = JsonOption) -> None:
+def changes_submit(
+    ctx: typer.Context,
+    account: str,
+    comment: Optional[str] = typer.Option(None, "--comment"),
+    as_json: bool = JsonOption,
+) -> None:
     """Workflow > Submit: send the customer's proposed changes for approval."""
     from services import changes
 
@@ -264,8 +356,12 @@ def changes_submit(ctx: typer.Context, account: str, comment: Optional[str] = ty
 
 
 @changes_app.command("recall")
-def changes_recall(ctx: typer.Context, account: str, comment: Optional[str] = typer.Option(None, "--comment"),
-                   as_json: bool = JsonOption) -> None:
+def changes_recall(
+    ctx: typer.Context,
+    account: str,
+    comment: Optional[str] = typer.Option(None, "--comment"),
+    as_json: bool = JsonOption,
+) -> None:
     """Take a submitted proposal back (its submitter only)."""
     from services import changes
 
@@ -276,23 +372,36 @@ def changes_recall(ctx: typer.Context, account: str, comment: Optional[str] = ty
 
 
 @changes_app.command("approve")
-def changes_approve(ctx: typer.Context, account: str,
-                    only: list[str] = typer.Option([], "--only", metavar="FIELD", help="Approve only this line (repeatable); the others are rejected."),
-                    line_comment: list[str] = typer.Option([], "--line-comment", metavar="FIELD=TEXT", help="A comment on one line (repeatable)."),
-                    comment: Optional[str] = typer.Option(None, "--comment"), as_json: bool = JsonOption) -> None:
+def changes_approve(
+    ctx: typer.Context,
+    account: str,
+    only: list[str] = typer.Option(
+        [], "--only", metavar="FIELD", help="Approve only this line (repeatable); the others are rejected."
+    ),
+    line_comment: list[str] = typer.Option(
+        [], "--line-comment", metavar="FIELD=TEXT", help="A comment on one line (repeatable)."
+    ),
+    comment: Optional[str] = typer.Option(None, "--comment"),
+    as_json: bool = JsonOption,
+) -> None:
     """Approve the proposed changes (all, or --only some lines) and apply them."""
     from services import changes
 
-    result = obj(ctx).call(changes.approve, account, only=only or None, comments=_pairs(line_comment, "--line-comment"),
-                           comment=comment)
+    result = obj(ctx).call(
+        changes.approve, account, only=only or None, comments=_pairs(line_comment, "--line-comment"), comment=comment
+    )
     if as_json:
         return output.emit_json(result)
     output.message(result.message)
 
 
 @changes_app.command("reject")
-def changes_reject(ctx: typer.Context, account: str,
-                   reason: str = typer.Option(..., "--reason", help="Why (required)."), as_json: bool = JsonOption) -> None:
+def changes_reject(
+    ctx: typer.Context,
+    account: str,
+    reason: str = typer.Option(..., "--reason", help="Why (required)."),
+    as_json: bool = JsonOption,
+) -> None:
     """Reject the proposed changes: the customer stays as it is."""
     from services import changes
 

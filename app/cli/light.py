@@ -28,11 +28,27 @@ _OPTIONS: dict[tuple[str, str], dict[str, bool]] = {
 _POSITIONAL = {("requests", "show"): 1}  # how many arguments a command takes
 _LIMITS = {("requests", "list"): (50, 5000), ("customers", "list"): (50, 1000)}  # typer's default and max
 
-REQUEST_COLUMNS = [("number", "Number"), ("created_at", "Created"), ("status", "Status"), ("company", "Company"),
-                   ("contact", "Contact"), ("email", "E-mail"), ("user_name", "User name"), ("country", "Country")]
-CUSTOMER_COLUMNS = [("account", "Account"), ("name", "Name"), ("party_type", "Type"), ("customer_group", "Group"),
-                    ("city", "City"), ("country", "Country"), ("email", "E-mail"), ("blocked", "Blocked"),
-                    ("approval_status", "Approval status")]
+REQUEST_COLUMNS = [
+    ("number", "Number"),
+    ("created_at", "Created"),
+    ("status", "Status"),
+    ("company", "Company"),
+    ("contact", "Contact"),
+    ("email", "E-mail"),
+    ("user_name", "User name"),
+    ("country", "Country"),
+]
+CUSTOMER_COLUMNS = [
+    ("account", "Account"),
+    ("name", "Name"),
+    ("party_type", "Type"),
+    ("customer_group", "Group"),
+    ("city", "City"),
+    ("country", "Country"),
+    ("email", "E-mail"),
+    ("blocked", "Blocked"),
+    ("approval_status", "Approval status"),
+]
 
 
 def parse(args: list[str]) -> tuple[str | None, str | None, tuple[str, str], dict[str, Any]] | None:
@@ -111,15 +127,25 @@ def run(args: list[str]) -> int | None:
     settings = resolve(db, operator)
     read: Callable[[Any, Any], Any]
     if command == ("requests", "list"):
+
         def read(conn, actor):
-            return quick.request_page(conn, actor, status=options.get("--status"), sort=options.get("--sort", "number"),
-                                      descending="--desc" in options, limit=options["--limit"])
+            return quick.request_page(
+                conn,
+                actor,
+                status=options.get("--status"),
+                sort=options.get("--sort", "number"),
+                descending="--desc" in options,
+                limit=options["--limit"],
+            )
     elif command == ("requests", "show"):
+
         def read(conn, actor):
             return quick.request_detail(conn, actor, options["args"][0])
     else:
+
         def read(conn, actor):
             return quick.customer_rows(conn, actor, limit=options["--limit"])
+
     result = quick.light_read(settings.database_url, settings.operator_named, read)
     if result is None:
         return None
@@ -131,10 +157,16 @@ def run(args: list[str]) -> int | None:
             return 0
         output.record(result, title=f"Sign-up request {result['number']}")
         if result["duplicates"]:
-            output.table(result["duplicates"], [("kind", "Kind"), ("key", "Number/account"), ("label", "What"),
-                                                ("reason", "Why")], title="Possible duplicates")
-        output.table(result["history"], [("at", "When"), ("operator", "Who"), ("action", "What"), ("comment", "Comment")],
-                     title="History")
+            output.table(
+                result["duplicates"],
+                [("kind", "Kind"), ("key", "Number/account"), ("label", "What"), ("reason", "Why")],
+                title="Possible duplicates",
+            )
+        output.table(
+            result["history"],
+            [("at", "When"), ("operator", "Who"), ("action", "What"), ("comment", "Comment")],
+            title="History",
+        )
         return 0
     if command == ("requests", "list"):
         rows = [_fields(row) for row in result.rows]

@@ -14,10 +14,12 @@ from app.cli import output
 from app.cli.admin_cmds import outbox_app
 from app.cli.root import JsonOption, app, obj
 
-user_requests_app = typer.Typer(help="User requests: the portal users to provision for customer contacts.",
-                                no_args_is_help=True)
-portal_app = typer.Typer(help="Portal users: activation (what the portal calls), list, disable, enable.",
-                         no_args_is_help=True)
+user_requests_app = typer.Typer(
+    help="User requests: the portal users to provision for customer contacts.", no_args_is_help=True
+)
+portal_app = typer.Typer(
+    help="Portal users: activation (what the portal calls), list, disable, enable.", no_args_is_help=True
+)
 mail_app = typer.Typer(help="E-mail texts.", no_args_is_help=True)
 mail_templates_app = typer.Typer(help="E-mail templates admins can change ($placeholders).", no_args_is_help=True)
 portal_users_app = typer.Typer(help="Portal users.", no_args_is_help=True)
@@ -45,9 +47,13 @@ def _result(result, as_json: bool, verb: str) -> None:
 @user_requests_app.command("list")
 def ur_list(
     ctx: typer.Context,
-    status: Optional[str] = typer.Option(None, "--status", help="Draft, Submitted, Pending approval, Approved, "
-                                         "Pending completion, Completed, Rejected, Canceled or All."),
-    limit: int = typer.Option(50, "--limit", min=1, max=10000), as_json: bool = JsonOption,
+    status: Optional[str] = typer.Option(
+        None,
+        "--status",
+        help="Draft, Submitted, Pending approval, Approved, Pending completion, Completed, Rejected, Canceled or All.",
+    ),
+    limit: int = typer.Option(50, "--limit", min=1, max=10000),
+    as_json: bool = JsonOption,
 ) -> None:
     """List user requests, newest first."""
     from services import user_requests
@@ -55,9 +61,19 @@ def ur_list(
     rows = obj(ctx).call(user_requests.list_user_requests, status=status, limit=limit)
     if as_json:
         return output.emit_json(rows)
-    output.table(rows, [("number", "Number"), ("created_at", "Created"), ("status", "Status"),
-                        ("customer_account", "Customer"), ("customer_name", "Name"), ("contact", "Contact"),
-                        ("user_name", "User name"), ("role", "Role")])
+    output.table(
+        rows,
+        [
+            ("number", "Number"),
+            ("created_at", "Created"),
+            ("status", "Status"),
+            ("customer_account", "Customer"),
+            ("customer_name", "Name"),
+            ("contact", "Contact"),
+            ("user_name", "User name"),
+            ("role", "Role"),
+        ],
+    )
 
 
 @user_requests_app.command("show")
@@ -76,17 +92,32 @@ def ur_show(ctx: typer.Context, number: str, as_json: bool = JsonOption) -> None
     if d.portal_user:
         output.record(d.portal_user, title="Portal user")
     if d.mails:
-        output.table(d.mails, [("id", "Id"), ("template", "E-mail"), ("status", "Status"), ("attempts", "Tries"),
-                               ("sent_at", "Sent"), ("last_error", "Last error")], title="E-mail")
+        output.table(
+            d.mails,
+            [
+                ("id", "Id"),
+                ("template", "E-mail"),
+                ("status", "Status"),
+                ("attempts", "Tries"),
+                ("sent_at", "Sent"),
+                ("last_error", "Last error"),
+            ],
+            title="E-mail",
+        )
     if d.actions:
         output.message("actions: " + ", ".join(a.replace("_", "-") for a in d.actions))
-    output.table(d.history, [("at", "When"), ("operator", "Who"), ("action", "What"), ("comment", "Comment")],
-                 title="History")
+    output.table(
+        d.history, [("at", "When"), ("operator", "Who"), ("action", "What"), ("comment", "Comment")], title="History"
+    )
 
 
 @user_requests_app.command("approve")
-def ur_approve(ctx: typer.Context, number: str, comment: Optional[str] = typer.Option(None, "--comment"),
-               as_json: bool = JsonOption) -> None:
+def ur_approve(
+    ctx: typer.Context,
+    number: str,
+    comment: Optional[str] = typer.Option(None, "--comment"),
+    as_json: bool = JsonOption,
+) -> None:
     """Process by hand (no workflow): approve, then provision the portal user and queue the logon e-mail."""
     from services import user_requests
 
@@ -94,8 +125,12 @@ def ur_approve(ctx: typer.Context, number: str, comment: Optional[str] = typer.O
 
 
 @user_requests_app.command("process")
-def ur_process(ctx: typer.Context, number: str, comment: Optional[str] = typer.Option(None, "--comment"),
-               as_json: bool = JsonOption) -> None:
+def ur_process(
+    ctx: typer.Context,
+    number: str,
+    comment: Optional[str] = typer.Option(None, "--comment"),
+    as_json: bool = JsonOption,
+) -> None:
     """Same as approve: process a request that waits in Submitted (no workflow) by hand."""
     ur_approve(ctx, number, comment, as_json)
 
@@ -109,18 +144,28 @@ def ur_provision(ctx: typer.Context, number: str, as_json: bool = JsonOption) ->
 
 
 @user_requests_app.command("set-user-name")
-def ur_set_user_name(ctx: typer.Context, number: str, user_name: str,
-                     comment: Optional[str] = typer.Option(None, "--comment"), as_json: bool = JsonOption) -> None:
+def ur_set_user_name(
+    ctx: typer.Context,
+    number: str,
+    user_name: str,
+    comment: Optional[str] = typer.Option(None, "--comment"),
+    as_json: bool = JsonOption,
+) -> None:
     """Choose another user name (e.g. when the preferred one is taken); nothing is ever renamed by itself."""
     from services import user_requests
 
-    _result(obj(ctx).call(user_requests.set_user_name, number, user_name, comment), as_json,
-            f"user name set to {user_name}")
+    _result(
+        obj(ctx).call(user_requests.set_user_name, number, user_name, comment), as_json, f"user name set to {user_name}"
+    )
 
 
 @user_requests_app.command("reject")
-def ur_reject(ctx: typer.Context, number: str, reason: str = typer.Option(..., "--reason", help="Why (required)."),
-              as_json: bool = JsonOption) -> None:
+def ur_reject(
+    ctx: typer.Context,
+    number: str,
+    reason: str = typer.Option(..., "--reason", help="Why (required)."),
+    as_json: bool = JsonOption,
+) -> None:
     """Reject a request that no workflow is handling."""
     from services import user_requests
 
@@ -128,8 +173,12 @@ def ur_reject(ctx: typer.Context, number: str, reason: str = typer.Option(..., "
 
 
 @user_requests_app.command("cancel")
-def ur_cancel(ctx: typer.Context, number: str, reason: str = typer.Option(..., "--reason", help="Why (required)."),
-              as_json: bool = JsonOption) -> None:
+def ur_cancel(
+    ctx: typer.Context,
+    number: str,
+    reason: str = typer.Option(..., "--reason", help="Why (required)."),
+    as_json: bool = JsonOption,
+) -> None:
     """Cancel a request; a provisioned, not yet activated portal user is disabled and its link voided."""
     from services import user_requests
 
@@ -137,8 +186,12 @@ def ur_cancel(ctx: typer.Context, number: str, reason: str = typer.Option(..., "
 
 
 @user_requests_app.command("submit")
-def ur_submit(ctx: typer.Context, number: str, comment: Optional[str] = typer.Option(None, "--comment"),
-              as_json: bool = JsonOption) -> None:
+def ur_submit(
+    ctx: typer.Context,
+    number: str,
+    comment: Optional[str] = typer.Option(None, "--comment"),
+    as_json: bool = JsonOption,
+) -> None:
     """Send a draft (or a request waiting in Submitted) to the active user request workflow."""
     from services import user_requests
 
@@ -157,9 +210,21 @@ def ur_history(ctx: typer.Context, number: str, as_json: bool = JsonOption) -> N
         output.message(f"{number.upper()} has not been in a workflow")
         return
     for inst in hist.instances:
-        output.message(f"workflow #{inst.id} {inst.definition}: {inst.status}, started {inst.started_at:%Y-%m-%d %H:%M}")
-        output.table(inst.items, [("id", "Item"), ("step", "Step"), ("assignee", "Assignee"), ("status", "Status"),
-                                  ("decided_by", "Decided by"), ("decided_at", "When"), ("comment", "Comment")])
+        output.message(
+            f"workflow #{inst.id} {inst.definition}: {inst.status}, started {inst.started_at:%Y-%m-%d %H:%M}"
+        )
+        output.table(
+            inst.items,
+            [
+                ("id", "Item"),
+                ("step", "Step"),
+                ("assignee", "Assignee"),
+                ("status", "Status"),
+                ("decided_by", "Decided by"),
+                ("decided_at", "When"),
+                ("comment", "Comment"),
+            ],
+        )
 
 
 # ------------------------------------------------------------------ portal users
@@ -183,8 +248,9 @@ def _read_password(stdin: bool) -> str:
 def portal_activate(
     ctx: typer.Context,
     token: str = typer.Argument(..., help="The token from the activation link."),
-    password_stdin: bool = typer.Option(False, "--password-stdin",
-                                        help="Read the new password from the first line of standard input."),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the new password from the first line of standard input."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """What the portal calls: set the password (policy-checked, stored as an Argon2id hash) with the link's token.
@@ -211,9 +277,17 @@ def portal_policy() -> None:
     output.message(portal.PASSWORD_POLICY)
 
 
-_USER_COLUMNS = [("user_name", "User name"), ("status", "Status"), ("customer_account", "Customer"),
-                 ("customer_name", "Name"), ("contact", "Contact"), ("email", "E-mail"), ("role", "Role"),
-                 ("user_request", "Request"), ("activated_at", "Activated")]
+_USER_COLUMNS = [
+    ("user_name", "User name"),
+    ("status", "Status"),
+    ("customer_account", "Customer"),
+    ("customer_name", "Name"),
+    ("contact", "Contact"),
+    ("email", "E-mail"),
+    ("role", "Role"),
+    ("user_request", "Request"),
+    ("activated_at", "Activated"),
+]
 
 
 @portal_users_app.command("list")
@@ -221,7 +295,8 @@ def portal_users_list(
     ctx: typer.Context,
     status: Optional[str] = typer.Option(None, "--status", help="Pending activation, Active, Disabled or All."),
     search: Optional[str] = typer.Option(None, "--search", help="User name, e-mail or customer account."),
-    limit: int = typer.Option(200, "--limit", min=1, max=10000), as_json: bool = JsonOption,
+    limit: int = typer.Option(200, "--limit", min=1, max=10000),
+    as_json: bool = JsonOption,
 ) -> None:
     """Portal users (never their password hashes)."""
     from services import portal
@@ -243,7 +318,9 @@ def portal_users_show(ctx: typer.Context, user_name: str, as_json: bool = JsonOp
     output.record(view, title=f"Portal user {view.user_name}")
 
 
-def _set_portal_user(ctx: typer.Context, fn_name: str, user_name: str, reason: str | None, as_json: bool, verb: str) -> None:
+def _set_portal_user(
+    ctx: typer.Context, fn_name: str, user_name: str, reason: str | None, as_json: bool, verb: str
+) -> None:
     from services import portal
 
     view = obj(ctx).call(getattr(portal, fn_name), user_name, reason)
@@ -253,15 +330,23 @@ def _set_portal_user(ctx: typer.Context, fn_name: str, user_name: str, reason: s
 
 
 @portal_app.command("disable")
-def portal_disable(ctx: typer.Context, user_name: str, reason: Optional[str] = typer.Option(None, "--reason"),
-                   as_json: bool = JsonOption) -> None:
+def portal_disable(
+    ctx: typer.Context,
+    user_name: str,
+    reason: Optional[str] = typer.Option(None, "--reason"),
+    as_json: bool = JsonOption,
+) -> None:
     """Disable a portal user: the logon stops working (admins only)."""
     _set_portal_user(ctx, "disable", user_name, reason, as_json, "disabled")
 
 
 @portal_app.command("enable")
-def portal_enable(ctx: typer.Context, user_name: str, reason: Optional[str] = typer.Option(None, "--reason"),
-                  as_json: bool = JsonOption) -> None:
+def portal_enable(
+    ctx: typer.Context,
+    user_name: str,
+    reason: Optional[str] = typer.Option(None, "--reason"),
+    as_json: bool = JsonOption,
+) -> None:
     """Enable a disabled portal user again (admins only)."""
     _set_portal_user(ctx, "enable", user_name, reason, as_json, "enabled")
 
@@ -297,7 +382,9 @@ def _templates(session, actor):
     rows = []
     for key in mail.template_keys():
         subject, body = mail.get_template(session, key)
-        rows.append({"key": key, "subject": subject, "body": body, "changed": (subject, body) != mail.DEFAULT_TEMPLATES[key]})
+        rows.append(
+            {"key": key, "subject": subject, "body": body, "changed": (subject, body) != mail.DEFAULT_TEMPLATES[key]}
+        )
     return rows
 
 
@@ -318,9 +405,12 @@ def mail_templates_show(ctx: typer.Context, key: str, as_json: bool = JsonOption
 
 @mail_templates_app.command("set")
 def mail_templates_set(
-    ctx: typer.Context, key: str,
+    ctx: typer.Context,
+    key: str,
     subject: Optional[str] = typer.Option(None, "--subject", help="New subject (one line); default: keep."),
-    body_file: Optional[str] = typer.Option(None, "--body-file", metavar="FILE|-", help="New body from a file or stdin."),
+    body_file: Optional[str] = typer.Option(
+        None, "--body-file", metavar="FILE|-", help="New body from a file or stdin."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Change a template (admins only); placeholders are $name, substituted as plain data."""
@@ -340,7 +430,9 @@ def mail_templates_set(
         try:
             body = sys.stdin.read() if body_file == "-" else Path(body_file).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise ValidationFailed({"body_file": f"cannot read {body_file}: {getattr(exc, 'strerror', None) or exc}"}) from None
+            raise ValidationFailed(
+                {"body_file": f"cannot read {body_file}: {getattr(exc, 'strerror', None) or exc}"}
+            ) from None
     with c.store.write() as s:
         mail.set_template(s, c.actor, key, subject if subject is not None else current["subject"], body)
     if as_json:
@@ -375,7 +467,9 @@ def _report_line(report) -> str:
     if report.due_now:
         notes.append(f"{report.due_now} due now")
     if report.leased_elsewhere:
-        notes.append(f"{report.leased_elsewhere} being sent by another sender (lease until {_when(report.lease_until)})")
+        notes.append(
+            f"{report.leased_elsewhere} being sent by another sender (lease until {_when(report.lease_until)})"
+        )
     if report.next_attempt_at:
         notes.append(f"next try {_when(report.next_attempt_at)}")
     if notes:
@@ -386,8 +480,10 @@ def _report_line(report) -> str:
 def _report_notes(report) -> list[str]:
     lines = []
     if report.recovered:
-        lines.append(f"picked up {report.recovered} message(s) a stopped sender had left: its lease ran out "
-                     "(same Message-ID; if that sender had delivered one, the recipient gets it twice)")
+        lines.append(
+            f"picked up {report.recovered} message(s) a stopped sender had left: its lease ran out "
+            "(same Message-ID; if that sender had delivered one, the recipient gets it twice)"
+        )
     lines += [f"  {line}" for line in report.errors]
     return lines
 
@@ -427,8 +523,10 @@ def outbox_send(
                 elif report.claimed or report.dead:
                     output.error("the SMTP server took none of the messages that were due (see above)")
                 else:
-                    output.error(f"nothing was due: {report.still_pending} message(s) wait after a failure "
-                                 f"({report.waiting_error}); next try {_when(report.next_attempt_at)}")
+                    output.error(
+                        f"nothing was due: {report.still_pending} message(s) wait after a failure "
+                        f"({report.waiting_error}); next try {_when(report.next_attempt_at)}"
+                    )
             raise typer.Exit(delivery.DELIVERY_FAILED_EXIT)
         return
     if not as_json:
@@ -452,7 +550,9 @@ def outbox_send(
 
 
 @outbox_app.command("retry")
-def outbox_retry(ctx: typer.Context, message_id: int = typer.Argument(..., metavar="ID"), as_json: bool = JsonOption) -> None:
+def outbox_retry(
+    ctx: typer.Context, message_id: int = typer.Argument(..., metavar="ID"), as_json: bool = JsonOption
+) -> None:
     """Put a dead message back to pending (its tries start again), or make a pending one due now."""
     from services import delivery
 
@@ -463,8 +563,11 @@ def outbox_retry(ctx: typer.Context, message_id: int = typer.Argument(..., metav
 
 
 @outbox_app.command("status")
-def outbox_status(ctx: typer.Context, as_json: bool = JsonOption,
-                  check: bool = typer.Option(True, "--check/--no-check", help="Check that the SMTP server answers.")) -> None:
+def outbox_status(
+    ctx: typer.Context,
+    as_json: bool = JsonOption,
+    check: bool = typer.Option(True, "--check/--no-check", help="Check that the SMTP server answers."),
+) -> None:
     """How many messages are pending, sent and dead, and whether the SMTP server answers
     (connect, EHLO, NOOP within the timeout); exit 10 when it does not."""
     from services import delivery

@@ -13,9 +13,11 @@ from app.cli.root import JsonOption, app
 
 
 @app.command("processes")
-def processes(name: Optional[str] = typer.Argument(None, help="One process (signup, case, ...); all when omitted."),
-              as_json: bool = JsonOption,
-              mermaid: bool = typer.Option(False, "--mermaid", help="Mermaid state diagrams (what DESIGN.md shows).")) -> None:
+def processes(
+    name: Optional[str] = typer.Argument(None, help="One process (signup, case, ...); all when omitted."),
+    as_json: bool = JsonOption,
+    mermaid: bool = typer.Option(False, "--mermaid", help="Mermaid state diagrams (what DESIGN.md shows)."),
+) -> None:
     """The processes: each one's states and its transitions (action, from, to, who may)."""
     from services import transitions
 

@@ -21,20 +21,38 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-DbOption = typer.Option(None, "--db", metavar="PATH_OR_URL", envvar="REGDESK_DATABASE_URL",
-                        help="SQLite file or database URL (postgresql://...). Default: a file in your data directory.")
-AsOption = typer.Option(None, "--as", metavar="NAME", envvar="REGDESK_OPERATOR",
-                        help="Act as this operator: only on a demo database (SQLite), or as an admin with --reason; "
-                             "on PostgreSQL you are your database login.")
-ReasonOption = typer.Option(None, "--reason", metavar="TEXT", envvar="REGDESK_REASON",
-                            help="Why an admin acts as another operator (--as) on a non-demo SQLite database; "
-                                 "recorded on every audit row.")
+DbOption = typer.Option(
+    None,
+    "--db",
+    metavar="PATH_OR_URL",
+    envvar="REGDESK_DATABASE_URL",
+    help="SQLite file or database URL (postgresql://...). Default: a file in your data directory.",
+)
+AsOption = typer.Option(
+    None,
+    "--as",
+    metavar="NAME",
+    envvar="REGDESK_OPERATOR",
+    help="Act as this operator: only on a demo database (SQLite), or as an admin with --reason; "
+    "on PostgreSQL you are your database login.",
+)
+ReasonOption = typer.Option(
+    None,
+    "--reason",
+    metavar="TEXT",
+    envvar="REGDESK_REASON",
+    help="Why an admin acts as another operator (--as) on a non-demo SQLite database; recorded on every audit row.",
+)
 JsonOption = typer.Option(False, "--json", help="Print JSON for scripts.")
 
 
 @app.callback(invoke_without_command=True)
-def root(ctx: typer.Context, db: Optional[str] = DbOption, as_: Optional[str] = AsOption,
-         reason: Optional[str] = ReasonOption) -> None:
+def root(
+    ctx: typer.Context,
+    db: Optional[str] = DbOption,
+    as_: Optional[str] = AsOption,
+    reason: Optional[str] = ReasonOption,
+) -> None:
     ctx.obj = CliContext(db=db, operator=as_, reason=reason)
     ctx.call_on_close(ctx.obj.close)
     if ctx.invoked_subcommand is None:

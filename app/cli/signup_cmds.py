@@ -55,8 +55,11 @@ def signup_submit(
 
 
 @signup_app.command("verify")
-def signup_verify(ctx: typer.Context, token: str = typer.Argument(..., help="The token from the verification link."),
-                  as_json: bool = JsonOption) -> None:
+def signup_verify(
+    ctx: typer.Context,
+    token: str = typer.Argument(..., help="The token from the verification link."),
+    as_json: bool = JsonOption,
+) -> None:
     """Verify a request with the link's token: Requested -> Verified by user."""
     from services import signup
 
@@ -77,7 +80,9 @@ def signup_schema() -> None:
 @requests_app.command("list")
 def requests_list(
     ctx: typer.Context,
-    status: Optional[str] = typer.Option(None, "--status", help="Requested, Verified by user, Approved, Created, Rejected or All."),
+    status: Optional[str] = typer.Option(
+        None, "--status", help="Requested, Verified by user, Approved, Created, Rejected or All."
+    ),
     search: Optional[str] = typer.Option(None, "--search", help="Number, company, e-mail, name or user name."),
     sort: str = typer.Option("number", "--sort", help="number, created, company, status, email or name."),
     desc: bool = typer.Option(False, "--desc", help="Newest / highest first."),
@@ -91,8 +96,19 @@ def requests_list(
     page = c.call(signup.list_requests, status=status, search=search, sort=sort, descending=desc, limit=limit)
     if as_json:
         return output.emit_json(page.rows)
-    output.table(page.rows, [("number", "Number"), ("created_at", "Created"), ("status", "Status"), ("company", "Company"),
-                             ("contact", "Contact"), ("email", "E-mail"), ("user_name", "User name"), ("country", "Country")])
+    output.table(
+        page.rows,
+        [
+            ("number", "Number"),
+            ("created_at", "Created"),
+            ("status", "Status"),
+            ("company", "Company"),
+            ("contact", "Contact"),
+            ("email", "E-mail"),
+            ("user_name", "User name"),
+            ("country", "Country"),
+        ],
+    )
     if page.after is not None:
         output.message(f"(more: raise --limit above {limit})")
 
@@ -107,9 +123,16 @@ def requests_show(ctx: typer.Context, number: str, as_json: bool = JsonOption) -
         return output.emit_json(detail)
     output.record(detail, title=f"Sign-up request {detail.number}")
     if detail.duplicates:
-        output.table(detail.duplicates, [("kind", "Kind"), ("key", "Number/account"), ("label", "What"), ("reason", "Why")],
-                     title="Possible duplicates")
-    output.table(detail.history, [("at", "When"), ("operator", "Who"), ("action", "What"), ("comment", "Comment")], title="History")
+        output.table(
+            detail.duplicates,
+            [("kind", "Kind"), ("key", "Number/account"), ("label", "What"), ("reason", "Why")],
+            title="Possible duplicates",
+        )
+    output.table(
+        detail.history,
+        [("at", "When"), ("operator", "Who"), ("action", "What"), ("comment", "Comment")],
+        title="History",
+    )
 
 
 def _status_result(result, as_json: bool, verb: str) -> None:
@@ -119,8 +142,12 @@ def _status_result(result, as_json: bool, verb: str) -> None:
 
 
 @requests_app.command("approve")
-def requests_approve(ctx: typer.Context, number: str, comment: Optional[str] = typer.Option(None, "--comment"),
-                     as_json: bool = JsonOption) -> None:
+def requests_approve(
+    ctx: typer.Context,
+    number: str,
+    comment: Optional[str] = typer.Option(None, "--comment"),
+    as_json: bool = JsonOption,
+) -> None:
     """Approve a request verified by the user."""
     from services import signup
 
@@ -128,9 +155,12 @@ def requests_approve(ctx: typer.Context, number: str, comment: Optional[str] = t
 
 
 @requests_app.command("reject")
-def requests_reject(ctx: typer.Context, number: str,
-                    reason: str = typer.Option(..., "--reason", help="Why (required; goes into the decline e-mail)."),
-                    as_json: bool = JsonOption) -> None:
+def requests_reject(
+    ctx: typer.Context,
+    number: str,
+    reason: str = typer.Option(..., "--reason", help="Why (required; goes into the decline e-mail)."),
+    as_json: bool = JsonOption,
+) -> None:
     """Reject a request with a reason; the decline e-mail goes to the outbox."""
     from services import signup
 
@@ -150,12 +180,19 @@ def requests_create(
     ctx: typer.Context,
     number: str,
     new: bool = typer.Option(False, "--new", help="Create a new customer (with --template)."),
-    template: Optional[str] = typer.Option(None, "--template", metavar="NAME",
-                                           help="Customer account template (default: parameter signup.default_template)."),
+    template: Optional[str] = typer.Option(
+        None,
+        "--template",
+        metavar="NAME",
+        help="Customer account template (default: parameter signup.default_template).",
+    ),
     no_template: bool = typer.Option(False, "--no-template", help="Use no template, whatever the default."),
-    existing: Optional[str] = typer.Option(None, "--existing", metavar="ACCOUNT", help="Add the contact to this customer."),
-    role: Optional[str] = typer.Option(None, "--role", metavar="NAME",
-                                       help="Portal user role (default: parameter signup.default_role)."),
+    existing: Optional[str] = typer.Option(
+        None, "--existing", metavar="ACCOUNT", help="Add the contact to this customer."
+    ),
+    role: Optional[str] = typer.Option(
+        None, "--role", metavar="NAME", help="Portal user role (default: parameter signup.default_role)."
+    ),
     set_: list[str] = typer.Option([], "--set", metavar="FIELD=VALUE", help="Override a customer field (repeatable)."),
     as_json: bool = JsonOption,
 ) -> None:
@@ -182,12 +219,25 @@ def requests_create(
         if role is None:
             role = defaults.default_role
             if role is None:
-                raise ValidationFailed({"role": "give --role NAME: no default portal user role is set "
-                                                "('regdesk params set signup.default_role NAME')"})
-    result = obj(ctx).call(signup.create_customer, number, mode="new" if new else "existing", template=template,
-                           role=role, values=values or None, existing_account=existing)
+                raise ValidationFailed(
+                    {
+                        "role": "give --role NAME: no default portal user role is set "
+                        "('regdesk params set signup.default_role NAME')"
+                    }
+                )
+    result = obj(ctx).call(
+        signup.create_customer,
+        number,
+        mode="new" if new else "existing",
+        template=template,
+        role=role,
+        values=values or None,
+        existing_account=existing,
+    )
     if as_json:
         return output.emit_json(result)
     what = "new customer" if result.new_customer else "contact added to customer"
-    output.message(f"{result.number} created: {what} {result.customer_account}; "
-                   f"user request {result.user_request} ({result.user_request_status})")
+    output.message(
+        f"{result.number} created: {what} {result.customer_account}; "
+        f"user request {result.user_request} ({result.user_request_status})"
+    )

@@ -17,12 +17,18 @@ def serve(
     port: int = typer.Option(8080, "--port", min=1, max=65535, help="Port to listen on."),
     workers: int = typer.Option(1, "--workers", min=1, max=64, help="Worker processes (they share the database)."),
     trusted_proxies: Optional[str] = typer.Option(
-        None, "--trusted-proxies", metavar="IPS",
-        help="Comma-separated addresses whose X-Forwarded-For/-Proto are believed. Default: 127.0.0.1,::1."),
+        None,
+        "--trusted-proxies",
+        metavar="IPS",
+        help="Comma-separated addresses whose X-Forwarded-For/-Proto are believed. Default: 127.0.0.1,::1.",
+    ),
     access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="Log each request (no tokens)."),
     limits: Optional[str] = typer.Option(
-        None, "--limits", metavar="NAME=N,...",
-        help="Attempts per hour over the defaults, e.g. signup.ip=20,signup.email=5,resend.email=3,activate.link=10."),
+        None,
+        "--limits",
+        metavar="NAME=N,...",
+        help="Attempts per hour over the defaults, e.g. signup.ip=20,signup.email=5,resend.email=3,activate.link=10.",
+    ),
 ) -> None:
     """Serve the customer's pages (sign-up, verification, B2B onboarding, activation) and the JSON API."""
     import uvicorn
@@ -54,6 +60,16 @@ def serve(
         os.environ["REGDESK_WEB_TRUSTED_PROXIES"] = trusted_proxies
     os.environ["REGDESK_WEB_ACCESS_LOG"] = "1" if access_log else "0"
     typer.echo(f"regdesk serve: http://{host}:{port}/ ({workers} worker{'s' if workers > 1 else ''})", err=True)
-    uvicorn.run("app.web.asgi:create_from_env", factory=True, host=host, port=port, workers=workers,
-                access_log=False, proxy_headers=False, server_header=False, date_header=True,
-                log_level="warning", timeout_graceful_shutdown=5)
+    uvicorn.run(
+        "app.web.asgi:create_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        date_header=True,
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+    )

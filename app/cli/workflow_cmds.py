@@ -16,15 +16,42 @@ work_app = typer.Typer(help="Work items: approvals assigned to operators.", no_a
 app.add_typer(workflow_app, name="workflow")
 app.add_typer(work_app, name="work")
 
-DEFINITION_COLUMNS = [("id", "Id"), ("doc_type", "Document type"), ("name", "Name"), ("version", "Version"),
-                      ("active", "Active"), ("condition", "Condition"), ("steps", "Steps"), ("running", "Running"),
-                      ("created_at", "Imported"), ("created_by", "By")]
-STEP_COLUMNS = [("sequence", "#"), ("name", "Step"), ("kind", "Kind"), ("assignee", "Assignee"), ("policy", "Policy"),
-                ("condition", "Condition"), ("time_limit_hours", "Limit h"), ("reminder_hours", "Remind h"),
-                ("escalation", "Escalation"), ("final_action", "Finally"), ("action", "Action")]
-ITEM_COLUMNS = [("id", "Item"), ("document", "Document"), ("summary", "Summary"), ("step", "Step"),
-                ("assigned_to", "Assigned to"), ("age", "Age"), ("due_at", "Due"), ("overdue", "Overdue"),
-                ("yours", "Submitted by you")]
+DEFINITION_COLUMNS = [
+    ("id", "Id"),
+    ("doc_type", "Document type"),
+    ("name", "Name"),
+    ("version", "Version"),
+    ("active", "Active"),
+    ("condition", "Condition"),
+    ("steps", "Steps"),
+    ("running", "Running"),
+    ("created_at", "Imported"),
+    ("created_by", "By"),
+]
+STEP_COLUMNS = [
+    ("sequence", "#"),
+    ("name", "Step"),
+    ("kind", "Kind"),
+    ("assignee", "Assignee"),
+    ("policy", "Policy"),
+    ("condition", "Condition"),
+    ("time_limit_hours", "Limit h"),
+    ("reminder_hours", "Remind h"),
+    ("escalation", "Escalation"),
+    ("final_action", "Finally"),
+    ("action", "Action"),
+]
+ITEM_COLUMNS = [
+    ("id", "Item"),
+    ("document", "Document"),
+    ("summary", "Summary"),
+    ("step", "Step"),
+    ("assigned_to", "Assigned to"),
+    ("age", "Age"),
+    ("due_at", "Due"),
+    ("overdue", "Overdue"),
+    ("yours", "Submitted by you"),
+]
 
 
 def _age(minutes: int) -> str:
@@ -43,9 +70,12 @@ def _steps_rows(steps):
 
 
 @workflow_app.command("list")
-def workflow_list(ctx: typer.Context, doc_type: Optional[str] = typer.Option(None, "--type", help="Only this document type."),
-                  active: bool = typer.Option(False, "--active", help="Only active definitions."),
-                  as_json: bool = JsonOption) -> None:
+def workflow_list(
+    ctx: typer.Context,
+    doc_type: Optional[str] = typer.Option(None, "--type", help="Only this document type."),
+    active: bool = typer.Option(False, "--active", help="Only active definitions."),
+    as_json: bool = JsonOption,
+) -> None:
     """Workflow definitions, every version, newest first."""
     from services import workflow_defs
 
@@ -56,9 +86,13 @@ def workflow_list(ctx: typer.Context, doc_type: Optional[str] = typer.Option(Non
 
 
 @workflow_app.command("show")
-def workflow_show(ctx: typer.Context, ref: str = typer.Argument(..., metavar="ID|TYPE",
-                                                                help="Definition id, or a document type (its active definition)."),
-                  as_json: bool = JsonOption) -> None:
+def workflow_show(
+    ctx: typer.Context,
+    ref: str = typer.Argument(
+        ..., metavar="ID|TYPE", help="Definition id, or a document type (its active definition)."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
     """A definition and its steps."""
     from services import workflow_defs
 
@@ -93,9 +127,12 @@ def workflow_export(
 
 
 @workflow_app.command("import")
-def workflow_import(ctx: typer.Context, path: str = typer.Argument(..., metavar="FILE", help="A definition file (TOML)."),
-                    activate: bool = typer.Option(False, "--activate", help="Activate the new version at once."),
-                    as_json: bool = JsonOption) -> None:
+def workflow_import(
+    ctx: typer.Context,
+    path: str = typer.Argument(..., metavar="FILE", help="A definition file (TOML)."),
+    activate: bool = typer.Option(False, "--activate", help="Activate the new version at once."),
+    as_json: bool = JsonOption,
+) -> None:
     """Import a definition as a new version (inactive unless --activate). A bad file changes nothing."""
     from services import workflow_defs
 
@@ -112,19 +149,25 @@ def _flip(ctx: typer.Context, ref: str, on: bool, as_json: bool) -> None:
     d = obj(ctx).call(workflow_defs.activate if on else workflow_defs.deactivate, ref)
     if as_json:
         return output.emit_json(d)
-    output.message(f"{d.doc_type} workflow '{d.name}' version {d.version} (id {d.id}) is "
-                   + ("active" if d.active else "inactive") + (f"; {d.running} running instance(s) finish on it"
-                                                               if not d.active and d.running else ""))
+    output.message(
+        f"{d.doc_type} workflow '{d.name}' version {d.version} (id {d.id}) is "
+        + ("active" if d.active else "inactive")
+        + (f"; {d.running} running instance(s) finish on it" if not d.active and d.running else "")
+    )
 
 
 @workflow_app.command("activate")
-def workflow_activate(ctx: typer.Context, ref: str = typer.Argument(..., metavar="ID"), as_json: bool = JsonOption) -> None:
+def workflow_activate(
+    ctx: typer.Context, ref: str = typer.Argument(..., metavar="ID"), as_json: bool = JsonOption
+) -> None:
     """Make a version the active one of its (type, name): new documents start on it."""
     _flip(ctx, ref, True, as_json)
 
 
 @workflow_app.command("deactivate")
-def workflow_deactivate(ctx: typer.Context, ref: str = typer.Argument(..., metavar="ID"), as_json: bool = JsonOption) -> None:
+def workflow_deactivate(
+    ctx: typer.Context, ref: str = typer.Argument(..., metavar="ID"), as_json: bool = JsonOption
+) -> None:
     """New documents no longer start on it (running ones finish on it)."""
     _flip(ctx, ref, False, as_json)
 
@@ -139,14 +182,20 @@ def workflow_tick(ctx: typer.Context, as_json: bool = JsonOption) -> None:
         return output.emit_json(report)
     for line in report.events:
         output.message(line)
-    output.message(f"tick at {report.at:%Y-%m-%d %H:%M} UTC: {report.escalations} escalation(s), "
-                   f"{report.automatic_approvals} automatic approval(s), {report.automatic_rejections} automatic "
-                   f"rejection(s), {report.reminders} reminder(s)")
+    output.message(
+        f"tick at {report.at:%Y-%m-%d %H:%M} UTC: {report.escalations} escalation(s), "
+        f"{report.automatic_approvals} automatic approval(s), {report.automatic_rejections} automatic "
+        f"rejection(s), {report.reminders} reminder(s)"
+    )
 
 
 @workflow_app.command("history")
-def workflow_history(ctx: typer.Context, doc_type: str = typer.Argument(..., metavar="TYPE"),
-                     key: str = typer.Argument(..., metavar="KEY"), as_json: bool = JsonOption) -> None:
+def workflow_history(
+    ctx: typer.Context,
+    doc_type: str = typer.Argument(..., metavar="TYPE"),
+    key: str = typer.Argument(..., metavar="KEY"),
+    as_json: bool = JsonOption,
+) -> None:
     """The workflows a document went through: steps, work items, decisions and comments."""
     from services import workflow
 
@@ -155,19 +204,34 @@ def workflow_history(ctx: typer.Context, doc_type: str = typer.Argument(..., met
         return output.emit_json(h)
     for inst in h.instances:
         output.message(f"workflow {inst.id}: {inst.definition}, {inst.status}, submitted by {inst.submitter}")
-        output.table(inst.items, [("id", "Item"), ("step", "Step"), ("assignee", "Assignee"), ("status", "Status"),
-                                  ("decided_by", "By"), ("decided_at", "At"), ("comment", "Comment")])
-    output.table(h.events, [("at", "When"), ("operator", "Who"), ("action", "What"), ("comment", "Comment")], title="History")
+        output.table(
+            inst.items,
+            [
+                ("id", "Item"),
+                ("step", "Step"),
+                ("assignee", "Assignee"),
+                ("status", "Status"),
+                ("decided_by", "By"),
+                ("decided_at", "At"),
+                ("comment", "Comment"),
+            ],
+        )
+    output.table(
+        h.events, [("at", "When"), ("operator", "Who"), ("action", "What"), ("comment", "Comment")], title="History"
+    )
 
 
 # ------------------------------------------------------------------ work
 
 
 @work_app.command("list")
-def work_list(ctx: typer.Context, mine: bool = typer.Option(False, "--mine", help="Only items assigned to me."),
-              doc_type: Optional[str] = typer.Option(None, "--type", help="Only this document type."),
-              limit: int = typer.Option(500, "--limit", min=1, max=10_000, help="At most this many items."),
-              as_json: bool = JsonOption) -> None:
+def work_list(
+    ctx: typer.Context,
+    mine: bool = typer.Option(False, "--mine", help="Only items assigned to me."),
+    doc_type: Optional[str] = typer.Option(None, "--type", help="Only this document type."),
+    limit: int = typer.Option(500, "--limit", min=1, max=10_000, help="At most this many items."),
+    as_json: bool = JsonOption,
+) -> None:
     """Open work items, overdue first ("Submitted by you": you may not approve those while
     'Disallow approval by submitter' is on)."""
     from services import workflow
@@ -175,15 +239,27 @@ def work_list(ctx: typer.Context, mine: bool = typer.Option(False, "--mine", hel
     rows = obj(ctx).call(workflow.list_work, mine, doc_type, limit=limit)
     if as_json:
         return output.emit_json(rows)
-    output.table([{**r.model_dump(), "age": _age(r.age_minutes), "document": f"{r.doc_title} {r.doc_key}",
-                   "assigned_to": f"{r.assignee_name} ({r.assignee})" if r.assignee_name else r.assignee,
-                   "yours": "yes" if r.own_submission else ""}
-                  for r in rows], ITEM_COLUMNS)
+    output.table(
+        [
+            {
+                **r.model_dump(),
+                "age": _age(r.age_minutes),
+                "document": f"{r.doc_title} {r.doc_key}",
+                "assigned_to": f"{r.assignee_name} ({r.assignee})" if r.assignee_name else r.assignee,
+                "yours": "yes" if r.own_submission else "",
+            }
+            for r in rows
+        ],
+        ITEM_COLUMNS,
+    )
 
 
 @work_app.command("count")
-def work_count(ctx: typer.Context, doc_type: Optional[str] = typer.Option(None, "--type", help="Only this document type."),
-               as_json: bool = JsonOption) -> None:
+def work_count(
+    ctx: typer.Context,
+    doc_type: Optional[str] = typer.Option(None, "--type", help="Only this document type."),
+    as_json: bool = JsonOption,
+) -> None:
     """How many work items wait for me (assigned to me, not on documents I submitted)."""
     from services import workflow
 
@@ -203,9 +279,20 @@ def work_show(ctx: typer.Context, item: str = typer.Argument(..., metavar="ID"),
         return output.emit_json(d)
     output.record(d, title=f"Workflow {d.id}: {d.doc_type} {d.doc_key}")
     output.table(_steps_rows(d.steps), STEP_COLUMNS, title="Steps")
-    output.table(d.items, [("id", "Item"), ("step", "Step"), ("assignee", "Assignee"), ("assigned_via", "Via"),
-                           ("status", "Status"), ("due_at", "Due"), ("decided_by", "By"), ("comment", "Comment")],
-                 title="Work items")
+    output.table(
+        d.items,
+        [
+            ("id", "Item"),
+            ("step", "Step"),
+            ("assignee", "Assignee"),
+            ("assigned_via", "Via"),
+            ("status", "Status"),
+            ("due_at", "Due"),
+            ("decided_by", "By"),
+            ("comment", "Comment"),
+        ],
+        title="Work items",
+    )
 
 
 def _report(results, as_json: bool) -> None:
@@ -229,8 +316,10 @@ def _exit_code(failures) -> int:
     """The refusal's own exit code (README's table) when every failure is of one kind; else 1."""
     from services import errors
 
-    codes = {8 if r.error == "DatabaseError" else getattr(getattr(errors, r.error or "", None), "exit_code", 1)
-             for r in failures}
+    codes = {
+        8 if r.error == "DatabaseError" else getattr(getattr(errors, r.error or "", None), "exit_code", 1)
+        for r in failures
+    }
     return codes.pop() if len(codes) == 1 else 1
 
 
@@ -239,8 +328,12 @@ CommentOption = typer.Option(None, "--comment", help="A comment for the history.
 
 
 @work_app.command("approve")
-def work_approve(ctx: typer.Context, items: List[str] = IdsArgument, comment: Optional[str] = CommentOption,
-                 as_json: bool = JsonOption) -> None:
+def work_approve(
+    ctx: typer.Context,
+    items: List[str] = IdsArgument,
+    comment: Optional[str] = CommentOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Approve work items; each one's result is printed (exit code of the refusal if any failed, see README)."""
     from services import workflow
 
@@ -248,8 +341,12 @@ def work_approve(ctx: typer.Context, items: List[str] = IdsArgument, comment: Op
 
 
 @work_app.command("reject")
-def work_reject(ctx: typer.Context, items: List[str] = IdsArgument,
-                reason: str = typer.Option(..., "--reason", help="Why (required)."), as_json: bool = JsonOption) -> None:
+def work_reject(
+    ctx: typer.Context,
+    items: List[str] = IdsArgument,
+    reason: str = typer.Option(..., "--reason", help="Why (required)."),
+    as_json: bool = JsonOption,
+) -> None:
     """Reject work items with a reason."""
     from services import workflow
 
@@ -257,8 +354,12 @@ def work_reject(ctx: typer.Context, items: List[str] = IdsArgument,
 
 
 @work_app.command("request-change")
-def work_request_change(ctx: typer.Context, items: List[str] = IdsArgument, comment: Optional[str] = CommentOption,
-                        as_json: bool = JsonOption) -> None:
+def work_request_change(
+    ctx: typer.Context,
+    items: List[str] = IdsArgument,
+    comment: Optional[str] = CommentOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Send documents back to their submitters for changes (they resubmit)."""
     from services import workflow
 
@@ -266,9 +367,13 @@ def work_request_change(ctx: typer.Context, items: List[str] = IdsArgument, comm
 
 
 @work_app.command("delegate")
-def work_delegate(ctx: typer.Context, items: List[str] = IdsArgument,
-                  to: str = typer.Option(..., "--to", metavar="OPERATOR", help="The operator who takes the items."),
-                  comment: Optional[str] = CommentOption, as_json: bool = JsonOption) -> None:
+def work_delegate(
+    ctx: typer.Context,
+    items: List[str] = IdsArgument,
+    to: str = typer.Option(..., "--to", metavar="OPERATOR", help="The operator who takes the items."),
+    comment: Optional[str] = CommentOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Hand work items to another operator."""
     from services import workflow
     from services.errors import RegdeskError
@@ -283,15 +388,22 @@ def work_delegate(ctx: typer.Context, items: List[str] = IdsArgument,
             from services.validation import record_id
 
             item_id = record_id(item)
-            results.append(ActionResult(item_id=item_id, action="delegate", ok=False, message=exc.message,
-                                        error=type(exc).__name__))
+            results.append(
+                ActionResult(
+                    item_id=item_id, action="delegate", ok=False, message=exc.message, error=type(exc).__name__
+                )
+            )
     _report(results, as_json)
 
 
 @work_app.command("recall")
-def work_recall(ctx: typer.Context, doc_type: str = typer.Argument(..., metavar="TYPE"),
-                key: str = typer.Argument(..., metavar="KEY"), comment: Optional[str] = CommentOption,
-                as_json: bool = JsonOption) -> None:
+def work_recall(
+    ctx: typer.Context,
+    doc_type: str = typer.Argument(..., metavar="TYPE"),
+    key: str = typer.Argument(..., metavar="KEY"),
+    comment: Optional[str] = CommentOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Take a document you submitted back out of workflow."""
     from services import workflow
 
@@ -302,14 +414,21 @@ def work_recall(ctx: typer.Context, doc_type: str = typer.Argument(..., metavar=
 
 
 @work_app.command("resubmit")
-def work_resubmit(ctx: typer.Context, doc_type: str = typer.Argument(..., metavar="TYPE"),
-                  key: str = typer.Argument(..., metavar="KEY"), comment: Optional[str] = CommentOption,
-                  as_json: bool = JsonOption) -> None:
+def work_resubmit(
+    ctx: typer.Context,
+    doc_type: str = typer.Argument(..., metavar="TYPE"),
+    key: str = typer.Argument(..., metavar="KEY"),
+    comment: Optional[str] = CommentOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Resubmit a document sent back for changes (or start it again after a rejection or recall)."""
     from services import workflow
 
     inst = obj(ctx).call(workflow.resubmit_document, doc_type, key, comment)
     if as_json:
         return output.emit_json({"instance": inst})
-    output.message(f"{doc_type} {key} resubmitted (workflow {inst})" if inst else
-                   f"{doc_type} {key}: no active workflow matches it; it waits for manual processing")
+    output.message(
+        f"{doc_type} {key} resubmitted (workflow {inst})"
+        if inst
+        else f"{doc_type} {key}: no active workflow matches it; it waits for manual processing"
+    )

@@ -61,6 +61,7 @@ class Web:
     async def site(self) -> dict[str, Any]:
         at, values = self._params
         if time.monotonic() - at > 10 or not values:
+
             def read(session):
                 return {"company": params.get(session, "company.name"), "portal_url": params.get(session, "portal.url")}
 
@@ -144,17 +145,23 @@ ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in
 def create_app(store: Store, config: WebConfig | None = None) -> Any:
     config = config or WebConfig()
     web = Web(store, config)
-    api = FastAPI(title="regdesk customer API", version="1", docs_url=None, redoc_url=None,
-                  description="Sign-up, verification, B2B onboarding and portal activation for a portal "
-                              "that keeps its own pages. Bodies are JSON; tokens travel in bodies, never in URLs.")
+    api = FastAPI(
+        title="regdesk customer API",
+        version="1",
+        docs_url=None,
+        redoc_url=None,
+        description="Sign-up, verification, B2B onboarding and portal activation for a portal "
+        "that keeps its own pages. Bodies are JSON; tokens travel in bodies, never in URLs.",
+    )
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     api.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     async def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
         token, fresh = csrf_token(request)
         site = await web.site()
-        response = templates.TemplateResponse(request, name, {"site": site, "csrf": token, **context},
-                                              status_code=status)
+        response = templates.TemplateResponse(
+            request, name, {"site": site, "csrf": token, **context}, status_code=status
+        )
         if fresh:
             set_csrf_cookie(response, request, token)
         return response
@@ -174,23 +181,44 @@ def create_app(store: Store, config: WebConfig | None = None) -> Any:
         """The posted form's fields, or the page that refuses it (not a form, a stale CSRF token, too long)."""
         form = await read_form(request)
         if form is None:
-            return await page(request, "refused.html", 415, title="Please use the form",
-                              message="This address takes the page's form only.")
+            return await page(
+                request,
+                "refused.html",
+                415,
+                title="Please use the form",
+                message="This address takes the page's form only.",
+            )
         if not csrf_ok(request, form.get("csrf")):
-            return await page(request, "refused.html", 403, title="The form has expired",
-                              message="For your safety the form must be sent from this site, in a browser "
-                                      "that accepts its cookie. Go back, reload the page and send it again.")
+            return await page(
+                request,
+                "refused.html",
+                403,
+                title="The form has expired",
+                message="For your safety the form must be sent from this site, in a browser "
+                "that accepts its cookie. Go back, reload the page and send it again.",
+            )
         if any(len(v) > MAX_FIELD for v in form.values()):
-            return await page(request, "refused.html", 413, title="Too much text",
-                              message=f"A field holds more than {MAX_FIELD} characters.")
+            return await page(
+                request,
+                "refused.html",
+                413,
+                title="Too much text",
+                message=f"A field holds more than {MAX_FIELD} characters.",
+            )
         return form
 
     def limited_page(request: Request, exc: Limited):
         async def render():
-            response = await page(request, "refused.html", 429, title="Too many attempts",
-                                  message=f"Too many attempts from here. Please try again in {minutes(exc.retry_after)}.")
+            response = await page(
+                request,
+                "refused.html",
+                429,
+                title="Too many attempts",
+                message=f"Too many attempts from here. Please try again in {minutes(exc.retry_after)}.",
+            )
             response.headers["Retry-After"] = str(exc.retry_after)
             return response
+
         return render()
 
     # -------------------------------------------------------------- errors: never a stack trace
@@ -198,8 +226,11 @@ def create_app(store: Store, config: WebConfig | None = None) -> Any:
     @api.exception_handler(Limited)
     async def on_limited(request: Request, exc: Limited):
         if request.url.path.startswith("/api/"):
-            return JSONResponse({"error": f"too many attempts: try again in {minutes(exc.retry_after)}",
-                                 "kind": "rate_limited"}, status_code=429, headers={"Retry-After": str(exc.retry_after)})
+            return JSONResponse(
+                {"error": f"too many attempts: try again in {minutes(exc.retry_after)}", "kind": "rate_limited"},
+                status_code=429,
+                headers={"Retry-After": str(exc.retry_after)},
+            )
         return await limited_page(request, exc)
 
     @api.exception_handler(RequestValidationError)
@@ -254,8 +285,16 @@ def create_app(store: Store, config: WebConfig | None = None) -> Any:
 
     @api.get("/signup", response_class=HTMLResponse, include_in_schema=False)
     async def signup_form(request: Request):
-        return await page(request, "form.html", title="Sign up", fields=SIGNUP_FIELDS, values={"language": "en-us"},
-                          errors={}, action="/signup", intro="signup")
+        return await page(
+            request,
+            "form.html",
+            title="Sign up",
+            fields=SIGNUP_FIELDS,
+            values={"language": "en-us"},
+            errors={},
+            action="/signup",
+            intro="signup",
+        )
 
     @api.post("/signup", response_class=HTMLResponse, include_in_schema=False)
     async def signup_post(request: Request):
@@ -266,13 +305,25 @@ def create_app(store: Store, config: WebConfig | None = None) -> Any:
         await web.limit("signup", request, email=values.get("email", ""))
         if form.get(HONEYPOT):
             return await page(request, "signup_done.html", title="Thank you", email=values.get("email", ""))
-        data = {k: v for k, v in values.items() if v != "" or k in ("company", "first_name", "last_name", "email",
-                                                                      "user_name", "country")}
+        data = {
+            k: v
+            for k, v in values.items()
+            if v != "" or k in ("company", "first_name", "last_name", "email", "user_name", "country")
+        }
         try:
             result = await web.call(signup.submit, PORTAL, data)
         except ValidationFailed as exc:
-            return await page(request, "form.html", 422, title="Sign up", fields=SIGNUP_FIELDS, values=values,
-                              errors=exc.errors, action="/signup", intro="signup")
+            return await page(
+                request,
+                "form.html",
+                422,
+                title="Sign up",
+                fields=SIGNUP_FIELDS,
+                values=values,
+                errors=exc.errors,
+                action="/signup",
+                intro="signup",
+            )
         return await page(request, "signup_done.html", title="Thank you", email=result.email)
 
     @api.get("/signup/verify", response_class=HTMLResponse, include_in_schema=False)
@@ -317,8 +368,14 @@ def create_app(store: Store, config: WebConfig | None = None) -> Any:
             return form
         email = form.get("email", "").strip()
         if not email or "@" not in email or len(email) > 254:
-            return await page(request, "resend.html", 422, title="Send the link again", values={"email": email},
-                              errors={"email": "enter the e-mail address you signed up with"})
+            return await page(
+                request,
+                "resend.html",
+                422,
+                title="Send the link again",
+                values={"email": email},
+                errors={"email": "enter the e-mail address you signed up with"},
+            )
         await web.limit("resend", request, email=email)
         response = await page(request, "resent.html", title="Check your e-mail", known=False)
         if not form.get(HONEYPOT):
@@ -330,8 +387,16 @@ def create_app(store: Store, config: WebConfig | None = None) -> Any:
 
     @api.get("/partners/apply", response_class=HTMLResponse, include_in_schema=False)
     async def apply_form(request: Request):
-        return await page(request, "form.html", title="Become a business partner", fields=APPLY_FIELDS, values={},
-                          errors={}, action="/partners/apply", intro="apply")
+        return await page(
+            request,
+            "form.html",
+            title="Become a business partner",
+            fields=APPLY_FIELDS,
+            values={},
+            errors={},
+            action="/partners/apply",
+            intro="apply",
+        )
 
     @api.post("/partners/apply", response_class=HTMLResponse, include_in_schema=False)
     async def apply_post(request: Request):
@@ -346,10 +411,20 @@ def create_app(store: Store, config: WebConfig | None = None) -> Any:
         try:
             result = await web.call(prospects.submit, PORTAL, data)
         except ValidationFailed as exc:
-            return await page(request, "form.html", 422, title="Become a business partner", fields=APPLY_FIELDS,
-                              values=values, errors=exc.errors, action="/partners/apply", intro="apply")
-        return await page(request, "apply_done.html", title="Thank you", company=data.get("company", ""),
-                          number=result.number)
+            return await page(
+                request,
+                "form.html",
+                422,
+                title="Become a business partner",
+                fields=APPLY_FIELDS,
+                values=values,
+                errors=exc.errors,
+                action="/partners/apply",
+                intro="apply",
+            )
+        return await page(
+            request, "apply_done.html", title="Thank you", company=data.get("company", ""), number=result.number
+        )
 
     # -------------------------------------------------------------- pages: portal activation
 
@@ -370,8 +445,9 @@ def create_app(store: Store, config: WebConfig | None = None) -> Any:
         if state.state != "valid":
             return await link_page(request, state, token, "activate")
         if password != again:
-            return await link_page(request, state, token, "activate",
-                                   errors={"password_again": "the two passwords differ"}, status=422)
+            return await link_page(
+                request, state, token, "activate", errors={"password_again": "the two passwords differ"}, status=422
+            )
         try:
             result = await web.call(portal.activate, token, password)
         except ValidationFailed as exc:
@@ -381,15 +457,39 @@ def create_app(store: Store, config: WebConfig | None = None) -> Any:
             return await link_page(request, state, token, "activate", problem=exc.message)
         return await page(request, "activated.html", title="Your portal user is active", user_name=result.user_name)
 
-    async def link_page(request: Request, state: selfservice.LinkState, token: str, kind: str, *,
-                        problem: str | None = None, errors: dict[str, str] | None = None, status: int | None = None):
+    async def link_page(
+        request: Request,
+        state: selfservice.LinkState,
+        token: str,
+        kind: str,
+        *,
+        problem: str | None = None,
+        errors: dict[str, str] | None = None,
+        status: int | None = None,
+    ):
         if state.state == "valid":
             template = "verify_confirm.html" if kind == "verify" else "activate_form.html"
-            return await page(request, template, status or (200 if not problem else 409), title=TITLES[kind], state=state,
-                              token=token, problem=problem, errors=errors or {}, policy=portal.PASSWORD_POLICY)
+            return await page(
+                request,
+                template,
+                status or (200 if not problem else 409),
+                title=TITLES[kind],
+                state=state,
+                token=token,
+                problem=problem,
+                errors=errors or {},
+                policy=portal.PASSWORD_POLICY,
+            )
         code = 404 if state.state == "unknown" else 410
-        return await page(request, "link_problem.html", code, title=PROBLEM_TITLES[state.state], state=state,
-                          token=token if state.state in ("expired", "replaced") else "", kind=kind)
+        return await page(
+            request,
+            "link_problem.html",
+            code,
+            title=PROBLEM_TITLES[state.state],
+            state=state,
+            token=token if state.state in ("expired", "replaced") else "",
+            kind=kind,
+        )
 
     # -------------------------------------------------------------- JSON API
 
@@ -434,8 +534,11 @@ def create_app(store: Store, config: WebConfig | None = None) -> Any:
     async def api_resend(body: ResendIn, request: Request):
         """Send the verification link again. The answer is the same whether or not the address is known."""
         await web.limit("resend", request, email=body.email)
-        return JSONResponse(AcceptedOut(message=RESEND_MESSAGE).model_dump(), status_code=202,
-                            background=BackgroundTask(web.call, selfservice.resend_verification, body.email))
+        return JSONResponse(
+            AcceptedOut(message=RESEND_MESSAGE).model_dump(),
+            status_code=202,
+            background=BackgroundTask(web.call, selfservice.resend_verification, body.email),
+        )
 
     @api.post("/api/v1/partners/apply", status_code=201, response_model=ApplyOut, responses=ERRORS, tags=["B2B"])
     async def api_apply(body: ProspectIn, request: Request):
@@ -450,7 +553,9 @@ def create_app(store: Store, config: WebConfig | None = None) -> Any:
     @api.post("/api/v1/activate", response_model=ActivateOut, responses=ERRORS, tags=["portal"])
     async def api_activate(body: ActivateIn, request: Request):
         """Set the password of the portal user of an activation link: Pending activation -> Active."""
-        state = await run_in_threadpool(web._read, lambda s: selfservice.link_state(s, selfservice.ACTIVATE, body.token))
+        state = await run_in_threadpool(
+            web._read, lambda s: selfservice.link_state(s, selfservice.ACTIVATE, body.token)
+        )
         await web.limit("activate", request, link=state.user_name or body.token)
         try:
             result = await web.call(portal.activate, body.token, body.password)
@@ -480,8 +585,12 @@ PROBLEM_TITLES = {
     "used": "This link was already used",
     "replaced": "This link was replaced by a newer one",
 }
-RESEND_MESSAGE = ("If a sign-up waiting for confirmation exists for this address, a new link is on its way. "
-                  "Check your inbox (and spam folder) in a few minutes.")
-ERROR_PAGE = ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sorry</title>"
-              "<link rel=\"stylesheet\" href=\"/static/site.css\"></head><body><main><h1>Sorry, something went wrong"
-              "</h1><p>Nothing was changed. Please try again in a few minutes.</p></main></body></html>")
+RESEND_MESSAGE = (
+    "If a sign-up waiting for confirmation exists for this address, a new link is on its way. "
+    "Check your inbox (and spam folder) in a few minutes."
+)
+ERROR_PAGE = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sorry</title>'
+    '<link rel="stylesheet" href="/static/site.css"></head><body><main><h1>Sorry, something went wrong'
+    "</h1><p>Nothing was changed. Please try again in a few minutes.</p></main></body></html>"
+)

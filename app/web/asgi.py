@@ -6,13 +6,13 @@ import logging
 
 
 def create_from_env():
+    import os
+
     from app.settings import resolve
     from app.web.app import create_app
     from app.web.config import WebConfig
     from app.web.security import ScrubTokens
     from services.store import Store
-
-    import os
 
     logging.getLogger("uvicorn.access").addFilter(ScrubTokens())
     access = logging.getLogger("regdesk.web.access")

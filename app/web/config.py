@@ -51,6 +51,7 @@ def parse_limits(text: str, base: dict[str, list[Limit]]) -> dict[str, list[Limi
         if not value.strip().isdigit() or kind not in {lim.kind for lim in current}:
             known = ", ".join(f"{lim.action}.{lim.kind}" for items in base.values() for lim in items)
             raise ValueError(f"bad limit {item!r}: expected NAME=ATTEMPTS_PER_HOUR with NAME one of {known}")
-        limits[action] = [Limit(action, kind, int(value), lim.window_seconds) if lim.kind == kind else lim
-                          for lim in current]
+        limits[action] = [
+            Limit(action, kind, int(value), lim.window_seconds) if lim.kind == kind else lim for lim in current
+        ]
     return limits

@@ -18,8 +18,9 @@ from services.tokens import TOKEN_PATTERN
 
 access_log = logging.getLogger("regdesk.web.access")
 
-CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-       "frame-ancestors 'none'; base-uri 'none'")
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
 BASE_HEADERS = [
     (b"content-security-policy", CSP.encode()),
     (b"x-content-type-options", b"nosniff"),
@@ -86,23 +87,37 @@ class Guard:
                 if b"cache-control" not in names:
                     headers.append((b"cache-control", b"no-store"))
                 if https:
-                    headers.append((b"strict-transport-security",
-                                    f"max-age={self.config.hsts_seconds}; includeSubDomains".encode()))
+                    headers.append(
+                        (
+                            b"strict-transport-security",
+                            f"max-age={self.config.hsts_seconds}; includeSubDomains".encode(),
+                        )
+                    )
                 message = {**message, "headers": headers}
             await send(message)
 
         try:
             await self._serve(scope, receive, guarded_send, status_seen)
         except Exception as exc:  # the app answered already (its error page); keep the trace out of the log too
-            logging.getLogger("regdesk.web").error("%s on %s %s (answered %s)", exc.__class__.__name__,
-                                                   scope.get("method"), scrub(scope.get("path", "")),
-                                                   status_seen[0] or 500)
+            logging.getLogger("regdesk.web").error(
+                "%s on %s %s (answered %s)",
+                exc.__class__.__name__,
+                scope.get("method"),
+                scrub(scope.get("path", "")),
+                status_seen[0] or 500,
+            )
             if not status_seen[0]:
                 await self._refuse(scope, guarded_send, 500, "Sorry, something went wrong: nothing was changed")
         finally:
             path = scrub(scope.get("path", ""))
-            access_log.info('%s "%s %s" %s %.1fms', (scope.get("client") or ("-",))[0], scope.get("method"),
-                            path, status_seen[0] or 500, (time.perf_counter() - started) * 1000)
+            access_log.info(
+                '%s "%s %s" %s %.1fms',
+                (scope.get("client") or ("-",))[0],
+                scope.get("method"),
+                path,
+                status_seen[0] or 500,
+                (time.perf_counter() - started) * 1000,
+            )
 
     async def _serve(self, scope: dict, receive, guarded_send, status_seen: list) -> None:
         if scope["method"] in ("POST", "PUT", "PATCH", "DELETE"):
@@ -152,12 +167,22 @@ class Guard:
             body = json.dumps({"error": text}).encode()
             ctype = b"application/json"
         else:
-            body = (f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{text}</title></head>"
-                    f"<body><main><h1>{text}</h1></main></body></html>").encode()
+            body = (
+                f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{text}</title></head>'
+                f"<body><main><h1>{text}</h1></main></body></html>"
+            ).encode()
             ctype = b"text/html; charset=utf-8"
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", ctype), (b"content-length", str(len(body)).encode()),
-                                (b"connection", b"close")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", ctype),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 

@@ -2,7 +2,7 @@
 
 from alembic import context
 
-import models  # noqa: F401  registers every table
+import models
 
 target_metadata = models.metadata
 connection = context.config.attributes.get("connection")

@@ -27,10 +27,32 @@ The package: ``parts`` (Column, ListQuery, Page, the workers' messages), ``table
 layout, tabs, search, sort, actions).
 """
 
-from screens.browser.parts import ActionDone, Chunk, Column, CountsLoaded, DetailLoaded, ListQuery, Page, PageLoaded, cut
+from screens.browser.parts import (
+    ActionDone,
+    Chunk,
+    Column,
+    CountsLoaded,
+    DetailLoaded,
+    ListQuery,
+    Page,
+    PageLoaded,
+    cut,
+)
 from screens.browser.screen import BrowserScreen
 from screens.browser.table import RecordTable
 from screens.browser.window import ListWindow
 
-__all__ = ["ActionDone", "BrowserScreen", "Chunk", "Column", "CountsLoaded", "DetailLoaded", "ListQuery", "ListWindow",
-           "Page", "PageLoaded", "RecordTable", "cut"]
+__all__ = [
+    "ActionDone",
+    "BrowserScreen",
+    "Chunk",
+    "Column",
+    "CountsLoaded",
+    "DetailLoaded",
+    "ListQuery",
+    "ListWindow",
+    "Page",
+    "PageLoaded",
+    "RecordTable",
+    "cut",
+]

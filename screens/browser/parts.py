@@ -77,8 +77,9 @@ class DetailLoaded(Message):
 
 
 class ActionDone(Message):
-    def __init__(self, key: str, message: str, advance: bool = False, keep: str | None = None,
-                 latest: int | None = None) -> None:
+    def __init__(
+        self, key: str, message: str, advance: bool = False, keep: str | None = None, latest: int | None = None
+    ) -> None:
         super().__init__()
         self.key, self.message, self.advance, self.keep = key, message, advance, keep
         self.latest = latest  # the change counter right after the action committed (None: not read)

@@ -46,15 +46,21 @@ class BrowserScreen(ListWindow):
         for b in BrowserScreen.BROWSER_BINDINGS:
             if b.key in keys or b.action in own:
                 continue
-            extra.append(Binding(b.key, b.action, b.description, show=b.show, tooltip=b.tooltip,
-                                 id=f"{prefix}.{b.action}.{b.key}"))
+            extra.append(
+                Binding(
+                    b.key, b.action, b.description, show=b.show, tooltip=b.tooltip, id=f"{prefix}.{b.action}.{b.key}"
+                )
+            )
         filters = []
         if len(cls.FILTERS) > 1:
             for i, name in enumerate(cls.FILTERS[:9]):
                 if str(i + 1) in keys:
                     continue
-                filters.append(Binding(str(i + 1), f"filter({i})", name, show=False, id=f"{prefix}.filter.{i}",
-                                       tooltip=f"Show {name}"))
+                filters.append(
+                    Binding(
+                        str(i + 1), f"filter({i})", name, show=False, id=f"{prefix}.filter.{i}", tooltip=f"Show {name}"
+                    )
+                )
         if "BINDINGS" in cls.__dict__:
             cls.BINDINGS = [*cls.__dict__["BINDINGS"], *extra, *filters]
 
@@ -88,8 +94,11 @@ class BrowserScreen(ListWindow):
         from textual.widgets import Input, Tab, Tabs
 
         if len(self.FILTERS) > 1:
-            yield Tabs(*[Tab(self._tab_label(n), id=tab_id(n)) for n in self.FILTERS], id="filters",
-                       active=tab_id(self.query_state.status))
+            yield Tabs(
+                *[Tab(self._tab_label(n), id=tab_id(n)) for n in self.FILTERS],
+                id="filters",
+                active=tab_id(self.query_state.status),
+            )
         else:
             yield Static(Text(self.title or "", style="bold"), id="filters")
         yield Input(placeholder=self.SEARCH_PLACEHOLDER, id="search")
@@ -114,8 +123,12 @@ class BrowserScreen(ListWindow):
             bar = self.query_one("#filter-bar")
             filters_slot, search_slot = self.query_one("#filters-slot"), self.query_one("#search-slot")
             tabs, search = list(self._chrome())
-            mounted += [bar.mount(tabs, before=filters_slot), bar.mount(search, before=search_slot),
-                        filters_slot.remove(), search_slot.remove()]
+            mounted += [
+                bar.mount(tabs, before=filters_slot),
+                bar.mount(search, before=search_slot),
+                filters_slot.remove(),
+                search_slot.remove(),
+            ]
         for awaitable in mounted:
             await awaitable
         self.refresh_bindings()
@@ -129,8 +142,7 @@ class BrowserScreen(ListWindow):
             page, counts = first
             self.generation += 1
             self._counts_loaded(CountsLoaded(counts))
-            self._page_loaded(PageLoaded(self.generation, "reset", Chunk(False, None, page.after),
-                                         page.rows, None))
+            self._page_loaded(PageLoaded(self.generation, "reset", Chunk(False, None, page.after), page.rows, None))
         else:
             self.reload()
 
@@ -227,8 +239,9 @@ class BrowserScreen(ListWindow):
     def _switch_columns(self) -> None:
         """Another filter with other columns (other records): a fresh table, its sort if it has it."""
         if self.query_state.sort and self.query_state.sort not in self.sort_keys():
-            self.query_state = ListQuery(**{**self.query_state.__dict__, "sort": self.DEFAULT_SORT,
-                                            "descending": self.DEFAULT_DESCENDING})
+            self.query_state = ListQuery(
+                **{**self.query_state.__dict__, "sort": self.DEFAULT_SORT, "descending": self.DEFAULT_DESCENDING}
+            )
         self.records, self.window, self.kept = {}, [], set()
         self.above.clear()
         self.below.clear()
@@ -346,7 +359,9 @@ class BrowserScreen(ListWindow):
         """The loaded detail of ``key`` (None while it is still loading)."""
         return self.detail if self.detail is not None and self.detail_key(self.detail) == key else None
 
-    def act(self, key: str, work_fn: Callable[[], str], *, advance: bool | None = None, keep: str | None = None) -> None:
+    def act(
+        self, key: str, work_fn: Callable[[], str], *, advance: bool | None = None, keep: str | None = None
+    ) -> None:
         """Run ``work_fn`` (a typed service call returning the message to show) in a thread worker;
         then the window is read again, the cursor on ``key`` (or the row after it when it left)."""
         self._actions_in_flight += 1  # live changes seen meanwhile wait for the action's own reread

@@ -43,18 +43,20 @@ class ListWindow(ReportsWorkerErrors, Screen[None]):
     REVERSIBLE: ClassVar[bool] = False  # fetch(reverse=True) reads from the other end (jump to end)
     AUTO_ADVANCE: ClassVar[bool] = False  # after an action, the cursor moves to the next row
     NARROW: ClassVar[int] = 110  # below this width the detail pane is a toggle
-    REMOVE_IN_PLACE: ClassVar[int] = 8  # a reread removes up to this many rows in place (each is O(rows)), else rebuilds
+    REMOVE_IN_PLACE: ClassVar[int] = (
+        8  # a reread removes up to this many rows in place (each is O(rows)), else rebuilds
+    )
     DEFER_CHROME: ClassVar[bool] = False  # tabs, search, header and footer mounted after the first paint
     SEARCH_PLACEHOLDER: ClassVar[str] = "/ search"
     EMPTY_DETAIL: ClassVar[str] = "Select a record."
     NOUN: ClassVar[str] = "record"
 
-
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         first = self.DEFAULT_FILTER or self.FILTERS[0]
-        self.query_state = ListQuery(status=first, search="", sort=self.DEFAULT_SORT,
-                                     descending=self.DEFAULT_DESCENDING)
+        self.query_state = ListQuery(
+            status=first, search="", sort=self.DEFAULT_SORT, descending=self.DEFAULT_DESCENDING
+        )
         self.counts: dict[str, int] = {}
         self.generation = 0
         self.selected: str | None = None
@@ -125,8 +127,15 @@ class ListWindow(ReportsWorkerErrors, Screen[None]):
         else:
             reverse, start = first.reverse, first.start
             size = min(max(self.PAGE_SIZE, len(self.records)), self.PAGE_SIZE * self.WINDOW_PAGES)
-        self._load(self.generation, self.query_state, "reset", reverse, start, size,
-                   keep if keep is not None else self.selected)
+        self._load(
+            self.generation,
+            self.query_state,
+            "reset",
+            reverse,
+            start,
+            size,
+            keep if keep is not None else self.selected,
+        )
         self._load_counts(self.generation, self.query_state.search)
         if quiet and self.selected is not None:
             self._fetch_detail_now(self.selected)
@@ -160,8 +169,13 @@ class ListWindow(ReportsWorkerErrors, Screen[None]):
         events = list(getattr(change, "events", None) or [])
         me = getattr(getattr(self.app, "actor", None), "user_name", None)
         latest = getattr(change, "latest", None)
-        return (bool(events) and latest is not None and latest <= self._acted_through and events[-1].id == latest
-                and all(e.operator == me for e in events))
+        return (
+            bool(events)
+            and latest is not None
+            and latest <= self._acted_through
+            and events[-1].id == latest
+            and all(e.operator == me for e in events)
+        )
 
     def _grow(self, down: bool) -> None:
         if self._fetching or self.LOCAL:
@@ -184,8 +198,9 @@ class ListWindow(ReportsWorkerErrors, Screen[None]):
         self._load(self.generation, self.query_state, "down" if down else "up", reverse, start, size, None)
 
     @work(thread=True, group="browser.list", exit_on_error=False)  # answers are matched, not cancelled
-    def _load(self, generation: int, q: ListQuery, kind: str, reverse: bool, start: Any, limit: int,
-              keep: str | None) -> None:
+    def _load(
+        self, generation: int, q: ListQuery, kind: str, reverse: bool, start: Any, limit: int, keep: str | None
+    ) -> None:
         try:
             if self.LOCAL:
                 page = self.fetch(q, None, limit, False)
@@ -331,7 +346,9 @@ class ListWindow(ReportsWorkerErrors, Screen[None]):
         while len(self.window) > 1 and len(self.records) > limit:
             self._trimmed = True
             chunk = self.window.pop(0) if not keep_bottom else self.window.pop()
-            (self.above if not keep_bottom else self.below).append((chunk.reverse, chunk.start, len(chunk.keys) or self.PAGE_SIZE))
+            (self.above if not keep_bottom else self.below).append(
+                (chunk.reverse, chunk.start, len(chunk.keys) or self.PAGE_SIZE)
+            )
             for key in chunk.keys:
                 if self.records.pop(key, None) is not None:
                     dropped.append(key)
@@ -346,7 +363,7 @@ class ListWindow(ReportsWorkerErrors, Screen[None]):
         gone = set(dropped)
         kept = [k for k in current if k not in gone]
         n_gone = len(current) - len(kept)
-        if not all(k in gone for k in current[:n_gone]) or keys[:len(kept)] != kept:
+        if not all(k in gone for k in current[:n_gone]) or keys[: len(kept)] != kept:
             self._show_window(self.selected, None)  # not the simple shape: rebuild
             return
         cursor_key = table.key_at_cursor()
@@ -354,7 +371,7 @@ class ListWindow(ReportsWorkerErrors, Screen[None]):
         with self.app.batch_update():
             for key in current[:n_gone]:
                 table.remove_row(key)
-            for key in keys[len(kept):]:
+            for key in keys[len(kept) :]:
                 table.add_row(*self._cells(self.records[key]), key=key)
             if cursor_key in gone or cursor_key is None:
                 self._show_window(self.selected, None)
@@ -376,13 +393,13 @@ class ListWindow(ReportsWorkerErrors, Screen[None]):
         offset = table.cursor_row - int(table.scroll_y) if table.row_count else 0
         with self.app.batch_update():
             if appended is not None and current == keys[: len(current)]:
-                for key in keys[len(current):]:
+                for key in keys[len(current) :]:
                     table.add_row(*self._cells(self.records[key]), key=key)
                 self._update_info()
                 return
             shown = set(keys)
             kept = [k for k in current if k in shown]
-            if len(current) - len(kept) <= self.REMOVE_IN_PLACE and keys[:len(kept)] == kept:
+            if len(current) - len(kept) <= self.REMOVE_IN_PLACE and keys[: len(kept)] == kept:
                 # the same rows, a few gone, new ones after them (a reread after a change): the rows
                 # that left are removed, the others updated cell by cell, the new ones appended;
                 # the table is not rebuilt and its unchanged cells keep their rendering
@@ -393,7 +410,7 @@ class ListWindow(ReportsWorkerErrors, Screen[None]):
                     for column, cell in zip(self.columns, self._cells(self.records[key])):
                         if table.get_cell(key, column.key) != cell:
                             table.update_cell(key, column.key, cell)
-                for key in keys[len(kept):]:
+                for key in keys[len(kept) :]:
                     table.add_row(*self._cells(self.records[key]), key=key)
             else:
                 table.clear()
@@ -420,7 +437,7 @@ class ListWindow(ReportsWorkerErrors, Screen[None]):
             return positions[target]
         if target in previous:
             at = previous.index(target)
-            for k in previous[at + 1:]:
+            for k in previous[at + 1 :]:
                 if k in positions:
                     return positions[k]
             for k in reversed(previous[:at]):
@@ -481,8 +498,15 @@ class ListWindow(ReportsWorkerErrors, Screen[None]):
         self.above.clear()
         self.below.clear()
         self._fetching = True
-        self._load(self.generation, self.query_state, "jump-end" if reverse else "jump-top", reverse, None,
-                   self.PAGE_SIZE, None)
+        self._load(
+            self.generation,
+            self.query_state,
+            "jump-end" if reverse else "jump-top",
+            reverse,
+            None,
+            self.PAGE_SIZE,
+            None,
+        )
 
     def _select(self, key: str | None) -> None:
         if self.selected is not None and key != self.selected:

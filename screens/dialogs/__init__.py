@@ -12,5 +12,18 @@ from screens.dialogs.base import CommentDialog, ConfirmDialog, Dialog, FieldErro
 from screens.dialogs.create_customer import CreateCustomerDialog, prepare_create
 from screens.dialogs.forms import FieldSpec, FormDialog, NewRequestDialog, RejectDialog, parse_date
 
-__all__ = ["CommentDialog", "ConfirmDialog", "CreateCustomerDialog", "Dialog", "FieldError", "FieldSpec", "FormDialog",
-           "HelpDialog", "NewRequestDialog", "RejectDialog", "field_id", "parse_date", "prepare_create"]
+__all__ = [
+    "CommentDialog",
+    "ConfirmDialog",
+    "CreateCustomerDialog",
+    "Dialog",
+    "FieldError",
+    "FieldSpec",
+    "FormDialog",
+    "HelpDialog",
+    "NewRequestDialog",
+    "RejectDialog",
+    "field_id",
+    "parse_date",
+    "prepare_create",
+]

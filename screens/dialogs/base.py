@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from textual import getters
 
     from screens.console_app import ConsoleApp
+
     pass
 
 
@@ -35,8 +36,10 @@ def field_row(label: str, field: Widget, name: str) -> list[Widget]:
     """One line of a form: the label and its one-line field in a row of fixed height (laid out
     without measuring its children, which is most of what opening a long form costs), and the
     field's inline error under the row, hidden until there is one."""
-    return [Horizontal(Label(label, classes="field-label"), field, classes="field-row"),
-            FieldError(id=f"e-{name.replace('_', '-')}", classes="field-error under")]
+    return [
+        Horizontal(Label(label, classes="field-label"), field, classes="field-row"),
+        FieldError(id=f"e-{name.replace('_', '-')}", classes="field-error under"),
+    ]
 
 
 class FieldError(Static):
@@ -77,6 +80,7 @@ class Dialog(ModalScreen[T], Generic[T]):
         super().__init_subclass__(**kwargs)
         own = cls.__dict__.get("compose")
         if own is not None and not getattr(own, "_with_footer", False):
+
             def compose(self: Any) -> ComposeResult:  # the confirm key in the footer, in the first frame
                 from screens.footer import KeyFooter
 
@@ -149,16 +153,27 @@ class CommentDialog(Dialog[str]):
     AUTO_FOCUS = "#f-comment"
     BINDINGS = [Binding("ctrl+s", "ok", "OK", id="comment.ok", tooltip="Confirm")]
 
-    def __init__(self, title: str, prompt: str, *, required: bool, button: str = "OK", variant: str = "primary") -> None:
+    def __init__(
+        self, title: str, prompt: str, *, required: bool, button: str = "OK", variant: str = "primary"
+    ) -> None:
         super().__init__()
-        self.title_text, self.prompt, self.required, self.button, self.variant = title, prompt, required, button, variant
+        self.title_text, self.prompt, self.required, self.button, self.variant = (
+            title,
+            prompt,
+            required,
+            button,
+            variant,
+        )
 
     def compose(self) -> ComposeResult:
         with Vertical(id="comment-dialog", classes="dialog"):
             yield Static(data(self.title_text, "bold"), classes="dialog-title")
             yield Label(data(self.prompt))
-            yield Input(id="f-comment", max_length=1000,
-                        placeholder="required" if self.required else "optional comment for the history")
+            yield Input(
+                id="f-comment",
+                max_length=1000,
+                placeholder="required" if self.required else "optional comment for the history",
+            )
             yield FieldError(id="e-comment", classes="field-error")
             with Horizontal(classes="buttons"):
                 yield Button(self.button, id="ok", variant=self.variant)  # type: ignore[arg-type]
@@ -207,5 +222,3 @@ class HelpDialog(ModalScreen[None]):
     @on(Button.Pressed, "#close")
     def action_close(self) -> None:
         self.dismiss(None)
-
-

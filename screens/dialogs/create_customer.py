@@ -43,7 +43,9 @@ class CreateCustomerDialog(Dialog[Any]):
     from ``app.create_prepared``, so opening it composes nothing."""
 
     AUTO_FOCUS = "#mode"
-    BINDINGS = [Binding("ctrl+s", "ok", "Create", id="create.ok", tooltip="Create the customer, contact and user request")]
+    BINDINGS = [
+        Binding("ctrl+s", "ok", "Create", id="create.ok", tooltip="Create the customer, contact and user request")
+    ]
     DEBOUNCE = 0.25
     SCREEN_NAME = "create-customer"
 
@@ -118,13 +120,18 @@ class CreateCustomerDialog(Dialog[Any]):
                         with Vertical(classes="field-input"):
                             yield Select([], id="f-role", prompt="(choose a role)")
                             yield FieldError(id="e-role", classes="field-error")
-                    yield Static("Customer values (from the request and the template; editable)", classes="section-title",
-                                 id="values-title")
+                    yield Static(
+                        "Customer values (from the request and the template; editable)",
+                        classes="section-title",
+                        id="values-title",
+                    )
                     with Vertical(id="values"):  # composed once per app (warm), so all of them here
                         for spec in FIELDS.values():
-                            yield from field_row(spec.label, Input(id=field_id(spec.name),
-                                                                   placeholder="yes/no" if spec.kind == "bool" else ""),
-                                                 spec.name)
+                            yield from field_row(
+                                spec.label,
+                                Input(id=field_id(spec.name), placeholder="yes/no" if spec.kind == "bool" else ""),
+                                spec.name,
+                            )
                 with VerticalScroll(id="preview", classes="preview"):
                     yield Static("Preview", classes="section-title")
                     yield Static("loading…", id="preview-body")
@@ -163,7 +170,8 @@ class CreateCustomerDialog(Dialog[Any]):
         candidates = self._candidates()
         who = strip_controls(f"{d.company} ({d.first_name} {d.last_name})")
         self.query_one("#create-title", Static).update(
-            Content.assemble(("Create customer from ", "bold"), (d.number, "bold"), " — ", who))
+            Content.assemble(("Create customer from ", "bold"), (d.number, "bold"), " — ", who)
+        )
         self._mode = "existing" if candidates and d.customer_account else "new"
         # only the button to press: the set releases the other one (turning one off is refused by RadioSet)
         self.query_one(f"#mode-{self._mode}", RadioButton).value = True
@@ -240,10 +248,12 @@ class CreateCustomerDialog(Dialog[Any]):
         rsel = self.query_one("#f-role", Select)
         if self._shown_choices is not choices:  # the options once per console (create_choices is read once)
             self._shown_choices = choices
-            tsel.set_options([(Text.assemble((t.name, "bold"), " ", data(t.description)), t.name)
-                              for t in choices.templates])
-            rsel.set_options([(Text.assemble((r.name, "bold"), " ", data(r.description)), r.name)
-                              for r in choices.roles])
+            tsel.set_options(
+                [(Text.assemble((t.name, "bold"), " ", data(t.description)), t.name) for t in choices.templates]
+            )
+            rsel.set_options(
+                [(Text.assemble((r.name, "bold"), " ", data(r.description)), r.name) for r in choices.roles]
+            )
         # admin-set defaults (parameters signup.default_template / default_role), else nothing chosen
         if choices.default_template:
             tsel.value = choices.default_template
@@ -305,19 +315,41 @@ class CreateCustomerDialog(Dialog[Any]):
             head.append("A new contact on customer ", style="bold")
             head.append_text(data(p.account or "?", style="bold"))
             head.append("\n")
-        rows = [("Name", v.get("name")), ("Party type", v.get("party_type")), ("Group", v.get("customer_group")),
-                ("Currency", v.get("currency")), ("Terms", v.get("terms_of_payment")),
-                ("Payment", v.get("method_of_payment")), ("Credit limit", _shown(v.get("credit_limit"))),
-                ("Tax group", v.get("tax_group")), ("E-mail", v.get("email")), ("Phone", v.get("phone")),
-                ("Address", " ".join(str(x) for x in (v.get("street"), v.get("zip"), v.get("city"), v.get("country")) if x))]
+        rows = [
+            ("Name", v.get("name")),
+            ("Party type", v.get("party_type")),
+            ("Group", v.get("customer_group")),
+            ("Currency", v.get("currency")),
+            ("Terms", v.get("terms_of_payment")),
+            ("Payment", v.get("method_of_payment")),
+            ("Credit limit", _shown(v.get("credit_limit"))),
+            ("Tax group", v.get("tax_group")),
+            ("E-mail", v.get("email")),
+            ("Phone", v.get("phone")),
+            (
+                "Address",
+                " ".join(str(x) for x in (v.get("street"), v.get("zip"), v.get("city"), v.get("country")) if x),
+            ),
+        ]
         head.append_text(labelled(rows, width=14))
         head.append("\n\nContact person\n", style="bold")
         c = p.contact
-        head.append_text(labelled([("Name", f"{c.get('first_name', '')} {c.get('last_name', '')}"), ("E-mail", c.get("email")),
-                                   ("Phone", c.get("phone"))], width=14))
+        head.append_text(
+            labelled(
+                [
+                    ("Name", f"{c.get('first_name', '')} {c.get('last_name', '')}"),
+                    ("E-mail", c.get("email")),
+                    ("Phone", c.get("phone")),
+                ],
+                width=14,
+            )
+        )
         head.append("\n\nPortal user\n", style="bold")
-        head.append_text(labelled([("User name", self.detail.user_name if self.detail is not None else ""),
-                                   ("Role", p.role)], width=14))
+        head.append_text(
+            labelled(
+                [("User name", self.detail.user_name if self.detail is not None else ""), ("Role", p.role)], width=14
+            )
+        )
         if p.errors:
             head.append("\n\nTo fix before OK\n", style="bold red")
             for name, message in p.errors.items():
@@ -397,10 +429,13 @@ def prepare_create(app: Any, detail: RequestDetail) -> None:
         app.create_choices = app.call(signup.create_choices)
     choices = app.create_choices
     existing = bool(detail.customer_account) and bool(_create_candidates(detail))
-    args = {"mode": "existing" if existing else "new", "template": None if existing else choices.default_template,
-            "role": choices.default_role,
-            "values": None if existing else {}, "existing_account": _create_candidates(detail)[0][0]
-            if _create_candidates(detail) else None}
+    args = {
+        "mode": "existing" if existing else "new",
+        "template": None if existing else choices.default_template,
+        "role": choices.default_role,
+        "values": None if existing else {},
+        "existing_account": _create_candidates(detail)[0][0] if _create_candidates(detail) else None,
+    }
     preview = app.call(signup.preview_create, detail.number, **args)
     app.create_prepared = (detail.number, args, preview)
 
@@ -413,5 +448,3 @@ def _create_candidates(detail: RequestDetail) -> list[tuple[str, str]]:
         if hint.kind in ("customer", "contact") and hint.key not in seen:
             seen[hint.key] = f"{hint.label} ({hint.reason})"
     return list(seen.items())
-
-

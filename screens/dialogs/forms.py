@@ -64,8 +64,15 @@ class FormDialog(Dialog[Any]):
     AUTO_FOCUS = "#fd-fields Input, #fd-fields TextArea, #fd-fields Select"
     BINDINGS = [Binding("ctrl+s", "ok", "OK", id="formdialog.ok", tooltip="Save / confirm")]
 
-    def __init__(self, title: Content, fields: list[FieldSpec], *, required: tuple[str, ...] = (), ok: str = "OK",
-                 submit: Callable[[dict[str, str]], Any] | None = None) -> None:
+    def __init__(
+        self,
+        title: Content,
+        fields: list[FieldSpec],
+        *,
+        required: tuple[str, ...] = (),
+        ok: str = "OK",
+        submit: Callable[[dict[str, str]], Any] | None = None,
+    ) -> None:
         super().__init__()
         self.title_content, self.fields, self.required, self.ok, self.submit = title, fields, required, ok, submit
 
@@ -80,8 +87,12 @@ class FormDialog(Dialog[Any]):
                     yield Label(f.label + (" *" if f.name in self.required else "") + hint, markup=False)
                     if f.choices:
                         options = [(c, c) for c in f.choices]
-                        yield Select(options, value=f.value if f.value in f.choices else f.choices[0],
-                                     allow_blank=False, id=f"fd-{f.name}")
+                        yield Select(
+                            options,
+                            value=f.value if f.value in f.choices else f.choices[0],
+                            allow_blank=False,
+                            id=f"fd-{f.name}",
+                        )
                     elif f.multiline:
                         yield TextArea(f.value, id=f"fd-{f.name}", soft_wrap=True)
                     else:
@@ -144,8 +155,10 @@ class RejectDialog(Dialog[str]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="reject-dialog"):
-            yield Static(Content.assemble(("Reject ", "bold"), (self.number, "bold"), " — ", strip_controls(self.company)),
-                         classes="dialog-title")
+            yield Static(
+                Content.assemble(("Reject ", "bold"), (self.number, "bold"), " — ", strip_controls(self.company)),
+                classes="dialog-title",
+            )
             yield Label("Reason (the customer is told):")
             yield Input(id="f-reason", placeholder="why the request is declined", max_length=1000)
             yield FieldError(id="e-reason", classes="field-error")
@@ -197,8 +210,11 @@ class NewRequestDialog(Dialog[Any]):
             yield Static("New sign-up request (taken on behalf of the customer)", classes="dialog-title")
             with VerticalScroll(classes="form"):
                 for name, label, placeholder in SIGNUP_FIELDS:
-                    yield from field_row(label, Input(id=field_id(name), placeholder=placeholder,
-                                                      value="en-us" if name == "language" else ""), name)
+                    yield from field_row(
+                        label,
+                        Input(id=field_id(name), placeholder=placeholder, value="en-us" if name == "language" else ""),
+                        name,
+                    )
             yield FieldError(id="e-request", classes="field-error")
             with Horizontal(classes="buttons"):
                 yield Button("Submit", id="ok", variant="primary")
@@ -222,5 +238,3 @@ class NewRequestDialog(Dialog[Any]):
 
         result = self.app.call(signup.submit, values)
         self.app.call_from_thread(self.dismiss, result)
-
-

@@ -40,8 +40,11 @@ def load_default_workflows(store: Any) -> dict[str, str]:
             done[path.name] = f"skipped: document type {doc_type!r} is not registered"
             continue
         with store.read() as s:
-            exists = s.exec(select(WorkflowDefinition.id).where(WorkflowDefinition.doc_type == doc_type,
-                                                                WorkflowDefinition.name == name)).first()
+            exists = s.exec(
+                select(WorkflowDefinition.id).where(
+                    WorkflowDefinition.doc_type == doc_type, WorkflowDefinition.name == name
+                )
+            ).first()
         if exists is not None:
             done[path.name] = "present already"
             continue

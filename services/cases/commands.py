@@ -13,7 +13,14 @@ from sqlmodel import Session, col, select
 
 from models.base import LabeledEnum
 from models.cases import (
-    CLOSED_CASE_STATUSES, Case, CaseCategory, CaseIn, CasePriority, SampleIn, SampleRequest, SampleStatus,
+    CLOSED_CASE_STATUSES,
+    Case,
+    CaseCategory,
+    CaseIn,
+    CasePriority,
+    SampleIn,
+    SampleRequest,
+    SampleStatus,
 )
 from models.core import Profile
 from models.customer import Customer
@@ -27,11 +34,24 @@ from services.validation import field_errors
 
 from .queries import get_case
 from .table import (
-    CLOSE_KINDS, DOC_TYPE, ENTITY, INFO_EDITABLE, INFO_FIELDS, RESOLUTION_EDITABLE, RESOLUTION_FIELDS, S,
-    SAMPLE_ENTITY, SAMPLE_PROCESS, SAMPLE_TRANSITIONS, TRANSITIONS, check, explain, lost_race, move,
+    CLOSE_KINDS,
+    DOC_TYPE,
+    ENTITY,
+    INFO_EDITABLE,
+    INFO_FIELDS,
+    RESOLUTION_EDITABLE,
+    RESOLUTION_FIELDS,
+    SAMPLE_ENTITY,
+    SAMPLE_PROCESS,
+    SAMPLE_TRANSITIONS,
+    TRANSITIONS,
+    S,
+    check,
+    explain,
+    lost_race,
+    move,
 )
 from .views import CaseResult, SampleView, case_result, sample_view
-
 
 # ------------------------------------------------------------------ input
 
@@ -104,23 +124,34 @@ def create_case(session: Session, actor: Actor, data: Any) -> CaseResult:
     begin_write(session)
     current = now(session)
     case = Case(
-        number=sequences.next_number(session, "case"), status=S.OPEN.value, customer_id=customer.id or 0,
-        profile=actor.profile, created_by=actor.user_name, created_at=current, updated_at=current,
+        number=sequences.next_number(session, "case"),
+        status=S.OPEN.value,
+        customer_id=customer.id or 0,
+        profile=actor.profile,
+        created_by=actor.user_name,
+        created_at=current,
+        updated_at=current,
         **parsed.model_dump(exclude={"customer_account"}),
     )
     session.add(case)
     session.flush()
-    audit.record(session, actor, ENTITY, case.number, "created",
-                 after={"status": S.OPEN.value, **parsed.model_dump()})
+    audit.record(session, actor, ENTITY, case.number, "created", after={"status": S.OPEN.value, **parsed.model_dump()})
     message = ""
     # seed 002: "Approved ... when the user creating the Customer Request has a Salesrep profile":
     # the CRM profile (Operator.profile = Sales), which admins set and the audit trail records;
     # the separate sales_rep flag no longer approves anything (issue 11)
     if actor.profile == Profile.SALES.value:
         move(session, case, "auto_approve", approved_by=actor.user_name, approved_at=current)
-        audit.record(session, actor, ENTITY, case.number, "approved automatically", before={"status": S.OPEN.value},
-                     after={"status": S.APPROVED.value},
-                     comment=f"created by {actor.user_name}, who has the Sales profile (the sales rep profile)")
+        audit.record(
+            session,
+            actor,
+            ENTITY,
+            case.number,
+            "approved automatically",
+            before={"status": S.OPEN.value},
+            after={"status": S.APPROVED.value},
+            comment=f"created by {actor.user_name}, who has the Sales profile (the sales rep profile)",
+        )
         message = "approved at once: the creator has the Sales (sales rep) profile"
     return case_result(session, case, message)
 
@@ -136,12 +167,21 @@ def _plain(values: dict[str, Any]) -> dict[str, Any]:
 def _coerce_changes(values: dict[str, Any]) -> dict[str, Any]:
     errors: dict[str, str] = {}
     out: dict[str, Any] = {}
-    limits = {"title": 200, "contact_name": 160, "contact_email": 254, "contact_phone": 40, "description": 4000,
-              "resolution": 4000}
+    limits = {
+        "title": 200,
+        "contact_name": 160,
+        "contact_email": 254,
+        "contact_phone": 40,
+        "description": 4000,
+        "resolution": 4000,
+    }
     for name, raw in values.items():
         if name not in INFO_FIELDS and name not in RESOLUTION_FIELDS:
-            errors[name] = "not a field that can be changed here" if name != "closure_reason" else \
-                "the closure reason is given when closing the case"
+            errors[name] = (
+                "not a field that can be changed here"
+                if name != "closure_reason"
+                else "the closure reason is given when closing the case"
+            )
             continue
         if name == "resolution_date":
             try:
@@ -169,13 +209,16 @@ def _coerce_changes(values: dict[str, Any]) -> dict[str, Any]:
 
 
 @writes(phased=True)
-def update_case(session: Session, actor: Actor, number: str, values: dict[str, Any],
-                version: int | None = None) -> CaseResult:
+def update_case(
+    session: Session, actor: Actor, number: str, values: dict[str, Any], version: int | None = None
+) -> CaseResult:
     """Change fields of the sections; Resolved follows the Resolution section (see module doc)."""
     require(actor, "cases.edit")
     case = get_case(session, number)
     if version is not None and version != case.version:
-        raise Conflict(f"{case.number} was changed by someone else meanwhile (now version {case.version}): reread and try again")
+        raise Conflict(
+            f"{case.number} was changed by someone else meanwhile (now version {case.version}): reread and try again"
+        )
     changes = _coerce_changes(values)
     changes = {k: v for k, v in changes.items() if getattr(case, k) != v}
     if not changes:
@@ -212,18 +255,35 @@ def update_case(session: Session, actor: Actor, number: str, values: dict[str, A
     if target != status:
         if target == S.RESOLVED:
             message = "Resolved: Resolution and Resolution date are both filled"
-            audit.record(session, actor, ENTITY, case.number, "resolved", before={"status": status.value},
-                         after={"status": target.value}, comment="set automatically: Resolution and Resolution date filled")
+            audit.record(
+                session,
+                actor,
+                ENTITY,
+                case.number,
+                "resolved",
+                before={"status": status.value},
+                after={"status": target.value},
+                comment="set automatically: Resolution and Resolution date filled",
+            )
         else:
             message = "back to Approved: Resolution or Resolution date was emptied"
-            audit.record(session, actor, ENTITY, case.number, "resolution cleared", before={"status": status.value},
-                         after={"status": target.value}, comment="set automatically: Resolution or Resolution date emptied")
+            audit.record(
+                session,
+                actor,
+                ENTITY,
+                case.number,
+                "resolution cleared",
+                before={"status": status.value},
+                after={"status": target.value},
+                comment="set automatically: Resolution or Resolution date emptied",
+            )
     return case_result(session, case, message)
 
 
 @writes(phased=True)
-def resolve(session: Session, actor: Actor, number: str, resolution: str, resolution_date: Any,
-            version: int | None = None) -> CaseResult:
+def resolve(
+    session: Session, actor: Actor, number: str, resolution: str, resolution_date: Any, version: int | None = None
+) -> CaseResult:
     """Fill the Resolution section (both fields): the case becomes Resolved."""
     errors = {}
     if not clean(resolution, multiline=True):
@@ -274,10 +334,15 @@ def submit(session: Session, actor: Actor, number: str, comment: str | None = No
 
 def _stamp_submitter(session: Session, actor: Actor, case: Case) -> None:
     result = session.execute(
-        update(Case).where(col(Case.id) == case.id, col(Case.version) == case.version,
-                           col(Case.status).in_(sorted(TRANSITIONS["submit"].sources)))
+        update(Case)
+        .where(
+            col(Case.id) == case.id,
+            col(Case.version) == case.version,
+            col(Case.status).in_(sorted(TRANSITIONS["submit"].sources)),
+        )
         .values(submitted_by=actor.user_name, submitted_at=now(session), version=case.version + 1)
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)
+    )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         lost_race(session, case, "submit")
     session.expire(case)
@@ -286,42 +351,86 @@ def _stamp_submitter(session: Session, actor: Actor, case: Case) -> None:
 def mark_submitted(session: Session, actor: Actor, case: Case, comment: str | None = None) -> None:
     if case.status == S.PENDING_APPROVAL:
         return
-    before = move(session, case, "submit", submitted_by=actor.user_name, submitted_at=now(session),
-                  rejected_by=None, rejected_at=None, reject_reason=None)
-    audit.record(session, actor, ENTITY, case.number, "submitted", before={"status": before},
-                 after={"status": S.PENDING_APPROVAL.value}, comment=comment)
+    before = move(
+        session,
+        case,
+        "submit",
+        submitted_by=actor.user_name,
+        submitted_at=now(session),
+        rejected_by=None,
+        rejected_at=None,
+        reject_reason=None,
+    )
+    audit.record(
+        session,
+        actor,
+        ENTITY,
+        case.number,
+        "submitted",
+        before={"status": before},
+        after={"status": S.PENDING_APPROVAL.value},
+        comment=comment,
+    )
 
 
 def mark_approved(session: Session, actor: Actor, case: Case, comment: str | None = None) -> None:
     move(session, case, "approve", approved_by=actor.user_name, approved_at=now(session))
-    audit.record(session, actor, ENTITY, case.number, "approved", before={"status": S.PENDING_APPROVAL.value},
-                 after={"status": S.APPROVED.value}, comment=comment)
+    audit.record(
+        session,
+        actor,
+        ENTITY,
+        case.number,
+        "approved",
+        before={"status": S.PENDING_APPROVAL.value},
+        after={"status": S.APPROVED.value},
+        comment=comment,
+    )
 
 
 def mark_rejected(session: Session, actor: Actor, case: Case, reason: str) -> None:
     move(session, case, "reject", rejected_by=actor.user_name, rejected_at=now(session), reject_reason=reason)
-    audit.record(session, actor, ENTITY, case.number, "rejected", before={"status": S.PENDING_APPROVAL.value},
-                 after={"status": S.REJECTED.value}, comment=reason)
+    audit.record(
+        session,
+        actor,
+        ENTITY,
+        case.number,
+        "rejected",
+        before={"status": S.PENDING_APPROVAL.value},
+        after={"status": S.REJECTED.value},
+        comment=reason,
+    )
 
 
 def mark_returned(session: Session, actor: Actor, case: Case, what: str, comment: str | None) -> None:
     move(session, case, "recall")
-    audit.record(session, actor, ENTITY, case.number, what, before={"status": S.PENDING_APPROVAL.value},
-                 after={"status": S.OPEN.value}, comment=comment)
+    audit.record(
+        session,
+        actor,
+        ENTITY,
+        case.number,
+        what,
+        before={"status": S.PENDING_APPROVAL.value},
+        after={"status": S.OPEN.value},
+        comment=comment,
+    )
 
 
 def _my_work_item(session: Session, actor: Actor, case: Case) -> int:
     for item in wf.list_work(session, actor, mine=True, doc_type=DOC_TYPE):
         if item.doc_key == case.number:
             return item.id
-    raise PermissionDenied(f"{case.number} is in an approval workflow and no work item of it is assigned to "
-                           f"{actor.user_name}: see 'regdesk work list'")
+    raise PermissionDenied(
+        f"{case.number} is in an approval workflow and no work item of it is assigned to "
+        f"{actor.user_name}: see 'regdesk work list'"
+    )
 
 
 def _check_not_submitter(session: Session, actor: Actor, case: Case) -> None:
     if case.submitted_by == actor.user_name and params.get(session, "workflow.disallow_submitter_approval"):
-        raise PermissionDenied(f"{case.number} was submitted by {actor.user_name}: the submitter may not approve "
-                               "their own case; another approver must decide it")
+        raise PermissionDenied(
+            f"{case.number} was submitted by {actor.user_name}: the submitter may not approve "
+            "their own case; another approver must decide it"
+        )
 
 
 @writes(phased=True)
@@ -384,8 +493,16 @@ def close(session: Session, actor: Actor, number: str, kind: str, reason: str) -
     case = get_case(session, number)
     action = CLOSE_KINDS[key]
     before = move(session, case, action, closure_reason=reason, closed_by=actor.user_name, closed_at=now(session))
-    audit.record(session, actor, ENTITY, case.number, "closed", before={"status": before},
-                 after={"status": TRANSITIONS[action].target}, comment=reason)
+    audit.record(
+        session,
+        actor,
+        ENTITY,
+        case.number,
+        "closed",
+        before={"status": before},
+        after={"status": TRANSITIONS[action].target},
+        comment=reason,
+    )
     return case_result(session, case)
 
 
@@ -410,15 +527,33 @@ def add_sample(session: Session, actor: Actor, number: str, data: Any) -> Sample
     if session.exec(select(Case.version).where(col(Case.id) == case.id)).first() != planned:
         raise Replan(f"{case.number} changed while the sample was planned")  # e.g. closed meanwhile
     current = now(session)
-    sample = SampleRequest(number=sequences.next_number(session, "sample"), case_id=case.id or 0,
-                           status=SampleStatus.REQUESTED.value, created_by=actor.user_name, created_at=current,
-                           updated_at=current, **parsed.model_dump())
+    sample = SampleRequest(
+        number=sequences.next_number(session, "sample"),
+        case_id=case.id or 0,
+        status=SampleStatus.REQUESTED.value,
+        created_by=actor.user_name,
+        created_at=current,
+        updated_at=current,
+        **parsed.model_dump(),
+    )
     session.add(sample)
     session.flush()
-    audit.record(session, actor, SAMPLE_ENTITY, sample.number, "requested",
-                 after={"case": case.number, "status": sample.status, **parsed.model_dump()})
-    audit.record(session, actor, ENTITY, case.number, "sample requested",
-                 after={"sample": sample.number, "product": parsed.product, "quantity": parsed.quantity})
+    audit.record(
+        session,
+        actor,
+        SAMPLE_ENTITY,
+        sample.number,
+        "requested",
+        after={"case": case.number, "status": sample.status, **parsed.model_dump()},
+    )
+    audit.record(
+        session,
+        actor,
+        ENTITY,
+        case.number,
+        "sample requested",
+        after={"sample": sample.number, "product": parsed.product, "quantity": parsed.quantity},
+    )
     return sample_view(sample)
 
 
@@ -428,11 +563,14 @@ def sample_action(session: Session, actor: Actor, sample_number: str, action: st
     require(actor, "cases.edit")
     if action not in SAMPLE_TRANSITIONS:
         raise ValidationFailed({"action": "ship or cancel"})
-    sample = session.exec(select(SampleRequest).where(col(SampleRequest.number) == clean(sample_number).upper())).first()
+    sample = session.exec(
+        select(SampleRequest).where(col(SampleRequest.number) == clean(sample_number).upper())
+    ).first()
     if sample is None:
         raise NotFound(f"no sample request {sample_number!r}")
     before = transitions.move(session, SAMPLE_PROCESS, sample, action)
-    audit.record(session, actor, SAMPLE_ENTITY, sample.number, action, before={"status": before},
-                 after={"status": sample.status})
+    audit.record(
+        session, actor, SAMPLE_ENTITY, sample.number, action, before={"status": before}, after={"status": sample.status}
+    )
     session.expire(sample)
     return sample_view(session.get(SampleRequest, sample.id))  # type: ignore[arg-type]

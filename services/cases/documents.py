@@ -22,9 +22,15 @@ from .table import DOC_TYPE
 def _attributes(session: Session, key: str) -> dict[str, Any]:
     case = get_case(session, key)
     customer = session.get(Customer, case.customer_id)
-    return {"number": case.number, "status": case.status, "category": case.category, "priority": case.priority,
-            "customer_account": customer.account if customer else "", "profile": case.profile or "",
-            "created_by": case.created_by}
+    return {
+        "number": case.number,
+        "status": case.status,
+        "category": case.category,
+        "priority": case.priority,
+        "customer_account": customer.account if customer else "",
+        "profile": case.profile or "",
+        "created_by": case.created_by,
+    }
 
 
 def _submitter(session: Session, key: str) -> str:
@@ -35,10 +41,11 @@ def _submitter(session: Session, key: str) -> str:
 def describe_many(session: Session, keys: list[str]) -> dict[str, str]:
     """My work's Summary of cases: "Fabrikam, Inc.: Damaged delivery (Complaint, High)"; one query
     (SQLAlchemy's ``select``: sqlmodel's types at most four columns)."""
-    rows = session.execute(select(col(Case.number), col(Case.title), col(Case.category), col(Case.priority),
-                                  col(Customer.name))
-                        .join(Customer, col(Customer.id) == col(Case.customer_id))
-                        .where(col(Case.number).in_(keys))).all()
+    rows = session.execute(
+        select(col(Case.number), col(Case.title), col(Case.category), col(Case.priority), col(Customer.name))
+        .join(Customer, col(Customer.id) == col(Case.customer_id))
+        .where(col(Case.number).in_(keys))
+    ).all()
     return {number: f"{name}: {title} ({category}, {priority})" for number, title, category, priority, name in rows}
 
 
@@ -66,8 +73,18 @@ def _on_recalled(session: Session, actor: Actor, key: str) -> None:
     mark_returned(session, actor, get_case(session, key), "recalled", None)
 
 
-DOCUMENT_TYPE = wf.register(wf.DocumentType(
-    name=DOC_TYPE, title="Customer request case", attributes=_attributes, submitter=_submitter,
-    on_approved=_on_approved, on_rejected=_on_rejected, on_change_requested=_on_change_requested,
-    on_recalled=_on_recalled, on_started=_on_started, describe=_describe, describe_many=describe_many,
-))
+DOCUMENT_TYPE = wf.register(
+    wf.DocumentType(
+        name=DOC_TYPE,
+        title="Customer request case",
+        attributes=_attributes,
+        submitter=_submitter,
+        on_approved=_on_approved,
+        on_rejected=_on_rejected,
+        on_change_requested=_on_change_requested,
+        on_recalled=_on_recalled,
+        on_started=_on_started,
+        describe=_describe,
+        describe_many=describe_many,
+    )
+)

@@ -20,6 +20,7 @@ from services.text import clean
 from .table import DOC_TYPE, ENTITY, FILTERS, allowed_actions
 from .views import CaseDetail, CasePage, CaseRow, sample_view
 
+
 def get_case(session: Session, number: str) -> Case:
     """The case numbered ``number`` ("CASE-000012", or "12"), or NotFound."""
     key = clean(number).upper()
@@ -49,19 +50,41 @@ def _conditions(session: Session, status: str | None, search: str | None) -> lis
     return conds
 
 
-def list_cases(session: Session, actor: Actor, *, status: str | None = None, search: str | None = None,
-               after: int | None = None, limit: int = 50) -> CasePage:
+def list_cases(
+    session: Session,
+    actor: Actor,
+    *,
+    status: str | None = None,
+    search: str | None = None,
+    after: int | None = None,
+    limit: int = 50,
+) -> CasePage:
     """Newest first, one page (keyset on id), filtered in SQL."""
     require(actor, "cases.view")
     limit = max(1, min(int(limit), 5000))
-    query = (select(Case, Customer.account, Customer.name).join(Customer, col(Case.customer_id) == col(Customer.id))
-             .where(*_conditions(session, status, search)))
+    query = (
+        select(Case, Customer.account, Customer.name)
+        .join(Customer, col(Case.customer_id) == col(Customer.id))
+        .where(*_conditions(session, status, search))
+    )
     if after is not None:
         query = query.where(col(Case.id) < after)
     raw = session.exec(query.order_by(col(Case.id).desc()).limit(limit + 1)).all()
-    rows = [CaseRow(id=c.id or 0, number=c.number, status=c.status, title=c.title, category=c.category,
-                    priority=c.priority, customer_account=account, customer_name=name, created_at=c.created_at,
-                    created_by=c.created_by) for c, account, name in raw[:limit]]
+    rows = [
+        CaseRow(
+            id=c.id or 0,
+            number=c.number,
+            status=c.status,
+            title=c.title,
+            category=c.category,
+            priority=c.priority,
+            customer_account=account,
+            customer_name=name,
+            created_at=c.created_at,
+            created_by=c.created_by,
+        )
+        for c, account, name in raw[:limit]
+    ]
     return CasePage(rows=rows, after=rows[-1].id if len(raw) > limit else None)
 
 
@@ -81,22 +104,28 @@ def show_case(session: Session, actor: Actor, number: str) -> CaseDetail:
     require(actor, "cases.view")
     case = get_case(session, number)
     customer = session.get(Customer, case.customer_id)
-    samples = session.exec(select(SampleRequest).where(col(SampleRequest.case_id) == case.id)
-                           .order_by(col(SampleRequest.id))).all()
+    samples = session.exec(
+        select(SampleRequest).where(col(SampleRequest.case_id) == case.id).order_by(col(SampleRequest.id))
+    ).all()
     workflow_label = None
     instance = wf.active_instance(session, DOC_TYPE, case.number)
     if instance is not None:
         waiting = ", ".join(instance.assignees) or "nobody"
-        workflow_label = (f"instance {instance.id} ({instance.definition}, {instance.status}): "
-                          f"step {instance.current_step or '-'}, waiting for {waiting}")
+        workflow_label = (
+            f"instance {instance.id} ({instance.definition}, {instance.status}): "
+            f"step {instance.current_step or '-'}, waiting for {waiting}"
+        )
     data = {name: getattr(case, name) for name in CaseDetail.model_fields if hasattr(case, name)}
     return CaseDetail(
-        **data, customer_account=customer.account if customer else "", customer_name=customer.name if customer else "",
-        workflow=workflow_label, samples=[sample_view(s) for s in samples],
-        history=audit.history(session, ENTITY, case.number), actions=allowed_actions(actor, case),
+        **data,
+        customer_account=customer.account if customer else "",
+        customer_name=customer.name if customer else "",
+        workflow=workflow_label,
+        samples=[sample_view(s) for s in samples],
+        history=audit.history(session, ENTITY, case.number),
+        actions=allowed_actions(actor, case),
     )
 
 
 def choices() -> dict[str, list[str]]:
-    return {"category": [c.value for c in CaseCategory], "priority": [p.value for p in CasePriority],
-            "status": FILTERS}
+    return {"category": [c.value for c in CaseCategory], "priority": [p.value for p in CasePriority], "status": FILTERS}

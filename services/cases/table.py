@@ -23,17 +23,26 @@ SAMPLE_ENTITY = "sample"
 
 
 # (action, from, to, permission, wording, other targets, offered to operators)
-TRANSITIONS = transitions.table("case", [
-    ("submit", {S.OPEN, S.REJECTED}, S.PENDING_APPROVAL, "cases.edit", "submit"),
-    ("auto_approve", {S.OPEN}, S.APPROVED, None, "approve automatically", frozenset(), False),
-    ("approve", {S.PENDING_APPROVAL}, S.APPROVED, "cases.decide", "approve"),
-    ("reject", {S.PENDING_APPROVAL}, S.REJECTED, "cases.decide", "reject"),
-    ("recall", {S.PENDING_APPROVAL}, S.OPEN, None, "recall"),
-    ("resolve", {S.APPROVED}, S.RESOLVED, None, "resolve", frozenset(), False),
-    ("unresolve", {S.RESOLVED}, S.APPROVED, None, "clear the resolution of", frozenset(), False),
-    ("close_stopped", {S.OPEN, S.APPROVED, S.REJECTED, S.RESOLVED}, S.CLOSED_STOPPED, "cases.edit", "close (stopped)"),
-    ("close_completed", {S.RESOLVED}, S.CLOSED_COMPLETED, "cases.edit", "close (completed)"),
-])
+TRANSITIONS = transitions.table(
+    "case",
+    [
+        ("submit", {S.OPEN, S.REJECTED}, S.PENDING_APPROVAL, "cases.edit", "submit"),
+        ("auto_approve", {S.OPEN}, S.APPROVED, None, "approve automatically", frozenset(), False),
+        ("approve", {S.PENDING_APPROVAL}, S.APPROVED, "cases.decide", "approve"),
+        ("reject", {S.PENDING_APPROVAL}, S.REJECTED, "cases.decide", "reject"),
+        ("recall", {S.PENDING_APPROVAL}, S.OPEN, None, "recall"),
+        ("resolve", {S.APPROVED}, S.RESOLVED, None, "resolve", frozenset(), False),
+        ("unresolve", {S.RESOLVED}, S.APPROVED, None, "clear the resolution of", frozenset(), False),
+        (
+            "close_stopped",
+            {S.OPEN, S.APPROVED, S.REJECTED, S.RESOLVED},
+            S.CLOSED_STOPPED,
+            "cases.edit",
+            "close (stopped)",
+        ),
+        ("close_completed", {S.RESOLVED}, S.CLOSED_COMPLETED, "cases.edit", "close (completed)"),
+    ],
+)
 # which sections may be changed in which status
 INFO_FIELDS = ("title", "category", "priority", "contact_name", "contact_email", "contact_phone", "description")
 RESOLUTION_FIELDS = ("resolution", "resolution_date")
@@ -42,19 +51,31 @@ RESOLUTION_EDITABLE = frozenset({S.APPROVED, S.RESOLVED})
 FILTERS = ["All", *[s.value for s in CaseStatus]]
 CLOSE_KINDS = {"stopped": "close_stopped", "completed": "close_completed"}
 
-SAMPLE_TRANSITIONS = transitions.table("sample", [
-    ("ship", {SampleStatus.REQUESTED}, SampleStatus.SHIPPED, "cases.edit", "ship"),
-    ("cancel", {SampleStatus.REQUESTED}, SampleStatus.CANCELED, "cases.edit", "cancel"),
-])
+SAMPLE_TRANSITIONS = transitions.table(
+    "sample",
+    [
+        ("ship", {SampleStatus.REQUESTED}, SampleStatus.SHIPPED, "cases.edit", "ship"),
+        ("cancel", {SampleStatus.REQUESTED}, SampleStatus.CANCELED, "cases.edit", "cancel"),
+    ],
+)
 SAMPLE_PROCESS = transitions.Process(
-    name="sample", title="Sample request", model=SampleRequest, states=tuple(SampleStatus),
-    transitions=SAMPLE_TRANSITIONS, entity=SAMPLE_ENTITY, initial=(SampleStatus.REQUESTED,))
+    name="sample",
+    title="Sample request",
+    model=SampleRequest,
+    states=tuple(SampleStatus),
+    transitions=SAMPLE_TRANSITIONS,
+    entity=SAMPLE_ENTITY,
+    initial=(SampleStatus.REQUESTED,),
+)
 
 
 def allowed_actions(actor: Actor, case: Case | str) -> list[str]:
     status = case.status if isinstance(case, Case) else case
-    actions = [name for name, t in TRANSITIONS.items()
-               if t.permission is not None and status in t.sources and actor.can(t.permission)]
+    actions = [
+        name
+        for name, t in TRANSITIONS.items()
+        if t.permission is not None and status in t.sources and actor.can(t.permission)
+    ]
     if status in RESOLUTION_EDITABLE and actor.can("cases.edit"):
         actions.append("resolve")
     if status not in CLOSED_CASE_STATUSES and actor.can("cases.edit"):
@@ -88,13 +109,14 @@ def explain(case: Case, action: str) -> str | None:
             return f"{n} is approved already (status {st}): nothing to submit"
     if action in ("resolve", "unresolve"):
         if st in (S.OPEN, S.REJECTED):
-            return (f"{n} must be approved before it is resolved (status {st}): "
-                    "submit it for approval first")
+            return f"{n} must be approved before it is resolved (status {st}): submit it for approval first"
         if st == S.PENDING_APPROVAL:
             return f"{n} is waiting for approval: it can be resolved once approved"
     if action == "close_completed" and st != S.RESOLVED:
-        return (f"{n} cannot be closed as completed while it is {st}: fill Resolution and Resolution date "
-                "(status Resolved) first, or close it as stopped")
+        return (
+            f"{n} cannot be closed as completed while it is {st}: fill Resolution and Resolution date "
+            "(status Resolved) first, or close it as stopped"
+        )
     if action == "close_stopped" and st == S.PENDING_APPROVAL:
         return f"{n} is waiting for approval: recall it or have it approved or rejected before closing it"
     if action == "edit":
@@ -107,8 +129,15 @@ def explain(case: Case, action: str) -> str | None:
 
 
 PROCESS = transitions.Process(
-    name="case", title="Case", model=Case, states=tuple(CaseStatus), transitions=TRANSITIONS, entity=ENTITY,
-    initial=(S.OPEN,), explain=lambda _session, case, action: explain(case, action))
+    name="case",
+    title="Case",
+    model=Case,
+    states=tuple(CaseStatus),
+    transitions=TRANSITIONS,
+    entity=ENTITY,
+    initial=(S.OPEN,),
+    explain=lambda _session, case, action: explain(case, action),
+)
 
 
 def move(session: Session, case: Case, action: str, **values: Any) -> str:

@@ -89,8 +89,17 @@ class CaseDetail(BaseModel):
 
 
 SECTIONS: dict[str, tuple[str, ...]] = {
-    "Case information": ("number", "status", "title", "category", "priority", "customer_account", "customer_name",
-                         "created_by", "created_at"),
+    "Case information": (
+        "number",
+        "status",
+        "title",
+        "category",
+        "priority",
+        "customer_account",
+        "customer_name",
+        "created_by",
+        "created_at",
+    ),
     "Customer contact information": ("contact_name", "contact_email", "contact_phone"),
     "Description": ("description",),
     "Resolution": ("resolution", "resolution_date"),
@@ -106,5 +115,13 @@ def case_result(session: Session, case: Case, message: str = "") -> CaseResult:
 
 
 def sample_view(s: SampleRequest) -> SampleView:
-    return SampleView(number=s.number, product=s.product, quantity=s.quantity, ship_to=s.ship_to, notes=s.notes,
-                      status=s.status, created_by=s.created_by, created_at=s.created_at)
+    return SampleView(
+        number=s.number,
+        product=s.product,
+        quantity=s.quantity,
+        ship_to=s.ship_to,
+        notes=s.notes,
+        status=s.status,
+        created_by=s.created_by,
+        created_at=s.created_at,
+    )

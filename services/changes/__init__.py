@@ -36,25 +36,67 @@ from types import ModuleType
 from models.changes import ProposalState
 from services import transitions
 from services.changes.commands import (
-    discard, edit_customer, ensure_sequence, put_lines, recall, submit, submit_proposal, update_customer,
+    discard,
+    edit_customer,
+    ensure_sequence,
+    put_lines,
+    recall,
+    submit,
+    submit_proposal,
+    update_customer,
 )
 from services.changes.decisions import approve, reject
 from services.changes.documents import ATTRIBUTES, register_document_type
 from services.changes.queries import (
-    count_open, customer_status, edit_context, list_proposals, proposers, show_proposal, workflow_possible,
+    count_open,
+    customer_status,
+    edit_context,
+    list_proposals,
+    proposers,
+    show_proposal,
+    workflow_possible,
 )
 from services.changes.settings import (
-    BEHAVIORS, ApprovalField, ApprovalSettings, approval_settings, enabled_fields, entity_behavior, parse_behavior,
-    set_approvals, set_entity_behavior, set_field_approval,
+    BEHAVIORS,
+    ApprovalField,
+    ApprovalSettings,
+    approval_settings,
+    enabled_fields,
+    entity_behavior,
+    parse_behavior,
+    set_approvals,
+    set_entity_behavior,
+    set_field_approval,
 )
 from services.changes.table import (
-    DOC_TYPE, ENTITY, LINE_EDIT_STATES, P, PENDING_STATUS, PROCESS, SEQUENCE, TRANSITIONS, UNSUBMITTED_STATUS,
+    DOC_TYPE,
+    ENTITY,
+    LINE_EDIT_STATES,
+    PENDING_STATUS,
+    PROCESS,
+    SEQUENCE,
+    TRANSITIONS,
+    UNSUBMITTED_STATUS,
+    P,
 )
 from services.changes.values import (
-    APPROVAL_FIELDS, FIELD_LABELS, decode, display, encode, field_error, parse_field, plain_value,
+    APPROVAL_FIELDS,
+    FIELD_LABELS,
+    decode,
+    display,
+    encode,
+    field_error,
+    parse_field,
+    plain_value,
 )
 from services.changes.views import (
-    DecisionResult, EditContext, EditResult, FieldState, LineView, ProposalRow, ProposalView,
+    DecisionResult,
+    EditContext,
+    EditResult,
+    FieldState,
+    LineView,
+    ProposalRow,
+    ProposalView,
 )
 
 # filed here, not in table.py: ``regdesk processes`` orders the tables by the module that files
@@ -76,19 +118,62 @@ def _engine() -> ModuleType:
 
 __all__ = [
     # the process
-    "P", "ProposalState", "ENTITY", "DOC_TYPE", "SEQUENCE", "TRANSITIONS", "PROCESS", "LINE_EDIT_STATES",
-    "PENDING_STATUS", "UNSUBMITTED_STATUS", "ATTRIBUTES",
+    "P",
+    "ProposalState",
+    "ENTITY",
+    "DOC_TYPE",
+    "SEQUENCE",
+    "TRANSITIONS",
+    "PROCESS",
+    "LINE_EDIT_STATES",
+    "PENDING_STATUS",
+    "UNSUBMITTED_STATUS",
+    "ATTRIBUTES",
     # values
-    "APPROVAL_FIELDS", "FIELD_LABELS", "plain_value", "encode", "decode", "display", "field_error", "parse_field",
+    "APPROVAL_FIELDS",
+    "FIELD_LABELS",
+    "plain_value",
+    "encode",
+    "decode",
+    "display",
+    "field_error",
+    "parse_field",
     # approval settings
-    "BEHAVIORS", "ApprovalField", "ApprovalSettings", "enabled_fields", "entity_behavior", "approval_settings",
-    "parse_behavior", "set_approvals", "set_entity_behavior", "set_field_approval",
+    "BEHAVIORS",
+    "ApprovalField",
+    "ApprovalSettings",
+    "enabled_fields",
+    "entity_behavior",
+    "approval_settings",
+    "parse_behavior",
+    "set_approvals",
+    "set_entity_behavior",
+    "set_field_approval",
     # views
-    "LineView", "ProposalView", "ProposalRow", "EditResult", "DecisionResult", "FieldState", "EditContext",
+    "LineView",
+    "ProposalView",
+    "ProposalRow",
+    "EditResult",
+    "DecisionResult",
+    "FieldState",
+    "EditContext",
     # commands
-    "edit_customer", "discard", "submit", "recall", "approve", "reject", "submit_proposal", "put_lines",
-    "ensure_sequence", "update_customer",
+    "edit_customer",
+    "discard",
+    "submit",
+    "recall",
+    "approve",
+    "reject",
+    "submit_proposal",
+    "put_lines",
+    "ensure_sequence",
+    "update_customer",
     # reads
-    "show_proposal", "list_proposals", "edit_context", "customer_status", "count_open", "proposers",
+    "show_proposal",
+    "list_proposals",
+    "edit_context",
+    "customer_status",
+    "count_open",
+    "proposers",
     "workflow_possible",
 ]

@@ -17,21 +17,28 @@ from models.changes import ChangeLine, ChangeProposal, LineDecision
 from models.core import NumberSequence
 from models.customer import Customer
 from services import audit, customers, sequences, transitions
-from services.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
-from services.permissions import Actor, require
-from services.store import Replan, begin_write, now, writes
-from services.text import clean, normalize_company, normalize_email
 from services.changes.queries import (
-    find_customer, last_saver, lines, lock_customer, open_proposal, proposal_key, proposal_view,
+    find_customer,
+    last_saver,
+    lines,
+    lock_customer,
+    open_proposal,
+    proposal_key,
+    proposal_view,
 )
 from services.changes.settings import enabled_fields
 from services.changes.table import DOC_TYPE, ENTITY, PENDING_STATUS, PROCESS, SEQUENCE, P, transition
 from services.changes.values import display, encode, parse_field
 from services.changes.views import EditResult, ProposalView
+from services.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
+from services.permissions import Actor, require
+from services.store import Replan, begin_write, now, writes
+from services.text import clean, normalize_company, normalize_email
 
 
-def lock_planned(session: Session, c: Customer, p: ChangeProposal | None,
-                 what: str) -> tuple[Customer, ChangeProposal | None]:
+def lock_planned(
+    session: Session, c: Customer, p: ChangeProposal | None, what: str
+) -> tuple[Customer, ChangeProposal | None]:
     """The end of a plan: take the write lock, lock the customer, and replan (services.store.Replan)
     when the customer or its open proposal changed since the plan read them."""
     planned = (c.version, proposal_key(p))
@@ -58,12 +65,21 @@ def _new_proposal(session: Session, actor: Actor, c: Customer, source: str = "ed
     assert c.id is not None  # loaded from the store
     ensure_sequence(session)
     current = now(session)
-    p = ChangeProposal(number=sequences.next_number(session, "change"), customer_id=c.id, account=c.account,
-                       state=P.NOT_SUBMITTED.value, created_at=current, created_by=actor.user_name, updated_at=current,
-                       source=source)
+    p = ChangeProposal(
+        number=sequences.next_number(session, "change"),
+        customer_id=c.id,
+        account=c.account,
+        state=P.NOT_SUBMITTED.value,
+        created_at=current,
+        created_by=actor.user_name,
+        updated_at=current,
+        source=source,
+    )
     session.add(p)
     session.flush()
-    audit.record(session, actor, ENTITY, p.number, "created", after={"customer": c.account, "state": p.state, "source": source})
+    audit.record(
+        session, actor, ENTITY, p.number, "created", after={"customer": c.account, "state": p.state, "source": source}
+    )
     return p
 
 
@@ -83,8 +99,14 @@ def put_lines(session: Session, actor: Actor, p: ChangeProposal, c: Customer, va
         before[field] = None if line is None else json.loads(line.proposed_value)
         after[field] = json.loads(proposed)
         if line is None:
-            line = ChangeLine(proposal_id=p.id, field=field, original_value=encode(field, current[field]),
-                              proposed_value=proposed, proposed_by=actor.user_name, proposed_at=now(session))
+            line = ChangeLine(
+                proposal_id=p.id,
+                field=field,
+                original_value=encode(field, current[field]),
+                proposed_value=proposed,
+                proposed_by=actor.user_name,
+                proposed_at=now(session),
+            )
         else:  # a later edit of the same field replaces its line (the original stays the customer's value now)
             line.original_value = encode(field, current[field])
             line.proposed_value = proposed
@@ -94,13 +116,28 @@ def put_lines(session: Session, actor: Actor, p: ChangeProposal, c: Customer, va
         changed.append(field)
     if changed:
         session.flush()
-        audit.record(session, actor, ENTITY, p.number, "lines proposed", before=before, after=after,
-                     comment=f"customer {c.account}")
+        audit.record(
+            session,
+            actor,
+            ENTITY,
+            p.number,
+            "lines proposed",
+            before=before,
+            after=after,
+            comment=f"customer {c.account}",
+        )
     return changed
 
 
-def update_customer(session: Session, actor: Actor, c: Customer, values: dict[str, Any], *, action: str = "updated",
-                    comment: str | None = None) -> None:
+def update_customer(
+    session: Session,
+    actor: Actor,
+    c: Customer,
+    values: dict[str, Any],
+    *,
+    action: str = "updated",
+    comment: str | None = None,
+) -> None:
     """Write typed ``values`` to the customer (conditional on its version) with one audit event."""
     if not values:
         return
@@ -111,11 +148,15 @@ def update_customer(session: Session, actor: Actor, c: Customer, values: dict[st
     if "email" in values:
         extra["email_normalized"] = normalize_email(values["email"])
     result = session.execute(
-        update(Customer).where(col(Customer.id) == c.id, col(Customer.version) == c.version)
-        .values(**values, **extra, version=c.version + 1).execution_options(synchronize_session=False)
+        update(Customer)
+        .where(col(Customer.id) == c.id, col(Customer.version) == c.version)
+        .values(**values, **extra, version=c.version + 1)
+        .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]  # execute() is typed Result; an UPDATE's is a CursorResult
-        raise Conflict(f"customer {c.account} was changed by {last_saver(session, c.account)} meanwhile: reload and try again")
+        raise Conflict(
+            f"customer {c.account} was changed by {last_saver(session, c.account)} meanwhile: reload and try again"
+        )
     session.refresh(c)
     audit.record(session, actor, "customer", c.account, action, before=before, after=dict(values), comment=comment)
 
@@ -128,8 +169,12 @@ def _start_workflow(session: Session, actor: Actor, p: ChangeProposal, comment: 
     else:
         instance = workflow.submit(session, actor, DOC_TYPE, p.number, comment)
     if instance is not None and instance != p.workflow_instance_id:
-        session.execute(update(ChangeProposal).where(col(ChangeProposal.id) == p.id)
-                        .values(workflow_instance_id=instance).execution_options(synchronize_session=False))
+        session.execute(
+            update(ChangeProposal)
+            .where(col(ChangeProposal.id) == p.id)
+            .values(workflow_instance_id=instance)
+            .execution_options(synchronize_session=False)
+        )
         session.refresh(p)
     return instance
 
@@ -140,10 +185,25 @@ def submit_proposal(session: Session, actor: Actor, p: ChangeProposal, comment: 
     if not rows:
         raise InvalidTransition(f"{p.number} ({p.account}) has no lines to submit")
     transition(session, p, "submit", P.SUBMITTED, submitted_by=actor.user_name, submitted_at=now(session))
-    audit.record(session, actor, ENTITY, p.number, "submitted", before={"state": P.NOT_SUBMITTED.value},
-                 after={"state": P.SUBMITTED.value, "fields": [x.field for x in rows]}, comment=comment)
-    audit.record(session, actor, "customer", p.account, "changes submitted",
-                 after={"proposal": p.number, "fields": [x.field for x in rows]}, comment=PENDING_STATUS)
+    audit.record(
+        session,
+        actor,
+        ENTITY,
+        p.number,
+        "submitted",
+        before={"state": P.NOT_SUBMITTED.value},
+        after={"state": P.SUBMITTED.value, "fields": [x.field for x in rows]},
+        comment=comment,
+    )
+    audit.record(
+        session,
+        actor,
+        "customer",
+        p.account,
+        "changes submitted",
+        after={"proposal": p.number, "fields": [x.field for x in rows]},
+        comment=PENDING_STATUS,
+    )
     return _start_workflow(session, actor, p, comment)
 
 
@@ -151,8 +211,9 @@ def submit_proposal(session: Session, actor: Actor, p: ChangeProposal, comment: 
 
 
 @writes(phased=True)
-def edit_customer(session: Session, actor: Actor, account: str, values: dict[str, Any],
-                  expected_version: int | None = None) -> EditResult:
+def edit_customer(
+    session: Session, actor: Actor, account: str, values: dict[str, Any], expected_version: int | None = None
+) -> EditResult:
     """Save a customer's fields: the ones needing approval become proposal lines, the rest are saved.
 
     Phased: everything is read, validated and compared without a lock; the write phase locks
@@ -160,8 +221,10 @@ def edit_customer(session: Session, actor: Actor, account: str, values: dict[str
     require(actor, "customer.edit")
     c = find_customer(session, account)
     if expected_version is not None and c.version != expected_version:
-        raise Conflict(f"customer {c.account} was changed by {last_saver(session, c.account)} since you opened it: "
-                       "reload and try again")
+        raise Conflict(
+            f"customer {c.account} was changed by {last_saver(session, c.account)} since you opened it: "
+            "reload and try again"
+        )
     if not values:
         raise ValidationFailed({"values": "nothing to save: give FIELD=VALUE"})
     typed = customers.validate_values(session, values, self_account=c.account)
@@ -174,10 +237,14 @@ def edit_customer(session: Session, actor: Actor, account: str, values: dict[str
         locked = enabled | {x.field for x in lines(session, p)}
         refused = {k: f"locked: {PENDING_STATUS.lower()} ({p.number})" for k in changed if k in locked}
         if refused:
-            raise ValidationFailed(refused, message=(
-                f"customer {c.account}: {PENDING_STATUS.lower()} ({p.number}, submitted by {p.submitted_by} on "
-                f"{p.submitted_at:%Y-%m-%d %H:%M}); {', '.join(refused)} "
-                f"{'is' if len(refused) == 1 else 'are'} locked until it is decided"))
+            raise ValidationFailed(
+                refused,
+                message=(
+                    f"customer {c.account}: {PENDING_STATUS.lower()} ({p.number}, submitted by {p.submitted_by} on "
+                    f"{p.submitted_at:%Y-%m-%d %H:%M}); {', '.join(refused)} "
+                    f"{'is' if len(refused) == 1 else 'are'} locked until it is decided"
+                ),
+            )
     c, p = lock_planned(session, c, p, "edit")
     direct = {k: v for k, v in changed.items() if k not in enabled}
     propose = {k: v for k, v in changed.items() if k in enabled}
@@ -191,20 +258,30 @@ def edit_customer(session: Session, actor: Actor, account: str, values: dict[str
     if direct:
         parts.append(f"{len(direct)} change{'s' if len(direct) != 1 else ''} saved")
     if proposed:
-        parts.append(f"{len(proposed)} change{'s' if len(proposed) != 1 else ''} proposed for approval "
-                     f"({', '.join(proposed)}): not submitted")
+        parts.append(
+            f"{len(proposed)} change{'s' if len(proposed) != 1 else ''} proposed for approval "
+            f"({', '.join(proposed)}): not submitted"
+        )
     if not parts:
         parts.append("nothing changed")
     view = proposal_view(session, p, c) if p is not None else None
-    return EditResult(account=c.account, saved={k: display(k, v) for k, v in direct.items()}, proposed=proposed,
-                      unchanged=unchanged, version=c.version, proposal=view, message="; ".join(parts))
+    return EditResult(
+        account=c.account,
+        saved={k: display(k, v) for k, v in direct.items()},
+        proposed=proposed,
+        unchanged=unchanged,
+        version=c.version,
+        proposal=view,
+        message="; ".join(parts),
+    )
 
 
 # ---------------------------------------------------------------------------- discard / submit / recall
 
 
-def _open_for(session: Session, actor: Actor, account: str, action: str,
-              missing: str = "") -> tuple[Customer, ChangeProposal]:
+def _open_for(
+    session: Session, actor: Actor, account: str, action: str, missing: str = ""
+) -> tuple[Customer, ChangeProposal]:
     """The plan's start of discard/submit/recall: the customer and its open proposal, which ``action`` suits."""
     require(actor, "changes.submit")
     c = find_customer(session, account)
@@ -230,8 +307,15 @@ def discard(session: Session, actor: Actor, account: str, field: str | None = No
     c, fresh = lock_planned(session, c, p, "discard")
     assert fresh is not None  # lock_planned replans when it is gone
     session.execute(delete(ChangeLine).where(col(ChangeLine.id).in_([x.id for x in gone])))
-    audit.record(session, actor, ENTITY, fresh.number, "discarded" if field is None else "line discarded",
-                 before={x.field: json.loads(x.proposed_value) for x in gone}, comment=f"customer {c.account}")
+    audit.record(
+        session,
+        actor,
+        ENTITY,
+        fresh.number,
+        "discarded" if field is None else "line discarded",
+        before={x.field: json.loads(x.proposed_value) for x in gone},
+        comment=f"customer {c.account}",
+    )
     if len(gone) == len(rows):
         transition(session, fresh, "discard", P.DISCARDED)
         return None
@@ -273,9 +357,20 @@ def recall(session: Session, actor: Actor, account: str, comment: str | None = N
 
 def return_to_proposer(session: Session, actor: Actor, p: ChangeProposal, what: str, comment: str | None) -> None:
     """Submitted -> Not submitted (recalled, or a change requested): every line pending again."""
-    session.execute(update(ChangeLine).where(col(ChangeLine.proposal_id) == p.id)
-                    .values(decision=LineDecision.PENDING.value, decided_by=None, decided_at=None, comment=None)
-                    .execution_options(synchronize_session=False))
+    session.execute(
+        update(ChangeLine)
+        .where(col(ChangeLine.proposal_id) == p.id)
+        .values(decision=LineDecision.PENDING.value, decided_by=None, decided_at=None, comment=None)
+        .execution_options(synchronize_session=False)
+    )
     transition(session, p, "return", P.NOT_SUBMITTED)
-    audit.record(session, actor, ENTITY, p.number, what, before={"state": P.SUBMITTED.value},
-                 after={"state": P.NOT_SUBMITTED.value}, comment=clean(comment, multiline=True) or None)
+    audit.record(
+        session,
+        actor,
+        ENTITY,
+        p.number,
+        what,
+        before={"state": P.SUBMITTED.value},
+        after={"state": P.NOT_SUBMITTED.value},
+        comment=clean(comment, multiline=True) or None,
+    )

@@ -15,15 +15,15 @@ from sqlmodel import Session, col, select
 from models.changes import ChangeLine, ChangeProposal, LineDecision
 from models.customer import Customer
 from services import audit, customers, transitions
-from services.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from services.permissions import Actor, require
-from services.store import now, writes
-from services.text import clean
 from services.changes.commands import lock_planned, update_customer
 from services.changes.queries import find_customer, lines, open_proposal, proposal_view, proposers
 from services.changes.table import DOC_TYPE, ENTITY, PROCESS, P, explain, transition
 from services.changes.values import decode, display, display_raw, encode, parse_field
 from services.changes.views import DecisionResult
+from services.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from services.permissions import Actor, require
+from services.store import now, writes
+from services.text import clean
 
 if TYPE_CHECKING:  # the engine itself is imported on first use
     from services.workflow import WorkItemView
@@ -34,10 +34,13 @@ def _to_decide(session: Session, c: Customer, verb: str) -> ChangeProposal:
     p = open_proposal(session, c.id)
     if p is not None:
         return p
-    last = session.exec(select(ChangeProposal).where(col(ChangeProposal.customer_id) == c.id)
-                        .order_by(col(ChangeProposal.id).desc())).first()
+    last = session.exec(
+        select(ChangeProposal).where(col(ChangeProposal.customer_id) == c.id).order_by(col(ChangeProposal.id).desc())
+    ).first()
     if last is not None and last.state in (P.APPROVED, P.PARTIALLY_APPROVED, P.REJECTED):
-        raise Conflict(f"customer {c.account} has no proposed changes to {verb}: " + (explain(last, verb) or last.state))
+        raise Conflict(
+            f"customer {c.account} has no proposed changes to {verb}: " + (explain(last, verb) or last.state)
+        )
     raise NotFound(f"customer {c.account} has no proposed changes")
 
 
@@ -46,8 +49,10 @@ def _check_decider(session: Session, actor: Actor, p: ChangeProposal, verb: str)
     who = proposers(session, p)
     if actor.user_name in who:
         role = "submitted" if actor.user_name == p.submitted_by else "proposed changes in"
-        raise PermissionDenied(f"{actor.user_name} cannot {verb} {p.number}: they {role} it; "
-                               "another approver must decide (self-approval is not allowed)")
+        raise PermissionDenied(
+            f"{actor.user_name} cannot {verb} {p.number}: they {role} it; "
+            "another approver must decide (self-approval is not allowed)"
+        )
 
 
 def _work_item(session: Session, actor: Actor, p: ChangeProposal) -> WorkItemView | None:
@@ -59,8 +64,10 @@ def _work_item(session: Session, actor: Actor, p: ChangeProposal) -> WorkItemVie
     for item in workflow.list_work(session, actor, mine=True, doc_type=DOC_TYPE):
         if item.doc_key == p.number:
             return item
-    raise PermissionDenied(f"{p.number} is in the customer change workflow and has no work item assigned to "
-                           f"{actor.user_name}: see 'regdesk work list'")
+    raise PermissionDenied(
+        f"{p.number} is in the customer change workflow and has no work item assigned to "
+        f"{actor.user_name}: see 'regdesk work list'"
+    )
 
 
 def _conflicting(c: Customer, rows: Iterable[ChangeLine]) -> list[ChangeLine]:
@@ -69,8 +76,14 @@ def _conflicting(c: Customer, rows: Iterable[ChangeLine]) -> list[ChangeLine]:
 
 
 @writes(phased=True)
-def approve(session: Session, actor: Actor, account: str, only: list[str] | None = None,
-            comments: dict[str, str] | None = None, comment: str | None = None) -> DecisionResult:
+def approve(
+    session: Session,
+    actor: Actor,
+    account: str,
+    only: list[str] | None = None,
+    comments: dict[str, str] | None = None,
+    comment: str | None = None,
+) -> DecisionResult:
     """Approve every line, or only the fields in ``only`` (the other lines are rejected, with ``comments``)."""
     from services import workflow
 
@@ -94,10 +107,15 @@ def approve(session: Session, actor: Actor, account: str, only: list[str] | None
     approved = [x for x in rows if x.field in chosen]
     stale = _conflicting(c, approved)
     if len(stale) == len(approved):
-        detail = "; ".join(f"{x.field} was {display_raw(x.field, x.original_value)} when proposed, "
-                           f"now {display(x.field, getattr(c, x.field))}" for x in stale)
-        raise Conflict(f"nothing of {p.number} can be applied: the customer changed since the proposal ({detail}); "
-                       "reject it and propose again")
+        detail = "; ".join(
+            f"{x.field} was {display_raw(x.field, x.original_value)} when proposed, "
+            f"now {display(x.field, getattr(c, x.field))}"
+            for x in stale
+        )
+        raise Conflict(
+            f"nothing of {p.number} can be applied: the customer changed since the proposal ({detail}); "
+            "reject it and propose again"
+        )
     item = _work_item(session, actor, p)
     c, fresh = lock_planned(session, c, p, "approval")
     assert fresh is not None  # lock_planned replans when it is gone
@@ -131,10 +149,19 @@ def _decision_result(session: Session, p: ChangeProposal, c: Customer) -> Decisi
         if rejected:
             msg += f"; rejected: {', '.join(rejected)}"
         if conflicts:
-            msg += (f"; NOT applied (conflict: the customer's value changed since it was proposed): "
-                    f"{', '.join(conflicts)}")
-    return DecisionResult(number=p.number, account=p.account, state=p.state, applied=applied, rejected=rejected,
-                          conflicts=conflicts, message=msg, proposal=view)
+            msg += (
+                f"; NOT applied (conflict: the customer's value changed since it was proposed): {', '.join(conflicts)}"
+            )
+    return DecisionResult(
+        number=p.number,
+        account=p.account,
+        state=p.state,
+        applied=applied,
+        rejected=rejected,
+        conflicts=conflicts,
+        message=msg,
+        proposal=view,
+    )
 
 
 def apply(session: Session, actor: Actor, p: ChangeProposal, c: Customer) -> None:
@@ -159,14 +186,30 @@ def apply(session: Session, actor: Actor, p: ChangeProposal, c: Customer) -> Non
         close_rejected(session, actor, p, c, "no line could be applied: the customer changed since the proposal")
         return
     who = sorted({x.proposed_by for x in rows if x.field in values})
-    update_customer(session, actor, c, values, action="change approved",
-                    comment=f"{p.number}: proposed by {', '.join(who)}, approved by {actor.user_name}")
+    update_customer(
+        session,
+        actor,
+        c,
+        values,
+        action="change approved",
+        comment=f"{p.number}: proposed by {', '.join(who)}, approved by {actor.user_name}",
+    )
     target = P.APPROVED if len(values) == len(rows) else P.PARTIALLY_APPROVED
     transition(session, p, "approve", target, decided_by=actor.user_name, decided_at=current)
-    audit.record(session, actor, ENTITY, p.number, target.value.lower(), before={"state": P.SUBMITTED.value},
-                 after={"state": target.value, "applied": sorted(values),
-                        "rejected": [x.field for x in rows if x.decision == LineDecision.REJECTED],
-                        "conflicts": [x.field for x in rows if x.decision == LineDecision.CONFLICT]})
+    audit.record(
+        session,
+        actor,
+        ENTITY,
+        p.number,
+        target.value.lower(),
+        before={"state": P.SUBMITTED.value},
+        after={
+            "state": target.value,
+            "applied": sorted(values),
+            "rejected": [x.field for x in rows if x.decision == LineDecision.REJECTED],
+            "conflicts": [x.field for x in rows if x.decision == LineDecision.CONFLICT],
+        },
+    )
 
 
 @writes(phased=True)
@@ -198,12 +241,29 @@ def reject(session: Session, actor: Actor, account: str, reason: str) -> Decisio
 def close_rejected(session: Session, actor: Actor, p: ChangeProposal, c: Customer, reason: str) -> None:
     """Submitted -> Rejected: the pending lines rejected with it, in the caller's transaction."""
     current = now(session)
-    session.execute(update(ChangeLine).where(col(ChangeLine.proposal_id) == p.id,
-                                             col(ChangeLine.decision) == LineDecision.PENDING.value)
-                    .values(decision=LineDecision.REJECTED.value, decided_by=actor.user_name, decided_at=current)
-                    .execution_options(synchronize_session=False))
+    session.execute(
+        update(ChangeLine)
+        .where(col(ChangeLine.proposal_id) == p.id, col(ChangeLine.decision) == LineDecision.PENDING.value)
+        .values(decision=LineDecision.REJECTED.value, decided_by=actor.user_name, decided_at=current)
+        .execution_options(synchronize_session=False)
+    )
     transition(session, p, "reject", P.REJECTED, decided_by=actor.user_name, decided_at=current, reason=reason)
-    audit.record(session, actor, ENTITY, p.number, "rejected", before={"state": P.SUBMITTED.value},
-                 after={"state": P.REJECTED.value}, comment=reason)
-    audit.record(session, actor, "customer", c.account, "changes rejected",
-                 after={"proposal": p.number, "fields": [x.field for x in lines(session, p)]}, comment=reason)
+    audit.record(
+        session,
+        actor,
+        ENTITY,
+        p.number,
+        "rejected",
+        before={"state": P.SUBMITTED.value},
+        after={"state": P.REJECTED.value},
+        comment=reason,
+    )
+    audit.record(
+        session,
+        actor,
+        "customer",
+        c.account,
+        "changes rejected",
+        after={"proposal": p.number, "fields": [x.field for x in lines(session, p)]},
+        comment=reason,
+    )

@@ -10,15 +10,21 @@ from models.core import AuditEvent
 from models.customer import Customer
 from models.workflow import WorkflowDefinition
 from services import audit, customers
-from services.errors import NotFound, ValidationFailed
-from services.permissions import Actor, require
-from services.text import clean
 from services.changes.settings import enabled_fields
 from services.changes.table import DOC_TYPE, SEQUENCE, P
 from services.changes.values import display_raw, encode, plain_value
 from services.changes.views import (
-    EditContext, FieldState, LineView, ProposalRow, ProposalView, message, status,
+    EditContext,
+    FieldState,
+    LineView,
+    ProposalRow,
+    ProposalView,
+    message,
+    status,
 )
+from services.errors import NotFound, ValidationFailed
+from services.permissions import Actor, require
+from services.text import clean
 
 ProposalKey = tuple[int | None, str, int]
 
@@ -50,23 +56,27 @@ def proposal_key(p: ChangeProposal | None) -> ProposalKey | None:
 
 def open_proposal(session: Session, customer_id: int | None) -> ChangeProposal | None:
     return session.exec(
-        select(ChangeProposal).where(col(ChangeProposal.customer_id) == customer_id,
-                                     col(ChangeProposal.state).in_(OPEN_STATES))
+        select(ChangeProposal)
+        .where(col(ChangeProposal.customer_id) == customer_id, col(ChangeProposal.state).in_(OPEN_STATES))
         .execution_options(populate_existing=True)
     ).first()
 
 
 def lines(session: Session, p: ChangeProposal) -> list[ChangeLine]:
     """The proposal's lines in the customer form's field order."""
-    rows = session.exec(select(ChangeLine).where(col(ChangeLine.proposal_id) == p.id)
-                        .execution_options(populate_existing=True)).all()
+    rows = session.exec(
+        select(ChangeLine).where(col(ChangeLine.proposal_id) == p.id).execution_options(populate_existing=True)
+    ).all()
     order = {f: i for i, f in enumerate(customers.FIELDS)}
     return sorted(rows, key=lambda x: order.get(x.field, 99))
 
 
 def by_number(session: Session, number: str) -> ChangeProposal:
-    p = session.exec(select(ChangeProposal).where(col(ChangeProposal.number) == clean(number).upper())
-                     .execution_options(populate_existing=True)).first()
+    p = session.exec(
+        select(ChangeProposal)
+        .where(col(ChangeProposal.number) == clean(number).upper())
+        .execution_options(populate_existing=True)
+    ).first()
     if p is None:
         raise NotFound(f"no change proposal {number!r}")
     return p
@@ -80,18 +90,25 @@ def find(session: Session, key: str) -> ChangeProposal:
     c = session.exec(select(Customer).where(col(Customer.account) == key)).first()
     if c is None:
         raise NotFound(f"no customer {key!r} and no change proposal with that number")
-    p = open_proposal(session, c.id) or session.exec(
-        select(ChangeProposal).where(col(ChangeProposal.customer_id) == c.id)
-        .order_by(col(ChangeProposal.id).desc())).first()
+    p = (
+        open_proposal(session, c.id)
+        or session.exec(
+            select(ChangeProposal)
+            .where(col(ChangeProposal.customer_id) == c.id)
+            .order_by(col(ChangeProposal.id).desc())
+        ).first()
+    )
     if p is None:
         raise NotFound(f"customer {c.account} has no proposed changes")
     return p
 
 
 def last_saver(session: Session, account: str) -> str:
-    e = session.exec(select(AuditEvent).where(col(AuditEvent.entity_type) == "customer",
-                                              col(AuditEvent.entity_key) == account)
-                     .order_by(col(AuditEvent.id).desc())).first()
+    e = session.exec(
+        select(AuditEvent)
+        .where(col(AuditEvent.entity_type) == "customer", col(AuditEvent.entity_key) == account)
+        .order_by(col(AuditEvent.id).desc())
+    ).first()
     return f"{e.operator} at {e.at:%Y-%m-%d %H:%M}" if e else "someone else"
 
 
@@ -106,9 +123,15 @@ def proposers(session: Session, p: ChangeProposal) -> set[str]:
 def workflow_possible(session: Session) -> bool:
     """Whether a customer change workflow could start (an active definition exists): lets bulk imports
     skip asking the engine for each of thousands of proposals when none is active."""
-    return session.exec(select(WorkflowDefinition.id).where(col(WorkflowDefinition.doc_type) == DOC_TYPE,
-                                                           col(WorkflowDefinition.active) == True)  # noqa: E712
-                        ).first() is not None
+    return (
+        session.exec(
+            select(WorkflowDefinition.id).where(
+                col(WorkflowDefinition.doc_type) == DOC_TYPE,
+                col(WorkflowDefinition.active) == True,  # noqa: E712
+            )
+        ).first()
+        is not None
+    )
 
 
 # ---------------------------------------------------------------------------- views
@@ -122,20 +145,40 @@ def proposal_view(session: Session, p: ChangeProposal, customer: Customer | None
     for x in rows:
         cur = encode(x.field, current[x.field]) if c else x.original_value
         conflict = x.decision == LineDecision.CONFLICT
-        views.append(LineView(
-            field=x.field, label=customers.FIELDS[x.field].label, original=display_raw(x.field, x.original_value),
-            proposed=display_raw(x.field, x.proposed_value),
-            current=display_raw(x.field, x.current_at_decision if conflict else cur),
-            conflict=conflict or (p.state in OPEN_STATES and cur != x.original_value),
-            decision=x.decision, proposed_by=x.proposed_by, proposed_at=x.proposed_at, decided_by=x.decided_by,
-            comment=x.comment,
-        ))
+        views.append(
+            LineView(
+                field=x.field,
+                label=customers.FIELDS[x.field].label,
+                original=display_raw(x.field, x.original_value),
+                proposed=display_raw(x.field, x.proposed_value),
+                current=display_raw(x.field, x.current_at_decision if conflict else cur),
+                conflict=conflict or (p.state in OPEN_STATES and cur != x.original_value),
+                decision=x.decision,
+                proposed_by=x.proposed_by,
+                proposed_at=x.proposed_at,
+                decided_by=x.decided_by,
+                comment=x.comment,
+            )
+        )
     return ProposalView(
-        number=p.number, account=p.account, customer_name=c.name if c else "", state=p.state, status=status(p.state),
-        source=p.source, created_by=p.created_by, created_at=p.created_at, submitted_by=p.submitted_by,
-        submitted_at=p.submitted_at, decided_by=p.decided_by, decided_at=p.decided_at, reason=p.reason,
-        workflow_instance_id=p.workflow_instance_id, version=p.version, lines=views,
-        conflicts=sum(1 for v in views if v.conflict), message=message(p, rows),
+        number=p.number,
+        account=p.account,
+        customer_name=c.name if c else "",
+        state=p.state,
+        status=status(p.state),
+        source=p.source,
+        created_by=p.created_by,
+        created_at=p.created_at,
+        submitted_by=p.submitted_by,
+        submitted_at=p.submitted_at,
+        decided_by=p.decided_by,
+        decided_at=p.decided_at,
+        reason=p.reason,
+        workflow_instance_id=p.workflow_instance_id,
+        version=p.version,
+        lines=views,
+        conflicts=sum(1 for v in views if v.conflict),
+        message=message(p, rows),
     )
 
 
@@ -157,8 +200,9 @@ def waiting_numbers(session: Session, actor: Actor) -> set[str]:
     return {item.doc_key for item in workflow.list_work(session, actor, mine=True, doc_type=DOC_TYPE)}
 
 
-def list_proposals(session: Session, actor: Actor, *, state: str | None = None, waiting_for_me: bool = False,
-                   limit: int = 500) -> list[ProposalRow]:
+def list_proposals(
+    session: Session, actor: Actor, *, state: str | None = None, waiting_for_me: bool = False, limit: int = 500
+) -> list[ProposalRow]:
     """Proposals, newest first; ``waiting_for_me``: submitted ones this operator may decide now."""
     from services import workflow
 
@@ -190,10 +234,21 @@ def list_proposals(session: Session, actor: Actor, *, state: str | None = None, 
                 continue
             if actor.user_name in ({x.proposed_by for x in mine} | {p.submitted_by}):
                 continue
-        out.append(ProposalRow(number=p.number, account=p.account, customer_name=name, state=p.state, lines=len(mine),
-                               fields=", ".join(sorted(x.field for x in mine)), created_by=p.created_by,
-                               submitted_by=p.submitted_by, submitted_at=p.submitted_at, decided_by=p.decided_by,
-                               source=p.source))
+        out.append(
+            ProposalRow(
+                number=p.number,
+                account=p.account,
+                customer_name=name,
+                state=p.state,
+                lines=len(mine),
+                fields=", ".join(sorted(x.field for x in mine)),
+                created_by=p.created_by,
+                submitted_by=p.submitted_by,
+                submitted_at=p.submitted_at,
+                decided_by=p.decided_by,
+                source=p.source,
+            )
+        )
     return out
 
 
@@ -207,21 +262,40 @@ def edit_context(session: Session, actor: Actor, account: str) -> EditContext:
     proposed = {x.field: x.proposed for x in view.lines} if view else {}
     locked = (enabled | set(proposed)) if p is not None and p.state == P.SUBMITTED else frozenset()
     values = customers.customer_values(c)
-    fields = [FieldState(name=n, label=s.label, kind=s.kind, max_length=s.max_length, choices=list(s.choices),
-                         value=("yes" if values[n] else "no") if s.kind == "bool" else str(plain_value(n, values[n])),
-                         needs_approval=n in enabled, locked=n in locked, proposed=proposed.get(n))
-              for n, s in customers.FIELDS.items()]
+    fields = [
+        FieldState(
+            name=n,
+            label=s.label,
+            kind=s.kind,
+            max_length=s.max_length,
+            choices=list(s.choices),
+            value=("yes" if values[n] else "no") if s.kind == "bool" else str(plain_value(n, values[n])),
+            needs_approval=n in enabled,
+            locked=n in locked,
+            proposed=proposed.get(n),
+        )
+        for n, s in customers.FIELDS.items()
+    ]
     waiting = False
     if p is not None and p.state == P.SUBMITTED and actor.user_name not in proposers(session, p):
         waiting = p.number in waiting_numbers(session, actor) if p.workflow_instance_id else actor.can("changes.decide")
     shown = status(p.state) if p else ""
-    return EditContext(customer=customers.customer_view(c, shown), status=shown, fields=fields,
-                       proposal=view, history=audit.history(session, "customer", c.account),
-                       can_edit=actor.can("customer.edit"), can_submit=actor.can("changes.submit"),
-                       waiting_for_me=waiting)
+    return EditContext(
+        customer=customers.customer_view(c, shown),
+        status=shown,
+        fields=fields,
+        proposal=view,
+        history=audit.history(session, "customer", c.account),
+        can_edit=actor.can("customer.edit"),
+        can_submit=actor.can("changes.submit"),
+        waiting_for_me=waiting,
+    )
 
 
 def count_open(session: Session) -> dict[str, int]:
-    rows = session.exec(select(ChangeProposal.state, func.count()).where(col(ChangeProposal.state).in_(OPEN_STATES))
-                        .group_by(col(ChangeProposal.state))).all()
+    rows = session.exec(
+        select(ChangeProposal.state, func.count())
+        .where(col(ChangeProposal.state).in_(OPEN_STATES))
+        .group_by(col(ChangeProposal.state))
+    ).all()
     return {s: n for s, n in rows}

@@ -8,11 +8,11 @@ from pydantic import BaseModel
 from sqlmodel import Session
 
 from services import params
+from services.changes.values import APPROVAL_FIELDS, FIELD_LABELS, parse_field
 from services.errors import ValidationFailed
 from services.permissions import Actor, require
 from services.store import writes
 from services.text import clean
-from services.changes.values import APPROVAL_FIELDS, FIELD_LABELS, parse_field
 
 BEHAVIORS: dict[str, str] = {
     "allow": "Allow changes without approval",
@@ -50,10 +50,13 @@ def _settings(session: Session) -> ApprovalSettings:
     values = params.get_many(session, "customer_approval.")
     behavior = values["customer_approval.entity_behavior"]
     return ApprovalSettings(
-        enabled=values["customer_approval.enabled"], entity_behavior=behavior,
+        enabled=values["customer_approval.enabled"],
+        entity_behavior=behavior,
         entity_behavior_label=BEHAVIORS.get(behavior, behavior),
-        fields=[ApprovalField(name=f, label=FIELD_LABELS[f], enabled=values[f"customer_approval.field.{f}"])
-                for f in APPROVAL_FIELDS],
+        fields=[
+            ApprovalField(name=f, label=FIELD_LABELS[f], enabled=values[f"customer_approval.field.{f}"])
+            for f in APPROVAL_FIELDS
+        ],
     )
 
 
@@ -67,8 +70,12 @@ def parse_behavior(value: str) -> str:
     for key, label in BEHAVIORS.items():
         if text in (key, label.lower()) or (key == "propose" and text in ("proposals", "create")):
             return key
-    raise ValidationFailed({"entity_behavior": "one of: allow (Allow changes without approval), reject (Reject changes), "
-                                               "propose (Create change proposals)"})
+    raise ValidationFailed(
+        {
+            "entity_behavior": "one of: allow (Allow changes without approval), reject (Reject changes), "
+            "propose (Create change proposals)"
+        }
+    )
 
 
 @writes

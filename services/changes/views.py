@@ -8,7 +8,7 @@ from pydantic import BaseModel
 
 from models.changes import ChangeLine, ChangeProposal, LineDecision
 from services import audit, customers
-from services.changes.table import P, PENDING_STATUS, UNSUBMITTED_STATUS
+from services.changes.table import PENDING_STATUS, UNSUBMITTED_STATUS, P
 
 
 class LineView(BaseModel):

@@ -55,6 +55,23 @@ from services.customer_import.files import (
 )
 from services.customer_import.views import STATUSES, ImportReport, ImportRow, RowReport
 
-__all__ = ["CHUNK", "FORMULA_START", "MAX_FIELD_CHARS", "MAX_FILE_BYTES", "MAX_NUMBER_CHARS", "STATUSES",
-           "ImportReport", "ImportRow", "RowReport", "detect_format", "export_customers", "import_rows", "iter_export",
-           "neutralise", "parse_csv", "parse_json", "read_file", "un_neutralise"]
+__all__ = [
+    "CHUNK",
+    "FORMULA_START",
+    "MAX_FIELD_CHARS",
+    "MAX_FILE_BYTES",
+    "MAX_NUMBER_CHARS",
+    "STATUSES",
+    "ImportReport",
+    "ImportRow",
+    "RowReport",
+    "detect_format",
+    "export_customers",
+    "import_rows",
+    "iter_export",
+    "neutralise",
+    "parse_csv",
+    "parse_json",
+    "read_file",
+    "un_neutralise",
+]

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.dml import UpdateBase
 from sqlmodel import Session, col, select
 
+from models.base import table_of
 from models.changes import ChangeLine, ChangeProposal, ProposalState
 from models.core import AuditEvent
 from models.customer import Customer
@@ -41,8 +42,7 @@ class PlannedUpdates:
     statements: list[tuple[Any, Any, int]]  # (statement or SQL, rows, expected row count or -1)
 
 
-def plan_updates(session: Session, actor: Actor, updates: list[Planned],
-                  at: datetime) -> PlannedUpdates:
+def plan_updates(session: Session, actor: Actor, updates: list[Planned], at: datetime) -> PlannedUpdates:
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     events = []
     for cust, values, rep in updates:
@@ -53,17 +53,35 @@ def plan_updates(session: Session, actor: Actor, updates: list[Planned],
             extra["email_normalized"] = normalize_email(values["email"])
         row = {**values, **extra}
         keys = tuple(sorted(row))
-        groups.setdefault(keys, []).append({"_id": cust["id"], "_v": cust["version"], "_nv": cust["version"] + 1,
-                                            **{f"v_{k}": v for k, v in row.items()}})
-        events.append({"at": at, "operator": actor.user_name, "entity_type": "customer", "entity_key": cust["account"],
-                       "action": "imported", "before": dump({k: cust[k] for k in values}), "after": dump(values),
-                       "comment": f"data entity import, line {rep.line}" + (
-                           f"; applied without approval: {', '.join(rep.unapproved)}" if rep.unapproved else "")})
+        groups.setdefault(keys, []).append(
+            {
+                "_id": cust["id"],
+                "_v": cust["version"],
+                "_nv": cust["version"] + 1,
+                **{f"v_{k}": v for k, v in row.items()},
+            }
+        )
+        events.append(
+            {
+                "at": at,
+                "operator": actor.user_name,
+                "entity_type": "customer",
+                "entity_key": cust["account"],
+                "action": "imported",
+                "before": dump({k: cust[k] for k in values}),
+                "after": dump(values),
+                "comment": f"data entity import, line {rep.line}"
+                + (f"; applied without approval: {', '.join(rep.unapproved)}" if rep.unapproved else ""),
+            }
+        )
     dialect = session.get_bind().dialect
     statements = []
     for keys, params in groups.items():
-        stmt = (update(CUSTOMERS).where(CUSTOMERS.c.id == bindparam("_id"), CUSTOMERS.c.version == bindparam("_v"))
-                .values({**{k: bindparam(f"v_{k}") for k in keys}, "version": bindparam("_nv")}))
+        stmt = (
+            update(CUSTOMERS)
+            .where(CUSTOMERS.c.id == bindparam("_id"), CUSTOMERS.c.version == bindparam("_v"))
+            .values({**{k: bindparam(f"v_{k}") for k in keys}, "version": bindparam("_nv")})
+        )
         statements.append((*_prepare_many(dialect, stmt, params), len(params)))
     if events:
         statements.append((*_prepare_many(dialect, insert(AUDIT), events), -1))
@@ -78,8 +96,11 @@ def _prepare_many(dialect: Dialect, stmt: UpdateBase, rows: list[dict[str, Any]]
         return stmt, rows
     compiled = stmt.compile(dialect=dialect, column_keys=list(rows[0]))
     names = {name: i for i, name in enumerate(compiled.positiontup or [])}
-    position = sorted((names[compiled.bind_names[bp]], key, bp.type._cached_bind_processor(dialect))
-                      for key, bp in compiled.binds.items() if compiled.bind_names[bp] in names)
+    position = sorted(
+        (names[compiled.bind_names[bp]], key, bp.type._cached_bind_processor(dialect))
+        for key, bp in compiled.binds.items()
+        if compiled.bind_names[bp] in names
+    )
     # columns the rows leave out get their Python-side defaults, as SQLAlchemy would give them
     table = getattr(stmt, "table", None)
     defaults: dict[str, Any] = {}
@@ -133,8 +154,9 @@ def _insert_many(session: Session, table: Any, rows: list[dict[str, Any]]) -> No
         execute_many(session, *_prepare_many(session.get_bind().dialect, insert(table), rows))
 
 
-def write_proposals(session: Session, actor: Actor, proposals: list[Planned],
-                     open_props: dict[int, ChangeProposal]) -> None:
+def write_proposals(
+    session: Session, actor: Actor, proposals: list[Planned], open_props: dict[int, ChangeProposal]
+) -> None:
     """Submitted proposals for the approval-field changes; bulk for customers without an open one."""
     if not proposals:
         return
@@ -152,53 +174,118 @@ def write_proposals(session: Session, actor: Actor, proposals: list[Planned],
     changes._ensure_sequence(session)
     prefix, width, first = sequences.reserve_block(session, "change", len(fresh))
     at = now(session)
-    rows = [{"number": sequences.format_number(prefix, width, first + i), "customer_id": c["id"], "account": c["account"],
-             "state": ProposalState.NOT_SUBMITTED.value, "created_at": at, "created_by": actor.user_name, "updated_at": at,
-             "source": "import", "version": 1} for i, (c, _, _) in enumerate(fresh)]
+    rows = [
+        {
+            "number": sequences.format_number(prefix, width, first + i),
+            "customer_id": c["id"],
+            "account": c["account"],
+            "state": ProposalState.NOT_SUBMITTED.value,
+            "created_at": at,
+            "created_by": actor.user_name,
+            "updated_at": at,
+            "source": "import",
+            "version": 1,
+        }
+        for i, (c, _, _) in enumerate(fresh)
+    ]
     # one executemany, then the ids by number (unique, indexed): an INSERT .. RETURNING that keeps
     # the rows' order runs one statement per row on SQLite, inside the write lock
     _insert_many(session, PROPOSALS, rows)
     numbers = [row["number"] for row in rows]
     by_number: dict[str, int] = {}
     for start in range(0, len(numbers), _ID_CHUNK):
-        by_number.update((n, i) for n, i in session.execute(
-            select(PROPOSALS.c.number, PROPOSALS.c.id).where(PROPOSALS.c.number.in_(numbers[start:start + _ID_CHUNK]))).all())
+        by_number.update(
+            (n, i)
+            for n, i in session.execute(
+                select(PROPOSALS.c.number, PROPOSALS.c.id).where(
+                    PROPOSALS.c.number.in_(numbers[start : start + _ID_CHUNK])
+                )
+            ).all()
+        )
     ids = [by_number[n] for n in numbers]
     lines, events = [], []
     for pid, row, (cust, values, rep) in zip(ids, rows, fresh):
         rep.proposal = row["number"]
         for field, value in values.items():
-            lines.append({"proposal_id": pid, "field": field, "original_value": changes.encode(field, cust[field]),
-                          "proposed_value": changes.encode(field, value), "proposed_by": actor.user_name,
-                          "proposed_at": at, "decision": "pending"})
-        events.append({"at": at, "operator": actor.user_name, "entity_type": changes.ENTITY, "entity_key": row["number"],
-                       "action": "created", "before": None,
-                       "after": dump({"customer": cust["account"], "state": row["state"], "source": "import"}),
-                       "comment": None})
-        events.append({"at": at, "operator": actor.user_name, "entity_type": changes.ENTITY, "entity_key": row["number"],
-                       "action": "lines proposed", "before": None,
-                       "after": dump({k: changes.plain_value(k, v) for k, v in values.items()}),
-                       "comment": f"customer {cust['account']}; data entity import, line {rep.line}"})
+            lines.append(
+                {
+                    "proposal_id": pid,
+                    "field": field,
+                    "original_value": changes.encode(field, cust[field]),
+                    "proposed_value": changes.encode(field, value),
+                    "proposed_by": actor.user_name,
+                    "proposed_at": at,
+                    "decision": "pending",
+                }
+            )
+        events.append(
+            {
+                "at": at,
+                "operator": actor.user_name,
+                "entity_type": changes.ENTITY,
+                "entity_key": row["number"],
+                "action": "created",
+                "before": None,
+                "after": dump({"customer": cust["account"], "state": row["state"], "source": "import"}),
+                "comment": None,
+            }
+        )
+        events.append(
+            {
+                "at": at,
+                "operator": actor.user_name,
+                "entity_type": changes.ENTITY,
+                "entity_key": row["number"],
+                "action": "lines proposed",
+                "before": None,
+                "after": dump({k: changes.plain_value(k, v) for k, v in values.items()}),
+                "comment": f"customer {cust['account']}; data entity import, line {rep.line}",
+            }
+        )
     _insert_many(session, LINES, lines)
     _insert_many(session, AUDIT, events)
     # Not submitted -> Submitted (the "submit" transition), one statement for the chunk, then the workflow
     t = changes.TRANSITIONS["submit"]
     result = session.execute(
-        update(ChangeProposal).where(col(ChangeProposal.id).in_(ids), col(ChangeProposal.state).in_(sorted(t.sources)),
-                                     col(ChangeProposal.version) == 1)
-        .values(state=ProposalState.SUBMITTED.value, submitted_by=actor.user_name, submitted_at=at, version=2, updated_at=at)
-        .execution_options(synchronize_session=False))
+        update(ChangeProposal)
+        .where(
+            col(ChangeProposal.id).in_(ids),
+            col(ChangeProposal.state).in_(sorted(t.sources)),
+            col(ChangeProposal.version) == 1,
+        )
+        .values(
+            state=ProposalState.SUBMITTED.value, submitted_by=actor.user_name, submitted_at=at, version=2, updated_at=at
+        )
+        .execution_options(synchronize_session=False)
+    )
     if result.rowcount != len(ids):  # type: ignore[attr-defined]  # sqlmodel types execute() as Result; an UPDATE's is a CursorResult
         raise Conflict("proposals were changed by someone else during the import: run it again")
     events = []
     for row, (cust, values, rep) in zip(rows, fresh):
-        events.append({"at": at, "operator": actor.user_name, "entity_type": changes.ENTITY, "entity_key": row["number"],
-                       "action": "submitted", "before": dump({"state": ProposalState.NOT_SUBMITTED.value}),
-                       "after": dump({"state": ProposalState.SUBMITTED.value, "fields": sorted(values)}),
-                       "comment": f"data entity import, line {rep.line}"})
-        events.append({"at": at, "operator": actor.user_name, "entity_type": "customer", "entity_key": cust["account"],
-                       "action": "changes submitted", "before": None,
-                       "after": dump({"proposal": row["number"], "fields": sorted(values)}), "comment": changes.PENDING_STATUS})
+        events.append(
+            {
+                "at": at,
+                "operator": actor.user_name,
+                "entity_type": changes.ENTITY,
+                "entity_key": row["number"],
+                "action": "submitted",
+                "before": dump({"state": ProposalState.NOT_SUBMITTED.value}),
+                "after": dump({"state": ProposalState.SUBMITTED.value, "fields": sorted(values)}),
+                "comment": f"data entity import, line {rep.line}",
+            }
+        )
+        events.append(
+            {
+                "at": at,
+                "operator": actor.user_name,
+                "entity_type": "customer",
+                "entity_key": cust["account"],
+                "action": "changes submitted",
+                "before": None,
+                "after": dump({"proposal": row["number"], "fields": sorted(values)}),
+                "comment": changes.PENDING_STATUS,
+            }
+        )
     _insert_many(session, AUDIT, events)
     engine = changes._engine()
     if not changes.workflow_possible(session):
@@ -209,7 +296,9 @@ def write_proposals(session: Session, actor: Actor, proposals: list[Planned],
         if instance is not None:
             started.append((pid, instance))
     if started:
-        session.execute(update(ChangeProposal.__table__).where(ChangeProposal.__table__.c.id == bindparam("_id"))  # type: ignore[attr-defined]
-                        .values(workflow_instance_id=bindparam("_wf")), [{"_id": p, "_wf": w} for p, w in started])
-
-
+        session.execute(
+            update(table_of(ChangeProposal))
+            .where(table_of(ChangeProposal).c.id == bindparam("_id"))
+            .values(workflow_instance_id=bindparam("_wf")),
+            [{"_id": p, "_wf": w} for p, w in started],
+        )

@@ -46,9 +46,16 @@ def _typed(row: ImportRow, current: dict[str, Any], known: set[str]) -> tuple[di
 
 
 @writes(phased=True)
-def import_rows(session: Session, actor: Actor, rows: list[ImportRow], *, dry_run: bool = False,
-                partial: bool = False, progress: Callable[[int, int], None] | None = None,
-                chunk: int = CHUNK) -> ImportReport:
+def import_rows(
+    session: Session,
+    actor: Actor,
+    rows: list[ImportRow],
+    *,
+    dry_run: bool = False,
+    partial: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    chunk: int = CHUNK,
+) -> ImportReport:
     """Apply ``rows`` under the Data entity behavior, all or nothing (``partial``: the good rows
     even when some are invalid); ``dry_run``: the report only, nothing written."""
     require(actor, "customer.import")
@@ -63,26 +70,42 @@ def import_rows(session: Session, actor: Actor, rows: list[ImportRow], *, dry_ru
     total = len(rows)
     at = now(session)
     for start in range(0, total, max(1, chunk)):
-        part = rows[start:start + chunk]
+        part = rows[start : start + chunk]
         accounts = list({r.account for r in part if r.account})
-        found = {m["account"]: dict(m) for m in session.execute(
-            select(CUSTOMERS).where(CUSTOMERS.c.account.in_(accounts))).mappings()} if accounts else {}
-        refs = {v for r in part for k in ("invoice_account", "parent_account")
-                if isinstance(v := clean(r.values.get(k, "")), str) and v and v not in found}
+        found = (
+            {
+                m["account"]: dict(m)
+                for m in session.execute(select(CUSTOMERS).where(CUSTOMERS.c.account.in_(accounts))).mappings()
+            }
+            if accounts
+            else {}
+        )
+        refs = {
+            v
+            for r in part
+            for k in ("invoice_account", "parent_account")
+            if isinstance(v := clean(r.values.get(k, "")), str) and v and v not in found
+        }
         known = set(found)
         if refs:
-            known |= set(session.execute(select(CUSTOMERS.c.account).where(CUSTOMERS.c.account.in_(list(refs)))).scalars())
+            known |= set(
+                session.execute(select(CUSTOMERS.c.account).where(CUSTOMERS.c.account.in_(list(refs)))).scalars()
+            )
         open_props: dict[int, ChangeProposal] = {}
         ids = [m["id"] for m in found.values()]
         if ids:
-            for prop in session.exec(select(ChangeProposal).where(col(ChangeProposal.customer_id).in_(ids),
-                                                                  col(ChangeProposal.state).in_(OPEN_STATES))).all():
+            for prop in session.exec(
+                select(ChangeProposal).where(
+                    col(ChangeProposal.customer_id).in_(ids), col(ChangeProposal.state).in_(OPEN_STATES)
+                )
+            ).all():
                 open_props[prop.customer_id] = prop
         locked_lines: dict[int, set[str]] = {}
         submitted = [p.id for p in open_props.values() if p.state == ProposalState.SUBMITTED]
         if submitted:
-            for pid, field in session.execute(select(ChangeLine.proposal_id, ChangeLine.field)
-                                              .where(col(ChangeLine.proposal_id).in_(submitted))).all():
+            for pid, field in session.execute(
+                select(ChangeLine.proposal_id, ChangeLine.field).where(col(ChangeLine.proposal_id).in_(submitted))
+            ).all():
                 locked_lines.setdefault(pid, set()).add(field)
 
         updates: list[Planned] = []  # (customer, changed values, report)
@@ -121,24 +144,35 @@ def import_rows(session: Session, actor: Actor, rows: list[ImportRow], *, dry_ru
             if behavior == "reject" or (behavior == "propose" and pending):
                 rep.refused = sorted(held)
                 if held:
-                    notes.append(f"{', '.join(rep.refused)}: " + (
-                        f"locked, changes pending approval ({pending.number})" if pending else "changes need approval (Reject changes)"))
+                    notes.append(
+                        f"{', '.join(rep.refused)}: "
+                        + (
+                            f"locked, changes pending approval ({pending.number})"
+                            if pending
+                            else "changes need approval (Reject changes)"
+                        )
+                    )
             elif held:
                 rep.proposed = sorted(held)
                 proposals.append((cust, held, rep))
             rep.applied = sorted(direct)
             rep.unapproved = sorted(set(direct) & enabled) if behavior == "allow" else []
             if rep.unapproved:  # four eyes (issue 11): say so, per row and in the audit trail
-                notes.append(f"{', '.join(rep.unapproved)}: applied without approval "
-                             f"(Data entity behavior: {changes.BEHAVIORS.get('allow', 'allow')})")
+                notes.append(
+                    f"{', '.join(rep.unapproved)}: applied without approval "
+                    f"(Data entity behavior: {changes.BEHAVIORS.get('allow', 'allow')})"
+                )
             if behavior == "allow" and pending:
                 clash = sorted(set(direct) & pending_fields)
                 if clash:
-                    notes.append(f"{', '.join(clash)} also pending in {pending.number}: that line will show as a conflict")
+                    notes.append(
+                        f"{', '.join(clash)} also pending in {pending.number}: that line will show as a conflict"
+                    )
             if direct:
                 updates.append((cust, direct, rep))
-            rep.status = ("refused" if rep.refused else "proposed" if rep.proposed else
-                          "applied" if rep.applied else "unchanged")
+            rep.status = (
+                "refused" if rep.refused else "proposed" if rep.proposed else "applied" if rep.applied else "unchanged"
+            )
             if rep.proposed:
                 notes.append(f"{', '.join(rep.proposed)}: proposed for approval")
             rep.reason = "; ".join(notes)
@@ -150,15 +184,24 @@ def import_rows(session: Session, actor: Actor, rows: list[ImportRow], *, dry_ru
     counts = {s: 0 for s in STATUSES}
     for rep in report:
         counts[rep.status] += 1
-    result = ImportReport(behavior=behavior, behavior_label=changes.BEHAVIORS.get(behavior, behavior), dry_run=dry_run,
-                          rows=total, counts=counts, report=report, partial=partial)
+    result = ImportReport(
+        behavior=behavior,
+        behavior_label=changes.BEHAVIORS.get(behavior, behavior),
+        dry_run=dry_run,
+        rows=total,
+        counts=counts,
+        report=report,
+        partial=partial,
+    )
     good = total - counts["invalid"]
     if dry_run:
         result.note = "dry run: nothing changed"
         return result
     if counts["invalid"] and not partial:
-        result.note = (f"nothing changed: {counts['invalid']} of {total} rows are invalid (each is listed); "
-                       "fix them and import again, or use --partial to apply the good rows")
+        result.note = (
+            f"nothing changed: {counts['invalid']} of {total} rows are invalid (each is listed); "
+            "fix them and import again, or use --partial to apply the good rows"
+        )
         return result
     if all_updates or all_proposals:
         # the plan is complete: now one short write transaction, if nothing it relied on changed
@@ -173,13 +216,17 @@ def import_rows(session: Session, actor: Actor, rows: list[ImportRow], *, dry_ru
             raise Conflict("customers changed while the file was being checked: nothing was imported; run it again")
         write_proposals(session, actor, all_proposals, all_open)
     result.written = True
-    result.note = (f"applied the {good} good rows; {counts['invalid']} invalid rows were skipped (--partial)"
-                   if counts["invalid"] else f"applied all {total} rows")
+    result.note = (
+        f"applied the {good} good rows; {counts['invalid']} invalid rows were skipped (--partial)"
+        if counts["invalid"]
+        else f"applied all {total} rows"
+    )
     return result
 
 
-def _check_planned_versions(session: Session, updates: list[Planned],
-                            proposals: list[Planned], open_props: dict[int, ChangeProposal]) -> None:
+def _check_planned_versions(
+    session: Session, updates: list[Planned], proposals: list[Planned], open_props: dict[int, ChangeProposal]
+) -> None:
     """In the write transaction: every customer (and open proposal) the plan relied on is still
     at the version it read; else nothing is applied and the rows are named."""
     planned: dict[int, tuple[int, RowReport, str]] = {}
@@ -189,7 +236,7 @@ def _check_planned_versions(session: Session, updates: list[Planned],
     changed: list[tuple[int, str]] = []
     lock = session.get_bind().dialect.name != "sqlite"  # SQLite: the write lock covers it already
     for start in range(0, len(ids), CHUNK):
-        part = ids[start:start + CHUNK]
+        part = ids[start : start + CHUNK]
         query = select(CUSTOMERS.c.id, CUSTOMERS.c.version).where(CUSTOMERS.c.id.in_(part))
         if lock:
             query = query.with_for_update()
@@ -200,10 +247,14 @@ def _check_planned_versions(session: Session, updates: list[Planned],
                 changed.append((rep.line, account))
     prop_customers = list({cust["id"] for cust, _v, _r in proposals})
     if prop_customers:
-        now_open = {p.customer_id: (p.id, p.state, p.version) for p in session.exec(
-            select(ChangeProposal).where(col(ChangeProposal.customer_id).in_(prop_customers),
-                                         col(ChangeProposal.state).in_(OPEN_STATES))
-            .execution_options(populate_existing=False)).all()}
+        now_open = {
+            p.customer_id: (p.id, p.state, p.version)
+            for p in session.exec(
+                select(ChangeProposal)
+                .where(col(ChangeProposal.customer_id).in_(prop_customers), col(ChangeProposal.state).in_(OPEN_STATES))
+                .execution_options(populate_existing=False)
+            ).all()
+        }
         for cust, _v, rep in proposals:
             p = open_props.get(cust["id"])
             if now_open.get(cust["id"]) != (None if p is None else (p.id, p.state, p.version)):
@@ -212,7 +263,7 @@ def _check_planned_versions(session: Session, updates: list[Planned],
         changed = sorted(set(changed))
         shown = ", ".join(f"line {line} {account}" for line, account in changed[:20])
         more = f" and {len(changed) - 20} more" if len(changed) > 20 else ""
-        raise Conflict(f"nothing was imported: {len(changed)} customer{'s' if len(changed) != 1 else ''} changed "
-                       f"while the file was being checked ({shown}{more}); run the import again to see the new values")
-
-
+        raise Conflict(
+            f"nothing was imported: {len(changed)} customer{'s' if len(changed) != 1 else ''} changed "
+            f"while the file was being checked ({shown}{more}); run the import again to see the new values"
+        )

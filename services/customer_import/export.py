@@ -15,6 +15,7 @@ from services.customer_import.files import detect_format, neutralise
 from services.errors import ValidationFailed
 from services.permissions import Actor, require
 
+
 def _export_value(field: str, value: Any, fmt: str, raw: bool = False) -> Any:
     plain = changes.plain_value(field, value)
     if fmt == "csv" and isinstance(plain, bool):
@@ -24,16 +25,22 @@ def _export_value(field: str, value: Any, fmt: str, raw: bool = False) -> Any:
     return plain
 
 
-def iter_export(session: Session, actor: Actor, fmt: str = "csv", chunk: int = 5000,
-                raw: bool = False) -> Iterator[dict[str, Any]]:
+def iter_export(
+    session: Session, actor: Actor, fmt: str = "csv", chunk: int = 5000, raw: bool = False
+) -> Iterator[dict[str, Any]]:
     """Every customer as a row of the import format, by account (keyset pages); CSV cells that
     a spreadsheet would run are neutralised unless ``raw``."""
     require(actor, "customer.view")
     fields = list(customers.FIELDS)
     after = ""
     while True:
-        page = session.execute(select(CUSTOMERS).where(CUSTOMERS.c.account > after).order_by(CUSTOMERS.c.account)
-                               .limit(chunk)).mappings().all()
+        page = (
+            session.execute(
+                select(CUSTOMERS).where(CUSTOMERS.c.account > after).order_by(CUSTOMERS.c.account).limit(chunk)
+            )
+            .mappings()
+            .all()
+        )
         if not page:
             return
         for m in page:
@@ -41,8 +48,9 @@ def iter_export(session: Session, actor: Actor, fmt: str = "csv", chunk: int = 5
         after = page[-1]["account"]
 
 
-def export_customers(session: Session, actor: Actor, path: str | Path, fmt: str | None = None,
-                     raw: bool = False) -> int:
+def export_customers(
+    session: Session, actor: Actor, path: str | Path, fmt: str | None = None, raw: bool = False
+) -> int:
     """Write every customer to ``path`` (CSV or JSON, the import format); returns the count.
 
     CSV cells starting with = + - @ tab or CR get a leading ' (OWASP) unless ``raw``; the import
@@ -66,4 +74,3 @@ def export_customers(session: Session, actor: Actor, path: str | Path, fmt: str 
     except OSError as exc:
         raise ValidationFailed({"file": f"cannot write {path}: {exc.strerror or exc}"}) from None
     return count
-

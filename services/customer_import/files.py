@@ -43,9 +43,12 @@ def _check_columns(columns: list[str]) -> list[str]:
             errors[name] = "column appears twice"
         seen.add(name)
     if errors:
-        raise ValidationFailed(errors, message="the header is not valid:\n  " +
-                               "\n  ".join(f"{k}: {v}" for k, v in errors.items()) +
-                               f"\n  (fields: account, {', '.join(customers.FIELDS)})")
+        raise ValidationFailed(
+            errors,
+            message="the header is not valid:\n  "
+            + "\n  ".join(f"{k}: {v}" for k, v in errors.items())
+            + f"\n  (fields: account, {', '.join(customers.FIELDS)})",
+        )
     return names
 
 
@@ -58,8 +61,12 @@ def parse_csv(text: str, *, raw: bool = False) -> list[ImportRow]:
     (a file written by ``customers export --raw`` holds the exact values)."""
     bare = _BARE_CR.search(text)
     if bare:
-        raise ValidationFailed({"file": f"line {_line_of(text, bare.start())}: a carriage return (CR) that does not end a "
-                                        "line, inside a cell: remove it (line ends must be LF or CRLF)"})
+        raise ValidationFailed(
+            {
+                "file": f"line {_line_of(text, bare.start())}: a carriage return (CR) that does not end a "
+                "line, inside a cell: remove it (line ends must be LF or CRLF)"
+            }
+        )
     limit = csv.field_size_limit()
     csv.field_size_limit(MAX_FIELD_CHARS)
     try:
@@ -95,14 +102,21 @@ def _csv_error(line: int, exc: csv.Error) -> ValidationFailed:
     return ValidationFailed({"file": f"line {line}: not valid CSV: {msg}"})
 
 
-def _csv_row(rows: list[ImportRow], columns: list[str], cells: list[str], line: int, reader: object,
-             raw: bool = False) -> None:
+def _csv_row(
+    rows: list[ImportRow], columns: list[str], cells: list[str], line: int, reader: object, raw: bool = False
+) -> None:
     if not cells or all(not c.strip() for c in cells):
         return
     if len(cells) != len(columns):
         at = columns.index("account")
-        rows.append(ImportRow(line=line, account=clean(cells[at]) if len(cells) > at else "",
-                              values={}, error=f"{len(cells)} cells, the header has {len(columns)}"))
+        rows.append(
+            ImportRow(
+                line=line,
+                account=clean(cells[at]) if len(cells) > at else "",
+                values={},
+                error=f"{len(cells)} cells, the header has {len(columns)}",
+            )
+        )
         return
     record = {k: v if raw else un_neutralise(v) for k, v in zip(columns, cells)}
     account = clean(record.pop("account"))
@@ -118,6 +132,7 @@ def _bounded(kind: Callable[[str], object]) -> Callable[[str], object]:
         if len(raw) > MAX_NUMBER_CHARS:
             raise _NumberTooLong(raw)
         return kind(raw)
+
     return parse
 
 
@@ -138,7 +153,7 @@ def parse_json(text: str) -> list[ImportRow]:
 
     pos = skip(pos)
     if pos >= n or text[pos] != "[":
-        raise fail(pos, "expected a list of objects: [{\"account\": ..., ...}, ...]")
+        raise fail(pos, 'expected a list of objects: [{"account": ..., ...}, ...]')
     pos = skip(pos + 1)
     rows: list[ImportRow] = []
     line, counted = 1, 0
@@ -150,10 +165,13 @@ def parse_json(text: str) -> list[ImportRow]:
         except json.JSONDecodeError as exc:
             raise fail(exc.pos, exc.msg) from None
         except _NumberTooLong:
-            raise fail(pos, f"a number longer than {MAX_NUMBER_CHARS} characters in the object that starts here") from None
+            raise fail(
+                pos, f"a number longer than {MAX_NUMBER_CHARS} characters in the object that starts here"
+            ) from None
         except RecursionError:
-            raise fail(pos, "nested too deeply: an import file is a list of flat objects "
-                            "({\"account\": ..., \"field\": value})") from None
+            raise fail(
+                pos, 'nested too deeply: an import file is a list of flat objects ({"account": ..., "field": value})'
+            ) from None
         rows.append(_json_row(line, item))
         pos = skip(end)
         if pos < n and text[pos] == ",":
@@ -185,8 +203,12 @@ def _json_row(line: int, item: Any) -> ImportRow:
     unknown = [k for k in values if k not in customers.FIELDS]
     if unknown:
         bad.append("unknown field " + ", ".join(unknown))
-    return ImportRow(line=line, account=clean(account) if isinstance(account, (str, int)) else "", values=values,
-                     error="; ".join(bad) or None)
+    return ImportRow(
+        line=line,
+        account=clean(account) if isinstance(account, (str, int)) else "",
+        values=values,
+        error="; ".join(bad) or None,
+    )
 
 
 def read_file(path: str | Path, fmt: str | None = None, *, raw: bool = False) -> list[ImportRow]:
@@ -194,8 +216,12 @@ def read_file(path: str | Path, fmt: str | None = None, *, raw: bool = False) ->
     try:
         size = Path(path).stat().st_size
         if size > MAX_FILE_BYTES:
-            raise ValidationFailed({"file": f"{path} is larger than the import's limit ({size:,} bytes, at most "
-                                            f"{MAX_FILE_BYTES:,}): split it into several files"})
+            raise ValidationFailed(
+                {
+                    "file": f"{path} is larger than the import's limit ({size:,} bytes, at most "
+                    f"{MAX_FILE_BYTES:,}): split it into several files"
+                }
+            )
         with open(path, encoding="utf-8", newline="") as fh:  # newline="": a bare CR stays visible
             text = fh.read()
     except (OSError, UnicodeDecodeError) as exc:
@@ -224,5 +250,3 @@ def un_neutralise(cell: str) -> str:
     if cell.startswith("'") and _needs_quote(cell[1:]):
         return cell[1:]
     return cell
-
-

@@ -39,15 +39,35 @@ class OutboxView(BaseModel):
 
 def _outbox_view(m: OutboxEmail, current: datetime) -> OutboxView:
     body = mail.mask_slots(tokens.scrub(m.body))  # links are for the recipient only (and made when sent)
-    return OutboxView(id=m.id or 0, created_at=m.created_at, recipient=m.recipient, subject=m.subject, body=body,
-                      template=m.template, entity_type=m.entity_type, entity_key=m.entity_key, status=m.status,
-                      message_id=m.message_id, attempts=m.attempts, next_attempt_at=m.next_attempt_at,
-                      last_error=m.last_error, sent_at=m.sent_at, secrets_scrubbed=m.secrets_scrubbed,
-                      leased=m.lease_until is not None and m.lease_until > current)
+    return OutboxView(
+        id=m.id or 0,
+        created_at=m.created_at,
+        recipient=m.recipient,
+        subject=m.subject,
+        body=body,
+        template=m.template,
+        entity_type=m.entity_type,
+        entity_key=m.entity_key,
+        status=m.status,
+        message_id=m.message_id,
+        attempts=m.attempts,
+        next_attempt_at=m.next_attempt_at,
+        last_error=m.last_error,
+        sent_at=m.sent_at,
+        secrets_scrubbed=m.secrets_scrubbed,
+        leased=m.lease_until is not None and m.lease_until > current,
+    )
 
 
-def list_messages(session: Session, actor: Actor, *, status: str | None = None, limit: int = 200,
-                  before_id: int | None = None, entity: str | None = None) -> list[OutboxView]:
+def list_messages(
+    session: Session,
+    actor: Actor,
+    *,
+    status: str | None = None,
+    limit: int = 200,
+    before_id: int | None = None,
+    entity: str | None = None,
+) -> list[OutboxView]:
     """Newest first, links masked (the console and CLI show bodies to staff, never working tokens)."""
     require(actor, "outbox.view")
     query = select(OutboxEmail)
@@ -84,14 +104,17 @@ def retry(session: Session, actor: Actor, message_id: int) -> OutboxView:
     if row is None:
         raise NotFound(f"no outbox message {message_id}")
     if row.status == O.SENT.value:
-        raise InvalidTransition(f"message {row.id} was sent on {row.sent_at:%Y-%m-%d %H:%M} UTC "
-                                f"(Message-ID {row.message_id}): it is not sent again")
+        raise InvalidTransition(
+            f"message {row.id} was sent on {row.sent_at:%Y-%m-%d %H:%M} UTC "
+            f"(Message-ID {row.message_id}): it is not sent again"
+        )
     planned = in_plan_phase(session)
     begin_write(session)  # the refusals above read only; the update below re-checks the status
     current = now(session)
     before = row.status
     result = session.execute(
-        update(OutboxEmail).where(col(OutboxEmail.id) == row.id, col(OutboxEmail.status) == before)
+        update(OutboxEmail)
+        .where(col(OutboxEmail.id) == row.id, col(OutboxEmail.status) == before)
         .values(status=O.PENDING.value, attempts=0 if before == O.DEAD.value else row.attempts, next_attempt_at=current)
         .execution_options(synchronize_session=False)
     )
@@ -99,8 +122,16 @@ def retry(session: Session, actor: Actor, message_id: int) -> OutboxView:
         if planned:  # moved since the plan read it (sent, leased): plan afresh for the right answer
             raise Replan()
         raise InvalidTransition(f"message {row.id} changed meanwhile: reread and try again")
-    audit.record(session, actor, ENTITY, str(row.id), "retry", before={"status": before, "attempts": row.attempts},
-                 after={"status": O.PENDING.value}, comment=row.last_error)
+    audit.record(
+        session,
+        actor,
+        ENTITY,
+        str(row.id),
+        "retry",
+        before={"status": before, "attempts": row.attempts},
+        after={"status": O.PENDING.value},
+        comment=row.last_error,
+    )
     session.expire(row)
     return _outbox_view(session.get(OutboxEmail, row.id), current)  # type: ignore[arg-type]
 

@@ -61,9 +61,11 @@ def margin(lease: timedelta) -> float:
 
 def due(current: datetime) -> ColumnElement[bool]:
     """Pending, its next try reached, and no live lease on it."""
-    return and_(col(OutboxEmail.status) == O.PENDING.value,
-                or_(col(OutboxEmail.next_attempt_at).is_(None), col(OutboxEmail.next_attempt_at) <= current),
-                or_(col(OutboxEmail.lease_until).is_(None), col(OutboxEmail.lease_until) <= current))
+    return and_(
+        col(OutboxEmail.status) == O.PENDING.value,
+        or_(col(OutboxEmail.next_attempt_at).is_(None), col(OutboxEmail.next_attempt_at) <= current),
+        or_(col(OutboxEmail.lease_until).is_(None), col(OutboxEmail.lease_until) <= current),
+    )
 
 
 def minters() -> dict[str, Callable[[Session, str], dict[str, str]]]:
@@ -83,9 +85,15 @@ def render(session: Session, row: OutboxEmail, sender: str, current: datetime) -
     body = sent_body = row.body
     if mail.has_slots(row.body, nonce):
         newer = session.exec(
-            select(OutboxEmail.id).where(col(OutboxEmail.template) == row.template, col(OutboxEmail.entity_type) == row.entity_type,
-                                         col(OutboxEmail.entity_key) == row.entity_key, col(OutboxEmail.id) > row.id,
-                                         col(OutboxEmail.status) != O.DEAD.value).limit(1)
+            select(OutboxEmail.id)
+            .where(
+                col(OutboxEmail.template) == row.template,
+                col(OutboxEmail.entity_type) == row.entity_type,
+                col(OutboxEmail.entity_key) == row.entity_key,
+                col(OutboxEmail.id) > row.id,
+                col(OutboxEmail.status) != O.DEAD.value,
+            )
+            .limit(1)
         ).first()
         if newer is not None:
             raise NotSendable(f"not sent: replaced by the newer e-mail #{newer} with its own link")
@@ -97,8 +105,9 @@ def render(session: Session, row: OutboxEmail, sender: str, current: datetime) -
         except RegdeskError as exc:
             raise NotSendable(f"not sent: {exc.message}") from None
         body = mail.fill_slots(row.body, nonce, values)
-        sent_body = mail.fill_slots(row.body, nonce, {"link": SENT_MASK, "token": SENT_MASK,
-                                                      "expires": values.get("expires", "")})
+        sent_body = mail.fill_slots(
+            row.body, nonce, {"link": SENT_MASK, "token": SENT_MASK, "expires": values.get("expires", "")}
+        )
     elif tokens.TOKEN_PATTERN.search(row.body):  # a row queued before tokens were minted at send time
         sent_body = tokens.scrub(row.body)
     return build_message(row, sender, date=current, body=body), sent_body
@@ -108,8 +117,9 @@ def sender_address(session: Session, settings: SmtpSettings) -> str:
     return settings.sender or params.get(session, "mail.from")
 
 
-def due_ids(session: Session, current: datetime, *, limit: int, skip: set[int] | None = None,
-            ids: Sequence[int] | None = None) -> list[int]:
+def due_ids(
+    session: Session, current: datetime, *, limit: int, skip: set[int] | None = None, ids: Sequence[int] | None = None
+) -> list[int]:
     """The ids of the due rows, oldest first (``skip``: not these; ``ids``: only these)."""
     query = select(col(OutboxEmail.id)).where(due(current))
     if skip:
@@ -124,20 +134,24 @@ def _take_lease(session: Session, row_id: int, current: datetime, lease: timedel
     another sender got there first."""
     lease_id = uuid.uuid4().hex
     result = session.execute(
-        update(OutboxEmail).where(col(OutboxEmail.id) == row_id, due(current))
+        update(OutboxEmail)
+        .where(col(OutboxEmail.id) == row_id, due(current))
         .values(lease_id=lease_id, lease_until=current + lease)
         .execution_options(synchronize_session=False)
     )
     return lease_id if result.rowcount == 1 else None  # type: ignore[attr-defined]  # sqlmodel types execute() as Result; an UPDATE's is a CursorResult
 
 
-def lease_next(session: Session, settings: SmtpSettings, lease: timedelta, *, skip: set[int],
-                ids: Sequence[int] | None = None) -> tuple[Claim | None, str | None]:
+def lease_next(
+    session: Session, settings: SmtpSettings, lease: timedelta, *, skip: set[int], ids: Sequence[int] | None = None
+) -> tuple[Claim | None, str | None]:
     """Lease, render and mint the next due row (one transaction). Returns (claim, None), or
     (None, reason) for a row that went dead without a send, or (None, None) when nothing is due."""
     current = now(session)
     for row_id in due_ids(session, current, limit=20, skip=skip, ids=ids):
-        before = session.exec(select(OutboxEmail.lease_until, OutboxEmail.attempts).where(col(OutboxEmail.id) == row_id)).first()
+        before = session.exec(
+            select(OutboxEmail.lease_until, OutboxEmail.attempts).where(col(OutboxEmail.id) == row_id)
+        ).first()
         lease_id = _take_lease(session, row_id, current, lease)
         if lease_id is None:
             continue  # another sender leased it first
@@ -148,13 +162,23 @@ def lease_next(session: Session, settings: SmtpSettings, lease: timedelta, *, sk
             nonce = mail.nonce_of(row.message_id)
             wanted = mail.new_message_id(nonce, sender) if nonce else row.message_id
             if wanted != row.message_id:
-                session.execute(update(OutboxEmail).where(col(OutboxEmail.id) == row_id).values(message_id=wanted)
-                                .execution_options(synchronize_session=False))
+                session.execute(
+                    update(OutboxEmail)
+                    .where(col(OutboxEmail.id) == row_id)
+                    .values(message_id=wanted)
+                    .execution_options(synchronize_session=False)
+                )
                 row.message_id = wanted
         if claim.recovered:
-            audit.record(session, SYSTEM, ENTITY, str(row_id), "lease expired",
-                         comment="a sender stopped while it held this message; sending it again "
-                                 "(same Message-ID: if the stopped sender had delivered it, this is a repeat)")
+            audit.record(
+                session,
+                SYSTEM,
+                ENTITY,
+                str(row_id),
+                "lease expired",
+                comment="a sender stopped while it held this message; sending it again "
+                "(same Message-ID: if the stopped sender had delivered it, this is a repeat)",
+            )
         try:
             claim.message, claim.sent_body = render(session, row, sender, current)
         except NotSendable as exc:
@@ -178,7 +202,9 @@ def claim(session: Session, *, limit: int, lease: timedelta) -> list[Claim]:
 
 def mine(c: Claim) -> ColumnElement[bool]:
     """The claimed row, only while its lease is still ours."""
-    return and_(col(OutboxEmail.id) == c.id, col(OutboxEmail.lease_id) == c.lease_id, col(OutboxEmail.status) == O.PENDING.value)
+    return and_(
+        col(OutboxEmail.id) == c.id, col(OutboxEmail.lease_id) == c.lease_id, col(OutboxEmail.status) == O.PENDING.value
+    )
 
 
 def settle_sent(session: Session, c: Claim) -> bool:
@@ -188,25 +214,56 @@ def settle_sent(session: Session, c: Claim) -> bool:
     current = now(session)
     body = c.sent_body if c.sent_body is not None else tokens.scrub(row.body)
     session.execute(
-        update(OutboxEmail).where(mine(c))
-        .values(status=O.SENT.value, sent_at=current, attempts=row.attempts + 1, body=body, secrets_scrubbed=True,
-                lease_id=None, lease_until=None, next_attempt_at=None)
+        update(OutboxEmail)
+        .where(mine(c))
+        .values(
+            status=O.SENT.value,
+            sent_at=current,
+            attempts=row.attempts + 1,
+            body=body,
+            secrets_scrubbed=True,
+            lease_id=None,
+            lease_until=None,
+            next_attempt_at=None,
+        )
         .execution_options(synchronize_session=False)
     )
-    audit.record(session, SYSTEM, ENTITY, str(c.id), "sent", before={"status": O.PENDING.value},
-                 after={"status": O.SENT.value, "message_id": row.message_id, "attempts": row.attempts + 1})
+    audit.record(
+        session,
+        SYSTEM,
+        ENTITY,
+        str(c.id),
+        "sent",
+        before={"status": O.PENDING.value},
+        after={"status": O.SENT.value, "message_id": row.message_id, "attempts": row.attempts + 1},
+    )
     return True
 
 
 def settle_dead(session: Session, c: Claim, error: str, *, attempts: int) -> None:
     session.execute(
-        update(OutboxEmail).where(mine(c))
-        .values(status=O.DEAD.value, attempts=attempts, last_error=error[:2000], lease_id=None, lease_until=None,
-                next_attempt_at=None)
+        update(OutboxEmail)
+        .where(mine(c))
+        .values(
+            status=O.DEAD.value,
+            attempts=attempts,
+            last_error=error[:2000],
+            lease_id=None,
+            lease_until=None,
+            next_attempt_at=None,
+        )
         .execution_options(synchronize_session=False)
     )
-    audit.record(session, SYSTEM, ENTITY, str(c.id), "dead", before={"status": O.PENDING.value},
-                 after={"status": O.DEAD.value, "attempts": attempts}, comment=error[:2000])
+    audit.record(
+        session,
+        SYSTEM,
+        ENTITY,
+        str(c.id),
+        "dead",
+        before={"status": O.PENDING.value},
+        after={"status": O.DEAD.value, "attempts": attempts},
+        comment=error[:2000],
+    )
 
 
 def settle_failed(session: Session, c: Claim, error: str, *, counts: bool, permanent: bool = False) -> str | None:
@@ -220,10 +277,18 @@ def settle_failed(session: Session, c: Claim, error: str, *, counts: bool, perma
     if dead:
         settle_dead(session, c, error, attempts=attempts)
         return O.DEAD.value
-    session.execute(update(OutboxEmail).where(mine(c))
-                    .values(attempts=attempts, last_error=error[:2000], lease_id=None, lease_until=None,
-                            next_attempt_at=current + backoff(attempts))
-                    .execution_options(synchronize_session=False))
+    session.execute(
+        update(OutboxEmail)
+        .where(mine(c))
+        .values(
+            attempts=attempts,
+            last_error=error[:2000],
+            lease_id=None,
+            lease_until=None,
+            next_attempt_at=current + backoff(attempts),
+        )
+        .execution_options(synchronize_session=False)
+    )
     return O.PENDING.value
 
 
@@ -236,11 +301,10 @@ def back_off_due(session: Session, error: str, *, limit: int, ids: Sequence[int]
     n = 0
     for row_id, attempts in session.exec(query.order_by(col(OutboxEmail.id)).limit(limit)).all():
         result = session.execute(
-            update(OutboxEmail).where(col(OutboxEmail.id) == row_id, col(OutboxEmail.attempts) == attempts, due(current))
+            update(OutboxEmail)
+            .where(col(OutboxEmail.id) == row_id, col(OutboxEmail.attempts) == attempts, due(current))
             .values(attempts=attempts + 1, last_error=error[:2000], next_attempt_at=current + backoff(attempts + 1))
             .execution_options(synchronize_session=False)
         )
         n += result.rowcount  # type: ignore[attr-defined]  # sqlmodel types execute() as Result; an UPDATE's is a CursorResult
     return n
-
-

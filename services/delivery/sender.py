@@ -17,12 +17,12 @@ from models.core import OutboxEmail
 from services.delivery.lease import (
     O,
     back_off_due,
+    due,
     lease_length,
     lease_next,
     margin,
     settle_failed,
     settle_sent,
-    due,
 )
 from services.delivery.smtp import (
     NOT_CONFIGURED,
@@ -62,8 +62,13 @@ class SendReport(BaseModel):
         """Nothing went out although something was due or waits after a failure (exit non-zero)."""
         if self.sent:
             return False
-        return bool(self.claimed or self.server_error or self.retrying or self.dead
-                    or (self.still_pending and self.waiting_error and not self.due_now))
+        return bool(
+            self.claimed
+            or self.server_error
+            or self.retrying
+            or self.dead
+            or (self.still_pending and self.waiting_error and not self.due_now)
+        )
 
 
 def _classify(exc: BaseException, settings: SmtpSettings) -> tuple[str, str]:
@@ -144,7 +149,10 @@ def send_pending(
             try:
                 refused_rcpts = conn.send_message(c.message)  # type: ignore[arg-type]
                 if refused_rcpts:  # some recipients refused (we send to one: not reached in practice)
-                    outcome = ("refused", "; ".join(f"{r}: {code} {decode_reply(msg)}" for r, (code, msg) in refused_rcpts.items()))
+                    outcome = (
+                        "refused",
+                        "; ".join(f"{r}: {code} {decode_reply(msg)}" for r, (code, msg) in refused_rcpts.items()),
+                    )
                 else:
                     outcome = ("sent", None)
             except Exception as exc:  # every failure is classified; nothing escapes with the lease held
@@ -157,8 +165,9 @@ def send_pending(
                     if settle_sent(s, c):
                         report.sent += 1
                     continue
-                status = settle_failed(s, c, outcome[1] or "", counts=outcome[0] != "server",
-                                        permanent=outcome[0] == "permanent")
+                status = settle_failed(
+                    s, c, outcome[1] or "", counts=outcome[0] != "server", permanent=outcome[0] == "permanent"
+                )
             report.errors.append(f"#{c.id}: {outcome[1]}")
             if status == O.DEAD.value:
                 report.dead += 1
@@ -180,18 +189,21 @@ def send_pending(
 def _summarise(store: Store, report: SendReport) -> None:
     with store.read() as s:
         current = now(s)
-        waiting = s.exec(select(OutboxEmail.next_attempt_at, OutboxEmail.lease_until, OutboxEmail.last_error,
-                                OutboxEmail.id)
-                         .where(OutboxEmail.status == O.PENDING.value).order_by(col(OutboxEmail.id))).all()
+        waiting = s.exec(
+            select(OutboxEmail.next_attempt_at, OutboxEmail.lease_until, OutboxEmail.last_error, OutboxEmail.id)
+            .where(OutboxEmail.status == O.PENDING.value)
+            .order_by(col(OutboxEmail.id))
+        ).all()
     report.still_pending = len(waiting)
     leased = [lease for _, lease, _, _ in waiting if lease is not None and lease > current]
     report.leased_elsewhere = len(leased)
     report.lease_until = min(leased) if leased else None
-    backing_off = [(t, err) for t, lease, err, _ in waiting
-                   if t is not None and t > current and not (lease is not None and lease > current)]
+    backing_off = [
+        (t, err)
+        for t, lease, err, _ in waiting
+        if t is not None and t > current and not (lease is not None and lease > current)
+    ]
     report.due_now = len(waiting) - len(leased) - len(backing_off)
     report.next_attempt_at = min(t for t, _ in backing_off) if backing_off else None
     errors = [err for _, err in backing_off if err]
     report.waiting_error = errors[-1] if errors else None
-
-

@@ -36,8 +36,10 @@ class ServerNotAnswering(RegdeskError):
     exit_code = DELIVERY_FAILED_EXIT
 
 
-NOT_CONFIGURED = ("no SMTP server is configured: e-mail waits in the outbox. Set [smtp] host (and port, "
-                  "security, user, password_env) in the config file, or REGDESK_SMTP_HOST and friends")
+NOT_CONFIGURED = (
+    "no SMTP server is configured: e-mail waits in the outbox. Set [smtp] host (and port, "
+    "security, user, password_env) in the config file, or REGDESK_SMTP_HOST and friends"
+)
 
 
 @dataclass(frozen=True)
@@ -77,11 +79,18 @@ class SmtpSettings:
             errors["smtp.timeout"] = "seconds, more than 0 and at most 600"
             timeout = 30.0
         if errors:
-            raise ValidationFailed(errors, "the SMTP settings are not valid:\n  "
-                                   + "\n  ".join(f"{k}: {v}" for k, v in errors.items()))
-        return cls(host=host, port=port, security=security, user=str(data["user"]) if data.get("user") else None,
-                   password=str(data["password"]) if data.get("password") else None, timeout=timeout,
-                   sender=str(data["sender"]) if data.get("sender") else None)
+            raise ValidationFailed(
+                errors, "the SMTP settings are not valid:\n  " + "\n  ".join(f"{k}: {v}" for k, v in errors.items())
+            )
+        return cls(
+            host=host,
+            port=port,
+            security=security,
+            user=str(data["user"]) if data.get("user") else None,
+            password=str(data["password"]) if data.get("password") else None,
+            timeout=timeout,
+            sender=str(data["sender"]) if data.get("sender") else None,
+        )
 
     def describe(self) -> str:
         who = f"{self.user}@" if self.user else ""
@@ -99,7 +108,9 @@ def smtp_status(data: Mapping[str, Any] | None) -> str | None:
 # ------------------------------------------------------------------ message
 
 
-def build_message(row: OutboxEmail, sender: str, *, date: datetime | None = None, body: str | None = None) -> EmailMessage:
+def build_message(
+    row: OutboxEmail, sender: str, *, date: datetime | None = None, body: str | None = None
+) -> EmailMessage:
     """The e-mail as sent: ``date`` is the send time, ``body`` the rendered body (slots filled)."""
     msg = EmailMessage()
     msg["From"] = sender
@@ -163,14 +174,17 @@ def open_connection(settings: SmtpSettings) -> smtplib.SMTP:
             raise
         return conn
     except smtplib.SMTPAuthenticationError as exc:
-        raise ServerUnavailable(f"the SMTP server refused the login of {settings.user!r}: "
-                                 f"{exc.smtp_code} {decode_reply(exc.smtp_error)}") from None
+        raise ServerUnavailable(
+            f"the SMTP server refused the login of {settings.user!r}: {exc.smtp_code} {decode_reply(exc.smtp_error)}"
+        ) from None
     except smtplib.SMTPNotSupportedError as exc:
         raise ServerUnavailable(f"the SMTP server does not support {settings.security.upper()}: {exc}") from None
     except smtplib.SMTPResponseException as exc:
         raise ServerUnavailable(f"the SMTP server answered {exc.smtp_code} {decode_reply(exc.smtp_error)}") from None
     except (smtplib.SMTPException, OSError, ssl.SSLError) as exc:
-        raise ServerUnavailable(f"cannot reach the SMTP server {settings.host}:{settings.port}: {describe_error(exc)}") from None
+        raise ServerUnavailable(
+            f"cannot reach the SMTP server {settings.host}:{settings.port}: {describe_error(exc)}"
+        ) from None
 
 
 def check_server(settings: SmtpSettings | None) -> str:
@@ -185,8 +199,9 @@ def check_server(settings: SmtpSettings | None) -> str:
     try:
         code, text = conn.noop()
     except (smtplib.SMTPException, OSError, ssl.SSLError) as exc:
-        raise ServerNotAnswering(f"the SMTP server {settings.host}:{settings.port} did not answer NOOP: "
-                                 f"{describe_error(exc)}") from None
+        raise ServerNotAnswering(
+            f"the SMTP server {settings.host}:{settings.port} did not answer NOOP: {describe_error(exc)}"
+        ) from None
     finally:
         close_connection(conn)
     if code != 250:
@@ -214,5 +229,3 @@ def describe_error(exc: BaseException) -> str:
     if isinstance(exc, (socket.timeout, TimeoutError)):
         return f"timed out ({exc})" if str(exc) and str(exc) != "timed out" else "timed out"
     return f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__
-
-

@@ -31,14 +31,24 @@ from services.permissions import Actor, require
 from services.search import search_term
 
 from .queries import (
-    lead_row, leads_query, matching_prospects, opportunities_query, opportunity_row, prospect_row, prospects_query,
+    lead_row,
+    leads_query,
+    matching_prospects,
+    opportunities_query,
+    opportunity_row,
+    prospect_row,
+    prospects_query,
 )
 from .views import LeadPage, OpportunityPage, ProspectPage
 
 KINDS = ("prospects", "leads", "opportunities")
 SORTS: dict[str, dict[str, Any]] = {
-    "prospects": {"number": Prospect.number, "status": Prospect.status, "company": Prospect.company_normalized,
-                  "email": Prospect.email_normalized},
+    "prospects": {
+        "number": Prospect.number,
+        "status": Prospect.status,
+        "company": Prospect.company_normalized,
+        "email": Prospect.email_normalized,
+    },
     "leads": {"number": Lead.number},
     "opportunities": {"number": Opportunity.number},
 }
@@ -59,8 +69,9 @@ def _limit(limit: int) -> int:
     return max(1, min(int(limit), 5000))
 
 
-def _keyset(query: Select[Unpack[Ts]], column: QueryableAttribute[Any], id_column: Any, sort: str, after: Any,
-            descending: bool) -> Select[Unpack[Ts]]:
+def _keyset(
+    query: Select[Unpack[Ts]], column: QueryableAttribute[Any], id_column: Any, sort: str, after: Any, descending: bool
+) -> Select[Unpack[Ts]]:
     """``query`` continued after ``after`` ([value, id]) and ordered by (column, id)."""
     unique = (sort or "number") in UNIQUE
     id_column = col(id_column)
@@ -104,13 +115,23 @@ def _opportunity_filter(session: Session, search: str | None) -> ColumnElement[b
     term = search_term(search)
     if term is None:
         return None
-    leads = select(col(Lead.id)).where(or_(col(Lead.number) == term.upper(),
-                                           col(Lead.prospect_id).in_(matching_prospects(session, term))))
+    leads = select(col(Lead.id)).where(
+        or_(col(Lead.number) == term.upper(), col(Lead.prospect_id).in_(matching_prospects(session, term)))
+    )
     return or_(col(Opportunity.number) == term.upper(), col(Opportunity.lead_id).in_(leads))
 
 
-def _page(session: Session, query: Select[Unpack[Ts]], cond: ColumnElement[bool] | None, kind: str, id_column: Any,
-          sort: str, after: Any, descending: bool, limit: int) -> tuple[list[Any], list[Any] | None]:
+def _page(
+    session: Session,
+    query: Select[Unpack[Ts]],
+    cond: ColumnElement[bool] | None,
+    kind: str,
+    id_column: Any,
+    sort: str,
+    after: Any,
+    descending: bool,
+    limit: int,
+) -> tuple[list[Any], list[Any] | None]:
     """One page of ``query`` (up to ``limit`` rows) and the key of the next."""
     column = _sort_column(kind, sort)
     if cond is not None:
@@ -119,31 +140,82 @@ def _page(session: Session, query: Select[Unpack[Ts]], cond: ColumnElement[bool]
     return raw[:limit], _cursor(raw, limit, column)
 
 
-def page_prospects(session: Session, actor: Actor, *, search: str | None = None, sort: str = "number",
-                   descending: bool = True, after: Any = None, limit: int = 60) -> ProspectPage:
+def page_prospects(
+    session: Session,
+    actor: Actor,
+    *,
+    search: str | None = None,
+    sort: str = "number",
+    descending: bool = True,
+    after: Any = None,
+    limit: int = 60,
+) -> ProspectPage:
     """One page of prospects (with their lead), newest first by default."""
     require(actor, "prospects.view")
-    rows, cursor = _page(session, prospects_query(), _prospect_filter(session, search), "prospects", Prospect.id,
-                         sort, after, descending, _limit(limit))
+    rows, cursor = _page(
+        session,
+        prospects_query(),
+        _prospect_filter(session, search),
+        "prospects",
+        Prospect.id,
+        sort,
+        after,
+        descending,
+        _limit(limit),
+    )
     return ProspectPage(rows=[prospect_row(*row) for row in rows], after=cursor)
 
 
-def page_leads(session: Session, actor: Actor, *, search: str | None = None, sort: str = "number",
-               descending: bool = True, after: Any = None, limit: int = 60,
-               view: str | None = B2B_LEADS_VIEW) -> LeadPage:
+def page_leads(
+    session: Session,
+    actor: Actor,
+    *,
+    search: str | None = None,
+    sort: str = "number",
+    descending: bool = True,
+    after: Any = None,
+    limit: int = 60,
+    view: str | None = B2B_LEADS_VIEW,
+) -> LeadPage:
     """One page of the leads of a view (default "All commerce B2B leads"), newest first by default."""
     require(actor, "prospects.view")
-    rows, cursor = _page(session, leads_query(view), _lead_filter(session, search), "leads", Lead.id,
-                         sort, after, descending, _limit(limit))
+    rows, cursor = _page(
+        session,
+        leads_query(view),
+        _lead_filter(session, search),
+        "leads",
+        Lead.id,
+        sort,
+        after,
+        descending,
+        _limit(limit),
+    )
     return LeadPage(rows=[lead_row(*row) for row in rows], after=cursor)
 
 
-def page_opportunities(session: Session, actor: Actor, *, search: str | None = None, sort: str = "number",
-                       descending: bool = True, after: Any = None, limit: int = 60) -> OpportunityPage:
+def page_opportunities(
+    session: Session,
+    actor: Actor,
+    *,
+    search: str | None = None,
+    sort: str = "number",
+    descending: bool = True,
+    after: Any = None,
+    limit: int = 60,
+) -> OpportunityPage:
     """One page of opportunities (account, contact, lead and prospect), newest first by default."""
     require(actor, "prospects.view")
-    rows, cursor = _page(session, opportunities_query(), _opportunity_filter(session, search), "opportunities",
-                         Opportunity.id, sort, after, descending, _limit(limit))
+    rows, cursor = _page(
+        session,
+        opportunities_query(),
+        _opportunity_filter(session, search),
+        "opportunities",
+        Opportunity.id,
+        sort,
+        after,
+        descending,
+        _limit(limit),
+    )
     return OpportunityPage(rows=[opportunity_row(*row) for row in rows], after=cursor)
 
 
@@ -151,12 +223,13 @@ def counts(session: Session, actor: Actor, *, search: str | None = None) -> dict
     """Rows of each list (the tabs): the kept counters; with a search, the matches (through its indexes)."""
     require(actor, "prospects.view")
     if search_term(search) is None:
-        return {kind: counters.total(session, area)
-                for kind, area in zip(KINDS, ("prospect", "lead", "opportunity"))}
+        return {kind: counters.total(session, area) for kind, area in zip(KINDS, ("prospect", "lead", "opportunity"))}
     out: dict[str, int] = {}
-    for kind, model, cond in (("prospects", Prospect, _prospect_filter(session, search)),
-                              ("leads", Lead, _lead_filter(session, search)),
-                              ("opportunities", Opportunity, _opportunity_filter(session, search))):
+    for kind, model, cond in (
+        ("prospects", Prospect, _prospect_filter(session, search)),
+        ("leads", Lead, _lead_filter(session, search)),
+        ("opportunities", Opportunity, _opportunity_filter(session, search)),
+    ):
         assert cond is not None  # a search term makes every filter
         out[kind] = session.execute(select(func.count()).select_from(model).where(cond)).scalar_one()
     return out

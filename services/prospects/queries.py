@@ -6,14 +6,21 @@ from __future__ import annotations
 
 from typing import Any, TypeVar, TypeVarTuple, Unpack
 
-from sqlalchemy import Select, select as sa_select
+from sqlalchemy import Select
+from sqlalchemy import select as sa_select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, SQLModel, col, select
 
 from models.base import LabeledEnum, table_of
 from models.customer import Customer
 from models.prospects import (
-    B2B_LEADS_VIEW, Lead, LeadStatus, Opportunity, OpportunityStatus, Prospect, ProspectStatus,
+    B2B_LEADS_VIEW,
+    Lead,
+    LeadStatus,
+    Opportunity,
+    OpportunityStatus,
+    Prospect,
+    ProspectStatus,
 )
 from models.signup import UserRequest
 from services import audit, counters, sequences
@@ -80,20 +87,34 @@ def lead_of(session: Session, opp: Opportunity) -> Lead:
 def matching_prospects(session: Session, term: str) -> Any:
     """Ids of the prospects a search term finds: an exact number or e-mail by index; company, names,
     e-mail text by the text index (``Any``: services.search types it ``object`` until its typing lands)."""
-    return matching_ids(session, Prospect, term, [col(Prospect.number) == term.upper(),
-                                                 col(Prospect.email_normalized) == normalize_email(term)])
+    return matching_ids(
+        session,
+        Prospect,
+        term,
+        [col(Prospect.number) == term.upper(), col(Prospect.email_normalized) == normalize_email(term)],
+    )
 
 
 def prospects_query() -> Select[Prospect, str, str]:  # the lead's columns are None without a lead
     """Prospects with their lead's number and status."""
-    return (sa_select(Prospect, col(Lead.number), col(Lead.status))
-            .join(Lead, col(Lead.prospect_id) == col(Prospect.id), isouter=True))
+    return sa_select(Prospect, col(Lead.number), col(Lead.status)).join(
+        Lead, col(Lead.prospect_id) == col(Prospect.id), isouter=True
+    )
 
 
 def prospect_row(p: Prospect, lead: str | None, lead_status: str | None) -> ProspectRow:
-    return ProspectRow(number=p.number, status=p.status, company=p.company, contact=f"{p.first_name} {p.last_name}",
-                       email=p.email, zip=p.zip, store_name=p.store_name, created_at=p.created_at, lead=lead,
-                       lead_status=lead_status)
+    return ProspectRow(
+        number=p.number,
+        status=p.status,
+        company=p.company,
+        contact=f"{p.first_name} {p.last_name}",
+        email=p.email,
+        zip=p.zip,
+        store_name=p.store_name,
+        created_at=p.created_at,
+        lead=lead,
+        lead_status=lead_status,
+    )
 
 
 def leads_query(view: str | None) -> Select[Lead, Prospect]:
@@ -103,25 +124,53 @@ def leads_query(view: str | None) -> Select[Lead, Prospect]:
 
 
 def lead_row(ld: Lead, p: Prospect) -> LeadRow:
-    return LeadRow(number=ld.number, status=ld.status, view=ld.view, topic=ld.topic, prospect=p.number,
-                   company=p.company, contact=f"{p.first_name} {p.last_name}", email=p.email, created_at=ld.created_at)
+    return LeadRow(
+        number=ld.number,
+        status=ld.status,
+        view=ld.view,
+        topic=ld.topic,
+        prospect=p.number,
+        company=p.company,
+        contact=f"{p.first_name} {p.last_name}",
+        email=p.email,
+        created_at=ld.created_at,
+    )
 
 
 def opportunities_query() -> Select[Opportunity, str, str, str, str, Any]:
     """Opportunities with their lead, prospect, account (organization) and contact (person customer)."""
     person = table_of(Customer).alias("person")
-    return (sa_select(Opportunity, col(Lead.number), col(Prospect.number), col(Customer.account), col(Customer.name),
-                      person.c.account)
-            .join(Lead, col(Opportunity.lead_id) == col(Lead.id)).join(Prospect, col(Lead.prospect_id) == col(Prospect.id))
-            .join(Customer, col(Opportunity.account_id) == col(Customer.id))
-            .join(person, col(Opportunity.contact_customer_id) == person.c.id))
+    return (
+        sa_select(
+            Opportunity,
+            col(Lead.number),
+            col(Prospect.number),
+            col(Customer.account),
+            col(Customer.name),
+            person.c.account,
+        )
+        .join(Lead, col(Opportunity.lead_id) == col(Lead.id))
+        .join(Prospect, col(Lead.prospect_id) == col(Prospect.id))
+        .join(Customer, col(Opportunity.account_id) == col(Customer.id))
+        .join(person, col(Opportunity.contact_customer_id) == person.c.id)
+    )
 
 
-def opportunity_row(o: Opportunity, lead: str, prospect: str, account: str, account_name: str,
-                    contact_account: str) -> OpportunityRow:
-    return OpportunityRow(number=o.number, status=o.status, topic=o.topic, lead=lead, prospect=prospect,
-                          account=account, account_name=account_name, contact_account=contact_account,
-                          email_decision=o.email_decision, created_at=o.created_at)
+def opportunity_row(
+    o: Opportunity, lead: str, prospect: str, account: str, account_name: str, contact_account: str
+) -> OpportunityRow:
+    return OpportunityRow(
+        number=o.number,
+        status=o.status,
+        topic=o.topic,
+        lead=lead,
+        prospect=prospect,
+        account=account,
+        account_name=account_name,
+        contact_account=contact_account,
+        email_decision=o.email_decision,
+        created_at=o.created_at,
+    )
 
 
 # ------------------------------------------------------------------ lists, counts, detail
@@ -136,15 +185,17 @@ def _status_filter(enum: type[LabeledEnum], column: Any, status: str | None) -> 
         raise ValidationFailed({"status": str(exc)}) from None
 
 
-def _newest(query: Select[Unpack[Ts]], model: type[SQLModel], cond: ColumnElement[bool] | None,
-            limit: int) -> Select[Unpack[Ts]]:
+def _newest(
+    query: Select[Unpack[Ts]], model: type[SQLModel], cond: ColumnElement[bool] | None, limit: int
+) -> Select[Unpack[Ts]]:
     if cond is not None:
         query = query.where(cond)
     return query.order_by(col(getattr(model, "id")).desc()).limit(max(1, min(limit, 5000)))
 
 
-def list_prospects(session: Session, actor: Actor, *, status: str | None = None, search: str | None = None,
-                   limit: int = 200) -> list[ProspectRow]:
+def list_prospects(
+    session: Session, actor: Actor, *, status: str | None = None, search: str | None = None, limit: int = 200
+) -> list[ProspectRow]:
     require(actor, "prospects.view")
     query = prospects_query()
     term = search_term(search)
@@ -154,28 +205,38 @@ def list_prospects(session: Session, actor: Actor, *, status: str | None = None,
     return [prospect_row(*row) for row in rows.all()]
 
 
-def list_leads(session: Session, actor: Actor, *, status: str | None = None, view: str | None = B2B_LEADS_VIEW,
-               limit: int = 200) -> list[LeadRow]:
+def list_leads(
+    session: Session, actor: Actor, *, status: str | None = None, view: str | None = B2B_LEADS_VIEW, limit: int = 200
+) -> list[LeadRow]:
     """The leads of a view (default "All commerce B2B leads"), newest first."""
     require(actor, "prospects.view")
     rows = session.execute(_newest(leads_query(view), Lead, _status_filter(LeadStatus, Lead.status, status), limit))
     return [lead_row(*row) for row in rows.all()]
 
 
-def list_opportunities(session: Session, actor: Actor, *, status: str | None = None,
-                       limit: int = 200) -> list[OpportunityRow]:
+def list_opportunities(
+    session: Session, actor: Actor, *, status: str | None = None, limit: int = 200
+) -> list[OpportunityRow]:
     require(actor, "prospects.view")
-    rows = session.execute(_newest(opportunities_query(), Opportunity,
-                                   _status_filter(OpportunityStatus, Opportunity.status, status), limit))
+    rows = session.execute(
+        _newest(
+            opportunities_query(), Opportunity, _status_filter(OpportunityStatus, Opportunity.status, status), limit
+        )
+    )
     return [opportunity_row(*row) for row in rows.all()]
 
 
 def counts(session: Session, actor: Actor) -> dict[str, dict[str, int]]:
     """Rows per status of prospects, leads (B2B view) and opportunities, for the tabs: the kept counters."""
     require(actor, "prospects.view")
-    return {name: counters.by_status(session, area, enum) for name, area, enum in (
-        ("prospects", "prospect", ProspectStatus), ("leads", "lead", LeadStatus),
-        ("opportunities", "opportunity", OpportunityStatus))}
+    return {
+        name: counters.by_status(session, area, enum)
+        for name, area, enum in (
+            ("prospects", "prospect", ProspectStatus),
+            ("leads", "lead", LeadStatus),
+            ("opportunities", "opportunity", OpportunityStatus),
+        )
+    }
 
 
 def _account(session: Session, customer_id: int) -> str | None:
@@ -198,8 +259,9 @@ def show_prospect(session: Session, actor: Actor, number: str) -> ProspectDetail
         account = _account(session, opp.account_id)
         contact_account = _account(session, opp.contact_customer_id)
         if opp.user_request_id:
-            ur_number = session.exec(select(UserRequest.number)
-                                     .where(col(UserRequest.id) == opp.user_request_id)).first()
+            ur_number = session.exec(
+                select(UserRequest.number).where(col(UserRequest.id) == opp.user_request_id)
+            ).first()
     actions: list[str] = []
     if actor.can("prospects.process"):
         if lead is not None and lead.status == L.OPEN:
@@ -213,10 +275,19 @@ def show_prospect(session: Session, actor: Actor, number: str) -> ProspectDetail
         history += audit.history(session, OPP_ENTITY, opp.number)
     history.sort(key=lambda e: e.id)
     data = {name: getattr(prospect, name) for name in ProspectDetail.model_fields if hasattr(prospect, name)}
-    return ProspectDetail(**data, lead=lead.number if lead else None, lead_status=lead.status if lead else None,
-                          opportunity=opp.number if opp else None, opportunity_status=opp.status if opp else None,
-                          account=account, contact_account=contact_account, user_request=ur_number,
-                          duplicates=find_duplicates(session, prospect), history=history, actions=actions)
+    return ProspectDetail(
+        **data,
+        lead=lead.number if lead else None,
+        lead_status=lead.status if lead else None,
+        opportunity=opp.number if opp else None,
+        opportunity_status=opp.status if opp else None,
+        account=account,
+        contact_account=contact_account,
+        user_request=ur_number,
+        duplicates=find_duplicates(session, prospect),
+        history=history,
+        actions=actions,
+    )
 
 
 def qualify_preview(session: Session, actor: Actor, lead_number: str) -> list[EmailOwner]:

@@ -24,19 +24,36 @@ OPP_ENTITY = "opportunity"
 
 
 # the lead's and the opportunity's tables; each decision also decides the prospect (PROSPECT_OUTCOME)
-LEAD_TRANSITIONS = transitions.table("lead", [
-    ("qualify", {L.OPEN}, L.QUALIFIED, "prospects.process", "qualify"),
-    ("disqualify", {L.OPEN}, L.DISQUALIFIED, "prospects.process", "disqualify"),
-])
-OPPORTUNITY_TRANSITIONS = transitions.table("opportunity", [
-    ("won", {O.OPEN}, O.WON, "prospects.process", "close as won"),
-    ("lost", {O.OPEN}, O.LOST, "prospects.process", "close as lost"),
-])
-PROSPECT_TRANSITIONS = transitions.table("prospect", [
-    ("approve", {P.PENDING}, P.APPROVED, None, "approve (its opportunity is won)", frozenset(), False),
-    ("reject", {P.PENDING}, P.REJECTED, None, "reject (its lead is disqualified or opportunity lost)", frozenset(), False),
-    ("change_email", {P.PENDING}, None, None, "change the e-mail of", frozenset(), False),
-])
+LEAD_TRANSITIONS = transitions.table(
+    "lead",
+    [
+        ("qualify", {L.OPEN}, L.QUALIFIED, "prospects.process", "qualify"),
+        ("disqualify", {L.OPEN}, L.DISQUALIFIED, "prospects.process", "disqualify"),
+    ],
+)
+OPPORTUNITY_TRANSITIONS = transitions.table(
+    "opportunity",
+    [
+        ("won", {O.OPEN}, O.WON, "prospects.process", "close as won"),
+        ("lost", {O.OPEN}, O.LOST, "prospects.process", "close as lost"),
+    ],
+)
+PROSPECT_TRANSITIONS = transitions.table(
+    "prospect",
+    [
+        ("approve", {P.PENDING}, P.APPROVED, None, "approve (its opportunity is won)", frozenset(), False),
+        (
+            "reject",
+            {P.PENDING},
+            P.REJECTED,
+            None,
+            "reject (its lead is disqualified or opportunity lost)",
+            frozenset(),
+            False,
+        ),
+        ("change_email", {P.PENDING}, None, None, "change the e-mail of", frozenset(), False),
+    ],
+)
 TRANSITIONS = {**LEAD_TRANSITIONS, **OPPORTUNITY_TRANSITIONS}
 PROSPECT_OUTCOME: dict[str, str] = {"disqualify": "reject", "won": "approve", "lost": "reject"}
 PROSPECT_FILTERS = ["All", *[s.value for s in ProspectStatus]]
@@ -53,12 +70,15 @@ def _explain(session: Session, row: Lead | Opportunity, action: str) -> str | No
     n, st = row.number, row.status
     if isinstance(row, Lead):
         if st == L.QUALIFIED:
-            opp = session.exec(select(Opportunity.number, Opportunity.status)
-                               .where(col(Opportunity.lead_id) == row.id)).first()
+            opp = session.exec(
+                select(Opportunity.number, Opportunity.status).where(col(Opportunity.lead_id) == row.id)
+            ).first()
             where = f"; act on opportunity {opp[0]} ({opp[1]})" if opp else ""
             return f"{n} was qualified by {row.qualified_by} on {_at(row.qualified_at)}{where}"
         if st == L.DISQUALIFIED:
-            return f"{n} was disqualified by {row.disqualified_by} on {_at(row.disqualified_at)}: {row.disqualify_reason}"
+            return (
+                f"{n} was disqualified by {row.disqualified_by} on {_at(row.disqualified_at)}: {row.disqualify_reason}"
+            )
     else:
         if st in (O.WON, O.LOST):
             return f"{n} was closed as {st} by {row.closed_by} on {_at(row.closed_at)}"
@@ -70,15 +90,36 @@ def _explain_prospect(_session: Session, p: Prospect, action: str) -> str | None
 
 
 LEAD_PROCESS = transitions.Process(
-    name="lead", title="Lead", model=Lead, states=tuple(LeadStatus), transitions=LEAD_TRANSITIONS,
-    entity=LEAD_ENTITY, initial=(L.OPEN,), explain=_explain)
+    name="lead",
+    title="Lead",
+    model=Lead,
+    states=tuple(LeadStatus),
+    transitions=LEAD_TRANSITIONS,
+    entity=LEAD_ENTITY,
+    initial=(L.OPEN,),
+    explain=_explain,
+)
 OPPORTUNITY_PROCESS = transitions.Process(
-    name="opportunity", title="Opportunity", model=Opportunity, states=tuple(OpportunityStatus),
-    transitions=OPPORTUNITY_TRANSITIONS, entity=OPP_ENTITY, initial=(O.OPEN,), explain=_explain)
+    name="opportunity",
+    title="Opportunity",
+    model=Opportunity,
+    states=tuple(OpportunityStatus),
+    transitions=OPPORTUNITY_TRANSITIONS,
+    entity=OPP_ENTITY,
+    initial=(O.OPEN,),
+    explain=_explain,
+)
 PROSPECT_PROCESS = transitions.Process(
-    name="prospect", title="Prospect", model=Prospect, states=tuple(ProspectStatus),
-    transitions=PROSPECT_TRANSITIONS, entity=ENTITY, initial=(P.PENDING,), explain=_explain_prospect,
-    label=lambda p: f"prospect {p.number}")
+    name="prospect",
+    title="Prospect",
+    model=Prospect,
+    states=tuple(ProspectStatus),
+    transitions=PROSPECT_TRANSITIONS,
+    entity=ENTITY,
+    initial=(P.PENDING,),
+    explain=_explain_prospect,
+    label=lambda p: f"prospect {p.number}",
+)
 
 
 def process_of(row: Lead | Opportunity) -> transitions.Process:
@@ -90,16 +131,36 @@ def check(session: Session, row: Lead | Opportunity, action: str) -> None:
     transitions.check(session, process_of(row), row, action)
 
 
-def step(session: Session, actor: Actor, action: str, row: Lead | Opportunity, prospect: Prospect,
-         reason: str | None = None, **values: Any) -> None:
+def step(
+    session: Session,
+    actor: Actor,
+    action: str,
+    row: Lead | Opportunity,
+    prospect: Prospect,
+    reason: str | None = None,
+    **values: Any,
+) -> None:
     """Move the lead/opportunity and the prospect together (the mover takes the write lock)."""
     transitions.move(session, process_of(row), row, action, **values)
     outcome = PROSPECT_OUTCOME.get(action)
     if outcome is not None:
         target = PROSPECT_TRANSITIONS[outcome].target or ""
-        transitions.move(session, PROSPECT_PROCESS, prospect, outcome,
-                         decided_by=actor.user_name, decided_at=now(session), decision_reason=reason)
-        audit.record(session, actor, ENTITY, prospect.number, target.lower(),
-                     before={"status": P.PENDING.value}, after={"status": target},
-                     comment=f"{row.number} {(TRANSITIONS[action].target or '').lower()}" + (f": {reason}" if reason else ""))
-
+        transitions.move(
+            session,
+            PROSPECT_PROCESS,
+            prospect,
+            outcome,
+            decided_by=actor.user_name,
+            decided_at=now(session),
+            decision_reason=reason,
+        )
+        audit.record(
+            session,
+            actor,
+            ENTITY,
+            prospect.number,
+            target.lower(),
+            before={"status": P.PENDING.value},
+            after={"status": target},
+            comment=f"{row.number} {(TRANSITIONS[action].target or '').lower()}" + (f": {reason}" if reason else ""),
+        )

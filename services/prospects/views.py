@@ -19,7 +19,6 @@ class SubmitResult(BaseModel):
     duplicates: int
 
 
-
 class EmailOwner(BaseModel):
     kind: Literal["person customer", "contact"]
     account: str
@@ -34,7 +33,6 @@ class DuplicateHint(BaseModel):
     reason: str
 
 
-
 class QualifyResult(BaseModel):
     lead: str
     status: str
@@ -46,14 +44,12 @@ class QualifyResult(BaseModel):
     email_decision: str
 
 
-
 class DecisionResult(BaseModel):
     number: str  # the lead or opportunity
     status: str
     prospect: str
     prospect_status: str
     email_sent_to: str | None = None
-
 
 
 class WonResult(BaseModel):
@@ -136,8 +132,6 @@ class ProspectDetail(BaseModel):
     duplicates: list[DuplicateHint]
     history: list[audit.AuditView]
     actions: list[str]
-
-
 
 
 class ProspectPage(BaseModel):

@@ -92,8 +92,15 @@ def submit(session: Session, actor: Actor, data: Any) -> SubmitResult:
     number = req.number = sequences.next_number(session, "signup")
     session.add(req)
     session.flush()
-    audit.record(session, actor, ENTITY, number, "submitted", after={"status": S.REQUESTED.value, **parsed.model_dump()},
-                 comment=None if actor is PORTAL else "taken on behalf of the customer")
+    audit.record(
+        session,
+        actor,
+        ENTITY,
+        number,
+        "submitted",
+        after={"status": S.REQUESTED.value, **parsed.model_dump()},
+        comment=None if actor is PORTAL else "taken on behalf of the customer",
+    )
     send_verification(session, req)
     return SubmitResult(number=number, status=req.status, email=req.email, duplicates=hints)
 
@@ -103,9 +110,12 @@ def send_verification(session: Session, req: SignupRequest) -> None:
     the mail is sent (``mint_verification_link``), so no working token is ever stored."""
     tokens.void(session, "signup-verify", ENTITY, req.number)
     mail.enqueue(
-        session, req.email, "signup_verify",
+        session,
+        req.email,
+        "signup_verify",
         {"number": req.number, "first_name": req.first_name, "last_name": req.last_name, "company": req.company},
-        entity_type=ENTITY, entity_key=req.number,
+        entity_type=ENTITY,
+        entity_key=req.number,
     )
 
 
@@ -131,8 +141,15 @@ def verify(session: Session, raw_token: str) -> VerifyResult:
     token = tokens.consume(session, "signup-verify", raw_token, what="verification link")
     req = get_request(session, token.entity_key)
     transition(session, req, "verify", verified_at=now(session))
-    audit.record(session, PORTAL, ENTITY, req.number, "verified", before={"status": S.REQUESTED.value},
-                 after={"status": S.VERIFIED.value})
+    audit.record(
+        session,
+        PORTAL,
+        ENTITY,
+        req.number,
+        "verified",
+        before={"status": S.REQUESTED.value},
+        after={"status": S.VERIFIED.value},
+    )
     return VerifyResult(number=req.number, status=S.VERIFIED.value)
 
 
@@ -140,8 +157,9 @@ def _plan_verify(session: Session, raw_token: str) -> None:
     """Refuse a link that cannot work (unknown, used, of a request no longer Requested) without a lock."""
     from models.core import Token
 
-    token = session.exec(select(Token).where(Token.token_hash == tokens.hash_token(raw_token or ""),
-                                             Token.purpose == "signup-verify")).first()
+    token = session.exec(
+        select(Token).where(Token.token_hash == tokens.hash_token(raw_token or ""), Token.purpose == "signup-verify")
+    ).first()
     if token is None or token.used_at is not None or token.voided_at is not None or token.expires_at <= now(session):
         tokens.consume(session, "signup-verify", raw_token, what="verification link")  # raises its own refusal
         return
@@ -167,9 +185,15 @@ def resend(session: Session, actor: Actor, number: str) -> VerifyResult:
 def _others(session: Session, role: str, barred: set[str]) -> str:
     from models.core import Operator
 
-    names = [o.user_name for o in session.exec(select(Operator).where(Operator.active == True)  # noqa: E712
-                                               .order_by(Operator.user_name)).all()
-             if role in o.roles.split() and o.user_name not in barred]
+    names = [
+        o.user_name
+        for o in session.exec(
+            select(Operator)
+            .where(Operator.active == True)  # noqa: E712
+            .order_by(Operator.user_name)
+        ).all()
+        if role in o.roles.split() and o.user_name not in barred
+    ]
     return ", ".join(names) if names else f"nobody yet (ask an admin to add another {role})"
 
 
@@ -182,12 +206,14 @@ def four_eyes(session: Session, actor: Actor, req: SignupRequest, action: str) -
     if staff_submitter == me:
         raise PermissionDenied(
             f"four eyes: {me} took {req.number} on the customer's behalf and so may not {TRANSITIONS[action].label} it; "
-            f"another approver may: {_others(session, APPROVER, {me})}")
+            f"another approver may: {_others(session, APPROVER, {me})}"
+        )
     if action == "create" and req.approved_by == me and params.get(session, "signup.create_needs_second_person"):
         barred = {me} | ({staff_submitter} if staff_submitter else set())
         raise PermissionDenied(
             f"four eyes: {me} approved {req.number}, and parameter signup.create_needs_second_person requires "
-            f"a second person to create the customer; another approver may: {_others(session, APPROVER, barred)}")
+            f"a second person to create the customer; another approver may: {_others(session, APPROVER, barred)}"
+        )
 
 
 @writes(phased=True)
@@ -200,8 +226,16 @@ def approve(session: Session, actor: Actor, number: str, comment: str | None = N
     begin_write(session)
     current = now(session)
     transition(session, req, "approve", approved_by=actor.user_name, approved_at=current)
-    audit.record(session, actor, ENTITY, req.number, "approved", before={"status": S.VERIFIED.value},
-                 after={"status": S.APPROVED.value}, comment=comment)
+    audit.record(
+        session,
+        actor,
+        ENTITY,
+        req.number,
+        "approved",
+        before={"status": S.VERIFIED.value},
+        after={"status": S.APPROVED.value},
+        comment=comment,
+    )
     return VerifyResult(number=req.number, status=S.APPROVED.value)
 
 
@@ -219,10 +253,28 @@ def reject(session: Session, actor: Actor, number: str, reason: str) -> VerifyRe
     before = req.status
     transition(session, req, "reject", rejected_by=actor.user_name, rejected_at=now(session), reject_reason=reason)
     tokens.void(session, "signup-verify", ENTITY, req.number)
-    mail.enqueue(session, req.email, "signup_declined",
-                 {"number": req.number, "first_name": req.first_name, "last_name": req.last_name,
-                  "company": req.company, "reason": reason}, entity_type=ENTITY, entity_key=req.number)
-    audit.record(session, actor, ENTITY, req.number, "rejected", before={"status": before},
-                 after={"status": S.REJECTED.value}, comment=reason)
+    mail.enqueue(
+        session,
+        req.email,
+        "signup_declined",
+        {
+            "number": req.number,
+            "first_name": req.first_name,
+            "last_name": req.last_name,
+            "company": req.company,
+            "reason": reason,
+        },
+        entity_type=ENTITY,
+        entity_key=req.number,
+    )
+    audit.record(
+        session,
+        actor,
+        ENTITY,
+        req.number,
+        "rejected",
+        before={"status": before},
+        after={"status": S.REJECTED.value},
+        comment=reason,
+    )
     return VerifyResult(number=req.number, status=S.REJECTED.value)
-

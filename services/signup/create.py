@@ -22,22 +22,40 @@ def _contact_fields(req: SignupRequest) -> dict[str, str]:
     return {"first_name": req.first_name, "last_name": req.last_name, "email": req.email, "phone": req.phone}
 
 
-def _new_customer_values(session: Session, req: SignupRequest, template: str | None, overrides: dict[str, Any] | None) -> dict[str, Any]:
+def _new_customer_values(
+    session: Session, req: SignupRequest, template: str | None, overrides: dict[str, Any] | None
+) -> dict[str, Any]:
     base: dict[str, Any] = {}
     if template:
         base.update(customers.template_values(session, template))
-    base.update({
-        "name": req.company, "email": req.email, "phone": req.phone, "street": req.street, "city": req.city,
-        "zip": req.zip, "state": req.state, "county": req.county, "country": req.country, "language": req.language,
-        "party_type": base.get("party_type") or "Organization",
-    })
+    base.update(
+        {
+            "name": req.company,
+            "email": req.email,
+            "phone": req.phone,
+            "street": req.street,
+            "city": req.city,
+            "zip": req.zip,
+            "state": req.state,
+            "county": req.county,
+            "country": req.country,
+            "language": req.language,
+            "party_type": base.get("party_type") or "Organization",
+        }
+    )
     base.update(overrides or {})
     return base
 
 
 def preview_create(
-    session: Session, actor: Actor, number: str, *, mode: Literal["new", "existing"] = "new",
-    template: str | None = None, role: str | None = None, values: dict[str, Any] | None = None,
+    session: Session,
+    actor: Actor,
+    number: str,
+    *,
+    mode: Literal["new", "existing"] = "new",
+    template: str | None = None,
+    role: str | None = None,
+    values: dict[str, Any] | None = None,
     existing_account: str | None = None,
 ) -> CreatePreview:
     """What OK in the Create new customer dialog would create, with every problem named (no writes)."""
@@ -75,7 +93,9 @@ def preview_create(
         except ValidationFailed as exc:
             errors.update(exc.errors)
             result = raw
-    return CreatePreview(mode=mode, account=account, values=result, contact=_contact_fields(req), role=role, errors=errors)
+    return CreatePreview(
+        mode=mode, account=account, values=result, contact=_contact_fields(req), role=role, errors=errors
+    )
 
 
 def create_choices(session: Session, actor: Actor) -> CreateChoices:
@@ -85,7 +105,8 @@ def create_choices(session: Session, actor: Actor) -> CreateChoices:
     template = params.get(session, "signup.default_template")
     role = params.get(session, "signup.default_role")
     return CreateChoices(
-        templates=templates, roles=roles,
+        templates=templates,
+        roles=roles,
         default_template=next((t.name for t in templates if t.name == template), None) if template else None,
         default_role=next((r.name for r in roles if r.name.lower() == role.lower()), None) if role else None,
     )
@@ -93,8 +114,14 @@ def create_choices(session: Session, actor: Actor) -> CreateChoices:
 
 @writes(phased=True)
 def create_customer(
-    session: Session, actor: Actor, number: str, *, mode: Literal["new", "existing"] = "new",
-    template: str | None = None, role: str, values: dict[str, Any] | None = None,
+    session: Session,
+    actor: Actor,
+    number: str,
+    *,
+    mode: Literal["new", "existing"] = "new",
+    template: str | None = None,
+    role: str,
+    values: dict[str, Any] | None = None,
     existing_account: str | None = None,
 ) -> CreateResult:
     """Approved -> Created: the customer (or a contact on an existing one) and a user request, at once."""
@@ -104,8 +131,16 @@ def create_customer(
     req = get_request(session, number)
     precheck(session, req, "create")
     four_eyes(session, actor, req, "create")
-    preview = preview_create(session, actor, number, mode=mode, template=template, role=role, values=values,
-                             existing_account=existing_account)
+    preview = preview_create(
+        session,
+        actor,
+        number,
+        mode=mode,
+        template=template,
+        role=role,
+        values=values,
+        existing_account=existing_account,
+    )
     if preview.errors:
         raise ValidationFailed(preview.errors)
     portal_role = customers.get_role(session, role)
@@ -122,23 +157,60 @@ def create_customer(
         customer = customers.new_customer(session, actor, preview.values)
     else:
         customer = customers.get_customer(session, preview.account or "")
-    contact = customers.add_contact(session, actor, customer, first_name=req.first_name, last_name=req.last_name,
-                                    email=req.email, phone=req.phone, signup_request_id=req.id)
+    contact = customers.add_contact(
+        session,
+        actor,
+        customer,
+        first_name=req.first_name,
+        last_name=req.last_name,
+        email=req.email,
+        phone=req.phone,
+        signup_request_id=req.id,
+    )
     from services import user_requests  # here: it brings the workflow engine, which reading requests never needs
 
     ur = user_requests.create_for_contact(
-        session, actor, customer=customer, contact=contact, role=portal_role, user_name=req.user_name,
-        email=req.email, signup_request_id=req.id, request_type=RequestType.CUSTOMER,
+        session,
+        actor,
+        customer=customer,
+        contact=contact,
+        role=portal_role,
+        user_name=req.user_name,
+        email=req.email,
+        signup_request_id=req.id,
+        request_type=RequestType.CUSTOMER,
     )
-    audit.record(session, actor, ENTITY, req.number, "created", before={"status": S.APPROVED.value},
-                 after={"status": S.CREATED.value, "customer": customer.account, "new_customer": mode == "new",
-                        "template": template if mode == "new" else None, "role": portal_role.name,
-                        "user_request": ur.number})
+    audit.record(
+        session,
+        actor,
+        ENTITY,
+        req.number,
+        "created",
+        before={"status": S.APPROVED.value},
+        after={
+            "status": S.CREATED.value,
+            "customer": customer.account,
+            "new_customer": mode == "new",
+            "template": template if mode == "new" else None,
+            "role": portal_role.name,
+            "user_request": ur.number,
+        },
+    )
     provisional = {"account": customer.account, "ur": ur.number}
     numbers = sequences.settle(session)  # the last step: nothing that can refuse follows
     account = numbers.get(provisional["account"], provisional["account"])
-    session.execute(update(SignupRequest).where(col(SignupRequest.id) == req.id)
-                    .values(created_customer_account=account).execution_options(synchronize_session=False))
-    return CreateResult(number=req.number, status=S.CREATED.value, customer_account=customer.account,
-                        new_customer=mode == "new", contact_id=contact.id or 0, user_request=ur.number,
-                        user_request_status=ur.status)
+    session.execute(
+        update(SignupRequest)
+        .where(col(SignupRequest.id) == req.id)
+        .values(created_customer_account=account)
+        .execution_options(synchronize_session=False)
+    )
+    return CreateResult(
+        number=req.number,
+        status=S.CREATED.value,
+        customer_account=customer.account,
+        new_customer=mode == "new",
+        contact_id=contact.id or 0,
+        user_request=ur.number,
+        user_request_status=ur.status,
+    )

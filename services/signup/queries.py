@@ -29,21 +29,41 @@ def find_duplicates(session: Session, req: SignupRequest, limit: int = 20) -> li
     hints: list[DuplicateHint] = []
     email = req.email_normalized
     for other in session.exec(
-        select(SignupRequest).where(col(SignupRequest.email_normalized) == email, col(SignupRequest.id) != req.id,
-                                    col(SignupRequest.status).in_(OPEN_STATUSES)).limit(limit)
-    ).all():
-        hints.append(DuplicateHint(kind="request", key=other.number, label=f"{other.company} ({other.status})", reason="same e-mail"))
-    for contact, account, cname in session.exec(
-        select(ContactPerson, Customer.account, Customer.name).join(Customer, col(ContactPerson.customer_id) == col(Customer.id))
-        .where(col(ContactPerson.email_normalized) == email,
-               or_(col(ContactPerson.signup_request_id).is_(None), col(ContactPerson.signup_request_id) != req.id))
+        select(SignupRequest)
+        .where(
+            col(SignupRequest.email_normalized) == email,
+            col(SignupRequest.id) != req.id,
+            col(SignupRequest.status).in_(OPEN_STATUSES),
+        )
         .limit(limit)
     ).all():
-        hints.append(DuplicateHint(kind="contact", key=account, label=f"{contact.first_name} {contact.last_name} at {cname}", reason="same e-mail"))
+        hints.append(
+            DuplicateHint(
+                kind="request", key=other.number, label=f"{other.company} ({other.status})", reason="same e-mail"
+            )
+        )
+    for contact, account, cname in session.exec(
+        select(ContactPerson, Customer.account, Customer.name)
+        .join(Customer, col(ContactPerson.customer_id) == col(Customer.id))
+        .where(
+            col(ContactPerson.email_normalized) == email,
+            or_(col(ContactPerson.signup_request_id).is_(None), col(ContactPerson.signup_request_id) != req.id),
+        )
+        .limit(limit)
+    ).all():
+        hints.append(
+            DuplicateHint(
+                kind="contact",
+                key=account,
+                label=f"{contact.first_name} {contact.last_name} at {cname}",
+                reason="same e-mail",
+            )
+        )
     own = req.created_customer_account or ""
     seen: set[str] = {own} if own else set()
-    same = select(Customer).where(or_(col(Customer.email_normalized) == email,
-                                      col(Customer.name_normalized) == req.company_normalized))
+    same = select(Customer).where(
+        or_(col(Customer.email_normalized) == email, col(Customer.name_normalized) == req.company_normalized)
+    )
     if own:
         same = same.where(col(Customer.account) != own)
     for c in session.exec(same.limit(limit)).all():
@@ -57,11 +77,20 @@ def find_duplicates(session: Session, req: SignupRequest, limit: int = 20) -> li
     if req.customer_account and req.customer_account not in seen:
         given = session.exec(select(Customer).where(col(Customer.account) == req.customer_account)).first()
         if given is None:
-            hints.append(DuplicateHint(kind="customer", key=req.customer_account, label="(no such customer)",
-                                       reason="account given by the requester does not exist"))
+            hints.append(
+                DuplicateHint(
+                    kind="customer",
+                    key=req.customer_account,
+                    label="(no such customer)",
+                    reason="account given by the requester does not exist",
+                )
+            )
         else:
-            hints.append(DuplicateHint(kind="customer", key=given.account, label=given.name,
-                                       reason="account given by the requester"))
+            hints.append(
+                DuplicateHint(
+                    kind="customer", key=given.account, label=given.name, reason="account given by the requester"
+                )
+            )
     return hints
 
 
@@ -82,8 +111,11 @@ _Q = TypeVar("_Q", bound="Select[Unpack[tuple[Any, ...]]]")
 
 def _exact_keys(term: str) -> list[ColumnElement[bool]]:
     """The keys a search term may equal exactly, each with its own index."""
-    return [col(SignupRequest.number) == term.upper(), col(SignupRequest.email_normalized) == normalize_email(term),
-            col(SignupRequest.user_name) == term]
+    return [
+        col(SignupRequest.number) == term.upper(),
+        col(SignupRequest.email_normalized) == normalize_email(term),
+        col(SignupRequest.user_name) == term,
+    ]
 
 
 def _matches(session: Session, term: str, extra: list[Mapped[Any]] | None = None) -> GenerativeSelect:
@@ -123,10 +155,18 @@ def list_requests(
         raise ValidationFailed({"sort": "one of: " + ", ".join(SORTS)})
     limit = max(1, min(int(limit), 5000))
     key = SORTS[sort]
-    columns = [col(SignupRequest.id), col(SignupRequest.number), col(SignupRequest.created_at),
-               col(SignupRequest.status), col(SignupRequest.company), col(SignupRequest.first_name),
-               col(SignupRequest.last_name), col(SignupRequest.email), col(SignupRequest.user_name),
-               col(SignupRequest.country)]
+    columns = [
+        col(SignupRequest.id),
+        col(SignupRequest.number),
+        col(SignupRequest.created_at),
+        col(SignupRequest.status),
+        col(SignupRequest.company),
+        col(SignupRequest.first_name),
+        col(SignupRequest.last_name),
+        col(SignupRequest.email),
+        col(SignupRequest.user_name),
+        col(SignupRequest.country),
+    ]
     sort_col = key if key is not _ID else None
     if sort == "status" and status and status != "All":
         sort_col = None  # one status: its rows in id order, the (status, id) index walked from the cursor
@@ -144,8 +184,17 @@ def list_requests(
     query = query.order_by(*[c.desc() if descending else c.asc() for c in order]).limit(limit + 1)
     raw = session.execute(query).all()
     rows = [
-        RequestRow(id=r[0], number=r[1], created_at=r[2], status=r[3], company=r[4], contact=f"{r[5]} {r[6]}",
-                   email=r[7], user_name=r[8], country=r[9])
+        RequestRow(
+            id=r[0],
+            number=r[1],
+            created_at=r[2],
+            status=r[3],
+            company=r[4],
+            contact=f"{r[5]} {r[6]}",
+            email=r[7],
+            user_name=r[8],
+            country=r[9],
+        )
         for r in raw[:limit]
     ]
     cursor = None
@@ -181,4 +230,3 @@ def show_request(session: Session, actor: Actor, number: str) -> RequestDetail:
         history=audit.history(session, ENTITY, req.number),
         actions=allowed_actions(actor, req.status),
     )
-

@@ -22,13 +22,16 @@ from services.text import clean
 
 S = SignupStatus
 
-TRANSITIONS = transitions.table("signup", [
-    ("verify", {S.REQUESTED}, S.VERIFIED, None, "verify"),
-    ("resend", {S.REQUESTED}, None, "signup.resend", "resend the verification link of"),
-    ("approve", {S.VERIFIED}, S.APPROVED, "signup.approve", "approve"),
-    ("reject", {S.REQUESTED, S.VERIFIED, S.APPROVED}, S.REJECTED, "signup.reject", "reject"),
-    ("create", {S.APPROVED}, S.CREATED, "signup.create", "create a customer from"),
-])
+TRANSITIONS = transitions.table(
+    "signup",
+    [
+        ("verify", {S.REQUESTED}, S.VERIFIED, None, "verify"),
+        ("resend", {S.REQUESTED}, None, "signup.resend", "resend the verification link of"),
+        ("approve", {S.VERIFIED}, S.APPROVED, "signup.approve", "approve"),
+        ("reject", {S.REQUESTED, S.VERIFIED, S.APPROVED}, S.REJECTED, "signup.reject", "reject"),
+        ("create", {S.APPROVED}, S.CREATED, "signup.create", "create a customer from"),
+    ],
+)
 OPEN_STATUSES = (S.REQUESTED.value, S.VERIFIED.value, S.APPROVED.value)
 FILTERS = ["All", *[s.value for s in SignupStatus]]
 ENTITY = "signup"
@@ -56,8 +59,10 @@ def _explain(_session: Session, req: SignupRequest, action: str) -> str | None:
         return f"{n} is done already: customer {req.created_customer_account} was created by {req.created_by}"
     if action == "approve":
         if st == S.REQUESTED:
-            return (f"{n} cannot be approved: the customer has not verified the request yet "
-                    "(status Requested); send the activation URL again if the link was lost")
+            return (
+                f"{n} cannot be approved: the customer has not verified the request yet "
+                "(status Requested); send the activation URL again if the link was lost"
+            )
         if st == S.APPROVED:
             return f"{n} was already approved by {req.approved_by} on {_at(req.approved_at)}"
     if action == "create" and st in (S.REQUESTED, S.VERIFIED):
@@ -72,8 +77,15 @@ def _explain(_session: Session, req: SignupRequest, action: str) -> str | None:
 # registered by the package (services/signup/__init__.py): transitions ranks the processes by the
 # module that files them, ``services.signup`` in PROCESS_MODULES
 PROCESS = transitions.Process(
-    name="signup", title="Sign-up request", model=SignupRequest, states=tuple(SignupStatus),
-    transitions=TRANSITIONS, entity="signup", initial=(S.REQUESTED,), explain=_explain)
+    name="signup",
+    title="Sign-up request",
+    model=SignupRequest,
+    states=tuple(SignupStatus),
+    transitions=TRANSITIONS,
+    entity="signup",
+    initial=(S.REQUESTED,),
+    explain=_explain,
+)
 
 
 def precheck(session: Session, req: SignupRequest, action: str) -> None:

@@ -92,6 +92,7 @@ class CreatePreview(BaseModel):
 
 class CreateChoices(BaseModel):
     """What the Create new customer dialog offers, and what it preselects (admin-set parameters)."""
+
     templates: list[customers.TemplateView]
     roles: list[customers.RoleView]
     default_template: str | None  # ``signup.default_template`` when it names an active template
@@ -106,4 +107,3 @@ class CreateResult(BaseModel):
     contact_id: int
     user_request: str
     user_request_status: str
-

@@ -18,7 +18,7 @@ from services.store import Replan, begin_write, now, writes
 from services.text import clean
 
 from .queries import get_user_request
-from .table import ENTITY, DOC_TYPE, PROCESS, TRANSITIONS, USER_NAME_EDITABLE, U, move_audited
+from .table import DOC_TYPE, ENTITY, PROCESS, TRANSITIONS, USER_NAME_EDITABLE, U, move_audited
 from .views import ActionResult, instance_label
 
 
@@ -27,14 +27,18 @@ def _require_manual(session: Session, actor: Actor, ur: UserRequest, action: str
     require(actor, TRANSITIONS[action].permission or "user_request.process")
     inst = wf.active_instance(session, DOC_TYPE, ur.number)
     if inst is not None:
-        raise InvalidTransition(f"{ur.number} is in workflow {instance_label(inst)}: act on its work item "
-                                "(My work / 'regdesk work list') instead")
+        raise InvalidTransition(
+            f"{ur.number} is in workflow {instance_label(inst)}: act on its work item "
+            "(My work / 'regdesk work list') instead"
+        )
 
 
 def _check_not_submitter(session: Session, actor: Actor, ur: UserRequest) -> None:
     if actor.user_name == ur.created_by and params.get(session, "workflow.disallow_submitter_approval"):
-        raise PermissionDenied(f"{actor.user_name} submitted {ur.number} and may not approve it as well "
-                               "(parameter workflow.disallow_submitter_approval): another approver must")
+        raise PermissionDenied(
+            f"{actor.user_name} submitted {ur.number} and may not approve it as well "
+            "(parameter workflow.disallow_submitter_approval): another approver must"
+        )
 
 
 def try_provision(session: Session, actor: Actor, ur: UserRequest, *, via: str) -> str | None:
@@ -43,11 +47,19 @@ def try_provision(session: Session, actor: Actor, ur: UserRequest, *, via: str) 
     try:
         user = portal.provision(session, actor, ur)
     except Conflict as exc:
-        audit.record(session, actor, ENTITY, ur.number, "provisioning refused", comment=exc.message,
-                     after={"status": ur.status})
+        audit.record(
+            session, actor, ENTITY, ur.number, "provisioning refused", comment=exc.message, after={"status": ur.status}
+        )
         return exc.message
-    move_audited(session, actor, ur, "provision", "provisioned", comment=via,
-                 extra={"portal_user": user.user_name, "portal_user_status": user.status})
+    move_audited(
+        session,
+        actor,
+        ur,
+        "provision",
+        "provisioned",
+        comment=via,
+        extra={"portal_user": user.user_name, "portal_user_status": user.status},
+    )
     return None
 
 
@@ -63,28 +75,53 @@ def complete_on_activation(session: Session, user_request_id: int) -> tuple[str,
     return ur.number, ur.status
 
 
-
 # ------------------------------------------------------------------ creation and the workflow
 
 
 def create_for_contact(
-    session: Session, actor: Actor, *, customer: Customer, contact: ContactPerson, role: PortalRole,
-    user_name: str, email: str, signup_request_id: int | None = None,
+    session: Session,
+    actor: Actor,
+    *,
+    customer: Customer,
+    contact: ContactPerson,
+    role: PortalRole,
+    user_name: str,
+    email: str,
+    signup_request_id: int | None = None,
     request_type: RequestType = RequestType.CUSTOMER,
 ) -> UserRequest:
     assert customer.id is not None and contact.id is not None and role.id is not None  # stored rows (flushed)
     current = now(session)
     ur = UserRequest(
-        number=sequences.next_number(session, "userrequest"), request_type=request_type.value,
-        status=U.SUBMITTED.value, customer_id=customer.id, contact_id=contact.id, role_id=role.id,
-        signup_request_id=signup_request_id, user_name=user_name, email=email, created_at=current,
-        created_by=actor.user_name, updated_at=current,
+        number=sequences.next_number(session, "userrequest"),
+        request_type=request_type.value,
+        status=U.SUBMITTED.value,
+        customer_id=customer.id,
+        contact_id=contact.id,
+        role_id=role.id,
+        signup_request_id=signup_request_id,
+        user_name=user_name,
+        email=email,
+        created_at=current,
+        created_by=actor.user_name,
+        updated_at=current,
     )
     session.add(ur)
     session.flush()
-    audit.record(session, actor, ENTITY, ur.number, "submitted",
-                 after={"status": ur.status, "type": ur.request_type, "customer": customer.account,
-                        "user_name": user_name, "role": role.name})
+    audit.record(
+        session,
+        actor,
+        ENTITY,
+        ur.number,
+        "submitted",
+        after={
+            "status": ur.status,
+            "type": ur.request_type,
+            "customer": customer.account,
+            "user_name": user_name,
+            "role": role.name,
+        },
+    )
     submit_to_workflow(session, actor, ur)
     return ur
 
@@ -103,14 +140,18 @@ def submit_to_workflow(session: Session, actor: Actor, ur: UserRequest) -> int |
     return instance_id
 
 
-
 # ------------------------------------------------------------------ hand processing
 
 
 def _result(session: Session, ur: UserRequest, problem: str | None = None, instance: int | None = None) -> ActionResult:
     pu = portal.view_for_request(session, ur.id or 0)
-    return ActionResult(number=ur.number, status=ur.status, portal_user=pu.user_name if pu else None,
-                        problem=problem, workflow_instance=instance)
+    return ActionResult(
+        number=ur.number,
+        status=ur.status,
+        portal_user=pu.user_name if pu else None,
+        problem=problem,
+        workflow_instance=instance,
+    )
 
 
 @writes(phased=True)
@@ -120,8 +161,9 @@ def approve(session: Session, actor: Actor, number: str, comment: str | None = N
     _require_manual(session, actor, ur, "approve")
     transitions.check(session, PROCESS, ur, "approve")
     _check_not_submitter(session, actor, ur)
-    move_audited(session, actor, ur, "approve", "approved",
-                 comment=clean(comment, multiline=True) or "processed by hand")
+    move_audited(
+        session, actor, ur, "approve", "approved", comment=clean(comment, multiline=True) or "processed by hand"
+    )
     problem = try_provision(session, actor, ur, via="processed by hand")
     return _result(session, ur, problem)
 
@@ -137,8 +179,15 @@ def provision(session: Session, actor: Actor, number: str) -> ActionResult:
         raise Conflict(problem)
     begin_write(session)
     user = portal.provision(session, actor, ur)  # a conflict is refused here, to the operator
-    move_audited(session, actor, ur, "provision", "provisioned", comment="provisioned by hand",
-                 extra={"portal_user": user.user_name, "portal_user_status": user.status})
+    move_audited(
+        session,
+        actor,
+        ur,
+        "provision",
+        "provisioned",
+        comment="provisioned by hand",
+        extra={"portal_user": user.user_name, "portal_user_status": user.status},
+    )
     return _result(session, ur)
 
 
@@ -169,10 +218,20 @@ def cancel(session: Session, actor: Actor, number: str, reason: str) -> ActionRe
     _require_manual(session, actor, ur, "cancel")
     transitions.check(session, PROCESS, ur, "cancel")
     begin_write(session)
-    disabled = portal.disable_for_request(session, actor, ur.id or 0, f"user request {ur.number} canceled") \
-        if ur.status == U.PENDING_COMPLETION else None
-    move_audited(session, actor, ur, "cancel", "canceled", comment=reason,
-                 extra={"portal_user_disabled": disabled} if disabled else None)
+    disabled = (
+        portal.disable_for_request(session, actor, ur.id or 0, f"user request {ur.number} canceled")
+        if ur.status == U.PENDING_COMPLETION
+        else None
+    )
+    move_audited(
+        session,
+        actor,
+        ur,
+        "cancel",
+        "canceled",
+        comment=reason,
+        extra={"portal_user_disabled": disabled} if disabled else None,
+    )
     return _result(session, ur)
 
 
@@ -208,20 +267,27 @@ def submit(session: Session, actor: Actor, number: str, comment: str | None = No
             move_audited(session, actor, ur, "start", "workflow resumed")
     else:
         instance_id = submit_to_workflow(session, actor, ur)
-    problem = None if instance_id is not None or ur.status != U.SUBMITTED else \
-        "no active user request workflow: the request waits in Submitted for processing by hand"
+    problem = (
+        None
+        if instance_id is not None or ur.status != U.SUBMITTED
+        else "no active user request workflow: the request waits in Submitted for processing by hand"
+    )
     return _result(session, ur, problem, instance_id)
 
 
 @writes(phased=True)
-def set_user_name(session: Session, actor: Actor, number: str, user_name: str, comment: str | None = None) -> ActionResult:
+def set_user_name(
+    session: Session, actor: Actor, number: str, user_name: str, comment: str | None = None
+) -> ActionResult:
     """Choose another user name for the portal user (the approver's explicit answer to a conflict)."""
     require(actor, "user_request.process")
     ur = get_user_request(session, number)
     new = clean(user_name)
     if ur.status not in USER_NAME_EDITABLE:
-        raise InvalidTransition(f"{ur.number} is {ur.status}: the user name can be changed only while the request "
-                                f"is {', '.join(s.value for s in sorted(USER_NAME_EDITABLE))}")
+        raise InvalidTransition(
+            f"{ur.number} is {ur.status}: the user name can be changed only while the request "
+            f"is {', '.join(s.value for s in sorted(USER_NAME_EDITABLE))}"
+        )
     if not portal.USER_NAME.match(new):
         raise ValidationFailed({"user_name": portal.USER_NAME_HINT})
     if new == ur.user_name:
@@ -231,15 +297,27 @@ def set_user_name(session: Session, actor: Actor, number: str, user_name: str, c
         raise Conflict(problem)
     begin_write(session)
     result = session.execute(
-        update(UserRequest).where(col(UserRequest.id) == ur.id, col(UserRequest.version) == ur.version,
-                                  col(UserRequest.status).in_([s.value for s in USER_NAME_EDITABLE]))
+        update(UserRequest)
+        .where(
+            col(UserRequest.id) == ur.id,
+            col(UserRequest.version) == ur.version,
+            col(UserRequest.status).in_([s.value for s in USER_NAME_EDITABLE]),
+        )
         .values(user_name=new, version=ur.version + 1, updated_at=now(session))
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise transitions.changed_meanwhile(session, PROCESS, ur)
     old = ur.user_name
-    audit.record(session, actor, ENTITY, ur.number, "user name changed", before={"user_name": old},
-                 after={"user_name": new}, comment=clean(comment, multiline=True) or None)
+    audit.record(
+        session,
+        actor,
+        ENTITY,
+        ur.number,
+        "user name changed",
+        before={"user_name": old},
+        after={"user_name": new},
+        comment=clean(comment, multiline=True) or None,
+    )
     session.refresh(ur)
     return _result(session, ur)

@@ -60,54 +60,83 @@ def _attributes(session: Session, key: str) -> dict[str, Any]:
     customer = session.get(Customer, ur.customer_id)
     role = session.get(PortalRole, ur.role_id)
     return {
-        "number": ur.number, "request_type": ur.request_type, "RequestType": ur.request_type,
-        "status": ur.status, "user_name": ur.user_name, "email": ur.email,
-        "role": role.name if role else "", "customer_account": customer.account if customer else "",
+        "number": ur.number,
+        "request_type": ur.request_type,
+        "RequestType": ur.request_type,
+        "status": ur.status,
+        "user_name": ur.user_name,
+        "email": ur.email,
+        "role": role.name if role else "",
+        "customer_account": customer.account if customer else "",
         "customer_group": customer.customer_group if customer else "",
-        "country": customer.country if customer else "", "created_by": ur.created_by,
+        "country": customer.country if customer else "",
+        "created_by": ur.created_by,
     }
 
 
-ATTRIBUTE_FIELDS = ("number", "request_type", "RequestType", "status", "user_name", "email", "role",
-                    "customer_account", "customer_group", "country", "created_by")
+ATTRIBUTE_FIELDS = (
+    "number",
+    "request_type",
+    "RequestType",
+    "status",
+    "user_name",
+    "email",
+    "role",
+    "customer_account",
+    "customer_group",
+    "country",
+    "created_by",
+)
 
 
 def _describe(session: Session, key: str) -> str:
     ur = get_user_request(session, key)
     customer = session.get(Customer, ur.customer_id)
     role = session.get(PortalRole, ur.role_id)
-    return (f"{customer.name if customer else '?'}: portal user {ur.user_name} for {ur.email}"
-            f" ({role.name if role else '?'})")
+    return (
+        f"{customer.name if customer else '?'}: portal user {ur.user_name} for {ur.email}"
+        f" ({role.name if role else '?'})"
+    )
 
 
 def describe_many(session: Session, keys: list[str]) -> dict[str, str]:
     """``_describe`` for many user requests in one query (My work's Summary column)."""
-    rows = session.execute(select(col(UserRequest.number), col(UserRequest.user_name), col(UserRequest.email),
-                                  col(Customer.name), col(PortalRole.name))
-                           .join(Customer, col(Customer.id) == col(UserRequest.customer_id), isouter=True)
-                           .join(PortalRole, col(PortalRole.id) == col(UserRequest.role_id), isouter=True)
-                           .where(col(UserRequest.number).in_(keys))).all()
-    return {number: f"{customer or '?'}: portal user {user} for {email} ({role or '?'})"
-            for number, user, email, customer, role in rows}
+    rows = session.execute(
+        select(
+            col(UserRequest.number),
+            col(UserRequest.user_name),
+            col(UserRequest.email),
+            col(Customer.name),
+            col(PortalRole.name),
+        )
+        .join(Customer, col(Customer.id) == col(UserRequest.customer_id), isouter=True)
+        .join(PortalRole, col(PortalRole.id) == col(UserRequest.role_id), isouter=True)
+        .where(col(UserRequest.number).in_(keys))
+    ).all()
+    return {
+        number: f"{customer or '?'}: portal user {user} for {email} ({role or '?'})"
+        for number, user, email, customer, role in rows
+    }
 
 
 def _submitter(session: Session, key: str) -> str:
     return get_user_request(session, key).created_by
 
 
-
-DOCUMENT_TYPE = wf.register(wf.DocumentType(
-    name=DOC_TYPE,
-    title="User request",
-    attributes=_attributes,
-    submitter=_submitter,
-    on_approved=_on_approved,
-    on_rejected=_on_rejected,
-    on_change_requested=lambda s, a, k, c: _on_returned(s, a, k, c, "returned for change"),
-    on_recalled=lambda s, a, k: _on_returned(s, a, k, None, "recalled"),
-    on_started=_on_started,
-    automated={"provision": _auto_provision},
-    describe=_describe,
-    describe_many=describe_many,
-    fields=ATTRIBUTE_FIELDS,
-))
+DOCUMENT_TYPE = wf.register(
+    wf.DocumentType(
+        name=DOC_TYPE,
+        title="User request",
+        attributes=_attributes,
+        submitter=_submitter,
+        on_approved=_on_approved,
+        on_rejected=_on_rejected,
+        on_change_requested=lambda s, a, k, c: _on_returned(s, a, k, c, "returned for change"),
+        on_recalled=lambda s, a, k: _on_returned(s, a, k, None, "recalled"),
+        on_started=_on_started,
+        automated={"provision": _auto_provision},
+        describe=_describe,
+        describe_many=describe_many,
+        fields=ATTRIBUTE_FIELDS,
+    )
+)

@@ -26,16 +26,18 @@ def get_user_request(session: Session, number: str) -> UserRequest:
     return ur
 
 
-
 def _joined() -> Select[UserRequest, Customer, ContactPerson, PortalRole]:
-    return (select(UserRequest, Customer, ContactPerson, PortalRole)
-            .join(Customer, col(UserRequest.customer_id) == col(Customer.id))
-            .join(ContactPerson, col(UserRequest.contact_id) == col(ContactPerson.id))
-            .join(PortalRole, col(UserRequest.role_id) == col(PortalRole.id)))
+    return (
+        select(UserRequest, Customer, ContactPerson, PortalRole)
+        .join(Customer, col(UserRequest.customer_id) == col(Customer.id))
+        .join(ContactPerson, col(UserRequest.contact_id) == col(ContactPerson.id))
+        .join(PortalRole, col(UserRequest.role_id) == col(PortalRole.id))
+    )
 
 
-def list_user_requests(session: Session, actor: Actor, *, status: str | None = None, limit: int = 200,
-                       before_id: int | None = None) -> list[UserRequestView]:
+def list_user_requests(
+    session: Session, actor: Actor, *, status: str | None = None, limit: int = 200, before_id: int | None = None
+) -> list[UserRequestView]:
     """Newest first; ``status`` filters (``All`` or None: every status)."""
     require(actor, "user_request.view")
     query = _joined()
@@ -48,7 +50,6 @@ def list_user_requests(session: Session, actor: Actor, *, status: str | None = N
         query = query.where(col(UserRequest.id) < before_id)
     rows = session.exec(query.order_by(col(UserRequest.id).desc()).limit(max(1, min(limit, 10_000)))).all()
     return [user_request_view(*r) for r in rows]
-
 
 
 def count_by_status(session: Session, actor: Actor) -> dict[str, int]:
@@ -65,8 +66,10 @@ def problem_of(session: Session, ur: UserRequest) -> str | None:
     problem = portal.user_name_problem(session, ur.user_name, user_request_id=ur.id)
     if problem:
         if ur.status == U.APPROVED:
-            return (f"{problem}. Choose another user name ('set user name') and provision again; "
-                    "nothing is renamed automatically")
+            return (
+                f"{problem}. Choose another user name ('set user name') and provision again; "
+                "nothing is renamed automatically"
+            )
         return f"{problem}: provisioning will be refused until another user name is set"
     if ur.status == U.APPROVED:
         return "approved but not provisioned yet: provision the portal user"
@@ -91,7 +94,6 @@ def allowed_actions(session: Session, actor: Actor, ur: UserRequest, in_workflow
     return actions
 
 
-
 def _workflow_status(session: Session, ur: UserRequest) -> tuple[WorkflowStatus | None, bool]:
     inst = wf.active_instance(session, DOC_TYPE, ur.number)
     if inst is None:
@@ -109,28 +111,50 @@ def show_user_request(session: Session, actor: Actor, number: str) -> UserReques
     base = user_request_view(*row)
     signup_number = None
     if ur.signup_request_id:
-        signup_number = session.exec(select(SignupRequest.number).where(SignupRequest.id == ur.signup_request_id)).first()
+        signup_number = session.exec(
+            select(SignupRequest.number).where(SignupRequest.id == ur.signup_request_id)
+        ).first()
     pu = portal.view_for_request(session, ur.id or 0)
     mails = []
     if pu is not None:
-        rows = session.exec(select(OutboxEmail).where(OutboxEmail.entity_type == portal.ENTITY,
-                                                      OutboxEmail.entity_key == pu.user_name)
-                            .order_by(col(OutboxEmail.id))).all()
-        mails = [MailView(id=m.id or 0, template=m.template, recipient=m.recipient, status=m.status,
-                          attempts=m.attempts, created_at=m.created_at, sent_at=m.sent_at, last_error=m.last_error)
-                 for m in rows]
+        rows = session.exec(
+            select(OutboxEmail)
+            .where(OutboxEmail.entity_type == portal.ENTITY, OutboxEmail.entity_key == pu.user_name)
+            .order_by(col(OutboxEmail.id))
+        ).all()
+        mails = [
+            MailView(
+                id=m.id or 0,
+                template=m.template,
+                recipient=m.recipient,
+                status=m.status,
+                attempts=m.attempts,
+                created_at=m.created_at,
+                sent_at=m.sent_at,
+                last_error=m.last_error,
+            )
+            for m in rows
+        ]
     flow, in_workflow = _workflow_status(session, ur)
     history = audit.history(session, ENTITY, ur.number)
     if pu is not None:
-        user_events = [e.model_copy(update={"action": f"portal user {e.action}"})
-                       for e in audit.history(session, portal.ENTITY, pu.user_name)]
+        user_events = [
+            e.model_copy(update={"action": f"portal user {e.action}"})
+            for e in audit.history(session, portal.ENTITY, pu.user_name)
+        ]
         history = sorted(history + user_events, key=lambda e: e.id)
     return UserRequestDetail(
-        **base.model_dump(), updated_at=ur.updated_at, version=ur.version, signup_request=signup_number,
-        portal_user=pu, problem=problem_of(session, ur), workflow=flow,
-        actions=allowed_actions(session, actor, ur, in_workflow), mails=mails, history=history,
+        **base.model_dump(),
+        updated_at=ur.updated_at,
+        version=ur.version,
+        signup_request=signup_number,
+        portal_user=pu,
+        problem=problem_of(session, ur),
+        workflow=flow,
+        actions=allowed_actions(session, actor, ur, in_workflow),
+        mails=mails,
+        history=history,
     )
-
 
 
 def workflow_history(session: Session, actor: Actor, number: str) -> wf.WorkflowHistory:

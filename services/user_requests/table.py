@@ -21,16 +21,25 @@ U = UserRequestStatus
 
 
 # (action, from, to, permission, wording, other targets, offered to operators)
-TRANSITIONS = transitions.table("user_request", [
-    ("submit", {U.DRAFT}, U.SUBMITTED, "user_request.process", "submit"),
-    ("start", {U.DRAFT, U.SUBMITTED}, U.PENDING_APPROVAL, None, "start the workflow of", frozenset(), False),
-    ("approve", {U.SUBMITTED, U.PENDING_APPROVAL}, U.APPROVED, "user_request.process", "approve"),
-    ("provision", {U.APPROVED}, U.PENDING_COMPLETION, "user_request.process", "provision the portal user of"),
-    ("complete", {U.PENDING_COMPLETION}, U.COMPLETED, None, "complete", frozenset(), False),
-    ("return", {U.PENDING_APPROVAL}, U.DRAFT, None, "return to draft", frozenset(), False),
-    ("reject", {U.SUBMITTED, U.PENDING_APPROVAL, U.APPROVED}, U.REJECTED, "user_request.process", "reject"),
-    ("cancel", {U.DRAFT, U.SUBMITTED, U.APPROVED, U.PENDING_COMPLETION}, U.CANCELED, "user_request.process", "cancel"),
-])
+TRANSITIONS = transitions.table(
+    "user_request",
+    [
+        ("submit", {U.DRAFT}, U.SUBMITTED, "user_request.process", "submit"),
+        ("start", {U.DRAFT, U.SUBMITTED}, U.PENDING_APPROVAL, None, "start the workflow of", frozenset(), False),
+        ("approve", {U.SUBMITTED, U.PENDING_APPROVAL}, U.APPROVED, "user_request.process", "approve"),
+        ("provision", {U.APPROVED}, U.PENDING_COMPLETION, "user_request.process", "provision the portal user of"),
+        ("complete", {U.PENDING_COMPLETION}, U.COMPLETED, None, "complete", frozenset(), False),
+        ("return", {U.PENDING_APPROVAL}, U.DRAFT, None, "return to draft", frozenset(), False),
+        ("reject", {U.SUBMITTED, U.PENDING_APPROVAL, U.APPROVED}, U.REJECTED, "user_request.process", "reject"),
+        (
+            "cancel",
+            {U.DRAFT, U.SUBMITTED, U.APPROVED, U.PENDING_COMPLETION},
+            U.CANCELED,
+            "user_request.process",
+            "cancel",
+        ),
+    ],
+)
 # the preferred user name may be corrected until the portal user exists (not while under approval)
 USER_NAME_EDITABLE = frozenset({U.DRAFT, U.SUBMITTED, U.APPROVED})
 OPEN_STATUSES = frozenset({U.DRAFT, U.SUBMITTED, U.PENDING_APPROVAL, U.APPROVED})
@@ -58,14 +67,37 @@ def _explain(session: Session, ur: UserRequest, action: str) -> str | None:
 
 
 PROCESS = transitions.Process(
-    name="user_request", title="User request", model=UserRequest, states=tuple(UserRequestStatus),
-    transitions=TRANSITIONS, entity=ENTITY, initial=(U.DRAFT, U.SUBMITTED), explain=_explain)
+    name="user_request",
+    title="User request",
+    model=UserRequest,
+    states=tuple(UserRequestStatus),
+    transitions=TRANSITIONS,
+    entity=ENTITY,
+    initial=(U.DRAFT, U.SUBMITTED),
+    explain=_explain,
+)
 
 
-
-def move_audited(session: Session, actor: Actor, ur: UserRequest, action: str, event: str, *,
-                 comment: str | None = None, extra: dict[str, Any] | None = None, **values: Any) -> None:
+def move_audited(
+    session: Session,
+    actor: Actor,
+    ur: UserRequest,
+    action: str,
+    event: str,
+    *,
+    comment: str | None = None,
+    extra: dict[str, Any] | None = None,
+    **values: Any,
+) -> None:
     """Move ``ur`` by ``action`` (services/transitions.py) and record ``event`` in its audit trail."""
     before = transitions.move(session, PROCESS, ur, action, **values)
-    audit.record(session, actor, ENTITY, ur.number, event, before={"status": before},
-                 after={"status": ur.status, **(extra or {})}, comment=comment)
+    audit.record(
+        session,
+        actor,
+        ENTITY,
+        ur.number,
+        event,
+        before={"status": before},
+        after={"status": ur.status, **(extra or {})},
+        comment=comment,
+    )

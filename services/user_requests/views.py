@@ -65,10 +65,20 @@ class UserRequestDetail(UserRequestView):
 
 
 def user_request_view(ur: UserRequest, customer: Customer, contact: ContactPerson, role: PortalRole) -> UserRequestView:
-    return UserRequestView(id=ur.id or 0, number=ur.number, request_type=ur.request_type, status=ur.status,
-                           customer_account=customer.account, customer_name=customer.name,
-                           contact=f"{contact.first_name} {contact.last_name}", email=ur.email,
-                           user_name=ur.user_name, role=role.name, created_at=ur.created_at, created_by=ur.created_by)
+    return UserRequestView(
+        id=ur.id or 0,
+        number=ur.number,
+        request_type=ur.request_type,
+        status=ur.status,
+        customer_account=customer.account,
+        customer_name=customer.name,
+        contact=f"{contact.first_name} {contact.last_name}",
+        email=ur.email,
+        user_name=ur.user_name,
+        role=role.name,
+        created_at=ur.created_at,
+        created_by=ur.created_by,
+    )
 
 
 def instance_label(inst: InstanceView) -> str:

@@ -48,19 +48,38 @@ from __future__ import annotations
 
 from services import transitions
 from services.workflow.commands import (
-    recall, recall_document, resubmit, resubmit_document, submit, submit_document,
+    recall,
+    recall_document,
+    resubmit,
+    resubmit_document,
+    submit,
+    submit_document,
 )
 from services.workflow.deadlines import tick
 from services.workflow.decisions import BULK_LIMIT, approve, bulk_decide, delegate, reject, request_change
 from services.workflow.doctypes import DocumentType, document_types, get_type, register, unregister
 from services.workflow.queries import (
-    active_instance, count_waiting, history, list_work, matching_definition, operators_for_delegation, show_item,
-    summaries, work_cursor,
+    active_instance,
+    count_waiting,
+    history,
+    list_work,
+    matching_definition,
+    operators_for_delegation,
+    show_item,
+    summaries,
+    work_cursor,
 )
 from services.workflow.steps import next_check, parse_assignee
 from services.workflow.table import INSTANCE_PROCESS, INSTANCE_TRANSITIONS, ITEM_PROCESS, ITEM_TRANSITIONS
 from services.workflow.views import (
-    ActionResult, InstanceDetail, InstanceView, StepView, TickReport, WorkflowHistory, WorkItemView, step_view,
+    ActionResult,
+    InstanceDetail,
+    InstanceView,
+    StepView,
+    TickReport,
+    WorkflowHistory,
+    WorkItemView,
+    step_view,
 )
 
 # filed here, not in table.py: ``regdesk processes`` orders the tables by the module that files
@@ -70,19 +89,51 @@ transitions.register(ITEM_PROCESS)
 
 __all__ = [
     # document types
-    "DocumentType", "register", "unregister", "document_types", "get_type",
+    "DocumentType",
+    "register",
+    "unregister",
+    "document_types",
+    "get_type",
     # the process tables
-    "INSTANCE_TRANSITIONS", "ITEM_TRANSITIONS", "INSTANCE_PROCESS", "ITEM_PROCESS",
+    "INSTANCE_TRANSITIONS",
+    "ITEM_TRANSITIONS",
+    "INSTANCE_PROCESS",
+    "ITEM_PROCESS",
     # views
-    "StepView", "WorkItemView", "InstanceView", "InstanceDetail", "WorkflowHistory", "ActionResult", "TickReport",
+    "StepView",
+    "WorkItemView",
+    "InstanceView",
+    "InstanceDetail",
+    "WorkflowHistory",
+    "ActionResult",
+    "TickReport",
     "step_view",
     # documents in and out of workflow (in the caller's transaction, and as service calls)
-    "submit", "resubmit", "recall", "submit_document", "resubmit_document", "recall_document",
-    "matching_definition", "active_instance", "parse_assignee",
+    "submit",
+    "resubmit",
+    "recall",
+    "submit_document",
+    "resubmit_document",
+    "recall_document",
+    "matching_definition",
+    "active_instance",
+    "parse_assignee",
     # work items
-    "approve", "reject", "request_change", "delegate", "bulk_decide", "BULK_LIMIT",
+    "approve",
+    "reject",
+    "request_change",
+    "delegate",
+    "bulk_decide",
+    "BULK_LIMIT",
     # reads
-    "list_work", "work_cursor", "count_waiting", "show_item", "history", "operators_for_delegation", "summaries",
+    "list_work",
+    "work_cursor",
+    "count_waiting",
+    "show_item",
+    "history",
+    "operators_for_delegation",
+    "summaries",
     # time limits
-    "tick", "next_check",
+    "tick",
+    "next_check",
 ]

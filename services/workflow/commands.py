@@ -47,16 +47,30 @@ def submit(session: Session, actor: Actor, doc_type: str, key: str, comment: str
         return None
     assert definition.id is not None  # loaded from the store
     current = now(session)
-    inst = WorkflowInstance(doc_type=doc_type, doc_key=key, definition_id=definition.id, status=IS.RUNNING,
-                            submitter=dt.submitter(session, key), started_at=current, updated_at=current)
+    inst = WorkflowInstance(
+        doc_type=doc_type,
+        doc_key=key,
+        definition_id=definition.id,
+        status=IS.RUNNING,
+        submitter=dt.submitter(session, key),
+        started_at=current,
+        updated_at=current,
+    )
     try:
         with session.begin_nested():
             session.add(inst)
             session.flush()
     except IntegrityError:
         raise Conflict(f"{dt.title} {key} was submitted to workflow by someone else meanwhile") from None
-    record(session, actor, inst, "workflow submitted", comment=note,
-           definition=f"{definition.name} v{definition.version}", submitter=inst.submitter)
+    record(
+        session,
+        actor,
+        inst,
+        "workflow submitted",
+        comment=note,
+        definition=f"{definition.name} v{definition.version}",
+        submitter=inst.submitter,
+    )
     if dt.on_started is not None:
         dt.on_started(session, actor, key)
     run_from(session, actor, inst, dt, 0)
@@ -65,12 +79,14 @@ def submit(session: Session, actor: Actor, doc_type: str, key: str, comment: str
 
 def _require_submitter(actor: Actor, inst: WorkflowInstance, what: str) -> None:
     if actor.user_name != inst.submitter:
-        raise PermissionDenied(f"only the submitter of {doc_label(inst)} ({inst.submitter}) may {what} it; "
-                               f"{actor.user_name} is not")
+        raise PermissionDenied(
+            f"only the submitter of {doc_label(inst)} ({inst.submitter}) may {what} it; {actor.user_name} is not"
+        )
 
 
-def _looked_up(session: Session, doc_type: str, key: str, comment: str | None,
-               never: str) -> tuple[DocumentType, str | None, WorkflowInstance | None, WorkflowInstance]:
+def _looked_up(
+    session: Session, doc_type: str, key: str, comment: str | None, never: str
+) -> tuple[DocumentType, str | None, WorkflowInstance | None, WorkflowInstance]:
     """The type, the comment, the live instance (None: none is live) and the latest instance of a
     document; NotFound ("<title> <key> <never>") when it has never been in workflow."""
     dt = get_type(doc_type)
@@ -82,8 +98,9 @@ def _looked_up(session: Session, doc_type: str, key: str, comment: str | None,
     return dt, note, inst, last
 
 
-def _resubmit_target(session: Session, actor: Actor, doc_type: str, key: str,
-                     comment: str | None) -> tuple[DocumentType, str | None, WorkflowInstance | None]:
+def _resubmit_target(
+    session: Session, actor: Actor, doc_type: str, key: str, comment: str | None
+) -> tuple[DocumentType, str | None, WorkflowInstance | None]:
     """resubmit's checks (reads only): the type, the comment, and the instance sent back for
     changes (None: the document left workflow, so resubmitting starts a new one)."""
     dt, note, inst, last = _looked_up(session, doc_type, key, comment, "has never been in workflow: submit it")
@@ -92,8 +109,10 @@ def _resubmit_target(session: Session, actor: Actor, doc_type: str, key: str,
         return dt, note, None
     _require_submitter(actor, inst, "resubmit")
     if inst.status != IS.CHANGE_REQUESTED:
-        raise InvalidTransition(f"{doc_label(inst)} is in workflow already (status {inst.status}): "
-                                "only a document sent back for changes can be resubmitted")
+        raise InvalidTransition(
+            f"{doc_label(inst)} is in workflow already (status {inst.status}): "
+            "only a document sent back for changes can be resubmitted"
+        )
     return dt, note, inst
 
 
@@ -111,8 +130,9 @@ def resubmit(session: Session, actor: Actor, doc_type: str, key: str, comment: s
     return inst.id
 
 
-def _recall_target(session: Session, actor: Actor, doc_type: str, key: str,
-                   comment: str | None) -> tuple[DocumentType, str | None, WorkflowInstance]:
+def _recall_target(
+    session: Session, actor: Actor, doc_type: str, key: str, comment: str | None
+) -> tuple[DocumentType, str | None, WorkflowInstance]:
     """recall's checks (reads only): the type, the comment, the live instance of the submitter."""
     dt, note, inst, last = _looked_up(session, doc_type, key, comment, "is not in workflow")
     if inst is None:
@@ -148,7 +168,9 @@ def submit_document(session: Session, actor: Actor, doc_type: str, key: str, com
 
 
 @writes(phased=True)
-def resubmit_document(session: Session, actor: Actor, doc_type: str, key: str, comment: str | None = None) -> int | None:
+def resubmit_document(
+    session: Session, actor: Actor, doc_type: str, key: str, comment: str | None = None
+) -> int | None:
     if in_plan_phase(session):
         _resubmit_target(session, actor, doc_type, key, comment)
         begin_write(session)
@@ -156,7 +178,9 @@ def resubmit_document(session: Session, actor: Actor, doc_type: str, key: str, c
 
 
 @writes(phased=True)
-def recall_document(session: Session, actor: Actor, doc_type: str, key: str, comment: str | None = None) -> InstanceView:
+def recall_document(
+    session: Session, actor: Actor, doc_type: str, key: str, comment: str | None = None
+) -> InstanceView:
     if in_plan_phase(session):
         _recall_target(session, actor, doc_type, key, comment)
         begin_write(session)

@@ -14,7 +14,15 @@ from services.store import now, writes
 from services.workflow.doctypes import doc_label, document_types, get_type
 from services.workflow.queries import live_items, open_items, step
 from services.workflow.steps import (
-    cancel_open, escalation, finish_rejected, new_item, next_check, next_escalation, notify, record, run_from,
+    cancel_open,
+    escalation,
+    finish_rejected,
+    new_item,
+    next_check,
+    next_escalation,
+    notify,
+    record,
+    run_from,
 )
 from services.workflow.table import IS, ITS, at, move_instance, move_item
 from services.workflow.views import TickReport
@@ -29,8 +37,12 @@ def _reschedule(session: Session, inst: WorkflowInstance, current: datetime) -> 
     for item in open_items(session, inst.id):
         when = next_check(item, on, current)
         if when != item.next_check_at:
-            session.execute(update(WorkItem).where(col(WorkItem.id) == item.id).values(next_check_at=when)
-                            .execution_options(synchronize_session=False))
+            session.execute(
+                update(WorkItem)
+                .where(col(WorkItem.id) == item.id)
+                .values(next_check_at=when)
+                .execution_options(synchronize_session=False)
+            )
 
 
 @writes
@@ -45,17 +57,23 @@ def tick(session: Session, actor: Actor = SYSTEM) -> TickReport:
     document_types()
     current = now(session)
     report = TickReport(at=current)
-    due = session.exec(select(WorkItem.instance_id).where(col(WorkItem.status) == ITS.OPEN,
-                                                          col(WorkItem.next_check_at) <= current)
-                       .order_by(col(WorkItem.next_check_at)).limit(TICK_BATCH)).all()
+    due = session.exec(
+        select(WorkItem.instance_id)
+        .where(col(WorkItem.status) == ITS.OPEN, col(WorkItem.next_check_at) <= current)
+        .order_by(col(WorkItem.next_check_at))
+        .limit(TICK_BATCH)
+    ).all()
     session.commit()  # the look-up's transaction ends here: nothing is held while instances are handled
     ran_by = None if actor is SYSTEM else f"tick run by {actor.user_name}"
     for inst_id in dict.fromkeys(due):
         counts, said = report.model_dump(exclude={"at", "events"}), len(report.events)
         label = f"workflow instance {inst_id}"
         try:
-            inst = session.exec(select(WorkflowInstance).where(col(WorkflowInstance.id) == inst_id)
-                                .execution_options(populate_existing=True)).first()
+            inst = session.exec(
+                select(WorkflowInstance)
+                .where(col(WorkflowInstance.id) == inst_id)
+                .execution_options(populate_existing=True)
+            ).first()
             if inst is None:
                 continue
             label = doc_label(inst)
@@ -87,27 +105,36 @@ def _remind(session: Session, inst: WorkflowInstance, items: list[WorkItem], rep
         if current < since + timedelta(hours=on.reminder_hours):
             continue
         if _mark_reminded(session, item):
-            sent = notify(session, "workflow_reminder", item, inst,
-                          note=f"It has waited since {at(item.created_at)} UTC.")
+            sent = notify(
+                session, "workflow_reminder", item, inst, note=f"It has waited since {at(item.created_at)} UTC."
+            )
             report.reminders += 1
-            report.events.append(f"reminder to {item.assignee} for work item {item.id} ({doc_label(inst)})"
-                                 + ("" if sent else " (no e-mail address: not sent)"))
+            report.events.append(
+                f"reminder to {item.assignee} for work item {item.id} ({doc_label(inst)})"
+                + ("" if sent else " (no e-mail address: not sent)")
+            )
 
 
 def _mark_reminded(session: Session, item: WorkItem) -> bool:
     """Count the reminder unless another tick just did (no version bump: deciders are not disturbed)."""
     result = session.execute(
-        update(WorkItem).where(col(WorkItem.id) == item.id, col(WorkItem.status) == ITS.OPEN,
-                               col(WorkItem.reminders_sent) == item.reminders_sent)
+        update(WorkItem)
+        .where(
+            col(WorkItem.id) == item.id,
+            col(WorkItem.status) == ITS.OPEN,
+            col(WorkItem.reminders_sent) == item.reminders_sent,
+        )
         .values(reminders_sent=item.reminders_sent + 1, last_reminded_at=now(session))
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)
+    )
     session.refresh(item)
     # sqlmodel types execute() as Result; an UPDATE's is a CursorResult
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
-def _overdue(session: Session, inst: WorkflowInstance, overdue: list[WorkItem], report: TickReport,
-             ran_by: str | None) -> None:
+def _overdue(
+    session: Session, inst: WorkflowInstance, overdue: list[WorkItem], report: TickReport, ran_by: str | None
+) -> None:
     dt = get_type(inst.doc_type)
     on = step(session, inst.definition_id, inst.current_step)
     if on is None:  # pragma: no cover
@@ -129,16 +156,27 @@ def _overdue(session: Session, inst: WorkflowInstance, overdue: list[WorkItem], 
         session.flush()
         for new in new_items:
             notify(session, "workflow_assigned", new, inst, reason=f"escalated: nobody decided within {hours} hours")
-        record(session, SYSTEM, inst, "workflow escalated", comment=ran_by, step=on.name,
-               escalated_from=[i.assignee for i in overdue], to=targets, level=level)
+        record(
+            session,
+            SYSTEM,
+            inst,
+            "workflow escalated",
+            comment=ran_by,
+            step=on.name,
+            escalated_from=[i.assignee for i in overdue],
+            to=targets,
+            level=level,
+        )
         report.escalations += 1
         report.events.append(f"{doc_label(inst)}: step '{on.name}' {via} ({', '.join(targets)})")
         return
     final = on.final_action
     if final in (FinalAction.APPROVE, FinalAction.REJECT):
         move_instance(session, inst, "claim")
-        why = f"automatic {'approval' if final == FinalAction.APPROVE else 'rejection'}: no decision within " \
-              f"{hours} hours" + (" after the last escalation" if chain else "")
+        why = (
+            f"automatic {'approval' if final == FinalAction.APPROVE else 'rejection'}: no decision within "
+            f"{hours} hours" + (" after the last escalation" if chain else "")
+        )
         for item in overdue:
             move_item(session, item, "cancel", decided_at=current, comment=why)
         if final == FinalAction.APPROVE:
@@ -161,5 +199,7 @@ def _overdue(session: Session, inst: WorkflowInstance, overdue: list[WorkItem], 
         if _mark_reminded(session, item):
             sent = notify(session, "workflow_reminder", item, inst, note=f"It is OVERDUE since {at(item.due_at)} UTC.")
             report.reminders += 1
-            report.events.append(f"overdue reminder to {item.assignee} for work item {item.id} ({doc_label(inst)})"
-                                 + ("" if sent else " (no e-mail address: not sent)"))
+            report.events.append(
+                f"overdue reminder to {item.assignee} for work item {item.id} ({doc_label(inst)})"
+                + ("" if sent else " (no e-mail address: not sent)")
+            )

@@ -28,7 +28,9 @@ from services.workflow.views import ActionResult
 BULK_LIMIT = 500
 
 
-def _prepare(session: Session, actor: Actor, item_id: int | str, verb: str) -> tuple[WorkItem, WorkflowInstance, DocumentType]:
+def _prepare(
+    session: Session, actor: Actor, item_id: int | str, verb: str
+) -> tuple[WorkItem, WorkflowInstance, DocumentType]:
     require(actor, "work.act")
     item = get_item(session, item_id)
     inst = session.get(WorkflowInstance, item.instance_id)
@@ -40,8 +42,10 @@ def _prepare(session: Session, actor: Actor, item_id: int | str, verb: str) -> t
         raise InvalidTransition(f"cannot {verb} work item {item.id}: " + explain_instance(session, inst))
     if item.assignee != actor.user_name:
         via = f" (delegated by {item.delegated_from})" if item.delegated_from else ""
-        raise PermissionDenied(f"work item {item.id} ({doc_label(inst)}, step '{item.step_name}') is assigned to "
-                               f"{item.assignee}{via}, not to {actor.user_name}: only its assignee may {verb} it")
+        raise PermissionDenied(
+            f"work item {item.id} ({doc_label(inst)}, step '{item.step_name}') is assigned to "
+            f"{item.assignee}{via}, not to {actor.user_name}: only its assignee may {verb} it"
+        )
     return item, inst, dt
 
 
@@ -61,16 +65,24 @@ def _enter_write(session: Session, item: WorkItem, inst: WorkflowInstance) -> No
         raise Replan()
 
 
-def _decide(session: Session, actor: Actor, item: WorkItem, inst: WorkflowInstance, action: str,
-            note: str | None) -> None:
+def _decide(
+    session: Session, actor: Actor, item: WorkItem, inst: WorkflowInstance, action: str, note: str | None
+) -> None:
     """Into the write phase, claim the instance, move the item by ``action`` (decided by the actor)."""
     _enter_write(session, item, inst)
     move_instance(session, inst, "claim")
     move_item(session, item, action, decided_by=actor.user_name, decided_at=now(session), comment=note)
 
 
-def _decide_and_settle(session: Session, actor: Actor, item: WorkItem, inst: WorkflowInstance, dt: DocumentType,
-                       action: str, note: str | None) -> ActionResult:
+def _decide_and_settle(
+    session: Session,
+    actor: Actor,
+    item: WorkItem,
+    inst: WorkflowInstance,
+    dt: DocumentType,
+    action: str,
+    note: str | None,
+) -> ActionResult:
     """Approve or reject the item, then let the step's completion policy decide what follows."""
     _decide(session, actor, item, inst, action, note)
     done = {"approve": "approved", "reject": "rejected"}[action]
@@ -82,9 +94,16 @@ def _decide_and_settle(session: Session, actor: Actor, item: WorkItem, inst: Wor
 def _result(session: Session, item: WorkItem, inst: WorkflowInstance, action: str, message: str) -> ActionResult:
     session.refresh(inst)
     on = current_step(session, inst)
-    return ActionResult(item_id=item.id, action=action, message=message, item_status=item.status,
-                        doc_type=inst.doc_type, doc_key=inst.doc_key, instance_status=inst.status,
-                        current_step=on.name if on else None)
+    return ActionResult(
+        item_id=item.id,
+        action=action,
+        message=message,
+        item_status=item.status,
+        doc_type=inst.doc_type,
+        doc_key=inst.doc_key,
+        instance_status=inst.status,
+        current_step=on.name if on else None,
+    )
 
 
 def _approve(session: Session, actor: Actor, item_id: int | str, comment: str | None = None) -> ActionResult:
@@ -94,7 +113,8 @@ def _approve(session: Session, actor: Actor, item_id: int | str, comment: str | 
         raise PermissionDenied(
             f"{actor.user_name} submitted {doc_label(inst)} and may not approve it: the parameter "
             "'Disallow approval by submitter' (workflow.disallow_submitter_approval) is on. "
-            "Delegate the item to another operator, or reject / request a change")
+            "Delegate the item to another operator, or reject / request a change"
+        )
     return _decide_and_settle(session, actor, item, inst, dt, "approve", note)
 
 
@@ -112,12 +132,25 @@ def _request_change(session: Session, actor: Actor, item_id: int | str, comment:
     _decide(session, actor, item, inst, "request_change", note)
     cancel_open(session, inst, f"change requested by {actor.user_name}")
     move_instance(session, inst, "request_change")
-    record(session, actor, inst, "workflow change requested", comment=note, item=item.id, step=item.step_name,
-           status=IS.CHANGE_REQUESTED.value)
+    record(
+        session,
+        actor,
+        inst,
+        "workflow change requested",
+        comment=note,
+        item=item.id,
+        step=item.step_name,
+        status=IS.CHANGE_REQUESTED.value,
+    )
     if dt.on_change_requested is not None:
         dt.on_change_requested(session, actor, inst.doc_key, note or "")
-    return _result(session, item, inst, "request_change",
-                   f"work item {item.id}: {doc_label(inst)} sent back to {inst.submitter} for changes")
+    return _result(
+        session,
+        item,
+        inst,
+        "request_change",
+        f"work item {item.id}: {doc_label(inst)} sent back to {inst.submitter} for changes",
+    )
 
 
 @writes(phased=True)
@@ -153,12 +186,18 @@ def delegate(session: Session, actor: Actor, item_id: int | str, to: str, commen
     if target == actor.user_name:
         raise ValidationFailed({"to": "choose another operator than yourself"})
     if target == inst.submitter and params.get(session, "workflow.disallow_submitter_approval"):
-        raise PermissionDenied(f"cannot delegate to {target}: they submitted {doc_label(inst)} and may not approve "
-                               "it ('Disallow approval by submitter' is on)")
-    other = session.exec(select(WorkItem).where(col(WorkItem.instance_id) == inst.id,
-                                                col(WorkItem.activation) == inst.activation,
-                                                col(WorkItem.assignee) == target,
-                                                col(WorkItem.status) == ITS.OPEN)).first()
+        raise PermissionDenied(
+            f"cannot delegate to {target}: they submitted {doc_label(inst)} and may not approve "
+            "it ('Disallow approval by submitter' is on)"
+        )
+    other = session.exec(
+        select(WorkItem).where(
+            col(WorkItem.instance_id) == inst.id,
+            col(WorkItem.activation) == inst.activation,
+            col(WorkItem.assignee) == target,
+            col(WorkItem.status) == ITS.OPEN,
+        )
+    ).first()
     _enter_write(session, item, inst)
     if other is not None:  # read again in the write transaction (it may have been decided meanwhile)
         session.refresh(other)
@@ -166,36 +205,74 @@ def delegate(session: Session, actor: Actor, item_id: int | str, to: str, commen
             raise Replan()
     _decide(session, actor, item, inst, "delegate", note)
     if other is not None:
-        notify(session, "workflow_assigned", other, inst,
-               reason=f"delegated by {actor.display_name} (your work item {other.id} now stands for both)")
-        record(session, actor, inst, "work item delegated", comment=note, item=item.id, step=item.step_name,
-               to=target, merged_into=other.id)
+        notify(
+            session,
+            "workflow_assigned",
+            other,
+            inst,
+            reason=f"delegated by {actor.display_name} (your work item {other.id} now stands for both)",
+        )
+        record(
+            session,
+            actor,
+            inst,
+            "work item delegated",
+            comment=note,
+            item=item.id,
+            step=item.step_name,
+            to=target,
+            merged_into=other.id,
+        )
         settle(session, actor, inst, dt)  # one live item fewer may decide a majority step
-        return _result(session, other, inst, "delegate",
-                       f"work item {item.id} delegated to {target}: their work item {other.id} on this step "
-                       "now stands for both")
-    new = WorkItem(instance_id=item.instance_id, activation=item.activation, step_sequence=item.step_sequence,
-                   step_name=item.step_name, assignee=target, assigned_via=f"delegated by {actor.user_name}",
-                   created_at=now(session), due_at=item.due_at, escalation_level=item.escalation_level,
-                   delegated_from=actor.user_name)
+        return _result(
+            session,
+            other,
+            inst,
+            "delegate",
+            f"work item {item.id} delegated to {target}: their work item {other.id} on this step now stands for both",
+        )
+    new = WorkItem(
+        instance_id=item.instance_id,
+        activation=item.activation,
+        step_sequence=item.step_sequence,
+        step_name=item.step_name,
+        assignee=target,
+        assigned_via=f"delegated by {actor.user_name}",
+        created_at=now(session),
+        due_at=item.due_at,
+        escalation_level=item.escalation_level,
+        delegated_from=actor.user_name,
+    )
     schedule(new, step(session, inst.definition_id, inst.current_step), now(session))
     session.add(new)
     session.flush()
     notify(session, "workflow_assigned", new, inst, reason=f"delegated by {actor.display_name}")
-    record(session, actor, inst, "work item delegated", comment=note, item=item.id, step=item.step_name, to=target,
-           new_item=new.id)
+    record(
+        session,
+        actor,
+        inst,
+        "work item delegated",
+        comment=note,
+        item=item.id,
+        step=item.step_name,
+        to=target,
+        new_item=new.id,
+    )
     return _result(session, new, inst, "delegate", f"work item {item.id} delegated to {target} (now item {new.id})")
 
 
 _BULK_ACTIONS: dict[str, Callable[[Session, Actor, int | str, str | None], ActionResult]] = {
-    "approve": _approve, "reject": _reject, "request_change": _request_change,
+    "approve": _approve,
+    "reject": _reject,
+    "request_change": _request_change,
 }
 _BULK_VERBS = {"approve": "approve", "reject": "reject", "request_change": "request a change on"}
 
 
 @writes(phased=True)
-def bulk_decide(session: Session, actor: Actor, item_ids: list[int | str], action: str,
-                comment: str | None = None) -> list[ActionResult]:
+def bulk_decide(
+    session: Session, actor: Actor, item_ids: list[int | str], action: str, comment: str | None = None
+) -> list[ActionResult]:
     """Decide several items; each succeeds or fails on its own (a savepoint each) and is reported.
     ``comment`` is the reason for reject (required there).
 

@@ -19,7 +19,12 @@ from services.text import clean
 from services.workflow.doctypes import document_types, get_type, registered, title
 from services.workflow.table import IS, ITS, LIVE, NOT_COUNTED
 from services.workflow.views import (
-    InstanceDetail, InstanceView, StepView, WorkflowHistory, WorkItemView, step_view,
+    InstanceDetail,
+    InstanceView,
+    StepView,
+    WorkflowHistory,
+    WorkItemView,
+    step_view,
 )
 
 SUMMARY_CHUNK = 500
@@ -50,7 +55,7 @@ def summaries(session: Session, docs: Iterable[tuple[str, str]]) -> dict[tuple[s
         dt = registered(doc_type)
         if dt is not None and dt.describe_many is not None:
             for start in range(0, len(keys), SUMMARY_CHUNK):
-                chunk = keys[start:start + SUMMARY_CHUNK]
+                chunk = keys[start : start + SUMMARY_CHUNK]
                 try:
                     lines = dt.describe_many(session, chunk)
                 except RegdeskError:
@@ -84,15 +89,23 @@ def definition(session: Session, definition_id: int) -> WorkflowDefinition:
 
 
 def steps(session: Session, definition_id: int) -> list[WorkflowStep]:
-    return list(session.exec(select(WorkflowStep).where(col(WorkflowStep.definition_id) == definition_id)
-                             .order_by(col(WorkflowStep.sequence))).all())
+    return list(
+        session.exec(
+            select(WorkflowStep)
+            .where(col(WorkflowStep.definition_id) == definition_id)
+            .order_by(col(WorkflowStep.sequence))
+        ).all()
+    )
 
 
 def step(session: Session, definition_id: int, sequence: int | None) -> WorkflowStep | None:
     if sequence is None:
         return None
-    return session.exec(select(WorkflowStep).where(col(WorkflowStep.definition_id) == definition_id,
-                                                   col(WorkflowStep.sequence) == sequence)).first()
+    return session.exec(
+        select(WorkflowStep).where(
+            col(WorkflowStep.definition_id) == definition_id, col(WorkflowStep.sequence) == sequence
+        )
+    ).first()
 
 
 def current_step(session: Session, inst: WorkflowInstance) -> WorkflowStep | None:
@@ -101,29 +114,47 @@ def current_step(session: Session, inst: WorkflowInstance) -> WorkflowStep | Non
 
 
 def live_instance(session: Session, doc_type: str, key: str) -> WorkflowInstance | None:
-    return session.exec(select(WorkflowInstance).where(col(WorkflowInstance.doc_type) == doc_type,
-                                                       col(WorkflowInstance.doc_key) == key,
-                                                       col(WorkflowInstance.status).in_(LIVE))).first()
+    return session.exec(
+        select(WorkflowInstance).where(
+            col(WorkflowInstance.doc_type) == doc_type,
+            col(WorkflowInstance.doc_key) == key,
+            col(WorkflowInstance.status).in_(LIVE),
+        )
+    ).first()
 
 
 def latest_instance(session: Session, doc_type: str, key: str) -> WorkflowInstance | None:
-    return session.exec(select(WorkflowInstance).where(col(WorkflowInstance.doc_type) == doc_type,
-                                                       col(WorkflowInstance.doc_key) == key)
-                        .order_by(col(WorkflowInstance.id).desc())).first()
+    return session.exec(
+        select(WorkflowInstance)
+        .where(col(WorkflowInstance.doc_type) == doc_type, col(WorkflowInstance.doc_key) == key)
+        .order_by(col(WorkflowInstance.id).desc())
+    ).first()
 
 
 def live_items(session: Session, inst: WorkflowInstance) -> list[WorkItem]:
     """The items the current step activation's completion policy counts."""
-    return list(session.exec(select(WorkItem).where(col(WorkItem.instance_id) == inst.id,
-                                                    col(WorkItem.activation) == inst.activation,
-                                                    col(WorkItem.status).not_in(NOT_COUNTED))
-                             .order_by(col(WorkItem.id))).all())
+    return list(
+        session.exec(
+            select(WorkItem)
+            .where(
+                col(WorkItem.instance_id) == inst.id,
+                col(WorkItem.activation) == inst.activation,
+                col(WorkItem.status).not_in(NOT_COUNTED),
+            )
+            .order_by(col(WorkItem.id))
+        ).all()
+    )
 
 
 def open_items(session: Session, instance_id: int | None) -> list[WorkItem]:
-    return list(session.exec(select(WorkItem).where(col(WorkItem.instance_id) == instance_id,
-                                                    col(WorkItem.status) == ITS.OPEN)
-                             .order_by(col(WorkItem.id)).execution_options(populate_existing=True)).all())
+    return list(
+        session.exec(
+            select(WorkItem)
+            .where(col(WorkItem.instance_id) == instance_id, col(WorkItem.status) == ITS.OPEN)
+            .order_by(col(WorkItem.id))
+            .execution_options(populate_existing=True)
+        ).all()
+    )
 
 
 def get_item(session: Session, item_id: int | str) -> WorkItem:
@@ -141,9 +172,11 @@ def get_item(session: Session, item_id: int | str) -> WorkItem:
 def matching_definition(session: Session, doc_type: str, key: str) -> WorkflowDefinition | None:
     """The active definition (by priority, then name) whose condition the document meets."""
     dt = get_type(doc_type)
-    defs = session.exec(select(WorkflowDefinition).where(col(WorkflowDefinition.doc_type) == doc_type,
-                                                         col(WorkflowDefinition.active) == True)  # noqa: E712
-                        .order_by(col(WorkflowDefinition.priority), col(WorkflowDefinition.name))).all()
+    defs = session.exec(
+        select(WorkflowDefinition)
+        .where(col(WorkflowDefinition.doc_type) == doc_type, col(WorkflowDefinition.active) == True)  # noqa: E712
+        .order_by(col(WorkflowDefinition.priority), col(WorkflowDefinition.name))
+    ).all()
     attrs: dict[str, Any] | None = None
     for d in defs:
         if not d.condition.strip():
@@ -161,36 +194,68 @@ def matching_definition(session: Session, doc_type: str, key: str) -> WorkflowDe
 # ------------------------------------------------------------------------ views of them
 
 
-def item_view(session: Session, item: WorkItem, inst: WorkflowInstance, current: datetime,
-              cache: dict[tuple[str, str], str] | None = None, *, viewer: str | None = None,
-              names: dict[str, str] | None = None) -> WorkItemView:
+def item_view(
+    session: Session,
+    item: WorkItem,
+    inst: WorkflowInstance,
+    current: datetime,
+    cache: dict[tuple[str, str], str] | None = None,
+    *,
+    viewer: str | None = None,
+    names: dict[str, str] | None = None,
+) -> WorkItemView:
     lines = cache if cache is not None else {}
     k = (inst.doc_type, inst.doc_key)
     if k not in lines:
         lines[k] = summary(session, *k)
     is_open = item.status == ITS.OPEN
     return WorkItemView(
-        assignee_name=(names or {}).get(item.assignee, ""), own_submission=viewer is not None and inst.submitter == viewer,
-        id=item.id or 0, instance_id=inst.id or 0, doc_type=inst.doc_type, doc_title=title(inst.doc_type),
-        doc_key=inst.doc_key, summary=lines[k], step=item.step_name, assignee=item.assignee,
-        assigned_via=item.assigned_via, status=item.status, assigned_at=item.created_at, due_at=item.due_at,
+        assignee_name=(names or {}).get(item.assignee, ""),
+        own_submission=viewer is not None and inst.submitter == viewer,
+        id=item.id or 0,
+        instance_id=inst.id or 0,
+        doc_type=inst.doc_type,
+        doc_title=title(inst.doc_type),
+        doc_key=inst.doc_key,
+        summary=lines[k],
+        step=item.step_name,
+        assignee=item.assignee,
+        assigned_via=item.assigned_via,
+        status=item.status,
+        assigned_at=item.created_at,
+        due_at=item.due_at,
         overdue=bool(is_open and item.due_at is not None and item.due_at <= current),
         age_minutes=max(0, int((current - item.created_at).total_seconds() // 60)),
-        escalation_level=item.escalation_level, delegated_from=item.delegated_from, decided_by=item.decided_by,
-        decided_at=item.decided_at, comment=item.comment, submitter=inst.submitter,
+        escalation_level=item.escalation_level,
+        delegated_from=item.delegated_from,
+        decided_by=item.decided_by,
+        decided_at=item.decided_at,
+        comment=item.comment,
+        submitter=inst.submitter,
     )
 
 
 def _instance_fields(session: Session, inst: WorkflowInstance) -> dict[str, Any]:
     d = definition(session, inst.definition_id)
     on = current_step(session, inst)
-    assignees = session.exec(select(WorkItem.assignee).where(col(WorkItem.instance_id) == inst.id,
-                                                             col(WorkItem.status) == ITS.OPEN)
-                             .order_by(col(WorkItem.id))).all()
-    return dict(id=inst.id or 0, doc_type=inst.doc_type, doc_key=inst.doc_key, definition_id=d.id or 0,
-                definition=f"{d.name} v{d.version}", status=inst.status, current_step=on.name if on else None,
-                submitter=inst.submitter, started_at=inst.started_at, ended_at=inst.ended_at,
-                assignees=list(assignees))
+    assignees = session.exec(
+        select(WorkItem.assignee)
+        .where(col(WorkItem.instance_id) == inst.id, col(WorkItem.status) == ITS.OPEN)
+        .order_by(col(WorkItem.id))
+    ).all()
+    return dict(
+        id=inst.id or 0,
+        doc_type=inst.doc_type,
+        doc_key=inst.doc_key,
+        definition_id=d.id or 0,
+        definition=f"{d.name} v{d.version}",
+        status=inst.status,
+        current_step=on.name if on else None,
+        submitter=inst.submitter,
+        started_at=inst.started_at,
+        ended_at=inst.ended_at,
+        assignees=list(assignees),
+    )
 
 
 def instance_view(session: Session, inst: WorkflowInstance) -> InstanceView:
@@ -203,8 +268,11 @@ def instance_detail(session: Session, inst: WorkflowInstance) -> InstanceDetail:
     cache = summaries(session, [(inst.doc_type, inst.doc_key)])
     names = display_names(session, (i.assignee for i in items))
     step_views: list[StepView] = [step_view(s) for s in steps(session, inst.definition_id)]
-    return InstanceDetail(**_instance_fields(session, inst), steps=step_views,
-                          items=[item_view(session, i, inst, current, cache, names=names) for i in items])
+    return InstanceDetail(
+        **_instance_fields(session, inst),
+        steps=step_views,
+        items=[item_view(session, i, inst, current, cache, names=names) for i in items],
+    )
 
 
 def active_instance(session: Session, doc_type: str, key: str) -> InstanceView | None:
@@ -217,13 +285,25 @@ def active_instance(session: Session, doc_type: str, key: str) -> InstanceView |
 
 def inbox_query(actor: Actor, mine: bool, doc_type: str | None) -> sqlalchemy.Select[Unpack[tuple[Any, ...]]]:
     """The open items of running instances (the actor's, or everyone's) as plain columns, unordered."""
-    query: sqlalchemy.Select[Unpack[tuple[Any, ...]]] = (sqlalchemy.select(
-        col(WorkItem.id), col(WorkItem.step_name), col(WorkItem.assignee), col(WorkItem.assigned_via),
-        col(WorkItem.created_at), col(WorkItem.due_at), col(WorkItem.escalation_level), col(WorkItem.delegated_from),
-        col(WorkItem.comment), col(WorkflowInstance.id).label("inst_id"), col(WorkflowInstance.doc_type),
-        col(WorkflowInstance.doc_key), col(WorkflowInstance.submitter))
-             .join(WorkflowInstance, col(WorkItem.instance_id) == col(WorkflowInstance.id))
-             .where(col(WorkItem.status) == ITS.OPEN, col(WorkflowInstance.status) == IS.RUNNING))
+    query: sqlalchemy.Select[Unpack[tuple[Any, ...]]] = (
+        sqlalchemy.select(
+            col(WorkItem.id),
+            col(WorkItem.step_name),
+            col(WorkItem.assignee),
+            col(WorkItem.assigned_via),
+            col(WorkItem.created_at),
+            col(WorkItem.due_at),
+            col(WorkItem.escalation_level),
+            col(WorkItem.delegated_from),
+            col(WorkItem.comment),
+            col(WorkflowInstance.id).label("inst_id"),
+            col(WorkflowInstance.doc_type),
+            col(WorkflowInstance.doc_key),
+            col(WorkflowInstance.submitter),
+        )
+        .join(WorkflowInstance, col(WorkItem.instance_id) == col(WorkflowInstance.id))
+        .where(col(WorkItem.status) == ITS.OPEN, col(WorkflowInstance.status) == IS.RUNNING)
+    )
     if mine:
         query = query.where(col(WorkItem.assignee) == actor.user_name)
     if doc_type:
@@ -236,9 +316,15 @@ def work_cursor(item: WorkItemView) -> tuple[datetime | None, datetime, int]:
     return (item.due_at, item.assigned_at, item.id)
 
 
-def list_work(session: Session, actor: Actor, mine: bool = True, doc_type: str | None = None, *,
-              limit: int = 500, after: tuple[datetime | None, datetime, int] | list[Any] | None = None,
-              ) -> list[WorkItemView]:
+def list_work(
+    session: Session,
+    actor: Actor,
+    mine: bool = True,
+    doc_type: str | None = None,
+    *,
+    limit: int = 500,
+    after: tuple[datetime | None, datetime, int] | list[Any] | None = None,
+) -> list[WorkItemView]:
     """Open work items (mine, or everyone's): overdue first, then by due time, then those without
     a time limit, oldest first; at most ``limit``. Each item carries its document's one-line
     summary (one query per document type, not per item), its assignee's name and whether the
@@ -265,13 +351,17 @@ def list_work(session: Session, actor: Actor, mine: bool = True, doc_type: str |
             undated = undated.where(tuple_(WorkItem.created_at, WorkItem.id) > (created, int(last_id)))
         else:
             assert dated is not None
-            dated = dated.where(tuple_(WorkItem.due_at, WorkItem.created_at, WorkItem.id) > (due, created, int(last_id)))
+            dated = dated.where(
+                tuple_(WorkItem.due_at, WorkItem.created_at, WorkItem.id) > (due, created, int(last_id))
+            )
     if dated is not None:
-        rows += session.execute(dated.order_by(col(WorkItem.due_at), col(WorkItem.created_at), col(WorkItem.id))
-                                .limit(limit)).all()
+        rows += session.execute(
+            dated.order_by(col(WorkItem.due_at), col(WorkItem.created_at), col(WorkItem.id)).limit(limit)
+        ).all()
     if len(rows) < limit:
-        rows += session.execute(undated.order_by(col(WorkItem.created_at), col(WorkItem.id))
-                                .limit(limit - len(rows))).all()
+        rows += session.execute(
+            undated.order_by(col(WorkItem.created_at), col(WorkItem.id)).limit(limit - len(rows))
+        ).all()
     document_types()  # every title known
     lines = summaries(session, ((r[10], r[11]) for r in rows))
     names = display_names(session, (r[2] for r in rows))
@@ -282,15 +372,47 @@ def list_work(session: Session, actor: Actor, mine: bool = True, doc_type: str |
     # the values are the store's own, typed by the columns: built without re-validating each
     # field (a page of 60 cost more in pydantic validation than in SQL)
     make = WorkItemView.model_construct
-    for (item_id, step_name, assignee, via, created, due, level, delegated_from, comment, inst_id, doc_type_, doc_key,
-         submitter) in rows:
-        views.append(make(
-            id=item_id, instance_id=inst_id, doc_type=doc_type_, doc_title=titles[doc_type_], doc_key=doc_key,
-            summary=lines.get((doc_type_, doc_key), ""), step=step_name, assignee=assignee, assigned_via=via,
-            status=open_status, assigned_at=created, due_at=due, overdue=due is not None and due <= current,
-            age_minutes=max(0, int((current - created).total_seconds() // 60)), escalation_level=level,
-            delegated_from=delegated_from, decided_by=None, decided_at=None, comment=comment, submitter=submitter,
-            assignee_name=names.get(assignee, ""), own_submission=submitter == me))
+    for (
+        item_id,
+        step_name,
+        assignee,
+        via,
+        created,
+        due,
+        level,
+        delegated_from,
+        comment,
+        inst_id,
+        doc_type_,
+        doc_key,
+        submitter,
+    ) in rows:
+        views.append(
+            make(
+                id=item_id,
+                instance_id=inst_id,
+                doc_type=doc_type_,
+                doc_title=titles[doc_type_],
+                doc_key=doc_key,
+                summary=lines.get((doc_type_, doc_key), ""),
+                step=step_name,
+                assignee=assignee,
+                assigned_via=via,
+                status=open_status,
+                assigned_at=created,
+                due_at=due,
+                overdue=due is not None and due <= current,
+                age_minutes=max(0, int((current - created).total_seconds() // 60)),
+                escalation_level=level,
+                delegated_from=delegated_from,
+                decided_by=None,
+                decided_at=None,
+                comment=comment,
+                submitter=submitter,
+                assignee_name=names.get(assignee, ""),
+                own_submission=submitter == me,
+            )
+        )
     return views
 
 
@@ -303,20 +425,28 @@ def count_waiting(session: Session, actor: Actor, doc_type: str | None = None) -
     operator's own submissions (ix_workflowinstance_submitter, then ix_workitem_assignee_instance)."""
     require(actor, "work.view")
     me = actor.user_name
-    mine = (select(func.count()).select_from(WorkItem)
-            .where(col(WorkItem.assignee) == me, col(WorkItem.status) == ITS.OPEN))
+    mine = (
+        select(func.count()).select_from(WorkItem).where(col(WorkItem.assignee) == me, col(WorkItem.status) == ITS.OPEN)
+    )
     if doc_type:
-        mine = (mine.join(WorkflowInstance, col(WorkItem.instance_id) == col(WorkflowInstance.id))
-                .where(col(WorkflowInstance.doc_type) == doc_type))
+        mine = mine.join(WorkflowInstance, col(WorkItem.instance_id) == col(WorkflowInstance.id)).where(
+            col(WorkflowInstance.doc_type) == doc_type
+        )
     total = int(session.exec(mine).one())
     if total and params.get(session, "workflow.disallow_submitter_approval"):
-        submitted = select(WorkflowInstance.id).where(col(WorkflowInstance.submitter) == me,
-                                                      col(WorkflowInstance.status) == IS.RUNNING)
+        submitted = select(WorkflowInstance.id).where(
+            col(WorkflowInstance.submitter) == me, col(WorkflowInstance.status) == IS.RUNNING
+        )
         if doc_type:
             submitted = submitted.where(col(WorkflowInstance.doc_type) == doc_type)
         # probes (assignee, status, instance_id) once per own instance: no walk over my items
-        own = select(func.count()).select_from(WorkItem).where(
-            col(WorkItem.assignee) == me, col(WorkItem.status) == ITS.OPEN, col(WorkItem.instance_id).in_(submitted))
+        own = (
+            select(func.count())
+            .select_from(WorkItem)
+            .where(
+                col(WorkItem.assignee) == me, col(WorkItem.status) == ITS.OPEN, col(WorkItem.instance_id).in_(submitted)
+            )
+        )
         total -= int(session.exec(own).one())
     return total
 
@@ -335,16 +465,27 @@ def history(session: Session, actor: Actor, doc_type: str, key: str) -> Workflow
     """Every workflow a document went through, with its items and the document's audit events."""
     require(actor, "work.view")
     get_type(doc_type)
-    instances = session.exec(select(WorkflowInstance).where(col(WorkflowInstance.doc_type) == doc_type,
-                                                            col(WorkflowInstance.doc_key) == key)
-                             .order_by(col(WorkflowInstance.id))).all()
-    return WorkflowHistory(doc_type=doc_type, doc_key=key, instances=[instance_detail(session, i) for i in instances],
-                           events=audit.history(session, doc_type, key))
+    instances = session.exec(
+        select(WorkflowInstance)
+        .where(col(WorkflowInstance.doc_type) == doc_type, col(WorkflowInstance.doc_key) == key)
+        .order_by(col(WorkflowInstance.id))
+    ).all()
+    return WorkflowHistory(
+        doc_type=doc_type,
+        doc_key=key,
+        instances=[instance_detail(session, i) for i in instances],
+        events=audit.history(session, doc_type, key),
+    )
 
 
 def operators_for_delegation(session: Session, actor: Actor) -> list[tuple[str, str]]:
     """(user name, display name) of the active operators who may take a work item."""
     require(actor, "work.act")
-    ops = session.exec(select(Operator).where(col(Operator.active) == True)  # noqa: E712
-                       .order_by(col(Operator.user_name))).all()
-    return [(o.user_name, o.display_name) for o in ops if set(o.roles.split()) & STAFF and o.user_name != actor.user_name]
+    ops = session.exec(
+        select(Operator)
+        .where(col(Operator.active) == True)  # noqa: E712
+        .order_by(col(Operator.user_name))
+    ).all()
+    return [
+        (o.user_name, o.display_name) for o in ops if set(o.roles.split()) & STAFF and o.user_name != actor.user_name
+    ]

@@ -26,22 +26,24 @@ from services.workflow.table import IS, ITS, at, move_instance, move_item
 
 
 def parse_assignee(spec: str) -> tuple[str, str]:
-    """"role:approver" / "operator:admin1" -> (kind, name); ValueError when it is neither."""
+    """ "role:approver" / "operator:admin1" -> (kind, name); ValueError when it is neither."""
     kind, sep, name = (spec or "").partition(":")
     kind, name = kind.strip().lower(), name.strip()
     if not sep or kind not in ("role", "operator") or not name:
-        raise ValueError(f"{spec!r}: expected \"role:NAME\" or \"operator:USER\"")
+        raise ValueError(f'{spec!r}: expected "role:NAME" or "operator:USER"')
     return kind, name
 
 
 def expand(session: Session, kind: str, name: str) -> list[str]:
     """The active operators an assignee means right now (fixed on the work items)."""
     if kind == "operator":
-        op = session.exec(select(Operator).where(col(Operator.user_name) == name,
-                                                 col(Operator.active) == True)).first()  # noqa: E712
+        op = session.exec(select(Operator).where(col(Operator.user_name) == name, col(Operator.active) == True)).first()  # noqa: E712
         return [op.user_name] if op is not None and set(op.roles.split()) & STAFF else []
-    ops = session.exec(select(Operator).where(col(Operator.active) == True)  # noqa: E712
-                       .order_by(col(Operator.user_name))).all()
+    ops = session.exec(
+        select(Operator)
+        .where(col(Operator.active) == True)  # noqa: E712
+        .order_by(col(Operator.user_name))
+    ).all()
     return [op.user_name for op in ops if name in op.roles.split()]
 
 
@@ -75,19 +77,38 @@ def notify(session: Session, template: str, item: WorkItem, inst: WorkflowInstan
     email, name = _operator_email(session, item.assignee)
     if not email:
         return False
-    mail.enqueue(session, email, template,
-                 {"name": name, "document": doc_label(inst), "step": item.step_name, "item": item.id,
-                  "assigned": at(item.created_at), "due": f"{at(item.due_at)} UTC" if item.due_at else "no time limit",
-                  **context},
-                 entity_type=inst.doc_type, entity_key=inst.doc_key)
+    mail.enqueue(
+        session,
+        email,
+        template,
+        {
+            "name": name,
+            "document": doc_label(inst),
+            "step": item.step_name,
+            "item": item.id,
+            "assigned": at(item.created_at),
+            "due": f"{at(item.due_at)} UTC" if item.due_at else "no time limit",
+            **context,
+        },
+        entity_type=inst.doc_type,
+        entity_key=inst.doc_key,
+    )
     return True
 
 
-def record(session: Session, actor: Actor, inst: WorkflowInstance, what: str, /, *, comment: str | None = None,
-           **after: Any) -> None:
+def record(
+    session: Session, actor: Actor, inst: WorkflowInstance, what: str, /, *, comment: str | None = None, **after: Any
+) -> None:
     """An event of the document's history (audit: entity = doc type, key = document key)."""
-    audit.record(session, actor, inst.doc_type, inst.doc_key, what[:60],
-                 after={"workflow": inst.id, **after}, comment=comment or None)
+    audit.record(
+        session,
+        actor,
+        inst.doc_type,
+        inst.doc_key,
+        what[:60],
+        after={"workflow": inst.id, **after},
+        comment=comment or None,
+    )
 
 
 # ------------------------------------------------------------------------ when tick looks again
@@ -116,13 +137,32 @@ def schedule(item: WorkItem, step_: WorkflowStep | None, current: datetime) -> W
     return item
 
 
-def new_item(inst: WorkflowInstance, step_: WorkflowStep, user: str, via: str, current: datetime,
-             due: datetime | None, level: int) -> WorkItem:
+def new_item(
+    inst: WorkflowInstance,
+    step_: WorkflowStep,
+    user: str,
+    via: str,
+    current: datetime,
+    due: datetime | None,
+    level: int,
+) -> WorkItem:
     """An open item of the instance's current step activation for ``user`` (scheduled for tick)."""
     assert inst.id is not None  # the instance was flushed before its first step starts
-    return schedule(WorkItem(instance_id=inst.id, activation=inst.activation, step_sequence=step_.sequence,
-                             step_name=step_.name, assignee=user, assigned_via=via[:120], created_at=current,
-                             due_at=due, escalation_level=level), step_, current)
+    return schedule(
+        WorkItem(
+            instance_id=inst.id,
+            activation=inst.activation,
+            step_sequence=step_.sequence,
+            step_name=step_.name,
+            assignee=user,
+            assigned_via=via[:120],
+            created_at=current,
+            due_at=due,
+            escalation_level=level,
+        ),
+        step_,
+        current,
+    )
 
 
 # ------------------------------------------------------------------------ running steps
@@ -139,14 +179,22 @@ def run_from(session: Session, actor: Actor, inst: WorkflowInstance, dt: Documen
             except conditions.ConditionError as exc:
                 raise InvalidTransition(f"step '{s.name}' has a bad condition: {exc}") from None
             if not conditions.evaluate(tree, dt.attributes(session, inst.doc_key)):
-                record(session, SYSTEM, inst, "workflow step skipped", step=s.name,
-                       comment=f"condition not met: {s.condition}")
+                record(
+                    session,
+                    SYSTEM,
+                    inst,
+                    "workflow step skipped",
+                    step=s.name,
+                    comment=f"condition not met: {s.condition}",
+                )
                 continue
         if s.kind == StepKind.AUTOMATED:
             handler = dt.automated.get(s.action)
             if handler is None:
-                raise InvalidTransition(f"{doc_label(inst)}: step '{s.name}' needs the automated action "
-                                        f"{s.action!r}, which document type {dt.name} does not offer")
+                raise InvalidTransition(
+                    f"{doc_label(inst)}: step '{s.name}' needs the automated action "
+                    f"{s.action!r}, which document type {dt.name} does not offer"
+                )
             move_instance(session, inst, "advance", current_step=s.sequence)
             handler(session, SYSTEM, inst.doc_key)
             record(session, SYSTEM, inst, "workflow automated step done", step=s.name, action=s.action)
@@ -169,8 +217,10 @@ def _start_approval(session: Session, actor: Actor, inst: WorkflowInstance, s: W
     if not assignees:
         raise InvalidTransition(
             f"{doc_label(inst)}: step '{s.name}' has nobody to assign: no active operator is "
-            f"{s.assignee_kind} {s.assignee}" + (f" (nor in the escalation {', '.join(chain)})" if chain else "")
-            + "; add one, or change the workflow definition")
+            f"{s.assignee_kind} {s.assignee}"
+            + (f" (nor in the escalation {', '.join(chain)})" if chain else "")
+            + "; add one, or change the workflow definition"
+        )
     move_instance(session, inst, "advance", current_step=s.sequence, activation=inst.activation + 1)
     current = now(session)
     due = current + timedelta(hours=s.time_limit_hours) if s.time_limit_hours else None
@@ -181,8 +231,9 @@ def _start_approval(session: Session, actor: Actor, inst: WorkflowInstance, s: W
 
 
 def cancel_open(session: Session, inst: WorkflowInstance, why: str) -> None:
-    for item in session.exec(select(WorkItem).where(col(WorkItem.instance_id) == inst.id,
-                                                    col(WorkItem.status) == ITS.OPEN)).all():
+    for item in session.exec(
+        select(WorkItem).where(col(WorkItem.instance_id) == inst.id, col(WorkItem.status) == ITS.OPEN)
+    ).all():
         move_item(session, item, "cancel", comment=why, decided_at=now(session))
 
 

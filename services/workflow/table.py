@@ -14,23 +14,29 @@ from services.workflow.doctypes import doc_label
 IS, ITS = InstanceStatus, ItemStatus
 
 # (action, from, to, permission, wording): None as "to": the status stays (a claim, a move to the next step)
-INSTANCE_TRANSITIONS = transitions.table("workflow_instance", [
-    ("claim", {IS.RUNNING}, None, None, "act on"),
-    ("advance", {IS.RUNNING}, None, None, "move on"),
-    ("approve", {IS.RUNNING}, IS.APPROVED, None, "approve"),
-    ("reject", {IS.RUNNING}, IS.REJECTED, None, "reject"),
-    ("request_change", {IS.RUNNING}, IS.CHANGE_REQUESTED, None, "send back for changes"),
-    ("resubmit", {IS.CHANGE_REQUESTED}, IS.RUNNING, None, "resubmit"),
-    ("recall", {IS.RUNNING, IS.CHANGE_REQUESTED}, IS.RECALLED, None, "recall"),
-])
-ITEM_TRANSITIONS = transitions.table("work_item", [
-    ("approve", {ITS.OPEN}, ITS.APPROVED, None, "approve"),
-    ("reject", {ITS.OPEN}, ITS.REJECTED, None, "reject"),
-    ("request_change", {ITS.OPEN}, ITS.CHANGE_REQUESTED, None, "request a change on"),
-    ("delegate", {ITS.OPEN}, ITS.DELEGATED, None, "delegate"),
-    ("escalate", {ITS.OPEN}, ITS.ESCALATED, None, "escalate"),
-    ("cancel", {ITS.OPEN}, ITS.CANCELED, None, "cancel"),
-])
+INSTANCE_TRANSITIONS = transitions.table(
+    "workflow_instance",
+    [
+        ("claim", {IS.RUNNING}, None, None, "act on"),
+        ("advance", {IS.RUNNING}, None, None, "move on"),
+        ("approve", {IS.RUNNING}, IS.APPROVED, None, "approve"),
+        ("reject", {IS.RUNNING}, IS.REJECTED, None, "reject"),
+        ("request_change", {IS.RUNNING}, IS.CHANGE_REQUESTED, None, "send back for changes"),
+        ("resubmit", {IS.CHANGE_REQUESTED}, IS.RUNNING, None, "resubmit"),
+        ("recall", {IS.RUNNING, IS.CHANGE_REQUESTED}, IS.RECALLED, None, "recall"),
+    ],
+)
+ITEM_TRANSITIONS = transitions.table(
+    "work_item",
+    [
+        ("approve", {ITS.OPEN}, ITS.APPROVED, None, "approve"),
+        ("reject", {ITS.OPEN}, ITS.REJECTED, None, "reject"),
+        ("request_change", {ITS.OPEN}, ITS.CHANGE_REQUESTED, None, "request a change on"),
+        ("delegate", {ITS.OPEN}, ITS.DELEGATED, None, "delegate"),
+        ("escalate", {ITS.OPEN}, ITS.ESCALATED, None, "escalate"),
+        ("cancel", {ITS.OPEN}, ITS.CANCELED, None, "cancel"),
+    ],
+)
 ENDED = (IS.APPROVED.value, IS.REJECTED.value, IS.RECALLED.value)
 LIVE = (IS.RUNNING.value, IS.CHANGE_REQUESTED.value)
 NOT_COUNTED = (ITS.DELEGATED.value, ITS.ESCALATED.value, ITS.CANCELED.value)
@@ -71,11 +77,16 @@ def explain_item(session: Session, item: WorkItem) -> str:
         what = {"approved": "approved", "rejected": "rejected", "change_requested": "sent back for changes"}[st]
         return f"{n} was already {what} by {item.decided_by} ({at(item.decided_at)})"
     if st == ITS.DELEGATED:
-        nxt = session.exec(select(WorkItem).where(col(WorkItem.instance_id) == item.instance_id,
-                                                  col(WorkItem.activation) == item.activation,
-                                                  col(WorkItem.delegated_from) == item.assignee,
-                                                  col(WorkItem.id) > item.id)
-                           .order_by(col(WorkItem.id))).first()
+        nxt = session.exec(
+            select(WorkItem)
+            .where(
+                col(WorkItem.instance_id) == item.instance_id,
+                col(WorkItem.activation) == item.activation,
+                col(WorkItem.delegated_from) == item.assignee,
+                col(WorkItem.id) > item.id,
+            )
+            .order_by(col(WorkItem.id))
+        ).first()
         to = f" to {nxt.assignee}" if nxt else ""
         return f"{n} was delegated by {item.assignee}{to} ({at(item.decided_at)})"
     if st == ITS.ESCALATED:
@@ -86,8 +97,10 @@ def explain_item(session: Session, item: WorkItem) -> str:
             return f"{n} is closed: " + explain_instance(session, inst)
         decided = decisive_item(session, item.instance_id, item.activation)
         if decided is not None:
-            return (f"{n} is closed: step '{item.step_name}' was already decided "
-                    f"({decided.status.replace('_', ' ')} by {decided.decided_by}, {at(decided.decided_at)})")
+            return (
+                f"{n} is closed: step '{item.step_name}' was already decided "
+                f"({decided.status.replace('_', ' ')} by {decided.decided_by}, {at(decided.decided_at)})"
+            )
         return f"{n} is closed: {item.comment or 'the step was decided without it'}"
     return f"{n} was changed by someone else meanwhile: reread and try again"
 
@@ -95,15 +108,31 @@ def explain_item(session: Session, item: WorkItem) -> str:
 # filed with services.transitions by the package (services/workflow/__init__.py), whose module
 # name places them in ``regdesk processes``
 INSTANCE_PROCESS = transitions.Process(
-    name="workflow_instance", title="Workflow instance", model=WorkflowInstance, states=tuple(IS),
-    transitions=INSTANCE_TRANSITIONS, entity="workflow", initial=(IS.RUNNING,), key="id",
-    explain=lambda s, inst, action: (f"cannot {INSTANCE_TRANSITIONS[action].wording} {doc_label(inst)}: "
-                                     + explain_instance(s, inst)),
-    label=lambda inst: f"workflow instance {inst.id} ({doc_label(inst)})")
+    name="workflow_instance",
+    title="Workflow instance",
+    model=WorkflowInstance,
+    states=tuple(IS),
+    transitions=INSTANCE_TRANSITIONS,
+    entity="workflow",
+    initial=(IS.RUNNING,),
+    key="id",
+    explain=lambda s, inst, action: (
+        f"cannot {INSTANCE_TRANSITIONS[action].wording} {doc_label(inst)}: " + explain_instance(s, inst)
+    ),
+    label=lambda inst: f"workflow instance {inst.id} ({doc_label(inst)})",
+)
 ITEM_PROCESS = transitions.Process(
-    name="work_item", title="Work item", model=WorkItem, states=tuple(ITS), transitions=ITEM_TRANSITIONS,
-    entity="work_item", initial=(ITS.OPEN,), key="id",
-    explain=lambda s, item, _action: explain_item(s, item), label=lambda item: f"work item {item.id}")
+    name="work_item",
+    title="Work item",
+    model=WorkItem,
+    states=tuple(ITS),
+    transitions=ITEM_TRANSITIONS,
+    entity="work_item",
+    initial=(ITS.OPEN,),
+    key="id",
+    explain=lambda s, item, _action: explain_item(s, item),
+    label=lambda item: f"work item {item.id}",
+)
 
 
 def move_instance(session: Session, inst: WorkflowInstance, action: str, **values: Any) -> None:

@@ -102,9 +102,15 @@ class TickReport(BaseModel):
 
 def step_view(step: WorkflowStep) -> StepView:
     return StepView(
-        sequence=step.sequence, name=step.name, kind=step.kind,
+        sequence=step.sequence,
+        name=step.name,
+        kind=step.kind,
         assignee=f"{step.assignee_kind}:{step.assignee}" if step.assignee_kind else "",
-        policy=step.policy, condition=step.condition, time_limit_hours=step.time_limit_hours,
-        reminder_hours=step.reminder_hours, escalation=json.loads(step.escalation or "[]"),
-        final_action=step.final_action, action=step.action,
+        policy=step.policy,
+        condition=step.condition,
+        time_limit_hours=step.time_limit_hours,
+        reminder_hours=step.reminder_hours,
+        escalation=json.loads(step.escalation or "[]"),
+        final_action=step.final_action,
+        action=step.action,
     )

@@ -8,7 +8,7 @@ Create Date: 2026-11-22 10:00:00
 from typing import Sequence, Union
 
 import sqlalchemy as sa
-import sqlmodel.sql.sqltypes  # noqa: F401  (sqlmodel.sql.sqltypes.AutoString / UTCDateTime)
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision: str = "0002"
@@ -42,8 +42,13 @@ def upgrade() -> None:
         sa.UniqueConstraint("doc_type", "name", "version", name=op.f("uq_workflowdefinition_doc_type_name_version")),
     )
     with op.batch_alter_table("workflowdefinition", schema=None) as batch_op:
-        batch_op.create_index("uq_workflowdefinition_active", ["doc_type", "name"], unique=True,
-                              sqlite_where=sa.text("active = 1"), postgresql_where=sa.text("active"))
+        batch_op.create_index(
+            "uq_workflowdefinition_active",
+            ["doc_type", "name"],
+            unique=True,
+            sqlite_where=sa.text("active = 1"),
+            postgresql_where=sa.text("active"),
+        )
 
     op.create_table(
         "workflowstep",
@@ -61,8 +66,9 @@ def upgrade() -> None:
         sa.Column("escalation", sa.Text(), server_default="[]", nullable=False),
         sa.Column("final_action", S(length=10), nullable=False),
         sa.Column("action", S(length=60), nullable=False),
-        sa.ForeignKeyConstraint(["definition_id"], ["workflowdefinition.id"],
-                                name=op.f("fk_workflowstep_definition_id_workflowdefinition")),
+        sa.ForeignKeyConstraint(
+            ["definition_id"], ["workflowdefinition.id"], name=op.f("fk_workflowstep_definition_id_workflowdefinition")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_workflowstep")),
         sa.UniqueConstraint("definition_id", "sequence", name=op.f("uq_workflowstep_definition_id_sequence")),
     )
@@ -83,15 +89,23 @@ def upgrade() -> None:
         sa.Column("updated_at", T(), nullable=False),
         sa.Column("ended_at", T(), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(["definition_id"], ["workflowdefinition.id"],
-                                name=op.f("fk_workflowinstance_definition_id_workflowdefinition")),
+        sa.ForeignKeyConstraint(
+            ["definition_id"],
+            ["workflowdefinition.id"],
+            name=op.f("fk_workflowinstance_definition_id_workflowdefinition"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_workflowinstance")),
     )
     with op.batch_alter_table("workflowinstance", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_workflowinstance_definition_id"), ["definition_id"], unique=False)
         batch_op.create_index("ix_workflowinstance_doc", ["doc_type", "doc_key", "id"], unique=False)
-        batch_op.create_index("uq_workflowinstance_open", ["doc_type", "doc_key"], unique=True,
-                              sqlite_where=sa.text(_OPEN), postgresql_where=sa.text(_OPEN))
+        batch_op.create_index(
+            "uq_workflowinstance_open",
+            ["doc_type", "doc_key"],
+            unique=True,
+            sqlite_where=sa.text(_OPEN),
+            postgresql_where=sa.text(_OPEN),
+        )
 
     op.create_table(
         "workitem",
@@ -113,8 +127,9 @@ def upgrade() -> None:
         sa.Column("reminders_sent", sa.Integer(), nullable=False),
         sa.Column("last_reminded_at", T(), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(["instance_id"], ["workflowinstance.id"],
-                                name=op.f("fk_workitem_instance_id_workflowinstance")),
+        sa.ForeignKeyConstraint(
+            ["instance_id"], ["workflowinstance.id"], name=op.f("fk_workitem_instance_id_workflowinstance")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_workitem")),
     )
     with op.batch_alter_table("workitem", schema=None) as batch_op:

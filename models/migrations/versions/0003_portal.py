@@ -8,7 +8,7 @@ Create Date: 2026-11-22 10:00:00
 from typing import Sequence, Union
 
 import sqlalchemy as sa
-import sqlmodel.sql.sqltypes  # noqa: F401  (sqlmodel.sql.sqltypes.AutoString / UTCDateTime)
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision: str = "0003"
@@ -36,10 +36,14 @@ def upgrade() -> None:
         sa.Column("disabled_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
         sa.Column("disabled_by", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(["contact_id"], ["contactperson.id"], name=op.f("fk_portaluser_contact_id_contactperson")),
+        sa.ForeignKeyConstraint(
+            ["contact_id"], ["contactperson.id"], name=op.f("fk_portaluser_contact_id_contactperson")
+        ),
         sa.ForeignKeyConstraint(["customer_id"], ["customer.id"], name=op.f("fk_portaluser_customer_id_customer")),
         sa.ForeignKeyConstraint(["role_id"], ["portalrole.id"], name=op.f("fk_portaluser_role_id_portalrole")),
-        sa.ForeignKeyConstraint(["user_request_id"], ["userrequest.id"], name=op.f("fk_portaluser_user_request_id_userrequest")),
+        sa.ForeignKeyConstraint(
+            ["user_request_id"], ["userrequest.id"], name=op.f("fk_portaluser_user_request_id_userrequest")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_portaluser")),
         sa.UniqueConstraint("user_name_key", name=op.f("uq_portaluser_user_name_key")),
         sa.UniqueConstraint("user_request_id", name=op.f("uq_portaluser_user_request_id")),

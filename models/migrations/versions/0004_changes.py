@@ -8,7 +8,7 @@ Create Date: 2026-11-22 11:00:00
 from typing import Sequence, Union
 
 import sqlalchemy as sa
-import sqlmodel.sql.sqltypes  # noqa: F401  (sqlmodel.sql.sqltypes.AutoString / UTCDateTime)
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision: str = "0004"
@@ -45,8 +45,9 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_changeproposal_number"), ["number"], unique=True)
         batch_op.create_index(batch_op.f("ix_changeproposal_customer_id"), ["customer_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_changeproposal_state"), ["state"], unique=False)
-        batch_op.create_index("uq_changeproposal_open_customer", ["customer_id"], unique=True,
-                              sqlite_where=_OPEN, postgresql_where=_OPEN)
+        batch_op.create_index(
+            "uq_changeproposal_open_customer", ["customer_id"], unique=True, sqlite_where=_OPEN, postgresql_where=_OPEN
+        )
 
     op.create_table(
         "changeline",
@@ -62,7 +63,9 @@ def upgrade() -> None:
         sa.Column("decided_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
         sa.Column("comment", sa.Text(), nullable=True),
         sa.Column("current_at_decision", sa.Text(), nullable=True),
-        sa.ForeignKeyConstraint(["proposal_id"], ["changeproposal.id"], name=op.f("fk_changeline_proposal_id_changeproposal")),
+        sa.ForeignKeyConstraint(
+            ["proposal_id"], ["changeproposal.id"], name=op.f("fk_changeline_proposal_id_changeproposal")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_changeline")),
         sa.UniqueConstraint("proposal_id", "field", name=op.f("uq_changeline_proposal_id_field")),
     )

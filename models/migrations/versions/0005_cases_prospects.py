@@ -12,9 +12,8 @@ The number sequences of the feature are inserted here too, so existing databases
 from typing import Sequence, Union
 
 import sqlalchemy as sa
-import sqlmodel.sql.sqltypes  # noqa: F401  (autogenerate renders sqlmodel.sql.sqltypes.AutoString)
+import sqlmodel.sql.sqltypes
 from alembic import op
-
 
 revision: str = "0005"
 down_revision: Union[str, None] = "0004"
@@ -31,144 +30,155 @@ SEQUENCES = [
 
 
 def upgrade() -> None:
-    op.create_table('customercase',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('number', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-    sa.Column('title', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-    sa.Column('category', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
-    sa.Column('priority', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
-    sa.Column('customer_id', sa.Integer(), nullable=False),
-    sa.Column('profile', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
-    sa.Column('contact_name', sqlmodel.sql.sqltypes.AutoString(length=160), nullable=False),
-    sa.Column('contact_email', sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False),
-    sa.Column('contact_phone', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
-    sa.Column('description', sa.Text(), nullable=False),
-    sa.Column('resolution', sa.Text(), nullable=False),
-    sa.Column('resolution_date', sa.Date(), nullable=True),
-    sa.Column('resolved_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-    sa.Column('closure_reason', sa.Text(), nullable=False),
-    sa.Column('closed_by', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
-    sa.Column('closed_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-    sa.Column('created_by', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.Column('submitted_by', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
-    sa.Column('submitted_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-    sa.Column('approved_by', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
-    sa.Column('approved_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-    sa.Column('rejected_by', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
-    sa.Column('rejected_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-    sa.Column('reject_reason', sa.Text(), nullable=True),
-    sa.Column('version', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_customercase_customer_id_customer')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_customercase'))
+    op.create_table(
+        "customercase",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("number", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+        sa.Column("title", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("category", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+        sa.Column("priority", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("profile", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+        sa.Column("contact_name", sqlmodel.sql.sqltypes.AutoString(length=160), nullable=False),
+        sa.Column("contact_email", sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False),
+        sa.Column("contact_phone", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("resolution", sa.Text(), nullable=False),
+        sa.Column("resolution_date", sa.Date(), nullable=True),
+        sa.Column("resolved_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.Column("closure_reason", sa.Text(), nullable=False),
+        sa.Column("closed_by", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("closed_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.Column("created_by", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("submitted_by", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("submitted_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.Column("approved_by", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("approved_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.Column("rejected_by", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("rejected_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.Column("reject_reason", sa.Text(), nullable=True),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["customer_id"], ["customer.id"], name=op.f("fk_customercase_customer_id_customer")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_customercase")),
     )
-    with op.batch_alter_table('customercase', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_customercase_customer_id'), ['customer_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_customercase_number'), ['number'], unique=True)
-        batch_op.create_index('ix_customercase_status_id', ['status', 'id'], unique=False)
+    with op.batch_alter_table("customercase", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_customercase_customer_id"), ["customer_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_customercase_number"), ["number"], unique=True)
+        batch_op.create_index("ix_customercase_status_id", ["status", "id"], unique=False)
 
-    op.create_table('samplerequest',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('number', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-    sa.Column('case_id', sa.Integer(), nullable=False),
-    sa.Column('product', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
-    sa.Column('quantity', sa.Integer(), nullable=False),
-    sa.Column('ship_to', sa.Text(), nullable=False),
-    sa.Column('notes', sa.Text(), nullable=False),
-    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-    sa.Column('created_by', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.Column('version', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['case_id'], ['customercase.id'], name=op.f('fk_samplerequest_case_id_customercase')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_samplerequest'))
+    op.create_table(
+        "samplerequest",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("number", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+        sa.Column("case_id", sa.Integer(), nullable=False),
+        sa.Column("product", sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
+        sa.Column("quantity", sa.Integer(), nullable=False),
+        sa.Column("ship_to", sa.Text(), nullable=False),
+        sa.Column("notes", sa.Text(), nullable=False),
+        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+        sa.Column("created_by", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["case_id"], ["customercase.id"], name=op.f("fk_samplerequest_case_id_customercase")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_samplerequest")),
     )
-    with op.batch_alter_table('samplerequest', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_samplerequest_case_id'), ['case_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_samplerequest_number'), ['number'], unique=True)
+    with op.batch_alter_table("samplerequest", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_samplerequest_case_id"), ["case_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_samplerequest_number"), ["number"], unique=True)
 
-    op.create_table('prospect',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('number', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
-    sa.Column('company', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-    sa.Column('company_normalized', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-    sa.Column('first_name', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
-    sa.Column('last_name', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
-    sa.Column('email', sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False),
-    sa.Column('email_normalized', sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False),
-    sa.Column('phone', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
-    sa.Column('zip', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-    sa.Column('comments', sa.Text(), nullable=False),
-    sa.Column('store_name', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
-    sa.Column('store_url', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
-    sa.Column('submitted_by', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.Column('decided_by', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
-    sa.Column('decided_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-    sa.Column('decision_reason', sa.Text(), nullable=True),
-    sa.Column('version', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_prospect'))
+    op.create_table(
+        "prospect",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("number", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
+        sa.Column("company", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("company_normalized", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("first_name", sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
+        sa.Column("last_name", sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
+        sa.Column("email", sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False),
+        sa.Column("email_normalized", sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False),
+        sa.Column("phone", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+        sa.Column("zip", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+        sa.Column("comments", sa.Text(), nullable=False),
+        sa.Column("store_name", sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
+        sa.Column("store_url", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+        sa.Column("submitted_by", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("decided_by", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("decided_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.Column("decision_reason", sa.Text(), nullable=True),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_prospect")),
     )
-    with op.batch_alter_table('prospect', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_prospect_company_normalized'), ['company_normalized'], unique=False)
-        batch_op.create_index(batch_op.f('ix_prospect_email_normalized'), ['email_normalized'], unique=False)
-        batch_op.create_index(batch_op.f('ix_prospect_number'), ['number'], unique=True)
-        batch_op.create_index('ix_prospect_status_id', ['status', 'id'], unique=False)
+    with op.batch_alter_table("prospect", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_prospect_company_normalized"), ["company_normalized"], unique=False)
+        batch_op.create_index(batch_op.f("ix_prospect_email_normalized"), ["email_normalized"], unique=False)
+        batch_op.create_index(batch_op.f("ix_prospect_number"), ["number"], unique=True)
+        batch_op.create_index("ix_prospect_status_id", ["status", "id"], unique=False)
 
-    op.create_table('lead',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('number', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-    sa.Column('prospect_id', sa.Integer(), nullable=False),
-    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=14), nullable=False),
-    sa.Column('view', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
-    sa.Column('topic', sqlmodel.sql.sqltypes.AutoString(length=250), nullable=False),
-    sa.Column('origin', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
-    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.Column('qualified_by', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
-    sa.Column('qualified_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-    sa.Column('disqualified_by', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
-    sa.Column('disqualified_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-    sa.Column('disqualify_reason', sa.Text(), nullable=True),
-    sa.Column('version', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['prospect_id'], ['prospect.id'], name=op.f('fk_lead_prospect_id_prospect')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_lead')),
-    sa.UniqueConstraint('prospect_id', name=op.f('uq_lead_prospect_id'))
+    op.create_table(
+        "lead",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("number", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+        sa.Column("prospect_id", sa.Integer(), nullable=False),
+        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=14), nullable=False),
+        sa.Column("view", sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
+        sa.Column("topic", sqlmodel.sql.sqltypes.AutoString(length=250), nullable=False),
+        sa.Column("origin", sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
+        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("qualified_by", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("qualified_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.Column("disqualified_by", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("disqualified_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.Column("disqualify_reason", sa.Text(), nullable=True),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["prospect_id"], ["prospect.id"], name=op.f("fk_lead_prospect_id_prospect")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_lead")),
+        sa.UniqueConstraint("prospect_id", name=op.f("uq_lead_prospect_id")),
     )
-    with op.batch_alter_table('lead', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_lead_number'), ['number'], unique=True)
+    with op.batch_alter_table("lead", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_lead_number"), ["number"], unique=True)
 
-    op.create_table('opportunity',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('number', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-    sa.Column('lead_id', sa.Integer(), nullable=False),
-    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
-    sa.Column('topic', sqlmodel.sql.sqltypes.AutoString(length=250), nullable=False),
-    sa.Column('account_id', sa.Integer(), nullable=False),
-    sa.Column('contact_customer_id', sa.Integer(), nullable=False),
-    sa.Column('email_decision', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
-    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.Column('closed_by', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
-    sa.Column('closed_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-    sa.Column('close_reason', sa.Text(), nullable=True),
-    sa.Column('contact_person_id', sa.Integer(), nullable=True),
-    sa.Column('user_request_id', sa.Integer(), nullable=True),
-    sa.Column('version', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['account_id'], ['customer.id'], name=op.f('fk_opportunity_account_id_customer')),
-    sa.ForeignKeyConstraint(['contact_customer_id'], ['customer.id'], name=op.f('fk_opportunity_contact_customer_id_customer')),
-    sa.ForeignKeyConstraint(['contact_person_id'], ['contactperson.id'], name=op.f('fk_opportunity_contact_person_id_contactperson')),
-    sa.ForeignKeyConstraint(['lead_id'], ['lead.id'], name=op.f('fk_opportunity_lead_id_lead')),
-    sa.ForeignKeyConstraint(['user_request_id'], ['userrequest.id'], name=op.f('fk_opportunity_user_request_id_userrequest')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_opportunity')),
-    sa.UniqueConstraint('lead_id', name=op.f('uq_opportunity_lead_id'))
+    op.create_table(
+        "opportunity",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("number", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+        sa.Column("lead_id", sa.Integer(), nullable=False),
+        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+        sa.Column("topic", sqlmodel.sql.sqltypes.AutoString(length=250), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("contact_customer_id", sa.Integer(), nullable=False),
+        sa.Column("email_decision", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("closed_by", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("closed_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.Column("close_reason", sa.Text(), nullable=True),
+        sa.Column("contact_person_id", sa.Integer(), nullable=True),
+        sa.Column("user_request_id", sa.Integer(), nullable=True),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["account_id"], ["customer.id"], name=op.f("fk_opportunity_account_id_customer")),
+        sa.ForeignKeyConstraint(
+            ["contact_customer_id"], ["customer.id"], name=op.f("fk_opportunity_contact_customer_id_customer")
+        ),
+        sa.ForeignKeyConstraint(
+            ["contact_person_id"], ["contactperson.id"], name=op.f("fk_opportunity_contact_person_id_contactperson")
+        ),
+        sa.ForeignKeyConstraint(["lead_id"], ["lead.id"], name=op.f("fk_opportunity_lead_id_lead")),
+        sa.ForeignKeyConstraint(
+            ["user_request_id"], ["userrequest.id"], name=op.f("fk_opportunity_user_request_id_userrequest")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_opportunity")),
+        sa.UniqueConstraint("lead_id", name=op.f("uq_opportunity_lead_id")),
     )
-    with op.batch_alter_table('opportunity', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_opportunity_number'), ['number'], unique=True)
+    with op.batch_alter_table("opportunity", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_opportunity_number"), ["number"], unique=True)
 
     insert = sa.text(
         "INSERT INTO numbersequence (code, prefix, width, next_value, description) "

@@ -19,7 +19,7 @@ Self-contained: it needs only the tables of 0001-0005.
 from typing import Sequence, Union
 
 import sqlalchemy as sa
-import sqlmodel.sql.sqltypes  # noqa: F401
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision: str = "0007"
@@ -89,8 +89,10 @@ def _sqlite_counter(area: str, table: str, column: str | None) -> list[str]:
         return f"{row}.{column}" if column else "''"
 
     def add(row: str) -> str:
-        return (f"INSERT INTO statuscount (area, status, n) VALUES ('{area}', {value(row)}, 1) "
-                "ON CONFLICT (area, status) DO UPDATE SET n = n + 1;")
+        return (
+            f"INSERT INTO statuscount (area, status, n) VALUES ('{area}', {value(row)}, 1) "
+            "ON CONFLICT (area, status) DO UPDATE SET n = n + 1;"
+        )
 
     def sub(row: str) -> str:
         return f"UPDATE statuscount SET n = n - 1 WHERE area = '{area}' AND status = {value(row)};"
@@ -100,8 +102,10 @@ def _sqlite_counter(area: str, table: str, column: str | None) -> list[str]:
         f"CREATE TRIGGER trg_{table}_count_del AFTER DELETE ON {table} BEGIN {sub('old')} END",
     ]
     if column:
-        out.append(f"CREATE TRIGGER trg_{table}_count_upd AFTER UPDATE OF {column} ON {table} "
-                   f"WHEN old.{column} IS NOT new.{column} BEGIN {sub('old')} {add('new')} END")
+        out.append(
+            f"CREATE TRIGGER trg_{table}_count_upd AFTER UPDATE OF {column} ON {table} "
+            f"WHEN old.{column} IS NOT new.{column} BEGIN {sub('old')} {add('new')} END"
+        )
     return out
 
 
@@ -109,21 +113,30 @@ def _pg_counter(area: str, table: str, column: str | None) -> list[str]:
     """Statement-level triggers over transition tables: one upsert per status per statement, so a
     bulk load of N rows touches each counter row once (row triggers would update one row N times
     in one transaction, each update walking the growing chain of its versions)."""
+
     def value(row: str) -> str:
         return f"{row}.{column}" if column else "''"
 
     fn = f"regdesk_count_{table}"
-    add = (f"INSERT INTO statuscount (area, status, n) SELECT '{area}', {value('r')}, count(*) FROM new_rows r "
-           f"GROUP BY 2 ON CONFLICT (area, status) DO UPDATE SET n = statuscount.n + excluded.n;")
-    sub = (f"UPDATE statuscount c SET n = c.n - d.k FROM (SELECT {value('r')} AS status, count(*) AS k FROM old_rows r "
-           f"GROUP BY 1) d WHERE c.area = '{area}' AND c.status = d.status;")
+    add = (
+        f"INSERT INTO statuscount (area, status, n) SELECT '{area}', {value('r')}, count(*) FROM new_rows r "
+        f"GROUP BY 2 ON CONFLICT (area, status) DO UPDATE SET n = statuscount.n + excluded.n;"
+    )
+    sub = (
+        f"UPDATE statuscount c SET n = c.n - d.k FROM (SELECT {value('r')} AS status, count(*) AS k FROM old_rows r "
+        f"GROUP BY 1) d WHERE c.area = '{area}' AND c.status = d.status;"
+    )
     if column:
-        moved_sub = (f"UPDATE statuscount c SET n = c.n - d.k FROM (SELECT o.{column} AS status, count(*) AS k "
-                     f"FROM old_rows o JOIN new_rows r ON r.id = o.id WHERE o.{column} IS DISTINCT FROM r.{column} "
-                     f"GROUP BY 1) d WHERE c.area = '{area}' AND c.status = d.status;")
-        moved_add = (f"INSERT INTO statuscount (area, status, n) SELECT '{area}', r.{column}, count(*) FROM old_rows o "
-                     f"JOIN new_rows r ON r.id = o.id WHERE o.{column} IS DISTINCT FROM r.{column} GROUP BY 2 "
-                     f"ON CONFLICT (area, status) DO UPDATE SET n = statuscount.n + excluded.n;")
+        moved_sub = (
+            f"UPDATE statuscount c SET n = c.n - d.k FROM (SELECT o.{column} AS status, count(*) AS k "
+            f"FROM old_rows o JOIN new_rows r ON r.id = o.id WHERE o.{column} IS DISTINCT FROM r.{column} "
+            f"GROUP BY 1) d WHERE c.area = '{area}' AND c.status = d.status;"
+        )
+        moved_add = (
+            f"INSERT INTO statuscount (area, status, n) SELECT '{area}', r.{column}, count(*) FROM old_rows o "
+            f"JOIN new_rows r ON r.id = o.id WHERE o.{column} IS DISTINCT FROM r.{column} GROUP BY 2 "
+            f"ON CONFLICT (area, status) DO UPDATE SET n = statuscount.n + excluded.n;"
+        )
     else:
         moved_sub = moved_add = ""
     out = [
@@ -150,8 +163,10 @@ END $$""",
     if column:
         # a column list is not allowed with transition tables: every UPDATE statement fires it,
         # and only rows whose status moved count
-        out.append(f"CREATE TRIGGER trg_{table}_count_upd AFTER UPDATE ON {table} REFERENCING OLD TABLE AS old_rows "
-                   f"NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION {fn}()")
+        out.append(
+            f"CREATE TRIGGER trg_{table}_count_upd AFTER UPDATE ON {table} REFERENCING OLD TABLE AS old_rows "
+            f"NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION {fn}()"
+        )
     return out
 
 
@@ -172,8 +187,10 @@ def upgrade() -> None:
         for sql in (_sqlite_search if sqlite else _pg_search)(table, columns):
             op.execute(sql)
     for area, (table, column) in COUNTED.items():
-        op.execute(f"INSERT INTO statuscount (area, status, n) SELECT '{area}', "
-                   f"{column if column else chr(39) * 2}, count(*) FROM {table} GROUP BY 1, 2")
+        op.execute(
+            f"INSERT INTO statuscount (area, status, n) SELECT '{area}', "
+            f"{column if column else chr(39) * 2}, count(*) FROM {table} GROUP BY 1, 2"
+        )
         for sql in (_sqlite_counter if sqlite else _pg_counter)(area, table, column):
             op.execute(sql)
 

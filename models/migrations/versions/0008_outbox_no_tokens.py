@@ -28,10 +28,18 @@ MESSAGE_ID = re.compile(r"^<([0-9a-f]{32})@")
 
 def upgrade() -> None:
     bind = op.get_bind()
-    outbox = sa.table("outboxemail", sa.column("id", sa.Integer), sa.column("body", sa.Text),
-                      sa.column("message_id", sa.String), sa.column("status", sa.String))
-    rows = bind.execute(sa.select(outbox.c.id, outbox.c.body, outbox.c.message_id)
-                        .where(outbox.c.status != "sent", outbox.c.body.like("%rdk\\_%", escape="\\"))).all()
+    outbox = sa.table(
+        "outboxemail",
+        sa.column("id", sa.Integer),
+        sa.column("body", sa.Text),
+        sa.column("message_id", sa.String),
+        sa.column("status", sa.String),
+    )
+    rows = bind.execute(
+        sa.select(outbox.c.id, outbox.c.body, outbox.c.message_id).where(
+            outbox.c.status != "sent", outbox.c.body.like("%rdk\\_%", escape="\\")
+        )
+    ).all()
     for row_id, body, message_id in rows:
         match = MESSAGE_ID.match(message_id or "")
         replacement = f"[[token:{match.group(1)}]]" if match else "[link removed: ask for a new one]"

@@ -19,7 +19,7 @@ Revises: 0008
 from typing import Sequence, Union
 
 import sqlalchemy as sa
-import sqlmodel.sql.sqltypes  # noqa: F401  (sqlmodel.sql.sqltypes.UTCDateTime)
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision: str = "0009"

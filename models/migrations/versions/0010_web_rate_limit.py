@@ -8,7 +8,7 @@ Create Date: 2026-11-28 09:00:00
 from typing import Sequence, Union
 
 import sqlalchemy as sa
-import sqlmodel.sql.sqltypes  # noqa: F401  (sqlmodel.sql.sqltypes.AutoString / UTCDateTime)
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision: str = "0010"

@@ -14,9 +14,8 @@ column and indexes to ``workitem`` (created by 0002).
 from typing import Sequence, Union
 
 import sqlalchemy as sa
-import sqlmodel.sql.sqltypes  # noqa: F401
+import sqlmodel.sql.sqltypes
 from alembic import op
-
 
 revision: str = "0011"
 down_revision: Union[str, None] = "0009"
@@ -29,8 +28,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("next_check_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
     op.execute("UPDATE workitem SET next_check_at = created_at WHERE status = 'open'")
     op.create_index("ix_workitem_status_check", "workitem", ["status", "next_check_at"], unique=False)
-    op.create_index("ix_workitem_assignee_inbox", "workitem", ["assignee", "status", "due_at", "created_at", "id"],
-                    unique=False)
+    op.create_index(
+        "ix_workitem_assignee_inbox", "workitem", ["assignee", "status", "due_at", "created_at", "id"], unique=False
+    )
     op.create_index("ix_workitem_inbox", "workitem", ["status", "due_at", "created_at", "id"], unique=False)
     op.create_index("ix_workitem_assignee_instance", "workitem", ["assignee", "status", "instance_id"], unique=False)
     op.create_index("ix_workflowinstance_submitter", "workflowinstance", ["submitter", "status"], unique=False)

@@ -32,7 +32,7 @@ from types import ModuleType
 from typing import Sequence, Union
 
 import sqlalchemy as sa
-import sqlmodel.sql.sqltypes  # noqa: F401
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision: str = "0012"
@@ -93,29 +93,37 @@ def _sqlite_counter(area: str, table: str, column: str | None) -> list[str]:
         return f"{row}.{column}" if column else "''"
 
     def delta(row: str, k: int) -> str:
-        return (f"INSERT INTO statuscount (area, status, slot, n) VALUES ('{area}', {value(row)}, 0, {k}) "
-                f"ON CONFLICT (area, status, slot) DO UPDATE SET n = n + ({k});")
+        return (
+            f"INSERT INTO statuscount (area, status, slot, n) VALUES ('{area}', {value(row)}, 0, {k}) "
+            f"ON CONFLICT (area, status, slot) DO UPDATE SET n = n + ({k});"
+        )
+
     out = [
         f"CREATE TRIGGER trg_{table}_count_ins AFTER INSERT ON {table} BEGIN {delta('new', 1)} END",
         f"CREATE TRIGGER trg_{table}_count_del AFTER DELETE ON {table} BEGIN {delta('old', -1)} END",
     ]
     if column:
-        out.append(f"CREATE TRIGGER trg_{table}_count_upd AFTER UPDATE OF {column} ON {table} "
-                   f"WHEN old.{column} IS NOT new.{column} BEGIN {delta('old', -1)} {delta('new', 1)} END")
+        out.append(
+            f"CREATE TRIGGER trg_{table}_count_upd AFTER UPDATE OF {column} ON {table} "
+            f"WHEN old.{column} IS NOT new.{column} BEGIN {delta('old', -1)} {delta('new', 1)} END"
+        )
     return out
 
 
 def _pg_counter_function(area: str, table: str, column: str | None) -> str:
     """The trigger function of 0007, same name and triggers: one delta per status per statement."""
+
     def value(row: str) -> str:
         return f"{row}.{column}" if column else "''"
 
     if column:
-        moved = (f"SELECT status, sum(k) AS k FROM ("
-                 f"SELECT o.{column} AS status, -1 AS k FROM old_rows o JOIN new_rows r ON r.id = o.id "
-                 f"WHERE o.{column} IS DISTINCT FROM r.{column} UNION ALL "
-                 f"SELECT r.{column}, 1 FROM old_rows o JOIN new_rows r ON r.id = o.id "
-                 f"WHERE o.{column} IS DISTINCT FROM r.{column}) m GROUP BY status")
+        moved = (
+            f"SELECT status, sum(k) AS k FROM ("
+            f"SELECT o.{column} AS status, -1 AS k FROM old_rows o JOIN new_rows r ON r.id = o.id "
+            f"WHERE o.{column} IS DISTINCT FROM r.{column} UNION ALL "
+            f"SELECT r.{column}, 1 FROM old_rows o JOIN new_rows r ON r.id = o.id "
+            f"WHERE o.{column} IS DISTINCT FROM r.{column}) m GROUP BY status"
+        )
         on_update = f"""FOR d IN {moved} LOOP
             PERFORM regdesk_count_add('{area}', d.status, d.k);
         END LOOP;"""
@@ -128,11 +136,11 @@ BEGIN
     IF TG_OP = 'TRUNCATE' THEN
         DELETE FROM statuscount WHERE area = '{area}';
     ELSIF TG_OP = 'INSERT' THEN
-        FOR d IN SELECT {value('r')} AS status, count(*) AS k FROM new_rows r GROUP BY 1 LOOP
+        FOR d IN SELECT {value("r")} AS status, count(*) AS k FROM new_rows r GROUP BY 1 LOOP
             PERFORM regdesk_count_add('{area}', d.status, d.k);
         END LOOP;
     ELSIF TG_OP = 'DELETE' THEN
-        FOR d IN SELECT {value('r')} AS status, count(*) AS k FROM old_rows r GROUP BY 1 LOOP
+        FOR d IN SELECT {value("r")} AS status, count(*) AS k FROM old_rows r GROUP BY 1 LOOP
             PERFORM regdesk_count_add('{area}', d.status, -d.k);
         END LOOP;
     ELSIF TG_OP = 'UPDATE' THEN
@@ -197,8 +205,10 @@ def downgrade() -> None:
         sa.Column("n", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("area", "status", name=op.f("pk_statuscount_one")),
     )
-    op.execute("INSERT INTO statuscount_one (area, status, n) SELECT area, status, sum(n) FROM statuscount "
-               "GROUP BY area, status")
+    op.execute(
+        "INSERT INTO statuscount_one (area, status, n) SELECT area, status, sum(n) FROM statuscount "
+        "GROUP BY area, status"
+    )
     op.drop_table("statuscount")
     op.rename_table("statuscount_one", "statuscount")
     if not sqlite:
