@@ -24,6 +24,7 @@ import time
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -37,51 +38,53 @@ from services.operators import resolve_actor
 from services.store import Store
 
 
+def customer_row(a: str, label: str, at: datetime) -> dict[str, Any]:
+    """One customer row for bulk inserts (benchmarks make their data with SQL, not the services)."""
+    return {
+        "account": a,
+        "name": f"{label} customer {a}",
+        "name_normalized": f"{label.lower()} customer {a.lower()}",
+        "party_type": "Organization",
+        "customer_group": "10",
+        "currency": "USD",
+        "terms_of_payment": "Net30",
+        "method_of_payment": "CHECK",
+        "payment_specification": "",
+        "credit_limit": Decimal("1000.00"),
+        "mandatory_credit_limit": False,
+        "tax_group": "TAXABLE",
+        "tax_exempt_number": "",
+        "bank_account": "",
+        "cash_discount": "",
+        "cash_discount_base_days": 0,
+        "credit_rating": "",
+        "exclude_interest_charges": False,
+        "exclude_collection_fees": False,
+        "invoice_account": "",
+        "email": "",
+        "email_normalized": "",
+        "phone": "",
+        "street": "",
+        "city": "Springfield",
+        "zip": "",
+        "state": "",
+        "county": "",
+        "country": "US",
+        "language": "en-us",
+        "parent_account": "",
+        "blocked": False,
+        "created_at": at,
+        "created_by": "bench",
+        "version": 1,
+    }
+
+
 def build(store: Store, rows: int) -> list[str]:
     load_reference(store)
     at = datetime(2026, 11, 2, tzinfo=timezone.utc)
     accounts = [f"B-{i:07d}" for i in range(1, rows + 1)]
     for start in range(0, rows, 10_000):
-        batch = [
-            {
-                "account": a,
-                "name": f"Bench customer {a}",
-                "name_normalized": f"bench customer {a.lower()}",
-                "party_type": "Organization",
-                "customer_group": "10",
-                "currency": "USD",
-                "terms_of_payment": "Net30",
-                "method_of_payment": "CHECK",
-                "payment_specification": "",
-                "credit_limit": Decimal("1000.00"),
-                "mandatory_credit_limit": False,
-                "tax_group": "TAXABLE",
-                "tax_exempt_number": "",
-                "bank_account": "",
-                "cash_discount": "",
-                "cash_discount_base_days": 0,
-                "credit_rating": "",
-                "exclude_interest_charges": False,
-                "exclude_collection_fees": False,
-                "invoice_account": "",
-                "email": "",
-                "email_normalized": "",
-                "phone": "",
-                "street": "",
-                "city": "Springfield",
-                "zip": "",
-                "state": "",
-                "county": "",
-                "country": "US",
-                "language": "en-us",
-                "parent_account": "",
-                "blocked": False,
-                "created_at": at,
-                "created_by": "bench",
-                "version": 1,
-            }
-            for a in accounts[start : start + 10_000]
-        ]
+        batch = [customer_row(a, "Bench", at) for a in accounts[start : start + 10_000]]
         with store.write() as s:
             s.execute(insert(Customer), batch)
     with store.write() as s:

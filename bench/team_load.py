@@ -29,7 +29,6 @@ import traceback
 import uuid
 from collections import Counter, defaultdict
 from datetime import datetime, timezone
-from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -38,6 +37,7 @@ os.environ.setdefault("REGDESK_CONFIG", "/nonexistent/regdesk-bench-config.toml"
 from sqlalchemy import insert
 
 import models  # noqa: F401
+from bench.import_bench import customer_row
 from models.core import AuditEvent, OutboxEmail, Token
 from models.customer import Customer
 from models.signup import SignupRequest
@@ -57,45 +57,7 @@ def _customer_rows(prefix: str, start: int, count: int) -> list[dict]:
     out = []
     for i in range(start, start + count):
         a = f"{prefix}{i:07d}"
-        out.append(
-            {
-                "account": a,
-                "name": f"Load customer {a}",
-                "name_normalized": f"load customer {a.lower()}",
-                "party_type": "Organization",
-                "customer_group": "10",
-                "currency": "USD",
-                "terms_of_payment": "Net30",
-                "method_of_payment": "CHECK",
-                "payment_specification": "",
-                "credit_limit": Decimal("1000.00"),
-                "mandatory_credit_limit": False,
-                "tax_group": "TAXABLE",
-                "tax_exempt_number": "",
-                "bank_account": "",
-                "cash_discount": "",
-                "cash_discount_base_days": 0,
-                "credit_rating": "",
-                "exclude_interest_charges": False,
-                "exclude_collection_fees": False,
-                "invoice_account": "",
-                "email": "",
-                "email_normalized": "",
-                "phone": "",
-                "street": "",
-                "city": "Springfield",
-                "zip": "",
-                "state": "",
-                "county": "",
-                "country": "US",
-                "language": "en-us",
-                "parent_account": "",
-                "blocked": False,
-                "created_at": at,
-                "created_by": "bench",
-                "version": 1,
-            }
-        )
+        out.append(customer_row(a, "Load", at))
     return out
 
 
