@@ -127,6 +127,24 @@ async def test_own_action_is_reread_once_not_again_by_the_live_signal(store):
         await until(app, pilot, lambda: other not in [str(k.value) for k in reg.table.rows], "other's change shown")
 
 
+async def _verified_tab(app, pilot):
+    """Registration on "Verified by user" with the change counter read: (screen, row keys)."""
+    reg = app.screen
+    await pilot.press("3")
+    await until(
+        app,
+        pilot,
+        lambda: (
+            reg.query_state.status == "Verified by user"
+            and reg.table.row_count == 4
+            and not reg._fetching
+            and app.last_change is not None
+        ),
+        "verified",
+    )
+    return reg, [str(k.value) for k in reg.table.rows]
+
+
 async def _meanwhile(pilot, condition, what: str, seconds: float = 20.0) -> None:
     """Wait for ``condition`` while a worker is still blocked (``until`` waits for workers first)."""
     import asyncio
@@ -149,20 +167,7 @@ async def test_a_live_change_during_an_action_is_read_once_by_the_actions_own_re
     app = make_app(store, actor("approver1"))
     app.LIVE_SECONDS = 3600.0
     async with app.run_test(size=SIZE) as pilot:
-        reg = app.screen
-        await pilot.press("3")
-        await until(
-            app,
-            pilot,
-            lambda: (
-                reg.query_state.status == "Verified by user"
-                and reg.table.row_count == 4
-                and not reg._fetching
-                and app.last_change is not None
-            ),
-            "verified",
-        )
-        keys = [str(k.value) for k in reg.table.rows]
+        reg, keys = await _verified_tab(app, pilot)
         number, gen = keys[0], reg.generation
         committed, release = threading.Event(), threading.Event()
 
@@ -198,20 +203,7 @@ async def test_a_live_change_during_a_refused_action_is_still_shown(store):
     app = make_app(store, actor("approver1"))
     app.LIVE_SECONDS = 3600.0
     async with app.run_test(size=SIZE) as pilot:
-        reg = app.screen
-        await pilot.press("3")
-        await until(
-            app,
-            pilot,
-            lambda: (
-                reg.query_state.status == "Verified by user"
-                and reg.table.row_count == 4
-                and not reg._fetching
-                and app.last_change is not None
-            ),
-            "verified",
-        )
-        keys = [str(k.value) for k in reg.table.rows]
+        reg, keys = await _verified_tab(app, pilot)
         other = keys[1]
         changed, release = threading.Event(), threading.Event()
 
