@@ -20,6 +20,7 @@ __all__ = [
     "app_exiting",
     "mark_screen_styled",
     "notifications",
+    "realign_tab_underline",
     "register_screen",
     "screen_text",
     "stylesheet_untouched",
@@ -60,13 +61,24 @@ INTERNALS: list[tuple[str, str, str]] = [
     ("textual.widgets:DataTable", "_column_locations", "screens/widgets.py RequestTable._render_cell"),
     ("textual.widgets:DataTable", "_cell_render_cache", "screens/widgets.py RequestTable._render_cell"),
     ("textual.widgets:DataTable", "_show_hover_cursor", "screens/widgets.py RequestTable._render_cell (cache key)"),
-    ("textual.widgets:DataTable", "_update_count", "screens/widgets.py RequestTable._render_cell (cache key)"),
+    (
+        "textual.widgets:DataTable",
+        "_update_count",
+        "screens/widgets.py RequestTable._render_cell (cache key); RequestTable._update_dimensions bumps it "
+        "when a column grows, so cells cut to the old width are not served from the caches",
+    ),
     ("textual.widgets:DataTable", "_pseudo_class_state", "screens/widgets.py RequestTable._render_cell (cache key)"),
     (
         "textual.app:App",
         "_get_screen",
         "screens/dialogs/create_customer.py CreateCustomerDialog.warm via register_screen: "
         "compose and mount the installed Create dialog while idle, without showing it",
+    ),
+    (
+        "textual.widgets:Tabs",
+        "_highlight_active",
+        "screens/browser/screen.py via realign_tab_underline: after tabs are relabelled with their counts, "
+        "Textual can place the underline from the tab's width before the new label was laid out",
     ),
     (
         "textual.app:App",
@@ -94,6 +106,11 @@ def mark_screen_styled(screen: Any) -> None:
 def register_screen(app: Any, name: str) -> Any:
     """Compose and mount an installed screen without showing it (so its first push costs no compose)."""
     return app._get_screen(name)
+
+
+def realign_tab_underline(tabs: Any) -> None:
+    """Move a tab bar's underline under its active tab as laid out now (no animation)."""
+    tabs._highlight_active(animate=False)
 
 
 def app_exiting(app: Any) -> bool:

@@ -174,6 +174,7 @@ class RequestTable(DataTable):
         """
         rest = []
         columns = self.ordered_columns
+        widths = [column.content_width for column in columns]
         for row_key in new_rows:
             row_index = self._row_locations.get(row_key)
             row = self.rows.get(row_key)
@@ -190,6 +191,11 @@ class RequestTable(DataTable):
                 if width > column.content_width:
                     column.content_width = width
         super()._update_dimensions(rest)
+        if [column.content_width for column in columns] != widths:
+            # a column grew: DataTable's cell and row caches are keyed on this count, not on the width,
+            # so a cell drawn at the old width must not be served again (a snapshot under load once
+            # showed a first row cut to "PRO-00" after PRO-000002 arrived; not reproduced on demand)
+            self._update_count += 1
 
     # ------------------------------------------------------------------ a cheaper cell path
 

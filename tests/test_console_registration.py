@@ -676,17 +676,61 @@ async def test_console_runs_the_workflow_tick_in_a_worker(store, actor, monkeypa
         assert app.is_running  # an error is a notification, not a crash
 
 
+def counts_shown(app) -> bool:
+    """Every record browser on the screen stack (also one under a dialog) has its tab counts: they come
+    from a worker after the first page, so a list that is empty at once is not yet a settled screen."""
+    from screens.browser.screen import BrowserScreen
+
+    return all(
+        screen.counts or len(screen.FILTERS) <= 1 for screen in app.screen_stack if isinstance(screen, BrowserScreen)
+    )
+
+
+def underlines_settled(app) -> bool:
+    """Every tab bar's underline sits under its active tab: Textual moves it after the next refresh
+    once a tab is relabelled (a count arrived), so a snapshot must wait for that refresh."""
+    from textual.widgets import Tabs
+
+    for screen in app.screen_stack:
+        for tabs in screen.query(Tabs):
+            active = tabs.active_tab
+            if active is None or not active.region:
+                continue
+            start, end = active.virtual_region.shrink(active.styles.gutter).column_span
+            underline = tabs.query_one("Underline")
+            if (underline.highlight_start, underline.highlight_end) != (start, end):
+                return False
+    return True
+
+
 def live_settled(run_before, app):
     """A snapshot's ``run_before`` that also waits for the app's first change-counter read (the header
-    counts come with it), so a snapshot never races the live-data worker."""
+    counts come with it) and for the tab counts of every list, so a snapshot never races a worker."""
 
     async def wrapped(pilot):
         await run_before(pilot)
         for _ in range(500):
-            if getattr(app, "last_change", None) is not None:
+            if getattr(app, "last_change", None) is not None and counts_shown(app):
                 break
             await pilot.pause(0.02)
         await app.workers.wait_for_complete()
         await pilot.pause()
+        for _ in range(500):
+            if underlines_settled(app):
+                break
+            await pilot.pause(0.02)
+        await frame_stable(app, pilot)
 
     return wrapped
+
+
+async def frame_stable(app, pilot) -> None:
+    """Wait until two frames 50 ms apart are the same: a relabelled tab is laid out again and its
+    underline moved on later refreshes, which no worker or message queue reports."""
+    before = app.export_screenshot()
+    for _ in range(100):
+        await pilot.pause(0.05)
+        now = app.export_screenshot()
+        if now == before:
+            return
+        before = now

@@ -18,7 +18,7 @@ from textual.worker import Worker, WorkerState
 from screens.browser.parts import ActionDone, Chunk, CountsLoaded, ListQuery, Page, PageLoaded, tab_id
 from screens.browser.table import RecordTable
 from screens.browser.window import ListWindow
-from screens.textual_compat import app_exiting
+from screens.textual_compat import app_exiting, realign_tab_underline
 from screens.widgets import RequestTable
 
 
@@ -134,6 +134,7 @@ class BrowserScreen(ListWindow):
         self.refresh_bindings()
 
     def on_mount(self) -> None:
+        self.screen_layout_refresh_signal.subscribe(self, self._realign_tabs)
         self._update_headers()
         self.table.focus()
         self._apply_width(self.app.size.width)
@@ -176,6 +177,17 @@ class BrowserScreen(ListWindow):
             if name is not None:
                 tab.label = self._tab_label(name)  # type: ignore[attr-defined]
         self._update_info()
+
+    def _realign_tabs(self, _screen: Any = None) -> None:
+        """After every layout of the screen: the tab bar's underline under its active tab. Tabs relabelled
+        with their counts grow; Textual places the underline after the next refresh, which during a batch
+        update (an area switch, a table update) comes before the new widths are laid out, and it stayed
+        short under "Prospects (2)" (seen in snapshots under load)."""
+        from textual.widgets import Tabs
+
+        for tabs in self.query("#filters"):
+            if isinstance(tabs, Tabs):
+                realign_tab_underline(tabs)
 
     def _tab_label(self, name: str) -> str:
         return f"{name} ({self.counts.get(name, 0):,})" if self.counts and name in self.counts else name
