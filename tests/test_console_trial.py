@@ -115,3 +115,97 @@ async def test_rows_approved_in_a_burst_all_show_approved(store, actor):
         await settle(app, pilot)
         shown = {k: table(app).get_cell(k, "status").plain for k in keys[:3] if k in reg(app).records}
         assert shown == {k: "Approved" for k in keys[:3]}, shown
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="screens/footer.py: KeyFooter is Textual's one-line Footer; at 80 columns the keys need up to "
+    "~105 columns, so the last ones (^q Quit, f1 Help...) are hidden behind the docked '^p palette' key "
+    "or cut mid-word ('/ Searc', 'r Reje', 'f1 He') and a stray letter of the hidden part shows after it",
+)
+@pytest.mark.parametrize("area", ["f2", "f3", "f4", "f6", "f7", "f10", "f11"])
+@run_async
+async def test_footer_keeps_every_key_at_80x24(store, actor, area):
+    from textual.widgets._footer import FooterKey
+
+    from screens.footer import KeyFooter
+
+    load_requests(store, actor)
+    app = make_app(store, actor("approver1"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press(area)
+        await until(app, pilot, lambda: bool(app.screen.query(KeyFooter)), "the footer")
+        await settle(app, pilot)
+        footer = app.screen.query_one(KeyFooter)
+        keys = list(footer.query(FooterKey))
+        palette = [k for k in keys if k.has_class("-command-palette")]
+        right = palette[0].region.x if palette else footer.region.right
+        cut = [f"{k.key} {k.description}" for k in keys if k not in palette and k.region.right > right]
+        assert not cut, f"keys hidden or cut at 80 columns: {cut}"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="screens/customers.py action_edit: when the highlighted customer's detail is still loading, "
+    "`e` starts a worker and opens the dialog only when it returns; keys typed meanwhile go to the list "
+    "(Tab moves the list's focus, letters are list keys: s submits, d/D discard) and are lost for the form",
+)
+@run_async
+async def test_keys_typed_right_after_e_land_in_the_edit_dialog(store, actor):
+    """tmux `Down e`, then Tab and text (a loaded machine: the dialog came 1.2 s after `e`): the Tabs
+    and the text were lost, the name field got what came after the dialog appeared. Here: `Down e x y`
+    while the detail is read: "xy" belongs in the first field (Name)."""
+    import threading
+
+    from screens.customers import CustomersScreen, EditCustomerDialog
+
+    app = make_app(store, actor("support1"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f6")
+        await until(
+            app, pilot, lambda: isinstance(app.screen, CustomersScreen) and app.screen.detail is not None, "customers"
+        )
+        screen = app.screen
+        second = str(list(screen.table.rows)[1].value)
+        gate = threading.Event()
+        fetch = screen.fetch_detail
+
+        def slow_fetch(key):  # the store answers late, as on a busy machine
+            if key == second:
+                gate.wait(10)
+            return fetch(key)
+
+        screen.fetch_detail = slow_fetch
+        burst(app, "down", "e", "x", "y")
+        for _ in range(5):
+            await pilot.pause()
+        gate.set()
+        await until(app, pilot, lambda: isinstance(app.screen, EditCustomerDialog), "edit dialog")
+        await settle(app, pilot)
+        dialog = app.screen
+        assert dialog.context.customer.account == second
+        typed = {i.id: i.value for i in dialog.query("Input") if i.value.endswith("xy")}
+        assert typed, "the keys typed after `e` were lost"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the dialog kit (screens/dialogs/base.py; EditCustomerDialog in screens/customers.py): a pushed "
+    "dialog is composed and focuses its first field only once mounted; keys that arrive in between have "
+    "no focused widget and are dropped (nothing buffers them for the field that gets the focus)",
+)
+@run_async
+async def test_keys_typed_right_after_e_land_in_the_edit_dialog_when_the_detail_is_loaded(store, actor):
+    from screens.customers import CustomersScreen, EditCustomerDialog
+
+    app = make_app(store, actor("support1"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f6")
+        await until(
+            app, pilot, lambda: isinstance(app.screen, CustomersScreen) and app.screen.detail is not None, "customers"
+        )
+        burst(app, "e", "x", "y")
+        await until(app, pilot, lambda: isinstance(app.screen, EditCustomerDialog), "edit dialog")
+        await settle(app, pilot)
+        assert app.screen.query_one("#f-name").value.endswith("xy"), app.screen.query_one("#f-name").value
