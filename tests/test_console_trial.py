@@ -209,3 +209,31 @@ async def test_keys_typed_right_after_e_land_in_the_edit_dialog_when_the_detail_
         await until(app, pilot, lambda: isinstance(app.screen, EditCustomerDialog), "edit dialog")
         await settle(app, pilot)
         assert app.screen.query_one("#f-name").value.endswith("xy"), app.screen.query_one("#f-name").value
+
+
+@run_async
+async def test_create_refused_because_someone_else_created_it_says_so_in_the_dialog(store, actor):
+    """Two approvers with the Create dialog open on one request (PostgreSQL, side by side): the second
+    ctrl+s was refused "done already: customer C-… was created by approver2" in a toast only; the
+    dialog stayed open saying "Ready: OK creates it." with no error on it."""
+    load_requests(store, actor)
+    set_create_defaults(store)
+    from services import signup
+
+    app = make_app(store, actor("approver1"))
+    async with app.run_test(size=SIZE) as pilot:
+        keys = await verified_tab(app, pilot)
+        first = keys[0]
+        await pilot.press("a")
+        await until(app, pilot, lambda: status_of(store, first) == "Approved", "approved")
+        await until(app, pilot, lambda: reg(app).detail is not None and reg(app).detail.status == "Approved", "detail")
+        await pilot.press("c")
+        await until(app, pilot, lambda: isinstance(app.screen, CreateCustomerDialog), "the Create dialog")
+        dialog = app.screen
+        await until(app, pilot, lambda: dialog.preview is not None and dialog._ready, "dialog ready")
+        store.call(signup.create_customer, actor("approver2"), first, mode="new", role="Customer self-service user")
+        await pilot.press("ctrl+s")
+        await wait_for(app, pilot, lambda: any("done already" in n for n in notes(app)), "the refusal")
+        await wait_for(app, pilot, lambda: dialog.query_one("#e-status").has_class("-visible"), "inline error")
+        assert app.screen is dialog  # kept open, nothing typed lost
+        assert "Ready: OK creates it." not in str(dialog.query_one("#preview-body").render())
