@@ -237,3 +237,40 @@ async def test_create_refused_because_someone_else_created_it_says_so_in_the_dia
         await wait_for(app, pilot, lambda: dialog.query_one("#e-status").has_class("-visible"), "inline error")
         assert app.screen is dialog  # kept open, nothing typed lost
         assert "Ready: OK creates it." not in str(dialog.query_one("#preview-body").render())
+
+
+@pytest.mark.parametrize("size", [SIZE, (80, 24)])
+@run_async
+async def test_changes_row_approved_in_place_shows_its_new_state(store, actor, size):
+    """Changes, "Waiting for me", `a` (approve all) on a submitted proposal: "Done … approved",
+    the counts moved, but the row kept in place still read "Submitted" (seen at 80x24, also wide)."""
+    from screens.changes import ChangesScreen
+    from services import changes
+
+    admin = actor("admin1")
+    store.call(changes.set_approvals, admin, True)
+    store.call(changes.set_field_approval, admin, "credit_limit", True)
+    store.call(changes.edit_customer, actor("support1"), "C-000002", {"credit_limit": "900"})
+    view = store.call(changes.submit, actor("support1"), "C-000002")
+    app = make_app(store, actor("approver1"))
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("f10")
+        await until(
+            app,
+            pilot,
+            lambda: isinstance(app.screen, ChangesScreen) and app.screen.detail is not None,
+            "changes",
+        )
+        screen = app.screen
+        assert screen.table.key_at_cursor() == view.number
+        await pilot.press("a")
+        await until(
+            app,
+            pilot,
+            lambda: store.call(changes.show_proposal, actor("approver1"), "C-000002").state == "Approved",
+            "approved",
+        )
+        await until(app, pilot, lambda: screen.detail is not None and screen.detail.state == "Approved", "detail")
+        await settle(app, pilot)
+        assert view.number in screen.table.rows
+        assert screen.table.get_cell(view.number, "state").plain == "Approved"
