@@ -274,3 +274,37 @@ async def test_changes_row_approved_in_place_shows_its_new_state(store, actor, s
         await settle(app, pilot)
         assert view.number in screen.table.rows
         assert screen.table.get_cell(view.number, "state").plain == "Approved"
+
+
+@pytest.mark.parametrize("size", [SIZE, (80, 24)])
+@run_async
+async def test_cases_row_approved_in_place_shows_its_new_status(store, actor, size):
+    """Cases, "Pending Approval", `a`: "Done … Approved", the tab count went to 0, but the row kept in
+    place still read "Pending Approval" (seen at 80x24 as approver2)."""
+    from screens.cases import CasesScreen
+    from tests.test_cases import status_of as case_status
+    from tests.test_cases import submitted
+
+    number = submitted(store)
+    app = make_app(store, actor("approver1"))
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("f7")
+        await until(app, pilot, lambda: isinstance(app.screen, CasesScreen), "cases")
+        screen = app.screen
+        await pilot.press("3")  # Pending Approval
+        await until(
+            app,
+            pilot,
+            lambda: (
+                screen.query_state.status == "Pending Approval"
+                and screen.detail is not None
+                and screen.table.key_at_cursor() == number
+            ),
+            "pending filter",
+        )
+        await pilot.press("a")
+        await until(app, pilot, lambda: case_status(store, number) == "Approved", "approved")
+        await until(app, pilot, lambda: screen.detail is not None and screen.detail.status == "Approved", "detail")
+        await settle(app, pilot)
+        assert number in screen.table.rows
+        assert screen.table.get_cell(number, "status").plain == "Approved"
