@@ -308,3 +308,34 @@ async def test_cases_row_approved_in_place_shows_its_new_status(store, actor, si
         await settle(app, pilot)
         assert number in screen.table.rows
         assert screen.table.get_cell(number, "status").plain == "Approved"
+
+
+@run_async
+async def test_workflow_deactivated_in_place_shows_inactive(store, actor):
+    """Workflows, "Active", `d`, confirm: the counts moved (Active 2, Inactive 1) and the detail said
+    "Active no", but the row kept in place still read "active"."""
+    from screens.dialogs import ConfirmDialog
+    from screens.workflows import WorkflowsScreen
+    from tests.test_cases import with_case_workflow
+
+    with_case_workflow(store)
+    app = make_app(store, actor("admin1"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f9")
+        await until(app, pilot, lambda: isinstance(app.screen, WorkflowsScreen), "workflows")
+        screen = app.screen
+        await pilot.press("2")  # Active
+        await until(
+            app,
+            pilot,
+            lambda: screen.query_state.status == "Active" and screen.detail is not None and screen.table.row_count,
+            "active filter",
+        )
+        key = screen.table.key_at_cursor()
+        await pilot.press("d")
+        await until(app, pilot, lambda: isinstance(app.screen, ConfirmDialog), "confirm")
+        await pilot.press("ctrl+s")
+        await until(app, pilot, lambda: screen.detail is not None and not screen.detail.active, "detail")
+        await settle(app, pilot)
+        assert key in screen.table.rows
+        assert screen.table.get_cell(key, "active").plain != "active"
