@@ -134,6 +134,15 @@ hand with a closure reason; completed needs a resolved case.
     def row_key(self, row: Any) -> str:
         return row.number
 
+    def detail_changed_row(self, key: str, detail: Any) -> None:
+        row = self.records.get(key)
+        if row is None or not detail.status or row.status == detail.status:
+            return
+        # a row kept in place after its action: its new status, into the record too (a page answer
+        # arriving after this detail repaints from it), as Registration and Prospects do
+        self.records[key] = row.model_copy(update={"status": detail.status})
+        self.table.update_cell(key, "status", Text(detail.status, style=STATUS_STYLE.get(detail.status, "")))
+
     def row_cells(self, row: Any) -> list[Text]:
         return [
             Text(row.number),

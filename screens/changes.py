@@ -157,6 +157,15 @@ changed some other way since: the line is a **CONFLICT** and is not applied.
     def row_key(self, row: Any) -> str:
         return row.number
 
+    def detail_changed_row(self, key: str, detail: Any) -> None:
+        row = self.records.get(key)
+        if row is None or not detail.state or row.state == detail.state:
+            return
+        # a row kept in place after its decision: its new state, into the record too (a page answer
+        # arriving after this detail repaints from it), as Registration and Prospects do
+        self.records[key] = row.model_copy(update={"state": detail.state})
+        self.table.update_cell(key, "state", data(detail.state, STATE_STYLE.get(detail.state, "")))
+
     def row_cells(self, r: Any) -> list[Text]:
         return [
             data(r.number),

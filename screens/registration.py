@@ -149,6 +149,8 @@ portal user request. A request can be **rejected** (with a reason) until it is c
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._sections: dict[str, Section] = {}
+        self._approving: set[str] = set()  # approvals started whose service call has not returned yet
+        self._create_after: str | None = None  # `c` pressed while that request's approval was running
 
     # ------------------------------------------------------------------ fast start
 
@@ -257,7 +259,25 @@ portal user request. A request can be **rejected** (with a reason) until it is c
     def _approve(self, number: str, comment: str | None) -> None:
         from services import signup
 
-        self.act(number, lambda: f"{self.app.call(signup.approve, number, comment).number} approved")
+        def approve() -> str:
+            try:
+                return f"{self.app.call(signup.approve, number, comment).number} approved"
+            finally:
+                try:
+                    self.app.call_from_thread(self._approve_returned, number)
+                except RuntimeError:
+                    pass  # the app is closing
+
+        self._approving.add(number)
+        self.act(number, approve)
+
+    def _approve_returned(self, number: str) -> None:
+        """The approval of ``number`` committed or was refused: a `c` pressed meanwhile goes on now,
+        on a fresh read of the request (the dialog, or the reason there is nothing to create)."""
+        self._approving.discard(number)
+        if self._create_after == number:
+            self._create_after = None
+            self._create_when_loaded(number)
 
     def action_resend(self) -> None:
         if (number := self.target()) is None:
@@ -295,6 +315,10 @@ portal user request. A request can be **rejected** (with a reason) until it is c
     def action_create(self) -> None:
         number = self.target()
         if number is None:
+            return
+        if number in self._approving:
+            # `a` then `c`: what is loaded was read before the approval; open once it has returned
+            self._create_after = number
             return
         detail = self.target_detail(number)
         if detail is None:

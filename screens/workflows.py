@@ -144,6 +144,14 @@ time limit, escalation, automated actions).
     def row_key(self, row: Any) -> str:
         return str(row.id)
 
+    def detail_changed_row(self, key: str, detail: Any) -> None:
+        row = self.records.get(key)
+        if row is None or row.active == detail.active:
+            return
+        # a definition (de)activated in place: the row says so (and its record, for later repaints)
+        self.records[key] = row.model_copy(update={"active": detail.active})
+        self.table.update_cell(key, "active", self.row_cells(self.records[key])[4])
+
     def row_cells(self, d: Any) -> list[Text]:
         return [
             Text(str(d.id)),

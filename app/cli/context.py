@@ -24,7 +24,9 @@ class CliContext:
     def settings(self):
         from app.settings import resolve
 
-        return resolve(self.db, self.operator)
+        settings = resolve(self.db, self.operator)
+        _check_kind(settings.database_url)
+        return settings
 
     @property
     def store(self):
@@ -64,3 +66,13 @@ class CliContext:
             self._reason_token = None
         if self._store is not None:
             self._store.dispose()
+
+
+def _check_kind(url: str) -> None:
+    """A --db URL of a kind regdesk cannot use (mysql://...) names no database: exit 8 like a
+    mistyped path (the store's own refusal was a plain error, exit 1)."""
+    scheme = url.split("://", 1)[0].split("+", 1)[0].lower() if "://" in url else "sqlite"
+    if scheme not in ("sqlite", "postgresql", "postgres"):
+        from services.errors import DatabaseUnavailable
+
+        raise DatabaseUnavailable(f"unsupported database {scheme!r}: use SQLite or PostgreSQL")

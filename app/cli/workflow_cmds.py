@@ -303,7 +303,8 @@ def _report(results, as_json: bool) -> None:
             if r.ok:
                 output.message(f"ok    {r.item_id}: {r.message}")
             else:
-                output.error(f"{r.item_id if r.item_id is not None else '?'}: {r.message}")
+                # an id that is no number has no item_id: the message names it as typed
+                output.error(r.message if r.item_id is None else f"{r.item_id}: {r.message}")
         failed = sum(1 for r in results if not r.ok)
         if len(results) > 1:
             output.message(f"{len(results) - failed} done, {failed} failed")

@@ -273,6 +273,11 @@ class CreateCustomerDialog(Dialog[Any]):
             return
         if self._timer is not None:
             self._timer.stop()
+            self._timer = None
+        if delay == 0:
+            # at once: a Textual timer of 0 s can die dividing by its interval and never fire
+            self.call_later(self._preview)
+            return
         self._timer = self.set_timer(self.DEBOUNCE if delay is None else delay, self._preview)
 
     def _preview(self) -> None:
@@ -363,10 +368,18 @@ class CreateCustomerDialog(Dialog[Any]):
     @work(thread=True, exclusive=True, group="create", exit_on_error=False)
     def _create(self, args: dict[str, Any]) -> None:
         from services import signup
+        from services.errors import RegdeskError, ValidationFailed
 
         role = args.pop("role") or ""
         number = self.number
-        result = self.app.call(signup.create_customer, number, role=role, **args)
+        try:
+            result = self.app.call(signup.create_customer, number, role=role, **args)
+        except RegdeskError as exc:
+            if not isinstance(exc, ValidationFailed):
+                # refused as things stand now (e.g. another approver created it meanwhile): preview
+                # again, so the dialog says why under its status line instead of a stale "Ready"
+                self.app.call_from_thread(self._schedule_preview, 0)
+            raise
         self.app.call_from_thread(self._created, number, result)
 
     def _created(self, number: str, result: Any) -> None:
