@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from textual import events
+from textual.content import Content
 
 from app.tui import make_app
 from screens.dialogs import CreateCustomerDialog
@@ -189,12 +190,6 @@ async def test_keys_typed_right_after_e_land_in_the_edit_dialog(store, actor):
         assert typed, "the keys typed after `e` were lost"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the dialog kit (screens/dialogs/base.py; EditCustomerDialog in screens/customers.py): a pushed "
-    "dialog is composed and focuses its first field only once mounted; keys that arrive in between have "
-    "no focused widget and are dropped (nothing buffers them for the field that gets the focus)",
-)
 @run_async
 async def test_keys_typed_right_after_e_land_in_the_edit_dialog_when_the_detail_is_loaded(store, actor):
     from screens.customers import CustomersScreen, EditCustomerDialog
@@ -339,3 +334,24 @@ async def test_workflow_deactivated_in_place_shows_inactive(store, actor):
         await settle(app, pilot)
         assert key in screen.table.rows
         assert screen.table.get_cell(key, "active").plain != "active"
+
+
+@run_async
+async def test_keys_sent_while_a_dialog_mounts_land_in_its_first_field(store, actor):
+    """Keys that reach a dialog before its first field has the focus (pushed, still mounting) went to
+    the dialog screen itself and were dropped; seen as a flaky test that typed a user name into the
+    user name dialog right after it was on top. They are given to the field once it has the focus;
+    Escape still closes a dialog at once."""
+    from screens.dialogs import FieldSpec, FormDialog
+
+    app = make_app(store, actor("approver1"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        results: list = []
+        app.push_screen(FormDialog(Content("User name"), [FieldSpec("user_name", "User name")]), results.append)
+        burst(app, "a", "b", "c")
+        await until(app, pilot, lambda: isinstance(app.screen, FormDialog) and app.screen.focused is not None, "focus")
+        await settle(app, pilot)
+        assert app.screen.query_one("#fd-user_name").value == "abc"
+        await pilot.press("escape")
+        await until(app, pilot, lambda: not isinstance(app.screen, FormDialog), "closed")

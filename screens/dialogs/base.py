@@ -70,8 +70,28 @@ class Dialog(ModalScreen[T], Generic[T]):
         Binding("escape", "cancel", "Cancel", id="dialog.cancel", tooltip="Close without doing anything"),
     ]
 
+    keys_ready = False  # its first field has the focus (or it has none): keys typed go to it
+
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+    def on_descendant_focus(self, event: Any) -> None:
+        self._keys_now_ready()
+
+    def on_unmount(self) -> None:
+        self._keys_now_ready()
+
+    def _keys_now_ready(self) -> None:
+        # the app holds keys that come while a dialog mounts (app/tui.py); they go to it now, in order
+        if not self.keys_ready:
+            self.keys_ready = True
+            release = getattr(self.app, "release_held_keys", None)
+            if release is not None:
+                release()
+
+    def _no_focus_came(self) -> None:
+        if self.focused is None:  # a dialog with nothing to focus: keys as usual
+            self._keys_now_ready()
 
     def on_resize(self, event: Any) -> None:
         self.set_class(event.size.width < 110, "-narrow")  # 80x24: one column, the preview below a toggle
@@ -92,6 +112,7 @@ class Dialog(ModalScreen[T], Generic[T]):
 
     def on_mount(self) -> None:
         self.set_class(self.app.size.width < 110, "-narrow")
+        self.call_after_refresh(self._no_focus_came)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR and event.worker.error is not None:
