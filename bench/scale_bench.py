@@ -1,7 +1,7 @@
 """Scale benchmark (issue 10; not part of the test suite): 1M sign-up requests on SQLite and PostgreSQL.
 
     .venv/bin/python bench/scale_bench.py [--requests 1000000] [--stores sqlite,postgres] [--runs 5]
-        [--pg postgresql://postgres@127.0.0.1:5432/test] [--keep DIR]
+        [--pg postgresql://postgres@127.0.0.1:5432/test] [--keep DIR] [--pg-keep DBNAME] [--reuse]
 
 Data is made with bulk SQL (recursive CTE / generate_series), not the services, so setting up
 1M requests takes seconds: ``--requests`` sign-up requests in every status, 100k customers and
@@ -568,19 +568,29 @@ def console_figures(url: str, runs: int) -> tuple[float, float]:
 # ----------------------------------------------------------------------------- main
 
 
-def _pg_database(base: str) -> tuple[str, callable]:
+def _pg_database(base: str, keep: str | None = None, reuse: bool = False) -> tuple[str, callable, bool]:
+    """A database for the run: a fresh one dropped at the end, or ``keep`` (kept; with
+    ``reuse``, taken as it is when it exists). Returns (url, drop, reused)."""
     import psycopg
 
     plain = base.replace("postgresql+psycopg://", "postgresql://")
-    name = f"regdesk_scale_{uuid.uuid4().hex[:8]}"
+    name = keep or f"regdesk_scale_{uuid.uuid4().hex[:8]}"
+    url = plain.rsplit("/", 1)[0] + "/" + name
     with psycopg.connect(plain, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
+        if keep and reuse and exists:
+            return url, lambda: None, True
+        if exists:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
+    if keep:
+        return url, lambda: None, False
 
     def drop() -> None:
         with psycopg.connect(plain, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
-    return plain.rsplit("/", 1)[0] + "/" + name, drop
+    return url, drop, False
 
 
 def main() -> None:
@@ -591,7 +601,12 @@ def main() -> None:
     parser.add_argument("--pg", default=os.environ.get("REGDESK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test"))
     parser.add_argument("--keep", default=None, help="keep the SQLite file in this directory")
     parser.add_argument("--skip", default="", help="comma list of: service,cli,console")
-    parser.add_argument("--reuse", action="store_true", help="with --keep: use the SQLite file built by an earlier run")
+    parser.add_argument(
+        "--pg-keep", default=None, help="keep the PostgreSQL data in this database (made in --pg's server)"
+    )
+    parser.add_argument(
+        "--reuse", action="store_true", help="with --keep / --pg-keep: use the data built by an earlier run"
+    )
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     ms = lambda s: f"{s * 1000:9.2f} ms"  # noqa: E731
@@ -609,7 +624,7 @@ def main() -> None:
                     db.unlink(missing_ok=True)
                 url = f"sqlite:///{db}"
             else:
-                url, drop = _pg_database(args.pg)
+                url, drop, reuse = _pg_database(args.pg, args.pg_keep, args.reuse)
             try:
                 t = time.perf_counter()
                 if not reuse:
