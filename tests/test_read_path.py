@@ -21,7 +21,7 @@ from typing import Any, Iterator
 import pytest
 from sqlalchemy import event, text
 
-from services import customers, list_counts, signup
+from services import audit, customers, list_counts, signup
 from services.store import Store, writes
 from tests.conftest import actor_of
 from tests.test_signup_services import GOOD, submit
@@ -210,17 +210,27 @@ def _statements(store: Store) -> Iterator[list[Any]]:
         (signup.count_by_status, {"search": "first"}, {"search": "second"}),
         (signup.count_by_status, {}, {}),
         (customers.list_customers, {"search": "BC-1"}, {"search": "BC-2"}),
+        (audit.list_events, {"entity": "REG-000001"}, {"entity": "REG-000002"}),
+        (signup.show_request, {"number": "REG-000001"}, {"number": "REG-000002"}),
     ],
 )
 def test_read_calls_of_one_shape_run_the_same_statements(any_store, fn, first, second):
     """Nothing is rebuilt per call: the statements of two calls of the same shape are the same
     objects (SQLAlchemy's compiled cache is hit by their memoized cache keys)."""
     a = actor_of(any_store)("approver1")
+    if fn is signup.show_request:
+        submit(any_store, email="one@example.org", user_name="one")
+        submit(any_store, email="two@example.org", user_name="two")
+        # the detail's own reads are ORM reads of the request; its audit history is built once
+        keep = "auditevent"
+    else:
+        keep = ""
     any_store.call(fn, a, **first)
     with _statements(any_store) as one:
         any_store.call(fn, a, **first)
     with _statements(any_store) as two:
         any_store.call(fn, a, **second)
+    one, two = [x for x in one if keep in str(x)], [x for x in two if keep in str(x)]
     assert one and len(one) == len(two)
     assert all(x is y for x, y in zip(one, two)), (one, two)
 
