@@ -95,7 +95,7 @@ class AuditView(BaseModel):
 
 # The reads of the trail, built once (the audit list and every detail view run them): the
 # columns of an AuditView, values as parameters; rows are read without the ORM's identity map.
-_COLUMNS = (
+_COLUMNS: tuple[Any, ...] = (
     col(AuditEvent.id),
     col(AuditEvent.at),
     col(AuditEvent.operator),

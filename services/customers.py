@@ -441,7 +441,7 @@ def show_customer(session: Session, actor: Actor, account: str) -> CustomerDetai
     )
 
 
-_ROW_COLUMNS = (
+_ROW_COLUMNS: tuple[Any, ...] = (
     col(Customer.id),
     col(Customer.account),
     col(Customer.name),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -73,7 +74,7 @@ def _libpq() -> ctypes.CDLL:
     return lib
 
 
-def _first_loadable(names: list[str | None]) -> ctypes.CDLL | None:
+def _first_loadable(names: Sequence[str | None]) -> ctypes.CDLL | None:
     import ctypes
 
     for name in filter(None, names):

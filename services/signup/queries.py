@@ -106,7 +106,7 @@ SORTS: dict[str, Mapped[Any]] = {
     "name": col(SignupRequest.last_name),
 }
 _ID = col(SignupRequest.id)
-_ROW_COLUMNS = (
+_ROW_COLUMNS: tuple[Any, ...] = (
     col(SignupRequest.id),
     col(SignupRequest.number),
     col(SignupRequest.created_at),
@@ -142,7 +142,7 @@ def _page_statement(
     ``status``, ``after_value``/``after_id``, ``limit``, the search's ``Found.params``);
     and whether the sort key is selected as an extra last column (for the cursor)."""
     key = SORTS[sort]
-    sort_col = key if key is not _ID else None
+    sort_col: Any = key if key is not _ID else None  # a column (its ``type`` types the cursor's value)
     if sort == "status" and by_status:
         sort_col = None  # one status: its rows in id order, the (status, id) index walked from the cursor
     query = select(*_ROW_COLUMNS, *([sort_col] if sort_col is not None else []))
