@@ -453,13 +453,20 @@ _ROW_COLUMNS: tuple[Any, ...] = (
     col(Customer.blocked),
 )
 _KEYS = ("account", "email_normalized")  # the exact keys a search term may equal (b-tree each)
+# the state of the customer's open proposal, if any (at most one: uq_changeproposal_open_customer),
+# read with the page in the same statement (approval_statuses, as a column)
+_APPROVAL_STATE = (
+    select(_PROPOSALS.c.state)
+    .where(_PROPOSALS.c.customer_id == col(Customer.id), _PROPOSALS.c.state.in_(tuple(_STATUS_OF_STATE)))
+    .scalar_subquery()
+)
 
 
 @lru_cache(maxsize=32)
 def _page_statement(dialect: str, found: str | None, keyed: bool) -> Any:
     """The page query of one shape of ``list_customers`` (search found / not, first page or
     not), built once; values are parameters (``limit``, ``after``, ``Found.params``)."""
-    query = select(*_ROW_COLUMNS)
+    query = select(*_ROW_COLUMNS, _APPROVAL_STATE)
     if found is not None:
         query = query.where(col(Customer.id).in_(matched_ids(dialect, Customer, _KEYS, found)))
     if keyed:
@@ -491,7 +498,6 @@ def list_customers(
     if after:
         params["after"] = after
     rows = session.connection().execute(_page_statement(dialect_of(session), found, bool(after)), params).all()
-    statuses = approval_statuses(session, [r[0] for r in rows])
     return _rows_adapter().validate_python(
         [
             {
@@ -503,7 +509,7 @@ def list_customers(
                 "country": r[6],
                 "email": r[7],
                 "blocked": r[8],
-                "approval_status": statuses.get(r[0], ""),
+                "approval_status": _STATUS_OF_STATE.get(r[9], "") if r[9] else "",
             }
             for r in rows
         ]

@@ -96,7 +96,8 @@ def test_postgres_search_and_list_calls_send_only_their_statements(pg_store):
         (signup.list_requests, {"search": number}, 2),  # the key probes, the page
         (signup.count_by_status, {"search": "zzqqxx"}, 2),  # the key probes, the text index
         (signup.list_requests, {"sort": "company", "status": "Requested"}, 1),
-        (customers.list_customers, {}, 2),  # the page, its approval statuses
+        (customers.list_customers, {}, 1),  # the page with its approval statuses
+        (customers.list_customers, {"search": "BC-0001"}, 2),  # the key probes, the page
         (list_counts.customers, {}, 1),
     ):
         pg_store.call(fn, a, **kwargs)
