@@ -138,6 +138,21 @@ PG_PING_AFTER_IDLE_S = 30.0
 def _configure_postgres(engine: Engine) -> None:
     from sqlalchemy.exc import DisconnectionError
 
+    @event.listens_for(engine, "connect")
+    def _custom_plans(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        # psycopg prepares a statement on the server once it has run it 5 times, and after 5
+        # more PostgreSQL may keep one generic plan for every value; the lists' statements are
+        # the same text whatever the search term or status, and a plan made for a common word
+        # (scan the id index) is a disaster for a rare one (read the trigram index). Plan
+        # every execution for its own values, as an unprepared statement is: one SET per
+        # connection, no round trip per call.
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        try:
+            dbapi_connection.execute("SET plan_cache_mode = force_custom_plan")
+        finally:
+            dbapi_connection.autocommit = autocommit
+
     @event.listens_for(engine, "checkin")
     def _idle_from(dbapi_connection: DBAPIConnection | None, record: ConnectionPoolEntry) -> None:
         record.info["regdesk_idle_since"] = time.monotonic()
