@@ -460,13 +460,14 @@ _APPROVAL_STATE = (
     .where(_PROPOSALS.c.customer_id == col(Customer.id), _PROPOSALS.c.state.in_(tuple(_STATUS_OF_STATE)))
     .scalar_subquery()
 )
+_PAGE_COLUMNS: tuple[Any, ...] = (*_ROW_COLUMNS, _APPROVAL_STATE)
 
 
 @lru_cache(maxsize=32)
 def _page_statement(dialect: str, found: str | None, keyed: bool) -> Any:
     """The page query of one shape of ``list_customers`` (search found / not, first page or
     not), built once; values are parameters (``limit``, ``after``, ``Found.params``)."""
-    query = select(*_ROW_COLUMNS, _APPROVAL_STATE)
+    query = select(*_PAGE_COLUMNS)
     if found is not None:
         query = query.where(col(Customer.id).in_(matched_ids(dialect, Customer, _KEYS, found)))
     if keyed:
