@@ -382,6 +382,8 @@ def service_figures(url: str, runs: int, requests: int) -> list[tuple[str, float
     svc_runs = runs * 4
     with store.engine.connect() as conn:
         indexed = _has_search_index(conn, pg)
+        if pg:  # the raw baseline as a plain connection runs it (the store's plan every execution)
+            conn.exec_driver_sql("SET plan_cache_mode = auto")
 
         def raw(sql: str, params: dict | None = None):
             return lambda: conn.execute(text(sql), params or {}).fetchall()
