@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from models.core import AuditEvent
@@ -92,37 +93,63 @@ class AuditView(BaseModel):
     acting_reason: str | None = None
 
 
-def _view(event: AuditEvent) -> AuditView:
-    return AuditView(
-        id=event.id or 0,
-        at=event.at,
-        operator=event.operator,
-        entity_type=event.entity_type,
-        entity_key=event.entity_key,
-        action=event.action,
-        before=json.loads(event.before) if event.before else None,
-        after=json.loads(event.after) if event.after else None,
-        comment=event.comment,
-        db_login=event.db_login,
-        acting_reason=event.acting_reason,
-    )
+# The reads of the trail, built once (the audit list and every detail view run them): the
+# columns of an AuditView, values as parameters; rows are read without the ORM's identity map.
+_COLUMNS: tuple[Any, ...] = (
+    col(AuditEvent.id),
+    col(AuditEvent.at),
+    col(AuditEvent.operator),
+    col(AuditEvent.entity_type),
+    col(AuditEvent.entity_key),
+    col(AuditEvent.action),
+    col(AuditEvent.before),
+    col(AuditEvent.after),
+    col(AuditEvent.comment),
+    col(AuditEvent.db_login),
+    col(AuditEvent.acting_reason),
+)
+_HISTORY = (
+    select(*_COLUMNS)
+    .where(col(AuditEvent.entity_type) == bindparam("entity_type"), col(AuditEvent.entity_key) == bindparam("key"))
+    .order_by(col(AuditEvent.id))
+)
+_NEWEST = select(*_COLUMNS).order_by(col(AuditEvent.id).desc()).limit(bindparam("limit"))
+_NEWEST_OF = (
+    select(*_COLUMNS)
+    .where(col(AuditEvent.entity_key) == bindparam("key"))
+    .order_by(col(AuditEvent.id).desc())
+    .limit(bindparam("limit"))
+)
+
+
+def _views(rows: Any) -> list[AuditView]:
+    return [
+        AuditView(
+            id=r[0] or 0,
+            at=r[1],
+            operator=r[2],
+            entity_type=r[3],
+            entity_key=r[4],
+            action=r[5],
+            before=json.loads(r[6]) if r[6] else None,
+            after=json.loads(r[7]) if r[7] else None,
+            comment=r[8],
+            db_login=r[9],
+            acting_reason=r[10],
+        )
+        for r in rows
+    ]
 
 
 def history(session: Session, entity_type: str, entity_key: str) -> list[AuditView]:
     """Events of one record, oldest first (no permission check: callers already did theirs)."""
-    rows = session.exec(
-        select(AuditEvent)
-        .where(AuditEvent.entity_type == entity_type, AuditEvent.entity_key == entity_key)
-        .order_by(col(AuditEvent.id))
-    ).all()
-    return [_view(e) for e in rows]
+    return _views(session.connection().execute(_HISTORY, {"entity_type": entity_type, "key": entity_key}))
 
 
 def list_events(session: Session, actor: Actor, *, entity: str | None = None, limit: int = 200) -> list[AuditView]:
     """Newest first; ``entity`` is a record key (e.g. a registration number or account)."""
     require(actor, "audit.view")
-    query = select(AuditEvent)
+    params: dict[str, Any] = {"limit": max(1, min(limit, 10_000))}
     if entity:
-        query = query.where(AuditEvent.entity_key == entity)
-    rows = session.exec(query.order_by(col(AuditEvent.id).desc()).limit(max(1, min(limit, 10_000)))).all()
-    return [_view(e) for e in rows]
+        params["key"] = entity
+    return _views(session.connection().execute(_NEWEST_OF if entity else _NEWEST, params))

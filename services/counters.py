@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from pydantic import BaseModel
-from sqlalchemy import delete, func, literal, select, text
+from sqlalchemy import bindparam, delete, func, literal, select, text
 from sqlmodel import Session, col
 
 from models.core import StatusCount
@@ -34,13 +34,18 @@ AREAS: dict[str, tuple[str, str | None]] = {
 }
 
 
+# built once: the counts are read on every list view, and building a statement (and its cache
+# key) costs more than the read of these few rows itself
+_READ = (
+    select(col(StatusCount.status), func.sum(col(StatusCount.n)))
+    .where(col(StatusCount.area) == bindparam("area"))
+    .group_by(col(StatusCount.status))
+)
+
+
 def read(session: Session, area: str) -> dict[str, int]:
     """The kept counts of one area: status -> rows (statuses with no rows are absent), slots summed."""
-    rows = session.execute(
-        select(col(StatusCount.status), func.sum(col(StatusCount.n)))
-        .where(col(StatusCount.area) == area)
-        .group_by(col(StatusCount.status))
-    ).all()
+    rows = session.connection().execute(_READ, {"area": area}).all()
     return {status: int(n) for status, n in rows if n}
 
 

@@ -10,11 +10,12 @@ import json
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
+from sqlalchemy import bindparam, func
 from sqlalchemy import column as sa_column
-from sqlalchemy import func
 from sqlalchemy import table as sa_table
 from sqlmodel import Session, col, select
 
@@ -22,7 +23,7 @@ from models.customer import ContactPerson, Customer, CustomerTemplate, PartyType
 from services import audit, counters, sequences
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.permissions import Actor, require
-from services.search import matching_ids, search_term
+from services.search import dialect_of, find, matched_ids, search_term
 from services.store import begin_write, now, writes
 from services.text import clean, normalize_company, normalize_email
 from services.validation import email_address, parse_decimal
@@ -241,15 +242,18 @@ _PROPOSALS = sa_table("changeproposal", sa_column("customer_id"), sa_column("sta
 _STATUS_OF_STATE = {"Submitted": PENDING_STATUS, "Not submitted": UNSUBMITTED_STATUS}  # models.changes.ProposalState
 
 
+# built once (the customer list reads it with every page): the ids are an expanding parameter
+_APPROVALS = select(_PROPOSALS.c.customer_id, _PROPOSALS.c.state).where(
+    _PROPOSALS.c.customer_id.in_(bindparam("ids", expanding=True)),
+    _PROPOSALS.c.state.in_(tuple(_STATUS_OF_STATE)),
+)
+
+
 def approval_statuses(session: Session, customer_ids: list[int]) -> dict[int, str]:
     """{customer id: approval status} of the customers with an open change proposal (one query)."""
     if not customer_ids:
         return {}
-    rows = session.execute(
-        select(_PROPOSALS.c.customer_id, _PROPOSALS.c.state).where(
-            _PROPOSALS.c.customer_id.in_(customer_ids), _PROPOSALS.c.state.in_(tuple(_STATUS_OF_STATE))
-        )
-    )
+    rows = session.connection().execute(_APPROVALS, {"ids": customer_ids})
     return {cid: _STATUS_OF_STATE[state] for cid, state in rows}
 
 
@@ -437,45 +441,80 @@ def show_customer(session: Session, actor: Actor, account: str) -> CustomerDetai
     )
 
 
+_ROW_COLUMNS: tuple[Any, ...] = (
+    col(Customer.id),
+    col(Customer.account),
+    col(Customer.name),
+    col(Customer.party_type),
+    col(Customer.customer_group),
+    col(Customer.city),
+    col(Customer.country),
+    col(Customer.email),
+    col(Customer.blocked),
+)
+_KEYS = ("account", "email_normalized")  # the exact keys a search term may equal (b-tree each)
+# the state of the customer's open proposal, if any (at most one: uq_changeproposal_open_customer),
+# read with the page in the same statement (approval_statuses, as a column)
+_APPROVAL_STATE = (
+    select(_PROPOSALS.c.state)
+    .where(_PROPOSALS.c.customer_id == col(Customer.id), _PROPOSALS.c.state.in_(tuple(_STATUS_OF_STATE)))
+    .scalar_subquery()
+)
+_PAGE_COLUMNS: tuple[Any, ...] = (*_ROW_COLUMNS, _APPROVAL_STATE)
+
+
+@lru_cache(maxsize=32)
+def _page_statement(dialect: str, found: str | None, keyed: bool) -> Any:
+    """The page query of one shape of ``list_customers`` (search found / not, first page or
+    not), built once; values are parameters (``limit``, ``after``, ``Found.params``)."""
+    query = select(*_PAGE_COLUMNS)
+    if found is not None:
+        query = query.where(col(Customer.id).in_(matched_ids(dialect, Customer, _KEYS, found)))
+    if keyed:
+        query = query.where(col(Customer.account) > bindparam("after"))
+    return query.order_by(col(Customer.account)).limit(bindparam("limit"))
+
+
+@lru_cache(maxsize=1)
+def _rows_adapter() -> TypeAdapter[list[CustomerRow]]:
+    return TypeAdapter(list[CustomerRow])
+
+
 def list_customers(
     session: Session, actor: Actor, *, search: str | None = None, after: str | None = None, limit: int = 50
 ) -> list[CustomerRow]:
     """Customers by account, paged by keyset (``after`` = the last account of the previous page).
 
     A search finds an exact account or e-mail through their indexes, and text in the account,
-    name, e-mail or city through the store's text index (``services.search``)."""
+    name, e-mail or city through the store's text index (``services.search``). Statements are
+    built once per shape; the page is validated in one call."""
     require(actor, "customer.view")
-    query = select(Customer)
+    params: dict[str, Any] = {"limit": max(1, min(limit, 1000))}
+    found = None
     term = search_term(search)
     if term is not None:
-        query = query.where(
-            col(Customer.id).in_(
-                matching_ids(
-                    session,
-                    Customer,
-                    term,
-                    [col(Customer.account) == term.upper(), col(Customer.email_normalized) == normalize_email(term)],
-                )
-            )
-        )
+        hit = find(session, Customer, term, [("account", term.upper()), ("email_normalized", normalize_email(term))])
+        found = hit.shape
+        params.update(hit.params)
     if after:
-        query = query.where(Customer.account > after)
-    rows = session.exec(query.order_by(col(Customer.account)).limit(max(1, min(limit, 1000)))).all()
-    statuses = approval_statuses(session, [c.id or 0 for c in rows])
-    return [
-        CustomerRow(
-            account=c.account,
-            name=c.name,
-            party_type=c.party_type,
-            customer_group=c.customer_group,
-            city=c.city,
-            country=c.country,
-            email=c.email,
-            blocked=c.blocked,
-            approval_status=statuses.get(c.id or 0, ""),
-        )
-        for c in rows
-    ]
+        params["after"] = after
+    rows = session.connection().execute(_page_statement(dialect_of(session), found, bool(after)), params).all()
+    return _rows_adapter().validate_python(
+        [
+            {
+                "account": r[1],
+                "name": r[2],
+                "party_type": r[3],
+                "customer_group": r[4],
+                "city": r[5],
+                "country": r[6],
+                "email": r[7],
+                "blocked": r[8],
+                "approval_status": _STATUS_OF_STATE.get(r[9], "") if r[9] else "",
+            }
+            for r in rows
+        ]
+    )
 
 
 def count_customers(session: Session, actor: Actor) -> int:

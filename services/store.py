@@ -138,6 +138,21 @@ PG_PING_AFTER_IDLE_S = 30.0
 def _configure_postgres(engine: Engine) -> None:
     from sqlalchemy.exc import DisconnectionError
 
+    @event.listens_for(engine, "connect")
+    def _custom_plans(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        # psycopg prepares a statement on the server once it has run it 5 times, and after 5
+        # more PostgreSQL may keep one generic plan for every value; the lists' statements are
+        # the same text whatever the search term or status, and a plan made for a common word
+        # (scan the id index) is a disaster for a rare one (read the trigram index). Plan
+        # every execution for its own values, as an unprepared statement is: one SET per
+        # connection, no round trip per call.
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        try:
+            dbapi_connection.execute("SET plan_cache_mode = force_custom_plan")
+        finally:
+            dbapi_connection.autocommit = autocommit
+
     @event.listens_for(engine, "checkin")
     def _idle_from(dbapi_connection: DBAPIConnection | None, record: ConnectionPoolEntry) -> None:
         record.info["regdesk_idle_since"] = time.monotonic()
@@ -193,6 +208,16 @@ class Store:
         self.url = normalize_url(url)
         self.engine = make_engine(self.url, create=create)
         self._write_engine = self.engine.execution_options(regdesk_write=True)
+        # reads on PostgreSQL run in autocommit: psycopg sends no BEGIN before the first
+        # statement and the pool's reset sends no ROLLBACK (there is no transaction), so a
+        # one-statement read is one round trip instead of three. Under READ COMMITTED every
+        # statement took its own snapshot already: what a read sees does not change. SQLite
+        # keeps its deferred BEGIN (in-process, microseconds): one snapshot per read call.
+        self._read_engine = (
+            self.engine
+            if self.engine.dialect.name == "sqlite"
+            else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         self.clock: Clock = clock or system_now
         if upgrade:
             from services.schema import ensure_schema
@@ -213,8 +238,12 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
+        """A session for reading. SQLite: one deferred read transaction (one snapshot) for the
+        whole block; PostgreSQL: autocommit, each statement its own snapshot as under READ
+        COMMITTED, without the BEGIN and ROLLBACK round trips. Nothing written here is kept
+        on SQLite and nothing may be written on PostgreSQL: writes go through ``write``."""
         # closing (not rolling back) ends the read transaction and leaves loaded objects usable
-        with self._session(self.engine) as session:
+        with self._session(self._read_engine) as session:
             yield session
 
     @contextmanager

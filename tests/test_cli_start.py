@@ -157,3 +157,25 @@ def test_help_without_a_command_lists_every_group(cli):
     assert r.code == 0
     for name in ("requests", "customers", "cases", "workflow", "user-requests", "changes", "db"):
         assert name in r.out
+
+
+@pytest.mark.postgres
+def test_postgres_light_start_runs_no_subprocess(pg_store, pg_database_url):
+    """The console's fast start on PostgreSQL loads libpq by its soname (or psycopg's copy):
+    ``ctypes.util.find_library`` imports subprocess and runs ldconfig, 50-60 ms of the start."""
+    code = (
+        "import json, sys\n"
+        "from services.quick import light_start\n"
+        f"view = light_start({pg_database_url!r}, 'approver1', limit=5)\n"
+        "print(json.dumps([view is not None, sorted(m for m in ('ctypes.util', 'subprocess') if m in sys.modules)]))\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "REGDESK_CONFIG": "/nonexistent"},
+    )
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout.strip().splitlines()[-1]) == [True, []]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -31,21 +32,21 @@ def postgres_conninfo(url: str) -> str | None:
 
 def _libpq() -> ctypes.CDLL:
     import ctypes
-    import ctypes.util
     import glob
     import os
     import sys
 
-    candidates = [ctypes.util.find_library("pq")]
+    # the system's libpq by its soname first (dlopen: no subprocess), then psycopg's own copy;
+    # ctypes.util.find_library only as a last resort: importing it and running ldconfig (or
+    # gcc) in a subprocess cost 50-60 ms of the console's start
+    candidates = ["libpq.so.5", "libpq.dylib"]
     for base in sys.path:
         candidates += glob.glob(os.path.join(base, "psycopg_binary.libs", "libpq-*.so*"))
-    lib = None
-    for name in filter(None, candidates):
-        try:
-            lib = ctypes.CDLL(name)
-            break
-        except OSError:
-            continue
+    lib = _first_loadable(candidates)
+    if lib is None:
+        import ctypes.util  # imports subprocess and more: ~35 ms
+
+        lib = _first_loadable([ctypes.util.find_library("pq")])
     if lib is None:
         raise OSError("no libpq")
     c = ctypes
@@ -71,6 +72,17 @@ def _libpq() -> ctypes.CDLL:
     lib.PQgetisnull.restype, lib.PQgetisnull.argtypes = c.c_int, [c.c_void_p, c.c_int, c.c_int]
     lib.PQclear.restype, lib.PQclear.argtypes = None, [c.c_void_p]
     return lib
+
+
+def _first_loadable(names: Sequence[str | None]) -> ctypes.CDLL | None:
+    import ctypes
+
+    for name in filter(None, names):
+        try:
+            return ctypes.CDLL(name)
+        except OSError:
+            continue
+    return None
 
 
 class _PgResult:

@@ -4,11 +4,11 @@ and keyset-paged in SQL), the counts per status and one request's detail."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, TypeVar, Unpack
+from functools import lru_cache
+from typing import Any, Unpack
 
-from sqlalchemy import ColumnElement, Select, func, or_, tuple_
+from sqlalchemy import Integer, Select, bindparam, func, or_, tuple_
 from sqlalchemy.orm import Mapped
-from sqlalchemy.sql.selectable import GenerativeSelect
 from sqlmodel import Session, col, select
 
 from models.customer import ContactPerson, Customer
@@ -16,9 +16,9 @@ from models.signup import SignupRequest, SignupStatus, UserRequest
 from services import audit, counters
 from services.errors import ValidationFailed
 from services.permissions import Actor, require
-from services.search import matching_ids, search_term
+from services.search import NOTHING, dialect_of, find, matched_ids, search_term
 from services.signup.table import ENTITY, OPEN_STATUSES, allowed_actions, get_request
-from services.signup.views import DuplicateHint, RequestDetail, RequestPage, RequestRow
+from services.signup.views import DuplicateHint, RequestDetail, RequestPage
 from services.text import normalize_email
 
 
@@ -106,36 +106,61 @@ SORTS: dict[str, Mapped[Any]] = {
     "name": col(SignupRequest.last_name),
 }
 _ID = col(SignupRequest.id)
-_Q = TypeVar("_Q", bound="Select[Unpack[tuple[Any, ...]]]")
+_ROW_COLUMNS: tuple[Any, ...] = (
+    col(SignupRequest.id),
+    col(SignupRequest.number),
+    col(SignupRequest.created_at),
+    col(SignupRequest.status),
+    col(SignupRequest.company),
+    col(SignupRequest.first_name),
+    col(SignupRequest.last_name),
+    col(SignupRequest.email),
+    col(SignupRequest.user_name),
+    col(SignupRequest.country),
+)
+# the exact keys a search term may equal, each with its own index (see ``_key_values``)
+_KEYS = ("number", "email_normalized", "user_name")
 
 
-def _exact_keys(term: str) -> list[ColumnElement[bool]]:
-    """The keys a search term may equal exactly, each with its own index."""
-    return [
-        col(SignupRequest.number) == term.upper(),
-        col(SignupRequest.email_normalized) == normalize_email(term),
-        col(SignupRequest.user_name) == term,
-    ]
+def _key_values(term: str) -> list[tuple[str, Any]]:
+    """The value ``term`` takes for each of ``_KEYS``."""
+    return [("number", term.upper()), ("email_normalized", normalize_email(term)), ("user_name", term)]
 
 
-def _matches(session: Session, term: str, extra: list[Mapped[Any]] | None = None) -> GenerativeSelect:
-    """services.search.matching_ids for the requests: the ids (and ``extra``) a search term matches."""
-    found = matching_ids(session, SignupRequest, term, _exact_keys(term), extra=extra)
-    assert isinstance(found, GenerativeSelect)  # a SELECT or a UNION of them
-    return found
+def _status_value(status: str) -> str:
+    try:
+        return SignupStatus.parse(status).value
+    except ValueError as exc:
+        raise ValidationFailed({"status": str(exc)}) from None
 
 
-def _filtered(session: Session, query: _Q, status: str | None, search: str | None) -> _Q:
-    """``status`` through the (status, sort key, id) indexes; ``search`` through exact keys and the text index."""
-    if status and status != "All":
-        try:
-            query = query.where(col(SignupRequest.status) == SignupStatus.parse(status).value)
-        except ValueError as exc:
-            raise ValidationFailed({"status": str(exc)}) from None
-    term = search_term(search)
-    if term is not None:
-        query = query.where(_ID.in_(_matches(session, term)))
-    return query
+@lru_cache(maxsize=512)
+def _page_statement(
+    dialect: str, sort: str, descending: bool, by_status: bool, keyed: bool, found: str | None
+) -> tuple[Select[Unpack[tuple[Any, ...]]], bool]:
+    """The page query of one shape of ``list_requests``, built once (values are parameters:
+    ``status``, ``after_value``/``after_id``, ``limit``, the search's ``Found.params``);
+    and whether the sort key is selected as an extra last column (for the cursor)."""
+    key = SORTS[sort]
+    sort_col: Any = key if key is not _ID else None  # a column (its ``type`` types the cursor's value)
+    if sort == "status" and by_status:
+        sort_col = None  # one status: its rows in id order, the (status, id) index walked from the cursor
+    query = select(*_ROW_COLUMNS, *([sort_col] if sort_col is not None else []))
+    if by_status:
+        query = query.where(col(SignupRequest.status) == bindparam("status"))
+    if found is not None:
+        query = query.where(_ID.in_(matched_ids(dialect, SignupRequest, _KEYS, found)))
+    if keyed:
+        last_id = bindparam("after_id", type_=Integer)
+        if sort_col is None:
+            query = query.where(_ID < last_id if descending else _ID > last_id)
+        else:
+            pair = tuple_(sort_col, _ID)
+            after = tuple_(bindparam("after_value", type_=sort_col.type), last_id)
+            query = query.where(pair < after if descending else pair > after)
+    order = [sort_col, _ID] if sort_col is not None else [_ID]
+    query = query.order_by(*[c.desc() if descending else c.asc() for c in order]).limit(bindparam("limit"))
+    return query, sort_col is not None
 
 
 def list_requests(
@@ -149,59 +174,62 @@ def list_requests(
     after: tuple[Any, int] | list[Any] | None = None,
     limit: int = 50,
 ) -> RequestPage:
-    """One page of the Registration list, filtered, sorted and paged in SQL (keyset)."""
+    """One page of the Registration list, filtered, sorted and paged in SQL (keyset).
+
+    The statement of each shape (sort, direction, status filter or not, first page or not,
+    what a search found) is built once and cached; the page is validated in one call."""
     require(actor, "signup.view")
     if sort not in SORTS:
         raise ValidationFailed({"sort": "one of: " + ", ".join(SORTS)})
     limit = max(1, min(int(limit), 5000))
-    key = SORTS[sort]
-    columns = [
-        col(SignupRequest.id),
-        col(SignupRequest.number),
-        col(SignupRequest.created_at),
-        col(SignupRequest.status),
-        col(SignupRequest.company),
-        col(SignupRequest.first_name),
-        col(SignupRequest.last_name),
-        col(SignupRequest.email),
-        col(SignupRequest.user_name),
-        col(SignupRequest.country),
-    ]
-    sort_col = key if key is not _ID else None
-    if sort == "status" and status and status != "All":
-        sort_col = None  # one status: its rows in id order, the (status, id) index walked from the cursor
-    query = _filtered(session, select(*columns, *([sort_col] if sort_col is not None else [])), status, search)
+    params: dict[str, Any] = {"limit": limit + 1}
+    by_status = bool(status and status != "All")
+    if by_status:
+        assert status is not None
+        params["status"] = _status_value(status)
+    found = None
+    term = search_term(search)
+    if term is not None:
+        hit = find(session, SignupRequest, term, _key_values(term))
+        found = hit.shape
+        params.update(hit.params)
     if after is not None:
         value, last_id = after
-        if sort_col is None:
-            query = query.where(_ID < last_id if descending else _ID > last_id)
-        else:
-            if sort == "created" and isinstance(value, str):
-                value = datetime.fromisoformat(value)
-            pair = tuple_(sort_col, _ID)
-            query = query.where(pair < (value, last_id) if descending else pair > (value, last_id))
-    order = [sort_col, _ID] if sort_col is not None else [_ID]
-    query = query.order_by(*[c.desc() if descending else c.asc() for c in order]).limit(limit + 1)
-    raw = session.execute(query).all()
+        if sort == "created" and isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        params["after_value"], params["after_id"] = value, last_id
+    query, extra_key = _page_statement(dialect_of(session), sort, descending, by_status, after is not None, found)
+    if after is not None and not extra_key:
+        params.pop("after_value")
+    raw = session.connection().execute(query, params).all()
     rows = [
-        RequestRow(
-            id=r[0],
-            number=r[1],
-            created_at=r[2],
-            status=r[3],
-            company=r[4],
-            contact=f"{r[5]} {r[6]}",
-            email=r[7],
-            user_name=r[8],
-            country=r[9],
-        )
+        {
+            "id": r[0],
+            "number": r[1],
+            "created_at": r[2],
+            "status": r[3],
+            "company": r[4],
+            "contact": f"{r[5]} {r[6]}",
+            "email": r[7],
+            "user_name": r[8],
+            "country": r[9],
+        }
         for r in raw[:limit]
     ]
     cursor = None
     if len(raw) > limit:
         last = raw[limit - 1]
-        cursor = ((last[10] if sort_col is not None else last[0]), last[0])
-    return RequestPage(rows=rows, after=cursor)
+        cursor = ((last[10] if extra_key else last[0]), last[0])
+    # one validation of the whole page (pydantic-core): cheaper than a model per row, and
+    # cheaper than model_construct, which runs in Python
+    return RequestPage.model_validate({"rows": rows, "after": cursor})
+
+
+@lru_cache(maxsize=64)
+def _count_statement(dialect: str, found: str) -> Select[Unpack[tuple[Any, ...]]]:
+    """Rows per status of what a search found (one shape of ``find``'s answer), built once."""
+    matches = matched_ids(dialect, SignupRequest, _KEYS, found, ("status",)).subquery()
+    return select(matches.c.status, func.count()).group_by(matches.c.status)
 
 
 def count_by_status(session: Session, actor: Actor, *, search: str | None = None) -> dict[str, int]:
@@ -210,11 +238,11 @@ def count_by_status(session: Session, actor: Actor, *, search: str | None = None
     term = search_term(search)
     if term is None:
         return counters.by_status(session, "signup", SignupStatus)
-    matches = _matches(session, term, extra=[col(SignupRequest.status)]).subquery()
-    query = select(matches.c.status, func.count()).group_by(matches.c.status)
+    hit = find(session, SignupRequest, term, _key_values(term))
     counts = {s.value: 0 for s in SignupStatus}
-    for status, n in session.execute(query).all():
-        counts[status] = n
+    if hit.shape != NOTHING:
+        for status, n in session.connection().execute(_count_statement(dialect_of(session), hit.shape), hit.params):
+            counts[status] = n
     return {"All": sum(counts.values()), **counts}
 
 
