@@ -262,74 +262,10 @@ class RegdeskApp(ConsoleApp):
         elif idle and gc.get_count()[2] >= self.GC_EARLY:
             gc.collect()
 
-    _key_screens: dict[int, Any] | None = None
-
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)):
             self._last_input = time.monotonic()
-        if isinstance(event, events.Key):
-            if self._key_sent_to_a_screen_left(event):
-                # typed after the key that opened a dialog (a burst `e x y`, or keys typed while it was
-                # being composed): sent to the list the dialog now covers, they belong in the dialog
-                self.post_message(events.Key(event.key, event.character))
-                return
-            if self._key_held(event):
-                return
-        await super().on_event(event)
-
-    # keys that come while a dialog is on top but nothing in it has the focus yet (it is mounting)
-    # would go to the dialog screen itself and be dropped: they are held, in order, and given to the
-    # dialog once its first field has the focus (Dialog.on_descendant_focus calls release_held_keys)
-    _held_keys: list[tuple[str, str | None]] | None = None
-    _released: set[int] | None = None
-
-    def _key_held(self, event: events.Key) -> bool:
-        if event.is_forwarded:
-            return False
-        released = self._released if self._released is not None else set()
-        if id(event) in released:
-            released.discard(id(event))
-            if not released and self._held_keys:
-                self.release_held_keys()  # keys that came while these were on their way
-            return False
-        from screens.dialogs.base import Dialog
-
-        waiting = isinstance(self.screen, Dialog) and not self.screen.keys_ready
-        if not (waiting or released or self._held_keys):
-            return False
-        if self._held_keys is None:
-            self._held_keys = []
-        self._held_keys.append((event.key, event.character))
-        if not waiting and not released:
-            self.release_held_keys()
-        return True
-
-    def release_held_keys(self) -> None:
-        keys, self._held_keys = self._held_keys or [], None
-        if self._released is None:
-            self._released = set()
-        for key, character in keys:
-            fresh = events.Key(key, character)
-            self._released.add(id(fresh))
-            self.post_message(fresh)
-
-    def _key_sent_to_a_screen_left(self, event: events.Key) -> bool:
-        """A key comes here twice: first to be sent to the focused widget, then, when nothing there
-        used it, bubbling back for the bindings. True on its way back when a dialog has been pushed in
-        between (the binding of an earlier key opened it): it was sent to a screen no longer on top."""
-        if self._key_screens is None:
-            self._key_screens = {}
-        if not event.is_forwarded:
-            if len(self._key_screens) > 64:  # keys used on their way (arrows in a list) never come back
-                self._key_screens.clear()
-            self._key_screens[id(event)] = self.screen
-            return False
-        sent_to = self._key_screens.pop(id(event), None)
-        if sent_to is None or sent_to is self.screen:
-            return False
-        from screens.dialogs.base import Dialog
-
-        return isinstance(self.screen, Dialog) and sent_to in self.screen_stack
+        await super().on_event(event)  # ConsoleApp: keys typed while a dialog opens go to it
 
     def on_store_opened(self, event: StoreOpened) -> None:
         if event.ok:

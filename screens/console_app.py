@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
+from textual import events
 from textual.app import App
 
 if TYPE_CHECKING:
@@ -43,3 +44,93 @@ class ConsoleApp(App[object]):
     def take_first_view(self) -> Any:
         """The prefetched first view of the Registration list, once (None: read it through the services)."""
         return None
+
+    _key_screens: dict[int, Any] | None = None
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key):
+            if self._key_sent_to_a_screen_left(event):
+                # typed after the key that opened a dialog (a burst `e x y`, or keys typed while it was
+                # being composed): sent to the list the dialog now covers, they belong in the dialog
+                self.post_message(events.Key(event.key, event.character))
+                return
+            if self._key_held(event):
+                return
+        await super().on_event(event)
+
+    # keys that come while a dialog is on top but nothing in it has the focus yet (it is mounting)
+    # would go to the dialog screen itself and be dropped: they are held, in order, and given to the
+    # dialog once its first field has the focus (Dialog.on_descendant_focus calls release_held_keys)
+    _held_keys: list[tuple[str, str | None]] | None = None
+    _released: set[int] | None = None
+    _holding = False
+
+    def _key_held(self, event: events.Key) -> bool:
+        from screens.dialogs.base import Dialog
+
+        if event.is_forwarded:
+            # back from the list's widget, unused, while a dialog is on its way: the dialog's, not a
+            # list binding's (keys the list used, as arrows, do not come back)
+            waiting = self._holding or (isinstance(self.screen, Dialog) and not self.screen.keys_ready)
+            if not waiting or (self._released and id(event) in self._released):
+                return False
+            if self._held_keys is None:
+                self._held_keys = []
+            self._held_keys.append((event.key, event.character))
+            return True
+        released = self._released if self._released is not None else set()
+        if id(event) in released:
+            released.discard(id(event))
+            if not released and self._held_keys:
+                self.release_held_keys()  # keys that came while these were on their way
+            return False
+        waiting = self._holding or (isinstance(self.screen, Dialog) and not self.screen.keys_ready)
+        if not (waiting or released or self._held_keys):
+            return False
+        if self._held_keys is None:
+            self._held_keys = []
+        self._held_keys.append((event.key, event.character))
+        if not waiting and not released:
+            self.release_held_keys()
+        return True
+
+    def hold_keys(self) -> None:
+        """Hold the keys typed from now on until a dialog that is about to open has the focus (a screen
+        that opens it only after a read): they go to it, in order, not to the list under it."""
+        self._holding = True
+        self.set_timer(self.HOLD_SECONDS, self._hold_expired)
+
+    HOLD_SECONDS = 5.0  # a dialog that never came (its read failed): the keys go where they would have
+
+    def _hold_expired(self) -> None:
+        if self._holding:
+            self.release_held_keys()
+
+    def release_held_keys(self) -> None:
+        """Give the held keys to whatever has the focus now (a dialog's first field), in order."""
+        self._holding = False
+        keys, self._held_keys = self._held_keys or [], None
+        if self._released is None:
+            self._released = set()
+        for key, character in keys:
+            fresh = events.Key(key, character)
+            self._released.add(id(fresh))
+            self.post_message(fresh)
+
+    def _key_sent_to_a_screen_left(self, event: events.Key) -> bool:
+        """A key comes here twice: first to be sent to the focused widget, then, when nothing there
+        used it, bubbling back for the bindings. True on its way back when a dialog has been pushed in
+        between (the binding of an earlier key opened it): it was sent to a screen no longer on top."""
+        if self._key_screens is None:
+            self._key_screens = {}
+        if not event.is_forwarded:
+            if len(self._key_screens) > 64:  # keys used on their way (arrows in a list) never come back
+                self._key_screens.clear()
+            self._key_screens[id(event)] = self.screen
+            return False
+        sent_to = self._key_screens.pop(id(event), None)
+        if sent_to is None or sent_to is self.screen:
+            return False
+        from screens.dialogs.base import Dialog
+
+        return isinstance(self.screen, Dialog) and sent_to in self.screen_stack

@@ -388,13 +388,18 @@ page by page from the database as you scroll, whatever the number of customers.
             return
         context = self.target_detail(account)
         if context is None:
+            self.app.hold_keys()  # what is typed until the dialog opens belongs in it, not in the list
             self._edit_when_loaded(account)
             return
         self._open_edit(account, context)
 
     @work(thread=True, group="customers.open-edit", exit_on_error=False)
     def _edit_when_loaded(self, account: str) -> None:
-        context = self.fetch_detail(account)
+        try:
+            context = self.fetch_detail(account)
+        except BaseException:
+            self.app.call_from_thread(self.app.release_held_keys)
+            raise
         self.app.call_from_thread(self._open_edit, account, context)
 
     def _open_edit(self, account: str, context: EditContext) -> None:

@@ -146,12 +146,6 @@ async def test_footer_keeps_every_key_at_80x24(store, actor, area):
         assert not cut, f"keys hidden or cut at 80 columns: {cut}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="screens/customers.py action_edit: when the highlighted customer's detail is still loading, "
-    "`e` starts a worker and opens the dialog only when it returns; keys typed meanwhile go to the list "
-    "(Tab moves the list's focus, letters are list keys: s submits, d/D discard) and are lost for the form",
-)
 @run_async
 async def test_keys_typed_right_after_e_land_in_the_edit_dialog(store, actor):
     """tmux `Down e`, then Tab and text (a loaded machine: the dialog came 1.2 s after `e`): the Tabs

@@ -82,12 +82,10 @@ class Dialog(ModalScreen[T], Generic[T]):
         self._keys_now_ready()
 
     def _keys_now_ready(self) -> None:
-        # the app holds keys that come while a dialog mounts (app/tui.py); they go to it now, in order
+        # the app holds keys that come while a dialog mounts (ConsoleApp); they go to it now, in order
         if not self.keys_ready:
             self.keys_ready = True
-            release = getattr(self.app, "release_held_keys", None)
-            if release is not None:
-                release()
+            self.app.release_held_keys()
 
     def _no_focus_came(self) -> None:
         if self.focused is None:  # a dialog with nothing to focus: keys as usual
