@@ -409,6 +409,7 @@ def main() -> None:
     ap.add_argument("--import-rows", type=int, default=0)
     ap.add_argument("--import-delay", type=float, default=2.0, help="start the import this many s into the load")
     ap.add_argument("--pg", default="postgresql://127.0.0.1:5432/postgres")
+    ap.add_argument("--pg-prefix", default="team_load_", help="name prefix of the scratch PostgreSQL database")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="team-load-") as tmp:
         args.tmp = tmp
@@ -417,7 +418,7 @@ def main() -> None:
         if args.store in ("postgres", "both"):
             import psycopg
 
-            name = f"team_load_{os.getpid()}"
+            name = f"{args.pg_prefix}{os.getpid()}"
             with psycopg.connect(args.pg, autocommit=True) as conn:
                 conn.execute(f'CREATE DATABASE "{name}"')
             url = args.pg.rsplit("/", 1)[0] + "/" + name

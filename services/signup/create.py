@@ -8,6 +8,7 @@ from typing import Any, Literal
 from sqlalchemy import update
 from sqlmodel import Session, col
 
+from models.base import table_of
 from models.signup import RequestType, SignupRequest
 from services import audit, customers, params, sequences, transitions
 from services.errors import NotFound, ValidationFailed
@@ -196,15 +197,15 @@ def create_customer(
             "user_request": ur.number,
         },
     )
-    provisional = {"account": customer.account, "ur": ur.number}
-    numbers = sequences.settle(session)  # the last step: nothing that can refuse follows
-    account = numbers.get(provisional["account"], provisional["account"])
+    # the request names its customer: provisional key now, swapped in by the settle's one step
     session.execute(
         update(SignupRequest)
         .where(col(SignupRequest.id) == req.id)
-        .values(created_customer_account=account)
+        .values(created_customer_account=customer.account)
         .execution_options(synchronize_session=False)
     )
+    sequences.carry(session, table_of(SignupRequest), req.id, "created_customer_account")
+    sequences.settle(session)  # the last step: nothing that can refuse follows
     return CreateResult(
         number=req.number,
         status=S.CREATED.value,
