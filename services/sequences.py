@@ -310,9 +310,13 @@ def next_number(session: Session, code: str) -> str:
     row = None
     deferred = session.info.get(_DEFERRED)
     if deferred is not None or bind.dialect.name != "sqlite":
-        continuous = session.execute(
-            text("SELECT continuous FROM numbersequence WHERE code = :code"), {"code": code}
-        ).scalar()
+        known = deferred.setdefault("continuous", {}) if deferred is not None else {}
+        continuous = known.get(code)
+        if continuous is None:  # read once per deferred transaction
+            continuous = session.execute(
+                text("SELECT continuous FROM numbersequence WHERE code = :code"), {"code": code}
+            ).scalar()
+            known[code] = continuous
         if continuous is None:
             raise NotFound(f"number sequence {code!r} is not set up (run 'regdesk db upgrade' or 'regdesk demo')")
         if deferred is not None and continuous:
