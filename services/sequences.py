@@ -18,10 +18,12 @@ would hold the sequence row's lock through all of it. With ``defer_numbers(sessi
 continuous ``next_number`` returns a unique provisional key (``~`` + 12 upper-case hex digits) and
 takes nothing; ``settle(session)``, the last statement before commit, takes all the
 numbers at once (one ``UPDATE ... RETURNING`` per sequence, in code order: no deadlock)
-and swaps them into every string column of the rows this session inserted meanwhile
-(the record, audit rows, workflow instance, outbox mails ...). The lock is held from there
-to the commit: milliseconds. Still gap-free: nothing that can refuse runs after it. A
-``before_commit`` hook settles whatever a caller forgot, so a provisional key never commits.
+and swaps them into the string columns that carry a provisional key, of the rows this
+session inserted meanwhile (the record, workflow instance, outbox mails ...) and of rows
+named with ``carry``; the held audit events go in with the real numbers. On PostgreSQL all
+of that is one statement, so the lock is held from there to the commit: one statement and
+the COMMIT. Still gap-free: nothing that can refuse runs after it. A ``before_commit`` hook
+settles whatever a caller forgot, so a provisional key never commits.
 """
 
 from __future__ import annotations
