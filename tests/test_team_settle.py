@@ -83,3 +83,21 @@ def test_the_numbers_of_a_create_are_everywhere_in_one_step(any_store):
             )
         ).all()
         assert not s.exec(select(SignupRequest).where(SignupRequest.created_customer_account.startswith("~"))).all()
+
+
+def test_a_forgotten_settle_is_done_at_commit_with_the_held_events(any_store):
+    import json
+
+    from services import audit, sequences
+
+    admin = actor_of(any_store)("admin1")
+    with any_store.write() as s:
+        sequences.defer_numbers(s)
+        key = sequences.next_number(s, "customer")
+        assert sequences.is_provisional(key)
+        audit.record(s, admin, "customer", key, "tested", after={"account": key}, comment=f"for {key}")
+    with any_store.read() as s:
+        event_ = s.exec(select(AuditEvent).where(AuditEvent.action == "tested")).one()
+    assert event_.entity_key.startswith("C-") and not sequences.is_provisional(event_.entity_key)
+    assert json.loads(event_.after or "{}") == {"account": event_.entity_key}
+    assert event_.comment == f"for {event_.entity_key}"
