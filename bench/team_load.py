@@ -3,7 +3,9 @@
 N writer processes, each with its own Store, call the services in-process for a fixed time,
 mixing: sign-up submit, verify (the link), approve, reject, create customer (from an approved
 request) and customer edits (city/phone). Optionally a 100k-row customer import runs in
-another process meanwhile. Before the load, the same N processes measure the raw-SQL ceiling:
+another process meanwhile. Each writer first runs one of each command untimed (a console or
+portal process that has been up a while: modules imported, statements compiled); ``--cold``
+times them from the first command. Before the load, the same N processes measure the raw-SQL ceiling:
 the inserts a submit makes (request, audit, token, outbox), one small transaction each.
 
     .venv/bin/python bench/team_load.py [--store sqlite|postgres|both] [--writers 20]
@@ -179,7 +181,18 @@ def _request(k: int, n: int) -> dict:
     }
 
 
-def load_worker(url: str, k: int, start_at: float, seconds: float, seed: int, out) -> None:
+WARM_UP = ["submit", "submit", "verify", "verify", "approve", "create", "reject", "edit"]
+
+
+def _wait_for_go(go) -> float:
+    while go.value == 0.0:
+        time.sleep(0.005)
+    while time.time() < go.value:
+        time.sleep(0.001)
+    return go.value
+
+
+def load_worker(url: str, k: int, go, ready, seconds: float, seed: int, warm: bool, out) -> None:
     rng = random.Random(seed)
     store = Store(url, upgrade=False)
     captured: list[str] = []
@@ -204,12 +217,23 @@ def load_worker(url: str, k: int, start_at: float, seconds: float, seed: int, ou
     approved: list[str] = []
     n = 0
     names, weights = zip(*MIX)
+    # a writer that has run for a while: modules imported, statements compiled, connection open
+    # (each op once, untimed); --cold leaves this out (each process's first create then imports
+    # the workflow engine and compiles its statements inside the timing)
+    warm_up = list(WARM_UP) if warm else []
     try:
-        while time.time() < start_at:
-            time.sleep(0.001)
-        end = start_at + seconds
-        while time.time() < end:
-            op = rng.choices(names, weights)[0]
+        end = None
+        while True:
+            if warm_up:
+                op = warm_up.pop(0)
+            else:
+                if end is None:
+                    samples[:] = [("warm-up", dt, err) for _op, dt, err in samples if err]  # only its errors count
+                    ready.put(k)
+                    end = _wait_for_go(go) + seconds
+                if time.time() >= end:
+                    break
+                op = rng.choices(names, weights)[0]
             if op == "verify" and not to_verify or op == "approve" and not verified or op == "create" and not approved:
                 op = "submit"
             if op == "reject" and not (verified or to_verify):
@@ -269,7 +293,7 @@ def load_worker(url: str, k: int, start_at: float, seconds: float, seed: int, ou
         store.dispose()
 
 
-def import_worker(url: str, path: str, start_at: float, out) -> None:
+def import_worker(url: str, path: str, go, delay: float, out) -> None:
     store = Store(url, upgrade=False)
     try:
         with store.read() as s:
@@ -284,6 +308,7 @@ def import_worker(url: str, path: str, start_at: float, out) -> None:
             phase["write_start"] = time.perf_counter()
 
         import_commands.begin_write = timed
+        start_at = _wait_for_go(go) + delay
         while time.time() < start_at:
             time.sleep(0.001)
         t0 = time.perf_counter()
@@ -340,16 +365,18 @@ def run_store(kind: str, url: str, args) -> None:
             for i in range(1, args.import_rows + 1):
                 fh.write(f"B-{i:07d},Shelbyville,+1 555 {i % 10000:04d}\n")
 
-    out = ctx.Queue()
-    start_at = time.time() + 2.0
+    out, ready, go = ctx.Queue(), ctx.Queue(), ctx.Value("d", 0.0)
     procs = [
-        ctx.Process(target=load_worker, args=(url, k, start_at, args.seconds, 1000 + k, out))
+        ctx.Process(target=load_worker, args=(url, k, go, ready, args.seconds, 1000 + k, not args.cold, out))
         for k in range(args.writers)
     ]
     if import_path:
-        procs.append(ctx.Process(target=import_worker, args=(url, import_path, start_at + args.import_delay, out)))
+        procs.append(ctx.Process(target=import_worker, args=(url, import_path, go, args.import_delay, out)))
     for p in procs:
         p.start()
+    for _ in range(args.writers):  # every writer warmed up
+        ready.get()
+    go.value = time.time() + 0.5
     results = [out.get() for _ in procs]
     for p in procs:
         p.join()
@@ -365,7 +392,8 @@ def run_store(kind: str, url: str, args) -> None:
         if crash:
             crashes.append(crash)
         for op, dt, err in payload:
-            by_op[op].append(dt)
+            if op != "warm-up":
+                by_op[op].append(dt)
             if err:
                 errors[f"{op}: {err}"] += 1
     total = sum(len(v) for v in by_op.values())
@@ -409,6 +437,8 @@ def main() -> None:
     ap.add_argument("--import-rows", type=int, default=0)
     ap.add_argument("--import-delay", type=float, default=2.0, help="start the import this many s into the load")
     ap.add_argument("--pg", default="postgresql://127.0.0.1:5432/postgres")
+    ap.add_argument("--cold", action="store_true", help="no warm-up: each writer's first commands are timed cold")
+    ap.add_argument("--pg-prefix", default="team_load_", help="name prefix of the scratch PostgreSQL database")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="team-load-") as tmp:
         args.tmp = tmp
@@ -417,7 +447,7 @@ def main() -> None:
         if args.store in ("postgres", "both"):
             import psycopg
 
-            name = f"team_load_{os.getpid()}"
+            name = f"{args.pg_prefix}{os.getpid()}"
             with psycopg.connect(args.pg, autocommit=True) as conn:
                 conn.execute(f'CREATE DATABASE "{name}"')
             url = args.pg.rsplit("/", 1)[0] + "/" + name

@@ -18,15 +18,18 @@ would hold the sequence row's lock through all of it. With ``defer_numbers(sessi
 continuous ``next_number`` returns a unique provisional key (``~`` + 12 upper-case hex digits) and
 takes nothing; ``settle(session)``, the last statement before commit, takes all the
 numbers at once (one ``UPDATE ... RETURNING`` per sequence, in code order: no deadlock)
-and swaps them into every string column of the rows this session inserted meanwhile
-(the record, audit rows, workflow instance, outbox mails ...). The lock is held from there
-to the commit: milliseconds. Still gap-free: nothing that can refuse runs after it. A
-``before_commit`` hook settles whatever a caller forgot, so a provisional key never commits.
+and swaps them into the string columns that carry a provisional key, of the rows this
+session inserted meanwhile (the record, workflow instance, outbox mails ...) and of rows
+named with ``carry``; the held audit events go in with the real numbers. On PostgreSQL all
+of that is one statement, so the lock is held from there to the commit: one statement and
+the COMMIT. Still gap-free: nothing that can refuse runs after it. A ``before_commit`` hook
+settles whatever a caller forgot, so a provisional key never commits.
 """
 
 from __future__ import annotations
 
 import uuid
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Column, ColumnElement, String, Table, Text, event, text
@@ -34,6 +37,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
+from models.base import table_of
 from models.core import NumberSequence
 from services import audit
 from services.errors import NotFound, ValidationFailed
@@ -106,79 +110,188 @@ def defer_numbers(session: Session) -> None:
         event.listen(session, "before_commit", _settle_before_commit)
 
 
+def carry(session: Session, table: Table, ident: Any, *columns: str) -> None:
+    """Row ``ident`` of ``table`` (an existing row, updated meanwhile by a statement) carries a
+    provisional key in ``columns``: ``settle`` swaps the number in there too, in its one step."""
+    state = session.info.get(_DEFERRED)
+    if state is None:
+        raise RuntimeError("carry() needs defer_numbers() first")
+    state.setdefault("extra", []).append((table, table.primary_key.columns.values()[0], ident, columns))
+
+
 def is_provisional(value: str) -> bool:
     return value.startswith(PLACEHOLDER_PREFIX)
 
 
 def settle(session: Session) -> dict[str, str]:
     """Take the deferred numbers and swap them in: {provisional key: number}. Call it as the
-    very last statement before commit (nothing that can refuse may follow)."""
+    very last statement before commit (nothing that can refuse may follow).
+
+    Everything that does not need the numbers is prepared first (the flush, which rows and
+    columns carry a provisional key, the statements); the sequence rows are locked from the
+    take to the commit. On PostgreSQL the take, the swaps and the held audit events are one
+    statement (data-modifying CTEs), so the lock is held for that statement and the COMMIT:
+    with 20 writers on 2 cores every further round trip or millisecond of Python while a
+    sequence row is locked queues every other create behind it."""
     if not session.info.get(_DEFERRED, {}).get("pending"):
-        held = session.info.pop(_DEFERRED, {}).get("audit", [])
-        session.add_all(held)  # audit events held while numbers were deferred (services.audit.record)
+        session.add_all(
+            session.info.pop(_DEFERRED, {}).get("audit", [])
+        )  # audit events held while numbers were deferred (services.audit.record)
         return {}
     session.flush()  # the rows added since the last flush are tracked too
     state = session.info.pop(_DEFERRED)
     pending: dict[str, str] = state["pending"]
-    new = list({id(obj): obj for obj in state["new"]}.values())
-    mapping: dict[str, str] = {}
     by_code: dict[str, list[str]] = {}
     for placeholder, code in pending.items():
         by_code.setdefault(code, []).append(placeholder)
-    for code in sorted(by_code):  # always the same order: two settles never deadlock
-        placeholders = by_code[code]
-        prefix, width, first = reserve_block(session, code, len(placeholders))
-        for i, placeholder in enumerate(placeholders):
-            mapping[placeholder] = format_number(prefix, width, first + i)
+    carriers = _carriers(state["new"], pending)
+    for table, pk, ident, names in state.get("extra", []):
+        entry = carriers.setdefault(table, (pk, set(), []))
+        entry[1].add(ident)
+        entry[2].extend(table.c[n] for n in names if table.c[n] not in entry[2])
+    held: list[Any] = state.get("audit", [])
+    if session.get_bind().dialect.name == "postgresql":
+        mapping = _settle_in_one_statement(session, by_code, carriers, held)
+    else:
+        mapping = {}
+        for code in sorted(by_code):  # always the same order: two settles never deadlock
+            placeholders = by_code[code]
+            prefix, width, first = reserve_block(session, code, len(placeholders))
+            for i, placeholder in enumerate(placeholders):
+                mapping[placeholder] = format_number(prefix, width, first + i)
+        for table, (pk, ids, cols) in carriers.items():
+            values: dict[str, ColumnElement[Any]] = {}
+            for c in cols:
+                expr: ColumnElement[Any] = c
+                for placeholder, number in mapping.items():
+                    expr = func_replace(expr, placeholder, number)
+                values[c.name] = expr
+            session.execute(
+                table.update().where(pk.in_(sorted(ids))).values(values).execution_options(synchronize_session=False)
+            )
+        # the audit events held meanwhile go in now, with the real numbers: the trail is never updated
+        for event_ in held:
+            for key in _HELD_KEYS:
+                value = getattr(event_, key, None)
+                if isinstance(value, str) and PLACEHOLDER_PREFIX in value:
+                    setattr(event_, key, _swap(value, mapping))
+            session.add(event_)
+    for obj in state["new"]:  # the loaded objects show the numbers too (no reread)
+        loaded = sa_inspect(obj).dict
+        for key, value in list(loaded.items()):
+            if isinstance(value, str) and PLACEHOLDER_PREFIX in value:
+                set_committed_value(obj, key, _swap(value, mapping))
+    return mapping
 
-    def swap(value: str) -> str:
-        for placeholder, number in mapping.items():
-            value = value.replace(placeholder, number)
-        return value
 
-    # one UPDATE per table over the rows inserted meanwhile, REPLACE on each string column
-    tables: dict[Table, tuple[Column[Any], list[object], set[Any]]] = {}
-    for obj in new:
-        mapper = sa_inspect(obj).mapper
+_HELD_KEYS = ("entity_key", "before", "after", "comment", "action")
+
+
+def _swap(value: str, mapping: dict[str, str]) -> str:
+    for placeholder, number in mapping.items():
+        value = value.replace(placeholder, number)
+    return value
+
+
+def _carriers(
+    objects: list[object], pending: dict[str, str]
+) -> dict[Table, tuple[Column[Any], set[Any], list[Column[Any]]]]:
+    """{table: (primary key, ids, text columns)} of the rows written meanwhile whose values
+    carry a provisional key (read from the objects: no query)."""
+    out: dict[Table, tuple[Column[Any], set[Any], list[Column[Any]]]] = {}
+    for obj in {id(o): o for o in objects}.values():
+        insp = sa_inspect(obj)
+        mapper = insp.mapper
         table = mapper.local_table
         if not isinstance(table, Table):  # every regdesk model maps one plain table
             raise TypeError(f"{type(obj).__name__} is not mapped to a table")
         pk = mapper.primary_key[0]
-        ident = getattr(obj, mapper.get_property_by_column(pk).key, None)
+        ident = insp.dict.get(mapper.get_property_by_column(pk).key)
         if ident is None:
             continue
-        entry = tables.setdefault(table, (pk, [], set()))
-        entry[1].append(obj)
-        entry[2].add(ident)
-    for table, (pk, objs, ids) in tables.items():
-        cols = [c for c in table.columns if _is_text(c) and not c.primary_key]
+        cols = [
+            c
+            for c in table.columns
+            if _is_text(c)
+            and not c.primary_key
+            and _carries(insp.dict.get(mapper.get_property_by_column(c).key), pending)
+        ]
         if not cols:
             continue
-        values: dict[str, ColumnElement[Any]] = {}
-        for c in cols:
-            expr: ColumnElement[Any] = c
-            for placeholder, number in mapping.items():
-                expr = func_replace(expr, placeholder, number)
-            values[c.name] = expr
-        session.execute(
-            table.update().where(pk.in_(sorted(ids))).values(values).execution_options(synchronize_session=False)
+        entry = out.setdefault(table, (pk, set(), []))
+        entry[1].add(ident)
+        entry[2].extend(c for c in cols if c not in entry[2])
+    return out
+
+
+def _carries(value: object, pending: dict[str, Any]) -> bool:
+    return isinstance(value, str) and PLACEHOLDER_PREFIX in value and any(p in value for p in pending)
+
+
+def _settle_in_one_statement(
+    session: Session,
+    by_code: dict[str, list[str]],
+    carriers: dict[Table, tuple[Column[Any], set[Any], list[Column[Any]]]],
+    held: list[Any],
+) -> dict[str, str]:
+    """PostgreSQL: one statement takes every number (``UPDATE numbersequence .. RETURNING`` per
+    sequence, in code order), swaps them into the carrier rows and inserts the held audit
+    events, all built before it runs; it returns the numbers."""
+    from sqlalchemy import Integer, case, cast, func, insert, literal, select, update
+
+    seq = table_of(NumberSequence)
+    numbers: dict[str, ColumnElement[Any]] = {}  # placeholder -> its number (a scalar subquery)
+    for code in sorted(by_code):
+        placeholders = by_code[code]
+        n = len(placeholders)
+        taken = (
+            update(seq)
+            .where(seq.c.code == code)
+            .values(next_value=seq.c.next_value + n)
+            .returning(seq.c.prefix, seq.c.width, (seq.c.next_value - n).label("first"))
+            .cte(f"take_{len(numbers)}")
         )
-        mapper = sa_inspect(objs[0]).mapper
-        for obj in objs:
-            loaded = sa_inspect(obj).dict
-            for c in cols:
-                key = mapper.get_property_by_column(c).key
-                value = loaded.get(key)
-                if isinstance(value, str) and PLACEHOLDER_PREFIX in value:
-                    set_committed_value(obj, key, swap(value))
-    # the audit events held meanwhile go in now, with the real numbers: the trail is never updated
-    for held in state.get("audit", []):
-        for key in ("entity_key", "before", "after", "comment", "action"):
-            value = getattr(held, key, None)
-            if isinstance(value, str) and PLACEHOLDER_PREFIX in value:
-                setattr(held, key, swap(value))
-        session.add(held)
-    return mapping
+        for i, placeholder in enumerate(placeholders):
+            digits = cast(taken.c.first + literal(i, Integer), Text)
+            number = taken.c.prefix + case(
+                (func.length(digits) >= taken.c.width, digits), else_=func.lpad(digits, taken.c.width, "0")
+            )
+            numbers[placeholder] = select(number).scalar_subquery()
+
+    def swapped(expr: ColumnElement[Any], value: str | None = None) -> ColumnElement[Any]:
+        for placeholder, number in numbers.items():
+            if value is None or placeholder in value:
+                expr = func.replace(expr, literal(placeholder), number)
+        return expr
+
+    writes: list[Any] = []
+    for k, (table, (pk, ids, cols)) in enumerate(carriers.items()):
+        writes.append(
+            table.update()
+            .where(pk.in_(sorted(ids)))
+            .values({c.name: swapped(c) for c in cols})
+            .returning(pk)
+            .cte(f"swap_{k}")
+        )
+    audit_table = sa_inspect(type(held[0])).mapper.local_table if held else None
+    context = SimpleNamespace(dialect=session.get_bind().dialect)  # what a Python column default reads
+    for k, event_ in enumerate(held):
+        assert isinstance(audit_table, Table)
+        row: dict[str, Any] = {}
+        loaded = sa_inspect(event_).dict
+        for c in audit_table.columns:
+            value = loaded.get(c.name)
+            if value is None and c.default is not None and c.default.is_callable:
+                row[c.name] = c.default.arg(context)  # as the flush would: the column's Python default
+                continue
+            if value is None:
+                continue
+            row[c.name] = swapped(literal(value, c.type), value) if _carries(value, numbers) else value
+        writes.append(insert(audit_table).values(row).returning(audit_table.c.id).cte(f"held_{k}"))
+    placeholders = list(numbers)
+    stmt = select(*[numbers[p].label(f"n{i}") for i, p in enumerate(placeholders)]).add_cte(*writes)
+    row_ = session.execute(stmt).one()
+    return {p: str(row_[i]) for i, p in enumerate(placeholders)}
 
 
 def _is_text(column: Column[Any]) -> bool:
@@ -199,9 +312,13 @@ def next_number(session: Session, code: str) -> str:
     row = None
     deferred = session.info.get(_DEFERRED)
     if deferred is not None or bind.dialect.name != "sqlite":
-        continuous = session.execute(
-            text("SELECT continuous FROM numbersequence WHERE code = :code"), {"code": code}
-        ).scalar()
+        known = deferred.setdefault("continuous", {}) if deferred is not None else {}
+        continuous = known.get(code)
+        if continuous is None:  # read once per deferred transaction
+            continuous = session.execute(
+                text("SELECT continuous FROM numbersequence WHERE code = :code"), {"code": code}
+            ).scalar()
+            known[code] = continuous
         if continuous is None:
             raise NotFound(f"number sequence {code!r} is not set up (run 'regdesk db upgrade' or 'regdesk demo')")
         if deferred is not None and continuous:

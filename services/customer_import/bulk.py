@@ -3,14 +3,15 @@ per column set (driver-ready rows on SQLite), audit events and new proposals as 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, func, insert, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.dml import UpdateBase
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from models.base import table_of
 from models.changes import ChangeLine, ChangeProposal, ProposalState
@@ -18,9 +19,7 @@ from models.core import AuditEvent
 from models.customer import Customer
 from services import audit, changes, sequences
 from services.customer_import.views import Planned
-from services.errors import Conflict
 from services.permissions import Actor
-from services.store import now
 from services.text import normalize_company, normalize_email
 
 CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
@@ -148,68 +147,53 @@ def execute_many(session: Session, stmt: Any, rows: Any, expected: int = -1) -> 
     return result.rowcount if session.get_bind().dialect.supports_sane_multi_rowcount else expected  # type: ignore[attr-defined]  # sqlmodel types execute() as Result; an UPDATE's is a CursorResult
 
 
-def _insert_many(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
-    """One bulk INSERT of ``rows`` (no RETURNING: on SQLite that is a statement per row)."""
-    if rows:
-        execute_many(session, *_prepare_many(session.get_bind().dialect, insert(table), rows))
+_NUMBER = "\x00number\x00"  # where a proposal's number goes, in the rows planned before it is taken
 
 
-def write_proposals(
-    session: Session, actor: Actor, proposals: list[Planned], open_props: dict[int, ChangeProposal]
-) -> None:
-    """Submitted proposals for the approval-field changes; bulk for customers without an open one."""
-    if not proposals:
-        return
-    fresh = [(c, v, r) for c, v, r in proposals if c["id"] not in open_props]
-    for cust, values, rep in proposals:  # an unsubmitted proposal exists: add the lines, submit it
-        p = open_props.get(cust["id"])
-        if p is None:
-            continue
-        c = session.get_one(Customer, cust["id"])
-        changes._put_lines(session, actor, p, c, values)
-        changes.submit_proposal(session, actor, p, f"data entity import, line {rep.line}")
-        rep.proposal = p.number
-    if not fresh:
-        return
-    changes._ensure_sequence(session)
-    prefix, width, first = sequences.reserve_block(session, "change", len(fresh))
-    at = now(session)
-    rows = [
-        {
-            "number": sequences.format_number(prefix, width, first + i),
-            "customer_id": c["id"],
-            "account": c["account"],
-            "state": ProposalState.NOT_SUBMITTED.value,
-            "created_at": at,
-            "created_by": actor.user_name,
-            "updated_at": at,
-            "source": "import",
-            "version": 1,
-        }
-        for i, (c, _, _) in enumerate(fresh)
-    ]
-    # one executemany, then the ids by number (unique, indexed): an INSERT .. RETURNING that keeps
-    # the rows' order runs one statement per row on SQLite, inside the write lock
-    _insert_many(session, PROPOSALS, rows)
-    numbers = [row["number"] for row in rows]
-    by_number: dict[str, int] = {}
-    for start in range(0, len(numbers), _ID_CHUNK):
-        by_number.update(
-            (n, i)
-            for n, i in session.execute(
-                select(PROPOSALS.c.number, PROPOSALS.c.id).where(
-                    PROPOSALS.c.number.in_(numbers[start : start + _ID_CHUNK])
-                )
-            ).all()
+@dataclass
+class PlannedProposals:
+    """The proposals of an import, prepared in the plan phase: everything but their numbers and
+    ids (taken in the write phase), driver-ready on SQLite (JSON, bind conversions done)."""
+
+    existing: list[Planned]  # customers with an unsubmitted open proposal: lines added, then submitted
+    fresh: list[Planned]
+    rows: tuple[Any, Any, list[str] | None]  # one proposal per fresh customer: number _NUMBER (and id 0)
+    lines: tuple[Any, Any, list[str] | None]  # (statement or SQL, rows, key order) with proposal_id 0
+    events: tuple[Any, Any, list[str] | None]  # four per proposal; _NUMBER in entity_key / after
+
+
+def plan_proposals(
+    session: Session, actor: Actor, proposals: list[Planned], open_props: dict[int, ChangeProposal], at: datetime
+) -> PlannedProposals:
+    """Build the new proposals' rows, lines and audit events before the write transaction
+    (JSON encoding and the driver's conversions: seconds at 100k rows, no lock held)."""
+    dialect = session.get_bind().dialect
+    existing = [p for p in proposals if p[0]["id"] in open_props]
+    fresh = [p for p in proposals if p[0]["id"] not in open_props]
+    rows, lines, events = [], [], []
+    number_json = json.dumps(_NUMBER)[1:-1]
+    for cust, values, rep in fresh:
+        rows.append(
+            {
+                **({"id": 0} if dialect.name == "sqlite" else {}),  # SQLite: the next ids, given under the lock
+                "number": _NUMBER,
+                "customer_id": cust["id"],
+                "account": cust["account"],
+                # inserted as submitted: created, lines proposed and submitted in one step, audited as three
+                "state": ProposalState.SUBMITTED.value,
+                "created_at": at,
+                "created_by": actor.user_name,
+                "updated_at": at,
+                "submitted_at": at,
+                "submitted_by": actor.user_name,
+                "source": "import",
+                "version": 2,
+            }
         )
-    ids = [by_number[n] for n in numbers]
-    lines, events = [], []
-    for pid, row, (cust, values, rep) in zip(ids, rows, fresh):
-        rep.proposal = row["number"]
         for field, value in values.items():
             lines.append(
                 {
-                    "proposal_id": pid,
+                    "proposal_id": 0,
                     "field": field,
                     "original_value": changes.encode(field, cust[field]),
                     "proposed_value": changes.encode(field, value),
@@ -218,81 +202,157 @@ def write_proposals(
                     "decision": "pending",
                 }
             )
-        events.append(
-            {
-                "at": at,
-                "operator": actor.user_name,
-                "entity_type": changes.ENTITY,
-                "entity_key": row["number"],
-                "action": "created",
-                "before": None,
-                "after": dump({"customer": cust["account"], "state": row["state"], "source": "import"}),
-                "comment": None,
-            }
-        )
-        events.append(
-            {
-                "at": at,
-                "operator": actor.user_name,
-                "entity_type": changes.ENTITY,
-                "entity_key": row["number"],
-                "action": "lines proposed",
-                "before": None,
-                "after": dump({k: changes.plain_value(k, v) for k, v in values.items()}),
-                "comment": f"customer {cust['account']}; data entity import, line {rep.line}",
-            }
-        )
-    _insert_many(session, LINES, lines)
-    _insert_many(session, AUDIT, events)
-    # Not submitted -> Submitted (the "submit" transition), one statement for the chunk, then the workflow
-    t = changes.TRANSITIONS["submit"]
-    result = session.execute(
-        update(ChangeProposal)
-        .where(
-            col(ChangeProposal.id).in_(ids),
-            col(ChangeProposal.state).in_(sorted(t.sources)),
-            col(ChangeProposal.version) == 1,
-        )
-        .values(
-            state=ProposalState.SUBMITTED.value, submitted_by=actor.user_name, submitted_at=at, version=2, updated_at=at
-        )
-        .execution_options(synchronize_session=False)
+        fields = sorted(values)
+        for entity_type, key, action, before, after, comment in (
+            (
+                changes.ENTITY,
+                _NUMBER,
+                "created",
+                None,
+                dump({"customer": cust["account"], "state": ProposalState.NOT_SUBMITTED.value, "source": "import"}),
+                None,
+            ),
+            (
+                changes.ENTITY,
+                _NUMBER,
+                "lines proposed",
+                None,
+                dump({k: changes.plain_value(k, v) for k, v in values.items()}),
+                f"customer {cust['account']}; data entity import, line {rep.line}",
+            ),
+            (
+                changes.ENTITY,
+                _NUMBER,
+                "submitted",
+                dump({"state": ProposalState.NOT_SUBMITTED.value}),
+                dump({"state": ProposalState.SUBMITTED.value, "fields": fields}),
+                f"data entity import, line {rep.line}",
+            ),
+            (
+                "customer",
+                cust["account"],
+                "changes submitted",
+                None,
+                dump({"proposal": _NUMBER, "fields": fields}).replace(number_json, _NUMBER),
+                changes.PENDING_STATUS,
+            ),
+        ):
+            events.append(
+                {
+                    "at": at,
+                    "operator": actor.user_name,
+                    "entity_type": entity_type,
+                    "entity_key": key,
+                    "action": action,
+                    "before": before,
+                    "after": after,
+                    "comment": comment,
+                }
+            )
+    return PlannedProposals(
+        existing=existing,
+        fresh=fresh,
+        rows=_prepare_keyed(dialect, insert(PROPOSALS), rows),
+        lines=_prepare_keyed(dialect, insert(LINES), lines),
+        events=_prepare_keyed(dialect, insert(AUDIT), events),
     )
-    if result.rowcount != len(ids):  # type: ignore[attr-defined]  # sqlmodel types execute() as Result; an UPDATE's is a CursorResult
-        raise Conflict("proposals were changed by someone else during the import: run it again")
-    events = []
-    for row, (cust, values, rep) in zip(rows, fresh):
-        events.append(
-            {
-                "at": at,
-                "operator": actor.user_name,
-                "entity_type": changes.ENTITY,
-                "entity_key": row["number"],
-                "action": "submitted",
-                "before": dump({"state": ProposalState.NOT_SUBMITTED.value}),
-                "after": dump({"state": ProposalState.SUBMITTED.value, "fields": sorted(values)}),
-                "comment": f"data entity import, line {rep.line}",
-            }
+
+
+def _prepare_keyed(dialect: Dialect, stmt: UpdateBase, rows: list[dict[str, Any]]) -> tuple[Any, Any, list[str] | None]:
+    """``_prepare_many`` plus the key of each position of the driver-ready rows (SQLite)."""
+    sql, prepared = _prepare_many(dialect, stmt, rows)
+    if not isinstance(sql, str):
+        return sql, prepared, None
+    compiled = stmt.compile(dialect=dialect, column_keys=list(rows[0]))
+    names = {name: i for i, name in enumerate(compiled.positiontup or [])}
+    keys = [
+        key
+        for _, key in sorted(
+            (names[compiled.bind_names[bp]], key)
+            for key, bp in compiled.binds.items()
+            if compiled.bind_names[bp] in names
         )
-        events.append(
+    ]
+    return sql, prepared, keys
+
+
+def _patched(
+    prepared: tuple[Any, Any, list[str] | None], fill: dict[str, Callable[[int, Any], Any]]
+) -> tuple[Any, Any]:
+    """The planned rows with the write phase's values in: ``fill[key](i, value)`` gives row i's
+    new value at ``key``; on SQLite the driver-ready tuples are patched at those positions."""
+    stmt, rows, keys = prepared
+    if keys is None:
+        return stmt, [{**r, **{k: f(i, r[k]) for k, f in fill.items()}} for i, r in enumerate(rows)]
+    at = [(keys.index(k), f) for k, f in fill.items()]
+    patched = []
+    for i, t in enumerate(rows):
+        t = list(t)
+        for pos, f in at:
+            t[pos] = f(i, t[pos])
+        patched.append(tuple(t))
+    return stmt, patched
+
+
+def write_proposals(
+    session: Session, actor: Actor, planned: PlannedProposals, open_props: dict[int, ChangeProposal]
+) -> None:
+    """Submitted proposals for the approval-field changes: the numbers and ids now, then bulk
+    inserts of what the plan prepared (customers with an open unsubmitted proposal: one by one)."""
+    for cust, values, rep in planned.existing:  # an unsubmitted proposal exists: add the lines, submit it
+        p = open_props[cust["id"]]
+        c = session.get_one(Customer, cust["id"])
+        changes._put_lines(session, actor, p, c, values)
+        changes.submit_proposal(session, actor, p, f"data entity import, line {rep.line}")
+        rep.proposal = p.number
+    fresh = planned.fresh
+    if not fresh:
+        return
+    changes._ensure_sequence(session)
+    prefix, width, first = sequences.reserve_block(session, "change", len(fresh))
+    numbers = [sequences.format_number(prefix, width, first + i) for i in range(len(fresh))]
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    if sqlite:  # the write lock is ours: the ids are the next ones, no read-back
+        top = session.execute(select(func.max(PROPOSALS.c.id))).scalar() or 0
+        ids = [top + 1 + i for i in range(len(fresh))]
+        execute_many(session, *_patched(planned.rows, {"id": lambda i, _v: ids[i], "number": lambda i, _v: numbers[i]}))
+    else:
+        # one executemany, then the ids by number (unique, indexed): an INSERT .. RETURNING that
+        # keeps the rows' order is a statement per row on some drivers
+        execute_many(session, *_patched(planned.rows, {"number": lambda i, _v: numbers[i]}))
+        by_number: dict[str, int] = {}
+        for start in range(0, len(numbers), _ID_CHUNK):
+            by_number.update(
+                (n, i)
+                for n, i in session.execute(
+                    select(PROPOSALS.c.number, PROPOSALS.c.id).where(
+                        PROPOSALS.c.number.in_(numbers[start : start + _ID_CHUNK])
+                    )
+                ).all()
+            )
+        ids = [by_number[n] for n in numbers]
+    line_owner = [pid for pid, (_c, values, _r) in zip(ids, fresh) for _ in values]
+    quoted = [json.dumps(n)[1:-1] for n in numbers]
+    if line_owner:
+        execute_many(session, *_patched(planned.lines, {"proposal_id": lambda i, _v: line_owner[i]}))
+    execute_many(
+        session,
+        *_patched(
+            planned.events,
             {
-                "at": at,
-                "operator": actor.user_name,
-                "entity_type": "customer",
-                "entity_key": cust["account"],
-                "action": "changes submitted",
-                "before": None,
-                "after": dump({"proposal": row["number"], "fields": sorted(values)}),
-                "comment": changes.PENDING_STATUS,
-            }
-        )
-    _insert_many(session, AUDIT, events)
+                "entity_key": lambda i, v: numbers[i // 4] if v == _NUMBER else v,
+                "after": lambda i, v: v.replace(_NUMBER, quoted[i // 4]) if i % 4 == 3 else v,
+            },
+        ),
+    )
+    for number, (_c, _v, rep) in zip(numbers, fresh):
+        rep.proposal = number
     engine = changes._engine()
     if not changes.workflow_possible(session):
         return
     started: list[tuple[int, int]] = []
-    for pid, row in zip(ids, rows):
-        instance = engine.submit(session, actor, changes.DOC_TYPE, row["number"], "data entity import")
+    for pid, number in zip(ids, numbers):
+        instance = engine.submit(session, actor, changes.DOC_TYPE, number, "data entity import")
         if instance is not None:
             started.append((pid, instance))
     if started:

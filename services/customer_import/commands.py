@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 
 from models.changes import OPEN_STATES, ChangeLine, ChangeProposal, ProposalState
 from services import changes, customers
-from services.customer_import.bulk import CUSTOMERS, plan_updates, write_proposals, write_updates
+from services.customer_import.bulk import CUSTOMERS, plan_proposals, plan_updates, write_proposals, write_updates
 from services.customer_import.files import MAX_NUMBER_CHARS
 from services.customer_import.views import STATUSES, ImportReport, ImportRow, Planned, RowReport
 from services.errors import Conflict
@@ -206,6 +206,7 @@ def import_rows(
     if all_updates or all_proposals:
         # the plan is complete: now one short write transaction, if nothing it relied on changed
         planned = plan_updates(session, actor, all_updates, at)
+        planned_proposals = plan_proposals(session, actor, all_proposals, all_open, at)
         begin_write(session)
         # SQLite: the write lock is ours, the updates' version conditions and row counts are the
         # check (the rows are named only when it fails); PostgreSQL: lock and check first
@@ -214,7 +215,7 @@ def import_rows(
         if not write_updates(session, planned):
             _check_planned_versions(session, all_updates, [], {})
             raise Conflict("customers changed while the file was being checked: nothing was imported; run it again")
-        write_proposals(session, actor, all_proposals, all_open)
+        write_proposals(session, actor, planned_proposals, all_open)
     result.written = True
     result.note = (
         f"applied the {good} good rows; {counts['invalid']} invalid rows were skipped (--partial)"

@@ -8,6 +8,8 @@ from typing import Any, Literal
 from sqlalchemy import update
 from sqlmodel import Session, col
 
+from models.base import table_of
+from models.customer import PortalRole
 from models.signup import RequestType, SignupRequest
 from services import audit, customers, params, sequences, transitions
 from services.errors import NotFound, ValidationFailed
@@ -61,12 +63,29 @@ def preview_create(
     """What OK in the Create new customer dialog would create, with every problem named (no writes)."""
     require(actor, "signup.view")
     req = get_request(session, number)
+    return _preview(
+        session, req, mode=mode, template=template, role=role, values=values, existing_account=existing_account
+    )[0]
+
+
+def _preview(
+    session: Session,
+    req: SignupRequest,
+    *,
+    mode: Literal["new", "existing"],
+    template: str | None,
+    role: str | None,
+    values: dict[str, Any] | None,
+    existing_account: str | None,
+) -> tuple[CreatePreview, PortalRole | None]:
+    """``preview_create`` of a request already read, and the portal role it found (create reuses both)."""
     errors: dict[str, str] = {}
+    portal_role = None
     if req.status != S.APPROVED:
         errors["status"] = transitions.refusal(session, PROCESS, req, "create").message
     if role:
         try:
-            customers.get_role(session, role)
+            portal_role = customers.get_role(session, role)
         except NotFound as exc:
             errors["role"] = exc.message
     else:
@@ -93,9 +112,10 @@ def preview_create(
         except ValidationFailed as exc:
             errors.update(exc.errors)
             result = raw
-    return CreatePreview(
+    preview = CreatePreview(
         mode=mode, account=account, values=result, contact=_contact_fields(req), role=role, errors=errors
     )
+    return preview, portal_role
 
 
 def create_choices(session: Session, actor: Actor) -> CreateChoices:
@@ -131,19 +151,12 @@ def create_customer(
     req = get_request(session, number)
     precheck(session, req, "create")
     four_eyes(session, actor, req, "create")
-    preview = preview_create(
-        session,
-        actor,
-        number,
-        mode=mode,
-        template=template,
-        role=role,
-        values=values,
-        existing_account=existing_account,
+    require(actor, "signup.view")  # what preview_create asks
+    preview, portal_role = _preview(
+        session, req, mode=mode, template=template, role=role, values=values, existing_account=existing_account
     )
-    if preview.errors:
-        raise ValidationFailed(preview.errors)
-    portal_role = customers.get_role(session, role)
+    if preview.errors or portal_role is None:
+        raise ValidationFailed(preview.errors or {"role": "choose the user role the portal user gets"})
     from services.documents import ensure_registered
 
     ensure_registered()  # the workflow's first-use imports: here, not while the number rows are locked
@@ -196,15 +209,15 @@ def create_customer(
             "user_request": ur.number,
         },
     )
-    provisional = {"account": customer.account, "ur": ur.number}
-    numbers = sequences.settle(session)  # the last step: nothing that can refuse follows
-    account = numbers.get(provisional["account"], provisional["account"])
+    # the request names its customer: provisional key now, swapped in by the settle's one step
     session.execute(
         update(SignupRequest)
         .where(col(SignupRequest.id) == req.id)
-        .values(created_customer_account=account)
+        .values(created_customer_account=customer.account)
         .execution_options(synchronize_session=False)
     )
+    sequences.carry(session, table_of(SignupRequest), req.id, "created_customer_account")
+    sequences.settle(session)  # the last step: nothing that can refuse follows
     return CreateResult(
         number=req.number,
         status=S.CREATED.value,

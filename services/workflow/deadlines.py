@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 from models.workflow import FinalAction, WorkflowInstance, WorkItem
 from services.errors import RegdeskError
 from services.permissions import SYSTEM, Actor, require
-from services.store import now, writes
+from services.store import begin_write, now, writes
 from services.workflow.doctypes import doc_label, document_types, get_type
 from services.workflow.queries import live_items, open_items, step
 from services.workflow.steps import (
@@ -45,14 +45,16 @@ def _reschedule(session: Session, inst: WorkflowInstance, current: datetime) -> 
             )
 
 
-@writes
+@writes(phased=True)
 def tick(session: Session, actor: Actor = SYSTEM) -> TickReport:
     """Apply time limits (escalation, final automatic action), send reminders. Idempotent.
 
     Proportional to what is due: the open items whose ``next_check_at`` has come are found
-    through an index, and each of their instances is handled in its own short transaction
-    (tick commits as it goes: call it through ``Store.call``, never inside another
-    transaction). An instance that fails is rolled back alone and reported in ``events``."""
+    through an index, before any lock (a tick with nothing due, cron's usual case, never
+    waits for SQLite's write lock nor holds it), and each of their instances is handled in its
+    own short write transaction (tick commits as it goes: call it through ``Store.call``,
+    never inside another transaction). An instance that fails is rolled back alone and
+    reported in ``events``."""
     require(actor, "work.view")
     document_types()
     current = now(session)
@@ -63,7 +65,10 @@ def tick(session: Session, actor: Actor = SYSTEM) -> TickReport:
         .order_by(col(WorkItem.next_check_at))
         .limit(TICK_BATCH)
     ).all()
-    session.commit()  # the look-up's transaction ends here: nothing is held while instances are handled
+    if not due:
+        return report
+    begin_write(session)  # the look-up's (read) transaction ends here: nothing is held between instances
+    session.commit()  # already writing (Store.write, PostgreSQL): end the look-up's transaction all the same
     ran_by = None if actor is SYSTEM else f"tick run by {actor.user_name}"
     for inst_id in dict.fromkeys(due):
         counts, said = report.model_dump(exclude={"at", "events"}), len(report.events)
