@@ -228,6 +228,7 @@ class RegdeskApp(ConsoleApp):
         self.post_message(StoreOpened(ok=True))
 
     def on_unmount(self) -> None:
+        self._restore_gc()
         # closing before the store was opened (its worker cancelled, or never started):
         # release the thread workers waiting in ``call`` so the app can finish
         self._store_ready.set()
@@ -236,17 +237,33 @@ class RegdeskApp(ConsoleApp):
 
     GC_IDLE_SECONDS = 1.0  # no key or mouse for this long: a full collection that is coming runs now
     GC_EARLY = 3  # ... once this many middle-generation collections happened since the last full one
+    GC_FORCE = 200  # ... and this many whatever the input (a key held down does not defer it for ever)
+    GC_NEVER = 1 << 30  # the oldest generation's threshold while the console runs: never by itself
     _last_input = 0.0
+    _gc_threshold: tuple[int, int, int] | None = None
 
     def _collect_when_idle(self) -> None:
-        """Full (oldest-generation) collections scan every live object: 60-300 ms with the services,
-        SQLAlchemy and ~200k objects loaded, enough to stall a keypress when the collector picks its
-        moment. One that is coming (``GC_EARLY`` of the collector's 10 middle-generation passes done)
-        runs here instead, once nobody has pressed a key for ``GC_IDLE_SECONDS``, which restarts the
-        collector's count. The collector's own schedule is left as it is: deferring full collections
-        longer lets cyclic garbage pile up and makes the one that comes much longer (measured: 1.6 s)."""
+        """Full (oldest-generation) collections scan every live object that is not frozen: 50-180 ms of
+        CPU with Textual's render caches in the old generation, and the collector ran one every second
+        or two while a key was held down (seen by bench/console_bench.py: the longest event-loop stalls
+        while scrolling, 0.4-0.9 s at load ~9, were all full collections). So the collector never starts
+        one by itself while the console runs (``GC_NEVER`` as the oldest generation's threshold; the
+        young generations are collected as before, 2-9 ms each): one runs here once nobody has pressed a
+        key for ``GC_IDLE_SECONDS`` and ``GC_EARLY`` middle-generation collections happened since the
+        last, or after ``GC_FORCE`` of them whatever the input, so cyclic garbage cannot pile up without
+        bound (deferring them all until idle made the one that came 1.6 s). The threshold is given back
+        when the app unmounts."""
         self._last_input = time.monotonic()
+        if self._gc_threshold is None:
+            self._gc_threshold = gc.get_threshold()
+            young, middle, _ = self._gc_threshold
+            gc.set_threshold(young, middle, self.GC_NEVER)
         self.set_interval(self.GC_IDLE_SECONDS / 2, self._maybe_collect, name="idle gc")
+
+    def _restore_gc(self) -> None:
+        if self._gc_threshold is not None:
+            gc.set_threshold(*self._gc_threshold)
+            self._gc_threshold = None
 
     _settled_frozen = False
 
@@ -259,7 +276,7 @@ class RegdeskApp(ConsoleApp):
             self._settled_frozen = True
             gc.collect()
             gc.freeze()
-        elif idle and gc.get_count()[2] >= self.GC_EARLY:
+        elif (idle and gc.get_count()[2] >= self.GC_EARLY) or gc.get_count()[2] >= self.GC_FORCE:
             gc.collect()
 
     async def on_event(self, event: events.Event) -> None:
