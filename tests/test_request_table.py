@@ -136,3 +136,28 @@ def test_a_cursor_move_redraws_only_the_rows_it_left_and_reached(monkeypatch):
     moves = asyncio.run(run())
     for n, rows in enumerate(moves, 1):  # drawn by the app's own frame or by the reads above
         assert set(rows) <= {f"REQ-{n:05d}", f"REQ-{n + 1:05d}"}, rows
+
+
+def test_remove_rows_leaves_the_table_as_remove_row_one_by_one():
+    """``remove_rows`` renumbers the rows once (the bounded window drops a page of 60 at a time)."""
+
+    async def run(bulk: bool) -> list:
+        app = _TableApp(RequestTable)
+        async with app.run_test(size=(140, 30)) as pilot:
+            await pilot.pause()
+            table = app.query_one("#t", RequestTable)
+            table.move_cursor(row=20)
+            gone = [f"REQ-{i:05d}" for i in [*range(0, 12), 15, 30, 44]]
+            if bulk:
+                table.remove_rows([*gone, "REQ-99999"])  # a key not in the table is skipped
+            else:
+                for key in gone:
+                    table.remove_row(key)
+            await pilot.pause()
+            keys = [str(k.value) for k in table.rows]
+            locations = [table.get_row_index(k) for k in keys]
+            return [keys, locations, table.row_count, table.cursor_coordinate, len(table._data)]
+
+    one_by_one = asyncio.run(run(False))
+    assert asyncio.run(run(True)) == one_by_one
+    assert one_by_one[1] == list(range(30))
