@@ -237,22 +237,26 @@ class RegdeskApp(ConsoleApp):
 
     GC_IDLE_SECONDS = 1.0  # no key or mouse for this long: a full collection that is coming runs now
     GC_EARLY = 3  # ... once this many middle-generation collections happened since the last full one
-    GC_FORCE = 200  # ... and this many whatever the input (a key held down does not defer it for ever)
+    GC_BUSY = 10  # ... and this many whatever the input (the collector's own count), over the recent objects
     GC_NEVER = 1 << 30  # the oldest generation's threshold while the console runs: never by itself
     _last_input = 0.0
     _gc_threshold: tuple[int, int, int] | None = None
+    _busy_frozen = False  # survivors of a collection during input were frozen since the last idle one
 
     def _collect_when_idle(self) -> None:
         """Full (oldest-generation) collections scan every live object that is not frozen: 50-180 ms of
         CPU with Textual's render caches in the old generation, and the collector ran one every second
-        or two while a key was held down (seen by bench/console_bench.py: the longest event-loop stalls
-        while scrolling, 0.4-0.9 s at load ~9, were all full collections). So the collector never starts
-        one by itself while the console runs (``GC_NEVER`` as the oldest generation's threshold; the
-        young generations are collected as before, 2-9 ms each): one runs here once nobody has pressed a
-        key for ``GC_IDLE_SECONDS`` and ``GC_EARLY`` middle-generation collections happened since the
-        last, or after ``GC_FORCE`` of them whatever the input, so cyclic garbage cannot pile up without
-        bound (deferring them all until idle made the one that came 1.6 s). The threshold is given back
-        when the app unmounts."""
+        or two while a key was held down (bench/console_bench.py: the longest event-loop stalls while
+        scrolling, 0.4-0.9 s at load ~9, were all full collections). So the collector never starts one
+        by itself while the console runs (``GC_NEVER`` as the oldest generation's threshold, given back
+        at unmount; the young generations as before, 2-9 ms each); ``_maybe_collect`` runs them:
+
+        * idle (no key for ``GC_IDLE_SECONDS``, ``GC_EARLY`` middle passes since the last): a full one;
+        * during input, after ``GC_BUSY`` middle passes: one over the objects that came since the last
+          freeze only, whose survivors are then frozen too (``gc.freeze``), so the next scans only what
+          comes after. Deferring them all instead let cyclic garbage pile up (measured: 480k objects,
+          0.7-1.6 s for the one that came). What was frozen that way and became garbage later is
+          reclaimed at the next idle moment (``gc.unfreeze``, a full collection, frozen again)."""
         self._last_input = time.monotonic()
         if self._gc_threshold is None:
             self._gc_threshold = gc.get_threshold()
@@ -269,6 +273,7 @@ class RegdeskApp(ConsoleApp):
 
     def _maybe_collect(self) -> None:
         idle = time.monotonic() - self._last_input >= self.GC_IDLE_SECONDS
+        passes = gc.get_count()[2]
         if idle and not self._settled_frozen and self.store is not None and self.last_change is not None:
             # settled (store open, lists read, the Create dialog composed): what lives now lives as long
             # as the console, so it leaves the collector's passes, as start-up's modules did
@@ -276,8 +281,17 @@ class RegdeskApp(ConsoleApp):
             self._settled_frozen = True
             gc.collect()
             gc.freeze()
-        elif (idle and gc.get_count()[2] >= self.GC_EARLY) or gc.get_count()[2] >= self.GC_FORCE:
+        elif idle and self._busy_frozen:
+            self._busy_frozen = False
+            gc.unfreeze()
             gc.collect()
+            gc.freeze()
+        elif idle and passes >= self.GC_EARLY:
+            gc.collect()
+        elif not idle and passes >= self.GC_BUSY:
+            gc.collect()
+            gc.freeze()
+            self._busy_frozen = True
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)):

@@ -29,28 +29,34 @@ def test_the_collector_starts_no_full_collection_while_the_console_runs(store):
     assert gc.get_threshold() == before  # given back when the app closed
 
 
-def test_a_full_collection_runs_when_idle_or_after_gc_force_during_input(store, monkeypatch):
+def test_full_collections_run_when_idle_or_over_the_recent_objects_during_input(store, monkeypatch):
     app = make_app(store, actor_of(store)("approver1"))
-    collected: list[str] = []
+    calls: list[str] = []
 
     async def run() -> None:
         async with app.run_test(size=(140, 40)) as pilot:
             await pilot.pause()
             app._settled_frozen = True  # past the one-off freeze
-            monkeypatch.setattr(gc, "collect", lambda *a: collected.append("full") or 0)
+            monkeypatch.setattr(gc, "collect", lambda *a: calls.append("collect") or 0)
+            monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
+            monkeypatch.setattr(gc, "unfreeze", lambda: calls.append("unfreeze"))
             counts = {"n": 0}
             monkeypatch.setattr(gc, "get_count", lambda: (0, 0, counts["n"]))
             app._last_input = time.monotonic()  # a key was just pressed
             counts["n"] = app.GC_EARLY
             app._maybe_collect()
-            assert collected == []  # coming, but the operator is typing
-            counts["n"] = app.GC_FORCE
+            assert calls == []  # coming, but the operator is typing
+            counts["n"] = app.GC_BUSY
             app._maybe_collect()
-            assert collected == ["full"]  # held input does not defer it for ever
-            collected.clear()
-            counts["n"] = app.GC_EARLY
+            assert calls == ["collect", "freeze"]  # held input: over what came since the last freeze
+            calls.clear()
+            counts["n"] = 0
             app._last_input = time.monotonic() - app.GC_IDLE_SECONDS
             app._maybe_collect()
-            assert collected == ["full"]  # idle: the one that is coming runs now
+            assert calls == ["unfreeze", "collect", "freeze"]  # idle: what was frozen meanwhile is reclaimed
+            calls.clear()
+            counts["n"] = app.GC_EARLY
+            app._maybe_collect()
+            assert calls == ["collect"]  # idle, one coming: a full collection
 
     asyncio.run(run())
