@@ -359,6 +359,7 @@ def console_measures(rows: int, repeat: int, profile: bool = False, mode: str = 
     asyncio.run(run())
     gc.unfreeze()
     store.dispose()
+    shutil.rmtree(tmp, ignore_errors=True)  # the copy (1 GB at 1M)
     return {k: (max(v) if k.endswith("stall max") else statistics.median(v)) * 1000 for k, v in out.items()}
 
 
