@@ -1,7 +1,7 @@
 """The console decides when full garbage collections run (app/tui.py): never by the collector's own
 schedule while the app runs, which started one every second or two while a key was held down (the
-longest event-loop stalls in bench/console_bench.py); idle, or after ``GC_FORCE`` middle-generation
-collections whatever the input."""
+longest event-loop stalls in bench/console_bench.py); idle, or after ``GC_BUSY`` middle-generation
+collections over the objects that came since the last freeze."""
 
 from __future__ import annotations
 
