@@ -228,6 +228,7 @@ class RegdeskApp(ConsoleApp):
         self.post_message(StoreOpened(ok=True))
 
     def on_unmount(self) -> None:
+        self._restore_gc()
         # closing before the store was opened (its worker cancelled, or never started):
         # release the thread workers waiting in ``call`` so the app can finish
         self._store_ready.set()
@@ -236,22 +237,43 @@ class RegdeskApp(ConsoleApp):
 
     GC_IDLE_SECONDS = 1.0  # no key or mouse for this long: a full collection that is coming runs now
     GC_EARLY = 3  # ... once this many middle-generation collections happened since the last full one
+    GC_BUSY = 10  # ... and this many whatever the input (the collector's own count), over the recent objects
+    GC_NEVER = 1 << 30  # the oldest generation's threshold while the console runs: never by itself
     _last_input = 0.0
+    _gc_threshold: tuple[int, int, int] | None = None
+    _busy_frozen = False  # survivors of a collection during input were frozen since the last idle one
 
     def _collect_when_idle(self) -> None:
-        """Full (oldest-generation) collections scan every live object: 60-300 ms with the services,
-        SQLAlchemy and ~200k objects loaded, enough to stall a keypress when the collector picks its
-        moment. One that is coming (``GC_EARLY`` of the collector's 10 middle-generation passes done)
-        runs here instead, once nobody has pressed a key for ``GC_IDLE_SECONDS``, which restarts the
-        collector's count. The collector's own schedule is left as it is: deferring full collections
-        longer lets cyclic garbage pile up and makes the one that comes much longer (measured: 1.6 s)."""
+        """Full (oldest-generation) collections scan every live object that is not frozen: 50-180 ms of
+        CPU with Textual's render caches in the old generation, and the collector ran one every second
+        or two while a key was held down (bench/console_bench.py: the longest event-loop stalls while
+        scrolling, 0.4-0.9 s at load ~9, were all full collections). So the collector never starts one
+        by itself while the console runs (``GC_NEVER`` as the oldest generation's threshold, given back
+        at unmount; the young generations as before, 2-9 ms each); ``_maybe_collect`` runs them:
+
+        * idle (no key for ``GC_IDLE_SECONDS``, ``GC_EARLY`` middle passes since the last): a full one;
+        * during input, after ``GC_BUSY`` middle passes: one over the objects that came since the last
+          freeze only, whose survivors are then frozen too (``gc.freeze``), so the next scans only what
+          comes after. Deferring them all instead let cyclic garbage pile up (measured: 480k objects,
+          0.7-1.6 s for the one that came). What was frozen that way and became garbage later is
+          reclaimed at the next idle moment (``gc.unfreeze``, a full collection, frozen again)."""
         self._last_input = time.monotonic()
+        if self._gc_threshold is None:
+            self._gc_threshold = gc.get_threshold()
+            young, middle, _ = self._gc_threshold
+            gc.set_threshold(young, middle, self.GC_NEVER)
         self.set_interval(self.GC_IDLE_SECONDS / 2, self._maybe_collect, name="idle gc")
+
+    def _restore_gc(self) -> None:
+        if self._gc_threshold is not None:
+            gc.set_threshold(*self._gc_threshold)
+            self._gc_threshold = None
 
     _settled_frozen = False
 
     def _maybe_collect(self) -> None:
         idle = time.monotonic() - self._last_input >= self.GC_IDLE_SECONDS
+        passes = gc.get_count()[2]
         if idle and not self._settled_frozen and self.store is not None and self.last_change is not None:
             # settled (store open, lists read, the Create dialog composed): what lives now lives as long
             # as the console, so it leaves the collector's passes, as start-up's modules did
@@ -259,8 +281,17 @@ class RegdeskApp(ConsoleApp):
             self._settled_frozen = True
             gc.collect()
             gc.freeze()
-        elif idle and gc.get_count()[2] >= self.GC_EARLY:
+        elif idle and self._busy_frozen:
+            self._busy_frozen = False
+            gc.unfreeze()
             gc.collect()
+            gc.freeze()
+        elif idle and passes >= self.GC_EARLY:
+            gc.collect()
+        elif not idle and passes >= self.GC_BUSY:
+            gc.collect()
+            gc.freeze()
+            self._busy_frozen = True
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)):

@@ -12,6 +12,11 @@ approver1 and the script prints, per measure, the median over ``--repeat`` runs 
 * filter switch: ``3`` until the "Verified by user" page is painted;
 * live update: another operator approves through the services until the row leaves this list
   (no key pressed);
+* search: Enter in the search field ("Cedar Atlas") until its first page is painted;
+* sort: ``s`` (number -> created) until the first page in that order is painted;
+* jump to end: ``ctrl+end`` until the last request is under the cursor;
+* stalls (max over the runs): the longest gap between two ticks of a 5 ms timer during the jump,
+  30 PageDown (one every 40 ms) and 400 held Down (one every 25 ms), both past the bounded window;
 
 next to the bare app's key-to-repaint (a key that changes one Static) measured in the same run.
 Figures only; no thresholds here (the targets are in issue 8).
@@ -23,12 +28,14 @@ import argparse
 import asyncio
 import gc
 import os
+import shutil
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+DB_DIR = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--db-dir=")), None)
 SRC = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--src=")), None)
 sys.path.insert(0, SRC or str(Path(__file__).resolve().parent.parent))  # --src=DIR: another checkout's code
 
@@ -178,12 +185,23 @@ def console_measures(rows: int, repeat: int, profile: bool = False, mode: str = 
     from services.store import Store
     from tests.conftest import actor_of
 
-    tmp = tempfile.mkdtemp()
-    store = Store(f"sqlite:///{tmp}/bench.db", create=True)
-    load_reference(store)
-    t = time.perf_counter()
-    add_synthetic(store, rows)
-    print(f"  {rows:,} requests generated in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+    tmp = tempfile.mkdtemp(dir=DB_DIR)
+    db = Path(tmp) / "bench.db"
+    template = Path(DB_DIR) / f"console_bench_{rows}.db" if DB_DIR else None
+    if template is not None and template.exists():
+        shutil.copyfile(template, db)  # the runs change rows: each starts from the same copy
+        store = Store(f"sqlite:///{db}")
+        print(f"  {rows:,} requests copied from {template}", file=sys.stderr)
+    else:
+        store = Store(f"sqlite:///{db}", create=True)
+        load_reference(store)
+        t = time.perf_counter()
+        add_synthetic(store, rows)
+        print(f"  {rows:,} requests generated in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+        if template is not None:
+            store.dispose()
+            shutil.copyfile(db, template)
+            store = Store(f"sqlite:///{db}")
     actor = actor_of(store)
     _ = SYSTEM
     out: dict[str, list[float]] = {
@@ -192,8 +210,12 @@ def console_measures(rows: int, repeat: int, profile: bool = False, mode: str = 
         "approve": [],
         "filter switch": [],
         "live update": [],
+        "search": [],
+        "sort": [],
         "jump to end": [],
-        "scroll stall max": [],
+        "jump stall max": [],
+        "pagedown stall max": [],
+        "held down stall max": [],
     }
 
     async def run():
@@ -260,14 +282,29 @@ def console_measures(rows: int, repeat: int, profile: bool = False, mode: str = 
                     await keys.until(lambda: other not in screen.records)
                 await pilot.press("1")
                 await _pause_until(pilot, lambda: screen.query_state.status == "All" and not screen._fetching)
-                # jump to the end: one keyset query from the other end
-                last = f"REG-{rows:06d}"
-                with _Timed(out, "jump to end", profile):
-                    await keys.press("ctrl+end")
-                    await keys.until(lambda: screen.selected is not None and screen.selected >= last)
-                await pilot.press("ctrl+home")
-                await _pause_until(pilot, lambda: not screen._fetching and not screen.above)
-                # scrolling: the longest gap between two ticks of a 5 ms timer while paging down
+                # search: the term typed, Enter until its first page is painted (a company's two words)
+                term = "Cedar Atlas"
+                await pilot.press("slash")
+                search = app.screen.query_one("#search")
+                search.value = term  # type: ignore[attr-defined]
+                await pilot.pause()
+                with _Timed(out, "search", profile):
+                    await keys.press("enter")
+                    await keys.until(
+                        lambda: screen.query_state.search == term and not screen._fetching and screen.loaded > 0
+                    )
+                search.value = ""  # type: ignore[attr-defined]
+                await pilot.press("enter")
+                await _pause_until(pilot, lambda: screen.query_state.search == "" and not screen._fetching)
+                # sort: s (number -> created) until the first page in that order is painted
+                with _Timed(out, "sort", profile):
+                    await keys.press("s")
+                    await keys.until(
+                        lambda: screen.query_state.sort != "number" and not screen._fetching and screen.loaded > 0
+                    )
+                screen.set_query(sort="number", descending=False)
+                await _pause_until(pilot, lambda: not screen._fetching)
+                # the longest gap between two ticks of a 5 ms timer while something runs (event-loop stall)
                 gaps: list[float] = []
                 stamp = [time.perf_counter()]
 
@@ -276,14 +313,45 @@ def console_measures(rows: int, repeat: int, profile: bool = False, mode: str = 
                     gaps.append(now - stamp[0])
                     stamp[0] = now
 
+                def stall(name: str) -> None:
+                    out[name].append(max(gaps) if gaps else 0.0)
+                    gaps.clear()
+
+                await pilot.pause(0.2)
                 timer = app.set_interval(0.005, tick)
+                # jump to the end: one keyset query from the other end
+                last = f"REG-{rows:06d}"
+                stamp[0] = time.perf_counter()
+                gaps.clear()
+                with _Timed(out, "jump to end", profile):
+                    await keys.press("ctrl+end")
+                    await keys.until(lambda: screen.selected is not None and screen.selected >= last)
+                stall("jump stall max")
+                await pilot.press("ctrl+home")
+                await _pause_until(pilot, lambda: not screen._fetching and not screen.above)
+                await pilot.pause(0.2)
+                # paging down: 30 PageDown, one every 40 ms (past the bounded window: pages dropped above)
+                stamp[0] = time.perf_counter()
+                gaps.clear()
                 with _Timed({"scroll": []}, "scroll", profile):
                     for _ in range(30):
-                        await pilot.press("pagedown")
-                        await pilot.pause(0.01)
+                        await keys.press("pagedown")
+                        await asyncio.sleep(0.04)
                     await _pause_until(pilot, lambda: not screen._fetching)
+                stall("pagedown stall max")
+                await pilot.press("ctrl+home")
+                await _pause_until(pilot, lambda: not screen._fetching and not screen.above)
+                await pilot.pause(0.2)
+                # Down held: 400 Down at the terminal's repeat rate (one every 25 ms)
+                stamp[0] = time.perf_counter()
+                gaps.clear()
+                with _Timed({"scroll": []}, "scroll", profile):
+                    for _ in range(400):
+                        await keys.press("down")
+                        await asyncio.sleep(0.025)
+                    await _pause_until(pilot, lambda: not screen._fetching)
+                stall("held down stall max")
                 timer.stop()
-                out["scroll stall max"].append(max(gaps) if gaps else 0.0)
                 await pilot.press("ctrl+home")
                 await _pause_until(pilot, lambda: not screen._fetching and not screen.above)
                 _ = i
@@ -291,7 +359,8 @@ def console_measures(rows: int, repeat: int, profile: bool = False, mode: str = 
     asyncio.run(run())
     gc.unfreeze()
     store.dispose()
-    return {k: (max(v) if k == "scroll stall max" else statistics.median(v)) * 1000 for k, v in out.items()}
+    shutil.rmtree(tmp, ignore_errors=True)  # the copy (1 GB at 1M)
+    return {k: (max(v) if k.endswith("stall max") else statistics.median(v)) * 1000 for k, v in out.items()}
 
 
 def main() -> None:
@@ -299,6 +368,11 @@ def main() -> None:
     parser.add_argument("--rows", type=int, action="append", help="synthetic requests (repeatable)")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--profile", action="store_true", help="print a pyinstrument profile of each measure")
+    parser.add_argument(
+        "--db-dir",
+        help="keep each size's generated database in DIR and copy it for later runs (the 1M build takes "
+        "minutes); --db-dir=DIR",
+    )
     parser.add_argument("--src", help="run another checkout's code (the 'before' of a comparison); --src=DIR")
     parser.add_argument(
         "--mode",

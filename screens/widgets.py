@@ -7,16 +7,21 @@ Every customer-supplied value reaches a widget through ``data()`` (controls stri
 from __future__ import annotations
 
 from datetime import datetime
+from itertools import chain
 from typing import Any, Iterable
 
 from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Span, Text
+from textual._segment_tools import line_crop
+from textual._two_way_dict import TwoWayDict
 from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.message_pump import MessagePump
+from textual.strip import Strip
 from textual.widgets import DataTable, Static
+from textual.widgets.data_table import CellKey, RowKey
 from textual.worker import Worker, WorkerState
 
 from services.text import strip_controls
@@ -123,6 +128,9 @@ def _is_refusal(exc: BaseException) -> bool:
     return isinstance(exc, RegdeskError)
 
 
+_AWAY = Coordinate(-2, -2)  # a cursor on no row (the header is row -1)
+
+
 class RequestTable(DataTable):
     """The Registration list: rows keyed by request number; asks for more when scrolled near the end."""
 
@@ -196,6 +204,88 @@ class RequestTable(DataTable):
             # so a cell drawn at the old width must not be served again (a snapshot under load once
             # showed a first row cut to "PRO-00" after PRO-000002 arrived; not reproduced on demand)
             self._update_count += 1
+
+    def remove_rows(self, keys: Iterable[str]) -> None:
+        """Remove these rows in one pass: what ``remove_row`` does for each, but the row positions are
+        renumbered once (DataTable's ``remove_row`` renumbers every row each time: a page of 60 leaving
+        a window of 300 was 60 passes over the table, on the event loop while scrolling)."""
+        gone = {str(k) for k in keys} & {str(k.value) for k in self._row_locations}
+        if not gone:
+            return
+        self._require_update_dimensions = True
+        self.check_idle()
+        locations = self._row_locations
+        ordered = sorted(locations, key=locations.get)  # type: ignore[arg-type]
+        renumbered: TwoWayDict[RowKey, int] = TwoWayDict({})
+        for row_key in ordered:
+            if row_key.value in gone:
+                for column_key in self._data.get(row_key, {}):
+                    self._updated_cells.discard(CellKey(row_key, column_key))
+                del self.rows[row_key]
+                del self._data[row_key]
+            else:
+                renumbered[row_key] = len(renumbered)
+        self._row_locations = renumbered
+        self.cursor_coordinate = self.cursor_coordinate
+        self.hover_coordinate = self.hover_coordinate
+        self._update_count += 1
+        self.refresh(layout=True)
+
+    # ------------------------------------------------------------------ lines cached across cursor moves
+
+    def _cursor_view(self, row_key: Any, cursor: Coordinate, hover: Coordinate) -> tuple[Coordinate, Coordinate]:
+        """The cursor and hover positions as one row of a row-cursor table sees them: where they are
+        when on this row, else ``_AWAY``. DataTable keys its line and row caches on the cursor's
+        coordinate, so every cursor move missed the cache of every visible line and a scroll by one
+        line (Down at the bottom of the view) drew all of them again (bench/console_bench.py: the
+        table's drawing was what the event loop did in the stalls while a key was held); keyed on
+        this view, only the rows the cursor left and reached, and the new line, are drawn. A row
+        renders the same for every cursor position off it (DataTable's ``_should_highlight`` for a
+        row cursor compares rows only)."""
+        if self.cursor_type != "row":
+            return cursor, hover
+        row = self._row_locations.get(row_key) if row_key in self._row_locations else -1
+        return (cursor if cursor.row == row else _AWAY, hover if hover.row == row else _AWAY)
+
+    def _render_line_in_row(
+        self, row_key: Any, line_no: int, base_style: Style, cursor_location: Coordinate, hover_location: Coordinate
+    ) -> Any:
+        cursor_location, hover_location = self._cursor_view(row_key, cursor_location, hover_location)
+        return super()._render_line_in_row(row_key, line_no, base_style, cursor_location, hover_location)
+
+    def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
+        """DataTable's ``_render_line`` with its cache keyed on ``_cursor_view`` (the rest as it is)."""
+        width = self.size.width
+        try:
+            row_key, y_offset_in_row = self._get_offsets(y)
+        except LookupError:
+            return Strip.blank(width, base_style)
+        cursor, hover = self._cursor_view(row_key, self.cursor_coordinate, self.hover_coordinate)
+        cache_key = (
+            y,
+            x1,
+            x2,
+            width,
+            cursor,
+            hover,
+            base_style,
+            self.cursor_type,
+            self._show_hover_cursor,
+            self._update_count,
+            self._pseudo_class_state,
+        )
+        if cache_key in self._line_cache:
+            return self._line_cache[cache_key]
+        fixed, scrollable = self._render_line_in_row(
+            row_key, y_offset_in_row, base_style, cursor_location=cursor, hover_location=hover
+        )
+        fixed_width = sum(column.get_render_width(self) for column in self.ordered_columns[: self.fixed_columns])
+        fixed_line: list[Segment] = list(chain.from_iterable(fixed)) if fixed else []
+        scrollable_line: list[Segment] = list(chain.from_iterable(scrollable))
+        segments = fixed_line + line_crop(scrollable_line, x1 + fixed_width, x2, width)
+        strip = Strip(segments).adjust_cell_length(width, base_style).simplify()
+        self._line_cache[cache_key] = strip
+        return strip
 
     # ------------------------------------------------------------------ a cheaper cell path
 

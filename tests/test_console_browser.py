@@ -360,3 +360,29 @@ async def test_a_row_kept_after_its_action_shows_its_new_status_whatever_arrives
         reg(app).reload(keep=lower, quiet=True)  # a page answer after the detail: must not bring back the old status
         await settle(app, pilot)
         assert table(app).get_cell(lower, "status").plain == "Approved"
+
+
+@run_async
+async def test_counts_arriving_before_the_deferred_tabs_are_mounted_still_label_them(store, actor, monkeypatch):
+    """Registration mounts its tabs after the first paint; counts that arrived after the tabs were
+    made and before they were mounted found no tab to label (snapshots under load: "All" without its
+    count). Here they arrive exactly then."""
+    from screens.browser.parts import CountsLoaded
+    from screens.browser.screen import BrowserScreen
+
+    load_requests(store, actor)
+    made = BrowserScreen._chrome
+
+    def chrome_then_counts(self):
+        widgets = list(made(self))
+        self._counts_loaded(CountsLoaded({name: 7 for name in self.FILTERS}))
+        return widgets
+
+    monkeypatch.setattr(BrowserScreen, "_chrome", chrome_then_counts)
+    monkeypatch.setattr(RegistrationScreen, "fetch_counts", lambda self, search: None)  # no later count
+    app = make_app(store, actor("approver1"))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(app, pilot, lambda: bool(app.screen.query("#filters Tab")), "tabs")
+        await pilot.pause()
+        labels = [str(tab.label) for tab in app.screen.query("#filters Tab")]
+        assert labels == [f"{name} (7)" for name in RegistrationScreen.FILTERS]

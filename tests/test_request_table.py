@@ -98,3 +98,66 @@ def test_fast_cell_path_renders_like_the_stock_data_table(monkeypatch):
         for y, (line_a, line_b) in enumerate(zip(a, b)):
             assert line_b == line_a, f"frame {n}, line {y} differs"
     assert calls["stock"] == 0  # every body cell of the sample took the fast path
+
+
+def test_a_cursor_move_redraws_only_the_rows_it_left_and_reached(monkeypatch):
+    """DataTable keys its line caches on the cursor's coordinate: every Down drew every visible row
+    again (the table's drawing filled the event-loop stalls while Down was held). RequestTable keys
+    them on what a row sees of the cursor: a move redraws the two rows it concerns."""
+    drawn: list[object] = []
+    original = DataTable._render_line_in_row
+
+    def counting(self, row_key, *args, **kwargs):
+        if isinstance(self, RequestTable):
+            drawn.append(row_key.value)
+        return original(self, row_key, *args, **kwargs)
+
+    monkeypatch.setattr(DataTable, "_render_line_in_row", counting)
+
+    async def run() -> list[list[object]]:
+        app = _TableApp(RequestTable)
+        per_move: list[list[object]] = []
+        async with app.run_test(size=(140, 30)) as pilot:
+            await pilot.pause()
+            table = app.query_one("#t", DataTable)
+            await pilot.press("down")  # the frames after start-up draw everything (widths measured)
+            await pilot.pause()
+            for y in range(table.size.height):
+                table.render_line(y)
+            for _ in range(3):
+                drawn.clear()
+                await pilot.press("down")
+                await pilot.pause()
+                for y in range(table.size.height):  # the whole view, as a scroll repaints it
+                    table.render_line(y)
+                per_move.append(sorted({str(k) for k in drawn}))
+        return per_move
+
+    moves = asyncio.run(run())
+    for n, rows in enumerate(moves, 1):  # drawn by the app's own frame or by the reads above
+        assert set(rows) <= {f"REQ-{n:05d}", f"REQ-{n + 1:05d}"}, rows
+
+
+def test_remove_rows_leaves_the_table_as_remove_row_one_by_one():
+    """``remove_rows`` renumbers the rows once (the bounded window drops a page of 60 at a time)."""
+
+    async def run(bulk: bool) -> list:
+        app = _TableApp(RequestTable)
+        async with app.run_test(size=(140, 30)) as pilot:
+            await pilot.pause()
+            table = app.query_one("#t", RequestTable)
+            table.move_cursor(row=20)
+            gone = [f"REQ-{i:05d}" for i in [*range(0, 12), 15, 30, 44]]
+            if bulk:
+                table.remove_rows([*gone, "REQ-99999"])  # a key not in the table is skipped
+            else:
+                for key in gone:
+                    table.remove_row(key)
+            await pilot.pause()
+            keys = [str(k.value) for k in table.rows]
+            locations = [table.get_row_index(k) for k in keys]
+            return [keys, locations, table.row_count, table.cursor_coordinate, len(table._data)]
+
+    one_by_one = asyncio.run(run(False))
+    assert asyncio.run(run(True)) == one_by_one
+    assert one_by_one[1] == list(range(30))

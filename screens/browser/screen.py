@@ -131,6 +131,9 @@ class BrowserScreen(ListWindow):
             ]
         for awaitable in mounted:
             await awaitable
+        # counts that arrived after the tabs were made and before they were mounted found no tab to
+        # label (snapshots under load showed "All" without its count)
+        self._label_tabs()
         self.refresh_bindings()
 
     def on_mount(self) -> None:
@@ -172,11 +175,14 @@ class BrowserScreen(ListWindow):
             return  # an older count arrived after a newer one
         self._counts_generation = event.generation or self._counts_generation
         self.counts = event.counts
+        self._label_tabs()
+        self._update_info()
+
+    def _label_tabs(self) -> None:
         for tab in self.query("#filters Tab"):
             name = next((n for n in self.FILTERS if tab_id(n) == tab.id), None)
-            if name is not None:
+            if name is not None and str(tab.label) != self._tab_label(name):  # type: ignore[attr-defined]
                 tab.label = self._tab_label(name)  # type: ignore[attr-defined]
-        self._update_info()
 
     def _realign_tabs(self, _screen: Any = None) -> None:
         """After every layout of the screen: the tab bar's underline under its active tab. Tabs relabelled

@@ -43,9 +43,7 @@ class ListWindow(ReportsWorkerErrors, Screen[None]):
     REVERSIBLE: ClassVar[bool] = False  # fetch(reverse=True) reads from the other end (jump to end)
     AUTO_ADVANCE: ClassVar[bool] = False  # after an action, the cursor moves to the next row
     NARROW: ClassVar[int] = 110  # below this width the detail pane is a toggle
-    REMOVE_IN_PLACE: ClassVar[int] = (
-        8  # a reread removes up to this many rows in place (each is O(rows)), else rebuilds
-    )
+    REMOVE_IN_PLACE: ClassVar[int] = 8  # a reread removes up to this many rows in place, else rebuilds
     DEFER_CHROME: ClassVar[bool] = False  # tabs, search, header and footer mounted after the first paint
     SEARCH_PLACEHOLDER: ClassVar[str] = "/ search"
     EMPTY_DETAIL: ClassVar[str] = "Select a record."
@@ -369,8 +367,7 @@ class ListWindow(ReportsWorkerErrors, Screen[None]):
         cursor_key = table.key_at_cursor()
         offset = table.cursor_row - int(table.scroll_y) if table.row_count else 0
         with self.app.batch_update():
-            for key in current[:n_gone]:
-                table.remove_row(key)
+            table.remove_rows(current[:n_gone])  # one renumbering, not one per row
             for key in keys[len(kept) :]:
                 table.add_row(*self._cells(self.records[key]), key=key)
             if cursor_key in gone or cursor_key is None:
@@ -403,9 +400,7 @@ class ListWindow(ReportsWorkerErrors, Screen[None]):
                 # the same rows, a few gone, new ones after them (a reread after a change): the rows
                 # that left are removed, the others updated cell by cell, the new ones appended;
                 # the table is not rebuilt and its unchanged cells keep their rendering
-                for key in current:
-                    if key not in shown:
-                        table.remove_row(key)
+                table.remove_rows([key for key in current if key not in shown])
                 for key in kept:
                     for column, cell in zip(self.columns, self._cells(self.records[key])):
                         if table.get_cell(key, column.key) != cell:

@@ -1,0 +1,62 @@
+"""The console decides when full garbage collections run (app/tui.py): never by the collector's own
+schedule while the app runs, which started one every second or two while a key was held down (the
+longest event-loop stalls in bench/console_bench.py); idle, or after ``GC_BUSY`` middle-generation
+collections over the objects that came since the last freeze."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import time
+
+from app.tui import make_app
+from tests.conftest import actor_of
+
+
+def test_the_collector_starts_no_full_collection_while_the_console_runs(store):
+    before = gc.get_threshold()
+    app = make_app(store, actor_of(store)("approver1"))
+    seen: list[tuple[int, int, int]] = []
+
+    async def run() -> None:
+        async with app.run_test(size=(140, 40)) as pilot:
+            await pilot.pause()
+            seen.append(gc.get_threshold())
+
+    asyncio.run(run())
+    assert seen[0][:2] == before[:2]  # the young generations as before
+    assert seen[0][2] == app.GC_NEVER
+    assert gc.get_threshold() == before  # given back when the app closed
+
+
+def test_full_collections_run_when_idle_or_over_the_recent_objects_during_input(store, monkeypatch):
+    app = make_app(store, actor_of(store)("approver1"))
+    calls: list[str] = []
+
+    async def run() -> None:
+        async with app.run_test(size=(140, 40)) as pilot:
+            await pilot.pause()
+            app._settled_frozen = True  # past the one-off freeze
+            monkeypatch.setattr(gc, "collect", lambda *a: calls.append("collect") or 0)
+            monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
+            monkeypatch.setattr(gc, "unfreeze", lambda: calls.append("unfreeze"))
+            counts = {"n": 0}
+            monkeypatch.setattr(gc, "get_count", lambda: (0, 0, counts["n"]))
+            app._last_input = time.monotonic()  # a key was just pressed
+            counts["n"] = app.GC_EARLY
+            app._maybe_collect()
+            assert calls == []  # coming, but the operator is typing
+            counts["n"] = app.GC_BUSY
+            app._maybe_collect()
+            assert calls == ["collect", "freeze"]  # held input: over what came since the last freeze
+            calls.clear()
+            counts["n"] = 0
+            app._last_input = time.monotonic() - app.GC_IDLE_SECONDS
+            app._maybe_collect()
+            assert calls == ["unfreeze", "collect", "freeze"]  # idle: what was frozen meanwhile is reclaimed
+            calls.clear()
+            counts["n"] = app.GC_EARLY
+            app._maybe_collect()
+            assert calls == ["collect"]  # idle, one coming: a full collection
+
+    asyncio.run(run())
