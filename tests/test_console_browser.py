@@ -386,3 +386,50 @@ async def test_counts_arriving_before_the_deferred_tabs_are_mounted_still_label_
         await pilot.pause()
         labels = [str(tab.label) for tab in app.screen.query("#filters Tab")]
         assert labels == [f"{name} (7)" for name in RegistrationScreen.FILTERS]
+
+
+@run_async
+async def test_an_older_detail_read_answering_last_does_not_replace_the_newer(store, actor):
+    # seen as a flaky test under load (Workflows: deactivated, the detail kept saying "Active yes"):
+    # a read started before the change answered after the read started after it, and was shown
+    import threading
+
+    load_requests(store, actor)
+    app = make_app(store, actor("approver1"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        screen = reg(app)
+        await until(app, pilot, lambda: screen.detail is not None, "detail")
+        key = screen.selected
+        fetch = screen.fetch_detail
+        gate, calls = threading.Event(), []
+
+        def ordered_fetch(k):
+            calls.append(k)
+            if len(calls) == 1:  # the older read: taken now, answers only after the newer one
+                old = fetch(k)
+                gate.wait(10)
+                return old
+            return fetch(k)
+
+        screen.fetch_detail = ordered_fetch
+        shown: list[str] = []
+        show = screen.show_detail
+
+        def recording_show(detail):
+            shown.append(detail.status if detail is not None else "")
+            return show(detail)
+
+        screen.show_detail = recording_show
+        screen._fetch_detail_now(key)
+        await wait_for(app, pilot, lambda: len(calls) == 1, "the older read started")
+        store.call(signup.reject, actor("approver2"), key, "changed meanwhile")
+        screen._fetch_detail_now(key)
+        await wait_for(app, pilot, lambda: screen.detail.status == "Rejected", "the newer read shown")
+        gate.set()
+        await settle(app, pilot)
+        await pilot.pause(0.1)
+        await settle(app, pilot)
+        assert screen.detail.status == "Rejected"
+        after = shown[shown.index("Rejected") :]
+        assert set(after) == {"Rejected"}, shown  # never back to the state before the change

@@ -79,11 +79,6 @@ async def test_a_then_c_when_the_approve_is_refused_opens_nothing(store, actor):
         assert status_of(store, keys[0]) == "Rejected"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="screens/browser/screen.py: BrowserScreen.on_worker_state_changed calls super() and Textual "
-    "also dispatches ReportsWorkerErrors.on_worker_state_changed along the MRO: every refusal is notified twice",
-)
 @run_async
 async def test_one_refusal_is_one_notification(store, actor):
     load_requests(store, actor)

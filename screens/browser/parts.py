@@ -71,9 +71,10 @@ class CountsLoaded(Message):
 
 
 class DetailLoaded(Message):
-    def __init__(self, key: str, detail: Any) -> None:
+    def __init__(self, key: str, detail: Any, seq: int = 0) -> None:
         super().__init__()
         self.key, self.detail = key, detail
+        self.seq = seq  # which read this is: an older read answering after a newer one is not shown
 
 
 class ActionDone(Message):

@@ -386,7 +386,8 @@ class BrowserScreen(ListWindow):
         self._act(key, work_fn, self.AUTO_ADVANCE if advance is None else advance, keep)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        super().on_worker_state_changed(event)
+        # no super() call: Textual runs every class's handler along the MRO itself, so
+        # ReportsWorkerErrors already notified the refusal (calling it again showed it twice)
         if event.worker.group == "browser.action" and event.state in (WorkerState.ERROR, WorkerState.CANCELLED):
             self._action_settled()
             if self._changed_during_action and self._actions_in_flight == 0:

@@ -259,11 +259,18 @@ class ListWindow(ReportsWorkerErrors, Screen[None]):
         if counts is not None and not get_current_worker().is_cancelled:
             self.post_message(CountsLoaded(counts, generation))
 
-    @work(thread=True, group="browser.detail", exit_on_error=False)  # answers are matched, not cancelled
+    _detail_seq = 0  # reads of a detail started so far
+    _detail_shown_seq = 0  # the read whose answer is shown
+
     def _fetch_detail(self, key: str) -> None:
+        self._detail_seq += 1
+        self._read_detail(key, self._detail_seq)
+
+    @work(thread=True, group="browser.detail", exit_on_error=False)  # answers are matched, not cancelled
+    def _read_detail(self, key: str, seq: int) -> None:
         detail = self.fetch_detail(key)
         if not get_current_worker().is_cancelled:
-            self.post_message(DetailLoaded(key, detail))
+            self.post_message(DetailLoaded(key, detail, seq))
 
     def _fetch_detail_now(self, key: str) -> None:
         if self._detail_timer is not None:
@@ -526,6 +533,11 @@ class ListWindow(ReportsWorkerErrors, Screen[None]):
         event.stop()
         if event.key != self.selected:
             return
+        if event.seq and event.seq < self._detail_shown_seq:
+            # two reads of this record were in flight (one from before an action or a live change, one
+            # after) and the older answered last, on a loaded machine: the newer one is already shown
+            return
+        self._detail_shown_seq = max(self._detail_shown_seq, event.seq)
         self.detail = event.detail
         self._render_detail(event.detail)
         if event.detail is not None and event.key in self.table.rows:
