@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.cells import cell_len
 from textual.screen import Screen
 from textual.widgets import Footer
+
+from screens.textual_compat import FooterKey
 
 
 class KeyFooter(Footer):
@@ -36,3 +39,59 @@ class KeyFooter(Footer):
             return  # the same keys: nothing to rebuild
         self._shown = keys
         super().bindings_changed(screen)
+
+    # When one line cannot hold the keys they go on two or three lines, each key whole: at 80 columns
+    # one line showed about half of a list's keys and cut the rest mid-word behind the palette key
+    # ("/ Searc", "f1 He"). The palette key stays docked on the right of the first line.
+    MAX_LINES = 3
+
+    DEFAULT_CSS = """
+    KeyFooter.-lines { layout: vertical; }
+    KeyFooter .footer-line { layout: horizontal; height: 1; width: 1fr; }
+    """
+
+    _lines = 1
+
+    def compose(self) -> Any:
+        from textual.containers import Horizontal
+
+        keys = list(super().compose())
+        rows = self._rows(keys, self.app.size.width)
+        self._lines = len(rows)
+        self.set_class(len(rows) > 1, "-lines")
+        self.styles.height = max(1, len(rows))
+        if len(rows) <= 1:
+            return keys
+        palette = [k for k in keys if isinstance(k, FooterKey) and k.has_class("-command-palette")]
+        return [*palette, *(Horizontal(*row, classes="footer-line") for row in rows)]
+
+    def _rows(self, keys: list[Any], width: int) -> list[list[Any]]:
+        shown = [k for k in keys if not (isinstance(k, FooterKey) and k.has_class("-command-palette"))]
+        room = width - sum(_width(k) + 2 for k in keys if isinstance(k, FooterKey) and k not in shown)
+        return split_lines(shown, [_width(k) for k in shown], room, self.MAX_LINES)
+
+    async def on_resize(self, event: Any) -> None:
+        keys = list(self.query(FooterKey))
+        if keys and len(self._rows(keys, event.size.width)) != self._lines:
+            await self.recompose()
+
+
+def _width(key: Any) -> int:
+    """A compact key's width: the key, a space, the description, its right margin."""
+    if not isinstance(key, FooterKey):
+        return 0
+    return cell_len(key.key_display) + 1 + cell_len(key.description) + 1
+
+
+def split_lines(items: list[Any], widths: list[int], room: int, most: int) -> list[list[Any]]:
+    """Items in order on lines of at most ``room`` columns, each whole; more lines than ``most``
+    only when even that many cannot hold them (the last line then takes the rest)."""
+    lines: list[list[Any]] = [[]]
+    used = 0
+    for item, width in zip(items, widths):
+        if lines[-1] and used + width > room and len(lines) < most:
+            lines.append([])
+            used = 0
+        lines[-1].append(item)
+        used += width
+    return lines if lines[0] else []

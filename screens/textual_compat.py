@@ -108,6 +108,16 @@ def register_screen(app: Any, name: str) -> Any:
     return app._get_screen(name)
 
 
+def __getattr__(name: str) -> Any:
+    # FooterKey (one key of the footer: screens/footer.py sizes its lines) is imported when first
+    # asked for, so the console's fast start does not load the footer module
+    if name == "FooterKey":
+        from textual.widgets._footer import FooterKey
+
+        return FooterKey
+    raise AttributeError(name)
+
+
 def realign_tab_underline(tabs: Any) -> None:
     """Move a tab bar's underline under its active tab as laid out now (no animation)."""
     tabs._highlight_active(animate=False)

@@ -113,18 +113,11 @@ async def test_rows_approved_in_a_burst_all_show_approved(store, actor):
         assert shown == {k: "Approved" for k in keys[:3]}, shown
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="screens/footer.py: KeyFooter is Textual's one-line Footer; at 80 columns the keys need up to "
-    "~105 columns, so the last ones (^q Quit, f1 Help...) are hidden behind the docked '^p palette' key "
-    "or cut mid-word ('/ Searc', 'r Reje', 'f1 He') and a stray letter of the hidden part shows after it",
-)
 @pytest.mark.parametrize("area", ["f2", "f3", "f4", "f6", "f7", "f10", "f11"])
 @run_async
 async def test_footer_keeps_every_key_at_80x24(store, actor, area):
-    from textual.widgets._footer import FooterKey
-
     from screens.footer import KeyFooter
+    from screens.textual_compat import FooterKey
 
     load_requests(store, actor)
     app = make_app(store, actor("approver1"))
@@ -344,3 +337,15 @@ async def test_keys_sent_while_a_dialog_mounts_land_in_its_first_field(store, ac
         assert app.screen.query_one("#fd-user_name").value == "abc"
         await pilot.press("escape")
         await until(app, pilot, lambda: not isinstance(app.screen, FormDialog), "closed")
+
+
+def test_footer_lines_keep_each_key_whole_and_in_order():
+    from screens.footer import split_lines
+
+    keys = ["a Approve", "r Reject", "c Create", "/ Search", "^q Quit"]
+    widths = [len(k) + 1 for k in keys]
+    assert split_lines(keys, widths, 200, 3) == [keys]
+    lines = split_lines(keys, widths, 22, 3)
+    assert [k for line in lines for k in line] == keys
+    assert all(sum(len(k) + 1 for k in line) <= 22 for line in lines)
+    assert len(split_lines(keys, widths, 5, 3)) == 3  # never more lines than asked: the last takes the rest
