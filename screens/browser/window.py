@@ -311,6 +311,10 @@ class ListWindow(ReportsWorkerErrors, Screen[None]):
                     self.kept.add(key)
             chunk.keys = order
             self._show_window(target, old_keys)
+            for key in self.kept - {target}:
+                # kept with the record read before the change: its row takes its fresh state from a
+                # read of the record (the one under the cursor gets its own through the detail)
+                self._read_detail(key, 0)
         else:
             down = event.kind == "down"
             stack = self.below if down else self.above
@@ -532,6 +536,8 @@ class ListWindow(ReportsWorkerErrors, Screen[None]):
     def _detail_loaded(self, event: DetailLoaded) -> None:
         event.stop()
         if event.key != self.selected:
+            if event.key in self.kept and event.detail is not None and event.key in self.table.rows:
+                self.detail_changed_row(event.key, event.detail)
             return
         if event.seq and event.seq < self._detail_shown_seq:
             # two reads of this record were in flight (one from before an action or a live change, one
