@@ -12,12 +12,16 @@ from __future__ import annotations
 from typing import Any
 
 from textual._context import active_app  # the running app, read by a mode's screen loader (app/tui.py)
+from textual._segment_tools import line_crop  # screens/widgets.py RequestTable._render_line (DataTable's own)
+from textual._two_way_dict import TwoWayDict  # screens/widgets.py RequestTable.remove_rows (row positions)
 
 __all__ = [
     "INTERNALS",
+    "TwoWayDict",
     "WRITTEN_FOR",
     "active_app",
     "app_exiting",
+    "line_crop",
     "mark_screen_styled",
     "notifications",
     "realign_tab_underline",
@@ -68,6 +72,17 @@ INTERNALS: list[tuple[str, str, str]] = [
         "when a column grows, so cells cut to the old width are not served from the caches",
     ),
     ("textual.widgets:DataTable", "_pseudo_class_state", "screens/widgets.py RequestTable._render_cell (cache key)"),
+    ("textual.widgets:DataTable", "_data", "screens/widgets.py RequestTable.remove_rows"),
+    ("textual.widgets:DataTable", "_updated_cells", "screens/widgets.py RequestTable.remove_rows"),
+    ("textual.widgets:DataTable", "_require_update_dimensions", "screens/widgets.py RequestTable.remove_rows"),
+    (
+        "textual.widgets:DataTable",
+        "_render_line",
+        "screens/widgets.py RequestTable._render_line: DataTable's, its line cache keyed on the cursor's row only",
+    ),
+    ("textual.widgets:DataTable", "_render_line_in_row", "screens/widgets.py RequestTable (same cache key)"),
+    ("textual.widgets:DataTable", "_line_cache", "screens/widgets.py RequestTable._render_line"),
+    ("textual.widgets:DataTable", "_get_offsets", "screens/widgets.py RequestTable._render_line"),
     (
         "textual.app:App",
         "_get_screen",

@@ -14,8 +14,6 @@ from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Span, Text
-from textual._segment_tools import line_crop
-from textual._two_way_dict import TwoWayDict
 from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.message_pump import MessagePump
@@ -24,6 +22,7 @@ from textual.widgets import DataTable, Static
 from textual.widgets.data_table import CellKey, RowKey
 from textual.worker import Worker, WorkerState
 
+from screens.textual_compat import TwoWayDict, line_crop
 from services.text import strip_controls
 
 
