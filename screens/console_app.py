@@ -45,51 +45,50 @@ class ConsoleApp(App[object]):
         """The prefetched first view of the Registration list, once (None: read it through the services)."""
         return None
 
-    _key_screens: dict[int, Any] | None = None
+    # Keys typed while a dialog opens go to the dialog (DESIGN.md, the console): a key sent to the
+    # list before an earlier key's binding pushed the dialog is re-sent when it comes back unused;
+    # keys that arrive while the dialog mounts, or while a screen said one is coming (hold_keys),
+    # are held in order and released when its first field has the focus (Dialog._keys_now_ready).
+    _key_screens: dict[int, Any] | None = None  # id of a key on its way -> the screen it was sent to
+    _held_keys: list[tuple[str, str | None]] | None = None
+    _released: set[int] | None = None  # ids of released keys not yet back here
+    _holding = False
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key):
             if self._key_sent_to_a_screen_left(event):
-                # typed after the key that opened a dialog (a burst `e x y`, or keys typed while it was
-                # being composed): sent to the list the dialog now covers, they belong in the dialog
                 self.post_message(events.Key(event.key, event.character))
                 return
             if self._key_held(event):
                 return
         await super().on_event(event)
 
-    # keys that come while a dialog is on top but nothing in it has the focus yet (it is mounting)
-    # would go to the dialog screen itself and be dropped: they are held, in order, and given to the
-    # dialog once its first field has the focus (Dialog.on_descendant_focus calls release_held_keys)
-    _held_keys: list[tuple[str, str | None]] | None = None
-    _released: set[int] | None = None
-    _holding = False
-
-    def _key_held(self, event: events.Key) -> bool:
+    def _dialog_coming(self) -> bool:
         from screens.dialogs.base import Dialog
 
+        return self._holding or (isinstance(self.screen, Dialog) and not self.screen.keys_ready)
+
+    def _hold(self, event: events.Key) -> None:
+        self._held_keys = [*(self._held_keys or []), (event.key, event.character)]
+
+    def _key_held(self, event: events.Key) -> bool:
         if event.is_forwarded:
             # back from the list's widget, unused, while a dialog is on its way: the dialog's, not a
             # list binding's (keys the list used, as arrows, do not come back)
-            waiting = self._holding or (isinstance(self.screen, Dialog) and not self.screen.keys_ready)
-            if not waiting or (self._released and id(event) in self._released):
+            if not self._dialog_coming():
                 return False
-            if self._held_keys is None:
-                self._held_keys = []
-            self._held_keys.append((event.key, event.character))
+            self._hold(event)
             return True
-        released = self._released if self._released is not None else set()
+        released = self._released or set()
         if id(event) in released:
             released.discard(id(event))
             if not released and self._held_keys:
                 self.release_held_keys()  # keys that came while these were on their way
             return False
-        waiting = self._holding or (isinstance(self.screen, Dialog) and not self.screen.keys_ready)
+        waiting = self._dialog_coming()
         if not (waiting or released or self._held_keys):
             return False
-        if self._held_keys is None:
-            self._held_keys = []
-        self._held_keys.append((event.key, event.character))
+        self._hold(event)
         if not waiting and not released:
             self.release_held_keys()
         return True
