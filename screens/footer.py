@@ -56,23 +56,24 @@ class KeyFooter(Footer):
         from textual.containers import Horizontal
 
         keys = list(super().compose())
-        rows = self._rows(keys, self.app.size.width)
+        palette, rows = self._lines_of(keys, self.app.size.width)
         self._lines = len(rows)
         self.set_class(len(rows) > 1, "-lines")
         self.styles.height = max(1, len(rows))
         if len(rows) <= 1:
             return keys
-        palette = [k for k in keys if isinstance(k, FooterKey) and k.has_class("-command-palette")]
         return [*palette, *(Horizontal(*row, classes="footer-line") for row in rows)]
 
-    def _rows(self, keys: list[Any], width: int) -> list[list[Any]]:
-        shown = [k for k in keys if not (isinstance(k, FooterKey) and k.has_class("-command-palette"))]
-        room = width - sum(_width(k) + 2 for k in keys if isinstance(k, FooterKey) and k not in shown)
-        return split_lines(shown, [_width(k) for k in shown], room, self.MAX_LINES)
+    def _lines_of(self, keys: list[Any], width: int) -> tuple[list[Any], list[list[Any]]]:
+        """The palette key (docked right) and the other keys split into lines of ``width``."""
+        palette = [k for k in keys if isinstance(k, FooterKey) and k.has_class("-command-palette")]
+        shown = [k for k in keys if k not in palette]
+        room = width - sum(_width(k) + 2 for k in palette)
+        return palette, split_lines(shown, [_width(k) for k in shown], room, self.MAX_LINES)
 
     async def on_resize(self, event: Any) -> None:
         keys = list(self.query(FooterKey))
-        if keys and len(self._rows(keys, event.size.width)) != self._lines:
+        if keys and len(self._lines_of(keys, event.size.width)[1]) != self._lines:
             await self.recompose()
 
 
