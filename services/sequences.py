@@ -134,9 +134,8 @@ def settle(session: Session) -> dict[str, str]:
     with 20 writers on 2 cores every further round trip or millisecond of Python while a
     sequence row is locked queues every other create behind it."""
     if not session.info.get(_DEFERRED, {}).get("pending"):
-        session.add_all(
-            session.info.pop(_DEFERRED, {}).get("audit", [])
-        )  # audit events held while numbers were deferred (services.audit.record)
+        held_only: list[Any] = session.info.pop(_DEFERRED, {}).get("audit", [])
+        session.add_all(held_only)  # audit events held while numbers were deferred (services.audit.record)
         return {}
     session.flush()  # the rows added since the last flush are tracked too
     state = session.info.pop(_DEFERRED)
@@ -146,9 +145,7 @@ def settle(session: Session) -> dict[str, str]:
         by_code.setdefault(code, []).append(placeholder)
     carriers = _carriers(state["new"], pending)
     for table, pk, ident, names in state.get("extra", []):
-        entry = carriers.setdefault(table, (pk, set(), []))
-        entry[1].add(ident)
-        entry[2].extend(table.c[n] for n in names if table.c[n] not in entry[2])
+        _add_carrier(carriers, table, pk, ident, [table.c[n] for n in names])
     held: list[Any] = state.get("audit", [])
     if session.get_bind().dialect.name == "postgresql":
         mapping = _settle_in_one_statement(session, by_code, carriers, held)
@@ -216,12 +213,22 @@ def _carriers(
             and not c.primary_key
             and _carries(insp.dict.get(mapper.get_property_by_column(c).key), pending)
         ]
-        if not cols:
-            continue
-        entry = out.setdefault(table, (pk, set(), []))
-        entry[1].add(ident)
-        entry[2].extend(c for c in cols if c not in entry[2])
+        if cols:
+            _add_carrier(out, table, pk, ident, cols)
     return out
+
+
+def _add_carrier(
+    out: dict[Table, tuple[Column[Any], set[Any], list[Column[Any]]]],
+    table: Table,
+    pk: Column[Any],
+    ident: Any,
+    cols: list[Column[Any]],
+) -> None:
+    """Row ``ident`` of ``table`` carries a provisional key in ``cols`` (added to the table's set)."""
+    entry = out.setdefault(table, (pk, set(), []))
+    entry[1].add(ident)
+    entry[2].extend(c for c in cols if c not in entry[2])
 
 
 def _carries(value: object, pending: dict[str, Any]) -> bool:
