@@ -433,3 +433,24 @@ async def test_an_older_detail_read_answering_last_does_not_replace_the_newer(st
         assert screen.detail.status == "Rejected"
         after = shown[shown.index("Rejected") :]
         assert set(after) == {"Rejected"}, shown  # never back to the state before the change
+
+
+@run_async
+async def test_a_live_reread_right_after_an_action_still_lands_on_the_acted_record(store, actor):
+    # seen in CI: a new request submitted from the console (its ActionDone rereads onto REG-000012),
+    # then the live change of that very commit reread again with the old cursor and won: the cursor
+    # stayed on REG-000001
+    from screens.browser.parts import ActionDone
+
+    load_requests(store, actor)
+    app = make_app(store, actor("approver1"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        screen = reg(app)
+        await until(app, pilot, lambda: screen.detail is not None, "detail")
+        target = str(list(table(app).rows)[-1].value)
+        assert screen.selected != target
+        screen._action_done(ActionDone(target, ""))
+        screen.reload(quiet=True)  # the live change, before the first reread has answered
+        await until(app, pilot, lambda: screen.selected == target and not screen._fetching, "cursor on the record")
+        assert table(app).key_at_cursor() == target

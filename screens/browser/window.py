@@ -115,6 +115,14 @@ class ListWindow(ReportsWorkerErrors, Screen[None]):
         sort) from the top. Then the counts, and the detail when quiet."""
         self.generation += 1
         self._fetching = True
+        if not quiet:
+            self._keep_pending = None
+        elif keep is not None:
+            self._keep_pending = keep
+        else:
+            # a reread that overtakes one asked to land on a record (an action's, a new request's)
+            # lands there too: a live change right after the commit otherwise put the cursor back
+            keep = self._keep_pending
         first = self.window[0] if quiet and self.window else None
         if not quiet:
             self.pinned.clear()
@@ -259,6 +267,7 @@ class ListWindow(ReportsWorkerErrors, Screen[None]):
         if counts is not None and not get_current_worker().is_cancelled:
             self.post_message(CountsLoaded(counts, generation))
 
+    _keep_pending: str | None = None  # where a quiet reread still on its way is to put the cursor
     _detail_seq = 0  # reads of a detail started so far
     _detail_shown_seq = 0  # the read whose answer is shown
 
@@ -288,6 +297,7 @@ class ListWindow(ReportsWorkerErrors, Screen[None]):
         chunk = event.chunk
         fresh = [r for r in event.rows]
         if event.kind in ("reset", "jump-end", "jump-top"):
+            self._keep_pending = None  # the newest reread has landed (older answers never get here)
             old_keys = [str(k.value) for k in table.rows]
             target = event.keep if event.keep is not None else self.selected
             if event.kind != "reset":
