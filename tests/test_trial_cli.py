@@ -23,3 +23,35 @@ def test_work_item_id_that_is_not_a_number_is_named_not_a_question_mark(cli):
     assert r.code == 4, r
     assert "?" not in r.err.split("no work item")[0], r.err
     assert "'abc'" in r.err
+
+
+def test_a_list_into_a_pipe_is_not_cut_to_an_imagined_80_column_screen(cli):
+    """`regdesk requests list | cat` printed "REG-00…" and "Tailsp…": with no terminal Rich assumed 80
+    columns, so the numbers to copy into the next command were cut. Into a pipe or a file a table takes
+    the width its cells need; on a terminal the key column is never cut."""
+    cli("demo", as_="admin")
+    r = cli("requests", "list", "--limit", "3", as_="approver1")
+    assert r.code == 0, r
+    assert "REG-000001" in r.out and "Wide World Importers" in r.out, r.out
+    assert "…" not in r.out, r.out
+    r = cli("customers", "list", "--limit", "2", as_="approver1")
+    assert "C-000001" in r.out and "Contoso Retail Ltd" in r.out, r.out
+
+
+def test_on_a_narrow_terminal_the_key_column_is_never_cut():
+    from rich.console import Console
+
+    import app.cli.output as output
+
+    narrow = Console(width=36, force_terminal=True, highlight=False, record=True)
+    rows = [{"number": "REG-000001", "company": "Wide World Importers", "contact": "Luis Garcia"}] * 2
+    original = output.out
+    output.out = narrow
+    try:
+        output.table(
+            rows,
+            [("number", "Number"), ("company", "Company"), ("contact", "Contact"), ("x", "E-mail"), ("y", "Country")],
+        )
+    finally:
+        output.out = original
+    assert "REG-000001" in narrow.export_text()

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any, Iterable, Sequence
 
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -52,14 +53,22 @@ def text(value: Any) -> Text:
 def table(rows: Iterable[Any], columns: Sequence[tuple[str, str]], *, title: str | None = None) -> None:
     """``columns`` are (attribute or key, heading)."""
     t = Table(title=Text(title) if title else None, show_lines=False, header_style="bold")
-    for _, heading in columns:
-        t.add_column(Text(heading))
+    for index, (_, heading) in enumerate(columns):
+        # The first column is the record's key (number, account, id): never wrapped or cut, so
+        # it can be read and copied into the next command even in a narrow terminal.
+        t.add_column(Text(heading), no_wrap=index == 0)
     count = 0
     for row in rows:
         count += 1
         get = row.get if isinstance(row, dict) else lambda k, r=row: getattr(r, k, "")
         t.add_row(*[text(get(key)) for key, _ in columns])
-    out.print(t)
+    if out.is_terminal:
+        out.print(t)
+    else:
+        # Into a pipe or a file nothing is cut or wrapped to fit an imagined 80-column screen:
+        # the table takes the width its cells need.
+        natural = Measurement.get(out, out.options.update_width(10_000), t).maximum
+        Console(file=out.file, width=max(out.width, natural), highlight=False, soft_wrap=True).print(t)
     if count == 0:
         out.print(Text("(none)"))
 
