@@ -55,3 +55,23 @@ def test_on_a_narrow_terminal_the_key_column_is_never_cut():
     finally:
         output.out = original
     assert "REG-000001" in narrow.export_text()
+
+
+@pytest.mark.parametrize("args", [("audit", "list", "--entity", "nope"), ("operators", "list")])
+def test_a_reader_that_stops_reading_is_not_a_failure(db_path, args):
+    """`regdesk audit list --entity X | head -1` exited 1 (Rich's answer to a broken pipe), the code the
+    README keeps for a batch with mixed failures. The command finishes, quietly, with 0."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "REGDESK_DATABASE_URL": f"sqlite:///{db_path}", "REGDESK_OPERATOR": "approver1"}
+    code = "import sys; from app.cli import main; sys.exit(main(sys.argv[1:]))"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()  # the reader is gone before the first line is written
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert b"Traceback" not in err and b"Error" not in err, err

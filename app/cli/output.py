@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import datetime
 from decimal import Decimal
@@ -15,8 +16,19 @@ from rich.text import Text
 
 from services.text import strip_controls
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """The reader stopped reading (``regdesk audit list | head -1``): the rest of the output goes
+        nowhere and the command finishes as it would have (Rich's default exits 1, which the README's
+        table reserves for a batch with mixed failures)."""
+        self.quiet = True
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, (sys.stderr if self.stderr else sys.stdout).fileno())
+
+
+out = _Console(highlight=False, soft_wrap=True)
+err = _Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def plain(value: Any) -> Any:
@@ -68,7 +80,7 @@ def table(rows: Iterable[Any], columns: Sequence[tuple[str, str]], *, title: str
         # Into a pipe or a file nothing is cut or wrapped to fit an imagined 80-column screen:
         # the table takes the width its cells need.
         natural = Measurement.get(out, out.options.update_width(10_000), t).maximum
-        Console(file=out.file, width=max(out.width, natural), highlight=False, soft_wrap=True).print(t)
+        _Console(file=out.file, width=max(out.width, natural), highlight=False, soft_wrap=True).print(t)
     if count == 0:
         out.print(Text("(none)"))
 
