@@ -539,7 +539,8 @@ def console_figures(url: str, runs: int) -> tuple[float, float]:
         marker = workdir / "painted"
         regdesk = [sys.executable, "-c", "import sys; from app.cli import main; sys.exit(main())", "--as", "approver1"]
         bare, console = [], []
-        for _ in range(runs + 1):
+        # at least 10 pairs: one start is ~0.5 s and a busy machine moves it by as much
+        for _ in range(max(runs, 10) + 1):
             bare.append(_run_on_pty([sys.executable, str(bare_script), str(marker)], env, marker))
             console.append(
                 _run_on_pty(regdesk, {**env, "REGDESK_BENCH_PAINTED": str(marker), "PYTHONPATH": str(ROOT)}, marker)
