@@ -22,8 +22,9 @@ from sqlmodel import Session, col, select
 from models.customer import ContactPerson, Customer, CustomerTemplate, PartyType, PortalRole
 from services import audit, counters, sequences
 from services.errors import Conflict, NotFound, ValidationFailed
+from services.keyed_search import matches, search_params
 from services.permissions import Actor, require
-from services.search import dialect_of, find, matched_ids, search_term
+from services.search import dialect_of, search_term
 from services.store import begin_write, now, writes
 from services.text import clean, normalize_company, normalize_email
 from services.validation import email_address, parse_decimal
@@ -453,6 +454,13 @@ _ROW_COLUMNS: tuple[Any, ...] = (
     col(Customer.blocked),
 )
 _KEYS = ("account", "email_normalized")  # the exact keys a search term may equal (b-tree each)
+
+
+def _key_values(term: str) -> list[tuple[str, Any]]:
+    """The value ``term`` takes for each of ``_KEYS``."""
+    return [("account", term.upper()), ("email_normalized", normalize_email(term))]
+
+
 # the state of the customer's open proposal, if any (at most one: uq_changeproposal_open_customer),
 # read with the page in the same statement (approval_statuses, as a column)
 _APPROVAL_STATE = (
@@ -464,12 +472,12 @@ _PAGE_COLUMNS: tuple[Any, ...] = (*_ROW_COLUMNS, _APPROVAL_STATE)
 
 
 @lru_cache(maxsize=32)
-def _page_statement(dialect: str, found: str | None, keyed: bool) -> Any:
-    """The page query of one shape of ``list_customers`` (search found / not, first page or
-    not), built once; values are parameters (``limit``, ``after``, ``Found.params``)."""
+def _page_statement(dialect: str, search: str | None, keyed: bool) -> Any:
+    """The page query of one shape of ``list_customers`` (the search's shape or none, first page
+    or not), built once; values are parameters (``limit``, ``after``, the search's)."""
     query = select(*_PAGE_COLUMNS)
-    if found is not None:
-        query = query.where(col(Customer.id).in_(matched_ids(dialect, Customer, _KEYS, found)))
+    if search is not None:
+        query = query.where(col(Customer.id).in_(matches(dialect, Customer, _KEYS, search)))
     if keyed:
         query = query.where(col(Customer.account) > bindparam("after"))
     return query.order_by(col(Customer.account)).limit(bindparam("limit"))
@@ -485,20 +493,21 @@ def list_customers(
 ) -> list[CustomerRow]:
     """Customers by account, paged by keyset (``after`` = the last account of the previous page).
 
-    A search finds an exact account or e-mail through their indexes, and text in the account,
-    name, e-mail or city through the store's text index (``services.search``). Statements are
-    built once per shape; the page is validated in one call."""
+    A search finds an exact account or e-mail through their indexes, else text in the account,
+    name, e-mail or city through the store's text index, in the page's one statement
+    (``services.keyed_search``). Statements are built once per shape; the page is validated
+    in one call."""
     require(actor, "customer.view")
     params: dict[str, Any] = {"limit": max(1, min(limit, 1000))}
-    found = None
+    shape = None
     term = search_term(search)
+    dialect = dialect_of(session)
     if term is not None:
-        hit = find(session, Customer, term, [("account", term.upper()), ("email_normalized", normalize_email(term))])
-        found = hit.shape
-        params.update(hit.params)
+        shape, values = search_params(dialect, Customer, term, _key_values(term))
+        params.update(values)
     if after:
         params["after"] = after
-    rows = session.connection().execute(_page_statement(dialect_of(session), found, bool(after)), params).all()
+    rows = session.connection().execute(_page_statement(dialect, shape, bool(after)), params).all()
     return _rows_adapter().validate_python(
         [
             {

@@ -9,17 +9,26 @@ areas count next to their data: ``user_requests.count_by_status``, ``cases.count
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from models.changes import ProposalState
 from models.customer import Customer
 from services import counters
+from services.keyed_search import matches, search_params
 from services.permissions import Actor, require
-from services.search import matching_ids, search_term
-from services.text import normalize_email
+from services.search import dialect_of, search_term
+
+
+@lru_cache(maxsize=8)
+def _customer_count(dialect: str, shape: str) -> Any:
+    """How many customers a search of one shape finds: one statement, built once."""
+    from services.customers import _KEYS
+
+    return select(func.count()).select_from(matches(dialect, Customer, _KEYS, shape).subquery())
 
 
 def customers(session: Session, actor: Actor, *, search: str | None = None) -> int:
@@ -28,14 +37,11 @@ def customers(session: Session, actor: Actor, *, search: str | None = None) -> i
     term = search_term(search)
     if term is None:
         return counters.total(session, "customer")
-    # ``Any``: services.search types its subquery as ``object`` until its own typing lands
-    ids: Any = matching_ids(
-        session,
-        Customer,
-        term,
-        [col(Customer.account) == term.upper(), col(Customer.email_normalized) == normalize_email(term)],
-    )
-    return int(session.execute(select(func.count()).select_from(ids.subquery())).scalar_one())
+    from services.customers import _key_values
+
+    dialect = dialect_of(session)
+    shape, params = search_params(dialect, Customer, term, _key_values(term))
+    return int(session.connection().execute(_customer_count(dialect, shape), params).scalar_one())
 
 
 def proposals(session: Session, actor: Actor) -> dict[str, int]:

@@ -34,8 +34,9 @@ from typing import Any, Callable, Iterator, TypeVar, overload
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine.base import OptionEngine
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
+from sqlalchemy.pool import ConnectionPoolEntry, Pool, PoolProxiedConnection
 from sqlmodel import Session, create_engine
 
 from services.clock import Clock, system_now
@@ -98,7 +99,15 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(conn: Any) -> None:
         cursor = conn.connection.dbapi_connection.cursor()
         try:
-            if not conn.get_execution_options().get("regdesk_write", False):
+            options = conn.get_execution_options()
+            # a read call's connection refuses every write (``query_only``), any other's takes
+            # them; the pragma is sent only when a pooled connection changes side (microseconds)
+            read_only = bool(options.get("regdesk_read", False))
+            info = conn.connection.info
+            if info.get("regdesk_query_only", False) != read_only:
+                cursor.execute(f"PRAGMA query_only = {int(read_only)}")
+                info["regdesk_query_only"] = read_only
+            if not options.get("regdesk_write", False):
                 cursor.execute("BEGIN")
                 return
             # the write lock, waited for in short jittered steps up to the budget
@@ -135,23 +144,22 @@ def sqlite_file(url: str) -> Path | None:
 PG_PING_AFTER_IDLE_S = 30.0
 
 
+# psycopg prepares a statement on the server once it has run it 5 times, and after 5 more
+# PostgreSQL may keep one generic plan for every value; the lists' statements are the same text
+# whatever the search term or status, and a plan made for a common word (scan the id index) is a
+# disaster for a rare one (read the trigram index). Every connection plans each execution for its
+# own values, as an unprepared statement is: a startup option (no round trip, not even per connection).
+PG_STARTUP_OPTIONS = "-c plan_cache_mode=force_custom_plan"
+
+
+def _pg_connect_args(url: str) -> dict[str, Any]:
+    options = make_url(url).query.get("options")  # the URL's own options, if any, come first
+    given = " ".join(options) if isinstance(options, tuple) else (options or "")
+    return {"connect_timeout": 5, "options": f"{given} {PG_STARTUP_OPTIONS}".strip()}
+
+
 def _configure_postgres(engine: Engine) -> None:
     from sqlalchemy.exc import DisconnectionError
-
-    @event.listens_for(engine, "connect")
-    def _custom_plans(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
-        # psycopg prepares a statement on the server once it has run it 5 times, and after 5
-        # more PostgreSQL may keep one generic plan for every value; the lists' statements are
-        # the same text whatever the search term or status, and a plan made for a common word
-        # (scan the id index) is a disaster for a rare one (read the trigram index). Plan
-        # every execution for its own values, as an unprepared statement is: one SET per
-        # connection, no round trip per call.
-        autocommit = dbapi_connection.autocommit
-        dbapi_connection.autocommit = True
-        try:
-            dbapi_connection.execute("SET plan_cache_mode = force_custom_plan")
-        finally:
-            dbapi_connection.autocommit = autocommit
 
     @event.listens_for(engine, "checkin")
     def _idle_from(dbapi_connection: DBAPIConnection | None, record: ConnectionPoolEntry) -> None:
@@ -170,6 +178,44 @@ def _configure_postgres(engine: Engine) -> None:
         except Exception as exc:
             # the pool discards this connection and checks out (or opens) another one
             raise DisconnectionError(f"stale connection: {exc}") from exc
+
+
+class _EngineWithOwnPool(OptionEngine):
+    """An option engine (the proxied engine's dialect, compiled cache, options, and its events:
+    ``before_cursor_execute`` / ``begin`` / ... listeners on the proxied engine fire here too)
+    that checks its connections out of a pool of its own instead of the proxied engine's."""
+
+    def __init__(self, proxied: Engine, pool: Pool, options: dict[str, Any]) -> None:
+        self._own_pool = pool
+        super().__init__(proxied, options)
+
+    @property
+    def pool(self) -> Pool:
+        return self._own_pool
+
+    @pool.setter
+    def pool(self, pool: Pool) -> None:  # Engine.dispose() sets a recreated pool
+        self._own_pool = pool
+
+
+def read_only_engine(engine: Engine) -> Engine:
+    """PostgreSQL: an engine for read calls. Its connections (a pool of their own, made like the
+    engine's and with its pool listeners) run every statement in autocommit, and their session
+    makes every transaction read-only: a read call that wrote would fail, not keep its write
+    (``cannot execute UPDATE in a read-only transaction``). One SET when a connection is made,
+    nothing per call; writes keep the engine's own read-write connections."""
+    pool = engine.pool.recreate()
+
+    @event.listens_for(pool, "connect")
+    def _read_only_session(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        try:
+            dbapi_connection.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+        finally:
+            dbapi_connection.autocommit = autocommit
+
+    return _EngineWithOwnPool(engine, pool, {"isolation_level": "AUTOCOMMIT", "regdesk_read": True})
 
 
 def make_engine(url: str, *, create: bool = False) -> Engine:
@@ -191,7 +237,7 @@ def make_engine(url: str, *, create: bool = False) -> Engine:
         _configure_sqlite(engine)
         return engine
     if parsed.get_backend_name() == "postgresql":
-        engine = create_engine(url, connect_args={"connect_timeout": 5})
+        engine = create_engine(url, connect_args=_pg_connect_args(url))
         _configure_postgres(engine)
         return engine
     raise RegdeskError(f"unsupported database {parsed.get_backend_name()!r}: use SQLite or PostgreSQL")
@@ -213,10 +259,13 @@ class Store:
         # one-statement read is one round trip instead of three. Under READ COMMITTED every
         # statement took its own snapshot already: what a read sees does not change. SQLite
         # keeps its deferred BEGIN (in-process, microseconds): one snapshot per read call.
+        # Either way a read cannot write: PostgreSQL reads use connections of their own whose
+        # transactions are read-only (``read_only_engine``), SQLite's read transactions run
+        # under ``PRAGMA query_only`` (``_configure_sqlite``).
         self._read_engine = (
-            self.engine
+            self.engine.execution_options(regdesk_read=True)
             if self.engine.dialect.name == "sqlite"
-            else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            else read_only_engine(self.engine)
         )
         self.clock: Clock = clock or system_now
         if upgrade:
@@ -304,7 +353,16 @@ class Store:
             attempt += 1
             _sleep_jitter(attempt)
 
+    @property
+    def read_engine(self) -> Engine:
+        """What read calls run on: PostgreSQL, the engine's dialect, options and engine events
+        (a listener on ``engine`` sees reads too) with a pool of read-only connections; SQLite,
+        the engine with the ``regdesk_read`` option (same pool)."""
+        return self._read_engine
+
     def dispose(self) -> None:
+        if self._read_engine.pool is not self.engine.pool:
+            self._read_engine.dispose()
         self.engine.dispose()
 
 

@@ -179,3 +179,12 @@ def test_postgres_light_start_runs_no_subprocess(pg_store, pg_database_url):
     )
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout.strip().splitlines()[-1]) == [True, []]
+
+
+def test_the_console_reads_its_first_view_with_the_lists_page_size():
+    """app.console reads the first view in a thread before the screens are imported, with its own
+    copy of the page size: a different size would read the first view a second time."""
+    from app.console import FIRST_PAGE
+    from screens.registration import PAGE_SIZE
+
+    assert FIRST_PAGE == PAGE_SIZE

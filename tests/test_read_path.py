@@ -20,6 +20,7 @@ from typing import Any, Iterator
 
 import pytest
 from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError
 
 from services import audit, customers, list_counts, signup
 from services.store import Store, writes
@@ -53,13 +54,21 @@ def _round_trips(store: Store) -> Iterator[list[str]]:
         lines.extend(f.read().decode(errors="replace").splitlines())
         f.close()
 
-    event.listen(store.engine, "checkout", start)
-    event.listen(store.engine, "checkin", stop)
+    engines = _pools(store)
+    for engine in engines:
+        event.listen(engine, "checkout", start)
+        event.listen(engine, "checkin", stop)
     try:
         yield lines
     finally:
-        event.remove(store.engine, "checkout", start)
-        event.remove(store.engine, "checkin", stop)
+        for engine in engines:
+            event.remove(engine, "checkout", start)
+            event.remove(engine, "checkin", stop)
+
+
+def _pools(store: Store) -> list[Any]:
+    """An engine per pool the store checks connections out of (PostgreSQL reads have their own)."""
+    return [store.engine] + ([store.read_engine] if store.read_engine.pool is not store.engine.pool else [])
 
 
 def _ready(lines: list[str]) -> int:
@@ -93,14 +102,23 @@ def test_postgres_search_and_list_calls_send_only_their_statements(pg_store):
     number = submit(pg_store).number
     a = actor_of(pg_store)("approver1")
     for fn, kwargs, statements in (
-        (signup.list_requests, {"search": number}, 2),  # the key probes, the page
-        (signup.count_by_status, {"search": "zzqqxx"}, 2),  # the key probes, the text index
+        # a search is one statement: the key probes, else the text index, in the page's query
+        (signup.list_requests, {"search": number}, 1),
+        (signup.list_requests, {"search": GOOD["email"]}, 1),
+        (signup.list_requests, {"search": GOOD["user_name"]}, 1),
+        (signup.list_requests, {"search": "zzqqxx"}, 1),
+        (signup.count_by_status, {"search": number}, 1),
+        (signup.count_by_status, {"search": "zzqqxx"}, 1),
         (signup.list_requests, {"sort": "company", "status": "Requested"}, 1),
+        (signup.list_requests, {"sort": "company", "after": ("M", 1)}, 1),
         (customers.list_customers, {}, 1),  # the page with its approval statuses
-        (customers.list_customers, {"search": "BC-0001"}, 2),  # the key probes, the page
+        (customers.list_customers, {"search": "BC-0001"}, 1),
+        (customers.list_customers, {"search": "zzqqxx"}, 1),
         (list_counts.customers, {}, 1),
+        (list_counts.customers, {"search": "BC-0001"}, 1),
     ):
-        pg_store.call(fn, a, **kwargs)
+        for _ in range(6):  # past psycopg's prepare threshold (5): preparing takes a round trip once
+            pg_store.call(fn, a, **kwargs)
         with _round_trips(pg_store) as lines:
             pg_store.call(fn, a, **kwargs)
         assert _ready(lines) == statements, (fn.__name__, _sent(lines))
@@ -158,31 +176,62 @@ def test_a_postgres_read_leaves_no_transaction_open(pg_store):
     assert seen == [TransactionStatus.IDLE]  # autocommit: nothing to end, nothing held
 
 
+# ----------------------------------------------------------------------------- reads cannot write
+
+
+def _sneaky_write(session, number: str) -> None:
+    """A read call (not marked @writes) that writes."""
+    session.execute(text("UPDATE signuprequest SET company = 'written by a read' WHERE number = :n"), {"n": number})
+    session.flush()
+
+
+def test_a_write_inside_a_read_call_fails_on_both_stores(any_store):
+    """PostgreSQL reads run in autocommit, so a read call that wrote would keep its write; SQLite
+    would drop it silently at the end of the read transaction. Both stores refuse it instead, and
+    the connection that refused it still writes for a write call afterwards."""
+    number = submit(any_store).number
+    a = actor_of(any_store)("approver1")
+    for _ in range(2):  # also on a pooled connection a read used before
+        with pytest.raises(DBAPIError, match="read-only|readonly"):
+            any_store.call(_sneaky_write, number)
+        assert any_store.call(signup.show_request, a, number).company == GOOD["company"]
+    any_store.call(writes(lambda session, n: _sneaky_write(session, n)), number)  # the same as a write: kept
+    assert any_store.call(signup.show_request, a, number).company == "written by a read"
+    with pytest.raises(DBAPIError, match="read-only|readonly"):
+        with any_store.read() as s:
+            _sneaky_write(s, number)
+    # and a read afterwards, on whatever connection, still reads
+    assert any_store.call(signup.count_by_status, a)["All"] == 1
+
+
 # ----------------------------------------------------------------------------- SQLite snapshot
 
 
 def test_a_sqlite_read_call_sees_one_snapshot_across_its_statements(store, db_path):
-    """An exact-number search runs the key probes, then the page: a status change committed by
-    another program between the two is not seen (one read transaction for the call)."""
+    """A read call's statements read one snapshot: a change committed by another program between
+    two of them is not seen (one read transaction for the call)."""
     number = submit(store).number
-    a = actor_of(store)("approver1")
     statements: list[str] = []
 
     def between(conn, cursor, statement, parameters, context, executemany) -> None:
         statements.append(statement)
-        if len(statements) == 2:  # the page is about to run: another program commits first
+        if len(statements) == 2:  # the second statement is about to run: another program commits first
             other = sqlite3.connect(db_path, isolation_level=None)
             other.execute("UPDATE signuprequest SET company = 'changed meanwhile' WHERE number = ?", (number,))
             other.close()
 
+    def twice(session) -> list[str]:
+        query = text("SELECT company FROM signuprequest WHERE number = :n")
+        return [session.execute(query, {"n": number}).scalar_one() for _ in range(2)]
+
     event.listen(store.engine, "before_cursor_execute", between)
     try:
-        page = store.call(signup.list_requests, a, search=number)
+        seen = store.call(twice)
     finally:
         event.remove(store.engine, "before_cursor_execute", between)
     assert len(statements) == 2
-    assert [r.company for r in page.rows] == [GOOD["company"]]  # as it was when the call began
-    assert store.call(signup.list_requests, a, search=number).rows[0].company == "changed meanwhile"
+    assert seen == [GOOD["company"]] * 2  # as it was when the call began
+    assert store.call(twice) == ["changed meanwhile"] * 2
 
 
 # ----------------------------------------------------------------------------- statements built once

@@ -22,7 +22,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from sqlalchemy import event, insert, text
 
 from models.signup import SignupRequest
-from services import audit, cases, counters, customers, prospects, signup
+from services import audit, cases, counters, customers, list_counts, prospects, signup
 from services.errors import RegdeskError, ValidationFailed
 from services.permissions import PORTAL
 from services.search import MAX_SEARCH, SEARCHABLE
@@ -222,8 +222,10 @@ def _captured(store):
         event.remove(store.engine, "before_cursor_execute", hook)
 
 
-def _plans(store, fn, *args, table: str, sort_free: bool = False, **kwargs) -> list[str]:
-    """The plan of each statement ``fn`` runs on ``table``, one string each."""
+def _plans(store, fn, *args, table: str, sort_free: bool = False, analyze: bool = False, **kwargs) -> list[str]:
+    """The plan of each statement ``fn`` runs on ``table``, one string each. ``analyze``
+    (PostgreSQL): the plan as it ran (EXPLAIN ANALYZE: a node that did not run says "never
+    executed"); SQLite's EXPLAIN QUERY PLAN shows every node that may run."""
     with _captured(store) as seen:
         store.call(fn, *args, **kwargs)
     statements = [(sql, p) for sql, p in seen if table in sql.lower() and "from operator" not in sql.lower()]
@@ -239,7 +241,8 @@ def _plans(store, fn, *args, table: str, sort_free: bool = False, **kwargs) -> l
                 rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params).all()
                 out.append("\n".join(r[3] for r in rows))
             else:
-                rows = conn.exec_driver_sql("EXPLAIN " + sql, params).all()
+                explain = "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) " if analyze else "EXPLAIN "
+                rows = conn.exec_driver_sql(explain + sql, params).all()
                 out.append("\n".join(r[0] for r in rows))
         conn.rollback()
     return out
@@ -287,34 +290,72 @@ def test_every_sort_is_served_by_an_index_without_resorting(any_store, actor, so
         ):
             _no_table_scan(plan, any_store, "signuprequest", rowid_order=sort == "number" and status is None)
             _no_resort(plan, any_store)
+            if any_store.is_sqlite and after is not None and sort != "number" and not (sort == "status" and status):
+                _seeks_both_columns(plan, SORT_COLUMNS[sort], descending, status)
+
+
+SORT_COLUMNS = {"created": "created_at", "company": "company", "status": "status", "email": "email_normalized"}
+SORT_COLUMNS["name"] = "last_name"
+
+
+def _seeks_both_columns(plan: str, column: str, descending: bool, status: str | None) -> None:
+    """A keyset page on SQLite starts from the cursor on both columns of the sort's index: the
+    rest of the cursor's value (``column=? AND id>?``), then the values after it. A row value
+    ``(column, id) > (?, ?)`` seeks on ``column`` alone and reads every row of the cursor's value
+    up to its id (400k rows of one status at 1M)."""
+    by = "<" if descending else ">"
+    prefix = "status=? AND " if status else ""
+    assert f"({prefix}{column}=? AND id{by}?)" in plan, plan
+    assert f"({prefix}{column}{by}?)" in plan, plan
 
 
 @pytest.mark.parametrize("term", ["REG-900042", "bulk42@contoso.example", "bulk42", "woodgrove 42", "zzqqxx", "%_%"])
-def test_search_and_its_counts_use_indexes(any_store, actor, term):
+def test_search_and_its_counts_use_indexes(any_store, actor, term, monkeypatch):
     _fill(any_store)
     a = actor("approver1")
-    plans = (
-        _plans(any_store, signup.list_requests, a, table="signuprequest", search=term)
-        + _plans(any_store, signup.count_by_status, a, table="signuprequest", search=term)
-        + _plans(
-            any_store, signup.list_requests, a, table="signuprequest", search=term, status="Approved", sort="company"
-        )
-    )
+    calls = [
+        (signup.list_requests, {"search": term}),
+        (signup.count_by_status, {"search": term}),
+        (signup.list_requests, {"search": term, "status": "Approved", "sort": "company"}),
+    ]
+    plans = [p for fn, kw in calls for p in _plans(any_store, fn, a, table="signuprequest", analyze=True, **kw)]
+    assert len(plans) == len(calls)  # one statement each: the key probes and the text index in the page's query
     for plan in plans:
         _no_table_scan(plan, any_store, "signuprequest")
     text_index = "signuprequest_search VIRTUAL TABLE" if any_store.is_sqlite else "ix_signuprequest_search"
     if term in EXACT_TERMS:  # an exact key: index probes only, the text index is never read
-        assert not any(text_index in p for p in plans), plans
+        _text_index_not_read(any_store, plans, text_index, monkeypatch, [(fn, a, kw) for fn, kw in calls])
         assert len(any_store.call(signup.list_requests, a, search=term).rows) == 1
         assert any_store.call(signup.count_by_status, a, search=term)["All"] == 1
     elif len(term) >= 3:
-        assert any(text_index in p for p in plans), plans
+        assert all(text_index in p for p in plans), plans
+        if not any_store.is_sqlite:
+            assert not any("never executed" in line for p in plans for line in p.splitlines() if text_index in line)
 
 
 EXACT_TERMS = ("REG-900042", "bulk42@contoso.example", "bulk42")
 
 
-def test_an_exact_customer_account_is_one_index_probe(any_store, actor):
+def _text_index_not_read(store, plans: list[str], text_index: str, monkeypatch, calls) -> None:
+    """The text index is in the statement (the branch for a term no key equals) but did not run.
+
+    PostgreSQL: EXPLAIN ANALYZE says so of its nodes ("never executed"). SQLite's plan cannot
+    say: its term is made an FTS5 syntax error, which fails the call if the index is read."""
+    if not store.is_sqlite:
+        lines = [line for p in plans for line in p.splitlines() if text_index in line]
+        assert lines and all("never executed" in line for line in lines), plans
+        return
+    from services import keyed_search
+
+    monkeypatch.setattr(keyed_search, "text_value", lambda dialect, term: "AND")  # fts5: syntax error
+    for fn, actor, kwargs in calls:
+        store.call(fn, actor, **kwargs)  # no error: the FTS5 lookup never ran
+    with pytest.raises(Exception, match="fts5: syntax error"):  # while a term no key equals reads it
+        store.call(fn, actor, **{**kwargs, "search": "no key is this"})
+    monkeypatch.undo()
+
+
+def test_an_exact_customer_account_is_one_index_probe(any_store, actor, monkeypatch):
     """An exact account (or e-mail) is found by its b-tree alone: no text index, even though the
     account also contains other accounts' text (ACC-1 is inside ACC-10, ACC-11...)."""
     from models.customer import Customer
@@ -341,11 +382,15 @@ def test_an_exact_customer_account_is_one_index_probe(any_store, actor):
     assert len(any_store.call(customers.list_customers, a, search="ACC-")) == 39  # text: every account
     text_index = "customer_search VIRTUAL TABLE" if any_store.is_sqlite else "ix_customer_search"
     for term in ("ACC-1", "e1@exact.example"):
-        plans = _plans(any_store, customers.list_customers, a, table="customer", search=term)
-        assert not any(text_index in p for p in plans), (term, plans)
+        calls = [(customers.list_customers, a, {"search": term}), (list_counts.customers, a, {"search": term})]
+        plans = [p for fn, who, kw in calls for p in _plans(any_store, fn, who, table="customer", analyze=True, **kw)]
+        assert len(plans) == 2, plans  # one statement each: probes, else the text index
+        _text_index_not_read(any_store, plans, text_index, monkeypatch, calls)
         for plan in plans:
             _no_table_scan(plan, any_store, "customer")
     assert any(text_index in p for p in _plans(any_store, customers.list_customers, a, table="customer", search="xact"))
+    assert any_store.call(list_counts.customers, a, search="ACC-1") == 1
+    assert any_store.call(list_counts.customers, a, search="ACC-") == 39
 
 
 def test_counts_read_the_kept_counters(any_store, actor):

@@ -7,7 +7,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, Unpack
 
-from sqlalchemy import Integer, Select, bindparam, func, or_, tuple_
+from sqlalchemy import Integer, Select, bindparam, func, or_, tuple_, union_all
 from sqlalchemy.orm import Mapped
 from sqlmodel import Session, col, select
 
@@ -15,8 +15,9 @@ from models.customer import ContactPerson, Customer
 from models.signup import SignupRequest, SignupStatus, UserRequest
 from services import audit, counters
 from services.errors import ValidationFailed
+from services.keyed_search import matches, search_params
 from services.permissions import Actor, require
-from services.search import NOTHING, dialect_of, find, matched_ids, search_term
+from services.search import dialect_of, search_term
 from services.signup.table import ENTITY, OPEN_STATUSES, allowed_actions, get_request
 from services.signup.views import DuplicateHint, RequestDetail, RequestPage
 from services.text import normalize_email
@@ -136,10 +137,10 @@ def _status_value(status: str) -> str:
 
 @lru_cache(maxsize=512)
 def _page_statement(
-    dialect: str, sort: str, descending: bool, by_status: bool, keyed: bool, found: str | None
+    dialect: str, sort: str, descending: bool, by_status: bool, keyed: bool, search: str | None
 ) -> tuple[Select[Unpack[tuple[Any, ...]]], bool]:
     """The page query of one shape of ``list_requests``, built once (values are parameters:
-    ``status``, ``after_value``/``after_id``, ``limit``, the search's ``Found.params``);
+    ``status``, ``after_value``/``after_id``, ``limit``, the search's ``search_params``);
     and whether the sort key is selected as an extra last column (for the cursor)."""
     key = SORTS[sort]
     sort_col: Any = key if key is not _ID else None  # a column (its ``type`` types the cursor's value)
@@ -148,19 +149,41 @@ def _page_statement(
     query = select(*_ROW_COLUMNS, *([sort_col] if sort_col is not None else []))
     if by_status:
         query = query.where(col(SignupRequest.status) == bindparam("status"))
-    if found is not None:
-        query = query.where(_ID.in_(matched_ids(dialect, SignupRequest, _KEYS, found)))
+    if search is not None:
+        query = query.where(_ID.in_(matches(dialect, SignupRequest, _KEYS, search)))
+    order = [sort_col, _ID] if sort_col is not None else [_ID]
     if keyed:
         last_id = bindparam("after_id", type_=Integer)
         if sort_col is None:
             query = query.where(_ID < last_id if descending else _ID > last_id)
+        elif dialect == "sqlite" and search is None:
+            return _sqlite_keyset_page(query, sort_col, descending), True
         else:
             pair = tuple_(sort_col, _ID)
             after = tuple_(bindparam("after_value", type_=sort_col.type), last_id)
             query = query.where(pair < after if descending else pair > after)
-    order = [sort_col, _ID] if sort_col is not None else [_ID]
     query = query.order_by(*[c.desc() if descending else c.asc() for c in order]).limit(bindparam("limit"))
     return query, sort_col is not None
+
+
+def _sqlite_keyset_page(query: Select[Any], sort_col: Any, descending: bool) -> Any:
+    """The page after (``after_value``, ``after_id``) in (``sort_col``, id) order, for SQLite.
+
+    SQLite seeks an index on the first column of a row value only: ``(status, id) > (?, ?)``
+    starts at the cursor's status and then reads every row of that status up to the cursor's
+    id (400k rows for "Requested" at 1M). So the page is two arms, each one seek on both columns
+    of the sort's (column, id) index, merged in index order (``MERGE (UNION ALL)``, no sort):
+    the rest of the cursor's value (``col = ? AND id > ?``), then the values after it
+    (``col > ?``); the LIMIT stops both after a page."""
+    value = bindparam("after_value", type_=sort_col.type)
+    last_id = bindparam("after_id", type_=Integer)
+    same = query.where(sort_col == value, _ID < last_id if descending else _ID > last_id)
+    later = query.where(sort_col < value if descending else sort_col > value)
+    both = union_all(same, later)
+    # a compound's ORDER BY names its result columns: the sort key is the last one (the cursor's)
+    columns = list(both.selected_columns)
+    keys = [columns[-1], columns[0]]
+    return both.order_by(*[c.desc() if descending else c.asc() for c in keys]).limit(bindparam("limit"))
 
 
 def list_requests(
@@ -187,18 +210,18 @@ def list_requests(
     if by_status:
         assert status is not None
         params["status"] = _status_value(status)
-    found = None
+    shape = None
     term = search_term(search)
+    dialect = dialect_of(session)
     if term is not None:
-        hit = find(session, SignupRequest, term, _key_values(term))
-        found = hit.shape
-        params.update(hit.params)
+        shape, values = search_params(dialect, SignupRequest, term, _key_values(term))
+        params.update(values)
     if after is not None:
         value, last_id = after
         if sort == "created" and isinstance(value, str):
             value = datetime.fromisoformat(value)
         params["after_value"], params["after_id"] = value, last_id
-    query, extra_key = _page_statement(dialect_of(session), sort, descending, by_status, after is not None, found)
+    query, extra_key = _page_statement(dialect, sort, descending, by_status, after is not None, shape)
     if after is not None and not extra_key:
         params.pop("after_value")
     raw = session.connection().execute(query, params).all()
@@ -226,10 +249,10 @@ def list_requests(
 
 
 @lru_cache(maxsize=64)
-def _count_statement(dialect: str, found: str) -> Select[Unpack[tuple[Any, ...]]]:
-    """Rows per status of what a search found (one shape of ``find``'s answer), built once."""
-    matches = matched_ids(dialect, SignupRequest, _KEYS, found, ("status",)).subquery()
-    return select(matches.c.status, func.count()).group_by(matches.c.status)
+def _count_statement(dialect: str, shape: str) -> Select[Unpack[tuple[Any, ...]]]:
+    """Rows per status of what a search of one shape finds (one statement), built once."""
+    found = matches(dialect, SignupRequest, _KEYS, shape, ("status",)).subquery()
+    return select(found.c.status, func.count()).group_by(found.c.status)
 
 
 def count_by_status(session: Session, actor: Actor, *, search: str | None = None) -> dict[str, int]:
@@ -238,11 +261,11 @@ def count_by_status(session: Session, actor: Actor, *, search: str | None = None
     term = search_term(search)
     if term is None:
         return counters.by_status(session, "signup", SignupStatus)
-    hit = find(session, SignupRequest, term, _key_values(term))
+    dialect = dialect_of(session)
+    shape, params = search_params(dialect, SignupRequest, term, _key_values(term))
     counts = {s.value: 0 for s in SignupStatus}
-    if hit.shape != NOTHING:
-        for status, n in session.connection().execute(_count_statement(dialect_of(session), hit.shape), hit.params):
-            counts[status] = n
+    for status, n in session.connection().execute(_count_statement(dialect, shape), params):
+        counts[status] = n
     return {"All": sum(counts.values()), **counts}
 
 
