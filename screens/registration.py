@@ -413,12 +413,13 @@ portal user request. A request can be **rejected** (with a reason) until it is c
         if d is None:
             return
         status = Text(d.status, style=STATUS_STYLE.get(d.status, ""))
+        given = [("Existing account", d.customer_account)] if d.customer_account else []  # named by the requester
         req = labelled(
             [
                 ("Number", d.number),
                 ("Created", d.created_at),
                 ("User name", d.user_name),
-                ("Customer account", d.customer_account),
+                *given,
                 ("Submitted by", d.submitted_by),
             ]
         )
@@ -458,8 +459,7 @@ portal user request. A request can be **rejected** (with a reason) until it is c
         if d.status == "Rejected" or d.rejected_by:
             decision += [("Rejected by", d.rejected_by), ("Rejected at", d.rejected_at), ("Reason", d.reject_reason)]
         decision += [
-            ("Customer created", "yes" if d.customer_created else "no"),
-            ("Customer account", d.created_customer_account),
+            ("Customer created", (d.created_customer_account or "yes") if d.customer_created else "no"),
             ("User request", d.user_request),
         ]
         sections["decision"].show(labelled(decision))

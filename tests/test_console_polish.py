@@ -9,8 +9,10 @@ import pytest
 
 from app.tui import make_app
 from screens.textual_compat import screen_text
+from services.permissions import PORTAL
 from tests.helpers import run_async, until
 from tests.test_console_registration import load_requests, screen, settle, table
+from tests.test_signup_services import GOOD
 
 
 def _table_lines(app) -> dict[str, str]:
@@ -54,3 +56,37 @@ async def test_a_cell_cut_at_the_list_pane_edge_ends_in_an_ellipsis(store, actor
         t.scroll_to(x=t.max_scroll_x, animate=False)
         await settle(app, pilot)
         assert not any(line.endswith("…") for line in _table_lines(app).values())
+
+
+def _section_text(app, section: str) -> str:
+    return str(screen(app).query_one(f"#detail-{section}").render())
+
+
+@run_async
+async def test_registration_detail_names_the_given_and_the_created_account_once_each(store, actor):
+    numbers = load_requests(store, actor)
+    created = numbers["Alpine Ski House"]  # the demo's Created request
+    app = make_app(store, actor("approver1"))
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("5")  # Created
+        await until(
+            app, pilot, lambda: screen(app).detail is not None and screen(app).detail.number == created, "created one"
+        )
+        d = screen(app).detail
+        assert d.created_customer_account
+        text = "\n".join(_section_text(app, s) for s in ("request", "decision"))
+        assert text.count("Customer account") <= 1, text
+        assert f"Customer created  {d.created_customer_account}" in text, text
+        # a request that named an existing account shows it as given, once
+    app = make_app(store, actor("approver1"))
+    from services import signup
+
+    store.call(signup.submit, PORTAL, {**GOOD, "customer_account": d.created_customer_account, "email": "x@y.example"})
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("ctrl+end")
+        await until(app, pilot, lambda: screen(app).detail is not None and screen(app).detail.customer_account, "given")
+        text = "\n".join(_section_text(app, s) for s in ("request", "decision"))
+        assert text.count(d.created_customer_account) == 1 and "Existing account" in text, text
+        assert "Customer created  no" in text, text
