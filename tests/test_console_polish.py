@@ -10,7 +10,7 @@ import pytest
 from app.tui import make_app
 from screens.textual_compat import screen_text
 from services.permissions import PORTAL
-from tests.helpers import run_async, until
+from tests.helpers import notes, run_async, until
 from tests.test_console_registration import load_requests, screen, settle, table
 from tests.test_signup_services import GOOD
 
@@ -90,3 +90,105 @@ async def test_registration_detail_names_the_given_and_the_created_account_once_
         text = "\n".join(_section_text(app, s) for s in ("request", "decision"))
         assert text.count(d.created_customer_account) == 1 and "Existing account" in text, text
         assert "Customer created  no" in text, text
+
+
+# ----------------------------------------------------------------------------- actions that cannot apply
+
+
+def _rejected_case(store) -> str:
+    from services import cases
+    from tests.conftest import actor_of
+    from tests.test_cases import submitted
+
+    number = submitted(store)
+    store.call(cases.reject, actor_of(store)("approver1"), number, "not this quarter")
+    return number
+
+
+async def _cases_on(app, pilot, number: str):
+    from screens.cases import CasesScreen
+
+    await pilot.press("f7")
+    await until(app, pilot, lambda: isinstance(app.screen, CasesScreen), "cases")
+    s = app.screen
+    await until(app, pilot, lambda: s.detail is not None and s.table.key_at_cursor() == number, f"{number} shown")
+    return s
+
+
+@run_async
+async def test_resolution_on_a_rejected_case_says_why_and_opens_no_dialog(store, actor):
+    """Cases, a Rejected case, `s`: the Resolution dialog opened, and only its OK said the case must be
+    approved first (seen in the trial). Now one notice at once, no dialog; the same while the case's
+    detail is still loading; an Approved case still opens it."""
+    from screens.dialogs import FormDialog
+    from tests.test_cases import approved
+
+    number = _rejected_case(store)
+    app = make_app(store, actor("support1"))
+    async with app.run_test(size=(160, 45)) as pilot:
+        cases_screen = await _cases_on(app, pilot, number)
+        before = len(notes(app))
+        await pilot.press("s")
+        await settle(app, pilot)
+        assert not isinstance(app.screen, FormDialog)
+        said = notes(app)[before:]
+        assert len(said) == 1 and "must be approved before it is resolved" in said[0], said
+        # close, sample and edit are possible on a Rejected case: their forms open
+        await pilot.press("c")
+        await until(app, pilot, lambda: isinstance(app.screen, FormDialog), "close dialog")
+        await pilot.press("escape")
+        await until(app, pilot, lambda: app.screen is cases_screen, "closed")
+        # the detail not loaded yet: asked of the service, same answer
+        cases_screen.detail = None
+        before = len(notes(app))
+        cases_screen.action_resolve()
+        await settle(app, pilot)
+        assert not isinstance(app.screen, FormDialog)
+        said = notes(app)[before:]
+        assert len(said) == 1 and "must be approved before it is resolved" in said[0], said
+    ok = approved(store)
+    app = make_app(store, actor("support1"))
+    async with app.run_test(size=(160, 45)) as pilot:
+        await _cases_on(app, pilot, ok)
+        await pilot.press("s")
+        await until(app, pilot, lambda: isinstance(app.screen, FormDialog), "resolution dialog")
+
+
+def test_case_refusal_says_what_the_command_would_say(store, actor):
+    """``cases.refusal`` answers from the service's rules: where it refuses, the command refuses with
+    the same words (tried after the question, in the same state)."""
+    from services import cases
+    from services.errors import RegdeskError
+    from tests.test_cases import approved, create
+
+    support, approver = actor("support1"), actor("approver1")
+    commands = {
+        "resolve": lambda a, n: store.call(
+            cases.update_case, a, n, {"resolution": "done", "resolution_date": "2026-11-03"}
+        ),
+        "approve": lambda a, n: store.call(cases.approve, a, n),
+        "reject": lambda a, n: store.call(cases.reject, a, n, "no"),
+        "recall": lambda a, n: store.call(cases.recall, a, n),
+        "submit": lambda a, n: store.call(cases.submit, a, n),
+        "edit": lambda a, n: store.call(cases.update_case, a, n, {"title": "Another title"}),
+        "close": lambda a, n: store.call(cases.close, a, n, "stopped", "no longer needed"),
+    }
+    rejected, ok, opened = _rejected_case(store), approved(store), create(store).number
+    assert store.call(cases.refusal, support, ok, "resolve") is None
+    assert "must be approved" in (store.call(cases.refusal, support, rejected, "resolve") or "")
+    assert store.call(cases.refusal, support, opened, "approve")  # support1 may not decide cases
+    refused = 0
+    for number in (rejected, ok, opened):
+        for action, command in commands.items():
+            who = approver if action in ("approve", "reject") else support
+            said = store.call(cases.refusal, who, number, action)
+            if said is None:
+                continue
+            refused += 1
+            try:
+                command(who, number)
+            except RegdeskError as exc:
+                assert said == exc.message, (number, action, said, exc.message)
+            else:
+                raise AssertionError(f"{action} {number}: refusal said {said!r}, the command did it")
+    assert refused >= 8

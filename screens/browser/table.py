@@ -62,8 +62,9 @@ class RecordTable(RequestTable):
             return False
         if x <= start + pad:
             return False  # not one character of this cell's text is visible
-        if row_key in self._row_locations:
-            cells = self._get_row_renderables(self._row_locations.get(row_key)).cells
+        row_index = self._row_locations.get(row_key)
+        if row_index is not None:
+            cells = self._get_row_renderables(row_index).cells
             cell = cells[index] if index < len(cells) else ""
         else:  # the header
             cell = column.label
