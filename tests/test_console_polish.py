@@ -192,3 +192,29 @@ def test_case_refusal_says_what_the_command_would_say(store, actor):
             else:
                 raise AssertionError(f"{action} {number}: refusal said {said!r}, the command did it")
     assert refused >= 8
+
+
+@run_async
+async def test_prospects_decisions_that_cannot_apply_say_why_and_open_nothing(store, actor):
+    """Prospects: Won on an opportunity already won opened the confirmation (its OK then refused);
+    Disqualify on a qualified lead opened the reason form. Now one notice each, no dialog."""
+    from screens.dialogs import ConfirmDialog, FormDialog
+    from services import prospects
+    from tests.test_console_prospects import open_prospects
+    from tests.test_prospects import FORM
+
+    approver = actor("approver1")
+    sub = store.call(prospects.submit, PORTAL, FORM)
+    q = store.call(prospects.qualify, approver, sub.lead)
+    store.call(prospects.won, approver, q.opportunity)
+    app = make_app(store, approver)
+    async with app.run_test(size=(160, 45)) as pilot:
+        pr = await open_prospects(app, pilot)
+        await until(app, pilot, lambda: pr.detail is not None and pr.detail.opportunity == q.opportunity, "won one")
+        for key, words in (("w", "closed as Won"), ("l", "closed as Won"), ("d", "was qualified by")):
+            before = len(notes(app))
+            await pilot.press(key)
+            await settle(app, pilot)
+            assert not isinstance(app.screen, (ConfirmDialog, FormDialog)), key
+            said = notes(app)[before:]
+            assert len(said) == 1 and words in said[0], (key, said)
