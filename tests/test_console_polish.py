@@ -218,3 +218,39 @@ async def test_prospects_decisions_that_cannot_apply_say_why_and_open_nothing(st
             assert not isinstance(app.screen, (ConfirmDialog, FormDialog)), key
             said = notes(app)[before:]
             assert len(said) == 1 and words in said[0], (key, said)
+
+
+@run_async
+async def test_user_request_actions_that_cannot_apply_open_no_dialog(store, actor):
+    """User requests: `A` (approve with a comment) opened its dialog on a request nothing can approve,
+    and `r` opened its reason dialog while the detail was still loading. Now one notice, no dialog."""
+    from screens.dialogs import CommentDialog
+    from screens.user_requests import UserRequestsScreen
+    from services import user_requests
+    from tests.portal_helpers import created_request
+
+    number = created_request(store)
+    store.call(user_requests.approve, actor("approver2"), number)  # provisioned: Pending completion
+    app = make_app(store, actor("approver1"))
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.press("f4")
+        await until(
+            app,
+            pilot,
+            lambda: (
+                isinstance(app.screen, UserRequestsScreen)
+                and app.screen.detail is not None
+                and app.screen.detail.number == number
+            ),
+            "detail",
+        )
+        ur = app.screen
+        for i, key in enumerate(("A", "r", "r")):
+            before = len(notes(app))
+            if i == 2:
+                ur.detail = None  # still loading: asked of the service
+            await pilot.press(key)
+            await settle(app, pilot)
+            assert not isinstance(app.screen, CommentDialog), key
+            said = notes(app)[before:]
+            assert len(said) == 1 and number in said[0] and "provisioned already" in said[0], (key, said)
