@@ -16,6 +16,7 @@ from textual.binding import Binding
 from textual.message import Message
 
 from screens.browser import ActionDone, BrowserScreen, Column, ListQuery, Page
+from screens.guarded import GuardedActions
 from screens.widgets import Section, data, history_text, labelled
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ def tab_id(name: str) -> str:
 __all__ = ["RegistrationScreen", "ListQuery", "PAGE_SIZE", "FILTERS", "COLUMNS", "FirstListPainted"]
 
 
-class RegistrationScreen(BrowserScreen):
+class RegistrationScreen(GuardedActions, BrowserScreen):
     TITLE = "Registration"
     AUTO_FOCUS = "#requests"
     TABLE_ID = "requests"
@@ -240,9 +241,15 @@ portal user request. A request can be **rejected** (with a reason) until it is c
         if (number := self.target()) is not None:
             self._approve(number, None)
 
+    def refusal(self, key: str, action: str) -> str | None:
+        from services import refusals
+
+        return self.app.call(refusals.signup_refusal, key, action)
+
     def action_approve_comment(self) -> None:
-        if (number := self.target()) is None:
-            return
+        self.when_possible("approve", self._approve_comment)
+
+    def _approve_comment(self, number: str, _detail: RequestDetail) -> None:
         from screens.dialogs import CommentDialog
 
         def done(comment: str | None) -> None:
@@ -293,13 +300,12 @@ portal user request. A request can be **rejected** (with a reason) until it is c
         )
 
     def action_reject(self) -> None:
-        number = self.target()
-        if number is None:
-            return
+        self.when_possible("reject", self._reject)
+
+    def _reject(self, number: str, detail: RequestDetail) -> None:
         from screens.dialogs import RejectDialog
 
-        detail = self.target_detail(number)
-        company = detail.company if detail is not None else str(getattr(self.records.get(number), "company", ""))
+        company = detail.company
 
         def done(reason: str | None) -> None:
             if reason:

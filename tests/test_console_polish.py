@@ -254,3 +254,70 @@ async def test_user_request_actions_that_cannot_apply_open_no_dialog(store, acto
             assert not isinstance(app.screen, CommentDialog), key
             said = notes(app)[before:]
             assert len(said) == 1 and number in said[0] and "provisioned already" in said[0], (key, said)
+
+
+@run_async
+async def test_registration_reject_and_approve_with_comment_on_a_decided_request_open_nothing(store, actor):
+    """Registration: `r` on a Rejected request opened the reason dialog (its OK then refused), `A` on a
+    Requested one the comment dialog. Now one notice each, in the service's words, and no dialog."""
+    from screens.dialogs import CommentDialog, RejectDialog
+
+    numbers = load_requests(store, actor)
+    app = make_app(store, actor("approver1"))
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(app, pilot)
+        for tab, number, key, words in (
+            ("6", numbers["Margie's Travel"], "r", "was rejected by approver1"),
+            ("2", numbers["Tailspin Toys"], "A", "has not verified"),
+        ):
+            await pilot.press(tab)
+            await until(
+                app, pilot, lambda n=number: screen(app).detail is not None and screen(app).detail.number == n, number
+            )
+            before = len(notes(app))
+            await pilot.press(key)
+            await settle(app, pilot)
+            assert not isinstance(app.screen, (RejectDialog, CommentDialog)), key
+            said = notes(app)[before:]
+            assert len(said) == 1 and words in said[0], (key, said)
+
+
+@run_async
+async def test_changes_reject_on_a_decided_proposal_opens_nothing_and_leaves_the_open_one(store, actor):
+    """Changes, All, an Approved proposal of a customer who has a newer Submitted one: `r` opened the
+    reason dialog, and its OK would have rejected the newer proposal (the decision acts on the
+    customer's open proposal). Now it says why and opens nothing."""
+    from screens.changes import ChangesScreen
+    from screens.dialogs import CommentDialog, ConfirmDialog
+    from services import changes
+
+    admin, support = actor("admin1"), actor("support1")
+    store.call(changes.set_approvals, admin, True)
+    store.call(changes.set_field_approval, admin, "credit_limit", True)
+    store.call(changes.edit_customer, support, "C-000002", {"credit_limit": "900"})
+    old = store.call(changes.submit, support, "C-000002").number
+    store.call(changes.approve, actor("approver2"), "C-000002")
+    store.call(changes.edit_customer, support, "C-000002", {"credit_limit": "950"})
+    new = store.call(changes.submit, support, "C-000002").number
+    app = make_app(store, actor("approver1"))
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.press("f10")
+        await until(app, pilot, lambda: isinstance(app.screen, ChangesScreen), "changes")
+        ch = app.screen
+        await pilot.press("7")  # All
+        await until(app, pilot, lambda: ch.query_state.status == "All" and old in ch.table.rows, "all")
+        ch.table.move_cursor(row=ch.table.get_row_index(old))
+        await until(app, pilot, lambda: ch.detail is not None and ch.detail.number == old, "old one")
+        for key in ("r", "A"):
+            before = len(notes(app))
+            await pilot.press(key)
+            await settle(app, pilot)
+            assert not isinstance(app.screen, (CommentDialog, ConfirmDialog)), key
+            said = notes(app)[before:]
+            assert len(said) == 1 and old in said[0], (key, said)
+        assert store.call(changes.show_proposal, actor("approver1"), new).state == "Submitted"
+        # the open one still opens its dialog
+        ch.table.move_cursor(row=ch.table.get_row_index(new))
+        await until(app, pilot, lambda: ch.detail is not None and ch.detail.number == new, "new one")
+        await pilot.press("r")
+        await until(app, pilot, lambda: isinstance(app.screen, CommentDialog), "reject dialog")
