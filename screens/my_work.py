@@ -22,6 +22,7 @@ from textual.widgets.option_list import Option
 
 from screens.browser import BrowserScreen, Column, CountsLoaded, ListQuery, Page
 from screens.dialogs import CommentDialog, ConfirmDialog, Dialog, FieldError  # noqa: F401
+from screens.guarded import GuardedActions
 from screens.widgets import data, labelled
 
 if TYPE_CHECKING:
@@ -119,7 +120,7 @@ class ResultsDialog(Dialog[None]):
 # --------------------------------------------------------------------------- the screen
 
 
-class MyWorkScreen(BrowserScreen):
+class MyWorkScreen(GuardedActions, BrowserScreen):
     TITLE = "My work"
     AUTO_FOCUS = "#mywork"
     TABLE_ID = "mywork"
@@ -337,9 +338,22 @@ overdue first. An item's assignees were fixed when its step started.
         if w is not None:
             self._decide("approve", [w.id], None, str(w.id))
 
+    def refusal(self, key: str, action: str) -> str | None:
+        from services import refusals
+
+        return self.app.call(refusals.work_refusal, int(key), action)
+
+    def allows(self, detail: Any, action: str) -> bool:
+        return False  # an item lists no actions: the service is asked each time (one read)
+
+    def _item(self, key: str) -> WorkItemView | None:
+        return self.records.get(key)
+
     def action_approve_comment(self) -> None:
-        w = self._current()
-        if w is None:
+        self.when_possible("approve", self._approve_comment)
+
+    def _approve_comment(self, key: str, _detail: Any) -> None:
+        if (w := self._item(key)) is None:
             return
 
         def done(comment: str | None) -> None:
@@ -354,8 +368,10 @@ overdue first. An item's assignees were fixed when its step started.
         )
 
     def action_reject(self) -> None:
-        w = self._current()
-        if w is None:
+        self.when_possible("reject", self._reject)
+
+    def _reject(self, key: str, _detail: Any) -> None:
+        if (w := self._item(key)) is None:
             return
 
         def done(reason: str | None) -> None:
@@ -374,8 +390,10 @@ overdue first. An item's assignees were fixed when its step started.
         )
 
     def action_request_change(self) -> None:
-        w = self._current()
-        if w is None:
+        self.when_possible("request_change", self._request_change)
+
+    def _request_change(self, key: str, _detail: Any) -> None:
+        if (w := self._item(key)) is None:
             return
 
         def done(comment: str | None) -> None:

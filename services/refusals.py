@@ -51,3 +51,42 @@ def proposal_refusal(session: Session, actor: Actor, number: str, action: str) -
     except RegdeskError as exc:
         return exc.message
     return None
+
+
+def work_refusal(session: Session, actor: Actor, item_id: int | str, action: str) -> str | None:
+    """``action``: approve, reject or request_change on one work item. The checks of
+    ``services.workflow.decisions`` before it writes (open item, running instance, its assignee,
+    the submitter rule for approve), in its words."""
+    from models.workflow import WorkflowInstance
+    from services import params
+    from services.workflow.doctypes import doc_label
+    from services.workflow.queries import get_item
+    from services.workflow.table import IS, ITS, explain_instance, explain_item
+
+    verb = {"approve": "approve", "reject": "reject", "request_change": "request a change on"}[action]
+    try:
+        require(actor, "work.act")
+    except RegdeskError as exc:
+        return exc.message
+    item = get_item(session, item_id)
+    inst = session.get(WorkflowInstance, item.instance_id)
+    if inst is None:  # pragma: no cover - an item's instance is a foreign key
+        return f"work item {item.id} has no workflow instance"
+    if item.status != ITS.OPEN:
+        return f"cannot {verb} work item {item.id}: " + explain_item(session, item)
+    if inst.status != IS.RUNNING:  # pragma: no cover - open items belong to running instances
+        return f"cannot {verb} work item {item.id}: " + explain_instance(session, inst)
+    if item.assignee != actor.user_name:
+        via = f" (delegated by {item.delegated_from})" if item.delegated_from else ""
+        return (
+            f"work item {item.id} ({doc_label(inst)}, step '{item.step_name}') is assigned to "
+            f"{item.assignee}{via}, not to {actor.user_name}: only its assignee may {verb} it"
+        )
+    if action == "approve" and inst.submitter == actor.user_name:
+        if params.get(session, "workflow.disallow_submitter_approval"):
+            return (
+                f"{actor.user_name} submitted {doc_label(inst)} and may not approve it: the parameter "
+                "'Disallow approval by submitter' (workflow.disallow_submitter_approval) is on. "
+                "Delegate the item to another operator, or reject / request a change"
+            )
+    return None

@@ -321,3 +321,42 @@ async def test_changes_reject_on_a_decided_proposal_opens_nothing_and_leaves_the
         await until(app, pilot, lambda: ch.detail is not None and ch.detail.number == new, "new one")
         await pilot.press("r")
         await until(app, pilot, lambda: isinstance(app.screen, CommentDialog), "reject dialog")
+
+
+@run_async
+async def test_my_work_approve_with_comment_on_an_own_submission_opens_nothing(store, actor):
+    """My work: ctrl+a (approve with a comment) on the operator's own submission (marked, 'Disallow approval by submitter' on)
+    opened the comment dialog, whose OK was then refused; `r` on someone else's item (everyone's
+    view) opened the reason dialog. Now one notice each, in the workflow's words, and no dialog."""
+    from screens.dialogs import CommentDialog
+    from screens.my_work import MyWorkScreen
+    from tests.test_work_inbox import case_flow, submitted_case
+
+    case_flow(store)
+    mine = submitted_case(store, "approver1")
+    app = make_app(store, actor("approver1"))
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.press("f3")
+        await until(app, pilot, lambda: isinstance(app.screen, MyWorkScreen) and app.screen.detail is not None, "mine")
+        mw = app.screen
+        own = next(k for k, w in mw.records.items() if w.doc_key == mine and w.assignee == "approver1")
+        mw.table.move_cursor(row=mw.table.get_row_index(own))
+        await settle(app, pilot)
+        before = len(notes(app))
+        await pilot.press("ctrl+a")
+        await settle(app, pilot)
+        assert not isinstance(app.screen, CommentDialog)
+        said = notes(app)[before:]
+        assert len(said) == 1 and "may not approve it" in said[0], said
+        # everyone's view: approver2's item of the same case
+        await pilot.press("m")
+        await until(app, pilot, lambda: any(w.assignee == "approver2" for w in mw.records.values()), "everyone")
+        theirs = next(k for k, w in mw.records.items() if w.assignee == "approver2")
+        mw.table.move_cursor(row=mw.table.get_row_index(theirs))
+        await settle(app, pilot)
+        before = len(notes(app))
+        await pilot.press("r")
+        await settle(app, pilot)
+        assert not isinstance(app.screen, CommentDialog)
+        said = notes(app)[before:]
+        assert len(said) == 1 and "only its assignee may reject it" in said[0], said
