@@ -360,3 +360,27 @@ async def test_my_work_approve_with_comment_on_an_own_submission_opens_nothing(s
         assert not isinstance(app.screen, CommentDialog)
         said = notes(app)[before:]
         assert len(said) == 1 and "only its assignee may reject it" in said[0], said
+
+
+@run_async
+async def test_tab_in_a_burst_moves_to_the_next_field_before_the_text_after_it(store, actor):
+    """New request dialog, open and ready; `tmux send-keys -l Acme; send-keys Tab; send-keys -l Ann`
+    in one burst: "AcmeAnn" landed in Company (Tab, a binding, is acted on only when the key comes
+    back up from the field, after the text queued behind it was typed). Tab must act in order."""
+    from textual import events
+
+    from screens.dialogs import NewRequestDialog
+
+    load_requests(store, actor)
+    app = make_app(store, actor("approver1"))
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("n")
+        await until(app, pilot, lambda: isinstance(app.screen, NewRequestDialog) and app.screen.keys_ready, "dialog")
+        dialog = app.screen
+        for key in ["A", "c", "tab", "B", "o", "tab", "tab", "shift+tab", "L"]:
+            app.post_message(events.Key(key, key if len(key) == 1 else None))
+        await settle(app, pilot)
+        assert dialog.query_one("#f-company").value == "Ac"
+        assert dialog.query_one("#f-first-name").value == "Bo"
+        assert dialog.query_one("#f-last-name").value == "L"
