@@ -90,3 +90,19 @@ def work_refusal(session: Session, actor: Actor, item_id: int | str, action: str
                 "Delegate the item to another operator, or reject / request a change"
             )
     return None
+
+
+def definition_refusal(session: Session, actor: Actor, ref: int | str, action: str) -> str | None:
+    """``action``: activate or deactivate a workflow definition. Both are no-ops on a definition
+    already so (``services.workflow_defs``): said here, before a confirmation is asked for nothing."""
+    from services.workflow_defs.queries import get_definition
+
+    try:
+        require(actor, "admin.workflows")
+    except RegdeskError as exc:
+        return exc.message
+    d = get_definition(session, ref)
+    want = action == "activate"
+    if d.active == want:
+        return f"{d.doc_type} '{d.name}' version {d.version} is {'active' if want else 'inactive'} already"
+    return None

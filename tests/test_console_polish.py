@@ -384,3 +384,31 @@ async def test_tab_in_a_burst_moves_to_the_next_field_before_the_text_after_it(s
         assert dialog.query_one("#f-company").value == "Ac"
         assert dialog.query_one("#f-first-name").value == "Bo"
         assert dialog.query_one("#f-last-name").value == "L"
+
+
+@pytest.mark.parametrize("who, words", [("admin1", "inactive already"), ("approver1", "may not")])
+@run_async
+async def test_deactivate_on_an_inactive_definition_asks_nothing(store, actor, who, words):
+    """Workflows: `d` on an inactive definition asked "Deactivate …?" and then reported it
+    deactivated (a no-op); for an operator who may not change workflows the confirmation came
+    before the refusal. Now one notice, no confirmation."""
+    from screens.dialogs import ConfirmDialog
+    from screens.workflows import WorkflowsScreen
+    from services import workflow_defs
+    from tests.test_cases import with_case_workflow
+
+    with_case_workflow(store)
+    if who == "admin1":
+        store.call(workflow_defs.deactivate, actor("admin1"), 1)
+    app = make_app(store, actor(who))
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.press("f9")
+        await until(
+            app, pilot, lambda: isinstance(app.screen, WorkflowsScreen) and app.screen.detail is not None, "workflows"
+        )
+        before = len(notes(app))
+        await pilot.press("d")
+        await settle(app, pilot)
+        assert not isinstance(app.screen, ConfirmDialog)
+        said = notes(app)[before:]
+        assert len(said) == 1 and words in said[0], said
