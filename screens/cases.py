@@ -57,6 +57,23 @@ CATEGORIES = ("Special condition", "Product change", "Price change", "Delivery",
 PRIORITIES = ("Low", "Normal", "High")
 CLOSURE_KINDS = ("stopped", "completed")
 
+# the service's action names (services.cases.allowed_actions) as the operator reads them, and their keys
+ACTION_LABELS = {
+    "submit": "submit (w)",
+    "approve": "approve (a)",
+    "reject": "reject (r)",
+    "resolve": "resolution (s)",
+    "close_stopped": "close as stopped (c)",
+    "close_completed": "close as completed (c)",
+    "sample": "sample (m)",
+    "edit": "edit (e)",
+}
+
+
+def possible_now(actions: list[str]) -> str:
+    return ", ".join(ACTION_LABELS.get(a, a.replace("_", " ")) for a in actions)
+
+
 __all__ = ["CasesScreen", "FormDialog", "FieldSpec"]
 
 
@@ -211,7 +228,7 @@ hand with a closure reason; completed needs a resolved case.
                     ("Rejected by", d.rejected_by),
                     ("Reject reason", d.reject_reason),
                     ("Workflow", d.workflow),
-                    ("Actions", ", ".join(d.actions)),
+                    ("Possible now", possible_now(d.actions)),
                 ]
             )
         )

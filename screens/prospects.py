@@ -113,6 +113,9 @@ class EmailChoiceDialog(Dialog[tuple[str, str]]):
         self.dismiss(None)
 
 
+ACTION_KEYS = {"qualify": "q", "disqualify": "d", "won": "w", "lost": "l"}
+
+
 class ProspectsScreen(GuardedActions, BrowserScreen):
     TITLE = "Prospects"
     AUTO_FOCUS = "#prospects"
@@ -304,7 +307,7 @@ prospect and queues the decline e-mail.
                     ("User request", d.user_request),
                     ("Decided by", d.decided_by),
                     ("Reason", d.decision_reason),
-                    ("Actions", ", ".join(d.actions)),
+                    ("Possible now", ", ".join(f"{a} ({ACTION_KEYS.get(a, '?')})" for a in d.actions)),
                 ],
                 width=14,
             )

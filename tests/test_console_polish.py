@@ -412,3 +412,18 @@ async def test_deactivate_on_an_inactive_definition_asks_nothing(store, actor, w
         assert not isinstance(app.screen, ConfirmDialog)
         said = notes(app)[before:]
         assert len(said) == 1 and words in said[0], said
+
+
+@run_async
+async def test_case_detail_names_the_possible_actions_with_their_keys(store, actor):
+    """The case's Approval section listed the service's names ("submit, close_stopped, sample, edit"),
+    not what the operator presses; now as Registration: "Possible now  submit (w), close as stopped (c)…"."""
+    from tests.test_cases import create
+
+    number = create(store).number
+    app = make_app(store, actor("support1"))
+    async with app.run_test(size=(160, 45)) as pilot:
+        cases_screen = await _cases_on(app, pilot, number)
+        text = str(cases_screen.query_one("#cs-approval").render())
+        assert "close_stopped" not in text, text
+        assert "Possible now" in text and "submit (w)" in text and "close as stopped (c)" in text, text
