@@ -64,9 +64,16 @@ class DelegateDialog(Dialog[str]):
     DelegateDialog #operators { height: auto; max-height: 16; }
     """
 
+    BINDINGS = [Binding("ctrl+s", "pick", "Delegate", id="delegate.ok", tooltip="Delegate to the highlighted operator")]
+
     def __init__(self, item_label: str, operators: list[tuple[str, str]]) -> None:
         super().__init__()
         self.item_label, self.operators = item_label, operators
+
+    def action_pick(self) -> None:
+        options = self.query_one("#operators", OptionList)
+        if options.highlighted is not None:
+            self.dismiss(options.get_option_at_index(options.highlighted).id)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="delegate-dialog", classes="dialog"):
@@ -411,8 +418,10 @@ overdue first. An item's assignees were fixed when its step started.
         )
 
     def action_delegate(self) -> None:
-        w = self._current()
-        if w is not None:
+        self.when_possible("delegate", self._delegate_open)
+
+    def _delegate_open(self, key: str, _detail: Any) -> None:
+        if (w := self._item(key)) is not None:
             self._delegate_pick(w.id, f"item {w.id} ({w.doc_title} {w.doc_key})")
 
     @work(thread=True, group="mywork.delegate", exit_on_error=False)

@@ -54,7 +54,7 @@ def proposal_refusal(session: Session, actor: Actor, number: str, action: str) -
 
 
 def work_refusal(session: Session, actor: Actor, item_id: int | str, action: str) -> str | None:
-    """``action``: approve, reject or request_change on one work item. The checks of
+    """``action``: approve, reject, request_change or delegate on one work item. The checks of
     ``services.workflow.decisions`` before it writes (open item, running instance, its assignee,
     the submitter rule for approve), in its words."""
     from models.workflow import WorkflowInstance
@@ -63,7 +63,9 @@ def work_refusal(session: Session, actor: Actor, item_id: int | str, action: str
     from services.workflow.queries import get_item
     from services.workflow.table import IS, ITS, explain_instance, explain_item
 
-    verb = {"approve": "approve", "reject": "reject", "request_change": "request a change on"}[action]
+    verb = {"approve": "approve", "reject": "reject", "request_change": "request a change on", "delegate": "delegate"}[
+        action
+    ]
     try:
         require(actor, "work.act")
     except RegdeskError as exc:

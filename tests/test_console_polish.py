@@ -427,3 +427,45 @@ async def test_case_detail_names_the_possible_actions_with_their_keys(store, act
         text = str(cases_screen.query_one("#cs-approval").render())
         assert "close_stopped" not in text, text
         assert "Possible now" in text and "submit (w)" in text and "close as stopped (c)" in text, text
+
+
+@run_async
+async def test_delegate_someone_elses_item_says_why_and_the_dialog_shows_its_confirm_key(store, actor):
+    """My work, everyone's view, `d` on approver2's item: the operator list opened and the pick was
+    refused. Now one notice. On one's own item the dialog opens, its footer shows ctrl+s, which
+    delegates to the highlighted operator (Enter only, before)."""
+    from screens.my_work import DelegateDialog, MyWorkScreen
+    from screens.textual_compat import screen_text
+    from services import workflow
+    from tests.test_work_inbox import case_flow, submitted_case
+
+    case_flow(store)
+    number = submitted_case(store, "support1")
+    app = make_app(store, actor("approver1"))
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.press("f3")
+        await until(app, pilot, lambda: isinstance(app.screen, MyWorkScreen) and app.screen.detail is not None, "mine")
+        mw = app.screen
+        await pilot.press("m")
+        await until(app, pilot, lambda: any(w.assignee == "approver2" for w in mw.records.values()), "everyone")
+        theirs = next(k for k, w in mw.records.items() if w.assignee == "approver2")
+        mw.table.move_cursor(row=mw.table.get_row_index(theirs))
+        await settle(app, pilot)
+        before = len(notes(app))
+        await pilot.press("d")
+        await settle(app, pilot)
+        assert not isinstance(app.screen, DelegateDialog)
+        said = notes(app)[before:]
+        assert len(said) == 1 and "only its assignee may delegate it" in said[0], said
+        mine = next(k for k, w in mw.records.items() if w.assignee == "approver1" and w.doc_key == number)
+        mw.table.move_cursor(row=mw.table.get_row_index(mine))
+        await settle(app, pilot)
+        await pilot.press("d")
+        await until(app, pilot, lambda: isinstance(app.screen, DelegateDialog), "delegate dialog")
+        await settle(app, pilot)
+        assert "^s Delegate" in screen_text(app.screen)
+        await pilot.press("down", "ctrl+s")
+        await until(app, pilot, lambda: app.screen is mw, "closed")
+        await settle(app, pilot)
+    items = store.call(workflow.list_work, actor("approver1"), False)
+    assert not any(i.doc_key == number and i.assignee == "approver1" and i.status == "open" for i in items)
