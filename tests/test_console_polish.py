@@ -154,12 +154,15 @@ async def test_resolution_on_a_rejected_case_says_why_and_opens_no_dialog(store,
         await until(app, pilot, lambda: isinstance(app.screen, FormDialog), "resolution dialog")
 
 
-def test_case_refusal_says_what_the_command_would_say(store, actor):
+def test_case_refusal_says_what_the_command_would_say(any_store):
     """``cases.refusal`` answers from the service's rules: where it refuses, the command refuses with
-    the same words (tried after the question, in the same state)."""
+    the same words (tried after the question, in the same state). Both stores."""
     from services import cases
     from services.errors import RegdeskError
+    from tests.conftest import actor_of
     from tests.test_cases import approved, create
+
+    store, actor = any_store, actor_of(any_store)
 
     support, approver = actor("support1"), actor("approver1")
     commands = {
@@ -469,3 +472,36 @@ async def test_delegate_someone_elses_item_says_why_and_the_dialog_shows_its_con
         await settle(app, pilot)
     items = store.call(workflow.list_work, actor("approver1"), False)
     assert not any(i.doc_key == number and i.assignee == "approver1" and i.status == "open" for i in items)
+
+
+def test_signup_refusal_says_what_the_command_would_say(any_store):
+    """``refusals.signup_refusal`` (asked before Registration opens a dialog): where it refuses, the
+    command refuses with the same words; where it does not, the action is in the detail's list."""
+    from services import refusals, signup
+    from services.errors import RegdeskError
+    from tests.conftest import actor_of
+
+    actor = actor_of(any_store)
+    numbers = load_requests(any_store, actor)
+    approver, support = actor("approver1"), actor("support1")
+    commands = {
+        "approve": lambda a, n: any_store.call(signup.approve, a, n),
+        "reject": lambda a, n: any_store.call(signup.reject, a, n, "no"),
+        "resend": lambda a, n: any_store.call(signup.resend, a, n),
+    }
+    refused = 0
+    for number in numbers.values():
+        for who in (approver, support):
+            for action, command in commands.items():
+                said = any_store.call(refusals.signup_refusal, who, number, action)
+                if said is None:
+                    assert action in any_store.call(signup.show_request, who, number).actions, (number, action)
+                    continue
+                refused += 1
+                try:
+                    command(who, number)
+                except RegdeskError as exc:
+                    assert said == exc.message, (number, action, said, exc.message)
+                else:
+                    raise AssertionError(f"{action} {number}: refusal said {said!r}, the command did it")
+    assert refused >= 20
