@@ -19,6 +19,7 @@ from textual.widgets import Static
 
 from screens.browser import ActionDone, BrowserScreen, Column, ListQuery, Page
 from screens.dialogs import CommentDialog, ConfirmDialog, FieldSpec, FormDialog
+from screens.guarded import GuardedActions
 from screens.widgets import data, labelled
 
 if TYPE_CHECKING:
@@ -56,10 +57,27 @@ CATEGORIES = ("Special condition", "Product change", "Price change", "Delivery",
 PRIORITIES = ("Low", "Normal", "High")
 CLOSURE_KINDS = ("stopped", "completed")
 
+# the service's action names (services.cases.allowed_actions) as the operator reads them, and their keys
+ACTION_LABELS = {
+    "submit": "submit (w)",
+    "approve": "approve (a)",
+    "reject": "reject (r)",
+    "resolve": "resolution (s)",
+    "close_stopped": "close as stopped (c)",
+    "close_completed": "close as completed (c)",
+    "sample": "sample (m)",
+    "edit": "edit (e)",
+}
+
+
+def possible_now(actions: list[str]) -> str:
+    return ", ".join(ACTION_LABELS.get(a, a.replace("_", " ")) for a in actions)
+
+
 __all__ = ["CasesScreen", "FormDialog", "FieldSpec"]
 
 
-class CasesScreen(BrowserScreen):
+class CasesScreen(GuardedActions, BrowserScreen):
     TITLE = "Cases"
     AUTO_FOCUS = "#cases"
     TABLE_ID = "cases"
@@ -134,6 +152,11 @@ hand with a closure reason; completed needs a resolved case.
     def row_key(self, row: Any) -> str:
         return row.number
 
+    def refusal(self, key: str, action: str) -> str | None:
+        from services import cases
+
+        return self.app.call(cases.refusal, key, action)
+
     def detail_changed_row(self, key: str, detail: Any) -> None:
         row = self.records.get(key)
         if row is None or not detail.status or row.status == detail.status:
@@ -205,7 +228,7 @@ hand with a closure reason; completed needs a resolved case.
                     ("Rejected by", d.rejected_by),
                     ("Reject reason", d.reject_reason),
                     ("Workflow", d.workflow),
-                    ("Actions", ", ".join(d.actions)),
+                    ("Possible now", possible_now(d.actions)),
                 ]
             )
         )
@@ -274,12 +297,9 @@ hand with a closure reason; completed needs a resolved case.
         )
 
     def action_edit(self) -> None:
-        if (case := self._case()) is None:
-            return
-        number, d = case
-        if d is None:
-            self.notify("The case is still loading; try again in a moment.", severity="information")
-            return
+        self.when_possible("edit", self._edit)
+
+    def _edit(self, number: str, d: CaseDetail) -> None:
         from services import cases
 
         fields = [
@@ -302,18 +322,18 @@ hand with a closure reason; completed needs a resolved case.
         )
 
     def action_resolve(self) -> None:
-        if (case := self._case()) is None:
-            return
-        number, d = case
+        self.when_possible("resolve", self._resolve)
+
+    def _resolve(self, number: str, d: CaseDetail) -> None:
         from services import cases
 
-        version = d.version if d is not None else None
+        version = d.version
         fields = [
-            FieldSpec("resolution", "Resolution", (d.resolution or "") if d else "", multiline=True),
+            FieldSpec("resolution", "Resolution", d.resolution or "", multiline=True),
             FieldSpec(
                 "resolution_date",
                 "Resolution date",
-                str((d.resolution_date if d else "") or ""),
+                str(d.resolution_date or ""),
                 placeholder="today",
                 kind="date",
             ),
@@ -327,9 +347,9 @@ hand with a closure reason; completed needs a resolved case.
         )
 
     def action_reject(self) -> None:
-        if (case := self._case()) is None:
-            return
-        number, _ = case
+        self.when_possible("reject", self._reject)
+
+    def _reject(self, number: str, _d: CaseDetail) -> None:
         from services import cases
 
         self._form(
@@ -342,12 +362,12 @@ hand with a closure reason; completed needs a resolved case.
         )
 
     def action_close_case(self) -> None:
-        if (case := self._case()) is None:
-            return
-        number, d = case
+        self.when_possible("close", self._close_case)
+
+    def _close_case(self, number: str, d: CaseDetail) -> None:
         from services import cases
 
-        kind = "completed" if d is not None and d.status == "Resolved" else "stopped"
+        kind = "completed" if d.status == "Resolved" else "stopped"
         self._form(
             number,
             Content.from_markup("Close [b]$n[/b] (cannot be undone)", n=number),
@@ -361,9 +381,9 @@ hand with a closure reason; completed needs a resolved case.
         )
 
     def action_sample(self) -> None:
-        if (case := self._case()) is None:
-            return
-        number, _ = case
+        self.when_possible("sample", self._sample)
+
+    def _sample(self, number: str, _d: CaseDetail) -> None:
         from services import cases
 
         def submit(values: dict[str, str]) -> Any:
@@ -404,9 +424,9 @@ hand with a closure reason; completed needs a resolved case.
             self._status_action(case[0], cases.approve)
 
     def action_approve_comment(self) -> None:
-        if (case := self._case()) is None:
-            return
-        number = case[0]
+        self.when_possible("approve", self._approve_comment)
+
+    def _approve_comment(self, number: str, _d: CaseDetail) -> None:
         from services import cases
 
         def done(comment: str | None) -> None:

@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Static
 
 from screens.browser import BrowserScreen, Column, CountsLoaded, ListQuery, Page
 from screens.dialogs import CommentDialog, ConfirmDialog
+from screens.guarded import GuardedActions
 from screens.widgets import data, labelled
 from services.text import strip_controls
 
@@ -46,7 +47,7 @@ STATE_STYLE = {
 }
 
 
-class ChangesScreen(BrowserScreen):
+class ChangesScreen(GuardedActions, BrowserScreen):
     TITLE = "Changes"
     AUTO_FOCUS = "#proposals"
     TABLE_ID = "proposals"
@@ -314,10 +315,18 @@ changed some other way since: the line is a **CONFLICT** and is not applied.
         if (p := self._proposal()) is not None:
             self._decide(p[0], p[1].account, "approve", None, dict(self.comments), None)
 
+    def refusal(self, key: str, action: str) -> str | None:
+        from services import refusals
+
+        return self.app.call(refusals.proposal_refusal, key, action)
+
+    def allows(self, detail: Any, action: str) -> bool:
+        return False  # a proposal's view lists no actions: the service is asked each time (one read)
+
     def action_approve_comment(self) -> None:
-        if (p := self._proposal()) is None:
-            return
-        number, view = p
+        self.when_possible("approve", self._approve_comment)
+
+    def _approve_comment(self, number: str, view: ProposalView) -> None:
         comments = dict(self.comments)
 
         def done(comment: str | None) -> None:
@@ -332,12 +341,12 @@ changed some other way since: the line is a **CONFLICT** and is not applied.
         )
 
     def action_approve_marked(self) -> None:
-        if (p := self._proposal()) is None:
-            return
-        number, view = p
         if not self.marked:
             self.app.notify("Mark the lines to approve with space first (or a approves all).", severity="warning")
             return
+        self.when_possible("approve", self._approve_marked)
+
+    def _approve_marked(self, number: str, view: ProposalView) -> None:
         marked, comments = sorted(self.marked), dict(self.comments)
         others = [x.field for x in view.lines if x.field not in self.marked]
         summary = (
@@ -353,10 +362,9 @@ changed some other way since: the line is a **CONFLICT** and is not applied.
         self.app.push_screen(ConfirmDialog("Apply marked lines", summary, ok="Apply"), done)
 
     def action_reject(self) -> None:
-        if (p := self._proposal()) is None:
-            return
-        number, view = p
+        self.when_possible("reject", self._reject)
 
+    def _reject(self, number: str, view: ProposalView) -> None:
         def done(reason: str | None) -> None:
             if reason:
                 self._decide(number, view.account, "reject", None, {}, reason)

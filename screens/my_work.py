@@ -22,6 +22,7 @@ from textual.widgets.option_list import Option
 
 from screens.browser import BrowserScreen, Column, CountsLoaded, ListQuery, Page
 from screens.dialogs import CommentDialog, ConfirmDialog, Dialog, FieldError  # noqa: F401
+from screens.guarded import GuardedActions
 from screens.widgets import data, labelled
 
 if TYPE_CHECKING:
@@ -63,9 +64,16 @@ class DelegateDialog(Dialog[str]):
     DelegateDialog #operators { height: auto; max-height: 16; }
     """
 
+    BINDINGS = [Binding("ctrl+s", "pick", "Delegate", id="delegate.ok", tooltip="Delegate to the highlighted operator")]
+
     def __init__(self, item_label: str, operators: list[tuple[str, str]]) -> None:
         super().__init__()
         self.item_label, self.operators = item_label, operators
+
+    def action_pick(self) -> None:
+        options = self.query_one("#operators", OptionList)
+        if options.highlighted is not None:
+            self.dismiss(options.get_option_at_index(options.highlighted).id)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="delegate-dialog", classes="dialog"):
@@ -119,7 +127,7 @@ class ResultsDialog(Dialog[None]):
 # --------------------------------------------------------------------------- the screen
 
 
-class MyWorkScreen(BrowserScreen):
+class MyWorkScreen(GuardedActions, BrowserScreen):
     TITLE = "My work"
     AUTO_FOCUS = "#mywork"
     TABLE_ID = "mywork"
@@ -337,9 +345,22 @@ overdue first. An item's assignees were fixed when its step started.
         if w is not None:
             self._decide("approve", [w.id], None, str(w.id))
 
+    def refusal(self, key: str, action: str) -> str | None:
+        from services import refusals
+
+        return self.app.call(refusals.work_refusal, int(key), action)
+
+    def allows(self, detail: Any, action: str) -> bool:
+        return False  # an item lists no actions: the service is asked each time (one read)
+
+    def _item(self, key: str) -> WorkItemView | None:
+        return self.records.get(key)
+
     def action_approve_comment(self) -> None:
-        w = self._current()
-        if w is None:
+        self.when_possible("approve", self._approve_comment)
+
+    def _approve_comment(self, key: str, _detail: Any) -> None:
+        if (w := self._item(key)) is None:
             return
 
         def done(comment: str | None) -> None:
@@ -354,8 +375,10 @@ overdue first. An item's assignees were fixed when its step started.
         )
 
     def action_reject(self) -> None:
-        w = self._current()
-        if w is None:
+        self.when_possible("reject", self._reject)
+
+    def _reject(self, key: str, _detail: Any) -> None:
+        if (w := self._item(key)) is None:
             return
 
         def done(reason: str | None) -> None:
@@ -374,8 +397,10 @@ overdue first. An item's assignees were fixed when its step started.
         )
 
     def action_request_change(self) -> None:
-        w = self._current()
-        if w is None:
+        self.when_possible("request_change", self._request_change)
+
+    def _request_change(self, key: str, _detail: Any) -> None:
+        if (w := self._item(key)) is None:
             return
 
         def done(comment: str | None) -> None:
@@ -393,8 +418,10 @@ overdue first. An item's assignees were fixed when its step started.
         )
 
     def action_delegate(self) -> None:
-        w = self._current()
-        if w is not None:
+        self.when_possible("delegate", self._delegate_open)
+
+    def _delegate_open(self, key: str, _detail: Any) -> None:
+        if (w := self._item(key)) is not None:
             self._delegate_pick(w.id, f"item {w.id} ({w.doc_title} {w.doc_key})")
 
     @work(thread=True, group="mywork.delegate", exit_on_error=False)

@@ -20,6 +20,7 @@ from textual.widgets import Button, Static
 
 from screens.browser import ActionDone, BrowserScreen, Column, ListQuery, Page
 from screens.dialogs import ConfirmDialog, Dialog, FieldSpec, FormDialog
+from screens.guarded import GuardedActions
 from screens.widgets import data, labelled
 
 if TYPE_CHECKING:
@@ -112,7 +113,10 @@ class EmailChoiceDialog(Dialog[tuple[str, str]]):
         self.dismiss(None)
 
 
-class ProspectsScreen(BrowserScreen):
+ACTION_KEYS = {"qualify": "q", "disqualify": "d", "won": "w", "lost": "l"}
+
+
+class ProspectsScreen(GuardedActions, BrowserScreen):
     TITLE = "Prospects"
     AUTO_FOCUS = "#prospects"
     TABLE_ID = "prospects"
@@ -209,6 +213,11 @@ prospect and queues the decline e-mail.
         except NotFound:
             return None
 
+    def refusal(self, key: str, action: str) -> str | None:
+        from services import prospects
+
+        return self.app.call(prospects.refusal, key, action)
+
     def detail_key(self, detail: Any) -> str | None:
         """The row a detail belongs to: the prospect's, its lead's or its opportunity's, by tab."""
         return getattr(
@@ -298,7 +307,7 @@ prospect and queues the decline e-mail.
                     ("User request", d.user_request),
                     ("Decided by", d.decided_by),
                     ("Reason", d.decision_reason),
-                    ("Actions", ", ".join(d.actions)),
+                    ("Possible now", ", ".join(f"{a} ({ACTION_KEYS.get(a, '?')})" for a in d.actions)),
                 ],
                 width=14,
             )
@@ -328,18 +337,6 @@ prospect and queues the decline e-mail.
         if lead is None:
             self.notify(f"{key} has no lead.", severity="warning", markup=False)
         return lead
-
-    def _opportunity_of(self, key: str) -> str | None:
-        """The opportunity of the row ``key``: the row itself on the Opportunities tab, else its detail's."""
-        if self.kind == "opportunities":
-            return key
-        detail = self.target_detail(key)
-        if detail is None:
-            self.notify(f"{key} is still loading; try again in a moment.", severity="information", markup=False)
-            return None
-        if detail.opportunity is None:
-            self.notify(f"{key} has no opportunity yet: qualify its lead first.", severity="warning", markup=False)
-        return detail.opportunity
 
     def _company(self, key: str) -> str | None:
         row, detail = self.records.get(key), self.target_detail(key)
@@ -403,9 +400,13 @@ prospect and queues the decline e-mail.
         )
 
     def action_disqualify(self) -> None:
-        if (key := self.target()) is None or (lead := self._lead_of(key)) is None:
-            return
+        self.when_possible("disqualify", self._disqualify)
+
+    def _disqualify(self, key: str, d: ProspectDetail) -> None:
         from services import prospects
+
+        if (lead := d.lead) is None:
+            return
 
         self._form(
             key,
@@ -416,9 +417,13 @@ prospect and queues the decline e-mail.
         )
 
     def action_lost(self) -> None:
-        if (key := self.target()) is None or (opp := self._opportunity_of(key)) is None:
-            return
+        self.when_possible("lost", self._lost)
+
+    def _lost(self, key: str, d: ProspectDetail) -> None:
         from services import prospects
+
+        if (opp := d.opportunity) is None:
+            return
 
         self._form(
             key,
@@ -429,11 +434,14 @@ prospect and queues the decline e-mail.
         )
 
     def action_won(self) -> None:
-        if (key := self.target()) is None or (opp := self._opportunity_of(key)) is None:
-            return
+        self.when_possible("won", self._won)
+
+    def _won(self, key: str, d: ProspectDetail) -> None:
         from services import prospects
 
-        company = self._company(key)
+        if (opp := d.opportunity) is None:
+            return
+        company = d.company or self._company(key)
         who = f" for {company}" if company else ""
         summary = (
             f"Close {opp} as won{who}: the prospect is approved, the customer hierarchy is created, a user "

@@ -16,6 +16,7 @@ from textual.binding import Binding
 from textual.message import Message
 
 from screens.browser import ActionDone, BrowserScreen, Column, ListQuery, Page
+from screens.guarded import GuardedActions
 from screens.widgets import Section, data, history_text, labelled
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ def tab_id(name: str) -> str:
 __all__ = ["RegistrationScreen", "ListQuery", "PAGE_SIZE", "FILTERS", "COLUMNS", "FirstListPainted"]
 
 
-class RegistrationScreen(BrowserScreen):
+class RegistrationScreen(GuardedActions, BrowserScreen):
     TITLE = "Registration"
     AUTO_FOCUS = "#requests"
     TABLE_ID = "requests"
@@ -240,9 +241,15 @@ portal user request. A request can be **rejected** (with a reason) until it is c
         if (number := self.target()) is not None:
             self._approve(number, None)
 
+    def refusal(self, key: str, action: str) -> str | None:
+        from services import refusals
+
+        return self.app.call(refusals.signup_refusal, key, action)
+
     def action_approve_comment(self) -> None:
-        if (number := self.target()) is None:
-            return
+        self.when_possible("approve", self._approve_comment)
+
+    def _approve_comment(self, number: str, _detail: RequestDetail) -> None:
         from screens.dialogs import CommentDialog
 
         def done(comment: str | None) -> None:
@@ -293,13 +300,12 @@ portal user request. A request can be **rejected** (with a reason) until it is c
         )
 
     def action_reject(self) -> None:
-        number = self.target()
-        if number is None:
-            return
+        self.when_possible("reject", self._reject)
+
+    def _reject(self, number: str, detail: RequestDetail) -> None:
         from screens.dialogs import RejectDialog
 
-        detail = self.target_detail(number)
-        company = detail.company if detail is not None else str(getattr(self.records.get(number), "company", ""))
+        company = detail.company
 
         def done(reason: str | None) -> None:
             if reason:
@@ -413,12 +419,13 @@ portal user request. A request can be **rejected** (with a reason) until it is c
         if d is None:
             return
         status = Text(d.status, style=STATUS_STYLE.get(d.status, ""))
+        given = [("Existing account", d.customer_account)] if d.customer_account else []  # named by the requester
         req = labelled(
             [
                 ("Number", d.number),
                 ("Created", d.created_at),
                 ("User name", d.user_name),
-                ("Customer account", d.customer_account),
+                *given,
                 ("Submitted by", d.submitted_by),
             ]
         )
@@ -458,8 +465,7 @@ portal user request. A request can be **rejected** (with a reason) until it is c
         if d.status == "Rejected" or d.rejected_by:
             decision += [("Rejected by", d.rejected_by), ("Rejected at", d.rejected_at), ("Reason", d.reject_reason)]
         decision += [
-            ("Customer created", "yes" if d.customer_created else "no"),
-            ("Customer account", d.created_customer_account),
+            ("Customer created", (d.created_customer_account or "yes") if d.customer_created else "no"),
             ("User request", d.user_request),
         ]
         sections["decision"].show(labelled(decision))

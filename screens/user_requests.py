@@ -18,6 +18,7 @@ from textual.widgets import Static
 
 from screens.browser import BrowserScreen, Column, ListQuery, Page
 from screens.dialogs import CommentDialog, FieldSpec, FormDialog
+from screens.guarded import GuardedActions
 from screens.widgets import data, history_text, labelled
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ def tab_id(name: str) -> str:
     return "ur-" + name.lower().replace(" ", "-")
 
 
-class UserRequestsScreen(BrowserScreen):
+class UserRequestsScreen(GuardedActions, BrowserScreen):
     TITLE = "User requests"
     AUTO_FOCUS = "#user-requests"
     TABLE_ID = "user-requests"
@@ -202,14 +203,16 @@ request waits in *Submitted* for processing by hand.
 
     # ------------------------------------------------------------------ actions
 
+    def refusal(self, key: str, action: str) -> str | None:
+        from services import user_requests
+
+        return self.app.call(user_requests.refusal, key, action)
+
     def action_act(self, action: str) -> None:
-        number = self.target()  # the request under the cursor when the key was pressed
-        if number is None:
-            return
-        d = self.target_detail(number)
-        if d is not None and action not in d.actions:
-            self.notify(_why_not(d, action), title="Not possible", severity="warning", markup=False)
-            return
+        # the request under the cursor when the key was pressed; an action its state refuses says why
+        self.when_possible(action, lambda number, d: self._open(action, number, d))
+
+    def _open(self, action: str, number: str, d: UserRequestDetail) -> None:
         title = f"{action.replace('_', ' ').capitalize()} {number}"
         if action in ("reject", "cancel"):
             label = "Reason (required):" if action == "reject" else "Why is the request canceled?"
@@ -218,7 +221,7 @@ request waits in *Submitted* for processing by hand.
                 lambda reason: self._run_if(reason, action, number, reason),
             )
         elif action == "set_user_name":
-            current = d.user_name if d else ""
+            current = d.user_name
             self.app.push_screen(
                 FormDialog(
                     Content(title),
@@ -232,10 +235,9 @@ request waits in *Submitted* for processing by hand.
             self._run(action, number)
 
     def action_approve_comment(self) -> None:
-        number = self.target()
-        if number is None:
-            return
+        self.when_possible("approve", self._approve_comment)
 
+    def _approve_comment(self, number: str, _d: UserRequestDetail) -> None:
         def done(comment: str | None) -> None:
             if comment is not None:
                 self._run("approve", number, comment or None)
@@ -367,17 +369,6 @@ request waits in *Submitted* for processing by hand.
         else:
             widgets["mail"].update(Text("none yet", style="dim"))
         widgets["history"].update(history_text(d.history))
-
-
-def _why_not(d: UserRequestDetail, action: str) -> str:
-    label = action.replace("_", " ")
-    if d.workflow and action in ("approve", "reject", "cancel", "submit"):
-        return f"{d.number} is in a workflow ({d.workflow.summary}): act on its work item in My work"
-    if not d.actions:
-        return f"{d.number} is {d.status}: nothing you may do on it here"
-    return (
-        f"{d.number} is {d.status}: cannot {label} it (possible: {', '.join(a.replace('_', ' ') for a in d.actions)})"
-    )
 
 
 def raise_refusal(message: str) -> None:

@@ -15,6 +15,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from screens.browser import ActionDone, BrowserScreen, Column, ListQuery, Page
 from screens.dialogs import ConfirmDialog, Dialog, FieldError
+from screens.guarded import GuardedActions
 from screens.widgets import data, labelled
 
 if TYPE_CHECKING:
@@ -84,7 +85,7 @@ class ImportDialog(Dialog[Any]):
         self.dismiss(None)
 
 
-class WorkflowsScreen(BrowserScreen):
+class WorkflowsScreen(GuardedActions, BrowserScreen):
     TITLE = "Workflows"
     AUTO_FOCUS = "#workflows"
     TABLE_ID = "workflows"
@@ -140,6 +141,14 @@ time limit, escalation, automated actions).
 
     def detail_key(self, detail: Any) -> str | None:
         return str(detail.id) if detail is not None else None
+
+    def refusal(self, key: str, action: str) -> str | None:
+        from services import refusals
+
+        return self.app.call(refusals.definition_refusal, key, action)
+
+    def allows(self, detail: Any, action: str) -> bool:
+        return False  # a definition lists no actions: the service is asked (one read)
 
     def row_key(self, row: Any) -> str:
         return str(row.id)
@@ -234,8 +243,9 @@ time limit, escalation, automated actions).
             self._flip(key, True)
 
     def action_deactivate(self) -> None:
-        if (key := self.target()) is None:
-            return
+        self.when_possible("deactivate", self._deactivate)
+
+    def _deactivate(self, key: str, _detail: Any) -> None:
         row = self.records.get(key)
         what = f"{row.doc_type} '{row.name}' version {row.version}" if row else f"definition {key}"
         running = f"; its {row.running} running workflow(s) keep going" if row and row.running else ""

@@ -72,7 +72,7 @@ async def test_process_by_hand_and_resolve_a_user_name_conflict(store, actor):
         await until(app, pilot, lambda: ur_screen(app).detail.portal_user is not None, "portal user shown")
         # nothing to approve any more: the screen says why instead of calling the service
         await pilot.press("a")
-        await until(app, pilot, lambda: any("cannot approve" in n for n in notes(app)), "refusal")
+        await until(app, pilot, lambda: any("provisioned already" in n for n in notes(app)), "refusal")
 
 
 @run_async
@@ -99,7 +99,7 @@ async def test_status_filter(store, actor):
             "submitted only",
         )
         await pilot.press("a")  # support may not process: the screen explains
-        await until(app, pilot, lambda: any("nothing you may do" in n for n in notes(app)), "refusal")
+        await until(app, pilot, lambda: any("may not" in n and "needs role" in n for n in notes(app)), "refusal")
 
 
 @run_async

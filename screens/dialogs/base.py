@@ -68,6 +68,11 @@ class Dialog(ModalScreen[T], Generic[T]):
     """
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="dialog.cancel", tooltip="Close without doing anything"),
+        # priority: acted on when the key arrives, in order with the text around it. As a plain
+        # binding Tab moved the focus only once the key came back up from the field, after the
+        # keys queued behind it (a burst "Acme Tab Ann") had been typed into the same field
+        Binding("tab", "app.focus_next", "Next field", show=False, priority=True, id="dialog.next"),
+        Binding("shift+tab", "app.focus_previous", "Previous field", show=False, priority=True, id="dialog.previous"),
     ]
 
     keys_ready = False  # its first field has the focus (or it has none): keys typed go to it

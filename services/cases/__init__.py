@@ -72,7 +72,7 @@ from .commands import (  # noqa: E402
     update_case,
     validate_input,
 )
-from .queries import choices, count_by_status, get_case, list_cases, show_case  # noqa: E402
+from .queries import choices, count_by_status, get_case, list_cases, refusal, show_case  # noqa: E402
 from .table import (  # noqa: E402
     CLOSE_KINDS,
     DOC_TYPE,
@@ -122,6 +122,7 @@ __all__ = [
     "get_case",
     "list_cases",
     "recall",
+    "refusal",
     "reject",
     "resolve",
     "sample_action",

@@ -50,6 +50,7 @@ from .table import (
     explain,
     lost_race,
     move,
+    sample_refused,
 )
 from .views import CaseResult, SampleView, case_result, sample_view
 
@@ -515,7 +516,7 @@ def add_sample(session: Session, actor: Actor, number: str, data: Any) -> Sample
     require(actor, "cases.edit")
     case = get_case(session, number)
     if case.status in CLOSED_CASE_STATUSES:
-        raise InvalidTransition(f"{case.number} is closed ({case.status}): no sample can be requested on it")
+        raise InvalidTransition(sample_refused(case))
     if not isinstance(data, dict):
         raise ValidationFailed({"sample": "expected a JSON object with product, quantity, ship_to, notes"})
     try:

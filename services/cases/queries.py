@@ -12,12 +12,12 @@ from models.cases import Case, CaseCategory, CasePriority, CaseStatus, SampleReq
 from models.customer import Customer
 from services import audit, counters, sequences
 from services import workflow as wf
-from services.errors import NotFound, ValidationFailed
+from services.errors import NotFound, PermissionDenied, ValidationFailed
 from services.permissions import Actor, require
 from services.search import matching_ids, search_term
 from services.text import clean
 
-from .table import DOC_TYPE, ENTITY, FILTERS, allowed_actions
+from .table import ACTION_PERMISSIONS, DOC_TYPE, ENTITY, FILTERS, allowed_actions, state_refusal
 from .views import CaseDetail, CasePage, CaseRow, sample_view
 
 
@@ -125,6 +125,20 @@ def show_case(session: Session, actor: Actor, number: str) -> CaseDetail:
         history=audit.history(session, ENTITY, case.number),
         actions=allowed_actions(actor, case),
     )
+
+
+def refusal(session: Session, actor: Actor, number: str, action: str) -> str | None:
+    """Why ``actor`` cannot ``action`` case ``number`` as it is now, in the words its command would
+    refuse with; None: nothing stands against it (the command checks again when it runs). Asked by
+    the console before it opens the action's form, so a form is never filled only to be refused.
+    ``action``: edit, resolve, sample, close, submit, recall, approve, reject."""
+    require(actor, "cases.view")
+    case = get_case(session, number)
+    try:
+        require(actor, ACTION_PERMISSIONS[action])
+    except PermissionDenied as exc:
+        return exc.message
+    return state_refusal(session, actor, case, action)
 
 
 def choices() -> dict[str, list[str]]:

@@ -128,6 +128,43 @@ def explain(case: Case, action: str) -> str | None:
     return None
 
 
+# a screen's action (allowed_actions' names, "close" for either kind) -> the permission it needs
+ACTION_PERMISSIONS = {
+    "edit": "cases.edit",
+    "resolve": "cases.edit",
+    "sample": "cases.edit",
+    "close": "cases.edit",
+    "submit": "cases.edit",
+    "recall": "cases.edit",
+    "approve": "cases.decide",
+    "reject": "cases.decide",
+}
+
+
+def sample_refused(case: Case) -> str:
+    return f"{case.number} is closed ({case.status}): no sample can be requested on it"
+
+
+def state_refusal(session: Session, actor: Actor, case: Case, action: str) -> str | None:
+    """Why ``action`` (an ``ACTION_PERMISSIONS`` name) cannot apply to ``case`` in its state, in the
+    words its command refuses with (None: the state allows it)."""
+    st = case.status
+    if action == "edit":
+        return None if st in INFO_EDITABLE else explain(case, "edit")
+    if action == "resolve":
+        return None if st in RESOLUTION_EDITABLE else explain(case, "resolve")
+    if action == "sample":
+        return None if st not in CLOSED_CASE_STATUSES else sample_refused(case)
+    if action == "close":
+        sources = TRANSITIONS["close_stopped"].sources | TRANSITIONS["close_completed"].sources
+        return None if st in sources else explain(case, "close_stopped")
+    if st not in TRANSITIONS[action].sources:
+        return transitions.refusal(session, PROCESS, case, action).message
+    if action == "recall" and case.submitted_by != actor.user_name:
+        return f"{case.number} was submitted by {case.submitted_by}: only the submitter may recall it"
+    return None
+
+
 PROCESS = transitions.Process(
     name="case",
     title="Case",

@@ -83,6 +83,7 @@ from .queries import (  # noqa: E402
     list_opportunities,
     list_prospects,
     qualify_preview,
+    refusal,
     show_prospect,
 )
 from .table import (  # noqa: E402
@@ -167,6 +168,7 @@ __all__ = [
     "pages",
     "qualify",
     "qualify_preview",
+    "refusal",
     "show_prospect",
     "submit",
     "validate_input",

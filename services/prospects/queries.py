@@ -23,14 +23,14 @@ from models.prospects import (
     ProspectStatus,
 )
 from models.signup import UserRequest
-from services import audit, counters, sequences
-from services.errors import NotFound, ValidationFailed
+from services import audit, counters, sequences, transitions
+from services.errors import NotFound, RegdeskError, ValidationFailed
 from services.permissions import Actor, require
 from services.search import matching_ids, search_term
 from services.text import clean, normalize_email
 
 from .duplicates import email_owners, find_duplicates
-from .table import ENTITY, LEAD_ENTITY, OPP_ENTITY, L, O
+from .table import ENTITY, LEAD_ENTITY, LEAD_PROCESS, OPP_ENTITY, OPPORTUNITY_PROCESS, L, O
 from .views import EmailOwner, LeadRow, OpportunityRow, ProspectDetail, ProspectRow
 
 M = TypeVar("M", Prospect, Lead, Opportunity)
@@ -288,6 +288,33 @@ def show_prospect(session: Session, actor: Actor, number: str) -> ProspectDetail
         history=history,
         actions=actions,
     )
+
+
+def refusal(session: Session, actor: Actor, number: str, action: str) -> str | None:
+    """Why ``actor`` cannot ``action`` the record ``number`` (a prospect's, lead's or opportunity's
+    number) as it is now, in the words its command would refuse with; None: nothing stands against
+    it (the command checks again). Asked by the console before it opens the action's form.
+    ``action``: qualify or disqualify (its lead), won or lost (its opportunity)."""
+    require(actor, "prospects.view")
+    key = clean(number).upper()
+    try:
+        require(actor, "prospects.process")
+        if action in ("qualify", "disqualify"):
+            lead = lead_of(session, get_opportunity(session, key)) if key.startswith("OPP-") else get_lead(session, key)
+            transitions.check(session, LEAD_PROCESS, lead, action)
+            return None
+        if key.startswith("OPP-"):
+            opp = get_opportunity(session, key)
+        else:
+            lead = get_lead(session, key)
+            found = session.exec(select(Opportunity).where(col(Opportunity.lead_id) == lead.id)).first()
+            if found is None:
+                return f"{lead.number} has no opportunity yet ({lead.status}): qualify the lead first"
+            opp = found
+        transitions.check(session, OPPORTUNITY_PROCESS, opp, action)
+    except RegdeskError as exc:
+        return exc.message
+    return None
 
 
 def qualify_preview(session: Session, actor: Actor, lead_number: str) -> list[EmailOwner]:

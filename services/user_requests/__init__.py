@@ -61,6 +61,7 @@ from .queries import (  # noqa: E402
     get_user_request,
     list_user_requests,
     problem_of,
+    refusal,
     show_user_request,
     workflow_history,
 )
@@ -100,6 +101,7 @@ __all__ = [
     "get_user_request",
     "list_user_requests",
     "problem_of",
+    "refusal",
     "provision",
     "reject",
     "set_user_name",

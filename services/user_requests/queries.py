@@ -9,13 +9,13 @@ from sqlmodel.sql.expression import Select
 from models.core import OutboxEmail
 from models.customer import ContactPerson, Customer, PortalRole
 from models.signup import SignupRequest, UserRequest, UserRequestStatus
-from services import audit, counters, portal
+from services import audit, counters, portal, transitions
 from services import workflow as wf
-from services.errors import NotFound, ValidationFailed
+from services.errors import NotFound, PermissionDenied, ValidationFailed
 from services.permissions import Actor, require
 from services.text import clean
 
-from .table import DOC_TYPE, ENTITY, OPEN_STATUSES, TRANSITIONS, USER_NAME_EDITABLE, U
+from .table import DOC_TYPE, ENTITY, OPEN_STATUSES, PROCESS, TRANSITIONS, USER_NAME_EDITABLE, U
 from .views import MailView, UserRequestDetail, UserRequestView, WorkflowStatus, instance_label, user_request_view
 
 
@@ -154,6 +154,32 @@ def show_user_request(session: Session, actor: Actor, number: str) -> UserReques
         actions=allowed_actions(session, actor, ur, in_workflow),
         mails=mails,
         history=history,
+    )
+
+
+def refusal(session: Session, actor: Actor, number: str, action: str) -> str | None:
+    """Why ``actor`` cannot ``action`` user request ``number`` as it is now (None: it is among the
+    actions its detail offers; the command checks again when it runs). Asked by the console before
+    it opens the action's form. ``action``: one of ``allowed_actions``' names."""
+    require(actor, "user_request.view")
+    ur = get_user_request(session, number)
+    flow, in_workflow = _workflow_status(session, ur)
+    possible = allowed_actions(session, actor, ur, in_workflow)
+    if action in possible:
+        return None
+    try:
+        require(actor, "user_request.process")
+    except PermissionDenied as exc:
+        return exc.message
+    if flow is not None and action in ("approve", "reject", "cancel", "submit"):
+        return f"{ur.number} is in {flow.summary}: act on its work item (My work / 'regdesk work list') instead"
+    if action in TRANSITIONS and ur.status not in TRANSITIONS[action].sources:
+        return transitions.refusal(session, PROCESS, ur, action).message
+    label = action.replace("_", " ")
+    if not possible:
+        return f"{ur.number} is {ur.status}: nothing you may do on it here"
+    return (
+        f"{ur.number} is {ur.status}: cannot {label} it (possible: {', '.join(a.replace('_', ' ') for a in possible)})"
     )
 
 
