@@ -282,6 +282,10 @@ class CreateCustomerDialog(Dialog[Any]):
 
     def _preview(self) -> None:
         self._timer = None
+        if not self.query("#f-template"):
+            # its fields are gone (the app is closing) or not composed yet (on_mount refills and
+            # previews then): a preview queued before that has nothing to read
+            return
         self._run_preview(self.request_args())
 
     @work(thread=True, exclusive=True, group="preview", exit_on_error=False)
