@@ -316,9 +316,9 @@ changed some other way since: the line is a **CONFLICT** and is not applied.
             self._decide(p[0], p[1].account, "approve", None, dict(self.comments), None)
 
     def refusal(self, key: str, action: str) -> str | None:
-        from services import refusals
+        from services import changes
 
-        return self.app.call(refusals.proposal_refusal, key, action)
+        return self.app.call(changes.refusal, key, action)
 
     def allows(self, detail: Any, action: str) -> bool:
         return False  # a proposal's view lists no actions: the service is asked each time (one read)

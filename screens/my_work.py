@@ -346,9 +346,9 @@ overdue first. An item's assignees were fixed when its step started.
             self._decide("approve", [w.id], None, str(w.id))
 
     def refusal(self, key: str, action: str) -> str | None:
-        from services import refusals
+        from services import workflow
 
-        return self.app.call(refusals.work_refusal, int(key), action)
+        return self.app.call(workflow.refusal, int(key), action)
 
     def allows(self, detail: Any, action: str) -> bool:
         return False  # an item lists no actions: the service is asked each time (one read)

@@ -143,9 +143,9 @@ time limit, escalation, automated actions).
         return str(detail.id) if detail is not None else None
 
     def refusal(self, key: str, action: str) -> str | None:
-        from services import refusals
+        from services import workflow_defs
 
-        return self.app.call(refusals.definition_refusal, key, action)
+        return self.app.call(workflow_defs.refusal, key, action)
 
     def allows(self, detail: Any, action: str) -> bool:
         return False  # a definition lists no actions: the service is asked (one read)

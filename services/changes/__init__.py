@@ -45,7 +45,7 @@ from services.changes.commands import (
     submit_proposal,
     update_customer,
 )
-from services.changes.decisions import approve, reject
+from services.changes.decisions import approve, refusal, reject
 from services.changes.documents import ATTRIBUTES, register_document_type
 from services.changes.queries import (
     count_open,

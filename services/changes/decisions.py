@@ -16,11 +16,11 @@ from models.changes import ChangeLine, ChangeProposal, LineDecision
 from models.customer import Customer
 from services import audit, customers, transitions
 from services.changes.commands import lock_planned, update_customer
-from services.changes.queries import find_customer, lines, open_proposal, proposal_view, proposers
+from services.changes.queries import find, find_customer, lines, open_proposal, proposal_view, proposers
 from services.changes.table import DOC_TYPE, ENTITY, PROCESS, P, explain, transition
 from services.changes.values import decode, display, display_raw, encode, parse_field
 from services.changes.views import DecisionResult
-from services.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from services.errors import Conflict, NotFound, PermissionDenied, RegdeskError, ValidationFailed
 from services.permissions import Actor, require
 from services.store import now, writes
 from services.text import clean
@@ -53,6 +53,22 @@ def _check_decider(session: Session, actor: Actor, p: ChangeProposal, verb: str)
             f"{actor.user_name} cannot {verb} {p.number}: they {role} it; "
             "another approver must decide (self-approval is not allowed)"
         )
+
+
+def refusal(session: Session, actor: Actor, number: str, action: str) -> str | None:
+    """Why ``action`` (approve or reject) cannot decide proposal ``number`` now, in the command's
+    words, or None (the command checks again when it runs). Asked before a dialog opens. The
+    commands decide the customer's open proposal, so a proposal that is not it (decided, or an
+    older one) is refused here: the decision would act on another."""
+    require(actor, "changes.view")
+    p = find(session, number)
+    try:
+        require(actor, "changes.decide")
+        _check_decider(session, actor, p, action)
+        _work_item(session, actor, p)
+    except RegdeskError as exc:
+        return exc.message
+    return None
 
 
 def _work_item(session: Session, actor: Actor, p: ChangeProposal) -> WorkItemView | None:

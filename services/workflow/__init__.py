@@ -56,7 +56,7 @@ from services.workflow.commands import (
     submit_document,
 )
 from services.workflow.deadlines import tick
-from services.workflow.decisions import BULK_LIMIT, approve, bulk_decide, delegate, reject, request_change
+from services.workflow.decisions import BULK_LIMIT, approve, bulk_decide, delegate, refusal, reject, request_change
 from services.workflow.doctypes import DocumentType, document_types, get_type, register, unregister
 from services.workflow.queries import (
     active_instance,
@@ -120,6 +120,7 @@ __all__ = [
     "parse_assignee",
     # work items
     "approve",
+    "refusal",
     "reject",
     "request_change",
     "delegate",

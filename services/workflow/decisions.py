@@ -109,13 +109,35 @@ def _result(session: Session, item: WorkItem, inst: WorkflowInstance, action: st
 def _approve(session: Session, actor: Actor, item_id: int | str, comment: str | None = None) -> ActionResult:
     item, inst, dt = _prepare(session, actor, item_id, "approve")
     note = comment_text(comment)
+    _check_submitter(session, actor, inst)
+    return _decide_and_settle(session, actor, item, inst, dt, "approve", note)
+
+
+def _check_submitter(session: Session, actor: Actor, inst: WorkflowInstance) -> None:
     if inst.submitter == actor.user_name and params.get(session, "workflow.disallow_submitter_approval"):
         raise PermissionDenied(
             f"{actor.user_name} submitted {doc_label(inst)} and may not approve it: the parameter "
             "'Disallow approval by submitter' (workflow.disallow_submitter_approval) is on. "
             "Delegate the item to another operator, or reject / request a change"
         )
-    return _decide_and_settle(session, actor, item, inst, dt, "approve", note)
+
+
+def refusal(session: Session, actor: Actor, item_id: int | str, action: str) -> str | None:
+    """Why ``action`` (approve, reject, request_change, delegate) cannot be taken on work item
+    ``item_id`` now, in the command's words, or None (the command checks again when it runs):
+    the same checks as the command before it writes. Asked before a dialog opens."""
+    verb = {"approve": "approve", "reject": "reject", "request_change": "request a change on", "delegate": "delegate"}[
+        action
+    ]
+    try:
+        _, inst, _ = _prepare(session, actor, item_id, verb)
+        if action == "approve":
+            _check_submitter(session, actor, inst)
+    except NotFound:
+        raise
+    except RegdeskError as exc:
+        return exc.message
+    return None
 
 
 def _reject(session: Session, actor: Actor, item_id: int | str, reason: str | None = None) -> ActionResult:

@@ -40,7 +40,15 @@ The package: ``parsing`` (the checks above), ``views``, ``queries`` (find, list,
 ``export`` (TOML out), ``commands`` (import, activate, deactivate).
 """
 
-from services.workflow_defs.commands import ENTITY, activate, deactivate, import_definition, import_file, read_file
+from services.workflow_defs.commands import (
+    ENTITY,
+    activate,
+    deactivate,
+    import_definition,
+    import_file,
+    read_file,
+    refusal,
+)
 from services.workflow_defs.export import export_definition, to_toml
 from services.workflow_defs.parsing import MAX_FILE, MAX_STEPS, ParsedDefinition, ParsedStep, parse_definition
 from services.workflow_defs.queries import find_definition, get_definition, list_definitions, show_definition
@@ -61,6 +69,7 @@ __all__ = [
     "get_definition",
     "import_definition",
     "import_file",
+    "refusal",
     "list_definitions",
     "parse_definition",
     "read_file",

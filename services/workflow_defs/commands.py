@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from models.workflow import WorkflowDefinition, WorkflowStep
 from services import audit
-from services.errors import Conflict, ValidationFailed
+from services.errors import Conflict, RegdeskError, ValidationFailed
 from services.permissions import Actor, require
 from services.store import now, writes
 from services.workflow_defs.parsing import parse_definition
@@ -164,6 +164,20 @@ def activate(session: Session, actor: Actor, ref: int | str) -> DefinitionDetail
     if not d.active:
         _set_active(session, actor, d, True)
     return definition_detail(session, d)
+
+
+def refusal(session: Session, actor: Actor, ref: int | str, action: str) -> str | None:
+    """Why ``action`` (activate or deactivate) would do nothing to the definition now, or None:
+    both are no-ops on a definition already so; said before a confirmation is asked for nothing."""
+    try:
+        require(actor, "admin.workflows")
+    except RegdeskError as exc:
+        return exc.message
+    d = get_definition(session, ref)
+    want = action == "activate"
+    if d.active == want:
+        return f"{d.doc_type} '{d.name}' version {d.version} is {'active' if want else 'inactive'} already"
+    return None
 
 
 @writes
