@@ -9,7 +9,14 @@ from sqlmodel import Session, col, select
 
 from models.changes import OPEN_STATES, ChangeLine, ChangeProposal, ProposalState
 from services import changes, customers
-from services.customer_import.bulk import CUSTOMERS, plan_proposals, plan_updates, write_proposals, write_updates
+from services.customer_import.bulk import (
+    CUSTOMERS,
+    plan_proposals,
+    plan_updates,
+    prefill,
+    write_proposals,
+    write_updates,
+)
 from services.customer_import.files import MAX_NUMBER_CHARS
 from services.customer_import.views import STATUSES, ImportReport, ImportRow, Planned, RowReport
 from services.errors import Conflict
@@ -207,12 +214,16 @@ def import_rows(
         # the plan is complete: now one short write transaction, if nothing it relied on changed
         planned = plan_updates(session, actor, all_updates, at)
         planned_proposals = plan_proposals(session, actor, all_proposals, all_open, at)
+        prefill(session, planned)
         begin_write(session)
         # SQLite: the write lock is ours, the updates' version conditions and row counts are the
         # check (the rows are named only when it fails); PostgreSQL: lock and check first
         sqlite = session.get_bind().dialect.name == "sqlite"
         _check_planned_versions(session, [] if sqlite else all_updates, all_proposals, all_open)
         if not write_updates(session, planned):
+            # name the rows that moved, as a fresh read sees them: undo what this transaction's
+            # earlier column sets updated first (their versions would look changed too)
+            session.rollback()
             _check_planned_versions(session, all_updates, [], {})
             raise Conflict("customers changed while the file was being checked: nothing was imported; run it again")
         write_proposals(session, actor, planned_proposals, all_open)
