@@ -29,8 +29,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-SRC = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--src=")), None)
-sys.path.insert(0, SRC or str(Path(__file__).resolve().parent.parent))  # --src=DIR: another checkout's code
+# --src=DIR: another checkout's code
+sys.path.insert(
+    0, next((a[6:] for a in sys.argv if a.startswith("--src=")), str(Path(__file__).resolve().parent.parent))
+)
 
 from sqlalchemy import Numeric, bindparam, insert, text
 
@@ -40,6 +42,8 @@ from services import changes, customer_import
 from services.customer_import import commands as import_commands
 from services.operators import resolve_actor
 from services.store import Store
+
+SRC = next((a[6:] for a in sys.argv if a.startswith("--src=")), None)
 
 
 def customer_row(a: str, label: str, at: datetime) -> dict[str, Any]:
