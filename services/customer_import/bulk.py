@@ -132,13 +132,25 @@ def plan_updates(session: Session, actor: Actor, updates: list[Planned], at: dat
     audit_rows = insert(AUDIT).from_select(
         names, select(*[{**constant, **picked}[n] for n in names]).select_from(table).order_by(p.seq)
     )
-    return PlannedUpdates(
-        table=table,
-        filled=False,
-        fill=_prepare_many(dialect, insert(table), rows),
-        updates=statements,
-        audit=audit_rows,
-    )
+    if dialect.name == "sqlite":
+        fill = _prepare_many(dialect, insert(table), rows)
+    else:  # COPY: no statement text of 100k parameter sets to build, send and parse
+        names = [c.name for c in table.columns]
+        fill = (_copy_sql(table), [tuple(r[n] for n in names) for r in rows])
+    return PlannedUpdates(table=table, filled=False, fill=fill, updates=statements, audit=audit_rows)
+
+
+def _copy_sql(table: Table) -> str:
+    return f"COPY {table.name} ({', '.join(c.name for c in table.columns)}) FROM STDIN"
+
+
+def _copy(session: Session, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    """PostgreSQL: the rows through psycopg's COPY (its adapters type the values)."""
+    dbapi = session.connection().connection.dbapi_connection
+    assert dbapi is not None  # a checked-out connection always has one
+    with dbapi.cursor() as cursor, cursor.copy(sql) as copy:  # type: ignore[attr-defined]  # psycopg's cursor
+        for row in rows:
+            copy.write_row(row)
 
 
 def prefill(session: Session, planned: PlannedUpdates) -> None:
@@ -213,7 +225,10 @@ def write_updates(session: Session, planned: PlannedUpdates) -> bool:
         ).first()
     ):
         planned.table.create(conn)  # in the transaction: a rollback takes it away again
-        execute_many(session, *planned.fill)
+        if sqlite:
+            execute_many(session, *planned.fill)
+        else:
+            _copy(session, *planned.fill)
     if not sqlite:
         conn.exec_driver_sql(f"ANALYZE {planned.table.name}")  # its row count, for the join's plan
     for stmt, expected in planned.updates:

@@ -216,10 +216,11 @@ def import_rows(
         planned_proposals = plan_proposals(session, actor, all_proposals, all_open, at)
         prefill(session, planned)
         begin_write(session)
-        # SQLite: the write lock is ours, the updates' version conditions and row counts are the
-        # check (the rows are named only when it fails); PostgreSQL: lock and check first
-        sqlite = session.get_bind().dialect.name == "sqlite"
-        _check_planned_versions(session, [] if sqlite else all_updates, all_proposals, all_open)
+        # the updates' version conditions and row counts are the check (the rows are named only
+        # when it fails; on PostgreSQL an UPDATE that finds a row changed by a transaction that
+        # committed meanwhile re-checks the condition on the new row, so it matches no row);
+        # customers that only get a proposal are checked (PostgreSQL: locked) here
+        _check_planned_versions(session, [], all_proposals, all_open)
         if not write_updates(session, planned):
             # name the rows that moved, as a fresh read sees them: undo what this transaction's
             # earlier column sets updated first (their versions would look changed too)
