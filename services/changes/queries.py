@@ -63,7 +63,7 @@ def customer_and_proposal(
             .execution_options(populate_existing=True)
         )
         if lock:
-            query = query.with_for_update(of=Customer)  # type: ignore[arg-type]  # sqlmodel types ``of`` narrowly
+            query = query.with_for_update(of=Customer)
         row = session.exec(query).first()
         if row is not None:
             return row[0], row[1]
