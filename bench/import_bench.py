@@ -11,6 +11,9 @@ For each import it also prints the write phase: from ``begin_write`` (the write 
 services/customer_import/commands.py) to the commit, i.e. how long the office could wait.
 
     .venv/bin/python bench/import_bench.py [--rows 100000] [--pg postgresql://127.0.0.1:5432/postgres]
+        [--behaviors allow,reject,propose] [--src=DIR]
+
+``--src=DIR`` runs another checkout's code (the "before" of a comparison, e.g. /work/main).
 """
 
 from __future__ import annotations
@@ -26,7 +29,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# --src=DIR: another checkout's code
+sys.path.insert(
+    0, next((a[6:] for a in sys.argv if a.startswith("--src=")), str(Path(__file__).resolve().parent.parent))
+)
 
 from sqlalchemy import Numeric, bindparam, insert, text
 
@@ -36,6 +42,8 @@ from services import changes, customer_import
 from services.customer_import import commands as import_commands
 from services.operators import resolve_actor
 from services.store import Store
+
+SRC = next((a[6:] for a in sys.argv if a.startswith("--src=")), None)
 
 
 def customer_row(a: str, label: str, at: datetime) -> dict[str, Any]:
@@ -118,7 +126,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--pg", default=None, help="also run on PostgreSQL (a server URL with a maintenance database)")
+    ap.add_argument("--behaviors", default="allow,reject,propose", help="the Data entity behaviors to import under")
+    ap.add_argument("--src", help="run another checkout's code (the 'before' of a comparison); --src=DIR")
     args = ap.parse_args()
+    print(f"code: {SRC or 'this checkout'}", flush=True)
     work = Path(tempfile.mkdtemp(prefix="regdesk-bench-"))
     results: list[tuple[str, str, float, str]] = []
     try:
@@ -161,7 +172,7 @@ def main() -> None:
             rows = customer_import.read_file(csv_path)
             results.append((kind, "parse CSV", time.perf_counter() - t0, f"{len(rows)} rows"))
 
-            for behavior in ("allow", "reject", "propose"):
+            for behavior in args.behaviors.split(","):
                 target = str(work / f"{behavior}.db") if kind == "sqlite" else f"{tmpl[1]}_{behavior}"
                 s = fresh_copy(kind, tmpl, target)
                 with s.read() as ss:

@@ -192,7 +192,7 @@ def _wait_for_go(go) -> float:
     return go.value
 
 
-def load_worker(url: str, k: int, go, ready, seconds: float, seed: int, warm: bool, out) -> None:
+def load_worker(url: str, k: int, go, ready, seconds: float, seed: int, warm: bool, out, slow: bool = False) -> None:
     rng = random.Random(seed)
     store = Store(url, upgrade=False)
     captured: list[str] = []
@@ -209,6 +209,7 @@ def load_worker(url: str, k: int, go, ready, seconds: float, seed: int, warm: bo
 
         changefeed.notify = lambda session: None
     samples: list[tuple[str, float, str | None]] = []
+    timeline: list[tuple[str, float, float]] | None = [] if slow else None
     with store.read() as s:
         approver = resolve_actor(s, APPROVERS[k % 2])
         support = resolve_actor(s, "support1")
@@ -229,6 +230,8 @@ def load_worker(url: str, k: int, go, ready, seconds: float, seed: int, warm: bo
             else:
                 if end is None:
                     samples[:] = [("warm-up", dt, err) for _op, dt, err in samples if err]  # only its errors count
+                    if timeline:
+                        timeline.clear()
                     ready.put(k)
                     end = _wait_for_go(go) + seconds
                 if time.time() >= end:
@@ -286,6 +289,10 @@ def load_worker(url: str, k: int, go, ready, seconds: float, seed: int, warm: bo
             except Exception as exc:
                 err = f"{exc.__class__.__name__}: {str(exc).splitlines()[0][:120]}"
             samples.append((op, time.perf_counter() - t0, err))
+            if timeline is not None and time.perf_counter() - t0 > 1.0:  # --slow: when the slow ones started
+                timeline.append((op, time.time() - (time.perf_counter() - t0), time.perf_counter() - t0))
+        if timeline:
+            out.put(("slow", k, timeline, None))
         out.put(("load", k, samples, None))
     except Exception:
         out.put(("load", k, samples, traceback.format_exc()))
@@ -293,7 +300,7 @@ def load_worker(url: str, k: int, go, ready, seconds: float, seed: int, warm: bo
         store.dispose()
 
 
-def import_worker(url: str, path: str, go, delay: float, out) -> None:
+def import_worker(url: str, path: str, go, delay: float, out, slow: bool = False) -> None:
     store = Store(url, upgrade=False)
     try:
         with store.read() as s:
@@ -304,20 +311,28 @@ def import_worker(url: str, path: str, go, delay: float, out) -> None:
         original = import_commands.begin_write  # the write phase's length: how long the office could wait for it
 
         def timed(session):
+            phase["plan_end"] = time.time()
             original(session)
             phase["write_start"] = time.perf_counter()
+            phase["write_at"] = time.time()
 
         import_commands.begin_write = timed
         start_at = _wait_for_go(go) + delay
         while time.time() < start_at:
             time.sleep(0.001)
         t0 = time.perf_counter()
+        t_start = time.time()
         try:
             rows = customer_import.read_file(path)
             rep = store.call(customer_import.import_rows, admin, rows)
             summary = ", ".join(f"{k} {v}" for k, v in rep.counts.items() if v)
             if "write_start" in phase:
                 summary += f"; write transaction {time.perf_counter() - phase['write_start']:.2f} s"
+                if slow:
+                    summary += (
+                        f" (import began at +{t_start - go.value:.1f} s, write phase "
+                        f"+{phase['write_at'] - go.value:.1f} .. +{time.time() - go.value:.1f} s)"
+                    )
             err = None
         except Exception as exc:
             summary, err = "", f"{exc.__class__.__name__}: {str(exc).splitlines()[0][:200]}"
@@ -367,19 +382,25 @@ def run_store(kind: str, url: str, args) -> None:
 
     out, ready, go = ctx.Queue(), ctx.Queue(), ctx.Value("d", 0.0)
     procs = [
-        ctx.Process(target=load_worker, args=(url, k, go, ready, args.seconds, 1000 + k, not args.cold, out))
+        ctx.Process(target=load_worker, args=(url, k, go, ready, args.seconds, 1000 + k, not args.cold, out, args.slow))
         for k in range(args.writers)
     ]
     if import_path:
-        procs.append(ctx.Process(target=import_worker, args=(url, import_path, go, args.import_delay, out)))
+        procs.append(ctx.Process(target=import_worker, args=(url, import_path, go, args.import_delay, out, args.slow)))
     for p in procs:
         p.start()
     for _ in range(args.writers):  # every writer warmed up
         ready.get()
     go.value = time.time() + 0.5
-    results = [out.get() for _ in procs]
+    results = []
+    while len([r for r in results if r[0] != "slow"]) < len(procs):
+        results.append(out.get())
     for p in procs:
         p.join()
+    slow = sorted(
+        (t - go.value, dt, op, k) for kind_, k, payload, _ in results if kind_ == "slow" for op, t, dt in payload
+    )
+    results = [r for r in results if r[0] != "slow"]
 
     by_op: dict[str, list[float]] = defaultdict(list)
     errors: Counter[str] = Counter()
@@ -422,6 +443,10 @@ def run_store(kind: str, url: str, args) -> None:
         print(f"  error x{c}: {msg}")
     for c in crashes[:2]:
         print("  worker crashed:", c)
+    if slow:
+        print("commands over 1 s (start after go, seconds, command, writer):")
+        for at, dt, op, k in slow:
+            print(f"  +{at:5.1f} s  {dt:5.2f} s  {op:<8} w{k}")
     if import_result:
         (secs, summary), err = import_result
         print(f"import: {secs:.1f} s; {summary or ''}{' ERROR ' + err if err else ''}")
@@ -437,6 +462,7 @@ def main() -> None:
     ap.add_argument("--import-rows", type=int, default=0)
     ap.add_argument("--import-delay", type=float, default=2.0, help="start the import this many s into the load")
     ap.add_argument("--pg", default="postgresql://127.0.0.1:5432/postgres")
+    ap.add_argument("--slow", action="store_true", help="list the commands over 1 s with their start times")
     ap.add_argument("--cold", action="store_true", help="no warm-up: each writer's first commands are timed cold")
     ap.add_argument("--pg-prefix", default="team_load_", help="name prefix of the scratch PostgreSQL database")
     args = ap.parse_args()

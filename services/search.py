@@ -7,7 +7,8 @@ when one hits, those rows are the answer and no text index is read. Otherwise it
 its table:
 
 * SQLite: an FTS5 external-content table ``<table>_search`` with the trigram tokenizer,
-  kept by triggers in the transaction that writes the row. The term is one FTS5 phrase
+  kept by triggers in the transaction that writes the row (customers: account, name and
+  e-mail there, city through the set of its values, ``CUSTOMER_TEXT_SQLITE``). The term is one FTS5 phrase
   (double quotes doubled), so ``%``, ``_``, ``*``, ``"`` and operators are plain text.
 * PostgreSQL: a pg_trgm GIN index on ``lower(col1 || chr(31) || col2 ...)``; the term is
   a LIKE pattern with ``\\``, ``%`` and ``_`` escaped.
@@ -48,6 +49,18 @@ SEARCHABLE: dict[str, tuple[str, ...]] = {
     "customercase": ("title", "contact_name"),
     "prospect": ("company", "first_name", "last_name", "email"),
 }
+
+
+# SQLite: the customers whose account, name or e-mail (``customer_search``) or city contain :q.
+# Migration 0013 keeps city out of the per-customer document: the distinct cities in use are
+# indexed (``customer_search_city_fts`` over ``customer_search_city``) and their customers found
+# by ``ix_customer_search_city``, so an import rewriting 100k cities re-indexes one value, not
+# 100k documents. Same answer as one document of the four columns (a substring of one column).
+CUSTOMER_TEXT_SQLITE = (
+    "SELECT rowid AS id FROM customer_search WHERE customer_search MATCH :q "
+    "UNION SELECT c.id FROM customer c WHERE c.city IN (SELECT v.value FROM customer_search_city v "
+    "WHERE v.id IN (SELECT rowid FROM customer_search_city_fts WHERE customer_search_city_fts MATCH :q))"
+)
 
 
 def search_term(search: object) -> str | None:
@@ -93,7 +106,10 @@ def _text_sql(dialect: str, table: str, extra: Mapping[str, TypeEngine[Any]]) ->
     more = "".join(f", t.{name}" for name in extra)
     if dialect == "sqlite":
         fts = f"{table}_search"
-        if extra:
+        if table == "customer":  # its city through the set of city values (migration 0013)
+            ids = CUSTOMER_TEXT_SQLITE.replace(":q", f":{param}")
+            sql = f"SELECT t.id{more} FROM {table} t WHERE t.id IN ({ids})" if extra else ids
+        elif extra:
             sql = f"SELECT t.id{more} FROM {table} t WHERE t.id IN (SELECT rowid FROM {fts} WHERE {fts} MATCH :{param})"
         else:
             sql = f"SELECT rowid AS id FROM {fts} WHERE {fts} MATCH :{param}"

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col
 
 from models.changes import ChangeLine, ChangeProposal, LineDecision
@@ -18,10 +19,10 @@ from models.core import NumberSequence
 from models.customer import Customer
 from services import audit, customers, sequences, transitions
 from services.changes.queries import (
+    customer_and_proposal,
     find_customer,
     last_saver,
     lines,
-    lock_customer,
     open_proposal,
     proposal_key,
     proposal_view,
@@ -43,8 +44,7 @@ def lock_planned(
     when the customer or its open proposal changed since the plan read them."""
     planned = (c.version, proposal_key(p))
     begin_write(session)
-    c = lock_customer(session, c.account)
-    fresh = open_proposal(session, c.id)
+    c, fresh = customer_and_proposal(session, c.account, lock=True)
     if (c.version, proposal_key(fresh)) != planned:
         raise Replan(f"customer {c.account} changed while the {what} was planned")
     return c, fresh
@@ -157,7 +157,9 @@ def update_customer(
         raise Conflict(
             f"customer {c.account} was changed by {last_saver(session, c.account)} meanwhile: reload and try again"
         )
-    session.refresh(c)
+    # the row as written, without reading it back: the values are typed as stored (validated)
+    for key, value in {**values, **extra, "version": c.version + 1}.items():
+        set_committed_value(c, key, value)
     audit.record(session, actor, "customer", c.account, action, before=before, after=dict(values), comment=comment)
 
 
@@ -219,7 +221,7 @@ def edit_customer(
     Phased: everything is read, validated and compared without a lock; the write phase locks
     the customer and replans (services.store.Replan) if it or its proposal changed meanwhile."""
     require(actor, "customer.edit")
-    c = find_customer(session, account)
+    c, p = customer_and_proposal(session, account)
     if expected_version is not None and c.version != expected_version:
         raise Conflict(
             f"customer {c.account} was changed by {last_saver(session, c.account)} since you opened it: "
@@ -232,7 +234,6 @@ def edit_customer(
     changed = {k: v for k, v in typed.items() if encode(k, v) != encode(k, current[k])}
     unchanged = [k for k in typed if k not in changed]
     enabled = enabled_fields(session)
-    p = open_proposal(session, c.id)
     if p is not None and p.state == P.SUBMITTED:
         locked = enabled | {x.field for x in lines(session, p)}
         refused = {k: f"locked: {PENDING_STATUS.lower()} ({p.number})" for k in changed if k in locked}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func
+from sqlalchemy import and_, func
 from sqlmodel import Session, col, select
 
 from models.changes import OPEN_STATES, ChangeLine, ChangeProposal, LineDecision, ProposalState
@@ -42,6 +42,31 @@ def find_customer(session: Session, account: str, *, lock: bool = False) -> Cust
         c = session.exec(query).first()
         if c is not None:
             return c
+    raise NotFound(f"no customer {account!r}")
+
+
+def customer_and_proposal(
+    session: Session, account: str, *, lock: bool = False
+) -> tuple[Customer, ChangeProposal | None]:
+    """``find_customer`` and ``open_proposal`` in one statement: the customer with its open
+    proposal outer-joined (at most one: uq_changeproposal_open_customer), both read afresh.
+    ``lock``: ``SELECT ... FOR UPDATE OF customer`` (the write phase)."""
+    key = clean(account)
+    for candidate in dict.fromkeys((key, key.upper())):
+        query = (
+            select(Customer, ChangeProposal)
+            .outerjoin(
+                ChangeProposal,
+                and_(col(ChangeProposal.customer_id) == col(Customer.id), col(ChangeProposal.state).in_(OPEN_STATES)),
+            )
+            .where(col(Customer.account) == candidate)
+            .execution_options(populate_existing=True)
+        )
+        if lock:
+            query = query.with_for_update(of=Customer)
+        row = session.exec(query).first()
+        if row is not None:
+            return row[0], row[1]
     raise NotFound(f"no customer {account!r}")
 
 

@@ -9,7 +9,14 @@ from sqlmodel import Session, col, select
 
 from models.changes import OPEN_STATES, ChangeLine, ChangeProposal, ProposalState
 from services import changes, customers
-from services.customer_import.bulk import CUSTOMERS, plan_proposals, plan_updates, write_proposals, write_updates
+from services.customer_import.bulk import (
+    CUSTOMERS,
+    plan_proposals,
+    plan_updates,
+    prefill,
+    write_proposals,
+    write_updates,
+)
 from services.customer_import.files import MAX_NUMBER_CHARS
 from services.customer_import.views import STATUSES, ImportReport, ImportRow, Planned, RowReport
 from services.errors import Conflict
@@ -69,13 +76,17 @@ def import_rows(
     first_line: dict[str, int] = {}
     total = len(rows)
     at = now(session)
+    # the customer columns the plan reads: key, version and the fields the file names (the
+    # whole row of 40 columns per customer was most of the plan's reading)
+    named = sorted({k for r in rows for k in r.values if k in customers.FIELDS and k in CUSTOMERS.c})
+    read_columns = [CUSTOMERS.c.id, CUSTOMERS.c.version, CUSTOMERS.c.account, *(CUSTOMERS.c[k] for k in named)]
     for start in range(0, total, max(1, chunk)):
         part = rows[start : start + chunk]
         accounts = list({r.account for r in part if r.account})
         found = (
             {
                 m["account"]: dict(m)
-                for m in session.execute(select(CUSTOMERS).where(CUSTOMERS.c.account.in_(accounts))).mappings()
+                for m in session.execute(select(*read_columns).where(CUSTOMERS.c.account.in_(accounts))).mappings()
             }
             if accounts
             else {}
@@ -84,7 +95,7 @@ def import_rows(
             v
             for r in part
             for k in ("invoice_account", "parent_account")
-            if isinstance(v := clean(r.values.get(k, "")), str) and v and v not in found
+            if k in r.values and (v := clean(r.values[k])) and v not in found
         }
         known = set(found)
         if refs:
@@ -207,12 +218,17 @@ def import_rows(
         # the plan is complete: now one short write transaction, if nothing it relied on changed
         planned = plan_updates(session, actor, all_updates, at)
         planned_proposals = plan_proposals(session, actor, all_proposals, all_open, at)
+        prefill(session, planned)
         begin_write(session)
-        # SQLite: the write lock is ours, the updates' version conditions and row counts are the
-        # check (the rows are named only when it fails); PostgreSQL: lock and check first
-        sqlite = session.get_bind().dialect.name == "sqlite"
-        _check_planned_versions(session, [] if sqlite else all_updates, all_proposals, all_open)
+        # the updates' version conditions and row counts are the check (the rows are named only
+        # when it fails; on PostgreSQL an UPDATE that finds a row changed by a transaction that
+        # committed meanwhile re-checks the condition on the new row, so it matches no row);
+        # customers that only get a proposal are checked (PostgreSQL: locked) here
+        _check_planned_versions(session, [], all_proposals, all_open)
         if not write_updates(session, planned):
+            # name the rows that moved, as a fresh read sees them: undo what this transaction's
+            # earlier column sets updated first (their versions would look changed too)
+            session.rollback()
             _check_planned_versions(session, all_updates, [], {})
             raise Conflict("customers changed while the file was being checked: nothing was imported; run it again")
         write_proposals(session, actor, planned_proposals, all_open)

@@ -101,7 +101,7 @@ def submit(session: Session, actor: Actor, data: Any) -> SubmitResult:
         after={"status": S.REQUESTED.value, **parsed.model_dump()},
         comment=None if actor is PORTAL else "taken on behalf of the customer",
     )
-    send_verification(session, req)
+    _queue_verification(session, req)  # a number just taken has no earlier link to void
     return SubmitResult(number=number, status=req.status, email=req.email, duplicates=hints)
 
 
@@ -109,6 +109,10 @@ def send_verification(session: Session, req: SignupRequest) -> None:
     """Queue the verification mail; the earlier link stops working now, the new one is minted when
     the mail is sent (``mint_verification_link``), so no working token is ever stored."""
     tokens.void(session, "signup-verify", ENTITY, req.number)
+    _queue_verification(session, req)
+
+
+def _queue_verification(session: Session, req: SignupRequest) -> None:
     mail.enqueue(
         session,
         req.email,
