@@ -354,10 +354,11 @@ def _raw_customer_word(pg: bool, indexed: bool) -> str:
             "SELECT * FROM customer WHERE lower(account || chr(31) || name || chr(31) || email || chr(31) || city) "
             "LIKE :l ORDER BY account LIMIT 50"
         )
-    return (
-        "SELECT * FROM customer WHERE id IN (SELECT rowid FROM customer_search WHERE customer_search MATCH :q) "
-        "ORDER BY account LIMIT 50"
-    )
+    # the same index lookups as the service (migration 0013: account/name/e-mail trigram index, the
+    # city through the index of the set of cities in use)
+    from services.search import CUSTOMER_TEXT_SQLITE
+
+    return f"SELECT * FROM customer WHERE id IN ({CUSTOMER_TEXT_SQLITE}) ORDER BY account LIMIT 50"
 
 
 def service_figures(url: str, runs: int, requests: int) -> list[tuple[str, float, float]]:

@@ -16,21 +16,18 @@ its table:
 Both match a case-insensitive substring of one column. A trigram index cannot find a
 term shorter than three characters, so such a term matches the exact keys only.
 
-The lists read most often (requests, customers) search through ``find`` and ``matched_ids``:
-the same two steps with statements built once per shape and cached (``lru_cache``), the
-term's values passed as parameters. Building a statement and its cache key cost more than
-running a sub-millisecond index lookup; a cached statement is compiled once by SQLAlchemy and
-its cache key memoized, so a search costs its probes and its query, little else.
+The lists read most often (requests, customers) search in one statement built once per shape
+(``services.keyed_search``): the exact keys and the text index together, the term's values
+passed as parameters. Cases, prospects and My work use ``matching_ids`` (key probes, then the
+text index).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, bindparam, false, select, text, union
+from sqlalchemy import ColumnElement, Integer, false, select, text, union
 from sqlalchemy.sql.selectable import GenerativeSelect, TextualSelect
 from sqlalchemy.types import TypeEngine
 from sqlmodel import Session, SQLModel, col
@@ -174,57 +171,3 @@ def matching_ids(
 # ------------------------------------------------------------------ cached search statements
 
 KEYS, WORDS, NOTHING = "keys", "words", "nothing"  # what a term found: ``Found.shape``
-
-
-@dataclass(frozen=True)
-class Found:
-    """What a search term found, as the shape of ``matched_ids``'s statement and its values:
-    KEYS (ids equal to the term on an exact key), WORDS (the text index), NOTHING."""
-
-    table: str
-    shape: str
-    params: dict[str, Any] = field(default_factory=dict)
-
-
-@lru_cache(maxsize=64)
-def _probes(model: type[SQLModel], keys: tuple[str, ...]) -> Any:
-    """One statement: the ids equal to ``k_<table>_<i>`` on key ``i`` (a b-tree probe each)."""
-    table = table_of(model)
-    probes = [select(table.c.id).where(table.c[key] == bindparam(f"k_{table.name}_{i}")) for i, key in enumerate(keys)]
-    return union(*probes) if len(probes) > 1 else probes[0]
-
-
-def find(session: Session, model: type[SQLModel], term: str, keys: Sequence[tuple[str, Any]]) -> Found:
-    """Probe the exact keys (``(column name, value the term takes for it)``) in one cached
-    statement; say what the term finds: those ids, else the text index, else nothing."""
-    table = table_of(model).name
-    params = {f"k_{table}_{i}": value for i, (_, value) in enumerate(keys)}
-    names = tuple(name for name, _ in keys)
-    hits = list(session.connection().execute(_probes(model, names), params).scalars()) if keys else []
-    if hits:
-        return Found(table, KEYS, {f"hits_{table}": hits})
-    if len(term) < MIN_WORD:
-        return Found(table, NOTHING)
-    return Found(table, WORDS, {**params, f"q_{table}": text_value(dialect_of(session), term)})
-
-
-@lru_cache(maxsize=256)
-def matched_ids(
-    dialect: str, model: type[SQLModel], keys: tuple[str, ...], shape: str, extra: tuple[str, ...] = ()
-) -> GenerativeSelect:
-    """The subquery of ``matching_ids`` for one shape of ``find``'s answer, built once: ids (and
-    the ``extra`` columns) of ``model``; values come as parameters (``Found.params``)."""
-    table = table_of(model)
-    model_id = table.c.id
-    more = [table.c[name] for name in extra]
-    if shape == KEYS:
-        return select(model_id, *more).where(model_id.in_(bindparam(f"hits_{table.name}", expanding=True)))
-    if shape == NOTHING:
-        return select(model_id, *more).where(false())
-    words = _text_sql(dialect, table.name, {c.key: c.type for c in more})
-    # a union with the (empty) key probes, as matching_ids: it makes PostgreSQL read the trigram
-    # index first instead of walking the primary key in the list's order
-    probes = [
-        select(model_id, *more).where(table.c[key] == bindparam(f"k_{table.name}_{i}")) for i, key in enumerate(keys)
-    ]
-    return union(*probes, words)
