@@ -15,6 +15,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Span, Text
 from textual.coordinate import Coordinate
+from textual.geometry import Region
 from textual.message import Message
 from textual.message_pump import MessagePump
 from textual.strip import Strip
@@ -102,8 +103,19 @@ class Section(Static):
     def show(self, text: Text) -> None:
         if self._shown is not None and text == self._shown:
             return
-        self._shown = text
-        self.update(text)
+        before, self._shown = self._shown, text
+        # a layout of the whole screen (20-30 ms while scrolling at load) only when the block's height
+        # may change: the next record's detail usually has the same lines, none wider than the pane
+        lines = self._lines(text)
+        self.update(text, layout=before is None or lines is None or lines != self._lines(before))
+
+    def _lines(self, text: Text) -> int | None:
+        """How many lines the text takes here (None: wrapped or unknown, so its height may differ)."""
+        width = self.content_region.width
+        lines = text.plain.split("\n")
+        if not width or self.styles.height is None or not self.styles.height.is_auto:
+            return None
+        return len(lines) if all(cell_len(line) <= width for line in lines) else None
 
 
 class ReportsWorkerErrors(MessagePump):
@@ -128,6 +140,7 @@ def _is_refusal(exc: BaseException) -> bool:
 
 
 _AWAY = Coordinate(-2, -2)  # a cursor on no row (the header is row -1)
+_FAST = "fast"  # marks RequestTable's cell cache keys (their count is not DataTable's ``_update_count``)
 
 
 class RequestTable(DataTable):
@@ -228,7 +241,27 @@ class RequestTable(DataTable):
         self.cursor_coordinate = self.cursor_coordinate
         self.hover_coordinate = self.hover_coordinate
         self._update_count += 1
-        self.refresh(layout=True)
+        # no layout of the whole screen here: the table's height changes the virtual size when its
+        # dimensions are updated (on idle), which asks for one then, only if it changed (a page dropped
+        # and one appended, as while scrolling the bounded window, leave it as it was)
+        self.refresh()
+
+    def labels_changed(self) -> None:
+        """The column labels were set in place (``columns[key].label = ...``): draw the header again
+        (appends leave the caches' count as it was, so the header's line would be served from them)."""
+        self._update_count += 1
+        self.refresh()
+
+    _appended = 0  # rows appended: DataTable counts them as updates, the drawing of other rows is unchanged
+
+    def add_row(self, *cells: Any, height: int | None = 1, key: str | None = None, label: Any = None) -> RowKey:
+        """DataTable's ``add_row``; the row goes below the others, which are drawn as before, so the
+        line and cell caches (keyed on ``_update_count - _appended``) stay: appending a page while
+        scrolling drew every visible row again (DataTable keys them on every update)."""
+        before = self._update_count
+        row_key = super().add_row(*cells, height=height, key=key, label=label)
+        self._appended += self._update_count - before
+        return row_key
 
     # ------------------------------------------------------------------ lines cached across cursor moves
 
@@ -270,7 +303,7 @@ class RequestTable(DataTable):
             base_style,
             self.cursor_type,
             self._show_hover_cursor,
-            self._update_count,
+            self._update_count - self._appended,
             self._pseudo_class_state,
         )
         if cache_key in self._line_cache:
@@ -285,6 +318,62 @@ class RequestTable(DataTable):
         strip = Strip(segments).adjust_cell_length(width, base_style).simplify()
         self._line_cache[cache_key] = strip
         return strip
+
+    # ------------------------------------------------------------------ lines kept across frames
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """The table's lines for the compositor, without Textual's styles cache in the common case.
+
+        Textual's ``Widget.render_lines`` passes every line through its styles cache, which throws
+        its lines away at every refresh of the widget (a scroll by one line, a row appended), then
+        styles each line again: reads the widget's ``rich_style`` (an ancestor walk, once per line
+        in ``DataTable.render_line``), pads, tints, builds a new ``Strip`` and another one through
+        each line filter. For a table whose box is plain (no border, padding, outline, tint, hatch,
+        opacity; the size of its content region) that styling leaves the line as it is, so here the
+        line comes straight from ``_render_line``'s cache (the same ``Strip`` while the row is drawn
+        the same) and the line filters' results are cached on it by Textual (``apply_filter``):
+        a frame that only scrolls reuses every line it already drew. Anything else goes the stock
+        way. (bench/console_bench.py: the table's drawing was most of the event loop's time while
+        a key was held.)"""
+        self._pseudo_class_state = self.get_pseudo_class_state()
+        if not self._plain_box():
+            return super().render_lines(crop)
+        width = self.size.width
+        base_background, background = self.background_colors
+        filters = self.get_line_filters()
+        base_style = self.rich_style  # DataTable.render_line reads it for every line
+        scroll_x, scroll_y = self.scroll_offset
+        header = self.header_height if self.show_header else 0
+        render_line = self._render_line
+        strips = []
+        for y in crop.line_range:
+            strip = render_line(y + scroll_y if y >= header else y, scroll_x, scroll_x + width, base_style)
+            for line_filter in filters:
+                strip = strip.apply_filter(line_filter, background)
+            strips.append(strip)
+        if crop.column_span != (0, width):
+            x1, x2 = crop.column_span
+            strips = [strip.crop(x1, x2) for strip in strips]
+        return strips
+
+    def _plain_box(self) -> bool:
+        """What Textual's styles cache would do to a content line leaves it as it is."""
+        styles = self.styles
+        if self.fixed_rows or self.BLANK or not (self.region.size == self.content_region.size == self.size):
+            return False  # padding, a border or a scrollbar gutter inside the region
+        if self.opacity != 1.0 or styles.text_opacity != 1.0 or styles.tint.a:
+            return False
+        if any(edge for edge, _ in styles.border) or any(edge for edge, _ in styles.outline):
+            return False
+        if styles.has_rule("hatch") and styles.hatch != "none":
+            return False
+        if self._border_title is not None or self._border_subtitle is not None:
+            return False
+        if self.auto_links:
+            hover = self.hover_style
+            if hover._link_id and hover._meta and "@click" in hover.meta:
+                return False
+        return True
 
     # ------------------------------------------------------------------ a cheaper cell path
 
@@ -318,8 +407,9 @@ class RequestTable(DataTable):
             cursor,
             hover,
             self._show_hover_cursor,
-            self._update_count,
+            self._update_count - self._appended,
             self._pseudo_class_state,
+            _FAST,
         )
         cache = self._cell_render_cache
         if cache_key in cache:

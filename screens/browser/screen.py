@@ -278,7 +278,7 @@ class BrowserScreen(ListWindow):
             if (c.sort or (c.key if self.LOCAL else None)) == q.sort and q.sort:
                 text.append(" ▼" if q.descending else " ▲", style="bold")
             table.columns[c.key].label = text  # type: ignore[index]
-        table.refresh()
+        table.labels_changed()
 
     def sort_keys(self) -> list[str]:
         if self.SORT_ORDER:
