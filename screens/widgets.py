@@ -252,6 +252,17 @@ class RequestTable(DataTable):
         self._update_count += 1
         self.refresh()
 
+    _resized_to: Any = None
+
+    def _on_resize(self, event: Any) -> None:
+        """DataTable counts every Resize as an update of every row (its row cache is not keyed on the
+        width); a Resize also comes when only the virtual size changed (rows appended): every visible
+        row was drawn again. Passed on only when the table's own size changed."""
+        if event.size == self._resized_to:
+            event.prevent_default()  # DataTable's handler (the only one in the MRO) is not called
+            return
+        self._resized_to = event.size
+
     _appended = 0  # rows appended: DataTable counts them as updates, the drawing of other rows is unchanged
 
     def add_row(self, *cells: Any, height: int | None = 1, key: str | None = None, label: Any = None) -> RowKey:
