@@ -294,7 +294,66 @@ class RequestTable(DataTable):
         self, row_key: Any, line_no: int, base_style: Style, cursor_location: Coordinate, hover_location: Coordinate
     ) -> Any:
         cursor_location, hover_location = self._cursor_view(row_key, cursor_location, hover_location)
-        return super()._render_line_in_row(row_key, line_no, base_style, cursor_location, hover_location)
+        row_index = self._row_locations.get(row_key) if row_key in self._row_locations else None
+        if (
+            row_index is None
+            or self.cursor_type != "row"
+            or self.fixed_columns
+            or self.fixed_rows
+            or (self._labelled_row_exists and self.show_row_labels)
+        ):
+            return super()._render_line_in_row(row_key, line_no, base_style, cursor_location, hover_location)
+        # DataTable's _render_line_in_row for a body row of a row-cursor table without labels or fixed
+        # columns, the same segments (tests/test_request_table.py compares them), without what it
+        # works out again for every row: the header's and the row's component styles (a style
+        # computation each), the column widths and the background (an ancestor walk)
+        row_style = self._row_style(row_index, base_style)
+        cursor = cursor_location.row == row_index
+        hover = hover_location.row == row_index
+        render_cell = self._render_cell
+        scrollable_row = []
+        table_width = self._row_label_column_width
+        for column_index, column in enumerate(self.ordered_columns):
+            width = column.get_render_width(self)
+            table_width += width
+            scrollable_row.append(
+                render_cell(row_index, column_index, row_style, width, cursor=cursor, hover=hover)[line_no]
+            )
+        extend_style, _ = self._get_styles_to_render_cell(
+            False,
+            False,
+            False,
+            hover_location.row == (row_index or 0),
+            cursor,
+            self.show_cursor,
+            self._show_hover_cursor,
+            False,
+            False,
+        )
+        extend_style = (
+            row_style + extend_style + Style.from_meta({"row": row_index, "column": 0, "out_of_bounds": True})
+        )
+        scrollable_row.append([Segment(" " * max(0, self.size.width - table_width), extend_style)])
+        return [], scrollable_row
+
+    _row_styles: dict[Any, Style] | None = None
+
+    def _row_style(self, row_index: int, base_style: Style) -> Style:
+        """DataTable's ``_get_row_style`` for a body row, kept until the styles change."""
+        if not self.zebra_stripes:
+            return base_style
+        styles = self._row_styles
+        if styles is None:
+            styles = self._row_styles = {}
+        odd = bool(row_index % 2)
+        style = styles.get(odd)
+        if style is None:
+            style = styles[odd] = self._get_row_style(row_index, base_style)
+        return style
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._row_styles = None
 
     def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
         """DataTable's ``_render_line`` with its cache keyed on ``_cursor_view`` (the rest as it is)."""
