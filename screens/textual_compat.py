@@ -25,6 +25,7 @@ __all__ = [
     "mark_screen_styled",
     "notifications",
     "realign_tab_underline",
+    "relabel_tab_in_place",
     "register_screen",
     "screen_text",
     "stylesheet_untouched",
@@ -95,6 +96,12 @@ INTERNALS: list[tuple[str, str, str]] = [
         "_highlight_active",
         "screens/browser/screen.py via realign_tab_underline: after tabs are relabelled with their counts, "
         "Textual can place the underline from the tab's width before the new label was laid out",
+    ),
+    (
+        "textual.widgets:Tab",
+        "_label",
+        "screens/browser/screen.py via relabel_tab_in_place: a count that keeps the tab's width is "
+        "repainted without a layout of the screen",
     ),
     (
         "textual.app:App",
@@ -169,6 +176,21 @@ def __getattr__(name: str) -> Any:
 def realign_tab_underline(tabs: Any) -> None:
     """Move a tab bar's underline under its active tab as laid out now (no animation)."""
     tabs._highlight_active(animate=False)
+
+
+def relabel_tab_in_place(tab: Any, label: str) -> bool:
+    """Give a tab a label of the same width without a layout of the screen (``Tab.label = ...`` asks
+    for one, and the tab bar's realignment, on every relabel: a count that went from 1,234 to 1,233
+    after an approve laid out the whole screen). False (nothing done) when the width differs."""
+    from rich.cells import cell_len
+    from textual.content import Content
+    from textual.widgets import Static
+
+    if cell_len(tab._label.plain) != cell_len(label):
+        return False
+    tab._label = Content.from_text(label)
+    Static.update(tab, tab._label, layout=False)
+    return True
 
 
 def app_exiting(app: Any) -> bool:

@@ -192,3 +192,39 @@ def test_strips_divided_at_their_end_are_freed_without_the_cycle_collector():
         assert gc.collect() == 0  # nothing was left for the cycle collector
     finally:
         gc.enable()
+
+
+def test_a_count_that_keeps_the_tab_width_relabels_without_a_layout():
+    """A tab's count changing (1,234 -> 1,233 after an approve) repainted the tab through a layout of
+    the whole screen; with the same width it is repainted in place, and still shows the new count."""
+    from textual.widgets import Tab, Tabs
+
+    from screens.textual_compat import relabel_tab_in_place
+
+    asked: list[bool] = []
+
+    class Bar(App):
+        def compose(self) -> ComposeResult:
+            yield Tabs(Tab("All (1,234)", id="all"), Tab("Verified (12)", id="verified"))
+
+    async def run() -> None:
+        app = Bar()
+        async with app.run_test(size=(60, 5)) as pilot:
+            await pilot.pause()
+            tab = app.query_one("#all", Tab)
+            original = tab.refresh
+
+            def refresh(*a, layout: bool = False, **k):
+                asked.append(layout)
+                return original(*a, layout=layout, **k)
+
+            tab.refresh = refresh  # type: ignore[method-assign]
+            assert relabel_tab_in_place(tab, "All (1,233)")
+            await pilot.pause()
+            assert tab.label.plain == "All (1,233)" and "All (1,233)" in tab.render().plain
+            assert asked and not any(asked)
+            assert not relabel_tab_in_place(tab, "All (999)")  # narrower: the caller relabels it the usual way
+
+    import asyncio
+
+    asyncio.run(run())
