@@ -20,7 +20,7 @@ from textual.message import Message
 from textual.message_pump import MessagePump
 from textual.strip import Strip
 from textual.widgets import DataTable, Static
-from textual.widgets.data_table import CellKey, RowKey
+from textual.widgets.data_table import CellKey, ColumnKey, RowKey
 from textual.worker import Worker, WorkerState
 
 from screens.textual_compat import TwoWayDict, line_crop
@@ -140,6 +140,18 @@ def _is_refusal(exc: BaseException) -> bool:
 
 
 _AWAY = Coordinate(-2, -2)  # a cursor on no row (the header is row -1)
+_MISSING = object()
+
+
+def _same_cell(a: Any, b: Any) -> bool:
+    """The same cell value, drawn the same (``Text.__eq__`` ignores the base style)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, Text):
+        return a.plain == b.plain and a.style == b.style and a.spans == b.spans and a.justify == b.justify
+    return bool(a == b)
+
+
 _FAST = "fast"  # marks RequestTable's cell cache keys (their count is not DataTable's ``_update_count``)
 
 
@@ -241,6 +253,11 @@ class RequestTable(DataTable):
         self.cursor_coordinate = self.cursor_coordinate
         self.hover_coordinate = self.hover_coordinate
         self._update_count += 1
+        # the rows that stay are drawn as before (their cells are cached by row key; a line is keyed on
+        # its row and the row's position): the caches stay, as after an append. A cell keeps the row
+        # index it was drawn at in its style's meta: the mouse handlers below read the row from the
+        # pointer's position instead
+        self._appended += 1
         # no layout of the whole screen here: the table's height changes the virtual size when its
         # dimensions are updated (on idle), which asks for one then, only if it changed (a page dropped
         # and one appended, as while scrolling the bounded window, leave it as it was)
@@ -262,6 +279,54 @@ class RequestTable(DataTable):
             event.prevent_default()  # DataTable's handler (the only one in the MRO) is not called
             return
         self._resized_to = event.size
+
+    def _row_under_pointer(self, event: Any) -> None:
+        """A cell's style carries the row index it was drawn at (DataTable's mouse handlers read it);
+        a cell drawn before rows above it were removed is kept (``remove_rows``), so the pointer's
+        row is worked out from its position and given to DataTable's handler (called after this
+        one, along the MRO) in the event's style."""
+        meta = event.style.meta
+        if not meta or meta.get("row", -1) < 0:
+            return
+        header = self.header_height if self.show_header else 0
+        if event.y < header:
+            return
+        try:
+            row_key, _ = self._get_offsets(event.y + int(self.scroll_y))
+        except LookupError:
+            return
+        row = self._row_locations.get(row_key) if row_key in self._row_locations else None
+        if row is not None and row != meta["row"]:
+            event.style = event.style + Style.from_meta({**meta, "row": row})
+
+    def _on_click(self, event: Any) -> None:
+        self._row_under_pointer(event)
+
+    def _on_mouse_move(self, event: Any) -> None:
+        self._row_under_pointer(event)
+
+    _row_drawn: dict[Any, int] | None = None  # row key -> updates of that row's cells (cache keys)
+
+    def update_cell(self, row_key: Any, column_key: Any, value: Any, *, update_width: bool = False) -> None:
+        """DataTable's ``update_cell``, which counts as an update of every row (all the caches): the
+        detail's status written into its row on every selection drew every visible row again. The
+        same value is not written; another one invalidates only its row's drawing (unless the column
+        may widen)."""
+        row = RowKey(row_key) if isinstance(row_key, str) else row_key
+        column = ColumnKey(column_key) if isinstance(column_key, str) else column_key
+        current = self._data.get(row, {}).get(column, _MISSING)
+        if _same_cell(current, value):
+            return
+        before = self._update_count
+        super().update_cell(row_key, column_key, value, update_width=update_width)
+        if not update_width:
+            self._appended += self._update_count - before
+            if self._row_drawn is None:
+                self._row_drawn = {}
+            self._row_drawn[row] = self._row_drawn.get(row, 0) + 1
+
+    def _drawn_version(self, row_key: Any) -> int:
+        return self._row_drawn.get(row_key, 0) if self._row_drawn else 0
 
     _appended = 0  # rows appended: DataTable counts them as updates, the drawing of other rows is unchanged
 
@@ -365,6 +430,9 @@ class RequestTable(DataTable):
         cursor, hover = self._cursor_view(row_key, self.cursor_coordinate, self.hover_coordinate)
         cache_key = (
             y,
+            row_key,  # rows removed above move the others up: the line at y is another row's
+            self._drawn_version(row_key),
+            self._row_locations.get(row_key) if row_key in self._row_locations else -1,  # its meta, zebra
             x1,
             x2,
             width,
@@ -424,7 +492,30 @@ class RequestTable(DataTable):
         if crop.column_span != (0, width):
             x1, x2 = crop.column_span
             strips = [strip.crop(x1, x2) for strip in strips]
+        if not self._draw_ahead_pending:
+            self._draw_ahead_pending = True
+            self.call_later(self._draw_ahead)  # after this frame is written (not after the next one)
         return strips
+
+    _draw_ahead_pending = False
+
+    def _draw_ahead(self) -> None:
+        """After a frame is painted: the lines of the next screenful below drawn into the line cache,
+        so that PageDown (or the rows a held Down brings in) finds them there instead of drawing a
+        screenful of new rows in the frame that shows them (bench/console_bench.py: that drawing
+        was most of a PageDown's frame). Only lines not cached yet are drawn: ~nothing after a
+        scroll by one line."""
+        self._draw_ahead_pending = False
+        if not self.is_attached or not self.row_count or not self._plain_box():
+            return
+        width = self.size.width
+        scroll_x, scroll_y = self.scroll_offset
+        height = self.size.height
+        header = self.header_height if self.show_header else 0
+        base_style = self.rich_style
+        last = header + len(self._y_offsets)
+        for y in range(scroll_y + height, min(scroll_y + 2 * height - header, last)):
+            self._render_line(y, scroll_x, scroll_x + width, base_style)
 
     def _plain_box(self) -> bool:
         """What Textual's styles cache would do to a content line leaves it as it is."""
@@ -480,6 +571,7 @@ class RequestTable(DataTable):
             self._update_count - self._appended,
             self._pseudo_class_state,
             _FAST,
+            self._drawn_version(row_key),
         )
         cache = self._cell_render_cache
         if cache_key in cache:

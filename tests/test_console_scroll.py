@@ -228,3 +228,43 @@ def test_a_count_that_keeps_the_tab_width_relabels_without_a_layout():
     import asyncio
 
     asyncio.run(run())
+
+
+@run_async
+async def test_moving_the_cursor_redraws_only_the_rows_it_left_and_reached(store, actor, monkeypatch):
+    """The detail of each selected record writes its status into its row (Registration): DataTable
+    counts any cell update as an update of every row, so every selection drew every visible row
+    again. A cell written with the value it has is left alone; another one redraws its own row."""
+    from textual.widgets import DataTable
+
+    from seed.demo import add_synthetic
+
+    add_synthetic(store, 100)
+    app = make_app(store, actor("approver1"))
+    drawn: list[str] = []
+    original = DataTable._render_line_in_row
+
+    def counting(self, row_key, *args, **kwargs):
+        if isinstance(self, RequestTable):
+            drawn.append(str(row_key.value))
+        return original(self, row_key, *args, **kwargs)
+
+    monkeypatch.setattr(DataTable, "_render_line_in_row", counting)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        screen = app.screen
+        table = screen.table
+        await until(app, pilot, lambda: screen.detail is not None, "detail")
+        view = Region(0, 0, table.size.width, table.size.height)
+        await settle(app, pilot)
+        for _ in range(3):
+            left = screen.selected
+            drawn.clear()
+            await pilot.press("down")
+            await until(
+                app, pilot, lambda: screen.detail is not None and screen.detail.number == screen.selected, "detail"
+            )
+            await settle(app, pilot)
+            table.render_lines(view)  # as the next frame would
+            assert set(drawn) <= {left, screen.selected}, sorted(set(drawn))
+            assert {left, screen.selected} <= set(drawn_numbers(table))

@@ -199,3 +199,29 @@ def test_appending_rows_draws_no_row_already_shown(monkeypatch):
     redrawn, lines, fresh = asyncio.run(run())
     assert redrawn == []
     assert lines == fresh
+
+
+def test_a_click_after_rows_were_removed_above_lands_on_the_row_drawn_there():
+    """Removing rows keeps the other rows' drawing (their cells carry the row index they were drawn
+    at): a click or the hover still goes to the row drawn under the pointer."""
+
+    async def run() -> tuple[str, str, int]:
+        app = _TableApp(RequestTable)
+        async with app.run_test(size=(140, 30)) as pilot:
+            await pilot.pause()
+            table = app.query_one("#t", RequestTable)
+            await pilot.pause()
+            table.remove_rows([f"REQ-{i:05d}" for i in range(10)])
+            await pilot.pause()
+            await pilot.hover("#t", offset=(3, 4))
+            await pilot.pause()
+            hovered = table.hover_row
+            await pilot.click("#t", offset=(3, 4))  # the header, then rows 0, 1, 2: REQ-00013
+            await pilot.pause()
+            key = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+            drawn = table.render_line(4).text.split()[0]
+        return key, drawn, hovered
+
+    key, drawn, hovered = asyncio.run(run())
+    assert key == drawn == "REQ-00013"
+    assert hovered == 3
