@@ -86,6 +86,40 @@ INTERNALS: list[tuple[str, str, str]] = [
     ("textual.widgets:DataTable", "_line_cache", "screens/widgets.py RequestTable._render_line"),
     ("textual.widgets:DataTable", "_get_offsets", "screens/widgets.py RequestTable._render_line"),
     (
+        "textual.widgets:DataTable",
+        "_labelled_row_exists",
+        "screens/widgets.py RequestTable._render_line_in_row (its own path only without row labels)",
+    ),
+    ("textual.widgets:DataTable", "_row_label_column_width", "screens/widgets.py RequestTable._render_line_in_row"),
+    (
+        "textual.widgets:DataTable",
+        "_get_row_style",
+        "screens/widgets.py RequestTable._row_style (the zebra styles, kept until the styles change)",
+    ),
+    ("textual.widgets:DataTable", "_y_offsets", "screens/widgets.py RequestTable._draw_ahead (the last line)"),
+    (
+        "textual.widgets:DataTable",
+        "_border_title",
+        "screens/widgets.py RequestTable._plain_box: lines not restyled only without a border title",
+    ),
+    ("textual.widgets:DataTable", "_border_subtitle", "screens/widgets.py RequestTable._plain_box"),
+    (
+        "textual.widgets:DataTable",
+        "_on_resize",
+        "screens/widgets.py RequestTable._on_resize stops it (prevent_default) when only the virtual size changed",
+    ),
+    (
+        "textual.widgets:DataTable",
+        "_on_click",
+        "screens/widgets.py RequestTable._row_under_pointer runs before it (the row from the pointer's position)",
+    ),
+    ("textual.widgets:DataTable", "_on_mouse_move", "screens/widgets.py RequestTable._row_under_pointer (same)"),
+    (
+        "textual.strip:Strip",
+        "_divide_cache",
+        "screens/textual_compat.py strips_freed_by_refcount: Strip.divide cached [self] there (a cycle)",
+    ),
+    (
         "textual.app:App",
         "_get_screen",
         "screens/dialogs/create_customer.py CreateCustomerDialog.warm via register_screen: "
