@@ -299,7 +299,7 @@ class RequestTable(DataTable):
         if row is not None and row != meta["row"]:
             event.style = event.style + Style.from_meta({**meta, "row": row})
 
-    def _on_click(self, event: Any) -> None:
+    async def _on_click(self, event: Any) -> None:
         self._row_under_pointer(event)
 
     def _on_mouse_move(self, event: Any) -> None:
@@ -444,8 +444,9 @@ class RequestTable(DataTable):
             self._update_count - self._appended,
             self._pseudo_class_state,
         )
-        if cache_key in self._line_cache:
-            return self._line_cache[cache_key]
+        line_cache: Any = self._line_cache  # keyed here on more than DataTable's key type says
+        if cache_key in line_cache:
+            return line_cache[cache_key]
         fixed, scrollable = self._render_line_in_row(
             row_key, y_offset_in_row, base_style, cursor_location=cursor, hover_location=hover
         )
@@ -454,7 +455,7 @@ class RequestTable(DataTable):
         scrollable_line: list[Segment] = list(chain.from_iterable(scrollable))
         segments = fixed_line + line_crop(scrollable_line, x1 + fixed_width, x2, width)
         strip = Strip(segments).adjust_cell_length(width, base_style).simplify()
-        self._line_cache[cache_key] = strip
+        line_cache[cache_key] = strip
         return strip
 
     # ------------------------------------------------------------------ lines kept across frames
@@ -573,7 +574,7 @@ class RequestTable(DataTable):
             _FAST,
             self._drawn_version(row_key),
         )
-        cache = self._cell_render_cache
+        cache: Any = self._cell_render_cache  # keyed here on more than DataTable's key type says
         if cache_key in cache:
             return cache[cache_key]
         row = self.rows.get(row_key)
