@@ -493,12 +493,15 @@ class RequestTable(DataTable):
         if crop.column_span != (0, width):
             x1, x2 = crop.column_span
             strips = [strip.crop(x1, x2) for strip in strips]
-        if not self._draw_ahead_pending:
+        if not self._draw_ahead_pending and scroll_y != self._drawn_ahead_from:
+            # scrolled since the last frame (a held key, PageDown): what comes next is probably below
             self._draw_ahead_pending = True
+            self._drawn_ahead_from = scroll_y
             self.call_later(self._draw_ahead)  # after this frame is written (not after the next one)
         return strips
 
     _draw_ahead_pending = False
+    _drawn_ahead_from: int | None = None
 
     def _draw_ahead(self) -> None:
         """After a frame is painted: the lines of the next screenful below drawn into the line cache,
