@@ -237,11 +237,10 @@ class RegdeskApp(ConsoleApp):
 
     GC_IDLE_SECONDS = 1.0  # no key or mouse for this long: a full collection that is coming runs now
     GC_EARLY = 3  # ... once this many middle-generation collections happened since the last full one
-    GC_BUSY = 10  # ... and this many whatever the input (the collector's own count), over the recent objects
     GC_NEVER = 1 << 30  # the oldest generation's threshold while the console runs: never by itself
     _last_input = 0.0
     _gc_threshold: tuple[int, int, int] | None = None
-    _busy_frozen = False  # survivors of a collection during input were frozen since the last idle one
+    _busy_frozen = False  # survivors of a collection during input were frozen since the last idle one (none now)
 
     def _collect_when_idle(self) -> None:
         """Full (oldest-generation) collections scan every live object that is not frozen: 50-180 ms of
@@ -252,11 +251,9 @@ class RegdeskApp(ConsoleApp):
         at unmount; the young generations as before, 2-9 ms each); ``_maybe_collect`` runs them:
 
         * idle (no key for ``GC_IDLE_SECONDS``, ``GC_EARLY`` middle passes since the last): a full one;
-        * during input, after ``GC_BUSY`` middle passes: one over the objects that came since the last
-          freeze only, whose survivors are then frozen too (``gc.freeze``), so the next scans only what
-          comes after. Deferring them all instead let cyclic garbage pile up (measured: 480k objects,
-          0.7-1.6 s for the one that came). What was frozen that way and became garbage later is
-          reclaimed at the next idle moment (``gc.unfreeze``, a full collection, frozen again)."""
+        * during input: none (the young generations only). Deferring them all once let cyclic garbage
+          pile up (480k objects, 0.7-1.6 s for the one that came): every line drawn was such garbage
+          then; it is freed by reference counting now (``_maybe_collect``)."""
         self._last_input = time.monotonic()
         if self._gc_threshold is None:
             self._gc_threshold = gc.get_threshold()
@@ -288,10 +285,11 @@ class RegdeskApp(ConsoleApp):
             gc.freeze()
         elif idle and passes >= self.GC_EARLY:
             gc.collect()
-        elif not idle and passes >= self.GC_BUSY:
-            gc.collect()
-            gc.freeze()
-            self._busy_frozen = True
+        # during input: none. A full collection over the objects since the last freeze ran here after
+        # GC_BUSY middle passes (30-70 ms of CPU each while scrolling) because cyclic garbage piled up
+        # meanwhile; that garbage was every drawn line (Textual's Strip.divide cached [self] in the
+        # strip), now freed by reference counting (screens/textual_compat.py strips_freed_by_refcount):
+        # 30 PageDown and 400 Down leave ~1k cyclic objects, not 120k, and wait for the next idle moment
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)):

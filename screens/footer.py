@@ -38,7 +38,28 @@ class KeyFooter(Footer):
         if keys == self._shown and self.children:
             return  # the same keys: nothing to rebuild
         self._shown = keys
+        if self.children and self._hide_all_but(keys):
+            return
+        self._composed = keys
         super().bindings_changed(screen)
+
+    _composed: tuple[Any, ...] | None = None  # the keys the footer's widgets were composed for
+
+    def _hide_all_but(self, keys: tuple[Any, ...]) -> bool:
+        """Fewer of the composed keys shown (or all again): those hidden, not rebuilt. The search field
+        with the focus hides the list's letter keys (typed into it); giving the focus back to the list
+        rebuilt the footer (remove, mount, restyle every key: part of every search's time).
+        False when the keys are not some of the composed ones, in their order and state."""
+        if self._composed is None or keys[1:] != self._composed[1:]:
+            return False
+        composed = iter(self._composed[0])
+        if not all(key in composed for key in keys[0]):  # a subsequence
+            return False
+        shown = {(key, action) for key, action, *_ in keys[0]}
+        for widget in self.query(FooterKey):
+            if not widget.has_class("-command-palette"):
+                widget.display = (widget.key, widget.action) in shown
+        return True
 
     # When one line cannot hold the keys they go on two or three lines, each key whole: at 80 columns
     # one line showed about half of a list's keys and cut the rest mid-word behind the palette key

@@ -25,9 +25,11 @@ __all__ = [
     "mark_screen_styled",
     "notifications",
     "realign_tab_underline",
+    "relabel_tab_in_place",
     "register_screen",
     "screen_text",
     "stylesheet_untouched",
+    "strips_freed_by_refcount",
 ]
 
 WRITTEN_FOR = "8.2.8"
@@ -84,6 +86,40 @@ INTERNALS: list[tuple[str, str, str]] = [
     ("textual.widgets:DataTable", "_line_cache", "screens/widgets.py RequestTable._render_line"),
     ("textual.widgets:DataTable", "_get_offsets", "screens/widgets.py RequestTable._render_line"),
     (
+        "textual.widgets:DataTable",
+        "_labelled_row_exists",
+        "screens/widgets.py RequestTable._render_line_in_row (its own path only without row labels)",
+    ),
+    ("textual.widgets:DataTable", "_row_label_column_width", "screens/widgets.py RequestTable._render_line_in_row"),
+    (
+        "textual.widgets:DataTable",
+        "_get_row_style",
+        "screens/widgets.py RequestTable._row_style (the zebra styles, kept until the styles change)",
+    ),
+    ("textual.widgets:DataTable", "_y_offsets", "screens/widgets.py RequestTable._draw_ahead (the last line)"),
+    (
+        "textual.widgets:DataTable",
+        "_border_title",
+        "screens/widgets.py RequestTable._plain_box: lines not restyled only without a border title",
+    ),
+    ("textual.widgets:DataTable", "_border_subtitle", "screens/widgets.py RequestTable._plain_box"),
+    (
+        "textual.widgets:DataTable",
+        "_on_resize",
+        "screens/widgets.py RequestTable._on_resize stops it (prevent_default) when only the virtual size changed",
+    ),
+    (
+        "textual.widgets:DataTable",
+        "_on_click",
+        "screens/widgets.py RequestTable._row_under_pointer runs before it (the row from the pointer's position)",
+    ),
+    ("textual.widgets:DataTable", "_on_mouse_move", "screens/widgets.py RequestTable._row_under_pointer (same)"),
+    (
+        "textual.strip:Strip",
+        "_divide_cache",
+        "screens/textual_compat.py strips_freed_by_refcount: Strip.divide cached [self] there (a cycle)",
+    ),
+    (
         "textual.app:App",
         "_get_screen",
         "screens/dialogs/create_customer.py CreateCustomerDialog.warm via register_screen: "
@@ -96,6 +132,12 @@ INTERNALS: list[tuple[str, str, str]] = [
         "Textual can place the underline from the tab's width before the new label was laid out",
     ),
     (
+        "textual.widgets:Tab",
+        "_label",
+        "screens/browser/screen.py via relabel_tab_in_place: a count that keeps the tab's width is "
+        "repainted without a layout of the screen",
+    ),
+    (
         "textual.app:App",
         "_notifications",
         "tests via notifications (tests/helpers.py notes): the notifications an app raised",
@@ -106,6 +148,38 @@ INTERNALS: list[tuple[str, str, str]] = [
         "tests via screen_text (tests/test_console_registration.py): the screen's text as drawn",
     ),
 ]
+
+
+def strips_freed_by_refcount() -> None:
+    """``Strip.divide`` without the reference cycle: a strip divided at its own end (one cut: every
+    line of a widget that nothing overlaps, on every frame the compositor draws) returns ``[self]``
+    and Textual caches that list in the strip's own ``_divide_cache``, so the strip refers to
+    itself and is freed only by the cyclic garbage collector. Every line redrawn while scrolling
+    became such garbage (bench/console_bench.py, ``gc.DEBUG_SAVEALL`` over 30 PageDown and 400
+    Down at 100k rows: 9.6k strips, 67k FIFOCaches and 12k segments, all of it cycles through
+    ``_divide_cache``), which made the collections that stalled the event loop. Here that case
+    returns ``[self]`` uncached (building it is cheaper than the cache lookup); other cuts go to
+    Textual's ``divide`` as before. Applied once, when this module is imported (the console's app
+    imports it); tests/test_textual_compat.py checks it still leaves no cycle."""
+    from textual.strip import Strip
+
+    divide = Strip.divide
+    if getattr(divide, "_regdesk_no_self_cache", False):
+        return
+
+    def divide_without_self_cycle(self: Strip, cuts: Any) -> Any:
+        length = self.cell_length
+        kept = [cut for cut in cuts if cut <= length]
+        if kept == [length]:
+            return [self]  # what divide() gives for these cuts, without caching it in self
+        return divide(self, kept)
+
+    divide_without_self_cycle._regdesk_no_self_cache = True  # type: ignore[attr-defined]
+    divide_without_self_cycle.__doc__ = divide.__doc__
+    Strip.divide = divide_without_self_cycle  # type: ignore[method-assign]
+
+
+strips_freed_by_refcount()
 
 
 def stylesheet_untouched(app: Any) -> bool:
@@ -136,6 +210,21 @@ def __getattr__(name: str) -> Any:
 def realign_tab_underline(tabs: Any) -> None:
     """Move a tab bar's underline under its active tab as laid out now (no animation)."""
     tabs._highlight_active(animate=False)
+
+
+def relabel_tab_in_place(tab: Any, label: str) -> bool:
+    """Give a tab a label of the same width without a layout of the screen (``Tab.label = ...`` asks
+    for one, and the tab bar's realignment, on every relabel: a count that went from 1,234 to 1,233
+    after an approve laid out the whole screen). False (nothing done) when the width differs."""
+    from rich.cells import cell_len
+    from textual.content import Content
+    from textual.widgets import Static
+
+    if cell_len(tab._label.plain) != cell_len(label):
+        return False
+    tab._label = Content.from_text(label)
+    Static.update(tab, tab._label, layout=False)
+    return True
 
 
 def app_exiting(app: Any) -> bool:

@@ -15,11 +15,12 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Span, Text
 from textual.coordinate import Coordinate
+from textual.geometry import Region
 from textual.message import Message
 from textual.message_pump import MessagePump
 from textual.strip import Strip
 from textual.widgets import DataTable, Static
-from textual.widgets.data_table import CellKey, RowKey
+from textual.widgets.data_table import CellKey, ColumnKey, RowKey
 from textual.worker import Worker, WorkerState
 
 from screens.textual_compat import TwoWayDict, line_crop
@@ -102,8 +103,19 @@ class Section(Static):
     def show(self, text: Text) -> None:
         if self._shown is not None and text == self._shown:
             return
-        self._shown = text
-        self.update(text)
+        before, self._shown = self._shown, text
+        # a layout of the whole screen (20-30 ms while scrolling at load) only when the block's height
+        # may change: the next record's detail usually has the same lines, none wider than the pane
+        lines = self._lines(text)
+        self.update(text, layout=before is None or lines is None or lines != self._lines(before))
+
+    def _lines(self, text: Text) -> int | None:
+        """How many lines the text takes here (None: wrapped or unknown, so its height may differ)."""
+        width = self.content_region.width
+        lines = text.plain.split("\n")
+        if not width or self.styles.height is None or not self.styles.height.is_auto:
+            return None
+        return len(lines) if all(cell_len(line) <= width for line in lines) else None
 
 
 class ReportsWorkerErrors(MessagePump):
@@ -128,6 +140,19 @@ def _is_refusal(exc: BaseException) -> bool:
 
 
 _AWAY = Coordinate(-2, -2)  # a cursor on no row (the header is row -1)
+_MISSING = object()
+
+
+def _same_cell(a: Any, b: Any) -> bool:
+    """The same cell value, drawn the same (``Text.__eq__`` ignores the base style)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, Text):
+        return a.plain == b.plain and a.style == b.style and a.spans == b.spans and a.justify == b.justify
+    return bool(a == b)
+
+
+_FAST = "fast"  # marks RequestTable's cell cache keys (their count is not DataTable's ``_update_count``)
 
 
 class RequestTable(DataTable):
@@ -228,7 +253,91 @@ class RequestTable(DataTable):
         self.cursor_coordinate = self.cursor_coordinate
         self.hover_coordinate = self.hover_coordinate
         self._update_count += 1
-        self.refresh(layout=True)
+        # the rows that stay are drawn as before (their cells are cached by row key; a line is keyed on
+        # its row and the row's position): the caches stay, as after an append. A cell keeps the row
+        # index it was drawn at in its style's meta: the mouse handlers below read the row from the
+        # pointer's position instead
+        self._appended += 1
+        # no layout of the whole screen here: the table's height changes the virtual size when its
+        # dimensions are updated (on idle), which asks for one then, only if it changed (a page dropped
+        # and one appended, as while scrolling the bounded window, leave it as it was)
+        self.refresh()
+
+    def labels_changed(self) -> None:
+        """The column labels were set in place (``columns[key].label = ...``): draw the header again
+        (appends leave the caches' count as it was, so the header's line would be served from them)."""
+        self._update_count += 1
+        self.refresh()
+
+    _resized_to: Any = None
+
+    def _on_resize(self, event: Any) -> None:
+        """DataTable counts every Resize as an update of every row (its row cache is not keyed on the
+        width); a Resize also comes when only the virtual size changed (rows appended): every visible
+        row was drawn again. Passed on only when the table's own size changed."""
+        if event.size == self._resized_to:
+            event.prevent_default()  # DataTable's handler (the only one in the MRO) is not called
+            return
+        self._resized_to = event.size
+
+    def _row_under_pointer(self, event: Any) -> None:
+        """A cell's style carries the row index it was drawn at (DataTable's mouse handlers read it);
+        a cell drawn before rows above it were removed is kept (``remove_rows``), so the pointer's
+        row is worked out from its position and given to DataTable's handler (called after this
+        one, along the MRO) in the event's style."""
+        meta = event.style.meta
+        if not meta or meta.get("row", -1) < 0:
+            return
+        header = self.header_height if self.show_header else 0
+        if event.y < header:
+            return
+        try:
+            row_key, _ = self._get_offsets(event.y + int(self.scroll_y))
+        except LookupError:
+            return
+        row = self._row_locations.get(row_key) if row_key in self._row_locations else None
+        if row is not None and row != meta["row"]:
+            event.style = event.style + Style.from_meta({**meta, "row": row})
+
+    async def _on_click(self, event: Any) -> None:
+        self._row_under_pointer(event)
+
+    def _on_mouse_move(self, event: Any) -> None:
+        self._row_under_pointer(event)
+
+    _row_drawn: dict[Any, int] | None = None  # row key -> updates of that row's cells (cache keys)
+
+    def update_cell(self, row_key: Any, column_key: Any, value: Any, *, update_width: bool = False) -> None:
+        """DataTable's ``update_cell``, which counts as an update of every row (all the caches): the
+        detail's status written into its row on every selection drew every visible row again. The
+        same value is not written; another one invalidates only its row's drawing (unless the column
+        may widen)."""
+        row = RowKey(row_key) if isinstance(row_key, str) else row_key
+        column = ColumnKey(column_key) if isinstance(column_key, str) else column_key
+        current = self._data.get(row, {}).get(column, _MISSING)
+        if _same_cell(current, value):
+            return
+        before = self._update_count
+        super().update_cell(row_key, column_key, value, update_width=update_width)
+        if not update_width:
+            self._appended += self._update_count - before
+            if self._row_drawn is None:
+                self._row_drawn = {}
+            self._row_drawn[row] = self._row_drawn.get(row, 0) + 1
+
+    def _drawn_version(self, row_key: Any) -> int:
+        return self._row_drawn.get(row_key, 0) if self._row_drawn else 0
+
+    _appended = 0  # rows appended: DataTable counts them as updates, the drawing of other rows is unchanged
+
+    def add_row(self, *cells: Any, height: int | None = 1, key: str | None = None, label: Any = None) -> RowKey:
+        """DataTable's ``add_row``; the row goes below the others, which are drawn as before, so the
+        line and cell caches (keyed on ``_update_count - _appended``) stay: appending a page while
+        scrolling drew every visible row again (DataTable keys them on every update)."""
+        before = self._update_count
+        row_key = super().add_row(*cells, height=height, key=key, label=label)
+        self._appended += self._update_count - before
+        return row_key
 
     # ------------------------------------------------------------------ lines cached across cursor moves
 
@@ -250,7 +359,66 @@ class RequestTable(DataTable):
         self, row_key: Any, line_no: int, base_style: Style, cursor_location: Coordinate, hover_location: Coordinate
     ) -> Any:
         cursor_location, hover_location = self._cursor_view(row_key, cursor_location, hover_location)
-        return super()._render_line_in_row(row_key, line_no, base_style, cursor_location, hover_location)
+        row_index = self._row_locations.get(row_key) if row_key in self._row_locations else None
+        if (
+            row_index is None
+            or self.cursor_type != "row"
+            or self.fixed_columns
+            or self.fixed_rows
+            or (self._labelled_row_exists and self.show_row_labels)
+        ):
+            return super()._render_line_in_row(row_key, line_no, base_style, cursor_location, hover_location)
+        # DataTable's _render_line_in_row for a body row of a row-cursor table without labels or fixed
+        # columns, the same segments (tests/test_request_table.py compares them), without what it
+        # works out again for every row: the header's and the row's component styles (a style
+        # computation each), the column widths and the background (an ancestor walk)
+        row_style = self._row_style(row_index, base_style)
+        cursor = cursor_location.row == row_index
+        hover = hover_location.row == row_index
+        render_cell = self._render_cell
+        scrollable_row = []
+        table_width = self._row_label_column_width
+        for column_index, column in enumerate(self.ordered_columns):
+            width = column.get_render_width(self)
+            table_width += width
+            scrollable_row.append(
+                render_cell(row_index, column_index, row_style, width, cursor=cursor, hover=hover)[line_no]
+            )
+        extend_style, _ = self._get_styles_to_render_cell(
+            False,
+            False,
+            False,
+            hover_location.row == (row_index or 0),
+            cursor,
+            self.show_cursor,
+            self._show_hover_cursor,
+            False,
+            False,
+        )
+        extend_style = (
+            row_style + extend_style + Style.from_meta({"row": row_index, "column": 0, "out_of_bounds": True})
+        )
+        scrollable_row.append([Segment(" " * max(0, self.size.width - table_width), extend_style)])
+        return [], scrollable_row
+
+    _row_styles: dict[Any, Style] | None = None
+
+    def _row_style(self, row_index: int, base_style: Style) -> Style:
+        """DataTable's ``_get_row_style`` for a body row, kept until the styles change."""
+        if not self.zebra_stripes:
+            return base_style
+        styles = self._row_styles
+        if styles is None:
+            styles = self._row_styles = {}
+        odd = bool(row_index % 2)
+        style = styles.get(odd)
+        if style is None:
+            style = styles[odd] = self._get_row_style(row_index, base_style)
+        return style
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._row_styles = None
 
     def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
         """DataTable's ``_render_line`` with its cache keyed on ``_cursor_view`` (the rest as it is)."""
@@ -262,6 +430,9 @@ class RequestTable(DataTable):
         cursor, hover = self._cursor_view(row_key, self.cursor_coordinate, self.hover_coordinate)
         cache_key = (
             y,
+            row_key,  # rows removed above move the others up: the line at y is another row's
+            self._drawn_version(row_key),
+            self._row_locations.get(row_key) if row_key in self._row_locations else -1,  # its meta, zebra
             x1,
             x2,
             width,
@@ -270,11 +441,12 @@ class RequestTable(DataTable):
             base_style,
             self.cursor_type,
             self._show_hover_cursor,
-            self._update_count,
+            self._update_count - self._appended,
             self._pseudo_class_state,
         )
-        if cache_key in self._line_cache:
-            return self._line_cache[cache_key]
+        line_cache: Any = self._line_cache  # keyed here on more than DataTable's key type says
+        if cache_key in line_cache:
+            return line_cache[cache_key]
         fixed, scrollable = self._render_line_in_row(
             row_key, y_offset_in_row, base_style, cursor_location=cursor, hover_location=hover
         )
@@ -283,8 +455,90 @@ class RequestTable(DataTable):
         scrollable_line: list[Segment] = list(chain.from_iterable(scrollable))
         segments = fixed_line + line_crop(scrollable_line, x1 + fixed_width, x2, width)
         strip = Strip(segments).adjust_cell_length(width, base_style).simplify()
-        self._line_cache[cache_key] = strip
+        line_cache[cache_key] = strip
         return strip
+
+    # ------------------------------------------------------------------ lines kept across frames
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """The table's lines for the compositor, without Textual's styles cache in the common case.
+
+        Textual's ``Widget.render_lines`` passes every line through its styles cache, which throws
+        its lines away at every refresh of the widget (a scroll by one line, a row appended), then
+        styles each line again: reads the widget's ``rich_style`` (an ancestor walk, once per line
+        in ``DataTable.render_line``), pads, tints, builds a new ``Strip`` and another one through
+        each line filter. For a table whose box is plain (no border, padding, outline, tint, hatch,
+        opacity; the size of its content region) that styling leaves the line as it is, so here the
+        line comes straight from ``_render_line``'s cache (the same ``Strip`` while the row is drawn
+        the same) and the line filters' results are cached on it by Textual (``apply_filter``):
+        a frame that only scrolls reuses every line it already drew. Anything else goes the stock
+        way. (bench/console_bench.py: the table's drawing was most of the event loop's time while
+        a key was held.)"""
+        self._pseudo_class_state = self.get_pseudo_class_state()
+        if not self._plain_box():
+            return super().render_lines(crop)
+        width = self.size.width
+        base_background, background = self.background_colors
+        filters = self.get_line_filters()
+        base_style = self.rich_style  # DataTable.render_line reads it for every line
+        scroll_x, scroll_y = self.scroll_offset
+        header = self.header_height if self.show_header else 0
+        render_line = self._render_line
+        strips = []
+        for y in crop.line_range:
+            strip = render_line(y + scroll_y if y >= header else y, scroll_x, scroll_x + width, base_style)
+            for line_filter in filters:
+                strip = strip.apply_filter(line_filter, background)
+            strips.append(strip)
+        if crop.column_span != (0, width):
+            x1, x2 = crop.column_span
+            strips = [strip.crop(x1, x2) for strip in strips]
+        if not self._draw_ahead_pending and scroll_y != self._drawn_ahead_from:
+            # scrolled since the last frame (a held key, PageDown): what comes next is probably below
+            self._draw_ahead_pending = True
+            self._drawn_ahead_from = scroll_y
+            self.call_later(self._draw_ahead)  # after this frame is written (not after the next one)
+        return strips
+
+    _draw_ahead_pending = False
+    _drawn_ahead_from: int | None = None
+
+    def _draw_ahead(self) -> None:
+        """After a frame is painted: the lines of the next screenful below drawn into the line cache,
+        so that PageDown (or the rows a held Down brings in) finds them there instead of drawing a
+        screenful of new rows in the frame that shows them (bench/console_bench.py: that drawing
+        was most of a PageDown's frame). Only lines not cached yet are drawn: ~nothing after a
+        scroll by one line."""
+        self._draw_ahead_pending = False
+        if not self.is_attached or not self.row_count or not self._plain_box():
+            return
+        width = self.size.width
+        scroll_x, scroll_y = self.scroll_offset
+        height = self.size.height
+        header = self.header_height if self.show_header else 0
+        base_style = self.rich_style
+        last = header + len(self._y_offsets)
+        for y in range(scroll_y + height, min(scroll_y + 2 * height - header, last)):
+            self._render_line(y, scroll_x, scroll_x + width, base_style)
+
+    def _plain_box(self) -> bool:
+        """What Textual's styles cache would do to a content line leaves it as it is."""
+        styles = self.styles
+        if self.fixed_rows or self.BLANK or not (self.region.size == self.content_region.size == self.size):
+            return False  # padding, a border or a scrollbar gutter inside the region
+        if self.opacity != 1.0 or styles.text_opacity != 1.0 or styles.tint.a:
+            return False
+        if any(edge for edge, _ in styles.border) or any(edge for edge, _ in styles.outline):
+            return False
+        if styles.has_rule("hatch") and styles.hatch != "none":
+            return False
+        if self._border_title is not None or self._border_subtitle is not None:
+            return False
+        if self.auto_links:
+            hover = self.hover_style
+            if hover._link_id and hover._meta and "@click" in hover.meta:
+                return False
+        return True
 
     # ------------------------------------------------------------------ a cheaper cell path
 
@@ -318,10 +572,12 @@ class RequestTable(DataTable):
             cursor,
             hover,
             self._show_hover_cursor,
-            self._update_count,
+            self._update_count - self._appended,
             self._pseudo_class_state,
+            _FAST,
+            self._drawn_version(row_key),
         )
-        cache = self._cell_render_cache
+        cache: Any = self._cell_render_cache  # keyed here on more than DataTable's key type says
         if cache_key in cache:
             return cache[cache_key]
         row = self.rows.get(row_key)

@@ -161,3 +161,67 @@ def test_remove_rows_leaves_the_table_as_remove_row_one_by_one():
     one_by_one = asyncio.run(run(False))
     assert asyncio.run(run(True)) == one_by_one
     assert one_by_one[1] == list(range(30))
+
+
+def test_appending_rows_draws_no_row_already_shown(monkeypatch):
+    """DataTable counts an appended row as an update of the whole table and keyed every cache on that
+    count: each page appended while scrolling drew every visible row again. The rows above an
+    appended one are drawn as they were, so RequestTable keeps their lines (and they stay right)."""
+    drawn: list[object] = []
+    original = DataTable._render_line_in_row
+
+    def counting(self, row_key, *args, **kwargs):
+        if isinstance(self, RequestTable):
+            drawn.append(row_key.value)
+        return original(self, row_key, *args, **kwargs)
+
+    monkeypatch.setattr(DataTable, "_render_line_in_row", counting)
+
+    async def run() -> tuple[list[object], list[str], list[str]]:
+        from textual.geometry import Region
+
+        app = _TableApp(RequestTable)
+        async with app.run_test(size=(140, 30)) as pilot:
+            await pilot.pause()
+            table = app.query_one("#t", RequestTable)
+            view = Region(0, 0, table.size.width, table.size.height)
+            table.render_lines(view)
+            drawn.clear()
+            for i in range(45, 50):
+                table.add_row(*[Text(f"REQ-{i:05d}")] + [Text("x")] * 7, key=f"REQ-{i:05d}")
+            await pilot.pause()
+            lines = [line.text for line in table.render_lines(view)]
+            redrawn = list(drawn)
+            table._clear_caches()
+            fresh = [line.text for line in table.render_lines(view)]
+        return redrawn, lines, fresh
+
+    redrawn, lines, fresh = asyncio.run(run())
+    assert redrawn == []
+    assert lines == fresh
+
+
+def test_a_click_after_rows_were_removed_above_lands_on_the_row_drawn_there():
+    """Removing rows keeps the other rows' drawing (their cells carry the row index they were drawn
+    at): a click or the hover still goes to the row drawn under the pointer."""
+
+    async def run() -> tuple[str, str, int]:
+        app = _TableApp(RequestTable)
+        async with app.run_test(size=(140, 30)) as pilot:
+            await pilot.pause()
+            table = app.query_one("#t", RequestTable)
+            await pilot.pause()
+            table.remove_rows([f"REQ-{i:05d}" for i in range(10)])
+            await pilot.pause()
+            await pilot.hover("#t", offset=(3, 4))
+            await pilot.pause()
+            hovered = table.hover_row
+            await pilot.click("#t", offset=(3, 4))  # the header, then rows 0, 1, 2: REQ-00013
+            await pilot.pause()
+            key = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+            drawn = table.render_line(4).text.split()[0]
+        return key, drawn, hovered
+
+    key, drawn, hovered = asyncio.run(run())
+    assert key == drawn == "REQ-00013"
+    assert hovered == 3

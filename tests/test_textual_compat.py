@@ -33,9 +33,9 @@ def test_the_pin_names_the_same_version():
 def test_every_listed_internal_exists():
     from textual.app import App
     from textual.screen import Screen
-    from textual.widgets import DataTable
+    from textual.widgets import DataTable, Tab
 
-    instances = {App: App(), Screen: Screen(), DataTable: DataTable()}
+    instances = {App: App(), Screen: Screen(), DataTable: DataTable(), Tab: Tab("x")}
     missing = []
     for owner, name, used in INTERNALS:
         module, _, cls_name = owner.partition(":")

@@ -18,7 +18,7 @@ from textual.worker import Worker, WorkerState
 from screens.browser.parts import ActionDone, Chunk, CountsLoaded, ListQuery, Page, PageLoaded, tab_id
 from screens.browser.table import RecordTable
 from screens.browser.window import ListWindow
-from screens.textual_compat import app_exiting, realign_tab_underline
+from screens.textual_compat import app_exiting, realign_tab_underline, relabel_tab_in_place
 from screens.widgets import RequestTable
 
 
@@ -181,8 +181,10 @@ class BrowserScreen(ListWindow):
     def _label_tabs(self) -> None:
         for tab in self.query("#filters Tab"):
             name = next((n for n in self.FILTERS if tab_id(n) == tab.id), None)
-            if name is not None and str(tab.label) != self._tab_label(name):  # type: ignore[attr-defined]
-                tab.label = self._tab_label(name)  # type: ignore[attr-defined]
+            label = self._tab_label(name) if name is not None else None
+            if label is not None and str(tab.label) != label:  # type: ignore[attr-defined]
+                if not relabel_tab_in_place(tab, label):  # the same width: no layout
+                    tab.label = label  # type: ignore[attr-defined]
 
     def _realign_tabs(self, _screen: Any = None) -> None:
         """After every layout of the screen: the tab bar's underline under its active tab. Tabs relabelled
@@ -278,7 +280,7 @@ class BrowserScreen(ListWindow):
             if (c.sort or (c.key if self.LOCAL else None)) == q.sort and q.sort:
                 text.append(" ▼" if q.descending else " ▲", style="bold")
             table.columns[c.key].label = text  # type: ignore[index]
-        table.refresh()
+        table.labels_changed()
 
     def sort_keys(self) -> list[str]:
         if self.SORT_ORDER:
