@@ -163,6 +163,7 @@ __all__ = [
     "submit",
     "recall",
     "approve",
+    "refusal",
     "reject",
     "submit_proposal",
     "put_lines",
