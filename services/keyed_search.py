@@ -78,3 +78,12 @@ def matches(
     else:
         text_branch = text_branch.where(~any_hit)  # an init plan: a one-time filter over the branch
     return union(select(hits.c.id, *[hits.c[c] for c in extra]), text_branch)
+
+
+def found(
+    dialect: str, model: type[SQLModel], term: str, keys: Sequence[tuple[str, Any]], extra: tuple[str, ...] = ()
+) -> Select[Any] | CompoundSelect[Any]:
+    """``matches`` for ``term`` with its values bound: one subquery to embed in a list's page or
+    count statement (its shape's statement is cached; binding copies it with the values)."""
+    shape, params = search_params(dialect, model, term, keys)
+    return matches(dialect, model, tuple(key for key, _ in keys), shape, extra).params(**params)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVarTuple, Unpack
 
-from sqlalchemy import Select, func, or_, select, tuple_
+from sqlalchemy import Select, func, select, tuple_, union
 from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
@@ -104,21 +104,32 @@ def _prospect_filter(session: Session, search: str | None) -> ColumnElement[bool
     return col(Prospect.id).in_(matching_prospects(session, term))
 
 
+def _matching_leads(session: Session, term: str) -> Any:
+    """Ids of the leads ``term`` finds: its own number, or its prospect's match. A union of
+    two index lookups (``number``, ``prospect_id``); an ``OR`` of them is a scan of every lead
+    on PostgreSQL (the subquery is a hashed filter, not an index condition)."""
+    return union(
+        select(col(Lead.id)).where(col(Lead.number) == term.upper()),
+        select(col(Lead.id)).where(col(Lead.prospect_id).in_(matching_prospects(session, term))),
+    )
+
+
 def _lead_filter(session: Session, search: str | None) -> ColumnElement[bool] | None:
     term = search_term(search)
     if term is None:
         return None
-    return or_(col(Lead.number) == term.upper(), col(Lead.prospect_id).in_(matching_prospects(session, term)))
+    return col(Lead.id).in_(_matching_leads(session, term))
 
 
 def _opportunity_filter(session: Session, search: str | None) -> ColumnElement[bool] | None:
     term = search_term(search)
     if term is None:
         return None
-    leads = select(col(Lead.id)).where(
-        or_(col(Lead.number) == term.upper(), col(Lead.prospect_id).in_(matching_prospects(session, term)))
+    found = union(
+        select(col(Opportunity.id)).where(col(Opportunity.number) == term.upper()),
+        select(col(Opportunity.id)).where(col(Opportunity.lead_id).in_(_matching_leads(session, term))),
     )
-    return or_(col(Opportunity.number) == term.upper(), col(Opportunity.lead_id).in_(leads))
+    return col(Opportunity.id).in_(found)
 
 
 def _page(
