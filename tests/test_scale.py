@@ -581,6 +581,111 @@ def test_prospect_search_and_its_counts_are_one_indexed_statement(any_store, act
         assert any_store.call(pages.counts, a, search=term)["prospects"] == len(found)
 
 
+PAGE_SORTS = [("prospects", sort) for sort in prospects.pages.SORTS["prospects"]] + [("leads", "number")]
+
+
+@pytest.mark.parametrize("kind,sort", PAGE_SORTS)
+@pytest.mark.parametrize("descending", [False, True])
+def test_prospect_pages_continue_from_their_sort_index(any_store, actor, kind, sort, descending):
+    """Every sort of the Prospects area's pages walks an index (no re-sort, no scan), and a keyset
+    page on SQLite seeks both columns of it (``services.keyset``), not the first one only."""
+    from services.prospects import pages
+
+    _fill_cases_and_prospects(any_store)
+    a = actor("approver1")
+    fn = {"prospects": pages.page_prospects, "leads": pages.page_leads}[kind]
+    table = kind[:-1]
+    first = any_store.call(fn, a, sort=sort, descending=descending, limit=20)
+    assert first.after is not None
+    for after in (None, first.after):
+        kwargs = {"sort": sort, "descending": descending, "after": after, "limit": 20}
+        for plan in _plans(any_store, fn, a, table=table, sort_free=True, **kwargs):
+            _no_table_scan(plan, any_store, table)
+            _no_resort(plan, any_store)
+            if any_store.is_sqlite and after is not None and sort not in pages.UNIQUE:
+                column = pages.SORTS[kind][sort].key
+                _seeks_both_columns(plan, column, descending, None)
+    second = any_store.call(fn, a, sort=sort, descending=descending, after=first.after, limit=20)
+    assert not {r.number for r in first.rows} & {r.number for r in second.rows} and len(second.rows) == 20
+
+
+def _fill_work(store, n: int = 600) -> None:
+    """``n`` running instances with an open item each for approver1 and admin1, half with a due time."""
+    from models.workflow import WorkflowDefinition, WorkflowInstance, WorkItem
+
+    base = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    with store.write() as s:
+        definition = s.execute(
+            insert(WorkflowDefinition)
+            .values(doc_type="signup", name="bulk", created_at=base, created_by="admin1")
+            .returning(WorkflowDefinition.id)
+        ).scalar_one()
+        first = s.execute(text("SELECT coalesce(max(id), 0) FROM workflowinstance")).scalar_one()
+        s.execute(
+            insert(WorkflowInstance),
+            [
+                {
+                    "doc_type": "signup",
+                    "doc_key": f"REG-{700000 + i}",
+                    "definition_id": definition,
+                    "current_step": 1,
+                    "submitter": "support1",
+                    "started_at": base,
+                    "updated_at": base,
+                }
+                for i in range(n)
+            ],
+        )
+        s.execute(
+            insert(WorkItem),
+            [
+                {
+                    "instance_id": first + 1 + i,
+                    "activation": 0,
+                    "step_sequence": 1,
+                    "step_name": "Approve",
+                    "assignee": who,
+                    "created_at": base + timedelta(minutes=i % 40),
+                    "due_at": base + timedelta(hours=i % 9) if i % 2 else None,
+                }
+                for i in range(n)
+                for who in ("approver1", "admin1")
+            ],
+        )
+    _analyze(store)
+
+
+@pytest.mark.parametrize("mine", [True, False])
+def test_my_work_pages_continue_from_the_inbox_index(any_store, actor, mine):
+    """My work's pages (due time, then assigned time, then id; the undated after) walk the inbox
+    index, and a keyset page on SQLite seeks every column of it, in both halves."""
+    from services import workflow
+
+    _fill_work(any_store)
+    a = actor("approver1")
+    everything = any_store.call(workflow.list_work, a, mine, limit=10_000)
+    dated = next(i for i in everything[40:] if i.due_at is not None)
+    undated = next(i for i in everything if i.due_at is None and everything.index(i) > everything.index(dated) + 40)
+    for item, columns in ((dated, ["due_at", "created_at"]), (undated, ["created_at"])):
+        after = workflow.work_cursor(item)
+        page = any_store.call(workflow.list_work, a, mine, limit=20, after=after)
+        start = everything.index(item) + 1
+        assert [i.id for i in page] == [i.id for i in everything[start : start + 20]]
+        plans = _plans(any_store, workflow.list_work, a, mine, table="workitem", sort_free=True, limit=20, after=after)
+        for plan in plans:
+            _no_table_scan(plan, any_store, "workitem")
+            _no_resort(plan, any_store)
+        if any_store.is_sqlite:
+            prefix = (
+                ("assignee=? AND " if mine else "") + "status=? AND " + ("due_at=? AND " if item is undated else "")
+            )
+            plan = plans[0]
+            for n in range(len(columns) + 1):  # the cursor's own prefix, then each column after it
+                equal = "".join(f"{c}=? AND " for c in columns[:n])
+                last = columns[n] if n < len(columns) else "id"
+                assert f"({prefix}{equal}{last}>?)" in plan, plan
+
+
 def test_counts_read_the_kept_counters(any_store, actor):
     _fill(any_store, 600)
     a = actor("approver1")
