@@ -18,17 +18,18 @@ two-column case of the same statement, built once per shape with bound parameter
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 from sqlalchemy import and_, literal_column, tuple_, union_all
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import CompoundSelect, Select
 
-S = TypeVar("S", bound=Select[Any])
+S = TypeVar("S", bound=Select[Unpack[tuple[Any, ...]]])
 
 
 def _after(column: Any, value: Any, descending: bool) -> ColumnElement[bool]:
-    return column < value if descending else column > value
+    after: ColumnElement[bool] = column < value if descending else column > value
+    return after
 
 
 def _direction(column: Any, descending: bool) -> Any:
@@ -70,7 +71,7 @@ def keyset_page(
     return union_all(*arms).order_by(*[_direction(literal_column(str(p)), descending) for p in positions]).limit(limit)
 
 
-def _position(query: Select[Any], column: Any) -> int:
+def _position(query: Select[Unpack[tuple[Any, ...]]], column: Any) -> int:
     """The 1-based position of ``column`` in ``query``'s select list (a compound's ORDER BY
     term; names can repeat across joined tables, positions cannot)."""
     target = getattr(column, "expression", column)
