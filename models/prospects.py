@@ -58,11 +58,11 @@ class Prospect(SQLModel, table=True):
     number: str = Field(max_length=20, unique=True, index=True)
     status: str = Field(default=ProspectStatus.PENDING, max_length=12)
     company: str = Field(max_length=200)
-    company_normalized: str = Field(max_length=200, index=True)
+    company_normalized: str = Field(max_length=200)
     first_name: str = Field(max_length=80)
     last_name: str = Field(max_length=80)
     email: str = Field(max_length=254)
-    email_normalized: str = Field(max_length=254, index=True)
+    email_normalized: str = Field(max_length=254)
     phone: str = Field(default="", max_length=40)
     zip: str = Field(default="", max_length=20)
     comments: str = Field(default="", sa_column=Column(Text, nullable=False))
@@ -78,6 +78,9 @@ class Prospect(SQLModel, table=True):
 
 
 Index("ix_prospect_status_id", col(Prospect.status), col(Prospect.id))
+# the pages' company and e-mail sorts, id the tie-breaker (migration 0014); also the e-mail key
+Index("ix_prospect_company_id", col(Prospect.company_normalized), col(Prospect.id))
+Index("ix_prospect_email_id", col(Prospect.email_normalized), col(Prospect.id))
 
 
 class Lead(SQLModel, table=True):

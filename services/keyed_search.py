@@ -1,7 +1,7 @@
 """A search as one statement: the rows equal to the term on an exact key, else its text matches.
 
 Probing the exact keys first and then running the list's query costs two statements (two round
-trips on PostgreSQL; ``services.search.matching_ids`` still does so for the smaller lists). Here
+trips on PostgreSQL). Here
 both questions are one subquery that the list's page or count statement embeds, so a search
 costs one statement:
 
@@ -17,7 +17,7 @@ it per row after the FTS5 lookup, so there the branch is a subquery whose LIMIT 
 before the loop, and LIMIT 0 jumps over the lookup. So an exact key is b-tree probes
 only, as before, and the text index is read only when no key matched. The union (not a plain
 subquery) also keeps PostgreSQL from flattening the text branch into a walk of the list's
-order index that filters every row (see ``services.search.matching_ids``).
+order index that filters every row (a scan of the table for a rare word).
 
 A statement is built once per shape (dialect, table, keys, whether the term is long enough for
 the text index, extra columns) and cached; the term's values are parameters
@@ -78,3 +78,12 @@ def matches(
     else:
         text_branch = text_branch.where(~any_hit)  # an init plan: a one-time filter over the branch
     return union(select(hits.c.id, *[hits.c[c] for c in extra]), text_branch)
+
+
+def found(
+    dialect: str, model: type[SQLModel], term: str, keys: Sequence[tuple[str, Any]], extra: tuple[str, ...] = ()
+) -> Select[Any] | CompoundSelect[Any]:
+    """``matches`` for ``term`` with its values bound: one subquery to embed in a list's page or
+    count statement (its shape's statement is cached; binding copies it with the values)."""
+    shape, params = search_params(dialect, model, term, keys)
+    return matches(dialect, model, tuple(key for key, _ in keys), shape, extra).params(**params)

@@ -1,10 +1,9 @@
 """Search through the store's own indexes: exact keys by b-tree, words by FTS5 / pg_trgm.
 
 A search term is cleaned (controls out) and refused over ``MAX_SEARCH`` characters. Each list
-first looks the term up as an exact key (number, e-mail, account, user name: b-tree probes);
-when one hits, those rows are the answer and no text index is read. Otherwise it asks for
-"the ids whose searchable text contains the term" from the index migration 0007 made for
-its table:
+looks the term up as an exact key (number, e-mail, account, user name: b-tree probes); when
+one hits, those rows are the answer and no text index is read. Otherwise the answer is "the
+ids whose searchable text contains the term" from the index migration 0007 made for its table:
 
 * SQLite: an FTS5 external-content table ``<table>_search`` with the trigram tokenizer,
   kept by triggers in the transaction that writes the row (customers: account, name and
@@ -16,23 +15,21 @@ its table:
 Both match a case-insensitive substring of one column. A trigram index cannot find a
 term shorter than three characters, so such a term matches the exact keys only.
 
-The lists read most often (requests, customers) search in one statement built once per shape
-(``services.keyed_search``): the exact keys and the text index together, the term's values
-passed as parameters. Cases, prospects and My work use ``matching_ids`` (key probes, then the
-text index).
+Every list (requests, customers, cases, prospects, leads, opportunities) searches in one
+statement built once per shape (``services.keyed_search``): the exact keys and the text index
+together, the term's values passed as parameters.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, false, select, text, union
-from sqlalchemy.sql.selectable import GenerativeSelect, TextualSelect
+from sqlalchemy import Integer, text
+from sqlalchemy.sql.selectable import TextualSelect
 from sqlalchemy.types import TypeEngine
-from sqlmodel import Session, SQLModel, col
+from sqlmodel import Session
 
-from models.base import table_of
 from services.errors import ValidationFailed
 from services.text import clean
 
@@ -87,18 +84,9 @@ def pg_document(table: str) -> str:
     return "lower(" + " || chr(31) || ".join(SEARCHABLE[table]) + ")"
 
 
-def text_ids(
-    dialect: str, table: str, term: str, extra: Mapping[str, TypeEngine[Any]] | None = None
-) -> TextualSelect | None:
-    """SQL for the ids (and ``extra`` columns: name -> type) of ``table`` whose searchable text
-    contains ``term``; None when the term is too short for the text index."""
-    if len(term) < MIN_WORD:
-        return None
-    return _text_sql(dialect, table, extra or {}).bindparams(**{f"q_{table}": text_value(dialect, term)})
-
-
 def _text_sql(dialect: str, table: str, extra: Mapping[str, TypeEngine[Any]]) -> TextualSelect:
-    """``text_ids`` with its term left as the parameter ``q_<table>`` (see ``text_value``)."""
+    """SQL for the ids (and ``extra`` columns: name -> type) of ``table`` whose searchable text
+    contains the parameter ``q_<table>`` (see ``text_value``); ``services.keyed_search`` embeds it."""
     param = f"q_{table}"
     more = "".join(f", t.{name}" for name in extra)
     if dialect == "sqlite":
@@ -122,52 +110,3 @@ def text_value(dialect: str, term: str) -> str:
 
 def dialect_of(session: Session) -> str:
     return session.get_bind().dialect.name
-
-
-def _condition(cond: ColumnElement[bool] | bool) -> ColumnElement[bool]:
-    """A key condition as SQLModel types it: ``Model.key == value`` is typed ``bool`` (its
-    ``where()`` takes that), and at run time it is a SQL expression. A real bool here would be
-    a comparison Python evaluated (a caller's mistake), not a condition."""
-    if isinstance(cond, bool):
-        raise TypeError("a search key condition must be a SQL expression (Model.column == value), not a bool")
-    return cond
-
-
-def matching_ids(
-    session: Session,
-    model: type[SQLModel],
-    term: str,
-    exact: Sequence[ColumnElement[bool] | bool],
-    extra: Sequence[Any] | None = None,
-) -> GenerativeSelect:
-    """One subquery: ids (and ``extra`` columns) of ``model`` that equal ``term`` on an exact
-    key, or else contain it in their searchable text.
-
-    Exact keys first: the key lookups (b-tree, a few rows) run at once; when one of them hits,
-    the answer is those rows alone and the text index is not touched (a registration number,
-    an account, an e-mail or a user name is one index probe, whatever the table's size).
-    Otherwise the answer is the text index's (FTS5 / pg_trgm); a term too short for it matches
-    nothing. With ``extra`` (e.g. the status) a count can group the matches themselves instead
-    of joining them back to the table."""
-    extra = extra or []  # columns of ``model``, e.g. ``SignupRequest.status`` (typed by SQLModel as their values)
-    model_id = col(getattr(model, "id"))  # every searchable table has an integer id
-    conditions = [_condition(cond) for cond in exact]
-    probes = [select(model_id).where(cond) for cond in conditions]
-    hits: list[int] = []
-    if probes:
-        found = session.execute(union(*probes)) if len(probes) > 1 else session.execute(probes[0])
-        hits = list(found.scalars().all())
-    if hits:
-        return select(model_id, *extra).where(model_id.in_(hits))
-    words = text_ids(dialect_of(session), table_of(model).name, term, {c.key: c.type for c in extra})
-    if words is None:
-        return select(model_id, *extra).where(false())
-    # still a union with the (empty) key probes: a plain text subquery lets PostgreSQL flatten
-    # it into a walk of the primary key in the list's order, filtering every row by LIKE (a
-    # scan of the table for a rare word); the union makes it read the trigram index first
-    return union(*[select(model_id, *extra).where(cond) for cond in conditions], words)
-
-
-# ------------------------------------------------------------------ cached search statements
-
-KEYS, WORDS, NOTHING = "keys", "words", "nothing"  # what a term found: ``Found.shape``

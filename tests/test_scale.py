@@ -393,6 +393,299 @@ def test_an_exact_customer_account_is_one_index_probe(any_store, actor, monkeypa
     assert any_store.call(list_counts.customers, a, search="ACC-") == 39
 
 
+def _fill_cases_and_prospects(store, n: int = 2000) -> None:
+    """``n`` customers with a case each, ``n`` prospects with a lead each (bulk), then statistics."""
+    from models.cases import Case
+    from models.customer import Customer
+    from models.prospects import Lead, Prospect
+
+    base = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    words = ["Contoso", "Fabrikam", "Northwind", "Tailwind", "Litware", "Proseware", "Woodgrove"]
+    with store.write() as s:
+        first = s.execute(text("SELECT coalesce(max(id), 0) FROM customer")).scalar_one()
+        s.execute(
+            insert(Customer),
+            [
+                {
+                    "account": f"ACC-{900000 + i}",
+                    "name": f"{words[i % 7]} Customer {i}",
+                    "name_normalized": f"{words[i % 7].lower()} customer {i}",
+                    "email": f"c{i}@{words[i % 7].lower()}.example",
+                    "email_normalized": f"c{i}@{words[i % 7].lower()}.example",
+                    "credit_limit": 0,
+                    "created_at": base,
+                    "updated_at": base,
+                }
+                for i in range(n)
+            ],
+        )
+        case_statuses = ["Open", "Open", "Submitted", "Approved", "Resolved", "Closed/Completed"]
+        s.execute(
+            insert(Case),
+            [
+                {
+                    "number": f"CASE-{900000 + i}",
+                    "status": case_statuses[i % len(case_statuses)],
+                    "title": f"{words[i % 7]} case {i}",
+                    "customer_id": first + 1 + i,
+                    "contact_name": f"Contact {i}",
+                    "description": "",
+                    "resolution": "",
+                    "closure_reason": "",
+                    "created_by": "support1",
+                    "created_at": base + timedelta(seconds=i),
+                    "updated_at": base,
+                }
+                for i in range(n)
+            ],
+        )
+        first_p = s.execute(text("SELECT coalesce(max(id), 0) FROM prospect")).scalar_one()
+        s.execute(
+            insert(Prospect),
+            [
+                {
+                    "number": f"PRO-{900000 + i}",
+                    "status": ["Pending", "Pending", "Accepted", "Rejected"][i % 4],
+                    "company": f"{words[i % 7]} {i}",
+                    "company_normalized": f"{words[i % 7].lower()} {i}",
+                    "first_name": f"F{i % 50}",
+                    "last_name": f"L{i % 300}",
+                    "email": f"p{i}@{words[i % 7].lower()}.example",
+                    "email_normalized": f"p{i}@{words[i % 7].lower()}.example",
+                    "comments": "",
+                    "created_at": base + timedelta(seconds=i),
+                    "updated_at": base,
+                }
+                for i in range(n)
+            ],
+        )
+        s.execute(
+            insert(Lead),
+            [
+                {
+                    "number": f"LEAD-{900000 + i}",
+                    "prospect_id": first_p + 1 + i,
+                    "topic": f"lead {i}",
+                    "created_at": base + timedelta(seconds=i),
+                    "updated_at": base,
+                }
+                for i in range(n)
+            ],
+        )
+    _analyze(store)
+
+
+def _analyze(store) -> None:
+    if store.is_sqlite:
+        with store.engine.connect() as conn:
+            conn.exec_driver_sql("ANALYZE")
+            conn.commit()
+    else:
+        with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("ANALYZE")
+
+
+def _text_of_table_not_read(store, plans: list[str], table: str, monkeypatch, calls) -> None:
+    """``_text_index_not_read`` for one table's text index among several in a statement: on
+    SQLite only that table's term is made an FTS5 syntax error."""
+    if not store.is_sqlite:
+        lines = [line for p in plans for line in p.splitlines() if f"ix_{table}_search" in line]
+        assert lines and all("never executed" in line for line in lines), plans
+        return
+    from models.base import table_of
+    from services import keyed_search
+
+    real = keyed_search.search_params
+
+    def broken(dialect, model, term, keys):
+        shape, params = real(dialect, model, term, keys)
+        if table_of(model).name == table and f"q_{table}" in params:
+            params[f"q_{table}"] = "AND"  # fts5: syntax error, if it is ever read
+        return shape, params
+
+    monkeypatch.setattr(keyed_search, "search_params", broken)
+    for fn, who, kwargs in calls:
+        store.call(fn, who, **kwargs)  # no error: this table's FTS5 lookup never ran
+    with pytest.raises(Exception, match="fts5: syntax error"):  # while a term no key equals reads it
+        store.call(fn, who, **{**kwargs, "search": "no key is this"})
+    monkeypatch.undo()
+
+
+CASE_TERMS = {"CASE-900042": "customercase", "acc-900042": "customer", "woodgrove case 4": None, "zzqqxx": None}
+
+
+@pytest.mark.parametrize("term", list(CASE_TERMS))
+def test_case_search_and_its_counts_are_one_indexed_statement(any_store, actor, term, monkeypatch):
+    """A case search (its number, title, contact; its customer's account or name) is one
+    statement through indexes; an exact case number or account does not read that table's text index."""
+    _fill_cases_and_prospects(any_store)
+    a = actor("support1")
+    calls = [
+        (cases.list_cases, a, {"search": term}),
+        (cases.count_by_status, a, {"search": term}),
+        (cases.list_cases, a, {"search": term, "status": "Approved"}),
+    ]
+    plans = [p for fn, who, kw in calls for p in _plans(any_store, fn, who, table="customercase", analyze=True, **kw)]
+    assert len(plans) == len(calls), plans  # one statement each: key probes and text indexes inside it
+    for plan in plans:
+        _no_table_scan(plan, any_store, "customercase")
+        _no_table_scan(plan, any_store, "customer")
+    keyed = CASE_TERMS[term]
+    if keyed is not None:
+        _text_of_table_not_read(any_store, plans, keyed, monkeypatch, calls)
+        assert _numbers(any_store.call(cases.list_cases, a, search=term)) == ["CASE-900042"]
+        assert any_store.call(cases.count_by_status, a, search=term)["All"] == 1
+    elif term == "zzqqxx":
+        assert any_store.call(cases.count_by_status, a, search=term)["All"] == 0
+    else:
+        found = _numbers(any_store.call(cases.list_cases, a, search=term, limit=500))
+        assert found and all(int(n[-3:]) % 7 == 6 for n in found)
+        assert any_store.call(cases.count_by_status, a, search=term)["All"] == len(found)
+
+
+PROSPECT_TERMS = {"PRO-900042": True, "p42@contoso.example": True, "woodgrove 4": False, "zzqqxx": False}
+
+
+@pytest.mark.parametrize("term", list(PROSPECT_TERMS))
+def test_prospect_search_and_its_counts_are_one_indexed_statement(any_store, actor, term, monkeypatch):
+    """A prospect search (number, e-mail by b-tree; company, names, e-mail by the text index) is
+    one statement per list page or count; an exact number or e-mail never reads the text index."""
+    from services.prospects import pages
+
+    _fill_cases_and_prospects(any_store)
+    a = actor("support1")
+    calls = [
+        (prospects.list_prospects, a, {"search": term}),
+        (pages.page_prospects, a, {"search": term}),
+        (pages.page_prospects, a, {"search": term, "sort": "company"}),
+        (pages.page_leads, a, {"search": term}),
+    ]
+    plans = [p for fn, who, kw in calls for p in _plans(any_store, fn, who, table="prospect", analyze=True, **kw)]
+    assert len(plans) == len(calls), plans  # one statement each
+    count_plans = _plans(any_store, pages.counts, a, table="prospect", analyze=True, search=term)
+    assert len(count_plans) == 3, count_plans  # one per list
+    for plan in plans + count_plans:
+        _no_table_scan(plan, any_store, "prospect")
+        _no_table_scan(plan, any_store, "lead")
+    if PROSPECT_TERMS[term]:
+        _text_of_table_not_read(any_store, plans + count_plans, "prospect", monkeypatch, calls)
+        rows = any_store.call(prospects.list_prospects, a, search=term)
+        assert [r.number for r in rows] == ["PRO-900042"]
+        assert [r.number for r in any_store.call(pages.page_leads, a, search=term).rows] == ["LEAD-900042"]
+        assert any_store.call(pages.counts, a, search=term)["prospects"] == 1
+    elif term == "zzqqxx":
+        assert any_store.call(pages.counts, a, search=term) == {"prospects": 0, "leads": 0, "opportunities": 0}
+    else:
+        found = [r.number for r in any_store.call(prospects.list_prospects, a, search=term, limit=500)]
+        assert found and all(int(n[-3:]) % 7 == 6 for n in found)
+        assert any_store.call(pages.counts, a, search=term)["prospects"] == len(found)
+
+
+PAGE_SORTS = [("prospects", sort) for sort in prospects.pages.SORTS["prospects"]] + [("leads", "number")]
+
+
+@pytest.mark.parametrize("kind,sort", PAGE_SORTS)
+@pytest.mark.parametrize("descending", [False, True])
+def test_prospect_pages_continue_from_their_sort_index(any_store, actor, kind, sort, descending):
+    """Every sort of the Prospects area's pages walks an index (no re-sort, no scan), and a keyset
+    page on SQLite seeks both columns of it (``services.keyset``), not the first one only."""
+    from services.prospects import pages
+
+    _fill_cases_and_prospects(any_store)
+    a = actor("approver1")
+    fn = {"prospects": pages.page_prospects, "leads": pages.page_leads}[kind]
+    table = kind[:-1]
+    first = any_store.call(fn, a, sort=sort, descending=descending, limit=20)
+    assert first.after is not None
+    for after in (None, first.after):
+        kwargs = {"sort": sort, "descending": descending, "after": after, "limit": 20}
+        for plan in _plans(any_store, fn, a, table=table, sort_free=True, **kwargs):
+            _no_table_scan(plan, any_store, table)
+            _no_resort(plan, any_store)
+            if any_store.is_sqlite and after is not None and sort not in pages.UNIQUE:
+                column = pages.SORTS[kind][sort].key
+                _seeks_both_columns(plan, column, descending, None)
+    second = any_store.call(fn, a, sort=sort, descending=descending, after=first.after, limit=20)
+    assert not {r.number for r in first.rows} & {r.number for r in second.rows} and len(second.rows) == 20
+
+
+def _fill_work(store, n: int = 600) -> None:
+    """``n`` running instances with an open item each for approver1 and admin1, half with a due time."""
+    from models.workflow import WorkflowDefinition, WorkflowInstance, WorkItem
+
+    base = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    with store.write() as s:
+        definition = s.execute(
+            insert(WorkflowDefinition)
+            .values(doc_type="signup", name="bulk", created_at=base, created_by="admin1")
+            .returning(WorkflowDefinition.id)
+        ).scalar_one()
+        first = s.execute(text("SELECT coalesce(max(id), 0) FROM workflowinstance")).scalar_one()
+        s.execute(
+            insert(WorkflowInstance),
+            [
+                {
+                    "doc_type": "signup",
+                    "doc_key": f"REG-{700000 + i}",
+                    "definition_id": definition,
+                    "current_step": 1,
+                    "submitter": "support1",
+                    "started_at": base,
+                    "updated_at": base,
+                }
+                for i in range(n)
+            ],
+        )
+        s.execute(
+            insert(WorkItem),
+            [
+                {
+                    "instance_id": first + 1 + i,
+                    "activation": 0,
+                    "step_sequence": 1,
+                    "step_name": "Approve",
+                    "assignee": who,
+                    "created_at": base + timedelta(minutes=i % 40),
+                    "due_at": base + timedelta(hours=i % 9) if i % 2 else None,
+                }
+                for i in range(n)
+                for who in ("approver1", "admin1")
+            ],
+        )
+    _analyze(store)
+
+
+@pytest.mark.parametrize("mine", [True, False])
+def test_my_work_pages_continue_from_the_inbox_index(any_store, actor, mine):
+    """My work's pages (due time, then assigned time, then id; the undated after) walk the inbox
+    index, and a keyset page on SQLite seeks every column of it, in both halves."""
+    from services import workflow
+
+    _fill_work(any_store)
+    a = actor("approver1")
+    everything = any_store.call(workflow.list_work, a, mine, limit=10_000)
+    dated = next(i for i in everything[40:] if i.due_at is not None)
+    undated = next(i for i in everything if i.due_at is None and everything.index(i) > everything.index(dated) + 40)
+    for item, columns in ((dated, ["due_at", "created_at"]), (undated, ["created_at"])):
+        after = workflow.work_cursor(item)
+        page = any_store.call(workflow.list_work, a, mine, limit=20, after=after)
+        start = everything.index(item) + 1
+        assert [i.id for i in page] == [i.id for i in everything[start : start + 20]]
+        plans = _plans(any_store, workflow.list_work, a, mine, table="workitem", sort_free=True, limit=20, after=after)
+        for plan in plans:
+            _no_table_scan(plan, any_store, "workitem")
+            _no_resort(plan, any_store)
+        if any_store.is_sqlite:
+            prefix = (
+                ("assignee=? AND " if mine else "") + "status=? AND " + ("due_at=? AND " if item is undated else "")
+            )
+            plan = plans[0]
+            for n in range(len(columns) + 1):  # the cursor's own prefix, then each column after it
+                equal = "".join(f"{c}=? AND " for c in columns[:n])
+                last = columns[n] if n < len(columns) else "id"
+                assert f"({prefix}{equal}{last}>?)" in plan, plan
+
+
 def test_counts_read_the_kept_counters(any_store, actor):
     _fill(any_store, 600)
     a = actor("approver1")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import func, or_
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
@@ -13,8 +11,9 @@ from models.customer import Customer
 from services import audit, counters, sequences
 from services import workflow as wf
 from services.errors import NotFound, PermissionDenied, ValidationFailed
+from services.keyed_search import found
 from services.permissions import Actor, require
-from services.search import matching_ids, search_term
+from services.search import dialect_of, search_term
 from services.text import clean
 
 from .table import ACTION_PERMISSIONS, DOC_TYPE, ENTITY, FILTERS, allowed_actions, state_refusal
@@ -42,10 +41,11 @@ def _conditions(session: Session, status: str | None, search: str | None) -> lis
             raise ValidationFailed({"status": str(exc)}) from None
     term = search_term(search)
     if term is not None:
-        # the case's number, title or contact; or its customer's account or name (both through indexes)
-        # (``Any``: services.search types its subquery as ``object`` until its own typing lands)
-        customers: Any = matching_ids(session, Customer, term, [col(Customer.account) == term.upper()])
-        cases: Any = matching_ids(session, Case, term, [col(Case.number) == term.upper()])
+        # the case's number, title or contact; or its customer's account or name (both through
+        # indexes), in the list's one statement (``services.keyed_search``)
+        dialect = dialect_of(session)
+        cases = found(dialect, Case, term, [("number", term.upper())])
+        customers = found(dialect, Customer, term, [("account", term.upper())])
         conds.append(or_(col(Case.id).in_(cases), col(Case.customer_id).in_(customers)))
     return conds
 

@@ -5,11 +5,12 @@ it can continue from a key, in any offered sort, filtered by a search, with coun
 scan. Every sort here walks an index, with the row id as the tie-breaker:
 
 * prospects: ``number`` (unique), ``status`` (``ix_prospect_status_id``), ``company``
-  (``company_normalized``), ``email`` (``email_normalized``);
+  (``ix_prospect_company_id``), ``email`` (``ix_prospect_email_id``), each (column, id);
 * leads and opportunities: ``number`` (unique). Their status has no index (no sort on it).
 
 A page's ``after`` is ``[sort value, id]`` of its last row (JSON-friendly); pass it back to
-continue; ``None`` when the list ends there. A search is the prospects' own (number, e-mail
+continue; ``None`` when the list ends there. The page after a key seeks both columns of the
+sort's index on SQLite too (``services.keyset``). A search is the prospects' own (number, e-mail
 by b-tree, words by the text index); a lead or opportunity matches by its own number or by
 its prospect. Counts without a search are the kept counters (``statuscount``); with one they
 count the matches, which the search's indexes bound.
@@ -19,16 +20,18 @@ from __future__ import annotations
 
 from typing import Any, TypeVarTuple, Unpack
 
-from sqlalchemy import Select, func, or_, select, tuple_
+from sqlalchemy import Select, func, select, union
 from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import CompoundSelect
 from sqlmodel import Session, col
 
 from models.prospects import B2B_LEADS_VIEW, Lead, Opportunity, Prospect
 from services import counters
 from services.errors import ValidationFailed
+from services.keyset import keyset_page
 from services.permissions import Actor, require
-from services.search import search_term
+from services.search import dialect_of, search_term
 
 from .queries import (
     lead_row,
@@ -70,23 +73,29 @@ def _limit(limit: int) -> int:
 
 
 def _keyset(
-    query: Select[Unpack[Ts]], column: QueryableAttribute[Any], id_column: Any, sort: str, after: Any, descending: bool
-) -> Select[Unpack[Ts]]:
-    """``query`` continued after ``after`` ([value, id]) and ordered by (column, id)."""
+    dialect: str,
+    query: Select[Unpack[Ts]],
+    column: QueryableAttribute[Any],
+    id_column: Any,
+    sort: str,
+    after: Any,
+    descending: bool,
+    limit: int,
+) -> Any:
+    """``query`` ordered by (column, id) (a unique column alone), continued after ``after``
+    ([value, id]) and limited: on SQLite a seek on both columns of the sort's index
+    (``services.keyset``), read back into the query's ORM entities."""
     unique = (sort or "number") in UNIQUE
-    id_column = col(id_column)
+    columns = [col(column)] if unique else [col(column), col(id_column)]
+    values = None
     if after is not None:
         try:
             value, last_id = after
         except (TypeError, ValueError):
             raise ValidationFailed({"after": "a page key as returned with the previous page"}) from None
-        if unique:
-            query = query.where(column < value if descending else column > value)
-        else:
-            pair = tuple_(column, id_column)
-            query = query.where(pair < tuple_(value, last_id) if descending else pair > tuple_(value, last_id))
-    order = [column] if unique else [column, id_column]
-    return query.order_by(*[c.desc() if descending else c.asc() for c in order])
+        values = [value] if unique else [value, last_id]
+    page = keyset_page(dialect, query, columns, values, descending=descending, limit=limit)
+    return query.from_statement(page) if isinstance(page, CompoundSelect) else page
 
 
 def _cursor(raw: list[Any], limit: int, column: QueryableAttribute[Any]) -> list[Any] | None:
@@ -104,21 +113,32 @@ def _prospect_filter(session: Session, search: str | None) -> ColumnElement[bool
     return col(Prospect.id).in_(matching_prospects(session, term))
 
 
+def _matching_leads(session: Session, term: str) -> Any:
+    """Ids of the leads ``term`` finds: its own number, or its prospect's match. A union of
+    two index lookups (``number``, ``prospect_id``); an ``OR`` of them is a scan of every lead
+    on PostgreSQL (the subquery is a hashed filter, not an index condition)."""
+    return union(
+        select(col(Lead.id)).where(col(Lead.number) == term.upper()),
+        select(col(Lead.id)).where(col(Lead.prospect_id).in_(matching_prospects(session, term))),
+    )
+
+
 def _lead_filter(session: Session, search: str | None) -> ColumnElement[bool] | None:
     term = search_term(search)
     if term is None:
         return None
-    return or_(col(Lead.number) == term.upper(), col(Lead.prospect_id).in_(matching_prospects(session, term)))
+    return col(Lead.id).in_(_matching_leads(session, term))
 
 
 def _opportunity_filter(session: Session, search: str | None) -> ColumnElement[bool] | None:
     term = search_term(search)
     if term is None:
         return None
-    leads = select(col(Lead.id)).where(
-        or_(col(Lead.number) == term.upper(), col(Lead.prospect_id).in_(matching_prospects(session, term)))
+    found = union(
+        select(col(Opportunity.id)).where(col(Opportunity.number) == term.upper()),
+        select(col(Opportunity.id)).where(col(Opportunity.lead_id).in_(_matching_leads(session, term))),
     )
-    return or_(col(Opportunity.number) == term.upper(), col(Opportunity.lead_id).in_(leads))
+    return col(Opportunity.id).in_(found)
 
 
 def _page(
@@ -136,7 +156,8 @@ def _page(
     column = _sort_column(kind, sort)
     if cond is not None:
         query = query.where(cond)
-    raw = list(session.execute(_keyset(query, column, id_column, sort, after, descending).limit(limit + 1)).all())
+    statement = _keyset(dialect_of(session), query, column, id_column, sort, after, descending, limit + 1)
+    raw = list(session.execute(statement).all())
     return raw[:limit], _cursor(raw, limit, column)
 
 

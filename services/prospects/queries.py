@@ -25,8 +25,9 @@ from models.prospects import (
 from models.signup import UserRequest
 from services import audit, counters, sequences, transitions
 from services.errors import NotFound, RegdeskError, ValidationFailed
+from services.keyed_search import found
 from services.permissions import Actor, require
-from services.search import matching_ids, search_term
+from services.search import dialect_of, search_term
 from services.text import clean, normalize_email
 
 from .duplicates import email_owners, find_duplicates
@@ -85,13 +86,14 @@ def lead_of(session: Session, opp: Opportunity) -> Lead:
 
 
 def matching_prospects(session: Session, term: str) -> Any:
-    """Ids of the prospects a search term finds: an exact number or e-mail by index; company, names,
-    e-mail text by the text index (``Any``: services.search types it ``object`` until its typing lands)."""
-    return matching_ids(
-        session,
+    """Ids of the prospects a search term finds, as one subquery with the term's values bound (the
+    list's page or count embeds it: one statement): an exact number or e-mail by its index, else
+    company, names and e-mail text by the text index (``services.keyed_search``)."""
+    return found(
+        dialect_of(session),
         Prospect,
         term,
-        [col(Prospect.number) == term.upper(), col(Prospect.email_normalized) == normalize_email(term)],
+        [("number", term.upper()), ("email_normalized", normalize_email(term))],
     )
 
 

@@ -6,13 +6,14 @@ from datetime import datetime
 from typing import Any, Iterable, Unpack
 
 import sqlalchemy
-from sqlalchemy import func, tuple_
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from models.core import Operator
 from models.workflow import WorkflowDefinition, WorkflowInstance, WorkflowStep, WorkItem
 from services import audit, conditions, params
 from services.errors import InvalidTransition, NotFound, RegdeskError
+from services.keyset import keyset_page
 from services.permissions import STAFF, Actor, require
 from services.store import now
 from services.text import clean
@@ -340,6 +341,8 @@ def list_work(
     dated: sqlalchemy.Select[Unpack[tuple[Any, ...]]] | None = query.where(col(WorkItem.due_at).is_not(None))
     undated = query.where(col(WorkItem.due_at).is_(None))
     rows: list[Any] = []
+    dated_after: list[Any] | None = None
+    undated_after: list[Any] | None = None
     if after is not None:
         due, created, last_id = after
         if isinstance(due, str):
@@ -348,20 +351,21 @@ def list_work(
             created = datetime.fromisoformat(created)
         if due is None:  # already among those without a time limit
             dated = None
-            undated = undated.where(tuple_(WorkItem.created_at, WorkItem.id) > (created, int(last_id)))
+            undated_after = [created, int(last_id)]
         else:
-            assert dated is not None
-            dated = dated.where(
-                tuple_(WorkItem.due_at, WorkItem.created_at, WorkItem.id) > (due, created, int(last_id))
-            )
+            dated_after = [due, created, int(last_id)]
+    # keyset pages seek every column of the inbox index, on SQLite too (``services.keyset``)
+    dialect = session.get_bind().dialect.name
+    item_id, created_at, due_at = col(WorkItem.id), col(WorkItem.created_at), col(WorkItem.due_at)
     if dated is not None:
         rows += session.execute(
-            dated.order_by(col(WorkItem.due_at), col(WorkItem.created_at), col(WorkItem.id)).limit(limit)
+            keyset_page(dialect, dated, [due_at, created_at, item_id], dated_after, limit=limit)
         ).all()
     if len(rows) < limit:
-        rows += session.execute(
-            undated.order_by(col(WorkItem.created_at), col(WorkItem.id)).limit(limit - len(rows))
-        ).all()
+        page = keyset_page(
+            dialect, undated, [created_at, item_id], undated_after, limit=limit - len(rows), fixed=[due_at]
+        )
+        rows += session.execute(page).all()
     document_types()  # every title known
     lines = summaries(session, ((r[10], r[11]) for r in rows))
     names = display_names(session, (r[2] for r in rows))
