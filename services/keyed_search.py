@@ -1,9 +1,8 @@
 """A search as one statement: the rows equal to the term on an exact key, else its text matches.
 
 Probing the exact keys first and then running the list's query costs two statements (two round
-trips on PostgreSQL). Here
-both questions are one subquery that the list's page or count statement embeds, so a search
-costs one statement:
+trips on PostgreSQL). Here both questions are one subquery that the list's page or count
+statement embeds, so a search costs one statement:
 
     WITH hits_<t> AS (SELECT id FROM t WHERE key0 = :k_t_0 UNION SELECT id FROM t WHERE key1 = :k_t_1)
     SELECT id FROM hits_<t>
