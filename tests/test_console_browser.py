@@ -454,3 +454,25 @@ async def test_a_live_reread_right_after_an_action_still_lands_on_the_acted_reco
         screen.reload(quiet=True)  # the live change, before the first reread has answered
         await until(app, pilot, lambda: screen.selected == target and not screen._fetching, "cursor on the record")
         assert table(app).key_at_cursor() == target
+
+
+@run_async
+async def test_a_page_with_wider_cells_is_measured_before_its_first_frame(store, actor):
+    """Issue 8 (search at 1M): a search's rows with 7-digit numbers widened "Number" only on the
+    table's next idle, after a frame had drawn them at the old width (drawn twice). The widths are
+    taken from the page when it is shown."""
+    from screens.browser.parts import Chunk, PageLoaded
+
+    load_requests(store, actor)
+    app = make_app(store, actor("approver1"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        screen = reg(app)
+        before = table(app).columns["number"].content_width
+        shown = list(screen.records.values())[:3]
+        rows = [r.model_copy(update={"number": f"REG-{1_000_000 + n:07d}"}) for n, r in enumerate(shown)]
+        screen.generation += 1
+        screen._page_loaded(PageLoaded(screen.generation, "reset", Chunk(False, None, None), rows, None))
+        # no await in between: no idle, no frame
+        assert table(app).columns["number"].content_width == len("REG-1000000") > before
+        _ = pilot
