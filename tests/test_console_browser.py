@@ -476,3 +476,20 @@ async def test_a_page_with_wider_cells_is_measured_before_its_first_frame(store,
         # no await in between: no idle, no frame
         assert table(app).columns["number"].content_width == len("REG-1000000") > before
         _ = pilot
+
+
+@run_async
+async def test_end_and_home_go_to_the_last_and_first_record(store, actor):
+    """End in a record list scrolled it sideways (DataTable's last column) instead of going to the
+    last record as ctrl+end does; Home likewise."""
+    load_requests(store, actor)
+    app = make_app(store, actor("approver1"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        t = table(app)
+        last = str(list(t.rows)[-1].value)
+        await pilot.press("end")
+        await until(app, pilot, lambda: t.key_at_cursor() == last, "last record")
+        assert t.scroll_x == 0
+        await pilot.press("home")
+        await until(app, pilot, lambda: t.cursor_row == 0, "first record")
