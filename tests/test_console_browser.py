@@ -493,3 +493,21 @@ async def test_end_and_home_go_to_the_last_and_first_record(store, actor):
         assert t.scroll_x == 0
         await pilot.press("home")
         await until(app, pilot, lambda: t.cursor_row == 0, "first record")
+
+
+@run_async
+async def test_a_long_list_info_line_ends_in_an_ellipsis(store, actor):
+    """The "N of M" line is one row high: a longer one wrapped onto a hidden second row and was cut
+    at a word without "…" (seen at 160 columns as "…(F5")."""
+    from screens.textual_compat import screen_text
+
+    load_requests(store, actor)
+    app = make_app(store, actor("approver1"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        term = "nothing-matches-this-rather-long-search-term-" * 2
+        reg(app).set_query(search=term)
+        await until(app, pilot, lambda: not reg(app)._fetching and not reg(app).counts_stale, "searched")
+        await pilot.pause()
+        line = next(ln for ln in screen_text(app.screen).splitlines() if "sort number asc" in ln)
+        assert line.rstrip().endswith("…"), line

@@ -81,7 +81,11 @@ class BrowserScreen(ListWindow):
                 for c in self.columns:
                     table.add_column(c.label, key=c.key, width=c.width)
                 yield table
-                yield Static("loading…", id="list-info", classes="list-info")
+                info = Static("loading…", id="list-info", classes="list-info")
+                # one line: a longer one is cut with "…" (it wrapped onto a hidden second line: "…(F5")
+                info.styles.text_wrap = "nowrap"
+                info.styles.text_overflow = "ellipsis"
+                yield info
             with VerticalScroll(id="detail", classes="detail"):
                 yield Static(Text(self.EMPTY_DETAIL, style="dim"), id="detail-empty")
                 yield from self.compose_detail()
