@@ -511,3 +511,34 @@ async def test_a_long_list_info_line_ends_in_an_ellipsis(store, actor):
         await pilot.pause()
         line = next(ln for ln in screen_text(app.screen).splitlines() if "sort number asc" in ln)
         assert line.rstrip().endswith("…"), line
+
+
+@run_async
+async def test_a_sort_arrow_stays_visible_when_the_label_fills_its_column():
+    """The arrow appended to a sorted column's label was cut off when the label filled the column
+    (an automatic one measured before the arrow, a fixed one as wide as its label)."""
+    from rich.text import Text
+    from textual.app import App
+
+    from screens.browser.table import RecordTable
+    from screens.textual_compat import screen_text
+
+    class One(App):
+        def compose(self):
+            t = RecordTable(cursor_type="row")
+            t.add_column("Tries", key="tries")
+            t.add_column("Status", key="status", width=6)
+            t.add_row(Text("1"), Text("queued"))
+            yield t
+
+    app = One()
+    async with app.run_test(size=(60, 10)) as pilot:
+        t = app.query_one(RecordTable)
+        await pilot.pause()
+        t.columns["tries"].label = Text("Tries ▲")
+        t.columns["status"].label = Text("Status ▼")
+        t.labels_changed()
+        await pilot.pause()
+        await pilot.pause()
+        header = screen_text(app.screen).splitlines()[0]
+        assert "Tries ▲" in header and "Sta… ▼" in header, header
