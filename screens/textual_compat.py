@@ -212,19 +212,32 @@ def realign_tab_underline(tabs: Any) -> None:
     tabs._highlight_active(animate=False)
 
 
-def relabel_tab_in_place(tab: Any, label: str) -> bool:
+def relabel_tab_in_place(tab: Any, label: str, dim: bool = False) -> bool:
     """Give a tab a label of the same width without a layout of the screen (``Tab.label = ...`` asks
     for one, and the tab bar's realignment, on every relabel: a count that went from 1,234 to 1,233
-    after an approve laid out the whole screen). False (nothing done) when the width differs."""
+    after an approve laid out the whole screen). False (nothing done) when the width differs.
+    ``dim``: the label drawn dimmed (a count that is being read again)."""
     from rich.cells import cell_len
+    from rich.text import Text
     from textual.content import Content
     from textual.widgets import Static
 
     if cell_len(tab._label.plain) != cell_len(label):
         return False
-    tab._label = Content.from_text(label)
+    tab._label = Content.from_text(Text(label, style="dim") if dim else label)
     Static.update(tab, tab._label, layout=False)
     return True
+
+
+def measure_table_now(table: Any) -> None:
+    """Measure a DataTable's new rows now (column widths, virtual size) instead of on its next idle:
+    the screen's frame timer may come first, and then the rows were drawn at the old column widths
+    and drawn again a frame later (seen at 1M requests: a search's 7-digit numbers widen "Number")."""
+    if table._require_update_dimensions:
+        table._require_update_dimensions = False
+        new_rows = table._new_rows.copy()
+        table._new_rows.clear()
+        table._update_dimensions(new_rows)
 
 
 def app_exiting(app: Any) -> bool:

@@ -265,7 +265,24 @@ class RequestTable(DataTable):
 
     def labels_changed(self) -> None:
         """The column labels were set in place (``columns[key].label = ...``): draw the header again
-        (appends leave the caches' count as it was, so the header's line would be served from them)."""
+        (appends leave the caches' count as it was, so the header's line would be served from them).
+
+        A label that no longer fits its column (a sort arrow appended) keeps its end visible: an
+        automatic column widens to it; a fixed one shows the label cut with "…" and then the arrow
+        (the arrow was cut off when the label filled its column)."""
+        for column in self.columns.values():
+            label = column.label
+            width = cell_len(label.plain)
+            if column.auto_width:
+                if width > column.content_width:
+                    column.content_width = width
+                    self._require_update_dimensions = True  # the table's width changed
+                    self.check_idle()
+            elif width > column.width > 3 and label.plain.endswith((" ▲", " ▼")):
+                arrow = label[-2:]
+                name = label[:-2]
+                name.truncate(column.width - 2, overflow="ellipsis")
+                column.label = name + arrow
         self._update_count += 1
         self.refresh()
 

@@ -454,3 +454,91 @@ async def test_a_live_reread_right_after_an_action_still_lands_on_the_acted_reco
         screen.reload(quiet=True)  # the live change, before the first reread has answered
         await until(app, pilot, lambda: screen.selected == target and not screen._fetching, "cursor on the record")
         assert table(app).key_at_cursor() == target
+
+
+@run_async
+async def test_a_page_with_wider_cells_is_measured_before_its_first_frame(store, actor):
+    """Issue 8 (search at 1M): a search's rows with 7-digit numbers widened "Number" only on the
+    table's next idle, after a frame had drawn them at the old width (drawn twice). The widths are
+    taken from the page when it is shown."""
+    from screens.browser.parts import Chunk, PageLoaded
+
+    load_requests(store, actor)
+    app = make_app(store, actor("approver1"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        screen = reg(app)
+        before = table(app).columns["number"].content_width
+        shown = list(screen.records.values())[:3]
+        rows = [r.model_copy(update={"number": f"REG-{1_000_000 + n:07d}"}) for n, r in enumerate(shown)]
+        screen.generation += 1
+        screen._page_loaded(PageLoaded(screen.generation, "reset", Chunk(False, None, None), rows, None))
+        # no await in between: no idle, no frame
+        assert table(app).columns["number"].content_width == len("REG-1000000") > before
+        _ = pilot
+
+
+@run_async
+async def test_end_and_home_go_to_the_last_and_first_record(store, actor):
+    """End in a record list scrolled it sideways (DataTable's last column) instead of going to the
+    last record as ctrl+end does; Home likewise."""
+    load_requests(store, actor)
+    app = make_app(store, actor("approver1"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        t = table(app)
+        last = str(list(t.rows)[-1].value)
+        await pilot.press("end")
+        await until(app, pilot, lambda: t.key_at_cursor() == last, "last record")
+        assert t.scroll_x == 0
+        await pilot.press("home")
+        await until(app, pilot, lambda: t.cursor_row == 0, "first record")
+
+
+@run_async
+async def test_a_long_list_info_line_ends_in_an_ellipsis(store, actor):
+    """The "N of M" line is one row high: a longer one wrapped onto a hidden second row and was cut
+    at a word without "…" (seen at 160 columns as "…(F5")."""
+    from screens.textual_compat import screen_text
+
+    load_requests(store, actor)
+    app = make_app(store, actor("approver1"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        term = "nothing-matches-this-rather-long-search-term-" * 2
+        reg(app).set_query(search=term)
+        await until(app, pilot, lambda: not reg(app)._fetching and not reg(app).counts_stale, "searched")
+        await pilot.pause()
+        line = next(ln for ln in screen_text(app.screen).splitlines() if "sort number asc" in ln)
+        assert line.rstrip().endswith("…"), line
+
+
+@run_async
+async def test_a_sort_arrow_stays_visible_when_the_label_fills_its_column():
+    """The arrow appended to a sorted column's label was cut off when the label filled the column
+    (an automatic one measured before the arrow, a fixed one as wide as its label)."""
+    from rich.text import Text
+    from textual.app import App
+
+    from screens.browser.table import RecordTable
+    from screens.textual_compat import screen_text
+
+    class One(App):
+        def compose(self):
+            t = RecordTable(cursor_type="row")
+            t.add_column("Tries", key="tries")
+            t.add_column("Status", key="status", width=6)
+            t.add_row(Text("1"), Text("queued"))
+            yield t
+
+    app = One()
+    async with app.run_test(size=(60, 10)) as pilot:
+        t = app.query_one(RecordTable)
+        await pilot.pause()
+        t.columns["tries"].label = Text("Tries ▲")
+        t.columns["status"].label = Text("Status ▼")
+        t.labels_changed()
+        await pilot.pause()
+        await pilot.pause()
+        header = screen_text(app.screen).splitlines()[0]
+        assert "Tries ▲" in header and "Sta… ▼" in header, header

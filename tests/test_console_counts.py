@@ -57,3 +57,50 @@ async def test_customers_search_has_a_count_and_tabs_have_counts(store, actor):
             "changes counted",
         )
         assert app.screen.counts["All"] == 1
+
+
+@run_async
+async def test_a_search_paints_its_page_before_its_counts_are_read_and_marks_the_old_ones(store, actor, monkeypatch):
+    """Issue 8 (search at 1M): the count's statement ran beside the page's and delayed it. A new
+    question reads its page alone; until its counts come, the total is "…" and the tabs are dimmed
+    (the old question's counts are not shown as this one's), then both are right."""
+    import threading
+
+    from screens.registration import RegistrationScreen
+    from tests.test_console_registration import load_requests
+
+    load_requests(store, actor)
+    app = make_app(store, actor("approver1"))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, RegistrationScreen)
+        await until(
+            app, pilot, lambda: bool(screen.counts) and not screen._fetching and screen.loaded > 1, "first page"
+        )
+        assert "… " not in str(screen.query_one("#list-info").render())
+        page_gate, counted = threading.Event(), []
+        fetch, fetch_counts = screen.fetch, screen.fetch_counts
+
+        def slow_fetch(*args, **kwargs):
+            page_gate.wait(10)
+            return fetch(*args, **kwargs)
+
+        def recorded_counts(search):
+            counted.append((search, screen.loaded))
+            return fetch_counts(search)
+
+        monkeypatch.setattr(screen, "fetch", slow_fetch)
+        monkeypatch.setattr(screen, "fetch_counts", recorded_counts)
+        screen.set_query(search="REG-000002")
+        await pilot.pause(0.3)
+        assert counted == []  # not while the page is read
+        info = str(screen.query_one("#list-info").render())
+        assert " of …" in info and screen.total() is None
+        tab = screen.query_one("#f-all")
+        assert "dim" in str(tab._label.spans) or "dim" in str(tab.render())
+        page_gate.set()
+        await until(app, pilot, lambda: not screen._fetching and not screen.counts_stale, "searched and counted")
+        assert counted and counted[0][0] == "REG-000002"
+        assert screen.counts["All"] == 1 == screen.total()
+        assert "1 of 1" in str(screen.query_one("#list-info").render())
+        assert "dim" not in str(screen.query_one("#f-all")._label.spans)

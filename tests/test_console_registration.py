@@ -680,7 +680,9 @@ def counts_shown(app) -> bool:
     from screens.browser.screen import BrowserScreen
 
     return all(
-        screen.counts or len(screen.FILTERS) <= 1 for screen in app.screen_stack if isinstance(screen, BrowserScreen)
+        (screen.counts or len(screen.FILTERS) <= 1) and not screen.counts_stale
+        for screen in app.screen_stack
+        if isinstance(screen, BrowserScreen)
     )
 
 

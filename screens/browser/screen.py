@@ -81,7 +81,11 @@ class BrowserScreen(ListWindow):
                 for c in self.columns:
                     table.add_column(c.label, key=c.key, width=c.width)
                 yield table
-                yield Static("loading…", id="list-info", classes="list-info")
+                info = Static("loading…", id="list-info", classes="list-info")
+                # one line: a longer one is cut with "…" (it wrapped onto a hidden second line: "…(F5")
+                info.styles.text_wrap = "nowrap"
+                info.styles.text_overflow = "ellipsis"
+                yield info
             with VerticalScroll(id="detail", classes="detail"):
                 yield Static(Text(self.EMPTY_DETAIL, style="dim"), id="detail-empty")
                 yield from self.compose_detail()
@@ -175,16 +179,38 @@ class BrowserScreen(ListWindow):
             return  # an older count arrived after a newer one
         self._counts_generation = event.generation or self._counts_generation
         self.counts = event.counts
+        if event.generation is None or event.generation >= self._stale_since:
+            self.counts_stale = False  # the counts of the question asked last (older ones keep the mark)
         self._label_tabs()
         self._update_info()
 
+    _stale_since = 0  # the generation whose counts are awaited while ``counts_stale``
+    _tabs_dimmed = False
+
+    def _set_counts_stale(self, stale: bool) -> None:
+        super()._set_counts_stale(stale)
+        if stale:
+            self._stale_since = self.generation
+        self._label_tabs()
+        self._update_info()
+
+    def _counts_unchanged(self, generation: int) -> None:
+        if generation >= self._stale_since and self.counts_stale:
+            self.counts_stale = False
+            self._label_tabs()
+            self._update_info()
+
     def _label_tabs(self) -> None:
+        dim = self.counts_stale
+        redim = dim != self._tabs_dimmed
+        self._tabs_dimmed = dim
         for tab in self.query("#filters Tab"):
             name = next((n for n in self.FILTERS if tab_id(n) == tab.id), None)
             label = self._tab_label(name) if name is not None else None
-            if label is not None and str(tab.label) != label:  # type: ignore[attr-defined]
-                if not relabel_tab_in_place(tab, label):  # the same width: no layout
-                    tab.label = label  # type: ignore[attr-defined]
+            if label is not None and (redim or str(tab.label) != label):  # type: ignore[attr-defined]
+                # the same width: no layout (a stale count is dimmed in place, not replaced)
+                if not relabel_tab_in_place(tab, label, dim=dim):
+                    tab.label = Text(label, style="dim") if dim else label  # type: ignore[attr-defined]
 
     def _realign_tabs(self, _screen: Any = None) -> None:
         """After every layout of the screen: the tab bar's underline under its active tab. Tabs relabelled

@@ -85,3 +85,18 @@ class RecordTable(RequestTable):
     def action_scroll_top(self) -> None:
         super().action_scroll_top()
         self.post_message(self.JumpEnd(top=True))
+
+    def action_scroll_end(self) -> None:
+        """``End`` in a record list goes to the last record, as ``ctrl+end`` (DataTable scrolled the
+        row cursor's table sideways to its last column)."""
+        if self.cursor_type == "row":
+            self.action_scroll_bottom()
+        else:
+            super().action_scroll_end()
+
+    def action_scroll_home(self) -> None:
+        """``Home``: the first record, as ``ctrl+home``."""
+        if self.cursor_type == "row":
+            self.action_scroll_top()
+        else:
+            super().action_scroll_home()

@@ -15,6 +15,7 @@ from textual.worker import get_current_worker
 
 from screens.browser.parts import Chunk, Column, CountsLoaded, DetailLoaded, ListQuery, Page, PageLoaded, cut
 from screens.browser.table import RecordTable
+from screens.textual_compat import measure_table_now
 from screens.widgets import ReportsWorkerErrors, data
 
 if TYPE_CHECKING:
@@ -142,7 +143,15 @@ class ListWindow(ReportsWorkerErrors, Screen[None]):
             size,
             keep if keep is not None else self.selected,
         )
-        self._load_counts(self.generation, self.query_state.search)
+        if quiet:
+            self._load_counts(self.generation, self.query_state.search)
+        else:
+            # a new question (filter, search, sort): its first page is read alone and painted, its
+            # counts are read after it (two statements at once on a 2-core machine slowed the page
+            # by the count's time at 1M rows); meanwhile the counts shown are the old question's,
+            # marked stale ("…" in the info line, the tabs dimmed) until the new ones arrive
+            self._counts_after_page = self.generation
+            self._set_counts_stale(True)
         if quiet and self.selected is not None:
             self._fetch_detail_now(self.selected)
 
@@ -260,12 +269,36 @@ class ListWindow(ReportsWorkerErrors, Screen[None]):
     def _load_failed(self, generation: int) -> None:
         if generation == self.generation:
             self._fetching = False
+        self._start_deferred_counts(generation)
+
+    _counts_after_page: int | None = None  # the generation whose counts wait for its first page
+    counts_stale = False  # the counts shown answer an older question (the new ones are on their way)
+
+    def _start_deferred_counts(self, generation: int) -> None:
+        if self._counts_after_page is not None and self._counts_after_page == generation:
+            self._counts_after_page = None
+            self._load_counts(generation, self.query_state.search)
+
+    def _set_counts_stale(self, stale: bool) -> None:
+        """Hook (``BrowserScreen`` dims its tabs); the info line shows "…" for the total meanwhile."""
+        self.counts_stale = stale
+
+    def _counts_unchanged(self, generation: int) -> None:
+        """The counts of ``generation`` came with its rows or not at all (``BrowserScreen``)."""
+        self.counts_stale = False
 
     @work(thread=True, group="browser.counts", exit_on_error=False)  # answers are matched, not cancelled
     def _load_counts(self, generation: int, search: str) -> None:
         counts = self.fetch_counts(search)
-        if counts is not None and not get_current_worker().is_cancelled:
+        if get_current_worker().is_cancelled:
+            return
+        if counts is not None:
             self.post_message(CountsLoaded(counts, generation))
+        elif self.counts_stale:
+            try:  # counted with the rows (LOCAL, posted before the page) or not at all: no longer stale
+                self.app.call_from_thread(self._counts_unchanged, generation)
+            except RuntimeError:
+                pass  # the app is closing
 
     _keep_pending: str | None = None  # where a quiet reread still on its way is to put the cursor
     _detail_seq = 0  # reads of a detail started so far
@@ -347,6 +380,9 @@ class ListWindow(ReportsWorkerErrors, Screen[None]):
             else:
                 self._show_window(self.selected, None, appended=added if down and not self._trimmed else None)
         self._update_info()
+        if event.kind == "reset":
+            # after this frame: the page is painted before the count's statement competes with it
+            self.call_after_refresh(self._start_deferred_counts, event.generation)
         if not self.first_page_shown:
             self.first_page_shown = True
             self.call_after_refresh(self._first_list_painted)
@@ -432,6 +468,8 @@ class ListWindow(ReportsWorkerErrors, Screen[None]):
                 table.clear()
                 for key in keys:
                     table.add_row(*self._cells(self.records[key]), key=key)
+            # the column widths from these rows before the first frame shows them (not drawn twice)
+            measure_table_now(table)
             if not keys:
                 self._select(None)
                 return
@@ -466,6 +504,8 @@ class ListWindow(ReportsWorkerErrors, Screen[None]):
         return [cut(cell, c.width) for c, cell in zip(self.columns, self.row_cells(row))]
 
     def total(self) -> int | None:
+        if self.counts_stale:
+            return None
         return self.counts.get(self.query_state.status) if self.counts else None
 
     @property
