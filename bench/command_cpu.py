@@ -165,10 +165,11 @@ def measure(kind: str, url: str, args) -> None:
     for _ in range(args.rounds):
         for op in OPS:
             mix.prepare(op)
-            if prof is not None:
+            profiled = prof is not None and (not args.only or op in args.only.split(","))
+            if profiled:
                 prof.enable()
             mix.run(op, sink)
-            if prof is not None:
+            if profiled:
                 prof.disable()
     store.dispose()
     print(f"\n== {kind} ({SRC or 'this checkout'}): {args.rounds} of each command, one process")
@@ -194,6 +195,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--store", choices=("sqlite", "postgres", "both"), default="both")
     ap.add_argument("--rounds", type=int, default=60)
+    ap.add_argument("--only", help="profile only these commands (comma-separated), e.g. submit,create")
     ap.add_argument("--profile", type=int, default=0, help="print cProfile's top N functions")
     ap.add_argument("--pg", default="postgresql://127.0.0.1:5432/postgres")
     ap.add_argument("--pg-prefix", default="tput_cpu_")

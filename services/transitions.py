@@ -34,7 +34,9 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, TypeVar
 
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, SQLModel, col, select
 
 from services.errors import Conflict, InvalidTransition, NotFound, RegdeskError
@@ -263,8 +265,7 @@ def move(session: Session, process: Process, record: Any, action: str, *, to: An
         if fresh is not None and process.state_of(fresh) not in t.sources:
             raise refusal(session, process, fresh, action, lost_race=True)
         raise changed_meanwhile(session, process, record, fresh)
-    session.refresh(record)
-    return before
+    return before  # ``record`` holds the row as the UPDATE left it (claim's RETURNING)
 
 
 def changed_meanwhile(session: Session, process: Process, record: Any, fresh: Any = None) -> RegdeskError:
@@ -296,14 +297,16 @@ def claim(
     """Apply ``values`` to ``row`` if its ``field`` is in ``sources`` and its version unchanged.
 
     Bumps the version (and ``updated_at`` where the table has it). Returns ``(True, None)``
-    when this transaction won, else ``(False, current)`` with the record as it is now (None
-    when it was deleted). ``row`` is expired either way, so it reads fresh values next.
+    when this transaction won (``row`` then holds the values the UPDATE left, read back by its
+    RETURNING), else ``(False, current)`` with the record as it is now (None when it was
+    deleted; ``row`` is expired, so it reads fresh values next).
     """
     model = type(row)
     expected = row.version if version is None else version  # type: ignore[attr-defined]
     changes: dict[str, Any] = {"version": expected + 1, **values}
     if "updated_at" in model.model_fields and "updated_at" not in changes:
         changes["updated_at"] = now(session)
+    keys, columns = _columns(model)
     result = session.execute(
         update(model)
         .where(
@@ -312,12 +315,28 @@ def claim(
             col(getattr(model, "version")) == expected,
         )
         .values(**changes)
+        .returning(*columns)  # the row as it is now: no SELECT after the UPDATE to read it back
         .execution_options(synchronize_session=False)
     )
+    now_row = result.first()
     session.expire(row)
-    if result.rowcount == 1:  # type: ignore[attr-defined]
+    if now_row is not None:
+        for key, value in zip(keys, now_row):
+            set_committed_value(row, key, value)
         return True, None
     return False, session.get(model, row.id)  # type: ignore[attr-defined]
+
+
+_COLUMNS: dict[type, tuple[tuple[str, ...], tuple[Any, ...]]] = {}
+
+
+def _columns(model: type) -> tuple[tuple[str, ...], tuple[Any, ...]]:
+    """A mapped model's column attributes: (attribute keys, their columns), in one order."""
+    known = _COLUMNS.get(model)
+    if known is None:
+        attrs = sa_inspect(model).column_attrs
+        known = _COLUMNS[model] = (tuple(a.key for a in attrs), tuple(a.columns[0] for a in attrs))
+    return known
 
 
 # ---------------------------------------------------------------------------- printing
