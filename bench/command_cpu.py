@@ -18,34 +18,36 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-SRC = next((a[6:] for a in sys.argv if a.startswith("--src=")), None)
-sys.path.insert(0, SRC or str(Path(__file__).resolve().parent.parent))
+sys.path.insert(
+    0, next((a[6:] for a in sys.argv if a.startswith("--src=")), str(Path(__file__).resolve().parent.parent))
+)
 
-import argparse  # noqa: E402
-import cProfile  # noqa: E402
-import io  # noqa: E402
-import os  # noqa: E402
-import pstats  # noqa: E402
-import random  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import uuid  # noqa: E402
-from collections import defaultdict  # noqa: E402
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from collections import defaultdict
 
 os.environ.setdefault("REGDESK_CONFIG", "/nonexistent/regdesk-bench-config.toml")
 
-from sqlalchemy import insert  # noqa: E402
+from sqlalchemy import insert
 
-import models  # noqa: E402, F401
-from bench.import_bench import customer_row  # noqa: E402
-from models.customer import Customer  # noqa: E402
-from seed.demo import load_reference  # noqa: E402
-from services import changes, signup  # noqa: E402
-from services.operators import resolve_actor  # noqa: E402
-from services.permissions import PORTAL  # noqa: E402
-from services.store import Store  # noqa: E402
+import models  # noqa: F401
+from bench.import_bench import customer_row
+from models.customer import Customer
+from seed.demo import load_reference
+from services import changes, signup
+from services.operators import resolve_actor
+from services.permissions import PORTAL
+from services.store import Store
 
+SRC = next((a[6:] for a in sys.argv if a.startswith("--src=")), None)
 OPS = ("submit", "verify", "approve", "reject", "create", "edit")
 EDIT_CUSTOMERS = 200
 
