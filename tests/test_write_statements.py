@@ -133,3 +133,26 @@ def test_a_submit_reads_the_mail_parameters_once_and_takes_its_number_in_one_sta
 
         out = s.exec(select(OutboxEmail).where(OutboxEmail.entity_key == result.number)).one()
         assert (out.subject, out.body) == (f"Check {result.number}", "Hello Ann")
+
+
+def test_a_create_reads_the_sequence_flags_once_and_the_request_once(any_store):
+    from services import signup
+    from tests.test_signup_services import approved
+
+    approver = actor_of(any_store)("approver1")
+    kwargs = {"mode": "new", "template": "DOMESTIC", "role": "Customer self-service user"}
+    first = approved(any_store, email="c1@example.org", user_name="cre1")
+    second = approved(any_store, email="c2@example.org", user_name="cre2", company="Other Traders")
+    any_store.call(signup.create_customer, approver, first, **kwargs)  # compiled once
+    with _sql(any_store) as seen:
+        result = any_store.call(signup.create_customer, approver, second, **kwargs)
+    assert len([s for s in seen if s.startswith("select") and "numbersequence" in s]) <= 1, seen
+    assert len(_request_reads(seen)) == 1, seen  # the plan's; the claim's RETURNING gives the row back
+    with any_store.read() as s:
+        req = signup.get_request(s, second)
+        assert (req.status, req.created_customer_account, req.created_by) == (
+            "Created",
+            result.customer_account,
+            "approver1",
+        )
+        assert not result.customer_account.startswith("~") and not result.user_request.startswith("~")
