@@ -32,7 +32,7 @@ def _dump(values: dict[str, Any] | None) -> str | None:
 
 
 DEFERRED_NUMBERS = "regdesk_deferred_numbers"
-_INSERT = insert(AuditEvent.__table__)  # type: ignore[arg-type]  # sqlmodel's __table__ is a Table  # session.info key of services.sequences.defer_numbers
+_INSERT = insert(AuditEvent.__table__)  # type: ignore[attr-defined]  # sqlmodel's table models have one  # session.info key of services.sequences.defer_numbers
 
 
 def record(
@@ -51,7 +51,7 @@ def record(
     While gap-free numbers are deferred (``sequences.defer_numbers``) the event is held and
     inserted by ``sequences.settle`` with the real numbers in it: the audit trail is insert-only
     (operator logins may not UPDATE it on PostgreSQL), so it is never rewritten afterwards."""
-    values = {
+    values: dict[str, Any] = {
         "at": now(session),
         "operator": actor.user_name,
         "entity_type": entity_type,

@@ -348,7 +348,7 @@ def _columns(model: type) -> tuple[tuple[str, ...], tuple[Any, ...]]:
     """A mapped model's column attributes: (attribute keys, their columns), in one order."""
     known = _COLUMNS.get(model)
     if known is None:
-        attrs = sa_inspect(model).column_attrs
+        attrs: Any = sa_inspect(model).column_attrs
         known = _COLUMNS[model] = (tuple(a.key for a in attrs), tuple(a.columns[0] for a in attrs))
     return known
 

@@ -24,11 +24,11 @@ from services.text import normalize_email
 
 
 @lru_cache(maxsize=None)
-def _duplicate_statements(own: bool) -> tuple[Select[Any], Select[Any], Select[Any]]:
+def _duplicate_statements(own: bool) -> tuple[Any, Any, Any]:
     """find_duplicates' three statements, built once (the columns they need, not whole rows);
     ``own``: the request was created as (or added to) a customer, which is left out."""
     rid = func.coalesce(bindparam("rid", type_=Integer), -1)  # no id yet (a submit): every row's differs
-    email = bindparam("email")
+    email: Any = bindparam("email")
     requests = (
         select(col(SignupRequest.number), col(SignupRequest.company), col(SignupRequest.status))
         .where(
