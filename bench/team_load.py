@@ -9,7 +9,7 @@ times them from the first command. Before the load, the same N processes measure
 the inserts a submit makes (request, audit, token, outbox), one small transaction each.
 
     .venv/bin/python bench/team_load.py [--store sqlite|postgres|both] [--writers 20]
-        [--seconds 25] [--import-rows 100000] [--pg postgresql://127.0.0.1:5432/postgres]
+        [--seconds 25] [--import-rows 100000] [--pg postgresql://127.0.0.1:5432/postgres] [--src=DIR]
 
 REGDESK_BENCH_NO_NOTIFY=1 (diagnosis only) leaves out the PostgreSQL ``NOTIFY regdesk_changes``
 that every audited command sends (its commit then takes no notify-queue lock).
@@ -33,7 +33,10 @@ from collections import Counter, defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# --src=DIR: another checkout's code (the "before" of a comparison, e.g. /work/main)
+sys.path.insert(
+    0, next((a[6:] for a in sys.argv if a.startswith("--src=")), str(Path(__file__).resolve().parent.parent))
+)
 os.environ.setdefault("REGDESK_CONFIG", "/nonexistent/regdesk-bench-config.toml")
 
 from sqlalchemy import insert
@@ -49,6 +52,7 @@ from services.operators import resolve_actor
 from services.permissions import PORTAL
 from services.store import Store
 
+SRC = next((a[6:] for a in sys.argv if a.startswith("--src=")), None)
 EDIT_CUSTOMERS = 2000
 MIX = [("submit", 30), ("verify", 15), ("approve", 15), ("reject", 10), ("create", 10), ("edit", 20)]
 APPROVERS = ("approver1", "approver2")
@@ -344,6 +348,11 @@ def import_worker(url: str, path: str, go, delay: float, out, slow: bool = False
 # ------------------------------------------------------------------------------ driver
 
 
+def _load() -> str:
+    with open("/proc/loadavg") as fh:
+        return fh.read().split()[0]
+
+
 def _pct(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
@@ -354,7 +363,10 @@ def _pct(values: list[float], p: float) -> float:
 def run_store(kind: str, url: str, args) -> None:
     ctx = mp.get_context("fork")
     store = Store(url, create=True)
-    print(f"\n== {kind}: building ({EDIT_CUSTOMERS} customers to edit, {args.import_rows} to import) ...", flush=True)
+    print(
+        f"\n== {kind}: building ({EDIT_CUSTOMERS} customers to edit, {args.import_rows} to import) ... load {_load()}",
+        flush=True,
+    )
     build(store, args.import_rows)
     store.dispose()
 
@@ -420,7 +432,7 @@ def run_store(kind: str, url: str, args) -> None:
     total = sum(len(v) for v in by_op.values())
     all_dt = [d for v in by_op.values() for d in v]
     print(
-        f"== {kind}: {args.writers} writers, {args.seconds:.0f} s"
+        f"== {kind} ({SRC or 'this checkout'}): {args.writers} writers, {args.seconds:.0f} s, load {_load()}"
         + (f", import of {args.import_rows} rows running" if import_path else "")
     )
     print(
@@ -464,6 +476,7 @@ def main() -> None:
     ap.add_argument("--pg", default="postgresql://127.0.0.1:5432/postgres")
     ap.add_argument("--slow", action="store_true", help="list the commands over 1 s with their start times")
     ap.add_argument("--cold", action="store_true", help="no warm-up: each writer's first commands are timed cold")
+    ap.add_argument("--src", help="run another checkout's code (the 'before' of a comparison); --src=DIR")
     ap.add_argument("--pg-prefix", default="team_load_", help="name prefix of the scratch PostgreSQL database")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="team-load-") as tmp:

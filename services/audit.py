@@ -8,13 +8,13 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, insert
 from sqlmodel import Session, col, select
 
 from models.core import AuditEvent
 from services.identity import login_default
 from services.permissions import Actor, require
-from services.store import now
+from services.store import in_plan_phase, now
 
 
 def _jsonable(value: Any) -> Any:
@@ -31,7 +31,8 @@ def _dump(values: dict[str, Any] | None) -> str | None:
     return json.dumps({k: _jsonable(v) for k, v in values.items()}, sort_keys=True, ensure_ascii=False)
 
 
-DEFERRED_NUMBERS = "regdesk_deferred_numbers"  # session.info key of services.sequences.defer_numbers
+DEFERRED_NUMBERS = "regdesk_deferred_numbers"
+_INSERT = insert(AuditEvent.__table__)  # type: ignore[attr-defined]  # sqlmodel's table models have one  # session.info key of services.sequences.defer_numbers
 
 
 def record(
@@ -50,24 +51,29 @@ def record(
     While gap-free numbers are deferred (``sequences.defer_numbers``) the event is held and
     inserted by ``sequences.settle`` with the real numbers in it: the audit trail is insert-only
     (operator logins may not UPDATE it on PostgreSQL), so it is never rewritten afterwards."""
-    event = AuditEvent(
-        at=now(session),
-        operator=actor.user_name,
-        entity_type=entity_type,
-        entity_key=entity_key,
-        action=action,
-        before=_dump(before),
-        after=_dump(after),
-        comment=comment,
+    values: dict[str, Any] = {
+        "at": now(session),
+        "operator": actor.user_name,
+        "entity_type": entity_type,
+        "entity_key": entity_key,
+        "action": action,
+        "before": _dump(before),
+        "after": _dump(after),
+        "comment": comment,
         # PostgreSQL's trigger replaces db_login with session_user; on SQLite it is the OS login
-        db_login=actor.login or login_default(session.get_bind()),
-        acting_reason=actor.reason,
-    )
+        "db_login": actor.login or login_default(session.get_bind()),
+        "acting_reason": actor.reason,
+    }
     deferred = session.info.get(DEFERRED_NUMBERS)
     if deferred is not None:
-        deferred.setdefault("audit", []).append(event)
+        deferred.setdefault("audit", []).append(AuditEvent(**values))
+    elif in_plan_phase(session):  # not written yet: flushed with the write phase's first statement, as before
+        session.add(AuditEvent(**values))
     else:
-        session.add(event)
+        # one INSERT now, not an ORM object for the flush (its construction and unit of work cost
+        # more CPU than the statement); a value left None gets the column's default, as the
+        # flush of an AuditEvent gives it (acting_reason from the session's default)
+        session.execute(_INSERT, {k: v for k, v in values.items() if v is not None})
     from services import changefeed
 
     changefeed.notify(session)  # PostgreSQL: wake open consoles at commit (services/changefeed.py)

@@ -25,7 +25,8 @@ from email.utils import parseaddr
 from string import Template
 from typing import Any
 
-from sqlmodel import Session
+from sqlalchemy import bindparam
+from sqlmodel import Session, col, select
 
 from models.core import OutboxEmail, OutboxStatus, Parameter
 from services import params, tokens
@@ -136,10 +137,31 @@ def set_template(session: Session, actor: Actor, key: str, subject: str, body: s
     )
 
 
-def render(session: Session, key: str, context: dict[str, Any]) -> tuple[str, str]:
-    subject, body = get_template(session, key)
+def _stored(session: Session, keys: list[str]) -> dict[str, Any]:
+    """The stored values (decoded) of the parameters ``keys`` that have a row, in one SELECT."""
+    return {k: json.loads(v) for k, v in session.execute(_STORED, {"keys": keys}).all()}
+
+
+_STORED = select(col(Parameter.key), col(Parameter.value)).where(
+    col(Parameter.key).in_(bindparam("keys", expanding=True))
+)
+
+
+def render(
+    session: Session, key: str, context: dict[str, Any], *, stored: dict[str, Any] | None = None
+) -> tuple[str, str]:
+    """``stored``: the template's and company.name's stored values read already (``_stored``)."""
+    if stored is None:
+        subject, body = get_template(session, key)
+        company = params.get(session, "company.name")
+    else:
+        if key not in DEFAULT_TEMPLATES:
+            get_template(session, key)  # raises its NotFound
+        kept = stored.get(f"mail.template.{key}")
+        subject, body = DEFAULT_TEMPLATES[key] if kept is None else (kept["subject"], kept["body"])
+        company = stored.get("company.name", params.spec_of("company.name").default)
     values = {
-        "our_company": params.get(session, "company.name"),
+        "our_company": company,
         **{k: "" if v is None else str(v) for k, v in context.items()},
     }
     subject = strip_controls(Template(subject).safe_substitute(values))
@@ -212,7 +234,9 @@ def enqueue(
     nonce = uuid.uuid4().hex
     if template in LINK_TEMPLATES:
         context = {**context, **{name: slot(name, nonce) for name in SECRET_SLOTS}}
-    subject, body = render(session, template, context)
+    # the template, company.name and mail.from in one statement (not one per key)
+    stored = _stored(session, [f"mail.template.{template}", "company.name", "mail.from"])
+    subject, body = render(session, template, context, stored=stored)
     message = OutboxEmail(
         created_at=now(session),
         recipient=recipient,
@@ -222,7 +246,7 @@ def enqueue(
         entity_type=entity_type,
         entity_key=entity_key,
         status=OutboxStatus.PENDING,
-        message_id=new_message_id(nonce, params.get(session, "mail.from")),
+        message_id=new_message_id(nonce, stored.get("mail.from", params.spec_of("mail.from").default)),
         next_attempt_at=now(session),
     )
     session.add(message)

@@ -83,6 +83,13 @@ _TAKE = text(
 )
 
 
+_FLAGS = text("SELECT code, continuous FROM numbersequence")
+_TAKE_NON_CONTINUOUS = text(
+    "UPDATE numbersequence SET next_value = next_value + 1 WHERE code = :code AND NOT continuous "
+    "RETURNING prefix, width, next_value - 1"
+)
+
+
 _DEFERRED = "regdesk_deferred_numbers"  # = services.audit.DEFERRED_NUMBERS; session.info: {"pending": {placeholder: code}, "new": [objects]}
 PLACEHOLDER_PREFIX = "~"
 
@@ -321,11 +328,19 @@ def next_number(session: Session, code: str) -> str:
     if deferred is not None or bind.dialect.name != "sqlite":
         known = deferred.setdefault("continuous", {}) if deferred is not None else {}
         continuous = known.get(code)
-        if continuous is None:  # read once per deferred transaction
-            continuous = session.execute(
-                text("SELECT continuous FROM numbersequence WHERE code = :code"), {"code": code}
-            ).scalar()
-            known[code] = continuous
+        if continuous is None and deferred is None:
+            # PostgreSQL, not deferred: a non-continuous sequence's number in one statement of its
+            # own tiny transaction (the row locked for that statement only); no row: continuous
+            # (taken below in the caller's transaction) or not set up
+            with bind.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                row = conn.execute(_TAKE_NON_CONTINUOUS, {"code": code}).first()
+            if row is not None:
+                return format_number(*row)
+        if continuous is None:
+            # every sequence's flag at once (a handful of rows), read once per deferred transaction:
+            # a create takes an account and a user-request number
+            known.update({c: bool(flag) for c, flag in session.execute(_FLAGS).all()})
+            continuous = known.get(code)
         if continuous is None:
             raise NotFound(f"number sequence {code!r} is not set up (run 'regdesk db upgrade' or 'regdesk demo')")
         if deferred is not None and continuous:

@@ -55,21 +55,26 @@ _ESC_SEQ = re.compile(
 _BIDI = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
 
 
+# Unicode control characters (category Cc: U+0000-001F, U+007F-009F) out, with the bidi
+# controls, in one ``str.translate``; newline and tab are kept in multi-line fields and become a
+# space in single-line ones.
+# (Unicode's stability policy fixes the Cc set; tests/test_text_controls.py checks it against unicodedata)
+_CONTROLS = [*range(0x00, 0x20), *range(0x7F, 0xA0)]
+_DROP_MULTILINE = {**dict.fromkeys(_CONTROLS), **_BIDI, ord("\n"): "\n", ord("\t"): "\t"}
+_DROP_SINGLE_LINE = {**_DROP_MULTILINE, ord("\n"): " ", ord("\t"): " "}
+
+
 def strip_controls(value: str, *, multiline: bool = False) -> str:
     """Drop terminal escape sequences, bidi controls and Unicode control characters (category Cc).
 
     Newline and tab survive only in multi-line fields; in single-line ones they become a space.
     """
-    value = _ESC_SEQ.sub("", value).translate(_BIDI)
-    out = []
-    for ch in value:
-        if ch in "\n\t":
-            out.append(ch if multiline else " ")
-        elif unicodedata.category(ch) == "Cc":
-            continue
-        else:
-            out.append(ch)
-    return "".join(out)
+    if "\x1b" in value or not value.isascii():  # ESC, or 8-bit CSI / OSC ... (U+0080-009F)
+        value = _ESC_SEQ.sub("", value)
+    return value.translate(_DROP_MULTILINE if multiline else _DROP_SINGLE_LINE)
+
+
+_SPACES = re.compile(r" {2,}")
 
 
 def clean(value: object, *, multiline: bool = False) -> str:
@@ -78,7 +83,7 @@ def clean(value: object, *, multiline: bool = False) -> str:
         return ""
     text = strip_controls(str(value), multiline=multiline)
     if not multiline:
-        text = re.sub(r" {2,}", " ", text)
+        text = _SPACES.sub(" ", text)
     return text.strip()
 
 

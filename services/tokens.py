@@ -13,6 +13,7 @@ import secrets
 from datetime import timedelta
 
 from sqlalchemy import update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from models.core import Token
@@ -82,6 +83,29 @@ def consume(session: Session, purpose: str, raw: str, *, what: str = "link") -> 
     if result.rowcount != 1:  # type: ignore[attr-defined]  # sqlmodel types execute() as Result; an UPDATE's is a CursorResult
         raise InvalidTransition(f"this {what} was already used")
     token.used_at = current
+    return token
+
+
+def use(session: Session, token: Token, purpose: str, raw: str, *, what: str = "link") -> Token:
+    """Mark ``token`` (read earlier, e.g. by a plan) used: one conditional UPDATE that re-checks
+    what ``consume`` checks (not used, not replaced, not expired), so two clicks at once cannot
+    both succeed; when it changes nothing the token is read again and refused as ``consume`` does."""
+    current = now(session)
+    result = session.execute(
+        update(Token)
+        .where(
+            col(Token.id) == token.id,
+            col(Token.used_at).is_(None),
+            col(Token.voided_at).is_(None),
+            col(Token.expires_at) > current,
+        )
+        .values(used_at=current)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult
+        session.expire(token)
+        return consume(session, purpose, raw, what=what)  # the refusal of the token as it is now
+    set_committed_value(token, "used_at", current)
     return token
 
 

@@ -55,3 +55,104 @@ def test_a_sign_up_submit_voids_no_link(any_store):
         submit(any_store, email="second@example.org", user_name="second")
     assert not [s for s in seen if s.startswith("update token")], seen
     assert [s for s in seen if s.startswith("insert into outboxemail")], seen
+
+
+def _request_reads(seen: list[str]) -> list[str]:
+    return [s for s in seen if s.startswith("select") and "from signuprequest" in s]
+
+
+def test_a_verify_reads_its_token_and_request_once_and_nothing_after_the_update(any_store):
+    from services import signup
+    from tests.test_signup_services import link_token
+
+    warm = submit(any_store, email="warm@example.org", user_name="warm").number
+    any_store.call(signup.verify, link_token(any_store, warm))  # compiled once
+    number = submit(any_store).number
+    raw = link_token(any_store, number)
+    with _sql(any_store) as seen:
+        result = any_store.call(signup.verify, raw)
+    assert result.number == number and result.status == "Verified by user"
+    token_reads = [s for s in seen if s.startswith("select") and "from token" in s]
+    assert len(token_reads) == 1, seen  # the plan's: the write phase's conditional UPDATE re-checks it
+    assert len(_request_reads(seen)) == 1, seen
+    update = next(i for i, s in enumerate(seen) if s.startswith("update signuprequest"))
+    assert "returning" in seen[update], seen[update]  # the row as it is now comes back with the UPDATE
+    assert seen[update + 1].startswith("insert into auditevent"), seen[update:]
+    with any_store.read() as s:
+        req = signup.get_request(s, number)
+        assert (req.status, req.version, req.verified_at is not None) == ("Verified by user", 2, True)
+    import pytest
+
+    from services.errors import InvalidTransition
+
+    with pytest.raises(InvalidTransition, match="already used"):
+        any_store.call(signup.verify, raw)
+
+
+def test_approve_and_reject_read_the_request_once(any_store):
+    from services import signup
+    from tests.test_signup_services import verified
+
+    approver = actor_of(any_store)("approver1")
+    first, second, third = (verified(any_store, email=f"r{i}@example.org", user_name=f"rej{i}") for i in range(3))
+    any_store.call(signup.approve, approver, first)  # compiled once
+    with _sql(any_store) as seen:
+        result = any_store.call(signup.approve, approver, second, "fine")
+    assert result.status == "Approved"
+    assert len(_request_reads(seen)) == 1, seen  # the plan's; nothing after the UPDATE
+    with _sql(any_store) as seen:
+        result = any_store.call(signup.reject, approver, third, "Not a business customer")
+    assert result.status == "Rejected"
+    assert len(_request_reads(seen)) == 1, seen
+    with any_store.read() as s:
+        a, r = signup.get_request(s, second), signup.get_request(s, third)
+        assert (a.status, a.approved_by, a.version) == ("Approved", "approver1", 3)
+        assert (r.status, r.rejected_by, r.reject_reason, r.version) == (
+            "Rejected",
+            "approver1",
+            "Not a business customer",
+            3,
+        )
+
+
+def test_a_submit_reads_the_mail_parameters_once_and_takes_its_number_in_one_statement(any_store):
+    from services import mail
+
+    submit(any_store, email="warm2@example.org", user_name="warm2")  # compiled once
+    with any_store.write() as s:  # a stored template and sender: read with the one statement
+        mail.set_template(s, actor_of(any_store)("admin1"), "signup_verify", "Check $number", "Hello $first_name")
+    with _sql(any_store) as seen:
+        result = submit(any_store, email="third@example.org", user_name="third")
+    assert len([s for s in seen if s.startswith("select") and "from parameter" in s]) == 1, seen
+    assert not [s for s in seen if "select continuous" in s], seen  # the number's sequence is not continuous
+    assert len([s for s in seen if "numbersequence" in s]) == 1, seen
+    with any_store.read() as s:
+        from sqlmodel import select
+
+        from models.core import OutboxEmail
+
+        out = s.exec(select(OutboxEmail).where(OutboxEmail.entity_key == result.number)).one()
+        assert (out.subject, out.body) == (f"Check {result.number}", "Hello Ann")
+
+
+def test_a_create_reads_the_sequence_flags_once_and_the_request_once(any_store):
+    from services import signup
+    from tests.test_signup_services import approved
+
+    approver = actor_of(any_store)("approver1")
+    kwargs = {"mode": "new", "template": "DOMESTIC", "role": "Customer self-service user"}
+    first = approved(any_store, email="c1@example.org", user_name="cre1")
+    second = approved(any_store, email="c2@example.org", user_name="cre2", company="Other Traders")
+    any_store.call(signup.create_customer, approver, first, **kwargs)  # compiled once
+    with _sql(any_store) as seen:
+        result = any_store.call(signup.create_customer, approver, second, **kwargs)
+    assert len([s for s in seen if s.startswith("select") and "numbersequence" in s]) <= 1, seen
+    assert len(_request_reads(seen)) == 1, seen  # the plan's; the claim's RETURNING gives the row back
+    with any_store.read() as s:
+        req = signup.get_request(s, second)
+        assert (req.status, req.created_customer_account, req.created_by) == (
+            "Created",
+            result.customer_account,
+            "approver1",
+        )
+        assert not result.customer_account.startswith("~") and not result.user_request.startswith("~")

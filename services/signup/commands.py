@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlmodel import Session, select
 
+from models.core import Token
 from models.schemas import SignupIn
 from models.signup import SignupRequest
 from services import audit, mail, params, sequences, tokens
@@ -140,10 +141,11 @@ def mint_verification_link(session: Session, number: str) -> dict[str, str]:
 @writes(phased=True)
 def verify(session: Session, raw_token: str) -> VerifyResult:
     """What the link in the verification e-mail calls: Requested -> Verified by user."""
-    _plan_verify(session, raw_token)
+    token, req = _plan_verify(session, raw_token)
     begin_write(session)
-    token = tokens.consume(session, "signup-verify", raw_token, what="verification link")
-    req = get_request(session, token.entity_key)
+    # the plan's token and request, re-checked by the two conditional UPDATEs (token unused, not
+    # replaced, not expired; request still Requested at the version the plan read): not read again
+    tokens.use(session, token, "signup-verify", raw_token, what="verification link")
     transition(session, req, "verify", verified_at=now(session))
     audit.record(
         session,
@@ -157,17 +159,17 @@ def verify(session: Session, raw_token: str) -> VerifyResult:
     return VerifyResult(number=req.number, status=S.VERIFIED.value)
 
 
-def _plan_verify(session: Session, raw_token: str) -> None:
-    """Refuse a link that cannot work (unknown, used, of a request no longer Requested) without a lock."""
-    from models.core import Token
-
+def _plan_verify(session: Session, raw_token: str) -> tuple[Token, SignupRequest]:
+    """Refuse a link that cannot work (unknown, used, of a request no longer Requested) without a
+    lock; the token and its request, for the write phase."""
     token = session.exec(
         select(Token).where(Token.token_hash == tokens.hash_token(raw_token or ""), Token.purpose == "signup-verify")
     ).first()
     if token is None or token.used_at is not None or token.voided_at is not None or token.expires_at <= now(session):
-        tokens.consume(session, "signup-verify", raw_token, what="verification link")  # raises its own refusal
-        return
-    precheck(session, get_request(session, token.entity_key), "verify")
+        token = tokens.consume(session, "signup-verify", raw_token, what="verification link")  # raises its refusal
+    req = get_request(session, token.entity_key)
+    precheck(session, req, "verify")
+    return token, req
 
 
 @writes(phased=True)

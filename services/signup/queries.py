@@ -23,58 +23,69 @@ from services.signup.views import DuplicateHint, RequestDetail, RequestPage
 from services.text import normalize_email
 
 
+@lru_cache(maxsize=None)
+def _duplicate_statements(own: bool) -> tuple[Any, Any, Any]:
+    """find_duplicates' three statements, built once (the columns they need, not whole rows);
+    ``own``: the request was created as (or added to) a customer, which is left out."""
+    rid = func.coalesce(bindparam("rid", type_=Integer), -1)  # no id yet (a submit): every row's differs
+    email: Any = bindparam("email")
+    requests = (
+        select(col(SignupRequest.number), col(SignupRequest.company), col(SignupRequest.status))
+        .where(
+            col(SignupRequest.email_normalized) == email,
+            col(SignupRequest.id) != rid,
+            col(SignupRequest.status).in_(OPEN_STATUSES),
+        )
+        .limit(bindparam("limit"))
+    )
+    contacts = (
+        select(col(ContactPerson.first_name), col(ContactPerson.last_name), col(Customer.account), col(Customer.name))
+        .join(Customer, col(ContactPerson.customer_id) == col(Customer.id))
+        .where(
+            col(ContactPerson.email_normalized) == email,
+            or_(col(ContactPerson.signup_request_id).is_(None), col(ContactPerson.signup_request_id) != rid),
+        )
+        .limit(bindparam("limit"))
+    )
+    customers = select(
+        col(Customer.account), col(Customer.name), col(Customer.name_normalized), col(Customer.email_normalized)
+    ).where(or_(col(Customer.email_normalized) == email, col(Customer.name_normalized) == bindparam("company")))
+    if own:
+        customers = customers.where(col(Customer.account) != bindparam("own"))
+    return requests, contacts, customers.limit(bindparam("limit"))
+
+
 def find_duplicates(session: Session, req: SignupRequest, limit: int = 20) -> list[DuplicateHint]:
     """Open requests, contacts and customers with the same e-mail; customers with the same name.
     Never what the request itself led to: the contact created from it, and the customer it was
     created as (or added to)."""
     hints: list[DuplicateHint] = []
     email = req.email_normalized
-    for other in session.exec(
-        select(SignupRequest)
-        .where(
-            col(SignupRequest.email_normalized) == email,
-            col(SignupRequest.id) != req.id,
-            col(SignupRequest.status).in_(OPEN_STATUSES),
-        )
-        .limit(limit)
-    ).all():
-        hints.append(
-            DuplicateHint(
-                kind="request", key=other.number, label=f"{other.company} ({other.status})", reason="same e-mail"
-            )
-        )
-    for contact, account, cname in session.exec(
-        select(ContactPerson, Customer.account, Customer.name)
-        .join(Customer, col(ContactPerson.customer_id) == col(Customer.id))
-        .where(
-            col(ContactPerson.email_normalized) == email,
-            or_(col(ContactPerson.signup_request_id).is_(None), col(ContactPerson.signup_request_id) != req.id),
-        )
-        .limit(limit)
-    ).all():
+    own = req.created_customer_account or ""
+    requests, contacts, customers = _duplicate_statements(bool(own))
+    values: dict[str, Any] = {"email": email, "rid": req.id, "limit": limit, "company": req.company_normalized}
+    if own:
+        values["own"] = own
+    for number, company, status in session.execute(requests, values).all():
+        hints.append(DuplicateHint(kind="request", key=number, label=f"{company} ({status})", reason="same e-mail"))
+    for first_name, last_name, account, cname in session.execute(contacts, values).all():
         hints.append(
             DuplicateHint(
                 kind="contact",
                 key=account,
-                label=f"{contact.first_name} {contact.last_name} at {cname}",
+                label=f"{first_name} {last_name} at {cname}",
                 reason="same e-mail",
             )
         )
-    own = req.created_customer_account or ""
     seen: set[str] = {own} if own else set()
-    same = select(Customer).where(
-        or_(col(Customer.email_normalized) == email, col(Customer.name_normalized) == req.company_normalized)
-    )
-    if own:
-        same = same.where(col(Customer.account) != own)
-    for c in session.exec(same.limit(limit)).all():
+    for account, name, name_normalized, email_normalized in session.execute(customers, values).all():
         reasons = []
-        if c.name_normalized == req.company_normalized and req.company_normalized:
+        if name_normalized == req.company_normalized and req.company_normalized:
             reasons.append("same company name")
-        if c.email_normalized == email:
+        if email_normalized == email:
             reasons.append("same e-mail")
-        seen.add(c.account)
-        hints.append(DuplicateHint(kind="customer", key=c.account, label=c.name, reason=" and ".join(reasons)))
+        seen.add(account)
+        hints.append(DuplicateHint(kind="customer", key=account, label=name, reason=" and ".join(reasons)))
     if req.customer_account and req.customer_account not in seen:
         given = session.exec(select(Customer).where(col(Customer.account) == req.customer_account)).first()
         if given is None:

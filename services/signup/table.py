@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from models.signup import SignupRequest, SignupStatus
@@ -98,10 +99,13 @@ def transition(session: Session, req: SignupRequest, action: str, **values: Any)
     transitions.move(session, PROCESS, req, action, **values)
 
 
+_BY_NUMBER = select(SignupRequest).where(col(SignupRequest.number) == bindparam("number"))  # built once
+
+
 def get_request(session: Session, number: str) -> SignupRequest:
     """The request by its registration number (any case, surrounding blanks ignored), or NotFound."""
     key = clean(number).upper()
-    req = session.exec(select(SignupRequest).where(col(SignupRequest.number) == key)).first()
+    req = session.exec(_BY_NUMBER, params={"number": key}).first()
     if req is None:
         raise NotFound(f"no sign-up request {number!r}")
     return req
