@@ -309,7 +309,11 @@ async def test_workflow_deactivated_in_place_shows_inactive(store, actor):
         await pilot.press("d")
         await until(app, pilot, lambda: isinstance(app.screen, ConfirmDialog), "confirm")
         await pilot.press("ctrl+s")
-        await until(app, pilot, lambda: screen.detail is not None and not screen.detail.active, "detail")
+        try:
+            await until(app, pilot, lambda: screen.detail is not None and not screen.detail.active, "detail")
+        except AssertionError as exc:
+            rows = {str(k.value): screen.table.get_cell(k, "active").plain for k in screen.table.rows}
+            raise AssertionError(f"{exc}; acted on {key!r}; detail {screen.detail!r}; rows {rows}") from None
         await settle(app, pilot)
         assert key in screen.table.rows
         assert screen.table.get_cell(key, "active").plain != "active"
