@@ -15,6 +15,16 @@ from tests.test_console_registration import load_requests, screen, settle, table
 from tests.test_signup_services import GOOD
 
 
+async def refused_at_once(app, pilot, key: str, dialog: type, words: str) -> None:
+    """``key`` on the highlighted record says why in one notice containing ``words`` and opens no ``dialog``."""
+    before = len(notes(app))
+    await pilot.press(key)
+    await settle(app, pilot)
+    assert not isinstance(app.screen, dialog)
+    said = notes(app)[before:]
+    assert len(said) == 1 and words in said[0], said
+
+
 def _table_lines(app) -> dict[str, str]:
     """The list's lines as drawn on screen, keyed by their first word (the record number, "Number")."""
     t = table(app)
@@ -127,12 +137,7 @@ async def test_resolution_on_a_rejected_case_says_why_and_opens_no_dialog(store,
     app = make_app(store, actor("support1"))
     async with app.run_test(size=(160, 45)) as pilot:
         cases_screen = await _cases_on(app, pilot, number)
-        before = len(notes(app))
-        await pilot.press("s")
-        await settle(app, pilot)
-        assert not isinstance(app.screen, FormDialog)
-        said = notes(app)[before:]
-        assert len(said) == 1 and "must be approved before it is resolved" in said[0], said
+        await refused_at_once(app, pilot, "s", FormDialog, "must be approved before it is resolved")
         # close, sample and edit are possible on a Rejected case: their forms open
         await pilot.press("c")
         await until(app, pilot, lambda: isinstance(app.screen, FormDialog), "close dialog")
@@ -345,24 +350,14 @@ async def test_my_work_approve_with_comment_on_an_own_submission_opens_nothing(s
         own = next(k for k, w in mw.records.items() if w.doc_key == mine and w.assignee == "approver1")
         mw.table.move_cursor(row=mw.table.get_row_index(own))
         await settle(app, pilot)
-        before = len(notes(app))
-        await pilot.press("ctrl+a")
-        await settle(app, pilot)
-        assert not isinstance(app.screen, CommentDialog)
-        said = notes(app)[before:]
-        assert len(said) == 1 and "may not approve it" in said[0], said
+        await refused_at_once(app, pilot, "ctrl+a", CommentDialog, "may not approve it")
         # everyone's view: approver2's item of the same case
         await pilot.press("m")
         await until(app, pilot, lambda: any(w.assignee == "approver2" for w in mw.records.values()), "everyone")
         theirs = next(k for k, w in mw.records.items() if w.assignee == "approver2")
         mw.table.move_cursor(row=mw.table.get_row_index(theirs))
         await settle(app, pilot)
-        before = len(notes(app))
-        await pilot.press("r")
-        await settle(app, pilot)
-        assert not isinstance(app.screen, CommentDialog)
-        said = notes(app)[before:]
-        assert len(said) == 1 and "only its assignee may reject it" in said[0], said
+        await refused_at_once(app, pilot, "r", CommentDialog, "only its assignee may reject it")
 
 
 @run_async
@@ -454,12 +449,7 @@ async def test_delegate_someone_elses_item_says_why_and_the_dialog_shows_its_con
         theirs = next(k for k, w in mw.records.items() if w.assignee == "approver2")
         mw.table.move_cursor(row=mw.table.get_row_index(theirs))
         await settle(app, pilot)
-        before = len(notes(app))
-        await pilot.press("d")
-        await settle(app, pilot)
-        assert not isinstance(app.screen, DelegateDialog)
-        said = notes(app)[before:]
-        assert len(said) == 1 and "only its assignee may delegate it" in said[0], said
+        await refused_at_once(app, pilot, "d", DelegateDialog, "only its assignee may delegate it")
         mine = next(k for k, w in mw.records.items() if w.assignee == "approver1" and w.doc_key == number)
         mw.table.move_cursor(row=mw.table.get_row_index(mine))
         await settle(app, pilot)
