@@ -242,9 +242,9 @@ portal user request. A request can be **rejected** (with a reason) until it is c
             self._approve(number, None)
 
     def refusal(self, key: str, action: str) -> str | None:
-        from services import refusals
+        from services import signup
 
-        return self.app.call(refusals.signup_refusal, key, action)
+        return self.app.call(signup.refusal, key, action)
 
     def action_approve_comment(self) -> None:
         self.when_possible("approve", self._approve_comment)

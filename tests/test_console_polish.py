@@ -465,9 +465,9 @@ async def test_delegate_someone_elses_item_says_why_and_the_dialog_shows_its_con
 
 
 def test_signup_refusal_says_what_the_command_would_say(any_store):
-    """``refusals.signup_refusal`` (asked before Registration opens a dialog): where it refuses, the
+    """``signup.refusal`` (asked before Registration opens a dialog): where it refuses, the
     command refuses with the same words; where it does not, the action is in the detail's list."""
-    from services import refusals, signup
+    from services import signup
     from services.errors import RegdeskError
     from tests.conftest import actor_of
 
@@ -483,7 +483,7 @@ def test_signup_refusal_says_what_the_command_would_say(any_store):
     for number in numbers.values():
         for who in (approver, support):
             for action, command in commands.items():
-                said = any_store.call(refusals.signup_refusal, who, number, action)
+                said = any_store.call(signup.refusal, who, number, action)
                 if said is None:
                     assert action in any_store.call(signup.show_request, who, number).actions, (number, action)
                     continue

@@ -38,6 +38,7 @@ from services.signup.table import (
     allowed_actions,
     get_request,
     precheck,
+    refusal,
     transition,
 )
 from services.signup.views import (
@@ -81,6 +82,7 @@ __all__ = [
     "list_requests",
     "mint_verification_link",
     "precheck",
+    "refusal",
     "preview_create",
     "reject",
     "resend",

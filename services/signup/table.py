@@ -17,8 +17,8 @@ from sqlmodel import Session, col, select
 
 from models.signup import SignupRequest, SignupStatus
 from services import transitions
-from services.errors import NotFound
-from services.permissions import Actor
+from services.errors import NotFound, RegdeskError
+from services.permissions import Actor, require
 from services.text import clean
 
 S = SignupStatus
@@ -109,3 +109,18 @@ def get_request(session: Session, number: str) -> SignupRequest:
     if req is None:
         raise NotFound(f"no sign-up request {number!r}")
     return req
+
+
+def refusal(session: Session, actor: Actor, number: str, action: str) -> str | None:
+    """Why ``action`` (approve, reject, create, resend) cannot apply to request ``number`` now, in the
+    command's words, or None (the command checks again when it runs). Asked before a dialog opens."""
+    require(actor, "signup.view")
+    req = get_request(session, number)
+    permission = TRANSITIONS[action].permission
+    try:
+        if permission is not None:
+            require(actor, permission)
+        precheck(session, req, action)
+    except RegdeskError as exc:
+        return exc.message
+    return None
