@@ -35,8 +35,20 @@ import tempfile
 import time
 from pathlib import Path
 
-DB_DIR = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--db-dir=")), None)
-SRC = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--src=")), None)
+
+def _option(name: str) -> str | None:
+    """``--name=VALUE`` or ``--name VALUE`` from the command line, read before anything is imported
+    (``--src`` decides where the code comes from)."""
+    for i, a in enumerate(sys.argv):
+        if a.startswith(f"{name}="):
+            return a.split("=", 1)[1]
+        if a == name and i + 1 < len(sys.argv):
+            return sys.argv[i + 1]
+    return None
+
+
+DB_DIR = _option("--db-dir")  # both forms: with "--db-dir DIR" the databases were silently rebuilt in /tmp
+SRC = _option("--src")
 sys.path.insert(0, SRC or str(Path(__file__).resolve().parent.parent))  # --src=DIR: another checkout's code
 
 PROFILE: dict[str, object] = {}  # --profile: one pyinstrument session per measure (the event loop's thread)
