@@ -336,6 +336,61 @@ def test_search_and_its_counts_use_indexes(any_store, actor, term, monkeypatch):
 EXACT_TERMS = ("REG-900042", "bulk42@contoso.example", "bulk42")
 
 
+def _sqlite_steps(store, fn, *args, **kwargs) -> int:
+    """SQLite virtual-machine instructions (in hundreds) of the one statement ``fn`` runs on the
+    requests: a count of the work done, not a time (an FTS5 match handed to the statement costs
+    instructions; one that is never read costs none)."""
+    with _captured(store) as seen:
+        store.call(fn, *args, **kwargs)
+    (sql, params), *more = [
+        (q, p) for q, p in seen if "signuprequest" in q.lower() and "from operator" not in q.lower()
+    ]
+    assert not more
+    raw = store.engine.raw_connection()
+    try:
+        steps = [0]
+
+        def step() -> int:
+            steps[0] += 1
+            return 0
+
+        raw.driver_connection.set_progress_handler(step, 100)
+        raw.driver_connection.execute(sql, params).fetchall()
+        raw.driver_connection.set_progress_handler(None, 100)
+    finally:
+        raw.close()
+    return steps[0]
+
+
+@pytest.mark.parametrize("status", [None, "Approved"])
+@pytest.mark.parametrize("descending", [False, True])
+def test_word_search_in_number_order_reads_the_text_index_up_to_the_page(store, actor, status, descending):
+    """SQLite: the first (and every keyset) page of a word search in the list's id order reads the
+    FTS5 matches in rowid order only as far as the page needs, not every match ranked first: a
+    word with 25x the matches costs about the same page. (Before: ``id IN (<all matches>)``, every
+    match read into a temporary b-tree first.)"""
+    _fill(store)
+    a = actor("approver1")
+    common, rare = "woodgrove", "woodgrove 13"  # every 7th row; 13, 13x, 13xx among them
+    counts = {t: store.call(signup.count_by_status, a, search=t)[status or "All"] for t in (common, rare)}
+    kw = {"status": status, "descending": descending, "limit": 10}
+    for term in (common, rare):  # the page is the search's first rows in id order, and so is the next
+        every = [r.number for r in store.call(signup.list_requests, a, search=term, **{**kw, "limit": 5000}).rows]
+        assert len(every) == counts[term]
+        page = store.call(signup.list_requests, a, search=term, **kw)
+        assert [r.number for r in page.rows] == every[:10]
+        if page.after is not None:
+            after = store.call(signup.list_requests, a, search=term, after=page.after, **kw).rows
+            assert [r.number for r in after] == every[10:20]
+    if status is None:
+        assert counts[common] > 20 * counts[rare] and counts[rare] > 10, counts
+        costs = {term: _sqlite_steps(store, signup.list_requests, a, search=term, **kw) for term in (common, rare)}
+        assert costs[common] < 2 * costs[rare], costs
+    for plan in _plans(store, signup.list_requests, a, table="signuprequest", search=common, **kw):
+        words = plan.split("CO-ROUTINE words_signuprequest")[1].split("SCAN words_signuprequest")[0]
+        assert "VIRTUAL TABLE" in words and "TEMP B-TREE" not in words, plan  # FTS5's own rowid order
+
+
 def _text_index_not_read(store, plans: list[str], text_index: str, monkeypatch, calls) -> None:
     """The text index is in the statement (the branch for a term no key equals) but did not run.
 

@@ -9,13 +9,14 @@ from typing import Any, Unpack
 
 from sqlalchemy import Integer, Select, bindparam, func, or_, tuple_, union_all
 from sqlalchemy.orm import Mapped
+from sqlalchemy.sql.selectable import CompoundSelect
 from sqlmodel import Session, col, select
 
 from models.customer import ContactPerson, Customer
 from models.signup import SignupRequest, SignupStatus, UserRequest
 from services import audit, counters
 from services.errors import ValidationFailed
-from services.keyed_search import matches, search_params
+from services.keyed_search import KEYS_OR_WORDS, matches, search_params, sqlite_id_page
 from services.permissions import Actor, require
 from services.search import dialect_of, search_term
 from services.signup.table import ENTITY, OPEN_STATUSES, allowed_actions, get_request
@@ -149,7 +150,7 @@ def _status_value(status: str) -> str:
 @lru_cache(maxsize=512)
 def _page_statement(
     dialect: str, sort: str, descending: bool, by_status: bool, keyed: bool, search: str | None
-) -> tuple[Select[Unpack[tuple[Any, ...]]], bool]:
+) -> tuple[Select[Unpack[tuple[Any, ...]]] | CompoundSelect[Any], bool]:
     """The page query of one shape of ``list_requests``, built once (values are parameters:
     ``status``, ``after_value``/``after_id``, ``limit``, the search's ``search_params``);
     and whether the sort key is selected as an extra last column (for the cursor)."""
@@ -160,6 +161,9 @@ def _page_statement(
     query = select(*_ROW_COLUMNS, *([sort_col] if sort_col is not None else []))
     if by_status:
         query = query.where(col(SignupRequest.status) == bindparam("status"))
+    if dialect == "sqlite" and search == KEYS_OR_WORDS and sort_col is None:
+        # in id order: the FTS5 lookup read in rowid order up to the page, not every match ranked
+        return sqlite_id_page(SignupRequest, _KEYS, query, descending=descending, keyed=keyed), False
     if search is not None:
         query = query.where(_ID.in_(matches(dialect, SignupRequest, _KEYS, search)))
     order = [sort_col, _ID] if sort_col is not None else [_ID]
