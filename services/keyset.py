@@ -11,8 +11,8 @@ page's ORDER BY and LIMIT, which stops them after a page:
     a = ? AND b > ?                 the rest of the cursor's a
     a > ?                           the values after it
 
-(``<`` throughout when descending). The sign-up requests' ``_sqlite_keyset_page`` is the
-two-column case of the same statement, built once per shape with bound parameters.
+(``<`` throughout when descending). The cursor's values and the limit may be bound parameters
+(the sign-up requests build each shape's statement once).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar, Unpack
 
 from sqlalchemy import and_, literal_column, tuple_, union_all
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from sqlalchemy.sql.selectable import CompoundSelect, Select
 
 S = TypeVar("S", bound=Select[Unpack[tuple[Any, ...]]])
@@ -43,8 +43,9 @@ def keyset_page(
     after: Sequence[Any] | None,
     *,
     descending: bool = False,
-    limit: int,
+    limit: int | BindParameter[Any],
     fixed: Sequence[Any] = (),
+    seek_arms: bool = True,
 ) -> S | CompoundSelect[Any]:
     """``query`` ordered by ``columns`` (the last a unique tie-breaker, e.g. the id), after the
     cursor ``after`` (one value per column; None: the first page), at most ``limit`` rows.
@@ -54,9 +55,12 @@ def keyset_page(
 
     ``fixed``: columns the query's filter holds at one value by ``IS NULL``, ordered by ahead of
     ``columns`` (a no-op) so that PostgreSQL walks an index that has them before ``columns``: it
-    takes ``col = ?`` as fixing a column for the order of an index, not ``col IS NULL``."""
+    takes ``col = ?`` as fixing a column for the order of an index, not ``col IS NULL``.
+
+    ``seek_arms=False``: one row-value predicate on SQLite too (a query whose few rows are sorted
+    anyway, e.g. a search's matches, would read its filter once per arm)."""
     order = [*fixed, *columns]
-    if after is None or dialect != "sqlite" or len(columns) == 1:
+    if after is None or dialect != "sqlite" or len(columns) == 1 or not seek_arms:
         if after is not None:
             if len(columns) == 1:
                 query = query.where(_after(columns[0], after[0], descending))

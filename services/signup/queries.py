@@ -7,7 +7,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, Unpack
 
-from sqlalchemy import Integer, Select, bindparam, func, or_, tuple_, union_all
+from sqlalchemy import Integer, Select, bindparam, func, or_
 from sqlalchemy.orm import Mapped
 from sqlalchemy.sql.selectable import CompoundSelect
 from sqlmodel import Session, col, select
@@ -17,6 +17,7 @@ from models.signup import SignupRequest, SignupStatus, UserRequest
 from services import audit, counters
 from services.errors import ValidationFailed
 from services.keyed_search import KEYS_OR_WORDS, matches, search_params, sqlite_id_page
+from services.keyset import keyset_page
 from services.permissions import Actor, require
 from services.search import dialect_of, search_term
 from services.signup.table import ENTITY, OPEN_STATUSES, allowed_actions, get_request
@@ -166,39 +167,17 @@ def _page_statement(
         return sqlite_id_page(SignupRequest, _KEYS, query, descending=descending, keyed=keyed), False
     if search is not None:
         query = query.where(_ID.in_(matches(dialect, SignupRequest, _KEYS, search)))
-    order = [sort_col, _ID] if sort_col is not None else [_ID]
+    columns = [sort_col, _ID] if sort_col is not None else [_ID]
+    after: list[Any] | None = None
     if keyed:
-        last_id = bindparam("after_id", type_=Integer)
-        if sort_col is None:
-            query = query.where(_ID < last_id if descending else _ID > last_id)
-        elif dialect == "sqlite" and search is None:
-            return _sqlite_keyset_page(query, sort_col, descending), True
-        else:
-            pair = tuple_(sort_col, _ID)
-            after = tuple_(bindparam("after_value", type_=sort_col.type), last_id)
-            query = query.where(pair < after if descending else pair > after)
-    query = query.order_by(*[c.desc() if descending else c.asc() for c in order]).limit(bindparam("limit"))
-    return query, sort_col is not None
-
-
-def _sqlite_keyset_page(query: Select[Any], sort_col: Any, descending: bool) -> Any:
-    """The page after (``after_value``, ``after_id``) in (``sort_col``, id) order, for SQLite.
-
-    SQLite seeks an index on the first column of a row value only: ``(status, id) > (?, ?)``
-    starts at the cursor's status and then reads every row of that status up to the cursor's
-    id (400k rows for "Requested" at 1M). So the page is two arms, each one seek on both columns
-    of the sort's (column, id) index, merged in index order (``MERGE (UNION ALL)``, no sort):
-    the rest of the cursor's value (``col = ? AND id > ?``), then the values after it
-    (``col > ?``); the LIMIT stops both after a page."""
-    value = bindparam("after_value", type_=sort_col.type)
-    last_id = bindparam("after_id", type_=Integer)
-    same = query.where(sort_col == value, _ID < last_id if descending else _ID > last_id)
-    later = query.where(sort_col < value if descending else sort_col > value)
-    both = union_all(same, later)
-    # a compound's ORDER BY names its result columns: the sort key is the last one (the cursor's)
-    columns = list(both.selected_columns)
-    keys = [columns[-1], columns[0]]
-    return both.order_by(*[c.desc() if descending else c.asc() for c in keys]).limit(bindparam("limit"))
+        after = [bindparam("after_value", type_=sort_col.type)] if sort_col is not None else []
+        after.append(bindparam("after_id", type_=Integer))
+    # a search's few matches are sorted anyway: one row-value predicate, not an arm (and a read of
+    # the search's subquery) per column
+    page = keyset_page(
+        dialect, query, columns, after, descending=descending, limit=bindparam("limit"), seek_arms=search is None
+    )
+    return page, sort_col is not None
 
 
 def list_requests(
