@@ -411,16 +411,38 @@ class BrowserScreen(ListWindow):
         """Run ``work_fn`` (a typed service call returning the message to show) in a thread worker;
         then the window is read again, the cursor on ``key`` (or the row after it when it left)."""
         self._actions_in_flight += 1  # live changes seen meanwhile wait for the action's own reread
-        self._act(key, work_fn, self.AUTO_ADVANCE if advance is None else advance, keep)
+        advance = self.AUTO_ADVANCE if advance is None else advance
+        pin = None
+        if not advance and (keep or key) not in self.pinned:
+            # kept from now, not from ActionDone: a reread that reads after the commit and lands
+            # before ActionDone (the dialog's resume reread) otherwise dropped the row that left
+            # the filter, the cursor went to nothing, and the action's own reread had no row to keep
+            pin = keep or key
+            self.pinned.add(pin)
+        worker = self._act(key, work_fn, advance, keep)
+        if pin is not None:
+            self._action_pins[worker] = pin
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         # no super() call: Textual runs every class's handler along the MRO itself, so
         # ReportsWorkerErrors already notified the refusal (calling it again showed it twice)
-        if event.worker.group == "browser.action" and event.state in (WorkerState.ERROR, WorkerState.CANCELLED):
+        if event.worker.group == "browser.action" and event.state in (
+            WorkerState.SUCCESS,
+            WorkerState.ERROR,
+            WorkerState.CANCELLED,
+        ):
+            pin = self._action_pins.pop(event.worker, None)
+            if event.state == WorkerState.SUCCESS:
+                return  # ActionDone (posted by the worker) settles it and keeps the record
+            if pin is not None and pin not in self._pins_in_flight():
+                self.pinned.discard(pin)  # refused: the record is not kept for an action that did nothing
             self._action_settled()
             if self._changed_during_action and self._actions_in_flight == 0:
                 self._changed_during_action = False
                 self.reload(keep=self.selected, quiet=True)  # the refused action rereads nothing itself
+
+    def _pins_in_flight(self) -> set[str]:
+        return set(self._action_pins.values())
 
     @work(thread=True, group="browser.action", exit_on_error=False)
     def _act(self, key: str, work_fn: Callable[[], str], advance: bool, keep: str | None) -> None:
