@@ -15,7 +15,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
-from screens.browser.parts import ActionDone, Chunk, CountsLoaded, ListQuery, Page, PageLoaded, tab_id
+from screens.browser.parts import ActionDone, Chunk, CountsLoaded, ListQuery, Page, PageLoaded, fit_tabs, tab_id
 from screens.browser.table import RecordTable
 from screens.browser.window import ListWindow
 from screens.textual_compat import app_exiting, realign_tab_underline, relabel_tab_in_place
@@ -200,13 +200,37 @@ class BrowserScreen(ListWindow):
             self._label_tabs()
             self._update_info()
 
+    _tabs_width = 0  # the tab bar's width the labels were fitted to
+
+    def _fitted_labels(self) -> dict[str, str | None]:
+        """Each filter's tab label as the bar can show it (``fit_tabs``: whole, shortened with "…",
+        or hidden when even short they do not all fit); whole while the bar has no width yet."""
+        from textual.widgets import Tabs
+
+        bar = self.query("#filters")
+        tabs = bar.first() if bar else None
+        width = tabs.size.width if isinstance(tabs, Tabs) else 0
+        self._tabs_width = width
+        gutter = 2
+        if isinstance(tabs, Tabs):
+            first = tabs.query("Tab")
+            if first:
+                gutter = first.first().styles.gutter.width
+        status = self.query_state.status
+        active = self.FILTERS.index(status) if status in self.FILTERS else 0
+        labels = fit_tabs([self._tab_parts(n) for n in self.FILTERS], width, active, gutter=gutter)
+        return dict(zip(self.FILTERS, labels))
+
     def _label_tabs(self) -> None:
         dim = self.counts_stale
         redim = dim != self._tabs_dimmed
         self._tabs_dimmed = dim
+        fitted = self._fitted_labels()
         for tab in self.query("#filters Tab"):
             name = next((n for n in self.FILTERS if tab_id(n) == tab.id), None)
-            label = self._tab_label(name) if name is not None else None
+            label = fitted.get(name) if name is not None else None
+            if name is not None and (label is None) == tab.display:
+                tab.display = label is not None  # hidden: the bar cannot show it (its number key still can)
             if label is not None and (redim or str(tab.label) != label):  # type: ignore[attr-defined]
                 # the same width: no layout (a stale count is dimmed in place, not replaced)
                 if not relabel_tab_in_place(tab, label, dim=dim):
@@ -221,10 +245,16 @@ class BrowserScreen(ListWindow):
 
         for tabs in self.query("#filters"):
             if isinstance(tabs, Tabs):
+                if tabs.size.width != self._tabs_width:
+                    self._label_tabs()  # the bar's width changed: the labels are fitted to it again
                 realign_tab_underline(tabs)
 
+    def _tab_parts(self, name: str) -> tuple[str, str]:
+        """A tab's name and its count (" (12)"; none before the counts are known)."""
+        return (name, f" ({self.counts.get(name, 0):,})") if self.counts and name in self.counts else (name, "")
+
     def _tab_label(self, name: str) -> str:
-        return f"{name} ({self.counts.get(name, 0):,})" if self.counts and name in self.counts else name
+        return "".join(self._tab_parts(name))
 
     @on(RecordTable.RowHighlighted)
     def _row_highlighted(self, event: RecordTable.RowHighlighted) -> None:
