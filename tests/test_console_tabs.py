@@ -1,10 +1,11 @@
-"""The filter tab bar of every list area: a label the bar cannot show whole ends in "…" (the bar
-cut "Closed/Complet" at 160 columns and "Rejecte" elsewhere, with nothing to say it was cut)."""
+"""The filter bar of every list area: a tab label the bar cannot show whole ends in "…" (the bar
+cut "Closed/Complet" at 160 columns and "Rejecte" elsewhere, with nothing to say it was cut); so
+does the search field's placeholder ("/ search number," at 80 columns)."""
 
 from __future__ import annotations
 
 import pytest
-from textual.widgets import Tab, Tabs
+from textual.widgets import Input, Tab, Tabs
 
 from app.tui import make_app
 from screens.browser import BrowserScreen
@@ -67,6 +68,12 @@ async def test_every_tab_label_is_whole_or_ends_in_an_ellipsis(store, actor, siz
                 assert status in [n for n in screen.FILTERS if screen.query_one(f"#{tab_id(n)}").display]
                 for label, text in shown:
                     assert whole_or_marked(label, text), f"{key} at {size}, {status}: tab {label!r} shown as {text!r}"
+            search = screen.query_one("#search", Input)
+            region = search.content_region
+            text = screen_text(screen).splitlines()[region.y][region.x : region.right].strip()
+            assert text == screen.SEARCH_PLACEHOLDER or (text.endswith("…") and len(text) > 1), (
+                f"{key} at {size}: search placeholder {screen.SEARCH_PLACEHOLDER!r} shown as {text!r}"
+            )
 
 
 def test_whole_or_marked():

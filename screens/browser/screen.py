@@ -15,7 +15,17 @@ from textual.widget import Widget
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
-from screens.browser.parts import ActionDone, Chunk, CountsLoaded, ListQuery, Page, PageLoaded, fit_tabs, tab_id
+from screens.browser.parts import (
+    ActionDone,
+    Chunk,
+    CountsLoaded,
+    ListQuery,
+    Page,
+    PageLoaded,
+    cut,
+    fit_tabs,
+    tab_id,
+)
 from screens.browser.table import RecordTable
 from screens.browser.window import ListWindow
 from screens.textual_compat import app_exiting, realign_tab_underline, relabel_tab_in_place
@@ -248,6 +258,22 @@ class BrowserScreen(ListWindow):
                 if tabs.size.width != self._tabs_width:
                     self._label_tabs()  # the bar's width changed: the labels are fitted to it again
                 realign_tab_underline(tabs)
+        self._fit_search_placeholder()
+
+    def _fit_search_placeholder(self) -> None:
+        """The search field's placeholder as wide as the field shows (narrow: 22 cells): Textual wraps
+        it and shows its first line ("/ search number,"), cut with nothing to say so; here it ends in "…"."""
+        from textual.widgets import Input
+
+        for search in self.query("#search"):
+            if not isinstance(search, Input):
+                continue
+            width = search.scrollable_content_region.width
+            if width <= 0:
+                continue
+            placeholder = cut(Text(self.SEARCH_PLACEHOLDER), width).plain
+            if search.placeholder != placeholder:
+                search.placeholder = placeholder
 
     def _tab_parts(self, name: str) -> tuple[str, str]:
         """A tab's name and its count (" (12)"; none before the counts are known)."""
