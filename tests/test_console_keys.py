@@ -53,3 +53,20 @@ async def test_editing_keys_in_a_dialog_field_act_in_order(store, actor):
         burst(app, "b", "c", "home", "a", "end", "d", "ctrl+u", "x", "y", "home", "w")
         await settle(app, pilot)
         assert app.screen.query_one("#fd-user_name", Input).value == "wxy"
+
+
+@pytest.mark.parametrize("keys, value", [(["slash", "a", "b", "c"], "abc"), (["slash", "a", "b", "home", "X"], "Xab")])
+@run_async
+async def test_text_typed_right_after_slash_goes_into_the_search(store, actor, keys, value):
+    """`/` then text in one burst (seen in tmux: "/ REG Home X End Y"): the text was sent to the list
+    before `/` came back up from it and moved the focus to the search; the list did not use it and
+    it was lost (or ran a list binding: `R`, `a`)."""
+    app = make_app(store, actor("approver1"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await until(app, pilot, lambda: app.screen.query("#search"), "the search field")
+        search = app.screen.query_one("#search", Input)
+        burst(app, *keys)
+        await settle(app, pilot)
+        assert app.screen.focused is search
+        assert search.value == value

@@ -442,6 +442,7 @@ class BrowserScreen(ListWindow):
 
     def on_key(self, event: Any) -> None:
         if event.key != "escape":
+            self._key_meant_for_the_search(event)
             return
         if self.focused is not None and self.focused.id == "search":
             self.table.focus()
@@ -449,6 +450,29 @@ class BrowserScreen(ListWindow):
         elif self.detail_open:
             self.toggle_detail(False)
             event.stop()
+
+    def _key_meant_for_the_search(self, event: Any) -> None:
+        """A key the search field would have taken (a character, one of its editing keys) coming up
+        here while the search has the focus was not sent to it: it was sent to the list before an
+        earlier key of the same burst (`/`) came back up from the list and moved the focus. It is
+        sent again, to the search now (the list did not use it; "/abc" typed at once lost "abc")."""
+        from textual import events
+        from textual.widgets import Input
+
+        search = self.focused
+        if event.key == "slash" and not isinstance(search, Input) and self.query("#search"):
+            # `/` acts here, on its way up, not at the app a step later: the keys behind it in the
+            # burst reach this screen before that, and are then sent again to the search (below)
+            event.stop()
+            event.prevent_default()
+            self.set_focus(self.query_one("#search"))  # now (``focus()`` would move it a step later)
+            return
+        if not isinstance(search, Input) or search.id != "search":
+            return
+        if event.is_printable or event.key in search._bindings.key_to_bindings:
+            event.stop()
+            event.prevent_default()
+            self.app.post_message(events.Key(event.key, event.character))
 
     def target(self) -> str | None:
         """The record under the cursor now, when the key is pressed (whatever is still loading)."""
