@@ -138,6 +138,21 @@ INTERNALS: list[tuple[str, str, str]] = [
         "repainted without a layout of the screen",
     ),
     (
+        "textual.widgets:Input",
+        "_on_key",
+        "input_keys_in_order: the field's own bindings run when it takes the key, in order with the text",
+    ),
+    (
+        "textual.app:App",
+        "_bindings",
+        "input_keys_in_order: a DOM node's own bindings (every node's, an Input's here; checked on an App)",
+    ),
+    (
+        "textual.widgets:Input",
+        "_restart_blink",
+        "input_keys_in_order: the cursor shown at once after an editing key, as a typed character does",
+    ),
+    (
         "textual.app:App",
         "_notifications",
         "tests via notifications (tests/helpers.py notes): the notifications an app raised",
@@ -180,6 +195,43 @@ def strips_freed_by_refcount() -> None:
 
 
 strips_freed_by_refcount()
+
+
+def input_keys_in_order() -> None:
+    """A text field's own bindings (Home, End, ctrl+u, Backspace, ←/→, Delete, ctrl+w, Enter ...)
+    act when the field takes the key from its queue, in order with the characters around it.
+
+    Textual types a character in ``Input._on_key``, but runs a binding only once the key, unused
+    there, has bubbled back up to the app (``App._on_key``): the characters sent after it in the
+    same burst (a ``tmux send-keys``, a fast typist, a paste of keys) were typed first, so "abc",
+    Home, "X" gave "abcX". The field's bindings come first in the binding chain anyway (nothing
+    above it can take those keys, priority bindings aside, which the app checks before sending the
+    key to the field at all), so running them here changes what runs only in *when*. (Tab, a
+    dialog's priority binding, is acted on at arrival for the same reason: screens/dialogs/base.py.)
+    Applied once, when this module is imported; tests/test_console_keys.py sends the bursts."""
+    from textual import events
+    from textual.widgets import Input
+
+    on_key = Input._on_key
+    if getattr(on_key, "_regdesk_in_order", False):
+        return
+
+    async def on_key_in_order(self: Input, event: events.Key) -> None:
+        if not event.is_printable:
+            for binding in self._bindings.key_to_bindings.get(event.key, ()):
+                if not binding.priority and await self.app.run_action(binding.action, self):
+                    event.stop()
+                    event.prevent_default()
+                    self._restart_blink()
+                    return
+        await on_key(self, event)
+
+    on_key_in_order._regdesk_in_order = True  # type: ignore[attr-defined]
+    on_key_in_order.__doc__ = on_key.__doc__
+    Input._on_key = on_key_in_order  # type: ignore[method-assign]
+
+
+input_keys_in_order()
 
 
 def stylesheet_untouched(app: Any) -> bool:

@@ -50,6 +50,66 @@ def cut(text: Text, width: int | None) -> Text:
     return out
 
 
+def fit_tabs(
+    tabs: list[tuple[str, str]], width: int, active: int, gutter: int = 2, shortest: int = 4, readable: int = 10
+) -> list[str | None]:
+    """The filter tabs' labels in a bar ``width`` cells wide: ``tabs`` is each tab's (name, suffix:
+    its count, " (12)"), ``gutter`` a tab's padding. All whole when they fit; else the longest
+    names are shortened first, one cell at a time, ending in "…" (never below ``shortest`` cells,
+    never into another tab's shortened name: "Pending a…", "Pending c…"), the count kept; if even
+    that is too wide, the tabs around the ``active`` one that fit (names up to ``readable`` cells)
+    are shown and the others hidden (None; their number key and ←/→ still reach them). A tab is
+    never cut by the bar's edge with nothing to say so."""
+    if width <= 0 or not tabs:
+        return [name + suffix for name, suffix in tabs]
+    names = [name for name, _ in tabs]
+
+    def short(name: str, cap: int) -> str:
+        if cell_len(name) <= cap:
+            return name
+        return cut(Text(name), cap).plain[:-1].rstrip() + "…"
+
+    def labels(caps: list[int]) -> list[str]:
+        return [short(name, cap) + suffix for (name, suffix), cap in zip(tabs, caps)]
+
+    def cells(out: list[str]) -> int:
+        return sum(cell_len(label) + gutter for label in out)
+
+    caps = [cell_len(name) for name in names]
+    out = labels(caps)
+    while cells(out) > width:
+        for i in sorted(range(len(caps)), key=lambda i: -caps[i]):
+            if caps[i] <= shortest:
+                continue
+            shorter = short(names[i], caps[i] - 1)
+            if any(other.startswith(shorter[:-1]) for j, other in enumerate(names) if j != i):
+                continue  # it would no longer tell this tab from another ("Pending…": which one?)
+            caps[i] -= 1
+            break
+        else:
+            break
+        out = labels(caps)
+    if cells(out) <= width:
+        return out
+    # not all of them even that short: fewer tabs, each one readable
+    out = labels([min(cell_len(n), max(readable, c)) for n, c in zip(names, caps)])
+    active = min(max(active, 0), len(out) - 1)
+    first = last = active
+    used = cells([out[active]])
+    grew = True
+    while grew:  # one to the right, one to the left, while they fit
+        grew = False
+        if last + 1 < len(out) and used + cells([out[last + 1]]) <= width:
+            last += 1
+            used += cells([out[last]])
+            grew = True
+        if first > 0 and used + cells([out[first - 1]]) <= width:
+            first -= 1
+            used += cells([out[first]])
+            grew = True
+    return [label if first <= i <= last else None for i, label in enumerate(out)]
+
+
 def tab_id(name: str) -> str:
     return "f-" + "".join(ch if ch.isalnum() else "-" for ch in name.lower())
 

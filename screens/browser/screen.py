@@ -15,7 +15,17 @@ from textual.widget import Widget
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
-from screens.browser.parts import ActionDone, Chunk, CountsLoaded, ListQuery, Page, PageLoaded, tab_id
+from screens.browser.parts import (
+    ActionDone,
+    Chunk,
+    CountsLoaded,
+    ListQuery,
+    Page,
+    PageLoaded,
+    cut,
+    fit_tabs,
+    tab_id,
+)
 from screens.browser.table import RecordTable
 from screens.browser.window import ListWindow
 from screens.textual_compat import app_exiting, realign_tab_underline, relabel_tab_in_place
@@ -200,13 +210,37 @@ class BrowserScreen(ListWindow):
             self._label_tabs()
             self._update_info()
 
+    _tabs_width = 0  # the tab bar's width the labels were fitted to
+
+    def _fitted_labels(self) -> dict[str, str | None]:
+        """Each filter's tab label as the bar can show it (``fit_tabs``: whole, shortened with "…",
+        or hidden when even short they do not all fit); whole while the bar has no width yet."""
+        from textual.widgets import Tabs
+
+        bar = self.query("#filters")
+        tabs = bar.first() if bar else None
+        width = tabs.size.width if isinstance(tabs, Tabs) else 0
+        self._tabs_width = width
+        gutter = 2
+        if isinstance(tabs, Tabs):
+            first = tabs.query("Tab")
+            if first:
+                gutter = first.first().styles.gutter.width
+        status = self.query_state.status
+        active = self.FILTERS.index(status) if status in self.FILTERS else 0
+        labels = fit_tabs([self._tab_parts(n) for n in self.FILTERS], width, active, gutter=gutter)
+        return dict(zip(self.FILTERS, labels))
+
     def _label_tabs(self) -> None:
         dim = self.counts_stale
         redim = dim != self._tabs_dimmed
         self._tabs_dimmed = dim
+        fitted = self._fitted_labels()
         for tab in self.query("#filters Tab"):
             name = next((n for n in self.FILTERS if tab_id(n) == tab.id), None)
-            label = self._tab_label(name) if name is not None else None
+            label = fitted.get(name) if name is not None else None
+            if name is not None and (label is None) == tab.display:
+                tab.display = label is not None  # hidden: the bar cannot show it (its number key still can)
             if label is not None and (redim or str(tab.label) != label):  # type: ignore[attr-defined]
                 # the same width: no layout (a stale count is dimmed in place, not replaced)
                 if not relabel_tab_in_place(tab, label, dim=dim):
@@ -221,10 +255,32 @@ class BrowserScreen(ListWindow):
 
         for tabs in self.query("#filters"):
             if isinstance(tabs, Tabs):
+                if tabs.size.width != self._tabs_width:
+                    self._label_tabs()  # the bar's width changed: the labels are fitted to it again
                 realign_tab_underline(tabs)
+        self._fit_search_placeholder()
+
+    def _fit_search_placeholder(self) -> None:
+        """The search field's placeholder as wide as the field shows (narrow: 22 cells): Textual wraps
+        it and shows its first line ("/ search number,"), cut with nothing to say so; here it ends in "…"."""
+        from textual.widgets import Input
+
+        for search in self.query("#search"):
+            if not isinstance(search, Input):
+                continue
+            width = search.scrollable_content_region.width
+            if width <= 0:
+                continue
+            placeholder = cut(Text(self.SEARCH_PLACEHOLDER), width).plain
+            if search.placeholder != placeholder:
+                search.placeholder = placeholder
+
+    def _tab_parts(self, name: str) -> tuple[str, str]:
+        """A tab's name and its count (" (12)"; none before the counts are known)."""
+        return (name, f" ({self.counts.get(name, 0):,})") if self.counts and name in self.counts else (name, "")
 
     def _tab_label(self, name: str) -> str:
-        return f"{name} ({self.counts.get(name, 0):,})" if self.counts and name in self.counts else name
+        return "".join(self._tab_parts(name))
 
     @on(RecordTable.RowHighlighted)
     def _row_highlighted(self, event: RecordTable.RowHighlighted) -> None:
@@ -386,6 +442,7 @@ class BrowserScreen(ListWindow):
 
     def on_key(self, event: Any) -> None:
         if event.key != "escape":
+            self._key_meant_for_the_search(event)
             return
         if self.focused is not None and self.focused.id == "search":
             self.table.focus()
@@ -393,6 +450,29 @@ class BrowserScreen(ListWindow):
         elif self.detail_open:
             self.toggle_detail(False)
             event.stop()
+
+    def _key_meant_for_the_search(self, event: Any) -> None:
+        """A key the search field would have taken (a character, one of its editing keys) coming up
+        here while the search has the focus was not sent to it: it was sent to the list before an
+        earlier key of the same burst (`/`) came back up from the list and moved the focus. It is
+        sent again, to the search now (the list did not use it; "/abc" typed at once lost "abc")."""
+        from textual import events
+        from textual.widgets import Input
+
+        search = self.focused
+        if event.key == "slash" and not isinstance(search, Input) and self.query("#search"):
+            # `/` acts here, on its way up, not at the app a step later: the keys behind it in the
+            # burst reach this screen before that, and are then sent again to the search (below)
+            event.stop()
+            event.prevent_default()
+            self.set_focus(self.query_one("#search"))  # now (``focus()`` would move it a step later)
+            return
+        if not isinstance(search, Input) or search.id != "search":
+            return
+        if event.is_printable or event.key in search._bindings.key_to_bindings:
+            event.stop()
+            event.prevent_default()
+            self.app.post_message(events.Key(event.key, event.character))
 
     def target(self) -> str | None:
         """The record under the cursor now, when the key is pressed (whatever is still loading)."""
@@ -411,16 +491,38 @@ class BrowserScreen(ListWindow):
         """Run ``work_fn`` (a typed service call returning the message to show) in a thread worker;
         then the window is read again, the cursor on ``key`` (or the row after it when it left)."""
         self._actions_in_flight += 1  # live changes seen meanwhile wait for the action's own reread
-        self._act(key, work_fn, self.AUTO_ADVANCE if advance is None else advance, keep)
+        advance = self.AUTO_ADVANCE if advance is None else advance
+        pin = None
+        if not advance and (keep or key) not in self.pinned:
+            # kept from now, not from ActionDone: a reread that reads after the commit and lands
+            # before ActionDone (the dialog's resume reread) otherwise dropped the row that left
+            # the filter, the cursor went to nothing, and the action's own reread had no row to keep
+            pin = keep or key
+            self.pinned.add(pin)
+        worker = self._act(key, work_fn, advance, keep)
+        if pin is not None:
+            self._action_pins[worker] = pin
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         # no super() call: Textual runs every class's handler along the MRO itself, so
         # ReportsWorkerErrors already notified the refusal (calling it again showed it twice)
-        if event.worker.group == "browser.action" and event.state in (WorkerState.ERROR, WorkerState.CANCELLED):
+        if event.worker.group == "browser.action" and event.state in (
+            WorkerState.SUCCESS,
+            WorkerState.ERROR,
+            WorkerState.CANCELLED,
+        ):
+            pin = self._action_pins.pop(event.worker, None)
+            if event.state == WorkerState.SUCCESS:
+                return  # ActionDone (posted by the worker) settles it and keeps the record
+            if pin is not None and pin not in self._pins_in_flight():
+                self.pinned.discard(pin)  # refused: the record is not kept for an action that did nothing
             self._action_settled()
             if self._changed_during_action and self._actions_in_flight == 0:
                 self._changed_during_action = False
                 self.reload(keep=self.selected, quiet=True)  # the refused action rereads nothing itself
+
+    def _pins_in_flight(self) -> set[str]:
+        return set(self._action_pins.values())
 
     @work(thread=True, group="browser.action", exit_on_error=False)
     def _act(self, key: str, work_fn: Callable[[], str], advance: bool, keep: str | None) -> None:

@@ -74,6 +74,7 @@ class ListWindow(ReportsWorkerErrors, Screen[None]):
         self.detail_open = False  # narrow layout: the detail pane is shown instead of the list
         self.pinned: set[str] = set()  # acted on here: kept in the list until the cursor leaves them
         self.kept: set[str] = set()  # pinned records shown although they no longer match
+        self._action_pins: dict[Any, str] = {}  # an action's worker -> the record it pinned when it started
 
     @property
     def table(self) -> RecordTable:
