@@ -9,7 +9,7 @@ from textual.widgets import Input, Tab, Tabs
 
 from app.tui import make_app
 from screens.browser import BrowserScreen
-from screens.browser.parts import tab_id
+from screens.browser.parts import MORE_LEFT, MORE_RIGHT, tab_id
 from screens.textual_compat import screen_text
 from tests.helpers import run_async, until
 from tests.test_console_registration import settle
@@ -33,7 +33,9 @@ def shown_tab_labels(screen: BrowserScreen) -> list[tuple[str, str]]:
 
 
 def whole_or_marked(label: str, text: str) -> bool:
-    """Shown whole, or cut with "…" at its end, or its name shortened with "…" and its count kept."""
+    """Shown whole, or cut with "…" at its end, or its name shortened with "…" and its count kept;
+    with the "‹ " / " ›" marker of hidden tabs on that side."""
+    text = text.removeprefix(MORE_LEFT).removesuffix(MORE_RIGHT)
     if text == label:
         return True
     name, count = (label.rsplit(" (", 1) + [""])[:2]
@@ -99,3 +101,7 @@ def test_fit_tabs_shortens_the_longest_keeps_them_apart_then_shows_fewer():
     assert narrow[5] is not None and sum(len(t) + 2 for t in narrow if t) <= 40
     shown = [i for i, t in enumerate(narrow) if t is not None]
     assert shown == list(range(shown[0], shown[-1] + 1)) and len(shown) < len(names)
+    # hidden tabs are never silent: the outermost shown tab on each side that hides some says so
+    assert (narrow[shown[0]] or "").startswith(MORE_LEFT) == (shown[0] > 0)
+    assert (narrow[shown[-1]] or "").endswith(MORE_RIGHT) == (shown[-1] < len(names) - 1)
+    assert fit_tabs(tabs, 40, 0)[0] == "All (3)"  # nothing hidden on the left: no marker there

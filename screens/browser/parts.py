@@ -58,8 +58,9 @@ def fit_tabs(
     names are shortened first, one cell at a time, ending in "…" (never below ``shortest`` cells,
     never into another tab's shortened name: "Pending a…", "Pending c…"), the count kept; if even
     that is too wide, the tabs around the ``active`` one that fit (names up to ``readable`` cells)
-    are shown and the others hidden (None; their number key and ←/→ still reach them). A tab is
-    never cut by the bar's edge with nothing to say so."""
+    are shown and the others hidden (None; their number key and ←/→ still reach them), the outermost
+    shown label marked "‹ " / " ›" on a side with hidden tabs. A tab is never cut by the bar's edge,
+    nor hidden, with nothing to say so."""
     if width <= 0 or not tabs:
         return [name + suffix for name, suffix in tabs]
     names = [name for name, _ in tabs]
@@ -107,7 +108,25 @@ def fit_tabs(
             first -= 1
             used += cells([out[first]])
             grew = True
+
+    def marked() -> int:  # the width with a marker on each side that hides tabs
+        return used + cell_len(MORE_LEFT) * (first > 0) + cell_len(MORE_RIGHT) * (last < len(out) - 1)
+
+    while marked() > width and last > first:  # make room for the markers: drop the farthest tab
+        if last - active >= active - first:
+            used -= cells([out[last]])
+            last -= 1
+        else:
+            used -= cells([out[first]])
+            first += 1
+    if first > 0:
+        out[first] = MORE_LEFT + out[first]
+    if last < len(out) - 1:
+        out[last] = out[last] + MORE_RIGHT
     return [label if first <= i <= last else None for i, label in enumerate(out)]
+
+
+MORE_LEFT, MORE_RIGHT = "‹ ", " ›"  # tabs hidden on that side of the bar (their keys still reach them)
 
 
 def tab_id(name: str) -> str:
