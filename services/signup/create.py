@@ -222,7 +222,7 @@ def create_customer(
             "user_request": ur.number,
         },
     )
-    sequences.settle(session)  # the last step: nothing that can refuse follows
+    sequences.settle(session, commit=True)  # the last step, sent with the COMMIT: nothing follows
     return CreateResult(
         number=req.number,
         status=S.CREATED.value,
