@@ -22,7 +22,8 @@ and swaps them into the string columns that carry a provisional key, of the rows
 session inserted meanwhile (the record, workflow instance, outbox mails ...) and of rows
 named with ``carry``; the held audit events go in with the real numbers. On PostgreSQL all
 of that is one statement, so the lock is held from there to the commit: one statement and
-the COMMIT. Still gap-free: nothing that can refuse runs after it. A ``before_commit`` hook
+the COMMIT; with ``settle(session, commit=True)`` both are sent at once (a psycopg pipeline),
+so no client round trip falls inside the lock. Still gap-free: nothing that can refuse runs after it. A ``before_commit`` hook
 settles whatever a caller forgot, so a provisional key never commits.
 """
 
@@ -333,6 +334,8 @@ def _execute_and_commit(session: Session, stmt: Any) -> Any:
     try:
         with dbapi.pipeline():
             cursor = dbapi.cursor()
+            if conn.dispatch.before_cursor_execute:  # what statement counters and logs listen to
+                conn.dispatch.before_cursor_execute(conn, cursor, compiled.string, params, None, False)
             cursor.execute(compiled.string, params)
             dbapi.commit()
         return cursor.fetchone()
