@@ -43,7 +43,7 @@ from models.core import NumberSequence
 from services import audit
 from services.errors import NotFound, ValidationFailed
 from services.permissions import Actor, require
-from services.store import writes
+from services.store import COMMIT_WITH, writes
 
 NON_CONTINUOUS = frozenset({"signup"})  # registration numbers need no gap-free guarantee
 
@@ -313,34 +313,10 @@ def _settle_in_one_statement(
         writes.append(insert(audit_table).values(row).returning(audit_table.c.id).cte(f"held_{k}"))
     placeholders = list(numbers)
     stmt = select(*[numbers[p].label(f"n{i}") for i, p in enumerate(placeholders)]).add_cte(*writes)
-    row_ = _execute_and_commit(session, stmt) if commit else session.execute(stmt).one()
+    if commit:  # sent with the COMMIT (services.store.COMMIT_WITH)
+        stmt = stmt.execution_options(**{COMMIT_WITH: True})
+    row_ = session.execute(stmt).one()
     return {p: str(row_[i]) for i, p in enumerate(placeholders)}
-
-
-def _execute_and_commit(session: Session, stmt: Any) -> Any:
-    """Run ``stmt`` and COMMIT in one pipeline (psycopg): one send, one wait; the row it returned.
-    Compiled here (values through their bind processors, IN lists rendered), on the session's
-    connection; an error comes back as SQLAlchemy's, as ``session.execute`` gives it."""
-    from sqlalchemy.exc import DBAPIError
-
-    conn = session.connection()
-    dialect = conn.dialect
-    compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
-    params = compiled.construct_params()
-    processors = compiled._bind_processors
-    params = {k: (processors[k](v) if k in processors and v is not None else v) for k, v in params.items()}
-    dbapi = conn.connection.dbapi_connection
-    assert dbapi is not None  # a checked-out connection always has one
-    try:
-        with dbapi.pipeline():
-            cursor = dbapi.cursor()
-            if conn.dispatch.before_cursor_execute:  # what statement counters and logs listen to
-                conn.dispatch.before_cursor_execute(conn, cursor, compiled.string, params, None, False)
-            cursor.execute(compiled.string, params)
-            dbapi.commit()
-        return cursor.fetchone()
-    except dialect.loaded_dbapi.Error as exc:
-        raise DBAPIError.instance(compiled.string, params, exc, dialect.loaded_dbapi.Error) from exc
 
 
 def _is_text(column: Column[Any]) -> bool:
