@@ -201,3 +201,22 @@ def test_a_create_for_an_existing_customer_names_it_in_the_claiming_update(any_s
     assert result.customer_account == "C-000001" and not result.new_customer
     with any_store.read() as s:
         assert signup.get_request(s, number).created_customer_account == "C-000001"
+
+
+def test_a_customer_edit_reads_only_the_parameters_it_needs(any_store):
+    """The approval settings an edit asks for (customer_approval.*) are read by key, not by
+    reading every row of the parameter table; the values are the stored ones."""
+    admin = actor_of(any_store)("admin1")
+    support = actor_of(any_store)("support1")
+    any_store.call(changes.set_approvals, admin, "on")
+    any_store.call(changes.set_field_approval, admin, "Credit limit", "on")
+    from services import params
+
+    with any_store.write() as s:  # another area's row
+        params.set_value(s, admin, "signup.default_role", "Customer self-service user")
+    with _sql(any_store) as seen:
+        result = any_store.call(changes.edit_customer, support, "C-000001", {"city": "Tacoma", "credit_limit": "7"})
+    reads = [s for s in seen if s.startswith("select") and "from parameter" in s]
+    assert reads, seen
+    assert all(" where parameter.key" in s.replace('"key"', "key") for s in reads), reads
+    assert result.saved == {"city": "Tacoma"}  # credit limit needs approval: the stored switch was read
