@@ -9,7 +9,16 @@ times them from the first command. Before the load, the same N processes measure
 the inserts a submit makes (request, audit, token, outbox), one small transaction each.
 
     .venv/bin/python bench/team_load.py [--store sqlite|postgres|both] [--writers 20]
-        [--seconds 25] [--import-rows 100000] [--pg postgresql://127.0.0.1:5432/postgres] [--src=DIR]
+        [--seconds 25] [--import-rows 100000] [--import-write-at 2] [--pg postgresql://127.0.0.1:5432/postgres]
+        [--src=DIR]
+
+With --import-rows the import plans the whole file before the load starts, and its write
+phase (``begin_write`` to commit: what the office could wait for) is held until
+``--import-write-at`` seconds into the load window, so every run measures the commands while
+the import writes (the write phase lasts a few seconds; the plan ~35 s at 100k rows, which
+would otherwise decide by luck whether the write phase falls inside the window or after it).
+``--import-write-at -1``: the old way, the import starts ``--import-delay`` s into the load
+and runs free (plan and write phase wherever they fall).
 
 REGDESK_BENCH_NO_NOTIFY=1 (diagnosis only) leaves out the PostgreSQL ``NOTIFY regdesk_changes``
 that every audited command sends (its commit then takes no notify-queue lock).
@@ -304,7 +313,9 @@ def load_worker(url: str, k: int, go, ready, seconds: float, seed: int, warm: bo
         store.dispose()
 
 
-def import_worker(url: str, path: str, go, delay: float, out, slow: bool = False) -> None:
+def import_worker(url: str, path: str, go, delay: float, out, slow: bool = False, ready=None, write_at=-1.0) -> None:
+    """The import; with ``write_at`` >= 0 it plans at once, says so on ``ready``, and holds its
+    write phase until ``write_at`` s after the load's go (a deterministic overlap)."""
     store = Store(url, upgrade=False)
     try:
         with store.read() as s:
@@ -316,14 +327,21 @@ def import_worker(url: str, path: str, go, delay: float, out, slow: bool = False
 
         def timed(session):
             phase["plan_end"] = time.time()
+            if write_at >= 0:
+                phase["signalled"] = 1.0
+                ready.put(-1)  # planned: the load may start
+                hold_until = _wait_for_go(go) + write_at
+                while time.time() < hold_until:
+                    time.sleep(0.001)
             original(session)
             phase["write_start"] = time.perf_counter()
             phase["write_at"] = time.time()
 
         import_commands.begin_write = timed
-        start_at = _wait_for_go(go) + delay
-        while time.time() < start_at:
-            time.sleep(0.001)
+        if write_at < 0:
+            start_at = _wait_for_go(go) + delay
+            while time.time() < start_at:
+                time.sleep(0.001)
         t0 = time.perf_counter()
         t_start = time.time()
         try:
@@ -332,7 +350,7 @@ def import_worker(url: str, path: str, go, delay: float, out, slow: bool = False
             summary = ", ".join(f"{k} {v}" for k, v in rep.counts.items() if v)
             if "write_start" in phase:
                 summary += f"; write transaction {time.perf_counter() - phase['write_start']:.2f} s"
-                if slow:
+                if slow or write_at >= 0:
                     summary += (
                         f" (import began at +{t_start - go.value:.1f} s, write phase "
                         f"+{phase['write_at'] - go.value:.1f} .. +{time.time() - go.value:.1f} s)"
@@ -340,6 +358,8 @@ def import_worker(url: str, path: str, go, delay: float, out, slow: bool = False
             err = None
         except Exception as exc:
             summary, err = "", f"{exc.__class__.__name__}: {str(exc).splitlines()[0][:200]}"
+        if write_at >= 0 and "signalled" not in phase:
+            ready.put(-1)  # failed (or nothing to write) before its write phase: the load starts anyway
         out.put(("import", 0, (time.perf_counter() - t0, summary), err))
     finally:
         store.dispose()
@@ -398,11 +418,16 @@ def run_store(kind: str, url: str, args) -> None:
         for k in range(args.writers)
     ]
     if import_path:
-        procs.append(ctx.Process(target=import_worker, args=(url, import_path, go, args.import_delay, out, args.slow)))
+        procs.append(
+            ctx.Process(
+                target=import_worker,
+                args=(url, import_path, go, args.import_delay, out, args.slow, ready, args.import_write_at),
+            )
+        )
     for p in procs:
         p.start()
-    for _ in range(args.writers):  # every writer warmed up
-        ready.get()
+    for _ in range(args.writers + (1 if import_path and args.import_write_at >= 0 else 0)):
+        ready.get()  # every writer warmed up (and the import planned, when its write phase is placed)
     go.value = time.time() + 0.5
     results = []
     while len([r for r in results if r[0] != "slow"]) < len(procs):
@@ -472,7 +497,16 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=25.0)
     ap.add_argument("--raw-seconds", type=float, default=5.0)
     ap.add_argument("--import-rows", type=int, default=0)
-    ap.add_argument("--import-delay", type=float, default=2.0, help="start the import this many s into the load")
+    ap.add_argument(
+        "--import-write-at",
+        type=float,
+        default=2.0,
+        help="plan the import before the load and start its write phase this many s into the load window "
+        "(-1: start the import at --import-delay and let it run free)",
+    )
+    ap.add_argument(
+        "--import-delay", type=float, default=2.0, help="with --import-write-at -1: start the import this many s in"
+    )
     ap.add_argument("--pg", default="postgresql://127.0.0.1:5432/postgres")
     ap.add_argument("--slow", action="store_true", help="list the commands over 1 s with their start times")
     ap.add_argument("--cold", action="store_true", help="no warm-up: each writer's first commands are timed cold")

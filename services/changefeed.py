@@ -6,9 +6,15 @@ audit id is a monotonic change counter: ``latest_change`` reads it through the p
 it about once a second in a thread worker and rereads only its visible list when it moved.
 
 On PostgreSQL ``services.audit.record`` also calls ``notify``: a ``NOTIFY regdesk_changes``
-issued once per transaction, delivered by the server at commit (never for a rollback), so a
+once per transaction, sent right after that transaction commits (never for a rollback), so a
 ``Listener`` (LISTEN on its own connection) wakes the console at once instead of at its next
-poll. SQLite has no such thing: a ``FileWatch`` stats the database file and its write-ahead log
+poll. Sent after the commit, in a tiny transaction of its own on the same connection, not
+inside the write transaction: the server serializes the commits of notifying transactions on
+one database-wide lock held through the commit's WAL flush, so with a NOTIFY inside, every
+command's commit (and, behind it, every row lock it holds, such as a create's gap-free
+sequence row) queued behind every other command's disk flush, long ones while an import wrote.
+A NOTIFY-only transaction writes no WAL before its commit, so its commit does not wait for a
+flush and the lock is held for microseconds. SQLite has no such thing: a ``FileWatch`` stats the database file and its write-ahead log
 (a few microseconds, no query) every tenth of a second and the counter is read only when one of
 them changed; the poll stays as the fallback.
 
@@ -22,7 +28,7 @@ import json
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select
 from sqlmodel import Session, col
 
 from models.core import AuditEvent
@@ -82,16 +88,56 @@ def changes_since(session: Session, actor: Any, after_id: int, *, limit: int = 2
 
 
 def notify(session: Session) -> None:
-    """PostgreSQL: wake listening consoles when this transaction commits (once per transaction)."""
-    bind = session.get_bind()
-    if bind.dialect.name != "postgresql":
+    """PostgreSQL: wake listening consoles once this transaction has committed (once per
+    transaction; nothing for a rollback). No statement now: ``_send_after_commit`` sends it."""
+    if session.get_bind().dialect.name != "postgresql":
         return
-    tx = session.get_transaction()
-    marker = id(tx) if tx is not None else None
-    if session.info.get(_NOTIFIED) == marker:
+    tx = id(session.get_transaction())
+    if session.info.get(_NOTIFIED, (None,))[0] == tx:
         return
-    session.info[_NOTIFIED] = marker
-    session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
+    # the DBAPI connection this transaction runs on: after its COMMIT it is idle, still the session's
+    session.info[_NOTIFIED] = (tx, session.connection().connection.dbapi_connection)
+
+
+_NOTIFY_SQL = f"SELECT pg_notify('{CHANNEL}', '')"
+
+
+def _ended(session: Session) -> Any:
+    """The DBAPI connection to notify on, when the transaction that called ``notify`` has ended
+    (a savepoint's release or rollback fires the same session events: the flag stays)."""
+    entry = session.info.get(_NOTIFIED)
+    if entry is None:
+        return None
+    if entry[0] != id(session.get_transaction()):  # left by a transaction closed without commit or rollback
+        session.info.pop(_NOTIFIED)
+        return None
+    try:
+        if entry[1].info.transaction_status != 0:  # psycopg's pq.TransactionStatus.IDLE: no transaction open
+            return None
+    except Exception:  # closed or broken: nothing to send on
+        pass
+    return session.info.pop(_NOTIFIED)[1]
+
+
+@event.listens_for(Session, "after_commit")
+def _send_after_commit(session: Session) -> None:
+    dbapi = _ended(session)
+    if dbapi is None:
+        return
+    try:
+        # its own transaction (autocommit for one statement; psycopg switches client-side, no round trip)
+        dbapi.autocommit = True
+        try:
+            dbapi.execute(_NOTIFY_SQL)
+        finally:
+            dbapi.autocommit = False
+    except Exception:  # a wake-up only: the consoles' poll still sees the change
+        pass
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_after_rollback(session: Session) -> None:
+    _ended(session)
 
 
 class Listener:

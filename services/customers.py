@@ -361,9 +361,10 @@ def get_customer(session: Session, account: str) -> Customer:
     return c
 
 
-def new_customer(session: Session, actor: Actor, values: dict[str, Any]) -> Customer:
-    """Insert a customer with a new account number (values already validated)."""
-    account = sequences.next_number(session, "customer")
+def new_customer(session: Session, actor: Actor, values: dict[str, Any], *, account: str | None = None) -> Customer:
+    """Insert a customer with a new account number (values already validated); ``account``: the
+    number (or provisional key, ``sequences.defer_numbers``) the caller took for it already."""
+    account = account or sequences.next_number(session, "customer")
     fields = dict(values)
     fields["name"] = fields.get("name") or ""
     customer = Customer(

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from pydantic import BaseModel
-from sqlmodel import Session, select
+from sqlalchemy import bindparam
+from sqlmodel import Session, col, select
 
 from models.core import Parameter
 from services import audit
@@ -186,11 +187,21 @@ def get(session: Session, key: str) -> Any:
     return spec.default if row is None else json.loads(row.value)
 
 
+# the stored values of the named keys (primary key probes), without loading Parameter objects;
+# built once: a customer edit reads the approval settings with every save
+_VALUES_OF = select(col(Parameter.key), col(Parameter.value)).where(
+    col(Parameter.key).in_(bindparam("keys", expanding=True))
+)
+
+
 def get_many(session: Session, prefix: str = "") -> dict[str, Any]:
+    """Every known parameter whose key starts with ``prefix``: its stored value, else its default.
+    Reads those keys' rows only (not the whole table)."""
     values = {k: s.default for k, s in SPECS.items() if k.startswith(prefix)}
-    for row in session.exec(select(Parameter)).all():
-        if row.key in values:
-            values[row.key] = json.loads(row.value)
+    if not values:
+        return values
+    for key, value in session.connection().execute(_VALUES_OF, {"keys": list(values)}):
+        values[key] = json.loads(value)
     return values
 
 

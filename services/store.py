@@ -158,8 +158,26 @@ def _pg_connect_args(url: str) -> dict[str, Any]:
     return {"connect_timeout": 5, "options": f"{given} {PG_STARTUP_OPTIONS}".strip()}
 
 
+# Execution option: send this statement and the COMMIT together (a psycopg pipeline: one send,
+# one wait), for the last statement of a transaction that holds a lock every other writer needs
+# (services.sequences.settle): the lock is then held for the server's time only, not also for
+# the client's wake-up between the statement's answer and its COMMIT. The session's own commit
+# afterwards finds no transaction open and sends nothing.
+COMMIT_WITH = "regdesk_commit_with"
+
+
 def _configure_postgres(engine: Engine) -> None:
     from sqlalchemy.exc import DisconnectionError
+
+    @event.listens_for(engine, "do_execute")
+    def _commit_with(cursor: Any, statement: str, parameters: Any, context: Any) -> bool | None:
+        if not context.execution_options.get(COMMIT_WITH):
+            return None  # SQLAlchemy executes it as usual
+        dbapi = cursor.connection
+        with dbapi.pipeline():
+            cursor.execute(statement, parameters)
+            dbapi.commit()
+        return True
 
     @event.listens_for(engine, "checkin")
     def _idle_from(dbapi_connection: DBAPIConnection | None, record: ConnectionPoolEntry) -> None:

@@ -198,11 +198,11 @@ def _create_paused_before_numbers(pg_store, clock, monkeypatch, during_pause):
     paused, release = threading.Event(), threading.Event()
     original = sequences.settle
 
-    def slow(session):
+    def slow(session, **kwargs):
         if threading.current_thread().name == "slow-create":
             paused.set()
             release.wait(30)
-        return original(session)
+        return original(session, **kwargs)
 
     monkeypatch.setattr(sequences, "settle", slow)
     results: dict[str, object] = {}

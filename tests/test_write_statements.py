@@ -156,3 +156,67 @@ def test_a_create_reads_the_sequence_flags_once_and_the_request_once(any_store):
             "approver1",
         )
         assert not result.customer_account.startswith("~") and not result.user_request.startswith("~")
+
+
+def test_a_create_updates_its_request_once_and_asks_the_workflow_nothing_about_the_new_documents(any_store):
+    """The request names its customer in the claiming UPDATE (not a second UPDATE); the user
+    request numbered in this transaction is not looked up as a live workflow document, nor read
+    back when no workflow started."""
+    from services import signup
+    from tests.test_signup_services import approved
+
+    approver = actor_of(any_store)("approver1")
+    kwargs = {"mode": "new", "template": "DOMESTIC", "role": "Customer self-service user"}
+    first = approved(any_store, email="c1@example.org", user_name="cre1")
+    second = approved(any_store, email="c2@example.org", user_name="cre2", company="Other Traders")
+    any_store.call(signup.create_customer, approver, first, **kwargs)  # compiled once
+    with _sql(any_store) as seen:
+        result = any_store.call(signup.create_customer, approver, second, **kwargs)
+    # one UPDATE claims the request and names its customer (SQLite's settle then swaps the number in)
+    assert len([s for s in seen if s.startswith("update signuprequest") and "replace(" not in s]) == 1, seen
+    assert not [s for s in seen if s.startswith("select") and "from workflowinstance" in s], seen
+    assert not [s for s in seen if s.startswith("select") and "from userrequest" in s], seen
+    with any_store.read() as s:
+        req = signup.get_request(s, second)
+        assert req.created_customer_account == result.customer_account
+        assert not result.customer_account.startswith("~")
+
+
+def test_a_create_for_an_existing_customer_names_it_in_the_claiming_update(any_store):
+    from services import signup
+    from tests.test_signup_services import approved
+
+    approver = actor_of(any_store)("approver1")
+    number = approved(any_store, email="c3@example.org", user_name="cre3")
+    with _sql(any_store) as seen:
+        result = any_store.call(
+            signup.create_customer,
+            approver,
+            number,
+            mode="existing",
+            existing_account="C-000001",
+            role="Customer self-service user",
+        )
+    assert len([s for s in seen if s.startswith("update signuprequest")]) == 1, seen
+    assert result.customer_account == "C-000001" and not result.new_customer
+    with any_store.read() as s:
+        assert signup.get_request(s, number).created_customer_account == "C-000001"
+
+
+def test_a_customer_edit_reads_only_the_parameters_it_needs(any_store):
+    """The approval settings an edit asks for (customer_approval.*) are read by key, not by
+    reading every row of the parameter table; the values are the stored ones."""
+    admin = actor_of(any_store)("admin1")
+    support = actor_of(any_store)("support1")
+    any_store.call(changes.set_approvals, admin, "on")
+    any_store.call(changes.set_field_approval, admin, "Credit limit", "on")
+    from services import params
+
+    with any_store.write() as s:  # another area's row
+        params.set_value(s, admin, "signup.default_role", "Customer self-service user")
+    with _sql(any_store) as seen:
+        result = any_store.call(changes.edit_customer, support, "C-000001", {"city": "Tacoma", "credit_limit": "7"})
+    reads = [s for s in seen if s.startswith("select") and "from parameter" in s]
+    assert reads, seen
+    assert all(" where parameter.key" in s.replace('"key"', "key") for s in reads), reads
+    assert result.saved == {"city": "Tacoma"}  # credit limit needs approval: the stored switch was read

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from sqlalchemy import update
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from models.base import table_of
 from models.customer import PortalRole
@@ -161,15 +160,29 @@ def create_customer(
 
     ensure_registered()  # the workflow's first-use imports: here, not while the number rows are locked
     begin_write(session)
-    # take the request first: of two approvers only one gets past this line
-    transition(session, req, "create", customer_created=True, created_by=actor.user_name)
     # the gap-free account and user-request numbers are taken last (sequences.settle), so their
     # sequence rows are locked from there to the commit only, not through contact, workflow, audit
     sequences.defer_numbers(session)
     if mode == "new":
-        customer = customers.new_customer(session, actor, preview.values)
+        account = sequences.next_number(session, "customer")  # a provisional key: no number taken yet
     else:
-        customer = customers.get_customer(session, preview.account or "")
+        existing = customers.get_customer(session, preview.account or "")
+        account = existing.account
+    # take the request first: of two approvers only one gets past this line. The request names its
+    # customer in the same UPDATE (a provisional key for a new one, swapped in by the settle's one step)
+    transition(
+        session,
+        req,
+        "create",
+        customer_created=True,
+        created_by=actor.user_name,
+        created_customer_account=account,
+    )
+    if mode == "new":
+        sequences.carry(session, table_of(SignupRequest), req.id, "created_customer_account")
+        customer = customers.new_customer(session, actor, preview.values, account=account)
+    else:
+        customer = existing
     contact = customers.add_contact(
         session,
         actor,
@@ -209,15 +222,7 @@ def create_customer(
             "user_request": ur.number,
         },
     )
-    # the request names its customer: provisional key now, swapped in by the settle's one step
-    session.execute(
-        update(SignupRequest)
-        .where(col(SignupRequest.id) == req.id)
-        .values(created_customer_account=customer.account)
-        .execution_options(synchronize_session=False)
-    )
-    sequences.carry(session, table_of(SignupRequest), req.id, "created_customer_account")
-    sequences.settle(session)  # the last step: nothing that can refuse follows
+    sequences.settle(session, commit=True)  # the last step, sent with the COMMIT: nothing follows
     return CreateResult(
         number=req.number,
         status=S.CREATED.value,

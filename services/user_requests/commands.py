@@ -132,9 +132,9 @@ def submit_to_workflow(session: Session, actor: Actor, ur: UserRequest) -> int |
     Returns the workflow instance id, or None when no workflow is active (or matches).
     """
     instance_id = wf.submit(session, actor, DOC_TYPE, ur.number)
-    session.refresh(ur)
-    if instance_id is None:
+    if instance_id is None:  # nothing started: the request is as this session left it
         return None
+    session.refresh(ur)  # the workflow's start may have moved it
     if ur.status in (U.DRAFT, U.SUBMITTED):  # the engine did not call on_started (or has no such hook)
         move_audited(session, actor, ur, "start", "workflow started", extra={"workflow_instance": instance_id})
     return instance_id

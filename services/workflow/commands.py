@@ -13,6 +13,7 @@ from sqlmodel import Session
 from models.workflow import WorkflowInstance
 from services.errors import Conflict, InvalidTransition, NotFound, PermissionDenied, ValidationFailed
 from services.permissions import Actor, require
+from services.sequences import is_provisional
 from services.store import begin_write, in_plan_phase, now, writes
 from services.text import clean
 from services.workflow.doctypes import DocumentType, doc_label, get_type
@@ -41,7 +42,8 @@ def submit(session: Session, actor: Actor, doc_type: str, key: str, comment: str
     (the caller keeps its manual state). Runs in the caller's transaction."""
     dt = get_type(doc_type)
     note = comment_text(comment)
-    _refuse_live(session, doc_type, key)
+    if not is_provisional(key):  # a document numbered in this transaction cannot be in workflow yet
+        _refuse_live(session, doc_type, key)
     definition = matching_definition(session, doc_type, key)
     if definition is None:
         return None
