@@ -91,7 +91,8 @@ def fit_tabs(
             break
         out = labels(caps)
     if cells(out) <= width:
-        return out
+        whole: list[str | None] = list(out)
+        return whole
     # not all of them even that short: fewer tabs, each one readable
     out = labels([min(cell_len(n), max(readable, c)) for n, c in zip(names, caps)])
     active = min(max(active, 0), len(out) - 1)
