@@ -153,6 +153,7 @@ def _same_cell(a: Any, b: Any) -> bool:
 
 
 _FAST = "fast"  # marks RequestTable's cell cache keys (their count is not DataTable's ``_update_count``)
+_ROW = "row"  # marks RequestTable's row cache keys (``_render_row``), in the same cache
 
 
 class RequestTable(DataTable):
@@ -392,15 +393,22 @@ class RequestTable(DataTable):
         row_style = self._row_style(row_index, base_style)
         cursor = cursor_location.row == row_index
         hover = hover_location.row == row_index
-        render_cell = self._render_cell
-        scrollable_row = []
-        table_width = self._row_label_column_width
-        for column_index, column in enumerate(self.ordered_columns):
-            width = column.get_render_width(self)
-            table_width += width
-            scrollable_row.append(
-                render_cell(row_index, column_index, row_style, width, cursor=cursor, hover=hover)[line_no]
-            )
+        row = self.rows.get(row_key)
+        if row is not None and row.height == 1 and line_no == 0:
+            # the row's cells drawn in one pass (``_render_row``), kept as one list: what each cell's
+            # ``_render_cell`` gives, joined, with a cell's own pieces of one style already merged
+            row_segments, table_width = self._render_row(row_key, row_index, row_style, cursor, hover)
+            scrollable_row = [row_segments]
+        else:
+            render_cell = self._render_cell
+            scrollable_row = []
+            table_width = self._row_label_column_width
+            for column_index, column in enumerate(self.ordered_columns):
+                width = column.get_render_width(self)
+                table_width += width
+                scrollable_row.append(
+                    render_cell(row_index, column_index, row_style, width, cursor=cursor, hover=hover)[line_no]
+                )
         extend_style, _ = self._get_styles_to_render_cell(
             False,
             False,
@@ -417,6 +425,123 @@ class RequestTable(DataTable):
         )
         scrollable_row.append([Segment(" " * max(0, self.size.width - table_width), extend_style)])
         return [], scrollable_row
+
+    _cell_styles: dict[Any, Style] | None = None  # a cell piece's style without the meta, by (pre style, piece style)
+
+    def _render_row(
+        self, row_key: Any, row_index: int, row_style: Style, cursor: bool, hover: bool
+    ) -> tuple[list[Segment], int]:
+        """A body row of height 1, all its cells: the segments ``_render_cell`` gives for each, joined
+        (``_render_line`` simplifies the line: a cell's padding, text and filler of one style are
+        one segment here already), and the row's width.
+
+        ``_render_cell`` per cell looked up its own cache (a key of ten parts), read the table's
+        reactive settings, the row's cells and the column's width again, and built the cell's style
+        from its meta for every piece: drawing a page that had just arrived (a search, a sort, a
+        filter) was ~1 ms a row, most of the key-to-repaint of a search that fills the screen. Here
+        that is done once a row; a piece's style without the meta (the same few for every row) is
+        kept, and the cell's meta (its position, which differs for every cell) is added last, which
+        gives the same style (the meta and its link id are what the other parts never set). The
+        result is cached on the row as the cells were (not on its position: see ``remove_rows``).
+        A cell that is not a one-line ``Text`` fitting its column goes through ``_render_cell``."""
+        cache_key = (
+            row_key,
+            row_style,
+            cursor,
+            hover,
+            self._show_hover_cursor,
+            self._update_count - self._appended,
+            self._pseudo_class_state,
+            _ROW,
+            self._drawn_version(row_key),
+        )
+        cache: Any = self._cell_render_cache  # keyed here on more than DataTable's key type says
+        cached = cache.get(cache_key)
+        if cached is not None:
+            return cached
+        columns = self.ordered_columns
+        cells = self._get_row_renderables(row_index).cells
+        pad = self.cell_padding
+        show_cursor = self.show_cursor
+        component_style, post_style = self._get_styles_to_render_cell(
+            False,
+            False,
+            False,
+            hover,
+            cursor,
+            show_cursor,
+            self._show_hover_cursor,
+            self.cursor_foreground_priority == "css",
+            self.cursor_background_priority == "css",
+        )
+        pre_style = row_style + component_style
+        styles = self._cell_styles
+        if styles is None or len(styles) > 512:
+            styles = self._cell_styles = {}
+        get_style = self.app.console.get_style
+        spaces = " " * pad
+        segments: list[Segment] = []
+        append = segments.append
+        table_width = self._row_label_column_width
+        # the meta (with its link id) goes last: the other parts must have neither
+        plain_styles = not (pre_style._meta or pre_style._link_id or post_style._meta or post_style._link_id)
+        for column_index, column in enumerate(columns):
+            width = column.get_render_width(self)
+            table_width += width
+            cell = cells[column_index] if column_index < len(cells) else None
+            if (
+                not plain_styles
+                or type(cell) is not Text
+                or cell.justify not in (None, "default", "left")
+                or not cell.plain.isprintable()
+                or cell_len(cell.plain) > width - 2 * pad
+            ):
+                segments.extend(
+                    self._render_cell(row_index, column_index, row_style, width, cursor=cursor, hover=hover)[0]
+                )
+                continue
+            plain = cell.plain
+            fill = " " * (width - 2 * pad - cell_len(plain))
+            if not cell.spans:
+                pieces = [(plain, get_style(cell.style) if cell.style else None)] if plain else []
+            else:
+                if cell.style:  # as Rich's Text rendering does (Text.join): the base style becomes the first span
+                    styled = Text(plain, end="")
+                    styled.spans = [Span(0, len(cell), cell.style), *cell.spans]
+                    cell = styled
+                pieces = [(seg.text, seg.style) for seg in cell.render(self.app.console, end="") if seg.text]
+            if any(style is not None and (style._meta or style._link_id) for _, style in pieces):
+                segments.extend(  # a piece with meta or a link of its own: as ``_render_cell`` draws it
+                    self._render_cell(row_index, column_index, row_style, width, cursor=cursor, hover=hover)[0]
+                )
+                continue
+            blank = styles.get((pre_style, None, post_style))
+            if blank is None:
+                blank = styles[pre_style, None, post_style] = pre_style + post_style
+            meta = Style.from_meta({"row": row_index, "column": column_index})
+            text, text_style = spaces, blank  # the padding
+            for piece, piece_style in pieces:
+                key = (pre_style, piece_style, post_style)
+                style = styles.get(key)
+                if style is None:
+                    style = styles[key] = pre_style + piece_style + post_style
+                if style == text_style:
+                    text += piece
+                    continue
+                if text:
+                    append(Segment(text, text_style + meta))
+                text, text_style = piece, style
+            tail = fill + spaces
+            if blank == text_style:
+                text += tail
+                tail = ""
+            if text:
+                append(Segment(text, text_style + meta))
+            if tail:
+                append(Segment(tail, blank + meta))
+        result = (segments, table_width)
+        cache[cache_key] = result
+        return result
 
     _row_styles: dict[Any, Style] | None = None
 
