@@ -346,6 +346,17 @@ class RequestTable(DataTable):
     def _drawn_version(self, row_key: Any) -> int:
         return self._row_drawn.get(row_key, 0) if self._row_drawn else 0
 
+    def _drawn_state(self, row_key: Any) -> tuple[Any, ...]:
+        """What every cached drawing of a row (line, row, cell) depends on besides its own inputs:
+        the row's own redraws, the hover cursor, the table's updates (appends left out) and its
+        pseudo classes. One place, so that the three caches cannot disagree on when to redraw."""
+        return (
+            self._drawn_version(row_key),
+            self._show_hover_cursor,
+            self._update_count - self._appended,
+            self._pseudo_class_state,
+        )
+
     _appended = 0  # rows appended: DataTable counts them as updates, the drawing of other rows is unchanged
 
     def add_row(self, *cells: Any, height: int | None = 1, key: str | None = None, label: Any = None) -> RowKey:
@@ -444,17 +455,7 @@ class RequestTable(DataTable):
         gives the same style (the meta and its link id are what the other parts never set). The
         result is cached on the row as the cells were (not on its position: see ``remove_rows``).
         A cell that is not a one-line ``Text`` fitting its column goes through ``_render_cell``."""
-        cache_key = (
-            row_key,
-            row_style,
-            cursor,
-            hover,
-            self._show_hover_cursor,
-            self._update_count - self._appended,
-            self._pseudo_class_state,
-            _ROW,
-            self._drawn_version(row_key),
-        )
+        cache_key = (row_key, row_style, cursor, hover, _ROW, *self._drawn_state(row_key))
         cache: Any = self._cell_render_cache  # keyed here on more than DataTable's key type says
         cached = cache.get(cache_key)
         if cached is not None:
@@ -573,7 +574,6 @@ class RequestTable(DataTable):
         cache_key = (
             y,
             row_key,  # rows removed above move the others up: the line at y is another row's
-            self._drawn_version(row_key),
             self._row_locations.get(row_key) if row_key in self._row_locations else -1,  # its meta, zebra
             x1,
             x2,
@@ -582,9 +582,7 @@ class RequestTable(DataTable):
             hover,
             base_style,
             self.cursor_type,
-            self._show_hover_cursor,
-            self._update_count - self._appended,
-            self._pseudo_class_state,
+            *self._drawn_state(row_key),
         )
         line_cache: Any = self._line_cache  # keyed here on more than DataTable's key type says
         if cache_key in line_cache:
@@ -707,18 +705,7 @@ class RequestTable(DataTable):
         column_key = self._column_locations.get_key(column_index)
         if row_key is None or column_key is None:
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        cache_key = (
-            row_key,
-            column_key,
-            base_style,
-            cursor,
-            hover,
-            self._show_hover_cursor,
-            self._update_count - self._appended,
-            self._pseudo_class_state,
-            _FAST,
-            self._drawn_version(row_key),
-        )
+        cache_key = (row_key, column_key, base_style, cursor, hover, _FAST, *self._drawn_state(row_key))
         cache: Any = self._cell_render_cache  # keyed here on more than DataTable's key type says
         if cache_key in cache:
             return cache[cache_key]
