@@ -284,31 +284,38 @@ async def test_cases_row_approved_in_place_shows_its_new_status(store, actor, si
         assert screen.table.get_cell(number, "status").plain == "Approved"
 
 
+async def deactivate_first_active_workflow(app, pilot):
+    """Workflows, "Active", `d` on the highlighted definition, confirmed: (the screen, the row's key)."""
+    from screens.dialogs import ConfirmDialog
+    from screens.workflows import WorkflowsScreen
+
+    await pilot.press("f9")
+    await until(app, pilot, lambda: isinstance(app.screen, WorkflowsScreen), "workflows")
+    screen = app.screen
+    await pilot.press("2")  # Active
+    await until(
+        app,
+        pilot,
+        lambda: screen.query_state.status == "Active" and screen.detail is not None and screen.table.row_count,
+        "active filter",
+    )
+    key = screen.table.key_at_cursor()
+    await pilot.press("d")
+    await until(app, pilot, lambda: isinstance(app.screen, ConfirmDialog), "confirm")
+    await pilot.press("ctrl+s")
+    return screen, key
+
+
 @run_async
 async def test_workflow_deactivated_in_place_shows_inactive(store, actor):
     """Workflows, "Active", `d`, confirm: the counts moved (Active 2, Inactive 1) and the detail said
     "Active no", but the row kept in place still read "active"."""
-    from screens.dialogs import ConfirmDialog
-    from screens.workflows import WorkflowsScreen
     from tests.test_cases import with_case_workflow
 
     with_case_workflow(store)
     app = make_app(store, actor("admin1"))
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("f9")
-        await until(app, pilot, lambda: isinstance(app.screen, WorkflowsScreen), "workflows")
-        screen = app.screen
-        await pilot.press("2")  # Active
-        await until(
-            app,
-            pilot,
-            lambda: screen.query_state.status == "Active" and screen.detail is not None and screen.table.row_count,
-            "active filter",
-        )
-        key = screen.table.key_at_cursor()
-        await pilot.press("d")
-        await until(app, pilot, lambda: isinstance(app.screen, ConfirmDialog), "confirm")
-        await pilot.press("ctrl+s")
+        screen, key = await deactivate_first_active_workflow(app, pilot)
         try:
             await until(app, pilot, lambda: screen.detail is not None and not screen.detail.active, "detail")
         except AssertionError as exc:
@@ -331,8 +338,6 @@ async def test_workflow_deactivated_stays_when_a_reread_lands_before_the_action_
 
     from textual.worker import get_current_worker
 
-    from screens.dialogs import ConfirmDialog
-    from screens.workflows import WorkflowsScreen
     from services import changefeed
     from tests.test_cases import with_case_workflow
 
@@ -353,20 +358,7 @@ async def test_workflow_deactivated_stays_when_a_reread_lands_before_the_action_
     with_case_workflow(store)
     app = make_app(store, actor("admin1"))
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("f9")
-        await until(app, pilot, lambda: isinstance(app.screen, WorkflowsScreen), "workflows")
-        screen = app.screen
-        await pilot.press("2")  # Active
-        await until(
-            app,
-            pilot,
-            lambda: screen.query_state.status == "Active" and screen.detail is not None and screen.table.row_count,
-            "active filter",
-        )
-        key = screen.table.key_at_cursor()
-        await pilot.press("d")
-        await until(app, pilot, lambda: isinstance(app.screen, ConfirmDialog), "confirm")
-        await pilot.press("ctrl+s")
+        screen, key = await deactivate_first_active_workflow(app, pilot)
         try:
             await wait_for(app, pilot, lambda: app.screen is screen and committed.is_set(), "the commit")
             # a reread after the commit (the resume's, read late) lands while ActionDone is held

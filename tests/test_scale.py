@@ -198,13 +198,7 @@ def _fill(store, n: int = 3000) -> None:
     ]
     with store.write() as s:
         s.execute(insert(SignupRequest), rows)
-    if store.is_sqlite:
-        with store.engine.connect() as conn:
-            conn.exec_driver_sql("ANALYZE")
-            conn.commit()
-    else:
-        with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("ANALYZE")
+    _analyze(store)
 
 
 @contextmanager

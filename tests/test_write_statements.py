@@ -135,17 +135,26 @@ def test_a_submit_reads_the_mail_parameters_once_and_takes_its_number_in_one_sta
         assert (out.subject, out.body) == (f"Check {result.number}", "Hello Ann")
 
 
-def test_a_create_reads_the_sequence_flags_once_and_the_request_once(any_store):
+def _second_create(store):
+    """The statements of a create from an approved request, after a first one compiled them:
+    (statements, its result, the request's number)."""
     from services import signup
     from tests.test_signup_services import approved
 
-    approver = actor_of(any_store)("approver1")
+    approver = actor_of(store)("approver1")
     kwargs = {"mode": "new", "template": "DOMESTIC", "role": "Customer self-service user"}
-    first = approved(any_store, email="c1@example.org", user_name="cre1")
-    second = approved(any_store, email="c2@example.org", user_name="cre2", company="Other Traders")
-    any_store.call(signup.create_customer, approver, first, **kwargs)  # compiled once
-    with _sql(any_store) as seen:
-        result = any_store.call(signup.create_customer, approver, second, **kwargs)
+    first = approved(store, email="c1@example.org", user_name="cre1")
+    second = approved(store, email="c2@example.org", user_name="cre2", company="Other Traders")
+    store.call(signup.create_customer, approver, first, **kwargs)  # compiled once
+    with _sql(store) as seen:
+        result = store.call(signup.create_customer, approver, second, **kwargs)
+    return seen, result, second
+
+
+def test_a_create_reads_the_sequence_flags_once_and_the_request_once(any_store):
+    from services import signup
+
+    seen, result, second = _second_create(any_store)
     assert len([s for s in seen if s.startswith("select") and "numbersequence" in s]) <= 1, seen
     assert len(_request_reads(seen)) == 1, seen  # the plan's; the claim's RETURNING gives the row back
     with any_store.read() as s:
@@ -163,15 +172,8 @@ def test_a_create_updates_its_request_once_and_asks_the_workflow_nothing_about_t
     request numbered in this transaction is not looked up as a live workflow document, nor read
     back when no workflow started."""
     from services import signup
-    from tests.test_signup_services import approved
 
-    approver = actor_of(any_store)("approver1")
-    kwargs = {"mode": "new", "template": "DOMESTIC", "role": "Customer self-service user"}
-    first = approved(any_store, email="c1@example.org", user_name="cre1")
-    second = approved(any_store, email="c2@example.org", user_name="cre2", company="Other Traders")
-    any_store.call(signup.create_customer, approver, first, **kwargs)  # compiled once
-    with _sql(any_store) as seen:
-        result = any_store.call(signup.create_customer, approver, second, **kwargs)
+    seen, result, second = _second_create(any_store)
     # one UPDATE claims the request and names its customer (SQLite's settle then swaps the number in)
     assert len([s for s in seen if s.startswith("update signuprequest") and "replace(" not in s]) == 1, seen
     assert not [s for s in seen if s.startswith("select") and "from workflowinstance" in s], seen
