@@ -59,6 +59,26 @@ async def test_a_then_c_at_once_opens_the_create_dialog_for_the_approved_request
 
 
 @run_async
+async def test_a_create_preview_queued_while_the_dialog_is_taken_down_does_nothing(store, actor):
+    """Seen in a clean-clone CI run: at the end of the test above a queued preview ran while the
+    closing app was removing the dialog's fields one by one (#f-template still there,
+    #f-existing-account gone) and failed the app with NoMatches."""
+    load_requests(store, actor)
+    set_create_defaults(store)
+    app = make_app(store, actor("approver1"))
+    async with app.run_test(size=SIZE) as pilot:
+        await verified_tab(app, pilot)
+        burst(app, "a", "c")
+        await until(app, pilot, lambda: isinstance(app.screen, CreateCustomerDialog), "the Create dialog")
+        dialog = app.screen
+        await until(app, pilot, lambda: dialog.preview is not None and dialog._ready, "dialog ready")
+        await dialog.query_one("#f-existing-account").remove()  # taken down part way
+        assert dialog.query("#f-template")
+        dialog._preview()  # the queued preview: nothing to read, nothing done
+        await pilot.pause()
+
+
+@run_async
 async def test_a_then_c_when_the_approve_is_refused_opens_nothing(store, actor):
     """The deferred `c` of the test above must not open a dialog when the approve is refused."""
     load_requests(store, actor)

@@ -12,6 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
+from textual.css.query import NoMatches
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Select, Static
 from textual.worker import get_current_worker
 
@@ -282,11 +283,14 @@ class CreateCustomerDialog(Dialog[Any]):
 
     def _preview(self) -> None:
         self._timer = None
-        if not self.query("#f-template"):
-            # its fields are gone (the app is closing) or not composed yet (on_mount refills and
-            # previews then): a preview queued before that has nothing to read
+        try:
+            args = self.request_args()
+        except NoMatches:
+            # its fields are not composed yet (on_mount refills and previews then) or are being
+            # removed one by one (the app is closing: #f-template was seen still there while
+            # #f-existing-account was already gone): a preview queued then has nothing to read
             return
-        self._run_preview(self.request_args())
+        self._run_preview(args)
 
     @work(thread=True, exclusive=True, group="preview", exit_on_error=False)
     def _run_preview(self, args: dict[str, Any]) -> None:
