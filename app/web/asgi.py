@@ -25,4 +25,8 @@ def create_from_env():
     settings = resolve()
     from app.settings import may_create
 
-    return create_app(Store(settings.database_url, create=may_create(settings.database_url)), WebConfig.from_env())
+    app = create_app(Store(settings.database_url, create=may_create(settings.database_url)), WebConfig.from_env())
+    from app.heap import freeze_startup_heap
+
+    freeze_startup_heap()  # the worker's modules and app: out of every later full collection (app.heap)
+    return app
