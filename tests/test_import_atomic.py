@@ -114,3 +114,31 @@ def test_limits_give_a_clear_error(cli, store, tmp_path, monkeypatch, name, cont
     assert r.code == 2, r
     assert "unexpected" not in r.err and "Traceback" not in r.err
     assert expect in (r.out + r.err).lower(), r
+
+
+def test_the_planned_rows_are_copied_before_the_write_phase(any_store, monkeypatch):
+    """The temporary table of planned rows is filled while planning on both stores (COPY on
+    PostgreSQL, 100k rows of Python under load): the write phase is the bulk statements only."""
+    admin = actor_of(any_store)("admin1")
+    events: list[str] = []
+    original_begin, original_copy, original_many = ci.commands.begin_write, ci.bulk._copy, ci.bulk.execute_many
+
+    def begin(session):
+        events.append("begin_write")
+        original_begin(session)
+
+    def copy(session, sql, rows):
+        events.append("fill")
+        original_copy(session, sql, rows)
+
+    def many(session, stmt, rows, expected=-1):
+        if str(stmt).startswith(f"INSERT INTO {ci.bulk.PLANNED_PREFIX}"):  # SQLite: the prepared SQL
+            events.append("fill")
+        return original_many(session, stmt, rows, expected)
+
+    monkeypatch.setattr(ci.commands, "begin_write", begin)
+    monkeypatch.setattr(ci.bulk, "_copy", copy)
+    monkeypatch.setattr(ci.bulk, "execute_many", many)
+    report = any_store.call(ci.import_rows, admin, ci.parse_csv("account,city\nC-000001,Tacoma\nC-000002,Leeds\n"))
+    assert report.written is True and city(any_store, "C-000002") == "Leeds"
+    assert events == ["fill", "begin_write"]

@@ -154,21 +154,43 @@ def _copy(session: Session, sql: str, rows: list[tuple[Any, ...]]) -> None:
 
 
 def prefill(session: Session, planned: PlannedUpdates) -> None:
-    """SQLite, plan phase: create and fill the temporary table now, without the write lock (a
-    temporary table is the connection's own: writing it locks nothing the office needs). The
-    write phase uses it when it runs on the same connection (it is in the same pool, and a
-    process importing has that one connection idle), else fills its own under the lock.
-    Earlier imports' tables left on this connection (a conflict rolled back) are dropped."""
-    if planned.table is None or session.get_bind().dialect.name != "sqlite":
+    """Plan phase: create and fill the temporary table of planned rows now, before the write
+    phase (a temporary table is the connection's own: writing it locks nothing the office needs).
+
+    SQLite: without the write lock. The write phase uses the table when it runs on the same
+    connection (it is in the same pool, and a process importing has that one connection idle),
+    else fills its own under the lock. Earlier imports' tables left on this connection (a
+    conflict rolled back) are dropped.
+    PostgreSQL: by COPY, in the import's transaction (ON COMMIT DROP), so the write phase is the
+    bulk statements alone, not also 100k rows of Python feeding the COPY."""
+    if planned.table is None:
         return
     conn = session.connection()
-    for (name,) in conn.exec_driver_sql(
-        "SELECT name FROM sqlite_temp_master WHERE type = 'table' AND name LIKE ?", (PLANNED_PREFIX + "%",)
-    ).all():
-        conn.exec_driver_sql(f'DROP TABLE temp."{name}"')
-    planned.table.create(conn)
-    execute_many(session, *planned.fill)
+    if conn.dialect.name == "sqlite":
+        for (name,) in conn.exec_driver_sql(
+            "SELECT name FROM sqlite_temp_master WHERE type = 'table' AND name LIKE ?", (PLANNED_PREFIX + "%",)
+        ).all():
+            conn.exec_driver_sql(f'DROP TABLE temp."{name}"')
+        planned.table.create(conn)
+        execute_many(session, *planned.fill)
+    else:
+        planned.table.create(conn)
+        _copy(session, *planned.fill)
     planned.filled = True
+
+
+def _filled_here(session: Session, planned: PlannedUpdates) -> bool:
+    """Whether this connection still has the table ``prefill`` filled (SQLite: another pooled
+    connection may run the write phase; PostgreSQL: a commit in between would have dropped it)."""
+    if not planned.filled or planned.table is None:
+        return False
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":
+        sql, args = "SELECT 1 FROM sqlite_temp_master WHERE type = 'table' AND name = ?", (planned.table.name,)
+    else:
+        sql, args = "SELECT to_regclass(%s)", (f"pg_temp.{planned.table.name}",)
+    row = conn.exec_driver_sql(sql, args).first()
+    return row is not None and row[0] is not None
 
 
 def _default(dialect: Dialect, column: Any) -> Any:
@@ -218,12 +240,7 @@ def write_updates(session: Session, planned: PlannedUpdates) -> bool:
         return True
     conn = session.connection()
     sqlite = conn.dialect.name == "sqlite"
-    if not (
-        planned.filled
-        and conn.exec_driver_sql(
-            "SELECT 1 FROM sqlite_temp_master WHERE type = 'table' AND name = ?", (planned.table.name,)
-        ).first()
-    ):
+    if not _filled_here(session, planned):
         planned.table.create(conn)  # in the transaction: a rollback takes it away again
         if sqlite:
             execute_many(session, *planned.fill)
