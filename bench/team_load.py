@@ -30,6 +30,7 @@ the raw ceiling (inserts/s) and, with --import-rows, how long the import took an
 from __future__ import annotations
 
 import argparse
+import gc
 import multiprocessing as mp
 import os
 import random
@@ -60,6 +61,16 @@ from services import changes, customer_import, signup, tokens
 from services.operators import resolve_actor
 from services.permissions import PORTAL
 from services.store import Store
+
+try:
+    from app.heap import freeze_startup_heap
+except ImportError:  # --src=DIR: a checkout from before app.heap; the same two steps
+
+    def freeze_startup_heap() -> int:
+        gc.collect()
+        gc.freeze()
+        return gc.get_freeze_count()
+
 
 SRC = next((a[6:] for a in sys.argv if a.startswith("--src=")), None)
 EDIT_CUSTOMERS = 2000
@@ -197,6 +208,108 @@ def _request(k: int, n: int) -> dict:
 WARM_UP = ["submit", "submit", "verify", "verify", "approve", "create", "reject", "edit"]
 
 
+class _Trace(list):
+    marks: list[tuple[str, float]]
+
+    def clear(self) -> None:
+        super().clear()
+        self.marks.clear()
+        self.marks.append(("start", time.perf_counter()))
+
+
+GEN2: list[tuple[float, float]] = []  # --slow: this process's full collections (wall start, seconds)
+
+
+def _trace_statements() -> list[tuple[str, float]]:
+    """--slow: each statement's (first words, seconds) and the commit's wait, of the command running."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.orm import Session as OrmSession
+
+    trace: _Trace = _Trace()
+    marks: list[tuple[str, float]] = []
+    trace.marks = marks  # type: ignore[attr-defined]
+    started: dict[int, float] = {}
+
+    gen2_from: list[float] = []
+
+    def _gc(phase, info):
+        marks.append((f"gc {phase} gen{info['generation']} collected {info.get('collected', '')}", time.perf_counter()))
+        if info["generation"] == 2:
+            if phase == "start":
+                gen2_from[:] = [time.time(), time.perf_counter()]
+            elif gen2_from:
+                GEN2.append((gen2_from[0], time.perf_counter() - gen2_from[1]))
+
+    gc.callbacks.append(_gc)
+
+    @event.listens_for(Engine, "before_cursor_execute")
+    def _before(conn, cursor, statement, parameters, context, executemany):
+        started[id(cursor)] = time.perf_counter()
+
+    @event.listens_for(Engine, "after_cursor_execute")
+    def _after(conn, cursor, statement, parameters, context, executemany):
+        t = started.pop(id(cursor), None)
+        if t is not None:
+            trace.append((" ".join(statement.split()[:4])[:48], time.perf_counter() - t))
+            marks.append((" ".join(statement.split()[:4])[:48], time.perf_counter()))
+
+    @event.listens_for(Engine, "engine_connect")
+    def _connect(conn):
+        marks.append(("engine_connect", time.perf_counter()))
+
+    from sqlalchemy.pool import Pool
+
+    @event.listens_for(Pool, "checkout")
+    def _checkout(*a):
+        marks.append(("pool checkout", time.perf_counter()))
+
+    @event.listens_for(Pool, "connect")
+    def _pconnect(*a):
+        marks.append(("pool connect (new)", time.perf_counter()))
+
+    @event.listens_for(Engine, "handle_error")
+    def _error(ctx):
+        t = started.pop(id(ctx.cursor), None)
+        words = " ".join((ctx.statement or "").split()[:3])[:30]
+        trace.append(
+            (
+                f"ERROR {type(ctx.original_exception).__name__} {str(ctx.original_exception)[:60]!r} in {words}",
+                time.perf_counter() - t if t else 0.0,
+            )
+        )
+
+    @event.listens_for(Engine, "commit")
+    def _commit(conn):
+        started[-1] = time.perf_counter()
+
+    @event.listens_for(OrmSession, "before_commit")
+    def _before_commit(session):
+        marks.append(("session before_commit", time.perf_counter()))
+
+    @event.listens_for(OrmSession, "after_commit")
+    def _after_commit(session):
+        marks.append(("session after_commit (NOTIFY sent)", time.perf_counter()))
+        t = started.pop(-1, None)
+        if t is not None:
+            trace.append(("COMMIT", time.perf_counter() - t))
+
+    return trace
+
+
+def _where(trace: list[tuple[str, float]], t0: float) -> str:
+    """The three slowest statements of a slow command, and the time outside the store."""
+    in_sql = sum(d for _s, d in trace)
+    top = sorted(trace, key=lambda x: (not x[0].startswith("ERROR"), -x[1]))[:3]
+    marks = getattr(trace, "marks", [])
+    gaps = sorted(
+        ((b[1] - a[1], a[0], b[0]) for a, b in zip(marks, marks[1:] + [("end", time.perf_counter())])),
+        reverse=True,
+    )[:2]
+    top = top + [(f"GAP after {a!r} before {b!r}", g) for g, a, b in gaps]
+    return f"outside SQL {time.perf_counter() - t0 - in_sql:.2f} s; " + "; ".join(f"{s} {d:.2f}" for s, d in top)
+
+
 def _wait_for_go(go) -> float:
     while go.value == 0.0:
         time.sleep(0.005)
@@ -205,7 +318,9 @@ def _wait_for_go(go) -> float:
     return go.value
 
 
-def load_worker(url: str, k: int, go, ready, seconds: float, seed: int, warm: bool, out, slow: bool = False) -> None:
+def load_worker(
+    url: str, k: int, go, ready, seconds: float, seed: int, warm: bool, out, slow: bool = False, freeze: bool = True
+) -> None:
     rng = random.Random(seed)
     store = Store(url, upgrade=False)
     captured: list[str] = []
@@ -223,9 +338,12 @@ def load_worker(url: str, k: int, go, ready, seconds: float, seed: int, warm: bo
         changefeed.notify = lambda session: None
     samples: list[tuple[str, float, str | None]] = []
     timeline: list[tuple[str, float, float]] | None = [] if slow else None
+    trace: list[tuple[str, float]] | None = _trace_statements() if slow else None
     with store.read() as s:
         approver = resolve_actor(s, APPROVERS[k % 2])
         support = resolve_actor(s, "support1")
+    if freeze:
+        freeze_startup_heap()  # as a `regdesk serve` worker does once started (app.heap)
     to_verify: list[tuple[str, str]] = []
     verified: list[str] = []
     approved: list[str] = []
@@ -255,6 +373,8 @@ def load_worker(url: str, k: int, go, ready, seconds: float, seed: int, warm: bo
             if op == "reject" and not (verified or to_verify):
                 op = "submit"
             t0 = time.perf_counter()
+            if trace is not None:
+                trace.clear()
             err = None
             try:
                 if op == "submit":
@@ -303,9 +423,12 @@ def load_worker(url: str, k: int, go, ready, seconds: float, seed: int, warm: bo
                 err = f"{exc.__class__.__name__}: {str(exc).splitlines()[0][:120]}"
             samples.append((op, time.perf_counter() - t0, err))
             if timeline is not None and time.perf_counter() - t0 > 1.0:  # --slow: when the slow ones started
-                timeline.append((op, time.time() - (time.perf_counter() - t0), time.perf_counter() - t0))
-        if timeline:
-            out.put(("slow", k, timeline, None))
+                timeline.append(
+                    (op, time.time() - (time.perf_counter() - t0), time.perf_counter() - t0, _where(trace or [], t0))
+                )
+        if timeline is not None:
+            gen2 = [("gc gen2", t, d, "") for t, d in GEN2 if t >= go.value]
+            out.put(("slow", k, timeline + gen2, None))
         out.put(("load", k, samples, None))
     except Exception:
         out.put(("load", k, samples, traceback.format_exc()))
@@ -414,9 +537,18 @@ def run_store(kind: str, url: str, args) -> None:
 
     out, ready, go = ctx.Queue(), ctx.Queue(), ctx.Value("d", 0.0)
     procs = [
-        ctx.Process(target=load_worker, args=(url, k, go, ready, args.seconds, 1000 + k, not args.cold, out, args.slow))
+        ctx.Process(
+            target=load_worker,
+            args=(url, k, go, ready, args.seconds, 1000 + k, not args.cold, out, args.slow, not args.no_freeze),
+        )
         for k in range(args.writers)
     ]
+    if not args.no_freeze:
+        # the writers are forked from this process: its heap (the modules, the build's leftovers)
+        # out of their collections, or each one's first full collection walks it and copies every
+        # inherited page (copy on write): 20 writers doing that at once took 4.5 s each (app.heap)
+        gc.collect()
+        gc.freeze()
     if import_path:
         procs.append(
             ctx.Process(
@@ -435,7 +567,10 @@ def run_store(kind: str, url: str, args) -> None:
     for p in procs:
         p.join()
     slow = sorted(
-        (t - go.value, dt, op, k) for kind_, k, payload, _ in results if kind_ == "slow" for op, t, dt in payload
+        (t - go.value, dt, op, k, where)
+        for kind_, k, payload, _ in results
+        if kind_ == "slow"
+        for op, t, dt, where in payload
     )
     results = [r for r in results if r[0] != "slow"]
 
@@ -480,10 +615,18 @@ def run_store(kind: str, url: str, args) -> None:
         print(f"  error x{c}: {msg}")
     for c in crashes[:2]:
         print("  worker crashed:", c)
+    gen2 = [x for x in slow if x[2] == "gc gen2"]
+    slow = [x for x in slow if x[2] != "gc gen2"]
+    if gen2:
+        durations = sorted(x[1] for x in gen2)
+        print(
+            f"full garbage collections (gen2) in the writers during the window: {len(gen2)}, "
+            f"median {durations[len(durations) // 2] * 1000:.0f} ms, max {durations[-1] * 1000:.0f} ms"
+        )
     if slow:
         print("commands over 1 s (start after go, seconds, command, writer):")
-        for at, dt, op, k in slow:
-            print(f"  +{at:5.1f} s  {dt:5.2f} s  {op:<8} w{k}")
+        for at, dt, op, k, where in slow:
+            print(f"  +{at:5.1f} s  {dt:5.2f} s  {op:<8} w{k}  {where}")
     if import_result:
         (secs, summary), err = import_result
         print(f"import: {secs:.1f} s; {summary or ''}{' ERROR ' + err if err else ''}")
@@ -509,6 +652,12 @@ def main() -> None:
     )
     ap.add_argument("--pg", default="postgresql://127.0.0.1:5432/postgres")
     ap.add_argument("--slow", action="store_true", help="list the commands over 1 s with their start times")
+    ap.add_argument(
+        "--no-freeze",
+        action="store_true",
+        help="diagnosis: leave the writers' inherited and start-up heaps in their full collections (issue 9's "
+        "create p99 of 3-6 s on PostgreSQL was each writer's first full collection walking the fork's heap)",
+    )
     ap.add_argument("--cold", action="store_true", help="no warm-up: each writer's first commands are timed cold")
     ap.add_argument("--src", help="run another checkout's code (the 'before' of a comparison); --src=DIR")
     ap.add_argument("--pg-prefix", default="team_load_", help="name prefix of the scratch PostgreSQL database")
