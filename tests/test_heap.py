@@ -43,9 +43,7 @@ def test_freeze_startup_heap_collects_first_and_reports_the_count(thawed):
     del a, b
     frozen = freeze_startup_heap()
     assert frozen == gc.get_freeze_count() > 0
-    assert not any(type(o) is Cycle for o in gc.get_objects()) and not any(
-        type(o) is Cycle for o in _frozen_objects()
-    )
+    assert not any(type(o) is Cycle for o in gc.get_objects()) and not any(type(o) is Cycle for o in _frozen_objects())
 
 
 def _frozen_objects():
