@@ -162,11 +162,12 @@ def found(
 # Rows of the list's own order a word search reads before it asks the text index instead (see
 # ``walk_page``). A word on more than one row in ``WALK_BUDGET / page`` fills its page within the
 # walk; a rarer one has fewer than ``page * rows / WALK_BUDGET`` matches, which the text index
-# finds and the list sorts. Each walked row and each sorted match costs about one table row read,
-# so the worst case, ``WALK_BUDGET + page * rows / WALK_BUDGET`` rows, is least near
-# ``sqrt(page * rows)``: 7k for a page of 51 at 1M rows (bench/scale_bench.py; DESIGN.md "Search,
-# sort and counts"). A bound parameter: the statements do not change with it.
-WALK_BUDGET = 7_000
+# finds and the list sorts. A walked row costs ``w`` (a row read in the order's index), a sorted
+# match ``m`` (a row read by id): the worst case, ``w * budget + m * page * rows / budget``, is
+# least at ``sqrt(page * rows * m / w)``. Measured at 1M on SQLite (bench/scale_bench.py): m about
+# 7 us, w 6 us (created, rows near in id order) to 18 us (company, rows far apart): 4.5k to 8k for a
+# page of 51. A bound parameter: the statements do not change with it.
+WALK_BUDGET = 5_000
 
 # The only characters SQLite's FTS5 (trigram, case_sensitive 0) folds onto an ASCII character:
 # KELVIN SIGN and LATIN SMALL LETTER LONG S (tests/test_word_walk.py asks FTS5 about every
