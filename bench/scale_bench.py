@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/scale_bench.py [--requests 1000000] [--stores sqlite,postgres] [--runs 5]
         [--pg postgresql://postgres@127.0.0.1:5432/test] [--keep DIR] [--pg-keep DBNAME] [--reuse]
+        [--skip service,cli,console] [--only "word,search"]
 
 Data is made with bulk SQL (recursive CTE / generate_series), not the services, so setting up
 1M requests takes seconds: ``--requests`` sign-up requests in every status, 100k customers and
@@ -10,6 +11,8 @@ x4 samples (at least 40 for a sub-millisecond question), taken in turn with the 
 the same question in the same run, so a busy machine slows both alike:
 
 * search: an exact number, a company word (common and rare), no match; page and counts;
+* a word (common in the company or in the contact, rare) by number, company and created: the
+  first page next to the raw query through the text index (its matches sorted);
 * every sort of ``services.signup.SORTS``, ascending, first page and a deep keyset page,
   without and with a status filter;
 * status counts; audit by entity; customers / cases / prospects search;
@@ -361,8 +364,9 @@ def _raw_customer_word(pg: bool, indexed: bool) -> str:
     return f"SELECT * FROM customer WHERE id IN ({CUSTOMER_TEXT_SQLITE}) ORDER BY account LIMIT 50"
 
 
-def service_figures(url: str, runs: int, requests: int) -> list[tuple[str, float, float]]:
-    """(what, service seconds, raw SQL seconds) for every question."""
+def service_figures(url: str, runs: int, requests: int, only: tuple[str, ...] = ()) -> list[tuple[str, float, float]]:
+    """(what, service seconds, raw SQL seconds) for every question (``only``: those whose label
+    contains one of these)."""
     from sqlalchemy import text
 
     from services import audit, customers, signup
@@ -377,6 +381,8 @@ def service_figures(url: str, runs: int, requests: int) -> list[tuple[str, float
     out: list[tuple[str, float, float]] = []
 
     def add(label: str, svc, raw_fn) -> None:
+        if only and not any(o in label for o in only):
+            return
         out.append((label, *paired(svc, raw_fn, svc_runs)))
 
     cols = "id, number, created_at, status, company, first_name, last_name, email, user_name, country"
@@ -408,6 +414,22 @@ def service_figures(url: str, runs: int, requests: int) -> list[tuple[str, float
                 lambda: call(signup.count_by_status, actor, search=term),
                 raw(f"SELECT status, count(*) FROM signuprequest WHERE id IN ({ids}) GROUP BY status", params),
             )
+        # --- a word in several sorts (issue 10: a common word costs about a page in any sort, a
+        # rare one a bounded walk of the sort's index and the text index), next to the raw
+        # indexed query: the text index's matches sorted (what a word search was before the walk)
+        for label, term in (
+            ("company word", "northwind"),  # 1 in 20 rows, all with Northwind companies in company order
+            ("contact word", "carla"),  # 1 in 20 rows, spread in every order
+            ("rare word", "wind Trading 4242"),
+        ):
+            ids, params = _raw_search_ids(pg, indexed, term)
+            for sort, column in (("number", "id"), ("company", "company"), ("created", "created_at")):
+                order = "id" if column == "id" else f"{column}, id"
+                add(
+                    f"{label} by {sort}: page",
+                    lambda: call(signup.list_requests, actor, search=term, sort=sort, limit=50),
+                    raw(f"SELECT {cols} FROM signuprequest WHERE id IN ({ids}) ORDER BY {order} LIMIT 51", params),
+                )
         # --- sorts
         sort_cols = {
             "number": None,
@@ -585,6 +607,7 @@ def main() -> None:
     parser.add_argument("--pg", default=os.environ.get("REGDESK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test"))
     parser.add_argument("--keep", default=None, help="keep the SQLite file in this directory")
     parser.add_argument("--skip", default="", help="comma list of: service,cli,console")
+    parser.add_argument("--only", default="", help="comma list: only the service figures whose label has one")
     parser.add_argument(
         "--pg-keep", default=None, help="keep the PostgreSQL data in this database (made in --pg's server)"
     )
@@ -616,7 +639,9 @@ def main() -> None:
                 print(f"\n== {kind}: {'reused' if reuse else 'built'} in {time.perf_counter() - t:.1f} s", flush=True)
                 if "service" not in skip:
                     print(f"{'what':<44} | {'service':>12} | {'raw SQL':>12} | ratio")
-                    for what, svc, raw in service_figures(url, args.runs, args.requests):
+                    for what, svc, raw in service_figures(
+                        url, args.runs, args.requests, tuple(filter(None, args.only.split(",")))
+                    ):
                         print(
                             f"{what:<44} | {ms(svc):>12} | {ms(raw):>12} | {svc / raw if raw else 0:6.1f}", flush=True
                         )

@@ -29,12 +29,28 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, case, column, exists, literal_column, select, table, union, union_all
+from sqlalchemy import (
+    Integer,
+    and_,
+    bindparam,
+    case,
+    column,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+    text,
+    union,
+    union_all,
+)
 from sqlalchemy.sql.selectable import CompoundSelect, Select
 from sqlmodel import SQLModel
 
 from models.base import table_of
-from services.search import MIN_WORD, _text_sql, text_value
+from services.keyset import _position, keyset_page
+from services.search import MIN_WORD, SEARCHABLE, _text_sql, pg_document, text_value
 
 KEYS_ONLY = "keys"  # a term too short for the text index: the exact keys alone
 KEYS_OR_WORDS = "keys-or-words"
@@ -139,3 +155,145 @@ def found(
     count statement (its shape's statement is cached; binding copies it with the values)."""
     shape, params = search_params(dialect, model, term, keys)
     return matches(dialect, model, tuple(key for key, _ in keys), shape, extra).params(**params)
+
+
+# ------------------------------------------------------------------------- word walk
+
+# Rows of the list's own order a word search reads before it asks the text index instead (see
+# ``walk_page``). A word on more than one row in ``WALK_BUDGET / page`` fills its page within the
+# walk; a rarer one has fewer than ``page * rows / WALK_BUDGET`` matches, which the text index
+# finds and the list sorts. A walked row costs ``w`` (a row read in the order's index), a sorted
+# match ``m`` (a row read by id): the worst case, ``w * budget + m * page * rows / budget``, is
+# least at ``sqrt(page * rows * m / w)``. Measured at 1M on SQLite (bench/scale_bench.py): m about
+# 7 us, w 6 us (created, rows near in id order) to 18 us (company, rows far apart): 4.5k to 8k for a
+# page of 51. A bound parameter: the statements do not change with it.
+WALK_BUDGET = 5_000
+
+# The only characters SQLite's FTS5 (trigram, case_sensitive 0) folds onto an ASCII character:
+# KELVIN SIGN and LATIN SMALL LETTER LONG S (tests/test_word_walk.py asks FTS5 about every
+# character of the BMP; FTS5 folds none outside it onto ASCII).
+FOLDS_ONTO_ASCII = {"\u212a": "k", "\u017f": "s"}
+
+
+def walk_params(dialect: str, model: type[SQLModel], term: str) -> dict[str, Any]:
+    """The walk's parameters for ``term`` (long enough for the text index): ``budget`` and, on
+    SQLite, ``w_<table>``, a LIKE pattern of the term (PostgreSQL's walk uses ``q_<table>``).
+
+    PostgreSQL tests each walked row with the text index's own expression: the same answer by
+    construction. SQLite's FTS5 folds case by its own Unicode table, LIKE folds ASCII letters only:
+    for an ASCII term the two are the same test once the two characters FTS5 folds onto ASCII
+    are replaced in the columns (``FOLDS_ONTO_ASCII``). A term with other characters is not walked
+    on SQLite (budget 0: the text index at once, as before the walk); asking FTS5 about each walked
+    row by its rowid costs a millisecond or more a row at 1M."""
+    name = table_of(model).name
+    if dialect != "sqlite":
+        return {"budget": WALK_BUDGET}
+    escaped = "".join("\\" + c if c in "\\%_" else c for c in term)
+    return {"budget": WALK_BUDGET if term.isascii() else 0, f"w_{name}": f"%{escaped}%"}
+
+
+def _word_test(dialect: str, name: str, rows: Any) -> Any:
+    """The text index's test of one walked row of ``rows`` (a subquery with the searchable columns):
+    a case-insensitive substring of one of them (see ``walk_params``)."""
+    alias = rows.name
+    if dialect != "sqlite":  # pg_document's expression over the walked row's columns
+        document = pg_document(name).replace("lower(", f"lower({alias}.", 1)
+        document = document.replace(" || chr(31) || ", f" || chr(31) || {alias}.")
+        return text(f"{document} LIKE lower(:q_{name}) ESCAPE '\\'")
+
+    def folded(c: str) -> str:
+        expr = f"{alias}.{c}"
+        for char, ascii_char in FOLDS_ONTO_ASCII.items():
+            expr = f"replace({expr}, '{char}', '{ascii_char}')"
+        return expr
+
+    return text("(" + " OR ".join(f"{folded(c)} LIKE :w_{name} ESCAPE '\\'" for c in SEARCHABLE[name]) + ")")
+
+
+def walk_page(
+    dialect: str,
+    model: type[SQLModel],
+    keys: tuple[str, ...],
+    query: Select[Any],
+    columns: Sequence[Any],
+    after: Sequence[Any] | None,
+    *,
+    descending: bool,
+) -> CompoundSelect[Any]:
+    """A word search's page of ``query`` (the list's columns, ``columns`` among them, and filters;
+    no search) in the order of ``columns`` (the last the id) after the cursor ``after``: a bounded
+    walk of the list's own order first, the text index only for a word too rare for the walk.
+
+    A text index (FTS5, a pg_trgm GIN) hands its matches in no order the list has: ``id IN
+    (<matches>)`` reads and sorts every match (0.5 s for a common word at 1M). Here the list's
+    order index is walked from the cursor (``keyset_page``) for at most ``budget`` rows, each tested
+    with the text index's own substring test (``_word_test``), up to the page's ``limit``:
+
+    * the walk filled the page, or it reached the end of the rows: that is the page (a common
+      word: about ``limit / density`` rows read, no text index);
+    * else (a word on fewer than one row in ``budget / limit``): the list's statement through
+      the text index (``id IN (<matches>)`` under the same cursor), whose few matches are cheap
+      to sort.
+
+    The exact keys come first as ever: when one matches, the walk's LIMIT is 0 and the answer is
+    the text index's statement, whose text branch is skipped (see the module doc): b-tree probes
+    only. The two answers are the arms of one ``UNION ALL``, each under a LIMIT computed once before
+    its loop from ``decided`` (a one-row CTE: the walk's answer stands), so only one of them runs.
+    Values are parameters (``limit``, ``budget``, the cursor's, ``walk_params`` and
+    ``search_params``'s)."""
+    t = table_of(model)
+    name = t.name
+    limit = bindparam("limit", type_=Integer)
+    budget = bindparam("budget", type_=Integer)
+    zero: Any = literal_column("0")
+    # the key probes (again: the text index's statement has its own, a few b-tree probes)
+    hits = _key_hits(model, keys).cte(f"keyed_{name}")
+    key_hit = exists(select(hits.c.id))
+    # the list's order from the cursor, at most ``budget`` rows (SQLite: one arm per column, merged)
+    rows = keyset_page(dialect, query, columns, after, descending=descending, limit=budget).subquery(f"walk_{name}")
+    positions = [_position(query, c) for c in columns]
+
+    def ordered(c: Any) -> Any:
+        return c.desc() if descending else c.asc()
+
+    page = select(*rows.c).where(_word_test(dialect, name, rows))
+    if dialect != "sqlite":
+        # PostgreSQL knows the subquery's order (no sort); SQLite would sort the whole walk for an
+        # ORDER BY here: there the walk's rows are taken in the order its co-routine yields them
+        page = page.order_by(*[ordered(list(rows.c)[p - 1]) for p in positions])
+    walked = page.limit(case((key_hit, zero), else_=limit)).cte(f"page_{name}")
+    # the rows the walk may read, counted in the order index alone: fewer than ``budget``: all
+    read = keyset_page(
+        dialect, query.with_only_columns(*columns), columns, after, descending=descending, limit=budget
+    ).subquery(f"read_{name}")
+    decided = select(
+        case(
+            (
+                and_(
+                    ~key_hit,
+                    or_(
+                        select(func.count()).select_from(walked).scalar_subquery() >= limit,
+                        select(func.count()).select_from(read).scalar_subquery() < budget,
+                    ),
+                ),
+                literal_column("1"),
+            ),
+            else_=zero,
+        ).label("walked")
+    ).cte(f"decided_{name}")
+    is_decided = select(decided.c.walked).scalar_subquery() == 1
+    indexed = keyset_page(
+        dialect,
+        query.where(t.c.id.in_(matches(dialect, model, keys, KEYS_OR_WORDS))),
+        columns,
+        after,
+        descending=descending,
+        limit=limit,
+        seek_arms=False,  # its few matches are sorted anyway
+    ).subquery(f"found_{name}")
+    arms = [
+        select(*walked.c).limit(case((is_decided, limit), else_=zero)),
+        select(*indexed.c).limit(case((is_decided, zero), else_=limit)),
+    ]
+    both = union_all(*[select(*a.subquery().c) for a in arms])
+    return both.order_by(*[ordered(literal_column(str(p))) for p in positions]).limit(limit)

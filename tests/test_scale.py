@@ -305,6 +305,10 @@ def _seeks_both_columns(plan: str, column: str, descending: bool, status: str | 
 
 @pytest.mark.parametrize("term", ["REG-900042", "bulk42@contoso.example", "bulk42", "woodgrove 42", "zzqqxx", "%_%"])
 def test_search_and_its_counts_use_indexes(any_store, actor, term, monkeypatch):
+    from services import keyed_search
+
+    # no walk of the list's order first (tests/test_word_walk.py): a word goes to the text index
+    monkeypatch.setattr(keyed_search, "WALK_BUDGET", 0)
     _fill(any_store)
     a = actor("approver1")
     calls = [
@@ -397,6 +401,7 @@ def _text_index_not_read(store, plans: list[str], text_index: str, monkeypatch, 
     from services import keyed_search
 
     monkeypatch.setattr(keyed_search, "text_value", lambda dialect, term: "AND")  # fts5: syntax error
+    monkeypatch.setattr(keyed_search, "WALK_BUDGET", 0)  # a word read from the text index, not a walk
     for fn, actor, kwargs in calls:
         store.call(fn, actor, **kwargs)  # no error: the FTS5 lookup never ran
     with pytest.raises(Exception, match="fts5: syntax error"):  # while a term no key equals reads it

@@ -16,7 +16,7 @@ from models.customer import ContactPerson, Customer
 from models.signup import SignupRequest, SignupStatus, UserRequest
 from services import audit, counters
 from services.errors import ValidationFailed
-from services.keyed_search import KEYS_OR_WORDS, matches, search_params, sqlite_id_page
+from services.keyed_search import KEYS_OR_WORDS, matches, search_params, sqlite_id_page, walk_page, walk_params
 from services.keyset import keyset_page
 from services.permissions import Actor, require
 from services.search import dialect_of, search_term
@@ -153,8 +153,12 @@ def _page_statement(
     dialect: str, sort: str, descending: bool, by_status: bool, keyed: bool, search: str | None
 ) -> tuple[Select[Unpack[tuple[Any, ...]]] | CompoundSelect[Any], bool]:
     """The page query of one shape of ``list_requests``, built once (values are parameters:
-    ``status``, ``after_value``/``after_id``, ``limit``, the search's ``search_params``);
-    and whether the sort key is selected as an extra last column (for the cursor)."""
+    ``status``, ``after_value``/``after_id``, ``limit``, the search's ``search_params`` and
+    ``walk_params``); and whether the sort key is selected as an extra last column (for the cursor).
+
+    A word search walks the list's order index first (``keyed_search.walk_page``: about a page
+    for a common word, the text index for a rare one); SQLite in id order reads FTS5 in its own
+    rowid order instead (``sqlite_id_page``)."""
     key = SORTS[sort]
     sort_col: Any = key if key is not _ID else None  # a column (its ``type`` types the cursor's value)
     if sort == "status" and by_status:
@@ -165,13 +169,15 @@ def _page_statement(
     if dialect == "sqlite" and search == KEYS_OR_WORDS and sort_col is None:
         # in id order: the FTS5 lookup read in rowid order up to the page, not every match ranked
         return sqlite_id_page(SignupRequest, _KEYS, query, descending=descending, keyed=keyed), False
-    if search is not None:
-        query = query.where(_ID.in_(matches(dialect, SignupRequest, _KEYS, search)))
     columns = [sort_col, _ID] if sort_col is not None else [_ID]
     after: list[Any] | None = None
     if keyed:
         after = [bindparam("after_value", type_=sort_col.type)] if sort_col is not None else []
         after.append(bindparam("after_id", type_=Integer))
+    if search == KEYS_OR_WORDS:  # a word: a bounded walk of the list's order, else the text index
+        return walk_page(dialect, SignupRequest, _KEYS, query, columns, after, descending=descending), bool(sort_col)
+    if search is not None:
+        query = query.where(_ID.in_(matches(dialect, SignupRequest, _KEYS, search)))
     # a search's few matches are sorted anyway: one row-value predicate, not an arm (and a read of
     # the search's subquery) per column
     page = keyset_page(
@@ -210,6 +216,8 @@ def list_requests(
     if term is not None:
         shape, values = search_params(dialect, SignupRequest, term, _key_values(term))
         params.update(values)
+        if shape == KEYS_OR_WORDS:
+            params.update(walk_params(dialect, SignupRequest, term))
     if after is not None:
         value, last_id = after
         if sort == "created" and isinstance(value, str):
