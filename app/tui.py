@@ -250,7 +250,8 @@ class RegdeskApp(ConsoleApp):
         by itself while the console runs (``GC_NEVER`` as the oldest generation's threshold, given back
         at unmount; the young generations as before, 2-9 ms each); ``_maybe_collect`` runs them:
 
-        * idle (no key for ``GC_IDLE_SECONDS``, ``GC_EARLY`` middle passes since the last): a full one;
+        * idle (no key for ``GC_IDLE_SECONDS``, ``GC_EARLY`` middle passes since the last, no list
+          waiting for a page it asked for): a full one;
         * during input: none (the young generations only). Deferring them all once let cyclic garbage
           pile up (480k objects, 0.7-1.6 s for the one that came): every line drawn was such garbage
           then; it is freed by reference counting now (``_maybe_collect``)."""
@@ -270,6 +271,11 @@ class RegdeskApp(ConsoleApp):
 
     def _maybe_collect(self) -> None:
         idle = time.monotonic() - self._last_input >= self.GC_IDLE_SECONDS
+        if idle and any(getattr(screen, "awaiting_rows", False) for screen in self.screen_stack):
+            # not idle: the operator waits for the page a key asked for (a common word's first page
+            # at 1M requests on PostgreSQL takes over a second); a full collection started now held
+            # back that page's paint by its own time (bench/console_bench.py "search (page)")
+            return
         passes = gc.get_count()[2]
         if idle and not self._settled_frozen and self.store is not None and self.last_change is not None:
             # settled (store open, lists read, the Create dialog composed): what lives now lives as long

@@ -1,6 +1,7 @@
 """Console key-to-ready times, driven with Pilot (headless, in-process), next to a bare Textual app.
 
-    python bench/console_bench.py --rows 1000 --rows 1000000
+    python bench/console_bench.py --rows 1000 --rows 1000000 [--store sqlite|postgres|both]
+        [--db-dir=DIR] [--pg URL] [--pg-keep] [--src=DIR] [--repeat 3] [--profile] [--start]
 
 For each size a fresh SQLite database gets the demo reference data and ``--rows`` synthetic
 sign-up requests (bulk inserts, seed.demo.add_synthetic), then the console is driven as
@@ -20,22 +21,40 @@ approver1 and the script prints, per measure, the median over ``--repeat`` runs 
 * stalls (max over the runs): the longest gap between two ticks of a 5 ms timer during the jump,
   30 PageDown (one every 40 ms) and 400 held Down (one every 25 ms), both past the bounded window;
 
-next to the bare app's key-to-repaint (a key that changes one Static) measured in the same run.
-Figures only; no thresholds here (the targets are in issue 8).
+next to the bare app's key-to-repaint (a key that changes one Static) measured in the same run,
+and each measure's ratio at the largest size to the same at the smallest (issue 10: within 1.2x).
+With ``--start``: console start (spawn on a pty to the first painted list, ``regdesk --as
+approver1``) next to a bare Textual app's, as bench/scale_bench.py measures it (issue 10: within
+1.5x on PostgreSQL).
+
+``--store postgres`` (or ``both``) runs the same on PostgreSQL (``--pg``: the server, default
+$REGDESK_TEST_PG or postgresql://postgres@127.0.0.1:5432/postgres). Its database per size holds the
+same data as the SQLite build: schema and reference data through the services as there, then the
+SQLite build's sign-up requests (the same rows, ids and numbers) copied in with one COPY, the
+number sequence where SQLite's stands, VACUUM ANALYZE (``build_postgres``; bench/scale_bench.py's
+generate_series builder makes other data: other words, numbers, no "Cedar Atlas"). The SQLite
+build it copies is the ``--db-dir`` one (made first when missing). Databases are named
+``pgconsole_<size>_<pid>`` and dropped at the end; with ``--pg-keep`` the build is kept as
+``pgconsole_keep_<size>`` (reused when it exists) and each run works on a ``CREATE DATABASE ...
+TEMPLATE`` copy of it, as SQLite runs work on a copy of the ``--db-dir`` file.
+Figures only; no thresholds here (the targets are in issues 8 and 10).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import gc
 import os
 import shutil
+import sqlite3
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 
 def _option(name: str) -> str | None:
@@ -189,33 +208,271 @@ def bare_key_to_repaint(repeat: int, mode: str = "paint") -> float:
     return statistics.median(times) * 1000
 
 
-def console_measures(rows: int, repeat: int, profile: bool = False, mode: str = "paint") -> dict[str, float]:
+# ----------------------------------------------------------------------------- databases
+
+PG_DEFAULT = os.environ.get("REGDESK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_PREFIX = "pgconsole"  # every PostgreSQL database this bench makes starts with it
+_SCRATCH: list[str] = []  # without --db-dir: one temporary folder for this process's SQLite builds
+
+
+def _size(rows: int) -> str:
+    """1000 -> 1k, 1000000 -> 1m (database names)."""
+    if rows and rows % 1_000_000 == 0:
+        return f"{rows // 1_000_000}m"
+    if rows and rows % 1000 == 0:
+        return f"{rows // 1000}k"
+    return str(rows)
+
+
+def sqlite_build(rows: int) -> Path:
+    """The SQLite build of ``rows`` requests: ``--db-dir``'s kept one, else made once (in --db-dir,
+    or in a temporary folder for this process): the reference data, then ``add_synthetic``."""
+    from seed.demo import add_synthetic, load_reference
+    from services.store import Store
+
+    if DB_DIR:
+        folder = Path(DB_DIR)
+    else:
+        if not _SCRATCH:
+            _SCRATCH.append(tempfile.mkdtemp(prefix="console_bench_"))
+            atexit.register(shutil.rmtree, _SCRATCH[0], True)
+        folder = Path(_SCRATCH[0])
+    template = folder / f"console_bench_{rows}.db"
+    if template.exists():
+        return template
+    building = template.with_name(template.name + ".building")
+    for leftover in (building, Path(f"{building}-wal"), Path(f"{building}-shm")):
+        leftover.unlink(missing_ok=True)
+    store = Store(f"sqlite:///{building}", create=True)
+    load_reference(store)
+    t = time.perf_counter()
+    add_synthetic(store, rows)
+    print(f"  {rows:,} requests generated in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+    store.dispose()
+    raw = sqlite3.connect(building, isolation_level=None)
+    raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # all of it in the one file that is copied
+    raw.close()
+    building.rename(template)
+    return template
+
+
+def sqlite_database(rows: int) -> tuple[str, Callable[[], None]]:
+    """A copy of the SQLite build for one run (the runs change rows: each starts from the same data)."""
+    template = sqlite_build(rows)
+    tmp = tempfile.mkdtemp(dir=DB_DIR)
+    db = Path(tmp) / "bench.db"
+    shutil.copyfile(template, db)
+    print(f"  {rows:,} requests copied from {template}", file=sys.stderr)
+    return f"sqlite:///{db}", lambda: shutil.rmtree(tmp, ignore_errors=True)  # the copy (1 GB at 1M)
+
+
+def _pg_url(base: str, name: str) -> str:
+    plain = base.replace("postgresql+psycopg://", "postgresql://")
+    return plain.rsplit("/", 1)[0] + "/" + name
+
+
+def build_postgres(url: str, source: Path) -> None:
+    """A PostgreSQL database with the same data as the SQLite build ``source``: the schema
+    (migrations) and the reference data through the services as there, then ``source``'s
+    sign-up requests, ids and all, in one COPY (the table's secondary indexes dropped meanwhile
+    and made again after, the check that each status change has its audit row (a deferred row
+    trigger) off for the load); the signup number sequence set where SQLite's stands; then
+    VACUUM ANALYZE."""
+    import psycopg
+
+    from seed.demo import load_reference
+    from services.schema import upgrade
+    from services.store import Store, make_engine
+
+    started = time.perf_counter()
+    engine = make_engine(url, create=True)
+    upgrade(engine)
+    engine.dispose()
+    store = Store(url, create=True)
+    load_reference(store)
+    store.dispose()
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    try:
+        columns = [r[1] for r in src.execute("PRAGMA table_info(signuprequest)")]
+        (next_value,) = src.execute("SELECT next_value FROM numbersequence WHERE code = 'signup'").fetchone()
+        names = ", ".join(f'"{c}"' for c in columns)
+        with psycopg.connect(_pg_url(url, url.rsplit("/", 1)[1])) as conn:
+            conn.execute("SET TIME ZONE 'UTC'")  # SQLite keeps UTC times without an offset
+            conn.execute("SET maintenance_work_mem = '256MB'")
+            indexes = conn.execute(
+                "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+                "WHERE i.indrelid = 'signuprequest'::regclass "
+                "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)"
+            ).fetchall()
+            for name, _ in indexes:
+                conn.execute(f"DROP INDEX {name}")
+            audited = conn.execute(
+                "SELECT 1 FROM pg_trigger WHERE tgrelid = 'signuprequest'::regclass "
+                "AND tgname = 'regdesk_status_audited'"
+            ).fetchone()
+            if audited:
+                conn.execute("ALTER TABLE signuprequest DISABLE TRIGGER regdesk_status_audited")
+            with conn.cursor().copy(f"COPY signuprequest ({names}) FROM STDIN") as copy:
+                for row in src.execute(f"SELECT {names} FROM signuprequest ORDER BY id"):
+                    copy.write_row(row)
+            print(f"  copied: {time.perf_counter() - started:.1f} s", file=sys.stderr)
+            if audited:
+                conn.execute("ALTER TABLE signuprequest ENABLE TRIGGER regdesk_status_audited")
+            for _, definition in indexes:
+                conn.execute(definition)
+            conn.execute(
+                "SELECT setval(pg_get_serial_sequence('signuprequest', 'id'), max(id)) FROM signuprequest "
+                "HAVING count(*) > 0"
+            )
+            conn.execute("UPDATE numbersequence SET next_value = %s WHERE code = 'signup'", (next_value,))
+    finally:
+        src.close()
+    with psycopg.connect(_pg_url(url, url.rsplit("/", 1)[1]), autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+    print(f"  PostgreSQL built in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+
+
+def postgres_database(rows: int, base: str, keep: bool) -> tuple[str, Callable[[], None]]:
+    """A PostgreSQL database for one run: built fresh (``pgconsole_<size>_<pid>``), or with ``keep``
+    a ``CREATE DATABASE ... TEMPLATE`` copy of ``pgconsole_keep_<size>`` (built first when missing,
+    and kept). Returns (url, drop)."""
+    import psycopg
+
+    admin = base.replace("postgresql+psycopg://", "postgresql://")
+
+    def exists(conn, name: str) -> bool:
+        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
+
+    def drop(name: str) -> None:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def fresh(name: str) -> str:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            if exists(conn, name):
+                conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        try:
+            build_postgres(_pg_url(admin, name), sqlite_build(rows))
+        except BaseException:
+            drop(name)
+            raise
+        return _pg_url(admin, name)
+
+    if not keep:
+        name = f"{PG_PREFIX}_{_size(rows)}_{os.getpid()}"
+        return fresh(name), lambda: drop(name)
+    kept, name = f"{PG_PREFIX}_keep_{_size(rows)}", f"{PG_PREFIX}_run_{_size(rows)}_{os.getpid()}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        have = exists(conn, kept)
+    if not have:
+        fresh(kept)
+    t = time.perf_counter()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if exists(conn, name):
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{kept}"')
+    print(
+        f"  {rows:,} requests: {'reused' if have else 'kept'} {kept}, copied in {time.perf_counter() - t:.1f} s",
+        file=sys.stderr,
+    )
+    return _pg_url(admin, name), lambda: drop(name)
+
+
+def open_database(kind: str, rows: int, pg: str = PG_DEFAULT, pg_keep: bool = False) -> tuple[str, Callable[[], None]]:
+    return sqlite_database(rows) if kind == "sqlite" else postgres_database(rows, pg, pg_keep)
+
+
+# ----------------------------------------------------------------------------- console start
+
+
+def start_figures(url: str, runs: int) -> tuple[float, float]:
+    """Console start as bench/scale_bench.py measures it: a bare Textual app's process start to
+    first paint, and ``regdesk --as approver1``'s to its first painted list (both on a pty),
+    in turn; medians in seconds (the first pair left out)."""
+    saved = list(sys.path)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    try:
+        from registration_bench import BARE_APP, _run_on_pty
+    finally:
+        sys.path[:] = saved  # it puts this checkout first: --src's code must stay first
+    code = SRC or str(Path(__file__).resolve().parent.parent)
+    here = os.getcwd()
+    with tempfile.TemporaryDirectory(prefix="console_bench_start_") as tmp:
+        os.chdir(tmp)  # python -c puts the working directory first on sys.path: not a checkout
+        try:
+            workdir = Path(tmp)
+            env = {
+                **os.environ,
+                "TERM": "xterm-256color",
+                "REGDESK_DATABASE_URL": url,
+                "REGDESK_CONFIG": "/nonexistent/regdesk-bench-config.toml",
+            }
+            bare_script = workdir / "bare_app.py"
+            bare_script.write_text(BARE_APP)
+            marker = workdir / "painted"
+            regdesk = [
+                sys.executable,
+                "-c",
+                "import sys; from app.cli import main; sys.exit(main())",
+                "--as",
+                "approver1",
+            ]
+            bare, console = [], []
+            for _ in range(max(runs, 10) + 1):
+                bare.append(_run_on_pty([sys.executable, str(bare_script), str(marker)], env, marker))
+                console.append(
+                    _run_on_pty(regdesk, {**env, "REGDESK_BENCH_PAINTED": str(marker), "PYTHONPATH": code}, marker)
+                )
+        finally:
+            os.chdir(here)
+    return statistics.median(bare[1:]), statistics.median(console[1:])
+
+
+# ----------------------------------------------------------------------------- the console
+
+
+def console_measures(
+    rows: int,
+    repeat: int,
+    profile: bool = False,
+    mode: str = "paint",
+    kind: str = "sqlite",
+    pg: str = PG_DEFAULT,
+    pg_keep: bool = False,
+    start: dict[str, float] | None = None,
+) -> dict[str, float]:
+    """The measures on ``kind``'s database of ``rows`` requests (ms). With ``start`` (a dict): console
+    start and the bare app's (ms) are put in it first, on the same database."""
+    from services.store import Store
+
+    url, drop = open_database(kind, rows, pg, pg_keep)
+    try:
+        if start is not None:
+            if kind == "sqlite":  # `--as` is for demo databases on SQLite (services.identity)
+                from services import identity
+
+                mark = Store(url)
+                with mark.write() as s:
+                    identity.mark_demo(s)
+                mark.dispose()
+            bare_s, console_s = start_figures(url, repeat)
+            start.update({"bare": bare_s * 1000, "console": console_s * 1000})
+        return _drive(url, rows, repeat, profile, mode)
+    finally:
+        drop()
+
+
+def _drive(url: str, rows: int, repeat: int, profile: bool, mode: str) -> dict[str, float]:
     from app.tui import make_app
     from screens.dialogs import CreateCustomerDialog
     from screens.registration import RegistrationScreen
-    from seed.demo import add_synthetic, load_reference
     from services import signup
     from services.permissions import SYSTEM
     from services.store import Store
     from tests.conftest import actor_of
 
-    tmp = tempfile.mkdtemp(dir=DB_DIR)
-    db = Path(tmp) / "bench.db"
-    template = Path(DB_DIR) / f"console_bench_{rows}.db" if DB_DIR else None
-    if template is not None and template.exists():
-        shutil.copyfile(template, db)  # the runs change rows: each starts from the same copy
-        store = Store(f"sqlite:///{db}")
-        print(f"  {rows:,} requests copied from {template}", file=sys.stderr)
-    else:
-        store = Store(f"sqlite:///{db}", create=True)
-        load_reference(store)
-        t = time.perf_counter()
-        add_synthetic(store, rows)
-        print(f"  {rows:,} requests generated in {time.perf_counter() - t:.1f} s", file=sys.stderr)
-        if template is not None:
-            store.dispose()
-            shutil.copyfile(db, template)
-            store = Store(f"sqlite:///{db}")
+    store = Store(url)
     actor = actor_of(store)
     _ = SYSTEM
     out: dict[str, list[float]] = {
@@ -376,7 +633,6 @@ def console_measures(rows: int, repeat: int, profile: bool = False, mode: str = 
     asyncio.run(run())
     gc.unfreeze()
     store.dispose()
-    shutil.rmtree(tmp, ignore_errors=True)  # the copy (1 GB at 1M)
     return {k: (max(v) if k.endswith("stall max") else statistics.median(v)) * 1000 for k, v in out.items()}
 
 
@@ -398,21 +654,61 @@ def main() -> None:
         help="paint: key posted, clock stopped at the frame showing the result (default); "
         "pilot: Pilot.press/pause, which also wait for the whole process to be idle",
     )
+    parser.add_argument("--store", choices=["sqlite", "postgres", "both"], default="sqlite")
+    parser.add_argument("--pg", default=PG_DEFAULT, help="the PostgreSQL server (a database URL on it)")
+    parser.add_argument(
+        "--pg-keep",
+        action="store_true",
+        help=f"keep each size's PostgreSQL build as {PG_PREFIX}_keep_<size> (reused when it exists; "
+        "each run works on a copy of it)",
+    )
+    parser.add_argument(
+        "--start", action="store_true", help="also console start to the first painted list, next to a bare app"
+    )
     args = parser.parse_args()
     sizes = args.rows or [1000, 1_000_000]
+    kinds = ["sqlite", "postgres"] if args.store == "both" else [args.store]
     print(f"code: {SRC or 'this checkout'}; mode: {args.mode}; load average: {os.getloadavg()[0]:.2f}")
-    print(f"{'rows':>10} {'measure':<16} {'console ms':>11} {'bare ms':>8} {'ratio':>6} {'loop CPU ms':>12}")
-    for rows in sizes:
-        bare = bare_key_to_repaint(args.repeat * 4, args.mode)
-        LOOP_CPU.clear()
-        for name, ms in console_measures(rows, args.repeat, args.profile, args.mode).items():
-            cpu = statistics.median(LOOP_CPU[name]) * 1000 if name in LOOP_CPU else None
-            print(
-                f"{rows:>10,} {name:<16} {ms:>11.1f} {bare:>8.1f} {ms / bare:>6.1f} "
-                f"{'' if cpu is None else f'{cpu:12.1f}'}"
+    print(
+        f"{'store':<8} {'rows':>10} {'measure':<19} {'console ms':>11} {'bare ms':>8} {'ratio':>6} {'loop CPU ms':>12}"
+    )
+    results: dict[tuple[str, int], dict[str, float]] = {}
+    profiles: dict[str, object] = {}
+    for kind in kinds:
+        for rows in sizes:
+            bare = bare_key_to_repaint(args.repeat * 4, args.mode)
+            LOOP_CPU.clear()
+            start: dict[str, float] | None = {} if args.start else None
+            measures = console_measures(
+                rows, args.repeat, args.profile, args.mode, kind=kind, pg=args.pg, pg_keep=args.pg_keep, start=start
             )
-        sys.stdout.flush()
-    for name, session in PROFILE.items():
+            for name, ms in measures.items():
+                cpu = statistics.median(LOOP_CPU[name]) * 1000 if name in LOOP_CPU else None
+                print(
+                    f"{kind:<8} {rows:>10,} {name:<19} {ms:>11.1f} {bare:>8.1f} {ms / bare:>6.1f} "
+                    f"{'' if cpu is None else f'{cpu:12.1f}'}"
+                )
+            if start:
+                measures["console start"] = start["console"]
+                print(
+                    f"{kind:<8} {rows:>10,} {'console start':<19} {start['console']:>11.1f} {start['bare']:>8.1f} "
+                    f"{start['console'] / start['bare']:>6.1f}   (bare: a Textual app's start)"
+                )
+            print(f"  load average: {os.getloadavg()[0]:.2f}", flush=True)
+            results[kind, rows] = measures
+            for name in list(PROFILE):  # each store and size its own profile
+                profiles[f"{kind} {_size(rows)}: {name}"] = PROFILE.pop(name)
+        if len(sizes) > 1:  # each measure at the largest size next to the same at the smallest (issue 10: 1.2x)
+            small, large = min(sizes), max(sizes)
+            print(f"\n{kind}: {_size(large)} / {_size(small)}")
+            print(f"{'store':<8} {'measure':<19} {_size(small) + ' ms':>11} {_size(large) + ' ms':>11} {'ratio':>6}")
+            for name, ms in results[kind, large].items():
+                before = results[kind, small].get(name)
+                if before is not None:
+                    ratio = f"{ms / before:6.2f}" if before else "     -"
+                    print(f"{kind:<8} {name:<19} {before:>11.1f} {ms:>11.1f} {ratio}")
+            print(flush=True)
+    for name, session in profiles.items():
         from pyinstrument.renderers import ConsoleRenderer
 
         print(f"\n===== {name}: the event loop's time by function (self time)")

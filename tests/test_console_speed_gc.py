@@ -60,3 +60,35 @@ def test_full_collections_run_only_when_idle(store, monkeypatch):
             assert calls == ["collect"]  # idle, one coming: a full collection
 
     asyncio.run(run())
+
+
+def test_no_full_collection_while_the_list_waits_for_the_page_it_asked_for(store, monkeypatch):
+    """No key for a second is not idle while the page a key asked for is still on its way: a common
+    word's first page at 1M requests on PostgreSQL takes over a second, and a full collection that
+    started meanwhile held back the page's paint by its own time (bench/console_bench.py --profile:
+    ``_maybe_collect`` was a third of the event loop's time in "search (page)" at 1M)."""
+    app = make_app(store, actor_of(store)("approver1"))
+    calls: list[str] = []
+
+    async def run() -> None:
+        async with app.run_test(size=(140, 40)) as pilot:
+            await pilot.pause()
+            app._settled_frozen = True  # past the one-off freeze
+            monkeypatch.setattr(gc, "collect", lambda *a: calls.append("collect") or 0)
+            monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
+            monkeypatch.setattr(gc, "unfreeze", lambda: calls.append("unfreeze"))
+            monkeypatch.setattr(gc, "get_count", lambda: (0, 0, app.GC_EARLY))
+            screen = app.screen
+            app._last_input = time.monotonic() - app.GC_IDLE_SECONDS  # the search's Enter, a second ago
+            screen._fetching = True  # ... and its first page not here yet
+            app._maybe_collect()
+            assert calls == []
+            app._settled_frozen = False  # nor the one-off freeze's collection
+            app._maybe_collect()
+            assert calls == []
+            app._settled_frozen = True
+            screen._fetching = False  # the page came (and was painted)
+            app._maybe_collect()
+            assert calls == ["collect"]
+
+    asyncio.run(run())

@@ -77,6 +77,12 @@ class ListWindow(ReportsWorkerErrors, Screen[None]):
         self._action_pins: dict[Any, str] = {}  # an action's worker -> the record it pinned when it started
 
     @property
+    def awaiting_rows(self) -> bool:
+        """A page this list asked for (a new filter, search or sort, a reread, a scroll) is on its way
+        (the app runs no full garbage collection meanwhile: app/tui.py ``_maybe_collect``)."""
+        return self._fetching
+
+    @property
     def table(self) -> RecordTable:
         return self.query_one(f"#{self.TABLE_ID}", RecordTable)
 
