@@ -168,6 +168,18 @@ def found(
 # 7 us, w 6 us (created, rows near in id order) to 18 us (company, rows far apart): 4.5k to 8k for a
 # page of 51. A bound parameter: the statements do not change with it.
 WALK_BUDGET = 5_000
+# PostgreSQL walks POSTGRES_WALK_SCALE times as many rows: a walked row is cheap there (the heap
+# in the order's index, shared buffers) and the fallback dear (the trigram index's bitmap and its
+# recheck of every match). Measured at 1M (console_bench's data, quiet machine), first page of 60:
+# "Cedar Atlas" (0.7% of rows) by number / created 90 / 402 ms at 5k, 28 / 49 ms at 20k, 26 / 30 ms
+# at 50k; a word on no row 19-25 ms at 5k, 56-86 ms at 20k, 144-324 ms at 50k.
+POSTGRES_WALK_SCALE = 4
+
+
+def walk_budget(dialect: str) -> int:
+    """Rows of the list's order a word search walks on this store before the text index."""
+    return WALK_BUDGET if dialect == "sqlite" else WALK_BUDGET * POSTGRES_WALK_SCALE
+
 
 # The only characters SQLite's FTS5 (trigram, case_sensitive 0) folds onto an ASCII character:
 # KELVIN SIGN and LATIN SMALL LETTER LONG S (tests/test_word_walk.py asks FTS5 about every
@@ -187,7 +199,7 @@ def walk_params(dialect: str, model: type[SQLModel], term: str) -> dict[str, Any
     row by its rowid costs a millisecond or more a row at 1M."""
     name = table_of(model).name
     if dialect != "sqlite":
-        return {"budget": WALK_BUDGET}
+        return {"budget": walk_budget(dialect)}
     escaped = "".join("\\" + c if c in "\\%_" else c for c in term)
     return {"budget": WALK_BUDGET if term.isascii() else 0, f"w_{name}": f"%{escaped}%"}
 
