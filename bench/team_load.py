@@ -209,7 +209,11 @@ WARM_UP = ["submit", "submit", "verify", "verify", "approve", "create", "reject"
 
 
 class _Trace(list):
-    marks: list[tuple[str, float]]
+    """--slow: the running command's (statement, seconds); ``marks``: (event, time) in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.marks: list[tuple[str, float]] = []
 
     def clear(self) -> None:
         super().clear()
@@ -220,15 +224,14 @@ class _Trace(list):
 GEN2: list[tuple[float, float]] = []  # --slow: this process's full collections (wall start, seconds)
 
 
-def _trace_statements() -> list[tuple[str, float]]:
+def _trace_statements() -> _Trace:
     """--slow: each statement's (first words, seconds) and the commit's wait, of the command running."""
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
     from sqlalchemy.orm import Session as OrmSession
 
-    trace: _Trace = _Trace()
-    marks: list[tuple[str, float]] = []
-    trace.marks = marks  # type: ignore[attr-defined]
+    trace = _Trace()
+    marks = trace.marks
     started: dict[int, float] = {}
 
     gen2_from: list[float] = []
@@ -297,11 +300,11 @@ def _trace_statements() -> list[tuple[str, float]]:
     return trace
 
 
-def _where(trace: list[tuple[str, float]], t0: float) -> str:
+def _where(trace: _Trace, t0: float) -> str:
     """The three slowest statements of a slow command, and the time outside the store."""
     in_sql = sum(d for _s, d in trace)
     top = sorted(trace, key=lambda x: (not x[0].startswith("ERROR"), -x[1]))[:3]
-    marks = getattr(trace, "marks", [])
+    marks = trace.marks
     gaps = sorted(
         ((b[1] - a[1], a[0], b[0]) for a, b in zip(marks, marks[1:] + [("end", time.perf_counter())])),
         reverse=True,
@@ -338,7 +341,7 @@ def load_worker(
         changefeed.notify = lambda session: None
     samples: list[tuple[str, float, str | None]] = []
     timeline: list[tuple[str, float, float]] | None = [] if slow else None
-    trace: list[tuple[str, float]] | None = _trace_statements() if slow else None
+    trace: _Trace | None = _trace_statements() if slow else None
     with store.read() as s:
         approver = resolve_actor(s, APPROVERS[k % 2])
         support = resolve_actor(s, "support1")
@@ -424,7 +427,12 @@ def load_worker(
             samples.append((op, time.perf_counter() - t0, err))
             if timeline is not None and time.perf_counter() - t0 > 1.0:  # --slow: when the slow ones started
                 timeline.append(
-                    (op, time.time() - (time.perf_counter() - t0), time.perf_counter() - t0, _where(trace or [], t0))
+                    (
+                        op,
+                        time.time() - (time.perf_counter() - t0),
+                        time.perf_counter() - t0,
+                        _where(trace, t0) if trace is not None else "",
+                    )
                 )
         if timeline is not None:
             gen2 = [("gc gen2", t, d, "") for t, d in GEN2 if t >= go.value]

@@ -29,6 +29,16 @@ def test_the_collector_starts_no_full_collection_while_the_console_runs(store):
     assert gc.get_threshold() == before  # given back when the app closed
 
 
+def _record_collections(app, monkeypatch, calls: list[str], middle_passes) -> None:
+    """Past the app's one-off freeze; the collector's calls recorded in ``calls`` instead of run,
+    and ``middle_passes()`` as the count of middle passes since the last full collection."""
+    app._settled_frozen = True
+    monkeypatch.setattr(gc, "collect", lambda *a: calls.append("collect") or 0)
+    monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
+    monkeypatch.setattr(gc, "unfreeze", lambda: calls.append("unfreeze"))
+    monkeypatch.setattr(gc, "get_count", lambda: (0, 0, middle_passes()))
+
+
 def test_full_collections_run_only_when_idle(store, monkeypatch):
     app = make_app(store, actor_of(store)("approver1"))
     calls: list[str] = []
@@ -36,12 +46,8 @@ def test_full_collections_run_only_when_idle(store, monkeypatch):
     async def run() -> None:
         async with app.run_test(size=(140, 40)) as pilot:
             await pilot.pause()
-            app._settled_frozen = True  # past the one-off freeze
-            monkeypatch.setattr(gc, "collect", lambda *a: calls.append("collect") or 0)
-            monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
-            monkeypatch.setattr(gc, "unfreeze", lambda: calls.append("unfreeze"))
             counts = {"n": 0}
-            monkeypatch.setattr(gc, "get_count", lambda: (0, 0, counts["n"]))
+            _record_collections(app, monkeypatch, calls, lambda: counts["n"])
             app._last_input = time.monotonic()  # a key was just pressed
             counts["n"] = app.GC_EARLY
             app._maybe_collect()
@@ -73,11 +79,7 @@ def test_no_full_collection_while_the_list_waits_for_the_page_it_asked_for(store
     async def run() -> None:
         async with app.run_test(size=(140, 40)) as pilot:
             await pilot.pause()
-            app._settled_frozen = True  # past the one-off freeze
-            monkeypatch.setattr(gc, "collect", lambda *a: calls.append("collect") or 0)
-            monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
-            monkeypatch.setattr(gc, "unfreeze", lambda: calls.append("unfreeze"))
-            monkeypatch.setattr(gc, "get_count", lambda: (0, 0, app.GC_EARLY))
+            _record_collections(app, monkeypatch, calls, lambda: app.GC_EARLY)
             screen = app.screen
             app._last_input = time.monotonic() - app.GC_IDLE_SECONDS  # the search's Enter, a second ago
             screen._fetching = True  # ... and its first page not here yet
