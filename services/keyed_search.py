@@ -209,9 +209,7 @@ def _word_test(dialect: str, name: str, rows: Any) -> Any:
     a case-insensitive substring of one of them (see ``walk_params``)."""
     alias = rows.name
     if dialect != "sqlite":  # pg_document's expression over the walked row's columns
-        document = pg_document(name).replace("lower(", f"lower({alias}.", 1)
-        document = document.replace(" || chr(31) || ", f" || chr(31) || {alias}.")
-        return text(f"{document} LIKE lower(:q_{name}) ESCAPE '\\'")
+        return text(f"{pg_document(name, alias)} LIKE lower(:q_{name}) ESCAPE '\\'")
 
     def folded(c: str) -> str:
         expr = f"{alias}.{c}"
