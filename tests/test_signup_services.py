@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -327,6 +328,36 @@ def test_duplicate_hints(store, actor):
     third = submit(store, email="orders@fabrikam.example", company="Other", user_name="other3").number
     hints = store.call(signup.show_request, a, third).duplicates
     assert any(h.kind == "customer" and h.reason == "same e-mail" for h in hints)
+
+
+def test_the_duplicate_search_is_one_statement_with_the_hints_in_their_order(any_store):
+    """Requests, then contacts, then customers, as three searches gave them; sent as one statement
+    (a sign-up runs it on every submit: each round trip is client CPU the office queues for)."""
+    from sqlalchemy import event
+
+    a = actor_of(any_store)("approver1")
+    created = approved(any_store, email="twice@northwind.example", company="Northwind Twice", user_name="twice1")
+    any_store.call(
+        signup.create_customer, a, created, mode="new", template="DOMESTIC", role="Customer self-service user"
+    )
+    still_open = submit(any_store, email="twice@northwind.example", company="Other", user_name="twice2").number
+    later = submit(any_store, email="TWICE@northwind.example", company="Northwind twice", user_name="twice3").number
+    selects: list[str] = []
+
+    def count(conn, cursor, sql, params, context, executemany):
+        if re.search(r"email_normalized\s*=\s*[%?:(]", sql):  # a search by e-mail
+            selects.append(sql)
+
+    event.listen(any_store.engine, "before_cursor_execute", count)
+    try:
+        hints = any_store.call(signup.show_request, a, later).duplicates
+    finally:
+        event.remove(any_store.engine, "before_cursor_execute", count)
+    assert [h.kind for h in hints] == ["request", "contact", "customer"]
+    assert hints[0].key == still_open and hints[0].reason == "same e-mail"
+    assert hints[1].label == "Ann Lee at Northwind Twice" and hints[1].reason == "same e-mail"
+    assert hints[2].reason == "same company name and same e-mail"
+    assert len(selects) == 1, selects
 
 
 def test_every_state_change_is_audited(store, actor):

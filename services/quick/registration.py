@@ -274,7 +274,8 @@ def request_detail(conn: Any, actor: Actor, number: str) -> dict[str, Any] | Non
 
 
 def _duplicates(conn: Any, req: dict[str, Any], limit: int = 20) -> list[dict[str, str]]:
-    """``services.signup.find_duplicates``: the same statements (the same plans, the same order)."""
+    """``services.signup.find_duplicates``: the same three searches (the same plans, the hints in the
+    same order), sent one by one (SQLite in-process: no round trip to save)."""
     hints: list[dict[str, str]] = []
     email = req["email_normalized"]
     marks = ", ".join("?" * len(OPEN_REQUEST_STATUSES))
