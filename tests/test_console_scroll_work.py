@@ -55,3 +55,40 @@ async def test_a_line_is_checked_for_a_cut_cell_once_not_in_every_frame(any_stor
         assert table.cursor_row == moves
         # the rows left and reached (a row under the cursor is drawn anew), nothing per frame
         assert len(checks) <= 3 * moves, f"{len(checks)} checks for {moves} moves ({visible} lines visible)"
+
+
+@run_async
+async def test_a_key_that_moves_the_list_cursor_draws_the_list_not_the_whole_screen(any_store, monkeypatch):
+    """Down redraws the list's lines that changed; the header, the footer, the filter bar and the
+    detail pane (unchanged, not in the update) are not drawn again for it. Each was, in every frame:
+    the compositor picked the widgets to draw by their container's region, the whole screen for
+    every top-level widget (screens/textual_compat.py renders_within_the_update)."""
+    from textual.widget import Widget
+    from textual.widgets import Header
+
+    from screens.footer import KeyFooter
+    from seed.demo import add_synthetic
+
+    add_synthetic(any_store, 2 * PAGE_SIZE)
+    app = make_app(any_store, actor_of(any_store)("approver1"))
+    drawn: list[str] = []
+    original = Widget.render_lines
+
+    def counted(self: Widget, crop):  # type: ignore[no-untyped-def]
+        drawn.append(type(self).__name__ if isinstance(self, (Header, KeyFooter)) else self.id or "")
+        return original(self, crop)
+
+    monkeypatch.setattr(Widget, "render_lines", counted)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, RegistrationScreen)
+        await until(app, pilot, lambda: screen.loaded > 0 and screen.detail is not None)
+        await _settle(app, pilot)
+        drawn.clear()
+        for _ in range(6):
+            await pilot.press("down")
+            await pilot.pause()
+        assert screen.table.cursor_row == 6
+        assert drawn.count("Header") == 0, drawn
+        assert drawn.count("KeyFooter") == 0, drawn
+        assert drawn.count("filter-bar") == 0, drawn
