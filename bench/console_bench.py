@@ -20,6 +20,11 @@ approver1 and the script prints, per measure, the median over ``--repeat`` runs 
 * jump to end: ``ctrl+end`` until the last request is under the cursor;
 * stalls (max over the runs): the longest gap between two ticks of a 5 ms timer during the jump,
   30 PageDown (one every 40 ms) and 400 held Down (one every 25 ms), both past the bounded window;
+  their "loop CPU" is the event loop thread's CPU time over the whole scroll. ``--stall-stacks``
+  prints each stall over 40 ms with the loop's and the process's CPU time during it (loop CPU
+  well below the gap: the machine's other processes had the cores; process CPU well above loop
+  CPU: this process's other threads held the GIL) and the loop thread's most frequent frames
+  in it (sampled every millisecond by a watchdog thread);
 
 next to the bare app's key-to-repaint (a key that changes one Static) measured in the same run,
 and each measure's ratio at the largest size to the same at the smallest (issue 10: within 1.2x).
@@ -72,6 +77,9 @@ DB_DIR = _option("--db-dir")  # both forms: with "--db-dir DIR" the databases we
 SRC = _option("--src")
 sys.path.insert(0, SRC or str(Path(__file__).resolve().parent.parent))  # --src=DIR: another checkout's code
 
+# --stall-stacks: per scroll measure, each stall over 40 ms (gap, loop CPU, process CPU, the loop's stacks)
+STALL_STACKS: dict[str, list[tuple[float, float, float, list[tuple[str, ...]]]]] = {}
+STALL_WATCH = "--stall-stacks" in sys.argv
 PROFILE: dict[str, object] = {}  # --profile: one pyinstrument session per measure (the event loop's thread)
 LOOP_CPU: dict[str, list[float]] = {}  # CPU time the event loop's thread spent in each run of a measure
 
@@ -100,6 +108,73 @@ class _Timed:
             session = self.profiler.stop()
             before = PROFILE.get(self.name)
             PROFILE[self.name] = Session.combine(before, session) if before is not None else session
+
+
+class StallWatch:
+    """--stall-stacks: a thread samples the event loop thread's stack every millisecond
+    (``sys._current_frames``); when the bench's 5 ms timer sees a gap over ``threshold`` seconds,
+    the samples taken inside that gap are kept under the measure's name (what the loop did while
+    it stalled: drawing, a message handler, the GIL held by another thread...)."""
+
+    def __init__(self, threshold: float = 0.04) -> None:
+        import threading
+
+        self.threshold = threshold
+        self.loop_thread = threading.get_ident()
+        self.samples: list[tuple[float, tuple[str, ...]]] = []
+        self.running = True
+        self.thread = threading.Thread(target=self._run, name="stall watch", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        import traceback
+
+        while self.running:
+            frame = sys._current_frames().get(self.loop_thread)
+            if frame is not None:
+                stack = tuple(
+                    f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in traceback.extract_stack(frame, limit=40)
+                )
+                self.samples.append((time.perf_counter(), stack))
+                if len(self.samples) > 20000:
+                    del self.samples[:10000]
+            time.sleep(0.001)
+
+    def gap(self, name: str, start: float, end: float, loop_cpu: float, process_cpu: float) -> None:
+        """A gap between two ticks; over the threshold, kept with the CPU time the loop's thread and
+        the whole process used meanwhile (loop CPU near the gap: the loop worked; process CPU well
+        above loop CPU: other threads of this process ran (the GIL); both well below: the machine)."""
+        if end - start < self.threshold:
+            return
+        inside = [stack for t, stack in self.samples if start <= t <= end]
+        STALL_STACKS.setdefault(name, []).append((end - start, loop_cpu, process_cpu, inside))  # type: ignore[arg-type]
+
+    def stop(self) -> None:
+        self.running = False
+
+
+def print_stall_stacks(where: str) -> None:
+    """Per measure, each stall over the threshold: its length and the loop's most frequent frames
+    (own code and Textual's innermost frames, counted once per sample)."""
+    from collections import Counter
+
+    for name, stalls in STALL_STACKS.items():
+        print(f"\n===== {where}: stalls in {name}: {len(stalls)}")
+        for gap, loop_cpu, process_cpu, _ in stalls:
+            print(
+                f"  stall {gap * 1000:5.0f} ms: loop CPU {loop_cpu * 1000:5.0f} ms, process CPU {process_cpu * 1000:5.0f} ms"
+            )
+        for gap, loop_cpu, process_cpu, stacks in sorted(stalls, key=lambda s: -s[0])[:6]:
+            print(
+                f"--- {gap * 1000:.0f} ms (loop CPU {loop_cpu * 1000:.0f}, process {process_cpu * 1000:.0f}), {len(stacks)} samples"
+            )
+            seen: Counter[str] = Counter()
+            for stack in stacks:
+                for frame in set(stack):
+                    seen[frame] += 1
+            for frame, n in seen.most_common(45):
+                print(f"  {n:4d} {frame}")
+    STALL_STACKS.clear()
 
 
 async def _pause_until(pilot, condition, timeout=30.0):
@@ -464,6 +539,7 @@ def console_measures(
 
 
 def _drive(url: str, rows: int, repeat: int, profile: bool, mode: str) -> dict[str, float]:
+    watch = StallWatch() if STALL_WATCH else None
     from app.tui import make_app
     from screens.dialogs import CreateCustomerDialog
     from screens.registration import RegistrationScreen
@@ -582,14 +658,23 @@ def _drive(url: str, rows: int, repeat: int, profile: bool, mode: str) -> dict[s
                 gaps: list[float] = []
                 stamp = [time.perf_counter()]
 
+                current = ["jump stall max"]
+
+                cpu = [time.thread_time(), time.process_time()]
+
                 def tick() -> None:
                     now = time.perf_counter()
                     gaps.append(now - stamp[0])
+                    if watch is not None:
+                        loop_cpu, process_cpu = time.thread_time(), time.process_time()
+                        watch.gap(current[0], stamp[0], now, loop_cpu - cpu[0], process_cpu - cpu[1])
+                        cpu[:] = [loop_cpu, process_cpu]
                     stamp[0] = now
 
                 def stall(name: str) -> None:
                     out[name].append(max(gaps) if gaps else 0.0)
                     gaps.clear()
+                    current[0] = {"jump stall max": "pagedown stall max"}.get(name, "held down stall max")
 
                 await pilot.pause(0.2)
                 timer = app.set_interval(0.005, tick)
@@ -607,7 +692,7 @@ def _drive(url: str, rows: int, repeat: int, profile: bool, mode: str) -> dict[s
                 # paging down: 30 PageDown, one every 40 ms (past the bounded window: pages dropped above)
                 stamp[0] = time.perf_counter()
                 gaps.clear()
-                with _Timed({"scroll": []}, "scroll", profile):
+                with _Timed({"pagedown scroll": []}, "pagedown scroll", profile):
                     for _ in range(30):
                         await keys.press("pagedown")
                         await asyncio.sleep(0.04)
@@ -619,7 +704,7 @@ def _drive(url: str, rows: int, repeat: int, profile: bool, mode: str) -> dict[s
                 # Down held: 400 Down at the terminal's repeat rate (one every 25 ms)
                 stamp[0] = time.perf_counter()
                 gaps.clear()
-                with _Timed({"scroll": []}, "scroll", profile):
+                with _Timed({"held down scroll": []}, "held down scroll", profile):
                     for _ in range(400):
                         await keys.press("down")
                         await asyncio.sleep(0.025)
@@ -631,6 +716,8 @@ def _drive(url: str, rows: int, repeat: int, profile: bool, mode: str) -> dict[s
                 _ = i
 
     asyncio.run(run())
+    if watch is not None:
+        watch.stop()
     gc.unfreeze()
     store.dispose()
     return {k: (max(v) if k.endswith("stall max") else statistics.median(v)) * 1000 for k, v in out.items()}
@@ -663,6 +750,11 @@ def main() -> None:
         "each run works on a copy of it)",
     )
     parser.add_argument(
+        "--stall-stacks",
+        action="store_true",
+        help="print the event loop's stack samples during each stall over 40 ms while scrolling",
+    )
+    parser.add_argument(
         "--start", action="store_true", help="also console start to the first painted list, next to a bare app"
     )
     args = parser.parse_args()
@@ -682,6 +774,10 @@ def main() -> None:
             measures = console_measures(
                 rows, args.repeat, args.profile, args.mode, kind=kind, pg=args.pg, pg_keep=args.pg_keep, start=start
             )
+            for scroll in ("pagedown", "held down"):  # the loop's CPU time over each whole scroll
+                name = f"{scroll} stall max"
+                if f"{scroll} scroll" in LOOP_CPU:
+                    LOOP_CPU[name] = LOOP_CPU[f"{scroll} scroll"]
             for name, ms in measures.items():
                 cpu = statistics.median(LOOP_CPU[name]) * 1000 if name in LOOP_CPU else None
                 print(
@@ -695,6 +791,7 @@ def main() -> None:
                     f"{start['console'] / start['bare']:>6.1f}   (bare: a Textual app's start)"
                 )
             print(f"  load average: {os.getloadavg()[0]:.2f}", flush=True)
+            print_stall_stacks(f"{kind} {_size(rows)}")
             results[kind, rows] = measures
             for name in list(PROFILE):  # each store and size its own profile
                 profiles[f"{kind} {_size(rows)}: {name}"] = PROFILE.pop(name)

@@ -27,6 +27,7 @@ __all__ = [
     "realign_tab_underline",
     "relabel_tab_in_place",
     "register_screen",
+    "renders_within_the_update",
     "screen_text",
     "stylesheet_untouched",
     "strips_freed_by_refcount",
@@ -158,6 +159,11 @@ INTERNALS: list[tuple[str, str, str]] = [
         "tests via notifications (tests/helpers.py notes): the notifications an app raised",
     ),
     (
+        "textual._compositor:Compositor",
+        "_get_renders",
+        "renders_within_the_update: a partial update draws the widgets its crop covers (not all whose clip it touches)",
+    ),
+    (
         "textual.screen:Screen",
         "_compositor",
         "tests via screen_text (tests/test_console_registration.py): the screen's text as drawn",
@@ -232,6 +238,58 @@ def input_keys_in_order() -> None:
 
 
 input_keys_in_order()
+
+
+def renders_within_the_update() -> None:
+    """A partial screen update draws the widgets whose visible part it covers, not every widget whose
+    clip it touches.
+
+    ``Compositor._get_renders(crop)`` picks the widgets to draw by ``crop.overlaps(clip)``, and a
+    widget's clip is its container's region: for every widget placed on the screen itself (the
+    header, the footer, the panes and their containers) that is the whole screen. So each frame of
+    a held Down, which dirties only the list, drew the header, the footer, the detail pane, the
+    filter bar, the info line and each container again (bench/console_bench.py, Registration at
+    140x40: ten widgets per Down besides the table; their ``render_lines`` took more of the loop
+    than the table's own). Here the test is on the widget's visible part (its region within its
+    clip), which is what the update's lines are cut from: a widget outside the update's crop gives
+    nothing to its lines (each chop of a line is a widget's whole span there, and the spans written
+    are within the crop), so the update written is the same. Full updates (no crop) are as before.
+    Applied once, when this module is imported; tests/test_console_scroll_work.py counts the draws."""
+    from textual._compositor import Compositor
+    from textual.geometry import Region
+
+    get_renders = Compositor._get_renders
+    if getattr(get_renders, "_regdesk_within_update", False):
+        return
+
+    def get_renders_within(self: Compositor, crop: Region | None = None) -> Any:
+        if not crop:
+            yield from get_renders(self, crop)
+            return
+        _rich_traceback_guard = True  # noqa: F841 (as Textual's: a render error's traceback starts here)
+        crop_overlaps = crop.overlaps
+        intersection = Region.intersection
+        contains_region = Region.contains_region
+        for widget, (region, clip) in list(self.visible_widgets.items()):
+            if contains_region(clip, region):
+                if crop_overlaps(region):
+                    yield region, clip, widget.render_lines(Region(0, 0, region.width, region.height))
+                continue
+            visible = intersection(region, clip)
+            new_x, new_y, new_width, new_height = visible
+            if new_width and new_height and crop_overlaps(visible):
+                yield (
+                    region,
+                    clip,
+                    widget.render_lines(Region(new_x - region.x, new_y - region.y, new_width, new_height)),
+                )
+
+    get_renders_within._regdesk_within_update = True  # type: ignore[attr-defined]
+    get_renders_within.__doc__ = get_renders.__doc__
+    Compositor._get_renders = get_renders_within  # type: ignore[method-assign]
+
+
+renders_within_the_update()
 
 
 def stylesheet_untouched(app: Any) -> bool:

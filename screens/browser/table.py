@@ -21,23 +21,31 @@ class RecordTable(RequestTable):
             super().__init__()
             self.top = top
 
-    _marked: dict[int, tuple[Strip, Strip]]  # id(line as drawn) -> (that line, the line ending in "…")
+    _marked: dict[int, tuple[Strip, Strip]]  # id(line as drawn) -> (that line, the line shown: itself or ending in "…")
 
     def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
         """The line as drawn, and when the pane's right edge cuts a cell's text (the table is wider than
-        its pane), that cell's last visible character is "…"."""
+        its pane), that cell's last visible character is "…".
+
+        Whether a line is cut is worked out once per line drawn: the table's line cache hands back the
+        same ``Strip`` while the line's row, position, crop and drawing are unchanged, and so is the
+        answer. (It was worked out again for every line of every frame: each Down or PageDown asked
+        ``_text_cut_at`` for the whole visible table, a row's renderables and a cell's width each time,
+        on the event loop, ~10% of its time while a key was held.)"""
         strip = super()._render_line(y, x1, x2, base_style)
-        if x2 >= self.virtual_size.width or not self._text_cut_at(y, x2):
+        if x2 >= self.virtual_size.width:
             return strip
         marked = self.__dict__.setdefault("_marked", {})
         known = marked.get(id(strip))
         if known is not None and known[0] is strip:
             return known[1]
-        width = strip.cell_length
-        last = [seg for seg in strip.crop(width - 1, width) if seg.text]
-        ellipsis = Strip([Segment("…", last[-1].style if last else base_style)])
-        line = Strip.join([strip.crop(0, width - 1), ellipsis])
-        if len(marked) > 4 * max(self.size.height, 10):
+        line = strip
+        if self._text_cut_at(y, x2):
+            width = strip.cell_length
+            last = [seg for seg in strip.crop(width - 1, width) if seg.text]
+            ellipsis = Strip([Segment("…", last[-1].style if last else base_style)])
+            line = Strip.join([strip.crop(0, width - 1), ellipsis])
+        if len(marked) > 8 * max(self.size.height, 10):
             marked.clear()  # the table's own line cache keeps the lines drawn; this one follows them
         marked[id(strip)] = (strip, line)
         return line

@@ -39,10 +39,12 @@ def _libpq() -> ctypes.CDLL:
     # the system's libpq by its soname first (dlopen: no subprocess), then psycopg's own copy;
     # ctypes.util.find_library only as a last resort: importing it and running ldconfig (or
     # gcc) in a subprocess cost 50-60 ms of the console's start
-    candidates = ["libpq.so.5", "libpq.dylib"]
-    for base in sys.path:
-        candidates += glob.glob(os.path.join(base, "psycopg_binary.libs", "libpq-*.so*"))
-    lib = _first_loadable(candidates)
+    lib = _first_loadable(["libpq.so.5", "libpq.dylib"])
+    if lib is None:
+        candidates: list[str | None] = []
+        for base in sys.path:
+            candidates += glob.glob(os.path.join(base, "psycopg_binary.libs", "libpq-*.so*"))
+        lib = _first_loadable(candidates)
     if lib is None:
         import ctypes.util  # imports subprocess and more: ~35 ms
 
@@ -78,11 +80,31 @@ def _first_loadable(names: Sequence[str | None]) -> ctypes.CDLL | None:
     import ctypes
 
     for name in filter(None, names):
+        _map_without_gil(name)
         try:
             return ctypes.CDLL(name)
         except OSError:
             continue
     return None
+
+
+def _map_without_gil(name: str) -> None:
+    """Map the library (and the two dozen it needs: TLS, Kerberos, LDAP...) with the GIL released,
+    so that ``ctypes.CDLL`` then finds it loaded. ``ctypes.CDLL`` calls ``dlopen`` holding the GIL:
+    ~25 ms during which the console's main thread, importing Textual meanwhile (app/console.py: the
+    first view is read in a thread), could not run; the C library's own ``dlopen`` called as a
+    foreign function releases it, as every ctypes call does. Best effort: any failure leaves it to
+    ``ctypes.CDLL``."""
+    import ctypes
+    import os
+
+    try:
+        dlopen = ctypes.CDLL(None).dlopen  # the process's own symbols: glibc, or libdl already loaded
+        dlopen.restype, dlopen.argtypes = ctypes.c_void_p, [ctypes.c_char_p, ctypes.c_int]
+        # RTLD_NOW as ctypes.CDLL opens it (it binds nothing more); the reference stays, as the library does
+        dlopen(name.encode(), getattr(os, "RTLD_NOW", 2))
+    except (OSError, AttributeError, ValueError):
+        pass
 
 
 class _PgResult:
