@@ -524,7 +524,8 @@ def list_customers(
         shape, values = search_params(dialect, Customer, term, _key_values(term))
         params.update(values)
         if shape == KEYS_OR_WORDS:
-            params.update(walk_params(dialect, Customer, term))
+            size = counters.total(session, "customer")  # the walk's budget sized to the list (kept: O(1))
+            params.update(walk_params(dialect, Customer, term, rows=size, page=params["limit"]))
     if after:
         params["after"] = after
     rows = session.connection().execute(_page_statement(dialect, shape, bool(after)), params).all()

@@ -49,13 +49,14 @@ _CUSTOMER_KEYS = ("account",)
 _CASE_KEYS = ("number",)
 
 
-def _search_params(dialect: str, term: str) -> tuple[str, dict[str, Any]]:
-    """The search's shape and its values for both tables' keys and text indexes (and the walk's)."""
+def _search_params(dialect: str, term: str, rows: int | None = None, page: int = 51) -> tuple[str, dict[str, Any]]:
+    """The search's shape and its values for both tables' keys and text indexes (and the walk's,
+    its budget sized to ``rows`` cases when given)."""
     shape, params = search_params(dialect, Case, term, [("number", term.upper())])
     params.update(search_params(dialect, Customer, term, [("account", term.upper())])[1])
     if shape == KEYS_OR_WORDS:
-        params.update(walk_params(dialect, Case, term))
         params.update(walk_params(dialect, Customer, term))
+        params.update(walk_params(dialect, Case, term, rows=rows, page=page))
     return shape, params
 
 
@@ -143,7 +144,7 @@ def list_cases(
     term = search_term(search)
     dialect = dialect_of(session)
     if term is not None:
-        shape, values = _search_params(dialect, term)
+        shape, values = _search_params(dialect, term, counters.total(session, "case"), limit + 1)
         params.update(values)
     statement = _page_statement(dialect, value is not None, after is not None, shape)
     raw = session.connection().execute(statement, params).all()

@@ -156,7 +156,8 @@ def word_page(
     dialect = dialect_of(session)
     params: dict[str, Any] = {"limit": limit}
     params.update(search_params(dialect, Prospect, term, _prospect_keys(term))[1])
-    params.update(walk_params(dialect, Prospect, term))
+    rows = counters.total(session, "prospect")  # the walk's budget sized to the list (kept: O(1))
+    params.update(walk_params(dialect, Prospect, term, rows=rows, page=limit))
     if status is not None:
         params["status"] = status
     if after is not None:
