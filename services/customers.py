@@ -24,7 +24,7 @@ from models.base import table_of
 from models.customer import ContactPerson, Customer, CustomerTemplate, PartyType, PortalRole
 from services import audit, counters, sequences
 from services.errors import Conflict, NotFound, ValidationFailed
-from services.keyed_search import KEYS_OR_WORDS, matches, search_params, walk_page, walk_params
+from services.keyed_search import KEYS_OR_WORDS, list_rows, matches, search_params, walk_page, walk_params
 from services.permissions import Actor, require
 from services.search import dialect_of, search_term
 from services.store import begin_write, now, writes
@@ -524,7 +524,7 @@ def list_customers(
         shape, values = search_params(dialect, Customer, term, _key_values(term))
         params.update(values)
         if shape == KEYS_OR_WORDS:
-            size = counters.total(session, "customer")  # the walk's budget sized to the list (kept: O(1))
+            size = list_rows(session, "customer")  # the walk's budget sized to the list
             params.update(walk_params(dialect, Customer, term, rows=size, page=params["limit"]))
     if after:
         params["after"] = after

@@ -26,6 +26,7 @@ the text index, extra columns) and cached; the term's values are parameters
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
@@ -47,9 +48,10 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.sql.selectable import CompoundSelect, Select
-from sqlmodel import SQLModel
+from sqlmodel import Session, SQLModel
 
 from models.base import table_of
+from services import counters
 from services.keyset import _position, keyset_page
 from services.search import MIN_WORD, SEARCHABLE, _text_sql, pg_document, text_value
 
@@ -200,6 +202,24 @@ def sized_budget(dialect: str, rows: int, page: int) -> int:
     scale = 1 if dialect == "sqlite" else POSTGRES_WALK_SCALE
     sized = scale * max(MIN_WALK_BUDGET, math.isqrt(max(page, 1) * max(rows, 0)))
     return min(walk_budget(dialect), sized)
+
+
+# a list's rows, for sizing its walk: (database, area) -> (read at, rows); re-read after SIZE_TTL s
+_SIZES: dict[tuple[str, str], tuple[float, int]] = {}
+SIZE_TTL = 60.0
+
+
+def list_rows(session: Session, area: str) -> int:
+    """The rows of a list (its kept counter, ``services.counters``) for ``sized_budget``: read at
+    most once a minute per database, so a search stays one statement (one round trip). The size
+    only sets how far a word is walked before the text index, never what is found."""
+    bind = session.get_bind()
+    key = (str(bind.engine.url), area)
+    now = time.monotonic()
+    hit = _SIZES.get(key)
+    if hit is None or now - hit[0] > SIZE_TTL:
+        hit = _SIZES[key] = (now, counters.total(session, area))
+    return hit[1]
 
 
 def walk_params(

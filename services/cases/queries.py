@@ -14,7 +14,7 @@ from models.customer import Customer
 from services import audit, counters, sequences
 from services import workflow as wf
 from services.errors import NotFound, PermissionDenied, ValidationFailed
-from services.keyed_search import KEYS_OR_WORDS, matches, search_params, walk_params, walk_search_page
+from services.keyed_search import KEYS_OR_WORDS, list_rows, matches, search_params, walk_params, walk_search_page
 from services.keyset import keyset_page
 from services.permissions import Actor, require
 from services.search import SEARCHABLE, dialect_of, search_term
@@ -144,7 +144,7 @@ def list_cases(
     term = search_term(search)
     dialect = dialect_of(session)
     if term is not None:
-        shape, values = _search_params(dialect, term, counters.total(session, "case"), limit + 1)
+        shape, values = _search_params(dialect, term, list_rows(session, "case"), limit + 1)
         params.update(values)
     statement = _page_statement(dialect, value is not None, after is not None, shape)
     raw = session.connection().execute(statement, params).all()

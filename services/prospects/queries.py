@@ -26,7 +26,7 @@ from models.prospects import (
 from models.signup import UserRequest
 from services import audit, counters, sequences, transitions
 from services.errors import NotFound, RegdeskError, ValidationFailed
-from services.keyed_search import KEYS_OR_WORDS, found, search_params, walk_page, walk_params
+from services.keyed_search import KEYS_OR_WORDS, found, list_rows, search_params, walk_page, walk_params
 from services.permissions import Actor, require
 from services.search import dialect_of, search_term
 from services.text import clean, normalize_email
@@ -105,8 +105,6 @@ _PROSPECT_COLUMNS: tuple[Any, ...] = (
     col(Prospect.zip),
     col(Prospect.store_name),
     col(Prospect.created_at),
-    col(Lead.number).label("lead_number"),
-    col(Lead.status).label("lead_status"),
     col(Prospect.company_normalized),
     col(Prospect.email_normalized),
 )
@@ -126,9 +124,10 @@ def is_word(session: Session, term: str) -> bool:
 def _word_statement(dialect: str, sort: str, unique: bool, descending: bool, by_status: bool, keyed: bool) -> Any:
     """A word search's page of prospects (with their lead) in the order of the column ``sort``
     (and the id unless ``unique``), built once: a bounded walk of that order's index, else the
-    text index (``keyed_search.walk_page``). Values are parameters (``status``, ``after_value``
-    and ``after_id``, ``limit``, the search's and the walk's)."""
-    query = sa_select(*_PROSPECT_COLUMNS).join(Lead, col(Lead.prospect_id) == col(Prospect.id), isouter=True)
+    text index (``keyed_search.walk_page``); the leads are read for the page's rows only, not for
+    every walked row. Values are parameters (``status``, ``after_value`` and ``after_id``,
+    ``limit``, the search's and the walk's)."""
+    query = sa_select(*_PROSPECT_COLUMNS)
     if by_status:
         query = query.where(col(Prospect.status) == bindparam("status"))
     key = table_of(Prospect).c[sort]
@@ -136,7 +135,14 @@ def _word_statement(dialect: str, sort: str, unique: bool, descending: bool, by_
     after = None
     if keyed:
         after = [bindparam("after_value", type_=key.type)] + ([] if unique else [bindparam("after_id", type_=Integer)])
-    return walk_page(dialect, Prospect, _PROSPECT_KEYS, query, columns, after, descending=descending)
+    page = walk_page(dialect, Prospect, _PROSPECT_KEYS, query, columns, after, descending=descending).subquery("page")
+    lead = table_of(Lead)
+    order = [page.c[sort]] if unique else [page.c[sort], page.c.id]
+    return (
+        sa_select(*page.c, lead.c.number.label("lead_number"), lead.c.status.label("lead_status"))
+        .select_from(page.outerjoin(lead, lead.c.prospect_id == page.c.id))
+        .order_by(*[c.desc() if descending else c.asc() for c in order])
+    )
 
 
 def word_page(
@@ -156,7 +162,7 @@ def word_page(
     dialect = dialect_of(session)
     params: dict[str, Any] = {"limit": limit}
     params.update(search_params(dialect, Prospect, term, _prospect_keys(term))[1])
-    rows = counters.total(session, "prospect")  # the walk's budget sized to the list (kept: O(1))
+    rows = list_rows(session, "prospect")  # the walk's budget sized to the list
     params.update(walk_params(dialect, Prospect, term, rows=rows, page=limit))
     if status is not None:
         params["status"] = status
