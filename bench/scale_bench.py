@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/scale_bench.py [--requests 1000000] [--stores sqlite,postgres] [--runs 5]
         [--pg postgresql://postgres@127.0.0.1:5432/test] [--keep DIR] [--pg-keep DBNAME] [--reuse]
-        [--skip service,cli,console] [--only "word,search"]
+        [--skip service,cli,console] [--only "word,search"] [--lists]
 
 Data is made with bulk SQL (recursive CTE / generate_series), not the services, so setting up
 1M requests takes seconds: ``--requests`` sign-up requests in every status, 100k customers and
@@ -15,7 +15,9 @@ the same question in the same run, so a busy machine slows both alike:
   first page next to the raw query through the text index (its matches sorted);
 * every sort of ``services.signup.SORTS``, ascending, first page and a deep keyset page,
   without and with a status filter;
-* status counts; audit by entity; customers / cases / prospects search;
+* status counts; audit by entity; customers search;
+* with ``--lists`` (cases and prospects added to the data once): a common and a rare word on the
+  Customers, Cases (with and without a status) and Prospects (by number and company) lists;
 * CLI wall time of ``requests list``, ``requests show``, ``customers list`` next to
   ``python -c pass`` and ``python -c "import sqlalchemy"``;
 * console start (first painted list) on PostgreSQL and SQLite next to a bare Textual app.
@@ -290,6 +292,105 @@ def build(url: str, requests: int) -> None:
     print(f"  analyzed: {time.perf_counter() - started:.1f} s", file=sys.stderr)
 
 
+def build_lists(url: str, requests: int) -> None:
+    """Cases (one per customer) and prospects (``requests // 10``) for the Cases and Prospects
+    lists, added to data ``build`` made (once: a database that has them is left as it is).
+
+    A case's title is "<word> request <n>" (a word in 1 of 40 cases, spread in id order), its
+    contact a first name; its customer's name is searched too ("<word> Trading <n>"). A
+    prospect's company, names and e-mail are made as the requests' are."""
+    from sqlalchemy import text
+
+    import models
+    from services.store import Store
+
+    store = Store(url)
+    pg = not store.is_sqlite
+    t = models.metadata.tables
+    n = max(100, requests // 10)
+    pad = (lambda e, w: f"lpad(({e})::text, {w}, '0')") if pg else (lambda e, w: f"printf('%0{w}d', {e})")
+    ts = (
+        (lambda e: f"(TIMESTAMPTZ '2026-01-01 00:00:00+00' + ({e}) * INTERVAL '1 second')")
+        if pg
+        else (lambda e: f"(datetime('2026-01-01', '+' || ({e}) || ' seconds') || '.000000')")
+    )
+    started = time.perf_counter()
+    with store.engine.begin() as conn:
+        if conn.execute(text("SELECT count(*) FROM customercase")).scalar_one() >= n:
+            store.dispose()
+            return
+        conn.exec_driver_sql("CREATE TABLE benchword (k INTEGER PRIMARY KEY, w VARCHAR(40) NOT NULL)")
+        conn.exec_driver_sql("CREATE TABLE benchfirst (k INTEGER PRIMARY KEY, w VARCHAR(40) NOT NULL)")
+        for k, w in enumerate(WORDS):
+            conn.execute(text("INSERT INTO benchword (k, w) VALUES (:k, :w)"), {"k": k, "w": w})
+        for k, w in enumerate(FIRST):
+            conn.execute(text("INSERT INTO benchfirst (k, w) VALUES (:k, :w)"), {"k": k, "w": w})
+        statuses = "CASE i % 4 WHEN 0 THEN 'Open' WHEN 1 THEN 'Open' WHEN 2 THEN 'Approved' ELSE 'Resolved' END"
+        _insert(
+            conn,
+            pg,
+            t["customercase"],
+            n,
+            {
+                "number": f"('CASE-' || {pad('i', 6)})",
+                "status": statuses,
+                "title": f"(bw.w || ' request ' || {pad('i % 5003', 4)})",
+                "customer_id": "c.id",
+                "contact_name": "(bf.w || ' ' || bw.w || 'son')",
+                "created_by": "'bench'",
+                "created_at": ts("i"),
+                "updated_at": ts("i"),
+            },
+            joins=(
+                f"JOIN benchword bw ON bw.k = (i / 7) % {len(WORDS)} JOIN benchfirst bf ON bf.k = i % {len(FIRST)} "
+                f"JOIN customer c ON c.account = ('BC-' || {pad('i', 7)})"
+            ),
+        )
+        print(f"  cases: {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        company = f"(bw.w || ' ' || 'Trading ' || ({pad('i % 5003', 4)}))"
+        email = "('prospect' || i || '@' || lower(bw.w) || '.example')"
+        _insert(
+            conn,
+            pg,
+            t["prospect"],
+            n,
+            {
+                "number": f"('PRO-' || {pad('i', 6)})",
+                "status": "CASE i % 3 WHEN 0 THEN 'Pending' WHEN 1 THEN 'Approved' ELSE 'Rejected' END",
+                "company": company,
+                "company_normalized": f"lower({company})",
+                "first_name": "bf.w",
+                "last_name": "(bw2.w || 'son' || (i % 97))",
+                "email": email,
+                "email_normalized": email,
+                "created_at": ts("i"),
+                "updated_at": ts("i"),
+            },
+            joins=(
+                f"JOIN benchword bw ON bw.k = i % {len(WORDS)} JOIN benchfirst bf ON bf.k = (i / 7) % {len(FIRST)} "
+                f"JOIN benchword bw2 ON bw2.k = (i / 3) % {len(WORDS)}"
+            ),
+        )
+        print(f"  prospects: {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        conn.exec_driver_sql("DROP TABLE benchword")
+        conn.exec_driver_sql("DROP TABLE benchfirst")
+    store.dispose()
+    if pg:
+        import psycopg
+
+        with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as raw:
+            raw.execute("VACUUM ANALYZE customercase")
+            raw.execute("VACUUM ANALYZE prospect")
+    else:
+        import sqlite3
+
+        raw = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+        raw.execute("ANALYZE")
+        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        raw.close()
+    print(f"  lists analyzed: {time.perf_counter() - started:.1f} s", file=sys.stderr)
+
+
 # ----------------------------------------------------------------------------- timing
 
 
@@ -512,8 +613,75 @@ def service_figures(url: str, runs: int, requests: int, only: tuple[str, ...] = 
             raw(_raw_customer_word(pg, indexed), {"l": "%lumen trading 42%", "q": '"lumen trading 42"'}),
         )
         add("customers count", lambda: call(customers.count_customers, actor), raw("SELECT count(*) FROM customer"))
+        if conn.exec_driver_sql("SELECT count(*) FROM customercase").scalar_one():
+            list_figures(store, pg, add, raw)
     store.dispose()
     return out
+
+
+def _text_ids(pg: bool, table: str, param: str) -> str:
+    """The raw SQL of the ids of ``table`` whose searchable text has ``:<param>`` (the store's index)."""
+    from services.search import CUSTOMER_TEXT_SQLITE, pg_document
+
+    if pg:
+        return f"SELECT id FROM {table} WHERE {pg_document(table)} LIKE :{param}"
+    if table == "customer":
+        return CUSTOMER_TEXT_SQLITE.replace(":q", f":{param}")
+    return f"SELECT rowid FROM {table}_search WHERE {table}_search MATCH :{param}"
+
+
+def list_figures(store, pg: bool, add, raw) -> None:
+    """Customers, Cases and Prospects (issue 10): a word common in the list and a rare one, the
+    service's first page next to the raw indexed query (the text index's matches sorted: what a
+    word search was before the walk)."""
+    from services import cases, customers
+    from services.operators import resolve_actor
+    from services.prospects import pages
+
+    with store.read() as s:
+        actor = resolve_actor(s, "support1")  # views customers, cases and prospects
+
+    def values(term: str, *tables: str) -> dict:
+        like, phrase = f"%{term.lower()}%", '"' + term.replace('"', '""') + '"'
+        return {f"q_{t}": (like if pg else phrase) for t in tables} | {"up": term.upper()}
+
+    for label, term in (("common word", "northwind"), ("rare word", "lumen trading 42")):
+        params = values(term, "customer")
+        add(
+            f"customers {label}: page",
+            lambda: store.call(customers.list_customers, actor, search=term),
+            raw(
+                f"SELECT * FROM customer WHERE id IN ({_text_ids(pg, 'customer', 'q_customer')}) "
+                "ORDER BY account LIMIT 50",
+                params,
+            ),
+        )
+    for label, term in (("common word", "northwind"), ("rare word", "request 4242")):
+        params = values(term, "customer", "customercase")
+        for status in (None, "Open"):
+            where = "AND c.status = :st" if status else ""
+            add(
+                f"cases {label}{' in ' + status if status else ''}: page",
+                lambda: store.call(cases.list_cases, actor, search=term, status=status),
+                raw(
+                    "SELECT c.*, cu.account, cu.name FROM customercase c JOIN customer cu ON cu.id = c.customer_id "
+                    f"WHERE (c.id IN ({_text_ids(pg, 'customercase', 'q_customercase')}) OR c.customer_id IN "
+                    f"({_text_ids(pg, 'customer', 'q_customer')})) {where} ORDER BY c.id DESC LIMIT 51",
+                    {**params, "st": status},
+                ),
+            )
+    for label, term in (("common word", "northwind"), ("rare word", "wind Trading 4242")):
+        params = values(term, "prospect")
+        for sort, order in (("number", "p.number DESC"), ("company", "p.company_normalized DESC, p.id DESC")):
+            add(
+                f"prospects {label} by {sort}: page",
+                lambda: store.call(pages.page_prospects, actor, search=term, sort=sort),
+                raw(
+                    "SELECT p.*, l.number, l.status FROM prospect p LEFT JOIN lead l ON l.prospect_id = p.id "
+                    f"WHERE p.id IN ({_text_ids(pg, 'prospect', 'q_prospect')}) ORDER BY {order} LIMIT 61",
+                    params,
+                ),
+            )
 
 
 def _admin(store):
@@ -614,6 +782,9 @@ def main() -> None:
     parser.add_argument(
         "--reuse", action="store_true", help="with --keep / --pg-keep: use the data built by an earlier run"
     )
+    parser.add_argument(
+        "--lists", action="store_true", help="add cases and prospects to the data (once) and time their lists"
+    )
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     ms = lambda s: f"{s * 1000:9.2f} ms"  # noqa: E731
@@ -636,6 +807,8 @@ def main() -> None:
                 t = time.perf_counter()
                 if not reuse:
                     build(url, args.requests)
+                if args.lists:
+                    build_lists(url, args.requests)
                 print(f"\n== {kind}: {'reused' if reuse else 'built'} in {time.perf_counter() - t:.1f} s", flush=True)
                 if "service" not in skip:
                     print(f"{'what':<44} | {'service':>12} | {'raw SQL':>12} | ratio")

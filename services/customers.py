@@ -16,13 +16,15 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter
 from sqlalchemy import bindparam, func
 from sqlalchemy import column as sa_column
+from sqlalchemy import select as sa_select
 from sqlalchemy import table as sa_table
 from sqlmodel import Session, col, select
 
+from models.base import table_of
 from models.customer import ContactPerson, Customer, CustomerTemplate, PartyType, PortalRole
 from services import audit, counters, sequences
 from services.errors import Conflict, NotFound, ValidationFailed
-from services.keyed_search import matches, search_params
+from services.keyed_search import KEYS_OR_WORDS, list_rows, matches, search_params, walk_page, walk_params
 from services.permissions import Actor, require
 from services.search import dialect_of, search_term
 from services.store import begin_write, now, writes
@@ -475,7 +477,22 @@ _PAGE_COLUMNS: tuple[Any, ...] = (*_ROW_COLUMNS, _APPROVAL_STATE)
 @lru_cache(maxsize=32)
 def _page_statement(dialect: str, search: str | None, keyed: bool) -> Any:
     """The page query of one shape of ``list_customers`` (the search's shape or none, first page
-    or not), built once; values are parameters (``limit``, ``after``, the search's)."""
+    or not), built once; values are parameters (``limit``, ``after``, the search's).
+
+    A word walks the account index from the cursor first (``keyed_search.walk_page``: about a page
+    for a common word, the text index for a rare one), and the page's approval states are read
+    for its rows only, not for every walked row."""
+    if search == KEYS_OR_WORDS:
+        after = [bindparam("after", type_=table_of(Customer).c.account.type)] if keyed else None
+        page = walk_page(
+            dialect, Customer, _KEYS, sa_select(*_ROW_COLUMNS), [col(Customer.account)], after, descending=False
+        ).subquery("page")
+        state = (
+            sa_select(_PROPOSALS.c.state)
+            .where(_PROPOSALS.c.customer_id == page.c.id, _PROPOSALS.c.state.in_(tuple(_STATUS_OF_STATE)))
+            .scalar_subquery()
+        )
+        return sa_select(*page.c, state).order_by(page.c.account)
     query = select(*_PAGE_COLUMNS)
     if search is not None:
         query = query.where(col(Customer.id).in_(matches(dialect, Customer, _KEYS, search)))
@@ -495,8 +512,8 @@ def list_customers(
     """Customers by account, paged by keyset (``after`` = the last account of the previous page).
 
     A search finds an exact account or e-mail through their indexes, else text in the account,
-    name, e-mail or city through the store's text index, in the page's one statement
-    (``services.keyed_search``). Statements are built once per shape; the page is validated
+    name, e-mail or city: a bounded walk of the account index, else the store's text index, in the
+    page's one statement (``services.keyed_search``). Statements are built once per shape; the page is validated
     in one call."""
     require(actor, "customer.view")
     params: dict[str, Any] = {"limit": max(1, min(limit, 1000))}
@@ -506,6 +523,9 @@ def list_customers(
     if term is not None:
         shape, values = search_params(dialect, Customer, term, _key_values(term))
         params.update(values)
+        if shape == KEYS_OR_WORDS:
+            size = list_rows(session, "customer")  # the walk's budget sized to the list
+            params.update(walk_params(dialect, Customer, term, rows=size, page=params["limit"]))
     if after:
         params["after"] = after
     rows = session.connection().execute(_page_statement(dialect, shape, bool(after)), params).all()

@@ -25,7 +25,9 @@ the text index, extra columns) and cached; the term's values are parameters
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+import time
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -46,9 +48,10 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.sql.selectable import CompoundSelect, Select
-from sqlmodel import SQLModel
+from sqlmodel import Session, SQLModel
 
 from models.base import table_of
+from services import counters
 from services.keyset import _position, keyset_page
 from services.search import MIN_WORD, SEARCHABLE, _text_sql, pg_document, text_value
 
@@ -187,9 +190,44 @@ def walk_budget(dialect: str) -> int:
 FOLDS_ONTO_ASCII = {"\u212a": "k", "\u017f": "s"}
 
 
-def walk_params(dialect: str, model: type[SQLModel], term: str) -> dict[str, Any]:
+# the least budget a list sized by its rows walks (``sized_budget``)
+MIN_WALK_BUDGET = 500
+
+
+def sized_budget(dialect: str, rows: int, page: int) -> int:
+    """The walk's budget for a list of ``rows`` rows and pages of ``page``: least worst case near
+    ``sqrt(page * rows)`` (see ``WALK_BUDGET``; PostgreSQL ``POSTGRES_WALK_SCALE`` times that), at
+    least ``MIN_WALK_BUDGET`` and at most ``walk_budget``. A list of 100k rows walks 2.3k (SQLite)
+    or 9k (PostgreSQL) rows, not the 1M-row list's 5k / 20k, before a rare word's text index."""
+    scale = 1 if dialect == "sqlite" else POSTGRES_WALK_SCALE
+    sized = scale * max(MIN_WALK_BUDGET, math.isqrt(max(page, 1) * max(rows, 0)))
+    return min(walk_budget(dialect), sized)
+
+
+# a list's rows, for sizing its walk: (database, area) -> (read at, rows); re-read after SIZE_TTL s
+_SIZES: dict[tuple[str, str], tuple[float, int]] = {}
+SIZE_TTL = 60.0
+
+
+def list_rows(session: Session, area: str) -> int:
+    """The rows of a list (its kept counter, ``services.counters``) for ``sized_budget``: read at
+    most once a minute per database, so a search stays one statement (one round trip). The size
+    only sets how far a word is walked before the text index, never what is found."""
+    bind = session.get_bind()
+    key = (str(bind.engine.url), area)
+    now = time.monotonic()
+    hit = _SIZES.get(key)
+    if hit is None or now - hit[0] > SIZE_TTL:
+        hit = _SIZES[key] = (now, counters.total(session, area))
+    return hit[1]
+
+
+def walk_params(
+    dialect: str, model: type[SQLModel], term: str, *, rows: int | None = None, page: int = 51
+) -> dict[str, Any]:
     """The walk's parameters for ``term`` (long enough for the text index): ``budget`` and, on
     SQLite, ``w_<table>``, a LIKE pattern of the term (PostgreSQL's walk uses ``q_<table>``).
+    ``rows``: the list's rows (a kept counter), for a budget sized to it (``sized_budget``).
 
     PostgreSQL tests each walked row with the text index's own expression: the same answer by
     construction. SQLite's FTS5 folds case by its own Unicode table, LIKE folds ASCII letters only:
@@ -198,21 +236,24 @@ def walk_params(dialect: str, model: type[SQLModel], term: str) -> dict[str, Any
     on SQLite (budget 0: the text index at once, as before the walk); asking FTS5 about each walked
     row by its rowid costs a millisecond or more a row at 1M."""
     name = table_of(model).name
+    budget = walk_budget(dialect) if rows is None else sized_budget(dialect, rows, page)
     if dialect != "sqlite":
-        return {"budget": walk_budget(dialect)}
+        return {"budget": budget}
     escaped = "".join("\\" + c if c in "\\%_" else c for c in term)
-    return {"budget": WALK_BUDGET if term.isascii() else 0, f"w_{name}": f"%{escaped}%"}
+    return {"budget": budget if term.isascii() else 0, f"w_{name}": f"%{escaped}%"}
 
 
-def _word_test(dialect: str, name: str, rows: Any) -> Any:
-    """The text index's test of one walked row of ``rows`` (a subquery with the searchable columns):
-    a case-insensitive substring of one of them (see ``walk_params``)."""
+def _word_test(dialect: str, name: str, rows: Any, names: Mapping[str, str] | None = None) -> Any:
+    """The text index's test of one walked row of ``rows`` (a subquery with the searchable columns
+    of ``name``, each under its own name or ``names[column]``): a case-insensitive substring of one
+    of them (see ``walk_params``)."""
     alias = rows.name
+    named = names or {}
     if dialect != "sqlite":  # pg_document's expression over the walked row's columns
-        return text(f"{pg_document(name, alias)} LIKE lower(:q_{name}) ESCAPE '\\'")
+        return text(f"{pg_document(name, alias, named)} LIKE lower(:q_{name}) ESCAPE '\\'")
 
     def folded(c: str) -> str:
-        expr = f"{alias}.{c}"
+        expr = f"{alias}.{named.get(c, c)}"
         for char, ascii_char in FOLDS_ONTO_ASCII.items():
             expr = f"replace({expr}, '{char}', '{ascii_char}')"
         return expr
@@ -230,52 +271,83 @@ def walk_page(
     *,
     descending: bool,
 ) -> CompoundSelect[Any]:
+    """A word search's page of ``query`` (one table's list: its columns, ``columns`` among them,
+    and filters; no search) found by ``model``'s exact ``keys`` or its text index: ``walk_search_page``
+    with that table's key probes, row test and ``id IN (<matches>)``."""
+    t = table_of(model)
+    return walk_search_page(
+        dialect,
+        query,
+        columns,
+        after,
+        descending=descending,
+        probes=((model, keys),),
+        tests=((t.name, {}),),
+        indexed=query.where(t.c.id.in_(matches(dialect, model, keys, KEYS_OR_WORDS))),
+    )
+
+
+def walk_search_page(
+    dialect: str,
+    query: Select[Any],
+    columns: Sequence[Any],
+    after: Sequence[Any] | None,
+    *,
+    descending: bool,
+    probes: Sequence[tuple[type[SQLModel], tuple[str, ...]]],
+    tests: Sequence[tuple[str, Mapping[str, str]]],
+    indexed: Select[Any],
+    counted: Select[Any] | None = None,
+) -> CompoundSelect[Any]:
     """A word search's page of ``query`` (the list's columns, ``columns`` among them, and filters;
-    no search) in the order of ``columns`` (the last the id) after the cursor ``after``: a bounded
-    walk of the list's own order first, the text index only for a word too rare for the walk.
+    no search) in the order of ``columns`` (the last unique, e.g. the id) after the cursor
+    ``after``: a bounded walk of the list's own order first, the text index only for a word too
+    rare for the walk.
 
     A text index (FTS5, a pg_trgm GIN) hands its matches in no order the list has: ``id IN
     (<matches>)`` reads and sorts every match (0.5 s for a common word at 1M). Here the list's
     order index is walked from the cursor (``keyset_page``) for at most ``budget`` rows, each tested
-    with the text index's own substring test (``_word_test``), up to the page's ``limit``:
+    with the text indexes' own substring test (``_word_test`` of each of ``tests``: a table and the
+    names its searchable columns have in ``query``; a row matches when one of them does), up to the
+    page's ``limit``:
 
     * the walk filled the page, or it reached the end of the rows: that is the page (a common
       word: about ``limit / density`` rows read, no text index);
-    * else (a word on fewer than one row in ``budget / limit``): the list's statement through
-      the text index (``id IN (<matches>)`` under the same cursor), whose few matches are cheap
-      to sort.
+    * else (a word on fewer than one row in ``budget / limit``): ``indexed``, the list's query
+      with its search as before (``id IN (<matches>)``), under the same cursor, whose few matches
+      are cheap to sort.
 
-    The exact keys come first as ever: when one matches, the walk's LIMIT is 0 and the answer is
-    the text index's statement, whose text branch is skipped (see the module doc): b-tree probes
-    only. The two answers are the arms of one ``UNION ALL``, each under a LIMIT computed once before
-    its loop from ``decided`` (a one-row CTE: the walk's answer stands), so only one of them runs.
+    The exact keys (``probes``: each model's key columns) come first as ever: when one matches, the
+    walk's LIMIT is 0 and the answer is ``indexed``, whose text branches are skipped (see the
+    module doc): b-tree probes only. The two answers are the arms of one ``UNION ALL``, each under a
+    LIMIT computed once before its loop from ``decided`` (a one-row CTE: the walk's answer stands),
+    so only one of them runs. ``counted``: ``query`` as the walk's end is counted on (its ``columns``
+    and filters; default ``query`` with only ``columns``), e.g. without a join every row has.
     Values are parameters (``limit``, ``budget``, the cursor's, ``walk_params`` and
     ``search_params``'s)."""
-    t = table_of(model)
-    name = t.name
     limit = bindparam("limit", type_=Integer)
     budget = bindparam("budget", type_=Integer)
     zero: Any = literal_column("0")
-    # the key probes (again: the text index's statement has its own, a few b-tree probes)
-    hits = _key_hits(model, keys).cte(f"keyed_{name}")
-    key_hit = exists(select(hits.c.id))
+    # the key probes (again: ``indexed`` has its own, a few b-tree probes)
+    key_hit = or_(
+        *[exists(select(_key_hits(model, keys).cte(f"keyed_{table_of(model).name}").c.id)) for model, keys in probes]
+    )
     # the list's order from the cursor, at most ``budget`` rows (SQLite: one arm per column, merged)
-    rows = keyset_page(dialect, query, columns, after, descending=descending, limit=budget).subquery(f"walk_{name}")
+    rows = keyset_page(dialect, query, columns, after, descending=descending, limit=budget).subquery("walk")
     positions = [_position(query, c) for c in columns]
 
     def ordered(c: Any) -> Any:
         return c.desc() if descending else c.asc()
 
-    page = select(*rows.c).where(_word_test(dialect, name, rows))
+    page = select(*rows.c).where(or_(*[_word_test(dialect, name, rows, names) for name, names in tests]))
     if dialect != "sqlite":
         # PostgreSQL knows the subquery's order (no sort); SQLite would sort the whole walk for an
         # ORDER BY here: there the walk's rows are taken in the order its co-routine yields them
         page = page.order_by(*[ordered(list(rows.c)[p - 1]) for p in positions])
-    walked = page.limit(case((key_hit, zero), else_=limit)).cte(f"page_{name}")
+    walked = page.limit(case((key_hit, zero), else_=limit)).cte("walked")
     # the rows the walk may read, counted in the order index alone: fewer than ``budget``: all
-    read = keyset_page(
-        dialect, query.with_only_columns(*columns), columns, after, descending=descending, limit=budget
-    ).subquery(f"read_{name}")
+    order = counted if counted is not None else query.with_only_columns(*columns)
+    read = keyset_page(dialect, order, columns, after, descending=descending, limit=budget).subquery("read")
     decided = select(
         case(
             (
@@ -290,20 +362,20 @@ def walk_page(
             ),
             else_=zero,
         ).label("walked")
-    ).cte(f"decided_{name}")
+    ).cte("decided")
     is_decided = select(decided.c.walked).scalar_subquery() == 1
-    indexed = keyset_page(
+    found = keyset_page(
         dialect,
-        query.where(t.c.id.in_(matches(dialect, model, keys, KEYS_OR_WORDS))),
+        indexed,
         columns,
         after,
         descending=descending,
         limit=limit,
         seek_arms=False,  # its few matches are sorted anyway
-    ).subquery(f"found_{name}")
+    ).subquery("found")
     arms = [
         select(*walked.c).limit(case((is_decided, limit), else_=zero)),
-        select(*indexed.c).limit(case((is_decided, zero), else_=limit)),
+        select(*found.c).limit(case((is_decided, zero), else_=limit)),
     ]
     both = union_all(*[select(*a.subquery().c) for a in arms])
     return both.order_by(*[ordered(literal_column(str(p))) for p in positions]).limit(limit)

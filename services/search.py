@@ -80,11 +80,12 @@ def fts_phrase(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
-def pg_document(table: str, alias: str | None = None) -> str:
+def pg_document(table: str, alias: str | None = None, names: Mapping[str, str] | None = None) -> str:
     """The trigram index's expression over ``table``'s searchable columns (``alias.column`` each
-    when given: the same test of a row of a subquery)."""
+    when given: the same test of a row of a subquery, whose column may be named ``names[column]``)."""
     prefix = f"{alias}." if alias else ""
-    return "lower(" + " || chr(31) || ".join(prefix + c for c in SEARCHABLE[table]) + ")"
+    named = names or {}
+    return "lower(" + " || chr(31) || ".join(prefix + named.get(c, c) for c in SEARCHABLE[table]) + ")"
 
 
 def _text_sql(dialect: str, table: str, extra: Mapping[str, TypeEngine[Any]]) -> TextualSelect:

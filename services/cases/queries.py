@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, or_
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Integer, bindparam, func, or_
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
@@ -11,9 +14,10 @@ from models.customer import Customer
 from services import audit, counters, sequences
 from services import workflow as wf
 from services.errors import NotFound, PermissionDenied, ValidationFailed
-from services.keyed_search import found
+from services.keyed_search import KEYS_OR_WORDS, list_rows, matches, search_params, walk_params, walk_search_page
+from services.keyset import keyset_page
 from services.permissions import Actor, require
-from services.search import dialect_of, search_term
+from services.search import SEARCHABLE, dialect_of, search_term
 from services.text import clean
 
 from .table import ACTION_PERMISSIONS, DOC_TYPE, ENTITY, FILTERS, allowed_actions, state_refusal
@@ -31,23 +35,91 @@ def get_case(session: Session, number: str) -> Case:
     return case
 
 
-def _conditions(session: Session, status: str | None, search: str | None) -> list[ColumnElement[bool]]:
-    """The list's filter: a status (or "All"), and a search through the indexes."""
-    conds: list[ColumnElement[bool]] = []
-    if status and status != "All":
-        try:
-            conds.append(col(Case.status) == CaseStatus.parse(status).value)
-        except ValueError as exc:
-            raise ValidationFailed({"status": str(exc)}) from None
-    term = search_term(search)
-    if term is not None:
-        # the case's number, title or contact; or its customer's account or name (both through
-        # indexes), in the list's one statement (``services.keyed_search``)
-        dialect = dialect_of(session)
-        cases = found(dialect, Case, term, [("number", term.upper())])
-        customers = found(dialect, Customer, term, [("account", term.upper())])
-        conds.append(or_(col(Case.id).in_(cases), col(Case.customer_id).in_(customers)))
-    return conds
+def _status_value(status: str | None) -> str | None:
+    """The status filter's stored value (None: every status)."""
+    if not status or status == "All":
+        return None
+    try:
+        return CaseStatus.parse(status).value
+    except ValueError as exc:
+        raise ValidationFailed({"status": str(exc)}) from None
+
+
+_CUSTOMER_KEYS = ("account",)
+_CASE_KEYS = ("number",)
+
+
+def _search_params(dialect: str, term: str, rows: int | None = None, page: int = 51) -> tuple[str, dict[str, Any]]:
+    """The search's shape and its values for both tables' keys and text indexes (and the walk's,
+    its budget sized to ``rows`` cases when given)."""
+    shape, params = search_params(dialect, Case, term, [("number", term.upper())])
+    params.update(search_params(dialect, Customer, term, [("account", term.upper())])[1])
+    if shape == KEYS_OR_WORDS:
+        params.update(walk_params(dialect, Customer, term))
+        params.update(walk_params(dialect, Case, term, rows=rows, page=page))
+    return shape, params
+
+
+def _found(dialect: str, shape: str) -> ColumnElement[bool]:
+    """The cases a search finds: the case's number, title or contact; or its customer's account or
+    name (both through indexes, ``services.keyed_search``)."""
+    return or_(
+        col(Case.id).in_(matches(dialect, Case, _CASE_KEYS, shape)),
+        col(Case.customer_id).in_(matches(dialect, Customer, _CUSTOMER_KEYS, shape)),
+    )
+
+
+# the list's columns; the customer's searched ones too (a walked row is tested on them)
+_ROW_COLUMNS: tuple[Any, ...] = (
+    col(Case.id),
+    col(Case.number),
+    col(Case.status),
+    col(Case.title),
+    col(Case.category),
+    col(Case.priority),
+    col(Customer.account).label("customer_account"),
+    col(Customer.name).label("customer_name"),
+    col(Case.created_at),
+    col(Case.created_by),
+    col(Case.contact_name),
+    col(Customer.email).label("customer_email"),
+    col(Customer.city).label("customer_city"),
+)
+_CUSTOMER_NAMES = {c: f"customer_{c}" for c in SEARCHABLE["customer"]}  # its columns' names in the rows
+
+
+@lru_cache(maxsize=64)
+def _page_statement(dialect: str, by_status: bool, keyed: bool, search: str | None) -> Any:
+    """The page query of one shape of ``list_cases`` (status filter or not, first page or not,
+    the search's shape), built once; values are parameters (``status``, ``after``, ``limit``, the
+    search's). Newest first: the id index (with a status, ``ix_customercase_status_id``) walked
+    from the cursor.
+
+    A word walks that order first (``keyed_search.walk_search_page``): each case is tested on its
+    title and contact and its customer's account, name, e-mail and city, as the two text indexes
+    would; a word too rare for the walk, or an exact case number or account, is the indexes'
+    answer (``_found``) as before."""
+    query = select(*_ROW_COLUMNS).join(Customer, col(Case.customer_id) == col(Customer.id))
+    counted = select(col(Case.id))  # every case has its customer: the walk's end counted without it
+    if by_status:
+        query = query.where(col(Case.status) == bindparam("status"))
+        counted = counted.where(col(Case.status) == bindparam("status"))
+    after = [bindparam("after", type_=Integer)] if keyed else None
+    if search == KEYS_OR_WORDS:
+        return walk_search_page(
+            dialect,
+            query,
+            [col(Case.id)],
+            after,
+            descending=True,
+            probes=((Case, _CASE_KEYS), (Customer, _CUSTOMER_KEYS)),
+            tests=(("customercase", {}), ("customer", _CUSTOMER_NAMES)),
+            indexed=query.where(_found(dialect, search)),
+            counted=counted,
+        )
+    if search is not None:
+        query = query.where(_found(dialect, search))
+    return keyset_page(dialect, query, [col(Case.id)], after, descending=True, limit=bindparam("limit"))
 
 
 def list_cases(
@@ -62,28 +134,34 @@ def list_cases(
     """Newest first, one page (keyset on id), filtered in SQL."""
     require(actor, "cases.view")
     limit = max(1, min(int(limit), 5000))
-    query = (
-        select(Case, Customer.account, Customer.name)
-        .join(Customer, col(Case.customer_id) == col(Customer.id))
-        .where(*_conditions(session, status, search))
-    )
+    params: dict[str, Any] = {"limit": limit + 1}
+    value = _status_value(status)
+    if value is not None:
+        params["status"] = value
     if after is not None:
-        query = query.where(col(Case.id) < after)
-    raw = session.exec(query.order_by(col(Case.id).desc()).limit(limit + 1)).all()
+        params["after"] = after
+    shape = None
+    term = search_term(search)
+    dialect = dialect_of(session)
+    if term is not None:
+        shape, values = _search_params(dialect, term, list_rows(session, "case"), limit + 1)
+        params.update(values)
+    statement = _page_statement(dialect, value is not None, after is not None, shape)
+    raw = session.connection().execute(statement, params).all()
     rows = [
         CaseRow(
-            id=c.id or 0,
-            number=c.number,
-            status=c.status,
-            title=c.title,
-            category=c.category,
-            priority=c.priority,
-            customer_account=account,
-            customer_name=name,
-            created_at=c.created_at,
-            created_by=c.created_by,
+            id=r[0],
+            number=r[1],
+            status=r[2],
+            title=r[3],
+            category=r[4],
+            priority=r[5],
+            customer_account=r[6],
+            customer_name=r[7],
+            created_at=r[8],
+            created_by=r[9],
         )
-        for c, account, name in raw[:limit]
+        for r in raw[:limit]
     ]
     return CasePage(rows=rows, after=rows[-1].id if len(raw) > limit else None)
 
@@ -91,11 +169,14 @@ def list_cases(
 def count_by_status(session: Session, actor: Actor, *, search: str | None = None) -> dict[str, int]:
     """Rows per status: the kept counters; with a search, counted over the search's indexes."""
     require(actor, "cases.view")
-    if search_term(search) is None:
+    term = search_term(search)
+    if term is None:
         return counters.by_status(session, "case", CaseStatus)
-    query = select(Case.status, func.count()).where(*_conditions(session, None, search)).group_by(col(Case.status))
+    dialect = dialect_of(session)
+    shape, params = _search_params(dialect, term)
+    query = select(Case.status, func.count()).where(_found(dialect, shape)).group_by(col(Case.status))
     counts = {s.value: 0 for s in CaseStatus}
-    for st, n in session.exec(query).all():
+    for st, n in session.connection().execute(query, params).all():
         counts[st] = n
     return {"All": sum(counts.values()), **counts}
 

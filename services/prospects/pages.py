@@ -34,6 +34,7 @@ from services.permissions import Actor, require
 from services.search import dialect_of, search_term
 
 from .queries import (
+    is_word,
     lead_row,
     leads_query,
     matching_prospects,
@@ -41,6 +42,7 @@ from .queries import (
     opportunity_row,
     prospect_row,
     prospects_query,
+    word_page,
 )
 from .views import LeadPage, OpportunityPage, ProspectPage
 
@@ -173,6 +175,23 @@ def page_prospects(
 ) -> ProspectPage:
     """One page of prospects (with their lead), newest first by default."""
     require(actor, "prospects.view")
+    term = search_term(search)
+    if term is not None and is_word(session, term):  # a bounded walk of the sort's index first
+        column, unique = _sort_column("prospects", sort), (sort or "number") in UNIQUE
+        if after is not None and (not isinstance(after, (list, tuple)) or len(after) != 2):
+            raise ValidationFailed({"after": "a page key as returned with the previous page"})
+        found = word_page(
+            session,
+            term,
+            sort=column.key,
+            unique=unique,
+            descending=descending,
+            after=list(after) if after is not None else None,
+            limit=_limit(limit) + 1,
+        )
+        more = len(found) > _limit(limit)
+        found = found[: _limit(limit)]
+        return ProspectPage(rows=[r for r, _, _ in found], after=[found[-1][1], found[-1][2]] if more else None)
     rows, cursor = _page(
         session,
         prospects_query(),

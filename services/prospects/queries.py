@@ -4,9 +4,10 @@ are shared with the keyset pages (``pages``)."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, TypeVar, TypeVarTuple, Unpack
 
-from sqlalchemy import Select
+from sqlalchemy import Integer, Select, bindparam
 from sqlalchemy import select as sa_select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, SQLModel, col, select
@@ -25,7 +26,7 @@ from models.prospects import (
 from models.signup import UserRequest
 from services import audit, counters, sequences, transitions
 from services.errors import NotFound, RegdeskError, ValidationFailed
-from services.keyed_search import found
+from services.keyed_search import KEYS_OR_WORDS, found, list_rows, search_params, walk_page, walk_params
 from services.permissions import Actor, require
 from services.search import dialect_of, search_term
 from services.text import clean, normalize_email
@@ -89,12 +90,103 @@ def matching_prospects(session: Session, term: str) -> Any:
     """Ids of the prospects a search term finds, as one subquery with the term's values bound (the
     list's page or count embeds it: one statement): an exact number or e-mail by its index, else
     company, names and e-mail text by the text index (``services.keyed_search``)."""
-    return found(
-        dialect_of(session),
-        Prospect,
-        term,
-        [("number", term.upper()), ("email_normalized", normalize_email(term))],
+    return found(dialect_of(session), Prospect, term, _prospect_keys(term))
+
+
+# a word search's page of prospects, in core columns (the walk's rows are tested by name)
+_PROSPECT_COLUMNS: tuple[Any, ...] = (
+    col(Prospect.id),
+    col(Prospect.number),
+    col(Prospect.status),
+    col(Prospect.company),
+    col(Prospect.first_name),
+    col(Prospect.last_name),
+    col(Prospect.email),
+    col(Prospect.zip),
+    col(Prospect.store_name),
+    col(Prospect.created_at),
+    col(Prospect.company_normalized),
+    col(Prospect.email_normalized),
+)
+_PROSPECT_KEYS = ("number", "email_normalized")
+
+
+def _prospect_keys(term: str) -> list[tuple[str, Any]]:
+    return [("number", term.upper()), ("email_normalized", normalize_email(term))]
+
+
+def is_word(session: Session, term: str) -> bool:
+    """Whether ``term`` is long enough for the text index (its search walks: ``word_page``)."""
+    return search_params(dialect_of(session), Prospect, term, _prospect_keys(term))[0] == KEYS_OR_WORDS
+
+
+@lru_cache(maxsize=64)
+def _word_statement(dialect: str, sort: str, unique: bool, descending: bool, by_status: bool, keyed: bool) -> Any:
+    """A word search's page of prospects (with their lead) in the order of the column ``sort``
+    (and the id unless ``unique``), built once: a bounded walk of that order's index, else the
+    text index (``keyed_search.walk_page``); the leads are read for the page's rows only, not for
+    every walked row. Values are parameters (``status``, ``after_value`` and ``after_id``,
+    ``limit``, the search's and the walk's)."""
+    query = sa_select(*_PROSPECT_COLUMNS)
+    if by_status:
+        query = query.where(col(Prospect.status) == bindparam("status"))
+    key = table_of(Prospect).c[sort]
+    columns = [key] if unique else [key, col(Prospect.id)]
+    after = None
+    if keyed:
+        after = [bindparam("after_value", type_=key.type)] + ([] if unique else [bindparam("after_id", type_=Integer)])
+    page = walk_page(dialect, Prospect, _PROSPECT_KEYS, query, columns, after, descending=descending).subquery("page")
+    lead = table_of(Lead)
+    order = [page.c[sort]] if unique else [page.c[sort], page.c.id]
+    return (
+        sa_select(*page.c, lead.c.number.label("lead_number"), lead.c.status.label("lead_status"))
+        .select_from(page.outerjoin(lead, lead.c.prospect_id == page.c.id))
+        .order_by(*[c.desc() if descending else c.asc() for c in order])
     )
+
+
+def word_page(
+    session: Session,
+    term: str,
+    *,
+    sort: str = "id",
+    unique: bool = True,
+    descending: bool = True,
+    after: list[Any] | None = None,
+    status: str | None = None,
+    limit: int,
+) -> list[tuple[ProspectRow, Any, int]]:
+    """Up to ``limit`` prospects a word (``is_word``) finds, in the order of the column ``sort``
+    (and the id unless ``unique``) after ``after`` ([value, id]): each row with its sort value
+    and id (a cursor). About a page of the order's index for a common word, not every match."""
+    dialect = dialect_of(session)
+    params: dict[str, Any] = {"limit": limit}
+    params.update(search_params(dialect, Prospect, term, _prospect_keys(term))[1])
+    rows = list_rows(session, "prospect")  # the walk's budget sized to the list
+    params.update(walk_params(dialect, Prospect, term, rows=rows, page=limit))
+    if status is not None:
+        params["status"] = status
+    if after is not None:
+        params["after_value"] = after[0]
+        if not unique:
+            params["after_id"] = after[1]
+    statement = _word_statement(dialect, sort, unique, descending, status is not None, after is not None)
+    out = []
+    for r in session.connection().execute(statement, params).mappings():
+        row = ProspectRow(
+            number=r["number"],
+            status=r["status"],
+            company=r["company"],
+            contact=f"{r['first_name']} {r['last_name']}",
+            email=r["email"],
+            zip=r["zip"],
+            store_name=r["store_name"],
+            created_at=r["created_at"],
+            lead=r["lead_number"],
+            lead_status=r["lead_status"],
+        )
+        out.append((row, r[sort], r["id"]))
+    return out
 
 
 def prospects_query() -> Select[Prospect, str, str]:  # the lead's columns are None without a lead
@@ -201,9 +293,13 @@ def list_prospects(
     require(actor, "prospects.view")
     query = prospects_query()
     term = search_term(search)
+    cond = _status_filter(ProspectStatus, Prospect.status, status)
+    if term is not None and is_word(session, term):  # a bounded walk of the id index first
+        value = ProspectStatus.parse(status).value if cond is not None and status else None
+        return [row for row, _, _ in word_page(session, term, status=value, limit=max(1, min(limit, 5000)))]
     if term is not None:
         query = query.where(col(Prospect.id).in_(matching_prospects(session, term)))
-    rows = session.execute(_newest(query, Prospect, _status_filter(ProspectStatus, Prospect.status, status), limit))
+    rows = session.execute(_newest(query, Prospect, cond, limit))
     return [prospect_row(*row) for row in rows.all()]
 
 

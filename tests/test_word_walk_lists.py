@@ -1,0 +1,233 @@
+"""Issue 10: a word search of the Customers, Cases and Prospects lists reads about a page of the
+list's own order, not every match (``services.keyed_search.walk_search_page``), and finds exactly
+what the text index finds (as tests/test_word_walk.py proves for the requests list).
+
+* the answer (every page through the cursor) equals the text index's alone (``WALK_BUDGET`` 0,
+  the statement before the walk) for common, rare, missing and exact-key terms, in every sort the
+  list has, both directions where it has them, with and without a status filter, on both stores;
+* the cost (SQLite VM steps; PostgreSQL EXPLAIN ANALYZE rows): a word on every row costs about a
+  page of the list's order, a rare one a bounded walk and the text index.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import text
+
+from services import cases, customers, keyed_search, prospects
+from services.prospects import pages
+from tests.test_scale import _analyze, _captured, _fill_cases_and_prospects, _plans
+from tests.test_word_walk import _actual_rows
+
+BUDGETS = [40, 7_000]  # one the table outgrows (the walk gives up), one it does not
+
+
+def _fill(store, n: int = 600) -> None:
+    """``_fill_cases_and_prospects``, and a city on every 5th customer (the city is searched too)."""
+    _fill_cases_and_prospects(store, n)
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE customer SET city = 'Bergen' WHERE id % 5 = 0"))
+    _analyze(store)
+
+
+@contextmanager
+def _no_walk(monkeypatch):
+    with monkeypatch.context() as m:
+        m.setattr(keyed_search, "WALK_BUDGET", 0)  # no walk: the text index's answer, as before
+        yield
+
+
+# ------------------------------------------------------------------------- customers
+
+
+def _customer_pages(store, a, term, limit=7) -> list[list[str]]:
+    pages_, after = [], None
+    for _ in range(6):
+        rows = store.call(customers.list_customers, a, search=term, after=after, limit=limit)
+        pages_.append([(r.account, r.name, r.city, r.approval_status) for r in rows])
+        if len(rows) < limit:
+            break
+        after = rows[-1].account
+    return pages_
+
+
+# every row (e-mail), every 7th, rare, none, a city, an exact account and e-mail, an account's text
+CUSTOMER_TERMS = ["example", "woodgrove", "customer 42", "zzqqxx", "bergen", "ACC-900042", "c42@contoso.example"]
+CUSTOMER_TERMS += ["acc-90004"]
+
+
+@pytest.mark.parametrize("budget", BUDGETS)
+def test_customer_pages_equal_the_text_index_pages(any_store, actor, monkeypatch, budget):
+    _fill(any_store)
+    a = actor("approver1")
+    monkeypatch.setattr(keyed_search, "WALK_BUDGET", budget)
+    for term in CUSTOMER_TERMS:
+        with _no_walk(monkeypatch):
+            expected = _customer_pages(any_store, a, term)
+        assert _customer_pages(any_store, a, term) == expected, term
+        if term in ("example", "woodgrove", "bergen"):
+            assert len(expected) > 1 and all(len(p) == 7 for p in expected), (term, expected)
+    assert _customer_pages(any_store, a, "ACC-900042") == [[("ACC-900042", "Contoso Customer 42", "", "")]]
+
+
+# ------------------------------------------------------------------------- cases
+
+
+def _case_pages(store, a, term, limit=7, **kw) -> list[list[tuple]]:
+    pages_, after = [], None
+    for _ in range(6):
+        page = store.call(cases.list_cases, a, search=term, after=after, limit=limit, **kw)
+        pages_.append([(r.number, r.status, r.customer_account, r.customer_name) for r in page.rows])
+        after = page.after
+        if after is None:
+            break
+    return pages_
+
+
+# every case (the customer's e-mail), 1 in 7 (title and customer), rare, none, a customer's city,
+# a contact, an exact case number and account (each with text it is a part of)
+CASE_TERMS = ["example", "woodgrove", "case 42", "zzqqxx", "bergen", "contact 42", "CASE-900042", "acc-900042"]
+CASE_TERMS += ["case-90004", "customer 4"]
+
+
+@pytest.mark.parametrize("budget", BUDGETS)
+@pytest.mark.parametrize("status", [None, "Approved"])
+def test_case_pages_equal_the_text_index_pages(any_store, actor, monkeypatch, budget, status):
+    _fill(any_store)
+    a = actor("support1")
+    monkeypatch.setattr(keyed_search, "WALK_BUDGET", budget)
+    for term in CASE_TERMS:
+        with _no_walk(monkeypatch):
+            expected = _case_pages(any_store, a, term, status=status)
+        assert _case_pages(any_store, a, term, status=status) == expected, term
+        if term in ("example", "woodgrove") or (term == "bergen" and status is None):
+            assert len(expected) > 1 and all(len(p) == 7 for p in expected), (term, expected)
+    assert any_store.call(cases.count_by_status, a, search="woodgrove")["All"] == 600 // 7
+
+
+# ------------------------------------------------------------------------- prospects
+
+
+def _prospect_pages(store, a, term, limit=7, **kw) -> list[list[tuple]]:
+    pages_, after = [], None
+    for _ in range(6):
+        page = store.call(pages.page_prospects, a, search=term, after=after, limit=limit, **kw)
+        pages_.append([(r.number, r.status, r.company, r.contact, r.lead, r.lead_status) for r in page.rows])
+        after = page.after
+        if after is None:
+            break
+    return pages_
+
+
+# every prospect (e-mail), 1 in 7, rare, none, a name, an exact number and e-mail, a number's text
+PROSPECT_TERMS = ["example", "woodgrove", "woodgrove 4", "zzqqxx", "l42", "PRO-900042", "p42@contoso.example"]
+PROSPECT_TERMS += ["pro-90004"]
+
+
+@pytest.mark.parametrize("budget", BUDGETS)
+def test_prospect_pages_equal_the_text_index_pages(any_store, actor, monkeypatch, budget):
+    _fill(any_store)
+    a = actor("support1")
+    monkeypatch.setattr(keyed_search, "WALK_BUDGET", budget)
+    for term in PROSPECT_TERMS:
+        for sort in pages.SORTS["prospects"]:
+            for descending in (False, True):
+                kw = {"sort": sort, "descending": descending}
+                with _no_walk(monkeypatch):
+                    expected = _prospect_pages(any_store, a, term, **kw)
+                assert _prospect_pages(any_store, a, term, **kw) == expected, (term, kw)
+                if term in ("example", "woodgrove"):
+                    assert len(expected) > 1 and all(len(p) == 7 for p in expected), (term, kw, expected)
+        for status in (None, "Pending"):  # the CLI's list: newest first, up to a limit
+            with _no_walk(monkeypatch):
+                expected_rows = any_store.call(prospects.list_prospects, a, search=term, status=status, limit=30)
+            got = any_store.call(prospects.list_prospects, a, search=term, status=status, limit=30)
+            assert got == expected_rows, (term, status)
+
+
+# ------------------------------------------------------------------------- cost
+
+# (list, its call's arguments, the table whose statement it is, a word on every row, a word on
+# a few rows, none of them among the first 500 of the list's order) at 3000 rows
+LISTS = {
+    "customers": (customers.list_customers, {}, "customer", "example", "customer 1234"),
+    "cases": (cases.list_cases, {}, "customercase", "example", "case 42"),
+    "cases in a status": (cases.list_cases, {"status": "Open"}, "customercase", "example", "case 42"),
+    "prospects": (pages.page_prospects, {}, "prospect", "example", "woodgrove 4"),
+    "prospects by company": (
+        pages.page_prospects,
+        {"sort": "company", "descending": False},
+        "prospect",
+        "example",
+        "woodgrove 4",
+    ),
+    "prospects by e-mail": (pages.page_prospects, {"sort": "email"}, "prospect", "example", "woodgrove 4"),
+    "prospects by status": (pages.page_prospects, {"sort": "status"}, "prospect", "example", "woodgrove 4"),
+    "the prospects command": (prospects.list_prospects, {}, "prospect", "example", "woodgrove 4"),
+}
+
+
+def _sqlite_steps(store, fn, *args, table: str, **kwargs) -> int:
+    """SQLite virtual-machine instructions (in hundreds) of the one statement ``fn`` runs on
+    ``table`` (tests/test_scale.py's, for any table): a count of the work done, not a time."""
+    with _captured(store) as seen:
+        store.call(fn, *args, **kwargs)
+    (sql, params), *more = [
+        (q, p) for q, p in seen if f"from {table}" in q.lower() and "from operator" not in q.lower()
+    ]
+    assert not more
+    raw = store.engine.raw_connection()
+    try:
+        steps = [0]
+
+        def step() -> int:
+            steps[0] += 1
+            return 0
+
+        raw.driver_connection.set_progress_handler(step, 100)
+        raw.driver_connection.execute(sql, params).fetchall()
+        raw.driver_connection.set_progress_handler(None, 100)
+    finally:
+        raw.close()
+    return steps[0]
+
+
+@pytest.mark.parametrize("name", list(LISTS))
+def test_a_common_word_costs_a_page(store, actor, monkeypatch, name):
+    """SQLite: a word on every row costs less than a word on 1 row in 300 (a walk of the budget
+    and the text index), and far less than before the walk (every match read and sorted)."""
+    fn, kw, table, common, rare = LISTS[name]
+    _fill(store, 3000)
+    monkeypatch.setattr(keyed_search, "WALK_BUDGET", 500)  # smaller than the table, as at 1M
+    a = actor("support1")
+    kw = {**kw, "limit": 10}
+    costs = {t: _sqlite_steps(store, fn, a, table=table, search=t, **kw) for t in (common, rare, "zzqqxx")}
+    assert costs[common] < costs[rare], costs
+    monkeypatch.setattr(keyed_search, "WALK_BUDGET", 0)
+    before = _sqlite_steps(store, fn, a, table=table, search=common, **kw)
+    assert costs[common] * 5 < before, (costs, before)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("name", list(LISTS))
+def test_postgres_reads_a_page_of_the_order_for_a_common_word(pg_store, actor, monkeypatch, name):
+    """PostgreSQL: a word on every row reads about a page of the list's order index and never a
+    trigram index; a rare word reads at most the budget of it and then the trigram index."""
+    fn, kw, table, common, rare = LISTS[name]
+    store = pg_store
+    _fill(store, 3000)
+    monkeypatch.setattr(keyed_search, "WALK_BUDGET", 500)
+    monkeypatch.setattr(keyed_search, "POSTGRES_WALK_SCALE", 1)
+    a = actor("support1")
+    kw = {**kw, "limit": 10}
+    order_scans = rf"Scan.* on {table}( |$)"
+    (plan,) = _plans(store, fn, a, table=table, analyze=True, search=common, **kw)
+    walked = _actual_rows(plan, order_scans)
+    assert walked and max(walked) <= 11 * 3, plan  # the page (and its count), not 3000 matches
+    assert set(_actual_rows(plan, r"ix_\w+_search")) == {-1}, plan
+    (plan,) = _plans(store, fn, a, table=table, analyze=True, search=rare, **kw)
+    walk = plan[plan.index("CTE walked") : plan.index("CTE decided")]  # the walk (the rest: its answer)
+    assert max(_actual_rows(walk, order_scans)) == 500, plan
+    assert [n for n in _actual_rows(plan, r"ix_\w+_search") if n >= 0], plan
