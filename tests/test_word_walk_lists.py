@@ -18,7 +18,7 @@ from sqlalchemy import text
 
 from services import cases, customers, keyed_search, prospects
 from services.prospects import pages
-from tests.test_scale import _analyze, _captured, _fill_cases_and_prospects, _plans
+from tests.test_scale import _analyze, _fill_cases_and_prospects, _plans, _sqlite_steps
 from tests.test_word_walk import _actual_rows
 
 BUDGETS = [40, 7_000]  # one the table outgrows (the walk gives up), one it does not
@@ -169,31 +169,6 @@ LISTS = {
 }
 
 
-def _sqlite_steps(store, fn, *args, table: str, **kwargs) -> int:
-    """SQLite virtual-machine instructions (in hundreds) of the one statement ``fn`` runs on
-    ``table`` (tests/test_scale.py's, for any table): a count of the work done, not a time."""
-    with _captured(store) as seen:
-        store.call(fn, *args, **kwargs)
-    (sql, params), *more = [
-        (q, p) for q, p in seen if f"from {table}" in q.lower() and "from operator" not in q.lower()
-    ]
-    assert not more
-    raw = store.engine.raw_connection()
-    try:
-        steps = [0]
-
-        def step() -> int:
-            steps[0] += 1
-            return 0
-
-        raw.driver_connection.set_progress_handler(step, 100)
-        raw.driver_connection.execute(sql, params).fetchall()
-        raw.driver_connection.set_progress_handler(None, 100)
-    finally:
-        raw.close()
-    return steps[0]
-
-
 @pytest.mark.parametrize("name", list(LISTS))
 def test_a_common_word_costs_a_page(store, actor, monkeypatch, name):
     """SQLite: a word on every row costs less than a word on 1 row in 300 (a walk of the budget
@@ -203,10 +178,12 @@ def test_a_common_word_costs_a_page(store, actor, monkeypatch, name):
     monkeypatch.setattr(keyed_search, "WALK_BUDGET", 500)  # smaller than the table, as at 1M
     a = actor("support1")
     kw = {**kw, "limit": 10}
-    costs = {t: _sqlite_steps(store, fn, a, table=table, search=t, **kw) for t in (common, rare, "zzqqxx")}
+    costs = {
+        t: _sqlite_steps(store, fn, a, statement_on=f"from {table}", search=t, **kw) for t in (common, rare, "zzqqxx")
+    }
     assert costs[common] < costs[rare], costs
     monkeypatch.setattr(keyed_search, "WALK_BUDGET", 0)
-    before = _sqlite_steps(store, fn, a, table=table, search=common, **kw)
+    before = _sqlite_steps(store, fn, a, statement_on=f"from {table}", search=common, **kw)
     assert costs[common] * 5 < before, (costs, before)
 
 
