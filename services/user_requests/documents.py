@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, union
 from sqlmodel import Session, col
 
 from models.customer import Customer, PortalRole
@@ -119,6 +119,16 @@ def describe_many(session: Session, keys: list[str]) -> dict[str, str]:
     }
 
 
+def matching(session: Session, term: str, customers: Any) -> Any:
+    """My work's search of user requests: the request's number, or its customer among
+    ``customers`` (those the customers' search finds: account, name, e-mail, city); index lookups
+    only (``ix_userrequest_number``, ``ix_userrequest_customer_id``)."""
+    return union(
+        select(col(UserRequest.number)).where(col(UserRequest.number) == term.upper()),
+        select(col(UserRequest.number)).where(col(UserRequest.customer_id).in_(customers)),
+    )
+
+
 def _submitter(session: Session, key: str) -> str:
     return get_user_request(session, key).created_by
 
@@ -137,6 +147,7 @@ DOCUMENT_TYPE = wf.register(
         automated={"provision": _auto_provision},
         describe=_describe,
         describe_many=describe_many,
+        matching=matching,
         fields=ATTRIBUTE_FIELDS,
     )
 )
