@@ -81,6 +81,9 @@ def test_user_requests_and_changes_are_found_by_their_customer_and_number(any_st
     a = actor_of(any_store)("approver2")
     assert [i.doc_key for i in any_store.call(workflow.list_work, a, search="tailwind")] == [number]
     assert [i.doc_key for i in any_store.call(workflow.list_work, a, search=number.lower())] == [number]
+    # the portal user name and e-mail it asks for (shown in the Summary)
+    for term in ("ALee", "ann.lee@tailwind.example"):
+        assert [i.doc_key for i in any_store.call(workflow.list_work, a, search=term)] == [number], term
     assert any_store.call(workflow.list_work, a, search="Contoso") == []
     # the proposed changes' own search: its number or its customer's
     from tests.test_changes import proposal, submitted
@@ -150,9 +153,25 @@ def test_the_search_reads_items_and_instances_through_their_indexes(any_store, c
             return "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + str(compiled), compiled.params))
 
     bulk_open_items(any_store, clock, 1500)
+    # and the history a real table holds: finished user request workflows, twice as many
+    from sqlalchemy import insert
+
+    from models.workflow import WorkflowInstance
+
+    with any_store.write() as s:
+        first = s.exec(select(WorkflowInstance)).first()
+        assert first is not None
+        done = {k: v for k, v in first.model_dump().items() if k != "id"}
+        s.execute(
+            insert(WorkflowInstance),
+            [{**done, "doc_type": "user_request", "doc_key": f"UR-{i:06d}", "status": "approved"} for i in range(3000)],
+        )
+    with any_store.engine.connect() as conn:
+        conn.exec_driver_sql("ANALYZE")
+        conn.commit()
     me = actor_of(any_store)("approver1")
     with any_store.read() as s:
-        for term in ("damaged", "BULK-01234", "approver2", "C-000001"):
+        for term in ("damaged", "BULK-01234", "approver2", "C-000001", "alee"):
             page = inbox_query(me, True, None).where(col(WorkItem.id).in_(_found_items(s, term))).limit(60)
             plan = plan_of(page)
             for table in ("workitem", "workflowinstance"):
