@@ -15,9 +15,12 @@ limit is 24 h). It prints the median of ``--runs`` of:
 * ``list_work 5``: the first 5 of mine, as many rows as approver1 has at 10 open items: the same
   answer size at both sizes, so its ratio is what the number of open items costs;
 * ``count waiting``: ``services.workflow.count_waiting`` when the code has it;
+* ``tab counts``, ``search number``, ``search customer`` (when the code has ``work_counts``): My
+  work's tab counts over every open item; a search for one document's number and for the
+  customer every document belongs to (a first page of 60), both through indexes;
 * ``My work open``: what opening the My work screen costs in services: before this change
   ``tick`` + ``list_work`` (the screen ticked on open, then read up to 500), after it the first
-  page + ``count_waiting`` (no tick);
+  page + ``count_waiting`` (no tick), and the tabs' ``work_counts`` where the code has it;
 
 and, per figure, its ratio to the same figure at the smallest size (target: within 2x). The
 sizes are measured in turn, run by run, so a busy machine slows them alike.
@@ -176,13 +179,27 @@ def probes(store) -> dict:
     }
     if new:
         out["count waiting"] = lambda: store.call(workflow.count_waiting, me)
+    searched = hasattr(workflow, "work_counts")  # My work's search and tabs in the service
+    if searched:
+        with store.read() as s:
+            from sqlalchemy import select
+
+            from models.customer import Customer
+
+            name = s.exec(select(Customer.name).order_by(Customer.id)).first()[0]
+        out["tab counts"] = lambda: store.call(workflow.work_counts, me, True)
+        # one document by its number; every document by their customer's name (a page of them)
+        out["search number"] = lambda: store.call(workflow.list_work, me, True, limit=PAGE, search="BUR-0000001")
+        out["search customer"] = lambda: store.call(workflow.list_work, me, True, limit=PAGE, search=name)
 
     def open_my_work():
         if not new:
             store.call(workflow.tick)
-        if new:  # the first page and the header count
+        if new:  # the first page and the header count (and the tabs' counts)
             store.call(workflow.list_work, me, True, limit=PAGE)
             store.call(workflow.count_waiting, me)
+            if searched:
+                store.call(workflow.work_counts, me, True)
         else:
             store.call(workflow.list_work, me, True)
 

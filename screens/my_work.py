@@ -20,7 +20,7 @@ from textual.content import Content
 from textual.widgets import Button, OptionList, Static
 from textual.widgets.option_list import Option
 
-from screens.browser import BrowserScreen, Column, CountsLoaded, ListQuery, Page
+from screens.browser import BrowserScreen, Column, ListQuery, Page
 from screens.dialogs import CommentDialog, ConfirmDialog, Dialog, FieldError  # noqa: F401
 from screens.guarded import GuardedActions
 from screens.widgets import data, labelled
@@ -133,7 +133,9 @@ class MyWorkScreen(GuardedActions, BrowserScreen):
     TABLE_ID = "mywork"
     COLUMNS = COLUMNS
     FILTERS = FILTERS
-    LOCAL = True  # list_work returns one bounded list: filtered, searched and sorted here
+    # list_work returns one bounded list (500: the most urgent first), searched and filtered by the
+    # service through its indexes, so a search or a tab finds every open item; sorted here
+    LOCAL = True
     AUTO_ADVANCE = True
     SEARCH_PLACEHOLDER = "/ search work items"
     EMPTY_DETAIL = "No work item selected."
@@ -200,28 +202,20 @@ overdue first. An item's assignees were fixed when its step started.
     def fetch(self, q: ListQuery, after: Any, limit: int, reverse: bool) -> Page:
         from services import workflow
 
-        return Page(self.app.call(workflow.list_work, self.mine))
+        return Page(self.app.call(workflow.list_work, self.mine, search=q.search or None, view=q.status))
+
+    def fetch_counts(self, search: str) -> dict[str, int] | None:
+        """Every open item per tab (the service counts them), not the rows of the bounded list."""
+        from services import workflow
+
+        return dict(self.app.call(workflow.work_counts, self.mine, search=search or None))
 
     def row_filter(self, w: Any) -> str | None:
         return "Overdue" if w.overdue else None
 
     def _local(self, q: ListQuery, rows: list[Any]) -> list[Any]:
-        me = getattr(self.app.actor, "user_name", None)
-        out = super()._local(ListQuery("All", q.search, q.sort, q.descending), rows)
-        counts = {
-            "All": len(out),
-            "Overdue": sum(1 for w in out if w.overdue),
-            "Waiting for me": sum(1 for w in out if w.assignee == me and w.submitter != me),
-            "My submissions": sum(1 for w in out if w.submitter == me),
-        }
-        self.post_message(CountsLoaded(counts))
-        if q.status == "Overdue":
-            return [w for w in out if w.overdue]
-        if q.status == "Waiting for me":
-            return [w for w in out if w.assignee == me and w.submitter != me]
-        if q.status == "My submissions":
-            return [w for w in out if w.submitter == me]
-        return out
+        """The service searched and filtered the rows (``fetch``); only a column's sort is here."""
+        return super()._local(ListQuery("All", "", q.sort, q.descending), rows)
 
     def row_key(self, w: Any) -> str:
         return str(w.id)

@@ -230,13 +230,22 @@ def work_list(
     mine: bool = typer.Option(False, "--mine", help="Only items assigned to me."),
     doc_type: Optional[str] = typer.Option(None, "--type", help="Only this document type."),
     limit: int = typer.Option(500, "--limit", min=1, max=10_000, help="At most this many items."),
+    search: Optional[str] = typer.Option(
+        None,
+        "--search",
+        help="Only items whose document this finds (its number, its customer's account or name, a "
+        "case's title or contact) or whose assignee or submitter it names.",
+    ),
+    view: Optional[str] = typer.Option(
+        None, "--view", help="One of My work's tabs: All, Overdue, Waiting for me, My submissions."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Open work items, overdue first ("Submitted by you": you may not approve those while
     'Disallow approval by submitter' is on)."""
     from services import workflow
 
-    rows = obj(ctx).call(workflow.list_work, mine, doc_type, limit=limit)
+    rows = obj(ctx).call(workflow.list_work, mine, doc_type, limit=limit, search=search, view=view)
     if as_json:
         return output.emit_json(rows)
     output.table(

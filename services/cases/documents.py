@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, union
 from sqlmodel import Session, col
 
 from models.cases import Case
 from models.customer import Customer
 from services import workflow as wf
+from services.keyed_search import found
 from services.permissions import Actor
+from services.search import dialect_of
 from services.text import clean
 
 from .commands import mark_approved, mark_rejected, mark_returned, mark_submitted
@@ -47,6 +49,16 @@ def describe_many(session: Session, keys: list[str]) -> dict[str, str]:
         .where(col(Case.number).in_(keys))
     ).all()
     return {number: f"{name}: {title} ({category}, {priority})" for number, title, category, priority, name in rows}
+
+
+def matching(session: Session, term: str, customers: Any) -> Any:
+    """My work's search of cases: what the Cases list's search finds (the case's number, title or
+    contact, through its indexes; or its customer among ``customers``)."""
+    own = found(dialect_of(session), Case, term, [("number", term.upper())])
+    return union(
+        select(col(Case.number)).where(col(Case.id).in_(own)),
+        select(col(Case.number)).where(col(Case.customer_id).in_(customers)),
+    )
 
 
 def _describe(session: Session, key: str) -> str:
@@ -86,5 +98,6 @@ DOCUMENT_TYPE = wf.register(
         on_started=_on_started,
         describe=_describe,
         describe_many=describe_many,
+        matching=matching,
     )
 )

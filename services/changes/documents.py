@@ -7,6 +7,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import union
 from sqlmodel import Session, col, select
 
 from models.changes import ChangeLine, ChangeProposal
@@ -96,6 +97,15 @@ def describe_many(session: Session, keys: list[str]) -> dict[str, str]:
     return {number: _line(account, name, fields.get(pid, [])) for pid, number, account, name in rows}
 
 
+def matching(session: Session, term: str, customers: Any) -> Any:
+    """My work's search of proposed changes: the proposal's number, or its customer among
+    ``customers`` (those the customers' search finds); index lookups only."""
+    return union(
+        select(col(ChangeProposal.number)).where(col(ChangeProposal.number) == term.upper()),
+        select(col(ChangeProposal.number)).where(col(ChangeProposal.customer_id).in_(customers)),
+    )
+
+
 def submitter(session: Session, key: str) -> str:
     p = by_number(session, key)
     return p.submitted_by or p.created_by
@@ -140,6 +150,7 @@ def register_document_type() -> None:
             on_recalled=on_recalled,
             describe=describe,
             describe_many=describe_many,
+            matching=matching,
             fields=ATTRIBUTES,
         )
     )

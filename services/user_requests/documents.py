@@ -6,14 +6,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select, text, union
 from sqlmodel import Session, col
 
 from models.customer import Customer, PortalRole
 from models.signup import UserRequest
+from models.workflow import WorkflowInstance
 from services import audit
 from services import workflow as wf
 from services.permissions import Actor
+from services.workflow.table import IS
 
 from .commands import try_provision
 from .queries import get_user_request
@@ -119,6 +121,30 @@ def describe_many(session: Session, keys: list[str]) -> dict[str, str]:
     }
 
 
+def matching(session: Session, term: str, customers: Any) -> Any:
+    """My work's search of user requests: the request's number, or its customer among
+    ``customers`` (those the customers' search finds: account, name, e-mail, city), through their
+    indexes (``ix_userrequest_number``, ``ix_userrequest_customer_id``); or the portal user name or
+    e-mail it asks for (both in My work's Summary), tested on the requests in a running workflow
+    only (found by ``ix_workflowinstance_doc``, each read by its number): no index of their own, and
+    no read of every request."""
+    in_work = select(col(WorkflowInstance.doc_key)).where(
+        col(WorkflowInstance.doc_type) == DOC_TYPE,
+        # uq_workflowinstance_open's own condition, as literals: the stores use a partial index
+        # only for a query whose WHERE implies it (a bound value does not)
+        text("workflowinstance.status IN ('running', 'change_requested')"),
+        col(WorkflowInstance.status) == IS.RUNNING,
+    )
+    named = or_(
+        func.lower(col(UserRequest.user_name)) == term.lower(), func.lower(col(UserRequest.email)) == term.lower()
+    )
+    return union(
+        select(col(UserRequest.number)).where(col(UserRequest.number) == term.upper()),
+        select(col(UserRequest.number)).where(col(UserRequest.customer_id).in_(customers)),
+        select(col(UserRequest.number)).where(col(UserRequest.number).in_(in_work), named),
+    )
+
+
 def _submitter(session: Session, key: str) -> str:
     return get_user_request(session, key).created_by
 
@@ -137,6 +163,7 @@ DOCUMENT_TYPE = wf.register(
         automated={"provision": _auto_provision},
         describe=_describe,
         describe_many=describe_many,
+        matching=matching,
         fields=ATTRIBUTE_FIELDS,
     )
 )

@@ -59,6 +59,7 @@ from services.workflow.deadlines import tick
 from services.workflow.decisions import BULK_LIMIT, approve, bulk_decide, delegate, refusal, reject, request_change
 from services.workflow.doctypes import DocumentType, document_types, get_type, register, unregister
 from services.workflow.queries import (
+    WORK_VIEWS,
     active_instance,
     count_waiting,
     history,
@@ -67,6 +68,7 @@ from services.workflow.queries import (
     operators_for_delegation,
     show_item,
     summaries,
+    work_counts,
     work_cursor,
 )
 from services.workflow.steps import next_check, parse_assignee
@@ -128,6 +130,8 @@ __all__ = [
     "BULK_LIMIT",
     # reads
     "list_work",
+    "work_counts",
+    "WORK_VIEWS",
     "work_cursor",
     "count_waiting",
     "show_item",

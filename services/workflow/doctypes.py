@@ -34,6 +34,11 @@ class DocumentType:
     # ``list_work`` asks each document type once per page instead of once per item
     describe_many: Callable[[Session, list[str]], dict[str, str]] | None = None
     fields: tuple[str, ...] | None = None  # attribute names conditions may use (checked at import)
+    # My work's search: the keys (numbers) of this type's documents that a search term finds, as
+    # one subquery with the term's values bound, through the document's indexes (its number, its
+    # list's search); ``list_work(search=...)`` embeds it: no document is read one by one. Its
+    # third argument: the ids of the customers the term finds (one subquery for every type)
+    matching: Callable[[Session, str, Any], Any] | None = None
 
 
 _TYPES: dict[str, DocumentType] = {}

@@ -6,15 +6,18 @@ from datetime import datetime
 from typing import Any, Iterable, Unpack
 
 import sqlalchemy
-from sqlalchemy import func
+from sqlalchemy import case, func, or_, union
 from sqlmodel import Session, col, select
 
 from models.core import Operator
+from models.customer import Customer
 from models.workflow import WorkflowDefinition, WorkflowInstance, WorkflowStep, WorkItem
 from services import audit, conditions, params
-from services.errors import InvalidTransition, NotFound, RegdeskError
+from services.errors import InvalidTransition, NotFound, RegdeskError, ValidationFailed
+from services.keyed_search import found
 from services.keyset import keyset_page
 from services.permissions import STAFF, Actor, require
+from services.search import dialect_of, search_term
 from services.store import now
 from services.text import clean
 from services.workflow.doctypes import document_types, get_type, registered, title
@@ -312,6 +315,60 @@ def inbox_query(actor: Actor, mine: bool, doc_type: str | None) -> sqlalchemy.Se
     return query
 
 
+# My work's tabs (``list_work(view=...)``, ``work_counts``)
+WORK_VIEWS = ("All", "Overdue", "Waiting for me", "My submissions")
+
+
+def found_customers(session: Session, term: str) -> Any:
+    """Ids of the customers a search term finds (the Customers list's search: account, name,
+    e-mail, city), one subquery that every document type's ``matching`` is given."""
+    return found(dialect_of(session), Customer, term, [("account", term.upper())])
+
+
+def _found_items(session: Session, term: str) -> Any:
+    """Ids of the open work items a search term finds: their document's number, or the document
+    found by its own type's search (``DocumentType.matching``: the document's indexes), or their
+    submitter's or assignee's user name. A union of index lookups (the instance's (doc_type,
+    doc_key), its submitter, the item's instance and assignee): nothing is read item by item."""
+    running = col(WorkflowInstance.status) == IS.RUNNING
+    inst_id, doc_type, doc_key = col(WorkflowInstance.id), col(WorkflowInstance.doc_type), col(WorkflowInstance.doc_key)
+    names = sorted({term, term.lower()})
+    customers = found_customers(session, term)
+    instances: list[Any] = [select(inst_id).where(col(WorkflowInstance.submitter) == name, running) for name in names]
+    for dt in document_types():
+        instances.append(select(inst_id).where(doc_type == dt.name, doc_key == term.upper(), running))
+        if dt.matching is not None:
+            instances.append(
+                select(inst_id).where(doc_type == dt.name, doc_key.in_(dt.matching(session, term, customers)), running)
+            )
+    is_open = col(WorkItem.status) == ITS.OPEN
+    return union(
+        select(col(WorkItem.id)).where(col(WorkItem.instance_id).in_(union(*instances)), is_open),
+        *[select(col(WorkItem.id)).where(col(WorkItem.assignee) == name, is_open) for name in names],
+    )
+
+
+def _narrowed(
+    session: Session, actor: Actor, query: Any, search: str | None, view: str | None, current: datetime
+) -> tuple[Any, bool]:
+    """``query`` (``inbox_query``'s) with a search and a tab applied, and whether only items with a
+    time limit can be in it (the Overdue tab)."""
+    term = search_term(search)
+    if term is not None:
+        query = query.where(col(WorkItem.id).in_(_found_items(session, term)))
+    if view in (None, "", "All"):
+        return query, False
+    me = actor.user_name
+    submitter = col(WorkflowInstance.submitter)
+    if view == "Overdue":
+        return query.where(col(WorkItem.due_at) <= current), True
+    if view == "Waiting for me":
+        return query.where(col(WorkItem.assignee) == me, or_(submitter.is_(None), submitter != me)), False
+    if view == "My submissions":
+        return query.where(submitter == me), False
+    raise ValidationFailed({"view": f"one of {', '.join(WORK_VIEWS)}"})
+
+
 def work_cursor(item: WorkItemView) -> tuple[datetime | None, datetime, int]:
     """The keyset position of an item in My work's order: pass it as ``after`` for the next page."""
     return (item.due_at, item.assigned_at, item.id)
@@ -325,17 +382,21 @@ def list_work(
     *,
     limit: int = 500,
     after: tuple[datetime | None, datetime, int] | list[Any] | None = None,
+    search: str | None = None,
+    view: str | None = None,
 ) -> list[WorkItemView]:
     """Open work items (mine, or everyone's): overdue first, then by due time, then those without
     a time limit, oldest first; at most ``limit``. Each item carries its document's one-line
     summary (one query per document type, not per item), its assignee's name and whether the
     viewing operator submitted the document (``own_submission``). Plain column reads, no ORM
     objects: a page costs the same whatever the number of open items. ``after`` (``work_cursor``
-    of the last item shown) continues with the next page, by keyset."""
+    of the last item shown) continues with the next page, by keyset. ``search``: only the items
+    a term finds (``_found_items``: index lookups, whatever the number of open items); ``view``:
+    one of My work's tabs (``WORK_VIEWS``)."""
     require(actor, "work.view")
     current = now(session)
     limit = max(1, min(int(limit), 10_000))
-    query = inbox_query(actor, mine, doc_type)
+    query, dated_only = _narrowed(session, actor, inbox_query(actor, mine, doc_type), search, view, current)
     # due time ascending puts the overdue ones first; the index (assignee,) status, due_at,
     # created_at, id serves both halves in order (no sort of every open item)
     dated: sqlalchemy.Select[Unpack[tuple[Any, ...]]] | None = query.where(col(WorkItem.due_at).is_not(None))
@@ -361,7 +422,7 @@ def list_work(
         rows += session.execute(
             keyset_page(dialect, dated, [due_at, created_at, item_id], dated_after, limit=limit)
         ).all()
-    if len(rows) < limit:
+    if len(rows) < limit and not dated_only:
         page = keyset_page(
             dialect, undated, [created_at, item_id], undated_after, limit=limit - len(rows), fixed=[due_at]
         )
@@ -418,6 +479,30 @@ def list_work(
             )
         )
     return views
+
+
+def work_counts(
+    session: Session, actor: Actor, mine: bool = True, *, search: str | None = None, doc_type: str | None = None
+) -> dict[str, int]:
+    """Open work items per My work tab (``WORK_VIEWS``), with a search the items it finds: one
+    statement over the inbox index (the operator's open items, or everyone's), so the tabs count
+    every open item, not the page the screen holds."""
+    require(actor, "work.view")
+    current = now(session)
+    query, _ = _narrowed(session, actor, inbox_query(actor, mine, doc_type), search, None, current)
+    me = actor.user_name
+    submitter = col(WorkflowInstance.submitter)
+    one = sqlalchemy.literal(1)
+    counted = query.with_only_columns(
+        func.count(),
+        func.count(case((col(WorkItem.due_at) <= current, one))),
+        func.count(
+            case((sqlalchemy.and_(col(WorkItem.assignee) == me, or_(submitter.is_(None), submitter != me)), one))
+        ),
+        func.count(case((submitter == me, one))),
+    )
+    row = session.execute(counted).one()
+    return dict(zip(WORK_VIEWS, (int(n) for n in row)))
 
 
 def count_waiting(session: Session, actor: Actor, doc_type: str | None = None) -> int:
