@@ -624,12 +624,37 @@ class RequestTable(DataTable):
         scroll_x, scroll_y = self.scroll_offset
         header = self.header_height if self.show_header else 0
         render_line = self._render_line
+        shown = self._lines_shown_for(width, scroll_x, base_style, background, filters)
+        y_offsets = self._y_offsets if shown is not None else ()
+        locations = self._row_locations
+        cursor, hover = self.cursor_coordinate, self.hover_coordinate
+        drawn = self._row_drawn
         strips = []
         for y in crop.line_range:
-            strip = render_line(y + scroll_y if y >= header else y, scroll_x, scroll_x + width, base_style)
-            for line_filter in filters:
-                strip = strip.apply_filter(line_filter, background)
-            strips.append(strip)
+            line_y = y + scroll_y - header  # the body's line (the rows' offsets)
+            if shown is None or y < header or not 0 <= line_y < len(y_offsets):
+                strip = render_line(y + scroll_y if y >= header else y, scroll_x, scroll_x + width, base_style)
+                for line_filter in filters:
+                    strip = strip.apply_filter(line_filter, background)
+                strips.append(strip)
+                continue
+            row_key, line_no = y_offsets[line_y]
+            row = locations.get(row_key)
+            key = (
+                line_y,
+                row_key,
+                row,
+                cursor if cursor.row == row else None,
+                hover if hover.row == row else None,
+                drawn.get(row_key, 0) if drawn else 0,
+            )
+            known = shown.get(key)
+            if known is None:
+                known = render_line(y + scroll_y, scroll_x, scroll_x + width, base_style)
+                for line_filter in filters:
+                    known = known.apply_filter(line_filter, background)
+                shown[key] = known
+            strips.append(known)
         if crop.column_span != (0, width):
             x1, x2 = crop.column_span
             strips = [strip.crop(x1, x2) for strip in strips]
@@ -639,6 +664,45 @@ class RequestTable(DataTable):
             self._drawn_ahead_from = scroll_y
             self.call_later(self._draw_ahead)  # after this frame is written (not after the next one)
         return strips
+
+    _lines_shown: dict[Any, Strip] | None = None  # a body line as last shown, by its row and what it shows of it
+    _lines_shown_state: Any = None  # what every line of ``_lines_shown`` was drawn with
+
+    def _lines_shown_for(
+        self, width: int, scroll_x: int, base_style: Style, background: Any, filters: Iterable[Any]
+    ) -> dict[Any, Strip] | None:
+        """The lines shown in earlier frames, if this frame draws them the same way (None: every line
+        goes through ``_render_line``).
+
+        ``_render_line``'s own cache answers a line already drawn, but it works out the line's key
+        (the row at that line, what the row sees of the cursor, the table's size and state: a dozen
+        reads, several of them reactive) for every line of every frame, and the line filters and the
+        cut check run again on the answer: most of the event loop's time in a frame that scrolled
+        by one line (a held Down), for ~35 lines of which one was new. Here that is read once per
+        frame, and a line is found by what differs from line to line: its position, its row, the
+        cursor and hover on that row, and the row's own redraws."""
+        if self.cursor_type != "row" or self.fixed_columns or self.fixed_rows:
+            return None
+        state = (
+            width,
+            scroll_x,
+            base_style,
+            background,
+            tuple(map(id, filters)),
+            self.virtual_size.width,  # the cut check ("…" at the pane's edge)
+            self.show_cursor,
+            *self._drawn_state(None)[1:],  # hover shown, the table's updates, pseudo classes
+            id(self._line_cache),
+        )
+        shown = self._lines_shown
+        if shown is None or state != self._lines_shown_state or len(shown) > 8 * max(self.size.height, 10):
+            shown = self._lines_shown = {}
+            self._lines_shown_state = state
+        return shown
+
+    def _clear_caches(self) -> None:
+        super()._clear_caches()
+        self._lines_shown = None
 
     _draw_ahead_pending = False
     _drawn_ahead_from: int | None = None
@@ -658,8 +722,19 @@ class RequestTable(DataTable):
         header = self.header_height if self.show_header else 0
         base_style = self.rich_style
         last = header + len(self._y_offsets)
-        for y in range(scroll_y + height, min(scroll_y + 2 * height - header, last)):
+        start, end = scroll_y + height, min(scroll_y + 2 * height - header, last)
+        # the lines drawn ahead after the last frame are still in the line cache unless the table
+        # changed meanwhile: a frame that scrolled by one line has one line to draw ahead, not a
+        # screenful to look up again
+        state = (width, scroll_x, base_style, *self._drawn_state(None)[1:], self._update_count, self.row_count)
+        if state == self._drawn_ahead_state:
+            start = max(start, self._drawn_ahead_to)
+        self._drawn_ahead_state, self._drawn_ahead_to = state, max(start, end)
+        for y in range(start, end):
             self._render_line(y, scroll_x, scroll_x + width, base_style)
+
+    _drawn_ahead_state: Any = None  # the table as the lines below were drawn ahead ...
+    _drawn_ahead_to = 0  # ... up to this line
 
     def _plain_box(self) -> bool:
         """What Textual's styles cache would do to a content line leaves it as it is."""
