@@ -155,7 +155,8 @@ class StallWatch:
 
 def print_stall_stacks(where: str) -> None:
     """Per measure, each stall over the threshold: its length and the loop's most frequent frames
-    (own code and Textual's innermost frames, counted once per sample)."""
+    (own code and Textual's innermost frames, counted once per sample), for the stalls in which the
+    loop itself worked longest (on a loaded machine the longest gaps are often other processes')."""
     from collections import Counter
 
     for name, stalls in STALL_STACKS.items():
@@ -164,7 +165,7 @@ def print_stall_stacks(where: str) -> None:
             print(
                 f"  stall {gap * 1000:5.0f} ms: loop CPU {loop_cpu * 1000:5.0f} ms, process CPU {process_cpu * 1000:5.0f} ms"
             )
-        for gap, loop_cpu, process_cpu, stacks in sorted(stalls, key=lambda s: -s[0])[:6]:
+        for gap, loop_cpu, process_cpu, stacks in sorted(stalls, key=lambda s: -s[1])[:6]:
             print(
                 f"--- {gap * 1000:.0f} ms (loop CPU {loop_cpu * 1000:.0f}, process {process_cpu * 1000:.0f}), {len(stacks)} samples"
             )
@@ -658,7 +659,7 @@ def _drive(url: str, rows: int, repeat: int, profile: bool, mode: str) -> dict[s
                 gaps: list[float] = []
                 stamp = [time.perf_counter()]
 
-                current = ["jump stall max"]
+                current: list[str | None] = [None]  # the measure running (None: between measures)
 
                 cpu = [time.thread_time(), time.process_time()]
 
@@ -667,14 +668,15 @@ def _drive(url: str, rows: int, repeat: int, profile: bool, mode: str) -> dict[s
                     gaps.append(now - stamp[0])
                     if watch is not None:
                         loop_cpu, process_cpu = time.thread_time(), time.process_time()
-                        watch.gap(current[0], stamp[0], now, loop_cpu - cpu[0], process_cpu - cpu[1])
+                        if current[0] is not None:  # a stall between measures (an idle collection) is none of theirs
+                            watch.gap(current[0], stamp[0], now, loop_cpu - cpu[0], process_cpu - cpu[1])
                         cpu[:] = [loop_cpu, process_cpu]
                     stamp[0] = now
 
                 def stall(name: str) -> None:
                     out[name].append(max(gaps) if gaps else 0.0)
                     gaps.clear()
-                    current[0] = {"jump stall max": "pagedown stall max"}.get(name, "held down stall max")
+                    current[0] = None
 
                 await pilot.pause(0.2)
                 timer = app.set_interval(0.005, tick)
@@ -682,6 +684,7 @@ def _drive(url: str, rows: int, repeat: int, profile: bool, mode: str) -> dict[s
                 last = f"REG-{rows:06d}"
                 stamp[0] = time.perf_counter()
                 gaps.clear()
+                current[0] = "jump stall max"
                 with _Timed(out, "jump to end", profile):
                     await keys.press("ctrl+end")
                     await keys.until(lambda: screen.selected is not None and screen.selected >= last)
@@ -692,6 +695,7 @@ def _drive(url: str, rows: int, repeat: int, profile: bool, mode: str) -> dict[s
                 # paging down: 30 PageDown, one every 40 ms (past the bounded window: pages dropped above)
                 stamp[0] = time.perf_counter()
                 gaps.clear()
+                current[0] = "pagedown stall max"
                 with _Timed({"pagedown scroll": []}, "pagedown scroll", profile):
                     for _ in range(30):
                         await keys.press("pagedown")
@@ -704,6 +708,7 @@ def _drive(url: str, rows: int, repeat: int, profile: bool, mode: str) -> dict[s
                 # Down held: 400 Down at the terminal's repeat rate (one every 25 ms)
                 stamp[0] = time.perf_counter()
                 gaps.clear()
+                current[0] = "held down stall max"
                 with _Timed({"held down scroll": []}, "held down scroll", profile):
                     for _ in range(400):
                         await keys.press("down")

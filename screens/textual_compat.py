@@ -100,7 +100,16 @@ INTERNALS: list[tuple[str, str, str]] = [
         "_get_row_style",
         "screens/widgets.py RequestTable._row_style (the zebra styles, kept until the styles change)",
     ),
-    ("textual.widgets:DataTable", "_y_offsets", "screens/widgets.py RequestTable._draw_ahead (the last line)"),
+    (
+        "textual.widgets:DataTable",
+        "_y_offsets",
+        "screens/widgets.py RequestTable._draw_ahead (the last line), render_lines, _get_row_region (rows one line high)",
+    ),
+    (
+        "textual.widgets:DataTable",
+        "_get_row_region",
+        "screens/widgets.py RequestTable._get_row_region: a row's line is its index when every row is one line high",
+    ),
     (
         "textual.widgets:DataTable",
         "_border_title",

@@ -370,6 +370,20 @@ class RequestTable(DataTable):
 
     # ------------------------------------------------------------------ lines cached across cursor moves
 
+    def _get_row_region(self, row_index: int) -> Region:
+        """DataTable's ``_get_row_region`` without summing the heights of every row above: when every
+        row is one line high (the lines are as many as the rows), a row's line is its index. DataTable
+        summed them for each of the three regions a cursor move asks for (the row left, the row
+        reached, the one scrolled into view), up to 300 rows each in a scrolled window, per key."""
+        locations = self._row_locations
+        if not 0 <= row_index < len(locations) or len(self._y_offsets) != len(locations):
+            return super()._get_row_region(row_index)
+        row_width = sum(column.get_render_width(self) for column in self.columns.values()) + (
+            self._row_label_column_width
+        )
+        y = row_index + (self.header_height if self.show_header else 0)
+        return Region(0, y, max(self.size.width, row_width), 1)
+
     def _cursor_view(self, row_key: Any, cursor: Coordinate, hover: Coordinate) -> tuple[Coordinate, Coordinate]:
         """The cursor and hover positions as one row of a row-cursor table sees them: where they are
         when on this row, else ``_AWAY``. DataTable keys its line and row caches on the cursor's
@@ -727,14 +741,17 @@ class RequestTable(DataTable):
         # changed meanwhile: a frame that scrolled by one line has one line to draw ahead, not a
         # screenful to look up again
         state = (width, scroll_x, base_style, *self._drawn_state(None)[1:], self._update_count, self.row_count)
-        if state == self._drawn_ahead_state:
-            start = max(start, self._drawn_ahead_to)
-        self._drawn_ahead_state, self._drawn_ahead_to = state, max(start, end)
+        drawn_from, drawn_to = self._drawn_ahead if state == self._drawn_ahead_state else (0, 0)
+        if drawn_from <= start <= drawn_to:
+            start, drawn = drawn_to, (drawn_from, max(drawn_to, end))
+        else:
+            drawn = (start, max(start, end))
+        self._drawn_ahead_state, self._drawn_ahead = state, drawn
         for y in range(start, end):
             self._render_line(y, scroll_x, scroll_x + width, base_style)
 
     _drawn_ahead_state: Any = None  # the table as the lines below were drawn ahead ...
-    _drawn_ahead_to = 0  # ... up to this line
+    _drawn_ahead = (0, 0)  # ... these lines (from, to)
 
     def _plain_box(self) -> bool:
         """What Textual's styles cache would do to a content line leaves it as it is."""

@@ -273,3 +273,45 @@ async def test_a_scroll_moves_the_scroll_bar_without_drawing_it_again(any_store,
             await pilot.pause()
         assert table.scroll_y == scrolled + 6
         assert drawn.count(True) <= 1, drawn
+
+
+@run_async
+async def test_a_cursor_move_finds_its_rows_without_walking_the_rows_above(any_store, monkeypatch):
+    """A cursor move asks for three row regions (the row left, the row reached, the row scrolled into
+    view); DataTable summed the heights of every row above each (``ordered_rows``), up to 300 rows a
+    region in a scrolled window, for every key. The browser's rows are one line high: a row's line
+    is its index (the same regions: compared with DataTable's for every row)."""
+    from textual.widgets import DataTable
+
+    from seed.demo import add_synthetic
+
+    add_synthetic(any_store, 3 * PAGE_SIZE)
+    app = make_app(any_store, actor_of(any_store)("approver1"))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, RegistrationScreen)
+        await until(app, pilot, lambda: screen.loaded > 0 and screen.detail is not None)
+        await _settle(app, pilot)
+        table = screen.table
+        await pilot.press("pagedown", "pagedown")
+        await _settle(app, pilot)
+        assert table.cursor_row > 40
+        for row in range(table.row_count):
+            assert table._get_row_region(row) == DataTable._get_row_region(table, row), row
+        walked: list[int] = []  # the rows of each slice of ``ordered_rows`` taken (to sum their heights)
+        ordered_rows = DataTable.ordered_rows
+
+        class Watched(list):  # type: ignore[type-arg]
+            def __getitem__(self, index):  # type: ignore[no-untyped-def]
+                if isinstance(index, slice):
+                    walked.append(len(range(*index.indices(len(self)))))
+                return super().__getitem__(index)
+
+        def counted(self: DataTable) -> list:  # type: ignore[type-arg]
+            return Watched(ordered_rows.fget(self))  # type: ignore[attr-defined]
+
+        monkeypatch.setattr(DataTable, "ordered_rows", property(counted))
+        for _ in range(6):
+            await pilot.press("down")
+            await pilot.pause()
+        assert sum(walked) == 0, walked
