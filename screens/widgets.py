@@ -398,18 +398,21 @@ class RequestTable(DataTable):
         row = self._row_locations.get(row_key) if row_key in self._row_locations else -1
         return (cursor if cursor.row == row else _AWAY, hover if hover.row == row else _AWAY)
 
+    def _own_line_path(self) -> bool:
+        """A body row's line is drawn by ``_render_line_in_row``'s own path (not DataTable's)."""
+        return (
+            self.cursor_type == "row"
+            and not self.fixed_columns
+            and not self.fixed_rows
+            and not (self._labelled_row_exists and self.show_row_labels)
+        )
+
     def _render_line_in_row(
         self, row_key: Any, line_no: int, base_style: Style, cursor_location: Coordinate, hover_location: Coordinate
     ) -> Any:
         cursor_location, hover_location = self._cursor_view(row_key, cursor_location, hover_location)
         row_index = self._row_locations.get(row_key) if row_key in self._row_locations else None
-        if (
-            row_index is None
-            or self.cursor_type != "row"
-            or self.fixed_columns
-            or self.fixed_rows
-            or (self._labelled_row_exists and self.show_row_labels)
-        ):
+        if row_index is None or not self._own_line_path():
             return super()._render_line_in_row(row_key, line_no, base_style, cursor_location, hover_location)
         # DataTable's _render_line_in_row for a body row of a row-cursor table without labels or fixed
         # columns, the same segments (tests/test_request_table.py compares them), without what it
@@ -578,17 +581,28 @@ class RequestTable(DataTable):
         self._row_styles = None
 
     def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
-        """DataTable's ``_render_line`` with its cache keyed on ``_cursor_view`` (the rest as it is)."""
+        """DataTable's ``_render_line`` with its cache keyed on ``_cursor_view`` and, for a body row
+        drawn by ``_render_line_in_row``'s own path, on the row and its line rather than on the line's
+        position and the row's index: rows dropped above (a page leaving the bounded window while
+        scrolling down) move every row up and renumber it, and every visible line was drawn again
+        in the frame that followed (and the screenful ahead), though each looks the same but for
+        its zebra stripe (kept in the key: the parity of the index) and the index in its style's
+        meta, which the pointer handlers work out from the pointer's position instead (as for the
+        cells: ``remove_rows``, ``_row_under_pointer``)."""
         width = self.size.width
         try:
             row_key, y_offset_in_row = self._get_offsets(y)
         except LookupError:
             return Strip.blank(width, base_style)
         cursor, hover = self._cursor_view(row_key, self.cursor_coordinate, self.hover_coordinate)
+        row_index = self._row_locations.get(row_key) if row_key in self._row_locations else None
+        if row_index is not None and self._own_line_path():
+            where: tuple[Any, ...] = (y_offset_in_row, row_key, row_index % 2)
+        else:
+            # rows removed above move the others up: the line at y is another row's; its meta, zebra
+            where = (y, row_key, -1 if row_index is None else row_index)
         cache_key = (
-            y,
-            row_key,  # rows removed above move the others up: the line at y is another row's
-            self._row_locations.get(row_key) if row_key in self._row_locations else -1,  # its meta, zebra
+            *where,
             x1,
             x2,
             width,
@@ -655,9 +669,9 @@ class RequestTable(DataTable):
             row_key, line_no = y_offsets[line_y]
             row = locations.get(row_key)
             key = (
-                line_y,
+                line_no,
                 row_key,
-                row,
+                -1 if row is None else row % 2,  # as ``_render_line`` keys it (its zebra stripe)
                 cursor if cursor.row == row else None,
                 hover if hover.row == row else None,
                 drawn.get(row_key, 0) if drawn else 0,
@@ -693,9 +707,10 @@ class RequestTable(DataTable):
         reads, several of them reactive) for every line of every frame, and the line filters and the
         cut check run again on the answer: most of the event loop's time in a frame that scrolled
         by one line (a held Down), for ~35 lines of which one was new. Here that is read once per
-        frame, and a line is found by what differs from line to line: its position, its row, the
-        cursor and hover on that row, and the row's own redraws."""
-        if self.cursor_type != "row" or self.fixed_columns or self.fixed_rows:
+        frame, and a line is found by what differs from line to line: its row and line in the row,
+        the row's zebra stripe, the cursor and hover on that row, and the row's own redraws (keyed as
+        ``_render_line`` keys it for the rows it draws by its own path: not on the line's position)."""
+        if not self._own_line_path():
             return None
         state = (
             width,
