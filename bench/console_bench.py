@@ -127,6 +127,7 @@ class StallWatch:
         self.samples: list[tuple[float, tuple[str, ...]]] = []
         self.collections: list[tuple[float, float, int, str]] = []  # (start, end, generation, thread)
         self._collecting: dict[int, float] = {}
+        self._full_from = ""
         self.running = True
         self.thread = threading.Thread(target=self._run, name="stall watch", daemon=True)
         self.thread.start()
@@ -138,10 +139,18 @@ class StallWatch:
         ident = threading.get_ident()
         if phase == "start":
             self._collecting[ident] = time.perf_counter()
+            if info["generation"] == 2:  # a full pass: where it was started (an explicit collect?)
+                frame, where = sys._getframe(1), []
+                while frame is not None and len(where) < 3:
+                    where.append(f"{Path(frame.f_code.co_filename).name}:{frame.f_lineno}")
+                    frame = frame.f_back
+                self._full_from = " < ".join(where)
             return
         start = self._collecting.pop(ident, None)
         if start is not None:
             thread = "loop" if ident == self.loop_thread else threading.current_thread().name
+            if info["generation"] == 2:
+                thread += f", from {self._full_from}"
             self.collections.append((start, time.perf_counter(), info["generation"], thread))
             if len(self.collections) > 20000:
                 del self.collections[:10000]
