@@ -78,7 +78,7 @@ SRC = _option("--src")
 sys.path.insert(0, SRC or str(Path(__file__).resolve().parent.parent))  # --src=DIR: another checkout's code
 
 # --stall-stacks: per scroll measure, each stall over 40 ms (gap, loop CPU, process CPU, the loop's stacks)
-STALL_STACKS: dict[str, list[tuple[float, float, float, list[tuple[str, ...]]]]] = {}
+STALL_STACKS: dict[str, list[tuple[float, float, float, list[tuple[str, ...]], list[str]]]] = {}
 STALL_WATCH = "--stall-stacks" in sys.argv
 PROFILE: dict[str, object] = {}  # --profile: one pyinstrument session per measure (the event loop's thread)
 LOOP_CPU: dict[str, list[float]] = {}  # CPU time the event loop's thread spent in each run of a measure
@@ -114,17 +114,46 @@ class StallWatch:
     """--stall-stacks: a thread samples the event loop thread's stack every millisecond
     (``sys._current_frames``); when the bench's 5 ms timer sees a gap over ``threshold`` seconds,
     the samples taken inside that gap are kept under the measure's name (what the loop did while
-    it stalled: drawing, a message handler, the GIL held by another thread...)."""
+    it stalled: drawing, a message handler, the GIL held by another thread...). The garbage
+    collector's passes are timed too (``gc.callbacks``): a pass holds the GIL, so the sampler sees
+    nothing of it (a stall whose few samples are all in ``select``, with the loop's CPU near the gap)."""
 
     def __init__(self, threshold: float = 0.04) -> None:
+        import gc
         import threading
 
         self.threshold = threshold
         self.loop_thread = threading.get_ident()
         self.samples: list[tuple[float, tuple[str, ...]]] = []
+        self.collections: list[tuple[float, float, int, str]] = []  # (start, end, generation, thread)
+        self._collecting: dict[int, float] = {}
+        self._full_from = ""
         self.running = True
         self.thread = threading.Thread(target=self._run, name="stall watch", daemon=True)
         self.thread.start()
+        gc.callbacks.append(self._collection)
+
+    def _collection(self, phase: str, info: dict) -> None:
+        import threading
+
+        ident = threading.get_ident()
+        if phase == "start":
+            self._collecting[ident] = time.perf_counter()
+            if info["generation"] == 2:  # a full pass: where it was started (an explicit collect?)
+                frame, where = sys._getframe(1), []
+                while frame is not None and len(where) < 3:
+                    where.append(f"{Path(frame.f_code.co_filename).name}:{frame.f_lineno}")
+                    frame = frame.f_back
+                self._full_from = " < ".join(where)
+            return
+        start = self._collecting.pop(ident, None)
+        if start is not None:
+            thread = "loop" if ident == self.loop_thread else threading.current_thread().name
+            if info["generation"] == 2:
+                thread += f", from {self._full_from}"
+            self.collections.append((start, time.perf_counter(), info["generation"], thread))
+            if len(self.collections) > 20000:
+                del self.collections[:10000]
 
     def _run(self) -> None:
         import traceback
@@ -147,24 +176,35 @@ class StallWatch:
         if end - start < self.threshold:
             return
         inside = [stack for t, stack in self.samples if start <= t <= end]
-        STALL_STACKS.setdefault(name, []).append((end - start, loop_cpu, process_cpu, inside))  # type: ignore[arg-type]
+        collected = [
+            f"gc gen {generation} {(stop - begin) * 1000:.0f} ms ({thread})"
+            for begin, stop, generation, thread in self.collections
+            if begin < end and stop > start and stop - begin >= 0.002
+        ]
+        STALL_STACKS.setdefault(name, []).append((end - start, loop_cpu, process_cpu, inside, collected))
 
     def stop(self) -> None:
+        import gc
+
         self.running = False
+        if self._collection in gc.callbacks:
+            gc.callbacks.remove(self._collection)
 
 
 def print_stall_stacks(where: str) -> None:
     """Per measure, each stall over the threshold: its length and the loop's most frequent frames
-    (own code and Textual's innermost frames, counted once per sample)."""
+    (own code and Textual's innermost frames, counted once per sample), for the stalls in which the
+    loop itself worked longest (on a loaded machine the longest gaps are often other processes')."""
     from collections import Counter
 
     for name, stalls in STALL_STACKS.items():
         print(f"\n===== {where}: stalls in {name}: {len(stalls)}")
-        for gap, loop_cpu, process_cpu, _ in stalls:
+        for gap, loop_cpu, process_cpu, _, collected in stalls:
             print(
                 f"  stall {gap * 1000:5.0f} ms: loop CPU {loop_cpu * 1000:5.0f} ms, process CPU {process_cpu * 1000:5.0f} ms"
+                + (f"; {', '.join(collected)}" if collected else "")
             )
-        for gap, loop_cpu, process_cpu, stacks in sorted(stalls, key=lambda s: -s[0])[:6]:
+        for gap, loop_cpu, process_cpu, stacks, _ in sorted(stalls, key=lambda s: -s[1])[:6]:
             print(
                 f"--- {gap * 1000:.0f} ms (loop CPU {loop_cpu * 1000:.0f}, process {process_cpu * 1000:.0f}), {len(stacks)} samples"
             )
@@ -658,7 +698,7 @@ def _drive(url: str, rows: int, repeat: int, profile: bool, mode: str) -> dict[s
                 gaps: list[float] = []
                 stamp = [time.perf_counter()]
 
-                current = ["jump stall max"]
+                current: list[str | None] = [None]  # the measure running (None: between measures)
 
                 cpu = [time.thread_time(), time.process_time()]
 
@@ -667,14 +707,15 @@ def _drive(url: str, rows: int, repeat: int, profile: bool, mode: str) -> dict[s
                     gaps.append(now - stamp[0])
                     if watch is not None:
                         loop_cpu, process_cpu = time.thread_time(), time.process_time()
-                        watch.gap(current[0], stamp[0], now, loop_cpu - cpu[0], process_cpu - cpu[1])
+                        if current[0] is not None:  # a stall between measures (an idle collection) is none of theirs
+                            watch.gap(current[0], stamp[0], now, loop_cpu - cpu[0], process_cpu - cpu[1])
                         cpu[:] = [loop_cpu, process_cpu]
                     stamp[0] = now
 
                 def stall(name: str) -> None:
                     out[name].append(max(gaps) if gaps else 0.0)
                     gaps.clear()
-                    current[0] = {"jump stall max": "pagedown stall max"}.get(name, "held down stall max")
+                    current[0] = None
 
                 await pilot.pause(0.2)
                 timer = app.set_interval(0.005, tick)
@@ -682,6 +723,7 @@ def _drive(url: str, rows: int, repeat: int, profile: bool, mode: str) -> dict[s
                 last = f"REG-{rows:06d}"
                 stamp[0] = time.perf_counter()
                 gaps.clear()
+                current[0] = "jump stall max"
                 with _Timed(out, "jump to end", profile):
                     await keys.press("ctrl+end")
                     await keys.until(lambda: screen.selected is not None and screen.selected >= last)
@@ -692,6 +734,7 @@ def _drive(url: str, rows: int, repeat: int, profile: bool, mode: str) -> dict[s
                 # paging down: 30 PageDown, one every 40 ms (past the bounded window: pages dropped above)
                 stamp[0] = time.perf_counter()
                 gaps.clear()
+                current[0] = "pagedown stall max"
                 with _Timed({"pagedown scroll": []}, "pagedown scroll", profile):
                     for _ in range(30):
                         await keys.press("pagedown")
@@ -704,6 +747,7 @@ def _drive(url: str, rows: int, repeat: int, profile: bool, mode: str) -> dict[s
                 # Down held: 400 Down at the terminal's repeat rate (one every 25 ms)
                 stamp[0] = time.perf_counter()
                 gaps.clear()
+                current[0] = "held down stall max"
                 with _Timed({"held down scroll": []}, "held down scroll", profile):
                     for _ in range(400):
                         await keys.press("down")

@@ -28,9 +28,12 @@ __all__ = [
     "relabel_tab_in_place",
     "register_screen",
     "renders_within_the_update",
+    "scrollbar_lines_kept",
+    "screen_strips",
     "screen_text",
     "stylesheet_untouched",
     "strips_freed_by_refcount",
+    "watch_screen_updates",
 ]
 
 WRITTEN_FOR = "8.2.8"
@@ -97,7 +100,16 @@ INTERNALS: list[tuple[str, str, str]] = [
         "_get_row_style",
         "screens/widgets.py RequestTable._row_style (the zebra styles, kept until the styles change)",
     ),
-    ("textual.widgets:DataTable", "_y_offsets", "screens/widgets.py RequestTable._draw_ahead (the last line)"),
+    (
+        "textual.widgets:DataTable",
+        "_y_offsets",
+        "screens/widgets.py RequestTable._draw_ahead (the last line), render_lines, _get_row_region (rows one line high)",
+    ),
+    (
+        "textual.widgets:DataTable",
+        "_get_row_region",
+        "screens/widgets.py RequestTable._get_row_region: a row's line is its index when every row is one line high",
+    ),
     (
         "textual.widgets:DataTable",
         "_border_title",
@@ -166,7 +178,13 @@ INTERNALS: list[tuple[str, str, str]] = [
     (
         "textual.screen:Screen",
         "_compositor",
-        "tests via screen_text (tests/test_console_registration.py): the screen's text as drawn",
+        "tests via screen_text (tests/test_console_registration.py): the screen's text as drawn; "
+        "screen_strips (tests/test_console_scroll_work.py)",
+    ),
+    (
+        "textual.app:App",
+        "_display",
+        "tests via watch_screen_updates (tests/test_console_scroll_work.py): the updates written to the terminal",
     ),
 ]
 
@@ -254,6 +272,11 @@ def renders_within_the_update() -> None:
     clip), which is what the update's lines are cut from: a widget outside the update's crop gives
     nothing to its lines (each chop of a line is a widget's whole span there, and the spans written
     are within the crop), so the update written is the same. Full updates (no crop) are as before.
+
+    Nor is a widget drawn whose part within the update is wholly under widgets already drawn for it
+    (the compositor paints front to back and the first strip for a cut wins, so nothing of it would
+    be used): a Down that scrolls the list drew the list's pane, the body and the screen behind the
+    table in every frame, 110 lines of background styled, divided and thrown away.
     Applied once, when this module is imported; tests/test_console_scroll_work.py counts the draws."""
     from textual._compositor import Compositor
     from textual.geometry import Region
@@ -270,14 +293,17 @@ def renders_within_the_update() -> None:
         crop_overlaps = crop.overlaps
         intersection = Region.intersection
         contains_region = Region.contains_region
+        drawn: list[Region] = []  # the visible parts of the widgets drawn so far (in front of the next)
         for widget, (region, clip) in list(self.visible_widgets.items()):
             if contains_region(clip, region):
-                if crop_overlaps(region):
+                if crop_overlaps(region) and not _covered(intersection(region, crop), drawn):
+                    drawn.append(region)
                     yield region, clip, widget.render_lines(Region(0, 0, region.width, region.height))
                 continue
             visible = intersection(region, clip)
             new_x, new_y, new_width, new_height = visible
-            if new_width and new_height and crop_overlaps(visible):
+            if new_width and new_height and crop_overlaps(visible) and not _covered(intersection(visible, crop), drawn):
+                drawn.append(visible)
                 yield (
                     region,
                     clip,
@@ -289,7 +315,122 @@ def renders_within_the_update() -> None:
     Compositor._get_renders = get_renders_within  # type: ignore[method-assign]
 
 
+def _covered(target: Any, fronts: list[Any]) -> bool:
+    """Whether the rectangles ``fronts`` together cover the whole of ``target`` (regions)."""
+    from textual.geometry import Region
+
+    remaining = [target]
+    for front in fronts:
+        left = []
+        for part in remaining:
+            if not part.overlaps(front):
+                left.append(part)
+                continue
+            x, y, width, height = part
+            ix, iy, iwidth, iheight = part.intersection(front)
+            if iy > y:  # above the front
+                left.append(Region(x, y, width, iy - y))
+            if iy + iheight < y + height:  # below it
+                left.append(Region(x, iy + iheight, width, y + height - iy - iheight))
+            if ix > x:  # beside it, on its left
+                left.append(Region(x, iy, ix - x, iheight))
+            if ix + iwidth < x + width:  # and on its right
+                left.append(Region(ix + iwidth, iy, x + width - ix - iwidth, iheight))
+        remaining = left
+        if not remaining:
+            return True
+    return False
+
+
 renders_within_the_update()
+
+
+def scrollbar_lines_kept() -> None:
+    """A vertical scroll bar's lines drawn once per kind, not once per frame.
+
+    Every frame that scrolls a list moves its scroll bar's thumb (an eighth of a cell or more), and
+    Textual draws the bar again whole: the bar's segments through Rich into a ``Visual``, then each
+    of its ~35 lines through the widget's styles cache (padding, tint, filters), ~30% of the event
+    loop's time for a frame of a held Down (bench/console_bench.py). Yet a line of a vertical bar
+    is one of a few kinds (the track above or below the thumb, the thumb, its partial ends: one
+    segment each, ``ScrollBarRender.render_bar``), and how it is styled depends only on that
+    segment and on the widget (its size, styles, colours, the app's line filters), not on where
+    the line is: so the bar's segments are worked out (cheap) and each line is the strip kept for
+    its kind, drawn the stock way the first time a kind shows up (every line of that frame is drawn
+    the stock way then). Only a bar without border, padding or outline, drawn whole, by the stock
+    renderer; anything else as before. Applied once, when this module is imported;
+    tests/test_console_scroll_work.py compares the lines with Textual's for every thumb position."""
+    from textual.geometry import Region
+    from textual.scrollbar import ScrollBar, ScrollBarRender
+
+    render_lines = ScrollBar.render_lines
+    if getattr(render_lines, "_regdesk_kept", False):
+        return
+
+    def segments_by_line(bar: ScrollBar, width: int, height: int) -> list[Any] | None:
+        renderable = bar.render()
+        if type(renderable) is not ScrollBarRender or renderable.window_size is None:
+            return None
+        style = bar.app.console.get_style(renderable.style)
+        if style.bgcolor is None or style.color is None:
+            return None
+        rendered = ScrollBarRender.render_bar(
+            size=height,
+            window_size=renderable.window_size,
+            virtual_size=renderable.virtual_size,
+            position=renderable.position,
+            vertical=True,
+            thickness=width,
+            back_color=style.bgcolor,
+            bar_color=style.color,
+        )
+        lines = list(rendered.segments)
+        return lines if len(lines) == height else None
+
+    def render_lines_kept(self: ScrollBar, crop: Region) -> Any:
+        width, height = self.size
+        styles = self.styles
+        if (
+            not self.vertical
+            or crop != Region(0, 0, width, height)
+            or styles.gutter
+            or any(edge for edge, _ in styles.border)
+            or any(edge for edge, _ in styles.outline)
+        ):
+            return render_lines(self, crop)
+        lines = segments_by_line(self, width, height)
+        if lines is None:
+            return render_lines(self, crop)
+        app = self.app
+        state = (
+            self.size,
+            self.visual_style,
+            self.background_colors,
+            tuple(map(id, self.get_line_filters())),
+            self.opacity,
+            id(app.ansi_theme),
+            app.native_ansi_color,
+        )
+        kept = self.__dict__.get("_regdesk_lines")
+        if kept is None or kept[0] != state:
+            kept = self._regdesk_lines = (state, {})  # type: ignore[attr-defined]
+        by_kind: dict[Any, Any] = kept[1]
+        strips = [by_kind.get(line) for line in lines]
+        if None in strips:
+            drawn = render_lines(self, crop)
+            if len(by_kind) > 64:
+                by_kind.clear()
+            by_kind.update(zip(lines, drawn))
+            return drawn
+        return strips
+
+    render_lines_kept._regdesk_kept = True  # type: ignore[attr-defined]
+    render_lines_kept._regdesk_stock = render_lines  # type: ignore[attr-defined]
+    render_lines_kept.__doc__ = render_lines.__doc__
+    ScrollBar.render_lines = render_lines_kept  # type: ignore[method-assign,assignment]
+
+
+scrollbar_lines_kept()
 
 
 def stylesheet_untouched(app: Any) -> bool:
@@ -358,6 +499,24 @@ def app_exiting(app: Any) -> bool:
 def notifications(app: Any) -> list[Any]:
     """The notifications the app raised and still shows (tests)."""
     return list(getattr(app, "_notifications", ()))
+
+
+def watch_screen_updates(app: Any, seen: Any) -> None:
+    """Call ``seen(renderable)`` with every update the app writes to the terminal (tests: what a
+    terminal shows after the partial updates, next to the screen drawn whole)."""
+    display = app._display
+
+    def displayed(screen: Any, renderable: Any) -> None:
+        if renderable is not None:
+            seen(renderable)
+        display(screen, renderable)
+
+    app._display = displayed
+
+
+def screen_strips(screen: Any) -> list[Any]:
+    """The screen drawn whole by its compositor, one ``Strip`` per row (tests)."""
+    return list(screen._compositor.render_strips())
 
 
 def screen_text(screen: Any) -> str:

@@ -370,6 +370,20 @@ class RequestTable(DataTable):
 
     # ------------------------------------------------------------------ lines cached across cursor moves
 
+    def _get_row_region(self, row_index: int) -> Region:
+        """DataTable's ``_get_row_region`` without summing the heights of every row above: when every
+        row is one line high (the lines are as many as the rows), a row's line is its index. DataTable
+        summed them for each of the three regions a cursor move asks for (the row left, the row
+        reached, the one scrolled into view), up to 300 rows each in a scrolled window, per key."""
+        locations = self._row_locations
+        if not 0 <= row_index < len(locations) or len(self._y_offsets) != len(locations):
+            return super()._get_row_region(row_index)
+        row_width = sum(column.get_render_width(self) for column in self.columns.values()) + (
+            self._row_label_column_width
+        )
+        y = row_index + (self.header_height if self.show_header else 0)
+        return Region(0, y, max(self.size.width, row_width), 1)
+
     def _cursor_view(self, row_key: Any, cursor: Coordinate, hover: Coordinate) -> tuple[Coordinate, Coordinate]:
         """The cursor and hover positions as one row of a row-cursor table sees them: where they are
         when on this row, else ``_AWAY``. DataTable keys its line and row caches on the cursor's
@@ -384,18 +398,21 @@ class RequestTable(DataTable):
         row = self._row_locations.get(row_key) if row_key in self._row_locations else -1
         return (cursor if cursor.row == row else _AWAY, hover if hover.row == row else _AWAY)
 
+    def _own_line_path(self) -> bool:
+        """A body row's line is drawn by ``_render_line_in_row``'s own path (not DataTable's)."""
+        return (
+            self.cursor_type == "row"
+            and not self.fixed_columns
+            and not self.fixed_rows
+            and not (self._labelled_row_exists and self.show_row_labels)
+        )
+
     def _render_line_in_row(
         self, row_key: Any, line_no: int, base_style: Style, cursor_location: Coordinate, hover_location: Coordinate
     ) -> Any:
         cursor_location, hover_location = self._cursor_view(row_key, cursor_location, hover_location)
         row_index = self._row_locations.get(row_key) if row_key in self._row_locations else None
-        if (
-            row_index is None
-            or self.cursor_type != "row"
-            or self.fixed_columns
-            or self.fixed_rows
-            or (self._labelled_row_exists and self.show_row_labels)
-        ):
+        if row_index is None or not self._own_line_path():
             return super()._render_line_in_row(row_key, line_no, base_style, cursor_location, hover_location)
         # DataTable's _render_line_in_row for a body row of a row-cursor table without labels or fixed
         # columns, the same segments (tests/test_request_table.py compares them), without what it
@@ -564,17 +581,28 @@ class RequestTable(DataTable):
         self._row_styles = None
 
     def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
-        """DataTable's ``_render_line`` with its cache keyed on ``_cursor_view`` (the rest as it is)."""
+        """DataTable's ``_render_line`` with its cache keyed on ``_cursor_view`` and, for a body row
+        drawn by ``_render_line_in_row``'s own path, on the row and its line rather than on the line's
+        position and the row's index: rows dropped above (a page leaving the bounded window while
+        scrolling down) move every row up and renumber it, and every visible line was drawn again
+        in the frame that followed (and the screenful ahead), though each looks the same but for
+        its zebra stripe (kept in the key: the parity of the index) and the index in its style's
+        meta, which the pointer handlers work out from the pointer's position instead (as for the
+        cells: ``remove_rows``, ``_row_under_pointer``)."""
         width = self.size.width
         try:
             row_key, y_offset_in_row = self._get_offsets(y)
         except LookupError:
             return Strip.blank(width, base_style)
         cursor, hover = self._cursor_view(row_key, self.cursor_coordinate, self.hover_coordinate)
+        row_index = self._row_locations.get(row_key) if row_key in self._row_locations else None
+        if row_index is not None and self._own_line_path():
+            where: tuple[Any, ...] = (y_offset_in_row, row_key, row_index % 2)
+        else:
+            # rows removed above move the others up: the line at y is another row's; its meta, zebra
+            where = (y, row_key, -1 if row_index is None else row_index)
         cache_key = (
-            y,
-            row_key,  # rows removed above move the others up: the line at y is another row's
-            self._row_locations.get(row_key) if row_key in self._row_locations else -1,  # its meta, zebra
+            *where,
             x1,
             x2,
             width,
@@ -624,12 +652,37 @@ class RequestTable(DataTable):
         scroll_x, scroll_y = self.scroll_offset
         header = self.header_height if self.show_header else 0
         render_line = self._render_line
+        shown = self._lines_shown_for(width, scroll_x, base_style, background, filters)
+        y_offsets = self._y_offsets if shown is not None else ()
+        locations = self._row_locations
+        cursor, hover = self.cursor_coordinate, self.hover_coordinate
+        drawn = self._row_drawn
         strips = []
         for y in crop.line_range:
-            strip = render_line(y + scroll_y if y >= header else y, scroll_x, scroll_x + width, base_style)
-            for line_filter in filters:
-                strip = strip.apply_filter(line_filter, background)
-            strips.append(strip)
+            line_y = y + scroll_y - header  # the body's line (the rows' offsets)
+            if shown is None or y < header or not 0 <= line_y < len(y_offsets):
+                strip = render_line(y + scroll_y if y >= header else y, scroll_x, scroll_x + width, base_style)
+                for line_filter in filters:
+                    strip = strip.apply_filter(line_filter, background)
+                strips.append(strip)
+                continue
+            row_key, line_no = y_offsets[line_y]
+            row = locations.get(row_key)
+            key = (
+                line_no,
+                row_key,
+                -1 if row is None else row % 2,  # as ``_render_line`` keys it (its zebra stripe)
+                cursor if cursor.row == row else None,
+                hover if hover.row == row else None,
+                drawn.get(row_key, 0) if drawn else 0,
+            )
+            known = shown.get(key)
+            if known is None:
+                known = render_line(y + scroll_y, scroll_x, scroll_x + width, base_style)
+                for line_filter in filters:
+                    known = known.apply_filter(line_filter, background)
+                shown[key] = known
+            strips.append(known)
         if crop.column_span != (0, width):
             x1, x2 = crop.column_span
             strips = [strip.crop(x1, x2) for strip in strips]
@@ -639,6 +692,46 @@ class RequestTable(DataTable):
             self._drawn_ahead_from = scroll_y
             self.call_later(self._draw_ahead)  # after this frame is written (not after the next one)
         return strips
+
+    _lines_shown: dict[Any, Strip] | None = None  # a body line as last shown, by its row and what it shows of it
+    _lines_shown_state: Any = None  # what every line of ``_lines_shown`` was drawn with
+
+    def _lines_shown_for(
+        self, width: int, scroll_x: int, base_style: Style, background: Any, filters: Iterable[Any]
+    ) -> dict[Any, Strip] | None:
+        """The lines shown in earlier frames, if this frame draws them the same way (None: every line
+        goes through ``_render_line``).
+
+        ``_render_line``'s own cache answers a line already drawn, but it works out the line's key
+        (the row at that line, what the row sees of the cursor, the table's size and state: a dozen
+        reads, several of them reactive) for every line of every frame, and the line filters and the
+        cut check run again on the answer: most of the event loop's time in a frame that scrolled
+        by one line (a held Down), for ~35 lines of which one was new. Here that is read once per
+        frame, and a line is found by what differs from line to line: its row and line in the row,
+        the row's zebra stripe, the cursor and hover on that row, and the row's own redraws (keyed as
+        ``_render_line`` keys it for the rows it draws by its own path: not on the line's position)."""
+        if not self._own_line_path():
+            return None
+        state = (
+            width,
+            scroll_x,
+            base_style,
+            background,
+            tuple(map(id, filters)),
+            self.virtual_size.width,  # the cut check ("…" at the pane's edge)
+            self.show_cursor,
+            *self._drawn_state(None)[1:],  # hover shown, the table's updates, pseudo classes
+            id(self._line_cache),
+        )
+        shown = self._lines_shown
+        if shown is None or state != self._lines_shown_state or len(shown) > 8 * max(self.size.height, 10):
+            shown = self._lines_shown = {}
+            self._lines_shown_state = state
+        return shown
+
+    def _clear_caches(self) -> None:
+        super()._clear_caches()
+        self._lines_shown = None
 
     _draw_ahead_pending = False
     _drawn_ahead_from: int | None = None
@@ -658,8 +751,22 @@ class RequestTable(DataTable):
         header = self.header_height if self.show_header else 0
         base_style = self.rich_style
         last = header + len(self._y_offsets)
-        for y in range(scroll_y + height, min(scroll_y + 2 * height - header, last)):
+        start, end = scroll_y + height, min(scroll_y + 2 * height - header, last)
+        # the lines drawn ahead after the last frame are still in the line cache unless the table
+        # changed meanwhile: a frame that scrolled by one line has one line to draw ahead, not a
+        # screenful to look up again
+        state = (width, scroll_x, base_style, *self._drawn_state(None)[1:], self._update_count, self.row_count)
+        drawn_from, drawn_to = self._drawn_ahead if state == self._drawn_ahead_state else (0, 0)
+        if drawn_from <= start <= drawn_to:
+            start, drawn = drawn_to, (drawn_from, max(drawn_to, end))
+        else:
+            drawn = (start, max(start, end))
+        self._drawn_ahead_state, self._drawn_ahead = state, drawn
+        for y in range(start, end):
             self._render_line(y, scroll_x, scroll_x + width, base_style)
+
+    _drawn_ahead_state: Any = None  # the table as the lines below were drawn ahead ...
+    _drawn_ahead = (0, 0)  # ... these lines (from, to)
 
     def _plain_box(self) -> bool:
         """What Textual's styles cache would do to a content line leaves it as it is."""

@@ -88,3 +88,66 @@ def test_compat_helpers_read_a_running_app():
             assert app_exiting(app)
 
     asyncio.run(run())
+
+
+def test_a_scroll_bar_kept_by_line_kind_draws_what_textual_draws():
+    """screens/textual_compat.py scrollbar_lines_kept: a vertical scroll bar's lines, taken from the
+    strips kept per kind of line, are Textual's own for every thumb position of a long list, for a
+    thin and a thick bar, with the pointer over it, and after the theme changed; and once the kinds
+    are known, a frame draws none of them the stock way."""
+    import asyncio
+
+    from textual.app import App
+    from textual.containers import VerticalScroll
+    from textual.geometry import Region
+    from textual.scrollbar import ScrollBar
+    from textual.widgets import Static
+
+    stock = ScrollBar.render_lines._regdesk_stock  # type: ignore[attr-defined]
+
+    class Long(App):
+        CSS = "#thick { scrollbar-size-vertical: 3; }"
+
+        def compose(self):
+            with VerticalScroll(id="thin"):
+                yield Static("\n".join(f"line {i}" for i in range(300)))
+            with VerticalScroll(id="thick"):
+                yield Static("\n".join(f"line {i}" for i in range(77)))
+
+    drawn_stock: list[int] = []
+
+    async def run():
+        app = Long()
+        async with app.run_test(size=(40, 24)) as pilot:
+            for scroller_id in ("thin", "thick"):
+                scroller = app.query_one(f"#{scroller_id}", VerticalScroll)
+                bar = scroller.vertical_scrollbar
+                await pilot.pause()
+                for theme, hover in (("textual-dark", False), ("textual-dark", True), ("textual-light", False)):
+                    app.theme = theme
+                    bar.mouse_over = hover
+                    await pilot.pause()
+                    for y in range(0, int(scroller.max_scroll_y) + 1):
+                        scroller.scroll_to(y=y, animate=False, immediate=True)
+                        full = Region(0, 0, *bar.size)
+                        kept = [list(strip) for strip in bar.render_lines(full)]
+                        assert kept == [list(strip) for strip in stock(bar, full)], (scroller_id, theme, hover, y)
+                # the kinds are known: scrolling again draws no line the stock way
+                original = ScrollBar._render_content
+                scroller.scroll_to(y=0, animate=False, immediate=True)
+                bar.render_lines(Region(0, 0, *bar.size))
+
+                def counted(self):  # type: ignore[no-untyped-def]
+                    drawn_stock.append(1)
+                    return original(self)
+
+                ScrollBar._render_content = counted  # type: ignore[method-assign]
+                try:
+                    for y in range(0, int(scroller.max_scroll_y) + 1):
+                        scroller.scroll_to(y=y, animate=False, immediate=True)
+                        bar.render_lines(Region(0, 0, *bar.size))
+                finally:
+                    ScrollBar._render_content = original  # type: ignore[method-assign]
+                assert drawn_stock == [], scroller_id
+
+    asyncio.run(run())
