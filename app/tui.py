@@ -237,10 +237,13 @@ class RegdeskApp(ConsoleApp):
 
     GC_IDLE_SECONDS = 1.0  # no key or mouse for this long: a full collection that is coming runs now
     GC_EARLY = 3  # ... once this many middle-generation collections happened since the last full one
+    # no input for this long: what idle collections froze is unfrozen and collected again (see
+    # ``_maybe_collect``); the whole heap, a longer pass, so only in a longer pause
+    GC_DEEP_IDLE_SECONDS = 10.0
     GC_NEVER = 1 << 30  # the oldest generation's threshold while the console runs: never by itself
     _last_input = 0.0
     _gc_threshold: tuple[int, int, int] | None = None
-    _busy_frozen = False  # survivors of a collection during input were frozen since the last idle one (none now)
+    _busy_frozen = False  # survivors of idle collections were frozen since the last deep one
 
     def _collect_when_idle(self) -> None:
         """Full (oldest-generation) collections scan every live object that is not frozen: 50-180 ms of
@@ -251,7 +254,12 @@ class RegdeskApp(ConsoleApp):
         at unmount; the young generations as before, 2-9 ms each); ``_maybe_collect`` runs them:
 
         * idle (no key for ``GC_IDLE_SECONDS``, ``GC_EARLY`` middle passes since the last, no list
-          waiting for a page it asked for): a full one;
+          waiting for a page it asked for): a full one, whose survivors are then frozen, so the next
+          scans only what came after (each one scanned every object since start-up's freeze again:
+          a 50 ms pass at 1k requests, and a key pressed just then waited for it);
+        * a longer pause (``GC_DEEP_IDLE_SECONDS``) after such freezes: all of it unfrozen,
+          collected and frozen again (a frozen object that became cyclic garbage since, e.g. a
+          closed screen's widgets, is reclaimed; nothing frozen leaks past a pause);
         * during input: none (the young generations only). Deferring them all once let cyclic garbage
           pile up (480k objects, 0.7-1.6 s for the one that came): every line drawn was such garbage
           then; it is freed by reference counting now (``_maybe_collect``)."""
@@ -284,13 +292,15 @@ class RegdeskApp(ConsoleApp):
             self._settled_frozen = True
             gc.collect()
             gc.freeze()
-        elif idle and self._busy_frozen:
+        elif self._busy_frozen and time.monotonic() - self._last_input >= self.GC_DEEP_IDLE_SECONDS:
             self._busy_frozen = False
             gc.unfreeze()
             gc.collect()
             gc.freeze()
         elif idle and passes >= self.GC_EARLY:
             gc.collect()
+            gc.freeze()  # the next idle collection scans only what comes after
+            self._busy_frozen = True
         # during input: none. A full collection over the objects since the last freeze ran here after
         # GC_BUSY middle passes (30-70 ms of CPU each while scrolling) because cyclic garbage piled up
         # meanwhile; that garbage was every drawn line (Textual's Strip.divide cached [self] in the

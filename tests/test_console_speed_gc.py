@@ -55,15 +55,23 @@ def test_full_collections_run_only_when_idle(store, monkeypatch):
             counts["n"] = 1000
             app._maybe_collect()
             assert calls == []  # held input, however long: none (scrolling makes next to no cyclic garbage)
-            app._busy_frozen = True  # (an older policy's leftovers are still reclaimed when idle)
-            counts["n"] = 0
+            counts["n"] = app.GC_EARLY
             app._last_input = time.monotonic() - app.GC_IDLE_SECONDS
             app._maybe_collect()
-            assert calls == ["unfreeze", "collect", "freeze"]  # idle: what was frozen meanwhile is reclaimed
+            # idle, one coming: a full collection, its survivors frozen (the next scans only what
+            # came after: each idle one scanned the whole heap since start-up again, 50 ms at 1k)
+            assert calls == ["collect", "freeze"] and app._busy_frozen
             calls.clear()
-            counts["n"] = app.GC_EARLY
+            counts["n"] = 0
             app._maybe_collect()
-            assert calls == ["collect"]  # idle, one coming: a full collection
+            assert calls == []  # idle, nothing coming, not a long pause: nothing
+            app._last_input = time.monotonic() - app.GC_DEEP_IDLE_SECONDS
+            app._maybe_collect()
+            assert calls == ["unfreeze", "collect", "freeze"]  # a long pause: what was frozen is reclaimed
+            assert not app._busy_frozen
+            calls.clear()
+            app._maybe_collect()
+            assert calls == []  # once
 
     asyncio.run(run())
 
@@ -91,6 +99,42 @@ def test_no_full_collection_while_the_list_waits_for_the_page_it_asked_for(store
             app._settled_frozen = True
             screen._fetching = False  # the page came (and was painted)
             app._maybe_collect()
-            assert calls == ["collect"]
+            assert calls == ["collect", "freeze"]
 
     asyncio.run(run())
+
+
+def test_what_an_idle_collection_froze_is_reclaimed_after_a_longer_pause(store, monkeypatch):
+    """The real collector: an object kept across an idle collection is frozen (the next idle one
+    does not scan it); once it becomes cyclic garbage, an idle collection leaves it (frozen) and the
+    longer pause's pass reclaims it: nothing frozen leaks."""
+    import weakref
+
+    app = make_app(store, actor_of(store)("approver1"))
+
+    class Node:
+        pass
+
+    async def run() -> None:
+        async with app.run_test(size=(140, 40)) as pilot:
+            await pilot.pause()
+            app._settled_frozen = True
+            monkeypatch.setattr(gc, "get_count", lambda: (0, 0, app.GC_EARLY))
+            node = Node()
+            node.me = node  # a cycle: only the collector frees it
+            gone = weakref.ref(node)
+            frozen = gc.get_freeze_count()
+            app._last_input = time.monotonic() - app.GC_IDLE_SECONDS
+            app._maybe_collect()
+            assert gc.get_freeze_count() > frozen and app._busy_frozen
+            del node  # cyclic garbage now, but frozen
+            app._maybe_collect()
+            assert gone() is not None
+            app._last_input = time.monotonic() - app.GC_DEEP_IDLE_SECONDS
+            app._maybe_collect()
+            assert gone() is None
+
+    try:
+        asyncio.run(run())
+    finally:
+        gc.unfreeze()
