@@ -612,15 +612,15 @@ def service_figures(url: str, runs: int, requests: int, only: tuple[str, ...] = 
         )
         add(
             "customers search e-mail",
-            lambda: call(customers.list_customers, actor, search="user4242@lumen.example"),
-            raw("SELECT * FROM customer WHERE email_normalized = :e", {"e": "user4242@lumen.example"}),
+            lambda: call(customers.list_customers, actor, search="user4242@northwind.example"),
+            raw("SELECT * FROM customer WHERE email_normalized = :e", {"e": "user4242@northwind.example"}),
         )
         add(
             "search exact e-mail: page",
-            lambda: call(signup.list_requests, actor, search="user4242@lumen.example", sort="created", limit=50),
+            lambda: call(signup.list_requests, actor, search="user4242@northwind.example", sort="created", limit=50),
             raw(
                 f"SELECT {cols} FROM signuprequest WHERE email_normalized = :e ORDER BY created_at, id LIMIT 51",
-                {"e": "user4242@lumen.example"},
+                {"e": "user4242@northwind.example"},
             ),
         )
         add("customers count", lambda: call(customers.count_customers, actor), raw("SELECT count(*) FROM customer"))

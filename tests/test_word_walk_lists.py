@@ -153,19 +153,19 @@ def test_prospect_pages_equal_the_text_index_pages(any_store, actor, monkeypatch
 # a few rows, none of them among the first 500 of the list's order) at 3000 rows
 LISTS = {
     "customers": (customers.list_customers, {}, "customer", "example", "customer 1234"),
-    "cases": (cases.list_cases, {}, "customercase", "example", "case 42"),
-    "cases in a status": (cases.list_cases, {"status": "Open"}, "customercase", "example", "case 42"),
-    "prospects": (pages.page_prospects, {}, "prospect", "example", "woodgrove 4"),
+    "cases": (cases.list_cases, {}, "customercase", "example", "case 1042"),
+    "cases in a status": (cases.list_cases, {"status": "Open"}, "customercase", "example", "case 1042"),
+    "prospects": (pages.page_prospects, {}, "prospect", "example", "woodgrove 503"),
     "prospects by company": (
         pages.page_prospects,
         {"sort": "company", "descending": False},
         "prospect",
         "example",
-        "woodgrove 4",
+        "woodgrove 503",
     ),
-    "prospects by e-mail": (pages.page_prospects, {"sort": "email"}, "prospect", "example", "woodgrove 4"),
-    "prospects by status": (pages.page_prospects, {"sort": "status"}, "prospect", "example", "woodgrove 4"),
-    "the prospects command": (prospects.list_prospects, {}, "prospect", "example", "woodgrove 4"),
+    "prospects by e-mail": (pages.page_prospects, {"sort": "email"}, "prospect", "example", "woodgrove 503"),
+    "prospects by status": (pages.page_prospects, {"sort": "status"}, "prospect", "example", "woodgrove 503"),
+    "the prospects command": (prospects.list_prospects, {}, "prospect", "example", "woodgrove 503"),
 }
 
 
@@ -173,7 +173,7 @@ LISTS = {
 def test_a_common_word_costs_a_page(store, actor, monkeypatch, name):
     """SQLite: a word on every row costs far less than before the walk (every match read and
     sorted); a rare word and a missing one cost far less than a walk of the budget first (the
-    statement asks the text indexes how many rows the word is on, up to two pages, before the
+    statement asks the text indexes how many rows the word is on, up to a page, before the
     list's own: ``keyed_search.sqlite_first``), and less than the common word's page."""
     fn, kw, table, common, rare = LISTS[name]
     _fill(store, 3000)

@@ -245,7 +245,8 @@ def list_requests(
         params.update(values)
         if shape == KEYS_OR_WORDS:
             params.update(walk_params(dialect, SignupRequest, term, page=limit + 1))
-            if dialect == "sqlite":  # an exact key, or a rare word, first (a second statement is cheap)
+            if dialect == "sqlite" and SORTS[sort] is not _ID:  # an exact key, or a rare word, first
+                # (a second statement is cheap; in id order ``sqlite_id_page`` reads FTS5 up to the page)
                 first = sqlite_first(session, ((SignupRequest, _KEYS),), "signuprequest", params, limit + 1)
                 if first == KEYED:
                     shape = KEYS_ONLY  # b-tree probes only
