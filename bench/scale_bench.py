@@ -516,7 +516,10 @@ def service_figures(url: str, runs: int, requests: int, only: tuple[str, ...] = 
         for label, term in (
             ("company word", "northwind"),  # 1 in 20 rows, all with Northwind companies in company order
             ("contact word", "carla"),  # 1 in 20 rows, spread in every order
+            ("mid word", "windson4"),  # 1 in 175 rows, spread (as the console's "Cedar Atlas", 1 in 144)
+            ("lumen word", "lumen trading 1"),  # 1 in 190 rows, in runs of 1000 numbers 5003 apart
             ("rare word", "wind Trading 4242"),
+            ("no-match word", "zzqqxx"),
         ):
             ids, params = _raw_search_ids(pg, indexed, term)
             for sort, column in (("number", "id"), ("company", "company"), ("created", "created_at")):
@@ -607,6 +610,19 @@ def service_figures(url: str, runs: int, requests: int, only: tuple[str, ...] = 
             lambda: call(customers.list_customers, actor, search="lumen trading 42"),
             raw(_raw_customer_word(pg, indexed), {"l": "%lumen trading 42%", "q": '"lumen trading 42"'}),
         )
+        add(
+            "customers search e-mail",
+            lambda: call(customers.list_customers, actor, search="user4242@northwind.example"),
+            raw("SELECT * FROM customer WHERE email_normalized = :e", {"e": "user4242@northwind.example"}),
+        )
+        add(
+            "search exact e-mail: page",
+            lambda: call(signup.list_requests, actor, search="user4242@northwind.example", sort="created", limit=50),
+            raw(
+                f"SELECT {cols} FROM signuprequest WHERE email_normalized = :e ORDER BY created_at, id LIMIT 51",
+                {"e": "user4242@northwind.example"},
+            ),
+        )
         add("customers count", lambda: call(customers.count_customers, actor), raw("SELECT count(*) FROM customer"))
         if conn.exec_driver_sql("SELECT count(*) FROM customercase").scalar_one():
             list_figures(store, pg, add, raw)
@@ -640,7 +656,7 @@ def list_figures(store, pg: bool, add, raw) -> None:
         like, phrase = f"%{term.lower()}%", '"' + term.replace('"', '""') + '"'
         return {f"q_{t}": (like if pg else phrase) for t in tables} | {"up": term.upper()}
 
-    for label, term in (("common word", "northwind"), ("rare word", "lumen trading 42")):
+    for label, term in (("common word", "northwind"), ("rare word", "lumen trading 42"), ("no-match word", "zzqqxx")):
         params = values(term, "customer")
         add(
             f"customers {label}: page",
@@ -651,7 +667,17 @@ def list_figures(store, pg: bool, add, raw) -> None:
                 params,
             ),
         )
-    for label, term in (("common word", "northwind"), ("rare word", "request 4242")):
+    add(
+        "cases exact number: page",
+        lambda: store.call(cases.list_cases, actor, search="CASE-004242"),
+        raw("SELECT * FROM customercase WHERE number = :n", {"n": "CASE-004242"}),
+    )
+    add(
+        "prospects exact number: page",
+        lambda: store.call(pages.page_prospects, actor, search="PRO-004242", sort="number"),
+        raw("SELECT * FROM prospect WHERE number = :n", {"n": "PRO-004242"}),
+    )
+    for label, term in (("common word", "northwind"), ("rare word", "request 4242"), ("no-match word", "zzqqxx")):
         params = values(term, "customer", "customercase")
         for status in (None, "Open"):
             where = "AND c.status = :st" if status else ""
@@ -665,7 +691,7 @@ def list_figures(store, pg: bool, add, raw) -> None:
                     {**params, "st": status},
                 ),
             )
-    for label, term in (("common word", "northwind"), ("rare word", "wind Trading 4242")):
+    for label, term in (("common word", "northwind"), ("rare word", "wind Trading 4242"), ("no-match word", "zzqqxx")):
         params = values(term, "prospect")
         for sort, order in (("number", "p.number DESC"), ("company", "p.company_normalized DESC, p.id DESC")):
             add(

@@ -24,7 +24,18 @@ from models.base import table_of
 from models.customer import ContactPerson, Customer, CustomerTemplate, PartyType, PortalRole
 from services import audit, counters, sequences
 from services.errors import Conflict, NotFound, ValidationFailed
-from services.keyed_search import KEYS_OR_WORDS, list_rows, matches, search_params, walk_page, walk_params
+from services.keyed_search import (
+    KEYED,
+    KEYS_ONLY,
+    KEYS_OR_WORDS,
+    RARE,
+    list_rows,
+    matches,
+    search_params,
+    sqlite_first,
+    walk_page,
+    walk_params,
+)
 from services.permissions import Actor, require
 from services.search import dialect_of, search_term
 from services.store import begin_write, now, writes
@@ -526,6 +537,12 @@ def list_customers(
         if shape == KEYS_OR_WORDS:
             size = list_rows(session, "customer")  # the walk's budget sized to the list
             params.update(walk_params(dialect, Customer, term, rows=size, page=params["limit"]))
+            if dialect == "sqlite":  # an exact key, or a rare word, first (a second statement is cheap)
+                first = sqlite_first(session, ((Customer, _KEYS),), "customer", params, params["limit"])
+                if first == KEYED:
+                    shape = KEYS_ONLY  # b-tree probes only
+                elif first == RARE:
+                    params["budget"] = 0  # the text index at once
     if after:
         params["after"] = after
     rows = session.connection().execute(_page_statement(dialect, shape, bool(after)), params).all()

@@ -18,6 +18,9 @@ only, as before, and the text index is read only when no key matched. The union 
 subquery) also keeps PostgreSQL from flattening the text branch into a walk of the list's
 order index that filters every row (a scan of the table for a rare word).
 
+On SQLite a word search of a list asks first, in a small statement of its own (no network: it
+costs little), whether the term is an exact key and how rare the word is (``sqlite_first``).
+
 A statement is built once per shape (dialect, table, keys, whether the term is long enough for
 the text index, extra columns) and cached; the term's values are parameters
 (``search_params``): ``k_<table>_<i>`` per key and ``q_<table>`` for the text index.
@@ -33,7 +36,6 @@ from typing import Any
 
 from sqlalchemy import (
     Integer,
-    and_,
     bindparam,
     case,
     column,
@@ -204,6 +206,23 @@ def sized_budget(dialect: str, rows: int, page: int) -> int:
     return min(walk_budget(dialect), sized)
 
 
+# PostgreSQL: the walk's first stage, in pages. A word with no match among the first
+# ``STAGE_PAGES * page`` rows of the order (from the cursor) is not walked further: the trigram
+# index answers at once (``walk_search_page``). A word spread in the order at the density where the
+# walk pays (a page within the budget) is in the stage ``STAGE_PAGES * page * page / budget`` times
+# on average (2.6 for the 1M requests list, 1 in 400 rows; "Cedar Atlas", 1 in 144, 8.5 times), so
+# the stage seldom sends such a word to the index, and then its answer costs what the indexed query
+# costs; a word on no row, or on a few, reads the stage (about 1k rows) instead of the budget (20k).
+# A word whose matches all lie beyond the stage in the order (clustered) goes to the index too.
+# (SQLite asks FTS5 first instead: ``sqlite_first``.)
+STAGE_PAGES = 20
+
+
+def walk_stage(budget: int, page: int) -> int:
+    """Rows of the walk's first stage for ``budget`` and pages of ``page`` rows."""
+    return min(budget, STAGE_PAGES * max(page, 1))
+
+
 # a list's rows, for sizing its walk: (database, area) -> (read at, rows); re-read after SIZE_TTL s
 _SIZES: dict[tuple[str, str], tuple[float, int]] = {}
 SIZE_TTL = 60.0
@@ -238,9 +257,76 @@ def walk_params(
     name = table_of(model).name
     budget = walk_budget(dialect) if rows is None else sized_budget(dialect, rows, page)
     if dialect != "sqlite":
-        return {"budget": budget}
+        return {"budget": budget, "stage": walk_stage(budget, page)}
     escaped = "".join("\\" + c if c in "\\%_" else c for c in term)
     return {"budget": budget if term.isascii() else 0, f"w_{name}": f"%{escaped}%"}
+
+
+# ------------------------------------------------------------------ SQLite: keys and rarity first
+
+# SQLite: how many rows of a list the word is on, each of these counted up to ``:most`` (FTS5 hands
+# its matches one by one and the LIMIT stops it: a common word costs ``most`` matches, not all of
+# them). Per list (its text indexes, as ``matches`` reads them): the requests', the prospects', the
+# customers' (account, name, e-mail; and the customers of a matching city), the cases' (title and
+# contact; and the customers' as for that list: a case is found by its customer's text too; a
+# customer without cases may count, which only keeps a word from being taken as rare).
+_CITY_IDS = (
+    "SELECT v.value FROM customer_search_city v WHERE v.id IN (SELECT rowid FROM customer_search_city_fts "
+    "WHERE customer_search_city_fts MATCH :q_customer)"
+)
+SQLITE_CAPPED: dict[str, tuple[str, ...]] = {
+    "signuprequest": ("SELECT 1 FROM signuprequest_search WHERE signuprequest_search MATCH :q_signuprequest",),
+    "prospect": ("SELECT 1 FROM prospect_search WHERE prospect_search MATCH :q_prospect",),
+    "customer": (
+        "SELECT 1 FROM customer_search WHERE customer_search MATCH :q_customer",
+        f"SELECT 1 FROM customer c WHERE c.city IN ({_CITY_IDS})",
+    ),
+    "customercase": (
+        "SELECT 1 FROM customercase_search WHERE customercase_search MATCH :q_customercase",
+        "SELECT 1 FROM customer_search WHERE customer_search MATCH :q_customer",
+        f"SELECT 1 FROM customer c WHERE c.city IN ({_CITY_IDS})",
+    ),
+}
+# a word on fewer than RARE_PAGES pages of rows (all the list's rows, every status) is answered by
+# the text index at once on SQLite: a walk could not fill a page from them (it would read the whole
+# budget first), and they are few to sort; the count costs a common word about a page of FTS5 matches
+RARE_PAGES = 1
+KEYED, RARE = "keyed", "rare"
+FIRST_MARK = "sqlite_first"  # in the statement's text (tests tell it from the list's own)
+
+
+@lru_cache(maxsize=32)
+def _sqlite_first(probes: tuple[tuple[type[SQLModel], tuple[str, ...]], ...], words: str) -> Any:
+    keyed = " OR ".join(
+        f"EXISTS (SELECT 1 FROM {table_of(model).name} WHERE {key} = :k_{table_of(model).name}_{i})"
+        for model, keys in probes
+        for i, key in enumerate(keys)
+    )
+    capped = " + ".join(f"(SELECT count(*) FROM ({sql} LIMIT :most))" for sql in SQLITE_CAPPED[words])
+    # -1: a key matched (the text index is not read: CASE evaluates its ELSE only when needed)
+    return text(f"SELECT CASE WHEN {keyed} THEN -1 ELSE {capped} END AS words /* {FIRST_MARK} */")
+
+
+def sqlite_first(
+    session: Session,
+    probes: Sequence[tuple[type[SQLModel], tuple[str, ...]]],
+    words: str,
+    params: Mapping[str, Any],
+    page: int,
+) -> str | None:
+    """SQLite, a term long enough for the text index: what a small statement of b-tree probes and
+    capped FTS5 counts says before the list's own (no network: a second statement costs little):
+    ``KEYED`` (the term equals an exact key: the list's statement of the key probes alone, b-tree
+    probes only), ``RARE`` (the word is on fewer than ``RARE_PAGES`` pages of rows: the text index
+    at once, budget 0, not a walk of the budget first), or None (walk). ``probes``: each model's
+    key columns (``search_params``'s ``k_<table>_<i>`` in ``params``); ``words``: the list's
+    ``SQLITE_CAPPED``."""
+    most = RARE_PAGES * max(page, 1)
+    statement = _sqlite_first(tuple(probes), words)
+    found = session.connection().execute(statement, {**params, "most": most}).scalar_one()
+    if found < 0:
+        return KEYED
+    return RARE if found < most else None
 
 
 def _word_test(dialect: str, name: str, rows: Any, names: Mapping[str, str] | None = None) -> Any:
@@ -317,49 +403,63 @@ def walk_search_page(
       with its search as before (``id IN (<matches>)``), under the same cursor, whose few matches
       are cheap to sort.
 
+    PostgreSQL walks the first ``stage`` rows (``walk_stage``) and the rest of the budget only when
+    they have the word: no match in the walk is ``indexed`` at once (a word on no row reads the
+    stage, not the budget). SQLite is not sent a rare word (``sqlite_first``) and walks the budget.
+
     The exact keys (``probes``: each model's key columns) come first as ever: when one matches, the
     walk's LIMIT is 0 and the answer is ``indexed``, whose text branches are skipped (see the
     module doc): b-tree probes only. The two answers are the arms of one ``UNION ALL``, each under a
     LIMIT computed once before its loop from ``decided`` (a one-row CTE: the walk's answer stands),
     so only one of them runs. ``counted``: ``query`` as the walk's end is counted on (its ``columns``
     and filters; default ``query`` with only ``columns``), e.g. without a join every row has.
-    Values are parameters (``limit``, ``budget``, the cursor's, ``walk_params`` and
-    ``search_params``'s)."""
+    Values are parameters (``limit``, ``budget``, PostgreSQL's ``stage``, the cursor's,
+    ``walk_params`` and ``search_params``'s)."""
     limit = bindparam("limit", type_=Integer)
     budget = bindparam("budget", type_=Integer)
     zero: Any = literal_column("0")
+    one: Any = literal_column("1")
     # the key probes (again: ``indexed`` has its own, a few b-tree probes)
-    key_hit = or_(
-        *[exists(select(_key_hits(model, keys).cte(f"keyed_{table_of(model).name}").c.id)) for model, keys in probes]
-    )
-    # the list's order from the cursor, at most ``budget`` rows (SQLite: one arm per column, merged)
-    rows = keyset_page(dialect, query, columns, after, descending=descending, limit=budget).subquery("walk")
+    keyed = [(model, _key_hits(model, keys).cte(f"keyed_{table_of(model).name}")) for model, keys in probes]
+    key_hit = or_(*[exists(select(hits.c.id)) for _, hits in keyed])
     positions = [_position(query, c) for c in columns]
 
     def ordered(c: Any) -> Any:
         return c.desc() if descending else c.asc()
 
-    page = select(*rows.c).where(or_(*[_word_test(dialect, name, rows, names) for name, names in tests]))
-    if dialect != "sqlite":
-        # PostgreSQL knows the subquery's order (no sort); SQLite would sort the whole walk for an
-        # ORDER BY here: there the walk's rows are taken in the order its co-routine yields them
-        page = page.order_by(*[ordered(list(rows.c)[p - 1]) for p in positions])
-    walked = page.limit(case((key_hit, zero), else_=limit)).cte("walked")
+    def tested(rows: Any) -> Any:
+        """The rows of the walk ``rows`` that have the word."""
+        return select(*rows.c).where(or_(*[_word_test(dialect, t, rows, named) for t, named in tests]))
+
+    def count(rows: Any) -> Any:
+        return select(func.count()).select_from(rows).scalar_subquery()
+
+    def from_cursor(most: Any) -> Any:
+        """The list's order from the cursor, at most ``most`` rows (SQLite: one arm per column, merged)."""
+        return keyset_page(dialect, query, columns, after, descending=descending, limit=most)
+
+    if dialect == "sqlite":  # a rare word never comes here (``sqlite_first``): the budget at once
+        rows = from_cursor(budget).subquery("walk")
+    else:
+        # the first ``stage`` rows of the list's order, then the rest of the budget only when the
+        # stage has the word: a word on no row, or on few, reads the stage, not the budget
+        stage = bindparam("stage", type_=Integer)
+        staged = from_cursor(stage).subquery("staged")
+        rest = from_cursor(case((exists(tested(staged)), budget - stage), else_=zero)).offset(stage)
+        rows = union_all(select(*staged.c), select(*rest.subquery("rest").c)).subquery("walk")
+    # the walk's matches up to the page, in the walk's order: the rows as the walk yields them (no
+    # ORDER BY: PostgreSQL would merge the union's two arms, starting the second at once, or sort
+    # every row; SQLite would sort the whole walk)
+    walked = tested(rows).limit(case((key_hit, zero), else_=limit)).cte("walked")
     # the rows the walk may read, counted in the order index alone: fewer than ``budget``: all
     order = counted if counted is not None else query.with_only_columns(*columns)
     read = keyset_page(dialect, order, columns, after, descending=descending, limit=budget).subquery("read")
     decided = select(
         case(
-            (
-                and_(
-                    ~key_hit,
-                    or_(
-                        select(func.count()).select_from(walked).scalar_subquery() >= limit,
-                        select(func.count()).select_from(read).scalar_subquery() < budget,
-                    ),
-                ),
-                literal_column("1"),
-            ),
+            (key_hit, zero),
+            (count(walked) >= limit, one),  # the walk filled the page
+            (count(walked) == 0, zero),  # none in the stage or the budget: a rare word, the text index
+            (count(read) < budget, one),  # the walk read every row
             else_=zero,
         ).label("walked")
     ).cte("decided")
@@ -373,9 +473,30 @@ def walk_search_page(
         limit=limit,
         seek_arms=False,  # its few matches are sorted anyway
     ).subquery("found")
-    arms = [
-        select(*walked.c).limit(case((is_decided, limit), else_=zero)),
-        select(*found.c).limit(case((is_decided, zero), else_=limit)),
-    ]
+    arms = [select(*walked.c).limit(case((is_decided, limit), else_=zero))]
+    if len(keyed) == 1:  # an exact key: ``indexed`` (its text branch skipped)
+        arms.append(select(*found.c).limit(case((is_decided, zero), else_=limit)))
+    else:
+        # several probed tables (a case's number, its customer's account): ``indexed`` is an OR of
+        # their ``IN (<keys or words>)``, which PostgreSQL read as a scan of the order (the Cases
+        # list's exact number: 18 ms at 1M, raw 1): an exact key is the rows of its probes, one
+        # arm per probed table united (b-tree probes, a sort of their few rows)
+        if_keyed: Any = case((key_hit, limit), else_=zero)
+        per_table = [
+            keyset_page(
+                dialect,
+                query.where(table_of(model).c.id.in_(select(hits.c.id))),
+                columns,
+                after,
+                descending=descending,
+                limit=if_keyed,
+                seek_arms=False,
+            ).subquery(f"by_{table_of(model).name}")
+            for model, hits in keyed
+        ]
+        in_order = [ordered(literal_column(str(p))) for p in positions]
+        by_key = union(*[select(*t.c) for t in per_table]).order_by(*in_order).limit(if_keyed).subquery("by_key")
+        arms.append(select(*by_key.c))
+        arms.append(select(*found.c).limit(case((or_(key_hit, is_decided), zero), else_=limit)))
     both = union_all(*[select(*a.subquery().c) for a in arms])
     return both.order_by(*[ordered(literal_column(str(p))) for p in positions]).limit(limit)

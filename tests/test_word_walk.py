@@ -200,3 +200,68 @@ def test_postgres_reads_a_page_of_the_order_for_a_common_word(pg_store, actor, m
     (rare,) = _plans(store, signup.list_requests, a, table="signuprequest", analyze=True, search="woodgrove 13", **kw)
     assert max(_actual_rows(rare, index_scans)) <= keyed_search.walk_budget("postgresql") == 500, rare
     assert all(n >= 0 for n in _actual_rows(rare, "ix_signuprequest_search")), rare
+
+
+def test_sqlite_a_rare_or_missing_word_is_not_walked(store, actor, monkeypatch):
+    """SQLite: a word on fewer than a page of rows (FTS5 asked first, its count capped) goes to
+    the text index at once: a fraction of the walk of the budget it cost before, in any sort; a
+    common word still costs about a page."""
+    _fill(store, 3000)
+    monkeypatch.setattr(keyed_search, "WALK_BUDGET", 1000)
+    a = actor("approver1")
+    for sort in ("company", "created", "name"):
+        kw = {"sort": sort, "limit": 10}
+
+        def costs() -> dict[str, int]:
+            terms = ("example", "woodgrove 1000", "zzqqxx")
+            return {t: _sqlite_steps(store, signup.list_requests, a, search=t, **kw) for t in terms}
+
+        now = costs()
+        with monkeypatch.context() as m:
+            m.setattr(keyed_search, "RARE_PAGES", 0)  # never rare: the walk first, as before
+            walk_first = costs()
+        for term in ("woodgrove 1000", "zzqqxx"):  # one row; none
+            assert now[term] * 3 < walk_first[term], (term, sort, now, walk_first)
+        assert now["example"] < walk_first["example"] + 20, (sort, now, walk_first)  # the small first statement
+
+
+@pytest.mark.parametrize("term", ["REG-900042", "bulk42@contoso.example"])
+def test_sqlite_an_exact_key_is_probes_only(store, actor, monkeypatch, term):
+    """SQLite: an exact number or e-mail in a walked sort is b-tree probes (the keys asked first,
+    then the page of the keys alone), not the walk's statement with its key probes inside."""
+    from services.signup import queries
+
+    _fill(store, 3000)
+    a = actor("approver1")
+    kw = {"search": term, "sort": "created", "limit": 10}
+    now = _sqlite_steps(store, signup.list_requests, a, **kw)
+    assert [r.number for r in store.call(signup.list_requests, a, **kw).rows] == ["REG-900042"]
+    monkeypatch.setattr(queries, "sqlite_first", lambda *args, **kwargs: None)  # the walk's statement alone
+    assert [r.number for r in store.call(signup.list_requests, a, **kw).rows] == ["REG-900042"]
+    assert now * 2 < _sqlite_steps(store, signup.list_requests, a, **kw)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("sort", ["company", "created", "number"])
+def test_postgres_a_word_not_in_the_first_stage_is_not_walked_further(pg_store, actor, monkeypatch, sort):
+    """PostgreSQL: a word on no row (or on none of the first ``walk_stage`` rows of the order) reads
+    those rows, not the budget, then the trigram index; a word with a match among them walks on to
+    the budget as before (one statement either way)."""
+    store = pg_store
+    _fill(store, 3000)
+    monkeypatch.setattr(keyed_search, "WALK_BUDGET", 1000)
+    monkeypatch.setattr(keyed_search, "POSTGRES_WALK_SCALE", 1)
+    a = actor("approver1")
+    kw = {"sort": sort, "limit": 10}
+    stage = keyed_search.walk_stage(1000, 11)
+    index_scans = r"Index (Only )?Scan.* on signuprequest"
+    for term in ("zzqqxx", "woodgrove 1000"):  # none; one row, not among the first 220 in these orders
+        (plan,) = _plans(store, signup.list_requests, a, table="signuprequest", analyze=True, search=term, **kw)
+        walk = plan[plan.index("CTE walked") : plan.index("CTE decided")]
+        assert 0 < max(_actual_rows(walk, index_scans)) <= stage, (term, plan)
+        assert all(n >= 0 for n in _actual_rows(plan, "ix_signuprequest_search")), plan
+    # "bulk1@": one row (the second of the table, in the stage of every order here but company's)
+    if sort != "company":
+        (plan,) = _plans(store, signup.list_requests, a, table="signuprequest", analyze=True, search="bulk1@", **kw)
+        walk = plan[plan.index("CTE walked") : plan.index("CTE decided")]
+        assert max(_actual_rows(walk, index_scans)) == 1000, plan  # on to the budget (the rest after the stage)

@@ -14,7 +14,18 @@ from models.customer import Customer
 from services import audit, counters, sequences
 from services import workflow as wf
 from services.errors import NotFound, PermissionDenied, ValidationFailed
-from services.keyed_search import KEYS_OR_WORDS, list_rows, matches, search_params, walk_params, walk_search_page
+from services.keyed_search import (
+    KEYED,
+    KEYS_ONLY,
+    KEYS_OR_WORDS,
+    RARE,
+    list_rows,
+    matches,
+    search_params,
+    sqlite_first,
+    walk_params,
+    walk_search_page,
+)
 from services.keyset import keyset_page
 from services.permissions import Actor, require
 from services.search import SEARCHABLE, dialect_of, search_term
@@ -146,6 +157,13 @@ def list_cases(
     if term is not None:
         shape, values = _search_params(dialect, term, list_rows(session, "case"), limit + 1)
         params.update(values)
+        if shape == KEYS_OR_WORDS and dialect == "sqlite":  # an exact key, or a rare word, first
+            probes = ((Case, _CASE_KEYS), (Customer, _CUSTOMER_KEYS))
+            first = sqlite_first(session, probes, "customercase", params, limit + 1)
+            if first == KEYED:
+                shape = KEYS_ONLY  # b-tree probes only
+            elif first == RARE:
+                params["budget"] = 0  # the text indexes at once
     statement = _page_statement(dialect, value is not None, after is not None, shape)
     raw = session.connection().execute(statement, params).all()
     rows = [

@@ -26,7 +26,15 @@ from models.prospects import (
 from models.signup import UserRequest
 from services import audit, counters, sequences, transitions
 from services.errors import NotFound, RegdeskError, ValidationFailed
-from services.keyed_search import KEYS_OR_WORDS, found, list_rows, search_params, walk_page, walk_params
+from services.keyed_search import (
+    KEYS_OR_WORDS,
+    found,
+    list_rows,
+    search_params,
+    sqlite_first,
+    walk_page,
+    walk_params,
+)
 from services.permissions import Actor, require
 from services.search import dialect_of, search_term
 from services.text import clean, normalize_email
@@ -164,6 +172,9 @@ def word_page(
     params.update(search_params(dialect, Prospect, term, _prospect_keys(term))[1])
     rows = list_rows(session, "prospect")  # the walk's budget sized to the list
     params.update(walk_params(dialect, Prospect, term, rows=rows, page=limit))
+    if dialect == "sqlite":  # an exact key, or a rare word, first: the text index at once
+        if sqlite_first(session, ((Prospect, _PROSPECT_KEYS),), "prospect", params, limit) is not None:
+            params["budget"] = 0
     if status is not None:
         params["status"] = status
     if after is not None:

@@ -17,7 +17,18 @@ from models.customer import ContactPerson, Customer
 from models.signup import SignupRequest, SignupStatus, UserRequest
 from services import audit, counters
 from services.errors import ValidationFailed
-from services.keyed_search import KEYS_OR_WORDS, matches, search_params, sqlite_id_page, walk_page, walk_params
+from services.keyed_search import (
+    KEYED,
+    KEYS_ONLY,
+    KEYS_OR_WORDS,
+    RARE,
+    matches,
+    search_params,
+    sqlite_first,
+    sqlite_id_page,
+    walk_page,
+    walk_params,
+)
 from services.keyset import keyset_page
 from services.permissions import Actor, require
 from services.search import dialect_of, search_term
@@ -233,7 +244,14 @@ def list_requests(
         shape, values = search_params(dialect, SignupRequest, term, _key_values(term))
         params.update(values)
         if shape == KEYS_OR_WORDS:
-            params.update(walk_params(dialect, SignupRequest, term))
+            params.update(walk_params(dialect, SignupRequest, term, page=limit + 1))
+            if dialect == "sqlite" and SORTS[sort] is not _ID:  # an exact key, or a rare word, first
+                # (a second statement is cheap; in id order ``sqlite_id_page`` reads FTS5 up to the page)
+                first = sqlite_first(session, ((SignupRequest, _KEYS),), "signuprequest", params, limit + 1)
+                if first == KEYED:
+                    shape = KEYS_ONLY  # b-tree probes only
+                elif first == RARE:
+                    params["budget"] = 0  # the text index at once
     if after is not None:
         value, last_id = after
         if sort == "created" and isinstance(value, str):
