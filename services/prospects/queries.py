@@ -27,14 +27,18 @@ from models.signup import UserRequest
 from services import audit, counters, sequences, transitions
 from services.errors import NotFound, RegdeskError, ValidationFailed
 from services.keyed_search import (
+    KEYED,
+    KEYS_ONLY,
     KEYS_OR_WORDS,
     found,
     list_rows,
+    matches,
     search_params,
     sqlite_first,
     walk_page,
     walk_params,
 )
+from services.keyset import keyset_page
 from services.permissions import Actor, require
 from services.search import dialect_of, search_term
 from services.text import clean, normalize_email
@@ -129,12 +133,15 @@ def is_word(session: Session, term: str) -> bool:
 
 
 @lru_cache(maxsize=64)
-def _word_statement(dialect: str, sort: str, unique: bool, descending: bool, by_status: bool, keyed: bool) -> Any:
+def _word_statement(
+    dialect: str, sort: str, unique: bool, descending: bool, by_status: bool, keyed: bool, exact: bool = False
+) -> Any:
     """A word search's page of prospects (with their lead) in the order of the column ``sort``
     (and the id unless ``unique``), built once: a bounded walk of that order's index, else the
     text index (``keyed_search.walk_page``); the leads are read for the page's rows only, not for
-    every walked row. Values are parameters (``status``, ``after_value`` and ``after_id``,
-    ``limit``, the search's and the walk's)."""
+    every walked row. ``exact`` (SQLite's ``sqlite_first`` found the term is an exact number or
+    e-mail): the key probes' rows alone, b-tree probes only, not the walk's statement. Values are
+    parameters (``status``, ``after_value`` and ``after_id``, ``limit``, the search's and the walk's)."""
     query = sa_select(*_PROSPECT_COLUMNS)
     if by_status:
         query = query.where(col(Prospect.status) == bindparam("status"))
@@ -143,7 +150,15 @@ def _word_statement(dialect: str, sort: str, unique: bool, descending: bool, by_
     after = None
     if keyed:
         after = [bindparam("after_value", type_=key.type)] + ([] if unique else [bindparam("after_id", type_=Integer)])
-    page = walk_page(dialect, Prospect, _PROSPECT_KEYS, query, columns, after, descending=descending).subquery("page")
+    if exact:
+        probed = query.where(col(Prospect.id).in_(matches(dialect, Prospect, _PROSPECT_KEYS, KEYS_ONLY)))
+        page = keyset_page(
+            dialect, probed, columns, after, descending=descending, limit=bindparam("limit", type_=Integer)
+        ).subquery("page")
+    else:
+        page = walk_page(dialect, Prospect, _PROSPECT_KEYS, query, columns, after, descending=descending).subquery(
+            "page"
+        )
     lead = table_of(Lead)
     order = [page.c[sort]] if unique else [page.c[sort], page.c.id]
     return (
@@ -172,8 +187,11 @@ def word_page(
     params.update(search_params(dialect, Prospect, term, _prospect_keys(term))[1])
     rows = list_rows(session, "prospect")  # the walk's budget sized to the list
     params.update(walk_params(dialect, Prospect, term, rows=rows, page=limit))
-    if dialect == "sqlite":  # an exact key, or a rare word, first: the text index at once
-        if sqlite_first(session, ((Prospect, _PROSPECT_KEYS),), "prospect", params, limit) is not None:
+    exact = False
+    if dialect == "sqlite":  # an exact key (its probes alone), or a rare word (the text index at once) first
+        first = sqlite_first(session, ((Prospect, _PROSPECT_KEYS),), "prospect", params, limit)
+        exact = first == KEYED
+        if first is not None:
             params["budget"] = 0
     if status is not None:
         params["status"] = status
@@ -181,7 +199,7 @@ def word_page(
         params["after_value"] = after[0]
         if not unique:
             params["after_id"] = after[1]
-    statement = _word_statement(dialect, sort, unique, descending, status is not None, after is not None)
+    statement = _word_statement(dialect, sort, unique, descending, status is not None, after is not None, exact)
     out = []
     for r in session.connection().execute(statement, params).mappings():
         row = ProspectRow(
