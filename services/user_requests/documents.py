@@ -6,16 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, or_, select, text, union
+from sqlalchemy import func, or_, select, union
 from sqlmodel import Session, col
 
 from models.customer import Customer, PortalRole
 from models.signup import UserRequest
-from models.workflow import WorkflowInstance
 from services import audit
 from services import workflow as wf
 from services.permissions import Actor
-from services.workflow.table import IS
 
 from .commands import try_provision
 from .queries import get_user_request
@@ -128,13 +126,7 @@ def matching(session: Session, term: str, customers: Any) -> Any:
     e-mail it asks for (both in My work's Summary), tested on the requests in a running workflow
     only (found by ``ix_workflowinstance_doc``, each read by its number): no index of their own, and
     no read of every request."""
-    in_work = select(col(WorkflowInstance.doc_key)).where(
-        col(WorkflowInstance.doc_type) == DOC_TYPE,
-        # uq_workflowinstance_open's own condition, as literals: the stores use a partial index
-        # only for a query whose WHERE implies it (a bound value does not)
-        text("workflowinstance.status IN ('running', 'change_requested')"),
-        col(WorkflowInstance.status) == IS.RUNNING,
-    )
+    in_work = wf.running_doc_keys(DOC_TYPE)
     named = or_(
         func.lower(col(UserRequest.user_name)) == term.lower(), func.lower(col(UserRequest.email)) == term.lower()
     )

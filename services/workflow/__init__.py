@@ -66,6 +66,7 @@ from services.workflow.queries import (
     list_work,
     matching_definition,
     operators_for_delegation,
+    running_doc_keys,
     show_item,
     summaries,
     work_counts,
@@ -130,6 +131,7 @@ __all__ = [
     "BULK_LIMIT",
     # reads
     "list_work",
+    "running_doc_keys",
     "work_counts",
     "WORK_VIEWS",
     "work_cursor",

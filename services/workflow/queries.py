@@ -9,6 +9,7 @@ import sqlalchemy
 from sqlalchemy import case, func, or_, union
 from sqlmodel import Session, col, select
 
+from models.base import table_of
 from models.core import Operator
 from models.customer import Customer
 from models.workflow import WorkflowDefinition, WorkflowInstance, WorkflowStep, WorkItem
@@ -319,6 +320,18 @@ def inbox_query(actor: Actor, mine: bool, doc_type: str | None) -> sqlalchemy.Se
 WORK_VIEWS = ("All", "Overdue", "Waiting for me", "My submissions")
 
 
+def running_doc_keys(doc_type: str) -> Any:
+    """The keys of ``doc_type``'s documents in a running workflow, as a subquery read through
+    ``uq_workflowinstance_open`` (the partial index of live instances: its own condition is part
+    of the WHERE, as the stores use a partial index only for a query whose WHERE implies it)."""
+    live = next(i for i in table_of(WorkflowInstance).indexes if i.name == "uq_workflowinstance_open")
+    return select(col(WorkflowInstance.doc_key)).where(
+        col(WorkflowInstance.doc_type) == doc_type,
+        live.dialect_options["postgresql"]["where"],
+        col(WorkflowInstance.status) == IS.RUNNING,
+    )
+
+
 def found_customers(session: Session, term: str) -> Any:
     """Ids of the customers a search term finds (the Customers list's search: account, name,
     e-mail, city), one subquery that every document type's ``matching`` is given."""
@@ -358,15 +371,22 @@ def _narrowed(
         query = query.where(col(WorkItem.id).in_(_found_items(session, term)))
     if view in (None, "", "All"):
         return query, False
+    tabs = _tab_conditions(actor, current)
+    if view not in tabs:
+        raise ValidationFailed({"view": f"one of {', '.join(WORK_VIEWS)}"})
+    return query.where(tabs[view]), view == "Overdue"
+
+
+def _tab_conditions(actor: Actor, current: datetime) -> dict[str, Any]:
+    """The condition of each My work tab but All, over ``inbox_query``'s rows (a list's filter,
+    ``work_counts``'s counts: one definition)."""
     me = actor.user_name
     submitter = col(WorkflowInstance.submitter)
-    if view == "Overdue":
-        return query.where(col(WorkItem.due_at) <= current), True
-    if view == "Waiting for me":
-        return query.where(col(WorkItem.assignee) == me, or_(submitter.is_(None), submitter != me)), False
-    if view == "My submissions":
-        return query.where(submitter == me), False
-    raise ValidationFailed({"view": f"one of {', '.join(WORK_VIEWS)}"})
+    return {
+        "Overdue": col(WorkItem.due_at) <= current,
+        "Waiting for me": sqlalchemy.and_(col(WorkItem.assignee) == me, or_(submitter.is_(None), submitter != me)),
+        "My submissions": submitter == me,
+    }
 
 
 def work_cursor(item: WorkItemView) -> tuple[datetime | None, datetime, int]:
@@ -490,17 +510,9 @@ def work_counts(
     require(actor, "work.view")
     current = now(session)
     query, _ = _narrowed(session, actor, inbox_query(actor, mine, doc_type), search, None, current)
-    me = actor.user_name
-    submitter = col(WorkflowInstance.submitter)
+    tabs = _tab_conditions(actor, current)
     one = sqlalchemy.literal(1)
-    counted = query.with_only_columns(
-        func.count(),
-        func.count(case((col(WorkItem.due_at) <= current, one))),
-        func.count(
-            case((sqlalchemy.and_(col(WorkItem.assignee) == me, or_(submitter.is_(None), submitter != me)), one))
-        ),
-        func.count(case((submitter == me, one))),
-    )
+    counted = query.with_only_columns(func.count(), *[func.count(case((tabs[view], one))) for view in WORK_VIEWS[1:]])
     row = session.execute(counted).one()
     return dict(zip(WORK_VIEWS, (int(n) for n in row)))
 
