@@ -278,7 +278,8 @@ class RegdeskApp(ConsoleApp):
     _settled_frozen = False
 
     def _maybe_collect(self) -> None:
-        idle = time.monotonic() - self._last_input >= self.GC_IDLE_SECONDS
+        quiet_for = time.monotonic() - self._last_input
+        idle = quiet_for >= self.GC_IDLE_SECONDS
         if idle and any(getattr(screen, "awaiting_rows", False) for screen in self.screen_stack):
             # not idle: the operator waits for the page a key asked for (a common word's first page
             # at 1M requests on PostgreSQL takes over a second); a full collection started now held
@@ -292,7 +293,7 @@ class RegdeskApp(ConsoleApp):
             self._settled_frozen = True
             gc.collect()
             gc.freeze()
-        elif self._busy_frozen and time.monotonic() - self._last_input >= self.GC_DEEP_IDLE_SECONDS:
+        elif self._busy_frozen and quiet_for >= self.GC_DEEP_IDLE_SECONDS:
             self._busy_frozen = False
             gc.unfreeze()
             gc.collect()

@@ -9,15 +9,26 @@ from app.tui import make_app
 from screens.browser.table import RecordTable
 from screens.registration import PAGE_SIZE, RegistrationScreen
 from tests.conftest import actor_of
-from tests.helpers import run_async, until, workers_done
+from tests.helpers import run_async, until
+from tests.test_console_registration import settle as _settle
 
 SIZE = (140, 40)
 
 
-async def _settle(app, pilot, rounds: int = 3) -> None:
-    for _ in range(rounds):
-        await workers_done(app)
-        await pilot.pause()
+async def _opened(app, pilot) -> RegistrationScreen:
+    """The Registration list, its first page and detail shown and every worker done."""
+    screen = app.screen
+    assert isinstance(screen, RegistrationScreen)
+    await until(app, pilot, lambda: screen.loaded > 0 and screen.detail is not None)
+    await _settle(app, pilot)
+    return screen
+
+
+async def _to_the_view_bottom(app, pilot, screen: RegistrationScreen) -> None:
+    """The cursor on the last line of the view: the next Down scrolls the list."""
+    for _ in range(screen.table.scrollable_content_region.height):
+        await pilot.press("down")
+    await _settle(app, pilot)
 
 
 @run_async
@@ -39,10 +50,7 @@ async def test_a_line_is_checked_for_a_cut_cell_once_not_in_every_frame(any_stor
 
     monkeypatch.setattr(RecordTable, "_text_cut_at", counted)
     async with app.run_test(size=SIZE) as pilot:
-        screen = app.screen
-        assert isinstance(screen, RegistrationScreen)
-        await until(app, pilot, lambda: screen.loaded > 0 and screen.detail is not None)
-        await _settle(app, pilot)
+        screen = await _opened(app, pilot)
         table = screen.table
         assert table.virtual_size.width > table.size.width  # the pane cuts the table: the check runs
         visible = table.size.height
@@ -80,10 +88,7 @@ async def test_a_key_that_moves_the_list_cursor_draws_the_list_not_the_whole_scr
 
     monkeypatch.setattr(Widget, "render_lines", counted)
     async with app.run_test(size=SIZE) as pilot:
-        screen = app.screen
-        assert isinstance(screen, RegistrationScreen)
-        await until(app, pilot, lambda: screen.loaded > 0 and screen.detail is not None)
-        await _settle(app, pilot)
+        screen = await _opened(app, pilot)
         drawn.clear()
         for _ in range(6):
             await pilot.press("down")
@@ -115,15 +120,9 @@ async def test_a_key_that_scrolls_the_list_does_not_draw_what_the_list_covers(an
 
     monkeypatch.setattr(Widget, "render_lines", counted)
     async with app.run_test(size=SIZE) as pilot:
-        screen = app.screen
-        assert isinstance(screen, RegistrationScreen)
-        await until(app, pilot, lambda: screen.loaded > 0 and screen.detail is not None)
-        await _settle(app, pilot)
+        screen = await _opened(app, pilot)
         table = screen.table
-        visible = table.scrollable_content_region.height
-        for _ in range(visible):  # to the last line of the view
-            await pilot.press("down")
-        await _settle(app, pilot)
+        await _to_the_view_bottom(app, pilot, screen)
         drawn.clear()
         for _ in range(5):
             await pilot.press("down")
@@ -183,10 +182,7 @@ async def test_the_partial_updates_of_a_scroll_leave_the_terminal_as_the_whole_s
     terminal = _Terminal(app)
     watch_screen_updates(app, terminal.write)
     async with app.run_test(size=SIZE) as pilot:
-        screen = app.screen
-        assert isinstance(screen, RegistrationScreen)
-        await until(app, pilot, lambda: screen.loaded > 0 and screen.detail is not None)
-        await _settle(app, pilot)
+        screen = await _opened(app, pilot)
         for keys in (["down"] * 45, ["pagedown"] * 3, ["up"] * 4, ["pageup"]):
             for key in keys:
                 await pilot.press(key)
@@ -216,15 +212,10 @@ async def test_a_one_line_scroll_works_out_the_lines_it_changes_not_every_visibl
 
     monkeypatch.setattr(RecordTable, "_render_line", counted)
     async with app.run_test(size=SIZE) as pilot:
-        screen = app.screen
-        assert isinstance(screen, RegistrationScreen)
-        await until(app, pilot, lambda: screen.loaded > 0 and screen.detail is not None)
-        await _settle(app, pilot)
+        screen = await _opened(app, pilot)
         table = screen.table
         visible = table.scrollable_content_region.height
-        for _ in range(visible):  # to the last line of the view
-            await pilot.press("down")
-        await _settle(app, pilot)
+        await _to_the_view_bottom(app, pilot, screen)
         lines.clear()
         moves = 6
         for _ in range(moves):
@@ -257,10 +248,7 @@ async def test_a_scroll_moves_the_scroll_bar_without_drawing_it_again(any_store,
 
     monkeypatch.setattr(ScrollBar, "_render_content", counted)
     async with app.run_test(size=SIZE) as pilot:
-        screen = app.screen
-        assert isinstance(screen, RegistrationScreen)
-        await until(app, pilot, lambda: screen.loaded > 0 and screen.detail is not None)
-        await _settle(app, pilot)
+        screen = await _opened(app, pilot)
         table = screen.table
         for _ in range(table.scrollable_content_region.height + 30):  # the thumb has been everywhere near
             await pilot.press("down")
@@ -288,10 +276,7 @@ async def test_a_cursor_move_finds_its_rows_without_walking_the_rows_above(any_s
     add_synthetic(any_store, 3 * PAGE_SIZE)
     app = make_app(any_store, actor_of(any_store)("approver1"))
     async with app.run_test(size=SIZE) as pilot:
-        screen = app.screen
-        assert isinstance(screen, RegistrationScreen)
-        await until(app, pilot, lambda: screen.loaded > 0 and screen.detail is not None)
-        await _settle(app, pilot)
+        screen = await _opened(app, pilot)
         table = screen.table
         await pilot.press("pagedown", "pagedown")
         await _settle(app, pilot)
