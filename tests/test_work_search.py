@@ -85,6 +85,9 @@ def test_user_requests_and_changes_are_found_by_their_customer_and_number(any_st
     for term in ("ALee", "ann.lee@tailwind.example"):
         assert [i.doc_key for i in any_store.call(workflow.list_work, a, search=term)] == [number], term
     assert any_store.call(workflow.list_work, a, search="Contoso") == []
+    # the document type's title, as the Document column shows it
+    assert [i.doc_key for i in any_store.call(workflow.list_work, a, search="user request")] == [number]
+    assert any_store.call(workflow.list_work, a, search="request case") == []
     # the proposed changes' own search: its number or its customer's
     from tests.test_changes import proposal, submitted
 

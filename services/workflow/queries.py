@@ -339,7 +339,8 @@ def found_customers(session: Session, term: str) -> Any:
 
 
 def _found_items(session: Session, term: str) -> Any:
-    """Ids of the open work items a search term finds: their document's number, or the document
+    """Ids of the open work items a search term finds: their document type's title (My work's
+    Document column: "case" finds every case), their document's number, or the document
     found by its own type's search (``DocumentType.matching``: the document's indexes), or their
     submitter's or assignee's user name. A union of index lookups (the instance's (doc_type,
     doc_key), its submitter, the item's instance and assignee): nothing is read item by item."""
@@ -349,6 +350,9 @@ def _found_items(session: Session, term: str) -> Any:
     customers = found_customers(session, term)
     instances: list[Any] = [select(inst_id).where(col(WorkflowInstance.submitter) == name, running) for name in names]
     for dt in document_types():
+        if term.casefold() in dt.title.casefold():  # "case", "user request": every document of the type
+            instances.append(select(inst_id).where(doc_type == dt.name, running))
+            continue
         instances.append(select(inst_id).where(doc_type == dt.name, doc_key == term.upper(), running))
         if dt.matching is not None:
             instances.append(
