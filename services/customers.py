@@ -28,7 +28,9 @@ from services.keyed_search import (
     KEYED,
     KEYS_ONLY,
     KEYS_OR_WORDS,
+    NOWHERE,
     RARE,
+    key_shaped,
     list_rows,
     matches,
     search_params,
@@ -505,8 +507,9 @@ def _page_statement(dialect: str, search: str | None, keyed: bool) -> Any:
         )
         return sa_select(*page.c, state).order_by(page.c.account)
     query = select(*_PAGE_COLUMNS)
-    if search is not None:
-        query = query.where(col(Customer.id).in_(matches(dialect, Customer, _KEYS, search)))
+    if search is not None:  # RARE (SQLite, ``sqlite_first``): the text index's few matches, no walk
+        words = KEYS_OR_WORDS if search == RARE else search
+        query = query.where(col(Customer.id).in_(matches(dialect, Customer, _KEYS, words)))
     if keyed:
         query = query.where(col(Customer.account) > bindparam("after"))
     return query.order_by(col(Customer.account)).limit(bindparam("limit"))
@@ -534,15 +537,17 @@ def list_customers(
     if term is not None:
         shape, values = search_params(dialect, Customer, term, _key_values(term))
         params.update(values)
-        if shape == KEYS_OR_WORDS:
+        if shape == KEYS_OR_WORDS and dialect != "sqlite" and key_shaped(term):
+            shape = RARE  # an account or an e-mail: the key probes, else its few text matches sorted
+        elif shape == KEYS_OR_WORDS:
             size = list_rows(session, "customer")  # the walk's budget sized to the list
             params.update(walk_params(dialect, Customer, term, rows=size, page=params["limit"]))
             if dialect == "sqlite":  # an exact key, or a rare word, first (a second statement is cheap)
                 first = sqlite_first(session, ((Customer, _KEYS),), "customer", params, params["limit"])
-                if first == KEYED:
-                    shape = KEYS_ONLY  # b-tree probes only
-                elif first == RARE:
-                    params["budget"] = 0  # the text index at once
+                if first == NOWHERE:  # no key, no row with the word: nothing to read
+                    return []
+                if first in (KEYED, RARE):  # b-tree probes only; the text index's few matches
+                    shape = KEYS_ONLY if first == KEYED else RARE
     if after:
         params["after"] = after
     rows = session.connection().execute(_page_statement(dialect, shape, bool(after)), params).all()

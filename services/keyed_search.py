@@ -29,6 +29,7 @@ the text index, extra columns) and cached; the term's values are parameters
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
@@ -162,6 +163,24 @@ def found(
     return matches(dialect, model, tuple(key for key, _ in keys), shape, extra).params(**params)
 
 
+# ------------------------------------------------------------------ key-shaped terms
+
+# A term shaped as a document number or an account (letters or a prefix, then 4 or more digits at
+# the end, no space: "REG-0500005", "C-000042", "bulk4242") or as an e-mail address: almost always
+# an exact key, and when it is none, its text matches are few (at most the rows sharing 4 or more
+# trailing digits of a number, or a whole address). On PostgreSQL such a term is the list's
+# statement of ``matches`` (keys, else the text index's matches sorted: ``RARE``), not the walk's:
+# the walk's statement costs its planning (about 1.5 ms at 1M, with every index of the table
+# considered for each of its scans) where the key probes cost 0.3 ms. SQLite asks first instead
+# (``sqlite_first``, no network).
+_KEY_SHAPED = re.compile(r"[^\s@]*[^\W\d][^\s@]*\d{4}|[^\s@]+@[^\s@]+\.[^\s@]+", re.ASCII)
+
+
+def key_shaped(term: str) -> bool:
+    """Whether ``term`` looks like a number, an account or an e-mail address (see ``_KEY_SHAPED``)."""
+    return _KEY_SHAPED.fullmatch(term) is not None
+
+
 # ------------------------------------------------------------------------- word walk
 
 # Rows of the list's own order a word search reads before it asks the text index instead (see
@@ -291,7 +310,9 @@ SQLITE_CAPPED: dict[str, tuple[str, ...]] = {
 # the text index at once on SQLite: a walk could not fill a page from them (it would read the whole
 # budget first), and they are few to sort; the count costs a common word about a page of FTS5 matches
 RARE_PAGES = 1
-KEYED, RARE = "keyed", "rare"
+# ``sqlite_first``'s answers (and, as a list statement's shape, ``RARE``: the text index's matches
+# sorted, ``matches`` of ``KEYS_OR_WORDS`` with no walk; its key probes already answered no)
+KEYED, RARE, NOWHERE = "keyed", "rare", "nowhere"
 FIRST_MARK = "sqlite_first"  # in the statement's text (tests tell it from the list's own)
 
 
@@ -317,15 +338,19 @@ def sqlite_first(
     """SQLite, a term long enough for the text index: what a small statement of b-tree probes and
     capped FTS5 counts says before the list's own (no network: a second statement costs little):
     ``KEYED`` (the term equals an exact key: the list's statement of the key probes alone, b-tree
-    probes only), ``RARE`` (the word is on fewer than ``RARE_PAGES`` pages of rows: the text index
-    at once, budget 0, not a walk of the budget first), or None (walk). ``probes``: each model's
-    key columns (``search_params``'s ``k_<table>_<i>`` in ``params``); ``words``: the list's
-    ``SQLITE_CAPPED``."""
+    probes only), ``NOWHERE`` (no key, and the text indexes have the word on no row: the page is
+    empty, no second statement), ``RARE`` (the word is on fewer than ``RARE_PAGES`` pages of rows:
+    the list's statement of the text index's matches sorted, not the walk's, whose machinery cost
+    a word on no row 6x its raw query at 1M), or None (walk). ``probes``: each model's key columns
+    (``search_params``'s ``k_<table>_<i>`` in ``params``); ``words``: the list's ``SQLITE_CAPPED``
+    (every text index the list's ``matches`` reads: none of them has the word, no row is found)."""
     most = RARE_PAGES * max(page, 1)
     statement = _sqlite_first(tuple(probes), words)
     found = session.connection().execute(statement, {**params, "most": most}).scalar_one()
     if found < 0:
         return KEYED
+    if found == 0 and most:  # (RARE_PAGES 0: nothing is counted, nothing is rare)
+        return NOWHERE
     return RARE if found < most else None
 
 

@@ -30,7 +30,10 @@ from services.keyed_search import (
     KEYED,
     KEYS_ONLY,
     KEYS_OR_WORDS,
+    NOWHERE,
+    RARE,
     found,
+    key_shaped,
     list_rows,
     matches,
     search_params,
@@ -134,13 +137,15 @@ def is_word(session: Session, term: str) -> bool:
 
 @lru_cache(maxsize=64)
 def _word_statement(
-    dialect: str, sort: str, unique: bool, descending: bool, by_status: bool, keyed: bool, exact: bool = False
+    dialect: str, sort: str, unique: bool, descending: bool, by_status: bool, keyed: bool, first: str | None = None
 ) -> Any:
     """A word search's page of prospects (with their lead) in the order of the column ``sort``
     (and the id unless ``unique``), built once: a bounded walk of that order's index, else the
     text index (``keyed_search.walk_page``); the leads are read for the page's rows only, not for
-    every walked row. ``exact`` (SQLite's ``sqlite_first`` found the term is an exact number or
-    e-mail): the key probes' rows alone, b-tree probes only, not the walk's statement. Values are
+    every walked row. ``first``: ``KEYED`` (SQLite's ``sqlite_first`` found the term is an exact
+    number or e-mail: the key probes' rows alone, b-tree probes only) or ``RARE`` (it found the word
+    on less than a page of rows; PostgreSQL: the term is ``key_shaped``): the key probes, else the
+    text index's matches sorted, not the walk's statement. Values are
     parameters (``status``, ``after_value`` and ``after_id``, ``limit``, the search's and the walk's)."""
     query = sa_select(*_PROSPECT_COLUMNS)
     if by_status:
@@ -150,10 +155,17 @@ def _word_statement(
     after = None
     if keyed:
         after = [bindparam("after_value", type_=key.type)] + ([] if unique else [bindparam("after_id", type_=Integer)])
-    if exact:
-        probed = query.where(col(Prospect.id).in_(matches(dialect, Prospect, _PROSPECT_KEYS, KEYS_ONLY)))
-        page = keyset_page(
-            dialect, probed, columns, after, descending=descending, limit=bindparam("limit", type_=Integer)
+    if first in (KEYED, RARE):
+        shape = KEYS_ONLY if first == KEYED else KEYS_OR_WORDS
+        probed = query.where(col(Prospect.id).in_(matches(dialect, Prospect, _PROSPECT_KEYS, shape)))
+        page = keyset_page(  # its few rows are sorted anyway: one row-value predicate, not an arm per column
+            dialect,
+            probed,
+            columns,
+            after,
+            descending=descending,
+            limit=bindparam("limit", type_=Integer),
+            seek_arms=False,
         ).subquery("page")
     else:
         page = walk_page(dialect, Prospect, _PROSPECT_KEYS, query, columns, after, descending=descending).subquery(
@@ -187,19 +199,20 @@ def word_page(
     params.update(search_params(dialect, Prospect, term, _prospect_keys(term))[1])
     rows = list_rows(session, "prospect")  # the walk's budget sized to the list
     params.update(walk_params(dialect, Prospect, term, rows=rows, page=limit))
-    exact = False
-    if dialect == "sqlite":  # an exact key (its probes alone), or a rare word (the text index at once) first
+    first = None
+    if dialect != "sqlite" and key_shaped(term):
+        first = RARE  # a number or an e-mail: the key probes, else its few text matches sorted
+    elif dialect == "sqlite":  # an exact key (its probes alone), or a rare word (the text index at once) first
         first = sqlite_first(session, ((Prospect, _PROSPECT_KEYS),), "prospect", params, limit)
-        exact = first == KEYED
-        if first is not None:
-            params["budget"] = 0
+        if first == NOWHERE:  # no key, no row with the word: nothing to read
+            return []
     if status is not None:
         params["status"] = status
     if after is not None:
         params["after_value"] = after[0]
         if not unique:
             params["after_id"] = after[1]
-    statement = _word_statement(dialect, sort, unique, descending, status is not None, after is not None, exact)
+    statement = _word_statement(dialect, sort, unique, descending, status is not None, after is not None, first)
     out = []
     for r in session.connection().execute(statement, params).mappings():
         row = ProspectRow(

@@ -21,7 +21,9 @@ from services.keyed_search import (
     KEYED,
     KEYS_ONLY,
     KEYS_OR_WORDS,
+    NOWHERE,
     RARE,
+    key_shaped,
     matches,
     search_params,
     sqlite_first,
@@ -185,7 +187,8 @@ def _page_statement(
 
     A word search walks the list's order index first (``keyed_search.walk_page``: about a page
     for a common word, the text index for a rare one); SQLite in id order reads FTS5 in its own
-    rowid order instead (``sqlite_id_page``)."""
+    rowid order instead (``sqlite_id_page``). ``RARE`` (SQLite: ``sqlite_first`` found the word on
+    less than a page of rows and no key): the text index's matches sorted, no walk."""
     key = SORTS[sort]
     sort_col: Any = key if key is not _ID else None  # a column (its ``type`` types the cursor's value)
     if sort == "status" and by_status:
@@ -193,7 +196,7 @@ def _page_statement(
     query = select(*_ROW_COLUMNS, *([sort_col] if sort_col is not None else []))
     if by_status:
         query = query.where(col(SignupRequest.status) == bindparam("status"))
-    if dialect == "sqlite" and search == KEYS_OR_WORDS and sort_col is None:
+    if dialect == "sqlite" and search in (KEYS_OR_WORDS, RARE) and sort_col is None:
         # in id order: the FTS5 lookup read in rowid order up to the page, not every match ranked
         return sqlite_id_page(SignupRequest, _KEYS, query, descending=descending, keyed=keyed), False
     columns = [sort_col, _ID] if sort_col is not None else [_ID]
@@ -204,7 +207,9 @@ def _page_statement(
     if search == KEYS_OR_WORDS:  # a word: a bounded walk of the list's order, else the text index
         return walk_page(dialect, SignupRequest, _KEYS, query, columns, after, descending=descending), bool(sort_col)
     if search is not None:
-        query = query.where(_ID.in_(matches(dialect, SignupRequest, _KEYS, search)))
+        query = query.where(
+            _ID.in_(matches(dialect, SignupRequest, _KEYS, KEYS_OR_WORDS if search == RARE else search))
+        )
     # a search's few matches are sorted anyway: one row-value predicate, not an arm (and a read of
     # the search's subquery) per column
     page = keyset_page(
@@ -243,15 +248,19 @@ def list_requests(
     if term is not None:
         shape, values = search_params(dialect, SignupRequest, term, _key_values(term))
         params.update(values)
-        if shape == KEYS_OR_WORDS:
+        if shape == KEYS_OR_WORDS and dialect != "sqlite" and key_shaped(term):
+            shape = RARE  # a number or an e-mail: the key probes, else its few text matches sorted
+        elif shape == KEYS_OR_WORDS:
             params.update(walk_params(dialect, SignupRequest, term, page=limit + 1))
             if dialect == "sqlite" and SORTS[sort] is not _ID:  # an exact key, or a rare word, first
                 # (a second statement is cheap; in id order ``sqlite_id_page`` reads FTS5 up to the page)
                 first = sqlite_first(session, ((SignupRequest, _KEYS),), "signuprequest", params, limit + 1)
+                if first == NOWHERE:  # no key, no row with the word: nothing to read
+                    return RequestPage(rows=[], after=None)
                 if first == KEYED:
                     shape = KEYS_ONLY  # b-tree probes only
                 elif first == RARE:
-                    params["budget"] = 0  # the text index at once
+                    shape = RARE  # the text index's few matches, sorted: no walk
     if after is not None:
         value, last_id = after
         if sort == "created" and isinstance(value, str):
