@@ -281,13 +281,16 @@ def test_postgres_a_word_not_in_the_first_stage_is_not_walked_further(pg_store, 
     index_scans = r"Index (Only )?Scan.* on signuprequest"
     for term in ("zzqqxx", "woodgrove 1000"):  # none; one row, not among the first 220 in these orders
         (plan,) = _plans(store, signup.list_requests, a, table="signuprequest", analyze=True, search=term, **kw)
-        walk = plan[plan.index("CTE walked") : plan.index("CTE decided")]
+        walk = plan[: plan.index("CTE decided")]  # the stage's matches, the key probes, the walk
         assert 0 < max(_actual_rows(walk, index_scans)) <= stage, (term, plan)
+        # the stage is read once (its matches a CTE), for the walk and for the rest's test: it was
+        # a subquery in both, read twice (2.4 of the 2.6 ms of a word on no row at 1M)
+        assert sum(n for n in _actual_rows(walk, index_scans) if n > 0) <= stage, (term, plan)
         assert all(n >= 0 for n in _actual_rows(plan, "ix_signuprequest_search")), plan
     # "bulk1@": one row (the second of the table, in the stage of every order here but company's)
     if sort != "company":
         (plan,) = _plans(store, signup.list_requests, a, table="signuprequest", analyze=True, search="bulk1@", **kw)
-        walk = plan[plan.index("CTE walked") : plan.index("CTE decided")]
+        walk = plan[: plan.index("CTE decided")]
         assert max(_actual_rows(walk, index_scans)) == 1000, plan  # on to the budget (the rest after the stage)
 
 
