@@ -223,3 +223,27 @@ def test_the_tab_counts_read_the_item_indexes_not_every_item_with_its_instance(a
             for line in plan.splitlines():
                 if "on workflowinstance" in line:  # only the operator's own running instances
                     assert "ix_workflowinstance_submitter" in line and "rows=1 " in line, plan
+
+
+def test_a_user_request_is_found_by_its_user_name_and_email_through_their_indexes(any_store):
+    """My work finds a user request by the portal user name or e-mail it asks for through their
+    lower() indexes (migration 0015), not by reading every user request in a running workflow
+    (O(open requests): 8 ms at 10k on SQLite, 2.6x the same search at 10)."""
+    from tests.test_scale import _captured
+
+    activate_shipped_workflow(any_store)
+    number = created_request(any_store)
+    a = actor_of(any_store)("approver2")
+    for term in ("alee", "ANN.LEE@tailwind.example"):
+        with _captured(any_store) as seen:
+            assert [i.doc_key for i in any_store.call(workflow.list_work, a, search=term)] == [number]
+        sql, params = (
+            seen[0] if "workitem" in seen[0][0].lower() else next((q, p) for q, p in seen if "workitem" in q.lower())
+        )
+        with any_store.engine.connect() as conn:
+            if any_store.is_sqlite:
+                plan = "\n".join(r[3] for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params))
+            else:
+                conn.exec_driver_sql("SET enable_seqscan = off")
+                plan = "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + sql, params))
+        assert "ix_userrequest_user_name_lower" in plan and "ix_userrequest_email_lower" in plan, plan
