@@ -161,6 +161,12 @@ def build(store, items: int) -> None:
         else:  # as registration_bench does: the bulk load's WAL folded into the file
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         conn.commit()
+    from services import store as store_module
+
+    refresh = getattr(store_module, "refresh_sqlite_statistics", None)
+    path = store_module.sqlite_file(store.url) if refresh else None
+    if refresh and path is not None:  # what the code does when a store next opens the file (if it does)
+        refresh(path)
 
 
 def probes(store) -> dict:
