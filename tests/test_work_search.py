@@ -247,3 +247,65 @@ def test_a_user_request_is_found_by_its_user_name_and_email_through_their_indexe
                 conn.exec_driver_sql("SET enable_seqscan = off")
                 plan = "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + sql, params))
         assert "ix_userrequest_user_name_lower" in plan and "ix_userrequest_email_lower" in plan, plan
+
+
+def _all_pages(store, a, mine: bool, **kw) -> list:
+    from services.workflow.queries import work_cursor
+
+    out, after = [], None
+    for _ in range(40):
+        page = store.call(workflow.list_work, a, mine, limit=25, after=after, **kw)
+        out += page
+        if len(page) < 25:
+            return out
+        after = work_cursor(page[-1])
+    raise AssertionError("more pages than expected")
+
+
+WALK_TERMS = ["support1", "approver2", "case", "special price", "BULK-00123", "bulk-0012", "no such words"]
+
+
+@pytest.mark.parametrize("mine", [True, False])
+def test_the_walked_search_finds_what_the_indexes_find(any_store, clock, monkeypatch, mine):
+    """A search walks the inbox order first, testing each item as the indexes would
+    (``_found_row``), and asks the indexes (``_found_items``) when its budget runs out: every page
+    of every tab is the indexes' answer alone, for terms every item matches, some, one and none."""
+    from services.workflow import queries
+
+    bulk_open_items(any_store, clock, 400)
+    submitted_case(any_store, "approver1")
+    a = actor_of(any_store)("approver1")
+    monkeypatch.setattr(queries, "WORK_WALK_BUDGET", 150)  # smaller than the inbox: both ways are taken
+    for term in WALK_TERMS:
+        for view in (None, "Overdue", "Waiting for me", "My submissions"):
+            got = _all_pages(any_store, a, mine, search=term, view=view)
+            with monkeypatch.context() as m:
+                m.setattr(queries, "WORK_WALK_BUDGET", 0)  # no walk: the indexes' answer
+                expected = _all_pages(any_store, a, mine, search=term, view=view)
+            assert [i.id for i in got] == [i.id for i in expected] and got == expected, (term, view)
+            if term in ("support1", "case") and view in (None, "Waiting for me"):
+                assert len(got) > 200, (term, view)
+
+
+def test_a_search_most_items_match_walks_about_a_page(store, clock, monkeypatch):
+    """A term most open items match fills its page within the walk: the indexes' matches are not
+    collected (O(matches): 12.6 ms at 10k open items on SQLite for a customer every document
+    belongs to, 3 ms walked); a rare term asks the indexes once the walk's budget is spent; a
+    number does not walk."""
+    from services.workflow import queries
+
+    bulk_open_items(store, clock, 400)
+    own = submitted_case(store, "approver1")  # "Special price for Q1": the one item the word "special price" finds
+    a = actor_of(store)("approver1")
+    collected, tested = [], []
+    found_items, found_row = queries._found_items, queries._found_row
+    monkeypatch.setattr(queries, "_found_items", lambda *args: collected.append(1) or found_items(*args))
+    monkeypatch.setattr(queries, "_found_row", lambda *args: tested.append(1) or found_row(*args))
+    assert len(store.call(workflow.list_work, a, limit=20, search="support1")) == 20
+    assert tested and not collected
+    monkeypatch.setattr(queries, "WORK_WALK_BUDGET", 100)
+    assert [i.doc_key for i in store.call(workflow.list_work, a, limit=20, search="special price")] == [own]
+    assert collected  # the walk's 100 rows held fewer than the page: the indexes
+    collected.clear(), tested.clear()
+    assert [i.doc_key for i in store.call(workflow.list_work, a, limit=20, search="BULK-00123")] == ["BULK-00123"]
+    assert collected and not tested
