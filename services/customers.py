@@ -25,16 +25,13 @@ from models.customer import ContactPerson, Customer, CustomerTemplate, PartyType
 from services import audit, counters, sequences
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.keyed_search import (
-    KEYED,
-    KEYS_ONLY,
     KEYS_OR_WORDS,
     NOWHERE,
     RARE,
-    key_shaped,
+    first_shape,
     list_rows,
     matches,
     search_params,
-    sqlite_first,
     walk_page,
     walk_params,
 )
@@ -537,17 +534,13 @@ def list_customers(
     if term is not None:
         shape, values = search_params(dialect, Customer, term, _key_values(term))
         params.update(values)
-        if shape == KEYS_OR_WORDS and dialect != "sqlite" and key_shaped(term):
-            shape = RARE  # an account or an e-mail: the key probes, else its few text matches sorted
-        elif shape == KEYS_OR_WORDS:
+        if shape == KEYS_OR_WORDS:
+            shape = first_shape(session, term, ((Customer, _KEYS),), "customer", params, params["limit"])
+            if shape == NOWHERE:  # no key, no row with the word: nothing to read
+                return []
+        if shape == KEYS_OR_WORDS:
             size = list_rows(session, "customer")  # the walk's budget sized to the list
             params.update(walk_params(dialect, Customer, term, rows=size, page=params["limit"]))
-            if dialect == "sqlite":  # an exact key, or a rare word, first (a second statement is cheap)
-                first = sqlite_first(session, ((Customer, _KEYS),), "customer", params, params["limit"])
-                if first == NOWHERE:  # no key, no row with the word: nothing to read
-                    return []
-                if first in (KEYED, RARE):  # b-tree probes only; the text index's few matches
-                    shape = KEYS_ONLY if first == KEYED else RARE
     if after:
         params["after"] = after
     rows = session.connection().execute(_page_statement(dialect, shape, bool(after)), params).all()

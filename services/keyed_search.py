@@ -56,7 +56,7 @@ from sqlmodel import Session, SQLModel
 from models.base import table_of
 from services import counters
 from services.keyset import _position, keyset_page
-from services.search import MIN_WORD, SEARCHABLE, _text_sql, pg_document, text_value
+from services.search import MIN_WORD, SEARCHABLE, _text_sql, dialect_of, pg_document, text_value
 
 KEYS_ONLY = "keys"  # a term too short for the text index: the exact keys alone
 KEYS_OR_WORDS = "keys-or-words"
@@ -352,6 +352,26 @@ def sqlite_first(
     if found == 0 and most:  # (RARE_PAGES 0: nothing is counted, nothing is rare)
         return NOWHERE
     return RARE if found < most else None
+
+
+def first_shape(
+    session: Session,
+    term: str,
+    probes: Sequence[tuple[type[SQLModel], tuple[str, ...]]],
+    words: str,
+    params: Mapping[str, Any],
+    page: int,
+) -> str:
+    """The statement a word (a ``KEYS_OR_WORDS`` term) gets, decided before the list's own:
+    ``KEYS_ONLY`` (an exact key: its probes alone), ``RARE`` (the keys, else the text index's few
+    matches sorted: no walk), ``NOWHERE`` (no row has it: an empty page, no statement) or
+    ``KEYS_OR_WORDS`` (the walk). PostgreSQL (no second round trip): ``RARE`` for a ``key_shaped``
+    term, else the walk; SQLite: what ``sqlite_first`` says (``probes``, ``words``, ``params``,
+    ``page`` are its)."""
+    if dialect_of(session) != "sqlite":
+        return RARE if key_shaped(term) else KEYS_OR_WORDS
+    first = sqlite_first(session, probes, words, params, page)
+    return {KEYED: KEYS_ONLY, RARE: RARE, NOWHERE: NOWHERE}.get(first or "", KEYS_OR_WORDS)
 
 
 def _word_test(dialect: str, name: str, rows: Any, names: Mapping[str, str] | None = None) -> Any:

@@ -253,14 +253,12 @@ def test_sqlite_a_rare_or_missing_word_is_the_text_index_alone(store, actor, mon
 def test_sqlite_an_exact_key_is_probes_only(store, actor, monkeypatch, term):
     """SQLite: an exact number or e-mail in a walked sort is b-tree probes (the keys asked first,
     then the page of the keys alone), not the walk's statement with its key probes inside."""
-    from services.signup import queries
-
     _fill(store, 3000)
     a = actor("approver1")
     kw = {"search": term, "sort": "created", "limit": 10}
     now = _sqlite_steps(store, signup.list_requests, a, **kw)
     assert [r.number for r in store.call(signup.list_requests, a, **kw).rows] == ["REG-900042"]
-    monkeypatch.setattr(queries, "sqlite_first", lambda *args, **kwargs: None)  # the walk's statement alone
+    monkeypatch.setattr(keyed_search, "sqlite_first", lambda *args, **kwargs: None)  # the walk's statement alone
     assert [r.number for r in store.call(signup.list_requests, a, **kw).rows] == ["REG-900042"]
     assert now * 2 < _sqlite_steps(store, signup.list_requests, a, **kw)
 

@@ -15,16 +15,13 @@ from services import audit, counters, sequences
 from services import workflow as wf
 from services.errors import NotFound, PermissionDenied, ValidationFailed
 from services.keyed_search import (
-    KEYED,
-    KEYS_ONLY,
     KEYS_OR_WORDS,
     NOWHERE,
     RARE,
-    key_shaped,
+    first_shape,
     list_rows,
     matches,
     search_params,
-    sqlite_first,
     walk_params,
     walk_search_page,
 )
@@ -175,15 +172,11 @@ def list_cases(
     if term is not None:
         shape, values = _search_params(dialect, term, list_rows(session, "case"), limit + 1)
         params.update(values)
-        if shape == KEYS_OR_WORDS and dialect == "sqlite":  # an exact key, or a rare word, first
+        if shape == KEYS_OR_WORDS:
             probes = ((Case, _CASE_KEYS), (Customer, _CUSTOMER_KEYS))
-            first = sqlite_first(session, probes, "customercase", params, limit + 1)
-            if first == NOWHERE:  # no key, no case or customer with the word: nothing to read
+            shape = first_shape(session, term, probes, "customercase", params, limit + 1)
+            if shape == NOWHERE:  # no key, no case or customer with the word: nothing to read
                 return CasePage(rows=[], after=None)
-            if first in (KEYED, RARE):  # b-tree probes only; the text indexes' few matches
-                shape = KEYS_ONLY if first == KEYED else RARE
-        elif shape == KEYS_OR_WORDS and key_shaped(term):  # PostgreSQL: a number or an account
-            shape = RARE  # the key probes, else its few text matches sorted: not the walk's statement
     statement = _page_statement(dialect, value is not None, after is not None, shape)
     raw = session.connection().execute(statement, params).all()
     rows = [

@@ -27,17 +27,15 @@ from models.signup import UserRequest
 from services import audit, counters, sequences, transitions
 from services.errors import NotFound, RegdeskError, ValidationFailed
 from services.keyed_search import (
-    KEYED,
     KEYS_ONLY,
     KEYS_OR_WORDS,
     NOWHERE,
     RARE,
+    first_shape,
     found,
-    key_shaped,
     list_rows,
     matches,
     search_params,
-    sqlite_first,
     walk_page,
     walk_params,
 )
@@ -137,15 +135,14 @@ def is_word(session: Session, term: str) -> bool:
 
 @lru_cache(maxsize=64)
 def _word_statement(
-    dialect: str, sort: str, unique: bool, descending: bool, by_status: bool, keyed: bool, first: str | None = None
+    dialect: str, sort: str, unique: bool, descending: bool, by_status: bool, keyed: bool, shape: str = KEYS_OR_WORDS
 ) -> Any:
     """A word search's page of prospects (with their lead) in the order of the column ``sort``
     (and the id unless ``unique``), built once: a bounded walk of that order's index, else the
     text index (``keyed_search.walk_page``); the leads are read for the page's rows only, not for
-    every walked row. ``first``: ``KEYED`` (SQLite's ``sqlite_first`` found the term is an exact
-    number or e-mail: the key probes' rows alone, b-tree probes only) or ``RARE`` (it found the word
-    on less than a page of rows; PostgreSQL: the term is ``key_shaped``): the key probes, else the
-    text index's matches sorted, not the walk's statement. Values are
+    every walked row. ``shape`` (``keyed_search.first_shape``): ``KEYS_ONLY`` (an exact number or
+    e-mail: the key probes' rows alone, b-tree probes only) or ``RARE`` (the key probes, else the
+    text index's few matches sorted), not the walk's statement. Values are
     parameters (``status``, ``after_value`` and ``after_id``, ``limit``, the search's and the walk's)."""
     query = sa_select(*_PROSPECT_COLUMNS)
     if by_status:
@@ -155,9 +152,9 @@ def _word_statement(
     after = None
     if keyed:
         after = [bindparam("after_value", type_=key.type)] + ([] if unique else [bindparam("after_id", type_=Integer)])
-    if first in (KEYED, RARE):
-        shape = KEYS_ONLY if first == KEYED else KEYS_OR_WORDS
-        probed = query.where(col(Prospect.id).in_(matches(dialect, Prospect, _PROSPECT_KEYS, shape)))
+    if shape in (KEYS_ONLY, RARE):
+        found_by = KEYS_ONLY if shape == KEYS_ONLY else KEYS_OR_WORDS
+        probed = query.where(col(Prospect.id).in_(matches(dialect, Prospect, _PROSPECT_KEYS, found_by)))
         page = keyset_page(  # its few rows are sorted anyway: one row-value predicate, not an arm per column
             dialect,
             probed,
@@ -199,20 +196,16 @@ def word_page(
     params.update(search_params(dialect, Prospect, term, _prospect_keys(term))[1])
     rows = list_rows(session, "prospect")  # the walk's budget sized to the list
     params.update(walk_params(dialect, Prospect, term, rows=rows, page=limit))
-    first = None
-    if dialect != "sqlite" and key_shaped(term):
-        first = RARE  # a number or an e-mail: the key probes, else its few text matches sorted
-    elif dialect == "sqlite":  # an exact key (its probes alone), or a rare word (the text index at once) first
-        first = sqlite_first(session, ((Prospect, _PROSPECT_KEYS),), "prospect", params, limit)
-        if first == NOWHERE:  # no key, no row with the word: nothing to read
-            return []
+    shape = first_shape(session, term, ((Prospect, _PROSPECT_KEYS),), "prospect", params, limit)
+    if shape == NOWHERE:  # no key, no row with the word: nothing to read
+        return []
     if status is not None:
         params["status"] = status
     if after is not None:
         params["after_value"] = after[0]
         if not unique:
             params["after_id"] = after[1]
-    statement = _word_statement(dialect, sort, unique, descending, status is not None, after is not None, first)
+    statement = _word_statement(dialect, sort, unique, descending, status is not None, after is not None, shape)
     out = []
     for r in session.connection().execute(statement, params).mappings():
         row = ProspectRow(

@@ -18,15 +18,12 @@ from models.signup import SignupRequest, SignupStatus, UserRequest
 from services import audit, counters
 from services.errors import ValidationFailed
 from services.keyed_search import (
-    KEYED,
-    KEYS_ONLY,
     KEYS_OR_WORDS,
     NOWHERE,
     RARE,
-    key_shaped,
+    first_shape,
     matches,
     search_params,
-    sqlite_first,
     sqlite_id_page,
     walk_page,
     walk_params,
@@ -248,19 +245,13 @@ def list_requests(
     if term is not None:
         shape, values = search_params(dialect, SignupRequest, term, _key_values(term))
         params.update(values)
-        if shape == KEYS_OR_WORDS and dialect != "sqlite" and key_shaped(term):
-            shape = RARE  # a number or an e-mail: the key probes, else its few text matches sorted
-        elif shape == KEYS_OR_WORDS:
+        # (SQLite in id order: ``sqlite_id_page`` reads FTS5 up to the page, nothing to decide)
+        if shape == KEYS_OR_WORDS and not (dialect == "sqlite" and SORTS[sort] is _ID):
+            shape = first_shape(session, term, ((SignupRequest, _KEYS),), "signuprequest", params, limit + 1)
+            if shape == NOWHERE:  # no key, no row with the word: nothing to read
+                return RequestPage(rows=[], after=None)
+        if shape == KEYS_OR_WORDS:
             params.update(walk_params(dialect, SignupRequest, term, page=limit + 1))
-            if dialect == "sqlite" and SORTS[sort] is not _ID:  # an exact key, or a rare word, first
-                # (a second statement is cheap; in id order ``sqlite_id_page`` reads FTS5 up to the page)
-                first = sqlite_first(session, ((SignupRequest, _KEYS),), "signuprequest", params, limit + 1)
-                if first == NOWHERE:  # no key, no row with the word: nothing to read
-                    return RequestPage(rows=[], after=None)
-                if first == KEYED:
-                    shape = KEYS_ONLY  # b-tree probes only
-                elif first == RARE:
-                    shape = RARE  # the text index's few matches, sorted: no walk
     if after is not None:
         value, last_id = after
         if sort == "created" and isinstance(value, str):

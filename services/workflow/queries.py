@@ -338,26 +338,41 @@ def found_customers(session: Session, term: str) -> Any:
     return found(dialect_of(session), Customer, term, [("account", term.upper())])
 
 
-def _found_items(session: Session, term: str) -> Any:
-    """Ids of the open work items a search term finds: their document type's title (My work's
-    Document column: "case" finds every case), their document's number, or the document
-    found by its own type's search (``DocumentType.matching``: the document's indexes), or their
-    submitter's or assignee's user name. A union of index lookups (the instance's (doc_type,
-    doc_key), its submitter, the item's instance and assignee): nothing is read item by item."""
-    running = col(WorkflowInstance.status) == IS.RUNNING
-    inst_id, doc_type, doc_key = col(WorkflowInstance.id), col(WorkflowInstance.doc_type), col(WorkflowInstance.doc_key)
-    names = sorted({term, term.lower()})
+def _document_tests(session: Session, term: str, doc_type: Any, doc_key: Any, *, per_row: bool) -> list[Any]:
+    """The conditions on a document (its type and key columns) under which a search term finds
+    it: its type's title (My work's Document column: "case" finds every case), its number, or its
+    type's own search (``DocumentType.matching``: the document's indexes), as ``doc_key IN
+    (<keys>)`` or, ``per_row``, as an EXISTS on the row's key (``_found_items``, ``_found_row``)."""
     customers = found_customers(session, term)
-    instances: list[Any] = [select(inst_id).where(col(WorkflowInstance.submitter) == name, running) for name in names]
+    tests: list[Any] = []
     for dt in document_types():
         if term.casefold() in dt.title.casefold():  # "case", "user request": every document of the type
-            instances.append(select(inst_id).where(doc_type == dt.name, running))
+            tests.append(doc_type == dt.name)
             continue
-        instances.append(select(inst_id).where(doc_type == dt.name, doc_key == term.upper(), running))
+        tests.append(sqlalchemy.and_(doc_type == dt.name, doc_key == term.upper()))
         if dt.matching is not None:
-            instances.append(
-                select(inst_id).where(doc_type == dt.name, doc_key.in_(dt.matching(session, term, customers)), running)
-            )
+            keys = dt.matching(session, term, customers)
+            if per_row:
+                first = list(keys.subquery().c)[0]
+                hit = sqlalchemy.exists(select(first).where(first == doc_key))
+            else:
+                hit = doc_key.in_(keys)
+            tests.append(sqlalchemy.and_(doc_type == dt.name, hit))
+    return tests
+
+
+def _found_items(session: Session, term: str) -> Any:
+    """Ids of the open work items a search term finds: their document (``_document_tests``), or
+    their submitter's or assignee's user name. A union of index lookups (the instance's (doc_type,
+    doc_key), its submitter, the item's instance and assignee): nothing is read item by item."""
+    running = col(WorkflowInstance.status) == IS.RUNNING
+    inst_id = col(WorkflowInstance.id)
+    names = sorted({term, term.lower()})
+    documents = _document_tests(
+        session, term, col(WorkflowInstance.doc_type), col(WorkflowInstance.doc_key), per_row=False
+    )
+    instances = [select(inst_id).where(col(WorkflowInstance.submitter) == name, running) for name in names]
+    instances += [select(inst_id).where(test, running) for test in documents]
     is_open = col(WorkItem.status) == ITS.OPEN
     return union(
         select(col(WorkItem.id)).where(col(WorkItem.instance_id).in_(union(*instances)), is_open),
@@ -367,26 +382,11 @@ def _found_items(session: Session, term: str) -> Any:
 
 def _found_row(session: Session, term: str, row: Any) -> Any:
     """Whether an inbox row (``row``: a subquery of ``inbox_query``'s columns) is one ``_found_items``
-    finds, tested on the row itself: the same tests (submitter or assignee by user name, document
-    type title, document number, the type's ``matching`` as an EXISTS on the row's document key), so
-    a walk of the inbox order reads about a page for a term most items match (``list_work``)."""
+    finds, tested on the row itself (the same tests), so a walk of the inbox order reads about a
+    page for a term most items match (``list_work``)."""
     names = sorted({term, term.lower()})
-    customers = found_customers(session, term)
-    tests: list[Any] = [row.c.submitter.in_(names), row.c.assignee.in_(names)]
-    for dt in document_types():
-        if term.casefold() in dt.title.casefold():
-            tests.append(row.c.doc_type == dt.name)
-            continue
-        tests.append(sqlalchemy.and_(row.c.doc_type == dt.name, row.c.doc_key == term.upper()))
-        if dt.matching is not None:
-            keys = dt.matching(session, term, customers).subquery()
-            first = list(keys.c)[0]
-            tests.append(
-                sqlalchemy.and_(
-                    row.c.doc_type == dt.name, sqlalchemy.exists(select(first).where(first == row.c.doc_key))
-                )
-            )
-    return or_(*tests)
+    documents = _document_tests(session, term, row.c.doc_type, row.c.doc_key, per_row=True)
+    return or_(row.c.submitter.in_(names), row.c.assignee.in_(names), *documents)
 
 
 # Rows of the inbox order a My work search walks, testing each (``_found_row``), before it collects
