@@ -433,9 +433,7 @@ def _raw_search_ids(pg: bool, indexed: bool, term: str) -> tuple[str, dict]:
         return "SELECT id FROM signuprequest WHERE lower(company) LIKE :like", {"like": f"%{term.lower()}%"}
     if pg:
         return (
-            "SELECT id FROM signuprequest WHERE number = :n UNION SELECT id FROM signuprequest WHERE "
-            "lower(company || chr(31) || first_name || chr(31) || last_name || chr(31) || email || chr(31) || user_name)"
-            " LIKE :like",
+            "SELECT id FROM signuprequest WHERE number = :n UNION SELECT id FROM signuprequest WHERE search_doc LIKE :like",
             {"n": term.upper(), "like": f"%{term.lower()}%"},
         )
     return (
@@ -449,10 +447,7 @@ def _raw_customer_word(pg: bool, indexed: bool) -> str:
     if not indexed:
         return "SELECT * FROM customer WHERE lower(name) LIKE :l ORDER BY account LIMIT 50"
     if pg:
-        return (
-            "SELECT * FROM customer WHERE lower(account || chr(31) || name || chr(31) || email || chr(31) || city) "
-            "LIKE :l ORDER BY account LIMIT 50"
-        )
+        return "SELECT * FROM customer WHERE search_doc LIKE :l ORDER BY account LIMIT 50"
     # the same index lookups as the service (migration 0013: account/name/e-mail trigram index, the
     # city through the index of the set of cities in use)
     from services.search import CUSTOMER_TEXT_SQLITE
@@ -635,7 +630,7 @@ def _text_ids(pg: bool, table: str, param: str) -> str:
     from services.search import CUSTOMER_TEXT_SQLITE, pg_document
 
     if pg:
-        return f"SELECT id FROM {table} WHERE {pg_document(table)} LIKE :{param}"
+        return f"SELECT id FROM {table} WHERE {pg_document()} LIKE :{param}"
     if table == "customer":
         return CUSTOMER_TEXT_SQLITE.replace(":q", f":{param}")
     return f"SELECT rowid FROM {table}_search WHERE {table}_search MATCH :{param}"

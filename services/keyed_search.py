@@ -86,7 +86,7 @@ def matches(
     hits_query = _key_hits(model, keys, extra)
     if shape == KEYS_ONLY:
         return hits_query
-    hits = hits_query.cte(f"hits_{name}")
+    hits = _hits_cte(model, keys) if not extra else hits_query.cte(f"hits_{name}")
     words = _text_sql(dialect, name, {c.key: c.type for c in more}).subquery(f"words_{name}")
     any_hit = exists(select(hits.c.id))
     text_branch = select(words.c.id, *[words.c[c] for c in extra])
@@ -98,6 +98,14 @@ def matches(
     else:
         text_branch = text_branch.where(~any_hit)  # an init plan: a one-time filter over the branch
     return union(select(hits.c.id, *[hits.c[c] for c in extra]), text_branch)
+
+
+@lru_cache(maxsize=64)
+def _hits_cte(model: type[SQLModel], keys: tuple[str, ...]) -> Any:
+    """``_key_hits`` as the CTE ``hits_<table>``: one object per table and keys, so a statement
+    that probes the keys in two places (a word walk's LIMIT and its fallback's ``matches``)
+    names the same CTE twice and runs (and plans) its probes once."""
+    return _key_hits(model, keys).cte(f"hits_{table_of(model).name}")
 
 
 def _key_hits(
@@ -225,14 +233,16 @@ def sized_budget(dialect: str, rows: int, page: int) -> int:
     return min(walk_budget(dialect), sized)
 
 
-# PostgreSQL: the walk's first stage, in pages. A word with no match among the first
-# ``STAGE_PAGES * page`` rows of the order (from the cursor) is not walked further: the trigram
-# index answers at once (``walk_search_page``). A word spread in the order at the density where the
-# walk pays (a page within the budget) is in the stage ``STAGE_PAGES * page * page / budget`` times
-# on average (2.6 for the 1M requests list, 1 in 400 rows; "Cedar Atlas", 1 in 144, 8.5 times), so
-# the stage seldom sends such a word to the index, and then its answer costs what the indexed query
-# costs; a word on no row, or on a few, reads the stage (about 1k rows) instead of the budget (20k).
-# A word whose matches all lie beyond the stage in the order (clustered) goes to the index too.
+# PostgreSQL: the walk's first stage, in pages: is the word on one of the newest ``STAGE_PAGES *
+# page`` rows the list shows (its filters; in id order whatever the sort, the heap's own order,
+# read in half the time of a sort's order whose rows lie far apart)? When not, the list's order is
+# not walked at all: the trigram index answers at once (``walk_search_page``). A word spread at the
+# density where the walk pays (a page within the budget) is in the stage ``STAGE_PAGES * page *
+# page / budget`` times on average (2.6 for the 1M requests list, 1 in 400 rows; "Cedar Atlas", 1 in
+# 144, 8.5 times), so the stage seldom sends such a word to the index, and then its answer costs
+# what the indexed query costs; a word on no row, or on a few, reads the stage (about 1k rows)
+# instead of the budget (20k), and a common word a few rows of it (the test stops at its first
+# match). A word on none of the newest rows (all its rows older) goes to the index too.
 # (SQLite asks FTS5 first instead: ``sqlite_first``.)
 STAGE_PAGES = 20
 
@@ -267,8 +277,8 @@ def walk_params(
     SQLite, ``w_<table>``, a LIKE pattern of the term (PostgreSQL's walk uses ``q_<table>``).
     ``rows``: the list's rows (a kept counter), for a budget sized to it (``sized_budget``).
 
-    PostgreSQL tests each walked row with the text index's own expression: the same answer by
-    construction. SQLite's FTS5 folds case by its own Unicode table, LIKE folds ASCII letters only:
+    PostgreSQL tests each walked row on the text the trigram index indexes (``search_doc``): the
+    same answer by construction. SQLite's FTS5 folds case by its own Unicode table, LIKE folds ASCII letters only:
     for an ASCII term the two are the same test once the two characters FTS5 folds onto ASCII
     are replaced in the columns (``FOLDS_ONTO_ASCII``). A term with other characters is not walked
     on SQLite (budget 0: the text index at once, as before the walk); asking FTS5 about each walked
@@ -376,12 +386,12 @@ def first_shape(
 
 def _word_test(dialect: str, name: str, rows: Any, names: Mapping[str, str] | None = None) -> Any:
     """The text index's test of one walked row of ``rows`` (a subquery with the searchable columns
-    of ``name``, each under its own name or ``names[column]``): a case-insensitive substring of one
-    of them (see ``walk_params``)."""
+    of ``name``, each under its own name or ``names[column]``; on PostgreSQL its search document,
+    ``walked_document``): a case-insensitive substring of one of them (see ``walk_params``)."""
     alias = rows.name
     named = names or {}
-    if dialect != "sqlite":  # pg_document's expression over the walked row's columns
-        return text(f"{pg_document(name, alias, named)} LIKE lower(:q_{name}) ESCAPE '\\'")
+    if dialect != "sqlite":  # the kept document the trigram index indexes (migration 0016)
+        return text(f"{alias}.{walked_document(name)} LIKE lower(:q_{name}) ESCAPE '\\'")
 
     def folded(c: str) -> str:
         expr = f"{alias}.{named.get(c, c)}"
@@ -390,6 +400,11 @@ def _word_test(dialect: str, name: str, rows: Any, names: Mapping[str, str] | No
         return expr
 
     return text("(" + " OR ".join(f"{folded(c)} LIKE :w_{name} ESCAPE '\\'" for c in SEARCHABLE[name]) + ")")
+
+
+def walked_document(name: str) -> str:
+    """PostgreSQL: the name of table ``name``'s search document among a walk's columns."""
+    return f"doc_{name}"
 
 
 def walk_page(
@@ -431,9 +446,9 @@ def walk_search_page(
     counted: Select[Any] | None = None,
 ) -> CompoundSelect[Any]:
     """A word search's page of ``query`` (the list's columns, ``columns`` among them, and filters;
-    no search) in the order of ``columns`` (the last unique, e.g. the id) after the cursor
-    ``after``: a bounded walk of the list's own order first, the text index only for a word too
-    rare for the walk.
+    no search; its table the first of ``probes``) in the order of ``columns`` (the last unique,
+    e.g. the id) after the cursor ``after``: a bounded walk of the list's own order first, the
+    text index only for a word too rare for the walk.
 
     A text index (FTS5, a pg_trgm GIN) hands its matches in no order the list has: ``id IN
     (<matches>)`` reads and sorts every match (0.5 s for a common word at 1M). Here the list's
@@ -448,9 +463,12 @@ def walk_search_page(
       with its search as before (``id IN (<matches>)``), under the same cursor, whose few matches
       are cheap to sort.
 
-    PostgreSQL walks the first ``stage`` rows (``walk_stage``) and the rest of the budget only when
-    they have the word: no match in the walk is ``indexed`` at once (a word on no row reads the
-    stage, not the budget). SQLite is not sent a rare word (``sqlite_first``) and walks the budget.
+    PostgreSQL walks the list's order only when the word is on one of the newest ``stage`` rows
+    (``walk_stage``, in id order, with the list's filters): else ``indexed`` at once (a word on no
+    row reads the stage, not the budget). It tests a row on its table's kept search document
+    (``search_doc``, migration 0016; carried by each walked row as ``walked_document``), the very
+    text the trigram index indexes. SQLite is not sent a rare word (``sqlite_first``) and walks
+    the budget.
 
     The exact keys (``probes``: each model's key columns) come first as ever: when one matches, the
     walk's LIMIT is 0 and the answer is ``indexed``, whose text branches are skipped (see the
@@ -464,8 +482,8 @@ def walk_search_page(
     budget = bindparam("budget", type_=Integer)
     zero: Any = literal_column("0")
     one: Any = literal_column("1")
-    # the key probes (again: ``indexed`` has its own, a few b-tree probes)
-    keyed = [(model, _key_hits(model, keys).cte(f"keyed_{table_of(model).name}")) for model, keys in probes]
+    # the key probes: the CTE ``indexed``'s ``matches`` reads too (one CTE, planned and run once)
+    keyed = [(model, _hits_cte(model, keys)) for model, keys in probes]
     key_hit = or_(*[exists(select(hits.c.id)) for _, hits in keyed])
     positions = [_position(query, c) for c in columns]
 
@@ -481,20 +499,35 @@ def walk_search_page(
 
     def from_cursor(most: Any) -> Any:
         """The list's order from the cursor, at most ``most`` rows (SQLite: one arm per column, merged)."""
-        return keyset_page(dialect, query, columns, after, descending=descending, limit=most)
+        return keyset_page(dialect, walked_rows, columns, after, descending=descending, limit=most)
 
+    width = len(query.selected_columns)  # the list's columns (a walked row may carry more)
+    walked_rows = query
     if dialect == "sqlite":  # a rare word never comes here (``sqlite_first``): the budget at once
         matched = tested(from_cursor(budget).subquery("walk")).subquery("matched")
     else:
-        # the first ``stage`` rows of the list's order, then the rest of the budget only when the
-        # stage has the word: a word on no row, or on few, reads the stage, not the budget. The
-        # stage's matches are a CTE, read by the walk and by the rest's test: PostgreSQL fills a
-        # CTE as its readers pull rows and keeps them, so the stage is read and tested once (as
-        # a subquery in both places it was read twice: 2.4 of the 2.6 ms of a word on no row at 1M)
+        # each walked row carries the search documents it is tested on (the tables' kept column,
+        # under ``walked_document``'s names), after the list's columns: their positions stand
+        walked_rows = query.add_columns(
+            *[literal_column(f"{t}.{pg_document()}").label(walked_document(t)) for t, _ in tests]
+        )
+        # the stage: is the word on one of the newest ``stage`` rows the list shows (its filters,
+        # in id order, the heap's own: read in about half the time of a sort's order, whose rows
+        # lie far apart)? Only then is the list's order walked, up to the budget (the LIMIT is
+        # computed once, before the walk): a word on no row, or on few, reads the stage and then
+        # the trigram index. EXISTS stops at the first match: a common word reads a few rows.
         stage = bindparam("stage", type_=Integer)
-        staged = tested(from_cursor(stage).subquery("staged")).cte("staged_matches")
-        rest = from_cursor(case((exists(select(*staged.c)), budget - stage), else_=zero)).offset(stage)
-        matched = union_all(select(*staged.c), tested(rest.subquery("rest"))).subquery("matched")
+        newest_first = table_of(probes[0][0]).c.id.desc()  # the list's own table (the first probed)
+        newest = walked_rows.order_by(newest_first).limit(stage).subquery("stage")
+        in_stage = exists(tested(newest))
+        # the stage as the walk's filter, not its LIMIT: a condition on no row of the walk is a
+        # one-time filter (computed once, the scan never started when false), and the walk keeps
+        # a LIMIT the planner can read (under a computed LIMIT it plans for a tenth of the table:
+        # a common word by created at 1M went 8 -> 59 ms, a scan and a sort)
+        walk = keyset_page(
+            dialect, walked_rows.where(in_stage), columns, after, descending=descending, limit=budget
+        ).subquery("walk")
+        matched = tested(walk).subquery("matched")
     # the walk's matches up to the page, in the walk's order: the rows as the walk yields them (no
     # ORDER BY: PostgreSQL would merge the union's two arms, starting the second at once, or sort
     # every row; SQLite would sort the whole walk)
@@ -521,7 +554,7 @@ def walk_search_page(
         limit=limit,
         seek_arms=False,  # its few matches are sorted anyway
     ).subquery("found")
-    arms = [select(*walked.c).limit(case((is_decided, limit), else_=zero))]
+    arms = [select(*list(walked.c)[:width]).limit(case((is_decided, limit), else_=zero))]
     if len(keyed) == 1:  # an exact key: ``indexed`` (its text branch skipped)
         arms.append(select(*found.c).limit(case((is_decided, zero), else_=limit)))
     else:
