@@ -18,8 +18,9 @@ only, as before, and the text index is read only when no key matched. The union 
 subquery) also keeps PostgreSQL from flattening the text branch into a walk of the list's
 order index that filters every row (a scan of the table for a rare word).
 
-On SQLite a word search of a list asks first, in a small statement of its own (no network: it
-costs little), whether the term is an exact key and how rare the word is (``sqlite_first``).
+A word search of a list asks first, in a small statement of its own, whether the term is an
+exact key and how rare the word is (``first_shape``: SQLite ``sqlite_first``, FTS5's matches
+counted; PostgreSQL ``pg_first``, the newest rows tested, for a term not shaped as a key).
 
 A statement is built once per shape (dialect, table, keys, whether the term is long enough for
 the text index, extra columns) and cached; the term's values are parameters
@@ -233,23 +234,32 @@ def sized_budget(dialect: str, rows: int, page: int) -> int:
     return min(walk_budget(dialect), sized)
 
 
-# PostgreSQL: the walk's first stage, in pages: is the word on one of the newest ``STAGE_PAGES *
-# page`` rows the list shows (its filters; in id order whatever the sort, the heap's own order,
-# read in half the time of a sort's order whose rows lie far apart)? When not, the list's order is
-# not walked at all: the trigram index answers at once (``walk_search_page``). A word spread at the
-# density where the walk pays (a page within the budget) is in the stage ``STAGE_PAGES * page *
-# page / budget`` times on average (2.6 for the 1M requests list, 1 in 400 rows; "Cedar Atlas", 1 in
-# 144, 8.5 times), so the stage seldom sends such a word to the index, and then its answer costs
-# what the indexed query costs; a word on no row, or on a few, reads the stage (about 1k rows)
-# instead of the budget (20k), and a common word a few rows of it (the test stops at its first
-# match). A word on none of the newest rows (all its rows older) goes to the index too.
-# (SQLite asks FTS5 first instead: ``sqlite_first``.)
+# PostgreSQL, in pages: the stages of a word search. First (``pg_first``, ``FIRST_STAGE_PAGES``): is
+# the word on one of the newest rows of the list's tables (in id order, the heap's own, whatever
+# the sort or filter)? When not, the list's order is not walked: the list's statement is the
+# trigram index's matches sorted (``RARE``). Then, in the walk's statement (``walk_search_page``,
+# ``STAGE_PAGES``): is it on one of the first rows of the list's own order from the cursor? When
+# not, the rest of the budget is not read (a word clustered elsewhere in the order, a company word
+# sorted by company: the trigram index). A word spread at density ``d`` is missed by a stage of
+# ``n`` rows with probability ``exp(-n * d)``, and a miss costs what the indexed query costs (the
+# raw query; the walk would have been cheaper): at 1M, "Cedar Atlas" (1 in 144 rows) 3% for the
+# first stage (510 rows for a page of 51), a word at the density where the walk just pays (a page
+# within the 20k budget, 1 in 400) 28%. A word on no row reads the first stage: each row is one
+# heap read and one LIKE, about 1 us (0.5 ms for 510 rows; 1020 rows cost a word on no row 5x its
+# raw query at 1M); a common word a few rows of it (the test stops at its first match).
+# (SQLite counts FTS5's matches instead: ``sqlite_first``.)
+FIRST_STAGE_PAGES = 10
 STAGE_PAGES = 20
 
 
-def walk_stage(budget: int, page: int) -> int:
-    """Rows of the walk's first stage for ``budget`` and pages of ``page`` rows."""
-    return min(budget, STAGE_PAGES * max(page, 1))
+def first_stage(page: int) -> int:
+    """Rows of ``pg_first``'s stage (the newest rows) for pages of ``page`` rows."""
+    return FIRST_STAGE_PAGES * max(page, 1)
+
+
+def walk_stage(page: int) -> int:
+    """Rows of the walk's stage (the first rows of the list's order) for pages of ``page`` rows."""
+    return STAGE_PAGES * max(page, 1)
 
 
 # a list's rows, for sizing its walk: (database, area) -> (read at, rows); re-read after SIZE_TTL s
@@ -259,7 +269,7 @@ SIZE_TTL = 60.0
 
 def list_rows(session: Session, area: str) -> int:
     """The rows of a list (its kept counter, ``services.counters``) for ``sized_budget``: read at
-    most once a minute per database, so a search stays one statement (one round trip). The size
+    most once a minute per database, not once per search (a statement, a round trip). The size
     only sets how far a word is walked before the text index, never what is found."""
     bind = session.get_bind()
     key = (str(bind.engine.url), area)
@@ -286,7 +296,7 @@ def walk_params(
     name = table_of(model).name
     budget = walk_budget(dialect) if rows is None else sized_budget(dialect, rows, page)
     if dialect != "sqlite":
-        return {"budget": budget, "stage": walk_stage(budget, page)}
+        return {"budget": budget, "stage": min(budget, walk_stage(page))}
     escaped = "".join("\\" + c if c in "\\%_" else c for c in term)
     return {"budget": budget if term.isascii() else 0, f"w_{name}": f"%{escaped}%"}
 
@@ -323,7 +333,7 @@ RARE_PAGES = 1
 # ``sqlite_first``'s answers (and, as a list statement's shape, ``RARE``: the text index's matches
 # sorted, ``matches`` of ``KEYS_OR_WORDS`` with no walk; its key probes already answered no)
 KEYED, RARE, NOWHERE = "keyed", "rare", "nowhere"
-FIRST_MARK = "sqlite_first"  # in the statement's text (tests tell it from the list's own)
+FIRST_MARK = "word_first"  # in the first statement's text (tests tell it from the list's own)
 
 
 @lru_cache(maxsize=32)
@@ -364,6 +374,52 @@ def sqlite_first(
     return RARE if found < most else None
 
 
+# PostgreSQL: the tables whose newest rows are the stage of a list's word search (``pg_first``): the
+# list's own, and for the Cases list its customers too (a case is found by its customer's text)
+PG_STAGED: dict[str, tuple[str, ...]] = {
+    "signuprequest": ("signuprequest",),
+    "prospect": ("prospect",),
+    "customer": ("customer",),
+    "customercase": ("customercase", "customer"),
+}
+
+
+@lru_cache(maxsize=32)
+def _pg_first(probes: tuple[tuple[type[SQLModel], tuple[str, ...]], ...], words: str) -> Any:
+    keyed = " OR ".join(
+        f"EXISTS (SELECT 1 FROM {table_of(model).name} WHERE {key} = :k_{table_of(model).name}_{i})"
+        for model, keys in probes
+        for i, key in enumerate(keys)
+    )
+    staged = " OR ".join(
+        f"EXISTS (SELECT 1 FROM (SELECT {pg_document()} FROM {t} ORDER BY id DESC LIMIT :stage) AS s "
+        f"WHERE s.{pg_document()} LIKE lower(:q_{t}) ESCAPE '\\')"
+        for t in PG_STAGED[words]
+    )
+    # -1: a key matched (CASE tests the stage only when none did); 1: the word is in the stage
+    return text(f"SELECT CASE WHEN {keyed} THEN -1 WHEN {staged} THEN 1 ELSE 0 END AS words /* {FIRST_MARK} */")
+
+
+def pg_first(
+    session: Session,
+    probes: Sequence[tuple[type[SQLModel], tuple[str, ...]]],
+    words: str,
+    params: Mapping[str, Any],
+    page: int,
+) -> str | None:
+    """PostgreSQL, a word (not ``key_shaped``): what a small statement of b-tree probes and the
+    stage (``first_stage``: the newest rows of ``PG_STAGED[words]``, each tested with one LIKE of
+    its kept search document until the first match) says before the list's own: ``KEYED`` (an
+    exact key: the list's statement of the key probes alone), ``RARE`` (no key, and none of the
+    stage's rows has the word: the list's statement of the trigram index's matches sorted, no
+    walk), or None (walk the list's order). ``probes`` and ``params`` as ``sqlite_first``'s."""
+    statement = _pg_first(tuple(probes), words)
+    found = session.connection().execute(statement, {**params, "stage": first_stage(page)}).scalar_one()
+    if found < 0:
+        return KEYED
+    return None if found else RARE
+
+
 def first_shape(
     session: Session,
     term: str,
@@ -375,11 +431,14 @@ def first_shape(
     """The statement a word (a ``KEYS_OR_WORDS`` term) gets, decided before the list's own:
     ``KEYS_ONLY`` (an exact key: its probes alone), ``RARE`` (the keys, else the text index's few
     matches sorted: no walk), ``NOWHERE`` (no row has it: an empty page, no statement) or
-    ``KEYS_OR_WORDS`` (the walk). PostgreSQL (no second round trip): ``RARE`` for a ``key_shaped``
-    term, else the walk; SQLite: what ``sqlite_first`` says (``probes``, ``words``, ``params``,
-    ``page`` are its)."""
+    ``KEYS_OR_WORDS`` (the walk). PostgreSQL: ``RARE`` for a ``key_shaped`` term (no statement
+    first), else what ``pg_first`` says; SQLite: what ``sqlite_first`` says (``probes``,
+    ``words``, ``params``, ``page`` are theirs)."""
     if dialect_of(session) != "sqlite":
-        return RARE if key_shaped(term) else KEYS_OR_WORDS
+        if key_shaped(term):
+            return RARE
+        first = pg_first(session, probes, words, params, page)
+        return {KEYED: KEYS_ONLY, RARE: RARE}.get(first or "", KEYS_OR_WORDS)
     first = sqlite_first(session, probes, words, params, page)
     return {KEYED: KEYS_ONLY, RARE: RARE, NOWHERE: NOWHERE}.get(first or "", KEYS_OR_WORDS)
 
@@ -463,12 +522,12 @@ def walk_search_page(
       with its search as before (``id IN (<matches>)``), under the same cursor, whose few matches
       are cheap to sort.
 
-    PostgreSQL walks the list's order only when the word is on one of the newest ``stage`` rows
-    (``walk_stage``, in id order, with the list's filters): else ``indexed`` at once (a word on no
-    row reads the stage, not the budget). It tests a row on its table's kept search document
-    (``search_doc``, migration 0016; carried by each walked row as ``walked_document``), the very
-    text the trigram index indexes. SQLite is not sent a rare word (``sqlite_first``) and walks
-    the budget.
+    A rare word is not sent here (``first_shape``: SQLite's ``sqlite_first``, PostgreSQL's
+    ``pg_first``). PostgreSQL walks the first ``stage`` rows of the order (``walk_stage``) and the
+    rest of the budget only when they have the word (a word clustered elsewhere in the order reads
+    the stage, then ``indexed``). It tests a row on its table's kept search document (``search_doc``,
+    migration 0016; carried by each walked row as ``walked_document``), the very text the trigram
+    index indexes.
 
     The exact keys (``probes``: each model's key columns) come first as ever: when one matches, the
     walk's LIMIT is 0 and the answer is ``indexed``, whose text branches are skipped (see the
@@ -511,23 +570,25 @@ def walk_search_page(
         walked_rows = query.add_columns(
             *[literal_column(f"{t}.{pg_document()}").label(walked_document(t)) for t, _ in tests]
         )
-        # the stage: is the word on one of the newest ``stage`` rows the list shows (its filters,
-        # in id order, the heap's own: read in about half the time of a sort's order, whose rows
-        # lie far apart)? Only then is the list's order walked, up to the budget (the LIMIT is
-        # computed once, before the walk): a word on no row, or on few, reads the stage and then
-        # the trigram index. EXISTS stops at the first match: a common word reads a few rows.
+        # ``pg_first`` found the word among the newest rows; here the first ``stage`` rows of the
+        # list's own order (from the cursor), then the rest of the budget only when they have the
+        # word: a word clustered elsewhere in the order (a company word sorted by company) reads
+        # the stage, not the budget, before the trigram index. The stage's matches are a CTE, read
+        # by the walk and by the rest's filter (read and tested once); the rest's filter is on no
+        # column of it, a one-time filter (its scan never started when false), and its LIMIT one
+        # the planner can read (under a computed LIMIT it plans for a tenth of the table)
         stage = bindparam("stage", type_=Integer)
-        newest_first = table_of(probes[0][0]).c.id.desc()  # the list's own table (the first probed)
-        newest = walked_rows.order_by(newest_first).limit(stage).subquery("stage")
-        in_stage = exists(tested(newest))
-        # the stage as the walk's filter, not its LIMIT: a condition on no row of the walk is a
-        # one-time filter (computed once, the scan never started when false), and the walk keeps
-        # a LIMIT the planner can read (under a computed LIMIT it plans for a tenth of the table:
-        # a common word by created at 1M went 8 -> 59 ms, a scan and a sort)
-        walk = keyset_page(
-            dialect, walked_rows.where(in_stage), columns, after, descending=descending, limit=budget
-        ).subquery("walk")
-        matched = tested(walk).subquery("matched")
+        rest_most: Any = budget - stage  # (a custom plan folds it into one number)
+        staged = tested(from_cursor(stage).subquery("staged")).cte("staged_matches")
+        rest = keyset_page(
+            dialect,
+            walked_rows.where(exists(select(*staged.c))),
+            columns,
+            after,
+            descending=descending,
+            limit=rest_most,
+        ).offset(stage)
+        matched = union_all(select(*staged.c), tested(rest.subquery("rest"))).subquery("matched")
     # the walk's matches up to the page, in the walk's order: the rows as the walk yields them (no
     # ORDER BY: PostgreSQL would merge the union's two arms, starting the second at once, or sort
     # every row; SQLite would sort the whole walk)

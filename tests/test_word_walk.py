@@ -263,34 +263,59 @@ def test_sqlite_an_exact_key_is_probes_only(store, actor, monkeypatch, term):
     assert now * 2 < _sqlite_steps(store, signup.list_requests, a, **kw)
 
 
+def _first_plan(store, fn, *args, **kwargs) -> tuple[str, list[str]]:
+    """PostgreSQL: the EXPLAIN ANALYZE of the statement ``first_shape`` ran before the list's own
+    (``pg_first``), and the text of every statement of the call (the operator's read left out)."""
+    from tests.test_scale import _captured
+
+    with _captured(store) as seen:
+        store.call(fn, *args, **kwargs)
+    seen = [(sql, p) for sql, p in seen if "from operator" not in sql.lower() and "statuscount" not in sql.lower()]
+    (first,) = [(sql, p) for sql, p in seen if keyed_search.FIRST_MARK in sql]
+    with store.engine.connect() as conn:
+        rows = conn.exec_driver_sql("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) " + first[0], first[1])
+        plan = "\n".join(r[0] for r in rows)
+        conn.rollback()
+    return plan, [sql for sql, _ in seen]
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("sort", ["company", "created", "number"])
 def test_postgres_a_word_not_in_the_first_stage_is_not_walked_further(pg_store, actor, monkeypatch, sort):
-    """PostgreSQL: a word on none of the newest ``walk_stage`` rows (the stage, read in id order
-    whatever the sort) reads those rows, not the budget of the list's order, then the trigram
-    index; a word on one of them walks the list's order to the budget as before (one statement
-    either way)."""
+    """PostgreSQL: a word on none of the newest ``first_stage`` rows (``pg_first``'s stage, in id
+    order whatever the sort) reads those rows in a small statement of its own, then the list's
+    statement of the trigram index (no walk); a word on one of them is walked, and the walk reads
+    the first ``walk_stage`` rows of the list's order, then the rest of the budget only when they have
+    the word (a word clustered elsewhere in the order reads the stage and then the index)."""
     store = pg_store
     _fill(store, 3000)
     monkeypatch.setattr(keyed_search, "WALK_BUDGET", 1000)
     monkeypatch.setattr(keyed_search, "POSTGRES_WALK_SCALE", 1)
     a = actor("approver1")
     kw = {"sort": sort, "limit": 10}
-    stage = keyed_search.walk_stage(1000, 11)
+    newest, stage = keyed_search.first_stage(11), keyed_search.walk_stage(11)
     index_scans = r"Index (Only )?Scan.* on signuprequest"
-    for term in ("zzqqxx", "woodgrove 1000"):  # none; one row, not among the newest 220
+    for term in ("zzqqxx", "woodgrove 1000"):  # none; one row, not among the newest 110
+        first, statements = _first_plan(store, signup.list_requests, a, search=term, **kw)
+        assert _actual_rows(first, r"Index Scan Backward using pk_signuprequest") == [newest], (term, first)
+        assert len(statements) == 2 and "decided" not in statements[1], statements  # no walk
         (plan,) = _plans(store, signup.list_requests, a, table="signuprequest", analyze=True, search=term, **kw)
-        walk = plan[: plan.index("CTE decided")]  # the key probes, the stage, the walk
-        stage_scans = _actual_rows(walk, r"Index Scan Backward using pk_signuprequest on signuprequest")
-        assert stage_scans == [stage], (term, plan)  # the stage: the newest rows, in id order
-        # the list's order is not read at all: the stage alone, once (with the key probes' few rows)
-        assert sum(n for n in _actual_rows(walk, index_scans) if n > 0) == stage, (term, plan)
-        assert all(n >= 0 for n in _actual_rows(plan, "ix_signuprequest_search")), plan
-    # "bulk2999@": one row, the newest (in the stage), last or late in these orders: walked to the budget
+        assert [n for n in _actual_rows(plan, "ix_signuprequest_search") if n >= 0], plan
+    # "bulk2999@": one row, the newest (in pg_first's stage), last or late in these orders: the walk
+    # reads its own stage (the first rows of the order), no more, then the trigram index
+    first, statements = _first_plan(store, signup.list_requests, a, search="bulk2999@", **kw)
+    assert 0 < max(_actual_rows(first, r"Index Scan Backward using pk_signuprequest")) < newest, first
+    assert "decided" in statements[1], statements
     (plan,) = _plans(store, signup.list_requests, a, table="signuprequest", analyze=True, search="bulk2999@", **kw)
     walk = plan[: plan.index("CTE decided")]
-    assert max(_actual_rows(walk, index_scans)) == 1000, plan  # on to the budget of the list's order
+    assert max(_actual_rows(walk, index_scans)) == stage, plan  # the order's stage, not the budget
     assert store.call(signup.list_requests, a, search="bulk2999@", **kw).rows[0].number == "REG-902999"
+    if sort != "company":
+        # "ulk29": rows 29, 290-299 and 2900-2999 (the newest; no exact key): in the order's stage, so the walk
+        # goes on past it until the page (11 rows, the 11th at row 299) is filled
+        (plan,) = _plans(store, signup.list_requests, a, table="signuprequest", analyze=True, search="ulk29", **kw)
+        walk = plan[: plan.index("CTE decided")]
+        assert stage < sum(n for n in _actual_rows(walk, index_scans) if n > 0) < 1000, plan
 
 
 @pytest.mark.postgres
