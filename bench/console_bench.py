@@ -325,6 +325,10 @@ def bare_key_to_repaint(repeat: int, mode: str = "paint") -> float:
 
 # ----------------------------------------------------------------------------- databases
 
+# timed processes run as an installed regdesk does, its bytecode cached (pip compiles what it
+# installs; a checkout writes its own on the first run, which the figures leave out): with
+# PYTHONDONTWRITEBYTECODE set (as on some machines) every start compiled regdesk's modules again
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 PG_DEFAULT = os.environ.get("REGDESK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 PG_PREFIX = "pgconsole"  # every PostgreSQL database this bench makes starts with it
 _SCRATCH: list[str] = []  # without --db-dir: one temporary folder for this process's SQLite builds

@@ -41,6 +41,10 @@ from pathlib import Path
 ROOT = Path(__file__).absolute().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("REGDESK_CONFIG", "/nonexistent/regdesk-bench-config.toml")
+# timed processes run as an installed regdesk does, its bytecode cached (pip compiles what it
+# installs; a checkout writes its own on the first run, which the figures leave out): with
+# PYTHONDONTWRITEBYTECODE set (as on some machines) every start compiled regdesk's modules again
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 WORDS = [
     "Contoso",
