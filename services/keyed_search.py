@@ -283,13 +283,14 @@ def list_rows(session: Session, area: str) -> int:
 def walk_params(
     dialect: str, model: type[SQLModel], term: str, *, rows: int | None = None, page: int = 51
 ) -> dict[str, Any]:
-    """The walk's parameters for ``term`` (long enough for the text index): ``budget`` and, on
-    SQLite, ``w_<table>``, a LIKE pattern of the term (PostgreSQL's walk uses ``q_<table>``).
-    ``rows``: the list's rows (a kept counter), for a budget sized to it (``sized_budget``).
+    """The walk's parameters for ``term`` (long enough for the text index): ``budget``; on
+    PostgreSQL ``stage`` (the walk's own stage, ``walk_stage``), on SQLite ``w_<table>``, a LIKE
+    pattern of the term (PostgreSQL's walk uses ``q_<table>``). ``rows``: the list's rows (a kept
+    counter), for a budget sized to it (``sized_budget``).
 
     PostgreSQL tests each walked row on the text the trigram index indexes (``search_doc``): the
-    same answer by construction. SQLite's FTS5 folds case by its own Unicode table, LIKE folds ASCII letters only:
-    for an ASCII term the two are the same test once the two characters FTS5 folds onto ASCII
+    same answer by construction. SQLite's FTS5 folds case by its own Unicode table, LIKE folds
+    ASCII letters only: for an ASCII term the two are the same test once the two characters FTS5 folds onto ASCII
     are replaced in the columns (``FOLDS_ONTO_ASCII``). A term with other characters is not walked
     on SQLite (budget 0: the text index at once, as before the walk); asking FTS5 about each walked
     row by its rowid costs a millisecond or more a row at 1M."""
