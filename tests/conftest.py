@@ -104,6 +104,20 @@ def pg_database_url():
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture
+def pg_empty_database_url(pg_database_url):
+    """A new, empty PostgreSQL database (no schema) on the test server, for a test that migrates
+    it itself (up, down, refused); dropped at the end, whatever the test left open on it."""
+    import psycopg
+
+    name = f"regdesk_test_empty_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_database_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield pg_database_url.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(pg_database_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 # REGDESK_TEST_PG_AS_OPERATOR=1: pg_store connects as an operator login (all three group
 # roles, not the owner) after seeding, so the PostgreSQL suites run under the operator
 # privileges and the audit triggers (tests that do owner-only SQL through it then fail).

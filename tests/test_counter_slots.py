@@ -3,8 +3,6 @@ counter row (PostgreSQL), and the kept counts, summed over slots, stay exact (is
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from sqlalchemy import text
 
@@ -102,18 +100,13 @@ def test_upgrade_to_slots_keeps_the_counts_and_downgrade_sums_them(tmp_path):
 
 
 @pytest.mark.postgres
-def test_postgres_upgrade_and_downgrade_of_the_slots(pg_database_url):
-    import psycopg
+def test_postgres_upgrade_and_downgrade_of_the_slots(pg_empty_database_url):
     from alembic import command
 
     from services.schema import _alembic_config
     from services.store import make_engine
 
-    base = pg_database_url.rsplit("/", 1)[0]
-    name = "regdesk_test_slots_" + uuid.uuid4().hex[:6]
-    with psycopg.connect(pg_database_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    engine = make_engine(f"{base}/{name}")
+    engine = make_engine(pg_empty_database_url)
     try:
         upgrade(engine, "0010")
         with engine.begin() as conn:
@@ -130,5 +123,3 @@ def test_postgres_upgrade_and_downgrade_of_the_slots(pg_database_url):
         assert current_revisions(engine) == SCHEMA_HEADS
     finally:
         engine.dispose()
-        with psycopg.connect(pg_database_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

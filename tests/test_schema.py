@@ -47,23 +47,13 @@ def test_new_sqlite_file_is_migrated_on_open(tmp_path):
 
 
 @pytest.mark.postgres
-def test_postgres_behind_schema_is_refused(pg_database_url):
-    import psycopg
-
+def test_postgres_behind_schema_is_refused(pg_empty_database_url):
     from services.errors import SchemaOutOfDate
     from services.store import make_engine
 
-    base = pg_database_url.rsplit("/", 1)[0]
-    name = "regdesk_test_empty_" + __import__("uuid").uuid4().hex[:6]
-    with psycopg.connect(pg_database_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        with pytest.raises(SchemaOutOfDate, match="regdesk db upgrade"):
-            Store(f"{base}/{name}")
-        engine = make_engine(f"{base}/{name}")
-        upgrade(engine)
-        assert current_revisions(engine) == SCHEMA_HEADS
-        engine.dispose()
-    finally:
-        with psycopg.connect(pg_database_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with pytest.raises(SchemaOutOfDate, match="regdesk db upgrade"):
+        Store(pg_empty_database_url)
+    engine = make_engine(pg_empty_database_url)
+    upgrade(engine)
+    assert current_revisions(engine) == SCHEMA_HEADS
+    engine.dispose()

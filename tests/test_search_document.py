@@ -68,21 +68,14 @@ def test_a_walked_row_is_tested_on_its_kept_document(pg_store, actor, sort):
         assert all(f"{PG_DOCUMENT} ~~" in line or "doc_signuprequest ~~" in line for line in tests), p
 
 
-def test_the_migration_goes_down_and_up_again(pg_database_url):
+def test_the_migration_goes_down_and_up_again(pg_empty_database_url):
     """0016 down: the column gone, the trigram index on the expression again (0007's); up: back."""
-    import uuid
-
-    import psycopg
     from alembic import command
 
     from services.schema import _alembic_config, upgrade
     from services.store import make_engine
 
-    base = pg_database_url.rsplit("/", 1)[0]
-    name = "regdesk_test_doc_" + uuid.uuid4().hex[:6]
-    with psycopg.connect(pg_database_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    engine = make_engine(f"{base}/{name}")
+    engine = make_engine(pg_empty_database_url)
 
     def state() -> tuple[bool, str]:
         with engine.connect() as conn:
@@ -108,5 +101,3 @@ def test_the_migration_goes_down_and_up_again(pg_database_url):
         assert state()[0] and PG_DOCUMENT in state()[1]
     finally:
         engine.dispose()
-        with psycopg.connect(pg_database_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
