@@ -337,13 +337,19 @@ KEYED, RARE, NOWHERE = "keyed", "rare", "nowhere"
 FIRST_MARK = "word_first"  # in the first statement's text (tests tell it from the list's own)
 
 
-@lru_cache(maxsize=32)
-def _sqlite_first(probes: tuple[tuple[type[SQLModel], tuple[str, ...]], ...], words: str) -> Any:
-    keyed = " OR ".join(
+def _any_key_sql(probes: tuple[tuple[type[SQLModel], tuple[str, ...]], ...]) -> str:
+    """SQL that is true when the term equals one of ``probes``' keys (``k_<table>_<i>``): a b-tree
+    probe each, for the statement a word asks first (``sqlite_first``, ``pg_first``)."""
+    return " OR ".join(
         f"EXISTS (SELECT 1 FROM {table_of(model).name} WHERE {key} = :k_{table_of(model).name}_{i})"
         for model, keys in probes
         for i, key in enumerate(keys)
     )
+
+
+@lru_cache(maxsize=32)
+def _sqlite_first(probes: tuple[tuple[type[SQLModel], tuple[str, ...]], ...], words: str) -> Any:
+    keyed = _any_key_sql(probes)
     capped = " + ".join(f"(SELECT count(*) FROM ({sql} LIMIT :most))" for sql in SQLITE_CAPPED[words])
     # -1: a key matched (the text index is not read: CASE evaluates its ELSE only when needed)
     return text(f"SELECT CASE WHEN {keyed} THEN -1 ELSE {capped} END AS words /* {FIRST_MARK} */")
@@ -387,11 +393,7 @@ PG_STAGED: dict[str, tuple[str, ...]] = {
 
 @lru_cache(maxsize=32)
 def _pg_first(probes: tuple[tuple[type[SQLModel], tuple[str, ...]], ...], words: str) -> Any:
-    keyed = " OR ".join(
-        f"EXISTS (SELECT 1 FROM {table_of(model).name} WHERE {key} = :k_{table_of(model).name}_{i})"
-        for model, keys in probes
-        for i, key in enumerate(keys)
-    )
+    keyed = _any_key_sql(probes)
     staged = " OR ".join(
         f"EXISTS (SELECT 1 FROM (SELECT {pg_document()} FROM {t} ORDER BY id DESC LIMIT :stage) AS s "
         f"WHERE s.{pg_document()} LIKE lower(:q_{t}) ESCAPE '\\')"
